@@ -1,0 +1,69 @@
+//! Reading and writing Move bytecode modules, as real chains ship them.
+//!
+//! Written from the format's public description; no code from the reference implementations.
+//! Covers bytecode versions 1 to 7 of Diem, 0L, Aptos and Sui (and Aptos 8 to 10), addresses of
+//! 16, 20 and 32 bytes, and both encodings of enums.
+//!
+//! Three levels of reading, cheapest first:
+//! - [`read_layouts`]: structs and enums only; function definitions are never decoded.
+//! - [`read_module`]: the whole normalized view, function signatures included.
+//! - [`parse`] with [`Detail::Full`]: every table, instructions included (`raw::RawModule`).
+//!
+//! The crate knows nothing of releases, registries or chain state.
+
+pub mod ability;
+pub mod address;
+pub mod builder;
+mod cursor;
+pub mod deserializer;
+pub mod detect;
+pub mod error;
+pub mod format;
+pub mod generate;
+pub mod identifier;
+pub mod limits;
+pub mod module;
+pub mod normalize;
+pub mod opcodes;
+pub mod raw;
+pub mod serializer;
+pub mod types;
+pub mod version;
+
+pub use ability::{Ability, AbilitySet};
+pub use address::{Address, AddressLength};
+pub use builder::{DatatypeDecl, DatatypeResolver, NoResolver};
+pub use deserializer::{parse, Detail, ParseOptions};
+pub use detect::{detect_address_length, Detection};
+pub use error::{Error, ErrorKind, Result};
+pub use module::{
+    DatatypeTypeParameter, Field, Function, FunctionTypeParameter, Module, Struct, Variant,
+    Visibility,
+};
+pub use types::{DatatypeRef, ModuleId, Type};
+pub use version::Version;
+
+/// Reads the normalized view of a module, function signatures included.
+pub fn read_module(bytes: &[u8], address_length: AddressLength) -> Result<Module> {
+    normalize::normalize(&parse(
+        bytes,
+        &ParseOptions::new(address_length, Detail::Signatures),
+    )?)
+}
+
+/// Reads a module's structs and enums without decoding its functions.
+pub fn read_layouts(bytes: &[u8], address_length: AddressLength) -> Result<Module> {
+    normalize::normalize(&parse(
+        bytes,
+        &ParseOptions::new(address_length, Detail::Layouts),
+    )?)
+}
+
+/// Writes a normalized module as `.mv` bytes with minimal function bodies.
+pub fn write_module(
+    module: &Module,
+    address_length: AddressLength,
+    resolver: &dyn DatatypeResolver,
+) -> Result<Vec<u8>> {
+    serializer::serialize(&builder::build(module, address_length, resolver)?)
+}
