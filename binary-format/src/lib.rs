@@ -27,6 +27,7 @@ pub mod normalize;
 pub mod opcodes;
 pub mod raw;
 pub mod serializer;
+pub mod text;
 pub mod types;
 pub mod version;
 

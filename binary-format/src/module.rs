@@ -15,6 +15,7 @@ use serde::Serialize;
 pub struct Module {
     pub address: Address,
     pub name: String,
+    #[serde(flatten)]
     pub bytecode_version: Version,
     /// Modules this one imports, its own id excluded, sorted.
     pub dependencies: Vec<ModuleId>,

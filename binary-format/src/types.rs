@@ -122,6 +122,20 @@ fn write_list(f: &mut fmt::Formatter<'_>, types: &[Type]) -> fmt::Result {
     Ok(())
 }
 
+/// Inside a closure type, a closure type is parenthesized so that `||` reads unambiguously.
+fn write_closure_list(f: &mut fmt::Formatter<'_>, types: &[Type]) -> fmt::Result {
+    for (i, t) in types.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        match t {
+            Type::Function(_) => write!(f, "({t})")?,
+            _ => write!(f, "{t}")?,
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -154,18 +168,13 @@ impl fmt::Display for Type {
             Type::Reference(t) => write!(f, "&{t}"),
             Type::MutableReference(t) => write!(f, "&mut {t}"),
             Type::Function(func) => {
+                // Results always in parentheses, so that nested closure types and their
+                // abilities read back unambiguously: `|u64, bool|(u8) has copy + drop`.
                 f.write_str("|")?;
-                write_list(f, &func.params)?;
-                f.write_str("|")?;
-                match func.returns.as_slice() {
-                    [] => {}
-                    [one] => write!(f, "{one}")?,
-                    many => {
-                        f.write_str("(")?;
-                        write_list(f, many)?;
-                        f.write_str(")")?;
-                    }
-                }
+                write_closure_list(f, &func.params)?;
+                f.write_str("|(")?;
+                write_closure_list(f, &func.returns)?;
+                f.write_str(")")?;
                 if !func.abilities.is_empty() {
                     let names: Vec<_> = func.abilities.iter().map(|a| a.name()).collect();
                     write!(f, " has {}", names.join(" + "))?;

@@ -113,10 +113,20 @@ impl fmt::Display for Version {
     }
 }
 
-/// Serialized as the bare number; the flavor is reported beside it.
+/// Serialized as two keys, meant to be flattened into the module: `bytecode_version` (the bare
+/// number) and, only when the word carries one, `flavor` (`"sui"`, `"aptos"` or the byte).
 impl Serialize for Version {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u32(self.number)
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("bytecode_version", &self.number)?;
+        match self.flavor {
+            None => {}
+            Some(FLAVOR_SUI) => map.serialize_entry("flavor", "sui")?,
+            Some(FLAVOR_APTOS) => map.serialize_entry("flavor", "aptos")?,
+            Some(other) => map.serialize_entry("flavor", &other)?,
+        }
+        map.end()
     }
 }
 

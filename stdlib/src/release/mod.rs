@@ -1,0 +1,283 @@
+//! Loading a release: every module of a folder or container file, read with one address length
+//! decided for the whole release.
+//!
+//! A module that does not read is reported with its origin and the error (offset included), and
+//! the rest of the release still loads: a release is never silently missing a module.
+
+pub mod containers;
+
+use binary_format::{
+    deserializer, normalize, AddressLength, Detail, Detection, Module, ModuleId, ParseOptions,
+};
+use containers::ContainerKind;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Largest container file read (a whole framework is a few MiB).
+pub const MAX_RELEASE_FILE: u64 = 1 << 30;
+
+/// Why a release could not be loaded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a release: no .mv module, module bundle, Aptos release bundle or Sui snapshot ({reasons})")]
+    NotARelease { path: PathBuf, reasons: String },
+    #[error("{path}: the release holds no modules")]
+    Empty { path: PathBuf },
+    #[error(
+        "{path}: {size} bytes is larger than the {MAX_RELEASE_FILE}-byte limit for a release file"
+    )]
+    TooLarge { path: PathBuf, size: u64 },
+}
+
+/// Why one module of a release could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleError {
+    Format(binary_format::Error),
+    /// Another module of the release has the same id.
+    Duplicate {
+        id: ModuleId,
+        first: String,
+    },
+    NotAModule(String),
+    Io(String),
+}
+
+impl fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModuleError::Format(e) => write!(f, "{e}"),
+            ModuleError::Duplicate { id, first } => {
+                write!(f, "module {id} is also defined by {first}")
+            }
+            ModuleError::NotAModule(why) => write!(f, "not a module: {why}"),
+            ModuleError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleFailure {
+    /// Where the module came from: a file path, or the container path with `#index` or
+    /// `:package/module`.
+    pub origin: String,
+    pub error: ModuleError,
+}
+
+impl fmt::Display for ModuleFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.error)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReleaseModule {
+    pub origin: String,
+    pub bytes: Vec<u8>,
+    pub module: Module,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// `None` decides the length from the modules.
+    pub address_length: Option<AddressLength>,
+    pub detail: Detail,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            address_length: None,
+            detail: Detail::Signatures,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub source: PathBuf,
+    pub kind: ContainerKind,
+    pub address_length: AddressLength,
+    /// How the length was decided; `None` when it was given.
+    pub detection: Option<Detection>,
+    /// Modules read, sorted by id.
+    pub modules: Vec<ReleaseModule>,
+    /// Modules that could not be read, in the order found.
+    pub failures: Vec<ModuleFailure>,
+}
+
+impl Release {
+    pub fn module(&self, id: &ModuleId) -> Option<&ReleaseModule> {
+        self.modules
+            .binary_search_by(|m| {
+                (m.module.address, m.module.name.as_str()).cmp(&(id.address, id.name.as_str()))
+            })
+            .ok()
+            .and_then(|i| self.modules.get(i))
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReleaseError + '_ {
+    move |source| ReleaseError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Collects `(origin, bytes)` of every module file under a folder, in path order.
+fn read_folder(
+    dir: &Path,
+    failures: &mut Vec<ModuleFailure>,
+) -> Result<Vec<(String, Vec<u8>)>, ReleaseError> {
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| ReleaseError::Io {
+            path: e
+                .path()
+                .map_or_else(|| dir.to_path_buf(), Path::to_path_buf),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("file system loop")),
+        })?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "mv") {
+            continue;
+        }
+        let origin = path.display().to_string();
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > binary_format::limits::MAX_MODULE_SIZE as u64 {
+            failures.push(ModuleFailure {
+                origin,
+                error: ModuleError::NotAModule(format!("{size} bytes is larger than any module")),
+            });
+            continue;
+        }
+        match std::fs::read(path) {
+            Ok(bytes) if bytes.starts_with(&binary_format::version::MAGIC) => {
+                found.push((origin, bytes))
+            }
+            Ok(bytes) => {
+                let why = match containers::decode(&bytes) {
+                    Ok((kind, _)) => format!("it is {}; load it on its own", kind.describe()),
+                    Err(_) => "it does not start with the Move magic a11ceb0b".to_owned(),
+                };
+                failures.push(ModuleFailure {
+                    origin,
+                    error: ModuleError::NotAModule(why),
+                });
+            }
+            Err(e) => failures.push(ModuleFailure {
+                origin,
+                error: ModuleError::Io(e.to_string()),
+            }),
+        }
+    }
+    Ok(found)
+}
+
+/// Loads a release from a folder or a container file.
+pub fn load(path: &Path, options: LoadOptions) -> Result<Release, ReleaseError> {
+    let meta = std::fs::metadata(path).map_err(io(path))?;
+    let mut failures = Vec::new();
+    let (kind, found) = if meta.is_dir() {
+        (ContainerKind::Folder, read_folder(path, &mut failures)?)
+    } else {
+        if meta.len() > MAX_RELEASE_FILE {
+            return Err(ReleaseError::TooLarge {
+                path: path.to_path_buf(),
+                size: meta.len(),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(io(path))?;
+        let (kind, found) =
+            containers::decode(&bytes).map_err(|reasons| ReleaseError::NotARelease {
+                path: path.to_path_buf(),
+                reasons,
+            })?;
+        let display = path.display().to_string();
+        let found = found
+            .into_iter()
+            .map(|(name, bytes)| {
+                let origin = match kind {
+                    ContainerKind::Module => display.clone(),
+                    ContainerKind::AptosReleaseBundle => format!("{display}:{name}"),
+                    _ => format!("{display}{name}"),
+                };
+                (origin, bytes)
+            })
+            .collect();
+        (kind, found)
+    };
+    if found.is_empty() && failures.is_empty() {
+        return Err(ReleaseError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(from_modules(path, kind, found, failures, options))
+}
+
+/// Reads a release from module bytes already in memory.
+pub fn from_modules(
+    source: &Path,
+    kind: ContainerKind,
+    found: Vec<(String, Vec<u8>)>,
+    mut failures: Vec<ModuleFailure>,
+    options: LoadOptions,
+) -> Release {
+    let (address_length, detection) = match options.address_length {
+        Some(length) => (length, None),
+        None => {
+            let d = binary_format::detect_address_length(found.iter().map(|(_, b)| b.as_slice()));
+            (d.length, Some(d))
+        }
+    };
+    let parse_options = ParseOptions::new(address_length, options.detail);
+    let mut modules: Vec<ReleaseModule> = Vec::with_capacity(found.len());
+    for (origin, bytes) in found {
+        let read =
+            deserializer::parse(&bytes, &parse_options).and_then(|raw| normalize::normalize(&raw));
+        match read {
+            Ok(module) => modules.push(ReleaseModule {
+                origin,
+                bytes,
+                module,
+            }),
+            Err(e) => failures.push(ModuleFailure {
+                origin,
+                error: ModuleError::Format(e),
+            }),
+        }
+    }
+    modules.sort_by(|a, b| {
+        (a.module.address, &a.module.name).cmp(&(b.module.address, &b.module.name))
+    });
+    let mut unique: Vec<ReleaseModule> = Vec::with_capacity(modules.len());
+    for m in modules {
+        match unique.last() {
+            Some(prev) if prev.module.id() == m.module.id() => failures.push(ModuleFailure {
+                origin: m.origin,
+                error: ModuleError::Duplicate {
+                    id: m.module.id(),
+                    first: prev.origin.clone(),
+                },
+            }),
+            _ => unique.push(m),
+        }
+    }
+    Release {
+        source: source.to_path_buf(),
+        kind,
+        address_length,
+        detection,
+        modules: unique,
+        failures,
+    }
+}
