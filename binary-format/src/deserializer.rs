@@ -348,32 +348,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn len(&self, table: Table) -> usize {
-        let m = &self.m;
-        match table {
-            Table::ModuleHandles => m.module_handles.len(),
-            Table::DatatypeHandles => m.datatype_handles.len(),
-            Table::FunctionHandles => m.function_handles.len(),
-            Table::FunctionInstantiations => m.function_instantiations.len(),
-            Table::Signatures => m.signatures.len(),
-            Table::Constants => m.constants.len(),
-            Table::Identifiers => m.identifiers.len(),
-            Table::Addresses => m.addresses.len(),
-            Table::StructDefs => m.struct_defs.len(),
-            Table::StructDefInstantiations => m.struct_def_instantiations.len(),
-            Table::FunctionDefs => m.function_defs.len(),
-            Table::FieldHandles => m.field_handles.len(),
-            Table::FieldInstantiations => m.field_instantiations.len(),
-            Table::FriendDecls => m.friend_decls.len(),
-            Table::Metadata => m.metadata.len(),
-            Table::EnumDefs => m.enum_defs.len(),
-            Table::EnumDefInstantiations => m.enum_def_instantiations.len(),
-            Table::VariantHandles => m.variant_handles.len(),
-            Table::VariantInstantiationHandles => m.variant_instantiation_handles.len(),
-            Table::VariantFieldHandles => m.variant_field_handles.len(),
-            Table::VariantFieldInstantiations => m.variant_field_instantiations.len(),
-            Table::StructVariantHandles => m.struct_variant_handles.len(),
-            Table::StructVariantInstantiations => m.struct_variant_instantiations.len(),
-        }
+        self.m.table_len(table)
     }
 
     fn check(&self, at: usize, table: Table, index: u16) -> Result<()> {

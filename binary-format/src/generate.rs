@@ -380,3 +380,104 @@ pub fn release(seed: u64, shape: &Shape, count: usize) -> Vec<Module> {
     let mut rng = Rng::new(seed);
     (0..count).map(|i| module(&mut rng, shape, i)).collect()
 }
+
+/// Fills a module's function bodies with about `instructions` random instructions each, and adds
+/// constants, so that it looks like a real framework module: mostly code. Every operand is valid
+/// for the module's own tables, so the result parses at every detail level.
+pub fn add_bodies(rng: &mut Rng, m: &mut crate::raw::RawModule<'static>, instructions: usize) {
+    use crate::format::Table;
+    use crate::opcodes::{self, OperandKind};
+    use crate::raw::{CodeUnit, Constant, Instruction, Operand, Token};
+    use std::borrow::Cow;
+
+    let width = m.address_length.bytes();
+    m.constants.push(Constant {
+        ty: Token::U64,
+        data: Cow::Owned(rng.next_u64().to_le_bytes().to_vec()),
+    });
+    m.constants.push(Constant {
+        ty: Token::Address,
+        data: Cow::Owned(vec![7u8; width]),
+    });
+    m.constants.push(Constant {
+        ty: Token::Vector(Box::new(Token::U8)),
+        data: Cow::Owned(vec![3, b'a', b'b', b'c']),
+    });
+    if m.signatures.is_empty() {
+        m.signatures.push(Vec::new());
+    }
+    let lengths: Vec<usize> = Table::ALL.iter().map(|t| m.table_len(*t)).collect();
+    let len = |t: Table| lengths.get(t.slot()).copied().unwrap_or(0);
+    let usable: Vec<(u8, OperandKind)> = opcodes::all(m.version)
+        .filter(|(_, info)| match info.operand {
+            OperandKind::Index(table, _) | OperandKind::IndexAndMask(table) => len(table) > 0,
+            OperandKind::JumpTable => false,
+            _ => true,
+        })
+        .map(|(b, info)| (b, info.operand))
+        .collect();
+    for def in m.function_defs.iter_mut().filter(|d| !d.native) {
+        let count = (instructions / 2 + rng.below(instructions + 1)).clamp(1, 65_535);
+        let mut code = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (opcode, kind) = *rng
+                .pick(&usable)
+                .unwrap_or(&(opcodes::RET, OperandKind::None));
+            let operand = match kind {
+                OperandKind::None | OperandKind::JumpTable => Operand::None,
+                OperandKind::Local => Operand::Small(rng.below(8) as u16),
+                OperandKind::Offset => Operand::Small(rng.below(count) as u16),
+                OperandKind::U8 => Operand::Small(rng.below(256) as u16),
+                OperandKind::U16 => Operand::Small(rng.next_u64() as u16),
+                OperandKind::U32 => Operand::U32(rng.next_u64() as u32),
+                OperandKind::U64 => Operand::U64(rng.next_u64()),
+                OperandKind::U128 => {
+                    Operand::U128(u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()))
+                }
+                OperandKind::U256 => Operand::U256(Box::new([rng.next_u64() as u8; 32])),
+                OperandKind::Index(table, max) => {
+                    Operand::Small(rng.below(len(table).min(usize::from(max))) as u16)
+                }
+                OperandKind::SignatureAndCount => Operand::IndexAnd(
+                    rng.below(len(Table::Signatures)) as u16,
+                    rng.below(4) as u64,
+                ),
+                OperandKind::IndexAndMask(table) => {
+                    Operand::IndexAnd(rng.below(len(table)) as u16, 1)
+                }
+            };
+            code.push(Instruction { opcode, operand });
+        }
+        def.code = Some(CodeUnit {
+            locals: 0,
+            instruction_count: count as u16,
+            code,
+            jump_tables: Vec::new(),
+        });
+    }
+}
+
+/// A release that looks like a real framework, as bytes: `count` modules of up to `functions`
+/// functions with about `instructions` instructions each.
+pub fn framework_release(
+    seed: u64,
+    shape: &Shape,
+    count: usize,
+    functions: usize,
+    instructions: usize,
+) -> Vec<Vec<u8>> {
+    let mut rng = Rng::new(seed);
+    let shape = Shape {
+        max_functions: functions,
+        ..*shape
+    };
+    (0..count)
+        .filter_map(|i| {
+            let module = module(&mut rng, &shape, i);
+            let mut raw =
+                crate::builder::build(&module, shape.address_length, &crate::NoResolver).ok()?;
+            add_bodies(&mut rng, &mut raw, instructions);
+            crate::serializer::serialize(&raw).ok()
+        })
+        .collect()
+}

@@ -228,6 +228,38 @@ pub struct RawModule<'a> {
     pub struct_variant_instantiations: Vec<Instantiation>,
 }
 
+impl RawModule<'_> {
+    /// Entries in a table.
+    pub fn table_len(&self, table: crate::format::Table) -> usize {
+        use crate::format::Table;
+        match table {
+            Table::ModuleHandles => self.module_handles.len(),
+            Table::DatatypeHandles => self.datatype_handles.len(),
+            Table::FunctionHandles => self.function_handles.len(),
+            Table::FunctionInstantiations => self.function_instantiations.len(),
+            Table::Signatures => self.signatures.len(),
+            Table::Constants => self.constants.len(),
+            Table::Identifiers => self.identifiers.len(),
+            Table::Addresses => self.addresses.len(),
+            Table::StructDefs => self.struct_defs.len(),
+            Table::StructDefInstantiations => self.struct_def_instantiations.len(),
+            Table::FunctionDefs => self.function_defs.len(),
+            Table::FieldHandles => self.field_handles.len(),
+            Table::FieldInstantiations => self.field_instantiations.len(),
+            Table::FriendDecls => self.friend_decls.len(),
+            Table::Metadata => self.metadata.len(),
+            Table::EnumDefs => self.enum_defs.len(),
+            Table::EnumDefInstantiations => self.enum_def_instantiations.len(),
+            Table::VariantHandles => self.variant_handles.len(),
+            Table::VariantInstantiationHandles => self.variant_instantiation_handles.len(),
+            Table::VariantFieldHandles => self.variant_field_handles.len(),
+            Table::VariantFieldInstantiations => self.variant_field_instantiations.len(),
+            Table::StructVariantHandles => self.struct_variant_handles.len(),
+            Table::StructVariantInstantiations => self.struct_variant_instantiations.len(),
+        }
+    }
+}
+
 impl Default for Version {
     fn default() -> Self {
         Version::new(crate::version::VERSION_6)

@@ -51,3 +51,34 @@ fn every_shape_is_covered_with_enums_and_natives() {
     }
     assert!(saw_enum[0] && saw_enum[1] && saw_native);
 }
+
+#[test]
+fn framework_like_releases_parse_at_every_level_and_reserialize_identically() {
+    for shape in Shape::all_versions() {
+        for bytes in generate::framework_release(5, &shape, 8, 10, 60) {
+            let raw = parse(
+                &bytes,
+                &ParseOptions::new(shape.address_length, Detail::Full),
+            )
+            .unwrap();
+            assert!(raw
+                .function_defs
+                .iter()
+                .any(|d| d.code.as_ref().is_some_and(|c| c.code.len() > 2)));
+            assert_eq!(
+                serializer::serialize(&raw).unwrap(),
+                bytes,
+                "{}",
+                shape.version
+            );
+            let layouts = read_layouts(&bytes, shape.address_length).unwrap();
+            let full = read_module(&bytes, shape.address_length).unwrap();
+            assert_eq!(layouts.structs, full.structs);
+        }
+        assert!(
+            instructions > 1000,
+            "{}: {instructions} instructions",
+            shape.version
+        );
+    }
+}
