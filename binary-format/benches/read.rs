@@ -22,21 +22,15 @@ fn release() -> Vec<Vec<u8>> {
 type Reader = fn(&[u8]) -> usize;
 
 fn layouts(b: &[u8]) -> usize {
-    read_layouts(b, LENGTH)
-        .map(|m| m.structs.len())
-        .unwrap_or(0)
+    read_layouts(b, LENGTH).map(|m| m.structs.len()).unwrap_or(0)
 }
 
 fn normalized(b: &[u8]) -> usize {
-    read_module(b, LENGTH)
-        .map(|m| m.functions.len())
-        .unwrap_or(0)
+    read_module(b, LENGTH).map(|m| m.functions.len()).unwrap_or(0)
 }
 
 fn full_parse(b: &[u8]) -> usize {
-    parse(b, &ParseOptions::new(LENGTH, Detail::Full))
-        .map(|m| m.function_defs.len())
-        .unwrap_or(0)
+    parse(b, &ParseOptions::new(LENGTH, Detail::Full)).map(|m| m.function_defs.len()).unwrap_or(0)
 }
 
 fn full_parse_normalized(b: &[u8]) -> usize {
@@ -60,23 +54,15 @@ fn read_all(modules: &[Vec<u8>], f: Reader) -> usize {
 fn bench(c: &mut Criterion) {
     let modules = release();
     let bytes: usize = modules.iter().map(Vec::len).sum();
-    for (unit, throughput) in [
-        ("MB", Throughput::Bytes(bytes as u64)),
-        ("modules", Throughput::Elements(modules.len() as u64)),
-    ] {
+    for (unit, throughput) in
+        [("MB", Throughput::Bytes(bytes as u64)), ("modules", Throughput::Elements(modules.len() as u64))]
+    {
         let mut group = c.benchmark_group(format!("read_release_{unit}"));
         group.throughput(throughput);
-        group
-            .sample_size(20)
-            .measurement_time(Duration::from_secs(3))
-            .warm_up_time(Duration::from_secs(1));
+        group.sample_size(20).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
         for (name, f) in LEVELS {
             group.bench_function(name, |b| {
-                b.iter_batched(
-                    || (),
-                    |()| black_box(read_all(&modules, f)),
-                    BatchSize::SmallInput,
-                )
+                b.iter_batched(|| (), |()| black_box(read_all(&modules, f)), BatchSize::SmallInput)
             });
         }
         group.finish();
@@ -87,11 +73,7 @@ fn bench(c: &mut Criterion) {
 fn summary() {
     let modules = release();
     let bytes: usize = modules.iter().map(Vec::len).sum();
-    println!(
-        "\nrelease: {} modules, {:.2} MB",
-        modules.len(),
-        bytes as f64 / 1e6
-    );
+    println!("\nrelease: {} modules, {:.2} MB", modules.len(), bytes as f64 / 1e6);
     let mut medians = Vec::new();
     for (name, f) in LEVELS {
         let mut times: Vec<Duration> = (0..31)
@@ -104,14 +86,8 @@ fn summary() {
         times.sort();
         medians.push((name, times[times.len() / 2]));
     }
-    let full = medians
-        .iter()
-        .find(|m| m.0 == "full_parse")
-        .map_or(Duration::from_secs(1), |m| m.1);
-    println!(
-        "{:<24} {:>10} {:>10} {:>12} {:>14}",
-        "level", "median", "MB/s", "modules/s", "vs full parse"
-    );
+    let full = medians.iter().find(|m| m.0 == "full_parse").map_or(Duration::from_secs(1), |m| m.1);
+    println!("{:<24} {:>10} {:>10} {:>12} {:>14}", "level", "median", "MB/s", "modules/s", "vs full parse");
     for (name, t) in &medians {
         let secs = t.as_secs_f64();
         println!(

@@ -166,31 +166,17 @@ mod tests {
     #[test]
     fn unknown_ability_bits_are_rejected() {
         assert!(AbilitySet::from_bits(0x10).is_none());
-        assert_eq!(
-            AbilitySet::from_bits(0xf).map(|s| s.iter().count()),
-            Some(4)
-        );
+        assert_eq!(AbilitySet::from_bits(0xf).map(|s| s.iter().count()), Some(4));
     }
 
     #[test]
     fn legacy_kinds_map_both_ways() {
-        for pos in [
-            KindPosition::StructTypeParameter,
-            KindPosition::FunctionTypeParameter,
-        ] {
+        for pos in [KindPosition::StructTypeParameter, KindPosition::FunctionTypeParameter] {
             for kind in [LegacyKind::All, LegacyKind::Copyable, LegacyKind::Resource] {
-                assert_eq!(
-                    LegacyKind::from_abilities(kind.to_abilities(pos), pos),
-                    Some(kind)
-                );
+                assert_eq!(LegacyKind::from_abilities(kind.to_abilities(pos), pos), Some(kind));
             }
         }
-        assert_eq!(
-            LegacyKind::Resource
-                .to_abilities(KindPosition::FunctionTypeParameter)
-                .to_string(),
-            "store, key"
-        );
+        assert_eq!(LegacyKind::Resource.to_abilities(KindPosition::FunctionTypeParameter).to_string(), "store, key");
         assert_eq!(legacy_struct_abilities(true).to_string(), "store, key");
     }
 }

@@ -74,8 +74,7 @@ impl Address {
     /// Parses `0x1`, `0x00000001`, or `1` (hexadecimal digits, at most 64).
     pub fn parse_hex(s: &str) -> Option<Address> {
         let digits = s.strip_prefix("0x").unwrap_or(s);
-        if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit())
-        {
+        if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut out = [0u8; 32];
@@ -137,24 +136,13 @@ mod tests {
     fn parse_and_lengths() {
         let a = Address::parse_hex("0xA550C18").unwrap();
         assert_eq!(a, Address::from_u64(0xa550c18));
-        assert_eq!(
-            Address::parse_hex(&format!("0x{}", "f".repeat(64)))
-                .unwrap()
-                .significant_bytes(),
-            32
-        );
+        assert_eq!(Address::parse_hex(&format!("0x{}", "f".repeat(64))).unwrap().significant_bytes(), 32);
         assert!(Address::parse_hex(&"1".repeat(65)).is_none());
         assert!(Address::parse_hex("0x").is_none());
         assert!(Address::parse_hex("0xg").is_none());
         let big = Address::parse_hex(&format!("0x1{}", "0".repeat(32))).unwrap();
         assert!(big.to_be_bytes(AddressLength::Bytes16).is_none());
-        assert_eq!(
-            big.to_be_bytes(AddressLength::Bytes20).map(<[u8]>::len),
-            Some(20)
-        );
-        assert_eq!(
-            Address::from_be_slice(&[0, 0, 1]),
-            Some(Address::from_u64(1))
-        );
+        assert_eq!(big.to_be_bytes(AddressLength::Bytes20).map(<[u8]>::len), Some(20));
+        assert_eq!(Address::from_be_slice(&[0, 0, 1]), Some(Address::from_u64(1)));
     }
 }

@@ -76,10 +76,7 @@ impl Builder<'_> {
             return Ok(i);
         }
         if a.to_be_bytes(self.m.address_length).is_none() {
-            return Err(unrepresentable(format!(
-                "address {a} does not fit in {} bytes",
-                self.m.address_length
-            )));
+            return Err(unrepresentable(format!("address {a} does not fit in {} bytes", self.m.address_length)));
         }
         let i = index(self.m.addresses.len(), "addresses")?;
         self.m.addresses.push(a);
@@ -91,22 +88,14 @@ impl Builder<'_> {
         if let Some(&i) = self.module_handles.get(id) {
             return Ok(i);
         }
-        let handle = ModuleHandle {
-            address: self.address(id.address)?,
-            name: self.ident(&id.name)?,
-        };
+        let handle = ModuleHandle { address: self.address(id.address)?, name: self.ident(&id.name)? };
         let i = index(self.m.module_handles.len(), "module handles")?;
         self.m.module_handles.push(handle);
         self.module_handles.insert(id.clone(), i);
         Ok(i)
     }
 
-    fn datatype_handle(
-        &mut self,
-        module: &ModuleId,
-        name: &str,
-        decl: DatatypeDecl,
-    ) -> Result<u16> {
+    fn datatype_handle(&mut self, module: &ModuleId, name: &str, decl: DatatypeDecl) -> Result<u16> {
         let key = (module.clone(), name.to_owned());
         if let Some(&i) = self.datatypes.get(&key) {
             return Ok(i);
@@ -118,10 +107,7 @@ impl Builder<'_> {
             type_params: decl
                 .type_params
                 .iter()
-                .map(|p| TypeParameter {
-                    constraints: p.constraints,
-                    phantom: p.phantom,
-                })
+                .map(|p| TypeParameter { constraints: p.constraints, phantom: p.phantom })
                 .collect(),
         };
         let i = index(self.m.datatype_handles.len(), "struct handles")?;
@@ -136,9 +122,7 @@ impl Builder<'_> {
             if ok {
                 Ok(())
             } else {
-                Err(unrepresentable(format!(
-                    "{what} cannot be written in version {v}"
-                )))
+                Err(unrepresentable(format!("{what} cannot be written in version {v}")))
             }
         };
         Ok(match t {
@@ -172,44 +156,26 @@ impl Builder<'_> {
             Type::MutableReference(t) => Token::MutableReference(Box::new(self.token(t)?)),
             Type::TypeParameter(i) => Token::TypeParameter(*i),
             Type::Datatype(d) => {
-                let decl = self
-                    .resolver
-                    .resolve(&d.module, &d.name)
-                    .unwrap_or_else(|| DatatypeDecl {
-                        abilities: legacy_struct_abilities(false),
-                        type_params: vec![
-                            DatatypeTypeParameter {
-                                constraints: AbilitySet::EMPTY,
-                                phantom: false
-                            };
-                            d.type_args.len()
-                        ],
-                    });
+                let decl = self.resolver.resolve(&d.module, &d.name).unwrap_or_else(|| DatatypeDecl {
+                    abilities: legacy_struct_abilities(false),
+                    type_params: vec![
+                        DatatypeTypeParameter { constraints: AbilitySet::EMPTY, phantom: false };
+                        d.type_args.len()
+                    ],
+                });
                 let handle = self.datatype_handle(&d.module, &d.name, decl)?;
                 if d.type_args.is_empty() {
                     Token::Datatype(handle)
                 } else {
-                    let args = d
-                        .type_args
-                        .iter()
-                        .map(|a| self.token(a))
-                        .collect::<Result<Vec<_>>>()?;
+                    let args = d.type_args.iter().map(|a| self.token(a)).collect::<Result<Vec<_>>>()?;
                     Token::DatatypeInstantiation(handle, args)
                 }
             }
             Type::Function(f) => {
                 need(v.number >= VERSION_8 && !v.is_sui(), "function types")?;
                 Token::Function {
-                    params: f
-                        .params
-                        .iter()
-                        .map(|a| self.token(a))
-                        .collect::<Result<_>>()?,
-                    returns: f
-                        .returns
-                        .iter()
-                        .map(|a| self.token(a))
-                        .collect::<Result<_>>()?,
+                    params: f.params.iter().map(|a| self.token(a)).collect::<Result<_>>()?,
+                    returns: f.returns.iter().map(|a| self.token(a)).collect::<Result<_>>()?,
                     abilities: f.abilities,
                 }
             }
@@ -217,10 +183,7 @@ impl Builder<'_> {
     }
 
     fn signature(&mut self, types: &[Type]) -> Result<u16> {
-        let tokens = types
-            .iter()
-            .map(|t| self.token(t))
-            .collect::<Result<Vec<_>>>()?;
+        let tokens = types.iter().map(|t| self.token(t)).collect::<Result<Vec<_>>>()?;
         if let Some(&i) = self.signatures.get(&tokens) {
             return Ok(i);
         }
@@ -231,26 +194,13 @@ impl Builder<'_> {
     }
 
     fn fields(&mut self, fields: &[Field]) -> Result<Vec<FieldDef>> {
-        fields
-            .iter()
-            .map(|f| {
-                Ok(FieldDef {
-                    name: self.ident(&f.name)?,
-                    ty: self.token(&f.ty)?,
-                })
-            })
-            .collect()
+        fields.iter().map(|f| Ok(FieldDef { name: self.ident(&f.name)?, ty: self.token(&f.ty)? })).collect()
     }
 
     fn variants(&mut self, variants: &[crate::module::Variant]) -> Result<Vec<VariantDef>> {
         variants
             .iter()
-            .map(|v| {
-                Ok(VariantDef {
-                    name: self.ident(&v.name)?,
-                    fields: self.fields(&v.fields)?,
-                })
-            })
+            .map(|v| Ok(VariantDef { name: self.ident(&v.name)?, fields: self.fields(&v.fields)? }))
             .collect()
     }
 }
@@ -267,11 +217,7 @@ pub fn build(
         return Err(unrepresentable(format!("version {v} cannot be written")));
     }
     let mut b = Builder {
-        m: RawModule {
-            version: v,
-            address_length,
-            ..RawModule::default()
-        },
+        m: RawModule { version: v, address_length, ..RawModule::default() },
         resolver,
         identifiers: HashMap::new(),
         addresses: HashMap::new(),
@@ -283,29 +229,20 @@ pub fn build(
     b.m.self_handle = b.module_handle(&self_id)?;
     for dep in &module.dependencies {
         if *dep == self_id {
-            return Err(unrepresentable(format!(
-                "module {self_id} lists itself as a dependency"
-            )));
+            return Err(unrepresentable(format!("module {self_id} lists itself as a dependency")));
         }
         b.module_handle(dep)?;
     }
     for f in &module.friends {
-        let handle = ModuleHandle {
-            address: b.address(f.address)?,
-            name: b.ident(&f.name)?,
-        };
+        let handle = ModuleHandle { address: b.address(f.address)?, name: b.ident(&f.name)? };
         b.m.friend_decls.push(handle);
     }
     for key in &module.metadata_keys {
         let bytes = match key.strip_prefix("0x") {
-            Some(hex) => decode_hex(hex)
-                .ok_or_else(|| unrepresentable(format!("bad hex metadata key {key}")))?,
+            Some(hex) => decode_hex(hex).ok_or_else(|| unrepresentable(format!("bad hex metadata key {key}")))?,
             None => key.as_bytes().to_vec(),
         };
-        b.m.metadata.push(Metadata {
-            key: Cow::Owned(bytes),
-            value: Cow::Borrowed(&[]),
-        });
+        b.m.metadata.push(Metadata { key: Cow::Owned(bytes), value: Cow::Borrowed(&[]) });
     }
 
     // Local datatype handles first, in the module's (sorted) order, so that every local type
@@ -321,10 +258,7 @@ pub fn build(
                 s.name, s.abilities
             )));
         }
-        let decl = DatatypeDecl {
-            abilities: s.abilities,
-            type_params: s.type_params.clone(),
-        };
+        let decl = DatatypeDecl { abilities: s.abilities, type_params: s.type_params.clone() };
         handles.push(b.datatype_handle(&self_id, &s.name, decl)?);
     }
     for (s, handle) in module.structs.iter().zip(handles) {
@@ -338,10 +272,7 @@ pub fn build(
                 b.m.struct_defs.push(StructDef { handle, body });
             }
             Some(_) => return Err(unrepresentable(format!("enum {} needs version 7", s.name))),
-            None if s.native => b.m.struct_defs.push(StructDef {
-                handle,
-                body: StructBody::Native,
-            }),
+            None if s.native => b.m.struct_defs.push(StructDef { handle, body: StructBody::Native }),
             None => {
                 let body = StructBody::Fields(b.fields(&s.fields)?);
                 b.m.struct_defs.push(StructDef { handle, body });
@@ -370,10 +301,7 @@ pub fn build(
             Some(minimal_body(locals))
         };
         if v.number == VERSION_1 && f.entry {
-            return Err(unrepresentable(format!(
-                "function {}: entry functions need version 2",
-                f.name
-            )));
+            return Err(unrepresentable(format!("function {}: entry functions need version 2", f.name)));
         }
         b.m.function_defs.push(FunctionDef {
             handle: h,
@@ -397,14 +325,8 @@ pub fn minimal_body(locals: u16) -> CodeUnit {
         locals,
         instruction_count: 2,
         code: vec![
-            Instruction {
-                opcode: opcodes::LD_U64,
-                operand: Operand::U64(0),
-            },
-            Instruction {
-                opcode: opcodes::ABORT,
-                operand: Operand::None,
-            },
+            Instruction { opcode: opcodes::LD_U64, operand: Operand::U64(0) },
+            Instruction { opcode: opcodes::ABORT, operand: Operand::None },
         ],
         jump_tables: Vec::new(),
     }
@@ -414,8 +336,5 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }

@@ -15,20 +15,12 @@ pub struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Cursor {
-            bytes,
-            pos: 0,
-            base: 0,
-        }
+        Cursor { bytes, pos: 0, base: 0 }
     }
 
     /// A cursor over `bytes`, which start at `base` in the file.
     pub fn with_base(bytes: &'a [u8], base: usize) -> Self {
-        Cursor {
-            bytes,
-            pos: 0,
-            base,
-        }
+        Cursor { bytes, pos: 0, base }
     }
 
     /// Absolute offset of the next byte.
@@ -54,10 +46,7 @@ impl<'a> Cursor<'a> {
 
     #[cold]
     fn eof(&self, what: &str) -> Error {
-        self.error(
-            ErrorKind::UnexpectedEof,
-            format!("unexpected end of input reading {what}"),
-        )
+        self.error(ErrorKind::UnexpectedEof, format!("unexpected end of input reading {what}"))
     }
 
     #[inline]
@@ -73,10 +62,7 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     pub fn bytes(&mut self, len: usize, what: &str) -> Result<&'a [u8]> {
-        let out = self
-            .pos
-            .checked_add(len)
-            .and_then(|end| self.bytes.get(self.pos..end));
+        let out = self.pos.checked_add(len).and_then(|end| self.bytes.get(self.pos..end));
         match out {
             Some(out) => {
                 self.pos += len;
@@ -132,11 +118,7 @@ impl<'a> Cursor<'a> {
             let byte = self.u8(what)?;
             let digit = u64::from(byte & 0x7f);
             if shift == 63 && digit > 1 {
-                return Err(Error::at(
-                    ErrorKind::BadLeb128,
-                    start,
-                    format!("{what} overflows 64 bits"),
-                ));
+                return Err(Error::at(ErrorKind::BadLeb128, start, format!("{what} overflows 64 bits")));
             }
             value |= digit << shift;
             if byte & 0x80 == 0 {
@@ -151,11 +133,7 @@ impl<'a> Cursor<'a> {
             }
             shift += 7;
             if shift > 63 {
-                return Err(Error::at(
-                    ErrorKind::BadLeb128,
-                    start,
-                    format!("{what} overflows 64 bits"),
-                ));
+                return Err(Error::at(ErrorKind::BadLeb128, start, format!("{what} overflows 64 bits")));
             }
         }
         if value > max {
@@ -230,17 +208,7 @@ mod tests {
 
     #[test]
     fn uleb_round_trips_edge_values() {
-        for v in [
-            0,
-            1,
-            127,
-            128,
-            255,
-            16_383,
-            16_384,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
+        for v in [0, 1, 127, 128, 255, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
             let mut out = Vec::new();
             write_uleb(&mut out, v);
             assert_eq!(uleb(&out).unwrap(), v, "{v}");
@@ -249,15 +217,10 @@ mod tests {
 
     #[test]
     fn uleb_rejects_overlong_overflowing_and_unterminated() {
-        assert_eq!(
-            uleb(&[0x80, 0x00]).unwrap_err().kind(),
-            ErrorKind::BadLeb128
-        );
+        assert_eq!(uleb(&[0x80, 0x00]).unwrap_err().kind(), ErrorKind::BadLeb128);
         assert_eq!(uleb(&[0xff; 10]).unwrap_err().kind(), ErrorKind::BadLeb128);
         assert_eq!(
-            uleb(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])
-                .unwrap_err()
-                .kind(),
+            uleb(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]).unwrap_err().kind(),
             ErrorKind::BadLeb128
         );
         assert_eq!(uleb(&[0x80]).unwrap_err().kind(), ErrorKind::UnexpectedEof);
@@ -265,18 +228,14 @@ mod tests {
 
     #[test]
     fn uleb_rejects_values_over_the_field_maximum() {
-        let err = Cursor::with_base(&[0x80, 0x80, 0x04], 10)
-            .index("struct index")
-            .unwrap_err();
+        let err = Cursor::with_base(&[0x80, 0x80, 0x04], 10).index("struct index").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BadLeb128);
         assert_eq!(err.offset(), Some(10));
     }
 
     #[test]
     fn count_is_checked_against_remaining_bytes_before_allocation() {
-        let err = Cursor::new(&[0xff, 0xff, 0x03, 1, 2])
-            .count(u64::MAX, 1, "fields")
-            .unwrap_err();
+        let err = Cursor::new(&[0xff, 0xff, 0x03, 1, 2]).count(u64::MAX, 1, "fields").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
         let err = Cursor::new(&[0x05]).count(4, 1, "fields").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::LimitExceeded);

@@ -13,9 +13,7 @@ use crate::format::{field_info, function_flags, token, visibility, Table};
 use crate::limits;
 use crate::opcodes::{self, OperandKind};
 use crate::raw::*;
-use crate::version::{
-    Version, MAGIC, VERSION_1, VERSION_2, VERSION_3, VERSION_5, VERSION_6, VERSION_8, VERSION_9,
-};
+use crate::version::{Version, MAGIC, VERSION_1, VERSION_2, VERSION_3, VERSION_5, VERSION_6, VERSION_8, VERSION_9};
 use std::borrow::Cow;
 
 /// How much of a module to decode.
@@ -38,10 +36,7 @@ pub struct ParseOptions {
 
 impl ParseOptions {
     pub fn new(address_length: AddressLength, detail: Detail) -> Self {
-        ParseOptions {
-            address_length,
-            detail,
-        }
+        ParseOptions { address_length, detail }
     }
 }
 
@@ -71,21 +66,13 @@ pub fn read_directory(bytes: &[u8]) -> Result<Directory> {
         return Err(Error::at(
             ErrorKind::LimitExceeded,
             0,
-            format!(
-                "module is {} bytes, more than the limit {}",
-                bytes.len(),
-                limits::MAX_MODULE_SIZE
-            ),
+            format!("module is {} bytes, more than the limit {}", bytes.len(), limits::MAX_MODULE_SIZE),
         ));
     }
     let mut c = Cursor::new(bytes);
     let magic: [u8; 4] = c.array("magic")?;
     if magic != MAGIC {
-        return Err(Error::at(
-            ErrorKind::BadMagic,
-            0,
-            format!("expected magic a11ceb0b, found {}", hex(&magic)),
-        ));
+        return Err(Error::at(ErrorKind::BadMagic, 0, format!("expected magic a11ceb0b, found {}", hex(&magic))));
     }
     let word = c.u32_le("version")?;
     let version = Version::from_word(word);
@@ -103,27 +90,15 @@ pub fn read_directory(bytes: &[u8]) -> Result<Directory> {
         let at = c.offset();
         let kind = c.u8("table kind")?;
         let table = Table::from_kind(kind, version).ok_or_else(|| {
-            Error::at(
-                ErrorKind::BadTable,
-                at,
-                format!("unknown table kind {kind:#04x} for version {version}"),
-            )
+            Error::at(ErrorKind::BadTable, at, format!("unknown table kind {kind:#04x} for version {version}"))
         })?;
         let offset = c.uleb(u64::from(u32::MAX), "table offset")? as usize;
         let len = c.uleb(u64::from(u32::MAX), "table length")? as usize;
         if len == 0 {
-            return Err(Error::at(
-                ErrorKind::BadTable,
-                at,
-                format!("table {} is empty", table.name()),
-            ));
+            return Err(Error::at(ErrorKind::BadTable, at, format!("table {} is empty", table.name())));
         }
         if ranges.get(table.slot()).copied().flatten().is_some() {
-            return Err(Error::at(
-                ErrorKind::BadTable,
-                at,
-                format!("table {} appears twice", table.name()),
-            ));
+            return Err(Error::at(ErrorKind::BadTable, at, format!("table {} appears twice", table.name())));
         }
         if let Some(slot) = ranges.get_mut(table.slot()) {
             *slot = Some((offset, len));
@@ -135,30 +110,17 @@ pub fn read_directory(bytes: &[u8]) -> Result<Directory> {
     let mut expected = 0usize;
     for &(table, offset, len, at) in &headers {
         if offset != expected {
-            let what = if offset < expected {
-                "overlaps the previous table"
-            } else {
-                "leaves a gap"
-            };
+            let what = if offset < expected { "overlaps the previous table" } else { "leaves a gap" };
             return Err(Error::at(
                 ErrorKind::BadTable,
                 at,
-                format!(
-                    "table {} at offset {offset} {what} (expected offset {expected})",
-                    table.name()
-                ),
+                format!("table {} at offset {offset} {what} (expected offset {expected})", table.name()),
             ));
         }
         expected = offset
             .checked_add(len)
             .filter(|&end| end <= u32::MAX as usize)
-            .ok_or_else(|| {
-                Error::at(
-                    ErrorKind::BadTable,
-                    at,
-                    format!("table {} ends past 4 GiB", table.name()),
-                )
-            })?;
+            .ok_or_else(|| Error::at(ErrorKind::BadTable, at, format!("table {} ends past 4 GiB", table.name())))?;
         if contents_start + expected > bytes.len() {
             return Err(Error::at(
                 ErrorKind::UnexpectedEof,
@@ -178,30 +140,17 @@ pub fn read_directory(bytes: &[u8]) -> Result<Directory> {
         }
         let _ = slot;
     }
-    Ok(Directory {
-        version,
-        ranges,
-        contents_end: contents_start + expected,
-    })
+    Ok(Directory { version, ranges, contents_end: contents_start + expected })
 }
 
 /// Parses a module's tables.
 pub fn parse<'a>(bytes: &'a [u8], options: &ParseOptions) -> Result<RawModule<'a>> {
     let dir = read_directory(bytes)?;
-    let mut p = Parser {
-        bytes,
-        dir: &dir,
-        options: *options,
-        m: RawModule::default(),
-        deferred: Vec::new(),
-    };
+    let mut p = Parser { bytes, dir: &dir, options: *options, m: RawModule::default(), deferred: Vec::new() };
     p.m.version = dir.version;
     p.m.address_length = options.address_length;
     p.run()?;
-    let mut c = Cursor::with_base(
-        bytes.get(dir.contents_end..).unwrap_or_default(),
-        dir.contents_end,
-    );
+    let mut c = Cursor::with_base(bytes.get(dir.contents_end..).unwrap_or_default(), dir.contents_end);
     let at = c.offset();
     let self_handle = c.index("self module handle index")?;
     if usize::from(self_handle) >= p.m.module_handles.len() {
@@ -215,10 +164,7 @@ pub fn parse<'a>(bytes: &'a [u8], options: &ParseOptions) -> Result<RawModule<'a
         ));
     }
     if !c.is_empty() {
-        return Err(c.error(
-            ErrorKind::TrailingBytes,
-            format!("{} bytes after the end of the module", c.remaining()),
-        ));
+        return Err(c.error(ErrorKind::TrailingBytes, format!("{} bytes after the end of the module", c.remaining())));
     }
     p.m.self_handle = self_handle;
     for (at, table, index) in std::mem::take(&mut p.deferred) {
@@ -318,11 +264,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Runs `entry` until the table's bytes are used up, with the table's name as context.
-    fn table(
-        &mut self,
-        table: Table,
-        mut entry: impl FnMut(&mut Self, &mut Cursor<'a>) -> Result<()>,
-    ) -> Result<()> {
+    fn table(&mut self, table: Table, mut entry: impl FnMut(&mut Self, &mut Cursor<'a>) -> Result<()>) -> Result<()> {
         let Some((start, len)) = self.dir.range(table) else {
             return Ok(());
         };
@@ -333,15 +275,10 @@ impl<'a> Parser<'a, '_> {
             if n >= limits::MAX_TABLE_ENTRIES {
                 return Err(c.error(
                     ErrorKind::LimitExceeded,
-                    format!(
-                        "table {} has more than {} entries",
-                        table.name(),
-                        limits::MAX_TABLE_ENTRIES
-                    ),
+                    format!("table {} has more than {} entries", table.name(), limits::MAX_TABLE_ENTRIES),
                 ));
             }
-            entry(self, &mut c)
-                .map_err(|e| e.context(format_args!("{} entry {n}", table.name())))?;
+            entry(self, &mut c).map_err(|e| e.context(format_args!("{} entry {n}", table.name())))?;
             n += 1;
         }
         Ok(())
@@ -359,10 +296,7 @@ impl<'a> Parser<'a, '_> {
             Err(Error::at(
                 ErrorKind::IndexOutOfBounds,
                 at,
-                format!(
-                    "index {index} into {} is out of bounds ({len} entries)",
-                    table.name()
-                ),
+                format!("index {index} into {} is out of bounds ({len} entries)", table.name()),
             ))
         }
     }
@@ -378,19 +312,10 @@ impl<'a> Parser<'a, '_> {
     fn identifier(&mut self, c: &mut Cursor<'a>) -> Result<()> {
         let at = c.offset();
         let bytes = c.blob(limits::MAX_IDENTIFIER_LEN, "identifier length")?;
-        let s = std::str::from_utf8(bytes).map_err(|e| {
-            Error::at(
-                ErrorKind::BadIdentifier,
-                at,
-                format!("identifier is not UTF-8: {e}"),
-            )
-        })?;
+        let s = std::str::from_utf8(bytes)
+            .map_err(|e| Error::at(ErrorKind::BadIdentifier, at, format!("identifier is not UTF-8: {e}")))?;
         if !crate::identifier::is_valid(s) && s != "<SELF>" {
-            return Err(Error::at(
-                ErrorKind::BadIdentifier,
-                at,
-                format!("invalid identifier {s:?}"),
-            ));
+            return Err(Error::at(ErrorKind::BadIdentifier, at, format!("invalid identifier {s:?}")));
         }
         self.m.identifiers.push(Cow::Borrowed(s));
         Ok(())
@@ -405,23 +330,14 @@ impl<'a> Parser<'a, '_> {
             return Err(Error::at(
                 ErrorKind::BadTable,
                 start,
-                format!(
-                    "address table of {len} bytes is not a whole number of {width}-byte addresses"
-                ),
+                format!("address table of {len} bytes is not a whole number of {width}-byte addresses"),
             ));
         }
         if len / width > limits::MAX_TABLE_ENTRIES {
-            return Err(Error::at(
-                ErrorKind::LimitExceeded,
-                start,
-                "too many addresses",
-            ));
+            return Err(Error::at(ErrorKind::LimitExceeded, start, "too many addresses"));
         }
         let slice = self.bytes.get(start..start + len).unwrap_or_default();
-        self.m.addresses = slice
-            .chunks_exact(width)
-            .map(|a| Address::from_be_slice(a).unwrap_or_default())
-            .collect();
+        self.m.addresses = slice.chunks_exact(width).map(|a| Address::from_be_slice(a).unwrap_or_default()).collect();
         Ok(())
     }
 
@@ -437,13 +353,7 @@ impl<'a> Parser<'a, '_> {
         u8::try_from(bits)
             .ok()
             .and_then(AbilitySet::from_bits)
-            .ok_or_else(|| {
-                Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("unknown ability bits {bits:#x} in {what}"),
-                )
-            })
+            .ok_or_else(|| Error::at(ErrorKind::BadEncoding, at, format!("unknown ability bits {bits:#x} in {what}")))
     }
 
     fn legacy_kind(&self, c: &mut Cursor<'a>, position: KindPosition) -> Result<AbilitySet> {
@@ -451,13 +361,7 @@ impl<'a> Parser<'a, '_> {
         let b = c.u8("type parameter kind")?;
         LegacyKind::from_byte(b)
             .map(|k| k.to_abilities(position))
-            .ok_or_else(|| {
-                Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("unknown version 1 kind {b:#04x}"),
-                )
-            })
+            .ok_or_else(|| Error::at(ErrorKind::BadEncoding, at, format!("unknown version 1 kind {b:#04x}")))
     }
 
     fn datatype_handle(&mut self, c: &mut Cursor<'a>) -> Result<()> {
@@ -489,27 +393,16 @@ impl<'a> Parser<'a, '_> {
                 self.abilities(c, "type parameter constraints")?
             };
             let phantom = self.version().number >= VERSION_3 && c.uleb(1, "phantom flag")? == 1;
-            type_params.push(TypeParameter {
-                constraints,
-                phantom,
-            });
+            type_params.push(TypeParameter { constraints, phantom });
         }
-        self.m.datatype_handles.push(DatatypeHandle {
-            module,
-            name,
-            abilities,
-            type_params,
-        });
+        self.m.datatype_handles.push(DatatypeHandle { module, name, abilities, type_params });
         Ok(())
     }
 
     fn metadata(&mut self, c: &mut Cursor<'a>) -> Result<()> {
         let key = c.blob(1023, "metadata key length")?;
         let value = c.blob(limits::MAX_BLOB_LEN, "metadata value length")?;
-        self.m.metadata.push(Metadata {
-            key: Cow::Borrowed(key),
-            value: Cow::Borrowed(value),
-        });
+        self.m.metadata.push(Metadata { key: Cow::Borrowed(key), value: Cow::Borrowed(value) });
         Ok(())
     }
 
@@ -533,21 +426,14 @@ impl<'a> Parser<'a, '_> {
 
     fn token(&self, c: &mut Cursor<'a>, depth: usize) -> Result<Token> {
         if depth >= limits::MAX_TYPE_DEPTH {
-            return Err(c.error(
-                ErrorKind::LimitExceeded,
-                format!("type nests deeper than {}", limits::MAX_TYPE_DEPTH),
-            ));
+            return Err(c.error(ErrorKind::LimitExceeded, format!("type nests deeper than {}", limits::MAX_TYPE_DEPTH)));
         }
         let at = c.offset();
         let tag = c.u8("type tag")?;
         let v = self.version();
         let needs = |min: u32, aptos_only: bool| -> Result<()> {
             if v.number < min || (aptos_only && v.is_sui()) {
-                Err(Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("type tag {tag:#04x} is not defined in version {v}"),
-                ))
+                Err(Error::at(ErrorKind::BadEncoding, at, format!("type tag {tag:#04x} is not defined in version {v}")))
             } else {
                 Ok(())
             }
@@ -568,9 +454,7 @@ impl<'a> Parser<'a, '_> {
                 }
             }
             token::REFERENCE => Token::Reference(Box::new(self.token(c, depth + 1)?)),
-            token::MUTABLE_REFERENCE => {
-                Token::MutableReference(Box::new(self.token(c, depth + 1)?))
-            }
+            token::MUTABLE_REFERENCE => Token::MutableReference(Box::new(self.token(c, depth + 1)?)),
             token::VECTOR => Token::Vector(Box::new(self.token(c, depth + 1)?)),
             token::STRUCT => Token::Datatype(self.idx(c, Table::DatatypeHandles)?),
             token::STRUCT_INST => {
@@ -578,11 +462,7 @@ impl<'a> Parser<'a, '_> {
                 let at = c.offset();
                 let n = c.count(255, 1, "type argument count")?;
                 if n == 0 {
-                    return Err(Error::at(
-                        ErrorKind::BadEncoding,
-                        at,
-                        "struct instantiation with no type arguments",
-                    ));
+                    return Err(Error::at(ErrorKind::BadEncoding, at, "struct instantiation with no type arguments"));
                 }
                 Token::DatatypeInstantiation(handle, self.tokens(c, n, depth)?)
             }
@@ -594,11 +474,7 @@ impl<'a> Parser<'a, '_> {
                 let nr = c.count(255, 0, "function type result count")?;
                 let params = self.tokens(c, np, depth)?;
                 let returns = self.tokens(c, nr, depth)?;
-                Token::Function {
-                    params,
-                    returns,
-                    abilities,
-                }
+                Token::Function { params, returns, abilities }
             }
             0x11..=0x16 => {
                 needs(VERSION_9, true)?;
@@ -611,23 +487,14 @@ impl<'a> Parser<'a, '_> {
                     _ => Token::I256,
                 }
             }
-            _ => {
-                return Err(Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("unknown type tag {tag:#04x}"),
-                ))
-            }
+            _ => return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown type tag {tag:#04x}"))),
         })
     }
 
     fn constant(&mut self, c: &mut Cursor<'a>) -> Result<()> {
         let ty = self.token(c, 0)?;
         let data = c.blob(u64::from(u16::MAX), "constant length")?;
-        self.m.constants.push(Constant {
-            ty,
-            data: Cow::Borrowed(data),
-        });
+        self.m.constants.push(Constant { ty, data: Cow::Borrowed(data) });
         Ok(())
     }
 
@@ -646,11 +513,7 @@ impl<'a> Parser<'a, '_> {
             });
         }
         let aptos = self.version().has_aptos_variants();
-        let access_specifiers = if aptos {
-            self.access_specifiers(c)?
-        } else {
-            None
-        };
+        let access_specifiers = if aptos { self.access_specifiers(c)? } else { None };
         let mut attributes = Vec::new();
         if aptos && self.version().number >= VERSION_8 {
             let n = c.count(16, 1, "function attribute count")?;
@@ -658,11 +521,7 @@ impl<'a> Parser<'a, '_> {
                 let at = c.offset();
                 let a = c.u8("function attribute")?;
                 if !(1..=2).contains(&a) {
-                    return Err(Error::at(
-                        ErrorKind::BadEncoding,
-                        at,
-                        format!("unknown function attribute {a:#04x}"),
-                    ));
+                    return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown function attribute {a:#04x}")));
                 }
                 attributes.push(a);
             }
@@ -686,13 +545,7 @@ impl<'a> Parser<'a, '_> {
         match c.u8("access specifier option")? {
             0x1 => return Ok(None),
             0x2 => {}
-            b => {
-                return Err(Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("bad option marker {b:#04x}"),
-                ))
-            }
+            b => return Err(Error::at(ErrorKind::BadEncoding, at, format!("bad option marker {b:#04x}"))),
         }
         let n = c.count(64, 3, "access specifier count")?;
         let enum_byte = |c: &mut Cursor<'a>, what: &str, max: u8| -> Result<u8> {
@@ -701,11 +554,7 @@ impl<'a> Parser<'a, '_> {
             if (1..=max).contains(&b) {
                 Ok(b)
             } else {
-                Err(Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("bad {what} {b:#04x}"),
-                ))
+                Err(Error::at(ErrorKind::BadEncoding, at, format!("bad {what} {b:#04x}")))
             }
         };
         for _ in 0..n {
@@ -760,11 +609,7 @@ impl<'a> Parser<'a, '_> {
         let at = c.offset();
         let n = c.count(limits::MAX_VARIANTS, 2, "variant count")?;
         if n == 0 && self.version().is_sui() {
-            return Err(Error::at(
-                ErrorKind::BadEncoding,
-                at,
-                "enum with no variants",
-            ));
+            return Err(Error::at(ErrorKind::BadEncoding, at, "enum with no variants"));
         }
         let mut variants = Vec::with_capacity(n);
         for _ in 0..n {
@@ -784,13 +629,7 @@ impl<'a> Parser<'a, '_> {
             field_info::DECLARED_VARIANTS if self.version().has_aptos_variants() => {
                 StructBody::Variants(self.variants(c)?)
             }
-            b => {
-                return Err(Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("unknown field information tag {b:#04x}"),
-                ))
-            }
+            b => return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown field information tag {b:#04x}"))),
         };
         self.m.struct_defs.push(StructDef { handle, body });
         Ok(())
@@ -801,11 +640,7 @@ impl<'a> Parser<'a, '_> {
         let at = c.offset();
         let flag = c.u8("enum flag")?;
         if flag != field_info::DECLARED {
-            return Err(Error::at(
-                ErrorKind::BadEncoding,
-                at,
-                format!("unknown enum flag {flag:#04x}"),
-            ));
+            return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown enum flag {flag:#04x}")));
         }
         let variants = self.variants(c)?;
         self.m.enum_defs.push(EnumDef { handle, variants });
@@ -824,9 +659,7 @@ impl<'a> Parser<'a, '_> {
             return Err(Error::at(
                 ErrorKind::IndexOutOfBounds,
                 at,
-                format!(
-                    "field {field} of struct definition {owner} is out of bounds ({count} fields)"
-                ),
+                format!("field {field} of struct definition {owner} is out of bounds ({count} fields)"),
             ));
         }
         self.m.field_handles.push(FieldHandle { owner, field });
@@ -836,11 +669,7 @@ impl<'a> Parser<'a, '_> {
     fn variant_count(&self, table: Table, owner: u16) -> usize {
         let variants = |defs: &[VariantDef]| defs.len();
         match table {
-            Table::EnumDefs => self
-                .m
-                .enum_defs
-                .get(usize::from(owner))
-                .map_or(0, |e| variants(&e.variants)),
+            Table::EnumDefs => self.m.enum_defs.get(usize::from(owner)).map_or(0, |e| variants(&e.variants)),
             Table::EnumDefInstantiations => self
                 .m
                 .enum_def_instantiations
@@ -861,21 +690,14 @@ impl<'a> Parser<'a, '_> {
             return Err(Error::at(
                 ErrorKind::IndexOutOfBounds,
                 at,
-                format!(
-                    "variant {tag} of {} entry {owner} is out of bounds ({count} variants)",
-                    table.name()
-                ),
+                format!("variant {tag} of {} entry {owner} is out of bounds ({count} variants)", table.name()),
             ));
         }
         Ok(tag)
     }
 
     fn sui_variant_handle(&self, c: &mut Cursor<'a>, instantiated: bool) -> Result<VariantHandle> {
-        let table = if instantiated {
-            Table::EnumDefInstantiations
-        } else {
-            Table::EnumDefs
-        };
+        let table = if instantiated { Table::EnumDefInstantiations } else { Table::EnumDefs };
         let owner = self.idx(c, table)?;
         let variant = self.variant_tag(c, table, owner)?;
         Ok(VariantHandle { owner, variant })
@@ -884,9 +706,7 @@ impl<'a> Parser<'a, '_> {
     fn struct_variant_handle(&mut self, c: &mut Cursor<'a>) -> Result<()> {
         let owner = self.idx(c, Table::StructDefs)?;
         let variant = self.variant_tag(c, Table::StructDefs, owner)?;
-        self.m
-            .struct_variant_handles
-            .push(VariantHandle { owner, variant });
+        self.m.struct_variant_handles.push(VariantHandle { owner, variant });
         Ok(())
     }
 
@@ -898,11 +718,7 @@ impl<'a> Parser<'a, '_> {
         for _ in 0..n {
             variants.push(self.variant_tag(c, Table::StructDefs, owner)?);
         }
-        self.m.variant_field_handles.push(VariantFieldHandle {
-            owner,
-            variants,
-            field,
-        });
+        self.m.variant_field_handles.push(VariantFieldHandle { owner, variants, field });
         Ok(())
     }
 
@@ -913,17 +729,10 @@ impl<'a> Parser<'a, '_> {
         let (visibility, mut entry, native) = if v == VERSION_1 {
             let flags = c.u8("function flags")?;
             if flags & !(function_flags::V1_PUBLIC | function_flags::NATIVE) != 0 {
-                return Err(Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("unknown function flags {flags:#04x}"),
-                ));
+                return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown function flags {flags:#04x}")));
             }
-            let vis = if flags & function_flags::V1_PUBLIC != 0 {
-                RawVisibility::Public
-            } else {
-                RawVisibility::Private
-            };
+            let vis =
+                if flags & function_flags::V1_PUBLIC != 0 { RawVisibility::Public } else { RawVisibility::Private };
             (vis, false, flags & function_flags::NATIVE != 0)
         } else {
             let (vis, script) = match c.u8("function visibility")? {
@@ -932,54 +741,28 @@ impl<'a> Parser<'a, '_> {
                 visibility::FRIEND => (RawVisibility::Friend, false),
                 visibility::DEPRECATED_SCRIPT if v < VERSION_5 => (RawVisibility::Public, true),
                 b => {
-                    return Err(Error::at(
-                        ErrorKind::BadEncoding,
-                        at,
-                        format!("unknown function visibility {b:#04x}"),
-                    ))
+                    return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown function visibility {b:#04x}")))
                 }
             };
             let at = c.offset();
             let flags = c.u8("function flags")?;
-            let allowed = if v >= VERSION_5 {
-                function_flags::NATIVE | function_flags::ENTRY
-            } else {
-                function_flags::NATIVE
-            };
+            let allowed =
+                if v >= VERSION_5 { function_flags::NATIVE | function_flags::ENTRY } else { function_flags::NATIVE };
             if flags & !allowed != 0 {
-                return Err(Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("unknown function flags {flags:#04x}"),
-                ));
+                return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown function flags {flags:#04x}")));
             }
-            (
-                vis,
-                script || flags & function_flags::ENTRY != 0,
-                flags & function_flags::NATIVE != 0,
-            )
+            (vis, script || flags & function_flags::ENTRY != 0, flags & function_flags::NATIVE != 0)
         };
         let n = c.count(255, 1, "acquires count")?;
         let mut acquires = Vec::with_capacity(n);
         for _ in 0..n {
             acquires.push(self.idx(c, Table::StructDefs)?);
         }
-        let code = if native {
-            None
-        } else {
-            Some(self.code_unit(c)?)
-        };
+        let code = if native { None } else { Some(self.code_unit(c)?) };
         if v < VERSION_2 {
             entry = false;
         }
-        self.m.function_defs.push(FunctionDef {
-            handle,
-            visibility,
-            entry,
-            native,
-            acquires,
-            code,
-        });
+        self.m.function_defs.push(FunctionDef { handle, visibility, entry, native, acquires, code });
         Ok(())
     }
 
@@ -995,11 +778,7 @@ impl<'a> Parser<'a, '_> {
             let at = c.offset();
             let opcode = c.u8("opcode")?;
             let info = opcodes::lookup(opcode, version).ok_or_else(|| {
-                Error::at(
-                    ErrorKind::BadEncoding,
-                    at,
-                    format!("unknown opcode {opcode:#04x} for version {version}"),
-                )
+                Error::at(ErrorKind::BadEncoding, at, format!("unknown opcode {opcode:#04x} for version {version}"))
             })?;
             let operand = match info.operand {
                 OperandKind::None => Operand::None,
@@ -1050,11 +829,7 @@ impl<'a> Parser<'a, '_> {
                 let at = c.offset();
                 let flag = c.u8("jump table flag")?;
                 if flag != 0x1 {
-                    return Err(Error::at(
-                        ErrorKind::BadEncoding,
-                        at,
-                        format!("unknown jump table flag {flag:#04x}"),
-                    ));
+                    return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown jump table flag {flag:#04x}")));
                 }
                 let mut offsets = Vec::with_capacity(branches_n);
                 for _ in 0..branches_n {
@@ -1071,9 +846,7 @@ impl<'a> Parser<'a, '_> {
                 return Err(Error::at(
                     ErrorKind::IndexOutOfBounds,
                     at,
-                    format!(
-                        "branch target {target} is past the end of the code ({count} instructions)"
-                    ),
+                    format!("branch target {target} is past the end of the code ({count} instructions)"),
                 ));
             }
         }
@@ -1082,19 +855,11 @@ impl<'a> Parser<'a, '_> {
                 return Err(Error::at(
                     ErrorKind::IndexOutOfBounds,
                     at,
-                    format!(
-                        "jump table {index} is out of bounds ({} jump tables)",
-                        jump_tables.len()
-                    ),
+                    format!("jump table {index} is out of bounds ({} jump tables)", jump_tables.len()),
                 ));
             }
         }
-        Ok(CodeUnit {
-            locals,
-            instruction_count: count as u16,
-            code,
-            jump_tables,
-        })
+        Ok(CodeUnit { locals, instruction_count: count as u16, code, jump_tables })
     }
 }
 
@@ -1104,11 +869,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_magic_and_versions_with_offsets() {
-        let e = parse(
-            b"\x00\x01\x02\x03\x06\0\0\0",
-            &ParseOptions::new(AddressLength::Bytes16, Detail::Full),
-        )
-        .unwrap_err();
+        let e =
+            parse(b"\x00\x01\x02\x03\x06\0\0\0", &ParseOptions::new(AddressLength::Bytes16, Detail::Full)).unwrap_err();
         assert_eq!((e.kind(), e.offset()), (ErrorKind::BadMagic, Some(0)));
         let e = read_directory(b"\xa1\x1c\xeb\x0b\x0b\0\0\0").unwrap_err();
         assert_eq!((e.kind(), e.offset()), (ErrorKind::UnknownVersion, Some(4)));

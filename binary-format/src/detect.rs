@@ -46,10 +46,7 @@ fn penalty(m: &RawModule<'_>) -> u64 {
     sorted.dedup();
     points += 50 * (m.addresses.len() - sorted.len()) as u64;
     if let Some(h) = m.module_handles.get(usize::from(m.self_handle)) {
-        if m.addresses
-            .get(usize::from(h.address))
-            .is_some_and(|a| *a == crate::Address::ZERO)
-        {
+        if m.addresses.get(usize::from(h.address)).is_some_and(|a| *a == crate::Address::ZERO) {
             points += 5;
         }
     }
@@ -85,16 +82,7 @@ pub fn detect_address_length<'a>(modules: impl IntoIterator<Item = &'a [u8]> + C
     // Most modules parsed first, then lowest penalty, then the longest length.
     let mut ranked = scores.clone();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)).then(b.0.cmp(&a.0)));
-    let best = ranked
-        .first()
-        .copied()
-        .unwrap_or((AddressLength::Bytes32, 0, 0));
-    let ambiguous = ranked
-        .get(1)
-        .is_some_and(|r| r.1 == best.1 && r.2 == best.2);
-    Detection {
-        length: best.0,
-        scores,
-        ambiguous,
-    }
+    let best = ranked.first().copied().unwrap_or((AddressLength::Bytes32, 0, 0));
+    let ambiguous = ranked.get(1).is_some_and(|r| r.1 == best.1 && r.2 == best.2);
+    Detection { length: best.0, scores, ambiguous }
 }

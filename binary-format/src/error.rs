@@ -53,21 +53,13 @@ impl Error {
     /// An error at a byte offset of the input.
     #[cold]
     pub fn at(kind: ErrorKind, offset: usize, message: impl Into<String>) -> Self {
-        Error(Box::new(Inner {
-            kind,
-            offset: Some(offset),
-            message: message.into(),
-        }))
+        Error(Box::new(Inner { kind, offset: Some(offset), message: message.into() }))
     }
 
     /// An error that has no place in an input (writer errors).
     #[cold]
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error(Box::new(Inner {
-            kind,
-            offset: None,
-            message: message.into(),
-        }))
+        Error(Box::new(Inner { kind, offset: None, message: message.into() }))
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -117,9 +109,6 @@ mod tests {
         let e = Error::at(ErrorKind::BadMagic, 0x1c, "expected magic").context("header");
         assert_eq!(e.to_string(), "header: expected magic (at offset 0x1c)");
         assert_eq!(e.kind(), ErrorKind::BadMagic);
-        assert_eq!(
-            std::mem::size_of::<Result<()>>(),
-            std::mem::size_of::<usize>()
-        );
+        assert_eq!(std::mem::size_of::<Result<()>>(), std::mem::size_of::<usize>());
     }
 }

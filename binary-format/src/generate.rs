@@ -58,21 +58,12 @@ pub struct Shape {
 
 impl Shape {
     pub fn new(version: Version, address_length: AddressLength) -> Self {
-        Shape {
-            version,
-            address_length,
-            max_structs: 6,
-            max_fields: 6,
-            max_functions: 6,
-            function_types: true,
-        }
+        Shape { version, address_length, max_structs: 6, max_fields: 6, max_functions: 6, function_types: true }
     }
 
     /// Every version and flavor the writer supports, with a sensible address length.
     pub fn all_versions() -> Vec<Shape> {
-        let mut out: Vec<Shape> = (1..=6)
-            .map(|v| Shape::new(Version::new(v), AddressLength::Bytes16))
-            .collect();
+        let mut out: Vec<Shape> = (1..=6).map(|v| Shape::new(Version::new(v), AddressLength::Bytes16)).collect();
         out.push(Shape::new(Version::new(7), AddressLength::Bytes32));
         out.push(Shape::new(Version::new(8), AddressLength::Bytes32));
         out.push(Shape::new(Version::sui(7), AddressLength::Bytes32));
@@ -82,9 +73,8 @@ impl Shape {
 }
 
 const WORDS: [&str; 24] = [
-    "Epoch", "Coin", "Vouch", "Wallet", "Timer", "Config", "Balance", "Account", "Event", "Handle",
-    "Round", "Stake", "Pool", "Vote", "Burn", "Fee", "Table", "Ledger", "Oracle", "Signer", "Info",
-    "Cap", "Reward", "Proof",
+    "Epoch", "Coin", "Vouch", "Wallet", "Timer", "Config", "Balance", "Account", "Event", "Handle", "Round", "Stake",
+    "Pool", "Vote", "Burn", "Fee", "Table", "Ledger", "Oracle", "Signer", "Info", "Cap", "Reward", "Proof",
 ];
 
 /// Foreign structs: (module, struct, arity).
@@ -162,27 +152,19 @@ impl Ctx<'_> {
             10 => Type::Vector(Box::new(self.ty(rng, depth + 1, type_params, false))),
             11 => {
                 let (name, arity) = rng.pick(&self.local).cloned().unwrap_or_default();
-                let args = (0..arity)
-                    .map(|_| self.ty(rng, depth + 1, type_params, false))
-                    .collect();
+                let args = (0..arity).map(|_| self.ty(rng, depth + 1, type_params, false)).collect();
                 Type::datatype(self.self_id.clone(), name, args)
             }
             12 => {
                 let (module, name, arity) = rng.pick(&FOREIGN).copied().unwrap_or(FOREIGN[0]);
-                let args = (0..arity)
-                    .map(|_| self.ty(rng, depth + 1, type_params, false))
-                    .collect();
+                let args = (0..arity).map(|_| self.ty(rng, depth + 1, type_params, false)).collect();
                 Type::datatype(ModuleId::new(self.foreign_address, module), name, args)
             }
             13 => Type::Reference(Box::new(self.ty(rng, depth + 1, type_params, false))),
             14 => Type::MutableReference(Box::new(self.ty(rng, depth + 1, type_params, false))),
             _ => Type::Function(Box::new(FunctionType {
-                params: (0..rng.below(3))
-                    .map(|_| self.ty(rng, depth + 1, type_params, false))
-                    .collect(),
-                returns: (0..rng.below(2))
-                    .map(|_| self.ty(rng, depth + 1, type_params, false))
-                    .collect(),
+                params: (0..rng.below(3)).map(|_| self.ty(rng, depth + 1, type_params, false)).collect(),
+                returns: (0..rng.below(2)).map(|_| self.ty(rng, depth + 1, type_params, false)).collect(),
                 abilities: abilities(rng),
             })),
         }
@@ -196,11 +178,7 @@ fn collect_modules(t: &Type, out: &mut Vec<ModuleId>) {
             d.type_args.iter().for_each(|a| collect_modules(a, out));
         }
         Type::Vector(t) | Type::Reference(t) | Type::MutableReference(t) => collect_modules(t, out),
-        Type::Function(f) => f
-            .params
-            .iter()
-            .chain(&f.returns)
-            .for_each(|a| collect_modules(a, out)),
+        Type::Function(f) => f.params.iter().chain(&f.returns).for_each(|a| collect_modules(a, out)),
         _ => {}
     }
 }
@@ -222,56 +200,28 @@ pub fn module(rng: &mut Rng, shape: &Shape, index: usize) -> Module {
             .map(|_| DatatypeTypeParameter {
                 constraints: if v1 {
                     let kinds = [LegacyKind::All, LegacyKind::Copyable, LegacyKind::Resource];
-                    rng.pick(&kinds)
-                        .copied()
-                        .unwrap_or(LegacyKind::All)
-                        .to_abilities(KindPosition::StructTypeParameter)
+                    rng.pick(&kinds).copied().unwrap_or(LegacyKind::All).to_abilities(KindPosition::StructTypeParameter)
                 } else {
                     abilities(rng)
                 },
                 phantom: v.number >= 3 && rng.chance(30),
             })
             .collect();
-        let abilities = if v1 {
-            legacy_struct_abilities(rng.chance(50))
-        } else {
-            abilities(rng)
-        };
-        structs.push(Struct {
-            name,
-            abilities,
-            type_params,
-            fields: Vec::new(),
-            variants: None,
-            native: false,
-        });
+        let abilities = if v1 { legacy_struct_abilities(rng.chance(50)) } else { abilities(rng) };
+        structs.push(Struct { name, abilities, type_params, fields: Vec::new(), variants: None, native: false });
     }
-    let mut ctx = Ctx {
-        shape,
-        self_id: self_id.clone(),
-        local,
-        foreign_address,
-    };
+    let mut ctx = Ctx { shape, self_id: self_id.clone(), local, foreign_address };
     for s in structs.iter_mut() {
         let tp = s.type_params.len();
         let fields = |rng: &mut Rng, ctx: &Ctx<'_>, min: usize| -> Vec<Field> {
             (0..min + rng.below(shape.max_fields))
-                .map(|i| Field {
-                    name: format!("f{i}_{}", rng.below(100)),
-                    ty: ctx.ty(rng, 0, tp, false),
-                })
+                .map(|i| Field { name: format!("f{i}_{}", rng.below(100)), ty: ctx.ty(rng, 0, tp, false) })
                 .collect()
         };
         if v.number >= 7 && rng.chance(25) {
             let n = 1 + rng.below(4);
-            s.variants = Some(
-                (0..n)
-                    .map(|i| Variant {
-                        name: format!("V{i}"),
-                        fields: fields(rng, &ctx, 0),
-                    })
-                    .collect(),
-            );
+            s.variants =
+                Some((0..n).map(|i| Variant { name: format!("V{i}"), fields: fields(rng, &ctx, 0) }).collect());
         } else if v.number < 6 && rng.chance(5) {
             s.native = true;
         } else {
@@ -292,8 +242,7 @@ pub fn module(rng: &mut Rng, shape: &Shape, index: usize) -> Module {
                 Visibility::Private
             }
         } else {
-            *rng.pick(&[Visibility::Private, Visibility::Public, Visibility::Friend])
-                .unwrap_or(&Visibility::Public)
+            *rng.pick(&[Visibility::Private, Visibility::Public, Visibility::Friend]).unwrap_or(&Visibility::Public)
         };
         let entry = match v.number {
             1 => false,
@@ -318,41 +267,25 @@ pub fn module(rng: &mut Rng, shape: &Shape, index: usize) -> Module {
                     },
                 })
                 .collect(),
-            params: (0..rng.below(4))
-                .map(|_| ctx.ty(rng, 0, tp, true))
-                .collect(),
-            returns: (0..rng.below(3))
-                .map(|_| ctx.ty(rng, 0, tp, true))
-                .collect(),
+            params: (0..rng.below(4)).map(|_| ctx.ty(rng, 0, tp, true)).collect(),
+            returns: (0..rng.below(3)).map(|_| ctx.ty(rng, 0, tp, true)).collect(),
         });
     }
     let mut dependencies = Vec::new();
     for s in &structs {
-        for f in s
-            .fields
-            .iter()
-            .chain(s.variants.iter().flatten().flat_map(|v| &v.fields))
-        {
+        for f in s.fields.iter().chain(s.variants.iter().flatten().flat_map(|v| &v.fields)) {
             collect_modules(&f.ty, &mut dependencies);
         }
     }
     for f in &functions {
-        f.params
-            .iter()
-            .chain(&f.returns)
-            .for_each(|t| collect_modules(t, &mut dependencies));
+        f.params.iter().chain(&f.returns).for_each(|t| collect_modules(t, &mut dependencies));
     }
     for i in 0..rng.below(3) {
-        dependencies.push(ModuleId::new(
-            address(rng, shape.address_length),
-            format!("Dep{i}"),
-        ));
+        dependencies.push(ModuleId::new(address(rng, shape.address_length), format!("Dep{i}")));
     }
     dependencies.retain(|d| *d != self_id);
     let friends = if v.number >= 2 {
-        (0..rng.below(3))
-            .map(|i| ModuleId::new(address(rng, shape.address_length), format!("Friend{i}")))
-            .collect()
+        (0..rng.below(3)).map(|i| ModuleId::new(address(rng, shape.address_length), format!("Friend{i}"))).collect()
     } else {
         Vec::new()
     };
@@ -391,18 +324,9 @@ pub fn add_bodies(rng: &mut Rng, m: &mut crate::raw::RawModule<'static>, instruc
     use std::borrow::Cow;
 
     let width = m.address_length.bytes();
-    m.constants.push(Constant {
-        ty: Token::U64,
-        data: Cow::Owned(rng.next_u64().to_le_bytes().to_vec()),
-    });
-    m.constants.push(Constant {
-        ty: Token::Address,
-        data: Cow::Owned(vec![7u8; width]),
-    });
-    m.constants.push(Constant {
-        ty: Token::Vector(Box::new(Token::U8)),
-        data: Cow::Owned(vec![3, b'a', b'b', b'c']),
-    });
+    m.constants.push(Constant { ty: Token::U64, data: Cow::Owned(rng.next_u64().to_le_bytes().to_vec()) });
+    m.constants.push(Constant { ty: Token::Address, data: Cow::Owned(vec![7u8; width]) });
+    m.constants.push(Constant { ty: Token::Vector(Box::new(Token::U8)), data: Cow::Owned(vec![3, b'a', b'b', b'c']) });
     if m.signatures.is_empty() {
         m.signatures.push(Vec::new());
     }
@@ -420,9 +344,7 @@ pub fn add_bodies(rng: &mut Rng, m: &mut crate::raw::RawModule<'static>, instruc
         let count = (instructions / 2 + rng.below(instructions + 1)).clamp(1, 65_535);
         let mut code = Vec::with_capacity(count);
         for _ in 0..count {
-            let (opcode, kind) = *rng
-                .pick(&usable)
-                .unwrap_or(&(opcodes::RET, OperandKind::None));
+            let (opcode, kind) = *rng.pick(&usable).unwrap_or(&(opcodes::RET, OperandKind::None));
             let operand = match kind {
                 OperandKind::None | OperandKind::JumpTable => Operand::None,
                 OperandKind::Local => Operand::Small(rng.below(8) as u16),
@@ -431,29 +353,17 @@ pub fn add_bodies(rng: &mut Rng, m: &mut crate::raw::RawModule<'static>, instruc
                 OperandKind::U16 => Operand::Small(rng.next_u64() as u16),
                 OperandKind::U32 => Operand::U32(rng.next_u64() as u32),
                 OperandKind::U64 => Operand::U64(rng.next_u64()),
-                OperandKind::U128 => {
-                    Operand::U128(u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()))
-                }
+                OperandKind::U128 => Operand::U128(u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())),
                 OperandKind::U256 => Operand::U256(Box::new([rng.next_u64() as u8; 32])),
-                OperandKind::Index(table, max) => {
-                    Operand::Small(rng.below(len(table).min(usize::from(max))) as u16)
+                OperandKind::Index(table, max) => Operand::Small(rng.below(len(table).min(usize::from(max))) as u16),
+                OperandKind::SignatureAndCount => {
+                    Operand::IndexAnd(rng.below(len(Table::Signatures)) as u16, rng.below(4) as u64)
                 }
-                OperandKind::SignatureAndCount => Operand::IndexAnd(
-                    rng.below(len(Table::Signatures)) as u16,
-                    rng.below(4) as u64,
-                ),
-                OperandKind::IndexAndMask(table) => {
-                    Operand::IndexAnd(rng.below(len(table)) as u16, 1)
-                }
+                OperandKind::IndexAndMask(table) => Operand::IndexAnd(rng.below(len(table)) as u16, 1),
             };
             code.push(Instruction { opcode, operand });
         }
-        def.code = Some(CodeUnit {
-            locals: 0,
-            instruction_count: count as u16,
-            code,
-            jump_tables: Vec::new(),
-        });
+        def.code = Some(CodeUnit { locals: 0, instruction_count: count as u16, code, jump_tables: Vec::new() });
     }
 }
 
@@ -467,15 +377,11 @@ pub fn framework_release(
     instructions: usize,
 ) -> Vec<Vec<u8>> {
     let mut rng = Rng::new(seed);
-    let shape = Shape {
-        max_functions: functions,
-        ..*shape
-    };
+    let shape = Shape { max_functions: functions, ..*shape };
     (0..count)
         .filter_map(|i| {
             let module = module(&mut rng, &shape, i);
-            let mut raw =
-                crate::builder::build(&module, shape.address_length, &crate::NoResolver).ok()?;
+            let mut raw = crate::builder::build(&module, shape.address_length, &crate::NoResolver).ok()?;
             add_bodies(&mut rng, &mut raw, instructions);
             crate::serializer::serialize(&raw).ok()
         })

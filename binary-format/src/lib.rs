@@ -37,27 +37,18 @@ pub use builder::{DatatypeDecl, DatatypeResolver, NoResolver};
 pub use deserializer::{parse, Detail, ParseOptions};
 pub use detect::{detect_address_length, Detection};
 pub use error::{Error, ErrorKind, Result};
-pub use module::{
-    DatatypeTypeParameter, Field, Function, FunctionTypeParameter, Module, Struct, Variant,
-    Visibility,
-};
+pub use module::{DatatypeTypeParameter, Field, Function, FunctionTypeParameter, Module, Struct, Variant, Visibility};
 pub use types::{DatatypeRef, ModuleId, Type};
 pub use version::Version;
 
 /// Reads the normalized view of a module, function signatures included.
 pub fn read_module(bytes: &[u8], address_length: AddressLength) -> Result<Module> {
-    normalize::normalize(&parse(
-        bytes,
-        &ParseOptions::new(address_length, Detail::Signatures),
-    )?)
+    normalize::normalize(&parse(bytes, &ParseOptions::new(address_length, Detail::Signatures))?)
 }
 
 /// Reads a module's structs and enums without decoding its functions.
 pub fn read_layouts(bytes: &[u8], address_length: AddressLength) -> Result<Module> {
-    normalize::normalize(&parse(
-        bytes,
-        &ParseOptions::new(address_length, Detail::Layouts),
-    )?)
+    normalize::normalize(&parse(bytes, &ParseOptions::new(address_length, Detail::Layouts))?)
 }
 
 /// Writes a normalized module as `.mv` bytes with minimal function bodies.

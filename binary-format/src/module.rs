@@ -36,17 +36,11 @@ impl Module {
     }
 
     pub fn find_struct(&self, name: &str) -> Option<&Struct> {
-        self.structs
-            .binary_search_by(|s| s.name.as_str().cmp(name))
-            .ok()
-            .and_then(|i| self.structs.get(i))
+        self.structs.binary_search_by(|s| s.name.as_str().cmp(name)).ok().and_then(|i| self.structs.get(i))
     }
 
     pub fn find_function(&self, name: &str) -> Option<&Function> {
-        self.functions
-            .binary_search_by(|f| f.name.as_str().cmp(name))
-            .ok()
-            .and_then(|i| self.functions.get(i))
+        self.functions.binary_search_by(|f| f.name.as_str().cmp(name)).ok().and_then(|i| self.functions.get(i))
     }
 
     /// Puts structs, functions, dependencies and friends in canonical order.

@@ -9,10 +9,7 @@ use crate::raw::{self, RawModule, RawVisibility, StructBody, Token};
 use crate::types::{FunctionType, ModuleId, Type};
 
 fn missing(what: &str, index: u16) -> Error {
-    Error::new(
-        ErrorKind::IndexOutOfBounds,
-        format!("{what} index {index} is out of bounds"),
-    )
+    Error::new(ErrorKind::IndexOutOfBounds, format!("{what} index {index} is out of bounds"))
 }
 
 struct Resolver<'r, 'a> {
@@ -21,42 +18,22 @@ struct Resolver<'r, 'a> {
 
 impl Resolver<'_, '_> {
     fn ident(&self, i: u16) -> Result<&str> {
-        self.m
-            .identifiers
-            .get(usize::from(i))
-            .map(|s| s.as_ref())
-            .ok_or_else(|| missing("identifier", i))
+        self.m.identifiers.get(usize::from(i)).map(|s| s.as_ref()).ok_or_else(|| missing("identifier", i))
     }
 
     fn module_id(&self, h: raw::ModuleHandle) -> Result<ModuleId> {
-        let address = *self
-            .m
-            .addresses
-            .get(usize::from(h.address))
-            .ok_or_else(|| missing("address", h.address))?;
+        let address = *self.m.addresses.get(usize::from(h.address)).ok_or_else(|| missing("address", h.address))?;
         Ok(ModuleId::new(address, self.ident(h.name)?))
     }
 
     fn module_handle(&self, i: u16) -> Result<ModuleId> {
-        let h = *self
-            .m
-            .module_handles
-            .get(usize::from(i))
-            .ok_or_else(|| missing("module handle", i))?;
+        let h = *self.m.module_handles.get(usize::from(i)).ok_or_else(|| missing("module handle", i))?;
         self.module_id(h)
     }
 
     fn datatype(&self, i: u16, type_args: Vec<Type>) -> Result<Type> {
-        let h = self
-            .m
-            .datatype_handles
-            .get(usize::from(i))
-            .ok_or_else(|| missing("struct handle", i))?;
-        Ok(Type::datatype(
-            self.module_handle(h.module)?,
-            self.ident(h.name)?,
-            type_args,
-        ))
+        let h = self.m.datatype_handles.get(usize::from(i)).ok_or_else(|| missing("struct handle", i))?;
+        Ok(Type::datatype(self.module_handle(h.module)?, self.ident(h.name)?, type_args))
     }
 
     fn ty(&self, t: &Token) -> Result<Type> {
@@ -82,11 +59,7 @@ impl Resolver<'_, '_> {
             Token::TypeParameter(i) => Type::TypeParameter(*i),
             Token::Datatype(i) => self.datatype(*i, Vec::new())?,
             Token::DatatypeInstantiation(i, args) => self.datatype(*i, self.tys(args)?)?,
-            Token::Function {
-                params,
-                returns,
-                abilities,
-            } => Type::Function(Box::new(FunctionType {
+            Token::Function { params, returns, abilities } => Type::Function(Box::new(FunctionType {
                 params: self.tys(params)?,
                 returns: self.tys(returns)?,
                 abilities: *abilities,
@@ -99,54 +72,29 @@ impl Resolver<'_, '_> {
     }
 
     fn signature(&self, i: u16) -> Result<Vec<Type>> {
-        self.tys(
-            self.m
-                .signatures
-                .get(usize::from(i))
-                .ok_or_else(|| missing("signature", i))?,
-        )
+        self.tys(self.m.signatures.get(usize::from(i)).ok_or_else(|| missing("signature", i))?)
     }
 
     fn fields(&self, fields: &[raw::FieldDef]) -> Result<Vec<Field>> {
-        fields
-            .iter()
-            .map(|f| {
-                Ok(Field {
-                    name: self.ident(f.name)?.to_owned(),
-                    ty: self.ty(&f.ty)?,
-                })
-            })
-            .collect()
+        fields.iter().map(|f| Ok(Field { name: self.ident(f.name)?.to_owned(), ty: self.ty(&f.ty)? })).collect()
     }
 
     fn variants(&self, variants: &[raw::VariantDef]) -> Result<Vec<Variant>> {
         variants
             .iter()
-            .map(|v| {
-                Ok(Variant {
-                    name: self.ident(v.name)?.to_owned(),
-                    fields: self.fields(&v.fields)?,
-                })
-            })
+            .map(|v| Ok(Variant { name: self.ident(v.name)?.to_owned(), fields: self.fields(&v.fields)? }))
             .collect()
     }
 
     fn datatype_decl(&self, handle: u16) -> Result<Struct> {
-        let h = self
-            .m
-            .datatype_handles
-            .get(usize::from(handle))
-            .ok_or_else(|| missing("struct handle", handle))?;
+        let h = self.m.datatype_handles.get(usize::from(handle)).ok_or_else(|| missing("struct handle", handle))?;
         Ok(Struct {
             name: self.ident(h.name)?.to_owned(),
             abilities: h.abilities,
             type_params: h
                 .type_params
                 .iter()
-                .map(|p| DatatypeTypeParameter {
-                    constraints: p.constraints,
-                    phantom: p.phantom,
-                })
+                .map(|p| DatatypeTypeParameter { constraints: p.constraints, phantom: p.phantom })
                 .collect(),
             fields: Vec::new(),
             variants: None,
@@ -166,23 +114,13 @@ pub fn normalize(m: &RawModule<'_>) -> Result<Module> {
             dependencies.push(r.module_id(*h)?);
         }
     }
-    let friends = m
-        .friend_decls
-        .iter()
-        .map(|h| r.module_id(*h))
-        .collect::<Result<Vec<_>>>()?;
+    let friends = m.friend_decls.iter().map(|h| r.module_id(*h)).collect::<Result<Vec<_>>>()?;
     let metadata_keys = m
         .metadata
         .iter()
         .map(|md| match std::str::from_utf8(&md.key) {
             Ok(s) if !s.starts_with("0x") => s.to_owned(),
-            _ => format!(
-                "0x{}",
-                md.key
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            ),
+            _ => format!("0x{}", md.key.iter().map(|b| format!("{b:02x}")).collect::<String>()),
         })
         .collect();
 
@@ -204,10 +142,8 @@ pub fn normalize(m: &RawModule<'_>) -> Result<Module> {
 
     let mut functions = Vec::with_capacity(m.function_defs.len());
     for def in &m.function_defs {
-        let h = m
-            .function_handles
-            .get(usize::from(def.handle))
-            .ok_or_else(|| missing("function handle", def.handle))?;
+        let h =
+            m.function_handles.get(usize::from(def.handle)).ok_or_else(|| missing("function handle", def.handle))?;
         functions.push(Function {
             name: r.ident(h.name)?.to_owned(),
             visibility: match def.visibility {
@@ -217,11 +153,7 @@ pub fn normalize(m: &RawModule<'_>) -> Result<Module> {
             },
             entry: def.entry,
             native: def.native,
-            type_params: h
-                .type_params
-                .iter()
-                .map(|c| FunctionTypeParameter { constraints: *c })
-                .collect(),
+            type_params: h.type_params.iter().map(|c| FunctionTypeParameter { constraints: *c }).collect(),
             params: r.signature(h.params)?,
             returns: r.signature(h.returns)?,
         });

@@ -6,9 +6,7 @@
 //! flavor in the version word picks the table.
 
 use crate::format::Table;
-use crate::version::{
-    Version, VERSION_1, VERSION_10, VERSION_4, VERSION_6, VERSION_7, VERSION_8, VERSION_9,
-};
+use crate::version::{Version, VERSION_1, VERSION_10, VERSION_4, VERSION_6, VERSION_7, VERSION_8, VERSION_9};
 
 /// What follows an opcode byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,11 +41,7 @@ pub struct OpcodeInfo {
 }
 
 const fn op(name: &'static str, operand: OperandKind, since: u32) -> Option<OpcodeInfo> {
-    Some(OpcodeInfo {
-        name,
-        operand,
-        since,
-    })
+    Some(OpcodeInfo { name, operand, since })
 }
 
 const MAX: u16 = u16::MAX;
@@ -109,56 +103,16 @@ const COMMON: [Option<OpcodeInfo>; 0x4E] = [
     op("CastU8", OperandKind::None, VERSION_1),
     op("CastU64", OperandKind::None, VERSION_1),
     op("CastU128", OperandKind::None, VERSION_1),
-    op(
-        "MutBorrowFieldGeneric",
-        Index(Table::FieldInstantiations, MAX),
-        VERSION_1,
-    ),
-    op(
-        "ImmBorrowFieldGeneric",
-        Index(Table::FieldInstantiations, MAX),
-        VERSION_1,
-    ),
-    op(
-        "CallGeneric",
-        Index(Table::FunctionInstantiations, MAX),
-        VERSION_1,
-    ),
-    op(
-        "PackGeneric",
-        Index(Table::StructDefInstantiations, MAX),
-        VERSION_1,
-    ),
-    op(
-        "UnpackGeneric",
-        Index(Table::StructDefInstantiations, MAX),
-        VERSION_1,
-    ),
-    op(
-        "ExistsGeneric",
-        Index(Table::StructDefInstantiations, MAX),
-        VERSION_1,
-    ),
-    op(
-        "MutBorrowGlobalGeneric",
-        Index(Table::StructDefInstantiations, MAX),
-        VERSION_1,
-    ),
-    op(
-        "ImmBorrowGlobalGeneric",
-        Index(Table::StructDefInstantiations, MAX),
-        VERSION_1,
-    ),
-    op(
-        "MoveFromGeneric",
-        Index(Table::StructDefInstantiations, MAX),
-        VERSION_1,
-    ),
-    op(
-        "MoveToGeneric",
-        Index(Table::StructDefInstantiations, MAX),
-        VERSION_1,
-    ),
+    op("MutBorrowFieldGeneric", Index(Table::FieldInstantiations, MAX), VERSION_1),
+    op("ImmBorrowFieldGeneric", Index(Table::FieldInstantiations, MAX), VERSION_1),
+    op("CallGeneric", Index(Table::FunctionInstantiations, MAX), VERSION_1),
+    op("PackGeneric", Index(Table::StructDefInstantiations, MAX), VERSION_1),
+    op("UnpackGeneric", Index(Table::StructDefInstantiations, MAX), VERSION_1),
+    op("ExistsGeneric", Index(Table::StructDefInstantiations, MAX), VERSION_1),
+    op("MutBorrowGlobalGeneric", Index(Table::StructDefInstantiations, MAX), VERSION_1),
+    op("ImmBorrowGlobalGeneric", Index(Table::StructDefInstantiations, MAX), VERSION_1),
+    op("MoveFromGeneric", Index(Table::StructDefInstantiations, MAX), VERSION_1),
+    op("MoveToGeneric", Index(Table::StructDefInstantiations, MAX), VERSION_1),
     op("VecPack", SignatureAndCount, VERSION_4),
     op("VecLen", Index(Table::Signatures, MAX), VERSION_4),
     op("VecImmBorrow", Index(Table::Signatures, MAX), VERSION_4),
@@ -178,112 +132,32 @@ const COMMON: [Option<OpcodeInfo>; 0x4E] = [
 /// Sui's version 7 enum instructions, from 0x4E.
 const SUI_VARIANT_HANDLE_MAX: u16 = 1024;
 const SUI: [Option<OpcodeInfo>; 9] = [
-    op(
-        "PackVariant",
-        Index(Table::VariantHandles, SUI_VARIANT_HANDLE_MAX),
-        VERSION_7,
-    ),
-    op(
-        "PackVariantGeneric",
-        Index(Table::VariantInstantiationHandles, SUI_VARIANT_HANDLE_MAX),
-        VERSION_7,
-    ),
-    op(
-        "UnpackVariant",
-        Index(Table::VariantHandles, SUI_VARIANT_HANDLE_MAX),
-        VERSION_7,
-    ),
-    op(
-        "UnpackVariantImmRef",
-        Index(Table::VariantHandles, SUI_VARIANT_HANDLE_MAX),
-        VERSION_7,
-    ),
-    op(
-        "UnpackVariantMutRef",
-        Index(Table::VariantHandles, SUI_VARIANT_HANDLE_MAX),
-        VERSION_7,
-    ),
-    op(
-        "UnpackVariantGeneric",
-        Index(Table::VariantInstantiationHandles, SUI_VARIANT_HANDLE_MAX),
-        VERSION_7,
-    ),
-    op(
-        "UnpackVariantGenericImmRef",
-        Index(Table::VariantInstantiationHandles, SUI_VARIANT_HANDLE_MAX),
-        VERSION_7,
-    ),
-    op(
-        "UnpackVariantGenericMutRef",
-        Index(Table::VariantInstantiationHandles, SUI_VARIANT_HANDLE_MAX),
-        VERSION_7,
-    ),
+    op("PackVariant", Index(Table::VariantHandles, SUI_VARIANT_HANDLE_MAX), VERSION_7),
+    op("PackVariantGeneric", Index(Table::VariantInstantiationHandles, SUI_VARIANT_HANDLE_MAX), VERSION_7),
+    op("UnpackVariant", Index(Table::VariantHandles, SUI_VARIANT_HANDLE_MAX), VERSION_7),
+    op("UnpackVariantImmRef", Index(Table::VariantHandles, SUI_VARIANT_HANDLE_MAX), VERSION_7),
+    op("UnpackVariantMutRef", Index(Table::VariantHandles, SUI_VARIANT_HANDLE_MAX), VERSION_7),
+    op("UnpackVariantGeneric", Index(Table::VariantInstantiationHandles, SUI_VARIANT_HANDLE_MAX), VERSION_7),
+    op("UnpackVariantGenericImmRef", Index(Table::VariantInstantiationHandles, SUI_VARIANT_HANDLE_MAX), VERSION_7),
+    op("UnpackVariantGenericMutRef", Index(Table::VariantInstantiationHandles, SUI_VARIANT_HANDLE_MAX), VERSION_7),
     op("VariantSwitch", JumpTable, VERSION_7),
 ];
 
 /// Aptos's version 7 (struct variants), 8 (closures), 9 (signed integers) and 10 instructions,
 /// from 0x4E. The signed immediates are fixed-width little-endian two's complement.
 const APTOS: [Option<OpcodeInfo>; 27] = [
-    op(
-        "ImmBorrowVariantField",
-        Index(Table::VariantFieldHandles, MAX),
-        VERSION_7,
-    ),
-    op(
-        "MutBorrowVariantField",
-        Index(Table::VariantFieldHandles, MAX),
-        VERSION_7,
-    ),
-    op(
-        "ImmBorrowVariantFieldGeneric",
-        Index(Table::VariantFieldInstantiations, MAX),
-        VERSION_7,
-    ),
-    op(
-        "MutBorrowVariantFieldGeneric",
-        Index(Table::VariantFieldInstantiations, MAX),
-        VERSION_7,
-    ),
-    op(
-        "PackVariant",
-        Index(Table::StructVariantHandles, MAX),
-        VERSION_7,
-    ),
-    op(
-        "PackVariantGeneric",
-        Index(Table::StructVariantInstantiations, MAX),
-        VERSION_7,
-    ),
-    op(
-        "UnpackVariant",
-        Index(Table::StructVariantHandles, MAX),
-        VERSION_7,
-    ),
-    op(
-        "UnpackVariantGeneric",
-        Index(Table::StructVariantInstantiations, MAX),
-        VERSION_7,
-    ),
-    op(
-        "TestVariant",
-        Index(Table::StructVariantHandles, MAX),
-        VERSION_7,
-    ),
-    op(
-        "TestVariantGeneric",
-        Index(Table::StructVariantInstantiations, MAX),
-        VERSION_7,
-    ),
-    op(
-        "PackClosure",
-        IndexAndMask(Table::FunctionHandles),
-        VERSION_8,
-    ),
-    op(
-        "PackClosureGeneric",
-        IndexAndMask(Table::FunctionInstantiations),
-        VERSION_8,
-    ),
+    op("ImmBorrowVariantField", Index(Table::VariantFieldHandles, MAX), VERSION_7),
+    op("MutBorrowVariantField", Index(Table::VariantFieldHandles, MAX), VERSION_7),
+    op("ImmBorrowVariantFieldGeneric", Index(Table::VariantFieldInstantiations, MAX), VERSION_7),
+    op("MutBorrowVariantFieldGeneric", Index(Table::VariantFieldInstantiations, MAX), VERSION_7),
+    op("PackVariant", Index(Table::StructVariantHandles, MAX), VERSION_7),
+    op("PackVariantGeneric", Index(Table::StructVariantInstantiations, MAX), VERSION_7),
+    op("UnpackVariant", Index(Table::StructVariantHandles, MAX), VERSION_7),
+    op("UnpackVariantGeneric", Index(Table::StructVariantInstantiations, MAX), VERSION_7),
+    op("TestVariant", Index(Table::StructVariantHandles, MAX), VERSION_7),
+    op("TestVariantGeneric", Index(Table::StructVariantInstantiations, MAX), VERSION_7),
+    op("PackClosure", IndexAndMask(Table::FunctionHandles), VERSION_8),
+    op("PackClosureGeneric", IndexAndMask(Table::FunctionInstantiations), VERSION_8),
     op("CallClosure", Index(Table::Signatures, MAX), VERSION_8),
     op("LdI8", U8, VERSION_9),
     op("LdI16", U16, VERSION_9),

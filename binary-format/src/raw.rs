@@ -32,11 +32,7 @@ pub enum Token {
     TypeParameter(u16),
     Reference(Box<Token>),
     MutableReference(Box<Token>),
-    Function {
-        params: Vec<Token>,
-        returns: Vec<Token>,
-        abilities: AbilitySet,
-    },
+    Function { params: Vec<Token>, returns: Vec<Token>, abilities: AbilitySet },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -34,9 +34,7 @@ impl Out {
 
     fn count(&mut self, n: usize, max: usize, what: &str) -> Result<()> {
         if n > max {
-            return Err(unrepresentable(format!(
-                "{what}: {n} is more than the format allows ({max})"
-            )));
+            return Err(unrepresentable(format!("{what}: {n} is more than the format allows ({max})")));
         }
         self.uleb(n as u64);
         Ok(())
@@ -45,9 +43,8 @@ impl Out {
     fn abilities(&mut self, set: AbilitySet, position: Option<KindPosition>) -> Result<()> {
         match position {
             Some(pos) if self.version.number == VERSION_1 => {
-                let kind = LegacyKind::from_abilities(set, pos).ok_or_else(|| {
-                    unrepresentable(format!("constraints `{set}` have no version 1 kind"))
-                })?;
+                let kind = LegacyKind::from_abilities(set, pos)
+                    .ok_or_else(|| unrepresentable(format!("constraints `{set}` have no version 1 kind")))?;
                 self.buf.push(kind as u8);
             }
             _ => self.uleb(u64::from(set.bits())),
@@ -101,11 +98,7 @@ impl Out {
                 self.buf.push(token::TYPE_PARAMETER);
                 self.index(*i);
             }
-            Token::Function {
-                params,
-                returns,
-                abilities,
-            } => {
+            Token::Function { params, returns, abilities } => {
                 self.buf.push(token::FUNCTION);
                 self.abilities(*abilities, None)?;
                 self.count(params.len(), 255, "function type parameters")?;
@@ -138,26 +131,17 @@ impl Out {
 
     fn instruction(&mut self, ins: &Instruction) -> Result<()> {
         let info = opcodes::lookup(ins.opcode, self.version).ok_or_else(|| {
-            unrepresentable(format!(
-                "opcode {:#04x} is not defined in version {}",
-                ins.opcode, self.version
-            ))
+            unrepresentable(format!("opcode {:#04x} is not defined in version {}", ins.opcode, self.version))
         })?;
         self.buf.push(ins.opcode);
-        let mismatch =
-            || unrepresentable(format!("operand of {} does not match its kind", info.name));
+        let mismatch = || unrepresentable(format!("operand of {} does not match its kind", info.name));
         match (info.operand, &ins.operand) {
             (OperandKind::None, Operand::None) => {}
             (
-                OperandKind::Local
-                | OperandKind::Offset
-                | OperandKind::Index(..)
-                | OperandKind::JumpTable,
+                OperandKind::Local | OperandKind::Offset | OperandKind::Index(..) | OperandKind::JumpTable,
                 Operand::Small(v),
             ) => self.uleb(u64::from(*v)),
-            (OperandKind::U8, Operand::Small(v)) => {
-                self.buf.push(u8::try_from(*v).map_err(|_| mismatch())?)
-            }
+            (OperandKind::U8, Operand::Small(v)) => self.buf.push(u8::try_from(*v).map_err(|_| mismatch())?),
             (OperandKind::U16, Operand::Small(v)) => self.buf.extend_from_slice(&v.to_le_bytes()),
             (OperandKind::U32, Operand::U32(v)) => self.buf.extend_from_slice(&v.to_le_bytes()),
             (OperandKind::U64, Operand::U64(v)) => self.buf.extend_from_slice(&v.to_le_bytes()),
@@ -184,27 +168,20 @@ pub fn serialize(m: &RawModule<'_>) -> Result<Vec<u8>> {
         return Err(unrepresentable(format!("version {v} cannot be written")));
     }
     let mut tables: Vec<(Table, Vec<u8>)> = Vec::new();
-    let mut emit =
-        |table: Table, n: usize, f: &mut dyn FnMut(&mut Out, usize) -> Result<()>| -> Result<()> {
-            if n == 0 {
-                return Ok(());
-            }
-            if n > crate::limits::MAX_TABLE_ENTRIES {
-                return Err(unrepresentable(format!(
-                    "table {} has {n} entries",
-                    table.name()
-                )));
-            }
-            let mut out = Out {
-                version: v,
-                buf: Vec::new(),
-            };
-            for i in 0..n {
-                f(&mut out, i)?;
-            }
-            tables.push((table, out.buf));
-            Ok(())
-        };
+    let mut emit = |table: Table, n: usize, f: &mut dyn FnMut(&mut Out, usize) -> Result<()>| -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        if n > crate::limits::MAX_TABLE_ENTRIES {
+            return Err(unrepresentable(format!("table {} has {n} entries", table.name())));
+        }
+        let mut out = Out { version: v, buf: Vec::new() };
+        for i in 0..n {
+            f(&mut out, i)?;
+        }
+        tables.push((table, out.buf));
+        Ok(())
+    };
     emit(Table::ModuleHandles, m.module_handles.len(), &mut |o, i| {
         let Some(h) = m.module_handles.get(i) else {
             return Ok(());
@@ -213,78 +190,63 @@ pub fn serialize(m: &RawModule<'_>) -> Result<Vec<u8>> {
         o.index(h.name);
         Ok(())
     })?;
-    emit(
-        Table::DatatypeHandles,
-        m.datatype_handles.len(),
-        &mut |o, i| {
-            let Some(h) = m.datatype_handles.get(i) else {
-                return Ok(());
-            };
-            o.index(h.module);
-            o.index(h.name);
-            if v.number == VERSION_1 {
-                let kind = if h.abilities == crate::ability::legacy_struct_abilities(true) {
-                    0x1
-                } else if h.abilities == crate::ability::legacy_struct_abilities(false) {
-                    0x2
-                } else {
-                    return Err(unrepresentable(format!(
-                        "struct abilities `{}` have no version 1 kind",
-                        h.abilities
-                    )));
-                };
-                o.buf.push(kind);
+    emit(Table::DatatypeHandles, m.datatype_handles.len(), &mut |o, i| {
+        let Some(h) = m.datatype_handles.get(i) else {
+            return Ok(());
+        };
+        o.index(h.module);
+        o.index(h.name);
+        if v.number == VERSION_1 {
+            let kind = if h.abilities == crate::ability::legacy_struct_abilities(true) {
+                0x1
+            } else if h.abilities == crate::ability::legacy_struct_abilities(false) {
+                0x2
             } else {
-                o.abilities(h.abilities, None)?;
-            }
-            o.count(h.type_params.len(), 255, "type parameters")?;
-            for p in &h.type_params {
-                o.abilities(p.constraints, Some(KindPosition::StructTypeParameter))?;
-                if v.number >= VERSION_3 {
-                    o.uleb(u64::from(p.phantom));
-                } else if p.phantom {
-                    return Err(unrepresentable("phantom type parameters need version 3"));
-                }
-            }
-            Ok(())
-        },
-    )?;
-    emit(
-        Table::FunctionHandles,
-        m.function_handles.len(),
-        &mut |o, i| {
-            let Some(h) = m.function_handles.get(i) else {
-                return Ok(());
+                return Err(unrepresentable(format!("struct abilities `{}` have no version 1 kind", h.abilities)));
             };
-            o.index(h.module);
-            o.index(h.name);
-            o.index(h.params);
-            o.index(h.returns);
-            o.count(h.type_params.len(), 255, "type parameters")?;
-            for c in &h.type_params {
-                o.abilities(*c, Some(KindPosition::FunctionTypeParameter))?;
+            o.buf.push(kind);
+        } else {
+            o.abilities(h.abilities, None)?;
+        }
+        o.count(h.type_params.len(), 255, "type parameters")?;
+        for p in &h.type_params {
+            o.abilities(p.constraints, Some(KindPosition::StructTypeParameter))?;
+            if v.number >= VERSION_3 {
+                o.uleb(u64::from(p.phantom));
+            } else if p.phantom {
+                return Err(unrepresentable("phantom type parameters need version 3"));
             }
-            if v.has_aptos_variants() {
-                match &h.access_specifiers {
-                    None => o.buf.push(0x1),
-                    Some(bytes) => o.buf.extend_from_slice(bytes),
-                }
-                if v.number >= VERSION_8 {
-                    o.count(h.attributes.len(), 16, "function attributes")?;
-                    o.buf.extend_from_slice(&h.attributes);
-                }
+        }
+        Ok(())
+    })?;
+    emit(Table::FunctionHandles, m.function_handles.len(), &mut |o, i| {
+        let Some(h) = m.function_handles.get(i) else {
+            return Ok(());
+        };
+        o.index(h.module);
+        o.index(h.name);
+        o.index(h.params);
+        o.index(h.returns);
+        o.count(h.type_params.len(), 255, "type parameters")?;
+        for c in &h.type_params {
+            o.abilities(*c, Some(KindPosition::FunctionTypeParameter))?;
+        }
+        if v.has_aptos_variants() {
+            match &h.access_specifiers {
+                None => o.buf.push(0x1),
+                Some(bytes) => o.buf.extend_from_slice(bytes),
             }
-            Ok(())
-        },
-    )?;
-    emit(
-        Table::FunctionInstantiations,
-        m.function_instantiations.len(),
-        &mut |o, i| {
-            inst(o, m.function_instantiations.get(i));
-            Ok(())
-        },
-    )?;
+            if v.number >= VERSION_8 {
+                o.count(h.attributes.len(), 16, "function attributes")?;
+                o.buf.extend_from_slice(&h.attributes);
+            }
+        }
+        Ok(())
+    })?;
+    emit(Table::FunctionInstantiations, m.function_instantiations.len(), &mut |o, i| {
+        inst(o, m.function_instantiations.get(i));
+        Ok(())
+    })?;
     emit(Table::Signatures, m.signatures.len(), &mut |o, i| {
         let Some(sig) = m.signatures.get(i) else {
             return Ok(());
@@ -306,12 +268,9 @@ pub fn serialize(m: &RawModule<'_>) -> Result<Vec<u8>> {
         let Some(a) = m.addresses.get(i) else {
             return Ok(());
         };
-        let bytes = a.to_be_bytes(m.address_length).ok_or_else(|| {
-            unrepresentable(format!(
-                "address {a} does not fit in {} bytes",
-                m.address_length
-            ))
-        })?;
+        let bytes = a
+            .to_be_bytes(m.address_length)
+            .ok_or_else(|| unrepresentable(format!("address {a} does not fit in {} bytes", m.address_length)))?;
         o.buf.extend_from_slice(bytes);
         Ok(())
     })?;
@@ -349,9 +308,7 @@ pub fn serialize(m: &RawModule<'_>) -> Result<Vec<u8>> {
             }
             StructBody::Variants(vs) => {
                 if !v.has_aptos_variants() {
-                    return Err(unrepresentable(format!(
-                        "struct variants need Aptos version 7, not {v}"
-                    )));
+                    return Err(unrepresentable(format!("struct variants need Aptos version 7, not {v}")));
                 }
                 o.buf.push(field_info::DECLARED_VARIANTS);
                 o.variants(vs)?;
@@ -359,14 +316,10 @@ pub fn serialize(m: &RawModule<'_>) -> Result<Vec<u8>> {
         }
         Ok(())
     })?;
-    emit(
-        Table::StructDefInstantiations,
-        m.struct_def_instantiations.len(),
-        &mut |o, i| {
-            inst(o, m.struct_def_instantiations.get(i));
-            Ok(())
-        },
-    )?;
+    emit(Table::StructDefInstantiations, m.struct_def_instantiations.len(), &mut |o, i| {
+        inst(o, m.struct_def_instantiations.get(i));
+        Ok(())
+    })?;
     emit(Table::FunctionDefs, m.function_defs.len(), &mut |o, i| {
         let Some(d) = m.function_defs.get(i) else {
             return Ok(());
@@ -381,14 +334,10 @@ pub fn serialize(m: &RawModule<'_>) -> Result<Vec<u8>> {
         o.index(h.field);
         Ok(())
     })?;
-    emit(
-        Table::FieldInstantiations,
-        m.field_instantiations.len(),
-        &mut |o, i| {
-            inst(o, m.field_instantiations.get(i));
-            Ok(())
-        },
-    )?;
+    emit(Table::FieldInstantiations, m.field_instantiations.len(), &mut |o, i| {
+        inst(o, m.field_instantiations.get(i));
+        Ok(())
+    })?;
     if !m.friend_decls.is_empty() && v.number < crate::version::VERSION_2 {
         return Err(unrepresentable("friends need version 2"));
     }
@@ -405,9 +354,7 @@ pub fn serialize(m: &RawModule<'_>) -> Result<Vec<u8>> {
         && m.variant_handles.is_empty()
         && m.variant_instantiation_handles.is_empty());
     if has_v7_tables && !v.has_sui_enums() {
-        return Err(unrepresentable(format!(
-            "enum tables need Sui version 7, not {v}"
-        )));
+        return Err(unrepresentable(format!("enum tables need Sui version 7, not {v}")));
     }
     emit(Table::EnumDefs, m.enum_defs.len(), &mut |o, i| {
         let Some(d) = m.enum_defs.get(i) else {
@@ -417,79 +364,49 @@ pub fn serialize(m: &RawModule<'_>) -> Result<Vec<u8>> {
         o.buf.push(field_info::DECLARED);
         o.variants(&d.variants)
     })?;
-    emit(
-        Table::EnumDefInstantiations,
-        m.enum_def_instantiations.len(),
-        &mut |o, i| {
-            inst(o, m.enum_def_instantiations.get(i));
-            Ok(())
-        },
-    )?;
-    emit(
-        Table::VariantHandles,
-        m.variant_handles.len(),
-        &mut |o, i| {
-            variant_handle(o, m.variant_handles.get(i));
-            Ok(())
-        },
-    )?;
-    emit(
-        Table::VariantInstantiationHandles,
-        m.variant_instantiation_handles.len(),
-        &mut |o, i| {
-            variant_handle(o, m.variant_instantiation_handles.get(i));
-            Ok(())
-        },
-    )?;
+    emit(Table::EnumDefInstantiations, m.enum_def_instantiations.len(), &mut |o, i| {
+        inst(o, m.enum_def_instantiations.get(i));
+        Ok(())
+    })?;
+    emit(Table::VariantHandles, m.variant_handles.len(), &mut |o, i| {
+        variant_handle(o, m.variant_handles.get(i));
+        Ok(())
+    })?;
+    emit(Table::VariantInstantiationHandles, m.variant_instantiation_handles.len(), &mut |o, i| {
+        variant_handle(o, m.variant_instantiation_handles.get(i));
+        Ok(())
+    })?;
     let has_aptos_tables = !(m.variant_field_handles.is_empty()
         && m.variant_field_instantiations.is_empty()
         && m.struct_variant_handles.is_empty()
         && m.struct_variant_instantiations.is_empty());
     if has_aptos_tables && !v.has_aptos_variants() {
-        return Err(unrepresentable(format!(
-            "variant tables need Aptos version 7, not {v}"
-        )));
+        return Err(unrepresentable(format!("variant tables need Aptos version 7, not {v}")));
     }
-    emit(
-        Table::VariantFieldHandles,
-        m.variant_field_handles.len(),
-        &mut |o, i| {
-            let Some(h) = m.variant_field_handles.get(i) else {
-                return Ok(());
-            };
-            o.index(h.owner);
-            o.index(h.field);
-            o.count(h.variants.len(), 127, "variants")?;
-            for v in &h.variants {
-                o.index(*v);
-            }
-            Ok(())
-        },
-    )?;
-    emit(
-        Table::VariantFieldInstantiations,
-        m.variant_field_instantiations.len(),
-        &mut |o, i| {
-            inst(o, m.variant_field_instantiations.get(i));
-            Ok(())
-        },
-    )?;
-    emit(
-        Table::StructVariantHandles,
-        m.struct_variant_handles.len(),
-        &mut |o, i| {
-            variant_handle(o, m.struct_variant_handles.get(i));
-            Ok(())
-        },
-    )?;
-    emit(
-        Table::StructVariantInstantiations,
-        m.struct_variant_instantiations.len(),
-        &mut |o, i| {
-            inst(o, m.struct_variant_instantiations.get(i));
-            Ok(())
-        },
-    )?;
+    emit(Table::VariantFieldHandles, m.variant_field_handles.len(), &mut |o, i| {
+        let Some(h) = m.variant_field_handles.get(i) else {
+            return Ok(());
+        };
+        o.index(h.owner);
+        o.index(h.field);
+        o.count(h.variants.len(), 127, "variants")?;
+        for v in &h.variants {
+            o.index(*v);
+        }
+        Ok(())
+    })?;
+    emit(Table::VariantFieldInstantiations, m.variant_field_instantiations.len(), &mut |o, i| {
+        inst(o, m.variant_field_instantiations.get(i));
+        Ok(())
+    })?;
+    emit(Table::StructVariantHandles, m.struct_variant_handles.len(), &mut |o, i| {
+        variant_handle(o, m.struct_variant_handles.get(i));
+        Ok(())
+    })?;
+    emit(Table::StructVariantInstantiations, m.struct_variant_instantiations.len(), &mut |o, i| {
+        inst(o, m.struct_variant_instantiations.get(i));
+        Ok(())
+    })?;
 
     let mut out = Vec::with_capacity(64 + tables.iter().map(|t| t.1.len() + 12).sum::<usize>());
     out.extend_from_slice(&MAGIC);
@@ -534,20 +451,12 @@ fn function_def(o: &mut Out, d: &FunctionDef) -> Result<()> {
         if d.entry || d.visibility == RawVisibility::Friend {
             return Err(unrepresentable("entry and friend functions need version 2"));
         }
-        let public = if d.visibility == RawVisibility::Public {
-            function_flags::V1_PUBLIC
-        } else {
-            0
-        };
+        let public = if d.visibility == RawVisibility::Public { function_flags::V1_PUBLIC } else { 0 };
         o.buf.push(public | native);
     } else if v < VERSION_5 {
         let vis = match (d.visibility, d.entry) {
             (RawVisibility::Public, true) => visibility::DEPRECATED_SCRIPT,
-            (_, true) => {
-                return Err(unrepresentable(
-                    "before version 5 only public functions can be entry",
-                ))
-            }
+            (_, true) => return Err(unrepresentable("before version 5 only public functions can be entry")),
             (RawVisibility::Private, false) => visibility::PRIVATE,
             (RawVisibility::Public, false) => visibility::PUBLIC,
             (RawVisibility::Friend, false) => visibility::FRIEND,
@@ -560,8 +469,7 @@ fn function_def(o: &mut Out, d: &FunctionDef) -> Result<()> {
             RawVisibility::Public => visibility::PUBLIC,
             RawVisibility::Friend => visibility::FRIEND,
         });
-        o.buf
-            .push(native | if d.entry { function_flags::ENTRY } else { 0 });
+        o.buf.push(native | if d.entry { function_flags::ENTRY } else { 0 });
     }
     o.count(d.acquires.len(), 255, "acquires")?;
     for a in &d.acquires {
@@ -571,9 +479,7 @@ fn function_def(o: &mut Out, d: &FunctionDef) -> Result<()> {
         (None, true) => Ok(()),
         (Some(code), false) => {
             if code.code.len() != usize::from(code.instruction_count) {
-                return Err(unrepresentable(
-                    "a function body read without its instructions cannot be written",
-                ));
+                return Err(unrepresentable("a function body read without its instructions cannot be written"));
             }
             o.index(code.locals);
             o.count(code.code.len(), 65_535, "instructions")?;
@@ -595,8 +501,6 @@ fn function_def(o: &mut Out, d: &FunctionDef) -> Result<()> {
             }
             Ok(())
         }
-        _ => Err(unrepresentable(
-            "a native function has no code and every other function has",
-        )),
+        _ => Err(unrepresentable("a native function has no code and every other function has")),
     }
 }

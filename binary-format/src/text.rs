@@ -26,10 +26,7 @@ use crate::version::{Version, FLAVOR_APTOS, FLAVOR_SUI};
 use std::fmt::Write;
 
 fn bounds(set: AbilitySet) -> String {
-    set.iter()
-        .map(Ability::name)
-        .collect::<Vec<_>>()
-        .join(" + ")
+    set.iter().map(Ability::name).collect::<Vec<_>>().join(" + ")
 }
 
 fn datatype_params(params: &[DatatypeTypeParameter]) -> String {
@@ -41,11 +38,7 @@ fn datatype_params(params: &[DatatypeTypeParameter]) -> String {
         .enumerate()
         .map(|(i, p)| {
             let phantom = if p.phantom { "phantom " } else { "" };
-            let bound = if p.constraints.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", bounds(p.constraints))
-            };
+            let bound = if p.constraints.is_empty() { String::new() } else { format!(": {}", bounds(p.constraints)) };
             format!("{phantom}T{i}{bound}")
         })
         .collect();
@@ -53,11 +46,7 @@ fn datatype_params(params: &[DatatypeTypeParameter]) -> String {
 }
 
 fn type_list(types: &[Type]) -> String {
-    types
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    types.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 fn version_text(v: Version) -> String {
@@ -72,18 +61,8 @@ fn version_text(v: Version) -> String {
 /// The text form of one module.
 pub fn render(m: &Module) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "module {} (bytecode {})",
-        m.id(),
-        version_text(m.bytecode_version)
-    );
-    let ids = |ids: &[ModuleId]| {
-        ids.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let _ = writeln!(out, "module {} (bytecode {})", m.id(), version_text(m.bytecode_version));
+    let ids = |ids: &[ModuleId]| ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     if !m.dependencies.is_empty() {
         let _ = writeln!(out, "  uses {}", ids(&m.dependencies));
     }
@@ -99,17 +78,8 @@ pub fn render(m: &Module) -> String {
             (false, true) => "native struct",
             (false, false) => "struct",
         };
-        let has = if s.abilities.is_empty() {
-            String::new()
-        } else {
-            format!(" has {}", s.abilities)
-        };
-        let _ = writeln!(
-            out,
-            "  {keyword} {}{}{has}",
-            s.name,
-            datatype_params(&s.type_params)
-        );
+        let has = if s.abilities.is_empty() { String::new() } else { format!(" has {}", s.abilities) };
+        let _ = writeln!(out, "  {keyword} {}{}{has}", s.name, datatype_params(&s.type_params));
         for f in &s.fields {
             let _ = writeln!(out, "    {}: {}", f.name, f.ty);
         }
@@ -131,10 +101,7 @@ pub fn render(m: &Module) -> String {
         let as_datatype: Vec<_> = f
             .type_params
             .iter()
-            .map(|p| DatatypeTypeParameter {
-                constraints: p.constraints,
-                phantom: false,
-            })
+            .map(|p| DatatypeTypeParameter { constraints: p.constraints, phantom: false })
             .collect();
         let returns = match f.returns.as_slice() {
             [] => String::new(),
@@ -200,10 +167,7 @@ impl<'s> Scan<'s> {
 
     fn word(&mut self) -> TResult<&'s str> {
         self.ws();
-        let end = self
-            .s
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
-            .unwrap_or(self.s.len());
+        let end = self.s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$')).unwrap_or(self.s.len());
         if end == 0 {
             return Err(format!("expected a name at `{}`", self.s));
         }
@@ -230,10 +194,7 @@ impl<'s> Scan<'s> {
         let mut set = AbilitySet::EMPTY;
         loop {
             let w = self.word()?;
-            let a = Ability::ALL
-                .into_iter()
-                .find(|a| a.name() == w)
-                .ok_or_else(|| format!("unknown ability `{w}`"))?;
+            let a = Ability::ALL.into_iter().find(|a| a.name() == w).ok_or_else(|| format!("unknown ability `{w}`"))?;
             set = set.with(a);
             if !self.eat(separator) {
                 return Ok(set);
@@ -257,16 +218,8 @@ impl<'s> Scan<'s> {
             let params = self.types_until("|")?;
             self.expect("(")?;
             let returns = self.types_until(")")?;
-            let abilities = if self.eat("has ") {
-                self.abilities("+")?
-            } else {
-                AbilitySet::EMPTY
-            };
-            return Ok(Type::Function(Box::new(FunctionType {
-                params,
-                returns,
-                abilities,
-            })));
+            let abilities = if self.eat("has ") { self.abilities("+")? } else { AbilitySet::EMPTY };
+            return Ok(Type::Function(Box::new(FunctionType { params, returns, abilities })));
         }
         let w = self.word()?;
         Ok(match w {
@@ -292,17 +245,12 @@ impl<'s> Scan<'s> {
                 Type::Vector(Box::new(t))
             }
             _ if w.starts_with("0x") => {
-                let address =
-                    Address::parse_hex(w).ok_or_else(|| format!("`{w}` is not an address"))?;
+                let address = Address::parse_hex(w).ok_or_else(|| format!("`{w}` is not an address"))?;
                 self.expect("::")?;
                 let module = self.word()?;
                 self.expect("::")?;
                 let name = self.word()?;
-                let args = if self.eat("<") {
-                    self.types_until(">")?
-                } else {
-                    Vec::new()
-                };
+                let args = if self.eat("<") { self.types_until(">")? } else { Vec::new() };
                 Type::datatype(ModuleId::new(address, module), name, args)
             }
             _ => match w.strip_prefix('T').and_then(|n| n.parse::<u16>().ok()) {
@@ -322,20 +270,10 @@ impl<'s> Scan<'s> {
             let phantom = self.eat("phantom ");
             let name = self.word()?;
             if name != format!("T{}", out.len()) {
-                return Err(format!(
-                    "type parameter `{name}` should be `T{}`",
-                    out.len()
-                ));
+                return Err(format!("type parameter `{name}` should be `T{}`", out.len()));
             }
-            let constraints = if self.eat(":") {
-                self.abilities("+")?
-            } else {
-                AbilitySet::EMPTY
-            };
-            out.push(DatatypeTypeParameter {
-                constraints,
-                phantom,
-            });
+            let constraints = if self.eat(":") { self.abilities("+")? } else { AbilitySet::EMPTY };
+            out.push(DatatypeTypeParameter { constraints, phantom });
             if self.eat(">") {
                 return Ok(out);
             }
@@ -358,10 +296,8 @@ fn parse_version(s: &str) -> TResult<Version> {
         Some((n, f)) => (n, Some(f)),
         None => (s, None),
     };
-    let number: u32 = number
-        .strip_prefix('v')
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| format!("bad version `{s}`"))?;
+    let number: u32 =
+        number.strip_prefix('v').and_then(|n| n.parse().ok()).ok_or_else(|| format!("bad version `{s}`"))?;
     let flavor = match flavor {
         None => None,
         Some("sui") => Some(FLAVOR_SUI),
@@ -410,21 +346,14 @@ fn parse_function(line: &str) -> TResult<Function> {
         visibility,
         entry,
         native,
-        type_params: type_params
-            .iter()
-            .map(|p| FunctionTypeParameter {
-                constraints: p.constraints,
-            })
-            .collect(),
+        type_params: type_params.iter().map(|p| FunctionTypeParameter { constraints: p.constraints }).collect(),
         params,
         returns,
     })
 }
 
 fn parse_field(line: &str) -> TResult<Field> {
-    let (name, ty) = line
-        .split_once(':')
-        .ok_or_else(|| format!("expected `name: type`, found `{line}`"))?;
+    let (name, ty) = line.split_once(':').ok_or_else(|| format!("expected `name: type`, found `{line}`"))?;
     let name = name.trim();
     if !crate::identifier::is_valid(name) {
         return Err(format!("`{name}` is not a field name"));
@@ -432,17 +361,12 @@ fn parse_field(line: &str) -> TResult<Field> {
     let mut s = Scan { s: ty };
     let ty = s.ty()?;
     s.end()?;
-    Ok(Field {
-        name: name.to_owned(),
-        ty,
-    })
+    Ok(Field { name: name.to_owned(), ty })
 }
 
 fn id_list(s: &str) -> TResult<Vec<ModuleId>> {
     s.split(',')
-        .map(|id| {
-            ModuleId::parse(id.trim()).ok_or_else(|| format!("`{}` is not a module id", id.trim()))
-        })
+        .map(|id| ModuleId::parse(id.trim()).ok_or_else(|| format!("`{}` is not a module id", id.trim())))
         .collect()
 }
 
@@ -451,10 +375,7 @@ pub fn parse(text: &str) -> Result<Vec<Module>, TextError> {
     let mut modules: Vec<Module> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
-        let err = |message: String| TextError {
-            line: line_no,
-            message,
-        };
+        let err = |message: String| TextError { line: line_no, message };
         let content = raw.split("//").next().unwrap_or_default().trim_end();
         if content.trim().is_empty() {
             continue;
@@ -462,15 +383,12 @@ pub fn parse(text: &str) -> Result<Vec<Module>, TextError> {
         let indent = content.len() - content.trim_start().len();
         let line = content.trim_start();
         if indent == 0 {
-            let rest = line
-                .strip_prefix("module ")
-                .ok_or_else(|| err(format!("expected `module`, found `{line}`")))?;
+            let rest = line.strip_prefix("module ").ok_or_else(|| err(format!("expected `module`, found `{line}`")))?;
             let (id, version) = rest
                 .split_once(" (bytecode ")
                 .and_then(|(id, v)| Some((id, v.strip_suffix(')')?)))
                 .ok_or_else(|| err("expected `module ADDRESS::NAME (bytecode vN)`".to_owned()))?;
-            let id =
-                ModuleId::parse(id).ok_or_else(|| err(format!("`{id}` is not a module id")))?;
+            let id = ModuleId::parse(id).ok_or_else(|| err(format!("`{id}` is not a module id")))?;
             let bytecode_version = parse_version(version).map_err(err)?;
             modules.push(Module {
                 address: id.address,
@@ -484,9 +402,7 @@ pub fn parse(text: &str) -> Result<Vec<Module>, TextError> {
             });
             continue;
         }
-        let m = modules
-            .last_mut()
-            .ok_or_else(|| err("expected a `module` line first".to_owned()))?;
+        let m = modules.last_mut().ok_or_else(|| err("expected a `module` line first".to_owned()))?;
         match indent {
             2 => {
                 if let Some(rest) = line.strip_prefix("uses ") {
@@ -502,11 +418,7 @@ pub fn parse(text: &str) -> Result<Vec<Module>, TextError> {
                     let mut s = Scan { s: rest };
                     let name = s.word().map_err(err)?.to_owned();
                     let type_params = s.type_params().map_err(err)?;
-                    let abilities = if s.eat("has ") {
-                        s.abilities(",").map_err(err)?
-                    } else {
-                        AbilitySet::EMPTY
-                    };
+                    let abilities = if s.eat("has ") { s.abilities(",").map_err(err)? } else { AbilitySet::EMPTY };
                     s.end().map_err(err)?;
                     m.structs.push(Struct {
                         name,
@@ -521,23 +433,15 @@ pub fn parse(text: &str) -> Result<Vec<Module>, TextError> {
                 }
             }
             4 => {
-                let s = m
-                    .structs
-                    .last_mut()
-                    .ok_or_else(|| err("a field outside a struct".to_owned()))?;
+                let s = m.structs.last_mut().ok_or_else(|| err("a field outside a struct".to_owned()))?;
                 match &mut s.variants {
                     Some(variants) => {
                         if !crate::identifier::is_valid(line) {
                             return Err(err(format!("`{line}` is not a variant name")));
                         }
-                        variants.push(Variant {
-                            name: line.to_owned(),
-                            fields: Vec::new(),
-                        });
+                        variants.push(Variant { name: line.to_owned(), fields: Vec::new() });
                     }
-                    None if s.native => {
-                        return Err(err("a native struct has no fields".to_owned()))
-                    }
+                    None if s.native => return Err(err("a native struct has no fields".to_owned())),
                     None => s.fields.push(parse_field(line).map_err(err)?),
                 }
             }
@@ -564,10 +468,7 @@ pub fn parse_module(text: &str) -> Result<Module, TextError> {
     let mut modules = parse(text)?;
     match (modules.pop(), modules.is_empty()) {
         (Some(m), true) => Ok(m),
-        _ => Err(TextError {
-            line: 1,
-            message: "expected exactly one module".to_owned(),
-        }),
+        _ => Err(TextError { line: 1, message: "expected exactly one module".to_owned() }),
     }
 }
 
@@ -616,9 +517,6 @@ module 0x1::Epoch (bytecode v6)
         assert_eq!(e.line, 3);
         assert!(e.message.contains("u65"), "{e}");
         assert!(parse("  struct S").unwrap_err().message.contains("module"));
-        assert!(parse("module 0x1::A (bytecode v6)\n  struct S<T1>\n")
-            .unwrap_err()
-            .message
-            .contains("T0"));
+        assert!(parse("module 0x1::A (bytecode v6)\n  struct S<T1>\n").unwrap_err().message.contains("T0"));
     }
 }

@@ -15,10 +15,7 @@ pub struct ModuleId {
 
 impl ModuleId {
     pub fn new(address: Address, name: impl Into<String>) -> Self {
-        ModuleId {
-            address,
-            name: name.into(),
-        }
+        ModuleId { address, name: name.into() }
     }
 
     /// Parses `0x1::Epoch`.
@@ -86,11 +83,7 @@ pub enum Type {
 
 impl Type {
     pub fn datatype(module: ModuleId, name: impl Into<String>, type_args: Vec<Type>) -> Type {
-        Type::Datatype(Box::new(DatatypeRef {
-            module,
-            name: name.into(),
-            type_args,
-        }))
+        Type::Datatype(Box::new(DatatypeRef { module, name: name.into(), type_args }))
     }
 
     /// How deep the type nests (a primitive is 1).
@@ -98,15 +91,7 @@ impl Type {
         match self {
             Type::Vector(t) | Type::Reference(t) | Type::MutableReference(t) => 1 + t.depth(),
             Type::Datatype(d) => 1 + d.type_args.iter().map(Type::depth).max().unwrap_or(0),
-            Type::Function(f) => {
-                1 + f
-                    .params
-                    .iter()
-                    .chain(&f.returns)
-                    .map(Type::depth)
-                    .max()
-                    .unwrap_or(0)
-            }
+            Type::Function(f) => 1 + f.params.iter().chain(&f.returns).map(Type::depth).max().unwrap_or(0),
             _ => 1,
         }
     }
@@ -197,27 +182,13 @@ mod tests {
 
     #[test]
     fn prints_as_move_source() {
-        let string = Type::datatype(
-            ModuleId::new(Address::from_u64(1), "string"),
-            "String",
-            vec![],
-        );
-        assert_eq!(
-            Type::Vector(Box::new(string)).to_string(),
-            "vector<0x1::string::String>"
-        );
-        let opt = Type::datatype(
-            ModuleId::new(Address::from_u64(1), "option"),
-            "Option",
-            vec![Type::U64],
-        );
+        let string = Type::datatype(ModuleId::new(Address::from_u64(1), "string"), "String", vec![]);
+        assert_eq!(Type::Vector(Box::new(string)).to_string(), "vector<0x1::string::String>");
+        let opt = Type::datatype(ModuleId::new(Address::from_u64(1), "option"), "Option", vec![Type::U64]);
         assert_eq!(opt.to_string(), "0x1::option::Option<u64>");
         let r = Type::MutableReference(Box::new(Type::TypeParameter(0)));
         assert_eq!(r.to_string(), "&mut T0");
-        assert_eq!(
-            ModuleId::parse("0x1::Epoch").unwrap().to_string(),
-            "0x1::Epoch"
-        );
+        assert_eq!(ModuleId::parse("0x1::Epoch").unwrap().to_string(), "0x1::Epoch");
         assert!(ModuleId::parse("0x1::1bad").is_none());
     }
 }

@@ -52,26 +52,17 @@ pub struct Version {
 
 impl Version {
     pub const fn new(number: u32) -> Version {
-        Version {
-            number,
-            flavor: None,
-        }
+        Version { number, flavor: None }
     }
 
     pub const fn sui(number: u32) -> Version {
-        Version {
-            number,
-            flavor: Some(FLAVOR_SUI),
-        }
+        Version { number, flavor: Some(FLAVOR_SUI) }
     }
 
     /// Splits a raw version word. Unknown numbers and flavors are left to the caller to judge.
     pub fn from_word(word: u32) -> Version {
         let flavor = ((word & FLAVOR_MASK) >> FLAVOR_SHIFT) as u8;
-        Version {
-            number: word & !FLAVOR_MASK,
-            flavor: (flavor != 0).then_some(flavor),
-        }
+        Version { number: word & !FLAVOR_MASK, flavor: (flavor != 0).then_some(flavor) }
     }
 
     pub fn to_word(self) -> u32 {

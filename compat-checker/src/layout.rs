@@ -20,10 +20,7 @@ struct LayoutDoc<'a> {
 
 /// The JSON form (schema in README.md).
 pub fn render_json(modules: &[&Module]) -> String {
-    let doc = LayoutDoc {
-        schema: LAYOUT_SCHEMA,
-        modules,
-    };
+    let doc = LayoutDoc { schema: LAYOUT_SCHEMA, modules };
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');
     out
@@ -31,11 +28,7 @@ pub fn render_json(modules: &[&Module]) -> String {
 
 /// The text form: modules separated by blank lines.
 pub fn render_text(modules: &[&Module]) -> String {
-    modules
-        .iter()
-        .map(|m| binary_format::text::render(m))
-        .collect::<Vec<_>>()
-        .join("\n")
+    modules.iter().map(|m| binary_format::text::render(m)).collect::<Vec<_>>().join("\n")
 }
 
 /// Modules in canonical order (address, then name).

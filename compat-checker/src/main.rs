@@ -11,11 +11,7 @@ use std::process::ExitCode;
 use stdlib::release::{self, LoadOptions};
 
 #[derive(Parser)]
-#[command(
-    name = "compat-checker",
-    version,
-    about = "Layouts and compatibility of Move stdlib releases"
-)]
+#[command(name = "compat-checker", version, about = "Layouts and compatibility of Move stdlib releases")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,33 +52,19 @@ enum Outcome {
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Layout {
-            release,
-            format,
-            address_length,
-        } => {
-            let options = LoadOptions {
-                address_length,
-                ..LoadOptions::default()
-            };
+        Command::Layout { release, format, address_length } => {
+            let options = LoadOptions { address_length, ..LoadOptions::default() };
             let loaded = release::load(&release, options)?;
             let modules = layout::sorted(loaded.modules.iter().map(|m| &m.module));
             let text = match format {
                 LayoutFormat::Text => layout::render_text(&modules),
                 LayoutFormat::Json => layout::render_json(&modules),
             };
-            std::io::stdout()
-                .lock()
-                .write_all(text.as_bytes())
-                .context("writing the layout")?;
+            std::io::stdout().lock().write_all(text.as_bytes()).context("writing the layout")?;
             for failure in &loaded.failures {
                 eprintln!("error: {failure}");
             }
-            Ok(if loaded.is_complete() {
-                Outcome::Ok
-            } else {
-                Outcome::BadInput
-            })
+            Ok(if loaded.is_complete() { Outcome::Ok } else { Outcome::BadInput })
         }
     }
 }

@@ -5,6 +5,4 @@
 
 pub mod release;
 
-pub use release::{
-    containers::ContainerKind, load, LoadOptions, Release, ReleaseError, ReleaseModule,
-};
+pub use release::{containers::ContainerKind, load, LoadOptions, Release, ReleaseError, ReleaseModule};

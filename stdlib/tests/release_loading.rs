@@ -9,12 +9,7 @@ use stdlib::release::{load, LoadOptions, ModuleError};
 fn written(seed: u64, shape: &Shape, n: usize) -> Vec<(String, Vec<u8>)> {
     generate::release(seed, shape, n)
         .iter()
-        .map(|m| {
-            (
-                m.name.clone(),
-                write_module(m, shape.address_length, &NoResolver).unwrap(),
-            )
-        })
+        .map(|m| (m.name.clone(), write_module(m, shape.address_length, &NoResolver).unwrap()))
         .collect()
 }
 
@@ -58,25 +53,9 @@ fn one_bad_module_is_reported_and_the_rest_are_read() {
     assert_eq!(release.modules.len(), 4);
     assert_eq!(release.failures.len(), 3, "{:#?}", release.failures);
     let report: Vec<String> = release.failures.iter().map(ToString::to_string).collect();
-    assert!(
-        report
-            .iter()
-            .any(|r| r.contains("zz_truncated.mv") && r.contains("at offset 0x")),
-        "{report:#?}"
-    );
-    assert!(
-        report
-            .iter()
-            .any(|r| r.contains("zz_text.mv") && r.contains("magic")),
-        "{report:#?}"
-    );
-    assert!(
-        release
-            .failures
-            .iter()
-            .any(|f| matches!(f.error, ModuleError::Duplicate { .. })),
-        "{report:#?}"
-    );
+    assert!(report.iter().any(|r| r.contains("zz_truncated.mv") && r.contains("at offset 0x")), "{report:#?}");
+    assert!(report.iter().any(|r| r.contains("zz_text.mv") && r.contains("magic")), "{report:#?}");
+    assert!(release.failures.iter().any(|f| matches!(f.error, ModuleError::Duplicate { .. })), "{report:#?}");
 }
 
 #[test]
@@ -91,36 +70,22 @@ fn bundles_are_recognised_by_content_whatever_their_name() {
     let release = load(&path, LoadOptions::default()).unwrap();
     assert_eq!(release.kind, ContainerKind::Bundle);
     assert_eq!(release.modules.len(), 5);
-    assert!(release
-        .modules
-        .iter()
-        .all(|m| m.origin.starts_with(&path.display().to_string())));
+    assert!(release.modules.iter().all(|m| m.origin.starts_with(&path.display().to_string())));
 
     // The same bundle inside a folder is pointed out, not silently skipped.
     let release = load(dir.path(), LoadOptions::default());
     let failures = release.map(|r| r.failures).unwrap_or_default();
-    assert!(
-        failures
-            .iter()
-            .any(|f| f.to_string().contains("module bundle")),
-        "{failures:?}"
-    );
+    assert!(failures.iter().any(|f| f.to_string().contains("module bundle")), "{failures:?}");
 }
 
 #[test]
 fn unknown_files_and_empty_folders_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(load(dir.path(), LoadOptions::default())
-        .unwrap_err()
-        .to_string()
-        .contains("no modules"));
+    assert!(load(dir.path(), LoadOptions::default()).unwrap_err().to_string().contains("no modules"));
     let path = dir.path().join("x.bin");
     std::fs::write(&path, b"\x01\x02\x03").unwrap();
     let err = load(&path, LoadOptions::default()).unwrap_err().to_string();
-    assert!(
-        err.contains("x.bin") && err.contains("not a release"),
-        "{err}"
-    );
+    assert!(err.contains("x.bin") && err.contains("not a release"), "{err}");
     assert!(load(&dir.path().join("missing"), LoadOptions::default()).is_err());
 }
 
@@ -132,26 +97,17 @@ fn address_length_is_detected_per_release_for_every_shape() {
         for seed in 0..30 {
             let mods = written(seed, &shape, 5);
             let d = binary_format::detect_address_length(mods.iter().map(|m| m.1.as_slice()));
-            assert_eq!(
-                d.length, shape.address_length,
-                "seed {seed} version {} scores {:?}",
-                shape.version, d.scores
-            );
+            assert_eq!(d.length, shape.address_length, "seed {seed} version {} scores {:?}", shape.version, d.scores);
             for (_, bytes) in mods.iter().take(2) {
                 singles += 1;
-                if binary_format::detect_address_length([bytes.as_slice()]).length
-                    != shape.address_length
-                {
+                if binary_format::detect_address_length([bytes.as_slice()]).length != shape.address_length {
                     single_misses += 1;
                 }
             }
         }
     }
     // One module alone can be ambiguous, which is why the release decides; it still mostly works.
-    assert!(
-        single_misses * 10 < singles,
-        "{single_misses} of {singles} single modules misdetected"
-    );
+    assert!(single_misses * 10 < singles, "{single_misses} of {singles} single modules misdetected");
 }
 
 #[test]
@@ -161,15 +117,9 @@ fn explicit_length_overrides_detection() {
     let (_, bytes) = &written(4, &shape, 1)[0];
     let path = dir.path().join("m.mv");
     std::fs::write(&path, bytes).unwrap();
-    let options = LoadOptions {
-        address_length: Some(AddressLength::Bytes32),
-        detail: Detail::Layouts,
-    };
+    let options = LoadOptions { address_length: Some(AddressLength::Bytes32), detail: Detail::Layouts };
     let release = load(&path, options).unwrap();
     assert!(release.detection.is_none());
     assert_eq!(release.address_length, AddressLength::Bytes32);
-    assert!(
-        release.modules[0].module.functions.is_empty(),
-        "layouts only"
-    );
+    assert!(release.modules[0].module.functions.is_empty(), "layouts only");
 }

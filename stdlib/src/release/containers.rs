@@ -110,40 +110,24 @@ pub fn decode(bytes: &[u8]) -> Result<(ContainerKind, Found), String> {
     let mut reasons = Vec::new();
     match bcs::from_bytes::<Vec<Vec<u8>>>(bytes) {
         Ok(code) if all_modules(&code) => {
-            let found = code
-                .into_iter()
-                .enumerate()
-                .map(|(i, m)| (format!("#{i}"), m))
-                .collect();
+            let found = code.into_iter().enumerate().map(|(i, m)| (format!("#{i}"), m)).collect();
             return Ok((ContainerKind::Bundle, found));
         }
-        Ok(_) => reasons
-            .push("as a module bundle: an entry does not start with the Move magic".to_owned()),
+        Ok(_) => reasons.push("as a module bundle: an entry does not start with the Move magic".to_owned()),
         Err(e) => reasons.push(format!("as a module bundle: {e}")),
     }
     match bcs::from_bytes::<AptosReleaseBundle>(bytes) {
-        Ok(bundle)
-            if bundle
-                .packages
-                .iter()
-                .all(|p| p.code.iter().all(|m| is_module(m))) =>
-        {
+        Ok(bundle) if bundle.packages.iter().all(|p| p.code.iter().all(|m| is_module(m))) => {
             let mut found = Vec::new();
             for p in bundle.packages {
                 for (i, code) in p.code.into_iter().enumerate() {
-                    let name = p
-                        .metadata
-                        .modules
-                        .get(i)
-                        .map_or_else(|| format!("#{i}"), |m| m.name.clone());
+                    let name = p.metadata.modules.get(i).map_or_else(|| format!("#{i}"), |m| m.name.clone());
                     found.push((format!("{}/{name}", p.metadata.name), code));
                 }
             }
             return Ok((ContainerKind::AptosReleaseBundle, found));
         }
-        Ok(_) => reasons.push(
-            "as an Aptos release bundle: a module does not start with the Move magic".to_owned(),
-        ),
+        Ok(_) => reasons.push("as an Aptos release bundle: a module does not start with the Move magic".to_owned()),
         Err(e) => reasons.push(format!("as an Aptos release bundle: {e}")),
     }
     let sui = bcs::from_bytes::<SuiPackageSnapshot>(bytes)
@@ -160,8 +144,7 @@ pub fn decode(bytes: &[u8]) -> Result<(ContainerKind, Found), String> {
             }
             return Ok((ContainerKind::SuiSnapshot, found));
         }
-        Ok(_) => reasons
-            .push("as a Sui snapshot: a module does not start with the Move magic".to_owned()),
+        Ok(_) => reasons.push("as a Sui snapshot: a module does not start with the Move magic".to_owned()),
         Err(e) => reasons.push(format!("as a Sui snapshot: {e}")),
     }
     Err(reasons.join("; "))
@@ -202,32 +185,18 @@ mod tests {
                     source_map: vec![],
                     extension: None,
                 }],
-                deps: vec![AptosPackageDep {
-                    account: [1; 32],
-                    package_name: "X".into(),
-                }],
-                extension: Some(AptosAny {
-                    type_name: "t".into(),
-                    data: vec![1],
-                }),
+                deps: vec![AptosPackageDep { account: [1; 32], package_name: "X".into() }],
+                extension: Some(AptosAny { type_name: "t".into(), data: vec![1] }),
             },
             code: vec![module_bytes(3)],
         };
-        let mrb = bcs::to_bytes(&AptosReleaseBundle {
-            packages: vec![pkg],
-            source_dirs: vec!["a".into()],
-        })
-        .unwrap();
+        let mrb = bcs::to_bytes(&AptosReleaseBundle { packages: vec![pkg], source_dirs: vec!["a".into()] }).unwrap();
         let (kind, found) = decode(&mrb).unwrap();
         assert_eq!(kind, ContainerKind::AptosReleaseBundle);
         assert_eq!(found[0].0, "MoveStdlib/vector");
 
-        let sui = bcs::to_bytes(&SuiPackageSnapshot {
-            id: [0; 32],
-            bytes: mods.clone(),
-            dependencies: vec![],
-        })
-        .unwrap();
+        let sui =
+            bcs::to_bytes(&SuiPackageSnapshot { id: [0; 32], bytes: mods.clone(), dependencies: vec![] }).unwrap();
         assert_eq!(decode(&sui).unwrap().0, ContainerKind::SuiSnapshot);
 
         assert_eq!(decode(&module_bytes(9)).unwrap().0, ContainerKind::Module);
@@ -236,10 +205,7 @@ mod tests {
     #[test]
     fn garbage_is_rejected_with_every_reason() {
         let err = decode(b"not a release at all").unwrap_err();
-        assert!(
-            err.contains("module bundle") && err.contains("Aptos") && err.contains("Sui"),
-            "{err}"
-        );
+        assert!(err.contains("module bundle") && err.contains("Aptos") && err.contains("Sui"), "{err}");
         // A bundle with a huge claimed length must not allocate it.
         assert!(decode(&[0xff, 0xff, 0xff, 0xff, 0x07, 1, 2]).is_err());
     }

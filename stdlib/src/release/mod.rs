@@ -6,9 +6,7 @@
 
 pub mod containers;
 
-use binary_format::{
-    deserializer, normalize, AddressLength, Detail, Detection, Module, ModuleId, ParseOptions,
-};
+use binary_format::{deserializer, normalize, AddressLength, Detail, Detection, Module, ModuleId, ParseOptions};
 use containers::ContainerKind;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,17 +18,12 @@ pub const MAX_RELEASE_FILE: u64 = 1 << 30;
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a release: no .mv module, module bundle, Aptos release bundle or Sui snapshot ({reasons})")]
     NotARelease { path: PathBuf, reasons: String },
     #[error("{path}: the release holds no modules")]
     Empty { path: PathBuf },
-    #[error(
-        "{path}: {size} bytes is larger than the {MAX_RELEASE_FILE}-byte limit for a release file"
-    )]
+    #[error("{path}: {size} bytes is larger than the {MAX_RELEASE_FILE}-byte limit for a release file")]
     TooLarge { path: PathBuf, size: u64 },
 }
 
@@ -90,10 +83,7 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions {
-            address_length: None,
-            detail: Detail::Signatures,
-        }
+        LoadOptions { address_length: None, detail: Detail::Signatures }
     }
 }
 
@@ -113,9 +103,7 @@ pub struct Release {
 impl Release {
     pub fn module(&self, id: &ModuleId) -> Option<&ReleaseModule> {
         self.modules
-            .binary_search_by(|m| {
-                (m.module.address, m.module.name.as_str()).cmp(&(id.address, id.name.as_str()))
-            })
+            .binary_search_by(|m| (m.module.address, m.module.name.as_str()).cmp(&(id.address, id.name.as_str())))
             .ok()
             .and_then(|i| self.modules.get(i))
     }
@@ -126,26 +114,16 @@ impl Release {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReleaseError + '_ {
-    move |source| ReleaseError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| ReleaseError::Io { path: path.to_path_buf(), source }
 }
 
 /// Collects `(origin, bytes)` of every module file under a folder, in path order.
-fn read_folder(
-    dir: &Path,
-    failures: &mut Vec<ModuleFailure>,
-) -> Result<Vec<(String, Vec<u8>)>, ReleaseError> {
+fn read_folder(dir: &Path, failures: &mut Vec<ModuleFailure>) -> Result<Vec<(String, Vec<u8>)>, ReleaseError> {
     let mut found = Vec::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.map_err(|e| ReleaseError::Io {
-            path: e
-                .path()
-                .map_or_else(|| dir.to_path_buf(), Path::to_path_buf),
-            source: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("file system loop")),
+            path: e.path().map_or_else(|| dir.to_path_buf(), Path::to_path_buf),
+            source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("file system loop")),
         })?;
         let path = entry.path();
         if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "mv") {
@@ -161,23 +139,15 @@ fn read_folder(
             continue;
         }
         match std::fs::read(path) {
-            Ok(bytes) if bytes.starts_with(&binary_format::version::MAGIC) => {
-                found.push((origin, bytes))
-            }
+            Ok(bytes) if bytes.starts_with(&binary_format::version::MAGIC) => found.push((origin, bytes)),
             Ok(bytes) => {
                 let why = match containers::decode(&bytes) {
                     Ok((kind, _)) => format!("it is {}; load it on its own", kind.describe()),
                     Err(_) => "it does not start with the Move magic a11ceb0b".to_owned(),
                 };
-                failures.push(ModuleFailure {
-                    origin,
-                    error: ModuleError::NotAModule(why),
-                });
+                failures.push(ModuleFailure { origin, error: ModuleError::NotAModule(why) });
             }
-            Err(e) => failures.push(ModuleFailure {
-                origin,
-                error: ModuleError::Io(e.to_string()),
-            }),
+            Err(e) => failures.push(ModuleFailure { origin, error: ModuleError::Io(e.to_string()) }),
         }
     }
     Ok(found)
@@ -191,17 +161,11 @@ pub fn load(path: &Path, options: LoadOptions) -> Result<Release, ReleaseError> 
         (ContainerKind::Folder, read_folder(path, &mut failures)?)
     } else {
         if meta.len() > MAX_RELEASE_FILE {
-            return Err(ReleaseError::TooLarge {
-                path: path.to_path_buf(),
-                size: meta.len(),
-            });
+            return Err(ReleaseError::TooLarge { path: path.to_path_buf(), size: meta.len() });
         }
         let bytes = std::fs::read(path).map_err(io(path))?;
-        let (kind, found) =
-            containers::decode(&bytes).map_err(|reasons| ReleaseError::NotARelease {
-                path: path.to_path_buf(),
-                reasons,
-            })?;
+        let (kind, found) = containers::decode(&bytes)
+            .map_err(|reasons| ReleaseError::NotARelease { path: path.to_path_buf(), reasons })?;
         let display = path.display().to_string();
         let found = found
             .into_iter()
@@ -217,9 +181,7 @@ pub fn load(path: &Path, options: LoadOptions) -> Result<Release, ReleaseError> 
         (kind, found)
     };
     if found.is_empty() && failures.is_empty() {
-        return Err(ReleaseError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(ReleaseError::Empty { path: path.to_path_buf() });
     }
     Ok(from_modules(path, kind, found, failures, options))
 }
@@ -242,42 +204,22 @@ pub fn from_modules(
     let parse_options = ParseOptions::new(address_length, options.detail);
     let mut modules: Vec<ReleaseModule> = Vec::with_capacity(found.len());
     for (origin, bytes) in found {
-        let read =
-            deserializer::parse(&bytes, &parse_options).and_then(|raw| normalize::normalize(&raw));
+        let read = deserializer::parse(&bytes, &parse_options).and_then(|raw| normalize::normalize(&raw));
         match read {
-            Ok(module) => modules.push(ReleaseModule {
-                origin,
-                bytes,
-                module,
-            }),
-            Err(e) => failures.push(ModuleFailure {
-                origin,
-                error: ModuleError::Format(e),
-            }),
+            Ok(module) => modules.push(ReleaseModule { origin, bytes, module }),
+            Err(e) => failures.push(ModuleFailure { origin, error: ModuleError::Format(e) }),
         }
     }
-    modules.sort_by(|a, b| {
-        (a.module.address, &a.module.name).cmp(&(b.module.address, &b.module.name))
-    });
+    modules.sort_by(|a, b| (a.module.address, &a.module.name).cmp(&(b.module.address, &b.module.name)));
     let mut unique: Vec<ReleaseModule> = Vec::with_capacity(modules.len());
     for m in modules {
         match unique.last() {
             Some(prev) if prev.module.id() == m.module.id() => failures.push(ModuleFailure {
                 origin: m.origin,
-                error: ModuleError::Duplicate {
-                    id: m.module.id(),
-                    first: prev.origin.clone(),
-                },
+                error: ModuleError::Duplicate { id: m.module.id(), first: prev.origin.clone() },
             }),
             _ => unique.push(m),
         }
     }
-    Release {
-        source: source.to_path_buf(),
-        kind,
-        address_length,
-        detection,
-        modules: unique,
-        failures,
-    }
+    Release { source: source.to_path_buf(), kind, address_length, detection, modules: unique, failures }
 }
