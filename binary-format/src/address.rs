@@ -6,10 +6,11 @@ use std::fmt;
 /// The byte length of addresses in a module. The header does not record it: it is fixed when the
 /// compiler and VM are built (16 on Diem and 0L's Diem-based releases, 20 in some Move builds, 32
 /// on Aptos, Sui and 0L's newer framework).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
 pub enum AddressLength {
     Bytes16 = 16,
     Bytes20 = 20,
+    #[default]
     Bytes32 = 32,
 }
 

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 /// How much of a module to decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Detail {
-    /// Structs and enums only: function handles, signatures, constants and function bodies are
+    /// Structs, enums and constants only: function handles, signatures and function bodies are
     /// skipped (their table ranges are still checked).
     Layouts,
     /// Every table; function bodies are walked and checked but their instructions not kept.
@@ -207,9 +207,10 @@ impl<'a> Parser<'a, '_> {
         })?;
         self.table(Table::DatatypeHandles, Self::datatype_handle)?;
         self.table(Table::Metadata, Self::metadata)?;
+        // Constants are cheap and tell the address length (see `detect`).
+        self.table(Table::Constants, Self::constant)?;
         if full {
             self.table(Table::Signatures, Self::signature)?;
-            self.table(Table::Constants, Self::constant)?;
             self.table(Table::FunctionHandles, Self::function_handle)?;
             self.table(Table::FunctionInstantiations, |p, c| {
                 let i = p.instantiation(c, Table::FunctionHandles)?;
@@ -410,21 +411,64 @@ impl<'a> Parser<'a, '_> {
         let n = c.count(255, 1, "signature length")?;
         let mut tokens = Vec::with_capacity(n);
         for _ in 0..n {
-            tokens.push(self.token(c, 0)?);
+            tokens.push(self.token(c, 0, None)?);
         }
         self.m.signatures.push(tokens);
         Ok(())
     }
 
-    fn tokens(&self, c: &mut Cursor<'a>, n: usize, depth: usize) -> Result<Vec<Token>> {
+    fn tokens(&self, c: &mut Cursor<'a>, n: usize, depth: usize, scope: Option<usize>) -> Result<Vec<Token>> {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            out.push(self.token(c, depth + 1)?);
+            out.push(self.token(c, depth + 1, scope)?);
         }
         Ok(out)
     }
 
-    fn token(&self, c: &mut Cursor<'a>, depth: usize) -> Result<Token> {
+    /// Checks a datatype is used with as many type arguments as it declares.
+    fn check_arity(&self, at: usize, handle: u16, args: usize) -> Result<()> {
+        let declared = self.m.datatype_handles.get(usize::from(handle)).map_or(0, |h| h.type_params.len());
+        if declared == args {
+            return Ok(());
+        }
+        let name = self
+            .m
+            .datatype_handles
+            .get(usize::from(handle))
+            .and_then(|h| self.m.identifiers.get(usize::from(h.name)))
+            .map_or("?", |n| n.as_ref());
+        Err(Error::at(
+            ErrorKind::BadEncoding,
+            at,
+            format!("struct {name} takes {declared} type arguments, but is given {args}"),
+        ))
+    }
+
+    /// Checks no type parameter index in `tokens` reaches `scope` (the parameters in scope).
+    fn check_scope(&self, at: usize, tokens: &[Token], scope: usize, what: &str) -> Result<()> {
+        fn max(t: &Token) -> Option<u16> {
+            match t {
+                Token::TypeParameter(i) => Some(*i),
+                Token::Vector(t) | Token::Reference(t) | Token::MutableReference(t) => max(t),
+                Token::DatatypeInstantiation(_, args) => args.iter().filter_map(max).max(),
+                Token::Function { params, returns, .. } => params.iter().chain(returns).filter_map(max).max(),
+                _ => None,
+            }
+        }
+        match tokens.iter().filter_map(max).max() {
+            Some(i) if usize::from(i) >= scope => Err(Error::at(
+                ErrorKind::IndexOutOfBounds,
+                at,
+                format!("{what} uses type parameter T{i}, but only {scope} are declared"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// One signature token. `scope` is the number of type parameters in scope, when the token's
+    /// context is known (struct fields, constants); signatures in the pool are checked where
+    /// they are used.
+    fn token(&self, c: &mut Cursor<'a>, depth: usize, scope: Option<usize>) -> Result<Token> {
         if depth >= limits::MAX_TYPE_DEPTH {
             return Err(c.error(ErrorKind::LimitExceeded, format!("type nests deeper than {}", limits::MAX_TYPE_DEPTH)));
         }
@@ -453,10 +497,14 @@ impl<'a> Parser<'a, '_> {
                     _ => Token::U256,
                 }
             }
-            token::REFERENCE => Token::Reference(Box::new(self.token(c, depth + 1)?)),
-            token::MUTABLE_REFERENCE => Token::MutableReference(Box::new(self.token(c, depth + 1)?)),
-            token::VECTOR => Token::Vector(Box::new(self.token(c, depth + 1)?)),
-            token::STRUCT => Token::Datatype(self.idx(c, Table::DatatypeHandles)?),
+            token::REFERENCE => Token::Reference(Box::new(self.token(c, depth + 1, scope)?)),
+            token::MUTABLE_REFERENCE => Token::MutableReference(Box::new(self.token(c, depth + 1, scope)?)),
+            token::VECTOR => Token::Vector(Box::new(self.token(c, depth + 1, scope)?)),
+            token::STRUCT => {
+                let handle = self.idx(c, Table::DatatypeHandles)?;
+                self.check_arity(at, handle, 0)?;
+                Token::Datatype(handle)
+            }
             token::STRUCT_INST => {
                 let handle = self.idx(c, Table::DatatypeHandles)?;
                 let at = c.offset();
@@ -464,16 +512,27 @@ impl<'a> Parser<'a, '_> {
                 if n == 0 {
                     return Err(Error::at(ErrorKind::BadEncoding, at, "struct instantiation with no type arguments"));
                 }
-                Token::DatatypeInstantiation(handle, self.tokens(c, n, depth)?)
+                self.check_arity(at, handle, n)?;
+                Token::DatatypeInstantiation(handle, self.tokens(c, n, depth, scope)?)
             }
-            token::TYPE_PARAMETER => Token::TypeParameter(c.index("type parameter index")?),
+            token::TYPE_PARAMETER => {
+                let i = c.index("type parameter index")?;
+                if let Some(scope) = scope.filter(|&n| usize::from(i) >= n) {
+                    return Err(Error::at(
+                        ErrorKind::IndexOutOfBounds,
+                        at,
+                        format!("type parameter T{i} is out of scope ({scope} declared)"),
+                    ));
+                }
+                Token::TypeParameter(i)
+            }
             token::FUNCTION => {
                 needs(VERSION_8, true)?;
                 let abilities = self.abilities(c, "function type abilities")?;
                 let np = c.count(255, 1, "function type parameter count")?;
                 let nr = c.count(255, 0, "function type result count")?;
-                let params = self.tokens(c, np, depth)?;
-                let returns = self.tokens(c, nr, depth)?;
+                let params = self.tokens(c, np, depth, scope)?;
+                let returns = self.tokens(c, nr, depth, scope)?;
                 Token::Function { params, returns, abilities }
             }
             0x11..=0x16 => {
@@ -492,13 +551,14 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn constant(&mut self, c: &mut Cursor<'a>) -> Result<()> {
-        let ty = self.token(c, 0)?;
+        let ty = self.token(c, 0, Some(0))?;
         let data = c.blob(u64::from(u16::MAX), "constant length")?;
         self.m.constants.push(Constant { ty, data: Cow::Borrowed(data) });
         Ok(())
     }
 
     fn function_handle(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+        let at = c.offset();
         let module = self.idx(c, Table::ModuleHandles)?;
         let name = self.idx(c, Table::Identifiers)?;
         let params = self.idx(c, Table::Signatures)?;
@@ -511,6 +571,10 @@ impl<'a> Parser<'a, '_> {
             } else {
                 self.abilities(c, "type parameter constraints")?
             });
+        }
+        for (sig, what) in [(params, "parameter signature"), (returns, "return signature")] {
+            let tokens = self.m.signatures.get(usize::from(sig)).map_or(&[][..], Vec::as_slice);
+            self.check_scope(at, tokens, type_params.len(), what)?;
         }
         let aptos = self.version().has_aptos_variants();
         let access_specifiers = if aptos { self.access_specifiers(c)? } else { None };
@@ -594,18 +658,18 @@ impl<'a> Parser<'a, '_> {
         Ok(Instantiation { handle, type_args })
     }
 
-    fn fields(&self, c: &mut Cursor<'a>) -> Result<Vec<FieldDef>> {
+    fn fields(&self, c: &mut Cursor<'a>, scope: usize) -> Result<Vec<FieldDef>> {
         let n = c.count(limits::MAX_FIELDS, 2, "field count")?;
         let mut fields = Vec::with_capacity(n);
         for _ in 0..n {
             let name = self.idx(c, Table::Identifiers)?;
-            let ty = self.token(c, 0)?;
+            let ty = self.token(c, 0, Some(scope))?;
             fields.push(FieldDef { name, ty });
         }
         Ok(fields)
     }
 
-    fn variants(&self, c: &mut Cursor<'a>) -> Result<Vec<VariantDef>> {
+    fn variants(&self, c: &mut Cursor<'a>, scope: usize) -> Result<Vec<VariantDef>> {
         let at = c.offset();
         let n = c.count(limits::MAX_VARIANTS, 2, "variant count")?;
         if n == 0 && self.version().is_sui() {
@@ -614,7 +678,7 @@ impl<'a> Parser<'a, '_> {
         let mut variants = Vec::with_capacity(n);
         for _ in 0..n {
             let name = self.idx(c, Table::Identifiers)?;
-            let fields = self.fields(c)?;
+            let fields = self.fields(c, scope)?;
             variants.push(VariantDef { name, fields });
         }
         Ok(variants)
@@ -622,12 +686,13 @@ impl<'a> Parser<'a, '_> {
 
     fn struct_def(&mut self, c: &mut Cursor<'a>) -> Result<()> {
         let handle = self.idx(c, Table::DatatypeHandles)?;
+        let scope = self.m.datatype_handles.get(usize::from(handle)).map_or(0, |h| h.type_params.len());
         let at = c.offset();
         let body = match c.u8("field information tag")? {
             field_info::NATIVE => StructBody::Native,
-            field_info::DECLARED => StructBody::Fields(self.fields(c)?),
+            field_info::DECLARED => StructBody::Fields(self.fields(c, scope)?),
             field_info::DECLARED_VARIANTS if self.version().has_aptos_variants() => {
-                StructBody::Variants(self.variants(c)?)
+                StructBody::Variants(self.variants(c, scope)?)
             }
             b => return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown field information tag {b:#04x}"))),
         };
@@ -642,7 +707,8 @@ impl<'a> Parser<'a, '_> {
         if flag != field_info::DECLARED {
             return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown enum flag {flag:#04x}")));
         }
-        let variants = self.variants(c)?;
+        let scope = self.m.datatype_handles.get(usize::from(handle)).map_or(0, |h| h.type_params.len());
+        let variants = self.variants(c, scope)?;
         self.m.enum_defs.push(EnumDef { handle, variants });
         Ok(())
     }
@@ -758,7 +824,8 @@ impl<'a> Parser<'a, '_> {
         for _ in 0..n {
             acquires.push(self.idx(c, Table::StructDefs)?);
         }
-        let code = if native { None } else { Some(self.code_unit(c)?) };
+        let scope = self.m.function_handles.get(usize::from(handle)).map_or(0, |h| h.type_params.len());
+        let code = if native { None } else { Some(self.code_unit(c, scope)?) };
         if v < VERSION_2 {
             entry = false;
         }
@@ -766,8 +833,11 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    fn code_unit(&mut self, c: &mut Cursor<'a>) -> Result<CodeUnit> {
+    fn code_unit(&mut self, c: &mut Cursor<'a>, scope: usize) -> Result<CodeUnit> {
+        let at = c.offset();
         let locals = self.idx(c, Table::Signatures)?;
+        let tokens = self.m.signatures.get(usize::from(locals)).map_or(&[][..], Vec::as_slice);
+        self.check_scope(at, tokens, scope, "locals signature")?;
         let count = c.count(limits::MAX_CODE_LEN, 1, "instruction count")?;
         let keep = self.options.detail == Detail::Full;
         let mut code = Vec::with_capacity(if keep { count } else { 0 });

@@ -53,28 +53,20 @@ fn penalty(m: &RawModule<'_>) -> u64 {
     points
 }
 
-/// Picks the address length that reads `modules` best. Modules that parse with no length do not
-/// count (they are reported when read).
+/// Picks the address length that reads `modules` best. A module that parses with no length counts
+/// for none (it is reported when the release is read).
 pub fn detect_address_length<'a>(modules: impl IntoIterator<Item = &'a [u8]> + Clone) -> Detection {
     let mut scores = Vec::new();
-    let mut any_parsed = vec![false; 0];
     for length in AddressLength::ALL {
-        let options = ParseOptions::new(length, Detail::Signatures);
+        // Layouts are enough: function bodies do not depend on the address length, and constants
+        // and handles, which do, are decoded at that level.
+        let options = ParseOptions::new(length, Detail::Layouts);
         let mut ok = 0usize;
         let mut points = 0u64;
-        for (i, bytes) in modules.clone().into_iter().enumerate() {
-            if any_parsed.len() <= i {
-                any_parsed.push(false);
-            }
-            match parse(bytes, &options) {
-                Ok(m) => {
-                    ok += 1;
-                    points += penalty(&m);
-                    if let Some(flag) = any_parsed.get_mut(i) {
-                        *flag = true;
-                    }
-                }
-                Err(_) => {}
+        for bytes in modules.clone() {
+            if let Ok(m) = parse(bytes, &options) {
+                ok += 1;
+                points += penalty(&m);
             }
         }
         scores.push((length, ok, points));

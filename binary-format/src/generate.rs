@@ -327,9 +327,9 @@ pub fn add_bodies(rng: &mut Rng, m: &mut crate::raw::RawModule<'static>, instruc
     m.constants.push(Constant { ty: Token::U64, data: Cow::Owned(rng.next_u64().to_le_bytes().to_vec()) });
     m.constants.push(Constant { ty: Token::Address, data: Cow::Owned(vec![7u8; width]) });
     m.constants.push(Constant { ty: Token::Vector(Box::new(Token::U8)), data: Cow::Owned(vec![3, b'a', b'b', b'c']) });
-    if m.signatures.is_empty() {
-        m.signatures.push(Vec::new());
-    }
+    // Eight u64 locals, so that every local index the bodies use is in range.
+    let locals = u16::try_from(m.signatures.len()).unwrap_or(0);
+    m.signatures.push(vec![Token::U64; 8]);
     let lengths: Vec<usize> = Table::ALL.iter().map(|t| m.table_len(*t)).collect();
     let len = |t: Table| lengths.get(t.slot()).copied().unwrap_or(0);
     let usable: Vec<(u8, OperandKind)> = opcodes::all(m.version)
@@ -363,7 +363,7 @@ pub fn add_bodies(rng: &mut Rng, m: &mut crate::raw::RawModule<'static>, instruc
             };
             code.push(Instruction { opcode, operand });
         }
-        def.code = Some(CodeUnit { locals: 0, instruction_count: count as u16, code, jump_tables: Vec::new() });
+        def.code = Some(CodeUnit { locals, instruction_count: count as u16, code, jump_tables: Vec::new() });
     }
 }
 

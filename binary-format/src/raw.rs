@@ -261,9 +261,3 @@ impl Default for Version {
         Version::new(crate::version::VERSION_6)
     }
 }
-
-impl Default for AddressLength {
-    fn default() -> Self {
-        AddressLength::Bytes32
-    }
-}

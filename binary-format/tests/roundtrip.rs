@@ -1,6 +1,8 @@
 //! `read(write(m)) == m` over generated modules of every version and flavor, and byte identity of
 //! `serialize(parse(bytes))` for everything the writer produces.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use binary_format::generate::{self, Rng, Shape};
 use binary_format::{parse, read_layouts, read_module, serializer, write_module, Detail, NoResolver, ParseOptions};
 use proptest::prelude::*;

@@ -1,5 +1,7 @@
 //! The `layout` command as a user runs it: a release on disk, the binary, its output and exit code.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use binary_format::{write_module, AddressLength, NoResolver};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

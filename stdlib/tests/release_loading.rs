@@ -1,6 +1,8 @@
 //! Loading releases from every container kind, reporting bad modules, and deciding the address
 //! length from a whole release.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use binary_format::generate::{self, Shape};
 use binary_format::{write_module, AddressLength, Detail, NoResolver, Version};
 use stdlib::release::containers::{encode_bundle, ContainerKind};
