@@ -1,8 +1,12 @@
-//! The versioned Move stdlib and everything that treats a release as a whole: loading releases
-//! from the files chains ship them in.
+//! The versioned Move stdlib and everything that treats a release as a whole: the module
+//! definitions of each release and their build, loading releases from the files chains ship them
+//! in, the address registry, and the module dependency graph.
 //!
 //! This crate diffs nothing and touches no chain state.
 
+pub mod build;
+pub mod definitions;
+pub mod graph;
 pub mod release;
 
 pub use release::{containers::ContainerKind, load, LoadOptions, Release, ReleaseError, ReleaseModule};
