@@ -17,8 +17,9 @@
 //!    ULEB128 indices and offsets), serialized by the oracle: our full parse must decode the same
 //!    instructions and tables, and our serializer must reproduce the oracle's bytes exactly.
 //!
-//! Needs `node` and `npm ci --prefix binary-format/tests/oracle` (run from the workspace root).
-//! Without them the test fails, unless `SKIP_SUI_ORACLE=1`, which turns the failure into a warning.
+//! Needs `node` and `npm`; the test runs `npm ci --prefix binary-format/tests/oracle` itself when
+//! the pinned package is missing. Without them the test fails, unless `SKIP_SUI_ORACLE=1`, which
+//! turns the failure into a warning.
 //! `NODE=/path/to/node` picks another node binary.
 
 use binary_format::generate::{self, Rng, Shape};
@@ -52,16 +53,12 @@ struct Oracle {
     script: PathBuf,
 }
 
-/// The oracle, or `None` (with a loud warning) when it is missing and `SKIP_SUI_ORACLE=1`.
-fn oracle() -> Option<Oracle> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
-    let script = dir.join("oracle.mjs");
-    let node = std::env::var("NODE").unwrap_or_else(|_| "node".to_owned());
-    let manifest = dir.join("node_modules").join(PACKAGE).join("package.json");
-    let problem = match Command::new(&node).arg("--version").output() {
+/// What is wrong with the installed oracle, if anything.
+fn oracle_problem(node: &str, manifest: &Path) -> Option<String> {
+    match Command::new(node).arg("--version").output() {
         Err(e) => Some(format!("cannot run `{node} --version`: {e}")),
         Ok(out) if !out.status.success() => Some(format!("`{node} --version` failed")),
-        Ok(_) => match std::fs::read_to_string(&manifest) {
+        Ok(_) => match std::fs::read_to_string(manifest) {
             Err(e) => Some(format!("{PACKAGE} is not installed ({}: {e})", manifest.display())),
             Ok(text) => {
                 let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -69,7 +66,44 @@ fn oracle() -> Option<Oracle> {
                     .then(|| format!("{} has version {}, expected {PACKAGE_VERSION}", manifest.display(), v["version"]))
             }
         },
-    };
+    }
+}
+
+/// Installs the pinned oracle from its lock file (`npm ci`), once per test binary, so that the
+/// README's `cargo test --workspace` works on a fresh clone.
+fn install_oracle(dir: &Path) -> Result<(), String> {
+    static INSTALL: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    INSTALL
+        .get_or_init(|| {
+            let npm = std::env::var("NPM").unwrap_or_else(|_| "npm".to_owned());
+            let out = Command::new(&npm)
+                .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+                .arg(dir)
+                .output()
+                .map_err(|e| format!("cannot run `{npm} ci`: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!("`{npm} ci` failed: {}", String::from_utf8_lossy(&out.stderr)))
+            }
+        })
+        .clone()
+}
+
+/// The oracle, installed on first use. `None` (with a loud warning) when it cannot be had and
+/// `SKIP_SUI_ORACLE=1`; otherwise a missing oracle fails the test.
+fn oracle() -> Option<Oracle> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
+    let script = dir.join("oracle.mjs");
+    let node = std::env::var("NODE").unwrap_or_else(|_| "node".to_owned());
+    let manifest = dir.join("node_modules").join(PACKAGE).join("package.json");
+    let mut problem = oracle_problem(&node, &manifest);
+    if problem.as_deref().is_some_and(|p| p.contains("not installed") || p.contains("expected")) {
+        problem = match install_oracle(&dir) {
+            Ok(()) => oracle_problem(&node, &manifest),
+            Err(e) => Some(e),
+        };
+    }
     let Some(problem) = problem else {
         return Some(Oracle { node, script });
     };
