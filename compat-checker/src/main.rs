@@ -1,29 +1,36 @@
-//! `compat-checker`: the command-line edge. Parses arguments, loads releases, renders, and maps
-//! outcomes to exit codes: 0 success, 1 a failed check, 2 bad input or usage.
+//! `compat-checker`: the command-line edge. Parses arguments, runs a command, and maps outcomes
+//! to exit codes: 0 success, 1 a failed check, 2 bad input or usage.
 
-use anyhow::Context;
+mod cli;
+
 use binary_format::AddressLength;
 use clap::{Parser, Subcommand, ValueEnum};
-use compat_checker::layout;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use stdlib::release::{self, LoadOptions};
 
-#[derive(Parser)]
-#[command(name = "compat-checker", version, about = "Layouts and compatibility of Move stdlib releases")]
+#[derive(Debug, Parser)]
+#[command(name = "compat-checker", version, about = "Layouts, compatibility and versioning of Move stdlib releases")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum LayoutFormat {
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LayoutFormat {
     Text,
     Json,
 }
 
-#[derive(Subcommand)]
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Json,
+}
+
+/// Where the stdlib's registry lives in this repository, the default for `--registry`.
+const DEFAULT_REGISTRY: &str = "stdlib/registry.toml";
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Print every module's layout in a canonical, stable form (what framework authors snapshot).
     Layout {
@@ -35,6 +42,53 @@ enum Command {
         #[arg(long, value_parser = parse_address_length)]
         address_length: Option<AddressLength>,
     },
+    /// Draw a release's module dependency graph, with versions, closed modules, stale imports
+    /// and cycles marked. Exit 1 when it has stale imports or cycles.
+    Graph {
+        release: PathBuf,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+        /// The address registry that says which modules are versions of which.
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        #[arg(long, value_parser = parse_address_length)]
+        address_length: Option<AddressLength>,
+    },
+    /// Check or update the stdlib address registry.
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Validate the registry's rules, and that each built release (a `vN` folder under
+    /// `--releases`) holds exactly the module versions the registry names.
+    Check {
+        #[arg(long, default_value = DEFAULT_REGISTRY)]
+        registry: PathBuf,
+        /// Folder of built releases (`v1`, `v2`, ...); defaults to `releases` beside the registry.
+        #[arg(long)]
+        releases: Option<PathBuf>,
+    },
+    /// Allocate the next versioned address to MODULE for release `--release vN`, close its
+    /// previous version, and write the registry back.
+    Bump {
+        module: String,
+        #[arg(long)]
+        release: String,
+        #[arg(long, default_value = DEFAULT_REGISTRY)]
+        registry: PathBuf,
+    },
+    /// Register a new module at the genesis address.
+    Add {
+        module: String,
+        #[arg(long)]
+        release: String,
+        #[arg(long, default_value = DEFAULT_REGISTRY)]
+        registry: PathBuf,
+    },
 }
 
 fn parse_address_length(s: &str) -> Result<AddressLength, String> {
@@ -44,28 +98,23 @@ fn parse_address_length(s: &str) -> Result<AddressLength, String> {
         .ok_or_else(|| format!("`{s}` is not an address length: use 16, 20 or 32"))
 }
 
-/// An outcome that is not a crash: what to print and the exit code.
-enum Outcome {
+/// How a command ended, when it did not fail with an error.
+#[derive(Debug)]
+pub enum Outcome {
     Ok,
+    /// The check ran and found problems (exit 1).
+    CheckFailed,
+    /// Some input was bad, but the command reported what it could (exit 2).
     BadInput,
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Layout { release, format, address_length } => {
-            let options = LoadOptions { address_length, ..LoadOptions::default() };
-            let loaded = release::load(&release, options)?;
-            let modules = layout::sorted(loaded.modules.iter().map(|m| &m.module));
-            let text = match format {
-                LayoutFormat::Text => layout::render_text(&modules),
-                LayoutFormat::Json => layout::render_json(&modules),
-            };
-            std::io::stdout().lock().write_all(text.as_bytes()).context("writing the layout")?;
-            for failure in &loaded.failures {
-                eprintln!("error: {failure}");
-            }
-            Ok(if loaded.is_complete() { Outcome::Ok } else { Outcome::BadInput })
+        Command::Layout { release, format, address_length } => cli::layout::run(&release, format, address_length),
+        Command::Graph { release, format, registry, address_length } => {
+            cli::graph::run(&release, format, registry.as_deref(), address_length)
         }
+        Command::Registry { command } => cli::registry::run(command),
     }
 }
 
@@ -73,6 +122,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::CheckFailed) => ExitCode::from(1),
         Ok(Outcome::BadInput) => ExitCode::from(2),
         Err(e) => {
             let chain: Vec<String> = e.chain().map(ToString::to_string).collect();

@@ -11,16 +11,20 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What is known of a module as a version: which module it is a version of, whether it is the
-/// newest one, and whether it is closed. Comes from the registry.
+/// newest one, and whether it is closed. Comes from the registry, and is then judged within the
+/// release being graphed: the newest version *present* is the open one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionInfo {
     /// The module's name in the registry (its versions share it).
     pub module: String,
-    /// Address of the newest version of that module.
+    /// Address of the newest version of that module in the release.
     pub newest: Address,
     /// Addresses of all versions of the module, oldest first.
     pub versions: Vec<Address>,
     pub closed: bool,
+    /// Retired modules are closed in every release.
+    #[serde(skip)]
+    pub retired: bool,
 }
 
 /// Version information for the modules of a release, by id.
@@ -34,6 +38,26 @@ impl Versions {
 
     pub fn get(&self, id: &ModuleId) -> Option<&VersionInfo> {
         self.0.get(id)
+    }
+
+    /// Every version the registry knows.
+    pub fn from_registry(registry: &crate::registry::Registry) -> Versions {
+        let mut out = BTreeMap::new();
+        for (name, entry) in registry.modules() {
+            let versions: Vec<Address> = entry.versions().iter().map(|v| v.address).collect();
+            let Some(newest) = entry.newest().map(|v| v.address) else { continue };
+            for v in entry.versions() {
+                let info = VersionInfo {
+                    module: name.to_owned(),
+                    newest,
+                    versions: versions.clone(),
+                    closed: v.closed || entry.is_retired(),
+                    retired: entry.is_retired(),
+                };
+                out.insert(v.id(name), info);
+            }
+        }
+        Versions(out)
     }
 }
 
@@ -69,8 +93,23 @@ impl DependencyGraph {
         let own: BTreeSet<ModuleId> = modules.iter().map(|m| m.id()).collect();
         let mut ids: BTreeSet<ModuleId> = own.clone();
         ids.extend(modules.iter().flat_map(|m| m.dependencies.iter().cloned()));
+        // The newest version of each module present in this release.
+        let mut newest: BTreeMap<&str, (usize, Address)> = BTreeMap::new();
+        for id in &own {
+            if let Some(v) = versions.get(id) {
+                let position = v.versions.iter().position(|a| *a == id.address).unwrap_or(0);
+                let entry = newest.entry(v.module.as_str()).or_insert((position, id.address));
+                if position >= entry.0 {
+                    *entry = (position, id.address);
+                }
+            }
+        }
         for id in ids {
-            let node = Node { external: !own.contains(&id), version: versions.get(&id).cloned(), id: id.clone() };
+            let version = versions.get(&id).map(|v| {
+                let newest = newest.get(v.module.as_str()).map_or(v.newest, |n| n.1);
+                VersionInfo { newest, closed: v.retired || id.address != newest, ..v.clone() }
+            });
+            let node = Node { external: !own.contains(&id), version, id: id.clone() };
             index.insert(id, graph.add_node(node));
         }
         for m in &modules {

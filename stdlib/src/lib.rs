@@ -7,6 +7,7 @@
 pub mod build;
 pub mod definitions;
 pub mod graph;
+pub mod registry;
 pub mod release;
 
 pub use release::{containers::ContainerKind, load, LoadOptions, Release, ReleaseError, ReleaseModule};

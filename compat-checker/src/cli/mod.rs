@@ -1,0 +1,28 @@
+//! One file per command.
+
+pub mod graph;
+pub mod layout;
+pub mod registry;
+
+use anyhow::Context;
+use binary_format::AddressLength;
+use std::io::Write;
+use std::path::Path;
+use stdlib::release::{self, LoadOptions, Release};
+
+/// Loads a release; bad modules are reported on stderr by the caller via `report_failures`.
+pub fn load(path: &Path, address_length: Option<AddressLength>) -> anyhow::Result<Release> {
+    Ok(release::load(path, LoadOptions { address_length, ..LoadOptions::default() })?)
+}
+
+/// One line per module that could not be read; true when there was any.
+pub fn report_failures(release: &Release) -> bool {
+    for failure in &release.failures {
+        eprintln!("error: {failure}");
+    }
+    !release.failures.is_empty()
+}
+
+pub fn print(text: &str) -> anyhow::Result<()> {
+    std::io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout")
+}
