@@ -22,6 +22,13 @@ pub enum LayoutFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum GraphFormat {
     Dot,
     Json,
@@ -32,6 +39,27 @@ const DEFAULT_REGISTRY: &str = "stdlib/registry.toml";
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Compare two releases: every layout change, classified, with what to do about it, gated by
+    /// the registry and the migration declarations. Exit 0 passes, 1 blocked, 2 bad input.
+    Check {
+        /// The release running now.
+        old: PathBuf,
+        /// The release to upgrade to.
+        new: PathBuf,
+        /// The address registry (versioned modules are matched and checked through it).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        /// The migration declarations (`stdlib/migrations.toml`).
+        #[arg(long)]
+        migrations: Option<PathBuf>,
+        /// Rules allowed for named items, with reasons.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+        #[arg(long, value_parser = parse_address_length)]
+        address_length: Option<AddressLength>,
+    },
     /// Print every module's layout in a canonical, stable form (what framework authors snapshot).
     Layout {
         /// A folder of .mv files, one module, a module bundle, an Aptos .mrb or a Sui snapshot.
@@ -54,6 +82,8 @@ enum Command {
         #[arg(long, value_parser = parse_address_length)]
         address_length: Option<AddressLength>,
     },
+    /// Print the rules table (Markdown): what docs/rules.md holds.
+    Rules,
     /// Check or update the stdlib address registry.
     Registry {
         #[command(subcommand)]
@@ -110,11 +140,26 @@ pub enum Outcome {
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
+        Command::Check { old, new, registry, migrations, config, format, address_length } => {
+            cli::check::run(cli::check::Args {
+                old: &old,
+                new: &new,
+                registry: registry.as_deref(),
+                migrations: migrations.as_deref(),
+                config: config.as_deref(),
+                format,
+                address_length,
+            })
+        }
         Command::Layout { release, format, address_length } => cli::layout::run(&release, format, address_length),
         Command::Graph { release, format, registry, address_length } => {
             cli::graph::run(&release, format, registry.as_deref(), address_length)
         }
         Command::Registry { command } => cli::registry::run(command),
+        Command::Rules => {
+            cli::print(&compat_checker::rules::markdown())?;
+            Ok(Outcome::Ok)
+        }
     }
 }
 

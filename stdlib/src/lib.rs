@@ -5,6 +5,7 @@
 //! This crate diffs nothing and touches no chain state.
 
 pub mod build;
+pub mod declarations;
 pub mod definitions;
 pub mod graph;
 pub mod registry;

@@ -1,5 +1,6 @@
 //! One file per command.
 
+pub mod check;
 pub mod graph;
 pub mod layout;
 pub mod registry;

@@ -1,0 +1,153 @@
+//! `compat-checker check` as a release engineer runs it in CI, on the stdlib's own releases.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_compat-checker"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn check(old: &str, new: &str, extra: &[&str]) -> Output {
+    let (old, new) = (format!("stdlib/releases/{old}"), format!("stdlib/releases/{new}"));
+    let mut args = vec!["check", &old, &new];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+const GATED: [&str; 4] = ["--registry", "stdlib/registry.toml", "--migrations", "stdlib/migrations.toml"];
+
+#[test]
+fn stdlib_pairs_pass_with_the_committed_registry_and_declarations() {
+    for (old, new) in [("v1", "v2"), ("v2", "v3")] {
+        let text = check(old, new, &GATED);
+        assert_eq!(text.status.code(), Some(0), "{}", String::from_utf8_lossy(&text.stdout));
+        let json = check(old, new, &[&GATED[..], &["--format", "json"]].concat());
+        assert_eq!(json.status.code(), Some(0));
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert!(text.contains("upgrade with migrations"), "{text}");
+        insta::assert_snapshot!(format!("stdlib_{old}_{new}_text"), text);
+        insta::assert_snapshot!(format!("stdlib_{old}_{new}_json"), String::from_utf8(json.stdout).unwrap());
+    }
+}
+
+#[test]
+fn removing_a_declaration_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("stdlib/migrations.toml")).unwrap();
+    let start = text.find("id = \"wallet-v2\"").unwrap();
+    let entry_start = text[..start].rfind("[[migration]]").unwrap();
+    let entry_end = start + text[start..].find("[[migration]]").unwrap();
+    let without = format!("{}{}", &text[..entry_start], &text[entry_end..]);
+    let path = dir.path().join("migrations.toml");
+    std::fs::write(&path, without).unwrap();
+    let out = check("v1", "v2", &["--registry", "stdlib/registry.toml", "--migrations", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("missing: no migration declared for Wallet::Wallet from 0x1 to 0x4"), "{stdout}");
+    assert!(stdout.contains("blocked"));
+}
+
+#[test]
+fn removing_a_registry_bump_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("stdlib/registry.toml")).unwrap();
+    let without = text
+        .replace("  { address = \"0x1\", release = \"v1\", closed = true },\n  { address = \"0x2\", release = \"v2\", predecessor = \"0x1\" },\n", "  { address = \"0x1\", release = \"v1\" },\n");
+    assert_ne!(without, text);
+    let path = dir.path().join("registry.toml");
+    std::fs::write(&path, without).unwrap();
+    let out = check("v1", "v2", &["--registry", path.to_str().unwrap(), "--migrations", "stdlib/migrations.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("missing: the registry has no version of Epoch at 0x2"), "{stdout}");
+    // The registry now has a gap at 0x2: that is reported too.
+    assert!(stdout.contains("[sequence]"), "{stdout}");
+}
+
+#[test]
+fn without_a_registry_every_breaking_change_is_unhandled() {
+    let out = check("v1", "v2", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("no registry given"), "{stdout}");
+}
+
+#[test]
+fn releases_compared_with_themselves_or_their_bundle_report_nothing() {
+    for r in ["v1", "v2", "v3"] {
+        for other in [r.to_owned(), format!("{r}.bundle")] {
+            let out = check(r, &other, &GATED);
+            assert_eq!(out.status.code(), Some(0));
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            assert!(stdout.contains(": rolling upgrade\n0 changes"), "{stdout}");
+        }
+    }
+}
+
+#[test]
+fn github_annotations_and_allow_list() {
+    let out = check("v1", "v2", &["--format", "github"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("::error title=struct-field-added (layout-breaking)::0x2::Epoch::Epoch.height")),
+        "{stdout}"
+    );
+    assert!(stdout.lines().last().unwrap().starts_with("::notice title=compat-checker::"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("compat.toml");
+    std::fs::write(
+        &config,
+        "[[allow]]\nrule = \"struct-field-renamed\"\nitem = \"0x4::Wallet::Wallet\"\nreason = \"renamed on purpose\"\n",
+    )
+    .unwrap();
+    let out = check("v1", "v2", &["--config", config.to_str().unwrap(), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let renamed = report["changes"].as_array().unwrap().iter().find(|c| c["rule"] == "struct-field-renamed").unwrap();
+    assert_eq!(renamed["status"], "allowed");
+    assert_eq!(renamed["reason"], "renamed on purpose");
+    assert_eq!(report["counts"]["allowed"], 1);
+
+    std::fs::write(&config, "[[allow]]\nrule = \"no-such-rule\"\nitem = \"x\"\nreason = \"r\"\n").unwrap();
+    let out = check("v1", "v2", &["--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bad_input_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "genesis = [").unwrap();
+    for args in [
+        vec!["check", "stdlib/releases/v1", "/nonexistent"],
+        vec!["check", "stdlib/releases/v1", "stdlib/releases/v2", "--registry", broken.to_str().unwrap()],
+        vec!["check", "stdlib/releases/v1", "stdlib/releases/v2", "--migrations", broken.to_str().unwrap()],
+        vec!["check", "stdlib/releases/v1"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn snapshot_helper_for_framework_authors() {
+    let releases = repo().join("stdlib/releases");
+    let layouts = compat_checker::snapshot::layouts(&releases.join("v3")).unwrap();
+    assert!(layouts.starts_with("module 0x1::Account (bytecode v6)"));
+    let diff = compat_checker::snapshot::diff(&releases.join("v2"), &releases.join("v3")).unwrap();
+    insta::assert_snapshot!("framework_diff_v2_v3", diff);
+}
