@@ -22,7 +22,10 @@ fn releases() -> (Vec<Module>, Vec<Module>) {
     let old = generate::release(7, &shape, MODULES);
     let mut rng = Rng::new(99);
     let mut new = old.clone();
-    for m in new.iter_mut().filter(|_| rng.chance(20)) {
+    for m in new.iter_mut() {
+        if !rng.chance(20) {
+            continue;
+        }
         for s in m.structs.iter_mut().filter(|s| s.variants.is_none() && !s.native) {
             match rng.below(4) {
                 0 => s.fields.push(Field { name: "added".into(), ty: Type::U64 }),
