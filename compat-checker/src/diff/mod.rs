@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use stdlib::declarations::Declarations;
 use stdlib::registry::Registry;
-use structs::{map_fields, FieldMapping, FieldSource};
+use structs::{map_fields, FieldMapping, FieldSource, Renames};
 use types::{relate, Relation};
 
 /// Two versions of one struct.
@@ -135,7 +135,8 @@ impl<'a> Differ<'a> {
                 });
         }
         let renames = self.renames(om, nm, &ns.name);
-        let mapping = map_fields(&os.fields, &ns.fields, &renames, &mut |a, b| self.relate(a, b));
+        let mapping =
+            map_fields(&os.fields, &ns.fields, &renames, Renames::Guess, &mut |a, b| self.relate(&a.ty, &b.ty));
         mapping.sources.iter().all(|s| match s {
             FieldSource::Old { relation, .. } => relation.derivable(),
             FieldSource::Added => top_level,
@@ -276,7 +277,7 @@ impl<'a> Differ<'a> {
             self.compare_variants(nid, name, ov, nv, changes);
         } else {
             let renames = self.renames(oid, nid, name);
-            let m = map_fields(&os.fields, &ns.fields, &renames, &mut |a, b| self.relate(a, b));
+            let m = map_fields(&os.fields, &ns.fields, &renames, Renames::Guess, &mut |a, b| self.relate(&a.ty, &b.ty));
             self.field_changes(nid, name, os, ns, &m, changes);
             mapping = Some(m);
         }

@@ -1,7 +1,8 @@
 //! Field-level comparison of two versions of a struct: which new field comes from which old one.
 //!
 //! Fields are matched by name, after the renames a migration declares. Of the fields left
-//! unmatched, an old and a new one at the same position with related types are a rename. What
+//! unmatched, an old and a new one of the same rank and the same type are taken as a rename
+//! (by the checker; a migration honours declared renames only). What
 //! remains is removed (old) or added (new). Matched fields are retyped when their types differ,
 //! and reordered when their relative order changed. Each of these is named, so a user can tell a
 //! rename from a reorder from a type change.
@@ -9,6 +10,26 @@
 use super::types::Relation;
 use binary_format::Field;
 use std::collections::BTreeMap;
+
+/// What the mapping needs of a field: its name. Implemented for the normalized view's fields and
+/// for the migrations' BCS layout fields, so that both map fields the same way.
+pub trait Named {
+    fn name(&self) -> &str;
+}
+
+impl Named for Field {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Whether unmatched fields at the same position with related types are taken as a rename. The
+/// checker guesses (to name the change); a migration never does (only declared renames count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renames {
+    Guess,
+    DeclaredOnly,
+}
 
 /// Where a field of the new layout gets its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,23 +65,24 @@ impl FieldMapping {
 }
 
 /// Maps `new` fields to `old` ones. `renames` is new name -> old name, as declared; `relate`
-/// compares an old and a new type.
-pub fn map_fields(
-    old: &[Field],
-    new: &[Field],
+/// compares an old and a new field's type.
+pub fn map_fields<F: Named>(
+    old: &[F],
+    new: &[F],
     renames: &BTreeMap<String, String>,
-    relate: &mut dyn FnMut(&binary_format::Type, &binary_format::Type) -> Relation,
+    guess: Renames,
+    relate: &mut dyn FnMut(&F, &F) -> Relation,
 ) -> FieldMapping {
     let mut sources = vec![FieldSource::Added; new.len()];
     let mut used = vec![false; old.len()];
     for (ni, nf) in new.iter().enumerate() {
-        let declared = renames.get(&nf.name);
-        let wanted = declared.unwrap_or(&nf.name);
-        if let Some(oi) = old.iter().position(|of| &of.name == wanted) {
+        let declared = renames.get(nf.name());
+        let wanted = declared.map_or(nf.name(), String::as_str);
+        if let Some(oi) = old.iter().position(|of| of.name() == wanted) {
             if let (Some(u), Some(of), Some(src)) = (used.get_mut(oi), old.get(oi), sources.get_mut(ni)) {
                 if !*u {
                     *u = true;
-                    let relation = relate(&of.ty, &nf.ty);
+                    let relation = relate(of, nf);
                     *src = FieldSource::Old {
                         index: oi,
                         relation,
@@ -71,20 +93,24 @@ pub fn map_fields(
             }
         }
     }
-    // Undeclared renames: same position, both unmatched, the new name absent before.
-    for (i, nf) in new.iter().enumerate() {
-        let (Some(of), Some(false), Some(FieldSource::Added)) = (old.get(i), used.get(i).copied(), sources.get(i))
-        else {
-            continue;
-        };
-        if old.iter().any(|o| o.name == nf.name) {
-            continue;
-        }
-        let relation = relate(&of.ty, &nf.ty);
-        if relation != Relation::Different {
-            if let (Some(u), Some(src)) = (used.get_mut(i), sources.get_mut(i)) {
-                *u = true;
-                *src = FieldSource::Old { index: i, relation, renamed: true, declared_rename: false };
+    // Undeclared renames: the unmatched old and new fields, taken in order and paired by rank,
+    // whose types relate and whose new name the old struct did not have.
+    if guess == Renames::Guess {
+        let unmatched_old: Vec<usize> = (0..old.len()).filter(|&i| used.get(i) == Some(&false)).collect();
+        let unmatched_new: Vec<usize> =
+            (0..new.len()).filter(|&i| sources.get(i) == Some(&FieldSource::Added)).collect();
+        for (&oi, &ni) in unmatched_old.iter().zip(&unmatched_new) {
+            let (Some(of), Some(nf)) = (old.get(oi), new.get(ni)) else { continue };
+            if old.iter().any(|o| o.name() == nf.name()) {
+                continue;
+            }
+            // A field whose name and type both changed is not a rename.
+            let relation = relate(of, nf);
+            if matches!(relation, Relation::Same | Relation::Repointed { .. }) {
+                if let (Some(u), Some(src)) = (used.get_mut(oi), sources.get_mut(ni)) {
+                    *u = true;
+                    *src = FieldSource::Old { index: oi, relation, renamed: true, declared_rename: false };
+                }
             }
         }
     }
@@ -104,7 +130,7 @@ pub fn map_fields(
         .iter()
         .enumerate()
         .filter(|(k, _)| !keep.contains(k))
-        .filter_map(|(_, (ni, _))| new.get(*ni).map(|f| f.name.clone()))
+        .filter_map(|(_, (ni, _))| new.get(*ni).map(|f| f.name().to_owned()))
         .collect();
     FieldMapping { sources, removed, reordered }
 }
@@ -142,7 +168,8 @@ mod tests {
         spec.iter().map(|(n, t)| Field { name: (*n).to_owned(), ty: t.clone() }).collect()
     }
 
-    fn relate(a: &Type, b: &Type) -> Relation {
+    fn relate(a: &Field, b: &Field) -> Relation {
+        let (a, b) = (&a.ty, &b.ty);
         if a == b {
             Relation::Same
         } else if *a == Type::U64 && *b == Type::U128 {
@@ -156,13 +183,17 @@ mod tests {
     fn rename_reorder_retype_add_remove_are_told_apart() {
         let old = fields(&[("a", Type::U64), ("b", Type::Bool), ("c", Type::U64), ("d", Type::Address)]);
         let new = fields(&[("c", Type::U128), ("a", Type::U64), ("bee", Type::Bool), ("e", Type::U8)]);
-        let m = map_fields(&old, &new, &BTreeMap::new(), &mut relate);
+        let m = map_fields(&old, &new, &BTreeMap::new(), Renames::Guess, &mut relate);
         assert_eq!(m.removed, vec![3]);
         assert!(matches!(m.sources[0], FieldSource::Old { index: 2, relation: Relation::Widened, .. }));
         assert!(matches!(m.sources[2], FieldSource::Old { index: 1, renamed: true, declared_rename: false, .. }));
         assert_eq!(m.sources[3], FieldSource::Added);
         assert_eq!(m.reordered.len(), 1);
         assert!(!m.is_identity());
+        // A migration only honours declared renames: `bee` is then a new field, `b` removed.
+        let m = map_fields(&old, &new, &BTreeMap::new(), Renames::DeclaredOnly, &mut relate);
+        assert_eq!(m.sources[2], FieldSource::Added);
+        assert_eq!(m.removed, vec![1, 3]);
     }
 
     #[test]
@@ -170,7 +201,7 @@ mod tests {
         let old = fields(&[("withdrawn", Type::U64)]);
         let new = fields(&[("total_withdrawn", Type::U64)]);
         let renames = BTreeMap::from([("total_withdrawn".to_owned(), "withdrawn".to_owned())]);
-        let m = map_fields(&old, &new, &renames, &mut relate);
+        let m = map_fields(&old, &new, &renames, Renames::DeclaredOnly, &mut relate);
         assert!(m.is_identity());
         assert!(matches!(m.sources[0], FieldSource::Old { declared_rename: true, .. }));
     }
