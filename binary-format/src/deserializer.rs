@@ -146,7 +146,14 @@ pub fn read_directory(bytes: &[u8]) -> Result<Directory> {
 /// Parses a module's tables.
 pub fn parse<'a>(bytes: &'a [u8], options: &ParseOptions) -> Result<RawModule<'a>> {
     let dir = read_directory(bytes)?;
-    let mut p = Parser { bytes, dir: &dir, options: *options, m: RawModule::default(), deferred: Vec::new() };
+    let mut p = Parser {
+        bytes,
+        dir: &dir,
+        options: *options,
+        m: RawModule::default(),
+        deferred: Vec::new(),
+        sig_max_param: Vec::new(),
+    };
     p.m.version = dir.version;
     p.m.address_length = options.address_length;
     p.run()?;
@@ -180,6 +187,20 @@ struct Parser<'a, 'd> {
     m: RawModule<'a>,
     /// Index checks that refer to a table decoded later: (offset, table, index).
     deferred: Vec<(usize, Table, u16)>,
+    /// The highest type parameter index of each signature, found once when it is read: checking
+    /// it again at every use would make the parse quadratic.
+    sig_max_param: Vec<Option<u16>>,
+}
+
+/// The highest type parameter index a token uses.
+fn max_type_param(t: &Token) -> Option<u16> {
+    match t {
+        Token::TypeParameter(i) => Some(*i),
+        Token::Vector(t) | Token::Reference(t) | Token::MutableReference(t) => max_type_param(t),
+        Token::DatatypeInstantiation(_, args) => args.iter().filter_map(max_type_param).max(),
+        Token::Function { params, returns, .. } => params.iter().chain(returns).filter_map(max_type_param).max(),
+        _ => None,
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -413,12 +434,14 @@ impl<'a> Parser<'a, '_> {
         for _ in 0..n {
             tokens.push(self.token(c, 0, None)?);
         }
+        self.sig_max_param.push(tokens.iter().filter_map(max_type_param).max());
         self.m.signatures.push(tokens);
         Ok(())
     }
 
     fn tokens(&self, c: &mut Cursor<'a>, n: usize, depth: usize, scope: Option<usize>) -> Result<Vec<Token>> {
-        let mut out = Vec::with_capacity(n);
+        // Not `n`: each of 256 nested levels would reserve 255 tokens before reading any.
+        let mut out = Vec::with_capacity(n.min(4));
         for _ in 0..n {
             out.push(self.token(c, depth + 1, scope)?);
         }
@@ -444,18 +467,9 @@ impl<'a> Parser<'a, '_> {
         ))
     }
 
-    /// Checks no type parameter index in `tokens` reaches `scope` (the parameters in scope).
-    fn check_scope(&self, at: usize, tokens: &[Token], scope: usize, what: &str) -> Result<()> {
-        fn max(t: &Token) -> Option<u16> {
-            match t {
-                Token::TypeParameter(i) => Some(*i),
-                Token::Vector(t) | Token::Reference(t) | Token::MutableReference(t) => max(t),
-                Token::DatatypeInstantiation(_, args) => args.iter().filter_map(max).max(),
-                Token::Function { params, returns, .. } => params.iter().chain(returns).filter_map(max).max(),
-                _ => None,
-            }
-        }
-        match tokens.iter().filter_map(max).max() {
+    /// Checks no type parameter index in signature `sig` reaches `scope` (the parameters in scope).
+    fn check_scope(&self, at: usize, sig: u16, scope: usize, what: &str) -> Result<()> {
+        match self.sig_max_param.get(usize::from(sig)).copied().flatten() {
             Some(i) if usize::from(i) >= scope => Err(Error::at(
                 ErrorKind::IndexOutOfBounds,
                 at,
@@ -573,8 +587,7 @@ impl<'a> Parser<'a, '_> {
             });
         }
         for (sig, what) in [(params, "parameter signature"), (returns, "return signature")] {
-            let tokens = self.m.signatures.get(usize::from(sig)).map_or(&[][..], Vec::as_slice);
-            self.check_scope(at, tokens, type_params.len(), what)?;
+            self.check_scope(at, sig, type_params.len(), what)?;
         }
         let aptos = self.version().has_aptos_variants();
         let access_specifiers = if aptos { self.access_specifiers(c)? } else { None };
@@ -836,8 +849,7 @@ impl<'a> Parser<'a, '_> {
     fn code_unit(&mut self, c: &mut Cursor<'a>, scope: usize) -> Result<CodeUnit> {
         let at = c.offset();
         let locals = self.idx(c, Table::Signatures)?;
-        let tokens = self.m.signatures.get(usize::from(locals)).map_or(&[][..], Vec::as_slice);
-        self.check_scope(at, tokens, scope, "locals signature")?;
+        self.check_scope(at, locals, scope, "locals signature")?;
         let count = c.count(limits::MAX_CODE_LEN, 1, "instruction count")?;
         let keep = self.options.detail == Detail::Full;
         let mut code = Vec::with_capacity(if keep { count } else { 0 });

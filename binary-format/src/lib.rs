@@ -41,14 +41,26 @@ pub use module::{DatatypeTypeParameter, Field, Function, FunctionTypeParameter, 
 pub use types::{DatatypeRef, ModuleId, Type};
 pub use version::Version;
 
+/// Bytes of names and types the normalized view of a module may hold: 64 per byte of the module,
+/// plus 1 MiB. Real modules need a few; the bound stops a module that uses a 64 KiB name, or a
+/// signature of thousands of types, from each one-byte index from allocating gigabytes.
+fn view_budget(bytes: &[u8]) -> usize {
+    bytes.len().saturating_mul(64).saturating_add(1 << 20)
+}
+
+/// Parses a module with `options` and normalizes it, the view bounded by the module's size.
+pub fn read_with(bytes: &[u8], options: &ParseOptions) -> Result<Module> {
+    normalize::normalize_within(&parse(bytes, options)?, view_budget(bytes))
+}
+
 /// Reads the normalized view of a module, function signatures included.
 pub fn read_module(bytes: &[u8], address_length: AddressLength) -> Result<Module> {
-    normalize::normalize(&parse(bytes, &ParseOptions::new(address_length, Detail::Signatures))?)
+    read_with(bytes, &ParseOptions::new(address_length, Detail::Signatures))
 }
 
 /// Reads a module's structs and enums without decoding its functions.
 pub fn read_layouts(bytes: &[u8], address_length: AddressLength) -> Result<Module> {
-    normalize::normalize(&parse(bytes, &ParseOptions::new(address_length, Detail::Layouts))?)
+    read_with(bytes, &ParseOptions::new(address_length, Detail::Layouts))
 }
 
 /// Writes a normalized module as `.mv` bytes with minimal function bodies.

@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::module::*;
 use crate::raw::{self, RawModule, RawVisibility, StructBody, Token};
 use crate::types::{FunctionType, ModuleId, Type};
+use std::cell::Cell;
 
 fn missing(what: &str, index: u16) -> Error {
     Error::new(ErrorKind::IndexOutOfBounds, format!("{what} index {index} is out of bounds"))
@@ -14,11 +15,24 @@ fn missing(what: &str, index: u16) -> Error {
 
 struct Resolver<'r, 'a> {
     m: &'r RawModule<'a>,
+    /// Bytes the view may still take. Names and signatures are copied at each use, and a use can
+    /// be one byte of the file, so without a bound a small file makes a huge view.
+    budget: Cell<usize>,
 }
 
 impl Resolver<'_, '_> {
+    fn spend(&self, bytes: usize) -> Result<()> {
+        let left = self.budget.get().checked_sub(bytes).ok_or_else(|| {
+            Error::at(ErrorKind::LimitExceeded, 0, "the module's normalized view is too large for its size")
+        })?;
+        self.budget.set(left);
+        Ok(())
+    }
+
     fn ident(&self, i: u16) -> Result<&str> {
-        self.m.identifiers.get(usize::from(i)).map(|s| s.as_ref()).ok_or_else(|| missing("identifier", i))
+        let s = self.m.identifiers.get(usize::from(i)).map(|s| s.as_ref()).ok_or_else(|| missing("identifier", i))?;
+        self.spend(s.len())?;
+        Ok(s)
     }
 
     fn module_id(&self, h: raw::ModuleHandle) -> Result<ModuleId> {
@@ -37,6 +51,7 @@ impl Resolver<'_, '_> {
     }
 
     fn ty(&self, t: &Token) -> Result<Type> {
+        self.spend(std::mem::size_of::<Type>())?;
         Ok(match t {
             Token::Bool => Type::Bool,
             Token::U8 => Type::U8,
@@ -106,7 +121,13 @@ impl Resolver<'_, '_> {
 /// Resolves a parsed module into its normalized view. Functions are included when the parse
 /// decoded them (`Detail::Signatures` or `Detail::Full`).
 pub fn normalize(m: &RawModule<'_>) -> Result<Module> {
-    let r = Resolver { m };
+    normalize_within(m, usize::MAX)
+}
+
+/// `normalize`, with at most about `budget` bytes of names and types (an error at offset 0 past
+/// that).
+pub fn normalize_within(m: &RawModule<'_>, budget: usize) -> Result<Module> {
+    let r = Resolver { m, budget: Cell::new(budget) };
     let self_id = r.module_handle(m.self_handle)?;
     let mut dependencies = Vec::new();
     for (i, h) in m.module_handles.iter().enumerate() {
