@@ -431,7 +431,9 @@ fn huge_claimed_sizes_do_not_allocate() {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(r#"ulimit -v 1048576 && exec "$0" --exact huge_claimed_sizes_do_not_allocate --nocapture --test-threads=1"#)
+        .arg(
+            r#"ulimit -v 1048576 && exec "$0" --exact huge_claimed_sizes_do_not_allocate --nocapture --test-threads=1"#,
+        )
         .arg(exe)
         .env(CHILD_ENV, "1")
         .output()

@@ -6,7 +6,7 @@
 
 pub mod containers;
 
-use binary_format::{deserializer, normalize, AddressLength, Detail, Detection, Module, ModuleId, ParseOptions};
+use binary_format::{AddressLength, Detail, Detection, Module, ModuleId, ParseOptions};
 use containers::ContainerKind;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -204,7 +204,7 @@ pub fn from_modules(
     let parse_options = ParseOptions::new(address_length, options.detail);
     let mut modules: Vec<ReleaseModule> = Vec::with_capacity(found.len());
     for (origin, bytes) in found {
-        let read = deserializer::parse(&bytes, &parse_options).and_then(|raw| normalize::normalize(&raw));
+        let read = binary_format::read_with(&bytes, &parse_options);
         match read {
             Ok(module) => modules.push(ReleaseModule { origin, bytes, module }),
             Err(e) => failures.push(ModuleFailure { origin, error: ModuleError::Format(e) }),
