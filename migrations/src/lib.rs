@@ -1,0 +1,27 @@
+//! Migrations of stored Move structs between stdlib releases.
+//!
+//! When a release changes the layout of a stored struct, every resource of the old layout must be
+//! rewritten in the new one, in the system account and in every user account, without halting
+//! the chain. This crate holds what that needs that does not depend on *when* it runs (that is
+//! `vm-hooks`):
+//! - [`layout`]: the full BCS layout of a stored struct, resolved from a release;
+//! - [`value`]: stored bytes decoded into values and encoded back, with errors that say where;
+//! - [`core_types`]: conversions to and from `move-core-types`' vocabulary, and what it lacks;
+//! - [`store`]: the store migrations read and write through, and an in-memory one;
+//! - [`signer`] and [`runner`]: the privileged signer, which only the runner can create.
+
+pub mod core_types;
+pub mod layout;
+pub mod runner;
+pub mod signer;
+pub mod store;
+pub mod u256;
+pub mod value;
+
+pub use layout::{EnumLayout, FieldLayout, Layout, LayoutError, ReleaseIndex, StructLayout, VariantLayout};
+pub use move_core_types::language_storage::{StructTag, TypeTag};
+pub use runner::Runner;
+pub use signer::{PrivilegedSigner, Scope, SignerError, Target};
+pub use store::{InMemoryStore, Store, StoreError, WriteBatch};
+pub use u256::U256;
+pub use value::{decode, encode, DecodeError, EncodeError, Value};

@@ -1,0 +1,306 @@
+//! The store migrations read and write through.
+//!
+//! Resources are keyed by (account address, struct tag with its type arguments) and hold BCS
+//! bytes, as on every Move chain. A migration visits every account holding one struct tag, a
+//! chunk per block, so the store must list those accounts in address order from a cursor at a
+//! cost proportional to the chunk, not to the whole state: [`Store::scan`]. What a migration
+//! writes for one account (new version put, old version deleted) must land together or not at
+//! all, so writes go through an atomic [`WriteBatch`].
+//!
+//! The trait is object-safe (`&mut dyn Store`), so the prologue hook can pick a backend at run
+//! time; the persistent backend (redb) lives in `vm-hooks`, the in-memory one here.
+
+use crate::core_types::{address_of, render_struct_tag};
+use move_core_types::account_address::AccountAddress;
+use move_core_types::language_storage::StructTag;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// The default largest resource [`InMemoryStore`] accepts: 1 MiB, the per-write limit real
+/// chains apply, so that tests see the refusal a real backend would give.
+pub const DEFAULT_MAX_VALUE_SIZE: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("resource {} at {} is {size} bytes, more than the store's limit of {max}", render_struct_tag(.tag), address_of(.account))]
+    ValueTooLarge { account: AccountAddress, tag: StructTag, size: usize, max: usize },
+    /// A failure of the storage engine itself (I/O, corruption, a closed database).
+    #[error("{backend} store: {source}")]
+    Backend { backend: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+}
+
+/// One write of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Put(Vec<u8>),
+    Delete,
+}
+
+/// Writes applied all together or not at all. The last write to a key wins; writes are kept
+/// sorted by (struct tag, account), so a batch applies the same way on every node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    writes: BTreeMap<(StructTag, AccountAddress), Write>,
+}
+
+impl WriteBatch {
+    pub fn new() -> Self {
+        WriteBatch::default()
+    }
+
+    pub fn put(&mut self, account: AccountAddress, tag: StructTag, bytes: Vec<u8>) {
+        self.writes.insert((tag, account), Write::Put(bytes));
+    }
+
+    pub fn delete(&mut self, account: AccountAddress, tag: StructTag) {
+        self.writes.insert((tag, account), Write::Delete);
+    }
+
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// The writes, sorted by (struct tag, account).
+    pub fn iter(&self) -> impl Iterator<Item = (&StructTag, &AccountAddress, &Write)> {
+        self.writes.iter().map(|((tag, account), w)| (tag, account, w))
+    }
+
+    /// The pending write to one key, if any.
+    pub fn get(&self, account: &AccountAddress, tag: &StructTag) -> Option<&Write> {
+        // The key is owned; building it clones the tag, which only tests and checks call for.
+        self.writes.get(&(tag.clone(), *account))
+    }
+}
+
+impl IntoIterator for WriteBatch {
+    type Item = ((StructTag, AccountAddress), Write);
+    type IntoIter = std::collections::btree_map::IntoIter<(StructTag, AccountAddress), Write>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.writes.into_iter()
+    }
+}
+
+/// Resources by (account, struct tag), as BCS bytes.
+pub trait Store {
+    /// The resource `tag` held by `account`.
+    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Up to `limit` accounts holding `tag`, in address order, starting after `after` (from the
+    /// first when `None`), with their bytes. Fewer than `limit` entries means the end was
+    /// reached. Cost is proportional to the entries returned.
+    fn scan(
+        &self,
+        tag: &StructTag,
+        after: Option<&AccountAddress>,
+        limit: usize,
+    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError>;
+
+    /// Applies every write of `batch`, or, on error, none.
+    fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError>;
+}
+
+/// A deterministic in-memory store: one ordered map of accounts per struct tag, so a scan is a
+/// range read of that map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InMemoryStore {
+    resources: BTreeMap<StructTag, BTreeMap<AccountAddress, Vec<u8>>>,
+    max_value_size: usize,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        InMemoryStore::new()
+    }
+}
+
+impl InMemoryStore {
+    pub fn new() -> Self {
+        InMemoryStore::with_max_value_size(DEFAULT_MAX_VALUE_SIZE)
+    }
+
+    pub fn with_max_value_size(max_value_size: usize) -> Self {
+        InMemoryStore { resources: BTreeMap::new(), max_value_size }
+    }
+
+    /// Number of resources held.
+    pub fn len(&self) -> usize {
+        self.resources.values().map(BTreeMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+    }
+
+    /// Every resource, sorted by (struct tag, account): what a state root hashes.
+    pub fn iter(&self) -> impl Iterator<Item = (&StructTag, &AccountAddress, &[u8])> {
+        self.resources
+            .iter()
+            .flat_map(|(tag, accounts)| accounts.iter().map(move |(a, bytes)| (tag, a, bytes.as_slice())))
+    }
+
+    /// Number of accounts holding `tag`.
+    pub fn count(&self, tag: &StructTag) -> usize {
+        self.resources.get(tag).map_or(0, BTreeMap::len)
+    }
+}
+
+impl Store for InMemoryStore {
+    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.resources.get(tag).and_then(|accounts| accounts.get(account)).cloned())
+    }
+
+    fn scan(
+        &self,
+        tag: &StructTag,
+        after: Option<&AccountAddress>,
+        limit: usize,
+    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
+        let Some(accounts) = self.resources.get(tag) else {
+            return Ok(Vec::new());
+        };
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(accounts.range((start, Bound::Unbounded)).take(limit).map(|(a, b)| (*a, b.clone())).collect())
+    }
+
+    fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        // Check everything first: past this loop nothing can fail, so the batch is all or nothing.
+        for (tag, account, write) in batch.iter() {
+            if let Write::Put(bytes) = write {
+                if bytes.len() > self.max_value_size {
+                    return Err(StoreError::ValueTooLarge {
+                        account: *account,
+                        tag: tag.clone(),
+                        size: bytes.len(),
+                        max: self.max_value_size,
+                    });
+                }
+            }
+        }
+        for ((tag, account), write) in batch {
+            match write {
+                Write::Put(bytes) => {
+                    self.resources.entry(tag).or_default().insert(account, bytes);
+                }
+                Write::Delete => {
+                    if let Some(accounts) = self.resources.get_mut(&tag) {
+                        accounts.remove(&account);
+                        if accounts.is_empty() {
+                            self.resources.remove(&tag);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core_types::parse_struct_tag;
+
+    fn account(n: u8) -> AccountAddress {
+        let mut bytes = [0u8; AccountAddress::LENGTH];
+        bytes[15] = n;
+        AccountAddress::new(bytes)
+    }
+
+    fn tag(s: &str) -> StructTag {
+        parse_struct_tag(s).unwrap()
+    }
+
+    fn filled() -> InMemoryStore {
+        let mut store = InMemoryStore::new();
+        let mut batch = WriteBatch::new();
+        for n in [9u8, 3, 7, 1, 5] {
+            batch.put(account(n), tag("0x1::Coin::Balance<0x1::GAS::GAS>"), vec![n]);
+            batch.put(account(n + 1), tag("0x1::Wallet::Wallet"), vec![n, n]);
+        }
+        batch.put(account(2), tag("0x1::Coin::Balance<0x1::Other::Other>"), vec![2]);
+        store.apply(batch).unwrap();
+        store
+    }
+
+    #[test]
+    fn scan_pages_in_address_order_within_one_tag() {
+        let store = filled();
+        let gas = tag("0x1::Coin::Balance<0x1::GAS::GAS>");
+        let first = store.scan(&gas, None, 2).unwrap();
+        assert_eq!(first, vec![(account(1), vec![1]), (account(3), vec![3])]);
+        let second = store.scan(&gas, Some(&account(3)), 2).unwrap();
+        assert_eq!(second, vec![(account(5), vec![5]), (account(7), vec![7])]);
+        // A cursor need not be held by anyone: the scan starts after it.
+        let third = store.scan(&gas, Some(&account(8)), 2).unwrap();
+        assert_eq!(third, vec![(account(9), vec![9])]);
+        assert!(store.scan(&gas, Some(&account(9)), 2).unwrap().is_empty());
+        assert!(store.scan(&gas, None, 0).unwrap().is_empty());
+        // Type arguments are part of the key.
+        let other = tag("0x1::Coin::Balance<0x1::Other::Other>");
+        assert_eq!(store.scan(&other, None, 10).unwrap(), vec![(account(2), vec![2])]);
+        assert!(store.scan(&tag("0x1::Coin::Balance<0x1::Nope::Nope>"), None, 10).unwrap().is_empty());
+        assert_eq!(store.count(&gas), 5);
+        assert_eq!(store.len(), 11);
+    }
+
+    #[test]
+    fn get_put_delete() {
+        let mut store = filled();
+        let wallet = tag("0x1::Wallet::Wallet");
+        assert_eq!(store.get(&account(4), &wallet).unwrap(), Some(vec![3, 3]));
+        assert_eq!(store.get(&account(3), &wallet).unwrap(), None);
+        let mut batch = WriteBatch::new();
+        batch.delete(account(4), wallet.clone());
+        batch.put(account(4), tag("0x2::Wallet::Wallet"), vec![0]);
+        batch.delete(account(200), wallet.clone());
+        store.apply(batch).unwrap();
+        assert_eq!(store.get(&account(4), &wallet).unwrap(), None);
+        assert_eq!(store.get(&account(4), &tag("0x2::Wallet::Wallet")).unwrap(), Some(vec![0]));
+        assert_eq!(store.count(&wallet), 4);
+    }
+
+    #[test]
+    fn last_write_to_a_key_wins() {
+        let mut batch = WriteBatch::new();
+        let wallet = tag("0x1::Wallet::Wallet");
+        batch.put(account(1), wallet.clone(), vec![1]);
+        batch.delete(account(1), wallet.clone());
+        assert_eq!(batch.get(&account(1), &wallet), Some(&Write::Delete));
+        batch.put(account(1), wallet.clone(), vec![2]);
+        assert_eq!(batch.len(), 1);
+        let mut store = InMemoryStore::new();
+        store.apply(batch).unwrap();
+        assert_eq!(store.get(&account(1), &wallet).unwrap(), Some(vec![2]));
+    }
+
+    #[test]
+    fn a_refused_batch_changes_nothing() {
+        let mut store = filled();
+        let before = store.clone();
+        let mut batch = WriteBatch::new();
+        batch.delete(account(1), tag("0x1::Coin::Balance<0x1::GAS::GAS>"));
+        batch.put(account(1), tag("0x1::A::A"), vec![1]);
+        batch.put(account(2), tag("0x1::Z::Z"), vec![0; DEFAULT_MAX_VALUE_SIZE + 1]);
+        let err = store.apply(batch).unwrap_err();
+        assert!(err.to_string().contains("0x1::Z::Z at"), "{err}");
+        assert_eq!(store, before);
+    }
+
+    #[test]
+    fn the_store_is_usable_as_a_trait_object() {
+        let mut store = InMemoryStore::new();
+        let dynamic: &mut dyn Store = &mut store;
+        let mut batch = WriteBatch::new();
+        batch.put(account(1), tag("0x1::Wallet::Wallet"), vec![1]);
+        dynamic.apply(batch).unwrap();
+        assert_eq!(dynamic.get(&account(1), &tag("0x1::Wallet::Wallet")).unwrap(), Some(vec![1]));
+        let all: Vec<_> = store.iter().map(|(t, a, b)| (t.name.to_string(), *a, b.to_vec())).collect();
+        assert_eq!(all, vec![("Wallet".to_owned(), account(1), vec![1])]);
+    }
+}

@@ -1,0 +1,754 @@
+//! Stored values: BCS bytes decoded with a [`Layout`] into a [`Value`] tree, and encoded back.
+//!
+//! Our own `Value` rather than `move-core-types`' `MoveValue`, because in 0.0.3 `MoveValue` has
+//! no `u16`, `u32`, `u256` and no enums, and its decoder reports neither the byte offset nor the
+//! field where stored bytes went wrong. Conversions to and from `MoveValue` exist where the value
+//! is representable: the benchmark baseline ("decode into `MoveValue`, change, encode") and the
+//! property tests run through `move-core-types` itself.
+//!
+//! Stored bytes are untrusted: a truncated, corrupt or over-long resource is a [`DecodeError`]
+//! with the byte offset and the field path (`Stake.locked.value`), never a panic. A vector's
+//! length is checked against the bytes left before anything is allocated for it, ULEB128 lengths
+//! must be canonical (as BCS requires: one encoding per value), and nesting is bounded.
+
+use crate::core_types::{self, ConvertError};
+use crate::layout::{FieldLayout, Layout, MAX_LAYOUT_DEPTH};
+use crate::u256::U256;
+use binary_format::{Address, AddressLength};
+use move_core_types::value::{MoveStruct, MoveValue};
+use std::fmt;
+
+/// Longest sequence BCS allows (2^31 - 1), for vector lengths.
+pub const MAX_SEQUENCE_LENGTH: u64 = (1 << 31) - 1;
+
+/// A decoded value. Struct fields and enum variants are positional: their names live in the
+/// layout, so that a vector of a million structs does not hold a million copies of each name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Value {
+    Bool(bool),
+    U8(u8),
+    U16(u16),
+    U32(u32),
+    U64(u64),
+    U128(u128),
+    U256(U256),
+    Address(Address),
+    Signer(Address),
+    Vector(Vec<Value>),
+    Struct(Vec<Value>),
+    /// An enum value: the variant's index in declaration order, and its fields.
+    Variant {
+        index: u32,
+        fields: Vec<Value>,
+    },
+}
+
+impl Value {
+    /// What kind of value this is, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Bool(_) => "bool",
+            Value::U8(_) => "u8",
+            Value::U16(_) => "u16",
+            Value::U32(_) => "u32",
+            Value::U64(_) => "u64",
+            Value::U128(_) => "u128",
+            Value::U256(_) => "u256",
+            Value::Address(_) => "address",
+            Value::Signer(_) => "signer",
+            Value::Vector(_) => "vector",
+            Value::Struct(_) => "struct",
+            Value::Variant { .. } => "enum",
+        }
+    }
+
+    /// The fields of a struct or enum value.
+    pub fn fields(&self) -> Option<&[Value]> {
+        match self {
+            Value::Struct(fields) | Value::Variant { fields, .. } => Some(fields),
+            _ => None,
+        }
+    }
+
+    pub fn fields_mut(&mut self) -> Option<&mut Vec<Value>> {
+        match self {
+            Value::Struct(fields) | Value::Variant { fields, .. } => Some(fields),
+            _ => None,
+        }
+    }
+
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::U64(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn as_u128(&self) -> Option<u128> {
+        match self {
+            Value::U128(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The `move-core-types` value. Fails for `u16`, `u32`, `u256`, enums and addresses that
+    /// need more than 16 bytes. Structs become `MoveStruct::Runtime` (see
+    /// [`Layout::to_move_layout`] for why not `WithFields`).
+    pub fn to_move_value(&self) -> Result<MoveValue, ConvertError> {
+        let not = |what: &str| Err(ConvertError::NotRepresentable { what: what.to_owned() });
+        Ok(match self {
+            Value::Bool(b) => MoveValue::Bool(*b),
+            Value::U8(n) => MoveValue::U8(*n),
+            Value::U64(n) => MoveValue::U64(*n),
+            Value::U128(n) => MoveValue::U128(*n),
+            Value::U16(_) => return not("a u16 value"),
+            Value::U32(_) => return not("a u32 value"),
+            Value::U256(_) => return not("a u256 value"),
+            Value::Variant { .. } => return not("an enum value"),
+            Value::Address(a) => MoveValue::Address(core_types::account_address(a)?),
+            Value::Signer(a) => MoveValue::Signer(core_types::account_address(a)?),
+            Value::Vector(items) => {
+                MoveValue::Vector(items.iter().map(Value::to_move_value).collect::<Result<_, _>>()?)
+            }
+            Value::Struct(fields) => MoveValue::Struct(MoveStruct::Runtime(
+                fields.iter().map(Value::to_move_value).collect::<Result<_, _>>()?,
+            )),
+        })
+    }
+}
+
+impl From<MoveValue> for Value {
+    /// Always possible: ours is the larger vocabulary. Field names of a `WithFields` struct are
+    /// dropped (they belong to the layout).
+    fn from(v: MoveValue) -> Value {
+        match v {
+            MoveValue::Bool(b) => Value::Bool(b),
+            MoveValue::U8(n) => Value::U8(n),
+            MoveValue::U64(n) => Value::U64(n),
+            MoveValue::U128(n) => Value::U128(n),
+            MoveValue::Address(a) => Value::Address(core_types::address_of(&a)),
+            MoveValue::Signer(a) => Value::Signer(core_types::address_of(&a)),
+            MoveValue::Vector(items) => Value::Vector(items.into_iter().map(Value::from).collect()),
+            MoveValue::Struct(s) => Value::from(s),
+        }
+    }
+}
+
+impl From<MoveStruct> for Value {
+    fn from(s: MoveStruct) -> Value {
+        Value::Struct(s.into_fields().into_iter().map(Value::from).collect())
+    }
+}
+
+/// One step of a path into a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// A struct (the root) or a field, by name.
+    Field(String),
+    /// An element of a vector.
+    Index(u64),
+    /// The variant of an enum.
+    Variant(String),
+}
+
+/// Where in a value something happened: `Stake.locked.value`, `Vouch.my_buddies[3]`,
+/// `Status.entry::Active.since`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FieldPath(pub Vec<Segment>);
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                Segment::Field(name) if i == 0 => f.write_str(name)?,
+                Segment::Field(name) => write!(f, ".{name}")?,
+                Segment::Index(n) => write!(f, "[{n}]")?,
+                Segment::Variant(name) => write!(f, "::{name}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn in_path(path: &FieldPath) -> String {
+    if path.0.is_empty() {
+        String::new()
+    } else {
+        format!(" in {path}")
+    }
+}
+
+/// Stored bytes that do not decode with the layout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("byte {offset}{}: {kind}", in_path(.path))]
+pub struct DecodeError {
+    /// Offset in the input where the problem was found.
+    pub offset: usize,
+    /// The value being read; empty at the top level.
+    pub path: FieldPath,
+    pub kind: DecodeErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeErrorKind {
+    #[error("{needed} bytes needed, {remaining} left")]
+    UnexpectedEnd { needed: usize, remaining: usize },
+    #[error("{0:#04x} is not a bool")]
+    InvalidBool(u8),
+    #[error("ULEB128 is not canonical (a value has one encoding in BCS)")]
+    NonCanonicalUleb128,
+    #[error("ULEB128 value does not fit in 32 bits")]
+    Uleb128Overflow,
+    #[error("vector length {length} is larger than BCS allows ({MAX_SEQUENCE_LENGTH})")]
+    SequenceTooLong { length: u64 },
+    #[error(
+        "vector of {length} elements of at least {min_size} bytes each does not fit in the {remaining} bytes left"
+    )]
+    LengthTooLarge { length: u64, min_size: usize, remaining: usize },
+    #[error("variant {index} of an enum with {count} variants")]
+    VariantOutOfRange { index: u32, count: usize },
+    #[error("{count} bytes left after the value")]
+    TrailingBytes { count: usize },
+    #[error("value nests deeper than {limit}")]
+    TooDeep { limit: usize },
+}
+
+/// A value that does not fit the layout it is encoded with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot encode{}: {kind}", in_path(.path))]
+pub struct EncodeError {
+    pub path: FieldPath,
+    pub kind: EncodeErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeErrorKind {
+    #[error("{found} value where the layout has {expected}")]
+    Mismatch { expected: &'static str, found: &'static str },
+    #[error("{found} fields where the layout has {expected}")]
+    FieldCount { expected: usize, found: usize },
+    #[error("variant {index} of an enum with {count} variants")]
+    VariantOutOfRange { index: u32, count: usize },
+    #[error("address {address} does not fit in {length} bytes")]
+    AddressTooLong { address: Address, length: AddressLength },
+    #[error("vector of {length} elements is longer than BCS allows ({MAX_SEQUENCE_LENGTH})")]
+    SequenceTooLong { length: usize },
+    #[error("value nests deeper than {limit}")]
+    TooDeep { limit: usize },
+}
+
+fn layout_kind(layout: &Layout) -> &'static str {
+    match layout {
+        Layout::Bool => "bool",
+        Layout::U8 => "u8",
+        Layout::U16 => "u16",
+        Layout::U32 => "u32",
+        Layout::U64 => "u64",
+        Layout::U128 => "u128",
+        Layout::U256 => "u256",
+        Layout::Address(_) => "address",
+        Layout::Signer(_) => "signer",
+        Layout::Vector(_) => "vector",
+        Layout::Struct(_) => "struct",
+        Layout::Enum(_) => "enum",
+    }
+}
+
+/// The path a decode or encode error starts from: the root struct's or enum's name.
+fn root_segment(layout: &Layout) -> Option<Segment> {
+    match layout {
+        Layout::Struct(s) => Some(Segment::Field(s.name.clone())),
+        Layout::Enum(e) => Some(Segment::Field(e.name.clone())),
+        _ => None,
+    }
+}
+
+/// Decodes all of `bytes` with `layout`; bytes left over are an error.
+pub fn decode(bytes: &[u8], layout: &Layout) -> Result<Value, DecodeError> {
+    let mut reader = Reader { bytes, pos: 0 };
+    let value = reader.value(layout, 1).map_err(|mut e| {
+        e.path.0.extend(root_segment(layout));
+        e.path.0.reverse();
+        *e
+    })?;
+    let count = bytes.len().saturating_sub(reader.pos);
+    if count > 0 {
+        return Err(DecodeError {
+            offset: reader.pos,
+            path: FieldPath::default(),
+            kind: DecodeErrorKind::TrailingBytes { count },
+        });
+    }
+    Ok(value)
+}
+
+/// Encodes `value` with `layout`.
+pub fn encode(value: &Value, layout: &Layout) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(layout.min_size());
+    encode_into(value, layout, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the encoding of `value` to `out`. On error, `out` may hold part of the encoding.
+pub fn encode_into(value: &Value, layout: &Layout, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    write_value(value, layout, out, 1).map_err(|mut e| {
+        e.path.0.extend(root_segment(layout));
+        e.path.0.reverse();
+        *e
+    })
+}
+
+/// Appends the canonical ULEB128 encoding of `n`.
+pub fn write_uleb128(out: &mut Vec<u8>, mut n: u32) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Errors travel boxed inside the decoder and encoder: a `Result` the size of a `Value` is
+/// cheaper to return on the path that succeeds, which is the one that matters.
+type Failed<E> = Box<E>;
+
+struct Reader<'b> {
+    bytes: &'b [u8],
+    pos: usize,
+}
+
+/// Errors are built where they happen with an empty path; each level adds its segment while
+/// unwinding (so the path is built reversed, and only on the error path).
+fn within(segment: impl FnOnce() -> Segment) -> impl FnOnce(Failed<DecodeError>) -> Failed<DecodeError> {
+    move |mut e| {
+        e.path.0.push(segment());
+        e
+    }
+}
+
+impl<'b> Reader<'b> {
+    fn fail(&self, offset: usize, kind: DecodeErrorKind) -> Failed<DecodeError> {
+        Box::new(DecodeError { offset, path: FieldPath::default(), kind })
+    }
+
+    fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.pos)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'b [u8], Failed<DecodeError>> {
+        let slice = self.pos.checked_add(n).and_then(|end| self.bytes.get(self.pos..end));
+        match slice {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.fail(self.pos, DecodeErrorKind::UnexpectedEnd { needed: n, remaining: self.remaining() })),
+        }
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Failed<DecodeError>> {
+        let start = self.pos;
+        let slice = self.take(N)?;
+        slice.try_into().map_err(|_| self.fail(start, DecodeErrorKind::UnexpectedEnd { needed: N, remaining: 0 }))
+    }
+
+    fn byte(&mut self) -> Result<u8, Failed<DecodeError>> {
+        let [b] = self.array::<1>()?;
+        Ok(b)
+    }
+
+    /// A canonical ULEB128 of at most 32 bits, as BCS writes lengths and variant indexes.
+    fn uleb128(&mut self) -> Result<u32, Failed<DecodeError>> {
+        let start = self.pos;
+        let mut value: u64 = 0;
+        for shift in (0..32).step_by(7) {
+            let byte = self.byte()?;
+            let digit = byte & 0x7f;
+            value |= u64::from(digit) << shift;
+            if byte & 0x80 == 0 {
+                if shift > 0 && digit == 0 {
+                    return Err(self.fail(start, DecodeErrorKind::NonCanonicalUleb128));
+                }
+                return u32::try_from(value).map_err(|_| self.fail(start, DecodeErrorKind::Uleb128Overflow));
+            }
+        }
+        Err(self.fail(start, DecodeErrorKind::Uleb128Overflow))
+    }
+
+    /// One value: primitives here, inline; vectors, structs and enums in [`Reader::composite`],
+    /// the only place that recurses (and so the only one that checks depth).
+    #[inline(always)]
+    fn value(&mut self, layout: &Layout, depth: usize) -> Result<Value, Failed<DecodeError>> {
+        Ok(match layout {
+            Layout::Bool => {
+                let start = self.pos;
+                match self.byte()? {
+                    0 => Value::Bool(false),
+                    1 => Value::Bool(true),
+                    b => return Err(self.fail(start, DecodeErrorKind::InvalidBool(b))),
+                }
+            }
+            Layout::U8 => Value::U8(self.byte()?),
+            Layout::U16 => Value::U16(u16::from_le_bytes(self.array()?)),
+            Layout::U32 => Value::U32(u32::from_le_bytes(self.array()?)),
+            Layout::U64 => Value::U64(u64::from_le_bytes(self.array()?)),
+            Layout::U128 => Value::U128(u128::from_le_bytes(self.array()?)),
+            Layout::U256 => Value::U256(U256::from_le_bytes(self.array()?)),
+            Layout::Address(len) => Value::Address(self.address(*len)?),
+            Layout::Signer(len) => Value::Signer(self.address(*len)?),
+            Layout::Vector(_) | Layout::Struct(_) | Layout::Enum(_) => return self.composite(layout, depth),
+        })
+    }
+
+    fn composite(&mut self, layout: &Layout, depth: usize) -> Result<Value, Failed<DecodeError>> {
+        if depth > MAX_LAYOUT_DEPTH {
+            return Err(self.fail(self.pos, DecodeErrorKind::TooDeep { limit: MAX_LAYOUT_DEPTH }));
+        }
+        Ok(match layout {
+            Layout::Vector(element) => Value::Vector(self.vector(element, depth)?),
+            Layout::Struct(s) => Value::Struct(self.fields(&s.fields, depth)?),
+            Layout::Enum(e) => {
+                let start = self.pos;
+                let index = self.uleb128()?;
+                let variant = e.variants.get(index as usize).ok_or_else(|| {
+                    self.fail(start, DecodeErrorKind::VariantOutOfRange { index, count: e.variants.len() })
+                })?;
+                let fields =
+                    self.fields(&variant.fields, depth).map_err(within(|| Segment::Variant(variant.name.clone())))?;
+                Value::Variant { index, fields }
+            }
+            primitive => self.value(primitive, depth)?,
+        })
+    }
+
+    fn vector(&mut self, element: &Layout, depth: usize) -> Result<Vec<Value>, Failed<DecodeError>> {
+        let start = self.pos;
+        let length = self.uleb128()?;
+        if u64::from(length) > MAX_SEQUENCE_LENGTH {
+            return Err(self.fail(start, DecodeErrorKind::SequenceTooLong { length: u64::from(length) }));
+        }
+        // Every element takes at least one byte here: a struct without fields cannot be declared
+        // in Move, so this refuses nothing real and bounds the allocation by the input's size.
+        let min_size = element.min_size().max(1);
+        let remaining = self.remaining();
+        let length = length as usize;
+        if length.checked_mul(min_size).is_none_or(|needed| needed > remaining) {
+            return Err(
+                self.fail(start, DecodeErrorKind::LengthTooLarge { length: length as u64, min_size, remaining })
+            );
+        }
+        if let Layout::U8 = element {
+            // Bytes, the commonest vector: one bounds check for all of them.
+            return Ok(self.take(length)?.iter().map(|&b| Value::U8(b)).collect());
+        }
+        let mut items = Vec::with_capacity(length);
+        for i in 0..length {
+            items.push(self.value(element, depth + 1).map_err(within(|| Segment::Index(i as u64)))?);
+        }
+        Ok(items)
+    }
+
+    fn fields(&mut self, fields: &[FieldLayout], depth: usize) -> Result<Vec<Value>, Failed<DecodeError>> {
+        let mut out = Vec::with_capacity(fields.len());
+        for f in fields {
+            out.push(self.value(&f.layout, depth + 1).map_err(within(|| Segment::Field(f.name.clone())))?);
+        }
+        Ok(out)
+    }
+
+    fn address(&mut self, len: AddressLength) -> Result<Address, Failed<DecodeError>> {
+        let bytes = self.take(len.bytes())?;
+        // At most 32 bytes always fit; the fallback is never taken.
+        Ok(Address::from_be_slice(bytes).unwrap_or(Address::ZERO))
+    }
+}
+
+fn encode_fail(kind: EncodeErrorKind) -> Failed<EncodeError> {
+    Box::new(EncodeError { path: FieldPath::default(), kind })
+}
+
+fn encode_within(segment: impl FnOnce() -> Segment) -> impl FnOnce(Failed<EncodeError>) -> Failed<EncodeError> {
+    move |mut e| {
+        e.path.0.push(segment());
+        e
+    }
+}
+
+fn write_address(out: &mut Vec<u8>, address: &Address, length: AddressLength) -> Result<(), Failed<EncodeError>> {
+    let bytes = address
+        .to_be_bytes(length)
+        .ok_or_else(|| encode_fail(EncodeErrorKind::AddressTooLong { address: *address, length }))?;
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+fn write_length(out: &mut Vec<u8>, length: usize) -> Result<(), Failed<EncodeError>> {
+    match u32::try_from(length) {
+        Ok(n) if u64::from(n) <= MAX_SEQUENCE_LENGTH => {
+            write_uleb128(out, n);
+            Ok(())
+        }
+        _ => Err(encode_fail(EncodeErrorKind::SequenceTooLong { length })),
+    }
+}
+
+fn write_fields(
+    values: &[Value],
+    fields: &[FieldLayout],
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> Result<(), Failed<EncodeError>> {
+    if values.len() != fields.len() {
+        return Err(encode_fail(EncodeErrorKind::FieldCount { expected: fields.len(), found: values.len() }));
+    }
+    for (v, f) in values.iter().zip(fields) {
+        write_value(v, &f.layout, out, depth + 1).map_err(encode_within(|| Segment::Field(f.name.clone())))?;
+    }
+    Ok(())
+}
+
+/// One value: primitives here, inline; the rest in [`write_composite`], the only recursion.
+#[inline(always)]
+fn write_value(value: &Value, layout: &Layout, out: &mut Vec<u8>, depth: usize) -> Result<(), Failed<EncodeError>> {
+    match (value, layout) {
+        (Value::Bool(b), Layout::Bool) => out.push(u8::from(*b)),
+        (Value::U8(n), Layout::U8) => out.push(*n),
+        (Value::U16(n), Layout::U16) => out.extend_from_slice(&n.to_le_bytes()),
+        (Value::U32(n), Layout::U32) => out.extend_from_slice(&n.to_le_bytes()),
+        (Value::U64(n), Layout::U64) => out.extend_from_slice(&n.to_le_bytes()),
+        (Value::U128(n), Layout::U128) => out.extend_from_slice(&n.to_le_bytes()),
+        (Value::U256(n), Layout::U256) => out.extend_from_slice(n.as_le_bytes()),
+        (Value::Address(a), Layout::Address(len)) | (Value::Signer(a), Layout::Signer(len)) => {
+            write_address(out, a, *len)?
+        }
+        _ => write_composite(value, layout, out, depth)?,
+    }
+    Ok(())
+}
+
+fn write_composite(value: &Value, layout: &Layout, out: &mut Vec<u8>, depth: usize) -> Result<(), Failed<EncodeError>> {
+    if depth > MAX_LAYOUT_DEPTH {
+        return Err(encode_fail(EncodeErrorKind::TooDeep { limit: MAX_LAYOUT_DEPTH }));
+    }
+    match (value, layout) {
+        (Value::Vector(items), Layout::Vector(element)) => {
+            write_length(out, items.len())?;
+            if let Layout::U8 = **element {
+                // Bytes, the commonest vector.
+                out.reserve(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::U8(b) => out.push(*b),
+                        other => {
+                            let kind = EncodeErrorKind::Mismatch { expected: "u8", found: other.kind() };
+                            return Err(encode_within(|| Segment::Index(i as u64))(encode_fail(kind)));
+                        }
+                    }
+                }
+                return Ok(());
+            }
+            for (i, item) in items.iter().enumerate() {
+                write_value(item, element, out, depth + 1).map_err(encode_within(|| Segment::Index(i as u64)))?;
+            }
+        }
+        (Value::Struct(values), Layout::Struct(s)) => write_fields(values, &s.fields, out, depth)?,
+        (Value::Variant { index, fields }, Layout::Enum(e)) => {
+            let variant = e.variants.get(*index as usize).ok_or_else(|| {
+                encode_fail(EncodeErrorKind::VariantOutOfRange { index: *index, count: e.variants.len() })
+            })?;
+            write_uleb128(out, *index);
+            write_fields(fields, &variant.fields, out, depth)
+                .map_err(encode_within(|| Segment::Variant(variant.name.clone())))?;
+        }
+        (value, layout) => {
+            return Err(encode_fail(EncodeErrorKind::Mismatch { expected: layout_kind(layout), found: value.kind() }));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{EnumLayout, StructLayout, VariantLayout};
+    use binary_format::ModuleId;
+
+    fn field(name: &str, layout: Layout) -> FieldLayout {
+        FieldLayout { name: name.into(), layout }
+    }
+
+    fn structure(name: &str, fields: Vec<FieldLayout>) -> Layout {
+        Layout::Struct(Box::new(StructLayout { module: ModuleId::parse("0x1::M").unwrap(), name: name.into(), fields }))
+    }
+
+    /// `Stake { locked: Coin { value: u64 }, pending: u64, buddies: vector<address> }`.
+    fn stake() -> Layout {
+        structure(
+            "Stake",
+            vec![
+                field("locked", structure("Coin", vec![field("value", Layout::U64)])),
+                field("pending", Layout::U64),
+                field("buddies", Layout::Vector(Box::new(Layout::Address(AddressLength::Bytes16)))),
+            ],
+        )
+    }
+
+    fn option_u8() -> Layout {
+        Layout::Enum(Box::new(EnumLayout {
+            module: ModuleId::parse("0x1::M").unwrap(),
+            name: "Option".into(),
+            variants: vec![
+                VariantLayout { name: "None".into(), fields: vec![] },
+                VariantLayout { name: "Some".into(), fields: vec![field("v", Layout::U8)] },
+            ],
+        }))
+    }
+
+    #[test]
+    fn truncation_names_offset_and_field() {
+        let value = Value::Struct(vec![
+            Value::Struct(vec![Value::U64(5)]),
+            Value::U64(7),
+            Value::Vector(vec![Value::Address(Address::from_u64(1))]),
+        ]);
+        let bytes = encode(&value, &stake()).unwrap();
+        assert_eq!(bytes.len(), 8 + 8 + 1 + 16);
+        assert_eq!(decode(&bytes, &stake()).unwrap(), value);
+        let err = decode(bytes.get(..3).unwrap(), &stake()).unwrap_err();
+        assert_eq!(err.to_string(), "byte 0 in Stake.locked.value: 8 bytes needed, 3 left");
+        // One address claimed, three bytes left: refused at the length.
+        let err = decode(bytes.get(..20).unwrap(), &stake()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "byte 16 in Stake.buddies: vector of 1 elements of at least 16 bytes each does not fit in the 3 bytes left"
+        );
+        let nested = Layout::Vector(Box::new(Layout::Vector(Box::new(Layout::U8))));
+        let err = decode(&[2, 1, 5, 3, 1], &nested).unwrap_err();
+        assert_eq!((err.offset, err.path.to_string()), (3, "[1]".to_owned()));
+        let mut long = bytes.clone();
+        long.push(0);
+        let err = decode(&long, &stake()).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError { offset: 33, path: FieldPath::default(), kind: DecodeErrorKind::TrailingBytes { count: 1 } }
+        );
+    }
+
+    #[test]
+    fn huge_vector_lengths_are_refused_before_allocating() {
+        // Length 2^31 - 1 with 16 bytes left.
+        let mut bytes = vec![0u8; 16];
+        bytes.extend([0xff, 0xff, 0xff, 0xff, 0x07]);
+        bytes.extend([0u8; 16]);
+        let err = decode(&bytes, &stake()).unwrap_err();
+        assert_eq!(err.offset, 16);
+        assert!(matches!(
+            err.kind,
+            DecodeErrorKind::LengthTooLarge { length: 2147483647, min_size: 16, remaining: 16 }
+        ));
+        // 2^31 is over BCS's limit; 2^32 overflows the 32 bits a length has.
+        let too_long = [0x80, 0x80, 0x80, 0x80, 0x08];
+        let err = decode(&too_long, &Layout::Vector(Box::new(Layout::U8))).unwrap_err();
+        assert!(matches!(err.kind, DecodeErrorKind::SequenceTooLong { .. }), "{err}");
+        let err = decode(&[0x80, 0x80, 0x80, 0x80, 0x10], &Layout::Vector(Box::new(Layout::U8))).unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::Uleb128Overflow);
+        let err = decode(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01], &Layout::Vector(Box::new(Layout::U8))).unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::Uleb128Overflow);
+    }
+
+    #[test]
+    fn uleb128_must_be_canonical() {
+        let layout = Layout::Vector(Box::new(Layout::U8));
+        assert_eq!(decode(&[0x01, 0x07], &layout).unwrap(), Value::Vector(vec![Value::U8(7)]));
+        let err = decode(&[0x81, 0x00, 0x07], &layout).unwrap_err();
+        assert_eq!((err.offset, err.kind), (0, DecodeErrorKind::NonCanonicalUleb128));
+        let mut out = Vec::new();
+        write_uleb128(&mut out, 300);
+        assert_eq!(out, [0xac, 0x02]);
+        assert_eq!(out, bcs::to_bytes(&vec![0u8; 300]).unwrap().get(..2).unwrap());
+    }
+
+    #[test]
+    fn bools_and_variants_are_checked() {
+        let err = decode(&[2], &Layout::Bool).unwrap_err();
+        assert_eq!(err.to_string(), "byte 0: 0x02 is not a bool");
+        let err = decode(&[5], &option_u8()).unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::VariantOutOfRange { index: 5, count: 2 });
+        let err = decode(&[1], &option_u8()).unwrap_err();
+        assert_eq!(err.to_string(), "byte 1 in Option::Some.v: 1 bytes needed, 0 left");
+    }
+
+    #[test]
+    fn enums_encode_as_serde_enums_do_in_bcs() {
+        #[derive(serde::Serialize)]
+        enum Shape {
+            #[allow(dead_code)]
+            Empty,
+            Pair(u8, u16),
+        }
+        let layout = Layout::Enum(Box::new(EnumLayout {
+            module: ModuleId::parse("0x1::M").unwrap(),
+            name: "Shape".into(),
+            variants: vec![
+                VariantLayout { name: "Empty".into(), fields: vec![] },
+                VariantLayout { name: "Pair".into(), fields: vec![field("a", Layout::U8), field("b", Layout::U16)] },
+            ],
+        }));
+        let value = Value::Variant { index: 1, fields: vec![Value::U8(3), Value::U16(0x102)] };
+        let bytes = encode(&value, &layout).unwrap();
+        assert_eq!(bytes, bcs::to_bytes(&Shape::Pair(3, 0x102)).unwrap());
+        assert_eq!(decode(&bytes, &layout).unwrap(), value);
+        let wide = Layout::U256;
+        let n = Value::U256(U256::from(u128::MAX));
+        assert_eq!(decode(&encode(&n, &wide).unwrap(), &wide).unwrap(), n);
+    }
+
+    #[test]
+    fn encoding_checks_the_value_against_the_layout() {
+        let bad = Value::Struct(vec![Value::Struct(vec![Value::U32(5)]), Value::U64(7), Value::Vector(vec![])]);
+        let err = encode(&bad, &stake()).unwrap_err();
+        assert_eq!(err.to_string(), "cannot encode in Stake.locked.value: u32 value where the layout has u64");
+        let short = Value::Struct(vec![Value::U64(7)]);
+        assert!(matches!(
+            encode(&short, &stake()).unwrap_err().kind,
+            EncodeErrorKind::FieldCount { expected: 3, found: 1 }
+        ));
+        let far = Address::parse_hex(&format!("0x1{}", "0".repeat(32))).unwrap();
+        let err = encode(&Value::Address(far), &Layout::Address(AddressLength::Bytes16)).unwrap_err();
+        assert!(matches!(err.kind, EncodeErrorKind::AddressTooLong { .. }));
+        let bytes = Layout::Vector(Box::new(Layout::U8));
+        let err = encode(&Value::Vector(vec![Value::U8(1), Value::Bool(true)]), &bytes).unwrap_err();
+        assert_eq!(err.to_string(), "cannot encode in [1]: bool value where the layout has u8");
+        let err = encode(&Value::Variant { index: 2, fields: vec![] }, &option_u8()).unwrap_err();
+        assert!(matches!(err.kind, EncodeErrorKind::VariantOutOfRange { index: 2, count: 2 }));
+    }
+
+    #[test]
+    fn deep_hand_built_layouts_are_refused_not_overflowed() {
+        let mut layout = Layout::U8;
+        let mut value = Value::U8(0);
+        for _ in 0..MAX_LAYOUT_DEPTH + 5 {
+            layout = Layout::Vector(Box::new(layout));
+            value = Value::Vector(vec![value]);
+        }
+        assert!(matches!(encode(&value, &layout).unwrap_err().kind, EncodeErrorKind::TooDeep { .. }));
+        let bytes = vec![1u8; MAX_LAYOUT_DEPTH + 6];
+        assert!(matches!(decode(&bytes, &layout).unwrap_err().kind, DecodeErrorKind::TooDeep { .. }));
+    }
+
+    #[test]
+    fn move_values_convert_where_representable() {
+        let value = Value::Struct(vec![
+            Value::Struct(vec![Value::U64(5)]),
+            Value::U64(7),
+            Value::Vector(vec![Value::Address(Address::from_u64(0xa11ce))]),
+        ]);
+        let mv = value.to_move_value().unwrap();
+        let bytes = encode(&value, &stake()).unwrap();
+        assert_eq!(mv.simple_serialize().unwrap(), bytes);
+        let layout = stake().to_move_layout().unwrap();
+        let back = MoveValue::simple_deserialize(&bytes, &layout).unwrap();
+        assert_eq!(Value::from(back), value);
+        assert!(Value::U16(1).to_move_value().is_err());
+        assert!(Value::Variant { index: 0, fields: vec![] }.to_move_value().is_err());
+    }
+}
