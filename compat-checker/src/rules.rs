@@ -180,23 +180,6 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_unique_and_kebab_case() {
-        let mut ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
-        ids.sort_unstable();
-        let before = ids.len();
-        ids.dedup();
-        assert_eq!(ids.len(), before, "two rules share an id");
-        for id in ids {
-            assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{id}");
-        }
-    }
-}
-
 /// The rules table as Markdown: what `docs/rules.md` holds.
 pub fn markdown() -> String {
     use std::fmt::Write;
@@ -217,4 +200,21 @@ pub fn markdown() -> String {
         let _ = writeln!(out, "\n### `{}`\n\n```text\n// old\n{}\n// new\n{}\n```", r.id, r.example.0, r.example.1);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_kebab_case() {
+        let mut ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before, "two rules share an id");
+        for id in ids {
+            assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{id}");
+        }
+    }
 }

@@ -10,8 +10,12 @@
 //! - [`store`]: the store migrations read and write through, and an in-memory one;
 //! - [`signer`] and [`runner`]: the privileged signer, which only the runner can create.
 
+pub mod catalogue;
 pub mod core_types;
+pub mod handlers;
 pub mod layout;
+pub mod literal;
+pub mod plan;
 pub mod runner;
 pub mod signer;
 pub mod store;

@@ -406,15 +406,15 @@ impl<'a> Differ<'a> {
         };
         let names = |vs: &[binary_format::Variant]| vs.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
         let (on, nn) = (names(ov), names(nv));
-        for (i, v) in ov.iter().enumerate() {
-            match nv.iter().position(|n| n.name == v.name) {
+        for v in ov {
+            match nv.iter().find(|n| n.name == v.name) {
                 None => changes
                     .push(at("enum-variant-removed", &v.name, format!("variant {} removed", v.name)).derivable(false)),
-                Some(j) => {
-                    let same_fields = v.fields.len() == nv[j].fields.len()
+                Some(nvar) => {
+                    let same_fields = v.fields.len() == nvar.fields.len()
                         && v.fields
                             .iter()
-                            .zip(&nv[j].fields)
+                            .zip(&nvar.fields)
                             .all(|(a, b)| a.name == b.name && self.relate(&a.ty, &b.ty) == Relation::Same);
                     if !same_fields {
                         let text = |fs: &[binary_format::Field]| {
@@ -422,11 +422,10 @@ impl<'a> Differ<'a> {
                         };
                         changes.push(
                             at("enum-variant-changed", &v.name, format!("variant {} fields changed", v.name))
-                                .old_new(text(&v.fields), text(&nv[j].fields))
+                                .old_new(text(&v.fields), text(&nvar.fields))
                                 .derivable(false),
                         );
                     }
-                    let _ = i;
                 }
             }
         }

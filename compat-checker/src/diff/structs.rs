@@ -143,9 +143,12 @@ fn longest_increasing(xs: &[usize]) -> Vec<usize> {
     let mut prev = vec![usize::MAX; n];
     for i in 0..n {
         for j in 0..i {
-            if xs.get(j) < xs.get(i) && len.get(j).map_or(0, |l| l + 1) > len.get(i).copied().unwrap_or(0) {
-                len[i] = len[j] + 1;
-                prev[i] = j;
+            let through_j = len.get(j).map_or(0, |l| l + 1);
+            if xs.get(j) < xs.get(i) && through_j > len.get(i).copied().unwrap_or(0) {
+                if let (Some(l), Some(p)) = (len.get_mut(i), prev.get_mut(i)) {
+                    *l = through_j;
+                    *p = j;
+                }
             }
         }
     }

@@ -1,0 +1,321 @@
+//! The catalogue: one entry per stored struct whose layout changes between two releases, with
+//! its transform, validated against the release pair when it is built.
+//!
+//! Entries come from the declarations file the compatibility checker also reads. Building the
+//! catalogue checks both directions: every layout-breaking change of a stored struct has an
+//! entry, and every entry matches a real change; a derived transform compiles (defaults given for
+//! new fields, nothing underivable), and a hand-written one names a registered handler. Each entry
+//! has a checksum of its canonical form (declaration and both layouts): recorded when the entry
+//! runs, it detects an entry later edited, removed or reordered (as Flyway and refinery do).
+
+use crate::core_types::{self, ConvertError};
+use crate::handlers::{Handler, Handlers};
+use crate::layout::{Layout, LayoutError, ReleaseIndex, StructLayout};
+use crate::literal::encode_literal;
+use crate::plan::{DerivedPlan, PlanError};
+use binary_format::{AddressLength, DatatypeRef, Module, ModuleId, Type};
+use compat_checker::diff::{diff, StructPair};
+use move_core_types::language_storage::{StructTag, TypeTag};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use stdlib::declarations::{Declaration, Declarations, Scope, TransformKind};
+use stdlib::registry::{Registry, ReleaseName};
+
+/// SHA-256 of an entry's canonical form.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Checksum(pub [u8; 32]);
+
+impl fmt::Display for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Checksum({self})")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("{struct_name} of {from} -> {to} changes layout but no migration is declared for it")]
+    Undeclared { struct_name: String, from: String, to: String },
+    #[error("migration `{id}` (line {line}) matches no layout change of {item} {versions}")]
+    NoSuchChange { id: String, line: usize, item: String, versions: String },
+    #[error("{struct_name} changes layout in place at {module}: it must move to a new version")]
+    InPlace { struct_name: String, module: String },
+    #[error("migration `{id}`: {source}")]
+    Transform { id: String, source: PlanError },
+    #[error("migration `{id}`: no hand-written transform is registered as `{handler}`")]
+    UnknownHandler { id: String, handler: String },
+    #[error("migration `{id}`: {message}")]
+    Layout { id: String, message: String },
+}
+
+/// How an entry's data changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transform {
+    Derived { renames: BTreeMap<String, String>, defaults: BTreeMap<String, String> },
+    HandWritten { handler: String },
+}
+
+/// One migration: a stored struct moved from one version of its module to the next.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub release: ReleaseName,
+    pub scope: Scope,
+    /// The module's registry name.
+    pub module: String,
+    pub struct_name: String,
+    pub from: ModuleId,
+    pub to: ModuleId,
+    pub transform: Transform,
+    pub checksum: Checksum,
+    /// Whether the struct has non-phantom type parameters (each instantiation has its own plan).
+    pub generic: bool,
+}
+
+/// One entry, made concrete for the type arguments of a stored instance.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub old_tag: StructTag,
+    pub new_tag: StructTag,
+    pub old_layout: StructLayout,
+    pub new_layout: StructLayout,
+    pub compiled: Compiled,
+}
+
+#[derive(Debug, Clone)]
+pub enum Compiled {
+    Derived(DerivedPlan),
+    HandWritten(Handler),
+}
+
+/// The entries of one release pair, with what they need to make instances.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    pub entries: Vec<Entry>,
+    old: Vec<Module>,
+    new: Vec<Module>,
+    address_length: AddressLength,
+    handlers: Handlers,
+}
+
+fn canonical(d: &Declaration, pair: &StructPair) -> String {
+    let map = |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let fields = |s: &binary_format::Struct| {
+        s.fields.iter().map(|f| format!("{}:{}", f.name, f.ty)).collect::<Vec<_>>().join(",")
+    };
+    format!(
+        "id={}\nrelease={}\nmodule={}\nstruct={}\nfrom={}\nto={}\nscope={:?}\ntransform={:?}\nrenames={}\ndefaults={}\nhandler={}\nold={}\nnew={}\n",
+        d.id,
+        d.release,
+        d.module,
+        d.struct_name,
+        pair.old_module,
+        pair.new_module,
+        d.scope,
+        d.transform,
+        map(&d.renames),
+        map(&d.defaults),
+        d.handler.as_deref().unwrap_or(""),
+        fields(&pair.old),
+        fields(&pair.new),
+    )
+}
+
+impl Catalogue {
+    /// Builds and validates the catalogue of `release` (the new side of the pair).
+    pub fn build(
+        old: &[&Module],
+        new: &[&Module],
+        release: ReleaseName,
+        declarations: &Declarations,
+        registry: Option<&Registry>,
+        handlers: &Handlers,
+        address_length: AddressLength,
+    ) -> Result<Catalogue, Vec<CatalogueError>> {
+        let d = diff(old, new, registry, Some(declarations));
+        let mut errors = Vec::new();
+        let mut entries = Vec::new();
+        let changed: Vec<&StructPair> = d.struct_pairs.iter().filter(|p| p.layout_changed && p.is_stored()).collect();
+        for p in &changed {
+            if p.old_module == p.new_module {
+                errors.push(CatalogueError::InPlace {
+                    struct_name: p.new.name.clone(),
+                    module: p.new_module.to_string(),
+                });
+            } else if declarations.find(&p.lineage, &p.new.name, p.old_module.address, p.new_module.address).is_none() {
+                errors.push(CatalogueError::Undeclared {
+                    struct_name: p.new.name.clone(),
+                    from: p.old_module.to_string(),
+                    to: p.new_module.to_string(),
+                });
+            }
+        }
+        let mut catalogue = Catalogue {
+            entries: Vec::new(),
+            old: old.iter().map(|m| (*m).clone()).collect(),
+            new: new.iter().map(|m| (*m).clone()).collect(),
+            address_length,
+            handlers: handlers.clone(),
+        };
+        for decl in declarations.entries.iter().filter(|d| d.release == release) {
+            let pair = changed.iter().find(|p| {
+                p.lineage == decl.module
+                    && p.new.name == decl.struct_name
+                    && p.old_module.address == decl.from
+                    && p.new_module.address == decl.to
+            });
+            let Some(pair) = pair else {
+                errors.push(CatalogueError::NoSuchChange {
+                    id: decl.id.clone(),
+                    line: decl.line,
+                    item: format!("{}::{}", decl.module, decl.struct_name),
+                    versions: format!("from {} to {}", decl.from, decl.to),
+                });
+                continue;
+            };
+            let transform = match decl.transform {
+                TransformKind::Derived => {
+                    Transform::Derived { renames: decl.renames.clone(), defaults: decl.defaults.clone() }
+                }
+                TransformKind::HandWritten => {
+                    Transform::HandWritten { handler: decl.handler.clone().unwrap_or_default() }
+                }
+            };
+            let entry = Entry {
+                id: decl.id.clone(),
+                release: decl.release,
+                scope: decl.scope,
+                module: decl.module.clone(),
+                struct_name: decl.struct_name.clone(),
+                from: pair.old_module.clone(),
+                to: pair.new_module.clone(),
+                transform,
+                checksum: Checksum(Sha256::digest(canonical(decl, pair).as_bytes()).into()),
+                generic: pair.new.type_params.iter().any(|p| !p.phantom),
+            };
+            // Validate by making the instance every stored value of it would use (non-phantom
+            // type parameters probed with u64).
+            let probe: Vec<TypeTag> = pair.new.type_params.iter().map(|_| TypeTag::U64).collect();
+            if let Err(e) = catalogue.instance(&entry, &probe) {
+                errors.push(e);
+                continue;
+            }
+            entries.push(entry);
+        }
+        if errors.is_empty() {
+            catalogue.entries = entries;
+            Ok(catalogue)
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn entry(&self, id: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.id == id)
+    }
+
+    fn layout(
+        &self,
+        modules: &[Module],
+        module: &ModuleId,
+        name: &str,
+        args: &[TypeTag],
+        id: &str,
+    ) -> Result<(StructTag, StructLayout), CatalogueError> {
+        let err = |message: String| CatalogueError::Layout { id: id.to_owned(), message };
+        let datatype = DatatypeRef {
+            module: module.clone(),
+            name: name.to_owned(),
+            type_args: args.iter().map(core_types::type_of_tag).collect::<Vec<Type>>(),
+        };
+        let tag = core_types::struct_tag(&datatype).map_err(|e: ConvertError| err(e.to_string()))?;
+        let index =
+            ReleaseIndex::new(modules.iter(), self.address_length).map_err(|e: LayoutError| err(e.to_string()))?;
+        match index.layout_of_datatype(&datatype).map_err(|e: LayoutError| err(e.to_string()))? {
+            Layout::Struct(s) => Ok((tag, *s)),
+            other => Err(err(format!("{name} is not a struct: {other}"))),
+        }
+    }
+
+    /// The entry made concrete for stored instances with these type arguments.
+    pub fn instance(&self, entry: &Entry, type_args: &[TypeTag]) -> Result<Instance, CatalogueError> {
+        let (old_tag, old_layout) = self.layout(&self.old, &entry.from, &entry.struct_name, type_args, &entry.id)?;
+        let (new_tag, new_layout) = self.layout(&self.new, &entry.to, &entry.struct_name, type_args, &entry.id)?;
+        let compiled = match &entry.transform {
+            Transform::Derived { renames, defaults } => {
+                let mut bytes = BTreeMap::new();
+                for (field, literal) in defaults {
+                    let (_, layout) = new_layout.field(field).ok_or_else(|| CatalogueError::Transform {
+                        id: entry.id.clone(),
+                        source: PlanError::BadDefault {
+                            field: field.clone(),
+                            message: "the new layout has no such field".to_owned(),
+                        },
+                    })?;
+                    let encoded = encode_literal(literal, layout).map_err(|message| CatalogueError::Transform {
+                        id: entry.id.clone(),
+                        source: PlanError::BadDefault { field: field.clone(), message },
+                    })?;
+                    bytes.insert(field.clone(), encoded);
+                }
+                let plan = DerivedPlan::compile(&old_layout, &new_layout, renames, &bytes)
+                    .map_err(|source| CatalogueError::Transform { id: entry.id.clone(), source })?;
+                Compiled::Derived(plan)
+            }
+            Transform::HandWritten { handler } => Compiled::HandWritten(
+                self.handlers
+                    .get(handler)
+                    .ok_or_else(|| CatalogueError::UnknownHandler { id: entry.id.clone(), handler: handler.clone() })?,
+            ),
+        };
+        Ok(Instance { old_tag, new_tag, old_layout, new_layout, compiled })
+    }
+
+    /// Checks the migrations recorded as run (id and checksum, in the order they ran) against
+    /// this catalogue and the earlier ones: an entry edited since it ran, missing, or moved
+    /// before another that ran earlier is reported.
+    pub fn verify_history(catalogues: &[&Catalogue], ran: &[(String, Checksum)]) -> Vec<String> {
+        let all: Vec<&Entry> = catalogues.iter().flat_map(|c| &c.entries).collect();
+        let mut problems = Vec::new();
+        let mut last_position = None;
+        for (id, checksum) in ran {
+            match all.iter().position(|e| &e.id == id) {
+                None => problems.push(format!("migration `{id}` ran but is no longer in the catalogue")),
+                Some(i) => {
+                    if all.get(i).is_some_and(|e| e.checksum != *checksum) {
+                        problems
+                            .push(format!("migration `{id}` was edited after it ran (checksum {checksum} recorded)"));
+                    }
+                    if last_position.is_some_and(|p| i < p) {
+                        problems.push(format!("migration `{id}` is now ordered before a migration that ran earlier"));
+                    }
+                    last_position = Some(i);
+                }
+            }
+        }
+        problems
+    }
+}
+
+impl Instance {
+    /// Transforms one resource's old bytes into its new bytes, appended to `out`.
+    pub fn transform(&self, old: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        match &self.compiled {
+            Compiled::Derived(plan) => plan.transcode(old, out).map_err(|e| e.to_string()),
+            Compiled::HandWritten(handler) => {
+                let old_layout = Layout::Struct(Box::new(self.old_layout.clone()));
+                let new_layout = Layout::Struct(Box::new(self.new_layout.clone()));
+                let value = crate::value::decode(old, &old_layout).map_err(|e| e.to_string())?;
+                let cx = crate::handlers::HandlerContext { old: &self.old_layout, new: &self.new_layout };
+                let new_value = handler(&value, &cx)?;
+                crate::value::encode_into(&new_value, &new_layout, out).map_err(|e| e.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Hand-written transforms, registered by name: for changes no derived rule covers, such as a
+//! new field computed from old ones. A handler works on decoded values (old layout in, new
+//! layout out); the runner encodes the result with the new layout, so a handler cannot write
+//! bytes that do not decode.
+
+use crate::layout::StructLayout;
+use crate::value::Value;
+use std::collections::BTreeMap;
+
+/// A transform from an old value to a new one. An `Err` is that account's failure: its old data
+/// stays untouched.
+pub type Handler = fn(&Value, &HandlerContext<'_>) -> Result<Value, String>;
+
+/// What a handler may look at besides the value.
+#[derive(Debug)]
+pub struct HandlerContext<'a> {
+    pub old: &'a StructLayout,
+    pub new: &'a StructLayout,
+}
+
+impl HandlerContext<'_> {
+    /// The old value's field named `name`.
+    pub fn old_field<'v>(&self, value: &'v Value, name: &str) -> Result<&'v Value, String> {
+        let (i, _) = self.old.field(name).ok_or_else(|| format!("the old layout has no field `{name}`"))?;
+        value.fields().and_then(|f| f.get(i)).ok_or_else(|| format!("the old value has no field `{name}`"))
+    }
+}
+
+/// Handlers by name, as migration declarations name them.
+#[derive(Debug, Clone, Default)]
+pub struct Handlers(BTreeMap<&'static str, Handler>);
+
+impl Handlers {
+    pub fn new() -> Handlers {
+        Handlers::default()
+    }
+
+    pub fn register(&mut self, name: &'static str, handler: Handler) -> &mut Self {
+        self.0.insert(name, handler);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<Handler> {
+        self.0.get(name).copied()
+    }
+
+    /// The handlers the stdlib's declarations name.
+    pub fn stdlib() -> Handlers {
+        let mut h = Handlers::new();
+        h.register("stake_weight", stake_weight);
+        h
+    }
+}
+
+/// Stake v3: `weight = locked.value + pending`; `pending` goes, `unlock_epoch` stays.
+fn stake_weight(old: &Value, cx: &HandlerContext<'_>) -> Result<Value, String> {
+    let locked = cx.old_field(old, "locked")?;
+    let value =
+        locked.fields().and_then(|f| f.first()).and_then(Value::as_u128).ok_or("`locked.value` is not an integer")?;
+    let pending = cx.old_field(old, "pending")?.as_u64().ok_or("`pending` is not a u64")?;
+    let weight = value.checked_add(u128::from(pending)).ok_or("`locked.value + pending` overflows u128")?;
+    // Every other field of the new layout is carried over by name.
+    let fields = cx
+        .new
+        .fields
+        .iter()
+        .map(|f| match f.name.as_str() {
+            "weight" => Ok(Value::U128(weight)),
+            name => cx.old_field(old, name).cloned(),
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Value::Struct(fields))
+}

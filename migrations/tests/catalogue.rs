@@ -1,0 +1,253 @@
+//! The catalogue of the stdlib's own releases: built and validated from the committed
+//! declarations, transforms checked on real values against values built in the new layout,
+//! and the runner applied to a store of many accounts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use binary_format::{AddressLength, Module};
+use migrations::catalogue::{Catalogue, CatalogueError, Instance};
+use migrations::core_types::parse_struct_tag;
+use migrations::handlers::Handlers;
+use migrations::runner::Runner;
+use migrations::store::{InMemoryStore, Store, WriteBatch};
+use migrations::{encode, Layout, Value};
+use move_core_types::account_address::AccountAddress;
+use std::path::Path;
+use stdlib::declarations::Declarations;
+use stdlib::registry::{Registry, ReleaseName};
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn release(n: usize) -> Vec<Module> {
+    stdlib::build::build_release(n).unwrap().modules.into_iter().map(|m| m.module).collect()
+}
+
+fn declarations() -> Declarations {
+    Declarations::load(&root().join("stdlib/migrations.toml")).unwrap()
+}
+
+fn catalogue_with(
+    old: usize,
+    declarations: &Declarations,
+    handlers: &Handlers,
+) -> Result<Catalogue, Vec<CatalogueError>> {
+    let registry = Registry::load(&root().join("stdlib/registry.toml")).unwrap();
+    let (o, n) = (release(old), release(old + 1));
+    let (o, n): (Vec<&Module>, Vec<&Module>) = (o.iter().collect(), n.iter().collect());
+    Catalogue::build(
+        &o,
+        &n,
+        ReleaseName::new(old as u32 + 2),
+        declarations,
+        Some(&registry),
+        handlers,
+        AddressLength::Bytes16,
+    )
+}
+
+fn catalogue(old: usize) -> Catalogue {
+    catalogue_with(old, &declarations(), &Handlers::stdlib()).unwrap()
+}
+
+fn instance(c: &Catalogue, id: &str, args: &[&str]) -> Instance {
+    let args: Vec<_> =
+        args.iter().map(|a| move_core_types::language_storage::TypeTag::Struct(parse_struct_tag(a).unwrap())).collect();
+    c.instance(c.entry(id).unwrap(), &args).unwrap()
+}
+
+fn bytes(value: Value, layout: &migrations::StructLayout) -> Vec<u8> {
+    encode(&value, &Layout::Struct(Box::new(layout.clone()))).unwrap()
+}
+
+fn transform(i: &Instance, old: Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    i.transform(&bytes(old, &i.old_layout), &mut out).unwrap();
+    out
+}
+
+#[test]
+fn every_stdlib_change_has_an_entry() {
+    let ids = |c: &Catalogue| c.entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&catalogue(0)), ["epoch-v2", "coin-balance-v2", "wallet-v2", "stake-v2"]);
+    assert_eq!(ids(&catalogue(1)), ["stake-v3", "vouch-v3", "wallet-v3"]);
+    let all: Vec<_> = catalogue(0).entries.iter().chain(&catalogue(1).entries).map(|e| e.checksum).collect();
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), all.len());
+}
+
+#[test]
+fn v1_to_v2_values_transcode_to_values_built_in_the_new_layout() {
+    let c = catalogue(0);
+    let epoch = instance(&c, "epoch-v2", &[]);
+    let timer = Value::Struct(vec![Value::U64(1_000), Value::U64(60)]);
+    let old = Value::Struct(vec![Value::U64(41), Value::U64(7), timer.clone()]);
+    let new = Value::Struct(vec![Value::U64(41), Value::U64(7), timer, Value::U64(0)]);
+    assert_eq!(transform(&epoch, old), bytes(new, &epoch.new_layout));
+
+    let balance = instance(&c, "coin-balance-v2", &["0x1::GAS::GAS"]);
+    assert_eq!(migrations::core_types::render_struct_tag(&balance.new_tag), "0x3::Coin::Balance<0x1::GAS::GAS>");
+    let old = Value::Struct(vec![Value::Struct(vec![Value::U64(u64::MAX)])]);
+    let new = Value::Struct(vec![Value::Struct(vec![Value::U128(u128::from(u64::MAX))])]);
+    assert_eq!(transform(&balance, old), bytes(new, &balance.new_layout));
+
+    let wallet = instance(&c, "wallet-v2", &[]);
+    let value = Value::Struct(vec![Value::Bool(true), Value::U64(250), Value::U64(1_000)]);
+    assert_eq!(
+        transform(&wallet, value.clone()),
+        bytes(value, &wallet.new_layout),
+        "a declared rename copies the bytes"
+    );
+
+    let stake = instance(&c, "stake-v2", &[]);
+    let old = Value::Struct(vec![Value::Struct(vec![Value::U64(500)]), Value::U64(20), Value::U64(9)]);
+    let new = Value::Struct(vec![Value::Struct(vec![Value::U128(500)]), Value::U64(20), Value::U64(9)]);
+    assert_eq!(transform(&stake, old), bytes(new, &stake.new_layout));
+}
+
+#[test]
+fn v2_to_v3_values_transcode_including_the_hand_written_weight() {
+    let c = catalogue(1);
+    let stake = instance(&c, "stake-v3", &[]);
+    let old = Value::Struct(vec![Value::Struct(vec![Value::U128(500)]), Value::U64(20), Value::U64(9)]);
+    let new = Value::Struct(vec![Value::Struct(vec![Value::U128(500)]), Value::U64(9), Value::U128(520)]);
+    assert_eq!(transform(&stake, old), bytes(new, &stake.new_layout));
+
+    let vouch = instance(&c, "vouch-v3", &[]);
+    let buddies = Value::Vector(vec![
+        Value::Address(binary_format::Address::from_u64(0xa1)),
+        Value::Address(binary_format::Address::from_u64(0xb2)),
+    ]);
+    let old = Value::Struct(vec![buddies.clone(), Value::U64(12)]);
+    assert_eq!(transform(&vouch, old), bytes(Value::Struct(vec![buddies]), &vouch.new_layout));
+
+    let wallet = instance(&c, "wallet-v3", &[]);
+    let old = Value::Struct(vec![Value::Bool(false), Value::U64(250), Value::U64(1_000)]);
+    let new = Value::Struct(vec![Value::Bool(false), Value::U64(1_000), Value::U64(250)]);
+    assert_eq!(transform(&wallet, old), bytes(new, &wallet.new_layout));
+}
+
+#[test]
+fn the_catalogue_refuses_missing_extra_and_broken_entries() {
+    let all = declarations();
+    let mut missing = all.clone();
+    missing.entries.retain(|d| d.id != "wallet-v2");
+    let errors = catalogue_with(0, &missing, &Handlers::stdlib()).unwrap_err();
+    assert!(
+        errors.iter().any(|e| matches!(e, CatalogueError::Undeclared { struct_name, .. } if struct_name == "Wallet")),
+        "{errors:?}"
+    );
+
+    let mut extra = all.clone();
+    let mut bogus = extra.entries[0].clone();
+    bogus.id = "bogus".into();
+    bogus.struct_name = "Timer".into();
+    extra.entries.push(bogus);
+    let errors = catalogue_with(0, &extra, &Handlers::stdlib()).unwrap_err();
+    assert!(errors.iter().any(|e| matches!(e, CatalogueError::NoSuchChange { id, .. } if id == "bogus")), "{errors:?}");
+
+    let mut no_default = all.clone();
+    no_default.entries.iter_mut().for_each(|d| d.defaults.clear());
+    let errors = catalogue_with(0, &no_default, &Handlers::stdlib()).unwrap_err();
+    assert!(errors.iter().any(|e| e.to_string().contains("`height` is new")), "{errors:?}");
+
+    let errors = catalogue_with(1, &all, &Handlers::new()).unwrap_err();
+    assert!(
+        errors.iter().any(|e| matches!(e, CatalogueError::UnknownHandler { handler, .. } if handler == "stake_weight")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn history_detects_edited_missing_and_reordered_migrations() {
+    let (v2, v3) = (catalogue(0), catalogue(1));
+    let ran: Vec<_> = v2.entries.iter().chain(&v3.entries).map(|e| (e.id.clone(), e.checksum)).collect();
+    assert!(Catalogue::verify_history(&[&v2, &v3], &ran).is_empty());
+
+    let mut edited = declarations();
+    edited.entries.iter_mut().filter(|d| d.id == "epoch-v2").for_each(|d| {
+        d.defaults.insert("height".into(), "7".into());
+    });
+    let v2_edited = catalogue_with(0, &edited, &Handlers::stdlib()).unwrap();
+    let problems = Catalogue::verify_history(&[&v2_edited, &v3], &ran);
+    assert!(problems.iter().any(|p| p.contains("`epoch-v2` was edited")), "{problems:?}");
+
+    let mut reordered = ran.clone();
+    reordered.swap(0, 1);
+    assert!(Catalogue::verify_history(&[&v2, &v3], &reordered).iter().any(|p| p.contains("ordered before")));
+
+    let mut unknown = ran.clone();
+    unknown.push(("gone-v9".into(), ran[0].1));
+    assert!(Catalogue::verify_history(&[&v2, &v3], &unknown).iter().any(|p| p.contains("no longer in the catalogue")));
+}
+
+fn account(n: u32) -> AccountAddress {
+    let mut a = [0u8; 16];
+    a[12..].copy_from_slice(&n.to_be_bytes());
+    AccountAddress::new(a)
+}
+
+#[test]
+fn runner_migrates_in_chunks_reports_corrupt_accounts_and_is_idempotent() {
+    let c = catalogue(0);
+    let balance = instance(&c, "coin-balance-v2", &["0x1::GAS::GAS"]);
+    let mut store = InMemoryStore::new();
+    let mut batch = WriteBatch::new();
+    for n in 1..=1_000u32 {
+        let value = Value::Struct(vec![Value::Struct(vec![Value::U64(u64::from(n) * 3)])]);
+        let mut b = bytes(value, &balance.old_layout);
+        if n % 250 == 0 {
+            b.truncate(5); // corrupt
+        }
+        batch.put(account(n), balance.old_tag.clone(), b);
+    }
+    store.apply(batch).unwrap();
+    let runner = Runner::for_instance(&balance, c.entry("coin-balance-v2").unwrap().scope);
+    let (mut cursor, mut migrated, mut failed) = (None, 0, Vec::new());
+    loop {
+        let report = runner.run_chunk(&balance, &mut store, cursor, 128).unwrap();
+        migrated += report.migrated;
+        failed.extend(report.failed);
+        cursor = report.cursor;
+        if report.done {
+            break;
+        }
+    }
+    assert_eq!(migrated, 996);
+    assert_eq!(failed.len(), 4);
+    assert!(failed[0].reason.contains("byte"), "{}", failed[0]);
+    // Corrupt accounts keep their old bytes, untouched; the others hold only the new version.
+    assert_eq!(store.get(&account(250), &balance.old_tag).unwrap().unwrap().len(), 5);
+    assert!(store.get(&account(1), &balance.old_tag).unwrap().is_none());
+    let new = store.get(&account(7), &balance.new_tag).unwrap().unwrap();
+    let expected = bytes(Value::Struct(vec![Value::Struct(vec![Value::U128(21)])]), &balance.new_layout);
+    assert_eq!(new, expected);
+    // Running again changes nothing but meeting the same corrupt accounts.
+    let before: Vec<_> = store.iter().map(|(t, a, b)| (t.clone(), *a, b.to_vec())).collect();
+    let again = runner.run_chunk(&balance, &mut store, None, 10_000).unwrap();
+    assert_eq!((again.migrated, again.failed.len(), again.done), (0, 4, true));
+    let after: Vec<_> = store.iter().map(|(t, a, b)| (t.clone(), *a, b.to_vec())).collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_system_entry_cannot_write_user_accounts() {
+    let c = catalogue(0);
+    let epoch = instance(&c, "epoch-v2", &[]);
+    let mut store = InMemoryStore::new();
+    let value = Value::Struct(vec![Value::U64(1), Value::U64(2), Value::Struct(vec![Value::U64(3), Value::U64(4)])]);
+    let mut batch = WriteBatch::new();
+    batch.put(AccountAddress::ZERO, epoch.old_tag.clone(), bytes(value.clone(), &epoch.old_layout));
+    batch.put(account(9), epoch.old_tag.clone(), bytes(value, &epoch.old_layout));
+    store.apply(batch).unwrap();
+    let runner = Runner::for_instance(&epoch, c.entry("epoch-v2").unwrap().scope);
+    let report = runner.run_chunk(&epoch, &mut store, None, 10).unwrap();
+    assert_eq!(report.migrated, 1);
+    assert_eq!(report.failed.len(), 1);
+    assert!(report.failed[0].reason.contains("refused"), "{}", report.failed[0]);
+    assert!(store.get(&account(9), &epoch.new_tag).unwrap().is_none());
+    assert!(store.get(&AccountAddress::ZERO, &epoch.new_tag).unwrap().is_some());
+}
