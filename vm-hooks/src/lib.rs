@@ -1,0 +1,27 @@
+//! The block-prologue hook that runs stdlib migrations.
+//!
+//! A Move chain whose new stdlib release changes the layout of stored structs must rewrite
+//! those resources on every node, deterministically, without halting: this crate decides
+//! *when* (the `migrations` crate knows *how*).
+//! - [`hook`]: [`Hook::maybe_migrate`], called at the start of every block: activation at a
+//!   release's height, system-account migrations in that block, user-account migrations in
+//!   budgeted chunks with a cursor in state, failures quarantined or halted, never a panic;
+//! - [`schedule`]: the schedule built once from the releases' catalogues and the config;
+//! - [`status`]: the on-chain status `0x1::Migrations::Status` at 0x0;
+//! - [`read`]: migrate-on-read during the window, writes to closed versions refused;
+//! - [`policy`]: the governance trait the node implements;
+//! - [`staged`]: the store overlay that makes a block's work one atomic batch.
+
+pub mod hook;
+pub mod policy;
+pub mod read;
+pub mod schedule;
+pub mod staged;
+pub mod status;
+
+pub use hook::{BlockReport, Hook, HookError};
+pub use policy::{AllowAll, Decision, HaltedMigration, Policy};
+pub use read::AccessError;
+pub use schedule::{Budget, HookConfig, ReleasePlan, ScheduleError};
+pub use staged::Staged;
+pub use status::{Activation, Completed, Cursor, Failure, InProgress, Status, StatusError, STATUS_TAG};

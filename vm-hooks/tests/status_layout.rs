@@ -1,0 +1,103 @@
+//! The status resource is exactly `0x1::Migrations::Status` of the stdlib: its bytes decode
+//! with the layout resolved from release v1, and bytes made from that layout decode as status.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use binary_format::Address;
+use common::*;
+use migrations::store::{Store, WriteBatch};
+use migrations::{decode, encode, Value};
+use move_core_types::account_address::AccountAddress;
+use vm_hooks::{Budget, Status, STATUS_TAG};
+
+fn bytes_of(s: &str) -> Value {
+    Value::Vector(s.bytes().map(Value::U8).collect())
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Vector(items) => items
+            .iter()
+            .map(|b| match b {
+                Value::U8(b) => char::from(*b),
+                other => panic!("{other:?}"),
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn status_written_by_the_hook_decodes_with_the_stdlib_layout() {
+    let mut store = genesis(100);
+    let mut batch = WriteBatch::new();
+    batch.put(account(7), tag("0x1::Wallet::Wallet"), vec![0; 2]);
+    store.apply(batch).unwrap();
+    let mut hook = hook(Budget { max_resources: 30, max_bytes: 1 << 20 });
+    run_blocks(&mut hook, &mut store, 1, V2_HEIGHT + 3);
+    let bytes = store.get(&AccountAddress::ZERO, &tag(STATUS_TAG)).unwrap().unwrap();
+    let layout = Layouts::of(0).layout(STATUS_TAG);
+    let value = decode(&bytes, &layout).unwrap();
+    assert_eq!(encode(&value, &layout).unwrap(), bytes, "canonical");
+    let fields = value.fields().unwrap();
+    let [activations, completed, in_progress, failed] = fields else { panic!() };
+    assert_eq!(*activations, Value::Vector(vec![Value::Struct(vec![Value::U64(2), Value::U64(V2_HEIGHT)])]));
+    let Value::Vector(completed) = completed else { panic!() };
+    let ids: Vec<_> = completed.iter().map(|c| text(&c.fields().unwrap()[0])).collect();
+    assert_eq!(ids, ["epoch-v2", "coin-balance-v2"]);
+    let Value::Vector(checksum) = &completed[0].fields().unwrap()[1] else { panic!() };
+    assert_eq!(checksum.len(), 32);
+    let Value::Vector(in_progress) = in_progress else { panic!() };
+    assert_eq!(text(&in_progress[0].fields().unwrap()[0]), "wallet-v2");
+    let Value::Vector(failed) = failed else { panic!() };
+    let failure = failed[0].fields().unwrap();
+    assert_eq!(failure[0], Value::Address(Address::from_u64(7)));
+    assert_eq!(text(&failure[1]), "wallet-v2");
+
+    // And the typed view says the same.
+    let status = Status::load(&store).unwrap();
+    assert!(status.has_run("coin-balance-v2") && !status.has_run("wallet-v2"));
+    assert_eq!(status.failures()[0].account, account(7));
+    let progress = status.progress_of("wallet-v2").unwrap();
+    assert_eq!(progress.cursor.height, V2_HEIGHT + 3);
+    assert!(progress.migrated > 0);
+}
+
+#[test]
+fn bytes_encoded_from_the_stdlib_layout_decode_as_status() {
+    let layout = Layouts::of(0).layout(STATUS_TAG);
+    let cursor =
+        bcs::to_bytes(&vm_hooks::Cursor { height: 12, approved: false, instance: 0, after: Some([3; 16]) }).unwrap();
+    let value = Value::Struct(vec![
+        Value::Vector(vec![Value::Struct(vec![Value::U64(2), Value::U64(10)])]),
+        Value::Vector(vec![Value::Struct(vec![
+            bytes_of("epoch-v2"),
+            Value::Vector(vec![Value::U8(0xab); 32]),
+            Value::U64(10),
+        ])]),
+        Value::Vector(vec![Value::Struct(vec![
+            bytes_of("wallet-v2"),
+            Value::Vector(cursor.iter().copied().map(Value::U8).collect()),
+            Value::U64(99),
+        ])]),
+        Value::Vector(vec![Value::Struct(vec![
+            Value::Address(Address::from_u64(5)),
+            bytes_of("wallet-v2"),
+            bytes_of("bad"),
+        ])]),
+    ]);
+    let bytes = encode(&value, &layout).unwrap();
+    let status = Status::decode(&bytes).unwrap();
+    assert_eq!(status.encode().unwrap(), bytes);
+    assert_eq!(status.completion("epoch-v2").unwrap().checksum.0, [0xab; 32]);
+    assert_eq!(status.progress_of("wallet-v2").unwrap().cursor.after_account(), Some(AccountAddress::new([3; 16])));
+    assert_eq!(status.progress_of("wallet-v2").unwrap().migrated, 99);
+    assert_eq!(status.failures_of("wallet-v2")[0].reason, "bad");
+    assert_eq!(status.last_height(), 12);
+    // The empty status of genesis.
+    let empty = encode(&Value::Struct(vec![Value::Vector(vec![]); 4]), &layout).unwrap();
+    assert_eq!(Status::decode(&empty).unwrap(), Status::default());
+    assert_eq!(Status::default().encode().unwrap(), empty);
+}
