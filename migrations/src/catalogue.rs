@@ -86,6 +86,10 @@ pub struct Instance {
     pub old_layout: StructLayout,
     pub new_layout: StructLayout,
     pub compiled: Compiled,
+    /// The layouts as values, built once: a hand-written transform decodes and encodes with
+    /// them for every resource.
+    old_value_layout: Layout,
+    new_value_layout: Layout,
 }
 
 #[derive(Debug, Clone)]
@@ -274,7 +278,9 @@ impl Catalogue {
                     .ok_or_else(|| CatalogueError::UnknownHandler { id: entry.id.clone(), handler: handler.clone() })?,
             ),
         };
-        Ok(Instance { old_tag, new_tag, old_layout, new_layout, compiled })
+        let old_value_layout = Layout::Struct(Box::new(old_layout.clone()));
+        let new_value_layout = Layout::Struct(Box::new(new_layout.clone()));
+        Ok(Instance { old_tag, new_tag, old_layout, new_layout, compiled, old_value_layout, new_value_layout })
     }
 
     /// Checks the migrations recorded as run (id and checksum, in the order they ran) against
@@ -309,12 +315,14 @@ impl Instance {
         match &self.compiled {
             Compiled::Derived(plan) => plan.transcode(old, out).map_err(|e| e.to_string()),
             Compiled::HandWritten(handler) => {
-                let old_layout = Layout::Struct(Box::new(self.old_layout.clone()));
-                let new_layout = Layout::Struct(Box::new(self.new_layout.clone()));
-                let value = crate::value::decode(old, &old_layout).map_err(|e| e.to_string())?;
+                let value = crate::value::decode(old, &self.old_value_layout).map_err(|e| e.to_string())?;
                 let cx = crate::handlers::HandlerContext { old: &self.old_layout, new: &self.new_layout };
                 let new_value = handler(&value, &cx)?;
-                crate::value::encode_into(&new_value, &new_layout, out).map_err(|e| e.to_string())
+                let start = out.len();
+                crate::value::encode_into(&new_value, &self.new_value_layout, out).map_err(|e| {
+                    out.truncate(start);
+                    e.to_string()
+                })
             }
         }
     }

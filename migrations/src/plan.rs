@@ -7,6 +7,11 @@
 //! Fixed-size runs are coalesced, so a struct that only gains a field becomes one copy and one
 //! insert. Variable-size values (vectors, and structs holding them) are walked to find their end
 //! by a `Skipper` compiled from their layout.
+//!
+//! A plan accepts exactly the bytes `value::decode` accepts with the old layout: besides lengths,
+//! variant tags and the end of the input, every bool byte (copied or skipped) must be 0 or 1, so a
+//! corrupt resource is an error for its account instead of being copied into a new resource that
+//! no longer decodes. Bools therefore end a fixed-size run rather than joining it.
 
 use crate::layout::{FieldLayout, Layout, StructLayout};
 use compat_checker::diff::structs::{map_fields, FieldSource, Named, Renames};
@@ -43,7 +48,12 @@ pub struct TranscodeError {
 /// How to find the end of a value of some layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skipper {
+    /// `n` bytes, whatever they hold.
     Fixed(usize),
+    /// One byte that must be 0 or 1. Not merged into `Fixed` runs: a span is only copied or
+    /// skipped once its bools are checked, so that bytes the old layout does not decode are an
+    /// error rather than copied into the new resource.
+    Bool,
     /// A ULEB128 length, then that many elements.
     Vector(Box<Skipper>),
     /// Consecutive values.
@@ -55,7 +65,8 @@ pub enum Skipper {
 impl Skipper {
     pub fn of(layout: &Layout) -> Skipper {
         match layout {
-            Layout::Bool | Layout::U8 => Skipper::Fixed(1),
+            Layout::Bool => Skipper::Bool,
+            Layout::U8 => Skipper::Fixed(1),
             Layout::U16 => Skipper::Fixed(2),
             Layout::U32 => Skipper::Fixed(4),
             Layout::U64 => Skipper::Fixed(8),
@@ -94,11 +105,18 @@ impl Skipper {
         }
         match self {
             Skipper::Fixed(n) => end(input, pos, *n),
+            Skipper::Bool => bools(input, pos, 1),
             Skipper::Vector(e) => {
                 let (len, mut p) = uleb(input, pos)?;
-                if let Skipper::Fixed(n) = **e {
-                    let bytes = usize::try_from(len).ok().and_then(|l| l.checked_mul(n));
-                    return bytes.map_or_else(|| Err(eof(pos)), |b| end(input, p, b));
+                match **e {
+                    Skipper::Fixed(n) => {
+                        let bytes = usize::try_from(len).ok().and_then(|l| l.checked_mul(n));
+                        return bytes.map_or_else(|| Err(eof(pos)), |b| end(input, p, b));
+                    }
+                    Skipper::Bool => {
+                        return usize::try_from(len).map_or_else(|_| Err(eof(pos)), |l| bools(input, p, l))
+                    }
+                    _ => {}
                 }
                 // Each element takes at least one byte unless it is empty: bound the loop by
                 // the input, so a hostile length cannot make us spin.
@@ -120,6 +138,18 @@ impl Skipper {
                 v.skip(input, p, depth + 1)
             }
         }
+    }
+}
+
+/// The position after `n` bools starting at `pos`, each checked to be 0 or 1.
+fn bools(input: &[u8], pos: usize, n: usize) -> Result<usize, TranscodeError> {
+    let e = end(input, pos, n)?;
+    match input.get(pos..e).and_then(|bytes| bytes.iter().position(|&b| b > 1)) {
+        None => Ok(e),
+        Some(i) => Err(TranscodeError {
+            offset: pos + i,
+            message: format!("{:#04x} is not a bool", input.get(pos + i).copied().unwrap_or_default()),
+        }),
     }
 }
 

@@ -251,3 +251,26 @@ fn a_system_entry_cannot_write_user_accounts() {
     assert!(store.get(&account(9), &epoch.new_tag).unwrap().is_none());
     assert!(store.get(&AccountAddress::ZERO, &epoch.new_tag).unwrap().is_some());
 }
+
+#[test]
+fn a_corrupt_bool_is_reported_and_its_account_left_untouched() {
+    // `Wallet.frozen` is a bool: a byte other than 0 or 1 does not decode with the old layout, so
+    // the derived plan must refuse it rather than copy it into a new resource that does not decode.
+    let c = catalogue(1);
+    let wallet = instance(&c, "wallet-v3", &[]);
+    let good = bytes(Value::Struct(vec![Value::Bool(true), Value::U64(250), Value::U64(1_000)]), &wallet.old_layout);
+    let mut corrupt = good.clone();
+    corrupt[0] = 2;
+    let mut store = InMemoryStore::new();
+    let mut batch = WriteBatch::new();
+    batch.put(account(1), wallet.old_tag.clone(), good);
+    batch.put(account(2), wallet.old_tag.clone(), corrupt.clone());
+    store.apply(batch).unwrap();
+    let runner = Runner::for_instance(&wallet, c.entry("wallet-v3").unwrap().scope);
+    let report = runner.run_chunk(&wallet, &mut store, None, 10).unwrap();
+    assert_eq!(report.migrated, 1);
+    assert_eq!(report.failed.len(), 1);
+    assert!(report.failed[0].reason.contains("not a bool"), "{}", report.failed[0]);
+    assert_eq!(store.get(&account(2), &wallet.old_tag).unwrap().unwrap(), corrupt);
+    assert!(store.get(&account(2), &wallet.new_tag).unwrap().is_none());
+}
