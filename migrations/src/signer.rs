@@ -132,7 +132,7 @@ impl PrivilegedSigner {
         bytes: Vec<u8>,
     ) -> Result<(), SignerError> {
         self.check(&account, tag)?;
-        batch.put(account, tag.clone(), bytes);
+        batch.put_ref(account, tag, bytes);
         Ok(())
     }
 
@@ -142,7 +142,7 @@ impl PrivilegedSigner {
         if self.scope.retires.as_ref() != Some(tag) || !self.scope.target.allows(&account) {
             self.check(&account, tag)?;
         }
-        batch.delete(account, tag.clone());
+        batch.delete_ref(account, tag);
         Ok(())
     }
 }

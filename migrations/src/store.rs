@@ -38,10 +38,13 @@ pub enum Write {
 }
 
 /// Writes applied all together or not at all. The last write to a key wins; writes are kept
-/// sorted by (struct tag, account), so a batch applies the same way on every node.
+/// sorted by (struct tag, account), so a batch applies the same way on every node. Grouped by
+/// tag: a chunk of one migration writes thousands of accounts under two tags, and comparing or
+/// cloning a tag (strings and type arguments) once per group, not once per account, is what
+/// keeps a batch cheap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
-    writes: BTreeMap<(StructTag, AccountAddress), Write>,
+    writes: BTreeMap<StructTag, BTreeMap<AccountAddress, Write>>,
 }
 
 impl WriteBatch {
@@ -50,39 +53,77 @@ impl WriteBatch {
     }
 
     pub fn put(&mut self, account: AccountAddress, tag: StructTag, bytes: Vec<u8>) {
-        self.writes.insert((tag, account), Write::Put(bytes));
+        self.writes.entry(tag).or_default().insert(account, Write::Put(bytes));
+    }
+
+    /// `put` without taking the tag: it is cloned only for the first write under it.
+    pub fn put_ref(&mut self, account: AccountAddress, tag: &StructTag, bytes: Vec<u8>) {
+        match self.writes.get_mut(tag) {
+            Some(group) => {
+                group.insert(account, Write::Put(bytes));
+            }
+            None => {
+                self.writes.entry(tag.clone()).or_default().insert(account, Write::Put(bytes));
+            }
+        }
     }
 
     pub fn delete(&mut self, account: AccountAddress, tag: StructTag) {
-        self.writes.insert((tag, account), Write::Delete);
+        self.writes.entry(tag).or_default().insert(account, Write::Delete);
+    }
+
+    /// `delete` without taking the tag.
+    pub fn delete_ref(&mut self, account: AccountAddress, tag: &StructTag) {
+        match self.writes.get_mut(tag) {
+            Some(group) => {
+                group.insert(account, Write::Delete);
+            }
+            None => {
+                self.writes.entry(tag.clone()).or_default().insert(account, Write::Delete);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.writes.len()
+        self.writes.values().map(BTreeMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+        self.writes.values().all(BTreeMap::is_empty)
     }
 
     /// The writes, sorted by (struct tag, account).
     pub fn iter(&self) -> impl Iterator<Item = (&StructTag, &AccountAddress, &Write)> {
-        self.writes.iter().map(|((tag, account), w)| (tag, account, w))
+        self.writes.iter().flat_map(|(tag, group)| group.iter().map(move |(account, w)| (tag, account, w)))
     }
 
     /// The pending write to one key, if any.
     pub fn get(&self, account: &AccountAddress, tag: &StructTag) -> Option<&Write> {
-        // The key is owned; building it clones the tag, which only tests and checks call for.
-        self.writes.get(&(tag.clone(), *account))
+        self.writes.get(tag).and_then(|group| group.get(account))
+    }
+
+    /// A batch of writes already grouped by tag.
+    pub fn from_groups(writes: BTreeMap<StructTag, BTreeMap<AccountAddress, Write>>) -> WriteBatch {
+        WriteBatch { writes }
+    }
+
+    /// The writes grouped by tag, consumed, in (tag, account) order.
+    pub fn into_groups(self) -> impl Iterator<Item = (StructTag, BTreeMap<AccountAddress, Write>)> {
+        self.writes.into_iter()
     }
 }
 
 impl IntoIterator for WriteBatch {
     type Item = ((StructTag, AccountAddress), Write);
-    type IntoIter = std::collections::btree_map::IntoIter<(StructTag, AccountAddress), Write>;
+    type IntoIter = std::vec::IntoIter<((StructTag, AccountAddress), Write)>;
 
+    /// Flattened, one owned key per write (clones each tag per account: prefer `into_groups`).
     fn into_iter(self) -> Self::IntoIter {
-        self.writes.into_iter()
+        self.writes
+            .into_iter()
+            .flat_map(|(tag, group)| group.into_iter().map(move |(account, w)| ((tag.clone(), account), w)))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }
 
@@ -182,21 +223,20 @@ impl Store for InMemoryStore {
                 }
             }
         }
-        for ((tag, account), write) in batch {
-            match write {
-                Write::Put(bytes) => {
-                    self.resources.entry(tag).or_default().insert(account, bytes);
-                }
-                Write::Delete => {
-                    if let Some(accounts) = self.resources.get_mut(&tag) {
+        for (tag, group) in batch.into_groups() {
+            let accounts = self.resources.entry(tag).or_default();
+            for (account, write) in group {
+                match write {
+                    Write::Put(bytes) => {
+                        accounts.insert(account, bytes);
+                    }
+                    Write::Delete => {
                         accounts.remove(&account);
-                        if accounts.is_empty() {
-                            self.resources.remove(&tag);
-                        }
                     }
                 }
             }
         }
+        self.resources.retain(|_, accounts| !accounts.is_empty());
         Ok(())
     }
 }

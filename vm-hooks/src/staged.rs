@@ -37,16 +37,7 @@ impl<'s> Staged<'s> {
 
     /// The staged writes, as one batch for the base store.
     pub fn into_batch(self) -> WriteBatch {
-        let mut batch = WriteBatch::new();
-        for (tag, accounts) in self.pending {
-            for (account, write) in accounts {
-                match write {
-                    Write::Put(bytes) => batch.put(account, tag.clone(), bytes),
-                    Write::Delete => batch.delete(account, tag.clone()),
-                }
-            }
-        }
-        batch
+        WriteBatch::from_groups(self.pending)
     }
 }
 
@@ -108,8 +99,8 @@ impl Store for Staged<'_> {
     /// Stages the batch; never fails (limits are the base store's to check when the whole is
     /// applied).
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        for ((tag, account), write) in batch {
-            self.pending.entry(tag).or_default().insert(account, write);
+        for (tag, group) in batch.into_groups() {
+            self.pending.entry(tag).or_default().extend(group);
         }
         Ok(())
     }
