@@ -7,6 +7,7 @@
 //! new fields, nothing underivable), and a hand-written one names a registered handler. Each entry
 //! has a checksum of its canonical form (declaration and both layouts): recorded when the entry
 //! runs, it detects an entry later edited, removed or reordered (as Flyway and refinery do).
+//! Entries are in dependency order (the new release's module graph), the order they run in.
 
 use crate::core_types::{self, ConvertError};
 use crate::handlers::{Handler, Handlers};
@@ -213,6 +214,12 @@ impl Catalogue {
             entries.push(entry);
         }
         if errors.is_empty() {
+            // Dependencies first: a struct that embeds another is migrated after it (the stdlib
+            // graph's publishing order); entries of one module keep their declaration order.
+            let graph = stdlib::graph::DependencyGraph::new(new.iter().copied(), &stdlib::graph::Versions::default());
+            let order = graph.topological_order().unwrap_or_default();
+            let rank = |id: &ModuleId| order.iter().position(|m| m == id).unwrap_or(usize::MAX);
+            entries.sort_by_key(|e| rank(&e.to));
             catalogue.entries = entries;
             Ok(catalogue)
         } else {

@@ -274,3 +274,14 @@ fn a_corrupt_bool_is_reported_and_its_account_left_untouched() {
     assert_eq!(store.get(&account(2), &wallet.old_tag).unwrap().unwrap(), corrupt);
     assert!(store.get(&account(2), &wallet.new_tag).unwrap().is_none());
 }
+
+#[test]
+fn entries_run_in_dependency_order_whatever_the_declaration_order() {
+    let mut reversed = declarations();
+    reversed.entries.reverse();
+    let c = catalogue_with(0, &reversed, &Handlers::stdlib()).unwrap();
+    let ids: Vec<&str> = c.entries.iter().map(|e| e.id.as_str()).collect();
+    let position = |id: &str| ids.iter().position(|i| *i == id).unwrap();
+    // Stake embeds a Coin: the coin's new version is migrated first.
+    assert!(position("coin-balance-v2") < position("stake-v2"), "{ids:?}");
+}

@@ -10,18 +10,24 @@
 //! - [`status`]: the on-chain status `0x1::Migrations::Status` at 0x0;
 //! - [`read`]: migrate-on-read during the window, writes to closed versions refused;
 //! - [`policy`]: the governance trait the node implements;
-//! - [`staged`]: the store overlay that makes a block's work one atomic batch.
+//! - [`staged`]: the store overlay that makes a block's work one atomic batch;
+//! - [`persistent`]: [`RedbStore`], the store on redb, one commit per batch;
+//! - [`mod@state_root`]: the SHA-256 root over the sorted state of any backend.
 
 pub mod hook;
+pub mod persistent;
 pub mod policy;
 pub mod read;
 pub mod schedule;
 pub mod staged;
+pub mod state_root;
 pub mod status;
 
 pub use hook::{BlockReport, Hook, HookError};
+pub use persistent::RedbStore;
 pub use policy::{AllowAll, Decision, HaltedMigration, Policy};
 pub use read::AccessError;
 pub use schedule::{Budget, HookConfig, ReleasePlan, ScheduleError};
 pub use staged::Staged;
+pub use state_root::{state_root, SortedState, StateRoot};
 pub use status::{Activation, Completed, Cursor, Failure, InProgress, Status, StatusError, STATUS_TAG};

@@ -1,0 +1,271 @@
+//! The persistent store: [`Store`] on [`redb`].
+//!
+//! redb was chosen because it is a pure-Rust embedded database (no C dependency, nothing to link
+//! or build beyond Cargo) with ACID transactions over copy-on-write B-trees, so a commit either
+//! lands whole or not at all and a process killed at any point reopens to the last commit.
+//!
+//! One table maps a key to a resource's BCS bytes. The key is the struct tag's canonical BCS
+//! bytes, prefixed by their length (4 bytes, big-endian), followed by the 16 account bytes. All
+//! keys of one tag therefore share one prefix that no other tag's keys start with, and sort by
+//! account after it: [`Store::scan`] is one range read in address order that visits only what it
+//! returns. One [`Store::apply`] is one write transaction, committed with redb's default
+//! durability (fsync before the commit returns).
+
+use migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
+use migrations::StructTag;
+use move_core_types::account_address::AccountAddress;
+use redb::{Database, ReadableDatabase, TableDefinition};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+const BACKEND: &str = "redb";
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "state.redb";
+
+const RESOURCES: TableDefinition<'static, &'static [u8], &'static [u8]> = TableDefinition::new("resources");
+
+/// Why the store could not be opened or used, beyond redb's own errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedbStoreError {
+    #[error("data directory {} does not exist or is not a directory", .0.display())]
+    MissingDataDir(PathBuf),
+    #[error("cannot open the database {}: {source}", .path.display())]
+    Open { path: PathBuf, source: redb::DatabaseError },
+    #[error("corrupt key of {len} bytes in the resources table: {reason}")]
+    CorruptKey { len: usize, reason: String },
+    #[error("struct tag does not encode: {0}")]
+    Encode(String),
+}
+
+fn backend(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Backend { backend: BACKEND, source: Box::new(e.into()) }
+}
+
+fn own(e: RedbStoreError) -> StoreError {
+    StoreError::Backend { backend: BACKEND, source: Box::new(e) }
+}
+
+/// The key prefix of `tag`: its canonical BCS bytes after their length (u32, big-endian).
+pub fn tag_prefix(tag: &StructTag) -> Result<Vec<u8>, StoreError> {
+    let bytes = bcs::to_bytes(tag).map_err(|e| own(RedbStoreError::Encode(e.to_string())))?;
+    let len = u32::try_from(bytes.len()).map_err(|_| own(RedbStoreError::Encode("tag too long".to_owned())))?;
+    let mut prefix = Vec::with_capacity(4 + bytes.len() + AccountAddress::LENGTH);
+    prefix.extend_from_slice(&len.to_be_bytes());
+    prefix.extend_from_slice(&bytes);
+    Ok(prefix)
+}
+
+fn key(prefix: &[u8], account: &AccountAddress) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + AccountAddress::LENGTH);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(account.as_ref());
+    key
+}
+
+/// Splits a key into its tag prefix and account.
+fn split_key(key: &[u8]) -> Result<(&[u8], AccountAddress), StoreError> {
+    let corrupt = |reason: &str| own(RedbStoreError::CorruptKey { len: key.len(), reason: reason.to_owned() });
+    let (len, _) = key.split_first_chunk::<4>().ok_or_else(|| corrupt("shorter than a length prefix"))?;
+    let tag_len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| corrupt("length overflows"))?;
+    if key.len() != 4 + tag_len + AccountAddress::LENGTH {
+        return Err(corrupt("length prefix disagrees with the key's length"));
+    }
+    let (prefix, account) = key.split_at(4 + tag_len);
+    let account = AccountAddress::from_bytes(account).map_err(|e| corrupt(&e.to_string()))?;
+    Ok((prefix, account))
+}
+
+/// Decodes the struct tag of a key prefix.
+fn decode_prefix(prefix: &[u8]) -> Result<StructTag, StoreError> {
+    let bytes = prefix.get(4..).unwrap_or_default();
+    bcs::from_bytes(bytes).map_err(|e| own(RedbStoreError::CorruptKey { len: prefix.len(), reason: e.to_string() }))
+}
+
+/// One resource: its struct tag, account and bytes.
+pub type Resource = (StructTag, AccountAddress, Vec<u8>);
+
+/// A key and its value, as stored.
+type RawEntry = (Vec<u8>, Vec<u8>);
+
+/// Called with the tag prefix, account and bytes of each resource.
+pub type Visitor<'a> = &'a mut dyn FnMut(&[u8], &AccountAddress, &[u8]);
+
+/// Resources in a redb database, in one data directory.
+pub struct RedbStore {
+    db: Database,
+    path: PathBuf,
+    max_value_size: usize,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore").field("path", &self.path).field("max_value_size", &self.max_value_size).finish()
+    }
+}
+
+impl RedbStore {
+    /// Opens (creating if absent) the database in the existing directory `dir`.
+    pub fn open(dir: &Path) -> Result<RedbStore, StoreError> {
+        RedbStore::open_with_max_value_size(dir, DEFAULT_MAX_VALUE_SIZE)
+    }
+
+    /// As [`RedbStore::open`], refusing resources larger than `max_value_size` bytes.
+    pub fn open_with_max_value_size(dir: &Path, max_value_size: usize) -> Result<RedbStore, StoreError> {
+        if !dir.is_dir() {
+            return Err(own(RedbStoreError::MissingDataDir(dir.to_path_buf())));
+        }
+        let path = dir.join(DB_FILE);
+        let db = Database::create(&path).map_err(|source| own(RedbStoreError::Open { path: path.clone(), source }))?;
+        // The table exists from the start, so readers never meet a missing table.
+        let txn = db.begin_write().map_err(backend)?;
+        txn.open_table(RESOURCES).map_err(backend)?;
+        txn.commit().map_err(backend)?;
+        Ok(RedbStore { db, path, max_value_size })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every resource, in key order: by tag prefix (see [`tag_prefix`]), then by account.
+    /// Lazy: entries are read as the iterator advances, from one read transaction.
+    pub fn iter_all(&self) -> Result<impl Iterator<Item = Result<Resource, StoreError>>, StoreError> {
+        let mut last: Option<(Vec<u8>, StructTag)> = None;
+        Ok(self.raw_iter()?.map(move |entry| {
+            let (key, value) = entry?;
+            let (prefix, account) = split_key(&key)?;
+            let tag = match &last {
+                Some((p, tag)) if p.as_slice() == prefix => tag.clone(),
+                _ => {
+                    let tag = decode_prefix(prefix)?;
+                    last = Some((prefix.to_vec(), tag.clone()));
+                    tag
+                }
+            };
+            Ok((tag, account, value))
+        }))
+    }
+
+    /// Visits every resource in key order with its tag prefix, account and bytes.
+    pub fn for_each_raw(&self, visit: Visitor<'_>) -> Result<(), StoreError> {
+        for entry in self.raw_iter()? {
+            let (key, value) = entry?;
+            let (prefix, account) = split_key(&key)?;
+            visit(prefix, &account, &value);
+        }
+        Ok(())
+    }
+
+    fn raw_iter(&self) -> Result<impl Iterator<Item = Result<RawEntry, StoreError>>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(RESOURCES).map_err(backend)?;
+        let range = table.range::<&[u8]>(..).map_err(backend)?;
+        Ok(range.map(|entry| {
+            let (k, v) = entry.map_err(backend)?;
+            Ok((k.value().to_vec(), v.value().to_vec()))
+        }))
+    }
+}
+
+impl Store for RedbStore {
+    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key(&tag_prefix(tag)?, account);
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(RESOURCES).map_err(backend)?;
+        Ok(table.get(key.as_slice()).map_err(backend)?.map(|v| v.value().to_vec()))
+    }
+
+    fn scan(
+        &self,
+        tag: &StructTag,
+        after: Option<&AccountAddress>,
+        limit: usize,
+    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let prefix = tag_prefix(tag)?;
+        let start = after.map(|a| key(&prefix, a));
+        let end = key(&prefix, &AccountAddress::new([0xff; AccountAddress::LENGTH]));
+        let lower = match &start {
+            Some(k) => Bound::Excluded(k.as_slice()),
+            None => Bound::Included(prefix.as_slice()),
+        };
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(RESOURCES).map_err(backend)?;
+        let range = table.range::<&[u8]>((lower, Bound::Included(end.as_slice()))).map_err(backend)?;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in range.take(limit) {
+            let (k, v) = entry.map_err(backend)?;
+            let (_, account) = split_key(k.value())?;
+            out.push((account, v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        for (tag, account, write) in batch.iter() {
+            if let Write::Put(bytes) = write {
+                if bytes.len() > self.max_value_size {
+                    return Err(StoreError::ValueTooLarge {
+                        account: *account,
+                        tag: tag.clone(),
+                        size: bytes.len(),
+                        max: self.max_value_size,
+                    });
+                }
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Dropping the transaction without commit (on any error below) aborts it.
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut table = txn.open_table(RESOURCES).map_err(backend)?;
+            let mut last: Option<(StructTag, Vec<u8>)> = None;
+            for ((tag, account), write) in batch {
+                let prefix = match &last {
+                    Some((t, p)) if *t == tag => p.clone(),
+                    _ => {
+                        let p = tag_prefix(&tag)?;
+                        last = Some((tag, p.clone()));
+                        p
+                    }
+                };
+                let key = key(&prefix, &account);
+                match write {
+                    Write::Put(bytes) => {
+                        table.insert(key.as_slice(), bytes.as_slice()).map_err(backend)?;
+                    }
+                    Write::Delete => {
+                        table.remove(key.as_slice()).map_err(backend)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use migrations::core_types::parse_struct_tag;
+
+    #[test]
+    fn keys_split_back_and_tags_decode() {
+        let tag = parse_struct_tag("0x1::Coin::Balance<0x1::GAS::GAS>").unwrap();
+        let prefix = tag_prefix(&tag).unwrap();
+        let account = AccountAddress::new([7; 16]);
+        let k = key(&prefix, &account);
+        let (p, a) = split_key(&k).unwrap();
+        assert_eq!((p, a), (prefix.as_slice(), account));
+        assert_eq!(decode_prefix(p).unwrap(), tag);
+        assert!(split_key(&k[..k.len() - 1]).is_err());
+        assert!(split_key(&[0, 0]).is_err());
+    }
+}
