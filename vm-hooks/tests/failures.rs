@@ -140,7 +140,7 @@ fn a_halt_rolls_back_its_chunk_and_approval_quarantines_the_failing_accounts() {
     assert!(hook.all_done());
     let status = Status::load(&store).unwrap();
     assert!(status.has_run("stake-v3") && status.migration_failure("stake-v3").is_none());
-    let failing: Vec<_> = (3..=300u32).step_by(3).filter(|&i| pending_of(i) % 7 == 0).map(account).collect();
+    let failing: Vec<_> = (3..=300u32).step_by(3).filter(|&i| pending_of(i).is_multiple_of(7)).map(account).collect();
     let quarantined: Vec<_> = status.failures_of("stake-v3").iter().map(|f| f.account).collect();
     assert_eq!(quarantined, failing);
     assert!(status.failures_of("stake-v3")[0].reason.contains("multiple of 7"));

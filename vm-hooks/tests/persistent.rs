@@ -30,7 +30,7 @@ fn addr(rng: &mut Rng) -> AccountAddress {
     let n = rng.below(40) as u8;
     let mut a = [0u8; 16];
     a[15] = n;
-    if n % 7 == 0 {
+    if n.is_multiple_of(7) {
         a[0] = 0xff;
     }
     AccountAddress::new(a)
