@@ -102,6 +102,24 @@ impl WriteBatch {
         self.writes.get(tag).and_then(|group| group.get(account))
     }
 
+    /// Refuses a batch that puts a value larger than `max` bytes: stores check every write before
+    /// applying any, so that a batch is all or nothing.
+    pub fn check_value_sizes(&self, max: usize) -> Result<(), StoreError> {
+        for (tag, account, write) in self.iter() {
+            if let Write::Put(bytes) = write {
+                if bytes.len() > max {
+                    return Err(StoreError::ValueTooLarge {
+                        account: *account,
+                        tag: tag.clone(),
+                        size: bytes.len(),
+                        max,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A batch of writes already grouped by tag.
     pub fn from_groups(writes: BTreeMap<StructTag, BTreeMap<AccountAddress, Write>>) -> WriteBatch {
         WriteBatch { writes }
@@ -211,18 +229,7 @@ impl Store for InMemoryStore {
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         // Check everything first: past this loop nothing can fail, so the batch is all or nothing.
-        for (tag, account, write) in batch.iter() {
-            if let Write::Put(bytes) = write {
-                if bytes.len() > self.max_value_size {
-                    return Err(StoreError::ValueTooLarge {
-                        account: *account,
-                        tag: tag.clone(),
-                        size: bytes.len(),
-                        max: self.max_value_size,
-                    });
-                }
-            }
-        }
+        batch.check_value_sizes(self.max_value_size)?;
         for (tag, group) in batch.into_groups() {
             let accounts = self.resources.entry(tag).or_default();
             for (account, write) in group {

@@ -14,7 +14,9 @@
 //! test makes sure that the field its change needs exists (a fixed-size field to remove, an
 //! integer inside a vector of structs to widen...) by inserting one at a random position.
 
-use binary_format::{Address, AddressLength, ModuleId};
+mod common;
+
+use binary_format::{AddressLength, ModuleId};
 use migrations::plan::DerivedPlan;
 use migrations::value::{decode, encode};
 use migrations::{EnumLayout, FieldLayout, Layout, StructLayout, Value, VariantLayout, U256};
@@ -154,42 +156,7 @@ fn struct_with_int(vocab: Vocab) -> BoxedStrategy<Layout> {
 }
 
 fn value_for(layout: &Layout) -> BoxedStrategy<Value> {
-    match layout {
-        Layout::Bool => any::<bool>().prop_map(Value::Bool).boxed(),
-        Layout::U8 => any::<u8>().prop_map(Value::U8).boxed(),
-        Layout::U16 => any::<u16>().prop_map(Value::U16).boxed(),
-        Layout::U32 => any::<u32>().prop_map(Value::U32).boxed(),
-        Layout::U64 => any::<u64>().prop_map(Value::U64).boxed(),
-        Layout::U128 => any::<u128>().prop_map(Value::U128).boxed(),
-        Layout::U256 => any::<[u8; 32]>().prop_map(|b| Value::U256(U256::from_le_bytes(b))).boxed(),
-        Layout::Address(len) | Layout::Signer(len) => {
-            let signer = matches!(layout, Layout::Signer(_));
-            prop::collection::vec(any::<u8>(), len.bytes())
-                .prop_map(move |b| {
-                    let a = Address::from_be_slice(&b).unwrap();
-                    if signer {
-                        Value::Signer(a)
-                    } else {
-                        Value::Address(a)
-                    }
-                })
-                .boxed()
-        }
-        Layout::Vector(element) => prop::collection::vec(value_for(element), 0..4).prop_map(Value::Vector).boxed(),
-        Layout::Struct(s) => {
-            s.fields.iter().map(|f| value_for(&f.layout)).collect::<Vec<_>>().prop_map(Value::Struct).boxed()
-        }
-        Layout::Enum(e) => Union::new(e.variants.iter().enumerate().map(|(i, v)| {
-            let index = i as u32;
-            v.fields
-                .iter()
-                .map(|f| value_for(&f.layout))
-                .collect::<Vec<_>>()
-                .prop_map(move |fields| Value::Variant { index, fields })
-                .boxed()
-        }))
-        .boxed(),
-    }
+    common::value_for(layout, 3)
 }
 
 fn is_fixed(layout: &Layout) -> bool {

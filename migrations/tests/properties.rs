@@ -2,13 +2,14 @@
 //! Property tests: generated layouts and values round-trip through BCS, agree with
 //! move-core-types' own encoding where it can represent them, and untrusted bytes never panic.
 
-use binary_format::{Address, AddressLength, ModuleId};
+mod common;
+
+use binary_format::{AddressLength, ModuleId};
 use migrations::core_types::parse_struct_tag;
 use migrations::value::{decode, encode, DecodeErrorKind};
-use migrations::{EnumLayout, FieldLayout, Layout, StructLayout, Value, VariantLayout, U256};
+use migrations::{EnumLayout, FieldLayout, Layout, StructLayout, Value, VariantLayout};
 use move_core_types::value::MoveValue;
 use proptest::prelude::*;
-use proptest::strategy::Union;
 
 fn module() -> ModuleId {
     ModuleId::parse("0x1::Gen").unwrap()
@@ -73,40 +74,8 @@ fn representable_layout() -> impl Strategy<Value = Layout> {
     })
 }
 
-fn values_for(layouts: &[FieldLayout]) -> Vec<BoxedStrategy<Value>> {
-    layouts.iter().map(|f| value_for(&f.layout)).collect()
-}
-
 fn value_for(layout: &Layout) -> BoxedStrategy<Value> {
-    match layout {
-        Layout::Bool => any::<bool>().prop_map(Value::Bool).boxed(),
-        Layout::U8 => any::<u8>().prop_map(Value::U8).boxed(),
-        Layout::U16 => any::<u16>().prop_map(Value::U16).boxed(),
-        Layout::U32 => any::<u32>().prop_map(Value::U32).boxed(),
-        Layout::U64 => any::<u64>().prop_map(Value::U64).boxed(),
-        Layout::U128 => any::<u128>().prop_map(Value::U128).boxed(),
-        Layout::U256 => any::<[u8; 32]>().prop_map(|b| Value::U256(U256::from_le_bytes(b))).boxed(),
-        Layout::Address(len) | Layout::Signer(len) => {
-            let signer = matches!(layout, Layout::Signer(_));
-            prop::collection::vec(any::<u8>(), len.bytes())
-                .prop_map(move |b| {
-                    let a = Address::from_be_slice(&b).unwrap();
-                    if signer {
-                        Value::Signer(a)
-                    } else {
-                        Value::Address(a)
-                    }
-                })
-                .boxed()
-        }
-        Layout::Vector(element) => prop::collection::vec(value_for(element), 0..5).prop_map(Value::Vector).boxed(),
-        Layout::Struct(s) => values_for(&s.fields).prop_map(Value::Struct).boxed(),
-        Layout::Enum(e) => Union::new(e.variants.iter().enumerate().map(|(i, v)| {
-            let index = i as u32;
-            values_for(&v.fields).prop_map(move |fields| Value::Variant { index, fields }).boxed()
-        }))
-        .boxed(),
-    }
+    common::value_for(layout, 4)
 }
 
 fn with_value(layouts: impl Strategy<Value = Layout>) -> impl Strategy<Value = (Layout, Value)> {

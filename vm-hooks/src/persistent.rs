@@ -207,18 +207,7 @@ impl Store for RedbStore {
     }
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        for (tag, account, write) in batch.iter() {
-            if let Write::Put(bytes) = write {
-                if bytes.len() > self.max_value_size {
-                    return Err(StoreError::ValueTooLarge {
-                        account: *account,
-                        tag: tag.clone(),
-                        size: bytes.len(),
-                        max: self.max_value_size,
-                    });
-                }
-            }
-        }
+        batch.check_value_sizes(self.max_value_size)?;
         if batch.is_empty() {
             return Ok(());
         }
