@@ -323,7 +323,8 @@ impl Hook {
         staged.apply(batch)?;
         report.system_resources += migrated;
         if !unit.has_user_part() {
-            state.status.record_completed(&unit.id, unit.checksum, block);
+            let at = state.status.activation_of(u64::from(unit.release.number())).unwrap_or(block);
+            state.status.record_completed(&unit.id, unit.checksum, at);
             if let Some(f) = state.finished.get_mut(index) {
                 *f = true;
             }
@@ -398,7 +399,8 @@ impl Hook {
             }
             match self.run_users(state, unit, staged, block, report)? {
                 Outcome::Done => {
-                    state.status.record_completed(&unit.id, unit.checksum, block);
+                    let at = state.status.activation_of(u64::from(unit.release.number())).unwrap_or(block);
+                    state.status.record_completed(&unit.id, unit.checksum, at);
                     if let Some(f) = state.finished.get_mut(index) {
                         *f = true;
                     }

@@ -347,6 +347,14 @@ impl Status {
     }
 
     /// Marks `id` completed and no longer running.
+    /// The height release `release` was activated at, if it was.
+    pub fn activation_of(&self, release: u64) -> Option<u64> {
+        self.activations.iter().find(|a| a.release == release).map(|a| a.height)
+    }
+
+    /// Records a completion. `height` is the activation height of the migration's release, not
+    /// the block it finished in: that block depends on the budget, and the status, like the rest
+    /// of the state, must be the same on every node whatever budget it ran with.
     pub(crate) fn record_completed(&mut self, id: &str, checksum: Checksum, height: u64) {
         self.remove_progress(id);
         if !self.has_run(id) {

@@ -265,3 +265,29 @@ fn the_idle_hook_does_not_touch_the_store() {
         assert!(hook.maybe_migrate(&mut Unreachable, block).unwrap().idle);
     }
 }
+
+/// The whole state — every resource and the on-chain status — has one root whatever the budget:
+/// completions record their release's activation height, not the block they finished in.
+#[test]
+fn the_full_state_root_is_the_same_for_every_budget() {
+    let run = |budget: Budget| {
+        let mut store = genesis(400);
+        let mut hook = hook_with(plans(), budget, 16, Box::new(vm_hooks::AllowAll));
+        let mut block = 1;
+        while !hook.all_done() {
+            hook.maybe_migrate(&mut store, block).unwrap();
+            block += 1;
+            assert!(block < 100_000);
+        }
+        (vm_hooks::state_root::state_root(&store).unwrap(), block)
+    };
+    let (reference, _) = run(Budget { max_resources: u64::MAX, max_bytes: u64::MAX });
+    for budget in [
+        Budget { max_resources: 1, max_bytes: 1 },
+        Budget { max_resources: 13, max_bytes: 1 << 20 },
+        Budget { max_resources: 500, max_bytes: 700 },
+    ] {
+        let (root, blocks) = run(budget);
+        assert_eq!(root, reference, "{budget:?} ({blocks} blocks)");
+    }
+}
