@@ -15,16 +15,14 @@ use common::*;
 use migrations::handlers::Handlers;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::Value;
-use stdlib::declarations::Declarations;
-use stdlib::registry::Registry;
 use vm_hooks::{state_root, Budget, Hook, RedbStore, Status};
 
 const ACCOUNTS: u32 = 3_000;
 
 #[test]
 fn the_release_gate_passes_for_each_upgrade() {
-    let registry = Registry::load(&root().join("stdlib/registry.toml")).unwrap();
-    let declarations = Declarations::load(&root().join("stdlib/migrations.toml")).unwrap();
+    let registry = stdlib::embedded::registry().unwrap();
+    let declarations = stdlib::embedded::declarations().unwrap();
     for old in 0..2 {
         let (o, n) = (release(old), release(old + 1));
         let (o, n): (Vec<&Module>, Vec<&Module>) = (o.iter().collect(), n.iter().collect());

@@ -36,8 +36,6 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use stdlib::declarations::Declarations;
-use stdlib::registry::{Registry, ReleaseName};
 
 const GROUP: &str = "transcode";
 const BASELINE: &str = "move-core-types";
@@ -105,10 +103,6 @@ struct Case {
     fast: Fast,
 }
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
 fn release(n: usize) -> Vec<Module> {
     stdlib::build::build_release(n).unwrap().modules.into_iter().map(|m| m.module).collect()
 }
@@ -116,20 +110,7 @@ fn release(n: usize) -> Vec<Module> {
 /// The stdlib catalogue of the release after `old` (0: v1 -> v2, 1: v2 -> v3), as the runner
 /// would build it.
 fn catalogue(old: usize) -> Catalogue {
-    let registry = Registry::load(&root().join("stdlib/registry.toml")).unwrap();
-    let declarations = Declarations::load(&root().join("stdlib/migrations.toml")).unwrap();
-    let (o, n) = (release(old), release(old + 1));
-    let (o, n): (Vec<&Module>, Vec<&Module>) = (o.iter().collect(), n.iter().collect());
-    Catalogue::build(
-        &o,
-        &n,
-        ReleaseName::new(old as u32 + 2),
-        &declarations,
-        Some(&registry),
-        &Handlers::stdlib(),
-        AddressLength::Bytes16,
-    )
-    .unwrap()
+    Catalogue::stdlib(old, &Handlers::stdlib()).unwrap()
 }
 
 fn instance(c: &Catalogue, id: &str) -> Instance {

@@ -227,6 +227,19 @@ impl Catalogue {
         }
     }
 
+    /// The built-in stdlib's catalogue of release `old + 2` (0: v1 -> v2, 1: v2 -> v3), from
+    /// the committed registry and declarations.
+    pub fn stdlib(old: usize, handlers: &Handlers) -> Result<Catalogue, Vec<CatalogueError>> {
+        let setup = |message: String| vec![CatalogueError::Layout { id: "stdlib".to_owned(), message }];
+        let registry = stdlib::embedded::registry().map_err(|e| setup(e.to_string()))?;
+        let declarations = stdlib::embedded::declarations().map_err(|e| setup(e.to_string()))?;
+        let old_modules = stdlib::embedded::release_modules(old).map_err(|e| setup(e.to_string()))?;
+        let new_modules = stdlib::embedded::release_modules(old + 1).map_err(|e| setup(e.to_string()))?;
+        let (o, n): (Vec<&Module>, Vec<&Module>) = (old_modules.iter().collect(), new_modules.iter().collect());
+        let release = ReleaseName::new(u32::try_from(old + 2).unwrap_or(u32::MAX));
+        Catalogue::build(&o, &n, release, &declarations, Some(&registry), handlers, stdlib::build::ADDRESS_LENGTH)
+    }
+
     pub fn entry(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)
     }

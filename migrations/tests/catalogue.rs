@@ -12,20 +12,15 @@ use migrations::runner::Runner;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{encode, Layout, Value};
 use move_core_types::account_address::AccountAddress;
-use std::path::Path;
 use stdlib::declarations::Declarations;
-use stdlib::registry::{Registry, ReleaseName};
-
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
+use stdlib::registry::ReleaseName;
 
 fn release(n: usize) -> Vec<Module> {
-    stdlib::build::build_release(n).unwrap().modules.into_iter().map(|m| m.module).collect()
+    stdlib::embedded::release_modules(n).unwrap()
 }
 
 fn declarations() -> Declarations {
-    Declarations::load(&root().join("stdlib/migrations.toml")).unwrap()
+    stdlib::embedded::declarations().unwrap()
 }
 
 fn catalogue_with(
@@ -33,7 +28,7 @@ fn catalogue_with(
     declarations: &Declarations,
     handlers: &Handlers,
 ) -> Result<Catalogue, Vec<CatalogueError>> {
-    let registry = Registry::load(&root().join("stdlib/registry.toml")).unwrap();
+    let registry = stdlib::embedded::registry().unwrap();
     let (o, n) = (release(old), release(old + 1));
     let (o, n): (Vec<&Module>, Vec<&Module>) = (o.iter().collect(), n.iter().collect());
     Catalogue::build(
@@ -48,7 +43,7 @@ fn catalogue_with(
 }
 
 fn catalogue(old: usize) -> Catalogue {
-    catalogue_with(old, &declarations(), &Handlers::stdlib()).unwrap()
+    Catalogue::stdlib(old, &Handlers::stdlib()).unwrap()
 }
 
 fn instance(c: &Catalogue, id: &str, args: &[&str]) -> Instance {

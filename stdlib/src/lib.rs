@@ -7,6 +7,7 @@
 pub mod build;
 pub mod declarations;
 pub mod definitions;
+pub mod embedded;
 pub mod graph;
 pub mod registry;
 pub mod release;

@@ -10,20 +10,14 @@ use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{decode, encode, Layout, ReleaseIndex, StructTag, TypeTag, Value};
 use move_core_types::account_address::AccountAddress;
 use std::collections::BTreeMap;
-use std::path::Path;
-use stdlib::declarations::Declarations;
-use stdlib::registry::{Registry, ReleaseName};
+use stdlib::registry::ReleaseName;
 use vm_hooks::{AllowAll, BlockReport, Budget, Hook, HookConfig, Policy, ReleasePlan};
 
 pub const V2_HEIGHT: u64 = 10;
 pub const V3_HEIGHT: u64 = 100;
 
-pub fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
 pub fn release(n: usize) -> Vec<Module> {
-    stdlib::build::build_release(n).unwrap().modules.into_iter().map(|m| m.module).collect()
+    stdlib::embedded::release_modules(n).unwrap()
 }
 
 pub fn tag(s: &str) -> StructTag {
@@ -32,20 +26,7 @@ pub fn tag(s: &str) -> StructTag {
 
 /// The catalogue of release `old + 2` (from release index `old`).
 pub fn catalogue(old: usize, handlers: &Handlers) -> Catalogue {
-    let registry = Registry::load(&root().join("stdlib/registry.toml")).unwrap();
-    let declarations = Declarations::load(&root().join("stdlib/migrations.toml")).unwrap();
-    let (o, n) = (release(old), release(old + 1));
-    let (o, n): (Vec<&Module>, Vec<&Module>) = (o.iter().collect(), n.iter().collect());
-    Catalogue::build(
-        &o,
-        &n,
-        ReleaseName::new(old as u32 + 2),
-        &declarations,
-        Some(&registry),
-        handlers,
-        AddressLength::Bytes16,
-    )
-    .unwrap()
+    Catalogue::stdlib(old, handlers).unwrap()
 }
 
 pub fn plans_with(handlers_v3: &Handlers, v2_height: u64, v3_height: u64) -> Vec<ReleasePlan> {
