@@ -12,6 +12,9 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// Largest configuration file read: an allow list is a few kilobytes.
+pub const MAX_CONFIG_FILE: u64 = 16 << 20;
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Allow {

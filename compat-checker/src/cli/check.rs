@@ -27,13 +27,7 @@ fn name(path: &Path) -> String {
 pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
     // A registry that does not parse is bad input; one that breaks a rule blocks the check
     // (the report lists the violations).
-    let registry = match args.registry {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-            Some(Registry::parse_unchecked(&text, p)?)
-        }
-        None => None,
-    };
+    let registry = args.registry.map(Registry::load_unchecked).transpose()?;
     let declarations = args.migrations.map(Declarations::load).transpose()?;
     let config = args.config.map(Config::load).transpose()?;
     let old = super::load(args.old, args.address_length)?;
