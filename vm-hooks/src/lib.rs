@@ -12,8 +12,10 @@
 //! - [`policy`]: the governance trait the node implements;
 //! - [`staged`]: the store overlay that makes a block's work one atomic batch;
 //! - [`persistent`]: [`RedbStore`], the store on redb, one commit per batch;
-//! - [`mod@state_root`]: the SHA-256 root over the sorted state of any backend.
+//! - [`mod@state_root`]: the SHA-256 root over the sorted state of any backend;
+//! - [`devchain`]: a synthetic chain on the embedded stdlib (genesis, plans) for tests and the devnet.
 
+pub mod devchain;
 pub mod hook;
 pub mod persistent;
 pub mod policy;
@@ -29,5 +31,5 @@ pub use policy::{AllowAll, Decision, HaltedMigration, Policy};
 pub use read::AccessError;
 pub use schedule::{Budget, HookConfig, ReleasePlan, ScheduleError};
 pub use staged::Staged;
-pub use state_root::{state_root, SortedState, StateRoot};
+pub use state_root::{state_root, BadStateRoot, RootHasher, SortedState, StateRoot};
 pub use status::{Activation, Completed, Cursor, Failure, InProgress, Status, StatusError, STATUS_TAG};

@@ -77,8 +77,8 @@ fn split_key(key: &[u8]) -> Result<(&[u8], AccountAddress), StoreError> {
     Ok((prefix, account))
 }
 
-/// Decodes the struct tag of a key prefix.
-fn decode_prefix(prefix: &[u8]) -> Result<StructTag, StoreError> {
+/// Decodes the struct tag of a key prefix (see [`tag_prefix`]).
+pub fn decode_prefix(prefix: &[u8]) -> Result<StructTag, StoreError> {
     let bytes = prefix.get(4..).unwrap_or_default();
     bcs::from_bytes(bytes).map_err(|e| own(RedbStoreError::CorruptKey { len: prefix.len(), reason: e.to_string() }))
 }

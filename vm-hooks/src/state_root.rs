@@ -59,27 +59,82 @@ impl std::fmt::Display for StateRoot {
     }
 }
 
+/// A root that is not 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a state root is 64 hex digits, got `{0}`")]
+pub struct BadStateRoot(pub String);
+
+impl std::str::FromStr for StateRoot {
+    type Err = BadStateRoot;
+
+    fn from_str(s: &str) -> Result<StateRoot, BadStateRoot> {
+        let bad = || BadStateRoot(s.chars().take(80).collect());
+        if s.len() != 64 || !s.is_ascii() {
+            return Err(bad());
+        }
+        let mut root = [0u8; 32];
+        for (byte, pair) in root.iter_mut().zip(s.as_bytes().chunks(2)) {
+            let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+        }
+        Ok(StateRoot(root))
+    }
+}
+
 impl std::fmt::Debug for StateRoot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "StateRoot({self})")
     }
 }
 
+/// Computes a root from resources fed in key order: what [`state_root`] does over a store, for
+/// a stream that is not one (a snapshot being written or read).
+#[derive(Debug, Clone)]
+pub struct RootHasher {
+    hasher: Sha256,
+    count: u64,
+}
+
+impl Default for RootHasher {
+    fn default() -> Self {
+        RootHasher::new()
+    }
+}
+
+impl RootHasher {
+    pub fn new() -> RootHasher {
+        let mut hasher = Sha256::new();
+        hasher.update(DOMAIN);
+        RootHasher { hasher, count: 0 }
+    }
+
+    /// Adds one resource: its tag prefix ([`tag_prefix`]), account and bytes. The caller feeds
+    /// them in key order; the root of another order is another root.
+    pub fn add(&mut self, prefix: &[u8], account: &AccountAddress, bytes: &[u8]) {
+        self.hasher.update(prefix);
+        self.hasher.update((AccountAddress::LENGTH as u64).to_be_bytes());
+        self.hasher.update(account.as_ref());
+        self.hasher.update((bytes.len() as u64).to_be_bytes());
+        self.hasher.update(bytes);
+        self.count += 1;
+    }
+
+    /// Resources added so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn finish(mut self) -> StateRoot {
+        self.hasher.update(self.count.to_be_bytes());
+        StateRoot(self.hasher.finalize().into())
+    }
+}
+
 /// The root of `state`.
 pub fn state_root(state: &dyn SortedState) -> Result<StateRoot, StoreError> {
-    let mut hasher = Sha256::new();
-    hasher.update(DOMAIN);
-    let mut count = 0u64;
-    state.visit_sorted(&mut |prefix, account, bytes| {
-        hasher.update(prefix);
-        hasher.update((AccountAddress::LENGTH as u64).to_be_bytes());
-        hasher.update(account.as_ref());
-        hasher.update((bytes.len() as u64).to_be_bytes());
-        hasher.update(bytes);
-        count += 1;
-    })?;
-    hasher.update(count.to_be_bytes());
-    Ok(StateRoot(hasher.finalize().into()))
+    let mut hasher = RootHasher::new();
+    state.visit_sorted(&mut |prefix, account, bytes| hasher.add(prefix, account, bytes))?;
+    Ok(hasher.finish())
 }
 
 #[cfg(test)]
@@ -111,6 +166,8 @@ mod tests {
         let root = state_root(&a).unwrap();
         assert_eq!(root, state_root(&b).unwrap());
         assert_eq!(root.to_string().len(), 64);
+        assert_eq!(root.to_string().parse::<StateRoot>(), Ok(root));
+        assert!("zz".repeat(32).parse::<StateRoot>().is_err() && "ab".parse::<StateRoot>().is_err());
         let mut changed = WriteBatch::new();
         changed.put(AccountAddress::new([3; 16]), tags[1].clone(), vec![3, 2]);
         b.apply(changed).unwrap();

@@ -1,16 +1,16 @@
 //! A chain on stdlib v1 with many accounts, the stdlib's catalogues, and a block loop.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unused_imports)]
 
-use binary_format::{Address, AddressLength, Module};
+use binary_format::{AddressLength, Module};
 use migrations::catalogue::Catalogue;
 use migrations::core_types::parse_struct_tag;
 use migrations::handlers::Handlers;
-use migrations::store::{InMemoryStore, Store, WriteBatch};
-use migrations::{decode, encode, Layout, ReleaseIndex, StructTag, TypeTag, Value};
+use migrations::store::InMemoryStore;
+use migrations::{decode, encode, Layout, ReleaseIndex, StructTag, Value};
 use move_core_types::account_address::AccountAddress;
-use std::collections::BTreeMap;
 use stdlib::registry::ReleaseName;
+use vm_hooks::devchain;
 use vm_hooks::{AllowAll, BlockReport, Budget, Hook, HookConfig, Policy, ReleasePlan};
 
 pub const V2_HEIGHT: u64 = 10;
@@ -30,10 +30,9 @@ pub fn catalogue(old: usize, handlers: &Handlers) -> Catalogue {
 }
 
 pub fn plans_with(handlers_v3: &Handlers, v2_height: u64, v3_height: u64) -> Vec<ReleasePlan> {
-    vec![
-        ReleasePlan { release: ReleaseName::new(2), height: v2_height, catalogue: catalogue(0, &Handlers::stdlib()) },
-        ReleasePlan { release: ReleaseName::new(3), height: v3_height, catalogue: catalogue(1, handlers_v3) },
-    ]
+    let mut plans = devchain::plans(&[(ReleaseName::new(2), v2_height)]).unwrap();
+    plans.extend(devchain::plans_with(&[(ReleaseName::new(3), v3_height)], handlers_v3).unwrap());
+    plans
 }
 
 pub fn plans() -> Vec<ReleasePlan> {
@@ -41,9 +40,7 @@ pub fn plans() -> Vec<ReleasePlan> {
 }
 
 pub fn config(budget: Budget) -> HookConfig {
-    let mut instances = BTreeMap::new();
-    instances.insert("coin-balance-v2".to_owned(), vec![vec![TypeTag::Struct(tag("0x1::GAS::GAS"))]]);
-    HookConfig { budget, max_quarantined: 16, instances }
+    devchain::config(budget)
 }
 
 pub fn hook(budget: Budget) -> Hook {
@@ -56,11 +53,7 @@ pub fn hook_with(plans: Vec<ReleasePlan>, budget: Budget, max_quarantined: u64, 
     Hook::new(plans, config, policy).unwrap()
 }
 
-pub fn account(n: u32) -> AccountAddress {
-    let mut a = [0u8; 16];
-    a[12..].copy_from_slice(&n.to_be_bytes());
-    AccountAddress::new(a)
-}
+pub use devchain::{account, balance_of, pending_of, BALANCE_V1, BALANCE_V2};
 
 /// Layouts of struct tags in one release.
 pub struct Layouts(Vec<Module>);
@@ -83,61 +76,9 @@ impl Layouts {
     }
 }
 
-pub const BALANCE_V1: &str = "0x1::Coin::Balance<0x1::GAS::GAS>";
-pub const BALANCE_V2: &str = "0x3::Coin::Balance<0x1::GAS::GAS>";
-
-pub fn balance_of(n: u32) -> u64 {
-    u64::from(n) * 1_000 + 7
-}
-
-pub fn pending_of(n: u32) -> u64 {
-    u64::from(n % 97)
-}
-
-/// Genesis on v1: Epoch and an empty Status at 0x0; every account 1..=n holds a balance and a
-/// wallet, every second one a vouch, every third one a stake.
+/// Genesis on v1 with accounts 1..=n (see [`devchain::Genesis`]).
 pub fn genesis(n: u32) -> InMemoryStore {
-    let v1 = Layouts::of(0);
-    let mut batch = WriteBatch::new();
-    let zero = AccountAddress::ZERO;
-    let timer = Value::Struct(vec![Value::U64(1_000), Value::U64(60)]);
-    batch.put(
-        zero,
-        tag("0x1::Epoch::Epoch"),
-        v1.encode("0x1::Epoch::Epoch", &Value::Struct(vec![Value::U64(3), Value::U64(9), timer])),
-    );
-    let empty = Value::Struct(vec![Value::Vector(vec![]); 4]);
-    batch.put(zero, tag("0x1::Migrations::Status"), v1.encode("0x1::Migrations::Status", &empty));
-    let (balance, wallet, vouch, stake) = (
-        v1.layout(BALANCE_V1),
-        v1.layout("0x1::Wallet::Wallet"),
-        v1.layout("0x1::Vouch::Vouch"),
-        v1.layout("0x1::Stake::Stake"),
-    );
-    for i in 1..=n {
-        let a = account(i);
-        let coin = |v: u64| Value::Struct(vec![Value::U64(v)]);
-        batch.put(a, tag(BALANCE_V1), encode(&Value::Struct(vec![coin(balance_of(i))]), &balance).unwrap());
-        let w = Value::Struct(vec![
-            Value::Bool(i % 5 == 0),
-            Value::U64(u64::from(i) * 3),
-            Value::U64(10_000 + u64::from(i)),
-        ]);
-        batch.put(a, tag("0x1::Wallet::Wallet"), encode(&w, &wallet).unwrap());
-        if i % 2 == 0 {
-            let buddies = (1..=(i % 4)).map(|b| Value::Address(Address::from_u64(u64::from(i + b)))).collect();
-            let v = Value::Struct(vec![Value::Vector(buddies), Value::U64(u64::from(i % 13))]);
-            batch.put(a, tag("0x1::Vouch::Vouch"), encode(&v, &vouch).unwrap());
-        }
-        if i % 3 == 0 {
-            let s =
-                Value::Struct(vec![coin(u64::from(i) * 11), Value::U64(pending_of(i)), Value::U64(u64::from(i % 50))]);
-            batch.put(a, tag("0x1::Stake::Stake"), encode(&s, &stake).unwrap());
-        }
-    }
-    let mut store = InMemoryStore::new();
-    store.apply(batch).unwrap();
-    store
+    devchain::Genesis::new(n).in_memory().unwrap()
 }
 
 /// Runs blocks `from..=to`, checking the budget every block; returns the reports.
