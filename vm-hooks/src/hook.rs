@@ -21,7 +21,10 @@ use crate::staged::Staged;
 use crate::status::{Cursor, InProgress, Status, StatusError};
 use migrations::catalogue::Catalogue;
 use migrations::store::{Store, StoreError, WriteBatch};
+use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;
+use stdlib::declarations::Scope as DeclaredScope;
+use stdlib::registry::ReleaseName;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
@@ -81,6 +84,18 @@ impl BlockReport {
     };
 }
 
+/// One configured migration: what it reads and writes and whether it is over.
+#[derive(Debug, Clone)]
+pub struct PlannedMigration<'a> {
+    pub id: &'a str,
+    pub release: ReleaseName,
+    pub scope: DeclaredScope,
+    /// (old, new) struct tag of each instance.
+    pub versions: Vec<(&'a StructTag, &'a StructTag)>,
+    /// Completed or skipped, as far as the hook knows.
+    pub finished: bool,
+}
+
 /// State derived from the status, kept in step with it.
 #[derive(Debug, Clone)]
 pub(crate) struct State {
@@ -128,6 +143,22 @@ impl Hook {
     /// Releases activated, as far as this hook knows.
     pub fn activated_releases(&self) -> usize {
         self.state.as_ref().map_or(0, |s| s.activated)
+    }
+
+    /// Every configured migration, in the order they run, as an operator sees it.
+    pub fn migrations(&self) -> Vec<PlannedMigration<'_>> {
+        self.schedule
+            .units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| PlannedMigration {
+                id: &u.id,
+                release: u.release,
+                scope: u.scope,
+                versions: u.instances.iter().map(|(instance, _)| (&instance.old_tag, &instance.new_tag)).collect(),
+                finished: self.state.as_ref().is_some_and(|s| s.finished.get(i).copied().unwrap_or(false)),
+            })
+            .collect()
     }
 
     /// Whether every configured migration has completed or been skipped.

@@ -25,7 +25,7 @@ pub mod staged;
 pub mod state_root;
 pub mod status;
 
-pub use hook::{BlockReport, Hook, HookError};
+pub use hook::{BlockReport, Hook, HookError, PlannedMigration};
 pub use persistent::RedbStore;
 pub use policy::{AllowAll, Decision, HaltedMigration, Policy};
 pub use read::AccessError;

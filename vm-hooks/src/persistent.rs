@@ -25,6 +25,11 @@ pub const DB_FILE: &str = "state.redb";
 
 const RESOURCES: TableDefinition<'static, &'static [u8], &'static [u8]> = TableDefinition::new("resources");
 
+/// Node metadata beside the state: the height of the last block committed. Not part of the
+/// state (nor of its root), as a node's block store is not.
+const CHAIN: TableDefinition<'static, &'static str, u64> = TableDefinition::new("chain");
+const HEIGHT_KEY: &str = "height";
+
 /// Why the store could not be opened or used, beyond redb's own errors.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -121,6 +126,7 @@ impl RedbStore {
         // The table exists from the start, so readers never meet a missing table.
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(RESOURCES).map_err(backend)?;
+        txn.open_table(CHAIN).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(RedbStore { db, path, max_value_size })
     }
@@ -207,8 +213,27 @@ impl Store for RedbStore {
     }
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.commit(batch, None)
+    }
+}
+
+impl RedbStore {
+    /// Applies `batch` and records `height` as the last block committed, in one transaction: a
+    /// node that crashes resumes after the last block whose writes landed, never in between.
+    pub fn apply_at_height(&mut self, batch: WriteBatch, height: u64) -> Result<(), StoreError> {
+        self.commit(batch, Some(height))
+    }
+
+    /// The height recorded by the last [`RedbStore::apply_at_height`] (0 before any).
+    pub fn height(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(CHAIN).map_err(backend)?;
+        Ok(table.get(HEIGHT_KEY).map_err(backend)?.map_or(0, |v| v.value()))
+    }
+
+    fn commit(&mut self, batch: WriteBatch, height: Option<u64>) -> Result<(), StoreError> {
         batch.check_value_sizes(self.max_value_size)?;
-        if batch.is_empty() {
+        if batch.is_empty() && height.is_none() {
             return Ok(());
         }
         // Dropping the transaction without commit (on any error below) aborts it.
@@ -236,6 +261,10 @@ impl Store for RedbStore {
                 }
             }
         }
+        if let Some(height) = height {
+            let mut chain = txn.open_table(CHAIN).map_err(backend)?;
+            chain.insert(HEIGHT_KEY, height).map_err(backend)?;
+        }
         txn.commit().map_err(backend)
     }
 }
@@ -256,5 +285,25 @@ mod tests {
         assert_eq!(decode_prefix(p).unwrap(), tag);
         assert!(split_key(&k[..k.len() - 1]).is_err());
         assert!(split_key(&[0, 0]).is_err());
+    }
+
+    #[test]
+    fn the_height_commits_with_its_block_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = parse_struct_tag("0x1::Wallet::Wallet").unwrap();
+        {
+            let mut store = RedbStore::open(dir.path()).unwrap();
+            assert_eq!(store.height().unwrap(), 0);
+            let mut batch = WriteBatch::new();
+            batch.put(AccountAddress::new([1; 16]), tag.clone(), vec![1]);
+            store.apply_at_height(batch, 7).unwrap();
+            store.apply_at_height(WriteBatch::new(), 8).unwrap();
+            let mut too_big = WriteBatch::new();
+            too_big.put(AccountAddress::new([2; 16]), tag.clone(), vec![0; DEFAULT_MAX_VALUE_SIZE + 1]);
+            assert!(store.apply_at_height(too_big, 9).is_err());
+        }
+        let store = RedbStore::open(dir.path()).unwrap();
+        assert_eq!(store.height().unwrap(), 8, "a refused block leaves the height where it was");
+        assert_eq!(store.get(&AccountAddress::new([1; 16]), &tag).unwrap(), Some(vec![1]));
     }
 }
