@@ -90,12 +90,17 @@ pub fn plans_with(heights: &[(ReleaseName, u64)], handlers: &Handlers) -> Result
         .collect()
 }
 
-/// The hook's configuration for this chain: `budget`, 16 quarantined accounts before a
-/// migration halts, and the one coin type balances are instantiated at.
-pub fn config(budget: Budget) -> HookConfig {
+/// The generic migration balances go through, instantiated at the one coin type.
+const BALANCE_MIGRATION: &str = "coin-balance-v2";
+
+/// The hook's configuration for a chain scheduled with `plans`: `budget`, 16 quarantined
+/// accounts before a migration halts, and the one coin type balances are instantiated at (when
+/// a plan migrates balances).
+pub fn config(budget: Budget, plans: &[ReleasePlan]) -> HookConfig {
     let mut instances = BTreeMap::new();
-    if let Ok(gas) = parse_struct_tag(GAS) {
-        instances.insert("coin-balance-v2".to_owned(), vec![vec![TypeTag::Struct(gas)]]);
+    let migrates_balances = plans.iter().any(|p| p.catalogue.entry(BALANCE_MIGRATION).is_some());
+    if let (true, Ok(gas)) = (migrates_balances, parse_struct_tag(GAS)) {
+        instances.insert(BALANCE_MIGRATION.to_owned(), vec![vec![TypeTag::Struct(gas)]]);
     }
     HookConfig { budget, max_quarantined: 16, instances }
 }
@@ -206,7 +211,7 @@ impl Genesis {
             return false;
         }
         let step = (self.accounts / self.corrupt.min(self.accounts).max(1)).max(1);
-        n % step == 0 && n / step <= self.corrupt
+        n.is_multiple_of(step) && n / step <= self.corrupt
     }
 
     /// Writes genesis into `store`, `accounts_per_batch` accounts per atomic batch (the system

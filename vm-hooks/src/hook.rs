@@ -161,6 +161,33 @@ impl Hook {
             .collect()
     }
 
+    /// Runs every configured migration once more over `store`, staged and dropped: what a
+    /// second pass would change, per migration (empty when the migrations are idempotent on
+    /// this state, as they must be once finished). Nothing is written.
+    pub fn second_pass(&self, store: &dyn Store) -> Result<Vec<(String, u64)>, StoreError> {
+        const CHUNK: usize = 10_000;
+        let mut changes = Vec::new();
+        for unit in &self.schedule.units {
+            let mut staged = Staged::new(store);
+            let mut touched = 0u64;
+            for (instance, runner) in &unit.instances {
+                let mut after = None;
+                loop {
+                    let report = runner.run_chunk(instance, &mut staged, after, CHUNK)?;
+                    touched += report.migrated + report.failed.len() as u64;
+                    after = report.cursor;
+                    if report.done || after.is_none() {
+                        break;
+                    }
+                }
+            }
+            if touched > 0 || !staged.is_empty() {
+                changes.push((unit.id.clone(), touched));
+            }
+        }
+        Ok(changes)
+    }
+
     /// Whether every configured migration has completed or been skipped.
     pub fn all_done(&self) -> bool {
         self.state

@@ -40,7 +40,7 @@ pub fn plans() -> Vec<ReleasePlan> {
 }
 
 pub fn config(budget: Budget) -> HookConfig {
-    devchain::config(budget)
+    devchain::config(budget, &plans())
 }
 
 pub fn hook(budget: Budget) -> Hook {

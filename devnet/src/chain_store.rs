@@ -1,0 +1,121 @@
+//! Where a devnet keeps its state: the persistent store in a data directory, or memory.
+//!
+//! A block commits its transactions' writes with its height in one transaction, so a node
+//! killed at any point resumes after the last whole block (the hook's own batch is idempotent
+//! per block, so redoing a block whose prologue already ran is harmless).
+
+use crate::error::DevnetError;
+use crate::manifest::Manifest;
+use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
+use migrations::StructTag;
+use move_core_types::account_address::AccountAddress;
+use std::path::Path;
+use vm_hooks::persistent::{Visitor, DB_FILE};
+use vm_hooks::{RedbStore, SortedState};
+
+/// A store that also keeps the chain's height.
+pub trait ChainStore: Store + SortedState {
+    /// Applies `batch` and records `height`, atomically.
+    fn commit_block(&mut self, batch: WriteBatch, height: u64) -> Result<(), StoreError>;
+    /// The height of the last block committed (0 at genesis).
+    fn height(&self) -> Result<u64, StoreError>;
+}
+
+impl ChainStore for RedbStore {
+    fn commit_block(&mut self, batch: WriteBatch, height: u64) -> Result<(), StoreError> {
+        self.apply_at_height(batch, height)
+    }
+
+    fn height(&self) -> Result<u64, StoreError> {
+        RedbStore::height(self)
+    }
+}
+
+/// A chain in memory (`--in-memory`): gone when the process ends.
+#[derive(Debug, Default)]
+pub struct MemoryChain {
+    pub store: InMemoryStore,
+    pub height: u64,
+}
+
+impl Store for MemoryChain {
+    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get(account, tag)
+    }
+
+    fn scan(
+        &self,
+        tag: &StructTag,
+        after: Option<&AccountAddress>,
+        limit: usize,
+    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
+        self.store.scan(tag, after, limit)
+    }
+
+    fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.store.apply(batch)
+    }
+}
+
+impl SortedState for MemoryChain {
+    fn visit_sorted(&self, visit: Visitor<'_>) -> Result<(), StoreError> {
+        self.store.visit_sorted(visit)
+    }
+}
+
+impl ChainStore for MemoryChain {
+    fn commit_block(&mut self, batch: WriteBatch, height: u64) -> Result<(), StoreError> {
+        self.store.apply(batch)?;
+        self.height = height;
+        Ok(())
+    }
+
+    fn height(&self) -> Result<u64, StoreError> {
+        Ok(self.height)
+    }
+}
+
+/// Whether `dir` holds a devnet chain (its manifest).
+pub fn holds_chain(dir: &Path) -> bool {
+    Manifest::path(dir).is_file()
+}
+
+/// Prepares `dir` for a new chain: creates it, or accepts it if empty. Refuses a directory
+/// with anything in it, so that nothing is overwritten.
+pub fn prepare_new(dir: &Path) -> Result<(), DevnetError> {
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(DevnetError::bad_input(format!("{}: exists and is not a directory", dir.display())));
+        }
+        let mut entries = std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
+        if entries.next().is_some() {
+            return Err(DevnetError::bad_input(format!(
+                "{}: not empty and holds no devnet chain (no {}); refusing to write there",
+                dir.display(),
+                crate::manifest::MANIFEST_FILE
+            )));
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| DevnetError::io(dir, e))
+}
+
+/// Opens the persistent store of the chain in `dir`, which must hold one.
+pub fn open_persistent(dir: &Path) -> Result<RedbStore, DevnetError> {
+    if !dir.is_dir() {
+        return Err(DevnetError::bad_input(format!("{}: no such data directory", dir.display())));
+    }
+    if !dir.join(DB_FILE).is_file() {
+        return Err(DevnetError::bad_input(format!(
+            "{}: missing {DB_FILE}: not a devnet data directory",
+            dir.display()
+        )));
+    }
+    RedbStore::open(dir)
+        .map_err(|e| DevnetError::bad_input(format!("{}: corrupt store: {e}", dir.join(DB_FILE).display())))
+}
+
+/// Creates the persistent store in a prepared directory.
+pub fn create_persistent(dir: &Path) -> Result<RedbStore, DevnetError> {
+    RedbStore::open(dir).map_err(|e| DevnetError::failed(format!("{}: cannot create the store: {e}", dir.display())))
+}

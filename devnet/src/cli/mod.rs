@@ -1,0 +1,30 @@
+//! One file per command, and what they share: release names and progress bars.
+
+pub mod run;
+pub mod snapshot;
+pub mod status;
+pub mod upgrade;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// `v3` or `3`.
+pub fn parse_release(s: &str) -> Result<u32, String> {
+    let digits = s.strip_prefix('v').or_else(|| s.strip_prefix('V')).unwrap_or(s);
+    let n: u32 = digits.parse().map_err(|_| format!("`{s}` is not a release (v1, v2, ...)"))?;
+    let releases = vm_hooks::devchain::releases();
+    if n == 0 || n as usize > releases {
+        return Err(format!("unknown release `{s}`: the embedded stdlib has v1..=v{releases}"));
+    }
+    Ok(n)
+}
+
+/// A bar on stderr (drawn only when stderr is a terminal) counting `what`.
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let template =
+        format!("{{spinner}} {{msg:<24}} [{{bar:40}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, eta {{eta}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

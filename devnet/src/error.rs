@@ -1,0 +1,47 @@
+//! What can go wrong, split the way an operator acts on it: bad input (fix the command or the
+//! file: exit 2, nothing was changed) or a failure of the chain or a runbook step (exit 1).
+
+use migrations::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    /// The command, a file or the data directory is not usable as given. Nothing was changed.
+    #[error("{0}")]
+    BadInput(String),
+    /// A runbook step or the chain failed; the message says what state was left.
+    #[error("{0}")]
+    Failed(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Hook(#[from] vm_hooks::HookError),
+    #[error(transparent)]
+    Devchain(#[from] vm_hooks::devchain::DevchainError),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+impl DevnetError {
+    pub fn bad_input(message: impl Into<String>) -> DevnetError {
+        DevnetError::BadInput(message.into())
+    }
+
+    pub fn failed(message: impl Into<String>) -> DevnetError {
+        DevnetError::Failed(message.into())
+    }
+
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> DevnetError {
+        DevnetError::Io { path: path.display().to_string(), source }
+    }
+
+    /// The process exit code for this error: 2 for bad input (a snapshot that does not verify
+    /// is bad input too), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DevnetError::BadInput(_) | DevnetError::Snapshot(_) => 2,
+            _ => 1,
+        }
+    }
+}

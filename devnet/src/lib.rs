@@ -1,0 +1,27 @@
+//! The devnet: a node simulator and an upgrade runbook on the embedded stdlib.
+//!
+//! Operators see the whole upgrade work on their machine before they trust it on a live
+//! network: a chain on the persistent store with many accounts, blocks with transactions,
+//! releases activated at heights and migrated by the prologue hook under a budget, then a
+//! summary they can compare between runs.
+//! - [`manifest`]: the chain's parameters and schedule (`devnet.json`);
+//! - [`chain_store`]: the store and its height, on disk or in memory;
+//! - [`node`]: block production (prologue, transfers, commit);
+//! - [`transfers`]: the blocks' transactions, refused for quiesced modules;
+//! - [`census`] and [`coin`]: counts, supply and decodability of the state;
+//! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
+//! - [`snapshot`]: the self-describing, checksummed snapshot file;
+//! - [`summary`]: what a run reports.
+
+pub mod census;
+pub mod chain_store;
+pub mod coin;
+pub mod error;
+pub mod manifest;
+pub mod node;
+pub mod runbook;
+pub mod snapshot;
+pub mod summary;
+pub mod transfers;
+
+pub use error::DevnetError;

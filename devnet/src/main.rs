@@ -1,0 +1,144 @@
+//! `devnet`: the command-line edge. Parses arguments, runs a command, prints, and maps
+//! outcomes to exit codes: 0 success, 1 a failed step or chain, 2 bad input (nothing changed).
+
+mod cli;
+
+use clap::{Args, Parser, Subcommand};
+use devnet::DevnetError;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "devnet",
+    version,
+    about = "A node simulator and an upgrade runbook: genesis on stdlib v1, blocks, upgrades to v2 and v3 on the persistent store"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the chain lives.
+#[derive(Debug, Clone, Args)]
+pub struct DataDir {
+    /// The chain's data directory (store, manifest, backups).
+    #[arg(long, default_value = "devnet-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Accounts at genesis (a new chain; a resumed chain keeps its own).
+    #[arg(long)]
+    pub accounts: Option<u32>,
+    /// Most user resources the prologue migrates per block.
+    #[arg(long)]
+    pub budget: Option<u64>,
+    /// Most bytes (read plus written) the prologue migrates per block.
+    #[arg(long)]
+    pub budget_bytes: Option<u64>,
+    /// Activation heights of the releases after the active one, in order (`10,20`: v2 at 10,
+    /// v3 at 20). Default: 10 and 20 for a new chain, 10 blocks apart from the current height
+    /// for a resumed one.
+    #[arg(long, value_delimiter = ',')]
+    pub upgrade_at: Vec<u64>,
+    /// The release to upgrade to (`v1` for none).
+    #[arg(long, value_parser = cli::parse_release)]
+    pub to: Option<u32>,
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Keep the chain in memory (nothing written to disk).
+    #[arg(long)]
+    pub in_memory: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Coin transfers per block.
+    #[arg(long)]
+    pub transfers: Option<u32>,
+    /// Accounts stored corrupt at genesis, to see quarantine at work (a drill).
+    #[arg(long)]
+    pub corrupt: Option<u32>,
+    /// Produce at least this many blocks, even after the upgrades are done.
+    #[arg(long, default_value_t = 0)]
+    pub blocks: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The release to upgrade to.
+    #[arg(long, value_parser = cli::parse_release)]
+    pub to: u32,
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Run the runbook on a copy and report what would happen; the data directory is untouched.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Write the chain's state at its height to FILE (never overwrites FILE).
+    Export {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Start a chain in an empty data directory from FILE, after verifying it whole.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create (or resume) a chain, produce blocks, activate the releases at their heights and
+    /// run their migrations under the budget; print a summary.
+    Run(RunArgs),
+    /// The upgrade runbook: pre-flight, backup, quiesce, migrate, verify, resume; rollback
+    /// from the backup when verify fails.
+    Upgrade(UpgradeArgs),
+    /// Snapshots of the state: self-describing and checksummed.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// The on-chain migration status.
+    Status {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // Usage errors are bad input too: one line, exit 2.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            eprintln!("devnet: {} (see --help)", first.trim());
+            return ExitCode::from(2);
+        }
+    };
+    let result: Result<(), DevnetError> = match cli.command {
+        Command::Run(args) => cli::run::run(&args),
+        Command::Upgrade(args) => cli::upgrade::upgrade(&args),
+        Command::Snapshot(command) => cli::snapshot::snapshot(&command),
+        Command::Status { data, json } => cli::status::status(&data.data_dir, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("devnet: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

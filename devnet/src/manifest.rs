@@ -1,0 +1,212 @@
+//! The chain's parameters, kept beside its store in `devnet.json`.
+//!
+//! What built a chain (accounts, the drill's corrupt accounts, transactions per block, budget)
+//! and which releases activate at which heights must survive the process: a chain resumed,
+//! upgraded by the runbook or restored from a backup runs the same schedule, and the hook
+//! refuses a history that does not match its configuration. The file is written whole to a
+//! temporary name and renamed, so it is never half written.
+
+use crate::error::DevnetError;
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use stdlib::registry::ReleaseName;
+use vm_hooks::Budget;
+
+pub const MANIFEST_FILE: &str = "devnet.json";
+const FORMAT: &str = "move-devnet";
+const VERSION: u32 = 1;
+/// A manifest is a few hundred bytes; anything much larger is not one.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// A release scheduled to activate at a height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activation {
+    pub release: u32,
+    pub height: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub accounts: u32,
+    /// Accounts stored corrupt at genesis (a quarantine drill).
+    pub corrupt: u32,
+    pub transfers_per_block: u32,
+    pub max_resources_per_block: u64,
+    pub max_bytes_per_block: u64,
+    /// Releases after genesis (v1), in order, at increasing heights.
+    pub activations: Vec<Activation>,
+}
+
+impl Manifest {
+    pub fn new(accounts: u32, corrupt: u32, transfers_per_block: u32, budget: Budget) -> Manifest {
+        Manifest {
+            format: FORMAT.to_owned(),
+            version: VERSION,
+            accounts,
+            corrupt,
+            transfers_per_block,
+            max_resources_per_block: budget.max_resources,
+            max_bytes_per_block: budget.max_bytes,
+            activations: Vec::new(),
+        }
+    }
+
+    pub fn budget(&self) -> Budget {
+        Budget { max_resources: self.max_resources_per_block, max_bytes: self.max_bytes_per_block }
+    }
+
+    /// The activations as the hook's schedule wants them.
+    pub fn heights(&self) -> Vec<(ReleaseName, u64)> {
+        self.activations.iter().map(|a| (ReleaseName::new(a.release), a.height)).collect()
+    }
+
+    /// The newest release scheduled (1 when only genesis).
+    pub fn target(&self) -> u32 {
+        self.activations.last().map_or(1, |a| a.release)
+    }
+
+    /// Schedules `release` at `height`, after everything scheduled, the chain being at `now`.
+    pub fn schedule(&mut self, release: u32, height: u64, now: u64) -> Result<(), DevnetError> {
+        let releases = u32::try_from(vm_hooks::devchain::releases()).unwrap_or(u32::MAX);
+        if release < 2 || release > releases {
+            return Err(DevnetError::bad_input(format!(
+                "unknown release v{release}: the embedded stdlib has v1..=v{releases}"
+            )));
+        }
+        if height <= now {
+            return Err(DevnetError::bad_input(format!(
+                "activation height {height} for v{release} is in the past: the chain is at height {now}"
+            )));
+        }
+        if let Some(last) = self.activations.last() {
+            if release != last.release + 1 {
+                return Err(DevnetError::bad_input(format!(
+                    "v{release} cannot follow v{}: releases activate in sequence",
+                    last.release
+                )));
+            }
+            if height <= last.height {
+                return Err(DevnetError::bad_input(format!(
+                    "v{release} at height {height} must come after v{} at height {}",
+                    last.release, last.height
+                )));
+            }
+        } else if release != 2 {
+            return Err(DevnetError::bad_input(format!("v{release} cannot follow v1: releases activate in sequence")));
+        }
+        self.activations.push(Activation { release, height });
+        Ok(())
+    }
+
+    fn validate(&self, origin: &Path) -> Result<(), DevnetError> {
+        let bad = |what: String| DevnetError::bad_input(format!("{}: {what}", origin.display()));
+        if self.format != FORMAT || self.version != VERSION {
+            return Err(bad(format!(
+                "not a {FORMAT} v{VERSION} manifest (format `{}`, version {})",
+                self.format, self.version
+            )));
+        }
+        if self.max_resources_per_block == 0 || self.max_bytes_per_block == 0 {
+            return Err(bad("the per-block budget is zero".to_owned()));
+        }
+        let mut check = Manifest { activations: Vec::new(), ..self.clone() };
+        for a in &self.activations {
+            let now = check.activations.last().map_or(0, |l| l.height);
+            check.schedule(a.release, a.height, now).map_err(|e| bad(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(MANIFEST_FILE)
+    }
+
+    /// Reads and checks the manifest in `dir`.
+    pub fn load(dir: &Path) -> Result<Manifest, DevnetError> {
+        let path = Manifest::path(dir);
+        let file = std::fs::File::open(&path)
+            .map_err(|e| DevnetError::bad_input(format!("{}: not a devnet data directory ({e})", dir.display())))?;
+        let mut text = String::new();
+        file.take(MAX_MANIFEST_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| DevnetError::bad_input(format!("{}: {e}", path.display())))?;
+        if text.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(DevnetError::bad_input(format!("{}: larger than {MAX_MANIFEST_BYTES} bytes", path.display())));
+        }
+        Manifest::parse(&text, &path)
+    }
+
+    pub fn parse(text: &str, origin: &Path) -> Result<Manifest, DevnetError> {
+        let manifest: Manifest = serde_json::from_str(text)
+            .map_err(|e| DevnetError::bad_input(format!("{}: corrupt manifest: {e}", origin.display())))?;
+        manifest.validate(origin)?;
+        Ok(manifest)
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Writes the manifest into `dir`: whole, or not at all.
+    pub fn save(&self, dir: &Path) -> Result<(), DevnetError> {
+        let path = Manifest::path(dir);
+        let partial = dir.join(format!(".{MANIFEST_FILE}.partial"));
+        let text = serde_json::to_string_pretty(self).map_err(|e| DevnetError::failed(e.to_string()))?;
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&partial)?;
+            f.write_all(text.as_bytes())?;
+            f.write_all(b"\n")?;
+            f.sync_all()?;
+            std::fs::rename(&partial, &path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            DevnetError::io(&path, e)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest::new(10, 0, 5, Budget { max_resources: 100, max_bytes: 1 << 20 })
+    }
+
+    #[test]
+    fn releases_are_scheduled_in_sequence_at_future_increasing_heights() {
+        let mut m = manifest();
+        assert!(m.schedule(3, 10, 0).is_err(), "v3 before v2");
+        assert!(m.schedule(2, 5, 5).is_err(), "in the past");
+        m.schedule(2, 6, 5).unwrap();
+        assert!(m.schedule(3, 6, 5).is_err(), "same height as v2");
+        assert!(m.schedule(4, 20, 5).is_err(), "unknown release");
+        m.schedule(3, 7, 5).unwrap();
+        assert_eq!(m.target(), 3);
+        assert_eq!(m.heights(), vec![(ReleaseName::new(2), 6), (ReleaseName::new(3), 7)]);
+    }
+
+    #[test]
+    fn a_saved_manifest_loads_back_and_a_corrupt_one_is_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = manifest();
+        m.schedule(2, 10, 0).unwrap();
+        m.save(dir.path()).unwrap();
+        assert_eq!(Manifest::load(dir.path()).unwrap(), m);
+        std::fs::write(Manifest::path(dir.path()), "{\"format\": 1").unwrap();
+        let e = Manifest::load(dir.path()).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("devnet.json"), "{e}");
+        let mut wrong = m.clone();
+        wrong.activations.push(Activation { release: 3, height: 3 });
+        std::fs::write(Manifest::path(dir.path()), serde_json::to_string(&wrong).unwrap()).unwrap();
+        assert!(Manifest::load(dir.path()).unwrap_err().to_string().contains("must come after"));
+        assert!(Manifest::load(&dir.path().join("nope")).is_err());
+    }
+}

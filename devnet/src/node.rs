@@ -1,0 +1,211 @@
+//! A node: a chain store, the prologue hook scheduled from the manifest, and block production.
+//!
+//! Each block runs the prologue (`maybe_migrate`, which commits its own atomic batch), then the
+//! block's transfers, committed with the block's height in one more batch. A node killed
+//! between the two redoes the block: the prologue sees from the on-chain status that it already
+//! did its work and does nothing, and the transfers run once.
+
+use crate::chain_store::ChainStore;
+use crate::error::DevnetError;
+use crate::manifest::Manifest;
+use crate::summary::Tally;
+use crate::transfers::{self, Balances, TransferCounts};
+use migrations::store::Store;
+use migrations::StructTag;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+use vm_hooks::devchain;
+use vm_hooks::{AllowAll, BlockReport, Hook, Staged, Status};
+
+/// What producing one block did.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockOutcome {
+    pub height: u64,
+    /// Wall time of `maybe_migrate`, its commit included.
+    pub prologue: Duration,
+    pub report: BlockReport,
+    pub transfers: TransferCounts,
+}
+
+pub struct Node {
+    store: Box<dyn ChainStore>,
+    hook: Hook,
+    manifest: Manifest,
+    height: u64,
+    quiesced: BTreeSet<String>,
+    balances: Balances,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("height", &self.height).field("manifest", &self.manifest).finish_non_exhaustive()
+    }
+}
+
+fn hook_for(manifest: &Manifest) -> Result<Hook, DevnetError> {
+    let plans = devchain::plans(&manifest.heights())?;
+    let config = devchain::config(manifest.budget(), &plans);
+    Ok(Hook::new(plans, config, Box::new(AllowAll))?)
+}
+
+impl Node {
+    pub fn new(store: Box<dyn ChainStore>, manifest: Manifest) -> Result<Node, DevnetError> {
+        let hook = hook_for(&manifest)?;
+        let height = store.height()?;
+        Ok(Node { store, hook, manifest, height, quiesced: BTreeSet::new(), balances: Balances::embedded()? })
+    }
+
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn hook(&self) -> &Hook {
+        &self.hook
+    }
+
+    pub fn store(&self) -> &dyn ChainStore {
+        &*self.store
+    }
+
+    /// Gives the store back (to close it before a file-level copy or restore).
+    pub fn into_store(self) -> Box<dyn ChainStore> {
+        self.store
+    }
+
+    /// The on-chain migration status.
+    pub fn status(&self) -> Result<Status, DevnetError> {
+        Status::load(&*self.store).map_err(|e| DevnetError::failed(format!("on-chain status: {e}")))
+    }
+
+    /// The newest release active on chain (1 before any activation).
+    pub fn active_release(&self) -> Result<u32, DevnetError> {
+        let status = self.status()?;
+        Ok(status.activations().last().map_or(1, |a| u32::try_from(a.release).unwrap_or(u32::MAX)))
+    }
+
+    /// Replaces the schedule (the runbook adds an activation). The hook is rebuilt: it reads
+    /// the on-chain status again and checks it against the new schedule.
+    pub fn replan(&mut self, manifest: Manifest) -> Result<(), DevnetError> {
+        self.hook = hook_for(&manifest)?;
+        self.manifest = manifest;
+        Ok(())
+    }
+
+    /// Refuses transactions that touch `modules` from the next block on.
+    pub fn quiesce(&mut self, modules: BTreeSet<String>) {
+        self.quiesced = modules;
+    }
+
+    pub fn resume(&mut self) {
+        self.quiesced.clear();
+    }
+
+    /// Produces the next block.
+    pub fn produce_block(&mut self) -> Result<BlockOutcome, DevnetError> {
+        let height = self.height + 1;
+        let started = Instant::now();
+        let report = self.hook.maybe_migrate(self.store.as_mut(), height)?;
+        let prologue = started.elapsed();
+        let (transfers, batch) = {
+            let mut staged = Staged::new(&*self.store);
+            let counts = transfers::run_block(
+                &mut self.hook,
+                &mut staged,
+                &self.balances,
+                height,
+                self.manifest.transfers_per_block,
+                self.manifest.accounts,
+                &self.quiesced,
+            )?;
+            (counts, staged.into_batch())
+        };
+        self.store.commit_block(batch, height)?;
+        self.height = height;
+        Ok(BlockOutcome { height, prologue, report, transfers })
+    }
+
+    /// Whether every scheduled release is active and every migration finished.
+    pub fn upgraded(&self) -> bool {
+        self.hook.all_done() || (self.manifest.activations.is_empty() && self.hook.activated_releases() == 0)
+    }
+
+    /// A migration halted waiting for governance, with why.
+    pub fn halted(&self) -> Option<String> {
+        let status = self.hook.status()?;
+        self.hook.migrations().iter().find(|m| status.is_halted(m.id)).map(|m| {
+            let reason = status.migration_failure(m.id).map_or_else(String::new, |f| format!(": {}", f.reason));
+            format!("migration `{}` halted{reason}", m.id)
+        })
+    }
+
+    /// Resources each scheduled migration has still to move: every version it reads, back
+    /// through the versions before it (a v1 wallet passes through the v2 and v3 migrations).
+    pub fn pending_by_migration(&self) -> Result<BTreeMap<String, u64>, DevnetError> {
+        let store: &dyn Store = &*self.store;
+        let mut counts: BTreeMap<StructTag, u64> = BTreeMap::new();
+        let mut pending = BTreeMap::new();
+        for m in self.hook.migrations() {
+            let mut total = 0u64;
+            let mut seen = BTreeSet::new();
+            for (old, _) in &m.versions {
+                let mut tag = Some(*old);
+                while let Some(t) = tag {
+                    if !seen.insert(t.clone()) {
+                        break;
+                    }
+                    total += match counts.get(t) {
+                        Some(n) => *n,
+                        None => {
+                            let n = count(store, t)?;
+                            counts.insert(t.clone(), n);
+                            n
+                        }
+                    };
+                    tag = self.hook.predecessor(t);
+                }
+            }
+            pending.insert(m.id.to_owned(), total);
+        }
+        Ok(pending)
+    }
+
+    /// Produces blocks until every scheduled migration is done and at least `min_blocks` were
+    /// produced, or a migration halts, or `max_blocks` were produced; calls `on_block` after
+    /// each.
+    pub fn drive(
+        &mut self,
+        min_blocks: u64,
+        max_blocks: u64,
+        on_block: &mut dyn FnMut(&Node, &BlockOutcome),
+    ) -> Result<Tally, DevnetError> {
+        let mut tally = Tally::default();
+        while tally.blocks < max_blocks && (tally.blocks < min_blocks || !self.upgraded()) {
+            if tally.blocks >= min_blocks && self.halted().is_some() {
+                break;
+            }
+            let outcome = self.produce_block()?;
+            tally.record(&outcome);
+            on_block(self, &outcome);
+        }
+        Ok(tally)
+    }
+}
+
+/// The resources of `tag`, in every account.
+fn count(store: &dyn Store, tag: &migrations::StructTag) -> Result<u64, DevnetError> {
+    const PAGE: usize = 65_536;
+    let mut after = None;
+    let mut n = 0u64;
+    loop {
+        let page = store.scan(tag, after.as_ref(), PAGE)?;
+        n += page.len() as u64;
+        match page.last() {
+            Some((a, _)) if page.len() == PAGE => after = Some(*a),
+            _ => return Ok(n),
+        }
+    }
+}
