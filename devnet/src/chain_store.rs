@@ -112,7 +112,7 @@ pub fn open_persistent(dir: &Path) -> Result<RedbStore, DevnetError> {
         )));
     }
     RedbStore::open(dir)
-        .map_err(|e| DevnetError::bad_input(format!("{}: corrupt store: {e}", dir.join(DB_FILE).display())))
+        .map_err(|e| DevnetError::bad_input(format!("{}: cannot open the store: {e}", dir.join(DB_FILE).display())))
 }
 
 /// Creates the persistent store in a prepared directory.

@@ -115,8 +115,7 @@ impl Manifest {
         }
         let mut check = Manifest { activations: Vec::new(), ..self.clone() };
         for a in &self.activations {
-            let now = check.activations.last().map_or(0, |l| l.height);
-            check.schedule(a.release, a.height, now).map_err(|e| bad(e.to_string()))?;
+            check.schedule(a.release, a.height, 0).map_err(|e| bad(e.to_string()))?;
         }
         Ok(())
     }

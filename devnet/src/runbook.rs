@@ -202,10 +202,10 @@ impl Runbook<'_> {
         let height = node.height();
         let path = (0..)
             .map(|n| {
-                dir.join(format!("h{height}-v{from}{}.snap", if n == 0 { String::new() } else { format!("-{n}") }))
+                dir.join(format!("h{height}-v{from}{}.snapshot", if n == 0 { String::new() } else { format!("-{n}") }))
             })
             .find(|p| !p.exists())
-            .unwrap_or_else(|| dir.join(format!("h{height}-v{from}.snap")));
+            .unwrap_or_else(|| dir.join(format!("h{height}-v{from}.snapshot")));
         let info = snapshot::export(node.store(), height, node.manifest().to_json(), &path)?;
         snapshot::verify(&path)?;
         let before = census::take(node.store(), from)?;
