@@ -9,7 +9,7 @@ use crate::manifest::Manifest;
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
 use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use vm_hooks::persistent::{Visitor, DB_FILE};
 use vm_hooks::{RedbStore, SortedState};
 
@@ -80,24 +80,57 @@ pub fn holds_chain(dir: &Path) -> bool {
     Manifest::path(dir).is_file()
 }
 
-/// Prepares `dir` for a new chain: creates it, or accepts it if empty. Refuses a directory
-/// with anything in it, so that nothing is overwritten.
-pub fn prepare_new(dir: &Path) -> Result<(), DevnetError> {
-    if dir.exists() {
-        if !dir.is_dir() {
-            return Err(DevnetError::bad_input(format!("{}: exists and is not a directory", dir.display())));
-        }
-        let mut entries = std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
-        if entries.next().is_some() {
-            return Err(DevnetError::bad_input(format!(
-                "{}: not empty and holds no devnet chain (no {}); refusing to write there",
-                dir.display(),
-                crate::manifest::MANIFEST_FILE
-            )));
-        }
+/// Checks that `dir` may receive a new chain: absent, or an empty directory. Anything in it is
+/// someone's, and is not overwritten.
+fn check_new(dir: &Path) -> Result<(), DevnetError> {
+    if !dir.exists() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|e| DevnetError::io(dir, e))
+    if !dir.is_dir() {
+        return Err(DevnetError::bad_input(format!("{}: exists and is not a directory", dir.display())));
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
+    if entries.next().is_some() {
+        return Err(DevnetError::bad_input(format!(
+            "{}: not empty and holds no devnet chain (no {}); refusing to write there",
+            dir.display(),
+            crate::manifest::MANIFEST_FILE
+        )));
+    }
+    Ok(())
+}
+
+/// Where a new chain for `dir` is built: a hidden sibling, on the same file system.
+fn staging_dir(dir: &Path) -> Result<PathBuf, DevnetError> {
+    let name = dir
+        .file_name()
+        .ok_or_else(|| DevnetError::bad_input(format!("{}: not a usable data directory name", dir.display())))?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok(parent.join(format!(".{}.staging", name.to_string_lossy())))
+}
+
+/// Creates a new chain in `dir`: `build` fills a staging directory (store and manifest, closed
+/// when it returns), which is then renamed into place. A process killed while building leaves
+/// `dir` untouched and only the staging directory, which the next creation clears; so `dir`
+/// either holds a whole chain or none.
+pub fn create_chain<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T, DevnetError>) -> Result<T, DevnetError> {
+    check_new(dir)?;
+    let staging = staging_dir(dir)?;
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
+    let built = build(&staging).and_then(|t| {
+        if dir.exists() {
+            std::fs::remove_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
+        }
+        std::fs::rename(&staging, dir).map_err(|e| DevnetError::io(dir, e))?;
+        Ok(t)
+    });
+    if built.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    built
 }
 
 /// Opens the persistent store of the chain in `dir`, which must hold one.

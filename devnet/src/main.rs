@@ -63,6 +63,9 @@ pub struct RunArgs {
     /// Produce at least this many blocks, even after the upgrades are done.
     #[arg(long, default_value_t = 0)]
     pub blocks: u64,
+    /// Produce blocks up to at least this height, even after the upgrades are done.
+    #[arg(long)]
+    pub until_height: Option<u64>,
 }
 
 #[derive(Debug, Args)]

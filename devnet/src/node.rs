@@ -50,7 +50,8 @@ fn hook_for(manifest: &Manifest) -> Result<Hook, DevnetError> {
 
 impl Node {
     pub fn new(store: Box<dyn ChainStore>, manifest: Manifest) -> Result<Node, DevnetError> {
-        let hook = hook_for(&manifest)?;
+        let mut hook = hook_for(&manifest)?;
+        hook.load(&*store)?;
         let height = store.height()?;
         Ok(Node { store, hook, manifest, height, quiesced: BTreeSet::new(), balances: Balances::embedded()? })
     }
@@ -90,7 +91,9 @@ impl Node {
     /// Replaces the schedule (the runbook adds an activation). The hook is rebuilt: it reads
     /// the on-chain status again and checks it against the new schedule.
     pub fn replan(&mut self, manifest: Manifest) -> Result<(), DevnetError> {
-        self.hook = hook_for(&manifest)?;
+        let mut hook = hook_for(&manifest)?;
+        hook.load(&*self.store)?;
+        self.hook = hook;
         self.manifest = manifest;
         Ok(())
     }

@@ -117,8 +117,7 @@ impl Runbook<'_> {
                 "the chain is already on v{from}; nothing to upgrade to v{to}"
             )));
         }
-        // Finish what is running first: the runbook starts from a quiet chain.
-        node.drive(0, 0, &mut |_, _| {})?;
+        // The runbook starts from a quiet chain.
         let status = node.status()?;
         if let Some(m) = status.in_progress().first() {
             return Err(DevnetError::bad_input(format!(

@@ -161,6 +161,13 @@ impl Hook {
             .collect()
     }
 
+    /// Reads the on-chain status now and checks it against the schedule (the first
+    /// `maybe_migrate` does it otherwise), so that [`Hook::status`] and [`Hook::all_done`] answer
+    /// for a node that has not produced a block since it started.
+    pub fn load(&mut self, store: &dyn Store) -> Result<(), HookError> {
+        self.ensure_loaded(store)
+    }
+
     /// Runs every configured migration once more over `store`, staged and dropped: what a
     /// second pass would change, per migration (empty when the migrations are idempotent on
     /// this state, as they must be once finished). Nothing is written.

@@ -2,7 +2,7 @@
 
 use super::bar;
 use crate::RunArgs;
-use devnet::chain_store::{create_persistent, holds_chain, open_persistent, prepare_new, ChainStore, MemoryChain};
+use devnet::chain_store::{create_chain, create_persistent, holds_chain, open_persistent, ChainStore, MemoryChain};
 use devnet::manifest::Manifest;
 use devnet::node::Node;
 use devnet::summary::{Percentiles, RunSummary};
@@ -30,28 +30,38 @@ pub fn run(args: &RunArgs) -> Result<(), DevnetError> {
         resume(args)?
     } else {
         let manifest = new_manifest(args)?;
-        let mut store: Box<dyn ChainStore> = if args.in_memory {
-            Box::new(MemoryChain::default())
-        } else {
-            prepare_new(dir)?;
-            Box::new(create_persistent(dir)?)
-        };
         let genesis = Genesis { accounts: manifest.accounts, corrupt: manifest.corrupt };
-        let t = Instant::now();
-        let progress = bar(u64::from(manifest.accounts), "accounts");
-        progress.set_message("genesis on v1");
-        genesis.write(store.as_mut(), GENESIS_BATCH, &mut |n| progress.set_position(u64::from(n)))?;
-        progress.finish_and_clear();
-        genesis_seconds = Some(t.elapsed().as_secs_f64());
-        if !args.in_memory {
-            manifest.save(dir)?;
-        }
+        let write_genesis = |store: &mut dyn ChainStore| -> Result<f64, DevnetError> {
+            let t = Instant::now();
+            let progress = bar(u64::from(manifest.accounts), "accounts");
+            progress.set_message("genesis on v1");
+            genesis.write(store, GENESIS_BATCH, &mut |n| progress.set_position(u64::from(n)))?;
+            progress.finish_and_clear();
+            Ok(t.elapsed().as_secs_f64())
+        };
+        let store: Box<dyn ChainStore> = if args.in_memory {
+            let mut store = MemoryChain::default();
+            genesis_seconds = Some(write_genesis(&mut store)?);
+            Box::new(store)
+        } else {
+            genesis_seconds = Some(create_chain(dir, |staging| {
+                let seconds = write_genesis(&mut create_persistent(staging)?)?;
+                manifest.save(staging)?;
+                Ok(seconds)
+            })?);
+            Box::new(open_persistent(dir)?)
+        };
         Node::new(store, manifest)?
     };
     let first_height = node.height();
     let pending_before = node.pending_by_migration()?;
     let progress = bar(pending_before.values().sum(), "resources");
-    let tally = node.drive(args.blocks.max(1), u64::MAX, &mut |node, b| {
+    // At least one block, unless a height was asked for and reached.
+    let min_blocks = match args.until_height {
+        Some(h) => args.blocks.max(h.saturating_sub(first_height)),
+        None => args.blocks.max(1),
+    };
+    let tally = node.drive(min_blocks, u64::MAX, &mut |node, b| {
         progress.inc(b.report.resources + b.report.system_resources);
         progress.set_message(format!("height {} · v{}", b.height, 1 + node.hook().activated_releases()));
     })?;

@@ -2,7 +2,7 @@
 
 use super::bar;
 use crate::SnapshotCommand;
-use devnet::chain_store::{create_persistent, holds_chain, open_persistent, prepare_new, ChainStore};
+use devnet::chain_store::{create_chain, create_persistent, holds_chain, open_persistent, ChainStore};
 use devnet::manifest::Manifest;
 use devnet::{snapshot, DevnetError};
 use std::path::Path;
@@ -41,10 +41,8 @@ fn import(file: &Path, dir: &Path) -> Result<(), DevnetError> {
     // Everything is checked before the data directory is touched.
     let info = snapshot::verify(file)?;
     let manifest = Manifest::parse(&info.chain.to_string(), file)?;
-    let existed = dir.exists();
-    prepare_new(dir)?;
-    let result = (|| {
-        let mut store = create_persistent(dir)?;
+    let root = create_chain(dir, |staging| {
+        let mut store = create_persistent(staging)?;
         let progress = bar(info.resources, "resources");
         progress.set_message("importing");
         let imported = snapshot::import(file, &mut store, 50_000, &mut |n| progress.set_position(n))?;
@@ -57,28 +55,15 @@ fn import(file: &Path, dir: &Path) -> Result<(), DevnetError> {
                 imported.state_root
             )));
         }
-        manifest.save(dir)?;
+        manifest.save(staging)?;
         Ok(root)
-    })();
-    match result {
-        Ok(root) => {
-            println!(
-                "imported {} into {}: height {}, {} resources, state root {root}",
-                file.display(),
-                dir.display(),
-                info.height,
-                info.resources
-            );
-            Ok(())
-        }
-        Err(e) => {
-            // Take back what this command created; the directory was new or empty.
-            let _ = if existed {
-                std::fs::remove_file(dir.join(vm_hooks::persistent::DB_FILE))
-            } else {
-                std::fs::remove_dir_all(dir)
-            };
-            Err(e)
-        }
-    }
+    })?;
+    println!(
+        "imported {} into {}: height {}, {} resources, state root {root}",
+        file.display(),
+        dir.display(),
+        info.height,
+        info.resources
+    );
+    Ok(())
 }
