@@ -26,6 +26,17 @@ pub struct Activation {
     pub height: u64,
 }
 
+/// Refuses a release that is not one of the embedded stdlib's releases after genesis.
+pub fn check_upgrade_release(release: u32) -> Result<(), DevnetError> {
+    let releases = u32::try_from(vm_hooks::devchain::releases()).unwrap_or(u32::MAX);
+    if release < 2 || release > releases {
+        return Err(DevnetError::bad_input(format!(
+            "unknown release v{release}: the embedded stdlib has v1..=v{releases} (v1 is genesis)"
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -71,12 +82,7 @@ impl Manifest {
 
     /// Schedules `release` at `height`, after everything scheduled, the chain being at `now`.
     pub fn schedule(&mut self, release: u32, height: u64, now: u64) -> Result<(), DevnetError> {
-        let releases = u32::try_from(vm_hooks::devchain::releases()).unwrap_or(u32::MAX);
-        if release < 2 || release > releases {
-            return Err(DevnetError::bad_input(format!(
-                "unknown release v{release}: the embedded stdlib has v1..=v{releases}"
-            )));
-        }
+        check_upgrade_release(release)?;
         if height <= now {
             return Err(DevnetError::bad_input(format!(
                 "activation height {height} for v{release} is in the past: the chain is at height {now}"

@@ -14,7 +14,7 @@ use crate::error::DevnetError;
 use crate::manifest::Manifest;
 use crate::node::{BlockOutcome, Node};
 use crate::snapshot::{self, SnapshotInfo};
-use crate::summary::Tally;
+use crate::summary::{Percentiles, Tally};
 use binary_format::Module;
 use migrations::core_types::render_struct_tag;
 use std::path::{Path, PathBuf};
@@ -106,12 +106,7 @@ impl Runbook<'_> {
         let mut node = Node::new(Box::new(store), manifest)?;
         let from = node.active_release()?;
         let to = self.options.to;
-        let releases = u32::try_from(vm_hooks::devchain::releases()).unwrap_or(u32::MAX);
-        if to < 2 || to > releases {
-            return Err(DevnetError::bad_input(format!(
-                "unknown release v{to}: the embedded stdlib has v1..=v{releases}"
-            )));
-        }
+        crate::manifest::check_upgrade_release(to)?;
         if to <= from {
             return Err(DevnetError::bad_input(format!(
                 "the chain is already on v{from}; nothing to upgrade to v{to}"
@@ -265,15 +260,18 @@ impl Runbook<'_> {
                     "migrate failed: v{release} not done in {MAX_MIGRATE_BLOCKS} blocks"
                 )));
             }
+            let prologue = Percentiles::of(&tally.busy);
             self.pass(
                 "migrate",
                 format!(
-                    "v{release} activated at height {}; {} resources migrated ({} in system accounts), {} quarantined, in {} blocks; transfers: {} applied, {} refused",
+                    "v{release} activated at height {}; {} resources migrated ({} in system accounts), {} quarantined, in {} blocks (prologue p50 {:.2} ms, p99 {:.2} ms); transfers: {} applied, {} refused",
                     node.height() + 1 - tally.blocks,
                     tally.migrated + tally.system_resources,
                     tally.system_resources,
                     tally.quarantined,
                     tally.blocks,
+                    prologue.p50_ms,
+                    prologue.p99_ms,
                     tally.transfers.applied,
                     tally.transfers.quiesced
                 ),
