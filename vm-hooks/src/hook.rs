@@ -168,31 +168,64 @@ impl Hook {
         self.ensure_loaded(store)
     }
 
-    /// Runs every configured migration once more over `store`, staged and dropped: what a
-    /// second pass would change, per migration (empty when the migrations are idempotent on
-    /// this state, as they must be once finished). Nothing is written.
+    /// Runs every configured migration once more over `store`, staged and dropped: the
+    /// resources a second pass would migrate, per migration. Empty on a state the migrations
+    /// have finished with, whatever their budget and however often they were interrupted.
+    /// Quarantined accounts are not counted: a second pass fails on them again and changes
+    /// nothing. Nothing is written.
     pub fn second_pass(&self, store: &dyn Store) -> Result<Vec<(String, u64)>, StoreError> {
         const CHUNK: usize = 10_000;
         let mut changes = Vec::new();
         for unit in &self.schedule.units {
             let mut staged = Staged::new(store);
-            let mut touched = 0u64;
+            let mut migrated = 0u64;
             for (instance, runner) in &unit.instances {
                 let mut after = None;
                 loop {
                     let report = runner.run_chunk(instance, &mut staged, after, CHUNK)?;
-                    touched += report.migrated + report.failed.len() as u64;
+                    migrated += report.migrated;
                     after = report.cursor;
                     if report.done || after.is_none() {
                         break;
                     }
                 }
             }
-            if touched > 0 || !staged.is_empty() {
-                changes.push((unit.id.clone(), touched));
+            if migrated > 0 {
+                changes.push((unit.id.clone(), migrated));
             }
         }
         Ok(changes)
+    }
+
+    /// What the configured migrations of releases after `after_release` make of a resource
+    /// `tag` holding `bytes`, followed through every version: the final tag and bytes, or
+    /// `None` when no such migration reads `tag`. The same transforms the prologue runs, so a
+    /// replay of a backup predicts the migrated state byte for byte.
+    pub fn replay(
+        &self,
+        tag: &StructTag,
+        bytes: &[u8],
+        after_release: ReleaseName,
+    ) -> Option<Result<(StructTag, Vec<u8>), String>> {
+        let mut current: Option<(StructTag, Vec<u8>)> = None;
+        for _ in 0..=self.schedule.units.len() {
+            let (t, b) = current.as_ref().map_or((tag, bytes), |(t, b)| (t, b.as_slice()));
+            let Some(&(u, i)) = self.schedule.consumers.get(t) else { break };
+            let Some((unit, (instance, _))) =
+                self.schedule.units.get(u).and_then(|unit| unit.instances.get(i).map(|x| (unit, x)))
+            else {
+                break;
+            };
+            if unit.release <= after_release {
+                break;
+            }
+            let mut out = Vec::with_capacity(b.len() + 16);
+            if let Err(e) = instance.transform(b, &mut out) {
+                return Some(Err(format!("{}: {e}", unit.id)));
+            }
+            current = Some((instance.new_tag.clone(), out));
+        }
+        current.map(Ok)
     }
 
     /// Whether every configured migration has completed or been skipped.

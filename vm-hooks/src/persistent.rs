@@ -25,9 +25,11 @@ pub const DB_FILE: &str = "state.redb";
 
 const RESOURCES: TableDefinition<'static, &'static [u8], &'static [u8]> = TableDefinition::new("resources");
 
-/// Node metadata beside the state: the height of the last block committed. Not part of the
-/// state (nor of its root), as a node's block store is not.
-const CHAIN: TableDefinition<'static, &'static str, u64> = TableDefinition::new("chain");
+/// Node metadata beside the state: the height of the last block committed, and what the node
+/// keeps under its own keys (its configuration, a journal). Not part of the state (nor of its
+/// root), as a node's block store is not; kept in the same file so that one transaction (and
+/// one file) holds both.
+const NODE: TableDefinition<'static, &'static str, &'static [u8]> = TableDefinition::new("node");
 const HEIGHT_KEY: &str = "height";
 
 /// Why the store could not be opened or used, beyond redb's own errors.
@@ -126,9 +128,25 @@ impl RedbStore {
         // The table exists from the start, so readers never meet a missing table.
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(RESOURCES).map_err(backend)?;
-        txn.open_table(CHAIN).map_err(backend)?;
+        txn.open_table(NODE).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(RedbStore { db, path, max_value_size })
+    }
+
+    /// Opens the database in `dir`, which must exist and be a database: never creates one and
+    /// writes nothing (what a read-only command or a resumed node wants).
+    pub fn open_existing(dir: &Path) -> Result<RedbStore, StoreError> {
+        let path = dir.join(DB_FILE);
+        if !path.is_file() {
+            return Err(own(RedbStoreError::MissingDataDir(path)));
+        }
+        let db = Database::open(&path).map_err(|source| own(RedbStoreError::Open { path: path.clone(), source }))?;
+        {
+            let txn = db.begin_read().map_err(backend)?;
+            txn.open_table(RESOURCES).map_err(backend)?;
+            txn.open_table(NODE).map_err(backend)?;
+        }
+        Ok(RedbStore { db, path, max_value_size: DEFAULT_MAX_VALUE_SIZE })
     }
 
     /// The database file.
@@ -226,9 +244,43 @@ impl RedbStore {
 
     /// The height recorded by the last [`RedbStore::apply_at_height`] (0 before any).
     pub fn height(&self) -> Result<u64, StoreError> {
+        match self.node_value(HEIGHT_KEY)? {
+            None => Ok(0),
+            Some(bytes) => bytes.as_slice().try_into().map(u64::from_be_bytes).map_err(|_| {
+                own(RedbStoreError::CorruptKey {
+                    len: bytes.len(),
+                    reason: "the recorded height is not 8 bytes".into(),
+                })
+            }),
+        }
+    }
+
+    /// The node's value under `key` (see [`RedbStore::set_node_value`]).
+    pub fn node_value(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(CHAIN).map_err(backend)?;
-        Ok(table.get(HEIGHT_KEY).map_err(backend)?.map_or(0, |v| v.value()))
+        let table = txn.open_table(NODE).map_err(backend)?;
+        Ok(table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Sets (or, with `None`, removes) the node's value under `key`, in one transaction. The key
+    /// `height` is the store's own.
+    pub fn set_node_value(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+        if key == HEIGHT_KEY {
+            return Err(own(RedbStoreError::Encode(format!("`{HEIGHT_KEY}` is set by apply_at_height only"))));
+        }
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut table = txn.open_table(NODE).map_err(backend)?;
+            match value {
+                Some(v) => {
+                    table.insert(key, v).map_err(backend)?;
+                }
+                None => {
+                    table.remove(key).map_err(backend)?;
+                }
+            }
+        }
+        txn.commit().map_err(backend)
     }
 
     fn commit(&mut self, batch: WriteBatch, height: Option<u64>) -> Result<(), StoreError> {
@@ -262,8 +314,8 @@ impl RedbStore {
             }
         }
         if let Some(height) = height {
-            let mut chain = txn.open_table(CHAIN).map_err(backend)?;
-            chain.insert(HEIGHT_KEY, height).map_err(backend)?;
+            let mut node = txn.open_table(NODE).map_err(backend)?;
+            node.insert(HEIGHT_KEY, height.to_be_bytes().as_slice()).map_err(backend)?;
         }
         txn.commit().map_err(backend)
     }
@@ -302,8 +354,17 @@ mod tests {
             too_big.put(AccountAddress::new([2; 16]), tag.clone(), vec![0; DEFAULT_MAX_VALUE_SIZE + 1]);
             assert!(store.apply_at_height(too_big, 9).is_err());
         }
-        let store = RedbStore::open(dir.path()).unwrap();
+        let mut store = RedbStore::open_existing(dir.path()).unwrap();
         assert_eq!(store.height().unwrap(), 8, "a refused block leaves the height where it was");
+        store.set_node_value("config", Some(b"{}")).unwrap();
+        assert_eq!(store.node_value("config").unwrap(), Some(b"{}".to_vec()));
+        store.set_node_value("config", None).unwrap();
+        assert_eq!(store.node_value("config").unwrap(), None);
+        assert!(store.set_node_value("height", Some(b"x")).is_err());
+        assert!(RedbStore::open_existing(&dir.path().join("none")).is_err());
+        let empty = tempfile::tempdir().unwrap();
+        std::fs::write(empty.path().join(DB_FILE), b"").unwrap();
+        assert!(RedbStore::open_existing(empty.path()).is_err(), "an empty file is not a database");
         assert_eq!(store.get(&AccountAddress::new([1; 16]), &tag).unwrap(), Some(vec![1]));
     }
 }

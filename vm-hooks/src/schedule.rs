@@ -106,6 +106,8 @@ pub(crate) struct Schedule {
     pub catalogues: Vec<Catalogue>,
     /// New struct tag -> (unit, instance) that produces it.
     pub producers: BTreeMap<StructTag, (usize, usize)>,
+    /// Old struct tag -> (unit, instance) that reads it.
+    pub consumers: BTreeMap<StructTag, (usize, usize)>,
     /// Module versions that close when a release activates -> that release's position.
     pub closes: BTreeMap<ModuleId, usize>,
 }
@@ -120,6 +122,7 @@ impl Schedule {
             units: Vec::new(),
             catalogues: Vec::new(),
             producers: BTreeMap::new(),
+            consumers: BTreeMap::new(),
             closes: BTreeMap::new(),
         };
         let mut seen_instances = 0;
@@ -154,6 +157,7 @@ impl Schedule {
                         .map_err(|source| ScheduleError::Instance { id: entry.id.clone(), source })?;
                     let runner = Runner::for_instance(&instance, entry.scope);
                     schedule.producers.insert(instance.new_tag.clone(), (schedule.units.len(), instances.len()));
+                    schedule.consumers.insert(instance.old_tag.clone(), (schedule.units.len(), instances.len()));
                     schedule.closes.entry(module_id_of_tag(&instance.old_tag)).or_insert(release_index);
                     instances.push((instance, runner));
                 }

@@ -291,3 +291,34 @@ fn the_full_state_root_is_the_same_for_every_budget() {
         assert_eq!(root, reference, "{budget:?} ({blocks} blocks)");
     }
 }
+
+#[test]
+fn replaying_the_migrations_on_the_genesis_predicts_the_migrated_state_and_a_second_pass_is_empty() {
+    let genesis = genesis(300);
+    let mut store = genesis.clone();
+    let mut hook = hook(Budget { max_resources: 97, max_bytes: 1 << 20 });
+    let mut block = 1;
+    while !hook.all_done() {
+        hook.maybe_migrate(&mut store, block).unwrap();
+        block += 1;
+    }
+    let mut replayed = 0;
+    for (t, account, bytes) in genesis.iter() {
+        match hook.replay(t, bytes, stdlib::registry::ReleaseName::new(1)) {
+            None => assert_eq!(t, &tag("0x1::Migrations::Status"), "only the status is not migrated"),
+            Some(result) => {
+                let (final_tag, final_bytes) = result.unwrap();
+                assert_eq!(store.get(account, &final_tag).unwrap(), Some(final_bytes), "{t} at {account}");
+                assert!(store.get(account, t).unwrap().is_none());
+                replayed += 1;
+            }
+        }
+    }
+    assert_eq!(replayed, genesis.len() - 1);
+    // Only the v3 migrations, from a v2 state: v2's are not replayed.
+    let (v1_balance, _, bytes) = genesis.iter().find(|(t, _, _)| **t == tag(BALANCE_V1)).unwrap();
+    assert!(hook.replay(v1_balance, bytes, stdlib::registry::ReleaseName::new(2)).is_none());
+    assert!(hook.second_pass(&store).unwrap().is_empty());
+    // v2's four, and v3's vouch (Vouch did not change in v2): each reads v1 data.
+    assert_eq!(hook.second_pass(&genesis).unwrap().len(), 5);
+}
