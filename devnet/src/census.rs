@@ -9,7 +9,7 @@ use crate::error::DevnetError;
 use binary_format::AddressLength;
 use migrations::core_types::{address_of, render_struct_tag};
 use migrations::{decode, Layout, ReleaseIndex};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use stdlib::registry::ReleaseName;
 use vm_hooks::devchain::release_modules;
@@ -19,7 +19,7 @@ use vm_hooks::SortedState;
 /// Undecodable resources listed in full; beyond this they are only counted.
 const MAX_LISTED: usize = 20;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Census {
     /// Resources per struct tag (rendered), sorted.
     pub counts: BTreeMap<String, u64>,

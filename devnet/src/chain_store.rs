@@ -9,16 +9,21 @@ use crate::manifest::Manifest;
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
 use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use vm_hooks::persistent::{Visitor, DB_FILE};
 use vm_hooks::{RedbStore, SortedState};
 
-/// A store that also keeps the chain's height.
+/// A store that also keeps the chain's height and the node's own values (its manifest, the
+/// runbook's journal), outside the state and its root.
 pub trait ChainStore: Store + SortedState {
     /// Applies `batch` and records `height`, atomically.
     fn commit_block(&mut self, batch: WriteBatch, height: u64) -> Result<(), StoreError>;
     /// The height of the last block committed (0 at genesis).
     fn height(&self) -> Result<u64, StoreError>;
+    fn node_value(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets or (with `None`) removes a node value, atomically.
+    fn set_node_value(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StoreError>;
 }
 
 impl ChainStore for RedbStore {
@@ -29,6 +34,14 @@ impl ChainStore for RedbStore {
     fn height(&self) -> Result<u64, StoreError> {
         RedbStore::height(self)
     }
+
+    fn node_value(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        RedbStore::node_value(self, key)
+    }
+
+    fn set_node_value(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+        RedbStore::set_node_value(self, key, value)
+    }
 }
 
 /// A chain in memory (`--in-memory`): gone when the process ends.
@@ -36,6 +49,7 @@ impl ChainStore for RedbStore {
 pub struct MemoryChain {
     pub store: InMemoryStore,
     pub height: u64,
+    pub node_values: BTreeMap<String, Vec<u8>>,
 }
 
 impl Store for MemoryChain {
@@ -73,11 +87,23 @@ impl ChainStore for MemoryChain {
     fn height(&self) -> Result<u64, StoreError> {
         Ok(self.height)
     }
+
+    fn node_value(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.node_values.get(key).cloned())
+    }
+
+    fn set_node_value(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+        match value {
+            Some(v) => self.node_values.insert(key.to_owned(), v.to_vec()),
+            None => self.node_values.remove(key),
+        };
+        Ok(())
+    }
 }
 
-/// Whether `dir` holds a devnet chain (its manifest).
+/// Whether `dir` holds a devnet chain (its store; [`open_chain`] says whether it is one).
 pub fn holds_chain(dir: &Path) -> bool {
-    Manifest::path(dir).is_file()
+    dir.join(DB_FILE).is_file()
 }
 
 /// Checks that `dir` may receive a new chain: absent, or an empty directory. Anything in it is
@@ -92,9 +118,8 @@ fn check_new(dir: &Path) -> Result<(), DevnetError> {
     let mut entries = std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
     if entries.next().is_some() {
         return Err(DevnetError::bad_input(format!(
-            "{}: not empty and holds no devnet chain (no {}); refusing to write there",
-            dir.display(),
-            crate::manifest::MANIFEST_FILE
+            "{}: not empty and holds no devnet chain (no {DB_FILE}); refusing to write there",
+            dir.display()
         )));
     }
     Ok(())
@@ -133,22 +158,26 @@ pub fn create_chain<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T, Devnet
     built
 }
 
-/// Opens the persistent store of the chain in `dir`, which must hold one.
-pub fn open_persistent(dir: &Path) -> Result<RedbStore, DevnetError> {
+/// Opens the chain in `dir`, which must hold one: its store (opened without creating or
+/// writing anything) and its manifest.
+pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
     if !dir.is_dir() {
         return Err(DevnetError::bad_input(format!("{}: no such data directory", dir.display())));
     }
-    if !dir.join(DB_FILE).is_file() {
+    let path = dir.join(DB_FILE);
+    if !path.is_file() {
         return Err(DevnetError::bad_input(format!(
             "{}: missing {DB_FILE}: not a devnet data directory",
             dir.display()
         )));
     }
-    RedbStore::open(dir)
-        .map_err(|e| DevnetError::bad_input(format!("{}: cannot open the store: {e}", dir.join(DB_FILE).display())))
+    let store = RedbStore::open_existing(dir)
+        .map_err(|e| DevnetError::bad_input(format!("{}: cannot open the store: {e}", path.display())))?;
+    let manifest = Manifest::load(&store, &path)?;
+    Ok((store, manifest))
 }
 
-/// Creates the persistent store in a prepared directory.
+/// Creates the persistent store in a staging directory.
 pub fn create_persistent(dir: &Path) -> Result<RedbStore, DevnetError> {
     RedbStore::open(dir).map_err(|e| DevnetError::failed(format!("{}: cannot create the store: {e}", dir.display())))
 }

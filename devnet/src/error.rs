@@ -36,11 +36,12 @@ impl DevnetError {
         DevnetError::Io { path: path.display().to_string(), source }
     }
 
-    /// The process exit code for this error: 2 for bad input (a snapshot that does not verify
-    /// is bad input too), 1 for everything else.
+    /// The process exit code for this error: 2 for bad input (a snapshot file that is missing
+    /// or does not verify is bad input too), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            DevnetError::BadInput(_) | DevnetError::Snapshot(_) => 2,
+            DevnetError::BadInput(_) => 2,
+            DevnetError::Snapshot(e) if e.is_bad_input() => 2,
             _ => 1,
         }
     }

@@ -3,6 +3,7 @@
 
 mod cli;
 
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 use devnet::DevnetError;
 use std::path::PathBuf;
@@ -71,7 +72,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
     /// The release to upgrade to.
-    #[arg(long, value_parser = cli::parse_release)]
+    #[arg(long, value_parser = cli::parse_upgrade_release)]
     pub to: u32,
     #[command(flatten)]
     pub data: DataDir,
@@ -122,12 +123,18 @@ enum Command {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
         Err(e) => {
-            // Usage errors are bad input too: one line, exit 2.
+            // Usage errors are bad input too: one line (what clap says before its usage
+            // lines), exit 2.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad arguments");
-            eprintln!("devnet: {} (see --help)", first.trim());
+            let what: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("devnet: {} (see --help)", what.join(" "));
             return ExitCode::from(2);
         }
     };

@@ -1,23 +1,27 @@
-//! The chain's parameters, kept beside its store in `devnet.json`.
+//! The chain's parameters, kept in its store beside the state.
 //!
 //! What built a chain (accounts, the drill's corrupt accounts, transactions per block, budget)
 //! and which releases activate at which heights must survive the process: a chain resumed,
 //! upgraded by the runbook or restored from a backup runs the same schedule, and the hook
-//! refuses a history that does not match its configuration. The file is written whole to a
-//! temporary name and renamed, so it is never half written.
+//! refuses a history that does not match its configuration. It lives in the store's node
+//! values, not in a file of its own, so that the state and its schedule are one file: a backup
+//! restored by renaming that file brings its schedule with it, never another's.
 
+use crate::chain_store::ChainStore;
 use crate::error::DevnetError;
 use serde::{Deserialize, Serialize};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use stdlib::registry::ReleaseName;
 use vm_hooks::Budget;
 
-pub const MANIFEST_FILE: &str = "devnet.json";
+/// The store's node value that holds the manifest.
+pub const MANIFEST_KEY: &str = "manifest";
 const FORMAT: &str = "move-devnet";
 const VERSION: u32 = 1;
 /// A manifest is a few hundred bytes; anything much larger is not one.
-const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+const MAX_MANIFEST_BYTES: usize = 1 << 20;
+/// Transfers per block beyond this would stall a block for minutes.
+pub const MAX_TRANSFERS_PER_BLOCK: u32 = 1_000_000;
 
 /// A release scheduled to activate at a height.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +35,7 @@ pub fn check_upgrade_release(release: u32) -> Result<(), DevnetError> {
     let releases = u32::try_from(vm_hooks::devchain::releases()).unwrap_or(u32::MAX);
     if release < 2 || release > releases {
         return Err(DevnetError::bad_input(format!(
-            "unknown release v{release}: the embedded stdlib has v1..=v{releases} (v1 is genesis)"
+            "v{release} is not a release to upgrade to: the embedded stdlib has v1 (genesis) to v{releases}"
         )));
     }
     Ok(())
@@ -119,6 +123,12 @@ impl Manifest {
         if self.max_resources_per_block == 0 || self.max_bytes_per_block == 0 {
             return Err(bad("the per-block budget is zero".to_owned()));
         }
+        if self.transfers_per_block > MAX_TRANSFERS_PER_BLOCK || self.corrupt > self.accounts || self.accounts == 0 {
+            return Err(bad(format!(
+                "out of range: {} accounts, {} corrupt, {} transfers per block (at most {MAX_TRANSFERS_PER_BLOCK})",
+                self.accounts, self.corrupt, self.transfers_per_block
+            )));
+        }
         let mut check = Manifest { activations: Vec::new(), ..self.clone() };
         for a in &self.activations {
             check.schedule(a.release, a.height, 0).map_err(|e| bad(e.to_string()))?;
@@ -126,23 +136,20 @@ impl Manifest {
         Ok(())
     }
 
-    pub fn path(dir: &Path) -> PathBuf {
-        dir.join(MANIFEST_FILE)
-    }
-
-    /// Reads and checks the manifest in `dir`.
-    pub fn load(dir: &Path) -> Result<Manifest, DevnetError> {
-        let path = Manifest::path(dir);
-        let file = std::fs::File::open(&path)
-            .map_err(|e| DevnetError::bad_input(format!("{}: not a devnet data directory ({e})", dir.display())))?;
-        let mut text = String::new();
-        file.take(MAX_MANIFEST_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| DevnetError::bad_input(format!("{}: {e}", path.display())))?;
-        if text.len() as u64 > MAX_MANIFEST_BYTES {
-            return Err(DevnetError::bad_input(format!("{}: larger than {MAX_MANIFEST_BYTES} bytes", path.display())));
+    /// Reads and checks the manifest of the chain in `store` (found at `origin`, for messages).
+    pub fn load(store: &dyn ChainStore, origin: &Path) -> Result<Manifest, DevnetError> {
+        let bytes = store.node_value(MANIFEST_KEY)?.ok_or_else(|| {
+            DevnetError::bad_input(format!("{}: the store holds no devnet chain (no manifest)", origin.display()))
+        })?;
+        if bytes.len() > MAX_MANIFEST_BYTES {
+            return Err(DevnetError::bad_input(format!(
+                "{}: the manifest is larger than {MAX_MANIFEST_BYTES} bytes",
+                origin.display()
+            )));
         }
-        Manifest::parse(&text, &path)
+        let text = String::from_utf8(bytes)
+            .map_err(|_| DevnetError::bad_input(format!("{}: the manifest is not UTF-8", origin.display())))?;
+        Manifest::parse(&text, origin)
     }
 
     pub fn parse(text: &str, origin: &Path) -> Result<Manifest, DevnetError> {
@@ -156,23 +163,10 @@ impl Manifest {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Writes the manifest into `dir`: whole, or not at all.
-    pub fn save(&self, dir: &Path) -> Result<(), DevnetError> {
-        let path = Manifest::path(dir);
-        let partial = dir.join(format!(".{MANIFEST_FILE}.partial"));
+    /// Writes the manifest into `store`, in one transaction.
+    pub fn save(&self, store: &mut dyn ChainStore) -> Result<(), DevnetError> {
         let text = serde_json::to_string_pretty(self).map_err(|e| DevnetError::failed(e.to_string()))?;
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&partial)?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            std::fs::rename(&partial, &path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&partial);
-            DevnetError::io(&path, e)
-        })
+        Ok(store.set_node_value(MANIFEST_KEY, Some(text.as_bytes()))?)
     }
 }
 
@@ -199,19 +193,23 @@ mod tests {
 
     #[test]
     fn a_saved_manifest_loads_back_and_a_corrupt_one_is_bad_input() {
-        let dir = tempfile::tempdir().unwrap();
+        let mut store = crate::chain_store::MemoryChain::default();
+        let origin = Path::new("chain");
+        assert!(Manifest::load(&store, origin).unwrap_err().to_string().contains("no manifest"));
         let mut m = manifest();
         m.schedule(2, 10, 0).unwrap();
-        m.save(dir.path()).unwrap();
-        assert_eq!(Manifest::load(dir.path()).unwrap(), m);
-        std::fs::write(Manifest::path(dir.path()), "{\"format\": 1").unwrap();
-        let e = Manifest::load(dir.path()).unwrap_err();
+        m.save(&mut store).unwrap();
+        assert_eq!(Manifest::load(&store, origin).unwrap(), m);
+        store.set_node_value(MANIFEST_KEY, Some(b"{\"format\": 1")).unwrap();
+        let e = Manifest::load(&store, origin).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("devnet.json"), "{e}");
+        assert!(e.to_string().contains("chain: corrupt manifest"), "{e}");
         let mut wrong = m.clone();
         wrong.activations.push(Activation { release: 3, height: 3 });
-        std::fs::write(Manifest::path(dir.path()), serde_json::to_string(&wrong).unwrap()).unwrap();
-        assert!(Manifest::load(dir.path()).unwrap_err().to_string().contains("must come after"));
-        assert!(Manifest::load(&dir.path().join("nope")).is_err());
+        store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&wrong).unwrap().as_bytes())).unwrap();
+        assert!(Manifest::load(&store, origin).unwrap_err().to_string().contains("must come after"));
+        let huge = Manifest { transfers_per_block: u32::MAX, ..m };
+        store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&huge).unwrap().as_bytes())).unwrap();
+        assert!(Manifest::load(&store, origin).unwrap_err().to_string().contains("out of range"));
     }
 }

@@ -42,6 +42,15 @@ impl std::fmt::Debug for Node {
     }
 }
 
+/// Loads the on-chain status into `hook`: a status that does not decode or a history that does
+/// not match the schedule means the chain (or its manifest) is not what it claims, bad input.
+fn load(hook: &mut Hook, store: &dyn ChainStore) -> Result<(), DevnetError> {
+    hook.load(store).map_err(|e| match e {
+        vm_hooks::HookError::Store(e) => DevnetError::Store(e),
+        other => DevnetError::bad_input(format!("the chain's on-chain status: {other}")),
+    })
+}
+
 fn hook_for(manifest: &Manifest) -> Result<Hook, DevnetError> {
     let plans = devchain::plans(&manifest.heights())?;
     let config = devchain::config(manifest.budget(), &plans);
@@ -51,7 +60,7 @@ fn hook_for(manifest: &Manifest) -> Result<Hook, DevnetError> {
 impl Node {
     pub fn new(store: Box<dyn ChainStore>, manifest: Manifest) -> Result<Node, DevnetError> {
         let mut hook = hook_for(&manifest)?;
-        hook.load(&*store)?;
+        load(&mut hook, &*store)?;
         let height = store.height()?;
         Ok(Node { store, hook, manifest, height, quiesced: BTreeSet::new(), balances: Balances::embedded()? })
     }
@@ -72,9 +81,9 @@ impl Node {
         &*self.store
     }
 
-    /// Gives the store back (to close it before a file-level copy or restore).
-    pub fn into_store(self) -> Box<dyn ChainStore> {
-        self.store
+    /// The store's node values (the runbook keeps its journal there).
+    pub fn store_mut(&mut self) -> &mut dyn ChainStore {
+        &mut *self.store
     }
 
     /// The on-chain migration status.
@@ -88,11 +97,13 @@ impl Node {
         Ok(status.activations().last().map_or(1, |a| u32::try_from(a.release).unwrap_or(u32::MAX)))
     }
 
-    /// Replaces the schedule (the runbook adds an activation). The hook is rebuilt: it reads
-    /// the on-chain status again and checks it against the new schedule.
+    /// Replaces the schedule (the runbook adds an activation) and saves it in the store. The
+    /// hook is rebuilt: it reads the on-chain status again and checks it against the new
+    /// schedule before anything is saved.
     pub fn replan(&mut self, manifest: Manifest) -> Result<(), DevnetError> {
         let mut hook = hook_for(&manifest)?;
-        hook.load(&*self.store)?;
+        load(&mut hook, &*self.store)?;
+        manifest.save(&mut *self.store)?;
         self.hook = hook;
         self.manifest = manifest;
         Ok(())

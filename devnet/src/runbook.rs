@@ -1,32 +1,43 @@
 //! `devnet upgrade --to vN`: the upgrade as an operator runs it, one step at a time.
 //!
-//! pre-flight (the release gate and the catalogue), backup (a verified snapshot), quiesce
-//! (transactions touching the modules the release changes are refused; the rest of the chain
-//! goes on), migrate (activation at the next block, blocks until every migration is done),
-//! verify (everything decodes with its new layout, counts move from old versions to new ones,
-//! the supply is conserved, a second pass changes nothing), resume. A failure stops the runbook
-//! at that step; a failure at or after migrate restores the backup. `--dry-run` runs it all on
-//! a copy of the data directory and reports what would happen (try-runtime style).
+//! pre-flight (the release gate and the catalogue), backup (a verified snapshot and a census),
+//! quiesce (transactions touching the modules the release changes are refused; the rest of the
+//! chain goes on), migrate (activation at the next block, blocks until every migration is
+//! done), verify, resume. A failure stops the runbook at that step; a failure at or after
+//! migrate restores the backup. `--dry-run` runs it all on a copy of the data directory and
+//! reports what would happen (try-runtime style).
+//!
+//! From the backup on, a journal in the store says where the runbook is, so a runbook killed at
+//! any point is taken up again by the next `devnet upgrade` (migrate goes on, or the rollback is
+//! done again); `devnet run` refuses the chain until then. The journal lives in the same store
+//! as the state, and a rollback swaps in a whole store (state, schedule, no journal) with one
+//! rename: the data directory holds either the upgraded chain or the backed-up one.
 
 use crate::census::{self, Census};
-use crate::chain_store::{open_persistent, ChainStore};
+use crate::chain_store::{create_persistent, open_chain, ChainStore};
 use crate::error::DevnetError;
-use crate::manifest::Manifest;
+use crate::manifest::{check_upgrade_release, Manifest};
 use crate::node::{BlockOutcome, Node};
-use crate::snapshot::{self, SnapshotInfo};
+use crate::snapshot;
 use crate::summary::{Percentiles, Tally};
 use binary_format::Module;
 use migrations::core_types::render_struct_tag;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use stdlib::registry::ReleaseName;
 use vm_hooks::devchain::release_modules;
 use vm_hooks::persistent::DB_FILE;
-use vm_hooks::state_root;
+use vm_hooks::{state_root, RedbStore};
 
 /// Where backups go, inside the data directory.
 pub const BACKUP_DIR: &str = "backups";
+/// The store's node value that holds the journal of a runbook under way.
+pub const JOURNAL_KEY: &str = "upgrade";
 /// Blocks the migrate step may take before it gives up.
 const MAX_MIGRATE_BLOCKS: u64 = 1_000_000;
+/// Mismatches listed in full by verify; beyond this they are counted.
+const MAX_LISTED: usize = 10;
 
 #[derive(Debug, Clone, Copy)]
 pub struct UpgradeOptions {
@@ -34,8 +45,8 @@ pub struct UpgradeOptions {
     pub dry_run: bool,
 }
 
-/// A step of the runbook as it passed.
-#[derive(Debug, Clone, serde::Serialize)]
+/// A step of the runbook as it passed or failed.
+#[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
     pub step: &'static str,
     pub ok: bool,
@@ -43,7 +54,7 @@ pub struct StepReport {
 }
 
 /// What the runbook did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UpgradeReport {
     pub from: u32,
     pub to: u32,
@@ -54,7 +65,7 @@ pub struct UpgradeReport {
     pub state_root: String,
 }
 
-/// Called as each step passes, and after each block of the migrate step.
+/// Called as each step passes or fails, and after each block of the migrate step.
 pub trait Progress {
     fn step(&mut self, step: &StepReport);
     fn migrating(&mut self, _pending: u64) {}
@@ -62,12 +73,49 @@ pub trait Progress {
     fn done_migrating(&mut self) {}
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Migrate,
+    Rollback,
+}
+
+/// Where a runbook is, from its backup on: enough to take it up again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    pub from: u32,
+    pub to: u32,
+    pub phase: Phase,
+    /// The backup, relative to the data directory.
+    pub backup: PathBuf,
+    pub backup_height: u64,
+    pub backup_root: String,
+    pub backup_resources: u64,
+    /// The census of the backed-up state.
+    pub before: Census,
+}
+
+impl Journal {
+    /// The journal of the chain in `store`, if a runbook is under way.
+    pub fn load(store: &dyn ChainStore) -> Result<Option<Journal>, DevnetError> {
+        let Some(bytes) = store.node_value(JOURNAL_KEY)? else { return Ok(None) };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| DevnetError::bad_input(format!("the upgrade journal in the store is corrupt: {e}")))
+    }
+
+    fn save(&self, store: &mut dyn ChainStore) -> Result<(), DevnetError> {
+        let bytes = serde_json::to_vec(self).map_err(|e| DevnetError::failed(e.to_string()))?;
+        Ok(store.set_node_value(JOURNAL_KEY, Some(&bytes))?)
+    }
+}
+
 /// Runs the runbook on the chain in `dir`.
 pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress) -> Result<UpgradeReport, DevnetError> {
-    let manifest = Manifest::load(dir)?;
-    let store = open_persistent(dir)?;
+    check_upgrade_release(options.to)?;
+    let (store, manifest) = open_chain(dir)?;
     if !options.dry_run {
-        return Runbook { dir: dir.to_path_buf(), options, steps: Vec::new(), progress }.run(manifest, store);
+        return Runbook { dir: dir.to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest);
     }
     // Work on a copy, beside the data directory so that it is on the same disk.
     drop(store);
@@ -76,11 +124,9 @@ pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress)
         .prefix(".devnet-dry-run-")
         .tempdir_in(parent)
         .map_err(|e| DevnetError::io(parent, e))?;
-    for file in [DB_FILE, crate::manifest::MANIFEST_FILE] {
-        std::fs::copy(dir.join(file), copy.path().join(file)).map_err(|e| DevnetError::io(&dir.join(file), e))?;
-    }
-    let store = open_persistent(copy.path())?;
-    Runbook { dir: copy.path().to_path_buf(), options, steps: Vec::new(), progress }.run(manifest, store)
+    std::fs::copy(dir.join(DB_FILE), copy.path().join(DB_FILE)).map_err(|e| DevnetError::io(&dir.join(DB_FILE), e))?;
+    let (store, manifest) = open_chain(copy.path())?;
+    Runbook { dir: copy.path().to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest)
 }
 
 struct Runbook<'p> {
@@ -92,54 +138,64 @@ struct Runbook<'p> {
 }
 
 impl Runbook<'_> {
-    fn pass(&mut self, step: &'static str, detail: String) {
-        self.report(step, true, detail);
-    }
-
     fn report(&mut self, step: &'static str, ok: bool, detail: String) {
         let report = StepReport { step, ok, detail };
         self.progress.step(&report);
         self.steps.push(report);
     }
 
-    fn run(mut self, manifest: Manifest, store: vm_hooks::RedbStore) -> Result<UpgradeReport, DevnetError> {
-        let mut node = Node::new(Box::new(store), manifest)?;
-        let from = node.active_release()?;
-        let to = self.options.to;
-        crate::manifest::check_upgrade_release(to)?;
-        if to <= from {
-            return Err(DevnetError::bad_input(format!(
-                "the chain is already on v{from}; nothing to upgrade to v{to}"
-            )));
-        }
-        // The runbook starts from a quiet chain.
-        let status = node.status()?;
-        if let Some(m) = status.in_progress().first() {
-            return Err(DevnetError::bad_input(format!(
-                "migration `{}` of v{from} is still running; finish it with `devnet run` before upgrading",
-                m.id
-            )));
-        }
+    fn pass(&mut self, step: &'static str, detail: String) {
+        self.report(step, true, detail);
+    }
 
-        self.preflight(from, to)?;
-        let (backup, before) = self.backup(&node, from)?;
-        let quiesced = self.quiesce(&mut node, from, to)?;
-        let outcome = match self.migrate(&mut node, from, to) {
-            Ok(blocks) => self.verify(&node, &before, from, to).map(|()| blocks).map_err(|e| ("verify", e)),
-            Err(e) => Err(("migrate", e)),
+    /// Reports `step` failed when `result` is an error.
+    fn check<T>(&mut self, step: &'static str, result: Result<T, DevnetError>) -> Result<T, DevnetError> {
+        if let Err(e) = &result {
+            self.report(step, false, e.to_string());
+        }
+        result
+    }
+
+    fn run(mut self, store: RedbStore, manifest: Manifest) -> Result<UpgradeReport, DevnetError> {
+        let mut node = Node::new(Box::new(store), manifest)?;
+        let to = self.options.to;
+        let journal = match Journal::load(node.store())? {
+            Some(journal) => {
+                if journal.to != to {
+                    return Err(DevnetError::bad_input(format!(
+                        "an upgrade v{} -> v{} was interrupted; `devnet upgrade --to v{}` takes it up again",
+                        journal.from, journal.to, journal.to
+                    )));
+                }
+                let phase = match journal.phase {
+                    Phase::Migrate => "migrate",
+                    Phase::Rollback => "rollback",
+                };
+                self.pass(
+                    "take up",
+                    format!(
+                        "the upgrade v{} -> v{to} interrupted at its {phase} step goes on (backup {})",
+                        journal.from,
+                        journal.backup.display()
+                    ),
+                );
+                if journal.phase == Phase::Rollback {
+                    return Err(self.roll_back(node, &journal, "an interrupted rollback".to_owned()));
+                }
+                journal
+            }
+            None => self.start(&mut node, to)?,
+        };
+        let quiesced = self.quiesce(&mut node, journal.from, to)?;
+        let outcome = match self.migrate(&mut node, journal.from, to) {
+            Ok(blocks) => self.verify(&node, &journal).map(|()| blocks),
+            Err(e) => Err(e),
         };
         let blocks = match outcome {
             Ok(blocks) => blocks,
-            Err((step, failure)) => {
-                self.report(step, false, failure.to_string());
-                drop(node);
-                let restored = self.rollback(&backup)?;
-                return Err(DevnetError::failed(format!(
-                    "{failure}; rolled back to height {} (state root {})",
-                    restored.height, restored.state_root
-                )));
-            }
+            Err(failure) => return Err(self.roll_back(node, &journal, failure.to_string())),
         };
+        node.store_mut().set_node_value(JOURNAL_KEY, None)?;
         node.resume();
         self.pass("resume", format!("transactions touching {} admitted again", quiesced.join(", ")));
         let root = state_root(node.store())?;
@@ -147,7 +203,7 @@ impl Runbook<'_> {
             self.pass("dry run", "done on a copy; the data directory was not changed".to_owned());
         }
         Ok(UpgradeReport {
-            from,
+            from: journal.from,
             to,
             dry_run: self.options.dry_run,
             steps: self.steps,
@@ -155,6 +211,40 @@ impl Runbook<'_> {
             height: node.height(),
             state_root: root.to_string(),
         })
+    }
+
+    /// Checks that the chain can start an upgrade to `to`, then pre-flight and backup; returns
+    /// the journal, saved.
+    fn start(&mut self, node: &mut Node, to: u32) -> Result<Journal, DevnetError> {
+        let status = node.status()?;
+        if let Some(m) = status.in_progress().first() {
+            return Err(DevnetError::bad_input(format!(
+                "migration `{}` is still running; finish it with `devnet run` before an upgrade",
+                m.id
+            )));
+        }
+        let from = node.active_release()?;
+        if to <= from {
+            return Err(DevnetError::bad_input(format!(
+                "the chain is already on v{from}; nothing to upgrade to v{to}"
+            )));
+        }
+        let preflight = self.preflight(from, to);
+        self.check("pre-flight", preflight)?;
+        let backup = self.backup(node, from);
+        let (path, info, before) = self.check("backup", backup)?;
+        let journal = Journal {
+            from,
+            to,
+            phase: Phase::Migrate,
+            backup: path,
+            backup_height: info.height,
+            backup_root: info.state_root.to_string(),
+            backup_resources: info.resources,
+            before,
+        };
+        journal.save(node.store_mut())?;
+        Ok(journal)
     }
 
     /// The release gate (compat-checker with the registry and the declarations) and the
@@ -176,9 +266,11 @@ impl Runbook<'_> {
             let (report, _) = compat_checker::check(&format!("v{}", r - 1), &old, &format!("v{r}"), &new, options);
             if report.verdict == compat_checker::Verdict::Blocked {
                 return Err(DevnetError::failed(format!(
-                    "pre-flight failed: v{} -> v{r} is blocked:\n{}",
+                    "pre-flight failed: v{} -> v{r} is blocked ({} unhandled changes, {} problems; \
+                     `compat-checker check` gives the report)",
                     r - 1,
-                    report.to_text(false)
+                    report.counts.unhandled,
+                    report.problems.len()
                 )));
             }
             let plans = vm_hooks::devchain::plans(&[(ReleaseName::new(r), 1)])?;
@@ -190,16 +282,27 @@ impl Runbook<'_> {
     }
 
     /// A snapshot of the state before anything changes, verified, and a census of it.
-    fn backup(&mut self, node: &Node, from: u32) -> Result<(PathBuf, Census), DevnetError> {
+    fn backup(&mut self, node: &Node, from: u32) -> Result<(PathBuf, snapshot::SnapshotInfo, Census), DevnetError> {
         let dir = self.dir.join(BACKUP_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| DevnetError::io(&dir, e))?;
+        // What a backup killed half-way left; the backups folder is the runbook's own.
+        for entry in std::fs::read_dir(&dir).map_err(|e| DevnetError::io(&dir, e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".partial") {
+                std::fs::remove_file(entry.path()).map_err(|e| DevnetError::io(&entry.path(), e))?;
+            }
+        }
         let height = node.height();
-        let path = (0..)
-            .map(|n| {
-                dir.join(format!("h{height}-v{from}{}.snapshot", if n == 0 { String::new() } else { format!("-{n}") }))
-            })
-            .find(|p| !p.exists())
-            .unwrap_or_else(|| dir.join(format!("h{height}-v{from}.snapshot")));
+        let name = |n: u32| match n {
+            0 => format!("h{height}-v{from}.snapshot"),
+            n => format!("h{height}-v{from}-{n}.snapshot"),
+        };
+        let mut n = 0;
+        while dir.join(name(n)).exists() {
+            n += 1;
+        }
+        let relative = Path::new(BACKUP_DIR).join(name(n));
+        let path = self.dir.join(&relative);
         let info = snapshot::export(node.store(), height, node.manifest().to_json(), &path)?;
         snapshot::verify(&path)?;
         let before = census::take(node.store(), from)?;
@@ -217,14 +320,14 @@ impl Runbook<'_> {
                 info.state_root
             ),
         );
-        Ok((path, before))
+        Ok((relative, info, before))
     }
 
     /// Transactions touching the modules the releases change are refused from the next block.
     fn quiesce(&mut self, node: &mut Node, from: u32, to: u32) -> Result<Vec<String>, DevnetError> {
-        let plans = vm_hooks::devchain::plans(
-            &(from + 1..=to).zip(1u64..).map(|(r, h)| (ReleaseName::new(r), h)).collect::<Vec<_>>(),
-        )?;
+        let releases: Vec<(ReleaseName, u64)> =
+            (from + 1..=to).zip(1u64..).map(|(r, h)| (ReleaseName::new(r), h)).collect();
+        let plans = vm_hooks::devchain::plans(&releases)?;
         let names: std::collections::BTreeSet<String> =
             plans.iter().flat_map(|p| &p.catalogue.entries).map(|e| e.module.clone()).collect();
         node.quiesce(names.clone());
@@ -236,20 +339,27 @@ impl Runbook<'_> {
         Ok(names)
     }
 
-    /// Schedules each release at the next block and produces blocks until its migrations end.
+    /// Activates each release not yet active at the next block and produces blocks until its
+    /// migrations end.
     fn migrate(&mut self, node: &mut Node, from: u32, to: u32) -> Result<u64, DevnetError> {
+        let result = self.migrate_releases(node, from, to);
+        self.check("migrate", result)
+    }
+
+    fn migrate_releases(&mut self, node: &mut Node, from: u32, to: u32) -> Result<u64, DevnetError> {
         let mut blocks = 0;
         for release in from + 1..=to {
-            let mut manifest = node.manifest().clone();
-            // Activations scheduled for later by `devnet run` give way to the runbook's.
-            manifest.activations.retain(|a| a.release < release);
-            manifest.schedule(release, node.height() + 1, node.height())?;
-            manifest.save(&self.dir)?;
-            node.replan(manifest)?;
+            if node.active_release()? < release {
+                let mut manifest = node.manifest().clone();
+                // Activations scheduled for later (by `devnet run`) give way to the runbook's.
+                manifest.activations.retain(|a| a.release < release);
+                manifest.schedule(release, node.height() + 1, node.height())?;
+                node.replan(manifest)?;
+            }
             let pending: u64 = node.pending_by_migration()?.values().sum();
             self.progress.migrating(pending);
             let progress = &mut *self.progress;
-            let tally: Tally = node.drive(1, MAX_MIGRATE_BLOCKS, &mut |_, b| progress.block(b))?;
+            let tally: Tally = node.drive(0, MAX_MIGRATE_BLOCKS, &mut |_, b| progress.block(b))?;
             self.progress.done_migrating();
             blocks += tally.blocks;
             if let Some(halted) = node.halted() {
@@ -261,11 +371,12 @@ impl Runbook<'_> {
                 )));
             }
             let prologue = Percentiles::of(&tally.busy);
+            let activated = node.status()?.activation_of(u64::from(release)).unwrap_or(0);
             self.pass(
                 "migrate",
                 format!(
-                    "v{release} activated at height {}; {} resources migrated ({} in system accounts), {} quarantined, in {} blocks (prologue p50 {:.2} ms, p99 {:.2} ms); transfers: {} applied, {} refused",
-                    node.height() + 1 - tally.blocks,
+                    "v{release} active since height {activated}; {} resources migrated ({} in system accounts), \
+                     {} quarantined, in {} blocks (prologue p50 {:.2} ms, p99 {:.2} ms); transfers: {} applied, {} refused",
                     tally.migrated + tally.system_resources,
                     tally.system_resources,
                     tally.quarantined,
@@ -280,106 +391,171 @@ impl Runbook<'_> {
         Ok(blocks)
     }
 
-    /// Everything decodes with the new layouts, counts move from old versions to new ones, the
-    /// supply is conserved, a second pass changes nothing.
-    fn verify(&mut self, node: &Node, before: &Census, from: u32, to: u32) -> Result<(), DevnetError> {
-        let after = census::take(node.store(), to)?;
-        let mut problems = Vec::new();
-        if after.undecodable_count > 0 {
-            problems.push(format!(
-                "{} resources do not decode with their v{to} layout: {}",
-                after.undecodable_count,
-                after.undecodable.join("; ")
-            ));
-        }
-        if after.resources() != before.resources() {
-            problems.push(format!("{} resources before, {} after", before.resources(), after.resources()));
-        }
-        if after.supply != before.supply {
-            problems.push(format!("supply {} before, {} after", before.supply, after.supply));
-        }
-        let hook = node.hook();
-        let status = node.status()?;
-        // The migrations of this upgrade (earlier releases' were verified when they ran).
-        let ours: Vec<_> = hook.migrations().into_iter().filter(|m| m.release.number() > from).collect();
-        for m in &ours {
-            for (old, new) in &m.versions {
-                let left = after.count(&render_struct_tag(old));
-                if left > 0 {
-                    problems.push(format!(
-                        "{}: {left} resources still in {} ({} quarantined)",
-                        m.id,
-                        render_struct_tag(old),
-                        status.quarantined(m.id)
-                    ));
-                }
-                // Count the versions this one replaces, in the census before.
-                if ours.iter().all(|other| other.versions.iter().all(|(o, _)| o != new)) {
-                    let mut expected = 0;
-                    let mut tag = Some(*old);
-                    while let Some(t) = tag {
-                        expected += before.count(&render_struct_tag(t));
-                        tag = hook.predecessor(t);
-                    }
-                    let found = after.count(&render_struct_tag(new));
-                    if found != expected {
-                        problems.push(format!(
-                            "{}: {found} resources in {}, {expected} expected",
-                            m.id,
-                            render_struct_tag(new)
-                        ));
-                    }
-                }
-            }
-        }
-        let second = hook.second_pass(node.store())?;
-        for (id, n) in &second {
-            problems.push(format!("{id}: a second pass would change {n} resources"));
-        }
-        if !problems.is_empty() {
-            return Err(DevnetError::failed(format!("verify failed: {}", problems.join("; "))));
-        }
-        self.pass(
-            "verify",
-            format!(
-                "{} resources decode with their v{to} layouts; counts moved to the new versions; supply {} conserved; a second pass changes nothing",
-                after.resources(),
-                after.supply
-            ),
-        );
+    /// Verifies the migrated state against the backup. Quiesce froze every module the upgrade
+    /// migrates, so each migrated resource must be exactly what the migrations make of its
+    /// backed-up bytes (replayed here from the backup file, not from the store), and nothing may
+    /// be left in an old version. Besides: every resource decodes with its new layout, no
+    /// resource appeared or vanished, the coin supply is conserved, and a second pass of every
+    /// migration (staged, dropped) migrates nothing.
+    fn verify(&mut self, node: &Node, journal: &Journal) -> Result<(), DevnetError> {
+        let result = verify_against_backup(node, journal, &self.dir);
+        let detail = self.check("verify", result)?;
+        self.pass("verify", detail);
         Ok(())
     }
 
-    /// Restores the backup into the data directory: imported beside it, checked against the
-    /// root it records, then swapped in, with the manifest it carries.
-    fn rollback(&mut self, backup: &Path) -> Result<SnapshotInfo, DevnetError> {
+    /// Restores the backup, after `failure`, and returns the error to exit with. The journal
+    /// is first set to rollback, so that a rollback killed half-way is done again.
+    fn roll_back(&mut self, mut node: Node, journal: &Journal, failure: String) -> DevnetError {
+        let marked = Journal { phase: Phase::Rollback, ..journal.clone() }.save(node.store_mut());
+        drop(node);
+        match marked.and_then(|()| self.restore(journal)) {
+            Ok(detail) => {
+                self.pass("rollback", detail);
+                DevnetError::failed(format!(
+                    "{failure}; rolled back to height {} (state root {})",
+                    journal.backup_height, journal.backup_root
+                ))
+            }
+            Err(e) => {
+                self.report("rollback", false, e.to_string());
+                DevnetError::failed(format!(
+                    "{failure}; rollback failed: {e}; {} holds the migrated, unverified state and the journal, \
+                     so `devnet upgrade --to v{}` tries the rollback again; the backup is {}",
+                    self.dir.display(),
+                    journal.to,
+                    self.dir.join(&journal.backup).display()
+                ))
+            }
+        }
+    }
+
+    /// Imports the backup into a store beside the live one, checks it is the backup the journal
+    /// recorded (height, root, size), gives it the backed-up schedule, and renames it over the
+    /// live store: one rename, so the directory holds one whole chain or the other.
+    fn restore(&mut self, journal: &Journal) -> Result<String, DevnetError> {
+        let backup = self.dir.join(&journal.backup);
         let restore = self.dir.join(".restore");
         if restore.exists() {
             std::fs::remove_dir_all(&restore).map_err(|e| DevnetError::io(&restore, e))?;
         }
         std::fs::create_dir_all(&restore).map_err(|e| DevnetError::io(&restore, e))?;
-        let info = {
-            let mut store = crate::chain_store::create_persistent(&restore)?;
-            let info = snapshot::import(backup, &mut store, 50_000, &mut |_| {})?;
-            store.commit_block(migrations::WriteBatch::new(), info.height)?;
+        let restored = (|| {
+            let mut store = create_persistent(&restore)?;
+            let info = snapshot::import(&backup, &mut store, 50_000, &mut |_| {})?;
             let root = state_root(&store)?;
-            if root != info.state_root {
+            if info.height != journal.backup_height
+                || root.to_string() != journal.backup_root
+                || info.resources != journal.backup_resources
+            {
                 return Err(DevnetError::failed(format!(
-                    "rollback failed: {} restores to root {root}, not {}; the data directory is left as the failed upgrade left it",
+                    "{} is not the backup taken (height {}, root {root}, {} resources; the journal says height {}, \
+                     root {}, {} resources)",
                     backup.display(),
-                    info.state_root
+                    info.height,
+                    info.resources,
+                    journal.backup_height,
+                    journal.backup_root,
+                    journal.backup_resources
                 )));
             }
-            info
-        };
-        let manifest = Manifest::parse(&info.chain.to_string(), backup)?;
-        std::fs::rename(restore.join(DB_FILE), self.dir.join(DB_FILE)).map_err(|e| DevnetError::io(&self.dir, e))?;
-        manifest.save(&self.dir)?;
+            store.commit_block(migrations::WriteBatch::new(), info.height)?;
+            Manifest::parse(&info.chain.to_string(), &backup)?.save(&mut store)?;
+            Ok(())
+        })();
+        let swapped = restored.and_then(|()| {
+            std::fs::rename(restore.join(DB_FILE), self.dir.join(DB_FILE)).map_err(|e| DevnetError::io(&self.dir, e))
+        });
         let _ = std::fs::remove_dir_all(&restore);
-        self.pass(
-            "rollback",
-            format!("restored {} (height {}, state root {})", backup.display(), info.height, info.state_root),
-        );
-        Ok(info)
+        swapped?;
+        Ok(format!(
+            "restored {} (height {}, state root {}), checked against the journal",
+            backup.display(),
+            journal.backup_height,
+            journal.backup_root
+        ))
     }
+}
+
+/// The checks of verify; the step's detail when they pass.
+fn verify_against_backup(node: &Node, journal: &Journal, dir: &Path) -> Result<String, DevnetError> {
+    let (from, to, before) = (journal.from, journal.to, &journal.before);
+    let after = census::take(node.store(), to)?;
+    let mut problems = Vec::new();
+    if after.undecodable_count > 0 {
+        problems.push(format!(
+            "{} resources do not decode with their v{to} layout: {}",
+            after.undecodable_count,
+            after.undecodable.join("; ")
+        ));
+    }
+    if after.resources() != before.resources() {
+        problems.push(format!("{} resources before, {} after", before.resources(), after.resources()));
+    }
+    if after.supply != before.supply {
+        problems.push(format!("coin supply {} before, {} after", before.supply, after.supply));
+    }
+    // Replay the upgrade's migrations on the backup and compare with the store.
+    let hook = node.hook();
+    let store = node.store();
+    let after_release = ReleaseName::new(from);
+    let mut replayed = 0u64;
+    let mut produced: BTreeMap<String, u64> = BTreeMap::new();
+    let mut mismatches: Vec<String> = Vec::new();
+    let mut mismatch_count = 0u64;
+    let mut mismatch = |what: String| {
+        mismatch_count += 1;
+        if mismatches.len() < MAX_LISTED {
+            mismatches.push(what);
+        }
+    };
+    let backup = dir.join(&journal.backup);
+    snapshot::visit(&backup, &mut |tag, account, bytes| {
+        let Some(result) = hook.replay(tag, bytes, after_release) else { return Ok(()) };
+        let at = migrations::core_types::address_of(account);
+        match result {
+            Err(reason) => mismatch(format!("{} at {at} does not migrate: {reason}", render_struct_tag(tag))),
+            Ok((final_tag, expected)) => {
+                replayed += 1;
+                *produced.entry(render_struct_tag(&final_tag)).or_default() += 1;
+                let found = store.get(account, &final_tag).map_err(snapshot::SnapshotError::Store)?;
+                if found.as_deref() != Some(expected.as_slice()) {
+                    let what = if found.is_some() { "differs from" } else { "is missing, unlike" };
+                    mismatch(format!(
+                        "{} at {at} {what} the migration of its backed-up {}",
+                        render_struct_tag(&final_tag),
+                        render_struct_tag(tag)
+                    ));
+                }
+                if store.get(account, tag).map_err(snapshot::SnapshotError::Store)?.is_some() {
+                    mismatch(format!("{} at {at} is still held beside its new version", render_struct_tag(tag)));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if mismatch_count > 0 {
+        problems.push(format!(
+            "{mismatch_count} resources are not what the migrations make of the backup: {}",
+            mismatches.join("; ")
+        ));
+    }
+    for (tag, n) in &produced {
+        let found = after.count(tag).saturating_sub(before.count(tag));
+        if found != *n {
+            problems.push(format!("{tag}: {found} new resources, {n} expected from the backup"));
+        }
+    }
+    for (id, n) in hook.second_pass(store)? {
+        problems.push(format!("{id}: a second pass would migrate {n} more resources"));
+    }
+    if !problems.is_empty() {
+        return Err(DevnetError::failed(format!("verify failed: {}", problems.join("; "))));
+    }
+    Ok(format!(
+        "{replayed} migrated resources equal the migrations replayed on the backup; {} resources decode with \
+         their v{to} layouts; coin supply {} conserved; a second pass migrates nothing",
+        after.resources(),
+        after.supply
+    ))
 }

@@ -141,6 +141,30 @@ pub enum SnapshotError {
     Changed { path: PathBuf },
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// [`visit`]: the caller's visitor stopped the walk.
+    #[error("{}: {reason}", .path.display())]
+    Visit { path: PathBuf, reason: String },
+}
+
+impl SnapshotError {
+    /// Whether the file (or its name) is at fault, rather than the machine: a missing, foreign,
+    /// corrupt or changed file, or one that would be overwritten.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            SnapshotError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            SnapshotError::Exists(_)
+            | SnapshotError::NotASnapshot { .. }
+            | SnapshotError::Version { .. }
+            | SnapshotError::Corrupt { .. }
+            | SnapshotError::Checksum { .. }
+            | SnapshotError::RootMismatch { .. }
+            | SnapshotError::Changed { .. } => true,
+            SnapshotError::TooLarge { .. }
+            | SnapshotError::BadState { .. }
+            | SnapshotError::Store(_)
+            | SnapshotError::Visit { .. } => false,
+        }
+    }
 }
 
 fn io_error(path: &Path) -> impl Fn(io::Error) -> SnapshotError + '_ {
@@ -911,9 +935,41 @@ pub fn verify(path: &Path) -> Result<SnapshotInfo, SnapshotError> {
     Ok(pass(path, &mut |_| Ok(()), true)?.0)
 }
 
-/// Writes a snapshot's resources into `store`: [`verify`] first, so nothing is written from a
-/// bad file, then a second pass applying batches of at most `resources_per_batch` resources
-/// (at least one), calling `progress` with the resources written so far after each batch.
+/// Called with the struct tag, account and bytes of each resource of a snapshot.
+pub type ResourceVisitor<'a> = &'a mut dyn FnMut(&StructTag, &AccountAddress, &[u8]) -> Result<(), SnapshotError>;
+
+/// Verifies `path` whole ([`verify`]), then calls `visit` with every resource in key order:
+/// streaming, the file is read twice and never held. An error from `visit` stops the walk.
+pub fn visit(
+    path: &Path,
+    visit: ResourceVisitor<'_>,
+) -> Result<SnapshotInfo, SnapshotError> {
+    let (verified, checksum) = pass(path, &mut |_| Ok(()), true)?;
+    let mut tag: Option<StructTag> = None;
+    let mut sink = |item: Item<'_>| {
+        match item {
+            Item::Tag(t) => tag = Some(t.clone()),
+            Item::Resource(account, value) => {
+                let Some(tag) = &tag else { return Err(SnapshotError::Changed { path: path.to_path_buf() }) };
+                visit(tag, account, value)?;
+            }
+        }
+        Ok(())
+    };
+    // The second pass skips the root: the same checksum means the same bytes as verified.
+    let (info, again) = pass(path, &mut sink, false).map_err(|e| match e {
+        e @ (SnapshotError::Store(_) | SnapshotError::Io { .. } | SnapshotError::Visit { .. }) => e,
+        _ => SnapshotError::Changed { path: path.to_path_buf() },
+    })?;
+    if again != checksum || info != verified {
+        return Err(SnapshotError::Changed { path: path.to_path_buf() });
+    }
+    Ok(info)
+}
+
+/// Verifies `path` whole, so that nothing is written from a bad file, then writes its
+/// resources into `store` in batches of at most `resources_per_batch` resources (at least one),
+/// calling `progress` with the resources written so far after each batch.
 ///
 /// Resources are put on top of what `store` holds: give it an empty store to get the
 /// snapshot's state (and root) back.
@@ -923,37 +979,21 @@ pub fn import(
     resources_per_batch: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<SnapshotInfo, SnapshotError> {
-    let (verified, checksum) = pass(path, &mut |_| Ok(()), true)?;
     let per_batch = resources_per_batch.max(1);
     let mut batch = WriteBatch::new();
     let mut pending = 0usize;
     let mut written = 0u64;
-    let mut tag: Option<StructTag> = None;
-    let mut apply = |item: Item<'_>| {
-        match item {
-            Item::Tag(t) => tag = Some(t.clone()),
-            Item::Resource(account, value) => {
-                let Some(tag) = &tag else { return Err(SnapshotError::Changed { path: path.to_path_buf() }) };
-                batch.put_ref(*account, tag, value.to_vec());
-                pending += 1;
-                if pending >= per_batch {
-                    store.apply(std::mem::take(&mut batch))?;
-                    written += len_u64(pending);
-                    pending = 0;
-                    progress(written);
-                }
-            }
+    let info = visit(path, &mut |tag, account, value| {
+        batch.put_ref(*account, tag, value.to_vec());
+        pending += 1;
+        if pending >= per_batch {
+            store.apply(std::mem::take(&mut batch))?;
+            written += len_u64(pending);
+            pending = 0;
+            progress(written);
         }
         Ok(())
-    };
-    // The second pass skips the root: the same checksum means the same bytes as verified.
-    let (info, again) = pass(path, &mut apply, false).map_err(|e| match e {
-        e @ (SnapshotError::Store(_) | SnapshotError::Io { .. }) => e,
-        _ => SnapshotError::Changed { path: path.to_path_buf() },
     })?;
-    if again != checksum || info != verified {
-        return Err(SnapshotError::Changed { path: path.to_path_buf() });
-    }
     if pending > 0 {
         store.apply(batch)?;
         written += len_u64(pending);

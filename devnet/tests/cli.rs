@@ -222,19 +222,38 @@ fn bad_input_is_a_one_line_error_with_exit_code_2_and_changes_nothing() {
     assert_eq!(std::fs::read_dir(cwd.join("full")).unwrap().count(), 1);
 
     ok(&["run", "--accounts", "50", "--to", "v1", "--blocks", "5", "--data-dir", "d"], cwd);
-    let manifest = std::fs::read(cwd.join("d/devnet.json")).unwrap();
     let before = status("d", cwd);
     let err = fails(2, &["run", "--to", "v2", "--upgrade-at", "3", "--data-dir", "d"], cwd);
     assert!(err.contains("in the past"), "{err}");
     fails(2, &["run", "--upgrade-at", "10,20,30", "--to", "v3", "--data-dir", "d"], cwd);
-    assert_eq!(std::fs::read(cwd.join("d/devnet.json")).unwrap(), manifest);
-    assert_eq!(status("d", cwd), before);
+    assert_eq!(status("d", cwd), before, "the schedule and the chain are unchanged");
 
-    std::fs::write(cwd.join("d/devnet.json"), b"{ not json").unwrap();
+    // A manifest that is not one, and one whose schedule the on-chain history contradicts.
+    let state = std::fs::read(cwd.join("d/state.redb")).unwrap();
+    let set_manifest = |value: &[u8]| {
+        let mut store = vm_hooks::RedbStore::open_existing(&cwd.join("d")).unwrap();
+        store.set_node_value(devnet::manifest::MANIFEST_KEY, Some(value)).unwrap();
+    };
+    set_manifest(b"{ not json");
     let err = fails(2, &["status", "--data-dir", "d"], cwd);
-    assert!(err.contains("devnet.json"), "{err}");
-    std::fs::write(cwd.join("d/devnet.json"), &manifest).unwrap();
+    assert!(err.contains("corrupt manifest"), "{err}");
+    std::fs::write(cwd.join("d/state.redb"), &state).unwrap();
+    ok(&["run", "--to", "v2", "--upgrade-at", "7", "--data-dir", "d"], cwd);
+    let mut m: Value = status("d", cwd)["manifest"].clone();
+    m["activations"] = serde_json::json!([]);
+    set_manifest(m.to_string().as_bytes());
+    let err = fails(2, &["run", "--data-dir", "d"], cwd);
+    assert!(err.contains("on-chain status"), "{err}");
     std::fs::write(cwd.join("d/state.redb"), vec![0x5a; 4096]).unwrap();
     let err = fails(2, &["status", "--data-dir", "d"], cwd);
     assert!(err.contains("state.redb"), "{err}");
+    std::fs::write(cwd.join("d/state.redb"), b"").unwrap();
+    fails(2, &["status", "--data-dir", "d"], cwd);
+    assert_eq!(std::fs::read(cwd.join("d/state.redb")).unwrap(), b"", "an empty store is refused, not made a chain");
+
+    // Usage errors are one line too.
+    let err = fails(2, &["upgrade"], cwd);
+    assert!(err.contains("--to"), "{err}");
+    fails(2, &["upgrade", "--to", "v1", "--data-dir", "d"], cwd);
+    fails(2, &["run", "--in-memory", "--to", "v3", "--upgrade-at", "18446744073709551615"], cwd);
 }

@@ -7,6 +7,13 @@ pub mod upgrade;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// A release to upgrade to: `v2` or later.
+pub fn parse_upgrade_release(s: &str) -> Result<u32, String> {
+    let n = parse_release(s)?;
+    devnet::manifest::check_upgrade_release(n).map_err(|e| e.to_string())?;
+    Ok(n)
+}
+
 /// `v3` or `3`.
 pub fn parse_release(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix('v').or_else(|| s.strip_prefix('V')).unwrap_or(s);

@@ -2,9 +2,10 @@
 
 use super::bar;
 use crate::RunArgs;
-use devnet::chain_store::{create_chain, create_persistent, holds_chain, open_persistent, ChainStore, MemoryChain};
+use devnet::chain_store::{create_chain, create_persistent, holds_chain, open_chain, ChainStore, MemoryChain};
 use devnet::manifest::Manifest;
 use devnet::node::Node;
+use devnet::runbook::Journal;
 use devnet::summary::{Percentiles, RunSummary};
 use devnet::DevnetError;
 use std::collections::BTreeMap;
@@ -42,14 +43,16 @@ pub fn run(args: &RunArgs) -> Result<(), DevnetError> {
         let store: Box<dyn ChainStore> = if args.in_memory {
             let mut store = MemoryChain::default();
             genesis_seconds = Some(write_genesis(&mut store)?);
+            manifest.save(&mut store)?;
             Box::new(store)
         } else {
             genesis_seconds = Some(create_chain(dir, |staging| {
-                let seconds = write_genesis(&mut create_persistent(staging)?)?;
-                manifest.save(staging)?;
+                let mut store = create_persistent(staging)?;
+                let seconds = write_genesis(&mut store)?;
+                manifest.save(&mut store)?;
                 Ok(seconds)
             })?);
-            Box::new(open_persistent(dir)?)
+            Box::new(open_chain(dir)?.0)
         };
         Node::new(store, manifest)?
     };
@@ -124,7 +127,12 @@ fn schedule(manifest: &mut Manifest, active: u32, to: u32, heights: &[u64], now:
     }
     let mut last = manifest.activations.last().map_or(now, |a| a.height.max(now));
     for (i, release) in (active + 1..=to).enumerate() {
-        let height = heights.get(i).copied().unwrap_or(last + SPACING);
+        let height = match heights.get(i) {
+            Some(h) => *h,
+            None => last.checked_add(SPACING).ok_or_else(|| {
+                DevnetError::bad_input(format!("no height after {last} for v{release}: give it with --upgrade-at"))
+            })?,
+        };
         manifest.schedule(release, height, now)?;
         last = height;
     }
@@ -165,7 +173,16 @@ fn new_manifest(args: &RunArgs) -> Result<Manifest, DevnetError> {
 
 fn resume(args: &RunArgs) -> Result<Node, DevnetError> {
     let dir = &args.data.data_dir;
-    let mut manifest = Manifest::load(dir)?;
+    let (store, mut manifest) = open_chain(dir)?;
+    if let Some(j) = Journal::load(&store)? {
+        return Err(DevnetError::bad_input(format!(
+            "{}: an upgrade v{} -> v{} was interrupted; `devnet upgrade --to v{}` takes it up again",
+            dir.display(),
+            j.from,
+            j.to,
+            j.to
+        )));
+    }
     let refuse = |flag: &str, theirs: u32, ours: u32| {
         DevnetError::bad_input(format!(
             "{}: holds a chain with {flag} {ours}, not {theirs}; use another --data-dir for a new chain",
@@ -178,7 +195,6 @@ fn resume(args: &RunArgs) -> Result<Node, DevnetError> {
     if let Some(c) = args.corrupt.filter(|c| *c != manifest.corrupt) {
         return Err(refuse("--corrupt", c, manifest.corrupt));
     }
-    let store = open_persistent(dir)?;
     let now = store.height()?;
     let node = Node::new(Box::new(store), manifest.clone())?;
     let active = node.active_release()?;
@@ -205,7 +221,6 @@ fn resume(args: &RunArgs) -> Result<Node, DevnetError> {
         return Ok(node);
     }
     let mut node = node;
-    node.replan(manifest.clone())?;
-    manifest.save(dir)?;
+    node.replan(manifest)?;
     Ok(node)
 }

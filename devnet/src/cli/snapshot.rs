@@ -2,8 +2,9 @@
 
 use super::bar;
 use crate::SnapshotCommand;
-use devnet::chain_store::{create_chain, create_persistent, holds_chain, open_persistent, ChainStore};
+use devnet::chain_store::{create_chain, create_persistent, holds_chain, open_chain, ChainStore};
 use devnet::manifest::Manifest;
+use devnet::node::Node;
 use devnet::{snapshot, DevnetError};
 use std::path::Path;
 use vm_hooks::state_root;
@@ -16,8 +17,7 @@ pub fn snapshot(command: &SnapshotCommand) -> Result<(), DevnetError> {
 }
 
 fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
-    let manifest = Manifest::load(dir)?;
-    let store = open_persistent(dir)?;
+    let (store, manifest) = open_chain(dir)?;
     let height = store.height()?;
     let info = snapshot::export(&store, height, manifest.to_json(), file)?;
     println!(
@@ -38,32 +38,33 @@ fn import(file: &Path, dir: &Path) -> Result<(), DevnetError> {
             dir.display()
         )));
     }
-    // Everything is checked before the data directory is touched.
-    let info = snapshot::verify(file)?;
-    let manifest = Manifest::parse(&info.chain.to_string(), file)?;
+    // The chain is built beside the data directory and moved in only when whole and checked.
     let root = create_chain(dir, |staging| {
         let mut store = create_persistent(staging)?;
-        let progress = bar(info.resources, "resources");
+        let progress = bar(snapshot::read_info(file).map_or(0, |i| i.resources), "resources");
         progress.set_message("importing");
-        let imported = snapshot::import(file, &mut store, 50_000, &mut |n| progress.set_position(n))?;
+        let info = snapshot::import(file, &mut store, 50_000, &mut |n| progress.set_position(n))?;
         progress.finish_and_clear();
-        store.commit_block(migrations::WriteBatch::new(), imported.height)?;
+        let manifest = Manifest::parse(&info.chain.to_string(), file)?;
+        store.commit_block(migrations::WriteBatch::new(), info.height)?;
+        manifest.save(&mut store)?;
         let root = state_root(&store)?;
-        if root != imported.state_root {
+        if root != info.state_root {
             return Err(DevnetError::failed(format!(
                 "imported state has root {root}, the snapshot says {}",
-                imported.state_root
+                info.state_root
             )));
         }
-        manifest.save(staging)?;
-        Ok(root)
+        // A chain whose status does not match its schedule would not run: refuse it now.
+        let node = Node::new(Box::new(store), manifest)
+            .map_err(|e| DevnetError::bad_input(format!("{}: not a runnable chain: {e}", file.display())))?;
+        Ok((root, node.height(), info.resources))
     })?;
+    let (root, height, resources) = root;
     println!(
-        "imported {} into {}: height {}, {} resources, state root {root}",
+        "imported {} into {}: height {height}, {resources} resources, state root {root}",
         file.display(),
-        dir.display(),
-        info.height,
-        info.resources
+        dir.display()
     );
     Ok(())
 }

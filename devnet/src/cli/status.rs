@@ -1,7 +1,7 @@
 //! `devnet status`: the on-chain migration status, in text or JSON.
 
-use devnet::chain_store::open_persistent;
-use devnet::manifest::Manifest;
+use devnet::chain_store::open_chain;
+use devnet::runbook::Journal;
 use devnet::DevnetError;
 use migrations::core_types::address_of;
 use serde_json::json;
@@ -9,10 +9,11 @@ use std::path::Path;
 use vm_hooks::{state_root, Status};
 
 pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
-    let manifest = Manifest::load(dir)?;
-    let store = open_persistent(dir)?;
+    let (store, manifest) = open_chain(dir)?;
     let height = store.height()?;
-    let status = Status::load(&store).map_err(|e| DevnetError::failed(format!("on-chain status: {e}")))?;
+    let journal = Journal::load(&store)?;
+    let status =
+        Status::load(&store).map_err(|e| DevnetError::bad_input(format!("{}: on-chain status: {e}", dir.display())))?;
     let root = state_root(&store)?;
     let active = status.activations().last().map_or(1, |a| a.release);
     let quarantined: Vec<_> = status.failures().iter().filter(|f| !f.is_migration_failure()).collect();
@@ -24,6 +25,7 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
             "accounts": manifest.accounts,
             "active_release": active,
             "scheduled": manifest.activations,
+            "manifest": manifest,
             "activations": status.activations().iter().map(|a| json!({"release": a.release, "height": a.height})).collect::<Vec<_>>(),
             "completed": status.completed().iter().map(|c| json!({"id": c.id, "checksum": c.checksum.to_string(), "height": c.height})).collect::<Vec<_>>(),
             "in_progress": status.in_progress().iter().map(|p| json!({
@@ -33,6 +35,7 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
             })).collect::<Vec<_>>(),
             "quarantined": quarantined.iter().map(|f| json!({"migration": f.migration, "account": address_of(&f.account).to_string(), "reason": f.reason})).collect::<Vec<_>>(),
             "halted": halted.iter().map(|f| json!({"migration": f.migration, "reason": f.reason})).collect::<Vec<_>>(),
+            "upgrade_under_way": journal.as_ref().map(|j| json!({"from": j.from, "to": j.to, "phase": j.phase, "backup": j.backup})),
             "state_root": root.to_string(),
         });
         println!("{}", serde_json::to_string_pretty(&value).map_err(|e| DevnetError::failed(e.to_string()))?);
@@ -61,6 +64,16 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
     }
     for f in &halted {
         println!("HALTED:         {}: {}", f.migration, f.reason);
+    }
+    if let Some(j) = &journal {
+        println!(
+            "UPGRADE:        v{} -> v{} interrupted at {:?} (backup {}); `devnet upgrade --to v{}` takes it up",
+            j.from,
+            j.to,
+            j.phase,
+            j.backup.display(),
+            j.to
+        );
     }
     println!("state root:     {root}");
     Ok(())

@@ -11,10 +11,12 @@ use indicatif::ProgressBar;
 struct Printer {
     json: bool,
     bar: Option<ProgressBar>,
+    steps: Vec<StepReport>,
 }
 
 impl Progress for Printer {
     fn step(&mut self, step: &StepReport) {
+        self.steps.push(step.clone());
         if !self.json {
             println!("{:<11} {:<6} {}", step.step, if step.ok { "ok" } else { "FAILED" }, step.detail);
         }
@@ -41,9 +43,18 @@ impl Progress for Printer {
 }
 
 pub fn upgrade(args: &UpgradeArgs) -> Result<(), DevnetError> {
-    let mut printer = Printer { json: args.json, bar: None };
+    let mut printer = Printer { json: args.json, bar: None, steps: Vec::new() };
     let options = UpgradeOptions { to: args.to, dry_run: args.dry_run };
-    let report = runbook::upgrade(&args.data.data_dir, options, &mut printer)?;
+    let report = match runbook::upgrade(&args.data.data_dir, options, &mut printer) {
+        Ok(report) => report,
+        Err(e) => {
+            if args.json {
+                let failed = serde_json::json!({ "ok": false, "error": e.to_string(), "steps": printer.steps });
+                println!("{}", serde_json::to_string_pretty(&failed).map_err(|e| DevnetError::failed(e.to_string()))?);
+            }
+            return Err(e);
+        }
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).map_err(|e| DevnetError::failed(e.to_string()))?);
     } else {
