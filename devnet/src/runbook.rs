@@ -80,6 +80,15 @@ pub enum Phase {
     Rollback,
 }
 
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Migrate => "migrate",
+            Phase::Rollback => "rollback",
+        }
+    }
+}
+
 /// Where a runbook is, from its backup on: enough to take it up again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Journal {
@@ -167,10 +176,7 @@ impl Runbook<'_> {
                         journal.from, journal.to, journal.to
                     )));
                 }
-                let phase = match journal.phase {
-                    Phase::Migrate => "migrate",
-                    Phase::Rollback => "rollback",
-                };
+                let phase = journal.phase.as_str();
                 self.pass(
                     "take up",
                     format!(

@@ -940,10 +940,7 @@ pub type ResourceVisitor<'a> = &'a mut dyn FnMut(&StructTag, &AccountAddress, &[
 
 /// Verifies `path` whole ([`verify`]), then calls `visit` with every resource in key order:
 /// streaming, the file is read twice and never held. An error from `visit` stops the walk.
-pub fn visit(
-    path: &Path,
-    visit: ResourceVisitor<'_>,
-) -> Result<SnapshotInfo, SnapshotError> {
+pub fn visit(path: &Path, visit: ResourceVisitor<'_>) -> Result<SnapshotInfo, SnapshotError> {
     let (verified, checksum) = pass(path, &mut |_| Ok(()), true)?;
     let mut tag: Option<StructTag> = None;
     let mut sink = |item: Item<'_>| {

@@ -62,3 +62,100 @@ fn a_devnet_killed_at_any_point_resumes_to_the_uninterrupted_root() {
     assert_eq!(resumed["state_root"], reference["state_root"], "killed {killed} times");
     assert!(!cwd.join(".crashed.staging").exists(), "a finished genesis leaves no staging directory");
 }
+
+fn devnet(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_devnet")).args(args).current_dir(cwd).output().unwrap()
+}
+
+fn status(cwd: &std::path::Path, dir: &str) -> Value {
+    let o = devnet(&["status", "--json", "--data-dir", dir], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Kills `upgrade --to {to}` on `dir` at `points` points spread over `whole`; returns how many
+/// runs were killed before they ended.
+fn kill_runbooks(cwd: &std::path::Path, dir: &str, to: &str, whole: Duration, points: u32) -> u32 {
+    let mut killed = 0;
+    for k in 1..=points {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_devnet"))
+            .args(["upgrade", "--to", to, "--data-dir", dir])
+            .current_dir(cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole.mul_f64(f64::from(k) / f64::from(points + 2)).max(Duration::from_millis(2)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+    }
+    killed
+}
+
+fn new_chain(cwd: &std::path::Path, dir: &str, corrupt: &str) {
+    let o = devnet(
+        &[
+            "run",
+            "--accounts",
+            "3000",
+            "--corrupt",
+            corrupt,
+            "--budget",
+            "150",
+            "--to",
+            "v1",
+            "--until-height",
+            "5",
+            "--data-dir",
+            dir,
+        ],
+        cwd,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_runbook_killed_at_any_point_is_taken_up_and_ends_as_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    new_chain(cwd, "whole", "0");
+    new_chain(cwd, "killed", "0");
+    let started = Instant::now();
+    let o = devnet(&["upgrade", "--to", "v3", "--data-dir", "whole"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let whole = started.elapsed();
+    let killed = kill_runbooks(cwd, "killed", "v3", whole, 10);
+    assert!(killed >= 3, "only {killed} runbooks were killed before they ended");
+    // Take it up until it is done (a run that finished before its kill leaves v3 active).
+    let o = devnet(&["upgrade", "--to", "v3", "--data-dir", "killed"], cwd);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() || err.contains("already on v3"), "{err}");
+    let (a, b) = (status(cwd, "whole"), status(cwd, "killed"));
+    assert_eq!(b["active_release"], 3);
+    assert_eq!(b["upgrade_under_way"], Value::Null);
+    assert_eq!((&b["height"], &b["state_root"]), (&a["height"], &a["state_root"]), "killed {killed} times");
+}
+
+#[test]
+fn a_rollback_killed_at_any_point_is_done_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    new_chain(cwd, "chain", "3");
+    let before = status(cwd, "chain");
+    let started = Instant::now();
+    let o = devnet(&["upgrade", "--to", "v2", "--data-dir", "chain"], cwd);
+    assert_eq!(o.status.code(), Some(1), "verify fails on the quarantined wallets");
+    let whole = started.elapsed();
+    assert_eq!(status(cwd, "chain")["state_root"], before["state_root"]);
+    let killed = kill_runbooks(cwd, "chain", "v2", whole, 10);
+    assert!(killed >= 3, "only {killed} runbooks were killed before they ended");
+    let o = devnet(&["upgrade", "--to", "v2", "--data-dir", "chain"], cwd);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = status(cwd, "chain");
+    assert_eq!(after["upgrade_under_way"], Value::Null);
+    assert_eq!((&after["height"], &after["state_root"]), (&before["height"], &before["state_root"]));
+    assert_eq!(after["active_release"], 1);
+}

@@ -67,10 +67,10 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
     }
     if let Some(j) = &journal {
         println!(
-            "UPGRADE:        v{} -> v{} interrupted at {:?} (backup {}); `devnet upgrade --to v{}` takes it up",
+            "UPGRADE:        v{} -> v{} interrupted at its {} step (backup {}); `devnet upgrade --to v{}` takes it up",
             j.from,
             j.to,
-            j.phase,
+            j.phase.as_str(),
             j.backup.display(),
             j.to
         );
