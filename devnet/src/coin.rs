@@ -7,7 +7,7 @@
 use migrations::{Layout, Value};
 
 /// The module and struct that hold money in the stdlib.
-const COIN_MODULE: &str = "Coin";
+pub const COIN_MODULE: &str = "Coin";
 const COIN_STRUCT: &str = "Coin";
 
 /// The first integer in `value` (depth first): a balance's amount.

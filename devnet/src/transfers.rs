@@ -6,7 +6,7 @@
 //! quiesces the modules a release changes, transfers touching them are refused and counted;
 //! the rest of the chain goes on. The transfers of a block depend only on its height.
 
-use crate::coin::{amount, set_amount};
+use crate::coin::{amount, set_amount, COIN_MODULE};
 use crate::error::DevnetError;
 use binary_format::AddressLength;
 use migrations::core_types::{module_id_of_tag, parse_struct_tag};
@@ -17,9 +17,6 @@ use std::collections::BTreeSet;
 use stdlib::registry::ReleaseName;
 use vm_hooks::devchain::{account, release_modules, GAS};
 use vm_hooks::{AccessError, Hook};
-
-/// The module whose balance transfers move.
-pub const COIN_MODULE: &str = "Coin";
 
 /// What the transactions of some blocks did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

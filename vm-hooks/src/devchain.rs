@@ -114,16 +114,6 @@ pub fn account(n: u32) -> AccountAddress {
     AccountAddress::new(a)
 }
 
-/// The number of an account made by [`account`].
-pub fn account_number(account: &AccountAddress) -> Option<u32> {
-    let bytes = account.as_ref();
-    let (head, tail) = bytes.split_at(AccountAddress::LENGTH - 4);
-    if head.iter().any(|b| *b != 0) {
-        return None;
-    }
-    tail.try_into().ok().map(u32::from_be_bytes)
-}
-
 /// Genesis balance of account `n`.
 pub fn balance_of(n: u32) -> u64 {
     u64::from(n) * 1_000 + 7
@@ -307,7 +297,6 @@ mod tests {
         assert_eq!(store.len() as u64, counts.values().sum::<u64>());
         assert_eq!(store, Genesis { accounts: 100, corrupt: 4 }.in_memory().unwrap());
         assert!(!Genesis::new(100).is_corrupt(100));
-        assert_eq!(account_number(&account(77)), Some(77));
     }
 
     #[test]

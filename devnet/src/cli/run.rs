@@ -114,9 +114,9 @@ pub fn run(args: &RunArgs) -> Result<(), DevnetError> {
     }
 }
 
-/// Schedules releases `active + 1 ..= to` at `heights` (or spaced from `now`).
+/// Schedules releases `active + 1 ..= to`: at `heights` when given (replacing what was
+/// scheduled for them), else keeping what is already scheduled and spacing the rest after it.
 fn schedule(manifest: &mut Manifest, active: u32, to: u32, heights: &[u64], now: u64) -> Result<(), DevnetError> {
-    manifest.activations.retain(|a| a.release <= active);
     if heights.len() > to.saturating_sub(active) as usize {
         return Err(DevnetError::bad_input(format!(
             "--upgrade-at gives {} heights for {} releases (v{}..=v{to})",
@@ -125,8 +125,11 @@ fn schedule(manifest: &mut Manifest, active: u32, to: u32, heights: &[u64], now:
             active + 1
         )));
     }
+    let keep = if heights.is_empty() { to } else { active };
+    manifest.activations.retain(|a| a.release <= keep);
+    let first = manifest.target().max(active) + 1;
     let mut last = manifest.activations.last().map_or(now, |a| a.height.max(now));
-    for (i, release) in (active + 1..=to).enumerate() {
+    for (i, release) in (first..=to).enumerate() {
         let height = match heights.get(i) {
             Some(h) => *h,
             None => last.checked_add(SPACING).ok_or_else(|| {
