@@ -354,6 +354,24 @@ impl Runbook<'_> {
 
     fn migrate_releases(&mut self, node: &mut Node, from: u32, to: u32) -> Result<u64, DevnetError> {
         let mut blocks = 0;
+        // Releases beyond the target that `devnet run` had scheduled are left unscheduled: an
+        // upgrade goes through the runbook, release by release.
+        let dropped: Vec<String> = node
+            .manifest()
+            .activations
+            .iter()
+            .filter(|a| a.release > to)
+            .map(|a| format!("v{} (was at height {})", a.release, a.height))
+            .collect();
+        if !dropped.is_empty() {
+            let mut manifest = node.manifest().clone();
+            manifest.activations.retain(|a| a.release <= to);
+            node.replan(manifest)?;
+            self.pass(
+                "unschedule",
+                format!("{} no longer scheduled; `devnet upgrade` takes them later", dropped.join(", ")),
+            );
+        }
         for release in from + 1..=to {
             if node.active_release()? < release {
                 let mut manifest = node.manifest().clone();
