@@ -10,7 +10,7 @@ use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
 use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use vm_hooks::persistent::{Visitor, DB_FILE};
 use vm_hooks::{RedbStore, SortedState};
 
@@ -106,8 +106,13 @@ pub fn holds_chain(dir: &Path) -> bool {
     dir.join(DB_FILE).is_file()
 }
 
-/// Checks that `dir` may receive a new chain: absent, or an empty directory. Anything in it is
-/// someone's, and is not overwritten.
+/// Where a new chain for `dir` is built, inside it: the store is moved out of it with one
+/// rename once whole.
+const STAGING: &str = ".staging";
+
+/// Checks that `dir` may receive a new chain: absent, or a directory holding nothing but what a
+/// killed creation left in its staging directory. Anything else in it is someone's, and is not
+/// overwritten.
 fn check_new(dir: &Path) -> Result<(), DevnetError> {
     if !dir.exists() {
         return Ok(());
@@ -115,45 +120,37 @@ fn check_new(dir: &Path) -> Result<(), DevnetError> {
     if !dir.is_dir() {
         return Err(DevnetError::bad_input(format!("{}: exists and is not a directory", dir.display())));
     }
-    let mut entries = std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
-    if entries.next().is_some() {
-        return Err(DevnetError::bad_input(format!(
-            "{}: not empty and holds no devnet chain (no {DB_FILE}); refusing to write there",
-            dir.display()
-        )));
+    for entry in std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))? {
+        let entry = entry.map_err(|e| DevnetError::io(dir, e))?;
+        if entry.file_name() != STAGING {
+            return Err(DevnetError::bad_input(format!(
+                "{}: not empty and holds no devnet chain (no {DB_FILE}); refusing to write there",
+                dir.display()
+            )));
+        }
     }
     Ok(())
 }
 
-/// Where a new chain for `dir` is built: a hidden sibling, on the same file system.
-fn staging_dir(dir: &Path) -> Result<PathBuf, DevnetError> {
-    let name = dir
-        .file_name()
-        .ok_or_else(|| DevnetError::bad_input(format!("{}: not a usable data directory name", dir.display())))?;
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Ok(parent.join(format!(".{}.staging", name.to_string_lossy())))
-}
-
-/// Creates a new chain in `dir`: `build` fills a staging directory (store and manifest, closed
-/// when it returns), which is then renamed into place. A process killed while building leaves
-/// `dir` untouched and only the staging directory, which the next creation clears; so `dir`
-/// either holds a whole chain or none.
+/// Creates a new chain in `dir`: `build` fills a staging directory inside it (the store, closed
+/// when `build` returns), whose store is then renamed into place. The store holds the whole
+/// chain (state, height, manifest), so `dir` holds a whole chain or none: a process killed
+/// while building leaves only the staging directory, which the next creation clears.
 pub fn create_chain<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T, DevnetError>) -> Result<T, DevnetError> {
     check_new(dir)?;
-    let staging = staging_dir(dir)?;
+    let created = !dir.exists();
+    let staging = dir.join(STAGING);
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
     let built = build(&staging).and_then(|t| {
-        if dir.exists() {
-            std::fs::remove_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
-        }
-        std::fs::rename(&staging, dir).map_err(|e| DevnetError::io(dir, e))?;
+        std::fs::rename(staging.join(DB_FILE), dir.join(DB_FILE)).map_err(|e| DevnetError::io(dir, e))?;
         Ok(t)
     });
-    if built.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
+    let _ = std::fs::remove_dir_all(&staging);
+    if built.is_err() && created {
+        let _ = std::fs::remove_dir(dir);
     }
     built
 }

@@ -28,8 +28,7 @@ pub fn parse_release(s: &str) -> Result<u32, String> {
 /// A bar on stderr (drawn only when stderr is a terminal) counting `what`.
 pub fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
-    let template =
-        format!("{{spinner}} {{msg:<24}} [{{bar:40}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, eta {{eta}})");
+    let template = format!("{{spinner}} {{msg:<24}} [{{bar:40}}] {{human_pos}}/{{human_len}} {what} (eta {{eta}})");
     if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style.progress_chars("=> "));
     }
