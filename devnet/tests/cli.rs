@@ -257,3 +257,16 @@ fn bad_input_is_a_one_line_error_with_exit_code_2_and_changes_nothing() {
     fails(2, &["upgrade", "--to", "v1", "--data-dir", "d"], cwd);
     fails(2, &["run", "--in-memory", "--to", "v3", "--upgrade-at", "18446744073709551615"], cwd);
 }
+
+#[test]
+fn accounts_quarantined_by_an_earlier_upgrade_do_not_fail_a_later_runbook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let summary =
+        json(&ok(&["run", "--accounts", "300", "--corrupt", "2", "--to", "v2", "--json", "--data-dir", "d"], cwd));
+    assert_eq!(summary["quarantined"]["wallet-v2"], 2, "{summary}");
+    assert_eq!(status("d", cwd)["quarantined"].as_array().unwrap().len(), 2);
+    let out = ok(&["upgrade", "--to", "v3", "--data-dir", "d"], cwd);
+    assert!(out.lines().any(|l| l.starts_with("verify") && l.contains(" ok ")), "{out}");
+    assert_eq!(status("d", cwd)["active_release"], 3);
+}
