@@ -7,7 +7,7 @@
 //! - [`manifest`]: the chain's parameters and schedule (`devnet.json`);
 //! - [`chain_store`]: the store and its height, on disk or in memory;
 //! - [`node`]: block production (prologue, transfers, commit);
-//! - [`transfers`]: the blocks' transactions, refused for quiesced modules;
+//! - [`transactions`]: the blocks' transactions (transfers, vouches), refused for quiesced modules;
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
 //! - [`snapshot`]: the self-describing, checksummed snapshot file;
@@ -22,6 +22,6 @@ pub mod node;
 pub mod runbook;
 pub mod snapshot;
 pub mod summary;
-pub mod transfers;
+pub mod transactions;
 
 pub use error::DevnetError;

@@ -1,15 +1,15 @@
 //! A node: a chain store, the prologue hook scheduled from the manifest, and block production.
 //!
 //! Each block runs the prologue (`maybe_migrate`, which commits its own atomic batch), then the
-//! block's transfers, committed with the block's height in one more batch. A node killed
+//! block's transactions, committed with the block's height in one more batch. A node killed
 //! between the two redoes the block: the prologue sees from the on-chain status that it already
-//! did its work and does nothing, and the transfers run once.
+//! did its work and does nothing, and the transactions run once.
 
 use crate::chain_store::ChainStore;
 use crate::error::DevnetError;
 use crate::manifest::Manifest;
 use crate::summary::Tally;
-use crate::transfers::{self, Balances, TransferCounts};
+use crate::transactions::{self, Resources, TransactionCounts};
 use migrations::store::Store;
 use migrations::StructTag;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +24,7 @@ pub struct BlockOutcome {
     /// Wall time of `maybe_migrate`, its commit included.
     pub prologue: Duration,
     pub report: BlockReport,
-    pub transfers: TransferCounts,
+    pub transactions: TransactionCounts,
 }
 
 pub struct Node {
@@ -33,7 +33,7 @@ pub struct Node {
     manifest: Manifest,
     height: u64,
     quiesced: BTreeSet<String>,
-    balances: Balances,
+    resources: Resources,
 }
 
 impl std::fmt::Debug for Node {
@@ -62,7 +62,7 @@ impl Node {
         let mut hook = hook_for(&manifest)?;
         load(&mut hook, &*store)?;
         let height = store.height()?;
-        Ok(Node { store, hook, manifest, height, quiesced: BTreeSet::new(), balances: Balances::embedded()? })
+        Ok(Node { store, hook, manifest, height, quiesced: BTreeSet::new(), resources: Resources::embedded()? })
     }
 
     pub fn height(&self) -> u64 {
@@ -124,12 +124,12 @@ impl Node {
         let started = Instant::now();
         let report = self.hook.maybe_migrate(self.store.as_mut(), height)?;
         let prologue = started.elapsed();
-        let (transfers, batch) = {
+        let (transactions, batch) = {
             let mut staged = Staged::new(&*self.store);
-            let counts = transfers::run_block(
+            let counts = transactions::run_block(
                 &mut self.hook,
                 &mut staged,
-                &self.balances,
+                &self.resources,
                 height,
                 self.manifest.transfers_per_block,
                 self.manifest.accounts,
@@ -139,7 +139,7 @@ impl Node {
         };
         self.store.commit_block(batch, height)?;
         self.height = height;
-        Ok(BlockOutcome { height, prologue, report, transfers })
+        Ok(BlockOutcome { height, prologue, report, transactions })
     }
 
     /// Whether every scheduled release is active and every migration finished.

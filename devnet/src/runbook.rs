@@ -400,15 +400,15 @@ impl Runbook<'_> {
                 "migrate",
                 format!(
                     "v{release} active since height {activated}; {} resources migrated ({} in system accounts), \
-                     {} quarantined, in {} blocks (prologue p50 {:.2} ms, p99 {:.2} ms); transfers: {} applied, {} refused",
+                     {} quarantined, in {} blocks (prologue p50 {:.2} ms, p99 {:.2} ms); transactions: {} applied, {} refused",
                     tally.migrated + tally.system_resources,
                     tally.system_resources,
                     tally.quarantined,
                     tally.blocks,
                     prologue.p50_ms,
                     prologue.p99_ms,
-                    tally.transfers.applied,
-                    tally.transfers.quiesced
+                    tally.transactions.applied,
+                    tally.transactions.quiesced
                 ),
             );
         }

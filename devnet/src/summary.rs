@@ -2,7 +2,7 @@
 
 use crate::manifest::Activation;
 use crate::node::BlockOutcome;
-use crate::transfers::TransferCounts;
+use crate::transactions::TransactionCounts;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -53,7 +53,7 @@ pub struct Tally {
     pub system_resources: u64,
     pub migrated: u64,
     pub quarantined: u64,
-    pub transfers: TransferCounts,
+    pub transactions: TransactionCounts,
 }
 
 impl Tally {
@@ -68,7 +68,7 @@ impl Tally {
         self.system_resources += r.system_resources;
         self.migrated += r.migrated;
         self.quarantined += r.quarantined;
-        self.transfers.add(b.transfers);
+        self.transactions.add(b.transactions);
     }
 }
 
@@ -93,7 +93,7 @@ pub struct RunSummary {
     pub prologue_all: Percentiles,
     /// User resources migrated per second of prologue time.
     pub resources_per_second: f64,
-    pub transfers: TransferCounts,
+    pub transactions: TransactionCounts,
     pub wall_seconds: f64,
     pub halted: Option<String>,
     pub state_root: String,
@@ -143,9 +143,12 @@ impl RunSummary {
             a.count, a.p50_ms, a.p99_ms, a.max_ms
         );
         let _ = writeln!(s, "throughput: {:.0} resources/s of prologue time", self.resources_per_second);
-        let t = &self.transfers;
-        let _ =
-            writeln!(s, "transfers: {} applied, {} rejected, {} refused (quiesced)", t.applied, t.rejected, t.quiesced);
+        let t = &self.transactions;
+        let _ = writeln!(
+            s,
+            "transactions: {} applied, {} rejected, {} refused (quiesced)",
+            t.applied, t.rejected, t.quiesced
+        );
         if let Some(h) = &self.halted {
             let _ = writeln!(s, "HALTED: {h} (blocks go on; governance must decide)");
         }

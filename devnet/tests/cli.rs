@@ -69,7 +69,7 @@ fn run_creates_a_chain_upgrades_it_to_v3_and_resumes_it() {
     assert!(
         summary["prologue_busy"]["p99_ms"].as_f64().unwrap() >= summary["prologue_busy"]["p50_ms"].as_f64().unwrap()
     );
-    assert!(summary["transfers"]["applied"].as_u64().unwrap() > 0);
+    assert!(summary["transactions"]["applied"].as_u64().unwrap() > 0);
     let height = summary["height"].as_u64().unwrap();
     let st = status("devnet-data", cwd);
     assert_eq!(st["state_root"], summary["state_root"]);
@@ -124,17 +124,19 @@ fn the_runbook_upgrades_step_by_step_and_a_dry_run_changes_nothing() {
 
     let out = ok(&["upgrade", "--to", "v2", "--data-dir", "d"], cwd);
     assert!(out.contains("transactions touching Coin, Epoch, Stake, Wallet refused"), "{out}");
-    assert!(out.contains("100 refused"), "transfers touch Coin, quiesced during v2: {out}");
+    // One block of migration: its 100 transfers touch Coin and are refused; its 25 vouches go on.
+    assert!(out.contains("transactions: 25 applied, 100 refused"), "{out}");
     let v2 = status("d", cwd);
     assert_eq!(v2["active_release"], 2);
     assert_eq!(v2["completed"].as_array().unwrap().len(), 4);
     assert_eq!(std::fs::read_dir(cwd.join("d/backups")).unwrap().count(), 1);
 
-    // v3 leaves Coin alone: transfers go on while it migrates.
+    // v3 changes Vouch and leaves Coin alone: transfers go on while it migrates, vouches wait.
     let out = ok(&["upgrade", "--to", "v3", "--data-dir", "d", "--json"], cwd);
     let report = json(&out);
     let migrate = report["steps"].as_array().unwrap().iter().find(|s| s["step"] == "migrate").unwrap();
-    assert!(migrate["detail"].as_str().unwrap().contains("0 refused"), "{migrate}");
+    assert!(migrate["detail"].as_str().unwrap().contains("25 refused"), "{migrate}");
+    assert!(!migrate["detail"].as_str().unwrap().contains(" 0 applied"), "{migrate}");
     assert_eq!(status("d", cwd)["active_release"], 3);
     assert_eq!(status("d", cwd)["state_root"], report["state_root"]);
     let err = fails(2, &["upgrade", "--to", "v3", "--data-dir", "d"], cwd);

@@ -98,7 +98,7 @@ pub fn run(args: &RunArgs) -> Result<(), DevnetError> {
         } else {
             0.0
         },
-        transfers: tally.transfers,
+        transactions: tally.transactions,
         wall_seconds: started.elapsed().as_secs_f64(),
         halted: node.halted(),
         state_root: state_root(node.store())?.to_string(),
