@@ -4,7 +4,7 @@
 //! network: a chain on the persistent store with many accounts, blocks with transactions,
 //! releases activated at heights and migrated by the prologue hook under a budget, then a
 //! summary they can compare between runs.
-//! - [`manifest`]: the chain's parameters and schedule (`devnet.json`);
+//! - [`manifest`]: the chain's parameters and schedule, kept in its store;
 //! - [`chain_store`]: the store and its height, on disk or in memory;
 //! - [`node`]: block production (prologue, transfers, commit);
 //! - [`transactions`]: the blocks' transactions (transfers, vouches), refused for quiesced modules;

@@ -23,8 +23,18 @@ const MAX_MANIFEST_BYTES: usize = 1 << 20;
 /// Transfers per block beyond this would stall a block for minutes.
 pub const MAX_TRANSFERS_PER_BLOCK: u32 = 1_000_000;
 
+/// `message` with its control characters escaped: serde quotes an unknown field's name as it is.
+fn one_line(message: &impl std::fmt::Display) -> String {
+    message
+        .to_string()
+        .chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
 /// A release scheduled to activate at a height.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Activation {
     pub release: u32,
     pub height: u64,
@@ -116,7 +126,7 @@ impl Manifest {
         let bad = |what: String| DevnetError::bad_input(format!("{}: {what}", origin.display()));
         if self.format != FORMAT || self.version != VERSION {
             return Err(bad(format!(
-                "not a {FORMAT} v{VERSION} manifest (format `{}`, version {})",
+                "not a {FORMAT} v{VERSION} manifest (format {:?}, version {})",
                 self.format, self.version
             )));
         }
@@ -154,7 +164,7 @@ impl Manifest {
 
     pub fn parse(text: &str, origin: &Path) -> Result<Manifest, DevnetError> {
         let manifest: Manifest = serde_json::from_str(text)
-            .map_err(|e| DevnetError::bad_input(format!("{}: corrupt manifest: {e}", origin.display())))?;
+            .map_err(|e| DevnetError::bad_input(format!("{}: corrupt manifest: {}", origin.display(), one_line(&e))))?;
         manifest.validate(origin)?;
         Ok(manifest)
     }

@@ -41,8 +41,9 @@
 
 use migrations::core_types::render_struct_tag;
 use migrations::store::{Store, StoreError, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
-use migrations::StructTag;
+use migrations::{StructTag, TypeTag};
 use move_core_types::account_address::AccountAddress;
+use move_core_types::identifier::Identifier;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -175,6 +176,21 @@ fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> SnapshotError
     SnapshotError::Corrupt { path: path.to_path_buf(), offset, reason: reason.into() }
 }
 
+/// Whether every module and struct name in `tag` is a Move identifier. Decoding BCS does not
+/// check: `move-core-types`' `Identifier` deserializes any UTF-8 string (empty, `+`, a newline).
+fn valid_identifiers(tag: &StructTag) -> bool {
+    fn type_tag(t: &TypeTag) -> bool {
+        match t {
+            TypeTag::Vector(inner) => type_tag(inner),
+            TypeTag::Struct(s) => valid_identifiers(s),
+            _ => true,
+        }
+    }
+    Identifier::is_valid(tag.module.as_str())
+        && Identifier::is_valid(tag.name.as_str())
+        && tag.type_params.iter().all(type_tag)
+}
+
 fn len_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
@@ -207,7 +223,23 @@ struct Footer {
 /// parses and computes the root. Fed in large chunks; inline if no thread can be started.
 enum Checksum {
     Inline(Sha256),
-    Background { chunks: mpsc::SyncSender<Vec<u8>>, thread: thread::JoinHandle<Sha256> },
+    /// Both are `Some` until `finish` or drop, which join the thread: a pass that fails never
+    /// leaves a thread running behind it.
+    Background {
+        chunks: Option<mpsc::SyncSender<Vec<u8>>>,
+        thread: Option<thread::JoinHandle<Sha256>>,
+    },
+}
+
+impl Drop for Checksum {
+    fn drop(&mut self) {
+        if let Checksum::Background { chunks, thread } = self {
+            drop(chunks.take());
+            if let Some(thread) = thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
 }
 
 impl Checksum {
@@ -221,7 +253,7 @@ impl Checksum {
             sha
         });
         match spawned {
-            Ok(thread) => Checksum::Background { chunks, thread },
+            Ok(thread) => Checksum::Background { chunks: Some(chunks), thread: Some(thread) },
             Err(_) => Checksum::Inline(Sha256::new()),
         }
     }
@@ -230,17 +262,19 @@ impl Checksum {
         match self {
             Checksum::Inline(sha) => sha.update(data),
             // A thread that is gone is reported by `finish`.
-            Checksum::Background { chunks, .. } => {
+            Checksum::Background { chunks: Some(chunks), .. } => {
                 let _ = chunks.send(data.to_vec());
             }
+            Checksum::Background { chunks: None, .. } => {}
         }
     }
 
-    fn finish(self) -> io::Result<[u8; 32]> {
-        let sha = match self {
-            Checksum::Inline(sha) => sha,
+    fn finish(mut self) -> io::Result<[u8; 32]> {
+        let sha = match &mut self {
+            Checksum::Inline(sha) => std::mem::take(sha),
             Checksum::Background { chunks, thread } => {
-                drop(chunks);
+                drop(chunks.take());
+                let thread = thread.take().ok_or_else(|| io::Error::other("the checksum thread is gone"))?;
                 thread.join().map_err(|_| io::Error::other("the checksum thread failed"))?
             }
         };
@@ -412,6 +446,9 @@ impl Exporter<'_> {
         }
         let tag = decode_prefix(prefix).map_err(|e| self.bad(format!("a key prefix does not decode: {e}")))?;
         let rendered = render_struct_tag(&tag);
+        if !valid_identifiers(&tag) {
+            return Err(self.bad(format!("the key prefix of {rendered:?} holds a name that is not a Move identifier")));
+        }
         if tag_prefix(&tag).ok().as_deref() != Some(prefix) {
             return Err(self.bad(format!("the key prefix of {rendered} is not its canonical encoding")));
         }
@@ -786,6 +823,13 @@ fn read_records(r: &mut Reader<'_>, sink: Sink<'_>, hash_root: bool) -> Result<B
                 let tag = decode_prefix(&next)
                     .map_err(|e| corrupt(path, len_at, format!("a tag prefix does not decode: {e}")))?;
                 let rendered = render_struct_tag(&tag);
+                if !valid_identifiers(&tag) {
+                    return Err(corrupt(
+                        path,
+                        len_at,
+                        format!("the tag prefix of {rendered:?} holds a name that is not a Move identifier"),
+                    ));
+                }
                 if tag_prefix(&tag).ok().as_ref() != Some(&next) {
                     return Err(corrupt(path, len_at, format!("the tag prefix of {rendered} is not canonical")));
                 }
@@ -852,10 +896,13 @@ fn parse_footer(path: &Path, at: u64, json: &[u8]) -> Result<(Footer, StateRoot)
             format!("the footer says format {:?} version {}", footer.format, footer.version),
         ));
     }
-    let root = footer
-        .state_root
-        .parse::<StateRoot>()
-        .map_err(|e| corrupt(path, at, format!("the footer's state root: {e}")))?;
+    let root = Some(&footer.state_root)
+        .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|hex| hex.parse::<StateRoot>().ok())
+        .ok_or_else(|| {
+            let shown: String = footer.state_root.chars().take(80).collect();
+            corrupt(path, at, format!("the footer's state root {shown:?} is not 64 hex digits"))
+        })?;
     let sum = footer.tags.values().try_fold(0u64, |sum, n| sum.checked_add(*n));
     if sum != Some(footer.resources) {
         return Err(corrupt(

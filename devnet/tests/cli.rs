@@ -272,3 +272,18 @@ fn accounts_quarantined_by_an_earlier_upgrade_do_not_fail_a_later_runbook() {
     assert!(out.lines().any(|l| l.starts_with("verify") && l.contains(" ok ")), "{out}");
     assert_eq!(status("d", cwd)["active_release"], 3);
 }
+
+/// Files the fuzzer made (devnet/fuzz): each once passed a check it should not have, or gave a
+/// multi-line error.
+#[test]
+fn snapshots_the_fuzzer_found_are_refused_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for name in ["invalid-identifier", "newline-in-state-root", "newline-in-tag"] {
+        let file = fixtures.join(format!("{name}.snapshot"));
+        let err = fails(2, &["snapshot", "import", file.to_str().unwrap(), "--data-dir", name], cwd);
+        assert!(err.contains(&format!("{name}.snapshot")), "{name}: {err}");
+        assert!(!cwd.join(name).exists(), "{name}: nothing created");
+    }
+}
