@@ -1,9 +1,11 @@
 //! A node: a chain store, the prologue hook scheduled from the manifest, and block production.
 //!
-//! Each block runs the prologue (`maybe_migrate`, which commits its own atomic batch), then the
-//! block's transactions, committed with the block's height in one more batch. A node killed
-//! between the two redoes the block: the prologue sees from the on-chain status that it already
-//! did its work and does nothing, and the transactions run once.
+//! Each block runs the prologue (`maybe_migrate`) and then the block's transactions over one
+//! staging overlay, and commits everything they wrote with the block's height in one
+//! transaction, as a node commits a block. A node killed at any point resumes after the last
+//! whole block: there is no state in which a block's prologue landed and its transactions did
+//! not (the hook's status cannot tell such a block apart once a migration has completed, so
+//! redoing it would put the next activation a block early).
 
 use crate::chain_store::ChainStore;
 use crate::error::DevnetError;
@@ -17,12 +19,22 @@ use std::time::{Duration, Instant};
 use vm_hooks::devchain;
 use vm_hooks::{AllowAll, BlockReport, Hook, Staged, Status};
 
+/// A drill for crash tests and operators: set to a height, the process aborts right after that
+/// block's prologue ran, before the block commits.
+pub const CRASH_ENV: &str = "DEVNET_CRASH_AFTER_PROLOGUE";
+
+/// The store's node value that lists the quiesced modules.
+const QUIESCED_KEY: &str = "quiesced";
+
 /// What producing one block did.
 #[derive(Debug, Clone, Copy)]
 pub struct BlockOutcome {
     pub height: u64,
-    /// Wall time of `maybe_migrate`, its commit included.
+    /// Wall time of `maybe_migrate` (its writes staged in the block).
     pub prologue: Duration,
+    /// Wall time of the block's commit (the prologue's and the transactions' writes, and the
+    /// height, in one store transaction).
+    pub commit: Duration,
     pub report: BlockReport,
     pub transactions: TransactionCounts,
 }
@@ -34,6 +46,8 @@ pub struct Node {
     height: u64,
     quiesced: BTreeSet<String>,
     resources: Resources,
+    /// A drill: the process aborts right after the prologue of this block has committed.
+    crash_after_prologue: Option<u64>,
 }
 
 impl std::fmt::Debug for Node {
@@ -62,7 +76,13 @@ impl Node {
         let mut hook = hook_for(&manifest)?;
         load(&mut hook, &*store)?;
         let height = store.height()?;
-        Ok(Node { store, hook, manifest, height, quiesced: BTreeSet::new(), resources: Resources::embedded()? })
+        let quiesced = match store.node_value(QUIESCED_KEY)? {
+            None => BTreeSet::new(),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| DevnetError::bad_input(format!("the quiesced modules in the store: {e}")))?,
+        };
+        let crash_after_prologue = std::env::var(CRASH_ENV).ok().and_then(|h| h.parse().ok());
+        Ok(Node { store, hook, manifest, height, quiesced, resources: Resources::embedded()?, crash_after_prologue })
     }
 
     pub fn height(&self) -> u64 {
@@ -110,22 +130,31 @@ impl Node {
     }
 
     /// Refuses transactions that touch `modules` from the next block on.
-    pub fn quiesce(&mut self, modules: BTreeSet<String>) {
+    /// Kept in the store, so that a block redone after a crash refuses what it refused.
+    pub fn quiesce(&mut self, modules: BTreeSet<String>) -> Result<(), DevnetError> {
+        let bytes = serde_json::to_vec(&modules).map_err(|e| DevnetError::failed(e.to_string()))?;
+        self.store.set_node_value(QUIESCED_KEY, Some(&bytes))?;
         self.quiesced = modules;
+        Ok(())
     }
 
-    pub fn resume(&mut self) {
+    pub fn resume(&mut self) -> Result<(), DevnetError> {
+        self.store.set_node_value(QUIESCED_KEY, None)?;
         self.quiesced.clear();
+        Ok(())
     }
 
     /// Produces the next block.
     pub fn produce_block(&mut self) -> Result<BlockOutcome, DevnetError> {
         let height = self.height + 1;
-        let started = Instant::now();
-        let report = self.hook.maybe_migrate(self.store.as_mut(), height)?;
-        let prologue = started.elapsed();
-        let (transactions, batch) = {
+        let (prologue, report, transactions, batch) = {
             let mut staged = Staged::new(&*self.store);
+            let started = Instant::now();
+            let report = self.hook.maybe_migrate(&mut staged, height)?;
+            let prologue = started.elapsed();
+            if self.crash_after_prologue == Some(height) {
+                std::process::abort();
+            }
             let counts = transactions::run_block(
                 &mut self.hook,
                 &mut staged,
@@ -135,11 +164,17 @@ impl Node {
                 self.manifest.accounts,
                 &self.quiesced,
             )?;
-            (counts, staged.into_batch())
+            (prologue, report, counts, staged.into_batch())
         };
-        self.store.commit_block(batch, height)?;
+        let started = Instant::now();
+        if let Err(e) = self.store.commit_block(batch, height) {
+            // The hook believes its work landed: it must read the store again.
+            self.hook = hook_for(&self.manifest)?;
+            return Err(e.into());
+        }
+        let commit = started.elapsed();
         self.height = height;
-        Ok(BlockOutcome { height, prologue, report, transactions })
+        Ok(BlockOutcome { height, prologue, commit, report, transactions })
     }
 
     /// Whether every scheduled release is active and every migration finished.

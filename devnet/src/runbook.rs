@@ -201,8 +201,8 @@ impl Runbook<'_> {
             Ok(blocks) => blocks,
             Err(failure) => return Err(self.roll_back(node, &journal, failure.to_string())),
         };
+        node.resume()?;
         node.store_mut().set_node_value(JOURNAL_KEY, None)?;
-        node.resume();
         self.pass("resume", format!("transactions touching {} admitted again", quiesced.join(", ")));
         let root = state_root(node.store())?;
         if self.options.dry_run {
@@ -336,7 +336,7 @@ impl Runbook<'_> {
         let plans = vm_hooks::devchain::plans(&releases)?;
         let names: std::collections::BTreeSet<String> =
             plans.iter().flat_map(|p| &p.catalogue.entries).map(|e| e.module.clone()).collect();
-        node.quiesce(names.clone());
+        node.quiesce(names.clone())?;
         let names: Vec<String> = names.into_iter().collect();
         self.pass(
             "quiesce",
@@ -395,18 +395,20 @@ impl Runbook<'_> {
                 )));
             }
             let prologue = Percentiles::of(&tally.busy);
+            let commit = Percentiles::of(&tally.busy_commits);
             let activated = node.status()?.activation_of(u64::from(release)).unwrap_or(0);
             self.pass(
                 "migrate",
                 format!(
                     "v{release} active since height {activated}; {} resources migrated ({} in system accounts), \
-                     {} quarantined, in {} blocks (prologue p50 {:.2} ms, p99 {:.2} ms); transactions: {} applied, {} refused",
+                     {} quarantined, in {} blocks (prologue p50 {:.2} ms, p99 {:.2} ms; block commit p99 {:.2} ms); transactions: {} applied, {} refused",
                     tally.migrated + tally.system_resources,
                     tally.system_resources,
                     tally.quarantined,
                     tally.blocks,
                     prologue.p50_ms,
                     prologue.p99_ms,
+                    commit.p99_ms,
                     tally.transactions.applied,
                     tally.transactions.quiesced
                 ),

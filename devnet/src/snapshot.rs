@@ -41,9 +41,8 @@
 
 use migrations::core_types::render_struct_tag;
 use migrations::store::{Store, StoreError, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
-use migrations::{StructTag, TypeTag};
+use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;
-use move_core_types::identifier::Identifier;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -174,21 +173,6 @@ fn io_error(path: &Path) -> impl Fn(io::Error) -> SnapshotError + '_ {
 
 fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> SnapshotError {
     SnapshotError::Corrupt { path: path.to_path_buf(), offset, reason: reason.into() }
-}
-
-/// Whether every module and struct name in `tag` is a Move identifier. Decoding BCS does not
-/// check: `move-core-types`' `Identifier` deserializes any UTF-8 string (empty, `+`, a newline).
-fn valid_identifiers(tag: &StructTag) -> bool {
-    fn type_tag(t: &TypeTag) -> bool {
-        match t {
-            TypeTag::Vector(inner) => type_tag(inner),
-            TypeTag::Struct(s) => valid_identifiers(s),
-            _ => true,
-        }
-    }
-    Identifier::is_valid(tag.module.as_str())
-        && Identifier::is_valid(tag.name.as_str())
-        && tag.type_params.iter().all(type_tag)
 }
 
 fn len_u64(n: usize) -> u64 {
@@ -446,9 +430,6 @@ impl Exporter<'_> {
         }
         let tag = decode_prefix(prefix).map_err(|e| self.bad(format!("a key prefix does not decode: {e}")))?;
         let rendered = render_struct_tag(&tag);
-        if !valid_identifiers(&tag) {
-            return Err(self.bad(format!("the key prefix of {rendered:?} holds a name that is not a Move identifier")));
-        }
         if tag_prefix(&tag).ok().as_deref() != Some(prefix) {
             return Err(self.bad(format!("the key prefix of {rendered} is not its canonical encoding")));
         }
@@ -823,13 +804,6 @@ fn read_records(r: &mut Reader<'_>, sink: Sink<'_>, hash_root: bool) -> Result<B
                 let tag = decode_prefix(&next)
                     .map_err(|e| corrupt(path, len_at, format!("a tag prefix does not decode: {e}")))?;
                 let rendered = render_struct_tag(&tag);
-                if !valid_identifiers(&tag) {
-                    return Err(corrupt(
-                        path,
-                        len_at,
-                        format!("the tag prefix of {rendered:?} holds a name that is not a Move identifier"),
-                    ));
-                }
                 if tag_prefix(&tag).ok().as_ref() != Some(&next) {
                     return Err(corrupt(path, len_at, format!("the tag prefix of {rendered} is not canonical")));
                 }

@@ -49,6 +49,8 @@ pub struct Tally {
     pub busy: Vec<Duration>,
     /// Prologue time of every block.
     pub all: Vec<Duration>,
+    /// Commit time of the blocks that did migration work.
+    pub busy_commits: Vec<Duration>,
     pub user_resources: u64,
     pub system_resources: u64,
     pub migrated: u64,
@@ -63,6 +65,7 @@ impl Tally {
         let r = &b.report;
         if !r.idle && (r.resources > 0 || r.system_resources > 0 || r.activated > 0 || r.completed > 0) {
             self.busy.push(b.prologue);
+            self.busy_commits.push(b.commit);
         }
         self.user_resources += r.resources;
         self.system_resources += r.system_resources;
@@ -91,8 +94,13 @@ pub struct RunSummary {
     pub prologue_busy: Percentiles,
     /// Prologue time of every block.
     pub prologue_all: Percentiles,
+    /// Commit time of the blocks that did migration work (their prologue's writes, their
+    /// transactions' and the height, in one store transaction).
+    pub commit_busy: Percentiles,
     /// User resources migrated per second of prologue time.
     pub resources_per_second: f64,
+    /// User resources migrated per second of prologue and commit time.
+    pub resources_per_second_committed: f64,
     pub transactions: TransactionCounts,
     pub wall_seconds: f64,
     pub halted: Option<String>,
@@ -142,7 +150,17 @@ impl RunSummary {
             "prologue per block, all {} blocks: p50 {:.4} ms, p99 {:.2} ms, max {:.2} ms",
             a.count, a.p50_ms, a.p99_ms, a.max_ms
         );
-        let _ = writeln!(s, "throughput: {:.0} resources/s of prologue time", self.resources_per_second);
+        let c = &self.commit_busy;
+        let _ = writeln!(
+            s,
+            "block commit, same blocks (migration and transaction writes, one transaction): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            c.p50_ms, c.p99_ms, c.max_ms
+        );
+        let _ = writeln!(
+            s,
+            "throughput: {:.0} resources/s of prologue time, {:.0} with the commits",
+            self.resources_per_second, self.resources_per_second_committed
+        );
         let t = &self.transactions;
         let _ = writeln!(
             s,

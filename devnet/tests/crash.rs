@@ -159,3 +159,43 @@ fn a_rollback_killed_at_any_point_is_done_again() {
     assert_eq!((&after["height"], &after["state_root"]), (&before["height"], &before["state_root"]));
     assert_eq!(after["active_release"], 1);
 }
+
+/// The widest window between two commits of a block: its prologue has committed, its
+/// transactions and height have not. A runbook aborted there at every block of its migrations
+/// (the block that completes a release's migrations among them) ends as an uninterrupted one.
+#[test]
+fn a_runbook_aborted_after_the_prologue_of_any_block_ends_as_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let chain = |dir: &str| {
+        let o = devnet(
+            &["run", "--accounts", "1000", "--budget", "300", "--to", "v1", "--until-height", "5", "--data-dir", dir],
+            cwd,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    chain("whole");
+    chain("aborted");
+    let o = devnet(&["upgrade", "--to", "v3", "--data-dir", "whole"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let whole = status(cwd, "whole");
+    let end = whole["height"].as_u64().unwrap();
+    let mut aborted = 0;
+    for height in 6..=end + 1 {
+        let o = Command::new(env!("CARGO_BIN_EXE_devnet"))
+            .args(["upgrade", "--to", "v3", "--data-dir", "aborted"])
+            .env("DEVNET_CRASH_AFTER_PROLOGUE", height.to_string())
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        if !o.status.success() {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.code().is_none() || err.contains("already on v3"), "block {height}: {err}");
+            aborted += u32::from(o.status.code().is_none());
+        }
+    }
+    assert!(aborted as u64 >= end - 6, "aborted {aborted} times over {} blocks", end - 5);
+    let after = status(cwd, "aborted");
+    assert_eq!(after["upgrade_under_way"], Value::Null);
+    assert_eq!((&after["height"], &after["state_root"]), (&whole["height"], &whole["state_root"]));
+}

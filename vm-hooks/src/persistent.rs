@@ -11,9 +11,11 @@
 //! returns. One [`Store::apply`] is one write transaction, committed with redb's default
 //! durability (fsync before the commit returns).
 
+use migrations::core_types::render_struct_tag;
 use migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
-use migrations::StructTag;
+use migrations::{StructTag, TypeTag};
 use move_core_types::account_address::AccountAddress;
+use move_core_types::identifier::Identifier;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -84,10 +86,31 @@ fn split_key(key: &[u8]) -> Result<(&[u8], AccountAddress), StoreError> {
     Ok((prefix, account))
 }
 
-/// Decodes the struct tag of a key prefix (see [`tag_prefix`]).
+/// Decodes the struct tag of a key prefix (see [`tag_prefix`]). Its names must be Move
+/// identifiers: `move-core-types`' `Identifier` deserializes any UTF-8 (empty, `+`, a newline),
+/// and such a tag would be written back and rendered into messages as if it were one.
 pub fn decode_prefix(prefix: &[u8]) -> Result<StructTag, StoreError> {
     let bytes = prefix.get(4..).unwrap_or_default();
-    bcs::from_bytes(bytes).map_err(|e| own(RedbStoreError::CorruptKey { len: prefix.len(), reason: e.to_string() }))
+    let corrupt = |reason: String| own(RedbStoreError::CorruptKey { len: prefix.len(), reason });
+    let tag: StructTag = bcs::from_bytes(bytes).map_err(|e| corrupt(e.to_string()))?;
+    if !has_valid_identifiers(&tag) {
+        return Err(corrupt(format!("{:?} holds a name that is not a Move identifier", render_struct_tag(&tag))));
+    }
+    Ok(tag)
+}
+
+/// Whether every module and struct name in `tag`, type arguments included, is a Move identifier.
+pub fn has_valid_identifiers(tag: &StructTag) -> bool {
+    fn type_tag(t: &TypeTag) -> bool {
+        match t {
+            TypeTag::Vector(inner) => type_tag(inner),
+            TypeTag::Struct(s) => has_valid_identifiers(s),
+            _ => true,
+        }
+    }
+    Identifier::is_valid(tag.module.as_str())
+        && Identifier::is_valid(tag.name.as_str())
+        && tag.type_params.iter().all(type_tag)
 }
 
 /// One resource: its struct tag, account and bytes.
@@ -337,6 +360,10 @@ mod tests {
         assert_eq!(decode_prefix(p).unwrap(), tag);
         assert!(split_key(&k[..k.len() - 1]).is_err());
         assert!(split_key(&[0, 0]).is_err());
+        // A tag whose module is not an identifier encodes (BCS does not check) but never decodes.
+        let mut bad = tag.clone();
+        bad.module = bcs::from_bytes(&bcs::to_bytes("\npoch").unwrap()).unwrap();
+        assert!(decode_prefix(&tag_prefix(&bad).unwrap()).is_err());
     }
 
     #[test]

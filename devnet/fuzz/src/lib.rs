@@ -143,20 +143,6 @@ pub fn reseal(data: &[u8]) -> Option<Vec<u8>> {
     (out != data).then_some(out)
 }
 
-/// Whether every identifier of `tag` is one `move-core-types` accepts (`Identifier::new`).
-pub fn valid_identifiers(tag: &StructTag) -> bool {
-    fn type_tag(t: &TypeTag) -> bool {
-        match t {
-            TypeTag::Vector(inner) => type_tag(inner),
-            TypeTag::Struct(s) => valid_identifiers(s),
-            _ => true,
-        }
-    }
-    Identifier::is_valid(tag.module.as_str())
-        && Identifier::is_valid(tag.name.as_str())
-        && tag.type_params.iter().all(type_tag)
-}
-
 /// A reader error is one line and names the file.
 pub fn check_error(e: &SnapshotError, path: &Path, what: &str) {
     let message = e.to_string();
@@ -242,7 +228,7 @@ fn check_import(path: &Path, info: &SnapshotInfo, salt: usize) {
     assert_eq!(root, info.state_root, "the imported store's root is not the snapshot's");
     let mut tags: BTreeMap<String, u64> = BTreeMap::new();
     for (tag, _, _) in store.iter() {
-        assert!(valid_identifiers(tag), "a snapshot that verifies holds the struct tag {tag:?}, not a valid Move tag");
+        assert!(vm_hooks::persistent::has_valid_identifiers(tag), "a snapshot that verifies holds the struct tag {tag:?}, not a valid Move tag");
         *tags.entry(render_struct_tag(tag)).or_default() += 1;
     }
     assert_eq!(tags, info.tags, "the imported store's per-tag counts are not the snapshot's");

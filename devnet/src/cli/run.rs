@@ -80,6 +80,8 @@ pub fn run(args: &RunArgs) -> Result<(), DevnetError> {
         .map(|(id, before)| (id.clone(), before.saturating_sub(pending_after.get(id).copied().unwrap_or(0))))
         .collect();
     let prologue_busy = Percentiles::of(&tally.busy);
+    let commit_busy = Percentiles::of(&tally.busy_commits);
+    let per_second = |ms: f64| if ms > 0.0 { tally.user_resources as f64 / (ms / 1e3) } else { 0.0 };
     let summary = RunSummary {
         data_dir: (!args.in_memory).then(|| dir.display().to_string()),
         accounts: node.manifest().accounts,
@@ -93,11 +95,9 @@ pub fn run(args: &RunArgs) -> Result<(), DevnetError> {
         quarantined,
         prologue_busy,
         prologue_all: Percentiles::of(&tally.all),
-        resources_per_second: if prologue_busy.total_ms > 0.0 {
-            tally.user_resources as f64 / (prologue_busy.total_ms / 1e3)
-        } else {
-            0.0
-        },
+        commit_busy,
+        resources_per_second: per_second(prologue_busy.total_ms),
+        resources_per_second_committed: per_second(prologue_busy.total_ms + commit_busy.total_ms),
         transactions: tally.transactions,
         wall_seconds: started.elapsed().as_secs_f64(),
         halted: node.halted(),
