@@ -146,6 +146,7 @@ pub fn create_chain<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T, Devnet
     std::fs::create_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
     let built = build(&staging).and_then(|t| {
         std::fs::rename(staging.join(DB_FILE), dir.join(DB_FILE)).map_err(|e| DevnetError::io(dir, e))?;
+        sync_dir(dir)?;
         Ok(t)
     });
     let _ = std::fs::remove_dir_all(&staging);
@@ -155,8 +156,14 @@ pub fn create_chain<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T, Devnet
     built
 }
 
-/// Opens the chain in `dir`, which must hold one: its store (opened without creating or
-/// writing anything) and its manifest.
+/// Makes a rename in `dir` durable (the directory's entry, not only the file, survives a power
+/// loss).
+pub fn sync_dir(dir: &Path) -> Result<(), DevnetError> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| DevnetError::io(dir, e))
+}
+
+/// Opens the chain in `dir`, which must hold one: its store (never created here, and checked
+/// whole) and its manifest.
 pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
     if !dir.is_dir() {
         return Err(DevnetError::bad_input(format!("{}: no such data directory", dir.display())));

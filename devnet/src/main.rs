@@ -147,7 +147,13 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("devnet: error: {e}");
+            // One line, whatever a message quotes (a path, a name, a library's text).
+            let line: String = e
+                .to_string()
+                .chars()
+                .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+                .collect();
+            eprintln!("devnet: error: {line}");
             ExitCode::from(e.exit_code())
         }
     }

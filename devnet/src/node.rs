@@ -81,6 +81,26 @@ impl Node {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| DevnetError::bad_input(format!("the quiesced modules in the store: {e}")))?,
         };
+        // The on-chain history must be the one this schedule makes, and no later than the
+        // store's height (a snapshot or a manifest edited by hand is caught here).
+        let status = Status::load(&*store).map_err(|e| DevnetError::bad_input(format!("on-chain status: {e}")))?;
+        for a in status.activations() {
+            let scheduled = manifest.activations.iter().find(|s| u64::from(s.release) == a.release);
+            if scheduled.map(|s| s.height) != Some(a.height) {
+                return Err(DevnetError::bad_input(format!(
+                    "the chain activated v{} at height {}, its schedule says {}",
+                    a.release,
+                    a.height,
+                    scheduled.map_or("nothing".to_owned(), |s| format!("height {}", s.height))
+                )));
+            }
+        }
+        if status.last_height() > height {
+            return Err(DevnetError::bad_input(format!(
+                "the on-chain status records work at height {}, the chain is at height {height}",
+                status.last_height()
+            )));
+        }
         let crash_after_prologue = std::env::var(CRASH_ENV).ok().and_then(|h| h.parse().ok());
         Ok(Node { store, hook, manifest, height, quiesced, resources: Resources::embedded()?, crash_after_prologue })
     }

@@ -126,6 +126,13 @@ pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress)
     if !options.dry_run {
         return Runbook { dir: dir.to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest);
     }
+    // A dry run starts from a quiet chain: one under an upgrade is taken up, not rehearsed.
+    if let Some(j) = Journal::load(&store)? {
+        return Err(DevnetError::bad_input(format!(
+            "an upgrade v{} -> v{} is under way; `devnet upgrade --to v{}` takes it up (no dry run of it)",
+            j.from, j.to, j.to
+        )));
+    }
     // Work on a copy, beside the data directory so that it is on the same disk.
     drop(store);
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -490,7 +497,9 @@ impl Runbook<'_> {
             Ok(())
         })();
         let swapped = restored.and_then(|()| {
-            std::fs::rename(restore.join(DB_FILE), self.dir.join(DB_FILE)).map_err(|e| DevnetError::io(&self.dir, e))
+            std::fs::rename(restore.join(DB_FILE), self.dir.join(DB_FILE))
+                .map_err(|e| DevnetError::io(&self.dir, e))?;
+            crate::chain_store::sync_dir(&self.dir)
         });
         let _ = std::fs::remove_dir_all(&restore);
         swapped?;

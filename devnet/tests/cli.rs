@@ -287,3 +287,59 @@ fn snapshots_the_fuzzer_found_are_refused_with_one_line() {
         assert!(!cwd.join(name).exists(), "{name}: nothing created");
     }
 }
+
+#[test]
+fn a_chain_under_an_interrupted_upgrade_is_refused_until_the_upgrade_is_taken_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    ok(&["run", "--accounts", "200", "--to", "v1", "--blocks", "5", "--data-dir", "d"], cwd);
+    let aborted = Command::new(env!("CARGO_BIN_EXE_devnet"))
+        .args(["upgrade", "--to", "v2", "--data-dir", "d"])
+        .env(devnet::node::CRASH_ENV, "6")
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert_eq!(aborted.status.code(), None, "the drill aborts the process");
+    let st = status("d", cwd);
+    assert_eq!(st["upgrade_under_way"]["to"], 2, "{st}");
+    for args in [
+        vec!["run", "--blocks", "1", "--data-dir", "d"],
+        vec!["snapshot", "export", "s.snapshot", "--data-dir", "d"],
+        vec!["upgrade", "--to", "v2", "--dry-run", "--data-dir", "d"],
+        vec!["upgrade", "--to", "v3", "--data-dir", "d"],
+    ] {
+        let err = fails(2, &args, cwd);
+        assert!(err.contains("upgrade --to v2"), "{args:?}: {err}");
+    }
+    assert!(!cwd.join("s.snapshot").exists());
+    let out = ok(&["upgrade", "--to", "v2", "--data-dir", "d"], cwd);
+    assert!(out.starts_with("take up"), "{out}");
+    assert_eq!(status("d", cwd)["upgrade_under_way"], Value::Null);
+}
+
+#[test]
+fn a_damaged_store_is_an_error_never_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    ok(&["run", "--accounts", "300", "--data-dir", "d"], cwd);
+    let file = cwd.join("d/state.redb");
+    let original = std::fs::read(&file).unwrap();
+    let mut refused = 0;
+    // A deterministic spread of single-byte damage over the whole file.
+    for i in 0..40usize {
+        let mut bytes = original.clone();
+        let at = (i * 7919 * 131) % bytes.len();
+        bytes[at] ^= 0x5a;
+        std::fs::write(&file, &bytes).unwrap();
+        let o = devnet(&["status", "--data-dir", "d"], cwd);
+        match o.status.code() {
+            Some(0) => {}
+            Some(2) => {
+                refused += 1;
+                assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+            }
+            other => panic!("byte {at}: exit {other:?}: {}", stderr(&o)),
+        }
+    }
+    assert!(refused > 0, "some damage is found");
+}

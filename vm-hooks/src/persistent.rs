@@ -42,6 +42,10 @@ pub enum RedbStoreError {
     MissingDataDir(PathBuf),
     #[error("cannot open the database {}: {source}", .path.display())]
     Open { path: PathBuf, source: redb::DatabaseError },
+    #[error("the database {} is in use by another process", .0.display())]
+    InUse(PathBuf),
+    #[error("the database {} is corrupt: {reason}", .path.display())]
+    Corrupt { path: PathBuf, reason: String },
     #[error("corrupt key of {len} bytes in the resources table: {reason}")]
     CorruptKey { len: usize, reason: String },
     #[error("struct tag does not encode: {0}")]
@@ -156,14 +160,23 @@ impl RedbStore {
         Ok(RedbStore { db, path, max_value_size })
     }
 
-    /// Opens the database in `dir`, which must exist and be a database: never creates one and
-    /// writes nothing (what a read-only command or a resumed node wants).
+    /// Opens the database in `dir`, which must exist, be a database and pass redb's integrity
+    /// check: never creates one (redb itself may rewrite its header on open).
     pub fn open_existing(dir: &Path) -> Result<RedbStore, StoreError> {
         let path = dir.join(DB_FILE);
         if !path.is_file() {
             return Err(own(RedbStoreError::MissingDataDir(path)));
         }
-        let db = Database::open(&path).map_err(|source| own(RedbStoreError::Open { path: path.clone(), source }))?;
+        let mut db = Database::open(&path).map_err(|source| match source {
+            redb::DatabaseError::DatabaseAlreadyOpen => own(RedbStoreError::InUse(path.clone())),
+            source => own(RedbStoreError::Open { path: path.clone(), source }),
+        })?;
+        // redb trusts its pages once open (a damaged one can make it panic): check them all
+        // first, so that a corrupt file is an error, never a panic later.
+        let corrupt = |reason: String| own(RedbStoreError::Corrupt { path: path.clone(), reason });
+        // `Ok(false)`: damaged, and repaired from redb's second commit slot (the last commit
+        // before the damage), which is what a crash-safe store promises.
+        db.check_integrity().map_err(|e| corrupt(e.to_string()))?;
         {
             let txn = db.begin_read().map_err(backend)?;
             txn.open_table(RESOURCES).map_err(backend)?;

@@ -18,6 +18,15 @@ pub fn snapshot(command: &SnapshotCommand) -> Result<(), DevnetError> {
 
 fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
     let (store, manifest) = open_chain(dir)?;
+    if let Some(j) = devnet::runbook::Journal::load(&store)? {
+        return Err(DevnetError::bad_input(format!(
+            "{}: an upgrade v{} -> v{} is under way; `devnet upgrade --to v{}` takes it up before a snapshot",
+            dir.display(),
+            j.from,
+            j.to,
+            j.to
+        )));
+    }
     let height = store.height()?;
     let info = snapshot::export(&store, height, manifest.to_json(), file)?;
     println!(
