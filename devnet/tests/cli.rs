@@ -258,6 +258,14 @@ fn bad_input_is_a_one_line_error_with_exit_code_2_and_changes_nothing() {
     assert!(err.contains("--to"), "{err}");
     fails(2, &["upgrade", "--to", "v1", "--data-dir", "d"], cwd);
     fails(2, &["run", "--in-memory", "--to", "v3", "--upgrade-at", "18446744073709551615"], cwd);
+    for far in
+        [vec!["--blocks", "5000000"], vec!["--until-height", "9000000"], vec!["--to", "v2", "--upgrade-at", "7000000"]]
+    {
+        let mut args = vec!["run", "--in-memory", "--accounts", "10"];
+        args.extend(far);
+        let err = fails(2, &args, cwd);
+        assert!(err.contains("run in steps"), "{err}");
+    }
 }
 
 #[test]

@@ -20,6 +20,24 @@ const DEFAULT_TRANSFERS: u32 = 100;
 /// blocks apart.
 const DEFAULT_HEIGHTS: [u64; 2] = [10, 20];
 const SPACING: u64 = 10;
+/// Blocks one run may be asked to produce (activation heights, `--blocks`, `--until-height`):
+/// a typo of a few digits would otherwise keep the node producing idle blocks for days.
+const MAX_BLOCKS_AHEAD: u64 = 1_000_000;
+
+/// Refuses a run that would produce more than [`MAX_BLOCKS_AHEAD`] blocks from height `now`.
+fn check_reach(args: &RunArgs, manifest: &Manifest, now: u64) -> Result<(), DevnetError> {
+    let furthest = [
+        args.blocks.saturating_add(now),
+        args.until_height.unwrap_or(0),
+        manifest.activations.last().map_or(0, |a| a.height),
+    ];
+    match furthest.iter().max() {
+        Some(&h) if h.saturating_sub(now) > MAX_BLOCKS_AHEAD => Err(DevnetError::bad_input(format!(
+            "height {h} is more than {MAX_BLOCKS_AHEAD} blocks past the chain's height {now}; run in steps"
+        ))),
+        _ => Ok(()),
+    }
+}
 /// Accounts written per genesis batch: bounds memory whatever the chain's size.
 const GENESIS_BATCH: u32 = 20_000;
 
@@ -171,6 +189,7 @@ fn new_manifest(args: &RunArgs) -> Result<Manifest, DevnetError> {
         args.upgrade_at.clone()
     };
     schedule(&mut manifest, 1, to, &heights, 0)?;
+    check_reach(args, &manifest, 0)?;
     Ok(manifest)
 }
 
@@ -220,6 +239,7 @@ fn resume(args: &RunArgs) -> Result<Node, DevnetError> {
         manifest.max_bytes_per_block = b.max_bytes;
         changed = true;
     }
+    check_reach(args, &manifest, now)?;
     if !changed {
         return Ok(node);
     }
