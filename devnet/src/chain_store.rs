@@ -139,7 +139,21 @@ fn check_new(dir: &Path) -> Result<(), DevnetError> {
 pub fn create_chain<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T, DevnetError>) -> Result<T, DevnetError> {
     check_new(dir)?;
     let created = !dir.exists();
-    let staging = dir.join(STAGING);
+    let built = replace_chain(dir, STAGING, build);
+    if built.is_err() && created {
+        let _ = std::fs::remove_dir(dir);
+    }
+    built
+}
+
+/// Replaces the chain in `dir` the same way: `build` fills `dir/{staging}`, whose store is
+/// renamed over the live one (one rename: the old chain or the new, never a mix).
+pub fn replace_chain<T>(
+    dir: &Path,
+    staging: &str,
+    build: impl FnOnce(&Path) -> Result<T, DevnetError>,
+) -> Result<T, DevnetError> {
+    let staging = dir.join(staging);
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
     }
@@ -150,10 +164,24 @@ pub fn create_chain<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T, Devnet
         Ok(t)
     });
     let _ = std::fs::remove_dir_all(&staging);
-    if built.is_err() && created {
-        let _ = std::fs::remove_dir(dir);
-    }
     built
+}
+
+/// The chain a snapshot holds, built in the empty directory `dir`: its resources, its height
+/// and its manifest (which must parse). The state root is not computed again: `import`
+/// verified that the records hash to the root the file records and wrote exactly those into
+/// an empty store.
+pub fn store_from_snapshot(
+    file: &Path,
+    dir: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(RedbStore, crate::snapshot::SnapshotInfo, Manifest), DevnetError> {
+    let mut store = create_persistent(dir)?;
+    let info = crate::snapshot::import(file, &mut store, 50_000, progress)?;
+    let manifest = Manifest::parse(&info.chain.to_string(), file)?;
+    store.commit_block(WriteBatch::new(), info.height)?;
+    manifest.save(&mut store)?;
+    Ok((store, info, manifest))
 }
 
 /// Makes a rename in `dir` durable (the directory's entry, not only the file, survives a power

@@ -199,7 +199,7 @@ impl Node {
 
     /// Whether every scheduled release is active and every migration finished.
     pub fn upgraded(&self) -> bool {
-        self.hook.all_done() || (self.manifest.activations.is_empty() && self.hook.activated_releases() == 0)
+        self.hook.all_done()
     }
 
     /// A migration halted waiting for governance, with why.

@@ -99,21 +99,6 @@ pub struct SnapshotInfo {
     pub bytes: u64,
 }
 
-impl SnapshotInfo {
-    /// The info as JSON (the root as 64 hex digits).
-    pub fn to_json(&self) -> Value {
-        serde_json::json!({
-            "version": self.version,
-            "height": self.height,
-            "chain": self.chain,
-            "resources": self.resources,
-            "state_root": self.state_root.to_string(),
-            "tags": self.tags,
-            "bytes": self.bytes,
-        })
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error("{}: {source}", .path.display())]

@@ -23,7 +23,6 @@ use migrations::catalogue::Catalogue;
 use migrations::store::{Store, StoreError, WriteBatch};
 use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;
-use stdlib::declarations::Scope as DeclaredScope;
 use stdlib::registry::ReleaseName;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,16 +83,13 @@ impl BlockReport {
     };
 }
 
-/// One configured migration: what it reads and writes and whether it is over.
+/// One configured migration: what it reads and writes.
 #[derive(Debug, Clone)]
 pub struct PlannedMigration<'a> {
     pub id: &'a str,
     pub release: ReleaseName,
-    pub scope: DeclaredScope,
     /// (old, new) struct tag of each instance.
     pub versions: Vec<(&'a StructTag, &'a StructTag)>,
-    /// Completed or skipped, as far as the hook knows.
-    pub finished: bool,
 }
 
 /// State derived from the status, kept in step with it.
@@ -150,13 +146,10 @@ impl Hook {
         self.schedule
             .units
             .iter()
-            .enumerate()
-            .map(|(i, u)| PlannedMigration {
+            .map(|u| PlannedMigration {
                 id: &u.id,
                 release: u.release,
-                scope: u.scope,
                 versions: u.instances.iter().map(|(instance, _)| (&instance.old_tag, &instance.new_tag)).collect(),
-                finished: self.state.as_ref().is_some_and(|s| s.finished.get(i).copied().unwrap_or(false)),
             })
             .collect()
     }

@@ -2,12 +2,10 @@
 
 use super::bar;
 use crate::SnapshotCommand;
-use devnet::chain_store::{create_chain, create_persistent, holds_chain, open_chain, ChainStore};
-use devnet::manifest::Manifest;
+use devnet::chain_store::{create_chain, holds_chain, open_chain, store_from_snapshot};
 use devnet::node::Node;
 use devnet::{snapshot, DevnetError};
 use std::path::Path;
-use vm_hooks::state_root;
 
 pub fn snapshot(command: &SnapshotCommand) -> Result<(), DevnetError> {
     match command {
@@ -49,25 +47,14 @@ fn import(file: &Path, dir: &Path) -> Result<(), DevnetError> {
     }
     // The chain is built beside the data directory and moved in only when whole and checked.
     let root = create_chain(dir, |staging| {
-        let mut store = create_persistent(staging)?;
         let progress = bar(snapshot::read_info(file).map_or(0, |i| i.resources), "resources");
         progress.set_message("importing");
-        let info = snapshot::import(file, &mut store, 50_000, &mut |n| progress.set_position(n))?;
+        let (store, info, manifest) = store_from_snapshot(file, staging, &mut |n| progress.set_position(n))?;
         progress.finish_and_clear();
-        let manifest = Manifest::parse(&info.chain.to_string(), file)?;
-        store.commit_block(migrations::WriteBatch::new(), info.height)?;
-        manifest.save(&mut store)?;
-        let root = state_root(&store)?;
-        if root != info.state_root {
-            return Err(DevnetError::failed(format!(
-                "imported state has root {root}, the snapshot says {}",
-                info.state_root
-            )));
-        }
         // A chain whose status does not match its schedule would not run: refuse it now.
         let node = Node::new(Box::new(store), manifest)
             .map_err(|e| DevnetError::bad_input(format!("{}: not a runnable chain: {e}", file.display())))?;
-        Ok((root, node.height(), info.resources))
+        Ok((info.state_root, node.height(), info.resources))
     })?;
     let (root, height, resources) = root;
     println!(
