@@ -1,10 +1,11 @@
 //! The checker as a library: compare two releases, classify, gate, and give the verdict.
 
 use crate::config::Config;
-use crate::diff::{diff, Diff};
+use crate::finding::Finding;
 use crate::gate::Gate;
 use crate::report::Report;
 use binary_format::Module;
+use layout_diff::{diff, Diff};
 use stdlib::declarations::Declarations;
 use stdlib::registry::Registry;
 
@@ -25,9 +26,10 @@ pub fn check(
     new: &[&Module],
     options: CheckOptions<'_>,
 ) -> (Report, Diff) {
-    let mut d = diff(old, new, options.registry, options.declarations);
+    let d = diff(old, new, options.registry, options.declarations);
     let gate = Gate { registry: options.registry, declarations: options.declarations, config: options.config };
-    gate.apply(&mut d, new);
-    let report = Report::new(old_name, new_name, d.changes.clone(), gate.problems(&d));
+    let mut findings: Vec<Finding> = d.changes.iter().cloned().map(Finding::new).collect();
+    gate.apply(&mut findings, new);
+    let report = Report::new(old_name, new_name, findings, gate.problems(&d));
     (report, d)
 }

@@ -9,6 +9,7 @@
 //!
 //! Allowed changes are still reported, as allowed; they do not fail the check.
 
+use layout_diff::RuleId;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -52,7 +53,7 @@ impl Config {
             invalid(line, e.message().trim().to_owned())
         })?;
         for a in &config.allow {
-            if crate::rules::rule(&a.rule).is_none() {
+            if RuleId::parse(&a.rule).is_none() {
                 return Err(invalid(1, format!("unknown rule `{}`", a.rule)));
             }
             if a.reason.trim().is_empty() {
@@ -63,9 +64,9 @@ impl Config {
     }
 
     /// The allowance matching a change at `location` (`module::item.field`), if any.
-    pub fn allowance(&self, rule: &str, location: &str) -> Option<&Allow> {
+    pub fn allowance(&self, rule: RuleId, location: &str) -> Option<&Allow> {
         self.allow.iter().find(|a| {
-            a.rule == rule
+            a.rule == rule.as_str()
                 && (location == a.item
                     || location
                         .strip_prefix(a.item.as_str())

@@ -6,11 +6,11 @@
 //! for every stored struct whose layout changed. A change made in place at the same address is
 //! never handled: the VM would read old bytes with the new layout.
 
-use crate::change::Status;
 use crate::config::Config;
-use crate::diff::Diff;
-use crate::rules::Class;
+use crate::finding::{Finding, Status};
 use binary_format::{Ability, Module, ModuleId};
+use layout_diff::diff::lineage::lineage_name;
+use layout_diff::{Class, Diff, RuleId};
 use std::collections::BTreeSet;
 use stdlib::declarations::Declarations;
 use stdlib::graph::{DependencyGraph, Versions};
@@ -34,8 +34,7 @@ impl Gate<'_> {
             .unwrap_or_default();
         if let Some(declarations) = self.declarations {
             for (from, to) in &diff.lineage.moves {
-                let lineage =
-                    self.registry.and_then(|r| r.lookup(to)).map_or_else(|| to.name.clone(), |(n, _)| n.to_owned());
+                let lineage = lineage_name(to, self.registry);
                 for d in declarations
                     .entries
                     .iter()
@@ -62,33 +61,30 @@ impl Gate<'_> {
         out
     }
 
-    /// Sets the status of every change.
-    pub fn apply(&self, diff: &mut Diff, new: &[&Module]) {
+    /// Sets the status of every finding.
+    pub fn apply(&self, findings: &mut [Finding], new: &[&Module]) {
         let versions = self.registry.map(Versions::from_registry).unwrap_or_default();
         let graph = DependencyGraph::new(new.iter().copied(), &versions);
         let stale = graph.stale_imports();
         let new_ids: BTreeSet<ModuleId> = new.iter().map(|m| m.id()).collect();
         let next = self.registry.and_then(|r| r.next_address().ok());
-        let lineage_name = |id: &ModuleId| {
-            self.registry.and_then(|r| r.lookup(id)).map_or_else(|| id.name.clone(), |(n, _)| n.to_owned())
-        };
-        for c in &mut diff.changes {
+        for c in findings.iter_mut() {
             if let Some(allow) = self.config.and_then(|cfg| cfg.allowance(c.rule, &c.location())) {
                 if c.is_breaking() {
                     c.status = Status::Allowed { reason: allow.reason.clone() };
                     continue;
                 }
             }
-            if c.class == Class::Compatible {
+            if c.class() == Class::Compatible {
                 c.status = Status::Compatible;
                 continue;
             }
             let mut missing = Vec::new();
-            let name = lineage_name(&c.module);
+            let name = lineage_name(&c.module, self.registry);
             match &c.from {
                 None => match c.rule {
-                    "module-removed" => missing.push(format!("keep {} in the new release, closed", c.module)),
-                    "closed-version-changed" => missing.push(format!("restore {} exactly as published", c.module)),
+                    RuleId::ModuleRemoved => missing.push(format!("keep {} in the new release, closed", c.module)),
+                    RuleId::ClosedVersionChanged => missing.push(format!("restore {} exactly as published", c.module)),
                     _ => {
                         let at = next.map_or_else(|| "the next registry address".to_owned(), |a| a.to_string());
                         missing.push(format!(
@@ -125,7 +121,7 @@ impl Gate<'_> {
                         missing
                             .push(format!("{} still imports {from}: republish it importing {}", s.importer, c.module));
                     }
-                    if c.class == Class::LayoutBreaking {
+                    if c.class() == Class::LayoutBreaking {
                         if let Some(item) = &c.item {
                             let stored = new
                                 .iter()

@@ -5,15 +5,16 @@
 //!
 //! This crate runs no migrations and touches no state.
 
-pub mod change;
+pub mod advice;
 pub mod check;
 pub mod config;
-pub mod diff;
+pub mod finding;
 pub mod gate;
 pub mod layout;
 pub mod report;
-pub mod rules;
 pub mod snapshot;
 
 pub use check::{check, CheckOptions};
+pub use finding::{Finding, Status};
+pub use layout_diff::{rules, Class, RuleId};
 pub use report::{Report, Verdict};

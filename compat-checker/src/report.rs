@@ -1,7 +1,7 @@
 //! The verdict on a release pair, and its text, JSON and GitHub renderings.
 
-use crate::change::{Change, Status};
-use crate::rules::Class;
+use crate::finding::{Finding, Status};
+use layout_diff::Class;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -52,14 +52,14 @@ pub struct Report {
     /// declared migrations that match no change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
-    pub changes: Vec<Change>,
+    pub changes: Vec<Finding>,
 }
 
 impl Report {
-    pub fn new(old: impl Into<String>, new: impl Into<String>, changes: Vec<Change>, problems: Vec<String>) -> Report {
+    pub fn new(old: impl Into<String>, new: impl Into<String>, changes: Vec<Finding>, problems: Vec<String>) -> Report {
         let mut counts = Counts::default();
         for c in &changes {
-            match c.class {
+            match c.class() {
                 Class::Compatible => counts.compatible += 1,
                 Class::LinkingBreaking => counts.linking_breaking += 1,
                 Class::LayoutBreaking => counts.layout_breaking += 1,
@@ -116,7 +116,7 @@ impl Report {
         for p in &self.problems {
             let _ = writeln!(out, "{} {p}", paint("1;31", "problem:"));
         }
-        let mut by_module: BTreeMap<String, Vec<&Change>> = BTreeMap::new();
+        let mut by_module: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
         for ch in &self.changes {
             let key = match &ch.from {
                 Some(from) => format!("{} (versioned from {from})", ch.module),
@@ -142,8 +142,8 @@ impl Report {
                     out,
                     "  {:<9} {:<16} {:<34} {what}{}",
                     paint(code, status),
-                    ch.class.as_str(),
-                    ch.rule,
+                    ch.class().as_str(),
+                    ch.rule.as_str(),
                     ch.message
                 );
                 if let Some(d) = ch.derivable {
@@ -186,7 +186,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "::{level} title={}::{}",
-                escape(&format!("{} ({})", ch.rule, ch.class.as_str())),
+                escape(&format!("{} ({})", ch.rule, ch.class().as_str())),
                 escape(&message)
             );
         }

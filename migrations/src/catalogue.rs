@@ -15,7 +15,7 @@ use crate::layout::{Layout, LayoutError, ReleaseIndex, StructLayout};
 use crate::literal::encode_literal;
 use crate::plan::{DerivedPlan, PlanError};
 use binary_format::{AddressLength, DatatypeRef, Module, ModuleId, Type};
-use compat_checker::diff::{diff, StructPair};
+use layout_diff::diff::{diff, StructPair};
 use move_core_types::language_storage::{StructTag, TypeTag};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

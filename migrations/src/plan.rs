@@ -14,8 +14,8 @@
 //! no longer decodes. Bools therefore end a fixed-size run rather than joining it.
 
 use crate::layout::{FieldLayout, Layout, StructLayout};
-use compat_checker::diff::structs::{map_fields, FieldSource, Named, Renames};
-use compat_checker::diff::types::Relation;
+use layout_diff::diff::structs::{map_fields, FieldSource, Named, Renames};
+use layout_diff::diff::types::Relation;
 use std::collections::BTreeMap;
 
 impl Named for FieldLayout {

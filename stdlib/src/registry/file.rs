@@ -1,24 +1,26 @@
-//! The registry file: reading it with line numbers, and changing it in place.
+//! The registry file: reading it within a size limit, and parsing it with line numbers.
 //!
-//! The file is reviewed by people, so a change made by a tool must look like one a person would
-//! make: comments, order and layout of everything else stay as they were (toml_edit keeps them).
-//! A change is written to a temporary file in the same folder and renamed over the old one, so a
-//! crash or a failed check never leaves a half-written registry behind.
+//! The file is reviewed by people, so every problem is reported with its line, all of them in one
+//! pass. Parsing keeps each key's and value's span (`toml`'s spanned document, in file order), so
+//! a violation points at the line a person must change. Changing the file (keeping its comments
+//! and layout) is release tooling, not something a node needs: it lives in `stdlib-tools`.
 
 use super::release_name::ReleaseName;
 use super::rules::SYNTAX;
 use super::{ModuleEntry, ModuleLines, ModuleVersion, Registry, RegistryError, Violation};
 use binary_format::{identifier, Address};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
-use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, Value};
+use std::path::Path;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 /// Largest registry file read. A full reserved range is a few hundred KiB; anything much larger
 /// is not a registry, and reading it whole would be an allocation an untrusted file chooses.
 pub const MAX_REGISTRY_FILE: u64 = 16 << 20;
 
-pub(super) fn read(path: &Path) -> Result<String, RegistryError> {
+/// Reads a registry file's text, refusing one larger than [`MAX_REGISTRY_FILE`].
+pub fn read(path: &Path) -> Result<String, RegistryError> {
     let io = |source| RegistryError::Io { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut text = String::new();
@@ -36,22 +38,23 @@ pub(super) fn read(path: &Path) -> Result<String, RegistryError> {
     Ok(text)
 }
 
+type Value<'i> = Spanned<DeValue<'i>>;
+
 /// Reads registry text, reporting every syntax problem (not only the first).
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Registry, RegistryError> {
     let mut p = Parser::new(text);
-    let doc = match toml_edit::Document::parse(text) {
+    let doc = match DeTable::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
             let message = format!("not valid TOML: {}", e.message().trim());
             return Err(RegistryError::invalid(origin, vec![Violation::new(SYNTAX, p.line(e.span()), message)]));
         }
     };
-    let root = doc.as_table();
     let mut registry = Registry::new(Address::ZERO, origin);
     let mut genesis_seen = false;
-    for (key, item) in root.iter() {
-        let line = p.key_line(root, key, item);
-        match key {
+    for (key, item) in doc.get_ref().iter() {
+        let line = p.line(Some(key.span()));
+        match key.get_ref().as_ref() {
             "genesis" => {
                 genesis_seen = true;
                 if let Some(address) = p.address(item, "genesis", line) {
@@ -73,6 +76,19 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Registry, RegistryError
     }
 }
 
+/// What a TOML value is, for messages.
+fn type_name(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "string",
+        DeValue::Integer(_) => "integer",
+        DeValue::Float(_) => "float",
+        DeValue::Boolean(_) => "boolean",
+        DeValue::Datetime(_) => "datetime",
+        DeValue::Array(_) => "array",
+        DeValue::Table(_) => "table",
+    }
+}
+
 struct Parser {
     /// Byte offset where each line starts, to turn spans into line numbers.
     line_starts: Vec<usize>,
@@ -90,10 +106,6 @@ impl Parser {
         span.map(|s| self.line_starts.partition_point(|&start| start <= s.start))
     }
 
-    fn key_line(&self, table: &dyn TableLike, key: &str, item: &Item) -> Option<usize> {
-        self.line(table.key(key).and_then(|k| k.span()).or_else(|| item.span()))
-    }
-
     fn error(&mut self, line: Option<usize>, message: impl Into<String>) {
         self.violations.push(Violation::new(SYNTAX, line, message));
     }
@@ -102,24 +114,28 @@ impl Parser {
         self.error(line, format!("unknown key `{key}` {place} (known keys: {known})"));
     }
 
-    fn string<'i>(&mut self, item: &'i Item, what: &str, example: &str, line: Option<usize>) -> Option<&'i str> {
-        let s = item.as_str();
-        if s.is_none() {
-            self.error(line, format!("{what} must be a string such as {example:?}, not {}", item.type_name()));
+    fn string<'v>(&mut self, item: &'v Value<'_>, what: &str, example: &str, line: Option<usize>) -> Option<&'v str> {
+        match item.get_ref() {
+            DeValue::String(s) => Some(s.as_ref()),
+            other => {
+                self.error(line, format!("{what} must be a string such as {example:?}, not {}", type_name(other)));
+                None
+            }
         }
-        s
     }
 
-    fn bool(&mut self, item: &Item, what: &str, line: Option<usize>) -> Option<bool> {
-        let b = item.as_bool();
-        if b.is_none() {
-            self.error(line, format!("{what} must be true or false, not {}", item.type_name()));
+    fn bool(&mut self, item: &Value<'_>, what: &str, line: Option<usize>) -> Option<bool> {
+        match item.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                self.error(line, format!("{what} must be true or false, not {}", type_name(other)));
+                None
+            }
         }
-        b
     }
 
     /// Addresses must carry `0x`: without it `10` could be read as ten or sixteen.
-    fn address(&mut self, item: &Item, what: &str, line: Option<usize>) -> Option<Address> {
+    fn address(&mut self, item: &Value<'_>, what: &str, line: Option<usize>) -> Option<Address> {
         let s = self.string(item, what, "0x2", line)?;
         let address = s.strip_prefix("0x").and_then(|_| Address::parse_hex(s));
         if address.is_none() {
@@ -128,7 +144,7 @@ impl Parser {
         address
     }
 
-    fn release(&mut self, item: &Item, line: Option<usize>) -> Option<ReleaseName> {
+    fn release(&mut self, item: &Value<'_>, line: Option<usize>) -> Option<ReleaseName> {
         let s = self.string(item, "release", "v2", line)?;
         match s.parse() {
             Ok(release) => Some(release),
@@ -139,13 +155,14 @@ impl Parser {
         }
     }
 
-    fn modules(&mut self, item: &Item, line: Option<usize>, registry: &mut Registry) {
-        let Some(modules) = item.as_table_like() else {
-            self.error(line, format!("`modules` must be a table of modules, not {}", item.type_name()));
+    fn modules(&mut self, item: &Value<'_>, line: Option<usize>, registry: &mut Registry) {
+        let DeValue::Table(modules) = item.get_ref() else {
+            self.error(line, format!("`modules` must be a table of modules, not {}", type_name(item.get_ref())));
             return;
         };
         for (name, item) in modules.iter() {
-            let line = self.key_line(modules, name, item);
+            let line = self.line(Some(name.span()));
+            let name = name.get_ref().as_ref();
             if !identifier::is_valid(name) {
                 self.error(line, format!("{name:?} is not a valid Move identifier, so it cannot name a module"));
             }
@@ -156,9 +173,10 @@ impl Parser {
         }
     }
 
-    fn module(&mut self, name: &str, item: &Item, line: Option<usize>) -> Option<(ModuleEntry, ModuleLines)> {
-        let Some(table) = item.as_table_like() else {
-            self.error(line, format!("module {name} must be a table with `versions`, not {}", item.type_name()));
+    fn module(&mut self, name: &str, item: &Value<'_>, line: Option<usize>) -> Option<(ModuleEntry, ModuleLines)> {
+        let DeValue::Table(table) = item.get_ref() else {
+            let found = type_name(item.get_ref());
+            self.error(line, format!("module {name} must be a table with `versions`, not {found}"));
             return None;
         };
         let mut entry = ModuleEntry::default();
@@ -166,8 +184,8 @@ impl Parser {
         let mut versions_seen = false;
         let mut ok = true;
         for (key, item) in table.iter() {
-            let key_line = self.key_line(table, key, item);
-            match key {
+            let key_line = self.line(Some(key.span()));
+            match key.get_ref().as_ref() {
                 "retired" => match self.bool(item, "retired", key_line) {
                     Some(retired) => {
                         entry.retired = retired;
@@ -177,40 +195,35 @@ impl Parser {
                 },
                 "versions" => {
                     versions_seen = true;
-                    let tables: Vec<(&dyn TableLike, Option<usize>)> = match item {
-                        Item::Value(Value::Array(array)) => {
-                            let mut tables = Vec::new();
+                    let mut tables = Vec::new();
+                    match item.get_ref() {
+                        DeValue::Array(array) => {
                             for value in array.iter() {
-                                let line = self.line(value.span()).or(key_line);
-                                match value.as_inline_table() {
-                                    Some(t) => tables.push((t as &dyn TableLike, line)),
-                                    None => {
+                                let line = self.line(Some(value.span())).or(key_line);
+                                match value.get_ref() {
+                                    DeValue::Table(t) => tables.push((t, line)),
+                                    other => {
                                         ok = false;
                                         self.error(
                                             line,
                                             format!(
                                                 "each version of {name} must be a table like {{ address = \"0x1\", \
                                                  release = \"v1\" }}, not {}",
-                                                value.type_name()
+                                                type_name(other)
                                             ),
                                         );
                                     }
                                 }
                             }
-                            tables
-                        }
-                        Item::ArrayOfTables(array) => {
-                            array.iter().map(|t| (t as &dyn TableLike, self.line(t.span()).or(key_line))).collect()
                         }
                         other => {
                             ok = false;
                             self.error(
                                 key_line,
-                                format!("`versions` of {name} must be an array of versions, not {}", other.type_name()),
+                                format!("`versions` of {name} must be an array of versions, not {}", type_name(other)),
                             );
-                            Vec::new()
                         }
-                    };
+                    }
                     if tables.is_empty() && ok {
                         ok = false;
                         self.error(key_line, format!("module {name} has no versions"));
@@ -238,12 +251,12 @@ impl Parser {
         ok.then_some((entry, lines))
     }
 
-    fn version(&mut self, name: &str, table: &dyn TableLike, line: Option<usize>) -> Option<ModuleVersion> {
+    fn version(&mut self, name: &str, table: &DeTable<'_>, line: Option<usize>) -> Option<ModuleVersion> {
         let (mut address, mut release, mut predecessor, mut closed) = (None, None, None, false);
         let mut ok = true;
         for (key, item) in table.iter() {
-            let key_line = self.key_line(table, key, item).or(line);
-            match key {
+            let key_line = self.line(Some(key.span())).or(line);
+            match key.get_ref().as_ref() {
                 "address" => address = self.address(item, "address", key_line),
                 "release" => release = self.release(item, key_line),
                 "predecessor" => {
@@ -276,189 +289,4 @@ impl Parser {
             _ => None,
         }
     }
-}
-
-/// Loads the registry at `path`, bumps `name` to a new version first released in `release`
-/// ([`Registry::bump`]), and writes the file back with comments and layout kept. Nothing is
-/// written if anything fails, including reading the edited file back.
-pub fn bump_file(path: &Path, name: &str, release: ReleaseName) -> Result<ModuleVersion, RegistryError> {
-    change_file(path, |registry| registry.bump(name, release), |doc, version| edit_bump(doc, name, version))
-}
-
-/// Loads the registry at `path`, adds the brand-new module `name` at genesis
-/// ([`Registry::add_module`]), and writes the file back as [`bump_file`] does.
-pub fn add_module_file(path: &Path, name: &str, release: ReleaseName) -> Result<ModuleVersion, RegistryError> {
-    change_file(path, |registry| registry.add_module(name, release), |doc, version| edit_add(doc, name, version))
-}
-
-/// The change is made twice, to the model (which checks the rules) and to the document (which
-/// keeps the formatting), and written only if the edited text reads back as the changed model:
-/// the file can then never say something the checked registry does not.
-fn change_file(
-    path: &Path,
-    change: impl FnOnce(&mut Registry) -> Result<ModuleVersion, RegistryError>,
-    edit: impl FnOnce(&mut DocumentMut, &ModuleVersion) -> Result<(), String>,
-) -> Result<ModuleVersion, RegistryError> {
-    let text = read(path)?;
-    let mut registry = Registry::parse(&text, path)?;
-    let version = change(&mut registry)?;
-    let failed = |reason: String| RegistryError::Edit { path: path.to_path_buf(), reason };
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| failed(e.message().to_string()))?;
-    edit(&mut doc, &version).map_err(failed)?;
-    let edited = doc.to_string();
-    let reread = Registry::parse(&edited, path)
-        .map_err(|e| failed(format!("the edited file does not check:\n{e}\n(end of errors in the edited file)")))?;
-    if reread != registry {
-        return Err(failed("the edited file does not read back as the changed registry".to_string()));
-    }
-    write_atomically(path, &edited)?;
-    Ok(version)
-}
-
-fn versions_item<'d>(doc: &'d mut DocumentMut, name: &str) -> Result<&'d mut Item, String> {
-    doc.as_table_mut()
-        .get_mut("modules")
-        .and_then(Item::as_table_like_mut)
-        .and_then(|modules| modules.get_mut(name))
-        .and_then(Item::as_table_like_mut)
-        .and_then(|module| module.get_mut("versions"))
-        .ok_or_else(|| format!("could not find the versions of {name} in the file"))
-}
-
-/// The keys of a version in the order people write them; `closed = false` is left out as the
-/// default it is.
-fn version_fields(version: &ModuleVersion) -> Vec<(&'static str, Value)> {
-    let mut fields =
-        vec![("address", version.address.to_string().into()), ("release", version.release.to_string().into())];
-    if let Some(p) = version.predecessor {
-        fields.push(("predecessor", p.to_string().into()));
-    }
-    if version.closed {
-        fields.push(("closed", true.into()));
-    }
-    fields
-}
-
-fn version_table(version: &ModuleVersion) -> InlineTable {
-    let mut t = InlineTable::new();
-    for (key, value) in version_fields(version) {
-        t.insert(key, value);
-    }
-    t.fmt();
-    t
-}
-
-fn text_of(raw: Option<&toml_edit::RawString>) -> String {
-    raw.and_then(toml_edit::RawString::as_str).unwrap_or("").to_string()
-}
-
-fn edit_bump(doc: &mut DocumentMut, name: &str, version: &ModuleVersion) -> Result<(), String> {
-    match versions_item(doc, name)? {
-        Item::Value(Value::Array(array)) => push_version(array, version),
-        Item::ArrayOfTables(tables) => {
-            let last = tables.len().checked_sub(1).and_then(|i| tables.get_mut(i));
-            let last = last.ok_or_else(|| format!("{name} has no versions in the file"))?;
-            last.insert("closed", toml_edit::value(true));
-            let mut table = Table::new();
-            for (key, value) in version_fields(version) {
-                table.insert(key, toml_edit::value(value));
-            }
-            tables.push(table);
-            Ok(())
-        }
-        _ => Err(format!("the versions of {name} are neither an array nor an array of tables")),
-    }
-}
-
-/// Closes the last version and appends the new one, so that the new line looks like its
-/// neighbours and a comment at the end of the old last line stays on that line.
-fn push_version(array: &mut Array, version: &ModuleVersion) -> Result<(), String> {
-    let last = array.len().checked_sub(1).and_then(|i| array.get_mut(i)).ok_or("the versions array is empty")?;
-    let indent = text_of(last.decor().prefix());
-    let last_suffix = text_of(last.decor().suffix());
-    let Some(table) = last.as_inline_table_mut() else {
-        return Err("the last version is not an inline table".to_string());
-    };
-    close_inline(table);
-
-    // Whatever follows the last element on its own line (a comment) stays there; the new element
-    // starts on the next line with the same indentation.
-    let mut prefix = if indent.is_empty() { " ".to_string() } else { indent };
-    let mut new_suffix = String::new();
-    if array.trailing_comma() {
-        let trailing = array.trailing().as_str().unwrap_or("").to_string();
-        if let Some((same_line, rest)) = trailing.split_once('\n') {
-            if same_line.contains('#') {
-                prefix = format!("{same_line}{prefix}");
-                array.set_trailing(format!("\n{rest}"));
-            }
-        }
-    } else if let Some((same_line, rest)) = last_suffix.split_once('\n') {
-        if let Some(last) = array.len().checked_sub(1).and_then(|i| array.get_mut(i)) {
-            last.decor_mut().set_suffix("");
-        }
-        if same_line.contains('#') {
-            prefix = format!("{same_line}{prefix}");
-        }
-        new_suffix = format!("\n{rest}");
-    }
-    array.push_formatted(Value::InlineTable(version_table(version)).decorated(prefix, new_suffix));
-    Ok(())
-}
-
-/// Sets `closed = true`, keeping the spacing before the closing brace where it was.
-fn close_inline(table: &mut InlineTable) {
-    if let Some(closed) = table.get_mut("closed") {
-        let decor = closed.decor().clone();
-        *closed = Value::from(true);
-        *closed.decor_mut() = decor;
-        return;
-    }
-    let mut before_brace = String::new();
-    if let Some((_, value)) = table.iter_mut().last() {
-        before_brace = text_of(value.decor().suffix());
-        value.decor_mut().set_suffix("");
-    }
-    table.insert("closed", Value::from(true).decorated(" ", before_brace));
-}
-
-fn edit_add(doc: &mut DocumentMut, name: &str, version: &ModuleVersion) -> Result<(), String> {
-    let root = doc.as_table_mut();
-    if !root.contains_key("modules") {
-        let mut modules = Table::new();
-        modules.set_implicit(true);
-        root.insert("modules", Item::Table(modules));
-    }
-    let modules = root
-        .get_mut("modules")
-        .and_then(Item::as_table_mut)
-        .ok_or("`modules` is written inline; add the module by hand")?;
-    let mut array = Array::new();
-    array.push_formatted(Value::InlineTable(version_table(version)).decorated("\n  ", ""));
-    array.set_trailing_comma(true);
-    array.set_trailing("\n");
-    let mut table = Table::new();
-    table.insert("versions", toml_edit::value(array));
-    modules.insert(name, Item::Table(table));
-    Ok(())
-}
-
-/// Writes through a temporary file in the same folder and a rename, so readers see the old file
-/// or the new one, never a part. Writes through a symlink to its target, and keeps the old
-/// file's permissions (a temporary file is created private).
-fn write_atomically(path: &Path, text: &str) -> Result<(), RegistryError> {
-    let target: PathBuf = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| RegistryError::Io { path: p, source }
-    };
-    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    tmp.write_all(text.as_bytes()).map_err(io(tmp.path()))?;
-    if let Ok(meta) = std::fs::metadata(&target) {
-        tmp.as_file().set_permissions(meta.permissions()).map_err(io(tmp.path()))?;
-    }
-    tmp.as_file().sync_all().map_err(io(tmp.path()))?;
-    tmp.persist(&target).map_err(|e| RegistryError::Io { path: target.clone(), source: e.error })?;
-    Ok(())
 }

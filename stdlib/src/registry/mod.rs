@@ -18,9 +18,9 @@
 //! ]
 //! ```
 //!
-//! [`Registry::load`] reads and checks a file, [`bump_file`] and [`add_module_file`] change it
-//! (keeping comments and layout, writing atomically), and [`Registry::check_release`] checks a
-//! built release against it. Every rule has a stable id in [`rules`].
+//! [`Registry::load`] reads and checks a file and [`Registry::check_release`] checks a built
+//! release against it; `stdlib-tools` changes the file (keeping comments and layout, writing
+//! atomically). Every rule has a stable id in [`rules`].
 
 mod error;
 mod file;
@@ -28,7 +28,7 @@ mod release_name;
 pub mod rules;
 
 pub use error::{RegistryError, Violation};
-pub use file::{add_module_file, bump_file, MAX_REGISTRY_FILE};
+pub use file::{read as read_file, MAX_REGISTRY_FILE};
 pub use release_name::{ParseReleaseNameError, ReleaseName};
 
 use binary_format::{identifier, Address, ModuleId};

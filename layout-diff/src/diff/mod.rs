@@ -8,7 +8,8 @@ pub mod lineage;
 pub mod structs;
 pub mod types;
 
-use crate::change::Change;
+use crate::change::{Change, Detail};
+use crate::rules::{Class, RuleId};
 use binary_format::{Ability, Function, Module, ModuleId, Struct, Type, Visibility};
 use lineage::Lineage;
 use std::cell::RefCell;
@@ -78,7 +79,7 @@ fn signature(f: &Function) -> String {
 
 impl<'a> Differ<'a> {
     fn lineage_name(&self, id: &ModuleId) -> String {
-        self.registry.and_then(|r| r.lookup(id)).map_or_else(|| id.name.clone(), |(n, _)| n.to_owned())
+        lineage::lineage_name(id, self.registry)
     }
 
     fn renames(&self, old: &ModuleId, new: &ModuleId, name: &str) -> BTreeMap<String, String> {
@@ -149,7 +150,7 @@ impl<'a> Differ<'a> {
         let tag = |c: Change| if moved { Change { from: Some(oid.clone()), ..c } } else { c };
         if nm.bytecode_version.number < om.bytecode_version.number {
             changes.push(tag(Change::new(
-                "bytecode-version-downgraded",
+                RuleId::BytecodeVersionDowngraded,
                 &nid,
                 format!("bytecode version {} is older than {}", nm.bytecode_version, om.bytecode_version),
             )
@@ -160,22 +161,24 @@ impl<'a> Differ<'a> {
         let old_friends: BTreeSet<ModuleId> = om.friends.iter().map(successor).collect();
         for f in old_friends.difference(&new_friends) {
             changes.push(tag(
-                Change::new("friend-removed", &nid, format!("{f} is no longer a friend")).item(&f.to_string())
+                Change::new(RuleId::FriendRemoved, &nid, format!("{f} is no longer a friend")).item(&f.to_string())
             ));
         }
         for f in new_friends.difference(&old_friends) {
-            changes.push(tag(Change::new("friend-added", &nid, format!("{f} became a friend")).item(&f.to_string())));
+            changes
+                .push(tag(Change::new(RuleId::FriendAdded, &nid, format!("{f} became a friend")).item(&f.to_string())));
         }
         for os in &om.structs {
             match nm.find_struct(&os.name) {
                 // Identical declarations: nothing to report, and no pair (pairs matter only
                 // where a layout changes). Most structs of most releases take this path.
                 Some(ns) if ns == os => {}
-                None => {
-                    changes
-                        .push(tag(Change::new("struct-removed", &nid, format!("struct {} was removed", os.name))
-                            .item(&os.name)))
-                }
+                None => changes.push(tag(Change::new(
+                    RuleId::StructRemoved,
+                    &nid,
+                    format!("struct {} was removed", os.name),
+                )
+                .item(&os.name))),
                 Some(ns) => {
                     let before = changes.len();
                     let pair = self.compare_structs(&oid, os, &nid, ns, changes);
@@ -190,8 +193,9 @@ impl<'a> Differ<'a> {
         }
         for ns in nm.structs.iter().filter(|s| om.find_struct(&s.name).is_none()) {
             let kind = if ns.is_enum() { "enum" } else { "struct" };
-            changes
-                .push(tag(Change::new("struct-added", &nid, format!("{kind} {} was added", ns.name)).item(&ns.name)));
+            changes.push(tag(
+                Change::new(RuleId::StructAdded, &nid, format!("{kind} {} was added", ns.name)).item(&ns.name)
+            ));
         }
         self.compare_functions(om, nm, changes, &tag);
     }
@@ -206,17 +210,18 @@ impl<'a> Differ<'a> {
     ) -> StructPair {
         let before = changes.len();
         let name = ns.name.as_str();
-        let at = |rule: &'static str, message: String| Change::new(rule, nid, message).item(name);
+        let at = |rule: RuleId, message: String| Change::new(rule, nid, message).item(name);
         for a in Ability::ALL {
             match (os.abilities.has(a), ns.abilities.has(a)) {
                 (false, true) => changes.push(
-                    at("struct-ability-added", format!("gained `{}`", a.name())).old_new(os.abilities, ns.abilities),
+                    at(RuleId::StructAbilityAdded, format!("gained `{}`", a.name()))
+                        .old_new(os.abilities, ns.abilities),
                 ),
                 (true, false) => {
                     let rule = if matches!(a, Ability::Key | Ability::Store) {
-                        "struct-storage-ability-removed"
+                        RuleId::StructStorageAbilityRemoved
                     } else {
-                        "struct-ability-removed"
+                        RuleId::StructAbilityRemoved
                     };
                     changes.push(at(rule, format!("lost `{}`", a.name())).old_new(os.abilities, ns.abilities));
                 }
@@ -226,7 +231,7 @@ impl<'a> Differ<'a> {
         if os.type_params.len() != ns.type_params.len() {
             changes.push(
                 at(
-                    "struct-type-parameters-changed",
+                    RuleId::StructTypeParametersChanged,
                     format!("{} type parameters became {}", os.type_params.len(), ns.type_params.len()),
                 )
                 .old_new(os.type_params.len(), ns.type_params.len())
@@ -238,12 +243,12 @@ impl<'a> Differ<'a> {
                 for a in Ability::ALL {
                     match (op.constraints.has(a), np.constraints.has(a)) {
                         (false, true) => changes.push(
-                            at("struct-type-parameter-constrained", format!("{p} now requires `{}`", a.name()))
+                            at(RuleId::StructTypeParameterConstrained, format!("{p} now requires `{}`", a.name()))
                                 .field(&p)
                                 .old_new(op.constraints, np.constraints),
                         ),
                         (true, false) => changes.push(
-                            at("struct-type-parameter-relaxed", format!("{p} no longer requires `{}`", a.name()))
+                            at(RuleId::StructTypeParameterRelaxed, format!("{p} no longer requires `{}`", a.name()))
                                 .field(&p)
                                 .old_new(op.constraints, np.constraints),
                         ),
@@ -251,11 +256,11 @@ impl<'a> Differ<'a> {
                     }
                 }
                 match (op.phantom, np.phantom) {
-                    (false, true) => {
-                        changes.push(at("struct-type-parameter-made-phantom", format!("{p} became phantom")).field(&p))
-                    }
-                    (true, false) => changes
-                        .push(at("struct-type-parameter-unphantomed", format!("{p} is no longer phantom")).field(&p)),
+                    (false, true) => changes
+                        .push(at(RuleId::StructTypeParameterMadePhantom, format!("{p} became phantom")).field(&p)),
+                    (true, false) => changes.push(
+                        at(RuleId::StructTypeParameterUnphantomed, format!("{p} is no longer phantom")).field(&p),
+                    ),
                     _ => {}
                 }
             }
@@ -272,7 +277,7 @@ impl<'a> Differ<'a> {
                 }
             };
             changes.push(
-                at("struct-kind-changed", format!("{} became {}", kind(os), kind(ns)))
+                at(RuleId::StructKindChanged, format!("{} became {}", kind(os), kind(ns)))
                     .old_new(kind(os), kind(ns))
                     .derivable(false),
             );
@@ -284,7 +289,7 @@ impl<'a> Differ<'a> {
             self.field_changes(nid, name, os, ns, &m, changes);
             mapping = Some(m);
         }
-        let layout_changed = changes.iter().skip(before).any(|c| c.class == crate::rules::Class::LayoutBreaking)
+        let layout_changed = changes.iter().skip(before).any(|c| c.class() == Class::LayoutBreaking)
             || mapping.as_ref().is_some_and(|m| !m.is_identity());
         let derivable = self.pair_derivable(oid, os, nid, ns, true);
         StructPair {
@@ -308,21 +313,16 @@ impl<'a> Differ<'a> {
         m: &FieldMapping,
         changes: &mut Vec<Change>,
     ) {
-        let at =
-            |rule: &'static str, field: &str, message: String| Change::new(rule, nid, message).item(name).field(field);
+        let at = |rule: RuleId, field: &str, message: String| Change::new(rule, nid, message).item(name).field(field);
         for (ni, source) in m.sources.iter().enumerate() {
             let Some(nf) = ns.fields.get(ni) else { continue };
             match source {
                 FieldSource::Added => {
                     let place = if ni + 1 == ns.fields.len() { "appended" } else { "inserted" };
                     changes.push(
-                        at("struct-field-added", &nf.name, format!("field `{}: {}` {place}", nf.name, nf.ty))
+                        at(RuleId::StructFieldAdded, &nf.name, format!("field `{}: {}` {place}", nf.name, nf.ty))
                             .old_new("", &nf.ty)
-                            .derivable(true)
-                            .suggest(format!(
-                                "Minimize: could `{}` live in a new struct, initialized on the fly? If it must be here, version the module and declare the migration with `defaults = {{ {} = \"...\" }}` (derived), or a hand-written transform if the value depends on other fields.",
-                                nf.name, nf.name
-                            )),
+                            .derivable(true),
                     );
                 }
                 FieldSource::Old { index, relation, renamed, declared_rename } => {
@@ -330,41 +330,34 @@ impl<'a> Differ<'a> {
                     if *renamed {
                         let how = if *declared_rename { "declared" } else { "not declared" };
                         changes.push(
-                            at("struct-field-renamed", &nf.name, format!("field `{}` renamed to `{}` (rename {how})", of.name, nf.name))
-                                .old_new(&of.name, &nf.name)
-                                .derivable(true)
-                                .suggest(if *declared_rename {
-                                    "Not necessary: the old name could stay. The declared rename copies the bytes.".to_owned()
-                                } else {
-                                    format!(
-                                        "Not necessary: keep `{}`. If the rename must happen, version the module and declare `renames = {{ {} = \"{}\" }}` in the migration (derived).",
-                                        of.name, nf.name, of.name
-                                    )
-                                }),
+                            at(
+                                RuleId::StructFieldRenamed,
+                                &nf.name,
+                                format!("field `{}` renamed to `{}` (rename {how})", of.name, nf.name),
+                            )
+                            .old_new(&of.name, &nf.name)
+                            .derivable(true)
+                            .detail(Detail::Renamed { declared: *declared_rename }),
                         );
                     }
                     if *relation != Relation::Same {
-                        let (what, suggestion) = match relation {
-                            Relation::Widened => ("widened", "Version the module and migrate: widening is derived."),
-                            Relation::Repointed { derivable: true } => (
-                                "moved to the new version of its struct",
-                                "Version the module and migrate: the nested struct's changes are derived.",
-                            ),
-                            Relation::Repointed { derivable: false } => (
-                                "moved to the new version of its struct, whose changes are not derivable",
-                                "Version the module and migrate with a hand-written transform.",
-                            ),
-                            _ => ("retyped", "Version the module and migrate with a hand-written transform."),
+                        let what = match relation {
+                            Relation::Widened => "widened",
+                            Relation::Repointed { derivable: true } => "moved to the new version of its struct",
+                            Relation::Repointed { derivable: false } => {
+                                "moved to the new version of its struct, whose changes are not derivable"
+                            }
+                            _ => "retyped",
                         };
                         changes.push(
                             at(
-                                "struct-field-retyped",
+                                RuleId::StructFieldRetyped,
                                 &nf.name,
                                 format!("field `{}` {what}: {} to {}", nf.name, of.ty, nf.ty),
                             )
                             .old_new(&of.ty, &nf.ty)
                             .derivable(relation.derivable())
-                            .suggest(suggestion),
+                            .detail(Detail::Retyped(*relation)),
                         );
                     }
                 }
@@ -373,7 +366,7 @@ impl<'a> Differ<'a> {
         for &oi in &m.removed {
             let Some(of) = os.fields.get(oi) else { continue };
             changes.push(
-                at("struct-field-removed", &of.name, format!("field `{}: {}` removed", of.name, of.ty))
+                at(RuleId::StructFieldRemoved, &of.name, format!("field `{}: {}` removed", of.name, of.ty))
                     .old_new(&of.ty, "")
                     .derivable(true),
             );
@@ -382,7 +375,7 @@ impl<'a> Differ<'a> {
             let order = |s: &Struct| s.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
             changes.push(
                 Change::new(
-                    "struct-fields-reordered",
+                    RuleId::StructFieldsReordered,
                     nid,
                     format!(
                         "fields {} moved",
@@ -404,15 +397,15 @@ impl<'a> Differ<'a> {
         nv: &[binary_format::Variant],
         changes: &mut Vec<Change>,
     ) {
-        let at = |rule: &'static str, variant: &str, message: String| {
-            Change::new(rule, nid, message).item(name).field(variant)
-        };
+        let at =
+            |rule: RuleId, variant: &str, message: String| Change::new(rule, nid, message).item(name).field(variant);
         let names = |vs: &[binary_format::Variant]| vs.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
         let (on, nn) = (names(ov), names(nv));
         for v in ov {
             match nv.iter().find(|n| n.name == v.name) {
-                None => changes
-                    .push(at("enum-variant-removed", &v.name, format!("variant {} removed", v.name)).derivable(false)),
+                None => changes.push(
+                    at(RuleId::EnumVariantRemoved, &v.name, format!("variant {} removed", v.name)).derivable(false),
+                ),
                 Some(nvar) => {
                     let same_fields = v.fields.len() == nvar.fields.len()
                         && v.fields
@@ -424,7 +417,7 @@ impl<'a> Differ<'a> {
                             fs.iter().map(|f| format!("{}: {}", f.name, f.ty)).collect::<Vec<_>>().join(", ")
                         };
                         changes.push(
-                            at("enum-variant-changed", &v.name, format!("variant {} fields changed", v.name))
+                            at(RuleId::EnumVariantChanged, &v.name, format!("variant {} fields changed", v.name))
                                 .old_new(text(&v.fields), text(&nvar.fields))
                                 .derivable(false),
                         );
@@ -436,7 +429,7 @@ impl<'a> Differ<'a> {
         let kept_new: Vec<&String> = nn.iter().filter(|n| on.contains(n)).collect();
         if kept_old != kept_new {
             changes.push(
-                at("enum-variants-reordered", name, "variants reordered".to_owned())
+                at(RuleId::EnumVariantsReordered, name, "variants reordered".to_owned())
                     .old_new(on.join(", "), nn.join(", "))
                     .derivable(false),
             );
@@ -448,11 +441,15 @@ impl<'a> Differ<'a> {
             let before_existing = nn.iter().skip(j + 1).any(|n| on.contains(n));
             if before_existing {
                 changes.push(
-                    at("enum-variant-inserted", &v.name, format!("variant {} inserted before existing ones", v.name))
-                        .derivable(false),
+                    at(
+                        RuleId::EnumVariantInserted,
+                        &v.name,
+                        format!("variant {} inserted before existing ones", v.name),
+                    )
+                    .derivable(false),
                 );
             } else {
-                changes.push(at("enum-variant-added", &v.name, format!("variant {} appended", v.name)));
+                changes.push(at(RuleId::EnumVariantAdded, &v.name, format!("variant {} appended", v.name)));
             }
         }
     }
@@ -461,10 +458,12 @@ impl<'a> Differ<'a> {
         let nid = nm.id();
         let exposed = |f: &Function| f.visibility != Visibility::Private || f.entry;
         for of in om.functions.iter().filter(|f| exposed(f)) {
-            let at = |rule: &'static str, message: String| tag(Change::new(rule, &nid, message).item(&of.name));
+            let at = |rule: RuleId, message: String| tag(Change::new(rule, &nid, message).item(&of.name));
             let Some(nf) = nm.find_function(&of.name) else {
-                changes
-                    .push(at("function-removed", format!("{} function {} removed", of.visibility.as_str(), of.name)));
+                changes.push(at(
+                    RuleId::FunctionRemoved,
+                    format!("{} function {} removed", of.visibility.as_str(), of.name),
+                ));
                 continue;
             };
             let same_types = |a: &[Type], b: &[Type]| {
@@ -478,21 +477,21 @@ impl<'a> Differ<'a> {
                 || !same_types(&of.returns, &nf.returns)
             {
                 changes.push(
-                    at("function-signature-changed", format!("signature of {} changed", of.name))
+                    at(RuleId::FunctionSignatureChanged, format!("signature of {} changed", of.name))
                         .old_new(signature(of), signature(nf)),
                 );
             }
             match visibility_rank(nf.visibility).cmp(&visibility_rank(of.visibility)) {
                 std::cmp::Ordering::Less => changes.push(
                     at(
-                        "function-visibility-reduced",
+                        RuleId::FunctionVisibilityReduced,
                         format!("{} became {}", of.visibility.as_str(), nf.visibility.as_str()),
                     )
                     .old_new(of.visibility.as_str(), nf.visibility.as_str()),
                 ),
                 std::cmp::Ordering::Greater => changes.push(
                     at(
-                        "function-visibility-widened",
+                        RuleId::FunctionVisibilityWidened,
                         format!("{} became {}", of.visibility.as_str(), nf.visibility.as_str()),
                     )
                     .old_new(of.visibility.as_str(), nf.visibility.as_str()),
@@ -500,14 +499,16 @@ impl<'a> Differ<'a> {
                 std::cmp::Ordering::Equal => {}
             }
             match (of.entry, nf.entry) {
-                (true, false) => changes.push(at("function-entry-removed", format!("{} is no longer entry", of.name))),
-                (false, true) => changes.push(at("function-entry-added", format!("{} became entry", of.name))),
+                (true, false) => {
+                    changes.push(at(RuleId::FunctionEntryRemoved, format!("{} is no longer entry", of.name)))
+                }
+                (false, true) => changes.push(at(RuleId::FunctionEntryAdded, format!("{} became entry", of.name))),
                 _ => {}
             }
         }
         for nf in nm.functions.iter().filter(|f| exposed(f) && om.find_function(&f.name).is_none()) {
             changes.push(tag(Change::new(
-                "function-added",
+                RuleId::FunctionAdded,
                 &nid,
                 format!("{} function {} added", nf.visibility.as_str(), nf.name),
             )
@@ -537,10 +538,10 @@ pub fn diff(
     for id in &d.lineage.removed {
         let has_data = d.old.get(id).is_some_and(|m| m.structs.iter().any(|s| s.abilities.has(Ability::Key)));
         let what = if has_data { "its stored structs can no longer be read" } else { "its importers no longer link" };
-        changes.push(Change::new("module-removed", id, format!("module {id} was removed: {what}")));
+        changes.push(Change::new(RuleId::ModuleRemoved, id, format!("module {id} was removed: {what}")));
     }
     for id in &d.lineage.added {
-        changes.push(Change::new("module-added", id, format!("module {id} was added")));
+        changes.push(Change::new(RuleId::ModuleAdded, id, format!("module {id} was added")));
     }
     for id in &d.lineage.kept {
         if let (Some(om), Some(nm)) = (d.old.get(id), d.new.get(id)) {
@@ -550,14 +551,12 @@ pub fn diff(
             if d.lineage.superseded.contains(id) {
                 let breaking: Vec<Change> = changes.drain(before..).collect();
                 for c in breaking {
-                    if c.is_breaking() || c.rule == "struct-added" || c.rule == "function-added" {
+                    if c.is_breaking() || matches!(c.rule, RuleId::StructAdded | RuleId::FunctionAdded) {
                         changes.push(Change {
-                            rule: "closed-version-changed",
-                            class: crate::rules::Class::LayoutBreaking,
+                            rule: RuleId::ClosedVersionChanged,
                             message: format!("closed version changed: {}", c.message),
-                            suggestion: crate::rules::rule("closed-version-changed")
-                                .map_or_else(String::new, |r| r.fix.to_owned()),
                             derivable: None,
+                            detail: None,
                             ..c
                         });
                     }
@@ -570,6 +569,9 @@ pub fn diff(
             d.compare_modules(om, nm, &mut changes, &mut pairs);
         }
     }
-    changes.sort_by(|a, b| (&a.module, &a.item, &a.field, a.rule).cmp(&(&b.module, &b.item, &b.field, b.rule)));
+    // By rule id text, so that the order does not depend on the rules' documentation order.
+    changes.sort_by(|a, b| {
+        (&a.module, &a.item, &a.field, a.rule.as_str()).cmp(&(&b.module, &b.item, &b.field, b.rule.as_str()))
+    });
     Diff { lineage: d.lineage, changes, struct_pairs: pairs }
 }

@@ -26,7 +26,7 @@ pub struct Lineage {
 }
 
 /// The lineage a module belongs to: its registry name, or its own name without a registry.
-fn lineage_name(id: &ModuleId, registry: Option<&Registry>) -> String {
+pub fn lineage_name(id: &ModuleId, registry: Option<&Registry>) -> String {
     registry.and_then(|r| r.lookup(id)).map_or_else(|| id.name.clone(), |(name, _)| name.to_owned())
 }
 

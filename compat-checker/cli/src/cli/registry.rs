@@ -3,7 +3,7 @@
 use crate::{Outcome, RegistryCommand};
 use anyhow::Context;
 use std::path::Path;
-use stdlib::registry::{self, Registry, ReleaseName};
+use stdlib::registry::{Registry, ReleaseName};
 
 fn release_name(s: &str) -> anyhow::Result<ReleaseName> {
     s.parse::<ReleaseName>().map_err(|e| anyhow::anyhow!("{e}"))
@@ -13,7 +13,7 @@ pub fn run(command: RegistryCommand) -> anyhow::Result<Outcome> {
     match command {
         RegistryCommand::Check { registry, releases } => check(&registry, releases.as_deref()),
         RegistryCommand::Bump { module, release, registry } => {
-            let v = registry::bump_file(&registry, &module, release_name(&release)?)?;
+            let v = stdlib_tools::bump_file(&registry, &module, release_name(&release)?)?;
             let predecessor = v.predecessor.map(|a| a.to_string()).unwrap_or_default();
             println!(
                 "{module}: {predecessor} -> {} (release {}), {} updated",
@@ -24,7 +24,7 @@ pub fn run(command: RegistryCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         RegistryCommand::Add { module, release, registry } => {
-            let v = registry::add_module_file(&registry, &module, release_name(&release)?)?;
+            let v = stdlib_tools::add_module_file(&registry, &module, release_name(&release)?)?;
             println!("{module}: new at {} (release {}), {} updated", v.address, v.release, registry.display());
             Ok(Outcome::Ok)
         }

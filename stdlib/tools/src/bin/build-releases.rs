@@ -9,7 +9,7 @@ use std::process::ExitCode;
 #[command(about = "Build the stdlib releases v1..vN into .mv files and bundles")]
 struct Args {
     /// Folder to write into.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/releases"))]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../releases"))]
     out: PathBuf,
     /// Compare with the folder instead of writing.
     #[arg(long)]

@@ -157,7 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Registry { command } => cli::registry::run(command),
         Command::Rules => {
-            cli::print(&compat_checker::rules::markdown())?;
+            cli::print(&layout_diff::rules::markdown())?;
             Ok(Outcome::Ok)
         }
     }
