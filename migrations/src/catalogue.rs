@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
 use stdlib::declarations::{Declaration, Declarations, Scope, TransformKind};
-use stdlib::registry::{Registry, ReleaseName};
+use stdlib::registry::Registry;
 
 /// SHA-256 of an entry's canonical form.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,7 +66,8 @@ pub enum Transform {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub id: String,
-    pub release: ReleaseName,
+    /// The release that activates it, as the declarations name it.
+    pub release: String,
     pub scope: Scope,
     /// The module's registry name.
     pub module: String,
@@ -137,7 +138,7 @@ impl Catalogue {
     pub fn build(
         old: &[&Module],
         new: &[&Module],
-        release: ReleaseName,
+        release: &str,
         declarations: &Declarations,
         registry: Option<&Registry>,
         handlers: &Handlers,
@@ -168,7 +169,7 @@ impl Catalogue {
             address_length,
             handlers: handlers.clone(),
         };
-        for decl in declarations.entries.iter().filter(|d| d.release == release) {
+        for decl in declarations.of_release(release) {
             let pair = changed.iter().find(|p| {
                 p.lineage == decl.module
                     && p.new.name == decl.struct_name
@@ -194,7 +195,7 @@ impl Catalogue {
             };
             let entry = Entry {
                 id: decl.id.clone(),
-                release: decl.release,
+                release: decl.release.clone(),
                 scope: decl.scope,
                 module: decl.module.clone(),
                 struct_name: decl.struct_name.clone(),
@@ -236,8 +237,8 @@ impl Catalogue {
         let old_modules = stdlib::embedded::release_modules(old).map_err(|e| setup(e.to_string()))?;
         let new_modules = stdlib::embedded::release_modules(old + 1).map_err(|e| setup(e.to_string()))?;
         let (o, n): (Vec<&Module>, Vec<&Module>) = (old_modules.iter().collect(), new_modules.iter().collect());
-        let release = ReleaseName::new(u32::try_from(old + 2).unwrap_or(u32::MAX));
-        Catalogue::build(&o, &n, release, &declarations, Some(&registry), handlers, stdlib::build::ADDRESS_LENGTH)
+        let release = format!("v{}", old + 2);
+        Catalogue::build(&o, &n, &release, &declarations, Some(&registry), handlers, stdlib::build::ADDRESS_LENGTH)
     }
 
     pub fn entry(&self, id: &str) -> Option<&Entry> {

@@ -13,7 +13,6 @@ use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{encode, Layout, Value};
 use move_core_types::account_address::AccountAddress;
 use stdlib::declarations::Declarations;
-use stdlib::registry::ReleaseName;
 
 fn release(n: usize) -> Vec<Module> {
     stdlib::embedded::release_modules(n).unwrap()
@@ -31,15 +30,7 @@ fn catalogue_with(
     let registry = stdlib::embedded::registry().unwrap();
     let (o, n) = (release(old), release(old + 1));
     let (o, n): (Vec<&Module>, Vec<&Module>) = (o.iter().collect(), n.iter().collect());
-    Catalogue::build(
-        &o,
-        &n,
-        ReleaseName::new(old as u32 + 2),
-        declarations,
-        Some(&registry),
-        handlers,
-        AddressLength::Bytes16,
-    )
+    Catalogue::build(&o, &n, &format!("v{}", old + 2), declarations, Some(&registry), handlers, AddressLength::Bytes16)
 }
 
 fn catalogue(old: usize) -> Catalogue {

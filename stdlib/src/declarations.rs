@@ -6,11 +6,14 @@
 //! ```toml
 //! [[migration]]
 //! id = "epoch-v2"              # stable, never reused
-//! release = "v2"               # the release that activates it
+//! release = "v2"               # the release that activates it: `vN` for this stdlib, or the
+//!                              # name the checker gives NEW (its folder or file name without
+//!                              # extension) for any other release
 //! module = "Epoch"             # the module's name in the registry
 //! struct = "Epoch"
 //! from = "0x1"                 # the version read
-//! to = "0x2"                   # the version written
+//! to = "0x2"                   # the version written: the same address for an in-place
+//!                              # migration (same module id, new layout)
 //! scope = "system"             # system | users | both
 //! transform = "derived"        # derived | hand-written
 //! defaults = { height = "0" }  # derived: values of fields the new layout adds
@@ -18,7 +21,6 @@
 //! # handler = "stake_weight"   # hand-written: the registered transform's name
 //! ```
 
-use crate::registry::ReleaseName;
 use binary_format::{identifier, Address};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,7 +52,8 @@ pub enum TransformKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Declaration {
     pub id: String,
-    pub release: ReleaseName,
+    /// The release that activates the migration, as the checker names it (`v2`, `7.0.0`).
+    pub release: String,
     pub module: String,
     pub struct_name: String,
     pub from: Address,
@@ -107,6 +110,23 @@ pub struct Declarations {
     pub origin: PathBuf,
 }
 
+/// Longest release name a declaration may give.
+pub const MAX_RELEASE_LABEL: usize = 128;
+
+/// Whether `s` can name a release: what a folder or file name of a release may reasonably be.
+pub fn is_release_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_RELEASE_LABEL
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-'))
+}
+
+impl Declaration {
+    /// Whether the struct keeps its module id and changes layout where it stands.
+    pub fn is_in_place(&self) -> bool {
+        self.from == self.to
+    }
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(1, |t| t.bytes().filter(|&b| b == b'\n').count() + 1)
 }
@@ -144,9 +164,11 @@ impl Declarations {
             if !ids.insert(e.id.clone()) {
                 bad("the id is declared twice".to_owned());
             }
-            let release = e.release.parse::<ReleaseName>();
-            if let Err(err) = &release {
-                bad(err.to_string());
+            if !is_release_label(&e.release) {
+                bad(format!(
+                    "release `{}` is not a release name: 1 to {MAX_RELEASE_LABEL} letters, digits, `.`, `_`, `+` and `-`",
+                    e.release
+                ));
             }
             for (what, name) in [("module", &e.module), ("struct", &e.struct_name)] {
                 if !identifier::is_valid(name) {
@@ -171,10 +193,10 @@ impl Declarations {
             if e.transform == TransformKind::HandWritten && !(e.defaults.is_empty() && e.renames.is_empty()) {
                 bad("`defaults` and `renames` are for derived transforms".to_owned());
             }
-            if let (Ok(release), Some(from), Some(to)) = (release, from, to) {
+            if let (true, Some(from), Some(to)) = (is_release_label(&e.release), from, to) {
                 entries.push(Declaration {
                     id: e.id,
-                    release,
+                    release: e.release,
                     module: e.module,
                     struct_name: e.struct_name,
                     from,
@@ -193,6 +215,11 @@ impl Declarations {
         } else {
             Err(invalid(problems))
         }
+    }
+
+    /// The declarations of one release.
+    pub fn of_release<'a>(&'a self, release: &'a str) -> impl Iterator<Item = &'a Declaration> + 'a {
+        self.entries.iter().filter(move |d| d.release == release)
     }
 
     /// The declaration migrating `module::struct_name` from one version to the next.
