@@ -7,11 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-#[path = "../vm-hooks/tests/common/mod.rs"]
-mod common;
-
 use binary_format::Module;
-use common::*;
+use devchain::support::*;
 use migrations::handlers::Handlers;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::Value;

@@ -7,12 +7,12 @@
 use crate::coin::coins_in;
 use crate::error::DevnetError;
 use binary_format::AddressLength;
+use devchain::release_modules;
 use migrations::core_types::{address_of, render_struct_tag};
 use migrations::{decode, Layout, ReleaseIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use stdlib::registry::ReleaseName;
-use vm_hooks::devchain::release_modules;
 use vm_hooks::persistent::decode_prefix;
 use vm_hooks::SortedState;
 

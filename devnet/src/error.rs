@@ -16,7 +16,7 @@ pub enum DevnetError {
     #[error(transparent)]
     Hook(#[from] vm_hooks::HookError),
     #[error(transparent)]
-    Devchain(#[from] vm_hooks::devchain::DevchainError),
+    Devchain(#[from] devchain::DevchainError),
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
     #[error("{path}: {source}")]

@@ -42,7 +42,7 @@ pub struct Activation {
 
 /// Refuses a release that is not one of the embedded stdlib's releases after genesis.
 pub fn check_upgrade_release(release: u32) -> Result<(), DevnetError> {
-    let releases = u32::try_from(vm_hooks::devchain::releases()).unwrap_or(u32::MAX);
+    let releases = u32::try_from(devchain::releases()).unwrap_or(u32::MAX);
     if release < 2 || release > releases {
         return Err(DevnetError::bad_input(format!(
             "v{release} is not a release to upgrade to: the embedded stdlib has v1 (genesis) to v{releases}"

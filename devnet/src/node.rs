@@ -16,7 +16,7 @@ use migrations::store::Store;
 use migrations::StructTag;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
-use vm_hooks::devchain;
+
 use vm_hooks::{AllowAll, BlockReport, Hook, Staged, Status};
 
 /// A drill for crash tests and operators: set to a height, the process aborts right after that

@@ -21,12 +21,12 @@ use crate::node::{BlockOutcome, Node};
 use crate::snapshot;
 use crate::summary::{Percentiles, Tally};
 use binary_format::Module;
+use devchain::release_modules;
 use migrations::core_types::render_struct_tag;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use stdlib::registry::ReleaseName;
-use vm_hooks::devchain::release_modules;
 use vm_hooks::persistent::DB_FILE;
 use vm_hooks::{state_root, RedbStore};
 
@@ -286,7 +286,7 @@ impl Runbook<'_> {
                     report.problems.len()
                 )));
             }
-            let plans = vm_hooks::devchain::plans(&[(ReleaseName::new(r), 1)])?;
+            let plans = devchain::plans(&[(ReleaseName::new(r), 1)])?;
             let ids: Vec<&str> = plans.iter().flat_map(|p| &p.catalogue.entries).map(|e| e.id.as_str()).collect();
             details.push(format!("v{} -> v{r}: {}; catalogue: {}", r - 1, report.verdict.as_str(), ids.join(", ")));
         }
@@ -340,7 +340,7 @@ impl Runbook<'_> {
     fn quiesce(&mut self, node: &mut Node, from: u32, to: u32) -> Result<Vec<String>, DevnetError> {
         let releases: Vec<(ReleaseName, u64)> =
             (from + 1..=to).zip(1u64..).map(|(r, h)| (ReleaseName::new(r), h)).collect();
-        let plans = vm_hooks::devchain::plans(&releases)?;
+        let plans = devchain::plans(&releases)?;
         let names: std::collections::BTreeSet<String> =
             plans.iter().flat_map(|p| &p.catalogue.entries).map(|e| e.module.clone()).collect();
         node.quiesce(names.clone())?;

@@ -12,13 +12,13 @@
 use crate::coin::{amount, set_amount, COIN_MODULE};
 use crate::error::DevnetError;
 use binary_format::{Address, AddressLength};
+use devchain::{account, release_modules, GAS};
 use migrations::core_types::{module_id_of_tag, parse_struct_tag};
 use migrations::store::Store;
 use migrations::{decode, encode, Layout, ReleaseIndex, StructTag, Value};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use stdlib::registry::ReleaseName;
-use vm_hooks::devchain::{account, release_modules, GAS};
 use vm_hooks::{AccessError, Hook};
 
 /// The module and struct a vouch touches.
@@ -64,7 +64,7 @@ impl Resources {
     /// version of each module.
     pub fn embedded() -> Result<Resources, DevnetError> {
         let mut by_release = Vec::new();
-        for r in 1..=vm_hooks::devchain::releases() {
+        for r in 1..=devchain::releases() {
             let release = ReleaseName::new(u32::try_from(r).unwrap_or(u32::MAX));
             let modules = release_modules(release)?;
             let newest = |name: &str| {

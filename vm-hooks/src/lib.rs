@@ -12,10 +12,8 @@
 //! - [`policy`]: the governance trait the node implements;
 //! - [`staged`]: the store overlay that makes a block's work one atomic batch;
 //! - [`persistent`]: [`RedbStore`], the store on redb, one commit per batch;
-//! - [`mod@state_root`]: the SHA-256 root over the sorted state of any backend;
-//! - [`devchain`]: a synthetic chain on the embedded stdlib (genesis, plans) for tests and the devnet.
+//! - [`mod@state_root`]: the SHA-256 root over the sorted state of any backend.
 
-pub mod devchain;
 pub mod hook;
 pub mod persistent;
 pub mod policy;

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
-
-use common::*;
+use devchain::support::*;
 use migrations::handlers::Handlers;
 use migrations::store::Store;
 use migrations::{decode, Value};

@@ -6,10 +6,8 @@
 //! store, resumes from the last height the status records, runs to completion, and compares the
 //! state root with an uninterrupted run's: nothing lost, nothing migrated twice.
 
-mod common;
-
 use binary_format::generate::Rng;
-use common::*;
+use devchain::support::*;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::Value;
 use std::io::{BufRead, BufReader, Write};

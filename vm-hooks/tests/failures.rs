@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
-
-use common::*;
+use devchain::support::*;
 use migrations::handlers::{HandlerContext, Handlers};
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::Value;
@@ -65,7 +63,7 @@ fn stakes(store: &InMemoryStore, t: &str) -> Vec<(AccountAddress, Vec<u8>)> {
 /// The store after an uninterrupted run with no failures.
 fn reference(accounts: u32) -> InMemoryStore {
     let mut store = genesis(accounts);
-    let mut hook = hook(Budget::default());
+    let mut hook = devchain::support::hook(Budget::default());
     run_blocks(&mut hook, &mut store, 1, V3_HEIGHT + 10);
     assert!(hook.all_done());
     store
@@ -232,7 +230,7 @@ fn a_system_account_that_does_not_migrate_halts_then_is_skipped() {
     assert_eq!(store.count(&tag(BALANCE_V2)), 0, "the migrations after it wait");
 
     // A restarted node under the allow-all policy: approving a system failure skips it.
-    let mut hook = common::hook(Budget::default());
+    let mut hook = devchain::support::hook(Budget::default());
     run_blocks(&mut hook, &mut store, 31, V3_HEIGHT + 10);
     assert!(hook.all_done());
     let status = Status::load(&store).unwrap();
@@ -248,7 +246,7 @@ fn a_corrupt_or_foreign_status_is_an_error_not_a_panic() {
     batch.put(AccountAddress::ZERO, tag("0x1::Migrations::Status"), vec![0xff; 7]);
     store.apply(batch).unwrap();
     let before = store.clone();
-    let mut hook = hook(Budget::default());
+    let mut hook = devchain::support::hook(Budget::default());
     for block in [1, V2_HEIGHT, V2_HEIGHT + 1] {
         assert!(matches!(hook.maybe_migrate(&mut store, block), Err(HookError::Status(_))));
     }
@@ -256,7 +254,7 @@ fn a_corrupt_or_foreign_status_is_an_error_not_a_panic() {
 
     // A status recording a migration with another checksum (the entry was edited after it ran).
     let mut store = genesis(10);
-    let mut hook = common::hook(Budget::default());
+    let mut hook = devchain::support::hook(Budget::default());
     run_blocks(&mut hook, &mut store, 1, V2_HEIGHT);
     let bytes = store.get(&AccountAddress::ZERO, &tag("0x1::Migrations::Status")).unwrap().unwrap();
     let mut edited = bytes.clone();
@@ -265,7 +263,7 @@ fn a_corrupt_or_foreign_status_is_an_error_not_a_panic() {
     let mut batch = WriteBatch::new();
     batch.put(AccountAddress::ZERO, tag("0x1::Migrations::Status"), edited);
     store.apply(batch).unwrap();
-    let mut restarted = common::hook(Budget::default());
+    let mut restarted = devchain::support::hook(Budget::default());
     let err = restarted.maybe_migrate(&mut store, V2_HEIGHT + 1).unwrap_err();
     assert!(matches!(&err, HookError::History(p) if p.iter().any(|p| p.contains("edited"))), "{err}");
     let _ = AllowAll;

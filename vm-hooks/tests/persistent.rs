@@ -2,10 +2,8 @@
 //! The redb store behaves as the in-memory one, keeps its data across reopening, fails clearly
 //! on a bad data directory, and both give one state root for one state, whatever the budget.
 
-mod common;
-
 use binary_format::generate::Rng;
-use common::*;
+use devchain::support::*;
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
 use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;

@@ -3,10 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
-
 use binary_format::Address;
-use common::*;
+use devchain::support::*;
 use migrations::store::{Store, WriteBatch};
 use migrations::{decode, encode, Value};
 use move_core_types::account_address::AccountAddress;

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
-
-use common::*;
+use devchain::support::*;
 use migrations::store::Store;
 use migrations::Value;
 use move_core_types::account_address::AccountAddress;
@@ -204,7 +202,7 @@ fn calling_the_hook_twice_in_a_block_or_after_a_restart_changes_nothing() {
     let mut hook = hook(budget);
     let mut block = 1;
     let mut reference = genesis(400);
-    let mut reference_hook = common::hook(budget);
+    let mut reference_hook = devchain::support::hook(budget);
     while !hook.all_done() {
         let first = hook.maybe_migrate(&mut store, block).unwrap();
         let after_first = store.clone();
@@ -213,7 +211,7 @@ fn calling_the_hook_twice_in_a_block_or_after_a_restart_changes_nothing() {
         assert_eq!(store, after_first, "block {block}");
         // A restarted node (fresh hook, status read from the store) does nothing for the block
         // either, nor for an earlier one.
-        let mut restarted = common::hook(budget);
+        let mut restarted = devchain::support::hook(budget);
         assert!(restarted.maybe_migrate(&mut store, block).unwrap().idle);
         assert!(restarted.maybe_migrate(&mut store, block.saturating_sub(3)).unwrap().idle);
         assert_eq!(store, after_first, "block {block}");
@@ -254,7 +252,7 @@ fn the_idle_hook_does_not_touch_the_store() {
         }
     }
     let mut store = genesis(10);
-    let mut hook = hook(Budget::default());
+    let mut hook = devchain::support::hook(Budget::default());
     assert!(hook.maybe_migrate(&mut store, 1).unwrap().idle); // loads the status
     for block in 2..V2_HEIGHT {
         assert!(hook.maybe_migrate(&mut Unreachable, block).unwrap().idle);

@@ -18,7 +18,7 @@ pub fn parse_upgrade_release(s: &str) -> Result<u32, String> {
 pub fn parse_release(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix('v').or_else(|| s.strip_prefix('V')).unwrap_or(s);
     let n: u32 = digits.parse().map_err(|_| format!("`{s}` is not a release (v1, v2, ...)"))?;
-    let releases = vm_hooks::devchain::releases();
+    let releases = devchain::releases();
     if n == 0 || n as usize > releases {
         return Err(format!("unknown release `{s}`: the embedded stdlib has v1..=v{releases}"));
     }

@@ -2,6 +2,7 @@
 
 use super::bar;
 use crate::RunArgs;
+use devchain::Genesis;
 use devnet::chain_store::{create_chain, create_persistent, holds_chain, open_chain, ChainStore, MemoryChain};
 use devnet::manifest::Manifest;
 use devnet::node::Node;
@@ -10,7 +11,6 @@ use devnet::summary::{Percentiles, RunSummary};
 use devnet::DevnetError;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use vm_hooks::devchain::Genesis;
 use vm_hooks::{state_root, Budget};
 
 const DEFAULT_ACCOUNTS: u32 = 100_000;

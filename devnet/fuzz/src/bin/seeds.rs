@@ -10,7 +10,7 @@ use devnet::manifest::Manifest;
 use devnet::snapshot;
 use migrations::store::InMemoryStore;
 use std::path::{Path, PathBuf};
-use vm_hooks::devchain::Genesis;
+use devchain::Genesis;
 use vm_hooks::Budget;
 
 /// Genesis sizes (accounts) snapshotted.

@@ -1,6 +1,10 @@
-//! A chain on stdlib v1 with many accounts, the stdlib's catalogues, and a block loop.
+//! What tests and benches share: a chain on stdlib v1 with many accounts, the stdlib's
+//! catalogues at fixed heights, and a block loop that checks the budget.
+//!
+//! Test code: every helper panics on failure (a failed setup is a failed test), so this module
+//! is compiled only with the `test-support` feature, which no library enables.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unused_imports)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use binary_format::{AddressLength, Module};
 use migrations::catalogue::Catalogue;
@@ -10,7 +14,6 @@ use migrations::store::InMemoryStore;
 use migrations::{decode, encode, Layout, ReleaseIndex, StructTag, Value};
 use move_core_types::account_address::AccountAddress;
 use stdlib::registry::ReleaseName;
-use vm_hooks::devchain;
 use vm_hooks::{AllowAll, BlockReport, Budget, Hook, HookConfig, Policy, ReleasePlan};
 
 pub const V2_HEIGHT: u64 = 10;
@@ -30,8 +33,8 @@ pub fn catalogue(old: usize, handlers: &Handlers) -> Catalogue {
 }
 
 pub fn plans_with(handlers_v3: &Handlers, v2_height: u64, v3_height: u64) -> Vec<ReleasePlan> {
-    let mut plans = devchain::plans(&[(ReleaseName::new(2), v2_height)]).unwrap();
-    plans.extend(devchain::plans_with(&[(ReleaseName::new(3), v3_height)], handlers_v3).unwrap());
+    let mut plans = crate::plans(&[(ReleaseName::new(2), v2_height)]).unwrap();
+    plans.extend(crate::plans_with(&[(ReleaseName::new(3), v3_height)], handlers_v3).unwrap());
     plans
 }
 
@@ -40,7 +43,7 @@ pub fn plans() -> Vec<ReleasePlan> {
 }
 
 pub fn config(budget: Budget) -> HookConfig {
-    devchain::config(budget, &plans())
+    crate::config(budget, &plans())
 }
 
 pub fn hook(budget: Budget) -> Hook {
@@ -53,9 +56,10 @@ pub fn hook_with(plans: Vec<ReleasePlan>, budget: Budget, max_quarantined: u64, 
     Hook::new(plans, config, policy).unwrap()
 }
 
-pub use devchain::{account, balance_of, pending_of, BALANCE_V1, BALANCE_V2};
+pub use crate::{account, balance_of, pending_of, BALANCE_V1, BALANCE_V2};
 
 /// Layouts of struct tags in one release.
+#[derive(Debug)]
 pub struct Layouts(Vec<Module>);
 
 impl Layouts {
@@ -76,9 +80,9 @@ impl Layouts {
     }
 }
 
-/// Genesis on v1 with accounts 1..=n (see [`devchain::Genesis`]).
+/// Genesis on v1 with accounts 1..=n (see [`crate::Genesis`]).
 pub fn genesis(n: u32) -> InMemoryStore {
-    devchain::Genesis::new(n).in_memory().unwrap()
+    crate::Genesis::new(n).in_memory().unwrap()
 }
 
 /// Runs blocks `from..=to`, checking the budget every block; returns the reports.

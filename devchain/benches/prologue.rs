@@ -6,13 +6,10 @@
 //!   wallets, stakes) under a budget of 1,000 resources per block, run block by block to the
 //!   end; throughput in resources per second, and the time of one block printed after.
 //!
-//! Run: `cargo bench -p vm-hooks --bench prologue`.
+//! Run: `cargo bench -p devchain --bench prologue`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::*;
 use criterion::{BatchSize, Criterion, Throughput};
+use devchain::support::*;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use vm_hooks::{AllowAll, Budget, Hook};

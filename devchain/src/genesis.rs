@@ -1,27 +1,16 @@
-//! A synthetic chain on the embedded stdlib, for integration tests, benches and the devnet.
-//!
-//! A node integrator wants to see the hook work on a chain that looks like theirs before they
-//! trust it: genesis on stdlib v1 with many accounts holding every user resource with varied
-//! values, and the embedded releases' catalogues scheduled at chosen heights. Everything here is
-//! a pure function of its parameters, so two nodes (or a test and a bench) build the same chain.
+//! Genesis of the synthetic chain: on stdlib v1, many accounts holding every user resource with
+//! varied values. Everything is a pure function of its parameters, so two nodes (or a test and a
+//! bench) build the same chain.
 
-use crate::schedule::{Budget, HookConfig, ReleasePlan};
-use binary_format::{Address, AddressLength, Module};
-use migrations::catalogue::Catalogue;
-use migrations::core_types::parse_struct_tag;
-use migrations::handlers::Handlers;
-use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
-use migrations::{encode, Layout, ReleaseIndex, StructTag, TypeTag, Value};
+use crate::error::DevchainError;
+use crate::plans::{release_modules, tag, BALANCE_V1};
+use binary_format::{Address, AddressLength};
+use migrations::store::{InMemoryStore, Store, WriteBatch};
+use migrations::{encode, Layout, ReleaseIndex, StructTag, Value};
 use move_core_types::account_address::AccountAddress;
 use std::collections::BTreeMap;
 use stdlib::registry::ReleaseName;
 
-/// The coin type every balance holds.
-pub const GAS: &str = "0x1::GAS::GAS";
-/// The balance of genesis (release 1).
-pub const BALANCE_V1: &str = "0x1::Coin::Balance<0x1::GAS::GAS>";
-/// The balance from release 2 on.
-pub const BALANCE_V2: &str = "0x3::Coin::Balance<0x1::GAS::GAS>";
 /// The resources of genesis, as struct tags, in the order genesis writes them.
 pub const GENESIS_TAGS: [&str; 6] = [
     "0x1::Epoch::Epoch",
@@ -31,79 +20,6 @@ pub const GENESIS_TAGS: [&str; 6] = [
     "0x1::Vouch::Vouch",
     "0x1::Stake::Stake",
 ];
-
-#[derive(Debug, thiserror::Error)]
-pub enum DevchainError {
-    #[error("embedded stdlib release {release}: {reason}")]
-    Release { release: usize, reason: String },
-    #[error("embedded stdlib has no release {0}")]
-    UnknownRelease(ReleaseName),
-    #[error("catalogue of {release}: {}", .problems.join("; "))]
-    Catalogue { release: ReleaseName, problems: Vec<String> },
-    #[error("genesis value of {tag}: {reason}")]
-    Value { tag: String, reason: String },
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-}
-
-/// The releases of the embedded stdlib, numbered from 1 (genesis).
-pub fn releases() -> usize {
-    stdlib::build::release_count()
-}
-
-/// The modules of release `release` (numbered from 1).
-pub fn release_modules(release: ReleaseName) -> Result<Vec<Module>, DevchainError> {
-    let number = release.number() as usize;
-    if number == 0 || number > releases() {
-        return Err(DevchainError::UnknownRelease(release));
-    }
-    stdlib::embedded::release_modules(number - 1)
-        .map_err(|e| DevchainError::Release { release: number, reason: e.to_string() })
-}
-
-/// A struct tag written by this module (all of them parse).
-fn tag(s: &str) -> Result<StructTag, DevchainError> {
-    parse_struct_tag(s).map_err(|e| DevchainError::Value { tag: s.to_owned(), reason: e.to_string() })
-}
-
-/// The plan of each release in `heights` (release, activation height), in order, with the
-/// embedded catalogue from its predecessor and the stdlib's hand-written transforms.
-pub fn plans(heights: &[(ReleaseName, u64)]) -> Result<Vec<ReleasePlan>, DevchainError> {
-    plans_with(heights, &Handlers::stdlib())
-}
-
-/// As [`plans`], with other hand-written transforms (tests that make one fail).
-pub fn plans_with(heights: &[(ReleaseName, u64)], handlers: &Handlers) -> Result<Vec<ReleasePlan>, DevchainError> {
-    heights
-        .iter()
-        .map(|&(release, height)| {
-            let number = release.number() as usize;
-            if number < 2 || number > releases() {
-                return Err(DevchainError::UnknownRelease(release));
-            }
-            let catalogue = Catalogue::stdlib(number - 2, handlers).map_err(|problems| DevchainError::Catalogue {
-                release,
-                problems: problems.iter().map(ToString::to_string).collect(),
-            })?;
-            Ok(ReleasePlan { release, height, catalogue })
-        })
-        .collect()
-}
-
-/// The generic migration balances go through, instantiated at the one coin type.
-const BALANCE_MIGRATION: &str = "coin-balance-v2";
-
-/// The hook's configuration for a chain scheduled with `plans`: `budget`, 16 quarantined
-/// accounts before a migration halts, and the one coin type balances are instantiated at (when
-/// a plan migrates balances).
-pub fn config(budget: Budget, plans: &[ReleasePlan]) -> HookConfig {
-    let mut instances = BTreeMap::new();
-    let migrates_balances = plans.iter().any(|p| p.catalogue.entry(BALANCE_MIGRATION).is_some());
-    if let (true, Ok(gas)) = (migrates_balances, parse_struct_tag(GAS)) {
-        instances.insert(BALANCE_MIGRATION.to_owned(), vec![vec![TypeTag::Struct(gas)]]);
-    }
-    HookConfig { budget, max_quarantined: 16, instances }
-}
 
 /// Account number `n` (1-based; 0 is the system account).
 pub fn account(n: u32) -> AccountAddress {
@@ -197,11 +113,7 @@ impl Genesis {
 
     /// Whether account `n` is one of the corrupt ones.
     pub fn is_corrupt(&self, n: u32) -> bool {
-        if self.corrupt == 0 || n == 0 {
-            return false;
-        }
-        let step = (self.accounts / self.corrupt.min(self.accounts).max(1)).max(1);
-        n.is_multiple_of(step) && n / step <= self.corrupt
+        crate::drills::is_corrupt(self.accounts, self.corrupt, n)
     }
 
     /// Writes genesis into `store`, `accounts_per_batch` accounts per atomic batch (the system
@@ -233,7 +145,7 @@ impl Genesis {
             ]);
             let (wallet_tag, mut bytes) = layouts.encode(3, &wallet)?;
             if self.is_corrupt(i) {
-                bytes.pop();
+                crate::drills::corrupt(&mut bytes);
             }
             batch.put_ref(a, wallet_tag, bytes);
             if i % 2 == 0 {
@@ -297,14 +209,5 @@ mod tests {
         assert_eq!(store.len() as u64, counts.values().sum::<u64>());
         assert_eq!(store, Genesis { accounts: 100, corrupt: 4 }.in_memory().unwrap());
         assert!(!Genesis::new(100).is_corrupt(100));
-    }
-
-    #[test]
-    fn plans_cover_each_release_after_genesis_and_refuse_others() {
-        let plans = plans(&[(ReleaseName::new(2), 10), (ReleaseName::new(3), 20)]).unwrap();
-        assert_eq!(plans.len(), 2);
-        assert!(plans.iter().all(|p| !p.catalogue.entries.is_empty()));
-        assert!(matches!(super::plans(&[(ReleaseName::new(1), 10)]), Err(DevchainError::UnknownRelease(_))));
-        assert!(super::plans(&[(ReleaseName::new(9), 10)]).is_err());
     }
 }

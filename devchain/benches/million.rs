@@ -4,12 +4,9 @@
 //! activated, blocks produced until its user migrations are done; p50, p99 and max of the
 //! prologue's time per block, and the total.
 //!
-//! Run: `cargo bench -p vm-hooks --bench million` (set `ACCOUNTS` to change the size).
+//! Run: `cargo bench -p devchain --bench million` (set `ACCOUNTS` to change the size).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::*;
+use devchain::support::*;
 use migrations::handlers::Handlers;
 use std::time::{Duration, Instant};
 use vm_hooks::{AllowAll, Budget, Hook};
