@@ -4,6 +4,7 @@
 //! killed at any point resumes after the last whole block (the hook's own batch is idempotent
 //! per block, so redoing a block whose prologue already ran is harmless).
 
+use crate::durable;
 use crate::error::DevnetError;
 use crate::manifest::Manifest;
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
@@ -160,7 +161,7 @@ pub fn replace_chain<T>(
     std::fs::create_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
     let built = build(&staging).and_then(|t| {
         std::fs::rename(staging.join(DB_FILE), dir.join(DB_FILE)).map_err(|e| DevnetError::io(dir, e))?;
-        sync_dir(dir)?;
+        durable::sync_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
         Ok(t)
     });
     let _ = std::fs::remove_dir_all(&staging);
@@ -182,12 +183,6 @@ pub fn store_from_snapshot(
     store.commit_block(WriteBatch::new(), info.height)?;
     manifest.save(&mut store)?;
     Ok((store, info, manifest))
-}
-
-/// Makes a rename in `dir` durable (the directory's entry, not only the file, survives a power
-/// loss).
-pub fn sync_dir(dir: &Path) -> Result<(), DevnetError> {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| DevnetError::io(dir, e))
 }
 
 /// Opens the chain in `dir`, which must hold one: its store (never created here, and checked

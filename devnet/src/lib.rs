@@ -11,11 +11,13 @@
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
 //! - [`snapshot`]: the self-describing, checksummed snapshot file;
+//! - `durable` (crate-private): a directory synced so that what is renamed into it survives;
 //! - [`summary`]: what a run reports.
 
 pub mod census;
 pub mod chain_store;
 pub mod coin;
+mod durable;
 pub mod error;
 pub mod manifest;
 pub mod node;

@@ -39,6 +39,7 @@
 //! in the file before anything is allocated, and a damaged file is an error naming the file and
 //! the byte offset, never a panic.
 
+use crate::durable;
 use migrations::core_types::render_struct_tag;
 use migrations::store::{Store, StoreError, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
 use migrations::StructTag;
@@ -530,16 +531,13 @@ pub fn export(state: &dyn SortedState, height: u64, chain: Value, path: &Path) -
     Ok(SnapshotInfo { version: VERSION, height, chain, resources, state_root, tags, bytes })
 }
 
-/// Makes the new directory entry durable (Unix; elsewhere directories cannot be opened).
+/// Makes the new directory entry `path` durable.
 fn sync_parent(path: &Path) -> Result<(), SnapshotError> {
-    if cfg!(unix) {
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        File::open(parent).and_then(|dir| dir.sync_all()).map_err(io_error(parent))?;
-    }
-    Ok(())
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    durable::sync_dir(parent).map_err(io_error(parent))
 }
 
 // ---------------------------------------------------------------------------------------------
