@@ -7,7 +7,7 @@
 //! not (the hook's status cannot tell such a block apart once a migration has completed, so
 //! redoing it would put the next activation a block early).
 
-use crate::chain_store::ChainStore;
+use crate::chain_store::{save_manifest, ChainStore};
 use crate::error::DevnetError;
 use crate::manifest::Manifest;
 use crate::summary::Tally;
@@ -143,7 +143,7 @@ impl Node {
     pub fn replan(&mut self, manifest: Manifest) -> Result<(), DevnetError> {
         let mut hook = hook_for(&manifest)?;
         load(&mut hook, &*self.store)?;
-        manifest.save(&mut *self.store)?;
+        save_manifest(&mut *self.store, &manifest)?;
         self.hook = hook;
         self.manifest = manifest;
         Ok(())

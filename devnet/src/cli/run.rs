@@ -2,7 +2,9 @@
 
 use super::bar;
 use crate::RunArgs;
-use devnet::chain_store::{create_chain, create_persistent, holds_chain, open_chain, ChainStore, MemoryChain};
+use devnet::chain_store::{
+    create_chain, create_persistent, holds_chain, open_chain, save_manifest, ChainStore, MemoryChain,
+};
 use devnet::manifest::Manifest;
 use devnet::node::Node;
 use devnet::runbook::Journal;
@@ -61,13 +63,13 @@ pub fn run(args: &RunArgs) -> Result<(), DevnetError> {
         let store: Box<dyn ChainStore> = if args.in_memory {
             let mut store = MemoryChain::default();
             genesis_seconds = Some(write_genesis(&mut store)?);
-            manifest.save(&mut store)?;
+            save_manifest(&mut store, &manifest)?;
             Box::new(store)
         } else {
             genesis_seconds = Some(create_chain(dir, |staging| {
                 let mut store = create_persistent(staging)?;
                 let seconds = write_genesis(&mut store)?;
-                manifest.save(&mut store)?;
+                save_manifest(&mut store, &manifest)?;
                 Ok(seconds)
             })?);
             Box::new(open_chain(dir)?.0)
