@@ -6,7 +6,7 @@
 //! summary they can compare between runs.
 //! - [`manifest`]: the chain's parameters and schedule, kept in its store;
 //! - [`chain_store`]: the store and its height, on disk or in memory;
-//! - [`node`]: block production (prologue, transfers, commit);
+//! - [`node`]: block production (prologue, transfers, commit) and the figures of the blocks produced;
 //! - [`transactions`]: the blocks' transactions (transfers, vouches), refused for quiesced modules;
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
