@@ -9,6 +9,7 @@
 //! - [`node`]: block production (prologue, transfers, commit) and the figures of the blocks produced;
 //! - [`transactions`]: the blocks' transactions (transfers, vouches), refused for quiesced modules;
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
+//! - [`run`]: `run`: a new chain or the one in the data directory taken up, its schedule, blocks;
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
 //! - [`snapshot`]: the self-describing, checksummed snapshot file;
 //! - `durable` (crate-private): a directory synced so that what is renamed into it survives;
@@ -21,6 +22,7 @@ mod durable;
 pub mod error;
 pub mod manifest;
 pub mod node;
+pub mod run;
 pub mod runbook;
 pub mod snapshot;
 pub mod summary;
