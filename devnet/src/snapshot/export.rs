@@ -139,8 +139,8 @@ pub fn export(state: &dyn SortedState, height: u64, chain: Value, path: &Path) -
 
 #[cfg(test)]
 mod tests {
+    use super::super::format::MAX_HEADER;
     use super::super::testing::{store_with, TAGS};
-    use super::super::MAX_HEADER;
     use super::*;
     use migrations::core_types::parse_struct_tag;
     use std::ffi::OsString;

@@ -1,4 +1,4 @@
-//! The format's constants and limits, its record kinds, the header and the footer, and what a
+//! The format's constants and limits (and the size of the I/O buffers), its record kinds, the header and the footer, and what a
 //! snapshot holds ([`SnapshotInfo`]). The layout is described in the module above.
 
 use migrations::store::DEFAULT_MAX_VALUE_SIZE;
@@ -29,6 +29,8 @@ pub(super) const KIND_TAG: u8 = 1;
 pub(super) const KIND_RESOURCE: u8 = 2;
 /// The footer length field and the trailer.
 pub(super) const TAIL: u64 = 4 + 32;
+/// Not the format's, the files': the size of the buffers that writing and reading go through.
+pub(super) const BUFFER: usize = 1 << 20;
 /// An account's bytes in a resource record.
 pub(super) const ACCOUNT: usize = AccountAddress::LENGTH;
 

@@ -43,8 +43,10 @@ pub fn import(
 
 #[cfg(test)]
 mod tests {
+    use super::super::export::export;
+    use super::super::format::{BUFFER, MAGIC, VERSION};
+    use super::super::read::{read_info, verify};
     use super::super::testing::{assert_one_line, chain, exported, store_with, TAGS};
-    use super::super::{export, read_info, verify, BUFFER, MAGIC, VERSION};
     use super::*;
     use migrations::core_types::{parse_struct_tag, render_struct_tag};
     use migrations::store::{InMemoryStore, StoreError};

@@ -69,6 +69,3 @@ pub use export::export;
 pub use format::{SnapshotInfo, FORMAT, MAGIC, MAX_FOOTER, MAX_HEADER, MAX_TAG_PREFIX, MAX_VALUE, VERSION};
 pub use import::import;
 pub use read::{read_info, verify, visit, ResourceVisitor};
-
-/// The size of the buffers that writing and reading go through.
-const BUFFER: usize = 1 << 20;

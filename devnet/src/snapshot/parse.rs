@@ -263,9 +263,10 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::import::import;
+    use super::super::read::{read_info, verify};
     use super::super::testing::{assert_one_line, exported, store_with, TAGS};
     use super::super::writer::Writer;
-    use super::super::{import, read_info, verify};
     use super::*;
     use migrations::core_types::parse_struct_tag;
     use migrations::store::InMemoryStore;

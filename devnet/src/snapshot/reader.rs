@@ -3,8 +3,7 @@
 
 use super::checksum::Checksum;
 use super::error::{corrupt, io_error, SnapshotError};
-use super::format::len_u64;
-use super::BUFFER;
+use super::format::{len_u64, BUFFER};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! What the snapshot tests share: states to export, and a check of error messages.
 
-use super::{export, SnapshotError, SnapshotInfo};
+use super::error::SnapshotError;
+use super::export::export;
+use super::format::SnapshotInfo;
 use migrations::core_types::parse_struct_tag;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use move_core_types::account_address::AccountAddress;

@@ -4,10 +4,9 @@
 use super::checksum::Checksum;
 use super::error::{io_error, SnapshotError};
 use super::format::{
-    len_u64, Footer, Header, FORMAT, KIND_END, KIND_RESOURCE, KIND_TAG, MAGIC, MAX_FOOTER, MAX_HEADER, MAX_VALUE,
-    RECORDS, VERSION,
+    len_u64, Footer, Header, BUFFER, FORMAT, KIND_END, KIND_RESOURCE, KIND_TAG, MAGIC, MAX_FOOTER, MAX_HEADER,
+    MAX_VALUE, RECORDS, VERSION,
 };
-use super::BUFFER;
 use move_core_types::account_address::AccountAddress;
 use serde_json::Value;
 use std::collections::BTreeMap;
