@@ -46,7 +46,7 @@ footer JSON, its length as u32 big-endian, and the SHA-256 of every byte before 
 pub struct SnapshotInfo {
     pub version: u32,
     pub height: u64,
-    /// The caller's parameters, as given to [`export`](super::export).
+    /// The caller's parameters, as given to [`export`](fn@super::export).
     pub chain: Value,
     pub resources: u64,
     pub state_root: StateRoot,

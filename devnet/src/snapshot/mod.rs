@@ -2,8 +2,9 @@
 //!
 //! `devnet snapshot export FILE` / `import FILE` and the upgrade runbook's backup and rollback
 //! go through this module. A state can hold millions of resources, so every operation streams:
-//! [`export`] is one pass over [`SortedState::visit_sorted`], [`verify`] one pass over the
-//! file, [`import`] a verifying pass then an applying pass; none holds the state in memory.
+//! [`export`](fn@export) is one pass over [`SortedState::visit_sorted`], [`verify`] one pass
+//! over the file, [`import`](fn@import) a verifying pass then an applying pass; none holds the
+//! state in memory.
 //!
 //! # Format, version 1
 //!
