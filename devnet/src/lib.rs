@@ -6,10 +6,10 @@
 //! summary they can compare between runs.
 //! - [`manifest`]: the chain's parameters and schedule, kept in its store;
 //! - [`chain_store`]: the store and its height, on disk or in memory;
-//! - [`node`]: block production (prologue, transfers, commit) and the figures of the blocks produced;
+//! - [`node`]: block production (prologue, transfers, commit) and its figures ([`node::Tally`]);
 //! - [`transactions`]: the blocks' transactions (transfers, vouches), refused for quiesced modules;
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
-//! - [`run`]: `run`: a new chain or the one in the data directory taken up, its schedule, blocks;
+//! - [`run`]: `devnet run`: a new chain or the one in the data directory taken up, then blocks;
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
 //! - [`snapshot`]: the self-describing, checksummed snapshot file;
 //! - `durable` (crate-private): a directory synced so that what is renamed into it survives;
