@@ -3,9 +3,15 @@
 //! A block commits its transactions' writes with its height in one transaction, so a node
 //! killed at any point resumes after the last whole block (the hook's own batch is idempotent
 //! per block, so redoing a block whose prologue already ran is harmless).
+//!
+//! A chain's store holds its manifest in a node value: [`load_manifest`] and [`save_manifest`]
+//! keep it there. They live here, not in `manifest`, so that imports run one way (chain_store ->
+//! manifest): the manifest is plain data, read without a store too (a snapshot's header, a
+//! schedule made before the store exists), while opening a chain always means its manifest.
 
+use crate::durable;
 use crate::error::DevnetError;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, MANIFEST_KEY};
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
 use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;
@@ -160,7 +166,7 @@ pub fn replace_chain<T>(
     std::fs::create_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
     let built = build(&staging).and_then(|t| {
         std::fs::rename(staging.join(DB_FILE), dir.join(DB_FILE)).map_err(|e| DevnetError::io(dir, e))?;
-        sync_dir(dir)?;
+        durable::sync_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
         Ok(t)
     });
     let _ = std::fs::remove_dir_all(&staging);
@@ -180,14 +186,8 @@ pub fn store_from_snapshot(
     let info = crate::snapshot::import(file, &mut store, 50_000, progress)?;
     let manifest = Manifest::parse(&info.chain.to_string(), file)?;
     store.commit_block(WriteBatch::new(), info.height)?;
-    manifest.save(&mut store)?;
+    save_manifest(&mut store, &manifest)?;
     Ok((store, info, manifest))
-}
-
-/// Makes a rename in `dir` durable (the directory's entry, not only the file, survives a power
-/// loss).
-pub fn sync_dir(dir: &Path) -> Result<(), DevnetError> {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| DevnetError::io(dir, e))
 }
 
 /// Opens the chain in `dir`, which must hold one: its store (never created here, and checked
@@ -205,11 +205,58 @@ pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
     }
     let store = RedbStore::open_existing(dir)
         .map_err(|e| DevnetError::bad_input(format!("{}: cannot open the store: {e}", path.display())))?;
-    let manifest = Manifest::load(&store, &path)?;
+    let manifest = load_manifest(&store, &path)?;
     Ok((store, manifest))
+}
+
+/// Reads and checks the manifest of the chain in `store` (found at `origin`, for messages).
+pub fn load_manifest(store: &dyn ChainStore, origin: &Path) -> Result<Manifest, DevnetError> {
+    let bytes = store.node_value(MANIFEST_KEY)?.ok_or_else(|| {
+        DevnetError::bad_input(format!("{}: the store holds no devnet chain (no manifest)", origin.display()))
+    })?;
+    Manifest::decode(&bytes, origin)
+}
+
+/// Writes `manifest` into `store`, in one transaction.
+pub fn save_manifest(store: &mut dyn ChainStore, manifest: &Manifest) -> Result<(), DevnetError> {
+    let bytes = manifest.encode()?;
+    Ok(store.set_node_value(MANIFEST_KEY, Some(&bytes))?)
 }
 
 /// Creates the persistent store in a staging directory.
 pub fn create_persistent(dir: &Path) -> Result<RedbStore, DevnetError> {
     RedbStore::open(dir).map_err(|e| DevnetError::failed(format!("{}: cannot create the store: {e}", dir.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Activation;
+    use vm_hooks::Budget;
+
+    fn manifest() -> Manifest {
+        Manifest::new(10, 0, 5, Budget { max_resources: 100, max_bytes: 1 << 20 })
+    }
+
+    #[test]
+    fn a_saved_manifest_loads_back_and_a_corrupt_one_is_bad_input() {
+        let mut store = MemoryChain::default();
+        let origin = Path::new("chain");
+        assert!(load_manifest(&store, origin).unwrap_err().to_string().contains("no manifest"));
+        let mut m = manifest();
+        m.schedule(2, 10, 0).unwrap();
+        save_manifest(&mut store, &m).unwrap();
+        assert_eq!(load_manifest(&store, origin).unwrap(), m);
+        store.set_node_value(MANIFEST_KEY, Some(b"{\"format\": 1")).unwrap();
+        let e = load_manifest(&store, origin).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("chain: corrupt manifest"), "{e}");
+        let mut wrong = m.clone();
+        wrong.activations.push(Activation { release: 3, height: 3 });
+        store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&wrong).unwrap().as_bytes())).unwrap();
+        assert!(load_manifest(&store, origin).unwrap_err().to_string().contains("must come after"));
+        let huge = Manifest { transfers_per_block: u32::MAX, ..m };
+        store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&huge).unwrap().as_bytes())).unwrap();
+        assert!(load_manifest(&store, origin).unwrap_err().to_string().contains("out of range"));
+    }
 }

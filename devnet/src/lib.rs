@@ -6,19 +6,23 @@
 //! summary they can compare between runs.
 //! - [`manifest`]: the chain's parameters and schedule, kept in its store;
 //! - [`chain_store`]: the store and its height, on disk or in memory;
-//! - [`node`]: block production (prologue, transfers, commit);
+//! - [`node`]: block production (prologue, transfers, commit) and its figures ([`node::Tally`]);
 //! - [`transactions`]: the blocks' transactions (transfers, vouches), refused for quiesced modules;
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
+//! - [`run`]: `devnet run`: a new chain or the one in the data directory taken up, then blocks;
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
 //! - [`snapshot`]: the self-describing, checksummed snapshot file;
+//! - `durable` (crate-private): a directory synced so that what is renamed into it survives;
 //! - [`summary`]: what a run reports.
 
 pub mod census;
 pub mod chain_store;
 pub mod coin;
+mod durable;
 pub mod error;
 pub mod manifest;
 pub mod node;
+pub mod run;
 pub mod runbook;
 pub mod snapshot;
 pub mod summary;

@@ -6,8 +6,12 @@
 //! refuses a history that does not match its configuration. It lives in the store's node
 //! values, not in a file of its own, so that the state and its schedule are one file: a backup
 //! restored by renaming that file brings its schedule with it, never another's.
+//!
+//! This module is the manifest as data: its checks, and its stored form ([`Manifest::encode`],
+//! [`Manifest::decode`]). Keeping it in a store is the chain store's job (`load_manifest` and
+//! `save_manifest` there), so the manifest knows nothing of stores: a snapshot's header, a
+//! schedule computed before any store exists and the fuzz target read it without one.
 
-use crate::chain_store::ChainStore;
 use crate::error::DevnetError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -146,20 +150,17 @@ impl Manifest {
         Ok(())
     }
 
-    /// Reads and checks the manifest of the chain in `store` (found at `origin`, for messages).
-    pub fn load(store: &dyn ChainStore, origin: &Path) -> Result<Manifest, DevnetError> {
-        let bytes = store.node_value(MANIFEST_KEY)?.ok_or_else(|| {
-            DevnetError::bad_input(format!("{}: the store holds no devnet chain (no manifest)", origin.display()))
-        })?;
+    /// Reads and checks a manifest in its stored form (found at `origin`, for messages).
+    pub fn decode(bytes: &[u8], origin: &Path) -> Result<Manifest, DevnetError> {
         if bytes.len() > MAX_MANIFEST_BYTES {
             return Err(DevnetError::bad_input(format!(
                 "{}: the manifest is larger than {MAX_MANIFEST_BYTES} bytes",
                 origin.display()
             )));
         }
-        let text = String::from_utf8(bytes)
+        let text = std::str::from_utf8(bytes)
             .map_err(|_| DevnetError::bad_input(format!("{}: the manifest is not UTF-8", origin.display())))?;
-        Manifest::parse(&text, origin)
+        Manifest::parse(text, origin)
     }
 
     pub fn parse(text: &str, origin: &Path) -> Result<Manifest, DevnetError> {
@@ -173,10 +174,9 @@ impl Manifest {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Writes the manifest into `store`, in one transaction.
-    pub fn save(&self, store: &mut dyn ChainStore) -> Result<(), DevnetError> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| DevnetError::failed(e.to_string()))?;
-        Ok(store.set_node_value(MANIFEST_KEY, Some(text.as_bytes()))?)
+    /// The stored form: pretty JSON.
+    pub fn encode(&self) -> Result<Vec<u8>, DevnetError> {
+        serde_json::to_vec_pretty(self).map_err(|e| DevnetError::failed(e.to_string()))
     }
 }
 
@@ -199,27 +199,5 @@ mod tests {
         m.schedule(3, 7, 5).unwrap();
         assert_eq!(m.target(), 3);
         assert_eq!(m.heights(), vec![(ReleaseName::new(2), 6), (ReleaseName::new(3), 7)]);
-    }
-
-    #[test]
-    fn a_saved_manifest_loads_back_and_a_corrupt_one_is_bad_input() {
-        let mut store = crate::chain_store::MemoryChain::default();
-        let origin = Path::new("chain");
-        assert!(Manifest::load(&store, origin).unwrap_err().to_string().contains("no manifest"));
-        let mut m = manifest();
-        m.schedule(2, 10, 0).unwrap();
-        m.save(&mut store).unwrap();
-        assert_eq!(Manifest::load(&store, origin).unwrap(), m);
-        store.set_node_value(MANIFEST_KEY, Some(b"{\"format\": 1")).unwrap();
-        let e = Manifest::load(&store, origin).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("chain: corrupt manifest"), "{e}");
-        let mut wrong = m.clone();
-        wrong.activations.push(Activation { release: 3, height: 3 });
-        store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&wrong).unwrap().as_bytes())).unwrap();
-        assert!(Manifest::load(&store, origin).unwrap_err().to_string().contains("must come after"));
-        let huge = Manifest { transfers_per_block: u32::MAX, ..m };
-        store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&huge).unwrap().as_bytes())).unwrap();
-        assert!(Manifest::load(&store, origin).unwrap_err().to_string().contains("out of range"));
     }
 }

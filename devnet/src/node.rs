@@ -7,10 +7,9 @@
 //! not (the hook's status cannot tell such a block apart once a migration has completed, so
 //! redoing it would put the next activation a block early).
 
-use crate::chain_store::ChainStore;
+use crate::chain_store::{save_manifest, ChainStore};
 use crate::error::DevnetError;
 use crate::manifest::Manifest;
-use crate::summary::Tally;
 use crate::transactions::{self, Resources, TransactionCounts};
 use migrations::store::Store;
 use migrations::StructTag;
@@ -37,6 +36,41 @@ pub struct BlockOutcome {
     pub commit: Duration,
     pub report: BlockReport,
     pub transactions: TransactionCounts,
+}
+
+/// Per-block figures gathered while blocks are produced ([`Node::drive`]); the summary and
+/// the runbook report them.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub blocks: u64,
+    /// Prologue time of blocks that did migration work.
+    pub busy: Vec<Duration>,
+    /// Prologue time of every block.
+    pub all: Vec<Duration>,
+    /// Commit time of the blocks that did migration work.
+    pub busy_commits: Vec<Duration>,
+    pub user_resources: u64,
+    pub system_resources: u64,
+    pub migrated: u64,
+    pub quarantined: u64,
+    pub transactions: TransactionCounts,
+}
+
+impl Tally {
+    pub fn record(&mut self, b: &BlockOutcome) {
+        self.blocks += 1;
+        self.all.push(b.prologue);
+        let r = &b.report;
+        if !r.idle && (r.resources > 0 || r.system_resources > 0 || r.activated > 0 || r.completed > 0) {
+            self.busy.push(b.prologue);
+            self.busy_commits.push(b.commit);
+        }
+        self.user_resources += r.resources;
+        self.system_resources += r.system_resources;
+        self.migrated += r.migrated;
+        self.quarantined += r.quarantined;
+        self.transactions.add(b.transactions);
+    }
 }
 
 pub struct Node {
@@ -143,7 +177,7 @@ impl Node {
     pub fn replan(&mut self, manifest: Manifest) -> Result<(), DevnetError> {
         let mut hook = hook_for(&manifest)?;
         load(&mut hook, &*self.store)?;
-        manifest.save(&mut *self.store)?;
+        save_manifest(&mut *self.store, &manifest)?;
         self.hook = hook;
         self.manifest = manifest;
         Ok(())

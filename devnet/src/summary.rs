@@ -1,7 +1,9 @@
 //! What a run reports: blocks, migrations, quarantine, prologue times, throughput, state root.
+//!
+//! Data and its text form only: a run fills it from what the node gathered while producing
+//! blocks (`node::Tally`), and the node knows nothing of it.
 
 use crate::manifest::Activation;
-use crate::node::BlockOutcome;
 use crate::transactions::TransactionCounts;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -38,40 +40,6 @@ impl Percentiles {
             max_ms: ms(sorted.last()),
             total_ms: sorted.iter().map(|d| d.as_secs_f64() * 1e3).sum(),
         }
-    }
-}
-
-/// Per-block figures gathered while blocks are produced.
-#[derive(Debug, Default)]
-pub struct Tally {
-    pub blocks: u64,
-    /// Prologue time of blocks that did migration work.
-    pub busy: Vec<Duration>,
-    /// Prologue time of every block.
-    pub all: Vec<Duration>,
-    /// Commit time of the blocks that did migration work.
-    pub busy_commits: Vec<Duration>,
-    pub user_resources: u64,
-    pub system_resources: u64,
-    pub migrated: u64,
-    pub quarantined: u64,
-    pub transactions: TransactionCounts,
-}
-
-impl Tally {
-    pub fn record(&mut self, b: &BlockOutcome) {
-        self.blocks += 1;
-        self.all.push(b.prologue);
-        let r = &b.report;
-        if !r.idle && (r.resources > 0 || r.system_resources > 0 || r.activated > 0 || r.completed > 0) {
-            self.busy.push(b.prologue);
-            self.busy_commits.push(b.commit);
-        }
-        self.user_resources += r.resources;
-        self.system_resources += r.system_resources;
-        self.migrated += r.migrated;
-        self.quarantined += r.quarantined;
-        self.transactions.add(b.transactions);
     }
 }
 

@@ -19,7 +19,7 @@
 //!
 //! The manifest's contract (`devnet::manifest`): arbitrary text never panics
 //! [`Manifest::parse`], and a manifest that parses, written back with `serde_json` (compact, pretty
-//! as `save` stores it, the same with a newline, or as [`Manifest::to_json`]), parses again to an equal one.
+//! as [`Manifest::encode`] stores it, the same with a newline, or as [`Manifest::to_json`]), parses again to an equal one.
 
 use devnet::manifest::Manifest;
 use devnet::snapshot::{self, SnapshotError, SnapshotInfo};
@@ -261,7 +261,7 @@ pub fn check_manifest(data: &[u8]) -> Option<Manifest> {
         serde_json::to_string(&manifest).unwrap_or_else(|e| panic!("a parsed manifest does not serialize: {e}"));
     let pretty =
         serde_json::to_string_pretty(&manifest).unwrap_or_else(|e| panic!("a parsed manifest does not serialize: {e}"));
-    // `Manifest::save` stores the pretty form; older chains kept it in a file with a newline.
+    // `Manifest::encode` is the pretty form a chain stores; older chains kept it in a file with a newline.
     for saved in [compact, pretty.clone(), format!("{pretty}\n"), manifest.to_json().to_string()] {
         let back = Manifest::parse(&saved, origin)
             .unwrap_or_else(|e| panic!("a saved manifest does not parse again: {e}\nsaved: {saved}"));
