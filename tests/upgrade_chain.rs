@@ -89,17 +89,14 @@ fn genesis_on_v1_upgrades_to_v3_on_the_persistent_store() {
     assert_eq!(scan_all("0x8::Wallet::Wallet").len(), ACCOUNTS as usize);
     assert_eq!(scan_all("0x7::Vouch::Vouch").len(), (ACCOUNTS / 2) as usize);
     for (account, bytes) in scan_all("0x6::Stake::Stake") {
-        let n = u32::from_be_bytes(account.to_vec()[12..].try_into().unwrap());
+        let n = u32::from_be_bytes(account.as_bytes()[12..].try_into().unwrap());
         let Value::Struct(f) = v3.decode("0x6::Stake::Stake", &bytes) else { panic!() };
         assert_eq!(f[2].as_u128(), Some(u128::from(n) * 11 + u128::from(pending_of(n))), "weight = locked + pending");
     }
-    v3.decode(
-        "0x2::Epoch::Epoch",
-        &redb.get(&move_core_types::account_address::AccountAddress::ZERO, &tag("0x2::Epoch::Epoch")).unwrap().unwrap(),
-    );
+    v3.decode("0x2::Epoch::Epoch", &redb.get(&zero(), &tag("0x2::Epoch::Epoch")).unwrap().unwrap());
 
     // The status lists every migration, with its catalogue checksum.
-    let status = Status::load(&redb).unwrap();
+    let status = Status::load(&redb, &chain()).unwrap();
     let catalogues = [catalogue(0, &Handlers::stdlib()), catalogue(1, &Handlers::stdlib())];
     for entry in catalogues.iter().flat_map(|c| &c.entries) {
         assert!(status.has_run(&entry.id), "{} not complete", entry.id);

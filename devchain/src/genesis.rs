@@ -3,11 +3,10 @@
 //! bench) build the same chain.
 
 use crate::error::DevchainError;
-use crate::plans::{release_modules, tag, BALANCE_V1};
-use binary_format::{Address, AddressLength};
+use crate::plans::{release_modules, tag, BALANCE_V1, WIDTH};
+use binary_format::Address;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
-use migrations::{encode, Layout, ReleaseIndex, StructTag, Value};
-use move_core_types::account_address::AccountAddress;
+use migrations::{encode, AccountAddress, Layout, ReleaseIndex, StructTag, Value};
 use std::collections::BTreeMap;
 use stdlib::registry::ReleaseName;
 
@@ -23,11 +22,7 @@ pub const GENESIS_TAGS: [&str; 6] = [
 
 /// Account number `n` (1-based; 0 is the system account).
 pub fn account(n: u32) -> AccountAddress {
-    let mut a = [0u8; AccountAddress::LENGTH];
-    if let Some(tail) = a.get_mut(AccountAddress::LENGTH - 4..) {
-        tail.copy_from_slice(&n.to_be_bytes());
-    }
-    AccountAddress::new(a)
+    AccountAddress::from_u64(u64::from(n), WIDTH)
 }
 
 /// Genesis balance of account `n`.
@@ -67,7 +62,7 @@ struct GenesisLayouts {
 impl GenesisLayouts {
     fn new() -> Result<GenesisLayouts, DevchainError> {
         let v1 = release_modules(ReleaseName::new(1))?;
-        let index = ReleaseIndex::new(v1.iter(), AddressLength::Bytes16)
+        let index = ReleaseIndex::new(v1.iter(), WIDTH)
             .map_err(|e| DevchainError::Release { release: 1, reason: e.to_string() })?;
         let mut tags = Vec::new();
         let mut layouts = Vec::new();
@@ -129,7 +124,7 @@ impl Genesis {
         let layouts = GenesisLayouts::new()?;
         let mut counts = GenesisCounts::new();
         let mut batch = WriteBatch::new();
-        let zero = AccountAddress::ZERO;
+        let zero = AccountAddress::zero(WIDTH);
         let timer = Value::Struct(vec![Value::U64(1_000), Value::U64(60)]);
         layouts.put(&mut batch, 0, zero, &Value::Struct(vec![Value::U64(3), Value::U64(9), timer]))?;
         layouts.put(&mut batch, 1, zero, &Value::Struct(vec![Value::Vector(vec![]); 4]))?;
@@ -185,7 +180,7 @@ impl Genesis {
 
 fn count_into(batch: &WriteBatch, counts: &mut GenesisCounts) {
     for (tag, _, _) in batch.iter() {
-        *counts.entry(migrations::core_types::render_struct_tag(tag)).or_default() += 1;
+        *counts.entry(tag.to_string()).or_default() += 1;
     }
 }
 

@@ -3,8 +3,8 @@
 //! A node integrator wants to see the hook work on a chain that looks like theirs before they
 //! trust it: genesis on stdlib v1 with many accounts holding every user resource with varied
 //! values, and the embedded releases' catalogues scheduled at chosen heights.
-//! - [`plans`]: the embedded releases as the hook runs them (what the devnet runs);
-//! - [`genesis`]: the chain's first state;
+//! - [`mod@plans`]: the embedded releases as the hook runs them (what the devnet runs);
+//! - [`mod@genesis`]: the chain's first state;
 //! - [`drills`]: damage done on purpose (corrupt accounts), kept apart from the above;
 //! - `support` (feature `test-support`): helpers that tests and benches share.
 //!
@@ -19,4 +19,4 @@ pub mod support;
 
 pub use error::DevchainError;
 pub use genesis::{account, balance_of, locked_of, pending_of, Genesis, GenesisCounts, GENESIS_TAGS};
-pub use plans::{config, plans, plans_with, release_modules, releases, BALANCE_V1, BALANCE_V2, GAS};
+pub use plans::{config, plans, plans_with, release_modules, releases, BALANCE_V1, BALANCE_V2, GAS, WIDTH};

@@ -3,14 +3,16 @@
 //! what the devnet runs, not a test helper.
 
 use crate::error::DevchainError;
+use binary_format::AddressLength;
 use binary_format::Module;
 use migrations::catalogue::Catalogue;
-use migrations::core_types::parse_struct_tag;
 use migrations::handlers::Handlers;
 use migrations::{StructTag, TypeTag};
-use std::collections::BTreeMap;
 use stdlib::registry::ReleaseName;
-use vm_hooks::{Budget, HookConfig, ReleasePlan};
+use vm_hooks::{Budget, ChainConfig, HookConfig, ReleasePlan};
+
+/// The address width of the embedded stdlib's chain.
+pub const WIDTH: AddressLength = AddressLength::Bytes16;
 
 /// The coin type every balance holds.
 pub const GAS: &str = "0x1::GAS::GAS";
@@ -35,7 +37,7 @@ pub fn release_modules(release: ReleaseName) -> Result<Vec<Module>, DevchainErro
 
 /// A struct tag written by this crate (all of them parse).
 pub(crate) fn tag(s: &str) -> Result<StructTag, DevchainError> {
-    parse_struct_tag(s).map_err(|e| DevchainError::Value { tag: s.to_owned(), reason: e.to_string() })
+    StructTag::parse(s, WIDTH).map_err(|e| DevchainError::Value { tag: s.to_owned(), reason: e.to_string() })
 }
 
 /// The plan of each release in `heights` (release, activation height), in order, with the
@@ -57,7 +59,7 @@ pub fn plans_with(heights: &[(ReleaseName, u64)], handlers: &Handlers) -> Result
                 release,
                 problems: problems.iter().map(ToString::to_string).collect(),
             })?;
-            Ok(ReleasePlan { release, height, catalogue })
+            Ok(ReleasePlan::new(release, height, catalogue))
         })
         .collect()
 }
@@ -65,16 +67,20 @@ pub fn plans_with(heights: &[(ReleaseName, u64)], handlers: &Handlers) -> Result
 /// The generic migration balances go through, instantiated at the one coin type.
 const BALANCE_MIGRATION: &str = "coin-balance-v2";
 
-/// The hook's configuration for a chain scheduled with `plans`: `budget`, 16 quarantined
-/// accounts before a migration halts, and the one coin type balances are instantiated at (when
-/// a plan migrates balances).
-pub fn config(budget: Budget, plans: &[ReleasePlan]) -> HookConfig {
-    let mut instances = BTreeMap::new();
-    let migrates_balances = plans.iter().any(|p| p.catalogue.entry(BALANCE_MIGRATION).is_some());
-    if let (true, Ok(gas)) = (migrates_balances, parse_struct_tag(GAS)) {
-        instances.insert(BALANCE_MIGRATION.to_owned(), vec![vec![TypeTag::Struct(gas)]]);
+/// The hook's configuration for a chain scheduled with `plans`: the stdlib's chain
+/// ([`ChainConfig::stdlib`]) with `budget`, 16 quarantined accounts before a migration halts,
+/// and the one coin type balances are instantiated at (when a plan migrates balances).
+pub fn config(budget: Budget, plans: &[ReleasePlan]) -> Result<HookConfig, DevchainError> {
+    let chain = ChainConfig::stdlib()
+        .map_err(|e| DevchainError::Value { tag: vm_hooks::STATUS_TAG.to_owned(), reason: e.to_string() })?
+        .with_budget(budget)
+        .with_max_quarantined(16);
+    let mut config = HookConfig::new(chain);
+    if plans.iter().any(|p| p.catalogue.entry(BALANCE_MIGRATION).is_some()) {
+        let gas = tag(GAS)?;
+        config.instances.insert(BALANCE_MIGRATION.to_owned(), vec![vec![TypeTag::Struct(Box::new(gas))]]);
     }
-    HookConfig { budget, max_quarantined: 16, instances }
+    Ok(config)
 }
 
 #[cfg(test)]

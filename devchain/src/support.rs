@@ -8,11 +8,9 @@
 
 use binary_format::{AddressLength, Module};
 use migrations::catalogue::Catalogue;
-use migrations::core_types::parse_struct_tag;
 use migrations::handlers::Handlers;
 use migrations::store::InMemoryStore;
-use migrations::{decode, encode, Layout, ReleaseIndex, StructTag, Value};
-use move_core_types::account_address::AccountAddress;
+use migrations::{decode, encode, AccountAddress, Layout, ReleaseIndex, StructTag, Value};
 use stdlib::registry::ReleaseName;
 use vm_hooks::{AllowAll, BlockReport, Budget, Hook, HookConfig, Policy, ReleasePlan};
 
@@ -24,7 +22,17 @@ pub fn release(n: usize) -> Vec<Module> {
 }
 
 pub fn tag(s: &str) -> StructTag {
-    parse_struct_tag(s).unwrap()
+    StructTag::parse(s, crate::plans::WIDTH).unwrap()
+}
+
+/// The zero address of the stdlib's chain (its system account).
+pub fn zero() -> AccountAddress {
+    AccountAddress::zero(crate::plans::WIDTH)
+}
+
+/// The stdlib's chain.
+pub fn chain() -> vm_hooks::ChainConfig {
+    vm_hooks::ChainConfig::stdlib().unwrap()
 }
 
 /// The catalogue of release `old + 2` (from release index `old`).
@@ -43,7 +51,7 @@ pub fn plans() -> Vec<ReleasePlan> {
 }
 
 pub fn config(budget: Budget) -> HookConfig {
-    crate::config(budget, &plans())
+    crate::config(budget, &plans()).unwrap()
 }
 
 pub fn hook(budget: Budget) -> Hook {
@@ -52,7 +60,7 @@ pub fn hook(budget: Budget) -> Hook {
 
 pub fn hook_with(plans: Vec<ReleasePlan>, budget: Budget, max_quarantined: u64, policy: Box<dyn Policy>) -> Hook {
     let mut config = config(budget);
-    config.max_quarantined = max_quarantined;
+    config.chain.max_quarantined = max_quarantined;
     Hook::new(plans, config, policy).unwrap()
 }
 

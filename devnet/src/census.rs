@@ -8,7 +8,6 @@ use crate::coin::coins_in;
 use crate::error::DevnetError;
 use binary_format::AddressLength;
 use devchain::release_modules;
-use migrations::core_types::{address_of, render_struct_tag};
 use migrations::{decode, Layout, ReleaseIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -56,10 +55,10 @@ pub fn take(state: &dyn SortedState, release: u32) -> Result<Census, DevnetError
             return;
         }
         if current.as_ref().is_none_or(|(p, _, _)| p.as_slice() != prefix) {
-            match decode_prefix(prefix) {
+            match decode_prefix(prefix, account.width()) {
                 Ok(tag) => {
                     let layout = index.layout_of_struct_tag(&tag).map_err(|e| e.to_string());
-                    current = Some((prefix.to_vec(), render_struct_tag(&tag), layout));
+                    current = Some((prefix.to_vec(), tag.to_string(), layout));
                 }
                 Err(e) => {
                     failure = Some(e.into());
@@ -82,7 +81,7 @@ pub fn take(state: &dyn SortedState, release: u32) -> Result<Census, DevnetError
         if let Some(reason) = problem {
             census.undecodable_count += 1;
             if census.undecodable.len() < MAX_LISTED {
-                census.undecodable.push(format!("{tag} at {}: {reason}", address_of(account)));
+                census.undecodable.push(format!("{tag} at {account}: {reason}"));
             }
         }
     })?;

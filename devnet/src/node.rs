@@ -101,7 +101,7 @@ fn load(hook: &mut Hook, store: &dyn ChainStore) -> Result<(), DevnetError> {
 
 fn hook_for(manifest: &Manifest) -> Result<Hook, DevnetError> {
     let plans = devchain::plans(&manifest.heights())?;
-    let config = devchain::config(manifest.budget(), &plans);
+    let config = devchain::config(manifest.budget(), &plans)?;
     Ok(Hook::new(plans, config, Box::new(AllowAll))?)
 }
 
@@ -117,7 +117,8 @@ impl Node {
         };
         // The on-chain history must be the one this schedule makes, and no later than the
         // store's height (a snapshot or a manifest edited by hand is caught here).
-        let status = Status::load(&*store).map_err(|e| DevnetError::bad_input(format!("on-chain status: {e}")))?;
+        let status =
+            Status::load(&*store, hook.chain()).map_err(|e| DevnetError::bad_input(format!("on-chain status: {e}")))?;
         for a in status.activations() {
             let scheduled = manifest.activations.iter().find(|s| u64::from(s.release) == a.release);
             if scheduled.map(|s| s.height) != Some(a.height) {
@@ -162,7 +163,7 @@ impl Node {
 
     /// The on-chain migration status.
     pub fn status(&self) -> Result<Status, DevnetError> {
-        Status::load(&*self.store).map_err(|e| DevnetError::failed(format!("on-chain status: {e}")))
+        Status::load(&*self.store, self.hook.chain()).map_err(|e| DevnetError::failed(format!("on-chain status: {e}")))
     }
 
     /// The newest release active on chain (1 before any activation).

@@ -22,7 +22,6 @@ use crate::snapshot;
 use crate::summary::Percentiles;
 use binary_format::Module;
 use devchain::release_modules;
-use migrations::core_types::render_struct_tag;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -316,7 +315,7 @@ impl Runbook<'_> {
         }
         let relative = Path::new(BACKUP_DIR).join(name(n));
         let path = self.dir.join(&relative);
-        let info = snapshot::export(node.store(), height, node.manifest().to_json(), &path)?;
+        let info = snapshot::export(node.store(), height, node.manifest().to_json(), devchain::WIDTH, &path)?;
         snapshot::verify(&path)?;
         let before = census::take(node.store(), from)?;
         let warning = match before.undecodable_count {
@@ -537,24 +536,20 @@ fn verify_against_backup(node: &Node, journal: &Journal, dir: &Path) -> Result<S
     let backup = dir.join(&journal.backup);
     snapshot::visit(&backup, &mut |tag, account, bytes| {
         let Some(result) = hook.replay(tag, bytes, after_release) else { return Ok(()) };
-        let at = migrations::core_types::address_of(account);
-        let stays = staying.entry(render_struct_tag(tag)).or_default();
+        let at = account;
+        let stays = staying.entry(tag.to_string()).or_default();
         match result {
             Err(reason) => {
                 *stays += 1;
-                mismatch(format!("{} at {at} does not migrate: {reason}", render_struct_tag(tag)));
+                mismatch(format!("{tag} at {at} does not migrate: {reason}"));
             }
             Ok((final_tag, expected)) => {
                 replayed += 1;
-                *produced.entry(render_struct_tag(&final_tag)).or_default() += 1;
+                *produced.entry(final_tag.to_string()).or_default() += 1;
                 let found = store.get(account, &final_tag).map_err(snapshot::SnapshotError::Store)?;
                 if found.as_deref() != Some(expected.as_slice()) {
                     let what = if found.is_some() { "differs from" } else { "is missing, unlike" };
-                    mismatch(format!(
-                        "{} at {at} {what} the migration of its backed-up {}",
-                        render_struct_tag(&final_tag),
-                        render_struct_tag(tag)
-                    ));
+                    mismatch(format!("{final_tag} at {at} {what} the migration of its backed-up {tag}"));
                 }
             }
         }

@@ -13,7 +13,6 @@ use crate::coin::{amount, set_amount, COIN_MODULE};
 use crate::error::DevnetError;
 use binary_format::{Address, AddressLength};
 use devchain::{account, release_modules, GAS};
-use migrations::core_types::{module_id_of_tag, parse_struct_tag};
 use migrations::store::Store;
 use migrations::{decode, encode, Layout, ReleaseIndex, StructTag, Value};
 use serde::Serialize;
@@ -54,7 +53,7 @@ pub struct Resources {
 
 /// The struct `text` names in `index`.
 fn resolve(index: &ReleaseIndex, text: &str) -> Result<(StructTag, Layout), DevnetError> {
-    let tag = parse_struct_tag(text).map_err(|e| DevnetError::failed(format!("{text}: {e}")))?;
+    let tag = StructTag::parse(text, devchain::WIDTH).map_err(|e| DevnetError::failed(format!("{text}: {e}")))?;
     let layout = index.layout_of_struct_tag(&tag).map_err(|e| DevnetError::failed(format!("{text}: {e}")))?;
     Ok((tag, layout))
 }
@@ -108,7 +107,12 @@ fn read(
     match hook.read_resource(store, account(n), tag) {
         Ok(Some(bytes)) => Ok(decode(&bytes, layout).ok()),
         Ok(None)
-        | Err(AccessError::Quarantined { .. } | AccessError::Closed { .. } | AccessError::NotActive { .. }) => Ok(None),
+        | Err(
+            AccessError::Quarantined { .. }
+            | AccessError::Closed { .. }
+            | AccessError::NotActive { .. }
+            | AccessError::OldLayout { .. },
+        ) => Ok(None),
         Err(AccessError::Hook(e)) => Err(e.into()),
         Err(AccessError::Store(e)) => Err(e.into()),
     }
@@ -145,7 +149,7 @@ pub fn run_block(
         return Err(DevnetError::failed(format!("no layouts for release v{release}")));
     };
     let seed = height.wrapping_mul(0x1_0000_0001);
-    if quiesced.contains(&module_id_of_tag(balance).name) {
+    if quiesced.contains(&balance.module_id().name) {
         counts.quiesced += u64::from(transfers);
     } else {
         for i in 0..u64::from(transfers) {
@@ -154,7 +158,7 @@ pub fn run_block(
         }
     }
     let vouches = (transfers / 4).max(1);
-    if quiesced.contains(&module_id_of_tag(vouch).name) {
+    if quiesced.contains(&vouch.module_id().name) {
         counts.quiesced += u64::from(vouches);
     } else {
         for i in 0..u64::from(vouches) {

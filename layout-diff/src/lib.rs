@@ -4,7 +4,7 @@
 //! renders what the diff finds) and the node's migrations (which derive byte-level transforms
 //! from the struct pairs' field mappings). So it holds the comparison and nothing that only one
 //! of them needs: no report rendering, no gate, no CLI, no store.
-//! - [`diff`]: every difference between two releases, each a [`Change`] named by a rule, and
+//! - [`mod@diff`]: every difference between two releases, each a [`Change`] named by a rule, and
 //!   the [`diff::StructPair`]s whose layouts migrations read;
 //! - [`diff::lineage`]: which module of the new release continues which of the old;
 //! - [`diff::structs`]: which new field comes from which old one (renames, reorders, retypes);

@@ -1,6 +1,6 @@
 //! Every rule the diff applies, as data: a stable id, a class, what it means and what to do.
 //!
-//! A rule is one record of [`rules!`]'s table: its [`RuleId`] (a type, so a change can only name
+//! A rule is one record of the `rules!` table: its [`RuleId`] (a type, so a change can only name
 //! a rule that exists), its kebab-case id (stable once released), its [`Class`], a summary, the
 //! reason for its class, the general fix, and a minimal example that is also its test fixture.
 //! The enum and the table are generated together, so a rule cannot exist unregistered, and a

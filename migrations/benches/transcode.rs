@@ -132,7 +132,7 @@ fn layout_of(s: &StructLayout) -> Layout {
 fn case(name: &'static str, what: &'static str, instance: Instance, value: Value, change: Change) -> Case {
     let (old_layout, new_layout) = (layout_of(&instance.old_layout), layout_of(&instance.new_layout));
     let bytes = encode(&value, &old_layout).unwrap();
-    let move_layout = old_layout.to_move_layout().unwrap();
+    let move_layout = migrations::core_types::move_layout(&old_layout).unwrap();
     Case { name, what, old_layout, new_layout, move_layout, bytes, change, fast: Fast::Instance(Box::new(instance)) }
 }
 
@@ -159,7 +159,7 @@ fn cases() -> Vec<Case> {
     // compiled from the v1 layout and a hand-made new one.
     let v1 = release(0);
     let index = migrations::ReleaseIndex::new(v1.iter(), AddressLength::Bytes16).unwrap();
-    let tag = migrations::core_types::parse_struct_tag("0x1::Migrations::Status").unwrap();
+    let tag = migrations::StructTag::parse("0x1::Migrations::Status", binary_format::AddressLength::Bytes16).unwrap();
     let Layout::Struct(old_status) = index.layout_of_struct_tag(&tag).unwrap() else { panic!("not a struct") };
     let mut new_status = old_status.clone();
     new_status.fields.push(FieldLayout { name: "last_checked".into(), layout: Layout::U64 });
@@ -170,7 +170,7 @@ fn cases() -> Vec<Case> {
         name: "large",
         what: "Migrations::Status +field",
         bytes: encode(&status, &old_layout).unwrap(),
-        move_layout: old_layout.to_move_layout().unwrap(),
+        move_layout: migrations::core_types::move_layout(&old_layout).unwrap(),
         old_layout,
         new_layout,
         change: Change::AppendU64(0),

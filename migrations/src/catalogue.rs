@@ -9,14 +9,13 @@
 //! runs, it detects an entry later edited, removed or reordered (as Flyway and refinery do).
 //! Entries are in dependency order (the new release's module graph), the order they run in.
 
-use crate::core_types::{self, ConvertError};
 use crate::handlers::{Handler, Handlers};
+use crate::key::{StructTag, TypeTag};
 use crate::layout::{Layout, LayoutError, ReleaseIndex, StructLayout};
 use crate::literal::encode_literal;
 use crate::plan::{DerivedPlan, PlanError};
-use binary_format::{AddressLength, DatatypeRef, Module, ModuleId, Type};
+use binary_format::{AddressLength, DatatypeRef, Module, ModuleId};
 use layout_diff::diff::{diff, StructPair};
-use move_core_types::language_storage::{StructTag, TypeTag};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -45,8 +44,6 @@ pub enum CatalogueError {
     Undeclared { struct_name: String, from: String, to: String },
     #[error("migration `{id}` (line {line}) matches no layout change of {item} {versions}")]
     NoSuchChange { id: String, line: usize, item: String, versions: String },
-    #[error("{struct_name} changes layout in place at {module}: it must move to a new version")]
-    InPlace { struct_name: String, module: String },
     #[error("migration `{id}`: {source}")]
     Transform { id: String, source: PlanError },
     #[error("migration `{id}`: no hand-written transform is registered as `{handler}`")]
@@ -78,6 +75,13 @@ pub struct Entry {
     pub checksum: Checksum,
     /// Whether the struct has non-phantom type parameters (each instantiation has its own plan).
     pub generic: bool,
+}
+
+impl Entry {
+    /// Whether the struct keeps its module id and changes layout where it stands.
+    pub fn is_in_place(&self) -> bool {
+        self.from == self.to
+    }
 }
 
 /// One entry, made concrete for the type arguments of a stored instance.
@@ -149,12 +153,7 @@ impl Catalogue {
         let mut entries = Vec::new();
         let changed: Vec<&StructPair> = d.struct_pairs.iter().filter(|p| p.layout_changed && p.is_stored()).collect();
         for p in &changed {
-            if p.old_module == p.new_module {
-                errors.push(CatalogueError::InPlace {
-                    struct_name: p.new.name.clone(),
-                    module: p.new_module.to_string(),
-                });
-            } else if declarations.find(&p.lineage, &p.new.name, p.old_module.address, p.new_module.address).is_none() {
+            if declarations.find(&p.lineage, &p.new.name, p.old_module.address, p.new_module.address).is_none() {
                 errors.push(CatalogueError::Undeclared {
                     struct_name: p.new.name.clone(),
                     from: p.old_module.to_string(),
@@ -241,6 +240,11 @@ impl Catalogue {
         Catalogue::build(&o, &n, &release, &declarations, Some(&registry), handlers, stdlib::build::ADDRESS_LENGTH)
     }
 
+    /// The address length of the release pair (and of the chain's state keys).
+    pub fn address_length(&self) -> AddressLength {
+        self.address_length
+    }
+
     pub fn entry(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)
     }
@@ -257,9 +261,9 @@ impl Catalogue {
         let datatype = DatatypeRef {
             module: module.clone(),
             name: name.to_owned(),
-            type_args: args.iter().map(core_types::type_of_tag).collect::<Vec<Type>>(),
+            type_args: args.iter().map(TypeTag::to_type).collect(),
         };
-        let tag = core_types::struct_tag(&datatype).map_err(|e: ConvertError| err(e.to_string()))?;
+        let tag = StructTag::from_datatype(&datatype, self.address_length).map_err(|e| err(e.to_string()))?;
         let index =
             ReleaseIndex::new(modules.iter(), self.address_length).map_err(|e: LayoutError| err(e.to_string()))?;
         match index.layout_of_datatype(&datatype).map_err(|e: LayoutError| err(e.to_string()))? {
@@ -331,6 +335,12 @@ impl Catalogue {
 }
 
 impl Instance {
+    /// Whether the struct keeps its tag and changes layout where it stands (the old and new
+    /// tags are one): the key alone cannot tell old bytes from new ones.
+    pub fn is_in_place(&self) -> bool {
+        self.old_tag == self.new_tag
+    }
+
     /// Transforms one resource's old bytes into its new bytes, appended to `out`.
     pub fn transform(&self, old: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         match &self.compiled {

@@ -1,34 +1,24 @@
-//! Where our vocabulary meets `move-core-types`'.
+//! Where our vocabulary meets `move-core-types`' (feature `move-core-types`).
 //!
-//! The store is keyed by `move_core_types::language_storage::StructTag` (address, module
-//! `Identifier`, name `Identifier`, type arguments as `TypeTag`s), because that is the key every
-//! Move VM and node integration already speaks. Our own `binary_format` types are richer: they
-//! cover every integer width, signed integers, enums and addresses of any length. This module
-//! converts between the two and says, with a [`ConvertError`], where a conversion cannot be made.
-//!
-//! What does not fit `move-core-types` 0.0.3 (the newest published version):
+//! A node that already speaks `move-core-types` (its `StructTag`, `AccountAddress`,
+//! `MoveValue`) converts here at its edge; nothing inside this crate or the hook needs it. Ours
+//! is the larger vocabulary, so every conversion *from* `move-core-types` succeeds, and a
+//! conversion *to* it says with a [`ConvertError`] what 0.0.3 (the newest published) cannot hold:
 //! - `TypeTag` has only `bool`, `u8`, `u64`, `u128`, `address`, `signer`, `vector` and structs:
-//!   no `u16`, `u32`, `u256`, no signed integers. A struct instantiated with those (`Box<u32>`)
-//!   has no `StructTag`, so it cannot be a store key.
-//! - `AccountAddress` is 16 bytes. Our stdlib uses 16-byte addresses, so every key fits; a
-//!   release with 20- or 32-byte addresses whose values need more than 16 bytes does not.
-//! - `Identifier` rejects `$`, which our reader accepts in names some compilers generate.
-//! - `TypeTag`'s `Display` prints `U64`, `Vector<U8>`, which its own parser does not read back;
-//!   [`render_struct_tag`] prints Move source syntax instead.
-//! - Its parser recurses without a bound; [`parse_struct_tag`] bounds the nesting first.
-//!
-//! Enums are not a question for tags (an enum is named like a struct) but are for layouts and
-//! values: see `layout` and `value`.
+//!   no `u16`, `u32`, `u256`;
+//! - `AccountAddress` is 16 bytes: the state of Aptos- and Sui-based chains (32) and of some
+//!   Move builds (20) cannot be named;
+//! - its values and layouts have no enums, and a `MoveStruct::WithFields` value serializes as a
+//!   BCS *map*, not a struct, so we convert structs to their `Runtime` (positional) form.
 
-use binary_format::{Address, AddressLength, DatatypeRef, ModuleId, Type};
-use move_core_types::account_address::AccountAddress;
+use crate::key::{AccountAddress, StructTag, TypeTag};
+use crate::layout::Layout;
+use crate::value::Value;
+use binary_format::{Address, AddressLength};
+use move_core_types::account_address::AccountAddress as MoveAddress;
 use move_core_types::identifier::Identifier;
-use move_core_types::language_storage::{StructTag, TypeTag};
-
-/// Longest struct tag text [`parse_struct_tag`] reads.
-pub const MAX_TAG_TEXT_LEN: usize = 4096;
-/// Deepest `<...>` nesting [`parse_struct_tag`] reads.
-pub const MAX_TAG_NESTING: usize = 32;
+use move_core_types::language_storage::{StructTag as MoveStructTag, TypeTag as MoveTypeTag};
+use move_core_types::value::{MoveStruct, MoveStructLayout, MoveTypeLayout, MoveValue};
 
 /// A conversion to `move-core-types` that cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,168 +29,184 @@ pub enum ConvertError {
     AddressTooLong { address: Address },
     #[error("`{name}` is not an identifier move-core-types accepts")]
     InvalidIdentifier { name: String },
-    #[error("cannot read struct tag `{input}`: {reason}")]
-    Parse { input: String, reason: String },
 }
 
-/// The 16-byte `AccountAddress` of an address, if its value fits.
-pub fn account_address(address: &Address) -> Result<AccountAddress, ConvertError> {
+/// The 16-byte `AccountAddress` of an address value, if it fits.
+pub fn move_address(address: &Address) -> Result<MoveAddress, ConvertError> {
     let bytes =
         address.to_be_bytes(AddressLength::Bytes16).ok_or(ConvertError::AddressTooLong { address: *address })?;
-    AccountAddress::from_bytes(bytes).map_err(|_| ConvertError::AddressTooLong { address: *address })
+    MoveAddress::from_bytes(bytes).map_err(|_| ConvertError::AddressTooLong { address: *address })
 }
 
-/// Our address of an `AccountAddress` (always fits: ours hold up to 32 bytes).
-pub fn address_of(account: &AccountAddress) -> Address {
-    // 16 bytes always fit in 32; the fallback is never taken.
-    Address::from_be_slice(account.as_ref()).unwrap_or(Address::ZERO)
+/// Our (16-byte) account of a `move-core-types` address.
+pub fn account_of(address: &MoveAddress) -> AccountAddress {
+    AccountAddress::new(address.as_ref()).unwrap_or_else(|_| AccountAddress::zero(AddressLength::Bytes16))
 }
 
-/// A `move-core-types` identifier.
-pub fn identifier(name: &str) -> Result<Identifier, ConvertError> {
+fn identifier(name: &str) -> Result<Identifier, ConvertError> {
     Identifier::new(name).map_err(|_| ConvertError::InvalidIdentifier { name: name.to_owned() })
 }
 
-/// The type tag of a closed type (no type parameters, references or closures).
-pub fn type_tag(ty: &Type) -> Result<TypeTag, ConvertError> {
-    Ok(match ty {
-        Type::Bool => TypeTag::Bool,
-        Type::U8 => TypeTag::U8,
-        Type::U64 => TypeTag::U64,
-        Type::U128 => TypeTag::U128,
-        Type::Address => TypeTag::Address,
-        Type::Signer => TypeTag::Signer,
-        Type::Vector(inner) => TypeTag::Vector(Box::new(type_tag(inner)?)),
-        Type::Datatype(d) => TypeTag::Struct(struct_tag(d)?),
-        other => return Err(ConvertError::NotRepresentable { what: format!("type `{other}`") }),
+/// The `move-core-types` struct tag of ours.
+pub fn move_struct_tag(tag: &StructTag) -> Result<MoveStructTag, ConvertError> {
+    Ok(MoveStructTag {
+        address: move_address(&tag.address.address())?,
+        module: identifier(&tag.module)?,
+        name: identifier(&tag.name)?,
+        type_params: tag.type_args.iter().map(move_type_tag).collect::<Result<_, _>>()?,
     })
 }
 
-/// The struct tag of an instantiated struct or enum.
-pub fn struct_tag(datatype: &DatatypeRef) -> Result<StructTag, ConvertError> {
-    Ok(StructTag {
-        address: account_address(&datatype.module.address)?,
-        module: identifier(&datatype.module.name)?,
-        name: identifier(&datatype.name)?,
-        type_params: datatype.type_args.iter().map(type_tag).collect::<Result<_, _>>()?,
+/// The `move-core-types` type tag of ours.
+pub fn move_type_tag(tag: &TypeTag) -> Result<MoveTypeTag, ConvertError> {
+    let not = |what: &str| Err(ConvertError::NotRepresentable { what: what.to_owned() });
+    Ok(match tag {
+        TypeTag::Bool => MoveTypeTag::Bool,
+        TypeTag::U8 => MoveTypeTag::U8,
+        TypeTag::U64 => MoveTypeTag::U64,
+        TypeTag::U128 => MoveTypeTag::U128,
+        TypeTag::Address => MoveTypeTag::Address,
+        TypeTag::Signer => MoveTypeTag::Signer,
+        TypeTag::U16 => return not("type `u16`"),
+        TypeTag::U32 => return not("type `u32`"),
+        TypeTag::U256 => return not("type `u256`"),
+        TypeTag::Vector(inner) => MoveTypeTag::Vector(Box::new(move_type_tag(inner)?)),
+        TypeTag::Struct(s) => MoveTypeTag::Struct(move_struct_tag(s)?),
     })
 }
 
-/// Our type of a type tag (always possible: ours is the larger vocabulary).
-pub fn type_of_tag(tag: &TypeTag) -> Type {
-    match tag {
-        TypeTag::Bool => Type::Bool,
-        TypeTag::U8 => Type::U8,
-        TypeTag::U64 => Type::U64,
-        TypeTag::U128 => Type::U128,
-        TypeTag::Address => Type::Address,
-        TypeTag::Signer => Type::Signer,
-        TypeTag::Vector(inner) => Type::Vector(Box::new(type_of_tag(inner))),
-        TypeTag::Struct(s) => Type::Datatype(Box::new(datatype_of_tag(s))),
-    }
-}
-
-/// Our datatype reference of a struct tag.
-pub fn datatype_of_tag(tag: &StructTag) -> DatatypeRef {
-    DatatypeRef {
-        module: module_id_of_tag(tag),
+/// Our (16-byte) struct tag of a `move-core-types` one.
+pub fn struct_tag_of(tag: &MoveStructTag) -> StructTag {
+    StructTag {
+        address: account_of(&tag.address),
+        module: tag.module.as_str().to_owned(),
         name: tag.name.as_str().to_owned(),
-        type_args: tag.type_params.iter().map(type_of_tag).collect(),
+        type_args: tag.type_params.iter().map(type_tag_of).collect(),
     }
 }
 
-/// The module a struct tag names.
-pub fn module_id_of_tag(tag: &StructTag) -> ModuleId {
-    ModuleId::new(address_of(&tag.address), tag.module.as_str())
+/// Our type tag of a `move-core-types` one.
+pub fn type_tag_of(tag: &MoveTypeTag) -> TypeTag {
+    match tag {
+        MoveTypeTag::Bool => TypeTag::Bool,
+        MoveTypeTag::U8 => TypeTag::U8,
+        MoveTypeTag::U64 => TypeTag::U64,
+        MoveTypeTag::U128 => TypeTag::U128,
+        MoveTypeTag::Address => TypeTag::Address,
+        MoveTypeTag::Signer => TypeTag::Signer,
+        MoveTypeTag::Vector(inner) => TypeTag::Vector(Box::new(type_tag_of(inner))),
+        MoveTypeTag::Struct(s) => TypeTag::Struct(Box::new(struct_tag_of(s))),
+    }
 }
 
-/// A struct tag in Move source syntax: `0x1::Coin::Balance<0x1::GAS::GAS>`.
-pub fn render_struct_tag(tag: &StructTag) -> String {
-    Type::Datatype(Box::new(datatype_of_tag(tag))).to_string()
+/// The `move-core-types` layout of ours, with structs in their `Runtime` (positional) form.
+/// Fails for `u16`, `u32`, `u256`, enums, and addresses that are not 16 bytes long.
+pub fn move_layout(layout: &Layout) -> Result<MoveTypeLayout, ConvertError> {
+    let not = |what: &str| Err(ConvertError::NotRepresentable { what: what.to_owned() });
+    Ok(match layout {
+        Layout::Bool => MoveTypeLayout::Bool,
+        Layout::U8 => MoveTypeLayout::U8,
+        Layout::U64 => MoveTypeLayout::U64,
+        Layout::U128 => MoveTypeLayout::U128,
+        Layout::U16 => return not("u16"),
+        Layout::U32 => return not("u32"),
+        Layout::U256 => return not("u256"),
+        Layout::Address(AddressLength::Bytes16) => MoveTypeLayout::Address,
+        Layout::Signer(AddressLength::Bytes16) => MoveTypeLayout::Signer,
+        Layout::Address(len) | Layout::Signer(len) => return not(&format!("a {len}-byte address")),
+        Layout::Vector(inner) => MoveTypeLayout::Vector(Box::new(move_layout(inner)?)),
+        Layout::Struct(s) => MoveTypeLayout::Struct(MoveStructLayout::Runtime(
+            s.fields.iter().map(|f| move_layout(&f.layout)).collect::<Result<_, _>>()?,
+        )),
+        Layout::Enum(e) => return not(&format!("enum {}::{}", e.module, e.name)),
+    })
 }
 
-/// Reads `0x1::Coin::Balance<0x1::GAS::GAS>`, with bounded length and nesting, ASCII only (the
-/// `move-core-types` parser it delegates to recurses once per `<` and slices by byte counts).
-pub fn parse_struct_tag(input: &str) -> Result<StructTag, ConvertError> {
-    let fail = |reason: String| ConvertError::Parse { input: input.to_owned(), reason };
-    if input.len() > MAX_TAG_TEXT_LEN {
-        return Err(fail(format!("longer than {MAX_TAG_TEXT_LEN} bytes")));
-    }
-    if !input.is_ascii() {
-        return Err(fail("not ASCII".to_owned()));
-    }
-    let mut depth = 0usize;
-    for c in input.chars() {
-        match c {
-            '<' => {
-                depth += 1;
-                if depth > MAX_TAG_NESTING {
-                    return Err(fail(format!("nested deeper than {MAX_TAG_NESTING}")));
-                }
-            }
-            '>' => depth = depth.saturating_sub(1),
-            _ => {}
+/// The `move-core-types` value of ours. Fails for `u16`, `u32`, `u256`, enums and addresses
+/// that need more than 16 bytes.
+pub fn move_value(value: &Value) -> Result<MoveValue, ConvertError> {
+    let not = |what: &str| Err(ConvertError::NotRepresentable { what: what.to_owned() });
+    Ok(match value {
+        Value::Bool(b) => MoveValue::Bool(*b),
+        Value::U8(n) => MoveValue::U8(*n),
+        Value::U64(n) => MoveValue::U64(*n),
+        Value::U128(n) => MoveValue::U128(*n),
+        Value::U16(_) => return not("a u16 value"),
+        Value::U32(_) => return not("a u32 value"),
+        Value::U256(_) => return not("a u256 value"),
+        Value::Variant { .. } => return not("an enum value"),
+        Value::Address(a) => MoveValue::Address(move_address(a)?),
+        Value::Signer(a) => MoveValue::Signer(move_address(a)?),
+        Value::Vector(items) => MoveValue::Vector(items.iter().map(move_value).collect::<Result<_, _>>()?),
+        Value::Struct(fields) => {
+            MoveValue::Struct(MoveStruct::Runtime(fields.iter().map(move_value).collect::<Result<_, _>>()?))
         }
-    }
-    match move_core_types::parser::parse_type_tag(input) {
-        Ok(TypeTag::Struct(tag)) => Ok(tag),
-        Ok(other) => Err(fail(format!("`{}` is not a struct", type_of_tag(&other)))),
-        Err(e) => Err(fail(e.to_string())),
+    })
+}
+
+/// Our value of a `move-core-types` one (always possible). Field names of a `WithFields` struct
+/// are dropped: they belong to the layout.
+pub fn value_of(value: MoveValue) -> Value {
+    match value {
+        MoveValue::Bool(b) => Value::Bool(b),
+        MoveValue::U8(n) => Value::U8(n),
+        MoveValue::U64(n) => Value::U64(n),
+        MoveValue::U128(n) => Value::U128(n),
+        MoveValue::Address(a) => Value::Address(account_of(&a).address()),
+        MoveValue::Signer(a) => Value::Signer(account_of(&a).address()),
+        MoveValue::Vector(items) => Value::Vector(items.into_iter().map(value_of).collect()),
+        MoveValue::Struct(s) => Value::Struct(s.into_fields().into_iter().map(value_of).collect()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::{FieldLayout, StructLayout};
+    use crate::value::encode;
+    use binary_format::ModuleId;
 
-    fn gas() -> Type {
-        Type::datatype(ModuleId::new(Address::from_u64(1), "GAS"), "GAS", vec![])
+    #[test]
+    fn struct_tags_convert_both_ways_and_bcs_agrees() {
+        let ours = StructTag::parse("0x1::Coin::Balance<0x1::GAS::GAS, vector<u8>>", AddressLength::Bytes16).unwrap();
+        let theirs = move_struct_tag(&ours).unwrap();
+        assert_eq!(struct_tag_of(&theirs), ours);
+        assert_eq!(bcs::to_bytes(&theirs).unwrap(), ours.to_bcs());
+        let wide = StructTag::parse("0x1::M::S<u256>", AddressLength::Bytes16).unwrap();
+        assert!(matches!(move_struct_tag(&wide), Err(ConvertError::NotRepresentable { .. })));
+        let big = Address::parse_hex(&format!("0x1{}", "0".repeat(32))).unwrap();
+        assert_eq!(move_address(&big), Err(ConvertError::AddressTooLong { address: big }));
     }
 
     #[test]
-    fn struct_tags_round_trip_through_text_and_datatypes() {
-        let balance = DatatypeRef {
-            module: ModuleId::new(Address::from_u64(1), "Coin"),
-            name: "Balance".into(),
-            type_args: vec![gas()],
-        };
-        let tag = struct_tag(&balance).unwrap();
-        assert_eq!(tag.address, AccountAddress::from_hex_literal("0x1").unwrap());
-        assert_eq!(render_struct_tag(&tag), "0x1::Coin::Balance<0x1::GAS::GAS>");
-        assert_eq!(parse_struct_tag("0x1::Coin::Balance<0x1::GAS::GAS>").unwrap(), tag);
-        assert_eq!(datatype_of_tag(&tag), balance);
-        let nested = Type::Vector(Box::new(Type::Datatype(Box::new(balance))));
-        assert_eq!(type_of_tag(&type_tag(&nested).unwrap()), nested);
-    }
-
-    #[test]
-    fn what_move_core_types_cannot_hold() {
-        for ty in [Type::U16, Type::U32, Type::U256, Type::I64, Type::TypeParameter(0)] {
-            let boxed = Type::datatype(ModuleId::new(Address::from_u64(1), "Box"), "Box", vec![ty.clone()]);
-            assert!(matches!(type_tag(&boxed), Err(ConvertError::NotRepresentable { .. })), "{ty}");
-        }
-        let far = Address::parse_hex(&format!("0x1{}", "0".repeat(32))).unwrap();
-        assert_eq!(account_address(&far), Err(ConvertError::AddressTooLong { address: far }));
-        let generated =
-            DatatypeRef { module: ModuleId::new(Address::from_u64(1), "M"), name: "$t".into(), type_args: vec![] };
-        assert!(matches!(struct_tag(&generated), Err(ConvertError::InvalidIdentifier { .. })));
-    }
-
-    #[test]
-    fn parser_input_is_bounded() {
-        let deep = format!("0x1::M::S{}", "<0x1::M::S".repeat(MAX_TAG_NESTING + 1));
-        assert!(matches!(parse_struct_tag(&deep), Err(ConvertError::Parse { .. })));
-        assert!(parse_struct_tag(&"a".repeat(MAX_TAG_TEXT_LEN + 1)).is_err());
-        assert!(parse_struct_tag("u64").is_err());
-        assert!(parse_struct_tag("0x1::M::").is_err());
-        assert!(parse_struct_tag("").is_err());
-    }
-
-    #[test]
-    fn addresses_convert_both_ways() {
-        for n in [0u64, 1, 0xa550c18, u64::MAX] {
-            let a = Address::from_u64(n);
-            assert_eq!(address_of(&account_address(&a).unwrap()), a);
-        }
+    fn values_and_layouts_convert_where_representable() {
+        let field = |name: &str, layout| FieldLayout { name: name.into(), layout };
+        let coin = Layout::Struct(Box::new(StructLayout {
+            module: ModuleId::parse("0x1::Coin").unwrap(),
+            name: "Coin".into(),
+            fields: vec![field("value", Layout::U64)],
+        }));
+        let stake = Layout::Struct(Box::new(StructLayout {
+            module: ModuleId::parse("0x1::Stake").unwrap(),
+            name: "Stake".into(),
+            fields: vec![
+                field("locked", coin),
+                field("pending", Layout::U64),
+                field("buddies", Layout::Vector(Box::new(Layout::Address(AddressLength::Bytes16)))),
+            ],
+        }));
+        let value = Value::Struct(vec![
+            Value::Struct(vec![Value::U64(5)]),
+            Value::U64(7),
+            Value::Vector(vec![Value::Address(Address::from_u64(0xa11ce))]),
+        ]);
+        let mv = move_value(&value).unwrap();
+        let bytes = encode(&value, &stake).unwrap();
+        assert_eq!(mv.simple_serialize().unwrap(), bytes);
+        let back = MoveValue::simple_deserialize(&bytes, &move_layout(&stake).unwrap()).unwrap();
+        assert_eq!(value_of(back), value);
+        assert!(move_value(&Value::U16(1)).is_err());
+        assert!(move_value(&Value::Variant { index: 0, fields: vec![] }).is_err());
+        assert!(move_layout(&Layout::Address(AddressLength::Bytes32)).is_err());
     }
 }

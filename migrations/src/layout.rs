@@ -13,10 +13,8 @@
 //! structs each holding two of the next doubles at every step), never a stack overflow or a huge
 //! allocation.
 
-use crate::core_types::{self, ConvertError};
+use crate::key::{StructTag, TypeTag};
 use binary_format::{AddressLength, DatatypeRef, Field, Module, ModuleId, Type};
-use move_core_types::language_storage::{StructTag, TypeTag};
-use move_core_types::value::{MoveStructLayout, MoveTypeLayout};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -120,32 +118,6 @@ impl Layout {
             Layout::Enum(e) => 1 + e.variants.iter().map(|v| fields_depth(&v.fields)).max().unwrap_or(0),
             _ => 1,
         }
-    }
-
-    /// The `move-core-types` layout, with structs in their `Runtime` (positional) form.
-    ///
-    /// Not `WithFields`: in 0.0.3 a `MoveStruct::WithFields` value serializes as a BCS *map*
-    /// (length, then name/value pairs), not as a struct, so it does not round-trip stored bytes.
-    /// Fails for `u16`, `u32`, `u256`, enums, and addresses that are not 16 bytes long.
-    pub fn to_move_layout(&self) -> Result<MoveTypeLayout, ConvertError> {
-        let not = |what: &str| Err(ConvertError::NotRepresentable { what: what.to_owned() });
-        Ok(match self {
-            Layout::Bool => MoveTypeLayout::Bool,
-            Layout::U8 => MoveTypeLayout::U8,
-            Layout::U64 => MoveTypeLayout::U64,
-            Layout::U128 => MoveTypeLayout::U128,
-            Layout::U16 => return not("u16"),
-            Layout::U32 => return not("u32"),
-            Layout::U256 => return not("u256"),
-            Layout::Address(AddressLength::Bytes16) => MoveTypeLayout::Address,
-            Layout::Signer(AddressLength::Bytes16) => MoveTypeLayout::Signer,
-            Layout::Address(len) | Layout::Signer(len) => return not(&format!("a {len}-byte address")),
-            Layout::Vector(inner) => MoveTypeLayout::Vector(Box::new(inner.to_move_layout()?)),
-            Layout::Struct(s) => MoveTypeLayout::Struct(MoveStructLayout::Runtime(
-                s.fields.iter().map(|f| f.layout.to_move_layout()).collect::<Result<_, _>>()?,
-            )),
-            Layout::Enum(e) => return not(&format!("enum {}::{}", e.module, e.name)),
-        })
     }
 }
 
@@ -271,15 +243,14 @@ impl<'a> ReleaseIndex<'a> {
 
     /// The layout of a stored struct: `0x1::Coin::Balance<0x1::GAS::GAS>`.
     pub fn layout_of_struct_tag(&self, tag: &StructTag) -> Result<Layout, LayoutError> {
-        self.layout_of_datatype(&core_types::datatype_of_tag(tag))
+        self.layout_of_datatype(&tag.datatype())
     }
 
     pub fn layout_of_type_tag(&self, tag: &TypeTag) -> Result<Layout, LayoutError> {
-        self.layout_of_type(&core_types::type_of_tag(tag))
+        self.layout_of_type(&tag.to_type())
     }
 
-    /// The layout of an instantiated struct or enum. This takes our own types, so that type
-    /// arguments `move-core-types` cannot express (`u16`, `u32`, `u256`) resolve too.
+    /// The layout of an instantiated struct or enum.
     pub fn layout_of_datatype(&self, datatype: &DatatypeRef) -> Result<Layout, LayoutError> {
         Resolver::new(self).datatype(datatype, &[], 1)
     }
@@ -491,7 +462,6 @@ module 0x1::G (bytecode v7)
         let layout = index(&ms).layout_of_datatype(&datatype("0x1::G", "Shape", vec![Type::Bool])).unwrap();
         assert_eq!(layout.to_string(), "0x1::G::Shape { Empty {} | Point { at: bool, owner: address16 } }");
         assert_eq!(layout.min_size(), 1);
-        assert!(matches!(layout.to_move_layout(), Err(ConvertError::NotRepresentable { .. })));
     }
 
     #[test]
@@ -600,7 +570,6 @@ module 0x1::P (bytecode v6)
         let idx = ReleaseIndex::new(&ms, AddressLength::Bytes32).unwrap();
         let layout = idx.layout_of_type(&Type::Vector(Box::new(Type::Address))).unwrap();
         assert_eq!(layout, Layout::Vector(Box::new(Layout::Address(AddressLength::Bytes32))));
-        assert!(layout.to_move_layout().is_err());
         assert_eq!(idx.module(&ModuleId::new(Address::from_u64(1), "G")).map(|m| m.name.as_str()), Some("G"));
     }
 }

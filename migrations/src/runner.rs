@@ -1,18 +1,25 @@
-//! The migration runner: applies one catalogue entry to the accounts that hold its old version,
-//! and the only place a [`PrivilegedSigner`] comes from.
+//! The migration runner: applies one catalogue entry instance to the accounts that hold its old
+//! version, and the only place a [`PrivilegedSigner`] comes from.
 //!
-//! For each account it reads the old resource, transforms it, and, through a signer scoped to
-//! the entry (write the new version, delete the old one, in the entry's accounts), puts the new
-//! resource and deletes the old in one batch per chunk, applied atomically: an account is never
-//! half-migrated. An account whose bytes do not transform is reported and left untouched; the
-//! others go on. Running a range again changes nothing: migrated accounts no longer hold the old
-//! version, so they are not visited.
+//! [`Runner::migrate_chunk`] is the one loop that migrates stored resources: the block
+//! prologue's budgeted pass, a second pass that checks nothing is left, the runbook's replay and
+//! a rehearsal all run it, so a test of one is a test of all. It reads the resources of the old
+//! version after a cursor, in address order, transforms each, and through a signer scoped to the
+//! entry puts the new resource (and, for a versioned migration, deletes the old) into a batch
+//! the caller applies atomically: an account is never half-migrated. An account whose bytes do
+//! not transform is reported and left untouched; the others go on.
+//!
+//! Two remedies, one loop: a *versioned* migration writes the new version under a new tag and
+//! deletes the old, so the accounts still to do are exactly those holding the old tag; an
+//! *in-place* migration rewrites the tag it reads, so which accounts are done is told by the
+//! cursor (key order) and by the caller's `skip` (accounts migrated ahead of it on access).
 
 use crate::catalogue::Instance;
-use crate::core_types::address_of;
-use crate::signer::{PrivilegedSigner, Scope, SignerError, Target};
+use crate::key::AccountAddress;
+#[cfg(test)]
+use crate::key::StructTag;
+use crate::signer::{PrivilegedSigner, Scope, SignerError, SystemAccounts, Target};
 use crate::store::{Store, StoreError, WriteBatch};
-use move_core_types::account_address::AccountAddress;
 use stdlib::declarations::Scope as DeclaredScope;
 
 /// The accounts an entry of this declared scope may write.
@@ -33,22 +40,68 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", address_of(&self.account), self.reason)
+        write!(f, "{}: {}", self.account, self.reason)
     }
 }
 
+/// The work a block may still do, and what it has done: resources visited (migrated or
+/// failed) and bytes read plus written. Shared by every chunk of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meter {
+    pub max_resources: u64,
+    pub max_bytes: u64,
+    pub resources: u64,
+    pub bytes: u64,
+}
+
+impl Meter {
+    pub fn new(max_resources: u64, max_bytes: u64) -> Meter {
+        Meter { max_resources, max_bytes, resources: 0, bytes: 0 }
+    }
+
+    /// No limit: a pass over everything (a second pass, a replay, a rehearsal's check).
+    pub fn unlimited() -> Meter {
+        Meter::new(u64::MAX, u64::MAX)
+    }
+
+    /// Whether no further resource fits.
+    pub fn is_spent(&self) -> bool {
+        self.resources >= self.max_resources
+    }
+
+    /// Whether one more resource costing `cost` bytes fits. A resource larger than the byte
+    /// budget is admitted when nothing else has been done in the block, or it would never be.
+    fn admits(&self, cost: u64) -> bool {
+        let first = self.resources == 0 && self.bytes == 0;
+        !self.is_spent() && (first || self.bytes.saturating_add(cost) <= self.max_bytes)
+    }
+
+    fn charge(&mut self, cost: u64) {
+        self.resources += 1;
+        self.bytes = self.bytes.saturating_add(cost);
+    }
+}
+
+/// Why a chunk ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkEnd {
+    /// No account after the cursor holds the old version.
+    Exhausted,
+    /// The meter is spent: the next block goes on from the cursor.
+    OutOfBudget,
+    /// The caller's failure callback asked to stop (too many failures: the migration halts).
+    Stopped,
+}
+
 /// What one chunk did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ChunkReport {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
     /// Accounts migrated.
     pub migrated: u64,
     pub failed: Vec<Failure>,
-    /// The last account visited: the next chunk starts after it.
+    /// The last account visited (migrated, failed or skipped): the next chunk starts after it.
     pub cursor: Option<AccountAddress>,
-    /// No account after the cursor holds the old version.
-    pub done: bool,
-    pub bytes_read: u64,
-    pub bytes_written: u64,
+    pub end: ChunkEnd,
 }
 
 /// Runs the migration of one catalogue entry instance.
@@ -61,19 +114,17 @@ impl Runner {
     /// A runner that writes `tag` in `target`'s accounts (and nothing else). Crate-private: the
     /// public way in is [`Runner::for_instance`], from a validated catalogue entry.
     #[cfg(test)]
-    pub(crate) fn new(tag: move_core_types::language_storage::StructTag, target: Target) -> Runner {
-        Runner { scope: Scope { tag, target, retires: None } }
+    pub(crate) fn new(tag: StructTag, target: Target, system: SystemAccounts) -> Runner {
+        Runner { scope: Scope { tag, target, retires: None, system } }
     }
 
-    /// The runner of a catalogue entry's instance: writes the new version and deletes the old,
-    /// in the accounts the entry's scope names.
-    pub fn for_instance(instance: &Instance, scope: DeclaredScope) -> Runner {
+    /// The runner of a catalogue entry's instance: writes the new version (and, versioned,
+    /// deletes the old) in the accounts the entry's scope names, given the chain's system
+    /// accounts.
+    pub fn for_instance(instance: &Instance, scope: DeclaredScope, system: &SystemAccounts) -> Runner {
+        let retires = (!instance.is_in_place()).then(|| instance.old_tag.clone());
         Runner {
-            scope: Scope {
-                tag: instance.new_tag.clone(),
-                target: target_of(scope),
-                retires: Some(instance.old_tag.clone()),
-            },
+            scope: Scope { tag: instance.new_tag.clone(), target: target_of(scope), retires, system: system.clone() },
         }
     }
 
@@ -87,57 +138,105 @@ impl Runner {
         f(&signer)
     }
 
-    /// Migrates one account's resource into `batch`. `Ok(false)` when it holds no old version.
+    /// Transforms one account's resource and adds its writes to `batch`: the new bytes' length,
+    /// or why it did not migrate (nothing is added then).
     fn migrate_into(
         &self,
         signer: &PrivilegedSigner,
         instance: &Instance,
         account: AccountAddress,
-        old: &[u8],
+        new: Vec<u8>,
         batch: &mut WriteBatch,
-    ) -> Result<usize, String> {
-        let mut new = Vec::with_capacity(old.len() + 16);
-        instance.transform(old, &mut new)?;
-        let written = new.len();
-        signer.put(batch, account, &instance.new_tag, new).map_err(|e: SignerError| e.to_string())?;
-        signer.delete(batch, account, &instance.old_tag).map_err(|e| e.to_string())?;
-        Ok(written)
+    ) -> Result<(), String> {
+        signer.check(&account, &instance.new_tag).map_err(|e: SignerError| e.to_string())?;
+        if let Some(old) = &self.scope.retires {
+            signer.delete(batch, account, old).map_err(|e| e.to_string())?;
+        }
+        signer.put(batch, account, &instance.new_tag, new).map_err(|e| e.to_string())
     }
 
-    /// Migrates up to `max_accounts` accounts holding the old version after `after`, in address
-    /// order, in one atomic batch. Failing accounts are reported and skipped (they still hold the
-    /// old version, so a later chunk would meet them again: the cursor moves past them).
-    pub fn run_chunk(
+    /// The one migration loop. Migrates accounts holding the instance's old version after
+    /// `after`, in address order, until none is left, `meter` is spent, or `on_failure` (told of
+    /// each account that does not migrate) returns `true`. Accounts for which `skip` returns true
+    /// are passed over (the cursor moves past them). Writes go into `batch`, which the caller
+    /// applies (or drops, to roll the chunk back); `store` is only read.
+    #[allow(clippy::too_many_arguments)]
+    pub fn migrate_chunk(
+        &self,
+        instance: &Instance,
+        store: &dyn Store,
+        after: Option<AccountAddress>,
+        meter: &mut Meter,
+        skip: &mut dyn FnMut(&AccountAddress) -> bool,
+        on_failure: &mut dyn FnMut(&Failure) -> bool,
+        batch: &mut WriteBatch,
+    ) -> Result<Chunk, StoreError> {
+        let mut chunk = Chunk { migrated: 0, failed: Vec::new(), cursor: after, end: ChunkEnd::Exhausted };
+        loop {
+            if meter.is_spent() {
+                chunk.end = ChunkEnd::OutOfBudget;
+                return Ok(chunk);
+            }
+            let page = usize::try_from(meter.max_resources.saturating_sub(meter.resources).clamp(1, 1024)).unwrap_or(1);
+            let found = store.scan(&instance.old_tag, chunk.cursor.as_ref(), page)?;
+            let last_page = found.len() < page;
+            let stop = self.with_signer(|signer| {
+                for (account, old) in found {
+                    if skip(&account) {
+                        chunk.cursor = Some(account);
+                        continue;
+                    }
+                    let mut new = Vec::with_capacity(old.len() + 16);
+                    let transformed = instance.transform(&old, &mut new);
+                    let cost = old.len() as u64 + if transformed.is_ok() { new.len() as u64 } else { 0 };
+                    if !meter.admits(cost) {
+                        return Some(ChunkEnd::OutOfBudget);
+                    }
+                    meter.charge(cost);
+                    chunk.cursor = Some(account);
+                    match transformed.and_then(|()| self.migrate_into(signer, instance, account, new, batch)) {
+                        Ok(()) => chunk.migrated += 1,
+                        Err(reason) => {
+                            let failure = Failure { account, reason };
+                            let halt = on_failure(&failure);
+                            chunk.failed.push(failure);
+                            if halt {
+                                return Some(ChunkEnd::Stopped);
+                            }
+                        }
+                    }
+                }
+                None
+            });
+            if let Some(end) = stop {
+                chunk.end = end;
+                return Ok(chunk);
+            }
+            if last_page {
+                chunk.end = ChunkEnd::Exhausted;
+                return Ok(chunk);
+            }
+        }
+    }
+
+    /// [`Runner::migrate_chunk`] over `store` from `after`, within `meter`, skipping nothing and
+    /// never stopping on failures, its batch applied at once: the simplest way to migrate.
+    pub fn run(
         &self,
         instance: &Instance,
         store: &mut dyn Store,
         after: Option<AccountAddress>,
-        max_accounts: usize,
-    ) -> Result<ChunkReport, StoreError> {
-        let found = store.scan(&instance.old_tag, after.as_ref(), max_accounts.saturating_add(1))?;
-        let more = found.len() > max_accounts;
-        let mut report = ChunkReport::default();
+        meter: &mut Meter,
+    ) -> Result<Chunk, StoreError> {
         let mut batch = WriteBatch::new();
-        self.with_signer(|signer| {
-            for (account, old) in found.iter().take(max_accounts) {
-                report.cursor = Some(*account);
-                report.bytes_read += old.len() as u64;
-                match self.migrate_into(signer, instance, *account, old, &mut batch) {
-                    Ok(written) => {
-                        report.migrated += 1;
-                        report.bytes_written += written as u64;
-                    }
-                    Err(reason) => report.failed.push(Failure { account: *account, reason }),
-                }
-            }
-        });
+        let chunk = self.migrate_chunk(instance, &*store, after, meter, &mut |_| false, &mut |_| false, &mut batch)?;
         store.apply(batch)?;
-        report.done = !more;
-        Ok(report)
+        Ok(chunk)
     }
 
-    /// Migrates one account now (a read during the migration window). `Ok(None)` when the
-    /// account holds no old version (already migrated, or never had it).
+    /// Migrates one account now (the system part at activation, or a read during the migration
+    /// window). `Ok(None)` when the account holds no old version. The caller knows, for an
+    /// in-place migration, that the bytes at the key are still old.
     pub fn migrate_account(
         &self,
         instance: &Instance,
@@ -145,10 +244,13 @@ impl Runner {
         account: AccountAddress,
     ) -> Result<Option<Result<(), Failure>>, StoreError> {
         let Some(old) = store.get(&account, &instance.old_tag)? else { return Ok(None) };
+        let mut new = Vec::with_capacity(old.len() + 16);
         let mut batch = WriteBatch::new();
-        let outcome = self.with_signer(|signer| self.migrate_into(signer, instance, account, &old, &mut batch));
+        let outcome = instance
+            .transform(&old, &mut new)
+            .and_then(|()| self.with_signer(|signer| self.migrate_into(signer, instance, account, new, &mut batch)));
         match outcome {
-            Ok(_) => {
+            Ok(()) => {
                 store.apply(batch)?;
                 Ok(Some(Ok(())))
             }
@@ -160,24 +262,39 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core_types::parse_struct_tag;
     use crate::store::{InMemoryStore, Store, WriteBatch};
-    use move_core_types::account_address::AccountAddress;
+    use binary_format::AddressLength;
 
     #[test]
     fn lends_a_signer_scoped_to_its_entry() {
-        let tag = parse_struct_tag("0x2::Epoch::Epoch").unwrap();
-        let runner = Runner::new(tag.clone(), Target::System);
+        let w = AddressLength::Bytes16;
+        let zero = AccountAddress::zero(w);
+        let tag = StructTag::parse("0x2::Epoch::Epoch", w).unwrap();
+        let runner = Runner::new(tag.clone(), Target::System, SystemAccounts::new([zero]));
         let mut batch = WriteBatch::new();
         let result = runner.with_signer(|signer| {
             assert_eq!(signer.scope(), runner.scope());
-            signer.put(&mut batch, AccountAddress::ZERO, &tag, vec![7])?;
-            signer.put(&mut batch, AccountAddress::ZERO, &parse_struct_tag("0x1::Epoch::Epoch").unwrap(), vec![])
+            signer.put(&mut batch, zero, &tag, vec![7])?;
+            signer.put(&mut batch, zero, &StructTag::parse("0x1::Epoch::Epoch", w).unwrap(), vec![])
         });
         assert!(matches!(result, Err(SignerError::OutOfScope { .. })));
         let mut store = InMemoryStore::new();
         store.apply(batch).unwrap();
-        assert_eq!(store.get(&AccountAddress::ZERO, &tag).unwrap(), Some(vec![7]));
+        assert_eq!(store.get(&zero, &tag).unwrap(), Some(vec![7]));
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn the_meter_admits_one_oversize_resource_alone() {
+        let mut m = Meter::new(10, 100);
+        assert!(m.admits(500));
+        m.charge(500);
+        assert!(!m.admits(1));
+        let mut m = Meter::new(2, 100);
+        m.charge(10);
+        assert!(m.admits(90));
+        assert!(!m.admits(91));
+        m.charge(10);
+        assert!(m.is_spent() && !m.admits(0));
     }
 }

@@ -9,47 +9,72 @@
 //!   `pub(crate)`, and only the runner calls it (a compile-fail test proves both);
 //! - it is not `Clone`, and the runner only lends it for the time of a call, so a migration
 //!   cannot keep it;
-//! - it is scoped to one struct tag and one target (one account, any user account, or the system
-//!   account 0x0), and a write to anything else is [`SignerError::OutOfScope`], checked before
-//!   the write reaches the batch.
+//! - it is scoped to one struct tag and one target (one account, any user account, or the
+//!   chain's system accounts), and a write to anything else is [`SignerError::OutOfScope`],
+//!   checked before the write reaches the batch. An in-place migration's signer rewrites the tag
+//!   it reads; a versioned one writes the new version and may only delete the old.
 
-use crate::core_types::{address_of, render_struct_tag};
+use crate::key::{AccountAddress, StructTag};
 use crate::store::WriteBatch;
-use move_core_types::account_address::AccountAddress;
-use move_core_types::language_storage::StructTag;
 use std::fmt;
+
+/// The accounts whose resources are the system's: read by system operations from the first
+/// block of a release, so migrated in its activation block. Which they are is the chain's
+/// (`0x0` on Diem-family chains; `0x1` and others elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SystemAccounts(Vec<AccountAddress>);
+
+impl SystemAccounts {
+    /// The set of `accounts`, sorted, without repeats.
+    pub fn new(accounts: impl IntoIterator<Item = AccountAddress>) -> SystemAccounts {
+        let mut v: Vec<AccountAddress> = accounts.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        SystemAccounts(v)
+    }
+
+    pub fn contains(&self, account: &AccountAddress) -> bool {
+        self.0.binary_search(account).is_ok()
+    }
+
+    /// The accounts, in address order.
+    pub fn iter(&self) -> impl Iterator<Item = &AccountAddress> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for SystemAccounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.len() == 1 { "the system account" } else { "the system accounts" })?;
+        for (i, a) in self.0.iter().enumerate() {
+            f.write_str(if i == 0 { " " } else { ", " })?;
+            write!(f, "{a}")?;
+        }
+        Ok(())
+    }
+}
 
 /// Which accounts a capability may write to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
-    /// The system account 0x0 only.
+    /// The system accounts only.
     System,
-    /// Any account but the system account.
+    /// Any account but the system accounts.
     AnyUser,
     /// This account only.
     Account(AccountAddress),
-    /// The system account and every user account (an entry whose struct lives in both).
+    /// The system accounts and every user account (an entry whose struct lives in both).
     Everyone,
 }
 
 impl Target {
-    pub fn allows(&self, account: &AccountAddress) -> bool {
+    /// Whether the target includes `account`, given the chain's system accounts.
+    pub fn allows(&self, account: &AccountAddress, system: &SystemAccounts) -> bool {
         match self {
-            Target::System => *account == AccountAddress::ZERO,
-            Target::AnyUser => *account != AccountAddress::ZERO,
+            Target::System => system.contains(account),
+            Target::AnyUser => !system.contains(account),
             Target::Account(a) => a == account,
             Target::Everyone => true,
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::System => f.write_str("the system account 0x0"),
-            Target::AnyUser => f.write_str("any user account"),
-            Target::Account(a) => write!(f, "account {}", address_of(a)),
-            Target::Everyone => f.write_str("every account"),
         }
     }
 }
@@ -60,15 +85,24 @@ impl fmt::Display for Target {
 pub struct Scope {
     pub tag: StructTag,
     pub target: Target,
-    /// The previous version's tag: deleted, never written.
+    /// The previous version's tag (a versioned migration): deleted, never written. `None` in
+    /// place, where the tag written is the tag read.
     pub retires: Option<StructTag>,
+    /// The chain's system accounts, which `target` is relative to.
+    pub system: SystemAccounts,
 }
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} in {}", render_struct_tag(&self.tag), self.target)?;
+        write!(f, "{} in ", self.tag)?;
+        match &self.target {
+            Target::System => write!(f, "{}", self.system)?,
+            Target::AnyUser => write!(f, "any account but {}", self.system)?,
+            Target::Account(a) => write!(f, "account {a}")?,
+            Target::Everyone => f.write_str("every account")?,
+        }
         if let Some(old) = &self.retires {
-            write!(f, " (and delete {})", render_struct_tag(old))?;
+            write!(f, " (and delete {old})")?;
         }
         Ok(())
     }
@@ -83,7 +117,7 @@ pub struct Resource {
 
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at {}", render_struct_tag(&self.tag), address_of(&self.account))
+        write!(f, "{} at {}", self.tag, self.account)
     }
 }
 
@@ -113,7 +147,7 @@ impl PrivilegedSigner {
 
     /// Whether this signer may write `tag` in `account`.
     pub fn check(&self, account: &AccountAddress, tag: &StructTag) -> Result<(), SignerError> {
-        if self.scope.target.allows(account) && self.scope.tag == *tag {
+        if self.scope.target.allows(account, &self.scope.system) && self.scope.tag == *tag {
             Ok(())
         } else {
             Err(SignerError::OutOfScope {
@@ -139,7 +173,7 @@ impl PrivilegedSigner {
     /// Adds a delete of `tag` in `account` to `batch`, if in scope: the tag it writes, or the
     /// old version it retires.
     pub fn delete(&self, batch: &mut WriteBatch, account: AccountAddress, tag: &StructTag) -> Result<(), SignerError> {
-        if self.scope.retires.as_ref() != Some(tag) || !self.scope.target.allows(&account) {
+        if self.scope.retires.as_ref() != Some(tag) || !self.scope.target.allows(&account, &self.scope.system) {
             self.check(&account, tag)?;
         }
         batch.delete_ref(account, tag);
@@ -150,36 +184,42 @@ impl PrivilegedSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core_types::parse_struct_tag;
     use crate::store::{InMemoryStore, Store, Write};
+    use binary_format::AddressLength;
 
-    fn account(n: u8) -> AccountAddress {
-        let mut bytes = [0u8; AccountAddress::LENGTH];
+    const ZERO: AccountAddress = account(0);
+
+    const fn account(n: u8) -> AccountAddress {
+        let mut bytes = [0u8; 32];
         bytes[15] = n;
-        AccountAddress::new(bytes)
+        AccountAddress::from_raw(bytes, AddressLength::Bytes16)
     }
 
     fn tag(s: &str) -> StructTag {
-        parse_struct_tag(s).unwrap()
+        StructTag::parse(s, AddressLength::Bytes16).unwrap()
+    }
+
+    fn system() -> SystemAccounts {
+        SystemAccounts::new([ZERO])
     }
 
     fn signer(tag_text: &str, target: Target) -> PrivilegedSigner {
-        PrivilegedSigner::new(Scope { tag: tag(tag_text), target, retires: None })
+        PrivilegedSigner::new(Scope { tag: tag(tag_text), target, retires: None, system: system() })
     }
 
     #[test]
     fn writes_in_scope_reach_the_batch() {
         let s = signer("0x2::Epoch::Epoch", Target::System);
         let mut batch = WriteBatch::new();
-        s.put(&mut batch, AccountAddress::ZERO, &tag("0x2::Epoch::Epoch"), vec![1]).unwrap();
-        assert_eq!(batch.get(&AccountAddress::ZERO, &tag("0x2::Epoch::Epoch")), Some(&Write::Put(vec![1])));
+        s.put(&mut batch, ZERO, &tag("0x2::Epoch::Epoch"), vec![1]).unwrap();
+        assert_eq!(batch.get(&ZERO, &tag("0x2::Epoch::Epoch")), Some(&Write::Put(vec![1])));
         let users = signer("0x3::Coin::Balance<0x1::GAS::GAS>", Target::AnyUser);
         for n in [1u8, 2, 255] {
             users.delete(&mut batch, account(n), &tag("0x3::Coin::Balance<0x1::GAS::GAS>")).unwrap();
         }
         let mut store = InMemoryStore::new();
         store.apply(batch).unwrap();
-        assert_eq!(store.get(&AccountAddress::ZERO, &tag("0x2::Epoch::Epoch")).unwrap(), Some(vec![1]));
+        assert_eq!(store.get(&ZERO, &tag("0x2::Epoch::Epoch")).unwrap(), Some(vec![1]));
     }
 
     #[test]
@@ -191,7 +231,12 @@ mod tests {
             err,
             SignerError::OutOfScope {
                 wanted: Box::new(Resource { account: account(5), tag: tag("0x2::Epoch::Epoch") }),
-                allowed: Box::new(Scope { tag: tag("0x2::Epoch::Epoch"), target: Target::System, retires: None }),
+                allowed: Box::new(Scope {
+                    tag: tag("0x2::Epoch::Epoch"),
+                    target: Target::System,
+                    retires: None,
+                    system: system(),
+                }),
             }
         );
         assert_eq!(
@@ -200,7 +245,7 @@ mod tests {
              0x2::Epoch::Epoch in the system account 0x0"
         );
         let users = signer("0x4::Wallet::Wallet", Target::AnyUser);
-        assert!(users.delete(&mut batch, AccountAddress::ZERO, &tag("0x4::Wallet::Wallet")).is_err());
+        assert!(users.delete(&mut batch, ZERO, &tag("0x4::Wallet::Wallet")).is_err());
         let one = signer("0x4::Wallet::Wallet", Target::Account(account(7)));
         assert!(one.put(&mut batch, account(7), &tag("0x4::Wallet::Wallet"), vec![]).is_ok());
         let err = one.put(&mut batch, account(8), &tag("0x4::Wallet::Wallet"), vec![]).unwrap_err();

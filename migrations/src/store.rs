@@ -10,9 +10,7 @@
 //! The trait is object-safe (`&mut dyn Store`), so the prologue hook can pick a backend at run
 //! time; the persistent backend (redb) lives in `vm-hooks`, the in-memory one here.
 
-use crate::core_types::{address_of, render_struct_tag};
-use move_core_types::account_address::AccountAddress;
-use move_core_types::language_storage::StructTag;
+use crate::key::{AccountAddress, StructTag};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -23,11 +21,27 @@ pub const DEFAULT_MAX_VALUE_SIZE: usize = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("resource {} at {} is {size} bytes, more than the store's limit of {max}", render_struct_tag(.tag), address_of(.account))]
-    ValueTooLarge { account: AccountAddress, tag: StructTag, size: usize, max: usize },
+    #[error("resource {resource} is {size} bytes, more than the store's limit of {max}")]
+    ValueTooLarge { resource: Box<ResourceKey>, size: usize, max: usize },
+    #[error("resource {resource}: the account's address is {account_width} bytes, the tag's {tag_width}: one chain uses one address width")]
+    MixedWidths { resource: Box<ResourceKey>, account_width: usize, tag_width: usize },
     /// A failure of the storage engine itself (I/O, corruption, a closed database).
     #[error("{backend} store: {source}")]
     Backend { backend: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+}
+
+/// The key of one resource, for messages (boxed in errors: a tag is large, and the path that
+/// succeeds should not pay for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceKey {
+    pub account: AccountAddress,
+    pub tag: StructTag,
+}
+
+impl std::fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {}", self.tag, self.account)
+    }
 }
 
 /// One write of a batch.
@@ -102,15 +116,21 @@ impl WriteBatch {
         self.writes.get(tag).and_then(|group| group.get(account))
     }
 
-    /// Refuses a batch that puts a value larger than `max` bytes: stores check every write before
-    /// applying any, so that a batch is all or nothing.
-    pub fn check_value_sizes(&self, max: usize) -> Result<(), StoreError> {
+    /// Refuses a batch that puts a value larger than `max` bytes, or mixes address widths in a
+    /// key: stores check every write before applying any, so that a batch is all or nothing.
+    pub fn validate(&self, max: usize) -> Result<(), StoreError> {
         for (tag, account, write) in self.iter() {
+            if !tag.has_width(account.width()) {
+                return Err(StoreError::MixedWidths {
+                    resource: Box::new(ResourceKey { account: *account, tag: tag.clone() }),
+                    account_width: account.width().bytes(),
+                    tag_width: tag.address.width().bytes(),
+                });
+            }
             if let Write::Put(bytes) = write {
                 if bytes.len() > max {
                     return Err(StoreError::ValueTooLarge {
-                        account: *account,
-                        tag: tag.clone(),
+                        resource: Box::new(ResourceKey { account: *account, tag: tag.clone() }),
                         size: bytes.len(),
                         max,
                     });
@@ -229,7 +249,7 @@ impl Store for InMemoryStore {
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         // Check everything first: past this loop nothing can fail, so the batch is all or nothing.
-        batch.check_value_sizes(self.max_value_size)?;
+        batch.validate(self.max_value_size)?;
         for (tag, group) in batch.into_groups() {
             let accounts = self.resources.entry(tag).or_default();
             for (account, write) in group {
@@ -251,16 +271,14 @@ impl Store for InMemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core_types::parse_struct_tag;
+    use binary_format::AddressLength;
 
     fn account(n: u8) -> AccountAddress {
-        let mut bytes = [0u8; AccountAddress::LENGTH];
-        bytes[15] = n;
-        AccountAddress::new(bytes)
+        AccountAddress::from_u64(u64::from(n), AddressLength::Bytes16)
     }
 
     fn tag(s: &str) -> StructTag {
-        parse_struct_tag(s).unwrap()
+        StructTag::parse(s, AddressLength::Bytes16).unwrap()
     }
 
     fn filled() -> InMemoryStore {
@@ -347,7 +365,7 @@ mod tests {
         batch.put(account(1), tag("0x1::Wallet::Wallet"), vec![1]);
         dynamic.apply(batch).unwrap();
         assert_eq!(dynamic.get(&account(1), &tag("0x1::Wallet::Wallet")).unwrap(), Some(vec![1]));
-        let all: Vec<_> = store.iter().map(|(t, a, b)| (t.name.to_string(), *a, b.to_vec())).collect();
+        let all: Vec<_> = store.iter().map(|(t, a, b)| (t.name.clone(), *a, b.to_vec())).collect();
         assert_eq!(all, vec![("Wallet".to_owned(), account(1), vec![1])]);
     }
 }

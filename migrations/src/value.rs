@@ -11,11 +11,9 @@
 //! length is checked against the bytes left before anything is allocated for it, ULEB128 lengths
 //! must be canonical (as BCS requires: one encoding per value), and nesting is bounded.
 
-use crate::core_types::{self, ConvertError};
 use crate::layout::{FieldLayout, Layout, MAX_LAYOUT_DEPTH};
 use crate::u256::U256;
 use binary_format::{Address, AddressLength};
-use move_core_types::value::{MoveStruct, MoveValue};
 use std::fmt;
 
 /// Longest sequence BCS allows (2^31 - 1), for vector lengths.
@@ -89,54 +87,6 @@ impl Value {
             Value::U128(n) => Some(*n),
             _ => None,
         }
-    }
-
-    /// The `move-core-types` value. Fails for `u16`, `u32`, `u256`, enums and addresses that
-    /// need more than 16 bytes. Structs become `MoveStruct::Runtime` (see
-    /// [`Layout::to_move_layout`] for why not `WithFields`).
-    pub fn to_move_value(&self) -> Result<MoveValue, ConvertError> {
-        let not = |what: &str| Err(ConvertError::NotRepresentable { what: what.to_owned() });
-        Ok(match self {
-            Value::Bool(b) => MoveValue::Bool(*b),
-            Value::U8(n) => MoveValue::U8(*n),
-            Value::U64(n) => MoveValue::U64(*n),
-            Value::U128(n) => MoveValue::U128(*n),
-            Value::U16(_) => return not("a u16 value"),
-            Value::U32(_) => return not("a u32 value"),
-            Value::U256(_) => return not("a u256 value"),
-            Value::Variant { .. } => return not("an enum value"),
-            Value::Address(a) => MoveValue::Address(core_types::account_address(a)?),
-            Value::Signer(a) => MoveValue::Signer(core_types::account_address(a)?),
-            Value::Vector(items) => {
-                MoveValue::Vector(items.iter().map(Value::to_move_value).collect::<Result<_, _>>()?)
-            }
-            Value::Struct(fields) => MoveValue::Struct(MoveStruct::Runtime(
-                fields.iter().map(Value::to_move_value).collect::<Result<_, _>>()?,
-            )),
-        })
-    }
-}
-
-impl From<MoveValue> for Value {
-    /// Always possible: ours is the larger vocabulary. Field names of a `WithFields` struct are
-    /// dropped (they belong to the layout).
-    fn from(v: MoveValue) -> Value {
-        match v {
-            MoveValue::Bool(b) => Value::Bool(b),
-            MoveValue::U8(n) => Value::U8(n),
-            MoveValue::U64(n) => Value::U64(n),
-            MoveValue::U128(n) => Value::U128(n),
-            MoveValue::Address(a) => Value::Address(core_types::address_of(&a)),
-            MoveValue::Signer(a) => Value::Signer(core_types::address_of(&a)),
-            MoveValue::Vector(items) => Value::Vector(items.into_iter().map(Value::from).collect()),
-            MoveValue::Struct(s) => Value::from(s),
-        }
-    }
-}
-
-impl From<MoveStruct> for Value {
-    fn from(s: MoveStruct) -> Value {
-        Value::Struct(s.into_fields().into_iter().map(Value::from).collect())
     }
 }
 
@@ -733,22 +683,5 @@ mod tests {
         assert!(matches!(encode(&value, &layout).unwrap_err().kind, EncodeErrorKind::TooDeep { .. }));
         let bytes = vec![1u8; MAX_LAYOUT_DEPTH + 6];
         assert!(matches!(decode(&bytes, &layout).unwrap_err().kind, DecodeErrorKind::TooDeep { .. }));
-    }
-
-    #[test]
-    fn move_values_convert_where_representable() {
-        let value = Value::Struct(vec![
-            Value::Struct(vec![Value::U64(5)]),
-            Value::U64(7),
-            Value::Vector(vec![Value::Address(Address::from_u64(0xa11ce))]),
-        ]);
-        let mv = value.to_move_value().unwrap();
-        let bytes = encode(&value, &stake()).unwrap();
-        assert_eq!(mv.simple_serialize().unwrap(), bytes);
-        let layout = stake().to_move_layout().unwrap();
-        let back = MoveValue::simple_deserialize(&bytes, &layout).unwrap();
-        assert_eq!(Value::from(back), value);
-        assert!(Value::U16(1).to_move_value().is_err());
-        assert!(Value::Variant { index: 0, fields: vec![] }.to_move_value().is_err());
     }
 }

@@ -6,13 +6,16 @@
 
 use binary_format::{AddressLength, Module};
 use migrations::catalogue::{Catalogue, CatalogueError, Instance};
-use migrations::core_types::parse_struct_tag;
 use migrations::handlers::Handlers;
 use migrations::runner::Runner;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{encode, Layout, Value};
-use move_core_types::account_address::AccountAddress;
+use migrations::{AccountAddress, ChunkEnd, Meter, SystemAccounts};
 use stdlib::declarations::Declarations;
+
+fn parse_struct_tag(s: &str) -> Result<migrations::StructTag, migrations::KeyError> {
+    migrations::StructTag::parse(s, binary_format::AddressLength::Bytes16)
+}
 
 fn release(n: usize) -> Vec<Module> {
     stdlib::embedded::release_modules(n).unwrap()
@@ -39,7 +42,7 @@ fn catalogue(old: usize) -> Catalogue {
 
 fn instance(c: &Catalogue, id: &str, args: &[&str]) -> Instance {
     let args: Vec<_> =
-        args.iter().map(|a| move_core_types::language_storage::TypeTag::Struct(parse_struct_tag(a).unwrap())).collect();
+        args.iter().map(|a| migrations::TypeTag::Struct(Box::new(parse_struct_tag(a).unwrap()))).collect();
     c.instance(c.entry(id).unwrap(), &args).unwrap()
 }
 
@@ -75,7 +78,7 @@ fn v1_to_v2_values_transcode_to_values_built_in_the_new_layout() {
     assert_eq!(transform(&epoch, old), bytes(new, &epoch.new_layout));
 
     let balance = instance(&c, "coin-balance-v2", &["0x1::GAS::GAS"]);
-    assert_eq!(migrations::core_types::render_struct_tag(&balance.new_tag), "0x3::Coin::Balance<0x1::GAS::GAS>");
+    assert_eq!(balance.new_tag.to_string(), "0x3::Coin::Balance<0x1::GAS::GAS>");
     let old = Value::Struct(vec![Value::Struct(vec![Value::U64(u64::MAX)])]);
     let new = Value::Struct(vec![Value::Struct(vec![Value::U128(u128::from(u64::MAX))])]);
     assert_eq!(transform(&balance, old), bytes(new, &balance.new_layout));
@@ -171,9 +174,16 @@ fn history_detects_edited_missing_and_reordered_migrations() {
 }
 
 fn account(n: u32) -> AccountAddress {
-    let mut a = [0u8; 16];
-    a[12..].copy_from_slice(&n.to_be_bytes());
-    AccountAddress::new(a)
+    AccountAddress::from_u64(u64::from(n), AddressLength::Bytes16)
+}
+
+fn zero() -> AccountAddress {
+    AccountAddress::zero(AddressLength::Bytes16)
+}
+
+/// The stdlib's system account.
+fn system() -> SystemAccounts {
+    SystemAccounts::new([zero()])
 }
 
 #[test]
@@ -191,14 +201,14 @@ fn runner_migrates_in_chunks_reports_corrupt_accounts_and_is_idempotent() {
         batch.put(account(n), balance.old_tag.clone(), b);
     }
     store.apply(batch).unwrap();
-    let runner = Runner::for_instance(&balance, c.entry("coin-balance-v2").unwrap().scope);
+    let runner = Runner::for_instance(&balance, c.entry("coin-balance-v2").unwrap().scope, &system());
     let (mut cursor, mut migrated, mut failed) = (None, 0, Vec::new());
     loop {
-        let report = runner.run_chunk(&balance, &mut store, cursor, 128).unwrap();
+        let report = runner.run(&balance, &mut store, cursor, &mut Meter::new(128, u64::MAX)).unwrap();
         migrated += report.migrated;
         failed.extend(report.failed);
         cursor = report.cursor;
-        if report.done {
+        if report.end == ChunkEnd::Exhausted {
             break;
         }
     }
@@ -213,8 +223,8 @@ fn runner_migrates_in_chunks_reports_corrupt_accounts_and_is_idempotent() {
     assert_eq!(new, expected);
     // Running again changes nothing but meeting the same corrupt accounts.
     let before: Vec<_> = store.iter().map(|(t, a, b)| (t.clone(), *a, b.to_vec())).collect();
-    let again = runner.run_chunk(&balance, &mut store, None, 10_000).unwrap();
-    assert_eq!((again.migrated, again.failed.len(), again.done), (0, 4, true));
+    let again = runner.run(&balance, &mut store, None, &mut Meter::unlimited()).unwrap();
+    assert_eq!((again.migrated, again.failed.len(), again.end), (0, 4, ChunkEnd::Exhausted));
     let after: Vec<_> = store.iter().map(|(t, a, b)| (t.clone(), *a, b.to_vec())).collect();
     assert_eq!(before, after);
 }
@@ -226,16 +236,16 @@ fn a_system_entry_cannot_write_user_accounts() {
     let mut store = InMemoryStore::new();
     let value = Value::Struct(vec![Value::U64(1), Value::U64(2), Value::Struct(vec![Value::U64(3), Value::U64(4)])]);
     let mut batch = WriteBatch::new();
-    batch.put(AccountAddress::ZERO, epoch.old_tag.clone(), bytes(value.clone(), &epoch.old_layout));
+    batch.put(zero(), epoch.old_tag.clone(), bytes(value.clone(), &epoch.old_layout));
     batch.put(account(9), epoch.old_tag.clone(), bytes(value, &epoch.old_layout));
     store.apply(batch).unwrap();
-    let runner = Runner::for_instance(&epoch, c.entry("epoch-v2").unwrap().scope);
-    let report = runner.run_chunk(&epoch, &mut store, None, 10).unwrap();
+    let runner = Runner::for_instance(&epoch, c.entry("epoch-v2").unwrap().scope, &system());
+    let report = runner.run(&epoch, &mut store, None, &mut Meter::new(10, u64::MAX)).unwrap();
     assert_eq!(report.migrated, 1);
     assert_eq!(report.failed.len(), 1);
     assert!(report.failed[0].reason.contains("refused"), "{}", report.failed[0]);
     assert!(store.get(&account(9), &epoch.new_tag).unwrap().is_none());
-    assert!(store.get(&AccountAddress::ZERO, &epoch.new_tag).unwrap().is_some());
+    assert!(store.get(&zero(), &epoch.new_tag).unwrap().is_some());
 }
 
 #[test]
@@ -252,8 +262,8 @@ fn a_corrupt_bool_is_reported_and_its_account_left_untouched() {
     batch.put(account(1), wallet.old_tag.clone(), good);
     batch.put(account(2), wallet.old_tag.clone(), corrupt.clone());
     store.apply(batch).unwrap();
-    let runner = Runner::for_instance(&wallet, c.entry("wallet-v3").unwrap().scope);
-    let report = runner.run_chunk(&wallet, &mut store, None, 10).unwrap();
+    let runner = Runner::for_instance(&wallet, c.entry("wallet-v3").unwrap().scope, &system());
+    let report = runner.run(&wallet, &mut store, None, &mut Meter::new(10, u64::MAX)).unwrap();
     assert_eq!(report.migrated, 1);
     assert_eq!(report.failed.len(), 1);
     assert!(report.failed[0].reason.contains("not a bool"), "{}", report.failed[0]);

@@ -776,13 +776,15 @@ fn check(case: &Case, require_all: bool) -> Result<Outcome, TestCaseError> {
     // The same through move-core-types, where it can represent both layouts: its decoder reads
     // the old bytes, the change is made, its encoder writes the new bytes.
     let mut outcome = Outcome { applied: c.applied, move_core_types: false, reordered: false };
-    if let (Ok(old_move), Ok(new_move)) = (old_layout.to_move_layout(), new_layout.to_move_layout()) {
+    if let (Ok(old_move), Ok(new_move)) =
+        (migrations::core_types::move_layout(&old_layout), migrations::core_types::move_layout(&new_layout))
+    {
         let theirs = MoveValue::simple_deserialize(&old_bytes, &old_move).unwrap();
-        let changed = Value::Struct(apply_struct(Value::from(theirs).fields().unwrap(), &c.spec));
-        let bytes = changed.to_move_value().unwrap().simple_serialize().unwrap();
+        let changed = Value::Struct(apply_struct(migrations::core_types::value_of(theirs).fields().unwrap(), &c.spec));
+        let bytes = migrations::core_types::move_value(&changed).unwrap().simple_serialize().unwrap();
         prop_assert_eq!(out, &bytes[..], "move-core-types encodes the changed value differently");
         let back = MoveValue::simple_deserialize(out, &new_move).unwrap();
-        prop_assert_eq!(Value::from(back), expected_value);
+        prop_assert_eq!(migrations::core_types::value_of(back), expected_value);
         outcome.move_core_types = true;
     }
     outcome.reordered = matches!(plan.root, migrations::plan::StructPlan::Reorder { .. });

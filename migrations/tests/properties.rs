@@ -5,11 +5,14 @@
 mod common;
 
 use binary_format::{AddressLength, ModuleId};
-use migrations::core_types::parse_struct_tag;
 use migrations::value::{decode, encode, DecodeErrorKind};
 use migrations::{EnumLayout, FieldLayout, Layout, StructLayout, Value, VariantLayout};
 use move_core_types::value::MoveValue;
 use proptest::prelude::*;
+
+fn parse_struct_tag(s: &str) -> Result<migrations::StructTag, migrations::KeyError> {
+    migrations::StructTag::parse(s, binary_format::AddressLength::Bytes16)
+}
 
 fn module() -> ModuleId {
     ModuleId::parse("0x1::Gen").unwrap()
@@ -116,13 +119,13 @@ proptest! {
     /// Our encoding is move-core-types' encoding, and its decoding is ours.
     #[test]
     fn agrees_with_move_core_types((layout, value) in with_value(representable_layout())) {
-        let move_layout = layout.to_move_layout().unwrap();
-        let move_value = value.to_move_value().unwrap();
+        let move_layout = migrations::core_types::move_layout(&layout).unwrap();
+        let move_value = migrations::core_types::move_value(&value).unwrap();
         let bytes = encode(&value, &layout).unwrap();
         prop_assert_eq!(move_value.simple_serialize().unwrap(), bytes.clone());
         let theirs = MoveValue::simple_deserialize(&bytes, &move_layout).unwrap();
         prop_assert_eq!(&theirs, &move_value);
-        prop_assert_eq!(Value::from(theirs), value);
+        prop_assert_eq!(migrations::core_types::value_of(theirs), value);
     }
 
     /// Corrupt bytes: we accept exactly what move-core-types accepts, with the same value.
@@ -142,9 +145,9 @@ proptest! {
             }
         }
         let ours = decode(&bytes, &layout);
-        let theirs = MoveValue::simple_deserialize(&bytes, &layout.to_move_layout().unwrap());
+        let theirs = MoveValue::simple_deserialize(&bytes, &migrations::core_types::move_layout(&layout).unwrap());
         match (ours, theirs) {
-            (Ok(a), Ok(b)) => prop_assert_eq!(a, Value::from(b)),
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, migrations::core_types::value_of(b)),
             (Err(_), Err(_)) => {}
             (a, b) => prop_assert!(false, "ours {:?}, move-core-types {:?}", a, b.map_err(|e| e.to_string())),
         }

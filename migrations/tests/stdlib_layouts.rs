@@ -2,11 +2,14 @@
 //! Layouts of the real stdlib releases, read from the committed release files.
 
 use binary_format::{Ability, Address, DatatypeRef, ModuleId, Type};
-use migrations::core_types::{parse_struct_tag, struct_tag};
 use migrations::value::{decode, encode, DecodeErrorKind};
 use migrations::{Layout, ReleaseIndex, Value};
 use move_core_types::value::MoveValue;
 use std::path::PathBuf;
+
+fn parse_struct_tag(s: &str) -> Result<migrations::StructTag, migrations::KeyError> {
+    migrations::StructTag::parse(s, binary_format::AddressLength::Bytes16)
+}
 
 fn release(name: &str) -> stdlib::release::Release {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../stdlib/releases").join(name);
@@ -33,7 +36,7 @@ fn every_stored_struct_of_every_release_resolves() {
                 let args = s.type_params.iter().map(|_| gas()).collect();
                 let d = DatatypeRef { module: m.module.id(), name: s.name.clone(), type_args: args };
                 let layout = idx.layout_of_datatype(&d).unwrap();
-                assert!(layout.to_move_layout().is_ok(), "{layout}");
+                assert!(migrations::core_types::move_layout(&layout).is_ok(), "{layout}");
                 listing.push_str(&format!("{layout}\n"));
             }
         }
@@ -76,7 +79,7 @@ fn balance_of_gas_through_a_struct_tag() {
     // The tag and our datatype agree.
     let d =
         DatatypeRef { module: ModuleId::parse("0x3::Coin").unwrap(), name: "Balance".into(), type_args: vec![gas()] };
-    assert_eq!(struct_tag(&d).unwrap(), tag);
+    assert_eq!(migrations::StructTag::from_datatype(&d, binary_format::AddressLength::Bytes16).unwrap(), tag);
     // A struct the release does not have is named.
     let err = idx.layout_of_struct_tag(&parse_struct_tag("0x6::Stake::Stake").unwrap()).unwrap_err();
     assert_eq!(err.to_string(), "module 0x6::Stake is not in the release");
@@ -98,9 +101,9 @@ fn corrupt_stake_bytes_say_where() {
     longer.extend([1, 2]);
     assert_eq!(decode(&longer, &layout).unwrap_err().kind, DecodeErrorKind::TrailingBytes { count: 2 });
     // move-core-types reads the same bytes the same way.
-    let move_layout = layout.to_move_layout().unwrap();
+    let move_layout = migrations::core_types::move_layout(&layout).unwrap();
     let mv = MoveValue::simple_deserialize(&bytes, &move_layout).unwrap();
-    assert_eq!(Value::from(mv), value);
+    assert_eq!(migrations::core_types::value_of(mv), value);
 }
 
 #[test]

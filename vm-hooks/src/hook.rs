@@ -15,14 +15,15 @@
 //!   height, all of it lands in one atomic batch with the status, and a block that already did
 //!   its work (the status records the last block that did) does nothing when called again.
 
+use crate::config::Budget;
 use crate::policy::{Decision, HaltedMigration, Policy};
-use crate::schedule::{Budget, HookConfig, ReleasePlan, Schedule, ScheduleError, Unit};
+use crate::schedule::{HookConfig, ReleasePlan, Schedule, ScheduleError, Unit};
 use crate::staged::Staged;
 use crate::status::{Cursor, InProgress, Status, StatusError};
 use migrations::catalogue::Catalogue;
+use migrations::runner::{ChunkEnd, Meter};
 use migrations::store::{Store, StoreError, WriteBatch};
-use migrations::StructTag;
-use move_core_types::account_address::AccountAddress;
+use migrations::{AccountAddress, StructTag};
 use stdlib::registry::ReleaseName;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,9 @@ pub enum HookError {
     /// Nothing runs until the configuration is fixed; blocks go on.
     #[error("migration history does not match the configuration: {}", .0.join("; "))]
     History(Vec<String>),
+    /// A key of another address width than the chain's.
+    #[error(transparent)]
+    Key(#[from] migrations::KeyError),
 }
 
 /// What one call did. `Copy` and allocation-free, so the idle path returns it for nothing;
@@ -103,6 +107,7 @@ pub(crate) struct State {
 }
 
 /// The prologue hook. Build it once at node start; call [`Hook::maybe_migrate`] every block.
+/// `Send + Sync`: a node may keep it behind a lock and call it from its block-execution thread.
 #[derive(Debug)]
 pub struct Hook {
     pub(crate) schedule: Schedule,
@@ -127,8 +132,40 @@ impl Hook {
         Ok(Hook { schedule, config, policy, state: None, idle_until: 0 })
     }
 
+    /// The budget this node is configured with (the chain's, for releases that state none).
     pub fn budget(&self) -> Budget {
-        self.config.budget
+        self.config.chain.budget
+    }
+
+    /// The chain this hook runs in.
+    pub fn chain(&self) -> &crate::ChainConfig {
+        &self.config.chain
+    }
+
+    /// The budget a release would record at activation: its plan's, or the chain's.
+    fn planned_budget(&self, release: ReleaseName) -> Budget {
+        self.schedule
+            .releases
+            .iter()
+            .find(|(r, _, _)| *r == release)
+            .and_then(|(_, _, b)| *b)
+            .unwrap_or(self.config.chain.budget)
+    }
+
+    /// Running migrations whose recorded budget differs from what this node would have
+    /// recorded (migration, this node's budget, the chain's): the node follows the chain's, and
+    /// an operator should fix the configuration.
+    pub fn budget_mismatch(&self) -> Vec<(String, Budget, Budget)> {
+        let Some(status) = self.status() else { return Vec::new() };
+        self.schedule
+            .units
+            .iter()
+            .filter_map(|u| {
+                let recorded = status.progress_of(&u.id)?.cursor.budget;
+                let ours = self.planned_budget(u.release);
+                (ours != recorded).then(|| (u.id.clone(), ours, recorded))
+            })
+            .collect()
     }
 
     /// The status as this hook last read or wrote it (`None` before the first call).
@@ -161,33 +198,57 @@ impl Hook {
         self.ensure_loaded(store)
     }
 
-    /// Runs every configured migration once more over `store`, staged and dropped: the
+    /// Runs every configured migration once more over `store`, staged and dropped, with the
+    /// loop the prologue runs ([`migrations::Runner::migrate_chunk`]) and no budget: the
     /// resources a second pass would migrate, per migration. Empty on a state the migrations
-    /// have finished with, whatever their budget and however often they were interrupted.
-    /// Quarantined accounts are not counted: a second pass fails on them again and changes
-    /// nothing. Nothing is written.
-    pub fn second_pass(&self, store: &dyn Store) -> Result<Vec<(String, u64)>, StoreError> {
-        const CHUNK: usize = 10_000;
+    /// have finished with, whatever their budget and however often they were interrupted. A
+    /// versioned migration is run from the first account (any old version left is found); an
+    /// in-place one from where the status says it stands (a finished one has nothing left, and
+    /// its bytes cannot be told from old ones by looking). Quarantined accounts are not counted:
+    /// a second pass fails on them again and changes nothing. Nothing is written.
+    pub fn second_pass(&self, store: &dyn Store) -> Result<Vec<(String, u64)>, HookError> {
+        let status = Status::load(store, &self.config.chain)?;
         let mut changes = Vec::new();
         for unit in &self.schedule.units {
-            let mut staged = Staged::new(store);
+            if unit.in_place && status.has_run(&unit.id) {
+                continue;
+            }
+            let cursor = if unit.in_place {
+                status.progress_of(&unit.id).map(|p| p.cursor.clone()).unwrap_or_default()
+            } else {
+                Cursor::default()
+            };
             let mut migrated = 0u64;
-            for (instance, runner) in &unit.instances {
-                let mut after = None;
-                loop {
-                    let report = runner.run_chunk(instance, &mut staged, after, CHUNK)?;
-                    migrated += report.migrated;
-                    after = report.cursor;
-                    if report.done || after.is_none() {
-                        break;
-                    }
-                }
+            let mut meter = Meter::unlimited();
+            for (index, (instance, runner)) in unit.instances.iter().enumerate().skip(cursor.instance as usize) {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                let after = if index == cursor.instance { cursor.after } else { None };
+                let mut batch = WriteBatch::new();
+                let chunk = runner.migrate_chunk(
+                    instance,
+                    store,
+                    after,
+                    &mut meter,
+                    // Versioned, every holder of the old version is left over, system accounts too;
+                    // in place, the keys the status says are new are not.
+                    &mut |a| unit.in_place && self.skipped_by_pass(unit, &cursor, index, a),
+                    &mut |_| false,
+                    &mut batch,
+                )?;
+                migrated += chunk.migrated;
             }
             if migrated > 0 {
                 changes.push((unit.id.clone(), migrated));
             }
         }
         Ok(changes)
+    }
+
+    /// Whether the user pass of `unit` passes over `account` of instance `index`: a system
+    /// account (its resources are migrated at activation), or, in place, an account already
+    /// migrated ahead of the cursor.
+    fn skipped_by_pass(&self, unit: &Unit, cursor: &Cursor, index: u32, account: &AccountAddress) -> bool {
+        self.config.chain.is_system(account) || (unit.in_place && cursor.is_done(index, account))
     }
 
     /// What the configured migrations of releases after `after_release` make of a resource
@@ -201,22 +262,25 @@ impl Hook {
         after_release: ReleaseName,
     ) -> Option<Result<(StructTag, Vec<u8>), String>> {
         let mut current: Option<(StructTag, Vec<u8>)> = None;
-        for _ in 0..=self.schedule.units.len() {
+        let mut next_unit = 0;
+        loop {
             let (t, b) = current.as_ref().map_or((tag, bytes), |(t, b)| (t, b.as_slice()));
-            let Some(&(u, i)) = self.schedule.consumers.get(t) else { break };
+            // The next migration in schedule order that reads this tag.
+            let step = self.schedule.readers.get(t).into_iter().flatten().find(|&&(u, _)| {
+                u >= next_unit && self.schedule.units.get(u).is_some_and(|unit| unit.release > after_release)
+            });
+            let Some(&(u, i)) = step else { break };
             let Some((unit, (instance, _))) =
                 self.schedule.units.get(u).and_then(|unit| unit.instances.get(i).map(|x| (unit, x)))
             else {
                 break;
             };
-            if unit.release <= after_release {
-                break;
-            }
             let mut out = Vec::with_capacity(b.len() + 16);
             if let Err(e) = instance.transform(b, &mut out) {
                 return Some(Err(format!("{}: {e}", unit.id)));
             }
             current = Some((instance.new_tag.clone(), out));
+            next_unit = u + 1;
         }
         current.map(Ok)
     }
@@ -253,7 +317,7 @@ impl Hook {
         if self.state.is_some() {
             return Ok(());
         }
-        let status = Status::load(store)?;
+        let status = Status::load(store, &self.config.chain)?;
         let mut problems = Vec::new();
         let activations = status.activations();
         if activations.len() > self.schedule.releases.len() {
@@ -263,7 +327,7 @@ impl Hook {
                 self.schedule.releases.len()
             ));
         }
-        for (a, (release, _)) in activations.iter().zip(&self.schedule.releases) {
+        for (a, (release, _, _)) in activations.iter().zip(&self.schedule.releases) {
             if a.release != u64::from(release.number()) {
                 problems.push(format!("release {} was activated where {release} is configured", a.release));
             }
@@ -301,7 +365,7 @@ impl Hook {
         } else {
             match self.schedule.releases.get(state.activated) {
                 // A due release held back by governance: ask again next block.
-                Some(&(_, height)) => height.max(block.saturating_add(1)),
+                Some(&(_, height, _)) => height.max(block.saturating_add(1)),
                 None => u64::MAX,
             }
         };
@@ -325,7 +389,7 @@ impl Hook {
                 self.run_queue(&mut state, &mut staged, block, &mut report)?;
                 if state.status != before {
                     let mut status_batch = WriteBatch::new();
-                    state.status.write_into(&mut status_batch)?;
+                    state.status.write_into(&mut status_batch, &self.config.chain);
                     staged.apply(status_batch)?;
                 }
                 Ok(())
@@ -351,7 +415,7 @@ impl Hook {
         block: u64,
         report: &mut BlockReport,
     ) -> Result<(), HookError> {
-        while let Some(&(release, height)) = self.schedule.releases.get(state.activated) {
+        while let Some(&(release, height, planned)) = self.schedule.releases.get(state.activated) {
             if block < height {
                 break;
             }
@@ -359,10 +423,19 @@ impl Hook {
                 report.denied = true;
                 break;
             }
+            let budget = planned.unwrap_or(self.config.chain.budget);
             state.status.record_activation(u64::from(release.number()), block);
             let index = state.activated;
             state.activated += 1;
             report.activated += 1;
+            // Each user-account migration of the release records, from now on, the budget it
+            // runs under: every node follows the recorded value.
+            for unit in self.schedule.units.iter().filter(|u| u.release_index == index && u.has_user_part()) {
+                if state.status.progress_of(&unit.id).is_none() && !state.status.has_run(&unit.id) {
+                    let cursor = Cursor { height: block, budget, ..Cursor::default() };
+                    state.status.set_progress(InProgress { id: unit.id.clone(), cursor, migrated: 0 });
+                }
+            }
             for (i, unit) in self.schedule.units.iter().enumerate() {
                 if unit.release_index == index && unit.has_system_part() {
                     self.run_system(state, i, unit, staged, block, report)?;
@@ -372,8 +445,8 @@ impl Hook {
         Ok(())
     }
 
-    /// Migrates the system account's resource of `unit`, all instances or none. A failure
-    /// halts the unit (0x0 cannot be quarantined): recorded, its data intact.
+    /// Migrates the system accounts' resources of `unit`, all instances or none. A failure
+    /// halts the unit (a system account cannot be quarantined): recorded, its data intact.
     fn run_system(
         &self,
         state: &mut State,
@@ -387,22 +460,24 @@ impl Hook {
         let mut migrated = 0;
         let batch = {
             let mut inner = Staged::new(&*staged);
-            for (instance, runner) in &unit.instances {
-                match runner.migrate_account(instance, &mut inner, AccountAddress::ZERO)? {
-                    None => {}
-                    Some(Ok(())) => migrated += 1,
-                    Some(Err(f)) => {
-                        failure = Some(f.reason);
-                        break;
+            'accounts: for account in self.config.chain.system_accounts.iter() {
+                for (instance, runner) in &unit.instances {
+                    match runner.migrate_account(instance, &mut inner, *account)? {
+                        None => {}
+                        Some(Ok(())) => migrated += 1,
+                        Some(Err(f)) => {
+                            failure = Some(format!("{account}: {}", f.reason));
+                            break 'accounts;
+                        }
                     }
                 }
             }
             inner.into_batch()
         };
         if let Some(reason) = failure {
-            let cursor = state.status.progress_of(&unit.id).map(|p| p.cursor).unwrap_or_default();
+            let cursor = state.status.progress_of(&unit.id).map(|p| p.cursor.clone()).unwrap_or_default();
             let migrated = state.status.progress_of(&unit.id).map_or(0, |p| p.migrated);
-            state.status.record_failure(&unit.id, AccountAddress::ZERO, format!("system account: {reason}"));
+            state.status.record_failure(&unit.id, self.zero(), format!("system account {reason}"));
             state.status.set_progress(InProgress {
                 id: unit.id.clone(),
                 cursor: Cursor { height: block, ..cursor },
@@ -464,11 +539,11 @@ impl Hook {
                         continue;
                     }
                     Decision::Retry | Decision::Approve => {
-                        state.status.clear_failure(&unit.id, AccountAddress::ZERO);
+                        state.status.clear_failure(&unit.id, self.zero());
                         if let Some(p) = state.status.progress_of(&unit.id).cloned() {
                             let approved = p.cursor.approved || decision == Decision::Approve;
                             state.status.set_progress(InProgress {
-                                cursor: Cursor { height: block, approved, ..p.cursor },
+                                cursor: Cursor { height: block, approved, ..p.cursor.clone() },
                                 ..p
                             });
                         }
@@ -507,9 +582,15 @@ impl Hook {
         Ok(())
     }
 
-    /// Migrates user accounts of `unit` from its cursor until done, out of budget, or halted.
-    /// Writes go to a batch of their own, applied only if the unit does not halt in this block
-    /// (a halt rolls back the block's chunk of the unit).
+    /// The zero address of the chain's width: where a migration's own failure is recorded.
+    fn zero(&self) -> AccountAddress {
+        AccountAddress::zero(self.config.chain.address_length)
+    }
+
+    /// Migrates user accounts of `unit` from its cursor until done, out of budget, or halted,
+    /// with the one migration loop ([`migrations::Runner::migrate_chunk`]) under the budget its
+    /// release recorded at activation. Writes go to a batch of their own, applied only if the
+    /// unit does not halt in this block (a halt rolls back the block's chunk of the unit).
     fn run_users(
         &self,
         state: &mut State,
@@ -518,83 +599,60 @@ impl Hook {
         block: u64,
         report: &mut BlockReport,
     ) -> Result<Outcome, HookError> {
-        let budget = self.config.budget;
         let previous = state.status.progress_of(&unit.id).cloned();
-        let start = previous.as_ref().map(|p| p.cursor).unwrap_or_default();
-        let mut cursor = Cursor { height: block, ..start };
+        let start = previous
+            .as_ref()
+            .map(|p| p.cursor.clone())
+            .unwrap_or_else(|| Cursor { budget: self.planned_budget(unit.release), ..Cursor::default() });
+        let budget = start.budget;
+        let mut meter = Meter {
+            resources: report.resources,
+            bytes: report.bytes,
+            ..Meter::new(budget.max_resources, budget.max_bytes)
+        };
+        let mut cursor = Cursor { height: block, ..start.clone() };
         let quarantined_before = state.status.quarantined(&unit.id);
+        let max_quarantined = self.config.chain.max_quarantined;
         let mut batch = WriteBatch::new();
         let mut failures: Vec<(AccountAddress, String)> = Vec::new();
-        let (mut resources, mut bytes, mut migrated) = (report.resources, report.bytes, 0u64);
-        let mut halt = None;
+        let mut migrated = 0u64;
         let outcome = loop {
             let Some((instance, runner)) = unit.instances.get(cursor.instance as usize) else {
                 break Outcome::Done;
             };
-            let remaining = budget.max_resources.saturating_sub(resources);
-            if remaining == 0 {
-                break Outcome::OutOfBudget;
-            }
-            let page = usize::try_from(remaining.min(1024)).unwrap_or(1024);
-            let found = staged.scan(&instance.old_tag, cursor.after_account().as_ref(), page)?;
-            if found.is_empty() {
-                cursor.instance += 1;
-                cursor.after = None;
-                continue;
-            }
-            let step = runner.with_signer(|signer| {
-                for (account, old) in &found {
-                    if *account == AccountAddress::ZERO {
-                        // The system account is the system part's (done at activation).
-                        cursor.after = Some(account.into_bytes());
-                        continue;
-                    }
-                    let mut new = Vec::with_capacity(old.len() + 16);
-                    let result = instance.transform(old, &mut new);
-                    let cost = old.len() as u64 + if result.is_ok() { new.len() as u64 } else { 0 };
-                    let first = resources == 0 && bytes == 0;
-                    if resources >= budget.max_resources || (bytes.saturating_add(cost) > budget.max_bytes && !first) {
-                        return Some(Outcome::OutOfBudget);
-                    }
-                    let written = result.and_then(|()| {
-                        signer.put(&mut batch, *account, &instance.new_tag, new).map_err(|e| e.to_string())?;
-                        signer.delete(&mut batch, *account, &instance.old_tag).map_err(|e| e.to_string())
-                    });
-                    resources += 1;
-                    bytes = bytes.saturating_add(cost);
-                    cursor.after = Some(account.into_bytes());
-                    match written {
-                        Ok(()) => migrated += 1,
-                        Err(reason) => {
-                            failures.push((*account, reason));
-                            let total = quarantined_before + failures.len() as u64;
-                            if !cursor.approved && total > self.config.max_quarantined {
-                                return Some(Outcome::Halted);
-                            }
-                        }
-                    }
+            let index = cursor.instance;
+            let mut failed = 0u64;
+            let chunk = runner.migrate_chunk(
+                instance,
+                &*staged,
+                cursor.after,
+                &mut meter,
+                &mut |a| self.skipped_by_pass(unit, &cursor, index, a),
+                &mut |_| {
+                    failed += 1;
+                    !cursor.approved && quarantined_before + failures.len() as u64 + failed > max_quarantined
+                },
+                &mut batch,
+            )?;
+            migrated += chunk.migrated;
+            failures.extend(chunk.failed.into_iter().map(|f| (f.account, f.reason)));
+            cursor.after = chunk.cursor;
+            match chunk.end {
+                ChunkEnd::Exhausted => {
+                    cursor.instance += 1;
+                    cursor.after = None;
                 }
-                None
-            });
-            match step {
-                Some(Outcome::Halted) => {
-                    let (account, reason) = failures.last().cloned().unwrap_or((AccountAddress::ZERO, String::new()));
-                    halt = Some(format!(
-                        "halted: more than {} accounts failed (last {}: {reason})",
-                        self.config.max_quarantined,
-                        migrations::core_types::address_of(&account)
-                    ));
-                    break Outcome::Halted;
-                }
-                Some(other) => break other,
-                None => {}
+                ChunkEnd::OutOfBudget => break Outcome::OutOfBudget,
+                ChunkEnd::Stopped => break Outcome::Halted,
             }
         };
-        report.resources = resources;
-        report.bytes = bytes;
-        if let Some(reason) = halt {
+        report.resources = meter.resources;
+        report.bytes = meter.bytes;
+        if matches!(outcome, Outcome::Halted) {
             // Roll back this block's chunk: nothing applied, the cursor stays where it was.
-            state.status.record_failure(&unit.id, AccountAddress::ZERO, reason);
+            let (account, reason) = failures.last().cloned().unwrap_or((self.zero(), String::new()));
+            let reason = format!("halted: more than {max_quarantined} accounts failed (last {account}: {reason})");
+            state.status.record_failure(&unit.id, self.zero(), reason);
             state.status.set_progress(InProgress {
                 id: unit.id.clone(),
                 cursor: Cursor { height: block, ..start },
@@ -609,6 +667,7 @@ impl Hook {
             state.status.record_failure(&unit.id, account, reason);
         }
         if !matches!(outcome, Outcome::Done) {
+            cursor.prune_ahead();
             state.status.set_progress(InProgress {
                 id: unit.id.clone(),
                 cursor,

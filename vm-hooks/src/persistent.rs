@@ -5,17 +5,16 @@
 //! lands whole or not at all and a process killed at any point reopens to the last commit.
 //!
 //! One table maps a key to a resource's BCS bytes. The key is the struct tag's canonical BCS
-//! bytes, prefixed by their length (4 bytes, big-endian), followed by the 16 account bytes. All
+//! bytes, prefixed by their length (4 bytes, big-endian), followed by the account's bytes (16,
+//! 20 or 32 of them: the key's length says which, and the tag's addresses have that width). All
 //! keys of one tag therefore share one prefix that no other tag's keys start with, and sort by
 //! account after it: [`Store::scan`] is one range read in address order that visits only what it
 //! returns. One [`Store::apply`] is one write transaction, committed with redb's default
 //! durability (fsync before the commit returns).
 
-use migrations::core_types::render_struct_tag;
+use binary_format::AddressLength;
 use migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
-use migrations::{StructTag, TypeTag};
-use move_core_types::account_address::AccountAddress;
-use move_core_types::identifier::Identifier;
+use migrations::{AccountAddress, StructTag};
 use redb::{Database, ReadableDatabase, TableDefinition};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -61,60 +60,43 @@ fn own(e: RedbStoreError) -> StoreError {
 }
 
 /// The key prefix of `tag`: its canonical BCS bytes after their length (u32, big-endian).
-pub fn tag_prefix(tag: &StructTag) -> Result<Vec<u8>, StoreError> {
-    let bytes = bcs::to_bytes(tag).map_err(|e| own(RedbStoreError::Encode(e.to_string())))?;
-    let len = u32::try_from(bytes.len()).map_err(|_| own(RedbStoreError::Encode("tag too long".to_owned())))?;
-    let mut prefix = Vec::with_capacity(4 + bytes.len() + AccountAddress::LENGTH);
-    prefix.extend_from_slice(&len.to_be_bytes());
+pub fn tag_prefix(tag: &StructTag) -> Vec<u8> {
+    let bytes = tag.to_bcs();
+    let mut prefix = Vec::with_capacity(4 + bytes.len() + 32);
+    // A tag is bounded (names, nesting, arguments): its length always fits a u32.
+    prefix.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
     prefix.extend_from_slice(&bytes);
-    Ok(prefix)
+    prefix
 }
 
 fn key(prefix: &[u8], account: &AccountAddress) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + AccountAddress::LENGTH);
+    let mut key = Vec::with_capacity(prefix.len() + account.as_bytes().len());
     key.extend_from_slice(prefix);
-    key.extend_from_slice(account.as_ref());
+    key.extend_from_slice(account.as_bytes());
     key
 }
 
-/// Splits a key into its tag prefix and account.
+/// Splits a key into its tag prefix and account (whose width is what the key leaves for it).
 fn split_key(key: &[u8]) -> Result<(&[u8], AccountAddress), StoreError> {
     let corrupt = |reason: &str| own(RedbStoreError::CorruptKey { len: key.len(), reason: reason.to_owned() });
     let (len, _) = key.split_first_chunk::<4>().ok_or_else(|| corrupt("shorter than a length prefix"))?;
     let tag_len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| corrupt("length overflows"))?;
-    if key.len() != 4 + tag_len + AccountAddress::LENGTH {
-        return Err(corrupt("length prefix disagrees with the key's length"));
-    }
-    let (prefix, account) = key.split_at(4 + tag_len);
-    let account = AccountAddress::from_bytes(account).map_err(|e| corrupt(&e.to_string()))?;
+    let (prefix, account) = key
+        .split_at_checked(4usize.saturating_add(tag_len))
+        .ok_or_else(|| corrupt("length prefix runs past the key"))?;
+    let account = AccountAddress::new(account).map_err(|e| corrupt(&e.to_string()))?;
     Ok((prefix, account))
 }
 
-/// Decodes the struct tag of a key prefix (see [`tag_prefix`]). Its names must be Move
-/// identifiers: `move-core-types`' `Identifier` deserializes any UTF-8 (empty, `+`, a newline),
-/// and such a tag would be written back and rendered into messages as if it were one.
-pub fn decode_prefix(prefix: &[u8]) -> Result<StructTag, StoreError> {
-    let bytes = prefix.get(4..).unwrap_or_default();
+/// Decodes the struct tag of a key prefix (see [`tag_prefix`]) with addresses of `width`. Its
+/// names must be Move identifiers, its nesting bounded, nothing may follow it.
+pub fn decode_prefix(prefix: &[u8], width: AddressLength) -> Result<StructTag, StoreError> {
     let corrupt = |reason: String| own(RedbStoreError::CorruptKey { len: prefix.len(), reason });
-    let tag: StructTag = bcs::from_bytes(bytes).map_err(|e| corrupt(e.to_string()))?;
-    if !has_valid_identifiers(&tag) {
-        return Err(corrupt(format!("{:?} holds a name that is not a Move identifier", render_struct_tag(&tag))));
+    let (len, bytes) = prefix.split_first_chunk::<4>().ok_or_else(|| corrupt("shorter than a length prefix".into()))?;
+    if u32::try_from(bytes.len()).ok() != Some(u32::from_be_bytes(*len)) {
+        return Err(corrupt("length prefix disagrees with the tag's length".into()));
     }
-    Ok(tag)
-}
-
-/// Whether every module and struct name in `tag`, type arguments included, is a Move identifier.
-pub fn has_valid_identifiers(tag: &StructTag) -> bool {
-    fn type_tag(t: &TypeTag) -> bool {
-        match t {
-            TypeTag::Vector(inner) => type_tag(inner),
-            TypeTag::Struct(s) => has_valid_identifiers(s),
-            _ => true,
-        }
-    }
-    Identifier::is_valid(tag.module.as_str())
-        && Identifier::is_valid(tag.name.as_str())
-        && tag.type_params.iter().all(type_tag)
+    StructTag::from_bcs(bytes, width).map_err(|e| corrupt(e.to_string()))
 }
 
 /// One resource: its struct tag, account and bytes.
@@ -200,7 +182,7 @@ impl RedbStore {
             let tag = match &last {
                 Some((p, tag)) if p.as_slice() == prefix => tag.clone(),
                 _ => {
-                    let tag = decode_prefix(prefix)?;
+                    let tag = decode_prefix(prefix, account.width())?;
                     last = Some((prefix.to_vec(), tag.clone()));
                     tag
                 }
@@ -232,7 +214,7 @@ impl RedbStore {
 
 impl Store for RedbStore {
     fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = key(&tag_prefix(tag)?, account);
+        let key = key(&tag_prefix(tag), account);
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(RESOURCES).map_err(backend)?;
         Ok(table.get(key.as_slice()).map_err(backend)?.map(|v| v.value().to_vec()))
@@ -247,9 +229,10 @@ impl Store for RedbStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let prefix = tag_prefix(tag)?;
+        let prefix = tag_prefix(tag);
         let start = after.map(|a| key(&prefix, a));
-        let end = key(&prefix, &AccountAddress::new([0xff; AccountAddress::LENGTH]));
+        let mut end = prefix.clone();
+        end.extend(std::iter::repeat_n(0xff, tag.address.width().bytes()));
         let lower = match &start {
             Some(k) => Bound::Excluded(k.as_slice()),
             None => Bound::Included(prefix.as_slice()),
@@ -320,7 +303,7 @@ impl RedbStore {
     }
 
     fn commit(&mut self, batch: WriteBatch, height: Option<u64>) -> Result<(), StoreError> {
-        batch.check_value_sizes(self.max_value_size)?;
+        batch.validate(self.max_value_size)?;
         if batch.is_empty() && height.is_none() {
             return Ok(());
         }
@@ -328,23 +311,17 @@ impl RedbStore {
         let txn = self.db.begin_write().map_err(backend)?;
         {
             let mut table = txn.open_table(RESOURCES).map_err(backend)?;
-            let mut last: Option<(StructTag, Vec<u8>)> = None;
-            for ((tag, account), write) in batch {
-                let prefix = match &last {
-                    Some((t, p)) if *t == tag => p.clone(),
-                    _ => {
-                        let p = tag_prefix(&tag)?;
-                        last = Some((tag, p.clone()));
-                        p
-                    }
-                };
-                let key = key(&prefix, &account);
-                match write {
-                    Write::Put(bytes) => {
-                        table.insert(key.as_slice(), bytes.as_slice()).map_err(backend)?;
-                    }
-                    Write::Delete => {
-                        table.remove(key.as_slice()).map_err(backend)?;
+            for (tag, group) in batch.into_groups() {
+                let prefix = tag_prefix(&tag);
+                for (account, write) in group {
+                    let key = key(&prefix, &account);
+                    match write {
+                        Write::Put(bytes) => {
+                            table.insert(key.as_slice(), bytes.as_slice()).map_err(backend)?;
+                        }
+                        Write::Delete => {
+                            table.remove(key.as_slice()).map_err(backend)?;
+                        }
                     }
                 }
             }
@@ -360,38 +337,70 @@ impl RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use migrations::core_types::parse_struct_tag;
+
+    fn tag_of(s: &str, width: AddressLength) -> StructTag {
+        StructTag::parse(s, width).unwrap()
+    }
+
+    fn filled(n: u8, width: AddressLength) -> AccountAddress {
+        AccountAddress::new(&vec![n; width.bytes()]).unwrap()
+    }
 
     #[test]
-    fn keys_split_back_and_tags_decode() {
-        let tag = parse_struct_tag("0x1::Coin::Balance<0x1::GAS::GAS>").unwrap();
-        let prefix = tag_prefix(&tag).unwrap();
-        let account = AccountAddress::new([7; 16]);
-        let k = key(&prefix, &account);
-        let (p, a) = split_key(&k).unwrap();
-        assert_eq!((p, a), (prefix.as_slice(), account));
-        assert_eq!(decode_prefix(p).unwrap(), tag);
-        assert!(split_key(&k[..k.len() - 1]).is_err());
-        assert!(split_key(&[0, 0]).is_err());
-        // A tag whose module is not an identifier encodes (BCS does not check) but never decodes.
-        let mut bad = tag.clone();
-        bad.module = bcs::from_bytes(&bcs::to_bytes("\npoch").unwrap()).unwrap();
-        assert!(decode_prefix(&tag_prefix(&bad).unwrap()).is_err());
+    fn keys_split_back_and_tags_decode_in_every_width() {
+        for width in AddressLength::ALL {
+            let tag = tag_of("0x1::Coin::Balance<0x1::GAS::GAS>", width);
+            let prefix = tag_prefix(&tag);
+            let account = filled(7, width);
+            let k = key(&prefix, &account);
+            let (p, a) = split_key(&k).unwrap();
+            assert_eq!((p, a), (prefix.as_slice(), account));
+            assert_eq!(decode_prefix(p, width).unwrap(), tag);
+            assert!(split_key(&k[..k.len() - 1]).is_err());
+            assert!(split_key(&[0, 0]).is_err());
+        }
+        // A tag whose module is not an identifier never decodes.
+        let mut bad = tag_of("0x1::Epoch::Epoch", AddressLength::Bytes16);
+        bad.module = "\npoch".into();
+        assert!(decode_prefix(&tag_prefix(&bad), AddressLength::Bytes16).is_err());
+    }
+
+    #[test]
+    fn a_32_byte_chain_scans_in_address_order_and_refuses_mixed_widths() {
+        let w = AddressLength::Bytes32;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = RedbStore::open(dir.path()).unwrap();
+        let tag = tag_of("0x1::coin::CoinStore<0x1::aptos_coin::AptosCoin>", w);
+        let mut batch = WriteBatch::new();
+        for n in [9u8, 1, 0xff, 3] {
+            batch.put(filled(n, w), tag.clone(), vec![n]);
+        }
+        store.apply(batch).unwrap();
+        let all: Vec<u8> = store.scan(&tag, None, 10).unwrap().iter().map(|(_, b)| b[0]).collect();
+        assert_eq!(all, [1, 3, 9, 0xff]);
+        let after: Vec<u8> = store.scan(&tag, Some(&filled(3, w)), 10).unwrap().iter().map(|(_, b)| b[0]).collect();
+        assert_eq!(after, [9, 0xff]);
+        let mut mixed = WriteBatch::new();
+        mixed.put(filled(1, AddressLength::Bytes16), tag.clone(), vec![1]);
+        assert!(matches!(store.apply(mixed), Err(StoreError::MixedWidths { .. })));
+        let (t, a, b) = store.iter_all().unwrap().next().unwrap().unwrap();
+        assert_eq!((t, a, b), (tag, filled(1, w), vec![1]));
     }
 
     #[test]
     fn the_height_commits_with_its_block_and_survives_reopening() {
+        let w = AddressLength::Bytes16;
         let dir = tempfile::tempdir().unwrap();
-        let tag = parse_struct_tag("0x1::Wallet::Wallet").unwrap();
+        let tag = tag_of("0x1::Wallet::Wallet", w);
         {
             let mut store = RedbStore::open(dir.path()).unwrap();
             assert_eq!(store.height().unwrap(), 0);
             let mut batch = WriteBatch::new();
-            batch.put(AccountAddress::new([1; 16]), tag.clone(), vec![1]);
+            batch.put(filled(1, w), tag.clone(), vec![1]);
             store.apply_at_height(batch, 7).unwrap();
             store.apply_at_height(WriteBatch::new(), 8).unwrap();
             let mut too_big = WriteBatch::new();
-            too_big.put(AccountAddress::new([2; 16]), tag.clone(), vec![0; DEFAULT_MAX_VALUE_SIZE + 1]);
+            too_big.put(filled(2, w), tag.clone(), vec![0; DEFAULT_MAX_VALUE_SIZE + 1]);
             assert!(store.apply_at_height(too_big, 9).is_err());
         }
         let mut store = RedbStore::open_existing(dir.path()).unwrap();
@@ -405,6 +414,6 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         std::fs::write(empty.path().join(DB_FILE), b"").unwrap();
         assert!(RedbStore::open_existing(empty.path()).is_err(), "an empty file is not a database");
-        assert_eq!(store.get(&AccountAddress::new([1; 16]), &tag).unwrap(), Some(vec![1]));
+        assert_eq!(store.get(&filled(1, w), &tag).unwrap(), Some(vec![1]));
     }
 }

@@ -35,8 +35,8 @@ pub enum Decision {
 }
 
 /// The node's governance. Must be deterministic: the same answer on every node for the same
-/// block.
-pub trait Policy: std::fmt::Debug {
+/// block. `Send + Sync`, so that the hook holding it can be shared with the node's threads.
+pub trait Policy: std::fmt::Debug + Send + Sync {
     /// May the migrations of `release` start in block `height`? If not, the release is not
     /// activated and the question is asked again next block.
     fn may_start(&self, release: ReleaseName, height: u64) -> bool;

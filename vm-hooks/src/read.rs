@@ -1,21 +1,27 @@
-//! Access during a migration window: reads in the new layout, writes refused to closed versions.
+//! Access during a migration window: reads in the new layout, writes only in the new layout.
 //!
 //! The background pass takes many blocks to reach every account, and in the meantime
 //! transactions and system operations must read user resources in the new layout (zero
-//! downtime: both versions live for a period). So a read of the new version at an account the
-//! pass has not reached migrates that one account on the spot, through the same runner and
-//! transform as the pass (so the result is the same as if the pass had done it), and counts it
-//! as migrated; the pass then finds nothing left there. A chain of versions (v1 -> v2 -> v3) is
-//! followed through. The old version is closed once its release activates: still readable,
-//! never written, so that nothing is written behind the migration's back.
+//! downtime: both versions live for a period). So a read of a resource the pass has not reached
+//! migrates that one account on the spot, through the same runner and transform as the pass (so
+//! the result is the same as if the pass had done it), and counts it as migrated. Both remedies:
+//! - *versioned*: the new version has a new tag; an account holding only an older one is
+//!   migrated along the chain of versions (v1 -> v2 -> v3). The old version is closed once its
+//!   release activates: still readable, never written.
+//! - *in place*: the tag does not change, so the bytes at a key do not say which layout they
+//!   are in. Every node decides it the same way from the status: keys at or before the pass's
+//!   cursor (in key order) are new, the others old, except those recorded as migrated ahead of
+//!   the cursor (on access, or written by a transaction in the new layout), which the pass then
+//!   passes over. A write in the old layout is refused once the release is active.
+//!
+//! Integrators must route reads and writes of migrating tags through these calls during a
+//! window: a write that bypasses them would leave new bytes the status does not know of.
 
 use crate::hook::{Hook, HookError};
 use crate::staged::Staged;
 use crate::status::{Cursor, InProgress};
-use migrations::core_types::{address_of, module_id_of_tag, render_struct_tag};
 use migrations::store::{Store, StoreError, WriteBatch};
-use migrations::StructTag;
-use move_core_types::account_address::AccountAddress;
+use migrations::{AccountAddress, StructTag};
 use stdlib::registry::ReleaseName;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,13 +36,23 @@ pub enum AccessError {
         "write to {tag} refused: module {module} is closed since release {release} (read-only, kept for migration)"
     )]
     Closed { tag: String, module: String, release: ReleaseName },
+    #[error(
+        "write to {tag} refused: it is in the layout of {written}, but {active} changed it in place and is active"
+    )]
+    OldLayout { tag: String, written: ReleaseName, active: ReleaseName },
     #[error("{tag} at {account} is quarantined by migration `{migration}`: {reason}")]
     Quarantined { tag: String, account: String, migration: String, reason: String },
 }
 
+impl From<migrations::KeyError> for AccessError {
+    fn from(e: migrations::KeyError) -> AccessError {
+        AccessError::Hook(HookError::Key(e))
+    }
+}
+
 impl Hook {
-    /// The struct tag `tag`'s version replaced, if a configured migration produces it: the
-    /// predecessor the new version records.
+    /// The struct tag `tag`'s version replaced, if a configured versioned migration produces
+    /// it: the predecessor the new version records.
     pub fn predecessor(&self, tag: &StructTag) -> Option<&StructTag> {
         let &(u, i) = self.schedule.producers.get(tag)?;
         self.schedule.units.get(u)?.instances.get(i).map(|(instance, _)| &instance.old_tag)
@@ -47,11 +63,11 @@ impl Hook {
     pub fn check_write(&mut self, store: &dyn Store, tag: &StructTag) -> Result<(), AccessError> {
         self.ensure_loaded(store)?;
         let activated = self.activated_releases();
-        let module = module_id_of_tag(tag);
+        let module = tag.module_id();
         if let Some(&index) = self.schedule.closes.get(&module) {
             if index < activated {
                 return Err(AccessError::Closed {
-                    tag: render_struct_tag(tag),
+                    tag: tag.to_string(),
                     module: module.to_string(),
                     release: self.release_name(index),
                 });
@@ -60,7 +76,9 @@ impl Hook {
         self.check_active(tag)
     }
 
-    /// Writes a resource (a transaction's write), refused for closed versions.
+    /// Writes a resource (a transaction's write) in the layout of the newest active release:
+    /// refused for closed versions; in place, the key is recorded as new for every migration
+    /// that has not reached it.
     pub fn write_resource(
         &mut self,
         store: &mut dyn Store,
@@ -68,44 +86,126 @@ impl Hook {
         tag: &StructTag,
         bytes: Vec<u8>,
     ) -> Result<(), AccessError> {
+        self.config.chain.check_key(&account, tag)?;
         self.check_write(&*store, tag)?;
+        let result = self.write_marked(store, account, tag, Some(bytes));
+        if result.is_err() {
+            self.state = None;
+        }
+        result
+    }
+
+    /// Writes a resource encoded in the layout of release `written` (the release a transaction
+    /// was built against): refused when a later active release changed the tag in place, since
+    /// the bytes would be read with the new layout.
+    pub fn write_resource_as(
+        &mut self,
+        store: &mut dyn Store,
+        written: ReleaseName,
+        account: AccountAddress,
+        tag: &StructTag,
+        bytes: Vec<u8>,
+    ) -> Result<(), AccessError> {
+        self.ensure_loaded(&*store)?;
+        let activated = self.activated_releases();
+        let newer = self
+            .schedule
+            .in_place_readers(tag)
+            .filter_map(|(u, _)| self.schedule.units.get(u))
+            .find(|unit| unit.release > written && unit.release_index < activated);
+        if let Some(unit) = newer {
+            return Err(AccessError::OldLayout { tag: tag.to_string(), written, active: unit.release });
+        }
+        self.write_resource(store, account, tag, bytes)
+    }
+
+    /// Deletes a resource (a transaction's delete): refused for closed versions.
+    pub fn delete_resource(
+        &mut self,
+        store: &mut dyn Store,
+        account: AccountAddress,
+        tag: &StructTag,
+    ) -> Result<(), AccessError> {
+        self.config.chain.check_key(&account, tag)?;
+        self.check_write(&*store, tag)?;
+        let result = self.write_marked(store, account, tag, None);
+        if result.is_err() {
+            self.state = None;
+        }
+        result
+    }
+
+    /// Puts (or deletes) a resource, with the status, in one batch. A put of an in-place tag
+    /// marks the key as migrated ahead in every active migration that has not reached it.
+    fn write_marked(
+        &mut self,
+        store: &mut dyn Store,
+        account: AccountAddress,
+        tag: &StructTag,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<(), AccessError> {
         let mut batch = WriteBatch::new();
-        batch.put(account, tag.clone(), bytes);
+        let pending: Vec<(usize, usize)> =
+            if bytes.is_some() { self.pending_in_place(tag, &account) } else { Vec::new() };
+        match bytes {
+            Some(bytes) => batch.put(account, tag.clone(), bytes),
+            None => batch.delete(account, tag.clone()),
+        }
+        if !pending.is_empty() {
+            let chain = self.config.chain.clone();
+            if let Some(state) = self.state.as_mut() {
+                for (u, i) in pending {
+                    if let Some(unit) = self.schedule.units.get(u) {
+                        mark_ahead(&mut state.status, unit, i, account);
+                    }
+                }
+                state.status.write_into(&mut batch, &chain);
+            }
+        }
         store.apply(batch)?;
         Ok(())
     }
 
+    /// The in-place migrations of `tag` that are active and have not yet made the key at
+    /// `account` new: (unit, instance), in schedule order.
+    fn pending_in_place(&self, tag: &StructTag, account: &AccountAddress) -> Vec<(usize, usize)> {
+        let Some(state) = self.state.as_ref() else { return Vec::new() };
+        if self.config.chain.is_system(account) {
+            // A system account's resources were migrated in the activation block.
+            return Vec::new();
+        }
+        self.schedule
+            .in_place_readers(tag)
+            .filter(|&(u, i)| {
+                let Some(unit) = self.schedule.units.get(u) else { return false };
+                let active = unit.release_index < state.activated;
+                let finished = state.finished.get(u).copied().unwrap_or(true);
+                let done = state
+                    .status
+                    .progress_of(&unit.id)
+                    .is_some_and(|p| p.cursor.is_done(u32::try_from(i).unwrap_or(u32::MAX), account));
+                active && !finished && unit.has_user_part() && !done
+            })
+            .collect()
+    }
+
     /// Reads `tag` at `account`, migrating the account first if it still holds an older version
-    /// of it. `Ok(None)` when the account holds no version of it.
+    /// of it (versioned: an older tag; in place: bytes the pass has not reached). `Ok(None)` when
+    /// the account holds no version of it.
     pub fn read_resource(
         &mut self,
         store: &mut dyn Store,
         account: AccountAddress,
         tag: &StructTag,
     ) -> Result<Option<Vec<u8>>, AccessError> {
+        self.config.chain.check_key(&account, tag)?;
         self.ensure_loaded(&*store)?;
         self.check_active(tag)?;
-        if let Some(bytes) = store.get(&account, tag)? {
-            return Ok(Some(bytes));
+        let Some(steps) = self.steps_to(&*store, account, tag)? else { return Ok(None) };
+        if steps.is_empty() {
+            return Ok(store.get(&account, tag)?);
         }
-        // The migrations from the version the account holds up to `tag`, newest first.
-        let mut chain = Vec::new();
-        let mut wanted = tag;
-        loop {
-            let Some(&(u, i)) = self.schedule.producers.get(wanted) else { return Ok(None) };
-            let Some((instance, _)) = self.schedule.units.get(u).and_then(|unit| unit.instances.get(i)) else {
-                return Ok(None);
-            };
-            chain.push((u, i));
-            if store.get(&account, &instance.old_tag)?.is_some() {
-                break;
-            }
-            if chain.len() > self.schedule.units.len() {
-                return Ok(None);
-            }
-            wanted = &instance.old_tag;
-        }
-        let result = self.migrate_chain(store, account, tag, &chain);
+        let result = self.migrate_steps(store, account, tag, &steps);
         if matches!(result, Err(AccessError::Hook(_) | AccessError::Store(_))) {
             self.state = None;
         }
@@ -113,18 +213,58 @@ impl Hook {
         Ok(store.get(&account, tag)?)
     }
 
-    fn migrate_chain(
+    /// The migrations, in order, that bring the account's resource to `tag` in its newest
+    /// active layout: `None` when the account holds no version of it.
+    fn steps_to(
+        &self,
+        store: &dyn Store,
+        account: AccountAddress,
+        tag: &StructTag,
+    ) -> Result<Option<Vec<(usize, usize)>>, AccessError> {
+        // Back along versioned migrations to the version the account holds.
+        let mut versioned = Vec::new();
+        let mut held = tag;
+        while store.get(&account, held)?.is_none() {
+            let Some(&(u, i)) = self.schedule.producers.get(held) else { return Ok(None) };
+            let Some((instance, _)) = self.schedule.units.get(u).and_then(|unit| unit.instances.get(i)) else {
+                return Ok(None);
+            };
+            versioned.push((u, i));
+            if versioned.len() > self.schedule.units.len() {
+                return Ok(None);
+            }
+            held = &instance.old_tag;
+        }
+        // What the held bytes still need in place, then each versioned step oldest first, each
+        // followed by every active in-place change of the tag it writes made after it (its bytes
+        // are written in its own release's layout, whatever those passes have reached).
+        let mut steps = self.pending_in_place(held, &account);
+        let activated = self.activated_releases();
+        for &(u, i) in versioned.iter().rev() {
+            steps.push((u, i));
+            let Some((instance, _)) = self.schedule.units.get(u).and_then(|unit| unit.instances.get(i)) else {
+                continue;
+            };
+            steps.extend(self.schedule.in_place_readers(&instance.new_tag).filter(|&(later, _)| {
+                later > u && self.schedule.units.get(later).is_some_and(|unit| unit.release_index < activated)
+            }));
+        }
+        Ok(Some(steps))
+    }
+
+    fn migrate_steps(
         &mut self,
         store: &mut dyn Store,
         account: AccountAddress,
         tag: &StructTag,
-        chain: &[(usize, usize)],
+        steps: &[(usize, usize)],
     ) -> Result<(), AccessError> {
+        let chain = self.config.chain.clone();
         let Some(state) = self.state.as_mut() else { return Ok(()) };
         let mut quarantined = None;
         let batch = {
             let mut staged = Staged::new(&*store);
-            for &(u, i) in chain.iter().rev() {
+            for &(u, i) in steps {
                 let Some(unit) = self.schedule.units.get(u) else { continue };
                 let Some((instance, runner)) = unit.instances.get(i) else { continue };
                 match runner.migrate_account(instance, &mut staged, account)? {
@@ -138,11 +278,15 @@ impl Hook {
                                 migrated: 0,
                             });
                             state.status.set_progress(InProgress { migrated: progress.migrated + 1, ..progress });
+                            if unit.in_place {
+                                mark_ahead(&mut state.status, unit, i, account);
+                            }
                         }
                     }
                     Some(Err(failure)) => {
-                        // 0x0 failing is its migration failing, which the prologue records.
-                        if account != AccountAddress::ZERO {
+                        // A system account failing is its migration failing, which the prologue
+                        // records.
+                        if !chain.is_system(&account) {
                             state.status.record_failure(&unit.id, account, failure.reason.clone());
                         }
                         quarantined = Some((unit.id.clone(), failure.reason));
@@ -151,19 +295,16 @@ impl Hook {
                 }
             }
             let mut status_batch = WriteBatch::new();
-            state.status.write_into(&mut status_batch).map_err(HookError::from)?;
+            state.status.write_into(&mut status_batch, &chain);
             staged.apply(status_batch)?;
             staged.into_batch()
         };
         store.apply(batch)?;
         match quarantined {
             None => Ok(()),
-            Some((migration, reason)) => Err(AccessError::Quarantined {
-                tag: render_struct_tag(tag),
-                account: address_of(&account).to_string(),
-                migration,
-                reason,
-            }),
+            Some((migration, reason)) => {
+                Err(AccessError::Quarantined { tag: tag.to_string(), account: account.to_string(), migration, reason })
+            }
         }
     }
 
@@ -171,7 +312,7 @@ impl Hook {
         if let Some(&(u, _)) = self.schedule.producers.get(tag) {
             if let Some(unit) = self.schedule.units.get(u) {
                 if unit.release_index >= self.activated_releases() {
-                    return Err(AccessError::NotActive { tag: render_struct_tag(tag), release: unit.release });
+                    return Err(AccessError::NotActive { tag: tag.to_string(), release: unit.release });
                 }
             }
         }
@@ -179,6 +320,18 @@ impl Hook {
     }
 
     fn release_name(&self, index: usize) -> ReleaseName {
-        self.schedule.releases.get(index).map_or(ReleaseName::new(0), |(r, _)| *r)
+        self.schedule.releases.get(index).map_or(ReleaseName::new(0), |(r, _, _)| *r)
     }
+}
+
+/// Records the key of instance `i` at `account` as migrated ahead of `unit`'s cursor.
+fn mark_ahead(status: &mut crate::status::Status, unit: &crate::schedule::Unit, i: usize, account: AccountAddress) {
+    let progress = status.progress_of(&unit.id).cloned().unwrap_or(InProgress {
+        id: unit.id.clone(),
+        cursor: Cursor::default(),
+        migrated: 0,
+    });
+    let mut cursor = progress.cursor;
+    cursor.mark_ahead(u32::try_from(i).unwrap_or(u32::MAX), account);
+    status.set_progress(InProgress { cursor, ..progress });
 }

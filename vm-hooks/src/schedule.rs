@@ -2,54 +2,36 @@
 //!
 //! The prologue runs every block, and in almost every block nothing is due; so everything that
 //! does not depend on state (each catalogue entry made concrete for its stored instances, its
-//! runner, which module versions close when, which entry produces which struct tag) is worked
-//! out when the node starts, and the hook's hot path only compares a height.
+//! runner, which module versions close when, which entry reads and writes which struct tag) is
+//! worked out when the node starts, and the hook's hot path only compares a height.
 //!
 //! Order: releases by activation height; within a release, the catalogue's order (the order of
 //! the declarations file, which the catalogue's history check holds fixed).
 
-use binary_format::ModuleId;
+use crate::config::{Budget, ChainConfig, ConfigError};
+use binary_format::{AddressLength, ModuleId};
 use migrations::catalogue::{Catalogue, CatalogueError, Checksum, Instance};
-use migrations::core_types::module_id_of_tag;
 use migrations::runner::Runner;
 use migrations::{StructTag, TypeTag};
 use std::collections::BTreeMap;
 use stdlib::declarations::Scope;
 use stdlib::registry::ReleaseName;
 
-/// Work allowed per block for user-account migrations. System-account migrations are not
-/// counted: they must finish in their activation block whatever it costs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
-    /// Resources visited (migrated or failed).
-    pub max_resources: u64,
-    /// Bytes read plus bytes written. A resource larger than this alone is migrated alone in a
-    /// block (otherwise it would never be), the only time a block goes over.
-    pub max_bytes: u64,
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Budget { max_resources: 1_000, max_bytes: 1 << 20 }
-    }
-}
-
-/// How the hook runs migrations.
+/// How the hook runs migrations: the chain, and the stored instances of generic entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookConfig {
-    pub budget: Budget,
-    /// Accounts a migration may quarantine before it is deemed broken (its transform, not the
-    /// accounts): it then halts, its chunk is rolled back, and governance decides.
-    pub max_quarantined: u64,
+    pub chain: ChainConfig,
     /// The stored instances of entries whose struct has type parameters, by entry id:
     /// `coin-balance-v2` -> `[[0x1::GAS::GAS]]`. Entries not listed have one instance with no
-    /// type arguments. The store cannot list the instantiations it holds, so the node says.
+    /// type arguments. A store cannot list the instantiations it holds, so the node says (a
+    /// rehearsal finds them in the state it reads).
     pub instances: BTreeMap<String, Vec<Vec<TypeTag>>>,
 }
 
-impl Default for HookConfig {
-    fn default() -> Self {
-        HookConfig { budget: Budget::default(), max_quarantined: 16, instances: BTreeMap::new() }
+impl HookConfig {
+    /// A configuration for `chain` with no generic instances.
+    pub fn new(chain: ChainConfig) -> HookConfig {
+        HookConfig { chain, instances: BTreeMap::new() }
     }
 }
 
@@ -60,20 +42,33 @@ pub struct ReleasePlan {
     pub height: u64,
     /// The catalogue of the release (from its predecessor).
     pub catalogue: Catalogue,
+    /// The budget the release's migrations run under, when the release states one; otherwise
+    /// the chain's. Recorded in the status at activation, so that every node then follows it.
+    pub budget: Option<Budget>,
+}
+
+impl ReleasePlan {
+    pub fn new(release: ReleaseName, height: u64, catalogue: Catalogue) -> ReleasePlan {
+        ReleasePlan { release, height, catalogue, budget: None }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
     #[error("releases must be given in increasing order of release and height: {release} at {height} comes after {previous_release} at {previous_height}")]
     Order { release: ReleaseName, height: u64, previous_release: ReleaseName, previous_height: u64 },
-    #[error("the budget must allow at least one resource and one byte per block")]
-    EmptyBudget,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the budget of {release} must allow at least one resource and one byte per block")]
+    EmptyBudget { release: ReleaseName },
     #[error("migration `{id}` is in two releases")]
     DuplicateId { id: String },
     #[error("instances are configured for `{id}`, which no release has")]
     UnknownInstances { id: String },
     #[error("migration `{id}`: {source}")]
     Instance { id: String, source: CatalogueError },
+    #[error("release {release} has {found}-byte addresses; the chain's are {expected}-byte")]
+    Width { release: ReleaseName, found: AddressLength, expected: AddressLength },
 }
 
 /// One entry, concrete.
@@ -85,6 +80,8 @@ pub(crate) struct Unit {
     pub release_index: usize,
     pub checksum: Checksum,
     pub scope: Scope,
+    /// The struct keeps its tag and changes layout where it stands.
+    pub in_place: bool,
     pub instances: Vec<(Instance, Runner)>,
 }
 
@@ -100,34 +97,33 @@ impl Unit {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Schedule {
-    /// (release, height), in order.
-    pub releases: Vec<(ReleaseName, u64)>,
+    /// (release, height, budget of its plan), in order.
+    pub releases: Vec<(ReleaseName, u64, Option<Budget>)>,
     pub units: Vec<Unit>,
     pub catalogues: Vec<Catalogue>,
-    /// New struct tag -> (unit, instance) that produces it.
+    /// New struct tag -> (unit, instance) of each versioned migration that produces it.
     pub producers: BTreeMap<StructTag, (usize, usize)>,
-    /// Old struct tag -> (unit, instance) that reads it.
-    pub consumers: BTreeMap<StructTag, (usize, usize)>,
+    /// Struct tag -> (unit, instance) of every migration that reads it, in schedule order: at
+    /// most one versioned migration, any number in place (one per release that changes it).
+    pub readers: BTreeMap<StructTag, Vec<(usize, usize)>>,
     /// Module versions that close when a release activates -> that release's position.
     pub closes: BTreeMap<ModuleId, usize>,
 }
 
 impl Schedule {
     pub fn new(plans: Vec<ReleasePlan>, config: &HookConfig) -> Result<Schedule, ScheduleError> {
-        if config.budget.max_resources == 0 || config.budget.max_bytes == 0 {
-            return Err(ScheduleError::EmptyBudget);
-        }
+        config.chain.validate()?;
         let mut schedule = Schedule {
             releases: Vec::new(),
             units: Vec::new(),
             catalogues: Vec::new(),
             producers: BTreeMap::new(),
-            consumers: BTreeMap::new(),
+            readers: BTreeMap::new(),
             closes: BTreeMap::new(),
         };
         let mut seen_instances = 0;
         for (release_index, plan) in plans.into_iter().enumerate() {
-            if let Some(&(previous_release, previous_height)) = schedule.releases.last() {
+            if let Some(&(previous_release, previous_height, _)) = schedule.releases.last() {
                 if plan.release <= previous_release || plan.height <= previous_height {
                     return Err(ScheduleError::Order {
                         release: plan.release,
@@ -137,7 +133,17 @@ impl Schedule {
                     });
                 }
             }
-            schedule.releases.push((plan.release, plan.height));
+            if plan.budget.is_some_and(|b| b.max_resources == 0 || b.max_bytes == 0) {
+                return Err(ScheduleError::EmptyBudget { release: plan.release });
+            }
+            if plan.catalogue.address_length() != config.chain.address_length {
+                return Err(ScheduleError::Width {
+                    release: plan.release,
+                    found: plan.catalogue.address_length(),
+                    expected: config.chain.address_length,
+                });
+            }
+            schedule.releases.push((plan.release, plan.height, plan.budget));
             for entry in &plan.catalogue.entries {
                 if schedule.units.iter().any(|u| u.id == entry.id) {
                     return Err(ScheduleError::DuplicateId { id: entry.id.clone() });
@@ -149,16 +155,20 @@ impl Schedule {
                     }
                     None => vec![Vec::new()],
                 };
+                let unit_index = schedule.units.len();
                 let mut instances = Vec::with_capacity(args.len());
                 for a in &args {
                     let instance = plan
                         .catalogue
                         .instance(entry, a)
                         .map_err(|source| ScheduleError::Instance { id: entry.id.clone(), source })?;
-                    let runner = Runner::for_instance(&instance, entry.scope);
-                    schedule.producers.insert(instance.new_tag.clone(), (schedule.units.len(), instances.len()));
-                    schedule.consumers.insert(instance.old_tag.clone(), (schedule.units.len(), instances.len()));
-                    schedule.closes.entry(module_id_of_tag(&instance.old_tag)).or_insert(release_index);
+                    let runner = Runner::for_instance(&instance, entry.scope, &config.chain.system_accounts);
+                    let at = (unit_index, instances.len());
+                    if !instance.is_in_place() {
+                        schedule.producers.insert(instance.new_tag.clone(), at);
+                        schedule.closes.entry(instance.old_tag.module_id()).or_insert(release_index);
+                    }
+                    schedule.readers.entry(instance.old_tag.clone()).or_default().push(at);
                     instances.push((instance, runner));
                 }
                 schedule.units.push(Unit {
@@ -167,6 +177,7 @@ impl Schedule {
                     release_index,
                     checksum: entry.checksum,
                     scope: entry.scope,
+                    in_place: entry.is_in_place(),
                     instances,
                 });
             }
@@ -182,5 +193,15 @@ impl Schedule {
     /// The (id, checksum) of every entry, for the history check.
     pub fn checksum_of(&self, id: &str) -> Option<Checksum> {
         self.units.iter().find(|u| u.id == id).map(|u| u.checksum)
+    }
+
+    /// The in-place (unit, instance) pairs that read `tag`, in schedule order.
+    pub fn in_place_readers(&self, tag: &StructTag) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.readers
+            .get(tag)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&(u, _)| self.units.get(u).is_some_and(|unit| unit.in_place))
     }
 }

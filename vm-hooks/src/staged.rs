@@ -9,8 +9,7 @@
 //! did, and a step can be staged over a staging store and dropped (a chunk rolled back).
 
 use migrations::store::{Store, StoreError, Write, WriteBatch};
-use migrations::StructTag;
-use move_core_types::account_address::AccountAddress;
+use migrations::{AccountAddress, StructTag};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -109,13 +108,15 @@ impl Store for Staged<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use migrations::core_types::parse_struct_tag;
+    use binary_format::AddressLength;
     use migrations::store::InMemoryStore;
 
     fn account(n: u8) -> AccountAddress {
-        let mut a = [0u8; 16];
-        a[15] = n;
-        AccountAddress::new(a)
+        AccountAddress::from_u64(u64::from(n), AddressLength::Bytes16)
+    }
+
+    fn parse_struct_tag(s: &str) -> Result<StructTag, migrations::KeyError> {
+        StructTag::parse(s, AddressLength::Bytes16)
     }
 
     #[test]

@@ -9,8 +9,7 @@
 
 use crate::persistent::{tag_prefix, RedbStore, Visitor};
 use migrations::store::{InMemoryStore, StoreError};
-use migrations::StructTag;
-use move_core_types::account_address::AccountAddress;
+use migrations::{AccountAddress, StructTag};
 use sha2::{Digest, Sha256};
 
 const DOMAIN: &[u8] = b"vm-hooks/state-root/v1\0";
@@ -36,7 +35,7 @@ impl SortedState for InMemoryStore {
         let mut start = 0;
         while let Some((tag, _, _)) = entries.get(start) {
             let end = entries.iter().skip(start).position(|(t, _, _)| t != tag).map_or(entries.len(), |n| start + n);
-            runs.push((tag_prefix(tag)?, start, end));
+            runs.push((tag_prefix(tag), start, end));
             start = end;
         }
         runs.sort_by(|a, b| a.0.cmp(&b.0));
@@ -112,8 +111,8 @@ impl RootHasher {
     /// them in key order; the root of another order is another root.
     pub fn add(&mut self, prefix: &[u8], account: &AccountAddress, bytes: &[u8]) {
         self.hasher.update(prefix);
-        self.hasher.update((AccountAddress::LENGTH as u64).to_be_bytes());
-        self.hasher.update(account.as_ref());
+        self.hasher.update((account.as_bytes().len() as u64).to_be_bytes());
+        self.hasher.update(account.as_bytes());
         self.hasher.update((bytes.len() as u64).to_be_bytes());
         self.hasher.update(bytes);
         self.count += 1;
@@ -140,8 +139,16 @@ pub fn state_root(state: &dyn SortedState) -> Result<StateRoot, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use migrations::core_types::parse_struct_tag;
+    use binary_format::AddressLength;
     use migrations::store::{Store, WriteBatch};
+
+    fn parse_struct_tag(s: &str) -> Result<StructTag, migrations::KeyError> {
+        StructTag::parse(s, AddressLength::Bytes16)
+    }
+
+    fn filled(n: u8) -> AccountAddress {
+        AccountAddress::new(&[n; 16]).unwrap()
+    }
 
     #[test]
     fn the_root_commits_to_every_byte_and_not_to_insertion_order() {
@@ -150,7 +157,7 @@ mod tests {
         let mut forward = WriteBatch::new();
         for (i, tag) in tags.iter().enumerate() {
             for n in 0..5u8 {
-                forward.put(AccountAddress::new([n; 16]), tag.clone(), vec![n, i as u8]);
+                forward.put(filled(n), tag.clone(), vec![n, i as u8]);
             }
         }
         let mut a = InMemoryStore::new();
@@ -169,7 +176,7 @@ mod tests {
         assert_eq!(root.to_string().parse::<StateRoot>(), Ok(root));
         assert!("zz".repeat(32).parse::<StateRoot>().is_err() && "ab".parse::<StateRoot>().is_err());
         let mut changed = WriteBatch::new();
-        changed.put(AccountAddress::new([3; 16]), tags[1].clone(), vec![3, 2]);
+        changed.put(filled(3), tags[1].clone(), vec![3, 2]);
         b.apply(changed).unwrap();
         assert_ne!(root, state_root(&b).unwrap());
         assert_ne!(state_root(&InMemoryStore::new()).unwrap(), root);

@@ -34,7 +34,7 @@ fn new_hook(plans: &[ReleasePlan]) -> Hook {
 /// done, calling `after_block` after each block.
 fn resume(store: &mut dyn Store, plans: &[ReleasePlan], mut after_block: impl FnMut(u64)) -> u64 {
     let mut hook = new_hook(plans);
-    let mut block = Status::load(&*store).unwrap().last_height() + 1;
+    let mut block = Status::load(&*store, &chain()).unwrap().last_height() + 1;
     let first = block;
     while !hook.all_done() {
         hook.maybe_migrate(store, block).unwrap();
@@ -53,7 +53,7 @@ fn child(dir: &Path) {
     let plans = plans();
     let mut store = RedbStore::open(dir).unwrap();
     let mut hook = new_hook(&plans);
-    let mut block = Status::load(&store).unwrap().last_height() + 1;
+    let mut block = Status::load(&store, &chain()).unwrap().last_height() + 1;
     let mut ran = 0;
     while !hook.all_done() {
         if ran == pause {
@@ -216,7 +216,7 @@ fn killed_at_random_points_the_migration_resumes_to_the_same_root() {
                             killed += 1;
                         }
                         let store = RedbStore::open(dir.path()).unwrap();
-                        heights.push((point.blocks, Status::load(&store).unwrap().last_height()));
+                        heights.push((point.blocks, Status::load(&store, &chain()).unwrap().last_height()));
                     }
                     // The restart: reopen, resume from the status, finish.
                     let mut store = RedbStore::open(dir.path()).unwrap();

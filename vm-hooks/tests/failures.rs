@@ -6,8 +6,8 @@
 use devchain::support::*;
 use migrations::handlers::{HandlerContext, Handlers};
 use migrations::store::{InMemoryStore, Store, WriteBatch};
+use migrations::AccountAddress;
 use migrations::Value;
-use move_core_types::account_address::AccountAddress;
 use std::sync::{Arc, Mutex};
 use stdlib::registry::ReleaseName;
 use vm_hooks::{AllowAll, Budget, Decision, HaltedMigration, HookError, Policy, Status};
@@ -81,7 +81,7 @@ fn a_failing_transform_halts_its_migration_leaves_old_data_intact_and_the_chain_
     assert_eq!(before.len(), 100);
     let reports = run_blocks(&mut hook, &mut store, V3_HEIGHT, V3_HEIGHT + 30);
     assert!(reports[1..].iter().all(|(_, r)| r.halted && r.resources == 0), "{reports:?}");
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert!(status.is_halted("stake-v3"));
     let failure = status.migration_failure("stake-v3").unwrap();
     assert!(failure.reason.contains("weight oracle unavailable"), "{failure:?}");
@@ -98,7 +98,7 @@ fn a_failing_transform_halts_its_migration_leaves_old_data_intact_and_the_chain_
     let mut fixed = hook_with(plans(), budget, 3, Box::new(governance.clone()));
     run_blocks(&mut fixed, &mut store, V3_HEIGHT + 31, V3_HEIGHT + 60);
     assert!(fixed.all_done());
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert!(status.has_run("stake-v3") && status.failures().is_empty(), "{:?}", status.failures());
     assert!(contents(&store) == contents(&reference(300)), "same result as a run that never failed");
 }
@@ -117,13 +117,13 @@ fn a_halt_rolls_back_its_chunk_and_approval_quarantines_the_failing_accounts() {
     run_blocks(&mut hook, &mut store, 1, V3_HEIGHT + 5);
     // Stakes are held by 3, 6, 9...; 21 and 42 fail and are quarantined; 63 is the third
     // failure, over the limit of 2: the chunk 63..=90 is rolled back.
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert!(status.is_halted("stake-v3"));
     let quarantined: Vec<_> =
         status.failures_of("stake-v3").iter().filter(|f| !f.is_migration_failure()).map(|f| f.account).collect();
     assert_eq!(quarantined, [account(21), account(42)]);
-    let cursor = status.progress_of("stake-v3").unwrap().cursor;
-    assert_eq!(cursor.after_account(), Some(account(60)));
+    let cursor = status.progress_of("stake-v3").unwrap().cursor.clone();
+    assert_eq!(cursor.after, Some(account(60)));
     assert!(!cursor.approved);
     for i in (3..=300).step_by(3) {
         let old = store.get(&account(i), &tag("0x5::Stake::Stake")).unwrap();
@@ -136,7 +136,7 @@ fn a_halt_rolls_back_its_chunk_and_approval_quarantines_the_failing_accounts() {
     *governance.decision.lock().unwrap() = Decision::Approve;
     run_blocks(&mut hook, &mut store, V3_HEIGHT + 6, V3_HEIGHT + 200);
     assert!(hook.all_done());
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert!(status.has_run("stake-v3") && status.migration_failure("stake-v3").is_none());
     let failing: Vec<_> = (3..=300u32).step_by(3).filter(|&i| pending_of(i).is_multiple_of(7)).map(account).collect();
     let quarantined: Vec<_> = status.failures_of("stake-v3").iter().map(|f| f.account).collect();
@@ -149,7 +149,7 @@ fn a_halt_rolls_back_its_chunk_and_approval_quarantines_the_failing_accounts() {
         let v2 = Layouts::of(1).decode("0x5::Stake::Stake", &bytes);
         assert_eq!(
             v2.fields().unwrap()[1],
-            Value::U64(pending_of(u32::from_be_bytes(a.into_bytes()[12..].try_into().unwrap())))
+            Value::U64(pending_of(u32::from_be_bytes(a.as_bytes()[12..].try_into().unwrap())))
         );
     }
     assert_eq!(
@@ -169,7 +169,7 @@ fn a_corrupt_account_is_quarantined_and_the_rest_migrates() {
     let mut hook = hook(Budget { max_resources: 64, max_bytes: 1 << 20 });
     run_blocks(&mut hook, &mut store, 1, V3_HEIGHT + 20);
     assert!(hook.all_done());
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     let failures = status.failures();
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!((failures[0].migration.as_str(), failures[0].account), ("wallet-v2", account(5)));
@@ -205,7 +205,7 @@ fn governance_can_hold_a_release_back() {
     assert!(matches!(err, vm_hooks::AccessError::NotActive { .. }), "{err}");
 
     run_blocks(&mut hook, &mut store, 50, 400);
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert_eq!(status.activations().iter().map(|a| (a.release, a.height)).collect::<Vec<_>>(), [(2, 50)]);
     assert!(status.has_run("wallet-v2") && !status.has_run("wallet-v3"));
     assert_eq!(store.count(&tag("0x1::Vouch::Vouch")), 50, "v3 held back");
@@ -217,33 +217,33 @@ fn a_system_account_that_does_not_migrate_halts_then_is_skipped() {
     let mut store = genesis(100);
     let epoch = tag("0x1::Epoch::Epoch");
     let mut batch = WriteBatch::new();
-    batch.put(AccountAddress::ZERO, epoch.clone(), vec![9; 5]);
+    batch.put(zero(), epoch.clone(), vec![9; 5]);
     store.apply(batch).unwrap();
     let governance = Governance::new(Decision::Wait);
     let mut hook = hook_with(plans(), Budget::default(), 16, Box::new(governance));
     let reports = run_blocks(&mut hook, &mut store, 1, 30);
     assert!(reports[(V2_HEIGHT - 1) as usize..].iter().all(|(_, r)| r.halted));
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert!(status.is_halted("epoch-v2"));
-    assert!(status.migration_failure("epoch-v2").unwrap().reason.starts_with("system account:"));
-    assert_eq!(store.get(&AccountAddress::ZERO, &epoch).unwrap(), Some(vec![9; 5]));
+    assert!(status.migration_failure("epoch-v2").unwrap().reason.starts_with("system account 0x0:"));
+    assert_eq!(store.get(&zero(), &epoch).unwrap(), Some(vec![9; 5]));
     assert_eq!(store.count(&tag(BALANCE_V2)), 0, "the migrations after it wait");
 
     // A restarted node under the allow-all policy: approving a system failure skips it.
     let mut hook = devchain::support::hook(Budget::default());
     run_blocks(&mut hook, &mut store, 31, V3_HEIGHT + 10);
     assert!(hook.all_done());
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert!(status.is_skipped("epoch-v2") && !status.has_run("epoch-v2"));
     assert!(status.has_run("coin-balance-v2") && status.has_run("wallet-v3"));
-    assert_eq!(store.get(&AccountAddress::ZERO, &epoch).unwrap(), Some(vec![9; 5]));
+    assert_eq!(store.get(&zero(), &epoch).unwrap(), Some(vec![9; 5]));
 }
 
 #[test]
 fn a_corrupt_or_foreign_status_is_an_error_not_a_panic() {
     let mut store = genesis(10);
     let mut batch = WriteBatch::new();
-    batch.put(AccountAddress::ZERO, tag("0x1::Migrations::Status"), vec![0xff; 7]);
+    batch.put(zero(), tag("0x1::Migrations::Status"), vec![0xff; 7]);
     store.apply(batch).unwrap();
     let before = store.clone();
     let mut hook = devchain::support::hook(Budget::default());
@@ -256,12 +256,12 @@ fn a_corrupt_or_foreign_status_is_an_error_not_a_panic() {
     let mut store = genesis(10);
     let mut hook = devchain::support::hook(Budget::default());
     run_blocks(&mut hook, &mut store, 1, V2_HEIGHT);
-    let bytes = store.get(&AccountAddress::ZERO, &tag("0x1::Migrations::Status")).unwrap().unwrap();
+    let bytes = store.get(&zero(), &tag("0x1::Migrations::Status")).unwrap().unwrap();
     let mut edited = bytes.clone();
     let at = edited.windows(8).position(|w| w == b"epoch-v2").unwrap() + 9; // past the id and the checksum's length
     edited[at] ^= 1;
     let mut batch = WriteBatch::new();
-    batch.put(AccountAddress::ZERO, tag("0x1::Migrations::Status"), edited);
+    batch.put(zero(), tag("0x1::Migrations::Status"), edited);
     store.apply(batch).unwrap();
     let mut restarted = devchain::support::hook(Budget::default());
     let err = restarted.maybe_migrate(&mut store, V2_HEIGHT + 1).unwrap_err();

@@ -5,8 +5,8 @@
 use binary_format::generate::Rng;
 use devchain::support::*;
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
+use migrations::AccountAddress;
 use migrations::StructTag;
-use move_core_types::account_address::AccountAddress;
 use vm_hooks::{state_root, Budget, RedbStore};
 
 fn tags() -> Vec<StructTag> {
@@ -31,7 +31,7 @@ fn addr(rng: &mut Rng) -> AccountAddress {
     if n.is_multiple_of(7) {
         a[0] = 0xff;
     }
-    AccountAddress::new(a)
+    AccountAddress::new(&a).unwrap()
 }
 
 fn random_batch(rng: &mut Rng, tags: &[StructTag], max: usize) -> WriteBatch {
@@ -57,7 +57,7 @@ fn assert_same(a: &InMemoryStore, b: &RedbStore, rng: &mut Rng, tags: &[StructTa
                 let mut bytes = [0u8; 16];
                 bytes[0] = first;
                 bytes[15] = n;
-                let account = AccountAddress::new(bytes);
+                let account = AccountAddress::new(&bytes).unwrap();
                 assert_eq!(a.get(&account, tag).unwrap(), b.get(&account, tag).unwrap(), "step {step}");
             }
         }

@@ -5,9 +5,10 @@
 
 use binary_format::Address;
 use devchain::support::*;
+use devchain::WIDTH;
 use migrations::store::{Store, WriteBatch};
+use migrations::AccountAddress;
 use migrations::{decode, encode, Value};
-use move_core_types::account_address::AccountAddress;
 use vm_hooks::{Budget, Status, STATUS_TAG};
 
 fn bytes_of(s: &str) -> Value {
@@ -35,7 +36,7 @@ fn status_written_by_the_hook_decodes_with_the_stdlib_layout() {
     store.apply(batch).unwrap();
     let mut hook = hook(Budget { max_resources: 30, max_bytes: 1 << 20 });
     run_blocks(&mut hook, &mut store, 1, V2_HEIGHT + 3);
-    let bytes = store.get(&AccountAddress::ZERO, &tag(STATUS_TAG)).unwrap().unwrap();
+    let bytes = store.get(&zero(), &tag(STATUS_TAG)).unwrap().unwrap();
     let layout = Layouts::of(0).layout(STATUS_TAG);
     let value = decode(&bytes, &layout).unwrap();
     assert_eq!(encode(&value, &layout).unwrap(), bytes, "canonical");
@@ -47,15 +48,17 @@ fn status_written_by_the_hook_decodes_with_the_stdlib_layout() {
     assert_eq!(ids, ["epoch-v2", "coin-balance-v2"]);
     let Value::Vector(checksum) = &completed[0].fields().unwrap()[1] else { panic!() };
     assert_eq!(checksum.len(), 32);
+    // Every user-account migration of v2 holds a record from its activation (with its budget).
     let Value::Vector(in_progress) = in_progress else { panic!() };
-    assert_eq!(text(&in_progress[0].fields().unwrap()[0]), "wallet-v2");
+    let running: Vec<_> = in_progress.iter().map(|p| text(&p.fields().unwrap()[0])).collect();
+    assert_eq!(running, ["stake-v2", "wallet-v2"]);
     let Value::Vector(failed) = failed else { panic!() };
     let failure = failed[0].fields().unwrap();
     assert_eq!(failure[0], Value::Address(Address::from_u64(7)));
     assert_eq!(text(&failure[1]), "wallet-v2");
 
     // And the typed view says the same.
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert!(status.has_run("coin-balance-v2") && !status.has_run("wallet-v2"));
     assert_eq!(status.failures()[0].account, account(7));
     let progress = status.progress_of("wallet-v2").unwrap();
@@ -66,8 +69,15 @@ fn status_written_by_the_hook_decodes_with_the_stdlib_layout() {
 #[test]
 fn bytes_encoded_from_the_stdlib_layout_decode_as_status() {
     let layout = Layouts::of(0).layout(STATUS_TAG);
-    let cursor =
-        bcs::to_bytes(&vm_hooks::Cursor { height: 12, approved: false, instance: 0, after: Some([3; 16]) }).unwrap();
+    let cursor = vm_hooks::Cursor {
+        height: 12,
+        approved: false,
+        instance: 0,
+        after: Some(AccountAddress::new(&[3; 16]).unwrap()),
+        ahead: vec![(0, account(9))],
+        budget: Budget { max_resources: 5, max_bytes: 6 },
+    }
+    .encode();
     let value = Value::Struct(vec![
         Value::Vector(vec![Value::Struct(vec![Value::U64(2), Value::U64(10)])]),
         Value::Vector(vec![Value::Struct(vec![
@@ -87,15 +97,17 @@ fn bytes_encoded_from_the_stdlib_layout_decode_as_status() {
         ])]),
     ]);
     let bytes = encode(&value, &layout).unwrap();
-    let status = Status::decode(&bytes).unwrap();
-    assert_eq!(status.encode().unwrap(), bytes);
+    let status = Status::decode(&bytes, WIDTH).unwrap();
+    assert_eq!(status.encode(), bytes);
+    assert_eq!(status.progress_of("wallet-v2").unwrap().cursor.budget, Budget { max_resources: 5, max_bytes: 6 });
+    assert_eq!(status.progress_of("wallet-v2").unwrap().cursor.ahead, [(0, account(9))]);
     assert_eq!(status.completion("epoch-v2").unwrap().checksum.0, [0xab; 32]);
-    assert_eq!(status.progress_of("wallet-v2").unwrap().cursor.after_account(), Some(AccountAddress::new([3; 16])));
+    assert_eq!(status.progress_of("wallet-v2").unwrap().cursor.after, Some(AccountAddress::new(&[3; 16]).unwrap()));
     assert_eq!(status.progress_of("wallet-v2").unwrap().migrated, 99);
     assert_eq!(status.failures_of("wallet-v2")[0].reason, "bad");
     assert_eq!(status.last_height(), 12);
     // The empty status of genesis.
     let empty = encode(&Value::Struct(vec![Value::Vector(vec![]); 4]), &layout).unwrap();
-    assert_eq!(Status::decode(&empty).unwrap(), Status::default());
-    assert_eq!(Status::default().encode().unwrap(), empty);
+    assert_eq!(Status::decode(&empty, WIDTH).unwrap(), Status::default());
+    assert_eq!(Status::default().encode(), empty);
 }

@@ -5,8 +5,8 @@
 
 use devchain::support::*;
 use migrations::store::Store;
+use migrations::AccountAddress;
 use migrations::Value;
-use move_core_types::account_address::AccountAddress;
 use vm_hooks::{Budget, Status};
 
 const ACCOUNTS: u32 = 3_000;
@@ -53,8 +53,8 @@ fn genesis_on_v1_upgrades_to_v2_then_v3_with_everything_migrated_and_conserved()
     // The activation block migrates the system account's Epoch, whatever the budget.
     let r = hook.maybe_migrate(&mut store, V2_HEIGHT).unwrap();
     assert_eq!((r.activated, r.system_resources), (1, 1), "{r:?}");
-    assert!(store.get(&AccountAddress::ZERO, &tag("0x1::Epoch::Epoch")).unwrap().is_none());
-    let epoch = store.get(&AccountAddress::ZERO, &tag("0x2::Epoch::Epoch")).unwrap().unwrap();
+    assert!(store.get(&zero(), &tag("0x1::Epoch::Epoch")).unwrap().is_none());
+    let epoch = store.get(&zero(), &tag("0x2::Epoch::Epoch")).unwrap().unwrap();
     let v2 = Layouts::of(1);
     assert_eq!(
         v2.decode("0x2::Epoch::Epoch", &epoch),
@@ -65,7 +65,7 @@ fn genesis_on_v1_upgrades_to_v2_then_v3_with_everything_migrated_and_conserved()
             Value::U64(0)
         ])
     );
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert!(status.has_run("epoch-v2"));
     assert!(!status.has_run("coin-balance-v2"));
 
@@ -73,7 +73,7 @@ fn genesis_on_v1_upgrades_to_v2_then_v3_with_everything_migrated_and_conserved()
     let busy = reports.iter().filter(|(_, r)| !r.idle).count();
     assert!(busy >= 7, "3000 balances + 3000 wallets + 1000 stakes take at least 7 blocks of 1000, took {busy}");
     assert!(reports.last().unwrap().1.idle);
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     for id in ["epoch-v2", "coin-balance-v2", "wallet-v2", "stake-v2"] {
         assert!(status.has_run(id), "{id}");
     }
@@ -102,7 +102,7 @@ fn genesis_on_v1_upgrades_to_v2_then_v3_with_everything_migrated_and_conserved()
             if t == BALANCE_V2 {
                 sum_balance_v3 += u128_field(&v, &[0, 0]);
             }
-            assert_ne!(a, AccountAddress::ZERO);
+            assert_ne!(a, zero());
         }
     }
     assert_eq!(sum_balance_v3, sum_balance_v1, "balances conserved across the u64 -> u128 widening");
@@ -114,10 +114,10 @@ fn genesis_on_v1_upgrades_to_v2_then_v3_with_everything_migrated_and_conserved()
     }
     assert_eq!(sum_locked_v3, sum_locked_v1);
     assert_eq!(sum_weight, sum_locked_v1 + sum_pending_v1, "weight = locked + pending");
-    v3.decode("0x2::Epoch::Epoch", &store.get(&AccountAddress::ZERO, &tag("0x2::Epoch::Epoch")).unwrap().unwrap());
+    v3.decode("0x2::Epoch::Epoch", &store.get(&zero(), &tag("0x2::Epoch::Epoch")).unwrap().unwrap());
 
     // The status: every migration complete with its catalogue checksum, in catalogue order.
-    let status = Status::load(&store).unwrap();
+    let status = Status::load(&store, &chain()).unwrap();
     assert_eq!(hook.status(), Some(&status));
     let ran: Vec<_> = status.completed().iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ran, all_ids());
@@ -157,7 +157,7 @@ fn final_run(
         block += 1;
         assert!(block < 100_000);
     }
-    (contents(&store), Status::load(&store).unwrap())
+    (contents(&store), Status::load(&store, &chain()).unwrap())
 }
 
 #[test]

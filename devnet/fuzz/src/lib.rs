@@ -23,11 +23,8 @@
 
 use devnet::manifest::Manifest;
 use devnet::snapshot::{self, SnapshotError, SnapshotInfo};
-use migrations::core_types::render_struct_tag;
 use migrations::store::InMemoryStore;
-use migrations::{StructTag, TypeTag};
-use move_core_types::account_address::AccountAddress;
-use move_core_types::identifier::Identifier;
+use migrations::AccountAddress;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
@@ -111,13 +108,13 @@ pub fn reseal(data: &[u8]) -> Option<Vec<u8>> {
             1 => {
                 let end = at.checked_add(4)?.checked_add(u32_at(data, at)?)?;
                 let prefix = data.get(at..end)?;
-                let tag = decode_prefix(prefix).ok()?;
-                run = Some((prefix, render_struct_tag(&tag)));
+                let tag = decode_prefix(prefix, devchain::WIDTH).ok()?;
+                run = Some((prefix, tag.to_string()));
                 at = end;
             }
             2 => {
                 let (prefix, rendered) = run.as_ref()?;
-                let account = AccountAddress::new(*data.get(at..)?.first_chunk::<16>()?);
+                let account = AccountAddress::new(data.get(at..)?.first_chunk::<16>()?).ok()?;
                 let len = u32_at(data, at + 16)?;
                 let value = data.get(at + 20..(at + 20).checked_add(len)?)?;
                 at += 20 + len;
@@ -228,8 +225,11 @@ fn check_import(path: &Path, info: &SnapshotInfo, salt: usize) {
     assert_eq!(root, info.state_root, "the imported store's root is not the snapshot's");
     let mut tags: BTreeMap<String, u64> = BTreeMap::new();
     for (tag, _, _) in store.iter() {
-        assert!(vm_hooks::persistent::has_valid_identifiers(tag), "a snapshot that verifies holds the struct tag {tag:?}, not a valid Move tag");
-        *tags.entry(render_struct_tag(tag)).or_default() += 1;
+        assert!(
+            vm_hooks::persistent::decode_prefix(&vm_hooks::persistent::tag_prefix(tag), devchain::WIDTH).is_ok(),
+            "a snapshot that verifies holds the struct tag {tag:?}, not a valid Move tag"
+        );
+        *tags.entry(tag.to_string()).or_default() += 1;
     }
     assert_eq!(tags, info.tags, "the imported store's per-tag counts are not the snapshot's");
 
@@ -237,7 +237,7 @@ fn check_import(path: &Path, info: &SnapshotInfo, salt: usize) {
     let s = scratch();
     remove(&s.export);
     remove(&s.export_partial);
-    let again = snapshot::export(&store, info.height, info.chain.clone(), &s.export)
+    let again = snapshot::export(&store, info.height, info.chain.clone(), devchain::WIDTH, &s.export)
         .unwrap_or_else(|e| panic!("an imported store does not export: {e}"));
     assert_eq!(again, SnapshotInfo { bytes: again.bytes, ..info.clone() }, "export of the import changed the info");
     let reverified =

@@ -26,7 +26,7 @@ fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
         )));
     }
     let height = store.height()?;
-    let info = snapshot::export(&store, height, manifest.to_json(), file)?;
+    let info = snapshot::export(&store, height, manifest.to_json(), devchain::WIDTH, file)?;
     println!(
         "exported {}: height {}, {} resources, {} bytes, state root {}",
         file.display(),

@@ -3,7 +3,6 @@
 use devnet::chain_store::open_chain;
 use devnet::runbook::Journal;
 use devnet::DevnetError;
-use migrations::core_types::address_of;
 use serde_json::json;
 use std::path::Path;
 use vm_hooks::{state_root, Status};
@@ -13,7 +12,8 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
     let height = store.height()?;
     let journal = Journal::load(&store)?;
     let status =
-        Status::load(&store).map_err(|e| DevnetError::bad_input(format!("{}: on-chain status: {e}", dir.display())))?;
+        Status::load(&store, &vm_hooks::ChainConfig::stdlib().map_err(|e| DevnetError::failed(e.to_string()))?)
+            .map_err(|e| DevnetError::bad_input(format!("{}: on-chain status: {e}", dir.display())))?;
     let root = state_root(&store)?;
     let active = status.activations().last().map_or(1, |a| a.release);
     let quarantined: Vec<_> = status.failures().iter().filter(|f| !f.is_migration_failure()).collect();
@@ -31,9 +31,9 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
             "in_progress": status.in_progress().iter().map(|p| json!({
                 "id": p.id,
                 "migrated": p.migrated,
-                "cursor": p.cursor.after_account().map(|a| address_of(&a).to_string()),
+                "cursor": p.cursor.after.map(|a| a.to_string()),
             })).collect::<Vec<_>>(),
-            "quarantined": quarantined.iter().map(|f| json!({"migration": f.migration, "account": address_of(&f.account).to_string(), "reason": f.reason})).collect::<Vec<_>>(),
+            "quarantined": quarantined.iter().map(|f| json!({"migration": f.migration, "account": f.account.to_string(), "reason": f.reason})).collect::<Vec<_>>(),
             "halted": halted.iter().map(|f| json!({"migration": f.migration, "reason": f.reason})).collect::<Vec<_>>(),
             "upgrade_under_way": journal.as_ref().map(|j| json!({"from": j.from, "to": j.to, "phase": j.phase, "backup": j.backup})),
             "state_root": root.to_string(),
@@ -55,12 +55,12 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
         println!("completed:      {:<18} at {:<8} checksum {}", c.id, c.height, c.checksum);
     }
     for p in status.in_progress() {
-        let cursor = p.cursor.after_account().map_or_else(|| "start".to_owned(), |a| address_of(&a).to_string());
+        let cursor = p.cursor.after.map_or_else(|| "start".to_owned(), |a| a.to_string());
         println!("in progress:    {:<18} {} migrated, after {cursor}", p.id, p.migrated);
     }
     println!("quarantined:    {}", quarantined.len());
     for f in quarantined.iter().take(20) {
-        println!("  {} {}: {}", f.migration, address_of(&f.account), f.reason);
+        println!("  {} {}: {}", f.migration, f.account, f.reason);
     }
     for f in &halted {
         println!("HALTED:         {}: {}", f.migration, f.reason);

@@ -4,8 +4,8 @@ use super::error::SnapshotError;
 use super::format::{len_u64, SnapshotInfo, MAX_TAG_PREFIX, MAX_VALUE, VERSION};
 use super::publish::Partial;
 use super::writer::Writer;
-use migrations::core_types::render_struct_tag;
-use move_core_types::account_address::AccountAddress;
+use binary_format::AddressLength;
+use migrations::AccountAddress;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +15,8 @@ use vm_hooks::{RootHasher, SortedState};
 /// Feeds the visited state to the writer, checking what the reader will check.
 struct Exporter<'a> {
     writer: Writer<'a>,
+    /// The width every account must have.
+    width: AddressLength,
     root: RootHasher,
     tags: BTreeMap<String, u64>,
     /// The current run: its tag prefix, rendered tag, resources, last account.
@@ -40,24 +42,27 @@ impl Exporter<'_> {
     }
 
     fn add(&mut self, prefix: &[u8], account: &AccountAddress, value: &[u8]) -> Result<(), SnapshotError> {
+        if account.width() != self.width {
+            return Err(self.bad(format!(
+                "account {account} has {}-byte addresses, the snapshot {}-byte ones",
+                account.width(),
+                self.width
+            )));
+        }
         if self.rendered.is_none() || prefix != self.prefix.as_slice() {
             self.start_run(prefix)?;
         } else if self.last.is_some_and(|last| last >= *account) {
             let tag = self.rendered.as_deref().unwrap_or_default();
             return Err(self.bad(format!(
                 "the state visited {} after {} under {tag}: not in key order",
-                account.to_hex_literal(),
-                self.last.map(|a| a.to_hex_literal()).unwrap_or_default()
+                account,
+                self.last.map(|a| a.to_string()).unwrap_or_default()
             )));
         }
         if value.len() > MAX_VALUE {
             return Err(SnapshotError::TooLarge {
                 path: self.writer.target.to_path_buf(),
-                what: format!(
-                    "resource {} at {}",
-                    self.rendered.as_deref().unwrap_or_default(),
-                    account.to_hex_literal()
-                ),
+                what: format!("resource {} at {}", self.rendered.as_deref().unwrap_or_default(), account),
                 size: len_u64(value.len()),
                 max: len_u64(MAX_VALUE),
             });
@@ -78,9 +83,10 @@ impl Exporter<'_> {
                 max: len_u64(MAX_TAG_PREFIX),
             });
         }
-        let tag = decode_prefix(prefix).map_err(|e| self.bad(format!("a key prefix does not decode: {e}")))?;
-        let rendered = render_struct_tag(&tag);
-        if tag_prefix(&tag).ok().as_deref() != Some(prefix) {
+        let tag =
+            decode_prefix(prefix, self.width).map_err(|e| self.bad(format!("a key prefix does not decode: {e}")))?;
+        let rendered = tag.to_string();
+        if tag_prefix(&tag) != prefix {
             return Err(self.bad(format!("the key prefix of {rendered} is not its canonical encoding")));
         }
         if let Some(previous) = &self.rendered {
@@ -106,15 +112,22 @@ impl Exporter<'_> {
 }
 
 /// Writes `state` at `height` to a new snapshot file at `path`, with the caller's `chain`
-/// parameters in the header. Refuses if `path` exists. Writes `.NAME.partial` next to it,
+/// parameters in the header, every address `width` bytes. Refuses if `path` exists. Writes `.NAME.partial` next to it,
 /// fsyncs it, then moves it into place (and fsyncs the directory); on error the partial file is
 /// removed and `path` is not created.
-pub fn export(state: &dyn SortedState, height: u64, chain: Value, path: &Path) -> Result<SnapshotInfo, SnapshotError> {
+pub fn export(
+    state: &dyn SortedState,
+    height: u64,
+    chain: Value,
+    width: AddressLength,
+    path: &Path,
+) -> Result<SnapshotInfo, SnapshotError> {
     let (partial, file) = Partial::create(path)?;
     let mut writer = Writer::new(partial.path(), path, file);
-    writer.header(height, chain.clone())?;
+    writer.header(height, width, chain.clone())?;
     let mut exporter = Exporter {
         writer,
+        width,
         root: RootHasher::new(),
         tags: BTreeMap::new(),
         prefix: Vec::new(),
@@ -134,15 +147,15 @@ pub fn export(state: &dyn SortedState, height: u64, chain: Value, path: &Path) -
     writer.footer(resources, state_root, tags.clone())?;
     let bytes = writer.finish()?;
     partial.publish(path)?;
-    Ok(SnapshotInfo { version: VERSION, height, chain, resources, state_root, tags, bytes })
+    Ok(SnapshotInfo { version: VERSION, height, address_length: width, chain, resources, state_root, tags, bytes })
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::format::MAX_HEADER;
+    use super::super::testing::parse_struct_tag;
     use super::super::testing::{store_with, TAGS};
     use super::*;
-    use migrations::core_types::parse_struct_tag;
     use std::ffi::OsString;
     use std::fs;
 
@@ -151,7 +164,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("taken");
         fs::write(&path, b"precious").unwrap();
-        let err = export(&store_with(4), 1, Value::Null, &path).unwrap_err();
+        let err = export(&store_with(4), 1, Value::Null, devchain::WIDTH, &path).unwrap_err();
         assert!(matches!(&err, SnapshotError::Exists(p) if p == &path), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"precious");
         let listing = || {
@@ -163,20 +176,20 @@ mod tests {
 
         // An error while writing (a header too large) removes the partial file.
         let big = Value::String("x".repeat(MAX_HEADER + 1));
-        let err = export(&store_with(4), 1, big, &dir.path().join("big")).unwrap_err();
+        let err = export(&store_with(4), 1, big, devchain::WIDTH, &dir.path().join("big")).unwrap_err();
         assert!(matches!(err, SnapshotError::TooLarge { .. }), "{err}");
         assert!(err.to_string().contains("big: not written") && !err.to_string().contains("partial"), "{err}");
         assert_eq!(listing(), vec![OsString::from("taken")]);
 
         // A state visiting out of order is refused, nothing left behind.
-        let err = export(&Backwards, 1, Value::Null, &dir.path().join("backwards")).unwrap_err();
+        let err = export(&Backwards, 1, Value::Null, devchain::WIDTH, &dir.path().join("backwards")).unwrap_err();
         assert!(matches!(err, SnapshotError::BadState { .. }), "{err}");
         assert!(err.to_string().contains("not in key order"), "{err}");
         assert_eq!(listing(), vec![OsString::from("taken")]);
 
         // A stale partial file is not clobbered either.
         fs::write(dir.path().join(".fresh.partial"), b"stale").unwrap();
-        let err = export(&store_with(4), 1, Value::Null, &dir.path().join("fresh")).unwrap_err();
+        let err = export(&store_with(4), 1, Value::Null, devchain::WIDTH, &dir.path().join("fresh")).unwrap_err();
         assert!(matches!(err, SnapshotError::Exists(_)), "{err}");
         assert_eq!(fs::read(dir.path().join(".fresh.partial")).unwrap(), b"stale");
     }
@@ -189,9 +202,9 @@ mod tests {
             &self,
             visit: &mut dyn FnMut(&[u8], &AccountAddress, &[u8]),
         ) -> Result<(), migrations::store::StoreError> {
-            let prefix = tag_prefix(&parse_struct_tag(TAGS[0]).unwrap()).unwrap();
-            visit(&prefix, &AccountAddress::new([2; 16]), b"b");
-            visit(&prefix, &AccountAddress::new([1; 16]), b"a");
+            let prefix = tag_prefix(&parse_struct_tag(TAGS[0]).unwrap());
+            visit(&prefix, &AccountAddress::new(&[2; 16]).unwrap(), b"b");
+            visit(&prefix, &AccountAddress::new(&[1; 16]).unwrap(), b"a");
             Ok(())
         }
     }

@@ -1,8 +1,8 @@
 //! The format's constants and limits (and the size of the I/O buffers), its record kinds, the header and the footer, and what a
 //! snapshot holds ([`SnapshotInfo`]). The layout is described in the module above.
 
+use binary_format::AddressLength;
 use migrations::store::DEFAULT_MAX_VALUE_SIZE;
-use move_core_types::account_address::AccountAddress;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -31,14 +31,12 @@ pub(super) const KIND_RESOURCE: u8 = 2;
 pub(super) const TAIL: u64 = 4 + 32;
 /// Not the format's, the files': the size of the buffers that writing and reading go through.
 pub(super) const BUFFER: usize = 1 << 20;
-/// An account's bytes in a resource record.
-pub(super) const ACCOUNT: usize = AccountAddress::LENGTH;
 
 /// The records' layout in words, in every header.
 pub(super) const RECORDS: &str =
     "after the header, records, each a kind byte: 1 = a run of one struct tag starts: its key \
-prefix (u32 big-endian length + canonical BCS of the StructTag); 2 = a resource of that tag: 16 account bytes, u32 \
-big-endian value length, the value's BCS bytes; 0 = end. Keys (tag prefix, then account) strictly increase. Then the \
+prefix (u32 big-endian length + canonical BCS of the StructTag); 2 = a resource of that tag: the account's bytes \
+(address_length of them), u32 big-endian value length, the value's BCS bytes; 0 = end. Keys (tag prefix, then account) strictly increase. Then the \
 footer JSON, its length as u32 big-endian, and the SHA-256 of every byte before it.";
 
 /// What a snapshot holds, from its header and footer.
@@ -46,6 +44,8 @@ footer JSON, its length as u32 big-endian, and the SHA-256 of every byte before 
 pub struct SnapshotInfo {
     pub version: u32,
     pub height: u64,
+    /// The width of every address in the state.
+    pub address_length: AddressLength,
     /// The caller's parameters, as given to [`export`](fn@super::export).
     pub chain: Value,
     pub resources: u64,
@@ -62,9 +62,16 @@ pub(super) struct Header {
     pub(super) format: String,
     pub(super) version: u32,
     pub(super) height: u64,
+    /// Bytes per address (16, 20 or 32); snapshots written before it was recorded are 16.
+    #[serde(default = "sixteen")]
+    pub(super) address_length: usize,
     pub(super) chain: Value,
     #[serde(default)]
     pub(super) records: String,
+}
+
+fn sixteen() -> usize {
+    16
 }
 
 /// The footer's JSON.

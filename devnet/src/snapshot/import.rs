@@ -46,12 +46,12 @@ mod tests {
     use super::super::export::export;
     use super::super::format::{BUFFER, MAGIC, VERSION};
     use super::super::read::{read_info, verify};
+    use super::super::testing::parse_struct_tag;
     use super::super::testing::{assert_one_line, chain, exported, store_with, TAGS};
     use super::*;
-    use migrations::core_types::{parse_struct_tag, render_struct_tag};
     use migrations::store::{InMemoryStore, StoreError};
+    use migrations::AccountAddress;
     use migrations::StructTag;
-    use move_core_types::account_address::AccountAddress;
     use serde_json::Value;
     use std::fs::{self, OpenOptions};
     use std::io::Write;
@@ -72,7 +72,7 @@ mod tests {
         assert_eq!(info.tags.len(), TAGS.len());
         for t in TAGS {
             let tag = parse_struct_tag(t).unwrap();
-            assert_eq!(info.tags[&render_struct_tag(&tag)], store.count(&tag) as u64);
+            assert_eq!(info.tags[&tag.to_string()], store.count(&tag) as u64);
         }
         assert_eq!(fs::read(&path).unwrap()[..MAGIC.len()], MAGIC[..]);
         assert_eq!(verify(&path).unwrap(), info);
@@ -95,7 +95,7 @@ mod tests {
 
         // Export from redb gives the same bytes.
         let again = dir.path().join("again.snap");
-        let info_again = export(&redb, 42, chain(), &again).unwrap();
+        let info_again = export(&redb, 42, chain(), devchain::WIDTH, &again).unwrap();
         assert_eq!(info_again, info);
         assert_eq!(fs::read(&again).unwrap(), fs::read(&path).unwrap());
     }
@@ -105,7 +105,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = InMemoryStore::new();
         let path = dir.path().join("empty.snap");
-        let info = export(&empty, 0, Value::Null, &path).unwrap();
+        let info = export(&empty, 0, Value::Null, devchain::WIDTH, &path).unwrap();
         assert_eq!(info.resources, 0);
         assert!(info.tags.is_empty());
         assert_eq!(info.state_root, state_root(&empty).unwrap());
@@ -161,7 +161,7 @@ mod tests {
         for n in 0..2_000u16 {
             let mut account = [0u8; 16];
             account[14..].copy_from_slice(&n.to_be_bytes());
-            batch.put(AccountAddress::new(account), tag.clone(), vec![n as u8; 1_000]);
+            batch.put(AccountAddress::new(&account).unwrap(), tag.clone(), vec![n as u8; 1_000]);
         }
         let mut store = InMemoryStore::new();
         store.apply(batch).unwrap();

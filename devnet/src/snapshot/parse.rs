@@ -3,13 +3,12 @@
 
 use super::error::{corrupt, SnapshotError};
 use super::format::{
-    len_u64, Footer, Header, SnapshotInfo, ACCOUNT, FORMAT, KIND_END, KIND_RESOURCE, KIND_TAG, MAGIC, MAX_FOOTER,
-    MAX_HEADER, MAX_TAG_PREFIX, MAX_VALUE, TAIL, VERSION,
+    len_u64, Footer, Header, SnapshotInfo, FORMAT, KIND_END, KIND_RESOURCE, KIND_TAG, MAGIC, MAX_FOOTER, MAX_HEADER,
+    MAX_TAG_PREFIX, MAX_VALUE, TAIL, VERSION,
 };
 use super::reader::Reader;
-use migrations::core_types::render_struct_tag;
-use migrations::StructTag;
-use move_core_types::account_address::AccountAddress;
+use binary_format::AddressLength;
+use migrations::{AccountAddress, StructTag};
 use std::collections::BTreeMap;
 use std::path::Path;
 use vm_hooks::persistent::{decode_prefix, tag_prefix};
@@ -51,6 +50,13 @@ pub(super) fn read_header(r: &mut Reader<'_>) -> Result<Header, SnapshotError> {
             format!("the header says version {}, the file's version field {VERSION}", header.version),
         ));
     }
+    if AddressLength::from_bytes(header.address_length).is_none() {
+        return Err(corrupt(
+            path,
+            at,
+            format!("the header's address_length {} is not 16, 20 or 32", header.address_length),
+        ));
+    }
     Ok(header)
 }
 
@@ -72,7 +78,12 @@ struct Body {
 
 /// Reads the records up to and including the end record, checking their framing and order,
 /// and recomputing the state root if `hash_root` (the most expensive part of a pass).
-fn read_records(r: &mut Reader<'_>, sink: Sink<'_>, hash_root: bool) -> Result<Body, SnapshotError> {
+fn read_records(
+    r: &mut Reader<'_>,
+    width: AddressLength,
+    sink: Sink<'_>,
+    hash_root: bool,
+) -> Result<Body, SnapshotError> {
     let path = r.path;
     let mut root = hash_root.then(RootHasher::new);
     let mut resources = 0u64;
@@ -108,10 +119,10 @@ fn read_records(r: &mut Reader<'_>, sink: Sink<'_>, hash_root: bool) -> Result<B
                 let mut next = Vec::with_capacity(4 + len);
                 next.extend_from_slice(&len_bytes);
                 next.extend_from_slice(r.take(len, "a tag prefix")?);
-                let tag = decode_prefix(&next)
+                let tag = decode_prefix(&next, width)
                     .map_err(|e| corrupt(path, len_at, format!("a tag prefix does not decode: {e}")))?;
-                let rendered = render_struct_tag(&tag);
-                if tag_prefix(&tag).ok().as_ref() != Some(&next) {
+                let rendered = tag.to_string();
+                if tag_prefix(&tag) != next {
                     return Err(corrupt(path, len_at, format!("the tag prefix of {rendered} is not canonical")));
                 }
                 if let Some((_, previous, _)) = &current {
@@ -134,16 +145,13 @@ fn read_records(r: &mut Reader<'_>, sink: Sink<'_>, hash_root: bool) -> Result<B
                 let Some((_, rendered, _)) = &current else {
                     return Err(r.corrupt(at, "a resource record before any tag record"));
                 };
-                let account = AccountAddress::new(r.array::<ACCOUNT>("an account")?);
+                let account = AccountAddress::new(r.take(width.bytes(), "an account")?)
+                    .map_err(|e| corrupt(path, at, e.to_string()))?;
                 if let Some(previous) = last.filter(|previous| *previous >= account) {
                     return Err(corrupt(
                         path,
                         at,
-                        format!(
-                            "keys out of order: account {} comes after {} under {rendered}",
-                            account.to_hex_literal(),
-                            previous.to_hex_literal()
-                        ),
+                        format!("keys out of order: account {} comes after {} under {rendered}", account, previous),
                     ));
                 }
                 let len_at = r.offset;
@@ -238,6 +246,7 @@ fn read_tail(r: &mut Reader<'_>, header: Header, body: Body) -> Result<(Snapshot
     let info = SnapshotInfo {
         version: VERSION,
         height: header.height,
+        address_length: AddressLength::from_bytes(header.address_length).unwrap_or_default(),
         chain: header.chain,
         resources: body.resources,
         state_root: root,
@@ -252,7 +261,8 @@ fn read_tail(r: &mut Reader<'_>, header: Header, body: Body) -> Result<(Snapshot
 pub(super) fn pass(path: &Path, sink: Sink<'_>, hash_root: bool) -> Result<(SnapshotInfo, [u8; 32]), SnapshotError> {
     let mut r = Reader::open(path, true)?;
     let header = read_header(&mut r)?;
-    let body = read_records(&mut r, sink, hash_root)?;
+    let width = AddressLength::from_bytes(header.address_length).unwrap_or_default();
+    let body = read_records(&mut r, width, sink, hash_root)?;
     read_tail(&mut r, header, body)
 }
 
@@ -265,10 +275,10 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::super::import::import;
     use super::super::read::{read_info, verify};
+    use super::super::testing::parse_struct_tag;
     use super::super::testing::{assert_one_line, exported, store_with, TAGS};
     use super::super::writer::Writer;
     use super::*;
-    use migrations::core_types::parse_struct_tag;
     use migrations::store::InMemoryStore;
     use serde_json::Value;
     use sha2::{Digest, Sha256};
@@ -352,21 +362,21 @@ mod tests {
     fn handmade(path: &Path, records: &[Handmade<'_>], extra_tag: bool) {
         let file = OpenOptions::new().write(true).create_new(true).open(path).unwrap();
         let mut w = Writer::new(path, path, file);
-        w.header(7, Value::Null).unwrap();
+        w.header(7, devchain::WIDTH, Value::Null).unwrap();
         let mut root = RootHasher::new();
         let mut tags = BTreeMap::new();
         let mut last_tag = "";
         for (t, account, value) in records {
             let tag = parse_struct_tag(t).unwrap();
-            let prefix = tag_prefix(&tag).unwrap();
+            let prefix = tag_prefix(&tag);
             if *t != last_tag || extra_tag {
                 w.tag(&prefix).unwrap();
                 last_tag = *t;
             }
-            let account = AccountAddress::new([*account; 16]);
+            let account = AccountAddress::new(&[*account; 16]).unwrap();
             w.resource(&account, value).unwrap();
             root.add(&prefix, &account, value);
-            *tags.entry(render_struct_tag(&tag)).or_default() += 1;
+            *tags.entry(tag.to_string()).or_default() += 1;
         }
         w.footer(root.count(), root.finish(), tags).unwrap();
         w.finish().unwrap();
@@ -376,8 +386,7 @@ mod tests {
     fn keys_out_of_order_are_refused_despite_a_valid_checksum() {
         let dir = tempfile::tempdir().unwrap();
         let [a, b] = [TAGS[0], TAGS[1]];
-        let (pa, pb) =
-            (tag_prefix(&parse_struct_tag(a).unwrap()).unwrap(), tag_prefix(&parse_struct_tag(b).unwrap()).unwrap());
+        let (pa, pb) = (tag_prefix(&parse_struct_tag(a).unwrap()), tag_prefix(&parse_struct_tag(b).unwrap()));
         let (low, high) = if pa < pb { (a, b) } else { (b, a) };
         let cases: [(&str, Vec<Handmade<'_>>, bool, &str); 5] = [
             ("accounts", vec![(low, 2, b"x"), (low, 1, b"y")], false, "account"),
@@ -471,9 +480,9 @@ mod tests {
         prefix.extend_from_slice(&bcs);
         let file = OpenOptions::new().write(true).create_new(true).open(&path).unwrap();
         let mut w = Writer::new(&path, &path, file);
-        w.header(1, Value::Null).unwrap();
+        w.header(1, devchain::WIDTH, Value::Null).unwrap();
         w.tag(&prefix).unwrap();
-        w.resource(&AccountAddress::ZERO, b"x").unwrap();
+        w.resource(&AccountAddress::zero(devchain::WIDTH), b"x").unwrap();
         w.footer(0, state_root(&InMemoryStore::new()).unwrap(), BTreeMap::new()).unwrap();
         w.finish().unwrap();
         let err = verify(&path).unwrap_err();

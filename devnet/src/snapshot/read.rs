@@ -5,8 +5,8 @@ use super::error::SnapshotError;
 use super::format::{len_u64, SnapshotInfo, KIND_END, MAX_FOOTER, TAIL, VERSION};
 use super::parse::{parse_footer, pass, read_header, Item};
 use super::reader::Reader;
+use migrations::AccountAddress;
 use migrations::StructTag;
-use move_core_types::account_address::AccountAddress;
 use std::path::Path;
 
 /// Checks a snapshot in one streaming pass: magic, version, header, the framing of every
@@ -78,6 +78,7 @@ pub fn read_info(path: &Path) -> Result<SnapshotInfo, SnapshotError> {
     Ok(SnapshotInfo {
         version: VERSION,
         height: header.height,
+        address_length: binary_format::AddressLength::from_bytes(header.address_length).unwrap_or_default(),
         chain: header.chain,
         resources: footer.resources,
         state_root,

@@ -3,9 +3,8 @@
 use super::error::SnapshotError;
 use super::export::export;
 use super::format::SnapshotInfo;
-use migrations::core_types::parse_struct_tag;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
-use move_core_types::account_address::AccountAddress;
+use migrations::AccountAddress;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +20,7 @@ pub(super) fn store_with(accounts: u8) -> InMemoryStore {
                 let mut account = [0u8; 16];
                 account[15] = n;
                 account[0] = n.wrapping_mul(37);
-                batch.put(AccountAddress::new(account), tag.clone(), vec![n; (n as usize * 7 + i) % 40]);
+                batch.put(AccountAddress::new(&account).unwrap(), tag.clone(), vec![n; (n as usize * 7 + i) % 40]);
             }
         }
     }
@@ -36,7 +35,7 @@ pub(super) fn chain() -> Value {
 
 pub(super) fn exported(dir: &Path, store: &InMemoryStore) -> (PathBuf, SnapshotInfo) {
     let path = dir.join("state.snap");
-    let info = export(store, 42, chain(), &path).unwrap();
+    let info = export(store, 42, chain(), devchain::WIDTH, &path).unwrap();
     (path, info)
 }
 
@@ -44,4 +43,9 @@ pub(super) fn assert_one_line(err: &SnapshotError, path: &Path) {
     let message = err.to_string();
     assert!(!message.contains('\n'), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
+}
+
+/// A struct tag of the devnet's chain.
+pub(super) fn parse_struct_tag(s: &str) -> Result<migrations::StructTag, migrations::KeyError> {
+    migrations::StructTag::parse(s, devchain::WIDTH)
 }

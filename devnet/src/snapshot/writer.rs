@@ -7,7 +7,8 @@ use super::format::{
     len_u64, Footer, Header, BUFFER, FORMAT, KIND_END, KIND_RESOURCE, KIND_TAG, MAGIC, MAX_FOOTER, MAX_HEADER,
     MAX_VALUE, RECORDS, VERSION,
 };
-use move_core_types::account_address::AccountAddress;
+use binary_format::AddressLength;
+use migrations::AccountAddress;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -48,8 +49,15 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    pub(super) fn header(&mut self, height: u64, chain: Value) -> Result<(), SnapshotError> {
-        let header = Header { format: FORMAT.to_owned(), version: VERSION, height, chain, records: RECORDS.to_owned() };
+    pub(super) fn header(&mut self, height: u64, width: AddressLength, chain: Value) -> Result<(), SnapshotError> {
+        let header = Header {
+            format: FORMAT.to_owned(),
+            version: VERSION,
+            height,
+            address_length: width.bytes(),
+            chain,
+            records: RECORDS.to_owned(),
+        };
         let json = serde_json::to_vec(&header)
             .map_err(|e| SnapshotError::BadState { path: self.target.to_path_buf(), reason: e.to_string() })?;
         let len = u32::try_from(json.len()).ok().filter(|n| *n as usize <= MAX_HEADER).ok_or_else(|| {
@@ -74,7 +82,7 @@ impl<'a> Writer<'a> {
     pub(super) fn resource(&mut self, account: &AccountAddress, value: &[u8]) -> Result<(), SnapshotError> {
         let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
         self.put(&[KIND_RESOURCE])?;
-        self.put(account.as_ref())?;
+        self.put(account.as_bytes())?;
         self.put(&len.to_be_bytes())?;
         self.put(value)
     }

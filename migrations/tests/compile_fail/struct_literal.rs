@@ -1,8 +1,8 @@
 // A signer cannot be written as a struct literal: its field is private.
-use migrations::core_types::parse_struct_tag;
-use migrations::{PrivilegedSigner, Scope, Target};
+use binary_format::AddressLength;
+use migrations::{PrivilegedSigner, Scope, StructTag, SystemAccounts, Target};
 
 fn main() {
-    let scope = Scope { tag: parse_struct_tag("0x1::Epoch::Epoch").unwrap(), target: Target::AnyUser, retires: None };
+    let scope = Scope { tag: StructTag::parse("0x1::Epoch::Epoch", AddressLength::Bytes16).unwrap(), target: Target::AnyUser, retires: None, system: SystemAccounts::default() };
     let _signer = PrivilegedSigner { scope };
 }

@@ -38,7 +38,7 @@ fn write_snapshot(
     if path.exists() {
         std::fs::remove_file(&path)?;
     }
-    let info = snapshot::export(store, height, chain, &path)?;
+    let info = snapshot::export(store, height, chain, devchain::WIDTH, &path)?;
     if info.bytes > MAX_SEED {
         return Err(format!("{name} is {} bytes, more than {MAX_SEED}", info.bytes).into());
     }

@@ -1,0 +1,704 @@
+//! State keys of any address width: an account and a struct tag, as Move chains store resources.
+//!
+//! `move-core-types` 0.0.3 (the newest published) cannot name the state of most chains: its
+//! `AccountAddress` is 16 bytes (Aptos and Sui use 32, some Move builds 20) and its `TypeTag`
+//! lacks `u16`, `u32` and `u256`. So the store, the signer, the status and the hook speak these
+//! types, and `core_types` converts to `move-core-types` at the edges where a caller wants it.
+//!
+//! One chain uses one address width, fixed in its configuration; an [`AccountAddress`] carries
+//! its width, so keys of different widths never compare equal and a key of the wrong width is
+//! an error where it enters, never a silent truncation.
+//!
+//! The BCS form of a [`StructTag`] is the one every Move chain uses: the address's raw bytes,
+//! module and name as strings, type arguments as `TypeTag`s with the variant numbers Diem, Aptos
+//! and Sui share (`bool` 0, `u8` 1, `u64` 2, `u128` 3, `address` 4, `signer` 5, `vector` 6,
+//! struct 7, and Aptos' and Sui's `u16` 8, `u32` 9, `u256` 10). For a 16-byte chain it is byte for
+//! byte what `move-core-types` writes, so state roots and store keys did not change with it.
+
+use binary_format::{identifier, Address, AddressLength, DatatypeRef, ModuleId, Type};
+use std::fmt;
+
+/// Longest struct tag text [`StructTag::parse`] reads.
+pub const MAX_TAG_TEXT_LEN: usize = 4096;
+/// Deepest nesting of type arguments and vectors in a tag (text or BCS).
+pub const MAX_TAG_NESTING: usize = 32;
+/// Most type arguments of one struct tag.
+pub const MAX_TYPE_ARGS: usize = 32;
+/// Longest module or struct name in a tag.
+pub const MAX_IDENTIFIER_LEN: usize = 255;
+
+/// Why a key could not be made or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("{len} bytes is not an address length: addresses are 16, 20 or 32 bytes")]
+    BadLength { len: usize },
+    #[error("address {address} does not fit in {width} bytes")]
+    TooWide { address: Address, width: AddressLength },
+    #[error("`{input}` is not an address: hex digits after `0x`")]
+    BadAddress { input: String },
+    #[error("cannot read struct tag `{input}`: {reason}")]
+    Parse { input: String, reason: String },
+    #[error("struct tag bytes do not decode: {reason} (at byte {offset})")]
+    Decode { offset: usize, reason: String },
+    #[error("type `{ty}` cannot be part of a stored struct's tag")]
+    NotATag { ty: String },
+    #[error("`{name}` is not a Move identifier")]
+    InvalidIdentifier { name: String },
+    #[error("{what} is a {found}-byte address on a chain of {expected}-byte addresses")]
+    WrongWidth { what: String, found: AddressLength, expected: AddressLength },
+}
+
+/// An account address of 16, 20 or 32 bytes. Ordered by its bytes, which for one width is the
+/// order of the addresses' values, and the order of store keys.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountAddress {
+    /// Left-aligned: the address is `bytes[..len]`, the rest zero, so that the derived order is
+    /// the bytewise order within one width.
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl AccountAddress {
+    /// The address of `bytes`, whose length (16, 20 or 32) is the width.
+    pub fn new(bytes: &[u8]) -> Result<AccountAddress, KeyError> {
+        let width = AddressLength::from_bytes(bytes.len()).ok_or(KeyError::BadLength { len: bytes.len() })?;
+        let mut out = [0u8; 32];
+        if let Some(head) = out.get_mut(..bytes.len()) {
+            head.copy_from_slice(bytes);
+        }
+        Ok(AccountAddress { bytes: out, len: width.bytes() as u8 })
+    }
+
+    /// An address from its left-aligned bytes (the first `width` of `bytes`; the rest must be
+    /// zero): for constants.
+    pub const fn from_raw(bytes: [u8; 32], width: AddressLength) -> AccountAddress {
+        AccountAddress { bytes, len: width as u8 }
+    }
+
+    /// The zero address (`0x0`) of a width.
+    pub fn zero(width: AddressLength) -> AccountAddress {
+        AccountAddress { bytes: [0; 32], len: width.bytes() as u8 }
+    }
+
+    /// The address with this value in a width, if it fits.
+    pub fn from_address(address: Address, width: AddressLength) -> Result<AccountAddress, KeyError> {
+        let bytes = address.to_be_bytes(width).ok_or(KeyError::TooWide { address, width })?;
+        AccountAddress::new(bytes)
+    }
+
+    /// The address with the number `n` (`0x1` is 1); every width holds a u64.
+    pub fn from_u64(n: u64, width: AddressLength) -> AccountAddress {
+        let mut bytes = [0u8; 32];
+        let len = width.bytes();
+        if let Some(tail) = bytes.get_mut(len - 8..len) {
+            tail.copy_from_slice(&n.to_be_bytes());
+        }
+        AccountAddress { bytes, len: len as u8 }
+    }
+
+    /// Reads `0x1` (hex digits after `0x`) as an address of `width`.
+    pub fn parse(s: &str, width: AddressLength) -> Result<AccountAddress, KeyError> {
+        let bad = || KeyError::BadAddress { input: s.chars().take(80).collect() };
+        if !s.starts_with("0x") {
+            return Err(bad());
+        }
+        let value = Address::parse_hex(s).ok_or_else(bad)?;
+        AccountAddress::from_address(value, width)
+    }
+
+    /// The address's bytes (16, 20 or 32 of them).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    pub fn width(&self) -> AddressLength {
+        AddressLength::from_bytes(usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// The address's value, comparable with the addresses of modules of any width.
+    pub fn address(&self) -> Address {
+        Address::from_be_slice(self.as_bytes()).unwrap_or(Address::ZERO)
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.bytes.iter().all(|&b| b == 0)
+    }
+
+    /// The same value in another width, if it fits.
+    pub fn with_width(&self, width: AddressLength) -> Result<AccountAddress, KeyError> {
+        AccountAddress::from_address(self.address(), width)
+    }
+
+    /// Refuses an address of another width than the chain's.
+    pub fn expect_width(&self, width: AddressLength, what: impl FnOnce() -> String) -> Result<(), KeyError> {
+        if self.width() == width {
+            Ok(())
+        } else {
+            Err(KeyError::WrongWidth { what: what(), found: self.width(), expected: width })
+        }
+    }
+}
+
+impl fmt::Display for AccountAddress {
+    /// Shortest hexadecimal form, as Move source writes addresses: `0x1`, `0xa550c18`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.address(), f)
+    }
+}
+
+impl fmt::Debug for AccountAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address(), self.len)
+    }
+}
+
+/// The type of a stored value as a tag: closed (no type parameters), no references.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TypeTag {
+    Bool,
+    U8,
+    U16,
+    U32,
+    U64,
+    U128,
+    U256,
+    Address,
+    Signer,
+    Vector(Box<TypeTag>),
+    Struct(Box<StructTag>),
+}
+
+/// A struct instantiated with its type arguments: `0x1::Coin::Balance<0x1::GAS::GAS>`. With an
+/// account, the key of a resource.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StructTag {
+    pub address: AccountAddress,
+    pub module: String,
+    pub name: String,
+    pub type_args: Vec<TypeTag>,
+}
+
+impl StructTag {
+    /// The struct tag of an instantiated struct or enum in a chain of `width`.
+    pub fn from_datatype(datatype: &DatatypeRef, width: AddressLength) -> Result<StructTag, KeyError> {
+        Self::from_datatype_at(datatype, width, 0)
+    }
+
+    fn from_datatype_at(datatype: &DatatypeRef, width: AddressLength, depth: usize) -> Result<StructTag, KeyError> {
+        if depth > MAX_TAG_NESTING {
+            return Err(KeyError::NotATag { ty: format!("{} (nested too deep)", datatype.name) });
+        }
+        for name in [&datatype.module.name, &datatype.name] {
+            if !identifier::is_valid(name) {
+                return Err(KeyError::InvalidIdentifier { name: name.clone() });
+            }
+        }
+        Ok(StructTag {
+            address: AccountAddress::from_address(datatype.module.address, width)?,
+            module: datatype.module.name.clone(),
+            name: datatype.name.clone(),
+            type_args: datatype
+                .type_args
+                .iter()
+                .map(|t| TypeTag::from_type_at(t, width, depth + 1))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Our datatype reference of this tag (for resolving its layout in a release).
+    pub fn datatype(&self) -> DatatypeRef {
+        DatatypeRef {
+            module: self.module_id(),
+            name: self.name.clone(),
+            type_args: self.type_args.iter().map(TypeTag::to_type).collect(),
+        }
+    }
+
+    /// The module that declares the struct.
+    pub fn module_id(&self) -> ModuleId {
+        ModuleId::new(self.address.address(), self.module.as_str())
+    }
+
+    /// Reads `0x1::Coin::Balance<0x1::GAS::GAS>` with addresses of `width`: bounded in length
+    /// and nesting, names checked to be Move identifiers.
+    pub fn parse(input: &str, width: AddressLength) -> Result<StructTag, KeyError> {
+        let fail = |reason: String| KeyError::Parse { input: input.chars().take(200).collect(), reason };
+        if input.len() > MAX_TAG_TEXT_LEN {
+            return Err(fail(format!("longer than {MAX_TAG_TEXT_LEN} bytes")));
+        }
+        let mut p = TextParser { s: input.as_bytes(), pos: 0, width };
+        let tag = p.struct_tag(0).map_err(fail)?;
+        p.skip_spaces();
+        if p.pos != input.len() {
+            return Err(fail(format!("unexpected text at byte {}", p.pos)));
+        }
+        Ok(tag)
+    }
+
+    /// The canonical BCS bytes.
+    pub fn to_bcs(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.write_bcs(&mut out);
+        out
+    }
+
+    /// Appends the canonical BCS bytes to `out`.
+    pub fn write_bcs(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.address.as_bytes());
+        write_str(out, &self.module);
+        write_str(out, &self.name);
+        write_uleb(out, self.type_args.len());
+        for t in &self.type_args {
+            t.write_bcs(out);
+        }
+    }
+
+    /// Reads exactly one tag's BCS bytes, with addresses of `width`. Untrusted: bounded in
+    /// nesting and counts, names checked to be Move identifiers, trailing bytes refused.
+    pub fn from_bcs(bytes: &[u8], width: AddressLength) -> Result<StructTag, KeyError> {
+        let mut r = BcsReader { bytes, pos: 0, width };
+        let tag = r.struct_tag(0)?;
+        if r.pos != bytes.len() {
+            return Err(KeyError::Decode {
+                offset: r.pos,
+                reason: format!("{} bytes after the tag", bytes.len() - r.pos),
+            });
+        }
+        Ok(tag)
+    }
+
+    /// Whether every address in the tag, type arguments included, has `width`.
+    pub fn has_width(&self, width: AddressLength) -> bool {
+        self.address.width() == width && self.type_args.iter().all(|t| t.has_width(width))
+    }
+}
+
+impl TypeTag {
+    /// The tag of a closed type in a chain of `width`.
+    pub fn from_type(ty: &Type, width: AddressLength) -> Result<TypeTag, KeyError> {
+        Self::from_type_at(ty, width, 0)
+    }
+
+    fn from_type_at(ty: &Type, width: AddressLength, depth: usize) -> Result<TypeTag, KeyError> {
+        if depth > MAX_TAG_NESTING {
+            return Err(KeyError::NotATag { ty: "a type nested too deep".to_owned() });
+        }
+        Ok(match ty {
+            Type::Bool => TypeTag::Bool,
+            Type::U8 => TypeTag::U8,
+            Type::U16 => TypeTag::U16,
+            Type::U32 => TypeTag::U32,
+            Type::U64 => TypeTag::U64,
+            Type::U128 => TypeTag::U128,
+            Type::U256 => TypeTag::U256,
+            Type::Address => TypeTag::Address,
+            Type::Signer => TypeTag::Signer,
+            Type::Vector(inner) => TypeTag::Vector(Box::new(Self::from_type_at(inner, width, depth + 1)?)),
+            Type::Datatype(d) => TypeTag::Struct(Box::new(StructTag::from_datatype_at(d, width, depth + 1)?)),
+            other => return Err(KeyError::NotATag { ty: other.to_string() }),
+        })
+    }
+
+    /// Our type of this tag.
+    pub fn to_type(&self) -> Type {
+        match self {
+            TypeTag::Bool => Type::Bool,
+            TypeTag::U8 => Type::U8,
+            TypeTag::U16 => Type::U16,
+            TypeTag::U32 => Type::U32,
+            TypeTag::U64 => Type::U64,
+            TypeTag::U128 => Type::U128,
+            TypeTag::U256 => Type::U256,
+            TypeTag::Address => Type::Address,
+            TypeTag::Signer => Type::Signer,
+            TypeTag::Vector(inner) => Type::Vector(Box::new(inner.to_type())),
+            TypeTag::Struct(s) => Type::Datatype(Box::new(s.datatype())),
+        }
+    }
+
+    fn write_bcs(&self, out: &mut Vec<u8>) {
+        let variant: u8 = match self {
+            TypeTag::Bool => 0,
+            TypeTag::U8 => 1,
+            TypeTag::U64 => 2,
+            TypeTag::U128 => 3,
+            TypeTag::Address => 4,
+            TypeTag::Signer => 5,
+            TypeTag::Vector(_) => 6,
+            TypeTag::Struct(_) => 7,
+            TypeTag::U16 => 8,
+            TypeTag::U32 => 9,
+            TypeTag::U256 => 10,
+        };
+        out.push(variant);
+        match self {
+            TypeTag::Vector(inner) => inner.write_bcs(out),
+            TypeTag::Struct(s) => s.write_bcs(out),
+            _ => {}
+        }
+    }
+
+    fn has_width(&self, width: AddressLength) -> bool {
+        match self {
+            TypeTag::Vector(inner) => inner.has_width(width),
+            TypeTag::Struct(s) => s.has_width(width),
+            _ => true,
+        }
+    }
+}
+
+impl fmt::Display for StructTag {
+    /// Move source syntax: `0x1::Coin::Balance<0x1::GAS::GAS>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}::{}::{}", self.address, self.module, self.name)?;
+        if !self.type_args.is_empty() {
+            f.write_str("<")?;
+            for (i, t) in self.type_args.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{t}")?;
+            }
+            f.write_str(">")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for StructTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for TypeTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TypeTag::Bool => f.write_str("bool"),
+            TypeTag::U8 => f.write_str("u8"),
+            TypeTag::U16 => f.write_str("u16"),
+            TypeTag::U32 => f.write_str("u32"),
+            TypeTag::U64 => f.write_str("u64"),
+            TypeTag::U128 => f.write_str("u128"),
+            TypeTag::U256 => f.write_str("u256"),
+            TypeTag::Address => f.write_str("address"),
+            TypeTag::Signer => f.write_str("signer"),
+            TypeTag::Vector(inner) => write!(f, "vector<{inner}>"),
+            TypeTag::Struct(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl fmt::Debug for TypeTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+fn write_uleb(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    write_uleb(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A reader of BCS-encoded tags.
+struct BcsReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    width: AddressLength,
+}
+
+impl<'a> BcsReader<'a> {
+    fn fail(&self, reason: impl Into<String>) -> KeyError {
+        KeyError::Decode { offset: self.pos, reason: reason.into() }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], KeyError> {
+        let bytes: &'a [u8] = self.bytes;
+        let out =
+            self.pos.checked_add(n).and_then(|end| bytes.get(self.pos..end)).ok_or_else(|| self.fail("truncated"))?;
+        self.pos += n;
+        Ok(out)
+    }
+
+    fn byte(&mut self) -> Result<u8, KeyError> {
+        let b = self.bytes.get(self.pos).copied().ok_or_else(|| self.fail("truncated"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// A canonical ULEB128 no larger than `max`.
+    fn uleb(&mut self, max: usize) -> Result<usize, KeyError> {
+        let mut value: u64 = 0;
+        for i in 0..5 {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                if i > 0 && b == 0 {
+                    return Err(self.fail("non-canonical length"));
+                }
+                return usize::try_from(value)
+                    .ok()
+                    .filter(|&v| v <= max)
+                    .ok_or_else(|| self.fail(format!("length {value} is over the limit of {max}")));
+            }
+        }
+        Err(self.fail("length too long"))
+    }
+
+    fn identifier(&mut self) -> Result<String, KeyError> {
+        let len = self.uleb(MAX_IDENTIFIER_LEN)?;
+        let bytes = self.take(len)?;
+        let at = self.pos - len;
+        let name = std::str::from_utf8(bytes)
+            .map_err(|_| KeyError::Decode { offset: at, reason: "a name is not UTF-8".to_owned() })?;
+        if !identifier::is_valid(name) {
+            return Err(KeyError::InvalidIdentifier { name: name.to_owned() });
+        }
+        Ok(name.to_owned())
+    }
+
+    fn struct_tag(&mut self, depth: usize) -> Result<StructTag, KeyError> {
+        if depth > MAX_TAG_NESTING {
+            return Err(self.fail(format!("nested deeper than {MAX_TAG_NESTING}")));
+        }
+        let address = AccountAddress::new(self.take(self.width.bytes())?)?;
+        let module = self.identifier()?;
+        let name = self.identifier()?;
+        let count = self.uleb(MAX_TYPE_ARGS)?;
+        let mut type_args = Vec::with_capacity(count);
+        for _ in 0..count {
+            type_args.push(self.type_tag(depth + 1)?);
+        }
+        Ok(StructTag { address, module, name, type_args })
+    }
+
+    fn type_tag(&mut self, depth: usize) -> Result<TypeTag, KeyError> {
+        if depth > MAX_TAG_NESTING {
+            return Err(self.fail(format!("nested deeper than {MAX_TAG_NESTING}")));
+        }
+        let variant = self.byte()?;
+        Ok(match variant {
+            0 => TypeTag::Bool,
+            1 => TypeTag::U8,
+            2 => TypeTag::U64,
+            3 => TypeTag::U128,
+            4 => TypeTag::Address,
+            5 => TypeTag::Signer,
+            6 => TypeTag::Vector(Box::new(self.type_tag(depth + 1)?)),
+            7 => TypeTag::Struct(Box::new(self.struct_tag(depth + 1)?)),
+            8 => TypeTag::U16,
+            9 => TypeTag::U32,
+            10 => TypeTag::U256,
+            other => return Err(self.fail(format!("type tag variant {other} does not exist"))),
+        })
+    }
+}
+
+/// A reader of tags in Move source syntax.
+struct TextParser<'a> {
+    s: &'a [u8],
+    pos: usize,
+    width: AddressLength,
+}
+
+impl TextParser<'_> {
+    fn skip_spaces(&mut self) {
+        while self.s.get(self.pos).is_some_and(|b| *b == b' ') {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, token: &str) -> bool {
+        self.skip_spaces();
+        if self.s.get(self.pos..).is_some_and(|rest| rest.starts_with(token.as_bytes())) {
+            self.pos += token.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A run of identifier characters (`0x1` is read as one too, then checked as an address).
+    fn word(&mut self) -> Result<&str, String> {
+        self.skip_spaces();
+        let start = self.pos;
+        while self.s.get(self.pos).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+            self.pos += 1;
+        }
+        let word = self.s.get(start..self.pos).and_then(|w| std::str::from_utf8(w).ok()).unwrap_or("");
+        if word.is_empty() {
+            return Err(format!("expected a name or an address at byte {start}"));
+        }
+        Ok(word)
+    }
+
+    fn struct_tag(&mut self, depth: usize) -> Result<StructTag, String> {
+        if depth > MAX_TAG_NESTING {
+            return Err(format!("nested deeper than {MAX_TAG_NESTING}"));
+        }
+        let width = self.width;
+        let address = self.word()?;
+        let address = AccountAddress::parse(address, width).map_err(|e| e.to_string())?;
+        let mut names = [String::new(), String::new()];
+        for name in &mut names {
+            if !self.eat("::") {
+                return Err(format!("expected `::` at byte {}", self.pos));
+            }
+            let word = self.word()?.to_owned();
+            if !identifier::is_valid(&word) {
+                return Err(format!("`{word}` is not a Move identifier"));
+            }
+            *name = word;
+        }
+        let [module, name] = names;
+        let mut type_args = Vec::new();
+        if self.eat("<") {
+            loop {
+                if type_args.len() == MAX_TYPE_ARGS {
+                    return Err(format!("more than {MAX_TYPE_ARGS} type arguments"));
+                }
+                type_args.push(self.type_tag(depth + 1)?);
+                if self.eat(">") {
+                    break;
+                }
+                if !self.eat(",") {
+                    return Err(format!("expected `,` or `>` at byte {}", self.pos));
+                }
+            }
+        }
+        Ok(StructTag { address, module, name, type_args })
+    }
+
+    fn type_tag(&mut self, depth: usize) -> Result<TypeTag, String> {
+        if depth > MAX_TAG_NESTING {
+            return Err(format!("nested deeper than {MAX_TAG_NESTING}"));
+        }
+        self.skip_spaces();
+        let start = self.pos;
+        let word = self.word()?.to_owned();
+        Ok(match word.as_str() {
+            "bool" => TypeTag::Bool,
+            "u8" => TypeTag::U8,
+            "u16" => TypeTag::U16,
+            "u32" => TypeTag::U32,
+            "u64" => TypeTag::U64,
+            "u128" => TypeTag::U128,
+            "u256" => TypeTag::U256,
+            "address" => TypeTag::Address,
+            "signer" => TypeTag::Signer,
+            "vector" => {
+                if !self.eat("<") {
+                    return Err(format!("expected `<` after vector at byte {}", self.pos));
+                }
+                let inner = self.type_tag(depth + 1)?;
+                if !self.eat(">") {
+                    return Err(format!("expected `>` at byte {}", self.pos));
+                }
+                TypeTag::Vector(Box::new(inner))
+            }
+            _ if word.starts_with("0x") => {
+                self.pos = start;
+                TypeTag::Struct(Box::new(self.struct_tag(depth + 1)?))
+            }
+            other => return Err(format!("`{other}` is not a type")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W16: AddressLength = AddressLength::Bytes16;
+    const W32: AddressLength = AddressLength::Bytes32;
+
+    #[test]
+    fn addresses_carry_their_width_and_order_by_bytes() {
+        let one16 = AccountAddress::from_u64(1, W16);
+        let one32 = AccountAddress::from_u64(1, W32);
+        assert_ne!(one16, one32);
+        assert_eq!(one16.address(), one32.address());
+        assert_eq!(one16.as_bytes().len(), 16);
+        assert_eq!(one32.as_bytes().len(), 32);
+        assert_eq!(one32.to_string(), "0x1");
+        assert!(AccountAddress::from_u64(2, W32) > one32);
+        let high = AccountAddress::new(&[[0xffu8; 1].as_slice(), &[0u8; 31]].concat()).unwrap();
+        assert!(high > AccountAddress::from_u64(u64::MAX, W32));
+        assert_eq!(AccountAddress::new(&[0; 17]), Err(KeyError::BadLength { len: 17 }));
+        let wide = Address::parse_hex(&format!("0x1{}", "0".repeat(32))).unwrap();
+        assert!(matches!(AccountAddress::from_address(wide, W16), Err(KeyError::TooWide { .. })));
+        assert!(AccountAddress::from_address(wide, W32).is_ok());
+        assert_eq!(AccountAddress::parse("0xA550C18", W16).unwrap(), AccountAddress::from_u64(0xa550c18, W16));
+        assert!(AccountAddress::parse("1", W16).is_err());
+        assert!(AccountAddress::zero(W32).is_zero());
+    }
+
+    #[test]
+    fn tags_round_trip_through_text_bcs_and_datatypes_in_every_width() {
+        for width in AddressLength::ALL {
+            let text = "0x1::Coin::Balance<0x1::GAS::GAS, vector<u16>, u256, address>";
+            let tag = StructTag::parse(text, width).unwrap();
+            assert_eq!(tag.to_string(), text);
+            assert!(tag.has_width(width));
+            let bytes = tag.to_bcs();
+            assert_eq!(StructTag::from_bcs(&bytes, width).unwrap(), tag);
+            assert_eq!(StructTag::from_datatype(&tag.datatype(), width).unwrap(), tag);
+            assert_eq!(tag.module_id().to_string(), "0x1::Coin");
+        }
+    }
+
+    #[test]
+    fn sixteen_byte_bcs_is_what_move_core_types_writes() {
+        // address (16 raw bytes), "Coin", "Balance", one type argument: struct 0x1::GAS::GAS.
+        let tag = StructTag::parse("0x1::Coin::Balance<0x1::GAS::GAS>", W16).unwrap();
+        let mut expected = vec![0u8; 15];
+        expected.push(1);
+        expected.extend([4, b'C', b'o', b'i', b'n', 7, b'B', b'a', b'l', b'a', b'n', b'c', b'e', 1, 7]);
+        expected.extend([0u8; 15]);
+        expected.push(1);
+        expected.extend([3, b'G', b'A', b'S', 3, b'G', b'A', b'S', 0]);
+        assert_eq!(tag.to_bcs(), expected);
+    }
+
+    #[test]
+    fn untrusted_text_and_bytes_are_errors_never_panics() {
+        for bad in ["", "u64", "0x1::M::", "0x1::M::S<", "0x1::M::S<u64", "0x1::M::S<u64,>", "0x1::1M::S", "1::M::S"] {
+            assert!(StructTag::parse(bad, W16).is_err(), "{bad}");
+        }
+        let deep = format!("0x1::M::S{}", "<0x1::M::S".repeat(MAX_TAG_NESTING + 1));
+        assert!(StructTag::parse(&deep, W16).is_err());
+        assert!(StructTag::parse(&"a".repeat(MAX_TAG_TEXT_LEN + 1), W16).is_err());
+        let wide = format!("0x1{}::M::S", "0".repeat(40));
+        assert!(StructTag::parse(&wide, W16).is_err());
+        let good = StructTag::parse("0x1::M::S<vector<0x2::N::T>>", W16).unwrap().to_bcs();
+        for end in 0..good.len() {
+            assert!(StructTag::from_bcs(&good[..end], W16).is_err(), "truncated at {end}");
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(StructTag::from_bcs(&trailing, W16).is_err());
+        assert!(StructTag::from_bcs(&good, W32).is_err());
+        // Nesting by bytes: vector<vector<...>> far too deep.
+        let mut deep = StructTag::parse("0x1::M::S", W16).unwrap().to_bcs();
+        deep.pop();
+        deep.push(1);
+        deep.extend(std::iter::repeat_n(6u8, 100));
+        assert!(StructTag::from_bcs(&deep, W16).is_err());
+        // A name that is not an identifier.
+        let mut bytes = vec![0u8; 16];
+        bytes.extend([1, b'+', 1, b'S', 0]);
+        assert!(matches!(StructTag::from_bcs(&bytes, W16), Err(KeyError::InvalidIdentifier { .. })));
+    }
+}

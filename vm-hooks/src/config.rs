@@ -1,0 +1,166 @@
+//! What the hook must know of the chain it runs in, instead of constants: the address width of
+//! its state, where the migration status lives, which accounts are the system's, and the work a
+//! block may do.
+//!
+//! Every field is a consensus parameter: nodes configured differently would compute different
+//! states. The budget is the one a node might be tempted to tune locally; it is therefore recorded
+//! on chain when a release activates (in the status), and a node whose configuration disagrees
+//! follows the recorded value (see [`crate::Hook::budget_mismatch`]).
+
+use binary_format::AddressLength;
+use migrations::{AccountAddress, KeyError, StructTag, SystemAccounts};
+
+/// Work allowed per block for user-account migrations. System-account migrations are not
+/// counted: they must finish in their activation block whatever it costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Budget {
+    /// Resources visited (migrated or failed).
+    pub max_resources: u64,
+    /// Bytes read plus bytes written. A resource larger than this alone is migrated alone in a
+    /// block (otherwise it would never be), the only time a block goes over.
+    pub max_bytes: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { max_resources: 1_000, max_bytes: 1 << 20 }
+    }
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} resources and {} bytes per block", self.max_resources, self.max_bytes)
+    }
+}
+
+/// The chain the hook runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainConfig {
+    /// The width of every address in the chain's state keys.
+    pub address_length: AddressLength,
+    /// The account that holds the migration status.
+    pub status_account: AccountAddress,
+    /// The struct tag the status is stored under (a struct of the layout `status` describes;
+    /// pick one no module of the chain declares, e.g. not 0L's own `0x1::Migrations`).
+    pub status_tag: StructTag,
+    /// Accounts whose resources are the system's: migrated in the activation block.
+    pub system_accounts: SystemAccounts,
+    /// The work a block may do for user-account migrations, for releases whose plan does not
+    /// state its own (see [`crate::ReleasePlan::budget`]).
+    pub budget: Budget,
+    /// Accounts a migration may quarantine before it is deemed broken (its transform, not the
+    /// accounts): it then halts, its chunk is rolled back, and governance decides.
+    pub max_quarantined: u64,
+}
+
+/// Why a chain configuration is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the budget must allow at least one resource and one byte per block")]
+    EmptyBudget,
+    #[error("the status tag {tag} and the status account {account} must be of the chain's {width}-byte addresses")]
+    StatusWidth { tag: String, account: String, width: AddressLength },
+}
+
+/// The status tag of this project's stdlib.
+pub const STDLIB_STATUS_TAG: &str = "0x1::Migrations::Status";
+
+impl ChainConfig {
+    /// The chain of this project's stdlib (Diem-family): 16-byte addresses, the status at `0x0`
+    /// under `0x1::Migrations::Status`, the system account `0x0`.
+    pub fn stdlib() -> Result<ChainConfig, ConfigError> {
+        let width = AddressLength::Bytes16;
+        let zero = AccountAddress::zero(width);
+        ChainConfig::new(width, zero, StructTag::parse(STDLIB_STATUS_TAG, width)?, [zero])
+    }
+
+    /// A chain of `address_length`, its status at `status_account` under `status_tag`, these
+    /// system accounts, and the default budget and quarantine limit. Refuses addresses of
+    /// another width.
+    pub fn new(
+        address_length: AddressLength,
+        status_account: AccountAddress,
+        status_tag: StructTag,
+        system_accounts: impl IntoIterator<Item = AccountAddress>,
+    ) -> Result<ChainConfig, ConfigError> {
+        let system: Vec<AccountAddress> = system_accounts.into_iter().collect();
+        for a in &system {
+            a.expect_width(address_length, || format!("system account {a}"))?;
+        }
+        let config = ChainConfig {
+            address_length,
+            status_account,
+            status_tag,
+            system_accounts: SystemAccounts::new(system),
+            budget: Budget::default(),
+            max_quarantined: 16,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn with_budget(self, budget: Budget) -> ChainConfig {
+        ChainConfig { budget, ..self }
+    }
+
+    pub fn with_max_quarantined(self, max_quarantined: u64) -> ChainConfig {
+        ChainConfig { max_quarantined, ..self }
+    }
+
+    /// Refuses a configuration the hook cannot run with.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.budget.max_resources == 0 || self.budget.max_bytes == 0 {
+            return Err(ConfigError::EmptyBudget);
+        }
+        if self.status_account.width() != self.address_length || !self.status_tag.has_width(self.address_length) {
+            return Err(ConfigError::StatusWidth {
+                tag: self.status_tag.to_string(),
+                account: self.status_account.to_string(),
+                width: self.address_length,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `account` is one of the system accounts.
+    pub fn is_system(&self, account: &AccountAddress) -> bool {
+        self.system_accounts.contains(account)
+    }
+
+    /// Refuses a key of another width than the chain's.
+    pub fn check_key(&self, account: &AccountAddress, tag: &StructTag) -> Result<(), KeyError> {
+        account.expect_width(self.address_length, || format!("account {account}"))?;
+        if !tag.has_width(self.address_length) {
+            return Err(KeyError::WrongWidth {
+                what: format!("struct tag {tag}"),
+                found: tag.address.width(),
+                expected: self.address_length,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_must_agree() {
+        let w32 = AddressLength::Bytes32;
+        let tag = StructTag::parse("0x1::migration_hook::Status", w32).unwrap();
+        let one = AccountAddress::from_u64(1, w32);
+        let c = ChainConfig::new(w32, one, tag.clone(), [one]).unwrap();
+        assert!(c.is_system(&one));
+        assert!(!c.is_system(&AccountAddress::from_u64(2, w32)));
+        let short = AccountAddress::from_u64(1, AddressLength::Bytes16);
+        assert!(matches!(ChainConfig::new(w32, one, tag.clone(), [short]), Err(ConfigError::Key(_))));
+        assert!(matches!(ChainConfig::new(w32, short, tag.clone(), [one]), Err(ConfigError::StatusWidth { .. })));
+        assert!(c.check_key(&short, &tag).is_err());
+        let c = c.with_budget(Budget { max_resources: 0, max_bytes: 1 });
+        assert_eq!(c.validate(), Err(ConfigError::EmptyBudget));
+        assert_eq!(ChainConfig::stdlib().unwrap().status_tag.to_string(), STDLIB_STATUS_TAG);
+    }
+}
