@@ -149,6 +149,29 @@ fn snapshot_helper_for_framework_authors() {
     let releases = repo().join("stdlib/releases");
     let layouts = compat_checker::snapshot::layouts(&releases.join("v3")).unwrap();
     assert!(layouts.starts_with("module 0x1::Account (bytecode v6)"));
-    let diff = compat_checker::snapshot::diff(&releases.join("v2"), &releases.join("v3")).unwrap();
+    let diff = compat_checker::snapshot::diff(&releases.join("v2"), &releases.join("v3"), None, None).unwrap();
     insta::assert_snapshot!("framework_diff_v2_v3", diff);
+    // The structs-only form: no `uses`, no functions; it changes only when a layout does.
+    use compat_checker::snapshot::{layouts_with, Form};
+    let structs = layouts_with(&releases.join("v3"), Form::Structs).unwrap();
+    assert!(structs.starts_with("module 0x1::Account (bytecode v6)\n"), "{structs}");
+    assert!(!structs.contains("  uses ") && !structs.contains(" fun "), "{structs}");
+    assert!(structs.contains("struct "));
+    let api = layouts_with(&releases.join("v3"), Form::Api).unwrap();
+    assert!(!api.contains("  uses ") && api.contains("public fun"), "{api}");
+    // The allow list and the profile are taken.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("compat.toml");
+    std::fs::write(
+        &path,
+        "[[allow]]\nrule = \"struct-field-removed\"\nitem = \"0x6::*\"\nreason = \"pending is gone\"\n",
+    )
+    .unwrap();
+    let config = compat_checker::config::Config::load(&path).unwrap();
+    let profile =
+        compat_checker::Profile::new(compat_checker::Chain::Diem, compat_checker::Policy::Compatible).unwrap();
+    let diff = compat_checker::snapshot::diff(&releases.join("v2"), &releases.join("v3"), Some(profile), Some(&config))
+        .unwrap();
+    assert!(diff.contains("allowed: pending is gone"), "{diff}");
+    assert!(diff.contains("chain: diem (compatible; given)"), "{diff}");
 }
