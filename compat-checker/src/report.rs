@@ -401,7 +401,8 @@ impl Report {
         }
         if !self.storage.migrations.is_empty() {
             let _ = writeln!(out, "\n{}", paint("1", "stored structs to migrate:"));
-            for m in &self.storage.migrations {
+            let listed = if self.storage.migrations.len() > 4 * SHOWN + 1 { 4 * SHOWN } else { usize::MAX };
+            for m in self.storage.migrations.iter().take(listed) {
                 let state = if m.declared { "declared" } else { "NOT DECLARED" };
                 let mut line = format!(
                     "{}::{} ({}, {}; {}): {}",
@@ -416,6 +417,18 @@ impl Report {
                     line.push_str(" — a container key type: the stored keys themselves change");
                 }
                 out.push_str(&wrap(&line, "  ", "    ", WIDTH));
+            }
+            if self.storage.migrations.len() > listed {
+                let rest: Vec<String> = self
+                    .storage
+                    .migrations
+                    .iter()
+                    .skip(listed)
+                    .map(|m| {
+                        format!("{}::{}{}", m.module, m.struct_name, if m.declared { "" } else { " (not declared)" })
+                    })
+                    .collect();
+                out.push_str(&wrap(&format!("and {} more: {}", rest.len(), rest.join(", ")), "  ", "    ", WIDTH));
             }
         }
         for cause in &self.causes {

@@ -362,3 +362,40 @@ fn the_json_report_carries_both_verdicts() {
         assert!(json.get(old_key).is_some(), "{old_key}");
     }
 }
+
+#[test]
+fn chains_documentation_is_generated_from_the_table() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/chains.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        committed,
+        compat_checker::chain::rules::markdown(),
+        "docs/chains.md is out of date: run `cargo run -p compat-checker-cli -- chains > docs/chains.md`"
+    );
+}
+
+#[test]
+fn one_cause_across_many_items_is_grouped_and_repeats_are_folded() {
+    // A fork renames its coin: every stored struct holding it changes, and six friend functions
+    // change their signatures (private on Aptos: nothing to do, folded after three).
+    let structs = |coin: &str| {
+        ["A", "B", "C", "D", "E"]
+            .iter()
+            .map(|s| format!("struct {s} has key\n    c: {coin}"))
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    };
+    let functions = |t: &str| (1..=6).map(|i| format!("friend fun f{i}({t})")).collect::<Vec<_>>().join("\n  ");
+    let old = format!("{}\n  {}", structs("0x1::M::GAS"), functions("u64"))
+        + "\n  struct GAS has store\n    v: u64\n  struct LIBRA has store\n    v: u64";
+    let new = format!("{}\n  {}", structs("0x1::M::LIBRA"), functions("u128"))
+        + "\n  struct GAS has store\n    v: u64\n  struct LIBRA has store\n    v: u64";
+    let report = run(Profile::new(Chain::Aptos, Policy::Compatible).unwrap(), &old, &new);
+    assert_eq!(report.causes.len(), 1, "{:#?}", report.causes);
+    assert_eq!(report.causes[0].cause, "0x1::M::GAS became 0x1::M::LIBRA");
+    assert_eq!(report.causes[0].structs, 5);
+    let text = report.to_text(false);
+    assert!(text.contains("and 3 more like this: f4, f5, f6"), "{text}");
+    assert!(text.contains("and 2 more like this: D, E"), "{text}");
+    insta::assert_snapshot!("aptos_compatible_renamed_coin", text);
+}

@@ -128,6 +128,8 @@ enum Command {
     },
     /// Print the rules table (Markdown): what docs/rules.md holds.
     Rules,
+    /// Print the chain profiles and their rules (Markdown): what docs/chains.md holds.
+    Chains,
     /// Check or update the stdlib address registry.
     Registry {
         #[command(subcommand)]
@@ -216,6 +218,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Registry { command } => cli::registry::run(command),
         Command::Rules => {
             cli::print(&layout_diff::rules::markdown())?;
+            Ok(Outcome::Ok)
+        }
+        Command::Chains => {
+            cli::print(&compat_checker::chain::rules::markdown())?;
             Ok(Outcome::Ok)
         }
     }

@@ -175,3 +175,59 @@ fn snapshot_helper_for_framework_authors() {
     assert!(diff.contains("allowed: pending is gone"), "{diff}");
     assert!(diff.contains("chain: diem (compatible; given)"), "{diff}");
 }
+
+#[test]
+fn chain_policy_and_gate_flags() {
+    // v1 -> v2 published as ordinary Diem modules: the versioned modules are new ids and the
+    // closed old versions are unchanged, so the VM's check accepts it (the seed's scheme at work).
+    let out = check("v1", "v2", &[&GATED[..], &["--chain", "diem", "--policy", "compatible"]].concat());
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("Diem would accept this release published as modules"), "{stdout}");
+    assert!(stdout.contains("stored data: safe"), "{stdout}");
+    assert!(stdout.contains("chain: diem (compatible; given)"), "{stdout}");
+    // Without declarations, stored data is not safe: gating on storage fails.
+    let storage_only = check("v1", "v2", &["--registry", "stdlib/registry.toml", "--gate", "storage"]);
+    assert_eq!(storage_only.status.code(), Some(1));
+    // Without declarations, gating on the chain's verdict alone passes: Diem takes write sets.
+    let chain_only = check("v1", "v2", &["--gate", "chain"]);
+    assert_eq!(chain_only.status.code(), Some(0), "{}", String::from_utf8_lossy(&chain_only.stdout));
+    let json = check("v1", "v2", &["--gate", "chain", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["schema"], 2);
+    assert_eq!(report["gate"], "chain");
+    assert_eq!(report["chain"]["name"], "diem");
+    assert_eq!(report["chain"]["accepts"], true);
+    assert_eq!(report["storage"]["safe"], false);
+    // A path the chain does not have is bad input.
+    let out = check("v1", "v2", &["--chain", "sui", "--policy", "arbitrary"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sui has no `arbitrary` upgrade path"));
+    // A policy alone applies to the chain decided from the releases.
+    let out = check("v1", "v1", &["--policy", "compatible"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("chain: diem (compatible; auto: 16-byte addresses"));
+}
+
+#[test]
+fn a_missing_file_is_said_once_and_an_unmatched_allowance_is_warned_about() {
+    let out = run(&["check", "stdlib/releases/v1", "/nonexistent/release"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("compat.toml");
+    std::fs::write(
+        &config,
+        "[[allow]]\nrule = \"struct-field-renamed\"\nitem = \"0x4::*\"\nreason = \"renamed on purpose\"\n\n\
+         [[allow]]\nrule = \"struct-field-added\"\nitem = \"0x9::*\"\nreason = \"nothing there\"\n",
+    )
+    .unwrap();
+    let out = check("v1", "v2", &["--config", config.to_str().unwrap()]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("allowed: renamed on purpose"), "{stdout}");
+    assert!(
+        stdout.contains("warning: allow-list entry `struct-field-added` for `0x9::*` matched no change"),
+        "{stdout}"
+    );
+}

@@ -321,6 +321,116 @@ pub fn all() -> impl Iterator<Item = &'static ChainRule> {
     ChainRuleId::ALL.iter().map(|id| id.rule())
 }
 
+/// The chain profiles and their rules as Markdown: what `docs/chains.md` holds.
+pub fn markdown() -> String {
+    use std::fmt::Write;
+    let mut out = String::from(CHAINS_INTRO);
+    for chain in Chain::ALL {
+        let _ = writeln!(out, "\n## {}\n\n{}", chain.title(), chain_prose(chain));
+        for &policy in chain.policies() {
+            let profile = super::Profile { chain, policy };
+            let default = if policy == chain.default_policy() { " (default)" } else { "" };
+            let _ = writeln!(out, "\n### `--chain {chain} --policy {policy}`{default}: {}\n", profile.describe());
+            let rules: Vec<&ChainRule> = profile.rules().collect();
+            if rules.is_empty() {
+                let _ = writeln!(out, "{}", unchecked_prose(chain));
+                continue;
+            }
+            let mut sources: Vec<&str> = Vec::new();
+            for r in &rules {
+                if !sources.contains(&r.source) {
+                    sources.push(r.source);
+                }
+            }
+            out.push_str("| rule | class | rejects when | source |\n|---|---|---|---|\n");
+            for r in &rules {
+                let n = sources.iter().position(|s| *s == r.source).map_or(0, |i| i + 1);
+                let _ = writeln!(out, "| `{}` | {} | {} | [{n}] |", r.id, r.class.as_str(), r.summary);
+            }
+            out.push_str("\nSources:\n");
+            for (i, s) in sources.iter().enumerate() {
+                let _ = writeln!(out, "{}. {s}", i + 1);
+            }
+        }
+    }
+    out.push_str(CHAINS_OUTRO);
+    out.push_str("\n## Examples\n\nEach example is also the rule's test fixture (`compat-checker/tests/chains.rs`): the body of\nmodule `0x1::M` in the text layout form (`@v6` sets the bytecode version, `// body f=1` makes\nfunction `f` load 1).\n");
+    for r in all() {
+        let _ = writeln!(out, "\n### `{}`\n\n```text\n// old\n{}\n// new\n{}\n```", r.id, r.example.0, r.example.1);
+    }
+    out
+}
+
+const CHAINS_INTRO: &str = "# Chain profiles\n\n\
+Generated from `compat-checker/src/chain/rules.rs` by `compat-checker chains`; a test keeps it current.\n\n\
+`compat-checker check --chain auto|diem|aptos|sui --policy ...` answers what the chain's own upgrade check\n\
+decides (`chain.accepts`, `chain.rejected_modules`), beside our verdict on stored data. Each rule below is\n\
+restated in our own words from the chain's public code named in its `source` column; every rule rejects.\n\
+Every module is compared and every failure reported (the chains stop at the first); that changes no verdict,\n\
+since any failure rejects the whole upgrade.\n\n\
+**Pairing.** Modules are paired by id (address and name). Real chains never move a module: a module of the same\n\
+name at another address is a new module (Sui's `0xdee9::math` is not a new version of `0x2::math`). Only the\n\
+`diem` profile, without a registry, takes a same-named module at another address inside the reserved stdlib\n\
+range 0x0..=0x1000 for a new version (the seed's scheme); with a registry, the registry says.\n\n\
+**Decoding as each chain's reader does.** Version 1 modules have no abilities: a nominal resource reads as\n\
+`key, store`, a normal struct as `copy, drop, store`; struct type-parameter kinds all / copyable / resource read\n\
+as no constraint / `copy, drop` / `key`, and function type parameters the same plus `store`; a v1 function is\n\
+public or private, never friend or entry. So a v1 -> v2 pair shows abilities lost that the v2 source never\n\
+declared, and Diem's check rejects them. Version 2-4 `script` functions: Aptos and Sui read them as `public entry`;\n\
+Diem keeps `script` as its own visibility (a script function must stay script, and only a private one may become\n\
+one). Sui's flavor byte is stripped before versions are compared.\n\n\
+**`--chain auto`** decides from the releases and prints why: a Sui package snapshot or the Sui flavor byte\n\
+means `sui`; an Aptos release bundle (`.mrb`) means `aptos`; Sui's framework modules (`0x2::object`,\n\
+`0x2::tx_context`) mean `sui`; then 16-byte addresses mean `diem` and 32-byte addresses `aptos`. The new release\n\
+decides when the two sides disagree. `--policy` defaults to the chain's framework path (diem `framework`, aptos\n\
+`compatible`, sui `framework`).\n";
+
+fn chain_prose(chain: Chain) -> &'static str {
+    match chain {
+        Chain::Diem => "Diem, Libra and 0L before its Aptos-based framework (16-byte addresses). Framework releases reached the chain as\n\
+write sets, with no compatibility check (Diem's release tool only printed the checker's result; the write set\n\
+overwrote changed modules and, in later releases, deleted removed ones; 0L's upgrade oracle left them). An ordinary\n\
+republish of a module is checked by the VM: the old and new module must be fully compatible (struct and function\n\
+linking, struct layout). A module the release does not carry is not published and not checked. Exposed functions are\n\
+public, script and friend ones; private ones are never compared.",
+        Chain::Aptos => "Aptos-based frameworks, such as 0L's libra-framework (32-byte addresses). The VM checks each republished module\n\
+unless the package's policy is `arbitrary`. The profile follows 0L's VM: the legacy checker, with friend linking off\n\
+(`TREAT_FRIEND_AS_PRIVATE` is on from genesis), so nothing about a friend function is checked. Exposed functions\n\
+are public ones and entry ones (private entry included). The framework's own `code.move` adds package checks: a\n\
+republished package must keep every module it had (`EMODULE_MISSING`), reported under the removed module's id. A\n\
+package is named by the release bundle where both sides are `.mrb` files; otherwise one package per address.",
+        Chain::Sui => "Sui (32-byte addresses). `framework` is what each validator checks before adopting new system packages at an epoch\n\
+change (`compare_system_package`): per package address of the new build, every old module must be there and pass\n\
+the framework preset (struct and public function linking, layout, private entry linking, only a new `key` refused,\n\
+type parameters unchanged, no new enum variants); new modules and new packages are not checked; a package the new\n\
+build does not carry is not upgraded. The user policies check a package upgrade: `compatible` (the same, except that\n\
+entry functions are not protected and any new ability is refused), `additive` (every old module contained, unchanged,\n\
+bodies included) and `dep-only` (nothing but dependencies changes). Friend (`public(package)`) functions are never\n\
+checked by `framework` and `compatible`. A user package whose upgrade carries another address is paired by module name.",
+    }
+}
+
+fn unchecked_prose(chain: Chain) -> &'static str {
+    match chain {
+        Chain::Diem => "No rule: the write set is applied as it is, so `accepts` is always true. What the VM's republish check would say\n\
+is reported as a note (informational, as Diem's release tool printed it). This is the path on which a layout change\n\
+of a stored struct halts the network (0L's `Timer`): our storage verdict is what guards it.",
+        _ => "No rule: the VM checks nothing under the `arbitrary` policy, so `accepts` is always true. What the `compatible`\n\
+check would say is reported as a note.",
+    }
+}
+
+const CHAINS_OUTRO: &str = "\n## Not modelled, or not established\n\n\
+- Aptos: package policy metadata (`EUPGRADE_WEAKER_POLICY`, `EUPGRADE_IMMUTABLE`, `EINCOMPATIBLE_POLICY_DISABLED`),\n  \
+module-name clashes between packages and dependency checks are not evaluated: `--policy` states the path. Current\n  \
+Aptos (the newer checker, friend entry functions checked as public, `#[persistent]` attributes) is not modelled;\n  \
+0L's exempted framework addresses after its PR #193 were not read.\n\
+- Diem: native structs (Diem's normalizer has no defined view of them; we compare their empty field lists).\n\
+- Sui: the checks as of the current code (a friend entry function's removal rejected; struct type parameters\n  \
+strict; any new ability refused for user packages; `init` in a new module refused; `dep-only` refusing new\n  \
+modules); older protocol versions that were more lenient are not selectable. Which types a `Bag` holds cannot be\n  \
+told from layouts.\n";
+
 #[cfg(test)]
 mod tests {
     use super::*;
