@@ -425,7 +425,9 @@ const CHAINS_OUTRO: &str = "\n## Not modelled, or not established\n\n\
 module-name clashes between packages and dependency checks are not evaluated: `--policy` states the path. Current\n  \
 Aptos (the newer checker, friend entry functions checked as public, `#[persistent]` attributes) is not modelled;\n  \
 0L's exempted framework addresses after its PR #193 were not read.\n\
-- Diem: native structs (Diem's normalizer has no defined view of them; we compare their empty field lists).\n\
+- Diem: native structs (Diem's normalizer has no defined view of them; we compare their empty field lists).\n  \
+Libra-era VMs refused any republish of an existing module id; the profile follows Diem's later VM, which\n  \
+republishes a module when it is fully compatible.\n\
 - Sui: the checks as of the current code (a friend entry function's removal rejected; struct type parameters\n  \
 strict; any new ability refused for user packages; `init` in a new module refused; `dep-only` refusing new\n  \
 modules); older protocol versions that were more lenient are not selectable. Which types a `Bag` holds cannot be\n  \
