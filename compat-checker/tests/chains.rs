@@ -399,3 +399,65 @@ fn one_cause_across_many_items_is_grouped_and_repeats_are_folded() {
     assert!(text.contains("and 2 more like this: D, E"), "{text}");
     insta::assert_snapshot!("aptos_compatible_renamed_coin", text);
 }
+
+fn module_bytes(text_form: &str) -> Vec<Vec<u8>> {
+    text::parse(text_form)
+        .unwrap()
+        .iter()
+        .map(|m| write_module(m, AddressLength::Bytes32, &NoResolver).unwrap())
+        .collect()
+}
+
+#[test]
+fn containers_decide_the_chain_and_name_aptos_packages() {
+    use stdlib::release::containers::{
+        AptosModuleMetadata, AptosPackage, AptosPackageMetadata, AptosReleaseBundle, SuiPackageSnapshot,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let package = |name: &str, modules: &[&str], code: Vec<Vec<u8>>| AptosPackage {
+        metadata: AptosPackageMetadata {
+            name: name.into(),
+            upgrade_policy: 1,
+            upgrade_number: 1,
+            source_digest: String::new(),
+            manifest: Vec::new(),
+            modules: modules
+                .iter()
+                .map(|m| AptosModuleMetadata { name: (*m).into(), source: vec![], source_map: vec![], extension: None })
+                .collect(),
+            deps: vec![],
+            extension: None,
+        },
+        code,
+    };
+    let m = "module 0x1::m (bytecode v6)\n  struct S has key\n    a: u64\n";
+    let n = "module 0x1::n (bytecode v6)\n  public fun f()\n";
+    // `n` leaves the LibraFramework package for another one: code.move refuses the package.
+    let old = AptosReleaseBundle {
+        packages: vec![package("LibraFramework", &["m", "n"], module_bytes(&format!("{m}{n}")))],
+        source_dirs: vec![],
+    };
+    let new = AptosReleaseBundle {
+        packages: vec![package("LibraFramework", &["m"], module_bytes(m)), package("Extra", &["n"], module_bytes(n))],
+        source_dirs: vec![],
+    };
+    let (old_path, new_path) = (dir.path().join("6.9.9.mrb"), dir.path().join("7.0.0.mrb"));
+    std::fs::write(&old_path, bcs::to_bytes(&old).unwrap()).unwrap();
+    std::fs::write(&new_path, bcs::to_bytes(&new).unwrap()).unwrap();
+    let load = |p: &Path| stdlib::release::load(p, LoadOptions::default()).unwrap();
+    let (o, n) = (load(&old_path), load(&new_path));
+    let report = check_releases("6.9.9", &o, "7.0.0", &n, CheckOptions::default(), ChainOptions::default()).0;
+    assert_eq!(report.chain.chain, Chain::Aptos);
+    assert!(report.chain.decided.contains("Aptos release bundle"), "{}", report.chain.decided);
+    let rejected: Vec<String> = report.chain.rejected_modules.iter().map(ToString::to_string).collect();
+    assert_eq!(rejected, vec!["0x1::n"]);
+    assert!(report.chain.rejections[0].reason.contains("package LibraFramework"), "{:?}", report.chain.rejections);
+    // A Sui snapshot is Sui's, whatever its modules' versions.
+    let snapshot = SuiPackageSnapshot { id: [0; 32], bytes: module_bytes(m), dependencies: vec![] };
+    let sui_path = dir.path().join("p001");
+    std::fs::write(&sui_path, bcs::to_bytes(&snapshot).unwrap()).unwrap();
+    let s = load(&sui_path);
+    let report = check_releases("p001", &s, "p001", &s, CheckOptions::default(), ChainOptions::default()).0;
+    assert_eq!((report.chain.chain, report.chain.policy), (Chain::Sui, Policy::Framework));
+    assert!(report.chain.decided.contains("Sui package snapshot"));
+}

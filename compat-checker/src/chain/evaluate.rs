@@ -371,24 +371,25 @@ fn aptos(old: &ReleaseView<'_>, new: &ReleaseView<'_>, list: &mut Vec<Rejection>
     for om in &old.modules {
         let id = om.id();
         let mut o = Out { module: &id, list };
-        match new_by_id.get(&id) {
-            Some(nm) => aptos_module(om, nm, &mut o),
-            None => {
-                let p = package(old, &id);
-                if let Some(names) = new_packages.get(&(id.address, p.clone())) {
-                    if !names.contains(&om.name) {
-                        o.reject(
-                            Id::AptosPkgModuleMissing,
-                            None,
-                            None,
-                            None,
-                            format!(
-                                "package {p} at {} is republished without {}: code.move refuses it (EMODULE_MISSING)",
-                                id.address, om.name
-                            ),
-                        );
-                    }
-                }
+        if let Some(nm) = new_by_id.get(&id) {
+            aptos_module(om, nm, &mut o);
+        }
+        // A republished package must keep every module it had, wherever else the module went.
+        let p = package(old, &id);
+        if let Some(names) = new_packages.get(&(id.address, p.clone())) {
+            if !names.contains(&om.name) {
+                let reason = if named {
+                    format!(
+                        "package {p} at {} is republished without {}: code.move refuses it (EMODULE_MISSING)",
+                        id.address, om.name
+                    )
+                } else {
+                    format!(
+                        "the package at {} is republished without {}: code.move refuses it (EMODULE_MISSING)",
+                        id.address, om.name
+                    )
+                };
+                o.reject(Id::AptosPkgModuleMissing, None, None, None, reason);
             }
         }
     }

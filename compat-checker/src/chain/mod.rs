@@ -219,7 +219,7 @@ pub struct ReleaseView<'a> {
     pub bytes: BTreeMap<ModuleId, &'a [u8]>,
     /// The package each module belongs to, where the container names it (Aptos release bundles).
     pub packages: BTreeMap<ModuleId, String>,
-    /// Where each module came from (a file, or a container and its entry).
+    /// The file each module came from: its `.mv` file, or the container it was read from.
     pub origins: BTreeMap<ModuleId, String>,
     pub address_length: Option<AddressLength>,
     /// The container the release came in.
@@ -244,7 +244,12 @@ impl<'a> ReleaseView<'a> {
         };
         for m in &release.modules {
             v.bytes.insert(m.module.id(), m.bytes.as_slice());
-            v.origins.insert(m.module.id(), m.origin.clone());
+            // A module read from a container points at the container file.
+            let file = match release.kind {
+                ContainerKind::Folder | ContainerKind::Module => m.origin.clone(),
+                _ => release.source.display().to_string(),
+            };
+            v.origins.insert(m.module.id(), file);
             if release.kind == ContainerKind::AptosReleaseBundle {
                 if let Some(package) = m.origin.rsplit_once(':').and_then(|(_, rest)| rest.split_once('/')) {
                     v.packages.insert(m.module.id(), package.0.to_owned());
