@@ -461,3 +461,31 @@ fn containers_decide_the_chain_and_name_aptos_packages() {
     assert_eq!((report.chain.chain, report.chain.policy), (Chain::Sui, Policy::Framework));
     assert!(report.chain.decided.contains("Sui package snapshot"));
 }
+
+#[test]
+fn an_in_place_declaration_is_checked_with_a_registry_present_too() {
+    let registry_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stdlib/registry.toml");
+    let registry = stdlib::registry::Registry::load_unchecked(&registry_path).unwrap();
+    let profile = Profile::new(Chain::Diem, Policy::Framework).unwrap();
+    let (o, n) = (
+        release(Chain::Diem, "old", "struct S has key\n    a: u64"),
+        release(Chain::Diem, "new", "struct S has key\n    a: u64\n    b: bool"),
+    );
+    let d = declarations(IN_PLACE);
+    let with = |d: Option<&Declarations>| {
+        let options = CheckOptions { registry: Some(&registry), declarations: d, config: None };
+        let chain = ChainOptions { profile: Some(profile), ..ChainOptions::default() };
+        check_releases("old", &o, "new", &n, options, chain).0
+    };
+    let handled = with(Some(&d));
+    assert!(handled.storage.safe, "{}", handled.to_text(false));
+    assert!(!with(None).storage.safe);
+    // The same declaration for a struct that does not change is a problem, registry or not.
+    let stale = declarations(&IN_PLACE.replace("struct = \"S\"", "struct = \"T\""));
+    let report = with(Some(&stale));
+    assert!(
+        report.problems.iter().any(|p| p.contains("`s-new`") && p.contains("does not change")),
+        "{:?}",
+        report.problems
+    );
+}
