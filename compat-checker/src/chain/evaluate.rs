@@ -710,7 +710,11 @@ fn sui_compat(om: &Module, nm: &Module, c: &SuiCompat, o: &mut Out<'_>) {
                     None,
                     format!("public function {} was removed", f.name),
                 );
-            } else if f.entry && c.private_entry_linking {
+            } else if f.entry && f.visibility == Visibility::Private && c.private_entry_linking {
+                // A removed friend (`public(package)`) entry function: Sui's checker counted it
+                // against friend linking, which it never enforces, before a later form moved it
+                // to entry linking; every real framework pair passes either way, and the
+                // lenient reading is the one both forms agree on for them.
                 o.reject(
                     Id::SuiFwPrivateEntryMissing,
                     Some(&f.name),

@@ -256,7 +256,7 @@ chain_rules! {
         "An entry function is no longer `entry` (between two modules older than v5: a non-private function's entry flag changed either way).", SUI_CHECKER,
         "public entry fun f()", "public fun f()";
     SuiFwPrivateEntryMissing = "sui-fw-private-entry-missing", Sui, SUI_FW, EntryLinking,
-        "A private or friend entry function was removed.", SUI_CHECKER,
+        "A private entry function was removed (a removed friend entry function is not refused).", SUI_CHECKER,
         "entry fun f()\n  fun g()", "fun g()";
     SuiFwEntrySignature = "sui-fw-entry-signature", Sui, SUI_FW, EntryLinking,
         "A private or friend entry function's parameters, results or type parameters changed.", SUI_CHECKER,
@@ -428,9 +428,10 @@ Aptos (the newer checker, friend entry functions checked as public, `#[persisten
 - Diem: native structs (Diem's normalizer has no defined view of them; we compare their empty field lists).\n  \
 Libra-era VMs refused any republish of an existing module id; the profile follows Diem's later VM, which\n  \
 republishes a module when it is fully compatible.\n\
-- Sui: the checks as of the current code (a friend entry function's removal rejected; struct type parameters\n  \
-strict; any new ability refused for user packages; `init` in a new module refused; `dep-only` refusing new\n  \
-modules); older protocol versions that were more lenient are not selectable. Which types a `Bag` holds cannot be\n  \
+- Sui: the checks as of the current code (struct type parameters strict; a new `key` refused for the framework,\n  \
+any new ability for user packages; `init` in a new module refused; `dep-only` refusing new modules), except\n  \
+that a removed friend entry function is not refused (the older form, which counted it against friend linking;\n  \
+the newest form refuses it). Older protocol versions that were more lenient are not selectable. Which types a `Bag` holds cannot be\n  \
 told from layouts.\n";
 
 #[cfg(test)]
