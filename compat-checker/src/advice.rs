@@ -117,8 +117,14 @@ pub fn fitted(f: &Finding, ctx: &GateContext<'_>) -> String {
                     RuleId::FriendRemoved => "keep the friend declaration",
                     RuleId::ModuleRemoved => "keep the module in the release, even unused",
                     RuleId::StructAbilityRemoved => "keep the ability, or make the new shape a new struct",
-                    RuleId::StructTypeParameterConstrained | RuleId::StructTypeParameterUnphantomed => {
-                        "keep the type parameter as it was, or make a new struct"
+                    RuleId::StructTypeParameterConstrained
+                    | RuleId::StructTypeParameterUnphantomed
+                    | RuleId::StructTypeParameterRelaxed
+                    | RuleId::StructTypeParameterMadePhantom => "keep the type parameter as it was, or make a new struct",
+                    RuleId::StructAbilityAdded => "leave the abilities as they were, or make the new shape a new struct",
+                    RuleId::EnumVariantAdded => "keep the enum as it was and put the new case in a new enum",
+                    RuleId::FunctionAdded | RuleId::StructAdded | RuleId::ModuleAdded => {
+                        "this path allows no new code: upgrade with a policy that does (additive), or leave it out"
                     }
                     _ => "keep the old declaration, or add the new one beside it",
                 };

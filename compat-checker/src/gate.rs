@@ -196,7 +196,16 @@ impl Gate<'_> {
                 }
             }
             if c.class() == Class::Compatible {
-                c.status = Status::Compatible;
+                // Compatible for stored data and importers, but some chains refuse it (Sui: a
+                // new `key`, a new variant, new code under dep-only).
+                let refused =
+                    ctx.chain.rejections.iter().any(|r| r.module == c.module && r.item.is_some() && r.item == c.item);
+                if refused {
+                    c.concern = Concern::Chain;
+                    c.status = chain_status(ctx.chain, &c.module, c.item.as_deref());
+                } else {
+                    c.status = Status::Compatible;
+                }
                 continue;
             }
             if concern == Concern::None {

@@ -521,7 +521,7 @@ impl Report {
         if let Some(d) = ch.derivable {
             let _ = writeln!(out, "            transform: {}", if d { "derived" } else { "hand-written" });
         }
-        if ch.is_breaking() {
+        if ch.is_breaking() || matches!(ch.status, Status::Unhandled { .. }) {
             out.push_str(&wrap(&format!("fix: {}", ch.suggestion), "            ", "              ", WIDTH));
         }
         match &ch.status {

@@ -361,6 +361,19 @@ fn the_json_report_carries_both_verdicts() {
     for old_key in ["old", "new", "verdict", "counts", "changes"] {
         assert!(json.get(old_key).is_some(), "{old_key}");
     }
+    // The chain's rejection is an annotation on the module's file.
+    let github = report.to_github();
+    assert!(
+        github.lines().any(|l| l.starts_with(
+            "::error file=new/M.mv,title=Sui rejects%3A sui-fw-ability-key-added::0x1::M: S gained `key`"
+        )),
+        "{github}"
+    );
+    assert!(github
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("::notice title=compat-checker::old -> new: blocked. Sui would reject"));
 }
 
 #[test]
