@@ -502,3 +502,31 @@ fn an_in_place_declaration_is_checked_with_a_registry_present_too() {
         report.problems
     );
 }
+
+#[test]
+fn a_sui_user_package_upgraded_to_a_new_id_is_paired_by_module_name() {
+    let load = |name: &str, t: &str| {
+        let found = text::parse(t)
+            .unwrap()
+            .iter()
+            .map(|m| (format!("{name}/{}.mv", m.name), write_module(m, AddressLength::Bytes32, &NoResolver).unwrap()))
+            .collect();
+        let options = LoadOptions { address_length: Some(AddressLength::Bytes32), detail: Detail::Signatures };
+        from_modules(Path::new(name), ContainerKind::Folder, found, Vec::new(), options)
+    };
+    let old = load("v1", "module 0xa::shop (bytecode v6)\n  struct Item has key\n    a: u64\n  public fun buy(&0xa::shop::Item)\n  public fun sell()\n");
+    let new = load(
+        "v2",
+        "module 0xb::shop (bytecode v6)\n  struct Item has key\n    a: u64\n  public fun buy(&0xb::shop::Item)\n",
+    );
+    let report = run_with(Profile::new(Chain::Sui, Policy::Compatible).unwrap(), &old, &new, None);
+    let rules: Vec<String> = report
+        .chain
+        .rejections
+        .iter()
+        .map(|r| format!("{} {} {}", r.module, r.rule, r.item.as_deref().unwrap_or("")))
+        .collect();
+    // `buy` keeps its signature once the package's own types are read at its original id.
+    assert_eq!(rules, vec!["0xa::shop sui-fn-public-missing sell"]);
+    assert!(report.chain.notes.iter().any(|n| n.contains("original id 0xa")), "{:?}", report.chain.notes);
+}
