@@ -1,11 +1,14 @@
-//! The checker as a library: compare two releases, classify, gate, and give the verdict.
+//! The checker as a library: compare two releases, classify, judge stored data and the chain's
+//! own check, and give both verdicts.
 
+use crate::chain::{self, detect, ChainVerdict, Profile, ReleaseView};
 use crate::config::Config;
 use crate::finding::Finding;
-use crate::gate::Gate;
-use crate::report::Report;
+use crate::gate::{declaration_for, Gate, GateContext};
+use crate::report::{GateOn, Report, StorageVerdict};
 use binary_format::Module;
-use layout_diff::{diff, Diff};
+use layout_diff::storage::{self, Cause, Need};
+use layout_diff::{diff_with, Change, Diff, DiffOptions, RuleId};
 use stdlib::declarations::Declarations;
 use stdlib::registry::Registry;
 
@@ -17,8 +20,27 @@ pub struct CheckOptions<'a> {
     pub config: Option<&'a Config>,
 }
 
-/// Compares `old` with `new` and returns the report, and the diff it rests on (its struct pairs
-/// are what migrations derive their transforms from).
+/// Which chain's rules judge the upgrade, and what the verdict gates on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChainOptions<'a> {
+    /// The chain and the upgrade path; `None` decides the chain from the releases (`auto`) and
+    /// takes its default path.
+    pub profile: Option<Profile>,
+    /// What fails the check: the chain's verdict, stored data, or both.
+    pub gate: GateOn,
+    /// NEW's name as the declarations give it; `None` takes the file name of `new_name` without
+    /// its extension (`v2` for `stdlib/releases/v2`).
+    pub release: Option<&'a str>,
+}
+
+/// The release label of a release named `name`: its file or folder name without extension.
+pub fn release_label(name: &str) -> String {
+    let path = std::path::Path::new(name);
+    path.file_stem().and_then(|s| s.to_str()).map_or_else(|| name.to_owned(), str::to_owned)
+}
+
+/// Compares `old` with `new` (bare modules; the chain decided from them) and returns the report,
+/// and the diff it rests on.
 pub fn check(
     old_name: &str,
     old: &[&Module],
@@ -26,10 +48,136 @@ pub fn check(
     new: &[&Module],
     options: CheckOptions<'_>,
 ) -> (Report, Diff) {
-    let d = diff(old, new, options.registry, options.declarations);
+    check_views(old_name, &ReleaseView::of(old), new_name, &ReleaseView::of(new), options, ChainOptions::default())
+}
+
+/// Compares two releases as loaded (their containers, files and bytes known).
+pub fn check_releases(
+    old_name: &str,
+    old: &stdlib::release::Release,
+    new_name: &str,
+    new: &stdlib::release::Release,
+    options: CheckOptions<'_>,
+    chain: ChainOptions<'_>,
+) -> (Report, Diff) {
+    check_views(old_name, &ReleaseView::of_release(old), new_name, &ReleaseView::of_release(new), options, chain)
+}
+
+/// The profile `chain` asks for, or the one the releases point to, with how it was decided.
+pub fn decide_profile(chain: Option<Profile>, old: &ReleaseView<'_>, new: &ReleaseView<'_>) -> (Profile, String) {
+    match chain {
+        Some(p) => (p, "given".to_owned()),
+        None => {
+            let evidence = |v: &'_ ReleaseView<'_>| (v.kind, v.address_length);
+            let (ok, ol) = evidence(old);
+            let (nk, nl) = evidence(new);
+            let (c, why) = detect::decide(
+                &detect::Evidence { kind: ok, address_length: ol, modules: &old.modules },
+                &detect::Evidence { kind: nk, address_length: nl, modules: &new.modules },
+            );
+            (Profile::default_for(c), why)
+        }
+    }
+}
+
+/// The check on two release views.
+pub fn check_views(
+    old_name: &str,
+    old: &ReleaseView<'_>,
+    new_name: &str,
+    new: &ReleaseView<'_>,
+    options: CheckOptions<'_>,
+    chain_options: ChainOptions<'_>,
+) -> (Report, Diff) {
+    let (profile, decided) = decide_profile(chain_options.profile, old, new);
+    let label = chain_options.release.map_or_else(|| release_label(new_name), str::to_owned);
+    let d = diff_with(
+        &old.modules,
+        &new.modules,
+        DiffOptions {
+            registry: options.registry,
+            declarations: options.declarations,
+            versioning: profile.chain.versioning(),
+        },
+    );
+    let stored = storage::storage(&old.modules);
+    let needs = storage::needs_migration(&old.modules, &new.modules, &d);
+    let verdict: ChainVerdict = chain::verdict(profile, old, new, decided);
+    let mut changes = d.changes.clone();
+    changes.extend(nested_changes(&needs, &changes));
+    changes.sort_by(|a, b| {
+        (&a.module, &a.item, &a.field, a.rule.as_str()).cmp(&(&b.module, &b.item, &b.field, b.rule.as_str()))
+    });
+    let mut findings: Vec<Finding> = changes.into_iter().map(Finding::new).collect();
+    for f in &mut findings {
+        let id = f.from.clone().filter(|_| f.rule == RuleId::ModuleRemoved).unwrap_or_else(|| f.module.clone());
+        f.file = new.origins.get(&id).or_else(|| old.origins.get(&id)).cloned();
+    }
     let gate = Gate { registry: options.registry, declarations: options.declarations, config: options.config };
-    let mut findings: Vec<Finding> = d.changes.iter().cloned().map(Finding::new).collect();
-    gate.apply(&mut findings, new);
-    let report = Report::new(old_name, new_name, findings, gate.problems(&d));
+    let ctx = GateContext {
+        old: &old.modules,
+        new: &new.modules,
+        diff: &d,
+        stored: &stored,
+        needs: &needs,
+        chain: &verdict,
+        profile,
+        release: &label,
+    };
+    gate.apply(&mut findings, &ctx);
+    for f in &mut findings {
+        f.suggestion = crate::advice::fitted(f, &ctx);
+    }
+    let problems = gate.problems(&d, &needs, &label);
+    let storage = StorageVerdict::new(&findings, &problems, &needs, &stored, |n| {
+        declaration_for(options.declarations, options.registry, n, &label).is_some()
+    });
+    let warnings = options
+        .config
+        .map(|c| c.unmatched(findings.iter().filter(|f| f.is_breaking()).map(|f| (f.rule, f.location()))))
+        .unwrap_or_default();
+    let mut report =
+        Report::with_verdicts(old_name, new_name, findings, problems, verdict, storage, chain_options.gate);
+    report.warnings = warnings;
     (report, d)
+}
+
+/// A change for each stored struct that is due a migration only because a struct it holds
+/// changed (its own declaration is unchanged, so the diff says nothing of it).
+fn nested_changes(needs: &[Need], changes: &[Change]) -> Vec<Change> {
+    let mut out = Vec::new();
+    for n in needs {
+        let retyped = changes.iter().any(|c| {
+            c.module == n.new_module
+                && c.item.as_deref() == Some(n.name.as_str())
+                && c.rule == RuleId::StructFieldRetyped
+        });
+        if retyped {
+            continue;
+        }
+        let nested: Vec<String> = n
+            .causes
+            .iter()
+            .filter_map(|c| match c {
+                Cause::Nested { module, name } => Some(format!("{module}::{name}")),
+                Cause::Own => None,
+            })
+            .collect();
+        if nested.is_empty() {
+            continue;
+        }
+        let mut c = Change::new(
+            RuleId::StructNestedLayoutChanged,
+            &n.new_module,
+            format!("holds {}, whose layout changed", nested.join(", ")),
+        )
+        .item(&n.name)
+        .derivable(n.derivable);
+        if !n.in_place() {
+            c.from = Some(n.old_module.clone());
+        }
+        c.old = Some(nested.join(", "));
+        out.push(c);
+    }
+    out
 }

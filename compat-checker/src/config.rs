@@ -7,6 +7,9 @@
 //! reason = "renamed on purpose; the rename is declared"
 //! ```
 //!
+//! `item` may end in a wildcard: `"*"` matches every item, `"0x3::*"` everything at `0x3`,
+//! `"0x1::coin::*"` everything in one module. An entry that matches nothing is warned about.
+//!
 //! Allowed changes are still reported, as allowed; they do not fail the check.
 
 use layout_diff::RuleId;
@@ -65,12 +68,52 @@ impl Config {
 
     /// The allowance matching a change at `location` (`module::item.field`), if any.
     pub fn allowance(&self, rule: RuleId, location: &str) -> Option<&Allow> {
-        self.allow.iter().find(|a| {
-            a.rule == rule.as_str()
-                && (location == a.item
-                    || location
-                        .strip_prefix(a.item.as_str())
-                        .is_some_and(|rest| rest.starts_with("::") || rest.starts_with('.')))
-        })
+        self.allow.iter().find(|a| a.rule == rule.as_str() && a.matches(location))
+    }
+
+    /// Warnings for entries that match none of `changes` (rule and `module::item.field`).
+    pub fn unmatched<'a>(&self, changes: impl IntoIterator<Item = (RuleId, String)> + Clone + 'a) -> Vec<String> {
+        self.allow
+            .iter()
+            .filter(|a| !changes.clone().into_iter().any(|(rule, loc)| a.rule == rule.as_str() && a.matches(&loc)))
+            .map(|a| format!("allow-list entry `{}` for `{}` matched no change", a.rule, a.item))
+            .collect()
+    }
+}
+
+impl Allow {
+    /// Whether the entry's `item` covers a change at `location`.
+    pub fn matches(&self, location: &str) -> bool {
+        let item = self.item.as_str();
+        if item == "*" {
+            return true;
+        }
+        if let Some(prefix) = item.strip_suffix('*') {
+            return location.starts_with(prefix);
+        }
+        location == item
+            || location.strip_prefix(item).is_some_and(|rest| rest.starts_with("::") || rest.starts_with('.'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allow(item: &str) -> Allow {
+        Allow { rule: "struct-field-added".into(), item: item.into(), reason: "r".into() }
+    }
+
+    #[test]
+    fn wildcards_and_prefixes() {
+        assert!(allow("*").matches("0x2::kiosk::Kiosk.a"));
+        assert!(allow("0x3::*").matches("0x3::staking::Pool.b"));
+        assert!(!allow("0x3::*").matches("0x30::staking::Pool.b"));
+        assert!(allow("0x1::coin::*").matches("0x1::coin::Coin.value"));
+        assert!(allow("0x1::coin").matches("0x1::coin::Coin.value"));
+        assert!(!allow("0x1::coin").matches("0x1::coins::Coin.value"));
+        let config = Config { allow: vec![allow("0x1::coin"), allow("0x9::*")] };
+        let warnings = config.unmatched(vec![(RuleId::StructFieldAdded, "0x1::coin::Coin.v".to_owned())]);
+        assert_eq!(warnings, vec!["allow-list entry `struct-field-added` for `0x9::*` matched no change".to_owned()]);
     }
 }

@@ -2,7 +2,8 @@
 //! the release.
 
 use layout_diff::Change;
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 
 /// Whether the change stops the release.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,11 @@ pub enum Status {
     Unhandled { missing: Vec<String> },
     /// Breaking, but the configuration allows it, with a reason.
     Allowed { reason: String },
+    /// A layout change of a struct whose instances can never be in storage (no `key`, nowhere
+    /// nested in a stored struct, in no container): nothing to migrate.
+    NotStored,
+    /// A linking change made in place that the chain's own check accepts on this path.
+    Accepted { by: String },
 }
 
 impl Status {
@@ -25,8 +31,24 @@ impl Status {
             Status::Handled => "handled",
             Status::Unhandled { .. } => "unhandled",
             Status::Allowed { .. } => "allowed",
+            Status::NotStored => "not-stored",
+            Status::Accepted { .. } => "accepted",
         }
     }
+}
+
+/// Which verdict a finding counts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Concern {
+    /// Nothing breaks.
+    #[default]
+    None,
+    /// Stored data (a layout change of a stored struct, or the versioned-address scheme that
+    /// carries one): the storage verdict.
+    Storage,
+    /// Linking, made in place: what the chain's own check decides.
+    Chain,
 }
 
 /// One change of the diff, with its advice and its gate status.
@@ -36,13 +58,17 @@ pub struct Finding {
     /// What to do about it.
     pub suggestion: String,
     pub status: Status,
+    /// Which verdict it counts for.
+    pub concern: Concern,
+    /// The file the module came from, where known (GitHub annotations point at it).
+    pub file: Option<String>,
 }
 
 impl Finding {
-    /// A finding for `change`, with the advice for it, not yet gated.
+    /// A finding for `change`, with the general advice for it, not yet gated.
     pub fn new(change: Change) -> Finding {
         let suggestion = crate::advice::suggestion(&change);
-        Finding { change, suggestion, status: Status::Compatible }
+        Finding { change, suggestion, status: Status::Compatible, concern: Concern::None, file: None }
     }
 }
 
@@ -54,7 +80,7 @@ impl std::ops::Deref for Finding {
     }
 }
 
-/// The JSON form (report schema 1): the change's fields, then the advice and the status, with
+/// The JSON form (report schema 2; schema 1's keys unchanged): the change's fields, then the advice and the status, with
 /// optional keys omitted when empty.
 impl Serialize for Finding {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -80,7 +106,14 @@ impl Serialize for Finding {
         match &self.status {
             Status::Unhandled { missing } => m.serialize_entry("missing", missing)?,
             Status::Allowed { reason } => m.serialize_entry("reason", reason)?,
-            Status::Compatible | Status::Handled => {}
+            Status::Accepted { by } => m.serialize_entry("accepted_by", by)?,
+            Status::Compatible | Status::Handled | Status::NotStored => {}
+        }
+        if self.concern != Concern::None {
+            m.serialize_entry("concern", &self.concern)?;
+        }
+        if let Some(file) = &self.file {
+            m.serialize_entry("file", file)?;
         }
         m.end()
     }

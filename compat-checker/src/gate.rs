@@ -1,18 +1,24 @@
 //! Whether each breaking change is taken care of.
 //!
-//! A layout-breaking change is *handled* when the module moved to an address the registry
-//! allocated for it (the version after the one it came from), the old version is kept in the new
-//! release and closed, no open module still imports the old version, and a migration is declared
-//! for every stored struct whose layout changed. A change made in place at the same address is
-//! never handled: the VM would read old bytes with the new layout.
+//! Two concerns, judged apart:
+//! - **stored data** (ours): a layout change of a struct whose instances can be in storage
+//!   ([`layout_diff::storage`]) is *handled* when every stored struct that holds it has a
+//!   declared migration, by either remedy: *versioned* (the module moved to the address the
+//!   registry allocated for it, the old version is kept, closed, and no open module imports it)
+//!   or *in place* (a declaration whose `from` equals its `to`, for this release). A struct that
+//!   can never be stored needs nothing.
+//! - **the chain** (theirs): a linking change made in place is what the chain's own check
+//!   decides; it is accepted or rejected as the chain verdict says.
 
+use crate::chain::{Chain, ChainVerdict, Profile};
 use crate::config::Config;
-use crate::finding::{Finding, Status};
-use binary_format::{Ability, Module, ModuleId};
+use crate::finding::{Concern, Finding, Status};
+use binary_format::{Module, ModuleId};
 use layout_diff::diff::lineage::lineage_name;
+use layout_diff::storage::{Cause, Need, Storage};
 use layout_diff::{Class, Diff, RuleId};
 use std::collections::BTreeSet;
-use stdlib::declarations::Declarations;
+use stdlib::declarations::{Declaration, Declarations};
 use stdlib::graph::{DependencyGraph, Versions};
 use stdlib::registry::Registry;
 
@@ -23,52 +29,166 @@ pub struct Gate<'a> {
     pub config: Option<&'a Config>,
 }
 
+/// What the gate judges with, beyond its inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct GateContext<'a> {
+    pub old: &'a [&'a Module],
+    pub new: &'a [&'a Module],
+    pub diff: &'a Diff,
+    /// Which structs of the old release can be in storage.
+    pub stored: &'a Storage,
+    /// The stored structs this upgrade must migrate.
+    pub needs: &'a [Need],
+    pub chain: &'a ChainVerdict,
+    pub profile: Profile,
+    /// NEW's name as declarations give it (`v2`, a folder name).
+    pub release: &'a str,
+}
+
+/// Whether `rule` changes the layout of one struct (or enum).
+fn struct_layout_rule(rule: RuleId) -> bool {
+    matches!(
+        rule,
+        RuleId::StructRemoved
+            | RuleId::StructKindChanged
+            | RuleId::StructStorageAbilityRemoved
+            | RuleId::StructTypeParametersChanged
+            | RuleId::StructFieldAdded
+            | RuleId::StructFieldRemoved
+            | RuleId::StructFieldsReordered
+            | RuleId::StructFieldRenamed
+            | RuleId::StructFieldRetyped
+            | RuleId::StructNestedLayoutChanged
+            | RuleId::EnumVariantInserted
+            | RuleId::EnumVariantRemoved
+            | RuleId::EnumVariantsReordered
+            | RuleId::EnumVariantChanged
+    )
+}
+
+/// The declaration of `need`'s remedy, if any: versioned by its addresses, in place by its
+/// addresses and the release.
+pub fn declaration_for<'d>(
+    declarations: Option<&'d Declarations>,
+    registry: Option<&Registry>,
+    need: &Need,
+    release: &str,
+) -> Option<&'d Declaration> {
+    let d = declarations?;
+    let module = lineage_name(&need.new_module, registry);
+    let (from, to) = (need.old_module.address, need.new_module.address);
+    if need.in_place() {
+        d.entries.iter().find(|e| {
+            e.release == release && e.module == module && e.struct_name == need.name && e.from == from && e.to == to
+        })
+    } else {
+        d.find(&module, &need.name, from, to)
+    }
+}
+
 impl Gate<'_> {
-    /// Problems with the gate's own inputs: registry rules the registry breaks, and declared
-    /// migrations between versions this diff moves that match no layout change of a stored
-    /// struct (a stale or mistyped declaration).
-    pub fn problems(&self, diff: &Diff) -> Vec<String> {
+    /// Problems with the gate's own inputs: registry rules the registry breaks; declarations of
+    /// this release (or between versions this diff moves) that match no layout change of a
+    /// stored struct; declarations whose remedy contradicts the release.
+    pub fn problems(&self, diff: &Diff, needs: &[Need], release: &str) -> Vec<String> {
         let mut out: Vec<String> = self
             .registry
             .map(|r| r.violations().iter().map(|v| format!("registry {}", v.render(r.origin()))).collect())
             .unwrap_or_default();
-        if let Some(declarations) = self.declarations {
-            for (from, to) in &diff.lineage.moves {
-                let lineage = lineage_name(to, self.registry);
-                for d in declarations
-                    .entries
-                    .iter()
-                    .filter(|d| d.module == lineage && d.from == from.address && d.to == to.address)
-                {
-                    let real = diff.struct_pairs.iter().any(|p| {
-                        p.new_module == *to && p.old_module == *from && p.new.name == d.struct_name && p.layout_changed
-                    });
-                    if !real {
-                        out.push(format!(
-                            "{}:{}: migration `{}` declares {}::{} from {} to {}, but its layout does not change",
-                            declarations.origin.display(),
-                            d.line,
-                            d.id,
-                            d.module,
-                            d.struct_name,
-                            d.from,
-                            d.to
-                        ));
-                    }
+        let Some(declarations) = self.declarations else { return out };
+        let at = |d: &Declaration| format!("{}:{}: migration `{}`", declarations.origin.display(), d.line, d.id);
+        for d in &declarations.entries {
+            let module_of = |id: &ModuleId| lineage_name(id, self.registry) == d.module;
+            let moved = diff.lineage.moves.iter().find(|(from, to)| from.address == d.from && module_of(to));
+            let matched = needs.iter().any(|n| {
+                n.name == d.struct_name
+                    && module_of(&n.new_module)
+                    && n.old_module.address == d.from
+                    && n.new_module.address == d.to
+            });
+            if matched {
+                continue;
+            }
+            if d.is_in_place() {
+                if d.release != release {
+                    continue;
                 }
+                match moved {
+                    Some((from, to)) => out.push(format!(
+                        "{}: declares {}::{} in place at {}, but the module moved from {from} to {to}: declare it from {} to {}",
+                        at(d),
+                        d.module,
+                        d.struct_name,
+                        d.from,
+                        from.address,
+                        to.address
+                    )),
+                    None => out.push(format!(
+                        "{}: declares {}::{} in place at {}, but its layout does not change there (or it is never stored)",
+                        at(d),
+                        d.module,
+                        d.struct_name,
+                        d.from
+                    )),
+                }
+                continue;
+            }
+            match moved {
+                Some((_, to)) if to.address == d.to => out.push(format!(
+                    "{}: declares {}::{} from {} to {}, but its layout does not change",
+                    at(d),
+                    d.module,
+                    d.struct_name,
+                    d.from,
+                    d.to
+                )),
+                None if d.release == release
+                    && needs.iter().any(|n| {
+                        n.in_place() && n.name == d.struct_name && module_of(&n.new_module) && n.old_module.address == d.from
+                    }) =>
+                {
+                    out.push(format!(
+                        "{}: declares {}::{} versioned from {} to {}, but the module did not move: declare it in place (from = to = {})",
+                        at(d),
+                        d.module,
+                        d.struct_name,
+                        d.from,
+                        d.to,
+                        d.from
+                    ))
+                }
+                _ => {}
             }
         }
         out
     }
 
-    /// Sets the status of every finding.
-    pub fn apply(&self, findings: &mut [Finding], new: &[&Module]) {
+    /// Sets the status and concern of every finding.
+    pub fn apply(&self, findings: &mut [Finding], ctx: &GateContext<'_>) {
         let versions = self.registry.map(Versions::from_registry).unwrap_or_default();
-        let graph = DependencyGraph::new(new.iter().copied(), &versions);
+        let graph = DependencyGraph::new(ctx.new.iter().copied(), &versions);
         let stale = graph.stale_imports();
-        let new_ids: BTreeSet<ModuleId> = new.iter().map(|m| m.id()).collect();
+        let new_ids: BTreeSet<ModuleId> = ctx.new.iter().map(|m| m.id()).collect();
         let next = self.registry.and_then(|r| r.next_address().ok());
         for c in findings.iter_mut() {
+            let storage_rule = struct_layout_rule(c.rule) || c.rule == RuleId::ClosedVersionChanged;
+            let old_module = c.from.clone().unwrap_or_else(|| c.module.clone());
+            let stored_item = c.item.as_deref().is_some_and(|i| ctx.stored.is_stored(&old_module, i));
+            let module_has_stored = ctx.stored.reached_from.keys().any(|(m, _)| *m == c.module);
+            let concern = if c.class() == Class::Compatible {
+                Concern::None
+            } else if c.from.is_some()
+                || c.rule == RuleId::ClosedVersionChanged
+                || (struct_layout_rule(c.rule) && stored_item)
+                || (c.rule == RuleId::ModuleRemoved && module_has_stored)
+            {
+                Concern::Storage
+            } else if storage_rule {
+                Concern::None
+            } else {
+                Concern::Chain
+            };
+            c.concern = concern;
             if let Some(allow) = self.config.and_then(|cfg| cfg.allowance(c.rule, &c.location())) {
                 if c.is_breaking() {
                     c.status = Status::Allowed { reason: allow.reason.clone() };
@@ -76,22 +196,42 @@ impl Gate<'_> {
                 }
             }
             if c.class() == Class::Compatible {
-                c.status = Status::Compatible;
+                // Compatible for stored data and importers, but some chains refuse it (Sui: a
+                // new `key`, a new variant, new code under dep-only).
+                let refused =
+                    ctx.chain.rejections.iter().any(|r| r.module == c.module && r.item.is_some() && r.item == c.item);
+                if refused {
+                    c.concern = Concern::Chain;
+                    c.status = chain_status(ctx.chain, &c.module, c.item.as_deref());
+                } else {
+                    c.status = Status::Compatible;
+                }
+                continue;
+            }
+            if concern == Concern::None {
+                // A layout change of a struct nothing stores.
+                c.status = Status::NotStored;
+                continue;
+            }
+            if concern == Concern::Chain {
+                c.status = chain_status(ctx.chain, &c.module, c.item.as_deref());
                 continue;
             }
             let mut missing = Vec::new();
             let name = lineage_name(&c.module, self.registry);
             match &c.from {
                 None => match c.rule {
-                    RuleId::ModuleRemoved => missing.push(format!("keep {} in the new release, closed", c.module)),
+                    RuleId::ModuleRemoved => missing.push(format!(
+                        "keep {} in the new release: its stored structs could no longer be read",
+                        c.module
+                    )),
                     RuleId::ClosedVersionChanged => missing.push(format!("restore {} exactly as published", c.module)),
-                    _ => {
-                        let at = next.map_or_else(|| "the next registry address".to_owned(), |a| a.to_string());
-                        missing.push(format!(
-                            "{} changed in place: version {name} at {at} (`compat-checker registry bump {name} --release vN`), keep {} closed, and declare a migration",
-                            c.module, c.module
-                        ));
-                    }
+                    RuleId::StructRemoved => missing.push(format!(
+                        "keep {}::{}: its stored instances could no longer be read",
+                        c.module,
+                        c.item.as_deref().unwrap_or("")
+                    )),
+                    _ => {}
                 },
                 Some(from) => {
                     match self.registry {
@@ -121,21 +261,17 @@ impl Gate<'_> {
                         missing
                             .push(format!("{} still imports {from}: republish it importing {}", s.importer, c.module));
                     }
-                    if c.class() == Class::LayoutBreaking {
-                        if let Some(item) = &c.item {
-                            let stored = new
-                                .iter()
-                                .find(|m| m.id() == c.module)
-                                .and_then(|m| m.find_struct(item))
-                                .is_some_and(|s| s.abilities.has(Ability::Key));
-                            let declared =
-                                self.declarations.and_then(|d| d.find(&name, item, from.address, c.module.address));
-                            if stored && declared.is_none() {
-                                missing.push(format!(
-                                    "no migration declared for {name}::{item} from {} to {}",
-                                    from.address, c.module.address
-                                ));
-                            }
+                }
+            }
+            if struct_layout_rule(c.rule) && stored_item {
+                if let Some(item) = &c.item {
+                    let key = (old_module.clone(), item.clone());
+                    for need in ctx.needs.iter().filter(|n| {
+                        (n.old_module == key.0 && n.name == key.1)
+                            || n.causes.contains(&Cause::Nested { module: key.0.clone(), name: key.1.clone() })
+                    }) {
+                        if declaration_for(self.declarations, self.registry, need, ctx.release).is_none() {
+                            missing.push(undeclared(need, self.registry, ctx, next));
                         }
                     }
                 }
@@ -144,5 +280,51 @@ impl Gate<'_> {
             missing.dedup();
             c.status = if missing.is_empty() { Status::Handled } else { Status::Unhandled { missing } };
         }
+    }
+}
+
+/// What is missing for an undeclared migration.
+fn undeclared(
+    need: &Need,
+    registry: Option<&Registry>,
+    ctx: &GateContext<'_>,
+    next: Option<binary_format::Address>,
+) -> String {
+    let name = lineage_name(&need.new_module, registry);
+    if !need.in_place() {
+        return format!(
+            "no migration declared for {name}::{} from {} to {}",
+            need.name, need.old_module.address, need.new_module.address
+        );
+    }
+    let addr = need.new_module.address;
+    let in_place = format!(
+        "no migration declared for {name}::{} in place (`release = \"{}\"`, `from = to = \"{addr}\"`)",
+        need.name, ctx.release
+    );
+    match ctx.profile.chain {
+        Chain::Diem => {
+            let at = next.map_or_else(|| "the next registry address".to_owned(), |a| a.to_string());
+            format!(
+                "{in_place}, or version {name} at {at} (`compat-checker registry bump {name} --release {}`), keep {} closed and declare it from {addr} to {at}",
+                ctx.release, need.new_module
+            )
+        }
+        chain => format!("{in_place} ({} modules cannot move to a new address)", chain.title()),
+    }
+}
+
+/// The status of a linking change made in place: the chain's word on it.
+pub fn chain_status(chain: &ChainVerdict, module: &ModuleId, item: Option<&str>) -> Status {
+    let hits: Vec<String> = chain
+        .rejections
+        .iter()
+        .filter(|r| &r.module == module && (r.item.as_deref() == item || r.item.is_none()))
+        .map(|r| format!("{} rejects it ({}): {}", chain.chain.title(), r.rule, r.reason))
+        .collect();
+    if hits.is_empty() {
+        Status::Accepted { by: format!("{} ({})", chain.chain, chain.policy) }
+    } else {
+        Status::Unhandled { missing: hits }
     }
 }

@@ -6,6 +6,7 @@
 //! This crate runs no migrations and touches no state.
 
 pub mod advice;
+pub mod chain;
 pub mod check;
 pub mod config;
 pub mod finding;
@@ -14,7 +15,8 @@ pub mod layout;
 pub mod report;
 pub mod snapshot;
 
-pub use check::{check, CheckOptions};
+pub use chain::{Chain, ChainVerdict, Policy, Profile};
+pub use check::{check, check_releases, check_views, ChainOptions, CheckOptions};
 pub use finding::{Finding, Status};
 pub use layout_diff::{rules, Class, RuleId};
-pub use report::{Report, Verdict};
+pub use report::{GateOn, Report, Verdict};

@@ -4,19 +4,26 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use compat_checker::chain::{Chain, Profile};
+//! use compat_checker::snapshot::{self, Form};
 //! use std::path::Path;
 //! // In the framework's tests (with `insta` as a dev-dependency):
-//! let layouts = compat_checker::snapshot::layouts(Path::new("build/release"))?;
-//! let diff = compat_checker::snapshot::diff(Path::new("releases/last"), Path::new("build/release"))?;
+//! let layouts = snapshot::layouts_with(Path::new("build/release"), Form::Structs)?;
+//! let profile = Profile::default_for(Chain::Sui);
+//! let diff = snapshot::diff(Path::new("releases/last"), Path::new("build/release"), Some(profile), None)?;
 //! // insta::assert_snapshot!("layouts", layouts);
 //! // insta::assert_snapshot!("diff_against_last_release", diff);
 //! # Ok(()) }
 //! ```
 //!
 //! The text is the canonical layout form (see README) and the checker's text report without
-//! colours or paths, so a snapshot changes only when a layout does.
+//! colours or paths, so a snapshot changes only when what it shows does: with
+//! [`Form::Structs`], only when a struct's layout does.
 
-use crate::{check, layout, CheckOptions};
+use crate::chain::Profile;
+use crate::config::Config;
+use crate::{check_releases, layout, ChainOptions, CheckOptions};
+use binary_format::{Module, Visibility};
 use std::path::Path;
 use stdlib::release::{self, LoadOptions, ReleaseError};
 
@@ -29,6 +36,19 @@ pub enum SnapshotError {
     BadModules(Vec<String>),
 }
 
+/// What a layout snapshot shows of each module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Form {
+    /// Everything: imports, friends, structs and every function signature.
+    #[default]
+    Full,
+    /// Structs and the functions other modules or transactions can call (public, friend,
+    /// entry); no private functions, no `uses` lines.
+    Api,
+    /// Structs and enums only: changes exactly when a layout does.
+    Structs,
+}
+
 fn load(path: &Path) -> Result<release::Release, SnapshotError> {
     let r = release::load(path, LoadOptions::default())?;
     if r.failures.is_empty() {
@@ -38,16 +58,48 @@ fn load(path: &Path) -> Result<release::Release, SnapshotError> {
     }
 }
 
-/// Every module's layout, in the canonical text form.
-pub fn layouts(release: &Path) -> Result<String, SnapshotError> {
-    let r = load(release)?;
-    Ok(layout::render_text(&layout::sorted(r.modules.iter().map(|m| &m.module))))
+/// `m` as `form` shows it.
+pub fn shaped(m: &Module, form: Form) -> Module {
+    let mut m = m.clone();
+    match form {
+        Form::Full => {}
+        Form::Api => {
+            m.dependencies.clear();
+            m.functions.retain(|f| f.visibility != Visibility::Private || f.entry);
+        }
+        Form::Structs => {
+            m.dependencies.clear();
+            m.friends.clear();
+            m.metadata_keys.clear();
+            m.functions.clear();
+        }
+    }
+    m
 }
 
-/// The checker's report of `previous` -> `current`, ungated (no registry): every difference.
-pub fn diff(previous: &Path, current: &Path) -> Result<String, SnapshotError> {
+/// Every module's layout, in the canonical text form.
+pub fn layouts(release: &Path) -> Result<String, SnapshotError> {
+    layouts_with(release, Form::Full)
+}
+
+/// Every module's layout in the canonical text form, showing what `form` says.
+pub fn layouts_with(release: &Path, form: Form) -> Result<String, SnapshotError> {
+    let r = load(release)?;
+    let modules: Vec<Module> = r.modules.iter().map(|m| shaped(&m.module, form)).collect();
+    Ok(layout::render_text(&layout::sorted(modules.iter())))
+}
+
+/// The checker's report of `previous` -> `current`, without a registry: every difference, the
+/// verdict of `profile`'s chain (decided from the releases when `None`), and `config`'s allow
+/// list applied.
+pub fn diff(
+    previous: &Path,
+    current: &Path,
+    profile: Option<Profile>,
+    config: Option<&Config>,
+) -> Result<String, SnapshotError> {
     let (old, new) = (load(previous)?, load(current)?);
-    let old: Vec<_> = old.modules.iter().map(|m| &m.module).collect();
-    let new: Vec<_> = new.modules.iter().map(|m| &m.module).collect();
-    Ok(check("previous", &old, "current", &new, CheckOptions::default()).0.to_text(false))
+    let options = CheckOptions { config, ..CheckOptions::default() };
+    let chain = ChainOptions { profile, ..ChainOptions::default() };
+    Ok(check_releases("previous", &old, "current", &new, options, chain).0.to_text(false))
 }

@@ -9,12 +9,15 @@
 //! - [`diff::lineage`]: which module of the new release continues which of the old;
 //! - [`diff::structs`]: which new field comes from which old one (renames, reorders, retypes);
 //! - [`diff::types`]: how an old field type relates to a new one across module versions;
-//! - [`rules`]: every rule as data, with a typed [`RuleId`].
+//! - [`rules`]: every rule as data, with a typed [`RuleId`];
+//! - [`storage`]: which structs can be in storage, and which changes need a migration
+//!   ([`storage::needs_migration`], the one answer checker and catalogue share).
 
 pub mod change;
 pub mod diff;
 pub mod rules;
+pub mod storage;
 
 pub use change::{Change, Detail};
-pub use diff::{diff, Diff, StructPair};
+pub use diff::{diff, diff_with, Diff, DiffOptions, StructPair};
 pub use rules::{Class, Rule, RuleId};

@@ -175,6 +175,11 @@ rules! {
         "The bytes do not change, but the VM's compatibility check compares field names, so the module cannot be upgraded in place.",
         "Not necessary: keep the old name. If the rename must happen, version the module and declare the rename (derived: the bytes are copied).",
         "struct S has key\n    withdrawn: u64", "struct S has key\n    total_withdrawn: u64";
+    StructNestedLayoutChanged = "struct-nested-layout-changed", LayoutBreaking,
+        "A struct this stored struct holds (in a field, nested at any depth) changed layout.",
+        "The stored struct's own declaration is unchanged, but its bytes embed the nested struct's: stored values no longer decode.",
+        "Migrate the storing struct (in place, or version its module): the transform is derived when the nested struct's changes are.",
+        "struct I has store\n    a: u64\n  struct S has key\n    i: 0x1::M::I", "struct I has store\n    a: u64\n    b: bool\n  struct S has key\n    i: 0x1::M::I";
     StructFieldRetyped = "struct-field-retyped", LayoutBreaking,
         "A field's type changed.",
         "Stored values encode the old type.",

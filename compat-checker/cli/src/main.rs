@@ -28,6 +28,34 @@ pub enum CheckFormat {
     Github,
 }
 
+/// `--chain`: the chain whose rules judge the upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChainArg {
+    /// Decided from the releases (container, address width, Sui flavor, framework modules).
+    Auto,
+    Diem,
+    Aptos,
+    Sui,
+}
+
+/// `--policy`: the upgrade path the release takes on its chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    Framework,
+    Compatible,
+    Arbitrary,
+    Additive,
+    DepOnly,
+}
+
+/// `--gate`: which verdict sets the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GateArg {
+    Chain,
+    Storage,
+    Both,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum GraphFormat {
     Dot,
@@ -39,8 +67,10 @@ const DEFAULT_REGISTRY: &str = "stdlib/registry.toml";
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Compare two releases: every layout change, classified, with what to do about it, gated by
-    /// the registry and the migration declarations. Exit 0 passes, 1 blocked, 2 bad input.
+    /// Compare two releases: what the chain's own check decides (`--chain`, `--policy`), and
+    /// whether stored data is safe (every layout change of a stored struct migrated, as the
+    /// registry and the migration declarations say), with what to do about each change. Exit 0
+    /// passes, 1 blocked (on what `--gate` names), 2 bad input.
     Check {
         /// The release running now.
         old: PathBuf,
@@ -59,6 +89,20 @@ enum Command {
         format: CheckFormat,
         #[arg(long, value_parser = parse_address_length)]
         address_length: Option<AddressLength>,
+        /// The chain the release ships to; `auto` decides it from the releases and says why.
+        #[arg(long, value_enum, default_value = "auto")]
+        chain: ChainArg,
+        /// The upgrade path on that chain (default: diem framework, aptos compatible, sui
+        /// framework).
+        #[arg(long, value_enum)]
+        policy: Option<PolicyArg>,
+        /// What sets the exit code: the chain's verdict, stored data, or both.
+        #[arg(long, value_enum, default_value = "both")]
+        gate: GateArg,
+        /// NEW's name in the migration declarations (default: its file or folder name without
+        /// extension).
+        #[arg(long)]
+        release: Option<String>,
     },
     /// Print every module's layout in a canonical, stable form (what framework authors snapshot).
     Layout {
@@ -84,6 +128,8 @@ enum Command {
     },
     /// Print the rules table (Markdown): what docs/rules.md holds.
     Rules,
+    /// Print the chain profiles and their rules (Markdown): what docs/chains.md holds.
+    Chains,
     /// Check or update the stdlib address registry.
     Registry {
         #[command(subcommand)]
@@ -140,17 +186,31 @@ pub enum Outcome {
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Check { old, new, registry, migrations, config, format, address_length } => {
-            cli::check::run(cli::check::Args {
-                old: &old,
-                new: &new,
-                registry: registry.as_deref(),
-                migrations: migrations.as_deref(),
-                config: config.as_deref(),
-                format,
-                address_length,
-            })
-        }
+        Command::Check {
+            old,
+            new,
+            registry,
+            migrations,
+            config,
+            format,
+            address_length,
+            chain,
+            policy,
+            gate,
+            release,
+        } => cli::check::run(cli::check::Args {
+            old: &old,
+            new: &new,
+            registry: registry.as_deref(),
+            migrations: migrations.as_deref(),
+            config: config.as_deref(),
+            format,
+            address_length,
+            chain,
+            policy,
+            gate,
+            release: release.as_deref(),
+        }),
         Command::Layout { release, format, address_length } => cli::layout::run(&release, format, address_length),
         Command::Graph { release, format, registry, address_length } => {
             cli::graph::run(&release, format, registry.as_deref(), address_length)
@@ -158,6 +218,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Registry { command } => cli::registry::run(command),
         Command::Rules => {
             cli::print(&layout_diff::rules::markdown())?;
+            Ok(Outcome::Ok)
+        }
+        Command::Chains => {
+            cli::print(&compat_checker::chain::rules::markdown())?;
             Ok(Outcome::Ok)
         }
     }
@@ -170,8 +234,18 @@ fn main() -> ExitCode {
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
         Ok(Outcome::BadInput) => ExitCode::from(2),
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
-            eprintln!("error: {}", chain.join(": "));
+            // Each cause once: an error that quotes its source is not followed by it again.
+            let mut message = String::new();
+            for part in e.chain().map(|c| c.to_string()) {
+                if message.contains(&part) {
+                    continue;
+                }
+                if !message.is_empty() {
+                    message.push_str(": ");
+                }
+                message.push_str(&part);
+            }
+            eprintln!("error: {message}");
             ExitCode::from(2)
         }
     }

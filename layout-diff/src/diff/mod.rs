@@ -11,7 +11,7 @@ pub mod types;
 use crate::change::{Change, Detail};
 use crate::rules::{Class, RuleId};
 use binary_format::{Ability, Function, Module, ModuleId, Struct, Type, Visibility};
-use lineage::Lineage;
+use lineage::{Lineage, Versioning};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use stdlib::declarations::Declarations;
@@ -37,7 +37,8 @@ pub struct StructPair {
 }
 
 impl StructPair {
-    /// Whether values are stored under this struct at the top level (it has `key`).
+    /// Whether values are stored under this struct at the top level (it has `key`). Whether a
+    /// struct can be in storage at all (nested, in a table) is [`crate::storage`]'s question.
     pub fn is_stored(&self) -> bool {
         self.new.abilities.has(Ability::Key) || self.old.abilities.has(Ability::Key)
     }
@@ -68,13 +69,28 @@ fn visibility_rank(v: Visibility) -> u8 {
     }
 }
 
-fn type_params_text(f: &Function) -> String {
-    f.type_params.iter().map(|p| format!("{{{}}}", p.constraints)).collect::<Vec<_>>().join(", ")
-}
-
+/// A function's signature as Move source writes it: `<T0: copy>(&signer, u64): (u64, bool)`.
 fn signature(f: &Function) -> String {
     let list = |ts: &[Type]| ts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-    format!("<{}>({}): ({})", type_params_text(f), list(&f.params), list(&f.returns))
+    let params: Vec<String> = f
+        .type_params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if p.constraints.is_empty() {
+                format!("T{i}")
+            } else {
+                format!("T{i}: {}", p.constraints.iter().map(|a| a.name()).collect::<Vec<_>>().join(" + "))
+            }
+        })
+        .collect();
+    let generics = if params.is_empty() { String::new() } else { format!("<{}>", params.join(", ")) };
+    let returns = match f.returns.as_slice() {
+        [] => String::new(),
+        [one] => format!(": {one}"),
+        many => format!(": ({})", list(many)),
+    };
+    format!("{generics}({}){returns}", list(&f.params))
 }
 
 impl<'a> Differ<'a> {
@@ -517,14 +533,31 @@ impl<'a> Differ<'a> {
     }
 }
 
-/// Compares two releases' modules.
+/// What a diff is computed with; all optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiffOptions<'a> {
+    /// The address registry: which modules are versions of which.
+    pub registry: Option<&'a Registry>,
+    /// Declared migrations: their renames name fields.
+    pub declarations: Option<&'a Declarations>,
+    /// Where modules move without a registry (the chain's scheme).
+    pub versioning: Versioning,
+}
+
+/// Compares two releases' modules, under the seed's versioning scheme.
 pub fn diff(
     old: &[&Module],
     new: &[&Module],
     registry: Option<&Registry>,
     declarations: Option<&Declarations>,
 ) -> Diff {
-    let lineage = Lineage::new(old, new, registry);
+    diff_with(old, new, DiffOptions { registry, declarations, versioning: Versioning::ReservedRange })
+}
+
+/// Compares two releases' modules with `options`.
+pub fn diff_with(old: &[&Module], new: &[&Module], options: DiffOptions<'_>) -> Diff {
+    let DiffOptions { registry, declarations, versioning } = options;
+    let lineage = Lineage::with_versioning(old, new, registry, versioning);
     let d = Differ {
         old: old.iter().map(|m| (m.id(), *m)).collect(),
         new: new.iter().map(|m| (m.id(), *m)).collect(),
