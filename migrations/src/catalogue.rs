@@ -15,7 +15,9 @@ use crate::layout::{Layout, LayoutError, ReleaseIndex, StructLayout};
 use crate::literal::encode_literal;
 use crate::plan::{DerivedPlan, PlanError};
 use binary_format::{AddressLength, DatatypeRef, Module, ModuleId};
-use layout_diff::diff::{diff, StructPair};
+use layout_diff::diff::diff;
+use layout_diff::diff::lineage::lineage_name;
+use layout_diff::storage::{needs_migration, Need};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -44,6 +46,8 @@ pub enum CatalogueError {
     Undeclared { struct_name: String, from: String, to: String },
     #[error("migration `{id}` (line {line}) matches no layout change of {item} {versions}")]
     NoSuchChange { id: String, line: usize, item: String, versions: String },
+    #[error("{struct_name} of {module} is a key of a chain table: a change of its layout changes the stored keys themselves, which no transform of values carries over; keep the key type, or move the entries with a program of the chain's own")]
+    KeysChange { struct_name: String, module: String },
     #[error("migration `{id}`: {source}")]
     Transform { id: String, source: PlanError },
     #[error("migration `{id}`: no hand-written transform is registered as `{handler}`")]
@@ -114,7 +118,7 @@ pub struct Catalogue {
     handlers: Handlers,
 }
 
-fn canonical(d: &Declaration, pair: &StructPair) -> String {
+fn canonical(d: &Declaration, need: &Need) -> String {
     let map = |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
     let fields = |s: &binary_format::Struct| {
         s.fields.iter().map(|f| format!("{}:{}", f.name, f.ty)).collect::<Vec<_>>().join(",")
@@ -125,20 +129,23 @@ fn canonical(d: &Declaration, pair: &StructPair) -> String {
         d.release,
         d.module,
         d.struct_name,
-        pair.old_module,
-        pair.new_module,
+        need.old_module,
+        need.new_module,
         d.scope,
         d.transform,
         map(&d.renames),
         map(&d.defaults),
         d.handler.as_deref().unwrap_or(""),
-        fields(&pair.old),
-        fields(&pair.new),
+        fields(&need.old),
+        fields(&need.new),
     )
 }
 
 impl Catalogue {
-    /// Builds and validates the catalogue of `release` (the new side of the pair).
+    /// Builds and validates the catalogue of `release` (the new side of the pair): one entry per
+    /// struct whose stored instances must be rewritten (`layout_diff::storage::needs_migration`,
+    /// the same decision the checker's gate makes), in place or at a versioned address, with
+    /// addresses of `address_length` in its state keys.
     pub fn build(
         old: &[&Module],
         new: &[&Module],
@@ -151,13 +158,22 @@ impl Catalogue {
         let d = diff(old, new, registry, Some(declarations));
         let mut errors = Vec::new();
         let mut entries = Vec::new();
-        let changed: Vec<&StructPair> = d.struct_pairs.iter().filter(|p| p.layout_changed && p.is_stored()).collect();
-        for p in &changed {
-            if declarations.find(&p.lineage, &p.new.name, p.old_module.address, p.new_module.address).is_none() {
+        let needs = needs_migration(old, new, &d);
+        let lineage_of = |need: &Need| lineage_name(&need.new_module, registry);
+        for need in &needs {
+            if need.keys_change {
+                errors.push(CatalogueError::KeysChange {
+                    struct_name: need.name.clone(),
+                    module: need.old_module.to_string(),
+                });
+            } else if declarations
+                .find(&lineage_of(need), &need.name, need.old_module.address, need.new_module.address)
+                .is_none()
+            {
                 errors.push(CatalogueError::Undeclared {
-                    struct_name: p.new.name.clone(),
-                    from: p.old_module.to_string(),
-                    to: p.new_module.to_string(),
+                    struct_name: need.name.clone(),
+                    from: need.old_module.to_string(),
+                    to: need.new_module.to_string(),
                 });
             }
         }
@@ -169,13 +185,13 @@ impl Catalogue {
             handlers: handlers.clone(),
         };
         for decl in declarations.of_release(release) {
-            let pair = changed.iter().find(|p| {
-                p.lineage == decl.module
-                    && p.new.name == decl.struct_name
-                    && p.old_module.address == decl.from
-                    && p.new_module.address == decl.to
+            let need = needs.iter().find(|n| {
+                lineage_of(n) == decl.module
+                    && n.name == decl.struct_name
+                    && n.old_module.address == decl.from
+                    && n.new_module.address == decl.to
             });
-            let Some(pair) = pair else {
+            let Some(need) = need.filter(|n| !n.keys_change) else {
                 errors.push(CatalogueError::NoSuchChange {
                     id: decl.id.clone(),
                     line: decl.line,
@@ -198,15 +214,15 @@ impl Catalogue {
                 scope: decl.scope,
                 module: decl.module.clone(),
                 struct_name: decl.struct_name.clone(),
-                from: pair.old_module.clone(),
-                to: pair.new_module.clone(),
+                from: need.old_module.clone(),
+                to: need.new_module.clone(),
                 transform,
-                checksum: Checksum(Sha256::digest(canonical(decl, pair).as_bytes()).into()),
-                generic: pair.new.type_params.iter().any(|p| !p.phantom),
+                checksum: Checksum(Sha256::digest(canonical(decl, need).as_bytes()).into()),
+                generic: need.new.type_params.iter().any(|p| !p.phantom),
             };
             // Validate by making the instance every stored value of it would use (non-phantom
             // type parameters probed with u64).
-            let probe: Vec<TypeTag> = pair.new.type_params.iter().map(|_| TypeTag::U64).collect();
+            let probe: Vec<TypeTag> = need.new.type_params.iter().map(|_| TypeTag::U64).collect();
             if let Err(e) = catalogue.instance(&entry, &probe) {
                 errors.push(e);
                 continue;
@@ -278,6 +294,29 @@ impl Catalogue {
         let (new_tag, new_layout) = self.layout(&self.new, &entry.to, &entry.struct_name, type_args, &entry.id)?;
         let compiled = match &entry.transform {
             Transform::Derived { renames, defaults } => {
+                let bad = |source: PlanError| CatalogueError::Transform { id: entry.id.clone(), source };
+                for (new, old) in renames {
+                    let reason = match (new_layout.field(new), old_layout.field(old)) {
+                        (None, _) => Some(format!("the new layout of {} has no field `{new}`", entry.struct_name)),
+                        (_, None) => Some(format!("the old layout of {} has no field `{old}`", entry.struct_name)),
+                        _ if old_layout.field(new).is_some() => {
+                            Some(format!("the old layout has a field `{new}` already: that is not a rename"))
+                        }
+                        _ => None,
+                    };
+                    if let Some(reason) = reason {
+                        return Err(bad(PlanError::BadRename { new: new.clone(), old: old.clone(), reason }));
+                    }
+                }
+                for field in defaults.keys() {
+                    let carried = old_layout.field(field).is_some() || renames.contains_key(field);
+                    if carried {
+                        return Err(bad(PlanError::BadDefault {
+                            field: field.clone(),
+                            message: "the field is not new: its value is carried over from the old bytes".to_owned(),
+                        }));
+                    }
+                }
                 let mut bytes = BTreeMap::new();
                 for (field, literal) in defaults {
                     let (_, layout) = new_layout.field(field).ok_or_else(|| CatalogueError::Transform {

@@ -35,6 +35,8 @@ pub enum PlanError {
     BadDefault { field: String, message: String },
     #[error("{0} is an enum: enum changes are not derived")]
     Enum(String),
+    #[error("rename of `{new}` from `{old}`: {reason}")]
+    BadRename { new: String, old: String, reason: String },
 }
 
 /// A resource's bytes did not match the old layout.
