@@ -66,7 +66,7 @@ pub enum ScheduleError {
     #[error("instances are configured for `{id}`, which no release has")]
     UnknownInstances { id: String },
     #[error("migration `{id}`: {source}")]
-    Instance { id: String, source: CatalogueError },
+    Instance { id: String, source: Box<CatalogueError> },
     #[error("release {release} has {found}-byte addresses; the chain's are {expected}-byte")]
     Width { release: ReleaseName, found: AddressLength, expected: AddressLength },
 }
@@ -161,7 +161,7 @@ impl Schedule {
                     let instance = plan
                         .catalogue
                         .instance(entry, a)
-                        .map_err(|source| ScheduleError::Instance { id: entry.id.clone(), source })?;
+                        .map_err(|source| ScheduleError::Instance { id: entry.id.clone(), source: Box::new(source) })?;
                     let runner = Runner::for_instance(&instance, entry.scope, &config.chain.system_accounts);
                     let at = (unit_index, instances.len());
                     if !instance.is_in_place() {

@@ -36,14 +36,6 @@ pub struct StructPair {
     pub derivable: bool,
 }
 
-impl StructPair {
-    /// Whether values are stored under this struct at the top level (it has `key`). Whether a
-    /// struct can be in storage at all (nested, in a table) is [`crate::storage`]'s question.
-    pub fn is_stored(&self) -> bool {
-        self.new.abilities.has(Ability::Key) || self.old.abilities.has(Ability::Key)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Diff {
     pub lineage: Lineage,
