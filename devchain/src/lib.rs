@@ -6,12 +6,15 @@
 //! - [`mod@plans`]: the embedded releases as the hook runs them (what the devnet runs);
 //! - [`mod@genesis`]: the chain's first state;
 //! - [`drills`]: damage done on purpose (corrupt accounts), kept apart from the above;
+//! - [`framework`]: a second chain, shaped like an Aptos-based framework (32-byte addresses,
+//!   modules at `0x1`, structs changed in place);
 //! - `support` (feature `test-support`): helpers that tests and benches share.
 //!
 //! Not part of what a node compiles: `vm-hooks` does not depend on it.
 
 pub mod drills;
 pub mod error;
+pub mod framework;
 pub mod genesis;
 pub mod plans;
 #[cfg(feature = "test-support")]

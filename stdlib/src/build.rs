@@ -66,7 +66,13 @@ pub fn release_count() -> usize {
 /// Builds release `index` (0 is v1).
 pub fn build_release(index: usize) -> Result<BuiltRelease, BuildError> {
     let name = RELEASE_NAMES.get(index).copied().unwrap_or("?");
-    let texts = RELEASES.get(index).copied().unwrap_or_default();
+    build_texts(name, RELEASES.get(index).copied().unwrap_or_default(), ADDRESS_LENGTH)
+}
+
+/// Builds a release named `name` from module definitions in the text form, with addresses of
+/// `width`: how the stdlib's releases are built, and how tests build release pairs of any chain
+/// shape (a 32-byte framework at `0x1`, say).
+pub fn build_texts(name: &'static str, texts: &[&str], width: AddressLength) -> Result<BuiltRelease, BuildError> {
     let mut modules: BTreeMap<ModuleId, Module> = BTreeMap::new();
     for (i, t) in texts.iter().enumerate() {
         let m = text::parse_module(t).map_err(|source| BuildError::Definition { release: name, index: i, source })?;
@@ -84,8 +90,11 @@ pub fn build_release(index: usize) -> Result<BuiltRelease, BuildError> {
     let resolver = ReleaseResolver(decls);
     let mut built = Vec::with_capacity(modules.len());
     for (id, module) in modules {
-        let bytes = binary_format::write_module(&module, ADDRESS_LENGTH, &resolver)
-            .map_err(|source| BuildError::Write { release: name, module: id.clone(), source })?;
+        let bytes = binary_format::write_module(&module, width, &resolver).map_err(|source| BuildError::Write {
+            release: name,
+            module: id.clone(),
+            source,
+        })?;
         built.push(BuiltModule { module, bytes });
     }
     Ok(BuiltRelease { name, modules: built })
