@@ -33,10 +33,33 @@ pub struct ChainOptions<'a> {
     pub release: Option<&'a str>,
 }
 
-/// The release label of a release named `name`: its file or folder name without extension.
+/// The release label of a release named `name`: its file or folder name without extension. A
+/// version number is not an extension: `releases/7.0.0` is `7.0.0`, `framework-7.0.0.mrb` is
+/// `framework-7.0.0`, `stdlib/releases/v2` is `v2`.
 pub fn release_label(name: &str) -> String {
     let path = std::path::Path::new(name);
-    path.file_stem().and_then(|s| s.to_str()).map_or_else(|| name.to_owned(), str::to_owned)
+    let Some(file) = path.file_name().and_then(|s| s.to_str()) else { return name.to_owned() };
+    match file.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && ext.bytes().any(|b| b.is_ascii_alphabetic()) => stem.to_owned(),
+        _ => file.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    #[test]
+    fn a_version_number_is_not_an_extension() {
+        for (name, label) in [
+            ("stdlib/releases/v2", "v2"),
+            ("releases/7.0.0", "7.0.0"),
+            ("out/framework-7.0.0.mrb", "framework-7.0.0"),
+            ("p019.bcs", "p019"),
+            ("stdlib.mv", "stdlib"),
+            (".hidden", ".hidden"),
+        ] {
+            assert_eq!(super::release_label(name), label, "{name}");
+        }
+    }
 }
 
 /// Compares `old` with `new` (bare modules; the chain decided from them) and returns the report,

@@ -154,9 +154,11 @@ pub fn releases() -> Result<(Vec<Module>, Vec<Module>), DevchainError> {
     Ok((modules(build("6.9.9", OLD)?), modules(build("7.0.0", NEW)?)))
 }
 
-/// The old and the new release as `.mv` bytes, by module file name (`governance.mv`), to write
-/// as release folders.
-pub fn release_files() -> Result<[Vec<(String, Vec<u8>)>; 2], DevchainError> {
+/// A release as files: module file name (`governance.mv`) and bytes.
+pub type ReleaseFiles = Vec<(String, Vec<u8>)>;
+
+/// The old and the new release as `.mv` bytes, to write as release folders.
+pub fn release_files() -> Result<[ReleaseFiles; 2], DevchainError> {
     let files = |built: Vec<stdlib::build::BuiltModule>| {
         built.into_iter().map(|m| (format!("{}.mv", m.module.name), m.bytes)).collect()
     };

@@ -491,6 +491,7 @@ impl Hook {
         if !unit.has_user_part() {
             let at = state.status.activation_of(u64::from(unit.release.number())).unwrap_or(block);
             state.status.record_completed(&unit.id, unit.checksum, at);
+            self.order_completed(&mut state.status);
             if let Some(f) = state.finished.get_mut(index) {
                 *f = true;
             }
@@ -567,6 +568,7 @@ impl Hook {
                 Outcome::Done => {
                     let at = state.status.activation_of(u64::from(unit.release.number())).unwrap_or(block);
                     state.status.record_completed(&unit.id, unit.checksum, at);
+                    self.order_completed(&mut state.status);
                     if let Some(f) = state.finished.get_mut(index) {
                         *f = true;
                     }
@@ -580,6 +582,11 @@ impl Hook {
             }
         }
         Ok(())
+    }
+
+    /// Keeps the status's completed migrations in schedule order.
+    fn order_completed(&self, status: &mut Status) {
+        status.order_completed(|id| self.schedule.units.iter().position(|u| u.id == id).unwrap_or(usize::MAX));
     }
 
     /// The zero address of the chain's width: where a migration's own failure is recorded.

@@ -498,6 +498,15 @@ impl Status {
         }
     }
 
+    /// Orders the completed migrations by `rank` (their place in the schedule), keeping the
+    /// order of equal ranks. A system-account migration completes in its activation block, before
+    /// user migrations that precede it in the catalogue; recording completions in schedule order
+    /// keeps the history comparable with the catalogue whatever the order they finished in.
+    pub(crate) fn order_completed(&mut self, rank: impl Fn(&str) -> usize) {
+        self.completed.sort_by_key(|c| rank(&c.id));
+        self.completed_index = self.completed.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+    }
+
     pub(crate) fn set_progress(&mut self, progress: InProgress) {
         match self.in_progress.binary_search_by(|p| p.id.cmp(&progress.id)) {
             Ok(i) => {

@@ -6,20 +6,16 @@
 //! store, resumes from the last height the status records, runs to completion, and compares the
 //! state root with an uninterrupted run's: nothing lost, nothing migrated twice.
 
-use binary_format::generate::Rng;
+use devchain::support::crash::{kill_points, pause_point, run_child_and_kill, KillPoint, DONE};
 use devchain::support::*;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::Value;
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use vm_hooks::{state_root, AllowAll, Budget, Hook, RedbStore, ReleasePlan, StateRoot, Status};
 
 const CHILD_ENV: &str = "VM_HOOKS_CRASH_CHILD_DIR";
 const PAUSE_ENV: &str = "VM_HOOKS_CRASH_CHILD_PAUSE";
-const PAUSED: &str = "crash child paused";
-const DONE: &str = "crash child done";
 const TEST_NAME: &str = "killed_at_random_points_the_migration_resumes_to_the_same_root";
 const ACCOUNTS: u32 = 300;
 const BUDGET: Budget = Budget { max_resources: 12, max_bytes: 1 << 20 };
@@ -45,9 +41,7 @@ fn resume(store: &mut dyn Store, plans: &[ReleasePlan], mut after_block: impl Fn
     first
 }
 
-/// Child mode: resume on the store in the directory; after `PAUSE_ENV` blocks, say so and wait
-/// for a line on stdin before going on (so the parent kills at a known block, or a chosen delay
-/// after it).
+/// Child mode: resume on the store in the directory, pausing after `PAUSE_ENV` blocks.
 fn child(dir: &Path) {
     let pause: u64 = std::env::var(PAUSE_ENV).unwrap().parse().unwrap();
     let plans = plans();
@@ -56,21 +50,7 @@ fn child(dir: &Path) {
     let mut block = Status::load(&store, &chain()).unwrap().last_height() + 1;
     let mut ran = 0;
     while !hook.all_done() {
-        if ran == pause {
-            println!("{PAUSED}");
-            // Wait for the parent's word, but not forever: a parent that never answers (a bug
-            // in this test) makes the child fail, and the test with it, instead of hanging.
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                let _ = std::io::stdin().read_line(&mut line);
-                let _ = tx.send(());
-            });
-            if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-                eprintln!("crash child: no word from the parent in 60 s");
-                std::process::exit(3);
-            }
-        }
+        pause_point(ran, pause);
         hook.maybe_migrate(&mut store, block).unwrap();
         block += 1;
         ran += 1;
@@ -90,65 +70,6 @@ fn balance_total(store: &dyn Store, t: &str, release: usize) -> u128 {
             other => panic!("{other:?}"),
         })
         .sum()
-}
-
-/// Where to kill a child: when it has run `blocks` blocks (counted from its own start, idle
-/// ones included), either right there, paused between two blocks (`delay_us: None`), or
-/// `delay_us` microseconds after letting it go on (0-2 ms lands inside the next block's work
-/// or its commit).
-#[derive(Debug, Clone, Copy)]
-struct KillPoint {
-    blocks: u64,
-    delay_us: Option<u64>,
-}
-
-/// Spawns a child on `dir` and kills it at `point`. Returns whether it was still running when
-/// killed (not done already).
-fn run_child_and_kill(dir: &Path, point: KillPoint) -> bool {
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir)
-        .env(PAUSE_ENV, point.blocks.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut done = false;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        // libtest prints "test <name> ... " without a newline before the child's first line.
-        if line.ends_with(DONE) {
-            done = true;
-            break;
-        }
-        if line.ends_with(PAUSED) {
-            break;
-        }
-    }
-    if !done {
-        if let Some(delay) = point.delay_us {
-            stdin.write_all(b"go\n").unwrap();
-            stdin.flush().unwrap();
-            std::thread::sleep(Duration::from_micros(delay));
-        }
-    }
-    let running = child.try_wait().unwrap().is_none();
-    child.kill().unwrap();
-    drop(stdin);
-    for _ in lines {}
-    let status = child.wait().unwrap();
-    if running {
-        assert!(!status.success(), "{status}");
-    } else {
-        let mut err = String::new();
-        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-        assert!(status.success(), "child failed: {status}\n{err}");
-    }
-    running && !done
 }
 
 /// The uninterrupted run, on the in-memory store (the same root as on redb, see
@@ -182,23 +103,8 @@ fn killed_at_random_points_the_migration_resumes_to_the_same_root() {
     let total_v1 = balance_total(&genesis_store, BALANCE_V1, 0);
     assert!(blocks > 100, "the migration spans many blocks: {blocks}");
 
-    let scenarios: Vec<Vec<KillPoint>> = (0..SCENARIOS)
-        .map(|seed| {
-            let mut rng = Rng::new(0xc0ffee + seed);
-            (0..KILLS_PER_SCENARIO)
-                .map(|_| {
-                    let delay_us = match rng.below(5) {
-                        0 => None,
-                        1 => Some(0),
-                        2 => Some(rng.below(300) as u64),
-                        3 => Some(rng.below(2_000) as u64),
-                        _ => Some(rng.below(20_000) as u64),
-                    };
-                    KillPoint { blocks: rng.below(80) as u64, delay_us }
-                })
-                .collect()
-        })
-        .collect();
+    let scenarios: Vec<Vec<KillPoint>> =
+        (0..SCENARIOS).map(|seed| kill_points(0xc0ffee + seed, KILLS_PER_SCENARIO, 80)).collect();
 
     let outcomes: Vec<(usize, Vec<(u64, u64)>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = scenarios
@@ -212,7 +118,7 @@ fn killed_at_random_points_the_migration_resumes_to_the_same_root() {
                     let mut killed = 0;
                     let mut heights = Vec::new();
                     for point in points {
-                        if run_child_and_kill(dir.path(), *point) {
+                        if run_child_and_kill(TEST_NAME, CHILD_ENV, PAUSE_ENV, dir.path(), *point) {
                             killed += 1;
                         }
                         let store = RedbStore::open(dir.path()).unwrap();

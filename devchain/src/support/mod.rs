@@ -116,3 +116,5 @@ pub fn contents(store: &InMemoryStore) -> Vec<(StructTag, AccountAddress, Vec<u8
 pub fn all_ids() -> Vec<&'static str> {
     vec!["epoch-v2", "coin-balance-v2", "wallet-v2", "stake-v2", "stake-v3", "vouch-v3", "wallet-v3"]
 }
+
+pub mod crash;
