@@ -45,22 +45,6 @@ pub fn release_label(name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod label_tests {
-    #[test]
-    fn a_version_number_is_not_an_extension() {
-        for (name, label) in [
-            ("stdlib/releases/v2", "v2"),
-            ("releases/7.0.0", "7.0.0"),
-            ("out/framework-7.0.0.mrb", "framework-7.0.0"),
-            ("p019.bcs", "p019"),
-            ("stdlib.mv", "stdlib"),
-            (".hidden", ".hidden"),
-        ] {
-            assert_eq!(super::release_label(name), label, "{name}");
-        }
-    }
-}
 
 /// Compares `old` with `new` (bare modules; the chain decided from them) and returns the report,
 /// and the diff it rests on.
@@ -203,4 +187,21 @@ fn nested_changes(needs: &[Need], changes: &[Change]) -> Vec<Change> {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod label_tests {
+    #[test]
+    fn a_version_number_is_not_an_extension() {
+        for (name, label) in [
+            ("stdlib/releases/v2", "v2"),
+            ("releases/7.0.0", "7.0.0"),
+            ("out/framework-7.0.0.mrb", "framework-7.0.0"),
+            ("p019.bcs", "p019"),
+            ("stdlib.mv", "stdlib"),
+            (".hidden", ".hidden"),
+        ] {
+            assert_eq!(super::release_label(name), label, "{name}");
+        }
+    }
 }
