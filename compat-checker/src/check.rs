@@ -45,7 +45,6 @@ pub fn release_label(name: &str) -> String {
     }
 }
 
-
 /// Compares `old` with `new` (bare modules; the chain decided from them) and returns the report,
 /// and the diff it rests on.
 pub fn check(

@@ -17,7 +17,9 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Largest configuration file read: an allow list is a few kilobytes.
-pub const MAX_CONFIG_FILE: u64 = 16 << 20;
+pub const MAX_CONFIG_FILE: u64 = 1 << 20;
+/// Most allow entries: each is a reviewed exception, and matching is per change.
+pub const MAX_ALLOW_ENTRIES: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,16 +38,17 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Input(#[from] input_files::InputError),
     #[error("{path}:{line}: {message}")]
     Invalid { path: PathBuf, line: usize, message: String },
 }
 
 impl Config {
+    /// Reads and parses a configuration file (a regular file of at most [`MAX_CONFIG_FILE`]
+    /// bytes, at most [`MAX_ALLOW_ENTRIES`] entries).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        let text = input_files::read_to_string(path, input_files::Kind::new("configuration", MAX_CONFIG_FILE))?;
         Self::parse(&text, path)
     }
 
@@ -55,6 +58,9 @@ impl Config {
             let line = e.span().map_or(1, |s| text.get(..s.start).map_or(1, |t| t.matches('\n').count() + 1));
             invalid(line, e.message().trim().to_owned())
         })?;
+        if config.allow.len() > MAX_ALLOW_ENTRIES {
+            return Err(invalid(1, format!("more than {MAX_ALLOW_ENTRIES} allow entries")));
+        }
         for a in &config.allow {
             if RuleId::parse(&a.rule).is_none() {
                 return Err(invalid(1, format!("unknown rule `{}`", a.rule)));

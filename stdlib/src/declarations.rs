@@ -71,8 +71,8 @@ pub struct Declaration {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeclarationsError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Input(#[from] input_files::InputError),
     #[error("{}", .problems.iter().map(|(line, m)| format!("{}:{line}: {m}", .path.display())).collect::<Vec<_>>().join("\n"))]
     Invalid { path: PathBuf, problems: Vec<(usize, String)> },
 }
@@ -132,15 +132,10 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 impl Declarations {
+    /// Reads and parses a declarations file (a regular file of at most
+    /// [`MAX_DECLARATIONS_FILE`] bytes).
     pub fn load(path: &Path) -> Result<Declarations, DeclarationsError> {
-        use std::io::Read;
-        let io = |source| DeclarationsError::Io { path: path.to_path_buf(), source };
-        let mut text = String::new();
-        std::fs::File::open(path).map_err(io)?.take(MAX_DECLARATIONS_FILE + 1).read_to_string(&mut text).map_err(io)?;
-        if text.len() as u64 > MAX_DECLARATIONS_FILE {
-            let problem = (1, format!("larger than the {MAX_DECLARATIONS_FILE}-byte limit"));
-            return Err(DeclarationsError::Invalid { path: path.to_path_buf(), problems: vec![problem] });
-        }
+        let text = input_files::read_to_string(path, input_files::Kind::new("declarations", MAX_DECLARATIONS_FILE))?;
         Self::parse(&text, path)
     }
 

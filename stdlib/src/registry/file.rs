@@ -9,7 +9,6 @@ use super::release_name::ReleaseName;
 use super::rules::SYNTAX;
 use super::{ModuleEntry, ModuleLines, ModuleVersion, Registry, RegistryError, Violation};
 use binary_format::{identifier, Address};
-use std::io::Read;
 use std::ops::Range;
 use std::path::Path;
 use toml::de::{DeTable, DeValue};
@@ -21,21 +20,10 @@ pub const MAX_REGISTRY_FILE: u64 = 16 << 20;
 
 /// Reads a registry file's text, refusing one larger than [`MAX_REGISTRY_FILE`].
 pub fn read(path: &Path) -> Result<String, RegistryError> {
-    let io = |source| RegistryError::Io { path: path.to_path_buf(), source };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut text = String::new();
-    file.take(MAX_REGISTRY_FILE + 1).read_to_string(&mut text).map_err(io)?;
-    if text.len() as u64 > MAX_REGISTRY_FILE {
-        return Err(RegistryError::invalid(
-            path,
-            vec![Violation::new(
-                SYNTAX,
-                None,
-                format!("the file is larger than the {MAX_REGISTRY_FILE}-byte limit for a registry"),
-            )],
-        ));
-    }
-    Ok(text)
+    input_files::read_to_string(path, input_files::Kind::new("registry", MAX_REGISTRY_FILE)).map_err(|e| match e {
+        input_files::InputError::Io { path, source } => RegistryError::Io { path, source },
+        other => RegistryError::invalid(path, vec![Violation::new(SYNTAX, None, other.to_string())]),
+    })
 }
 
 type Value<'i> = Spanned<DeValue<'i>>;

@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Largest container file read (a whole framework is a few MiB).
-pub const MAX_RELEASE_FILE: u64 = 1 << 30;
+pub const MAX_RELEASE_FILE: u64 = 256 << 20;
 
 /// Why a release could not be loaded at all.
 #[derive(Debug, thiserror::Error)]
@@ -23,9 +23,15 @@ pub enum ReleaseError {
     NotARelease { path: PathBuf, reasons: String },
     #[error("{path}: the release holds no modules")]
     Empty { path: PathBuf },
-    #[error("{path}: {size} bytes is larger than the {MAX_RELEASE_FILE}-byte limit for a release file")]
-    TooLarge { path: PathBuf, size: u64 },
+    /// The file is not one to read (a device, a FIFO, too large): see `input_files`.
+    #[error(transparent)]
+    Input(#[from] input_files::InputError),
 }
+
+/// A release container file: a whole framework is a few MiB.
+const RELEASE_FILE: input_files::Kind = input_files::Kind::new("release", MAX_RELEASE_FILE);
+/// One module file of a release folder.
+const MODULE_FILE: input_files::Kind = input_files::Kind::new("module", binary_format::limits::MAX_MODULE_SIZE as u64);
 
 /// Why one module of a release could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +144,7 @@ fn read_folder(dir: &Path, failures: &mut Vec<ModuleFailure>) -> Result<Vec<(Str
             });
             continue;
         }
-        match std::fs::read(path) {
+        match input_files::read(path, MODULE_FILE) {
             Ok(bytes) if bytes.starts_with(&binary_format::version::MAGIC) => found.push((origin, bytes)),
             Ok(bytes) => {
                 let why = match containers::decode(&bytes) {
@@ -160,10 +166,7 @@ pub fn load(path: &Path, options: LoadOptions) -> Result<Release, ReleaseError> 
     let (kind, found) = if meta.is_dir() {
         (ContainerKind::Folder, read_folder(path, &mut failures)?)
     } else {
-        if meta.len() > MAX_RELEASE_FILE {
-            return Err(ReleaseError::TooLarge { path: path.to_path_buf(), size: meta.len() });
-        }
-        let bytes = std::fs::read(path).map_err(io(path))?;
+        let bytes = input_files::read(path, RELEASE_FILE)?;
         let (kind, found) = containers::decode(&bytes)
             .map_err(|reasons| ReleaseError::NotARelease { path: path.to_path_buf(), reasons })?;
         let display = path.display().to_string();

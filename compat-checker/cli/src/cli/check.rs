@@ -78,6 +78,19 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
         GateArg::Both => GateOn::Both,
     };
     let chain_options = ChainOptions { profile, gate, release: args.release };
+    // Declarations that cannot be right (a default that does not fit its field, a rename of a
+    // field that does not exist, an unknown handler, a future release) are bad input: the
+    // migrations catalogue says which, with the entry and its line.
+    if let Some(declarations) = &declarations {
+        let label = args.release.map_or_else(|| compat_checker::check::release_label(&name(args.new)), str::to_owned);
+        let problems = declaration_problems(&old, &new, &label, declarations, registry.as_ref());
+        if !problems.is_empty() {
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            return Ok(Outcome::BadInput);
+        }
+    }
     let (mut report, _) = check_views(&name(args.old), &old_view, &name(args.new), &new_view, options, chain_options);
     if decided_auto && args.policy.is_some() {
         // The chain was still decided automatically; say so rather than "given".
@@ -91,4 +104,82 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
         CheckFormat::Github => report.to_github(),
     })?;
     Ok(if report.passes() { Outcome::Ok } else { Outcome::CheckFailed })
+}
+
+/// What is wrong with the declarations themselves, each naming the file, line and entry: what
+/// the migrations catalogue refuses to build (a default that does not fit its field, a rename of
+/// a field either side lacks, a transform that cannot be derived, an unknown hand-written
+/// handler), a declaration of one of this upgrade's changes that names another release, and
+/// (with a registry) a release the registry never heard of. Whether every change is declared is
+/// the gate's question, not this one's.
+fn declaration_problems(
+    old: &stdlib::Release,
+    new: &stdlib::Release,
+    label: &str,
+    declarations: &Declarations,
+    registry: Option<&Registry>,
+) -> Vec<String> {
+    use migrations::catalogue::{Catalogue, CatalogueError};
+    let at = |id: &str| {
+        let line = declarations.entries.iter().find(|d| d.id == id).map_or(0, |d| d.line);
+        format!("{}:{line}", declarations.origin.display())
+    };
+    let mut problems = Vec::new();
+    // A declaration of one of this upgrade's changes must name this release.
+    let o: Vec<&binary_format::Module> = old.modules.iter().map(|m| &m.module).collect();
+    let n: Vec<&binary_format::Module> = new.modules.iter().map(|m| &m.module).collect();
+    let diff = layout_diff::diff(&o, &n, registry, Some(declarations));
+    for need in layout_diff::storage::needs_migration(&o, &n, &diff) {
+        let lineage = layout_diff::diff::lineage::lineage_name(&need.new_module, registry);
+        let named = declarations.entries.iter().filter(|d| {
+            d.module == lineage
+                && d.struct_name == need.name
+                && d.from == need.old_module.address
+                && d.to == need.new_module.address
+        });
+        for d in named.filter(|d| d.release != label) {
+            problems.push(format!(
+                "{}:{}: migration `{}` migrates {}::{} from {} to {}, a change of {label}, but names release {}",
+                declarations.origin.display(),
+                d.line,
+                d.id,
+                d.module,
+                d.struct_name,
+                d.from,
+                d.to,
+                d.release
+            ));
+        }
+    }
+    // With a registry, a `vN` release it has never heard of cannot be in the history.
+    let newest = registry.and_then(|r| r.modules().flat_map(|(_, e)| e.versions().iter().map(|v| v.release)).max());
+    if let Some(newest) = newest {
+        for d in &declarations.entries {
+            if let Ok(r) = d.release.parse::<stdlib::registry::ReleaseName>() {
+                if r > newest && d.release != label {
+                    problems.push(format!(
+                        "{}:{}: migration `{}` names release {}, which the registry does not know (its newest is {newest})",
+                        declarations.origin.display(),
+                        d.line,
+                        d.id,
+                        d.release
+                    ));
+                }
+            }
+        }
+    }
+    let handlers = migrations::handlers::Handlers::stdlib();
+    if let Err(errors) = Catalogue::build(&o, &n, label, declarations, registry, &handlers, new.address_length) {
+        for e in errors {
+            match &e {
+                CatalogueError::Transform { id, .. }
+                | CatalogueError::UnknownHandler { id, .. }
+                | CatalogueError::Layout { id, .. } => problems.push(format!("{}: {e}", at(id))),
+                // Undeclared changes, declarations matching no change and changed table keys are
+                // the gate's to report, with the rest of the report.
+                _ => {}
+            }
+        }
+    }
+    problems
 }
