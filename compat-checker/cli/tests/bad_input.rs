@@ -78,7 +78,9 @@ fn check_pair(old: &str, new: &str, migrations: &Path) -> Vec<String> {
 #[test]
 fn declarations_that_cannot_be_right_are_bad_input_naming_the_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&dyn Fn(&str) -> String, &str, &str); 4] = [
+    // (an edit of the committed declarations, what the error says, the release checked)
+    type Case<'a> = (&'a dyn Fn(&str) -> String, &'a str, &'a str);
+    let cases: [Case<'_>; 4] = [
         (&|t: &str| t.replace("release = \"v2\"", "release = \"v9\""), "a change of v2, but names release v9", "v2"),
         (
             &|t: &str| {
