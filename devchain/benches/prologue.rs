@@ -4,7 +4,12 @@
 //!   is done): the path every block takes almost always. Target: under 100 ns per call.
 //! - `migrate`: the v1 -> v2 user migrations of 5,000 accounts (13,334 resources: balances,
 //!   wallets, stakes) under a budget of 1,000 resources per block, run block by block to the
-//!   end; throughput in resources per second, and the time of one block printed after.
+//!   end; throughput in resources per second, and the time of one block printed after;
+//! - `migrate-in-place`: the same for the 32-byte framework of `devchain::framework`, whose
+//!   structs change in place (5,000 users: 10,000 resources), measured in the same run;
+//! - `read`: one read during the window that migrates its account on access, versioned (a
+//!   balance of the stdlib chain) and in place (an account of the framework chain, ahead of the
+//!   cursor: migrated and recorded as ahead), beside a plain read of a migrated resource.
 //!
 //! Run: `cargo bench -p devchain --bench prologue`.
 
@@ -12,6 +17,9 @@ use criterion::{BatchSize, Criterion, Throughput};
 use devchain::support::*;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use devchain::framework;
+use migrations::store::InMemoryStore;
+use migrations::AccountAddress;
 use vm_hooks::{AllowAll, Budget, Hook};
 
 const ACCOUNTS: u32 = 5_000;
@@ -68,6 +76,74 @@ fn main() {
         g.finish();
     }
 
+    // The same on the 32-byte framework, in place.
+    const USERS: u32 = 5_000;
+    const IN_PLACE_AT: u64 = 2;
+    let framework_genesis = framework::genesis(USERS).unwrap();
+    let in_place_hook =
+        || Hook::new(framework::plans(IN_PLACE_AT).unwrap(), framework::config(budget).unwrap(), Box::new(AllowAll)).unwrap();
+    {
+        let mut g = c.benchmark_group("prologue");
+        g.sample_size(10).throughput(Throughput::Elements(u64::from(USERS) * 2));
+        g.bench_function("migrate-in-place-5000-users-budget-1000", |b| {
+            b.iter_batched(
+                || (framework_genesis.clone(), in_place_hook()),
+                |(mut s, mut h)| {
+                    let mut block = 1;
+                    while !h.all_done() {
+                        h.maybe_migrate(&mut s, block).unwrap();
+                        block += 1;
+                    }
+                    (s, h)
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        g.finish();
+    }
+
+    // Reads during the window. Each measured read migrates an account no earlier read touched;
+    // the state is rebuilt (untimed) when they run out.
+    {
+        let mut g = c.benchmark_group("read");
+        let versioned_state = || {
+            let mut s = genesis_store.clone();
+            let mut h = new_hook();
+            for block in 1..=V2_HEIGHT {
+                h.maybe_migrate(&mut s, block).unwrap();
+            }
+            (s, h)
+        };
+        let balance = tag(BALANCE_V2);
+        g.bench_function("on-access-versioned", |b| {
+            b.iter_custom(|iters| measure_reads(iters, ACCOUNTS, &versioned_state, account, &balance))
+        });
+        let in_place_state = || {
+            let mut s = framework_genesis.clone();
+            let mut h = in_place_hook();
+            for block in 1..=IN_PLACE_AT {
+                h.maybe_migrate(&mut s, block).unwrap();
+            }
+            (s, h)
+        };
+        let account_tag = framework::tag(framework::ACCOUNT).unwrap();
+        // Accounts from the end of key order: ahead of the cursor.
+        let mut ahead: Vec<AccountAddress> = (1..=USERS).map(framework::user).collect();
+        ahead.sort();
+        ahead.reverse();
+        g.bench_function("on-access-in-place", |b| {
+            b.iter_custom(|iters| {
+                measure_reads(iters, USERS / 2, &in_place_state, |n| ahead[(n - 1) as usize], &account_tag)
+            })
+        });
+        let (mut s, mut h) = versioned_state();
+        h.read_resource(&mut s, account(1), &balance).unwrap();
+        g.bench_function("plain-migrated", |b| {
+            b.iter(|| h.read_resource(black_box(&mut s), black_box(account(1)), &balance).unwrap())
+        });
+        g.finish();
+    }
+
     // One line per block: what a block of 1,000 resources costs, including the status rewrite
     // and the atomic apply.
     let mut s = genesis_store.clone();
@@ -87,6 +163,43 @@ fn main() {
     }
     let busy: Vec<Duration> = times.iter().filter(|t| t.2 > 0).map(|t| t.1).collect();
     let mean = busy.iter().sum::<Duration>() / u32::try_from(busy.len().max(1)).unwrap();
-    println!("  mean of {} busy blocks: {:.2} ms", busy.len(), mean.as_secs_f64() * 1e3);
+    println!("  versioned: mean of {} busy blocks: {:.2} ms", busy.len(), mean.as_secs_f64() * 1e3);
+    let (mut s, mut h) = (framework_genesis.clone(), in_place_hook());
+    let mut busy = Vec::new();
+    let mut block = 1;
+    while !h.all_done() {
+        let t = Instant::now();
+        let r = h.maybe_migrate(&mut s, block).unwrap();
+        if r.resources > 0 {
+            busy.push(t.elapsed());
+        }
+        block += 1;
+    }
+    let mean = busy.iter().sum::<Duration>() / u32::try_from(busy.len().max(1)).unwrap();
+    println!("  in place:  mean of {} busy blocks: {:.2} ms", busy.len(), mean.as_secs_f64() * 1e3);
     c.final_summary();
+}
+
+/// Times `iters` reads of `tag` at accounts `at(1)`, `at(2)`, ... (each migrated on access),
+/// rebuilding the state from `state` (untimed) every `per_state` reads.
+fn measure_reads(
+    iters: u64,
+    per_state: u32,
+    state: &dyn Fn() -> (InMemoryStore, Hook),
+    at: impl Fn(u32) -> AccountAddress,
+    tag: &migrations::StructTag,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let (mut s, mut h) = state();
+        let n = left.min(u64::from(per_state));
+        let t = Instant::now();
+        for i in 1..=n {
+            black_box(h.read_resource(&mut s, at(u32::try_from(i).unwrap()), tag).unwrap());
+        }
+        total += t.elapsed();
+        left -= n;
+    }
+    total
 }
