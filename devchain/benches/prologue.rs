@@ -14,12 +14,12 @@
 //! Run: `cargo bench -p devchain --bench prologue`.
 
 use criterion::{BatchSize, Criterion, Throughput};
-use devchain::support::*;
-use std::hint::black_box;
-use std::time::{Duration, Instant};
 use devchain::framework;
+use devchain::support::*;
 use migrations::store::InMemoryStore;
 use migrations::AccountAddress;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
 use vm_hooks::{AllowAll, Budget, Hook};
 
 const ACCOUNTS: u32 = 5_000;
@@ -80,8 +80,10 @@ fn main() {
     const USERS: u32 = 5_000;
     const IN_PLACE_AT: u64 = 2;
     let framework_genesis = framework::genesis(USERS).unwrap();
-    let in_place_hook =
-        || Hook::new(framework::plans(IN_PLACE_AT).unwrap(), framework::config(budget).unwrap(), Box::new(AllowAll)).unwrap();
+    let in_place_hook = || {
+        Hook::new(framework::plans(IN_PLACE_AT).unwrap(), framework::config(budget).unwrap(), Box::new(AllowAll))
+            .unwrap()
+    };
     {
         let mut g = c.benchmark_group("prologue");
         g.sample_size(10).throughput(Throughput::Elements(u64::from(USERS) * 2));
