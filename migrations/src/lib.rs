@@ -11,6 +11,8 @@
 //! - [`store`]: the store migrations read and write through, and an in-memory one;
 //! - [`signer`] and [`runner`]: the privileged signer, which only the runner can create.
 
+#![deny(missing_docs)]
+
 pub mod catalogue;
 #[cfg(feature = "move-core-types")]
 pub mod core_types;
