@@ -16,6 +16,8 @@
 //! - [`persistent`]: [`RedbStore`], the store on redb, one commit per batch;
 //! - [`mod@state_root`]: the SHA-256 root over the sorted state of any backend.
 
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod hook;
 pub mod persistent;
