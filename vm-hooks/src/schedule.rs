@@ -5,8 +5,9 @@
 //! runner, which module versions close when, which entry reads and writes which struct tag) is
 //! worked out when the node starts, and the hook's hot path only compares a height.
 //!
-//! Order: releases by activation height; within a release, the catalogue's order (the order of
-//! the declarations file, which the catalogue's history check holds fixed).
+//! Order: releases by activation height; within a release, the catalogue's order (dependencies
+//! first, by the new release's module graph, then the order of the declarations file), which the
+//! catalogue's history check holds fixed.
 
 use crate::config::{Budget, ChainConfig, ConfigError};
 use binary_format::{AddressLength, ModuleId};
