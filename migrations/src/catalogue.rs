@@ -40,44 +40,116 @@ impl fmt::Debug for Checksum {
     }
 }
 
+/// Why a release pair and its declarations do not make a catalogue. [`Catalogue::build`]
+/// reports every problem it finds, not only the first.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogueError {
+    /// A stored struct changes layout and no declaration covers it: its stored instances would
+    /// no longer decode. Declare a migration for it.
     #[error("{struct_name} of {from} -> {to} changes layout but no migration is declared for it")]
-    Undeclared { struct_name: String, from: String, to: String },
+    Undeclared {
+        /// The struct's name.
+        struct_name: String,
+        /// Its module in the old release.
+        from: String,
+        /// Its module in the new release (the same id in place).
+        to: String,
+    },
+    /// A declaration of this release that matches no struct needing a migration (wrong module,
+    /// struct, addresses, or remedy: in place declared for a module that moved, or the reverse).
     #[error("migration `{id}` (line {line}) matches no layout change of {item} {versions}")]
-    NoSuchChange { id: String, line: usize, item: String, versions: String },
+    NoSuchChange {
+        /// The declaration's id.
+        id: String,
+        /// Its line in the declarations file.
+        line: usize,
+        /// `module::Struct` as declared.
+        item: String,
+        /// `from 0x1 to 0x2` as declared.
+        versions: String,
+    },
+    /// A struct used as the key type of a chain table changes layout: the stored keys
+    /// themselves change, which no transform of values can carry over.
     #[error("{struct_name} of {module} is a key of a chain table: a change of its layout changes the stored keys themselves, which no transform of values carries over; keep the key type, or move the entries with a program of the chain's own")]
-    KeysChange { struct_name: String, module: String },
+    KeysChange {
+        /// The struct's name.
+        struct_name: String,
+        /// Its module in the old release.
+        module: String,
+    },
+    /// A derived transform that does not compile (a new field without a default, a change no
+    /// derived rule covers, a bad rename or default).
     #[error("migration `{id}`: {source}")]
-    Transform { id: String, source: PlanError },
+    Transform {
+        /// The declaration's id.
+        id: String,
+        /// Why the plan cannot be derived.
+        source: PlanError,
+    },
+    /// A hand-written transform whose name no handler is registered under.
     #[error("migration `{id}`: no hand-written transform is registered as `{handler}`")]
-    UnknownHandler { id: String, handler: String },
+    UnknownHandler {
+        /// The declaration's id.
+        id: String,
+        /// The name it gives.
+        handler: String,
+    },
+    /// A layout that does not resolve, a tag that cannot be made, or (with id `stdlib`) the
+    /// embedded stdlib failing to load.
     #[error("migration `{id}`: {message}")]
-    Layout { id: String, message: String },
+    Layout {
+        /// The declaration's id.
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// How an entry's data changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transform {
-    Derived { renames: BTreeMap<String, String>, defaults: BTreeMap<String, String> },
-    HandWritten { handler: String },
+    /// Compiled from the two layouts: fields matched by name or by a declared rename, new fields
+    /// filled with declared defaults, integers widened, nested structs transformed alike.
+    Derived {
+        /// New field name -> old field name.
+        renames: BTreeMap<String, String>,
+        /// New field name -> value literal (see [`crate::literal`]), for fields the new layout adds.
+        defaults: BTreeMap<String, String>,
+    },
+    /// A Rust function registered in [`Handlers`] under this name.
+    HandWritten {
+        /// The registered name.
+        handler: String,
+    },
 }
 
 /// One migration: a stored struct moved from one version of its module to the next.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The declaration's id: stable, never reused; what the on-chain status records.
     pub id: String,
     /// The release that activates it, as the declarations name it.
     pub release: String,
+    /// Which accounts hold the struct: the system accounts (migrated in the activation
+    /// block), user accounts (in budgeted chunks), or both.
     pub scope: Scope,
     /// The module's registry name.
     pub module: String,
+    /// The struct's name.
     pub struct_name: String,
+    /// The module version read.
     pub from: ModuleId,
+    /// The module version written: `from` itself in place.
     pub to: ModuleId,
+    /// How the bytes change.
     pub transform: Transform,
+    /// SHA-256 of the declaration and both layouts: recorded on chain when the entry completes,
+    /// compared by [`Catalogue::verify_history`].
     pub checksum: Checksum,
     /// Whether the struct has non-phantom type parameters (each instantiation has its own plan).
+    /// A struct with only phantom ones (`CoinStore<phantom T>`) is not generic here, yet each
+    /// instantiation is still its own key: instances are configured by type arguments either
+    /// way.
     pub generic: bool,
 }
 
@@ -91,10 +163,15 @@ impl Entry {
 /// One entry, made concrete for the type arguments of a stored instance.
 #[derive(Debug, Clone)]
 pub struct Instance {
+    /// The key's tag in the old release: what the migration reads.
     pub old_tag: StructTag,
+    /// The key's tag in the new release: what it writes (equal to `old_tag` in place).
     pub new_tag: StructTag,
+    /// The layout the old bytes are in.
     pub old_layout: StructLayout,
+    /// The layout the new bytes are in.
     pub new_layout: StructLayout,
+    /// The transform, ready to run.
     pub compiled: Compiled,
     /// The layouts as values, built once: a hand-written transform decodes and encodes with
     /// them for every resource.
@@ -102,15 +179,20 @@ pub struct Instance {
     new_value_layout: Layout,
 }
 
+/// An instance's transform, ready to run on bytes.
 #[derive(Debug, Clone)]
 pub enum Compiled {
+    /// A byte-level plan: no value tree is built.
     Derived(DerivedPlan),
+    /// A registered function over decoded values.
     HandWritten(Handler),
 }
 
 /// The entries of one release pair, with what they need to make instances.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
+    /// The entries in the order they run: dependencies first (the new release's module graph),
+    /// then declaration order.
     pub entries: Vec<Entry>,
     old: Vec<Module>,
     new: Vec<Module>,
@@ -261,6 +343,7 @@ impl Catalogue {
         self.address_length
     }
 
+    /// The entry with this id, if the catalogue has one.
     pub fn entry(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)
     }

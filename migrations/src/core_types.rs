@@ -23,12 +23,26 @@ use move_core_types::value::{MoveStruct, MoveStructLayout, MoveTypeLayout, MoveV
 /// A conversion to `move-core-types` that cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConvertError {
+    /// A type or value 0.0.3 has no variant for: `u16`, `u32`, `u256`, an enum, or an address
+    /// layout of 20 or 32 bytes.
     #[error("{what} has no counterpart in move-core-types 0.0.3")]
-    NotRepresentable { what: String },
+    NotRepresentable {
+        /// What could not be converted, for the message ("type `u256`", "enum 0x1::M::E").
+        what: String,
+    },
+    /// An address value above `2^128`: it does not fit in 16 bytes.
     #[error("address {address} needs more than the 16 bytes of move-core-types' AccountAddress")]
-    AddressTooLong { address: Address },
+    AddressTooLong {
+        /// The address that does not fit.
+        address: Address,
+    },
+    /// A module or struct name that `move-core-types`' `Identifier` refuses (ours are checked
+    /// against Move's rules too, so this only happens for a tag built by hand).
     #[error("`{name}` is not an identifier move-core-types accepts")]
-    InvalidIdentifier { name: String },
+    InvalidIdentifier {
+        /// The refused name.
+        name: String,
+    },
 }
 
 /// The 16-byte `AccountAddress` of an address value, if it fits.

@@ -14,7 +14,10 @@ pub type Handler = fn(&Value, &HandlerContext<'_>) -> Result<Value, String>;
 /// What a handler may look at besides the value.
 #[derive(Debug)]
 pub struct HandlerContext<'a> {
+    /// The layout the value handed to the handler was decoded with: where its fields' names are.
     pub old: &'a StructLayout,
+    /// The layout the handler's result is encoded with: the result must have exactly these
+    /// fields, in this order, or the account fails (its old bytes stay).
     pub new: &'a StructLayout,
 }
 
@@ -31,15 +34,21 @@ impl HandlerContext<'_> {
 pub struct Handlers(BTreeMap<&'static str, Handler>);
 
 impl Handlers {
+    /// No handlers: a catalogue built with it accepts only derived transforms.
     pub fn new() -> Handlers {
         Handlers::default()
     }
 
+    /// Registers `handler` under `name`, the name a declaration's `handler = "..."` gives.
+    /// A second registration of one name replaces the first. The name is part of an entry's
+    /// checksum (through its declaration); the function is not, so a node must run the same
+    /// handler code as every other node.
     pub fn register(&mut self, name: &'static str, handler: Handler) -> &mut Self {
         self.0.insert(name, handler);
         self
     }
 
+    /// The handler registered as `name`, if any.
     pub fn get(&self, name: &str) -> Option<Handler> {
         self.0.get(name).copied()
     }

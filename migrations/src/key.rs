@@ -30,22 +30,66 @@ pub const MAX_IDENTIFIER_LEN: usize = 255;
 /// Why a key could not be made or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// Address bytes of a length no Move chain uses.
     #[error("{len} bytes is not an address length: addresses are 16, 20 or 32 bytes")]
-    BadLength { len: usize },
+    BadLength {
+        /// The length given, in bytes.
+        len: usize,
+    },
+    /// An address value too large for the width asked for (never truncated).
     #[error("address {address} does not fit in {width} bytes")]
-    TooWide { address: Address, width: AddressLength },
+    TooWide {
+        /// The value.
+        address: Address,
+        /// The width it was to fit in.
+        width: AddressLength,
+    },
+    /// Text that is not `0x` followed by hex digits.
     #[error("`{input}` is not an address: hex digits after `0x`")]
-    BadAddress { input: String },
+    BadAddress {
+        /// The text, cut to 80 characters.
+        input: String,
+    },
+    /// Tag text that does not read (see [`StructTag::parse`]).
     #[error("cannot read struct tag `{input}`: {reason}")]
-    Parse { input: String, reason: String },
+    Parse {
+        /// The text, cut to 200 characters.
+        input: String,
+        /// What is wrong and at which byte.
+        reason: String,
+    },
+    /// Tag bytes that do not decode (see [`StructTag::from_bcs`]).
     #[error("struct tag bytes do not decode: {reason} (at byte {offset})")]
-    Decode { offset: usize, reason: String },
+    Decode {
+        /// Offset in the input where the problem was found.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A type that a stored struct's tag cannot hold: a type parameter, a reference, a signed
+    /// integer, a function, or a type nested deeper than [`MAX_TAG_NESTING`].
     #[error("type `{ty}` cannot be part of a stored struct's tag")]
-    NotATag { ty: String },
+    NotATag {
+        /// The type, as text.
+        ty: String,
+    },
+    /// A module or struct name that Move does not accept as an identifier.
     #[error("`{name}` is not a Move identifier")]
-    InvalidIdentifier { name: String },
+    InvalidIdentifier {
+        /// The refused name.
+        name: String,
+    },
+    /// A key of another width than the chain's: refused where it enters, so that it can never
+    /// miss the resource it names.
     #[error("{what} is a {found}-byte address on a chain of {expected}-byte addresses")]
-    WrongWidth { what: String, found: AddressLength, expected: AddressLength },
+    WrongWidth {
+        /// What carried the address (`account 0x5`, `struct tag 0x1::M::S`).
+        what: String,
+        /// Its width.
+        found: AddressLength,
+        /// The chain's width.
+        expected: AddressLength,
+    },
 }
 
 /// An account address of 16, 20 or 32 bytes. Ordered by its bytes, which for one width is the
@@ -111,6 +155,7 @@ impl AccountAddress {
         self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
 
+    /// The address's width: 16, 20 or 32 bytes.
     pub fn width(&self) -> AddressLength {
         AddressLength::from_bytes(usize::from(self.len)).unwrap_or_default()
     }
@@ -120,6 +165,8 @@ impl AccountAddress {
         Address::from_be_slice(self.as_bytes()).unwrap_or(Address::ZERO)
     }
 
+    /// Whether this is `0x0` (of any width). The hook's status records a migration's own
+    /// failure at `0x0`.
     pub fn is_zero(&self) -> bool {
         self.bytes.iter().all(|&b| b == 0)
     }
@@ -155,16 +202,27 @@ impl fmt::Debug for AccountAddress {
 /// The type of a stored value as a tag: closed (no type parameters), no references.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TypeTag {
+    /// `bool` (BCS variant 0).
     Bool,
+    /// `u8` (1).
     U8,
+    /// `u16` (8; Aptos and Sui only).
     U16,
+    /// `u32` (9; Aptos and Sui only).
     U32,
+    /// `u64` (2).
     U64,
+    /// `u128` (3).
     U128,
+    /// `u256` (10; Aptos and Sui only).
     U256,
+    /// `address` (4).
     Address,
+    /// `signer` (5).
     Signer,
+    /// `vector<T>` (6).
     Vector(Box<TypeTag>),
+    /// A struct or enum instance (7).
     Struct(Box<StructTag>),
 }
 
@@ -172,9 +230,13 @@ pub enum TypeTag {
 /// account, the key of a resource.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StructTag {
+    /// The address of the declaring module, of the chain's width.
     pub address: AccountAddress,
+    /// The declaring module's name.
     pub module: String,
+    /// The struct's (or enum's) name.
     pub name: String,
+    /// The type arguments, phantom ones included: `Coin<A>` and `Coin<B>` are different keys.
     pub type_args: Vec<TypeTag>,
 }
 

@@ -27,19 +27,29 @@ pub const MAX_LAYOUT_NODES: usize = 1 << 16;
 /// The shape of a value's BCS encoding.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Layout {
+    /// One byte, 0 or 1.
     Bool,
+    /// One byte.
     U8,
+    /// 2 bytes, little-endian.
     U16,
+    /// 4 bytes, little-endian.
     U32,
+    /// 8 bytes, little-endian.
     U64,
+    /// 16 bytes, little-endian.
     U128,
+    /// 32 bytes, little-endian.
     U256,
     /// An address, in the release's address length.
     Address(AddressLength),
     /// A signer is encoded as its address.
     Signer(AddressLength),
+    /// A ULEB128 length, then that many elements.
     Vector(Box<Layout>),
+    /// The fields one after another, with nothing between or around them.
     Struct(Box<StructLayout>),
+    /// A ULEB128 variant index, then that variant's fields.
     Enum(Box<EnumLayout>),
 }
 
@@ -48,27 +58,38 @@ pub enum Layout {
 pub struct StructLayout {
     /// The module that declares the struct.
     pub module: ModuleId,
+    /// The struct's name.
     pub name: String,
+    /// The fields, in declaration order.
     pub fields: Vec<FieldLayout>,
 }
 
+/// A named field of a struct or enum variant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldLayout {
+    /// The field's name: what renames, defaults and handlers refer to.
     pub name: String,
+    /// The field's layout, type arguments substituted.
     pub layout: Layout,
 }
 
 /// An enum: a ULEB128 variant index, then that variant's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EnumLayout {
+    /// The module that declares the enum.
     pub module: ModuleId,
+    /// The enum's name.
     pub name: String,
+    /// The variants, in declaration order: a variant's position is its index in the bytes.
     pub variants: Vec<VariantLayout>,
 }
 
+/// One variant of an enum.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VariantLayout {
+    /// The variant's name.
     pub name: String,
+    /// Its fields, in declaration order (none for a unit variant).
     pub fields: Vec<FieldLayout>,
 }
 
@@ -174,28 +195,99 @@ impl fmt::Display for Layout {
 /// (`Stake.locked.value`), empty at the root.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
+    /// Two modules of the index have one id: which one a layout means is undecided.
     #[error("module {module} is given twice")]
-    DuplicateModule { module: ModuleId },
+    DuplicateModule {
+        /// The repeated id.
+        module: ModuleId,
+    },
+    /// A struct refers to a module the release does not hold.
     #[error("module {module} is not in the release{}", at(.path))]
-    MissingModule { module: ModuleId, path: String },
+    MissingModule {
+        /// The missing module.
+        module: ModuleId,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
+    /// A module does not declare the struct or enum referred to.
     #[error("{module} declares no struct or enum {name}{}", at(.path))]
-    MissingStruct { module: ModuleId, name: String, path: String },
+    MissingStruct {
+        /// The module searched.
+        module: ModuleId,
+        /// The missing name.
+        name: String,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
+    /// A datatype instantiated with the wrong number of type arguments.
     #[error("{datatype} takes {expected} type arguments, {found} given{}", at(.path))]
-    TypeArgumentCount { datatype: String, expected: usize, found: usize, path: String },
+    TypeArgumentCount {
+        /// `0x1::M::S`.
+        datatype: String,
+        /// Type parameters it declares.
+        expected: usize,
+        /// Type arguments given.
+        found: usize,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
+    /// A native struct: the VM knows its layout, the module does not say it.
     #[error("{datatype} is a native struct: its layout is not declared{}", at(.path))]
-    NativeStruct { datatype: String, path: String },
+    NativeStruct {
+        /// `0x1::M::S`.
+        datatype: String,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
+    /// A struct that contains itself through its fields (the verifier forbids it; we do not
+    /// run the verifier, so untrusted modules may).
     #[error("{cycle} contains itself{}", at(.path))]
-    Recursive { cycle: String, path: String },
+    Recursive {
+        /// The cycle, `0x1::A::A -> 0x1::B::B -> 0x1::A::A`.
+        cycle: String,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
+    /// Nesting deeper than [`MAX_LAYOUT_DEPTH`].
     #[error("layout nests deeper than {limit}{}", at(.path))]
-    TooDeep { limit: usize, path: String },
+    TooDeep {
+        /// The bound.
+        limit: usize,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
+    /// A tree of more than [`MAX_LAYOUT_NODES`] nodes.
     #[error("layout has more than {limit} nodes{}", at(.path))]
-    TooLarge { limit: usize, path: String },
+    TooLarge {
+        /// The bound.
+        limit: usize,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
+    /// A type no stored value can have: a signed integer, a reference, a function.
     #[error("type `{ty}` cannot be stored{}", at(.path))]
-    Unsupported { ty: String, path: String },
+    Unsupported {
+        /// The type, as text.
+        ty: String,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
+    /// A field whose type is a phantom type parameter: malformed (the verifier forbids it).
     #[error("type parameter T{index} is phantom but holds a value{}", at(.path))]
-    PhantomInField { index: u16, path: String },
+    PhantomInField {
+        /// The parameter's index.
+        index: u16,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
+    /// A type parameter with no argument: the type asked for is not closed.
     #[error("type parameter T{index} is not bound{}", at(.path))]
-    UnboundTypeParameter { index: u16, path: String },
+    UnboundTypeParameter {
+        /// The parameter's index.
+        index: u16,
+        /// Where in the tree (`Stake.locked`), empty at the root.
+        path: String,
+    },
 }
 
 fn at(path: &str) -> String {
@@ -228,10 +320,12 @@ impl<'a> ReleaseIndex<'a> {
         Ok(ReleaseIndex { address_length, modules: map })
     }
 
+    /// The width addresses take in this release's layouts.
     pub fn address_length(&self) -> AddressLength {
         self.address_length
     }
 
+    /// The module with this id, if the release holds it.
     pub fn module(&self, id: &ModuleId) -> Option<&'a Module> {
         self.modules.get(id).copied()
     }
@@ -246,6 +340,7 @@ impl<'a> ReleaseIndex<'a> {
         self.layout_of_datatype(&tag.datatype())
     }
 
+    /// The layout of a type tag (a vector's element, a type argument).
     pub fn layout_of_type_tag(&self, tag: &TypeTag) -> Result<Layout, LayoutError> {
         self.layout_of_type(&tag.to_type())
     }

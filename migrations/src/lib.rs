@@ -9,7 +9,87 @@
 //! - [`key`]: state keys of any address width (accounts and struct tags);
 //! - `core_types` (feature `move-core-types`): conversions to and from `move-core-types`;
 //! - [`store`]: the store migrations read and write through, and an in-memory one;
-//! - [`signer`] and [`runner`]: the privileged signer, which only the runner can create.
+//! - [`signer`] and [`runner`]: the privileged signer, which only the runner can create;
+//! - [`catalogue`]: the entries of a release pair, validated against both releases, and
+//!   [`plan`], [`literal`] and [`handlers`], the transforms they run.
+//!
+//! # Example: a struct that gains a field in place
+//!
+//! A release adds `guid_creation_num` to `0x1::account::Account` where it stands (same module
+//! id, new layout). The declaration says so (`from` = `to`) and gives the new field's default;
+//! [`catalogue::Catalogue::build`] checks it against both releases and compiles the transform.
+//! An entry made concrete for its type arguments ([`catalogue::Instance`]) transforms one
+//! resource's bytes; its [`Runner`] migrates every account holding it, through a store.
+//! (Which block does what is `vm-hooks`' business: this is what it runs.)
+//!
+//! ```
+//! use binary_format::text::parse_module;
+//! use binary_format::AddressLength;
+//! use migrations::catalogue::Catalogue;
+//! use migrations::handlers::Handlers;
+//! use migrations::store::{InMemoryStore, Store, WriteBatch};
+//! use migrations::{AccountAddress, Meter, Runner, StructTag, SystemAccounts};
+//! use stdlib::declarations::Declarations;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! const WIDTH: AddressLength = AddressLength::Bytes32;
+//! let old = parse_module(
+//!     "module 0x1::account (bytecode v6)\n  struct Account has key\n    sequence_number: u64\n",
+//! )?;
+//! let new = parse_module(
+//!     "module 0x1::account (bytecode v6)\n  struct Account has key\n    sequence_number: u64\n    \
+//!      guid_creation_num: u64\n",
+//! )?;
+//! let declarations = Declarations::parse(
+//!     r#"
+//! [[migration]]
+//! id = "account-2"
+//! release = "2.0.0"
+//! module = "account"
+//! struct = "Account"
+//! from = "0x1"
+//! to = "0x1"
+//! scope = "users"
+//! transform = "derived"
+//! defaults = { guid_creation_num = "0" }
+//! "#,
+//!     std::path::Path::new("migrations.toml"),
+//! )?;
+//! // Every problem is reported at once; none here.
+//! let catalogue =
+//!     Catalogue::build(&[&old], &[&new], "2.0.0", &declarations, None, &Handlers::new(), WIDTH)
+//!         .map_err(|problems| format!("{problems:?}"))?;
+//! let entry = catalogue.entry("account-2").ok_or("no entry")?;
+//! let instance = catalogue.instance(entry, &[])?; // `Account` has no type parameters
+//! assert!(instance.is_in_place());
+//!
+//! // One resource: the old bytes (a u64) become the new ones (the u64, then the default).
+//! let mut bytes = Vec::new();
+//! instance.transform(&7u64.to_le_bytes(), &mut bytes)?;
+//! assert_eq!(bytes, [7u64.to_le_bytes(), 0u64.to_le_bytes()].concat());
+//! // Bytes that are not of the old layout are that account's failure, never a panic.
+//! assert!(instance.transform(&[1, 2, 3], &mut Vec::new()).is_err());
+//!
+//! // Every user account, through a store: the runner's signer may write only this tag, and
+//! // only in user accounts (the entry's scope), never in the system account 0x1.
+//! let tag = StructTag::parse("0x1::account::Account", WIDTH)?;
+//! let mut store = InMemoryStore::new();
+//! let mut batch = WriteBatch::new();
+//! for n in 2..=4u64 {
+//!     batch.put(AccountAddress::from_u64(n, WIDTH), tag.clone(), n.to_le_bytes().to_vec());
+//! }
+//! store.apply(batch)?;
+//! let system = SystemAccounts::new([AccountAddress::from_u64(1, WIDTH)]);
+//! let runner = Runner::for_instance(&instance, entry.scope, &system);
+//! let chunk = runner.run(&instance, &mut store, None, &mut Meter::unlimited())?;
+//! assert_eq!((chunk.migrated, chunk.failed.len()), (3, 0));
+//! let migrated = store.get(&AccountAddress::from_u64(3, WIDTH), &tag)?.ok_or("gone")?;
+//! assert_eq!(migrated, [3u64.to_le_bytes(), 0u64.to_le_bytes()].concat());
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
 
 pub mod catalogue;
 #[cfg(feature = "move-core-types")]

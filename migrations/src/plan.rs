@@ -27,23 +27,56 @@ impl Named for FieldLayout {
 /// Why a transform cannot be derived.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    /// The new layout adds a field and the declaration gives it no default.
     #[error("field `{field}` is new: declare its value with `defaults = {{ {field} = \"...\" }}`")]
-    MissingDefault { field: String },
+    MissingDefault {
+        /// The new field.
+        field: String,
+    },
+    /// A field's type changes in a way no derived rule covers (a narrowing, a type swapped for
+    /// another, an enum changed).
     #[error("field `{field}` changes from {old} to {new}, which no derived rule covers: use a hand-written transform")]
-    NotDerivable { field: String, old: String, new: String },
+    NotDerivable {
+        /// The field, by its new name.
+        field: String,
+        /// Its old type.
+        old: String,
+        /// Its new type.
+        new: String,
+    },
+    /// A declared default that is not for a new field, or whose literal does not encode as the
+    /// field's type.
     #[error("default of field `{field}`: {message}")]
-    BadDefault { field: String, message: String },
+    BadDefault {
+        /// The field named by the default.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An enum whose layout changes: enum changes are not derived. Never produced today (a
+    /// changed enum field is [`PlanError::NotDerivable`]); kept so that matching on it compiles.
     #[error("{0} is an enum: enum changes are not derived")]
     Enum(String),
+    /// A declared rename whose names are not a field of the new layout and a field of the old
+    /// one that the new layout does not also have.
     #[error("rename of `{new}` from `{old}`: {reason}")]
-    BadRename { new: String, old: String, reason: String },
+    BadRename {
+        /// The new field name.
+        new: String,
+        /// The old field name.
+        old: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// A resource's bytes did not match the old layout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (at byte {offset})")]
 pub struct TranscodeError {
+    /// Offset in the old bytes where the problem was found.
     pub offset: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -65,6 +98,7 @@ pub enum Skipper {
 }
 
 impl Skipper {
+    /// The skipper of a layout, with adjacent fixed-size parts merged.
     pub fn of(layout: &Layout) -> Skipper {
         match layout {
             Layout::Bool => Skipper::Bool,
@@ -186,11 +220,14 @@ pub enum ValuePlan {
     Copy(Skipper),
     /// Unsigned integer widened: copy `from` bytes, append zeros up to `to` (little endian).
     Widen {
+        /// Bytes of the old integer (1, 2, 4, 8 or 16).
         from: usize,
+        /// Bytes of the new integer, more than `from`.
         to: usize,
     },
     /// A vector whose elements change.
     Vector(Box<ValuePlan>),
+    /// A nested struct whose layout changes (same name, fields matched by name).
     Struct(Box<StructPlan>),
 }
 
@@ -215,12 +252,25 @@ pub enum StructPlan {
     /// Fields keep their relative order: one pass.
     Stream(Vec<Op>),
     /// Fields are reordered: find every old field's span, then emit in the new order.
-    Reorder { old_fields: Vec<Skipper>, emit: Vec<Emit> },
+    Reorder {
+        /// How to find the end of each old field, in old order.
+        old_fields: Vec<Skipper>,
+        /// What to write for each new field, in new order.
+        emit: Vec<Emit>,
+    },
 }
 
+/// What a reordering plan writes for one new field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Emit {
-    Field { index: usize, plan: ValuePlan },
+    /// An old field's value, transformed.
+    Field {
+        /// The old field's position.
+        index: usize,
+        /// How its value becomes the new one.
+        plan: ValuePlan,
+    },
+    /// Constant bytes (a new field's declared default).
     Insert(Vec<u8>),
 }
 
@@ -351,10 +401,13 @@ pub fn compile_struct(
 /// A derived transform for one stored struct.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DerivedPlan {
+    /// The plan of the stored struct itself.
     pub root: StructPlan,
 }
 
 impl DerivedPlan {
+    /// Compiles the plan from `old` to `new` (see [`compile_struct`]): renames map new field
+    /// names to old ones, defaults give the BCS bytes of each field the new layout adds.
     pub fn compile(
         old: &StructLayout,
         new: &StructLayout,

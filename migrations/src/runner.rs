@@ -34,7 +34,10 @@ pub fn target_of(scope: DeclaredScope) -> Target {
 /// An account that could not be migrated, and why; its old resource is untouched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
+    /// The account whose resource did not migrate.
     pub account: AccountAddress,
+    /// Why, for people: the transform's error (with its byte offset) or the signer's refusal.
+    /// Not stable text; do not match on it.
     pub reason: String,
 }
 
@@ -48,13 +51,19 @@ impl std::fmt::Display for Failure {
 /// failed) and bytes read plus written. Shared by every chunk of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meter {
+    /// Resources a block may visit; the meter is spent when `resources` reaches it.
     pub max_resources: u64,
+    /// Bytes (read plus written) a block may move. One resource larger than this is still
+    /// admitted when it is the block's first, or it would never migrate.
     pub max_bytes: u64,
+    /// Resources visited so far (migrated or failed; skipped accounts cost nothing).
     pub resources: u64,
+    /// Bytes read plus written so far: a failed resource counts its old bytes only.
     pub bytes: u64,
 }
 
 impl Meter {
+    /// A fresh meter with these limits and nothing spent.
     pub fn new(max_resources: u64, max_bytes: u64) -> Meter {
         Meter { max_resources, max_bytes, resources: 0, bytes: 0 }
     }
@@ -98,9 +107,13 @@ pub enum ChunkEnd {
 pub struct Chunk {
     /// Accounts migrated.
     pub migrated: u64,
+    /// Accounts that did not migrate, in address order; their old resources are untouched and
+    /// their writes are not in the batch.
     pub failed: Vec<Failure>,
     /// The last account visited (migrated, failed or skipped): the next chunk starts after it.
+    /// The `after` given when nothing was visited.
     pub cursor: Option<AccountAddress>,
+    /// Why the chunk ended: only [`ChunkEnd::Exhausted`] means the instance is done.
     pub end: ChunkEnd,
 }
 
@@ -128,6 +141,8 @@ impl Runner {
         }
     }
 
+    /// What this runner's signers may write: the new tag, the accounts, and the old tag a
+    /// versioned migration deletes.
     pub fn scope(&self) -> &Scope {
         &self.scope
     }

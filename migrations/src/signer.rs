@@ -33,6 +33,7 @@ impl SystemAccounts {
         SystemAccounts(v)
     }
 
+    /// Whether `account` is one of them. O(log n).
     pub fn contains(&self, account: &AccountAddress) -> bool {
         self.0.binary_search(account).is_ok()
     }
@@ -83,7 +84,10 @@ impl Target {
 /// the old version it replaces, which it may only delete.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Scope {
+    /// The one struct tag, type arguments included, that may be put (the new version, or in
+    /// place the tag read).
     pub tag: StructTag,
+    /// The accounts writes may go to, relative to `system`.
     pub target: Target,
     /// The previous version's tag (a versioned migration): deleted, never written. `None` in
     /// place, where the tag written is the tag read.
@@ -111,7 +115,9 @@ impl fmt::Display for Scope {
 /// A resource a write was aimed at.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Resource {
+    /// The account written to.
     pub account: AccountAddress,
+    /// The struct tag written.
     pub tag: StructTag,
 }
 
@@ -121,11 +127,19 @@ impl fmt::Display for Resource {
     }
 }
 
+/// A write the signer refused; nothing reached the batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignerError {
-    /// Boxed: a struct tag is large, and the path that succeeds should not pay for it.
+    /// The account or the tag is outside the signer's scope: a bug in the entry or the runner,
+    /// never something stored bytes can cause. Boxed: a struct tag is large, and the path that
+    /// succeeds should not pay for it.
     #[error("write to {wanted} refused: this signer may write only {allowed}")]
-    OutOfScope { wanted: Box<Resource>, allowed: Box<Scope> },
+    OutOfScope {
+        /// The write that was attempted.
+        wanted: Box<Resource>,
+        /// What the signer may write.
+        allowed: Box<Scope>,
+    },
 }
 
 /// The capability to write one struct tag in the accounts of its target, bypassing the account
@@ -141,6 +155,7 @@ impl PrivilegedSigner {
         PrivilegedSigner { scope }
     }
 
+    /// What this signer may write.
     pub fn scope(&self) -> &Scope {
         &self.scope
     }

@@ -18,23 +18,48 @@ use std::ops::Bound;
 /// chains apply, so that tests see the refusal a real backend would give.
 pub const DEFAULT_MAX_VALUE_SIZE: usize = 1 << 20;
 
+/// Why a store could not read or write. A refused [`Store::apply`] has written nothing.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A put larger than the store accepts: the whole batch is refused.
     #[error("resource {resource} is {size} bytes, more than the store's limit of {max}")]
-    ValueTooLarge { resource: Box<ResourceKey>, size: usize, max: usize },
+    ValueTooLarge {
+        /// The resource whose bytes are too many.
+        resource: Box<ResourceKey>,
+        /// Its size in bytes.
+        size: usize,
+        /// The store's limit in bytes.
+        max: usize,
+    },
+    /// A key whose account and tag (or the tag's type arguments) have different address
+    /// widths: no chain stores such a key, so it is a caller's bug; the whole batch is refused.
     #[error("resource {resource}: the account's address is {account_width} bytes, the tag's {tag_width}: one chain uses one address width")]
-    MixedWidths { resource: Box<ResourceKey>, account_width: usize, tag_width: usize },
+    MixedWidths {
+        /// The key with mixed widths.
+        resource: Box<ResourceKey>,
+        /// Width of the account, in bytes.
+        account_width: usize,
+        /// Width of the tag's own address, in bytes (the mismatch may be in a type argument).
+        tag_width: usize,
+    },
     /// A failure of the storage engine itself (I/O, corruption, a closed database).
     #[error("{backend} store: {source}")]
-    Backend { backend: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+    Backend {
+        /// Which engine (`"redb"`).
+        backend: &'static str,
+        /// The engine's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The key of one resource, for messages (boxed in errors: a tag is large, and the path that
 /// succeeds should not pay for it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceKey {
+    /// The account holding the resource.
     pub account: AccountAddress,
+    /// The resource's struct tag.
     pub tag: StructTag,
 }
 
@@ -47,7 +72,9 @@ impl std::fmt::Display for ResourceKey {
 /// One write of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
+    /// Store these BCS bytes at the key, replacing what is there.
     Put(Vec<u8>),
+    /// Remove the key; deleting an absent key is not an error.
     Delete,
 }
 
@@ -62,10 +89,12 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
+    /// An empty batch.
     pub fn new() -> Self {
         WriteBatch::default()
     }
 
+    /// Puts `bytes` as `tag` in `account`, replacing an earlier write to that key in this batch.
     pub fn put(&mut self, account: AccountAddress, tag: StructTag, bytes: Vec<u8>) {
         self.writes.entry(tag).or_default().insert(account, Write::Put(bytes));
     }
@@ -82,6 +111,7 @@ impl WriteBatch {
         }
     }
 
+    /// Deletes `tag` in `account`, replacing an earlier write to that key in this batch.
     pub fn delete(&mut self, account: AccountAddress, tag: StructTag) {
         self.writes.entry(tag).or_default().insert(account, Write::Delete);
     }
@@ -98,10 +128,12 @@ impl WriteBatch {
         }
     }
 
+    /// Number of keys written (each key once, whatever it was written to last).
     pub fn len(&self) -> usize {
         self.writes.values().map(BTreeMap::len).sum()
     }
 
+    /// Whether the batch writes nothing: applying it changes no state.
     pub fn is_empty(&self) -> bool {
         self.writes.values().all(BTreeMap::is_empty)
     }
@@ -199,10 +231,13 @@ impl Default for InMemoryStore {
 }
 
 impl InMemoryStore {
+    /// An empty store refusing resources over [`DEFAULT_MAX_VALUE_SIZE`] bytes.
     pub fn new() -> Self {
         InMemoryStore::with_max_value_size(DEFAULT_MAX_VALUE_SIZE)
     }
 
+    /// An empty store refusing resources over `max_value_size` bytes (a batch that puts one
+    /// is refused whole).
     pub fn with_max_value_size(max_value_size: usize) -> Self {
         InMemoryStore { resources: BTreeMap::new(), max_value_size }
     }
@@ -212,6 +247,7 @@ impl InMemoryStore {
         self.resources.values().map(BTreeMap::len).sum()
     }
 
+    /// Whether the store holds no resource.
     pub fn is_empty(&self) -> bool {
         self.resources.is_empty()
     }

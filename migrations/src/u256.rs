@@ -10,17 +10,23 @@ use std::fmt;
 pub struct U256([u8; 32]);
 
 impl U256 {
+    /// Zero.
     pub const ZERO: U256 = U256([0; 32]);
+    /// `2^256 - 1`.
     pub const MAX: U256 = U256([0xff; 32]);
 
+    /// The value whose little-endian bytes (its BCS encoding) are `bytes`. Every 32-byte array is
+    /// a value: nothing to check.
     pub fn from_le_bytes(bytes: [u8; 32]) -> U256 {
         U256(bytes)
     }
 
+    /// The 32 little-endian bytes: the value's BCS encoding.
     pub fn to_le_bytes(self) -> [u8; 32] {
         self.0
     }
 
+    /// The 32 little-endian bytes, borrowed (what an encoder appends, without a copy).
     pub fn as_le_bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -23,20 +23,33 @@ pub const MAX_SEQUENCE_LENGTH: u64 = (1 << 31) - 1;
 /// layout, so that a vector of a million structs does not hold a million copies of each name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Value {
+    /// A `bool`.
     Bool(bool),
+    /// A `u8`.
     U8(u8),
+    /// A `u16`.
     U16(u16),
+    /// A `u32`.
     U32(u32),
+    /// A `u64`.
     U64(u64),
+    /// A `u128`.
     U128(u128),
+    /// A `u256`.
     U256(U256),
+    /// An address, as a number: its width is the layout's, checked when encoded.
     Address(Address),
+    /// A signer, held as its address.
     Signer(Address),
+    /// A vector's elements.
     Vector(Vec<Value>),
+    /// A struct's fields, in layout order.
     Struct(Vec<Value>),
     /// An enum value: the variant's index in declaration order, and its fields.
     Variant {
+        /// The variant's index in the layout's `variants`.
         index: u32,
+        /// The variant's fields, in layout order.
         fields: Vec<Value>,
     },
 }
@@ -68,6 +81,7 @@ impl Value {
         }
     }
 
+    /// The fields of a struct or enum value, to change in place (a handler's edit).
     pub fn fields_mut(&mut self) -> Option<&mut Vec<Value>> {
         match self {
             Value::Struct(fields) | Value::Variant { fields, .. } => Some(fields),
@@ -75,6 +89,7 @@ impl Value {
         }
     }
 
+    /// The number, if this is a `u64` (no conversion from other widths).
     pub fn as_u64(&self) -> Option<u64> {
         match self {
             Value::U64(n) => Some(*n),
@@ -82,6 +97,7 @@ impl Value {
         }
     }
 
+    /// The number, if this is a `u128` (no conversion from other widths).
     pub fn as_u128(&self) -> Option<u128> {
         match self {
             Value::U128(n) => Some(*n),
@@ -136,55 +152,127 @@ pub struct DecodeError {
     pub offset: usize,
     /// The value being read; empty at the top level.
     pub path: FieldPath,
+    /// What was wrong.
     pub kind: DecodeErrorKind,
 }
 
+/// What was wrong with stored bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeErrorKind {
+    /// The bytes end inside a value (truncated).
     #[error("{needed} bytes needed, {remaining} left")]
-    UnexpectedEnd { needed: usize, remaining: usize },
+    UnexpectedEnd {
+        /// Bytes the value needs.
+        needed: usize,
+        /// Bytes left in the input.
+        remaining: usize,
+    },
+    /// A bool byte other than 0 or 1.
     #[error("{0:#04x} is not a bool")]
     InvalidBool(u8),
+    /// A length or variant index with a redundant trailing zero byte.
     #[error("ULEB128 is not canonical (a value has one encoding in BCS)")]
     NonCanonicalUleb128,
+    /// A length or variant index over 32 bits.
     #[error("ULEB128 value does not fit in 32 bits")]
     Uleb128Overflow,
+    /// A vector length over [`MAX_SEQUENCE_LENGTH`].
     #[error("vector length {length} is larger than BCS allows ({MAX_SEQUENCE_LENGTH})")]
-    SequenceTooLong { length: u64 },
+    SequenceTooLong {
+        /// The length read.
+        length: u64,
+    },
+    /// A vector length the remaining bytes cannot hold: refused before allocating.
     #[error(
         "vector of {length} elements of at least {min_size} bytes each does not fit in the {remaining} bytes left"
     )]
-    LengthTooLarge { length: u64, min_size: usize, remaining: usize },
+    LengthTooLarge {
+        /// The length read.
+        length: u64,
+        /// Fewest bytes one element takes.
+        min_size: usize,
+        /// Bytes left in the input.
+        remaining: usize,
+    },
+    /// A variant index the enum does not have.
     #[error("variant {index} of an enum with {count} variants")]
-    VariantOutOfRange { index: u32, count: usize },
+    VariantOutOfRange {
+        /// The index read.
+        index: u32,
+        /// The enum's variants.
+        count: usize,
+    },
+    /// Bytes after one whole value: the resource is not of this layout.
     #[error("{count} bytes left after the value")]
-    TrailingBytes { count: usize },
+    TrailingBytes {
+        /// How many.
+        count: usize,
+    },
+    /// Nesting deeper than [`MAX_LAYOUT_DEPTH`].
     #[error("value nests deeper than {limit}")]
-    TooDeep { limit: usize },
+    TooDeep {
+        /// The bound.
+        limit: usize,
+    },
 }
 
 /// A value that does not fit the layout it is encoded with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot encode{}: {kind}", in_path(.path))]
 pub struct EncodeError {
+    /// Where in the value; empty at the top level.
     pub path: FieldPath,
+    /// What did not fit.
     pub kind: EncodeErrorKind,
 }
 
+/// How a value did not fit its layout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeErrorKind {
+    /// A value of another kind than the layout's (a `u32` where it has `u64`).
     #[error("{found} value where the layout has {expected}")]
-    Mismatch { expected: &'static str, found: &'static str },
+    Mismatch {
+        /// The layout's kind.
+        expected: &'static str,
+        /// The value's kind.
+        found: &'static str,
+    },
+    /// A struct or variant with another number of fields than the layout's.
     #[error("{found} fields where the layout has {expected}")]
-    FieldCount { expected: usize, found: usize },
+    FieldCount {
+        /// Fields in the layout.
+        expected: usize,
+        /// Fields in the value.
+        found: usize,
+    },
+    /// A variant index the enum does not have.
     #[error("variant {index} of an enum with {count} variants")]
-    VariantOutOfRange { index: u32, count: usize },
+    VariantOutOfRange {
+        /// The value's index.
+        index: u32,
+        /// The enum's variants.
+        count: usize,
+    },
+    /// An address too large for the layout's width (never truncated).
     #[error("address {address} does not fit in {length} bytes")]
-    AddressTooLong { address: Address, length: AddressLength },
+    AddressTooLong {
+        /// The value.
+        address: Address,
+        /// The layout's width.
+        length: AddressLength,
+    },
+    /// A vector longer than [`MAX_SEQUENCE_LENGTH`].
     #[error("vector of {length} elements is longer than BCS allows ({MAX_SEQUENCE_LENGTH})")]
-    SequenceTooLong { length: usize },
+    SequenceTooLong {
+        /// Its length.
+        length: usize,
+    },
+    /// Nesting deeper than [`MAX_LAYOUT_DEPTH`].
     #[error("value nests deeper than {limit}")]
-    TooDeep { limit: usize },
+    TooDeep {
+        /// The bound.
+        limit: usize,
+    },
 }
 
 fn layout_kind(layout: &Layout) -> &'static str {

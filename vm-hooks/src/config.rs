@@ -56,12 +56,22 @@ pub struct ChainConfig {
 /// Why a chain configuration is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A system account of another width than the chain's, or a status tag that does not parse.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A budget of zero resources or zero bytes: user migrations would never end.
     #[error("the budget must allow at least one resource and one byte per block")]
     EmptyBudget,
+    /// The status account or an address of the status tag is not of the chain's width.
     #[error("the status tag {tag} and the status account {account} must be of the chain's {width}-byte addresses")]
-    StatusWidth { tag: String, account: String, width: AddressLength },
+    StatusWidth {
+        /// The configured status tag.
+        tag: String,
+        /// The configured status account.
+        account: String,
+        /// The chain's width.
+        width: AddressLength,
+    },
 }
 
 /// The status tag of this project's stdlib.
@@ -101,10 +111,14 @@ impl ChainConfig {
         Ok(config)
     }
 
+    /// The same chain with another budget (checked by [`ChainConfig::validate`], which the
+    /// hook calls when it is built). Consensus: every node must configure the same.
     pub fn with_budget(self, budget: Budget) -> ChainConfig {
         ChainConfig { budget, ..self }
     }
 
+    /// The same chain with another quarantine limit. Consensus: every node must configure the
+    /// same, or nodes would halt a migration in different blocks.
     pub fn with_max_quarantined(self, max_quarantined: u64) -> ChainConfig {
         ChainConfig { max_quarantined, ..self }
     }

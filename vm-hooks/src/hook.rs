@@ -26,10 +26,15 @@ use migrations::store::{Store, StoreError, WriteBatch};
 use migrations::{AccountAddress, StructTag};
 use stdlib::registry::ReleaseName;
 
+/// Why the hook could not be built or could not do a block's work. A failed call has applied
+/// nothing and forgets what it had loaded: the next call reads the status again and redoes the
+/// block's work. The block itself goes on: a node must not halt on it, but should alert.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
+    /// The releases or the configuration do not make a schedule (from [`Hook::new`] only).
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// The on-chain status does not decode or is inconsistent: nothing runs until it does.
     #[error(transparent)]
     Status(#[from] StatusError),
     /// The storage engine failed: the block's migration work was not applied, and is done again
@@ -90,7 +95,9 @@ impl BlockReport {
 /// One configured migration: what it reads and writes.
 #[derive(Debug, Clone)]
 pub struct PlannedMigration<'a> {
+    /// The catalogue entry's id.
     pub id: &'a str,
+    /// The release whose activation starts it.
     pub release: ReleaseName,
     /// (old, new) struct tag of each instance.
     pub versions: Vec<(&'a StructTag, &'a StructTag)>,

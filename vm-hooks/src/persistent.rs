@@ -37,16 +37,40 @@ const HEIGHT_KEY: &str = "height";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RedbStoreError {
+    /// The data directory (or, for [`RedbStore::open_existing`], the database file in it) is
+    /// missing.
     #[error("data directory {} does not exist or is not a directory", .0.display())]
     MissingDataDir(PathBuf),
+    /// redb could not open or create the file.
     #[error("cannot open the database {}: {source}", .path.display())]
-    Open { path: PathBuf, source: redb::DatabaseError },
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// redb's error.
+        source: redb::DatabaseError,
+    },
+    /// Another process (or another `RedbStore` in this one) has the file open.
     #[error("the database {} is in use by another process", .0.display())]
     InUse(PathBuf),
+    /// The file failed redb's integrity check on open.
     #[error("the database {} is corrupt: {reason}", .path.display())]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// redb's finding.
+        reason: String,
+    },
+    /// A stored key that is not a tag prefix and an account (or a node value that is not what
+    /// the store wrote): the file was written by something else, or damaged.
     #[error("corrupt key of {len} bytes in the resources table: {reason}")]
-    CorruptKey { len: usize, reason: String },
+    CorruptKey {
+        /// The key's length in bytes.
+        len: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A write the store refuses before it reaches redb (a node value under the reserved key
+    /// `height`).
     #[error("struct tag does not encode: {0}")]
     Encode(String),
 }

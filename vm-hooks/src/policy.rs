@@ -10,7 +10,9 @@ use stdlib::registry::ReleaseName;
 /// A migration that failed and stopped: its chunk was rolled back, its cursor kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HaltedMigration<'a> {
+    /// The catalogue entry's id.
     pub id: &'a str,
+    /// The release it belongs to.
     pub release: ReleaseName,
     /// Why it stopped.
     pub reason: &'a str,

@@ -24,24 +24,65 @@ use migrations::store::{Store, StoreError, WriteBatch};
 use migrations::{AccountAddress, StructTag};
 use stdlib::registry::ReleaseName;
 
+/// Why a read or write through the hook was refused or failed. The refusals (`NotActive`,
+/// `Closed`, `OldLayout`, `Quarantined`) are the transaction's failure, deterministic on every
+/// node; `Hook` and `Store` are the node's own trouble (nothing was applied).
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
+    /// The status does not load or match the configuration, or the key is of another width
+    /// than the chain's.
     #[error(transparent)]
     Hook(#[from] HookError),
+    /// The store failed: nothing of the access was applied.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The tag is the new version of a versioned migration whose release is not active yet.
     #[error("{tag} belongs to release {release}, which is not active yet")]
-    NotActive { tag: String, release: ReleaseName },
+    NotActive {
+        /// The tag asked for.
+        tag: String,
+        /// The release that introduces it.
+        release: ReleaseName,
+    },
+    /// A write to an old version of a versioned migration whose release is active: old
+    /// versions stay readable, never written.
     #[error(
         "write to {tag} refused: module {module} is closed since release {release} (read-only, kept for migration)"
     )]
-    Closed { tag: String, module: String, release: ReleaseName },
+    Closed {
+        /// The tag written.
+        tag: String,
+        /// Its module version.
+        module: String,
+        /// The release that closed it.
+        release: ReleaseName,
+    },
+    /// A write whose bytes are in the layout of a release older than an active in-place change
+    /// of the tag: the bytes would be read with the new layout.
     #[error(
         "write to {tag} refused: it is in the layout of {written}, but {active} changed it in place and is active"
     )]
-    OldLayout { tag: String, written: ReleaseName, active: ReleaseName },
+    OldLayout {
+        /// The tag written.
+        tag: String,
+        /// The release the bytes were encoded for.
+        written: ReleaseName,
+        /// The active release that changed the tag in place.
+        active: ReleaseName,
+    },
+    /// The account's resource did not migrate on access: it is quarantined (recorded in the
+    /// status, its old bytes kept) and cannot be read in the new layout.
     #[error("{tag} at {account} is quarantined by migration `{migration}`: {reason}")]
-    Quarantined { tag: String, account: String, migration: String, reason: String },
+    Quarantined {
+        /// The tag read.
+        tag: String,
+        /// The account.
+        account: String,
+        /// The migration that failed on it.
+        migration: String,
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 impl From<migrations::KeyError> for AccessError {

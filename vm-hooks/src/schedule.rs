@@ -5,8 +5,9 @@
 //! runner, which module versions close when, which entry reads and writes which struct tag) is
 //! worked out when the node starts, and the hook's hot path only compares a height.
 //!
-//! Order: releases by activation height; within a release, the catalogue's order (the order of
-//! the declarations file, which the catalogue's history check holds fixed).
+//! Order: releases by activation height; within a release, the catalogue's order (dependencies
+//! first, by the new release's module graph, then the order of the declarations file), which the
+//! catalogue's history check holds fixed.
 
 use crate::config::{Budget, ChainConfig, ConfigError};
 use binary_format::{AddressLength, ModuleId};
@@ -20,6 +21,7 @@ use stdlib::registry::ReleaseName;
 /// How the hook runs migrations: the chain, and the stored instances of generic entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookConfig {
+    /// The chain the hook runs in.
     pub chain: ChainConfig,
     /// The stored instances of entries whose struct has type parameters, by entry id:
     /// `coin-balance-v2` -> `[[0x1::GAS::GAS]]`. Entries not listed have one instance with no
@@ -38,7 +40,11 @@ impl HookConfig {
 /// A release and the block its migrations become due.
 #[derive(Debug, Clone)]
 pub struct ReleasePlan {
+    /// The release, as the status records it (its number). Plans must be given in increasing
+    /// order of release.
     pub release: ReleaseName,
+    /// The block whose prologue activates the release (if governance allows): its
+    /// system-account migrations run in that block, user ones from it. Consensus.
     pub height: u64,
     /// The catalogue of the release (from its predecessor).
     pub catalogue: Catalogue,
@@ -48,27 +54,69 @@ pub struct ReleasePlan {
 }
 
 impl ReleasePlan {
+    /// The plan of `release` at `height` with `catalogue`, running under the chain's budget.
     pub fn new(release: ReleaseName, height: u64, catalogue: Catalogue) -> ReleasePlan {
         ReleasePlan { release, height, catalogue, budget: None }
     }
 }
 
+/// Why releases and a configuration do not make a schedule. Found when the hook is built,
+/// before any block.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
+    /// Release plans not in strictly increasing order of release and of height.
     #[error("releases must be given in increasing order of release and height: {release} at {height} comes after {previous_release} at {previous_height}")]
-    Order { release: ReleaseName, height: u64, previous_release: ReleaseName, previous_height: u64 },
+    Order {
+        /// The plan out of order.
+        release: ReleaseName,
+        /// Its height.
+        height: u64,
+        /// The plan before it.
+        previous_release: ReleaseName,
+        /// That plan's height.
+        previous_height: u64,
+    },
+    /// The chain configuration is refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A release plan's own budget allows zero resources or zero bytes.
     #[error("the budget of {release} must allow at least one resource and one byte per block")]
-    EmptyBudget { release: ReleaseName },
+    EmptyBudget {
+        /// The release.
+        release: ReleaseName,
+    },
+    /// Two catalogues hold an entry with one id: the status could not tell them apart.
     #[error("migration `{id}` is in two releases")]
-    DuplicateId { id: String },
+    DuplicateId {
+        /// The repeated id.
+        id: String,
+    },
+    /// [`HookConfig::instances`] names an entry no release has (a typo would otherwise leave
+    /// an instance unmigrated).
     #[error("instances are configured for `{id}`, which no release has")]
-    UnknownInstances { id: String },
+    UnknownInstances {
+        /// The unknown id.
+        id: String,
+    },
+    /// An entry cannot be made concrete for configured type arguments (wrong count, a type
+    /// that does not resolve, a transform that does not compile for them).
     #[error("migration `{id}`: {source}")]
-    Instance { id: String, source: Box<CatalogueError> },
+    Instance {
+        /// The entry's id.
+        id: String,
+        /// The catalogue's error.
+        source: Box<CatalogueError>,
+    },
+    /// A catalogue built with another address width than the chain's.
     #[error("release {release} has {found}-byte addresses; the chain's are {expected}-byte")]
-    Width { release: ReleaseName, found: AddressLength, expected: AddressLength },
+    Width {
+        /// The release.
+        release: ReleaseName,
+        /// Its catalogue's width.
+        found: AddressLength,
+        /// The chain's width.
+        expected: AddressLength,
+    },
 }
 
 /// One entry, concrete.

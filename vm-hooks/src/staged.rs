@@ -26,10 +26,12 @@ impl std::fmt::Debug for Staged<'_> {
 }
 
 impl<'s> Staged<'s> {
+    /// Nothing staged yet over `base`.
     pub fn new(base: &'s dyn Store) -> Staged<'s> {
         Staged { base, pending: BTreeMap::new() }
     }
 
+    /// Whether nothing has been staged.
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }

@@ -101,6 +101,7 @@ impl Default for RootHasher {
 }
 
 impl RootHasher {
+    /// A hasher with nothing added: finished now, it gives the empty state's root.
     pub fn new() -> RootHasher {
         let mut hasher = Sha256::new();
         hasher.update(DOMAIN);
@@ -123,6 +124,7 @@ impl RootHasher {
         self.count
     }
 
+    /// The root of everything added, closed by the count.
     pub fn finish(mut self) -> StateRoot {
         self.hasher.update(self.count.to_be_bytes());
         StateRoot(self.hasher.finalize().into())

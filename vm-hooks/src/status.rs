@@ -54,12 +54,20 @@ pub const MAX_REASON_BYTES: usize = 256;
 /// Past it, the hook moves the cursor forward first (see `read`), so the status stays bounded.
 pub const MAX_AHEAD: usize = 1024;
 
+/// Why the status could not be read. The status is state: bytes that do not decode mean the
+/// state is damaged or was written by something else, and the hook runs nothing until it
+/// decodes.
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
+    /// The bytes are not a status of the chain's address width (truncated, trailing bytes, a
+    /// bad length, a bool that is not 0 or 1).
     #[error("the migration status does not decode: {0}")]
     Decode(String),
+    /// The bytes decode but break the status's rules (not UTF-8, not in canonical order, a
+    /// checksum of the wrong size, a migration completed twice).
     #[error("the migration status is inconsistent: {0}")]
     Invalid(String),
+    /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,15 +75,21 @@ pub enum StatusError {
 /// A release activated, and the block it was activated in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Activation {
+    /// The release's number ([`stdlib::registry::ReleaseName::number`]).
     pub release: u64,
+    /// The block whose prologue activated it.
     pub height: u64,
 }
 
 /// A migration that ran to the end, with the checksum of the catalogue entry that ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completed {
+    /// The catalogue entry's id.
     pub id: String,
+    /// The entry's checksum when it ran: a node whose catalogue differs refuses to run.
     pub checksum: Checksum,
+    /// The activation height of its release (not the block it finished in, which depends on
+    /// the budget).
     pub height: u64,
 }
 
@@ -120,9 +134,12 @@ impl Cursor {
     }
 }
 
+/// A migration running (or halted): where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InProgress {
+    /// The catalogue entry's id.
     pub id: String,
+    /// Where it stands, and the budget it runs under.
     pub cursor: Cursor,
     /// Accounts migrated so far, by the background pass and on access.
     pub migrated: u64,
@@ -132,8 +149,11 @@ pub struct InProgress {
 /// 0x0, the migration itself failing.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Failure {
+    /// The catalogue entry's id.
     pub migration: String,
+    /// The quarantined account, or `0x0` for the migration's own failure.
     pub account: AccountAddress,
+    /// Why, for people, cut to [`MAX_REASON_BYTES`]. Not stable text.
     pub reason: String,
 }
 
@@ -432,6 +452,7 @@ impl Status {
         &self.in_progress
     }
 
+    /// The record of running migration `id`, if it is running (or halted). O(log n).
     pub fn progress_of(&self, id: &str) -> Option<&InProgress> {
         self.in_progress.binary_search_by(|p| p.id.as_str().cmp(id)).ok().and_then(|i| self.in_progress.get(i))
     }
