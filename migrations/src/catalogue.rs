@@ -146,10 +146,9 @@ pub struct Entry {
     /// SHA-256 of the declaration and both layouts: recorded on chain when the entry completes,
     /// compared by [`Catalogue::verify_history`].
     pub checksum: Checksum,
-    /// Whether the struct has non-phantom type parameters (each instantiation has its own plan).
-    /// A struct with only phantom ones (`CoinStore<phantom T>`) is not generic here, yet each
-    /// instantiation is still its own key: instances are configured by type arguments either
-    /// way.
+    /// Whether the struct has type parameters, phantom ones included: each instantiation
+    /// (`CoinStore<AptosCoin>`) is stored under its own tag, so the hook must be told which
+    /// instances exist (`HookConfig::instances`), or a rehearsal finds them in the state.
     pub generic: bool,
 }
 
@@ -300,7 +299,7 @@ impl Catalogue {
                 to: need.new_module.clone(),
                 transform,
                 checksum: Checksum(Sha256::digest(canonical(decl, need).as_bytes()).into()),
-                generic: need.new.type_params.iter().any(|p| !p.phantom),
+                generic: !need.new.type_params.is_empty(),
             };
             // Validate by making the instance every stored value of it would use (non-phantom
             // type parameters probed with u64).

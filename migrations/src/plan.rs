@@ -53,10 +53,6 @@ pub enum PlanError {
         /// What is wrong with it.
         message: String,
     },
-    /// An enum whose layout changes: enum changes are not derived. Never produced today (a
-    /// changed enum field is [`PlanError::NotDerivable`]); kept so that matching on it compiles.
-    #[error("{0} is an enum: enum changes are not derived")]
-    Enum(String),
     /// A declared rename whose names are not a field of the new layout and a field of the old
     /// one that the new layout does not also have.
     #[error("rename of `{new}` from `{old}`: {reason}")]

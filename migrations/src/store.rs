@@ -34,7 +34,7 @@ pub enum StoreError {
     },
     /// A key whose account and tag (or the tag's type arguments) have different address
     /// widths: no chain stores such a key, so it is a caller's bug; the whole batch is refused.
-    #[error("resource {resource}: the account's address is {account_width} bytes, the tag's {tag_width}: one chain uses one address width")]
+    #[error("resource {resource}: the account's address is {account_width} bytes, an address of its tag (or of a type argument) is not: one chain uses one address width (the tag's own is {tag_width})")]
     MixedWidths {
         /// The key with mixed widths.
         resource: Box<ResourceKey>,

@@ -128,6 +128,9 @@ impl ChainConfig {
         if self.budget.max_resources == 0 || self.budget.max_bytes == 0 {
             return Err(ConfigError::EmptyBudget);
         }
+        for a in self.system_accounts.iter() {
+            a.expect_width(self.address_length, || format!("system account {a}"))?;
+        }
         if self.status_account.width() != self.address_length || !self.status_tag.has_width(self.address_length) {
             return Err(ConfigError::StatusWidth {
                 tag: self.status_tag.to_string(),

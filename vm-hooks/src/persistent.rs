@@ -71,8 +71,8 @@ pub enum RedbStoreError {
     },
     /// A write the store refuses before it reaches redb (a node value under the reserved key
     /// `height`).
-    #[error("struct tag does not encode: {0}")]
-    Encode(String),
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 fn backend(e: impl Into<redb::Error>) -> StoreError {
@@ -309,7 +309,7 @@ impl RedbStore {
     /// `height` is the store's own.
     pub fn set_node_value(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
         if key == HEIGHT_KEY {
-            return Err(own(RedbStoreError::Encode(format!("`{HEIGHT_KEY}` is set by apply_at_height only"))));
+            return Err(own(RedbStoreError::Refused(format!("`{HEIGHT_KEY}` is set by apply_at_height only"))));
         }
         let txn = self.db.begin_write().map_err(backend)?;
         {

@@ -50,10 +50,6 @@ pub const STATUS_TAG: &str = crate::config::STDLIB_STATUS_TAG;
 /// rewritten every block a migration runs, so its size must stay bounded.
 pub const MAX_REASON_BYTES: usize = 256;
 
-/// Most accounts an in-place migration records as migrated ahead of its cursor (on access).
-/// Past it, the hook moves the cursor forward first (see `read`), so the status stays bounded.
-pub const MAX_AHEAD: usize = 1024;
-
 /// Why the status could not be read. The status is state: bytes that do not decode mean the
 /// state is damaged or was written by something else, and the hook runs nothing until it
 /// decodes.
