@@ -84,6 +84,9 @@ enum Command {
     },
     /// Print the rules table (Markdown): what docs/rules.md holds.
     Rules,
+    /// Rehearse an upgrade on a chain's state: migrate a scratch copy, decode everything, and
+    /// name what would break. Exit 0 safe, 1 would break, 2 bad input.
+    Rehearse(cli::rehearse::Args),
     /// Check or update the stdlib address registry.
     Registry {
         #[command(subcommand)]
@@ -156,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             cli::graph::run(&release, format, registry.as_deref(), address_length)
         }
         Command::Registry { command } => cli::registry::run(command),
+        Command::Rehearse(args) => cli::rehearse::run(args),
         Command::Rules => {
             cli::print(&layout_diff::rules::markdown())?;
             Ok(Outcome::Ok)
