@@ -176,6 +176,21 @@ mod tests {
         assert_eq!(record_payload(&record.key, record.blob), payload);
     }
 
+    /// The real record alone as a tree: its blob hash and root under `DIEM::` (the values the
+    /// format notes computed from the rules).
+    #[test]
+    fn a_real_record_hashes_to_the_computed_root() {
+        use super::super::hash::{hex, Hashes, Prefix};
+        let payload = decode_hex(V5_RECORD).unwrap();
+        let record = parse_record(&payload).unwrap();
+        let h = Hashes::new(Prefix::Diem);
+        let blob_hash = h.blob(record.blob);
+        assert_eq!(hex(&blob_hash), "2486b91b0f507ee143b185cca8769fee1ed88b70c0dc988fc0e52d9b1c37927b");
+        let mut root = super::super::smt::RootBuilder::new(h);
+        assert!(root.add(&record.key, &blob_hash));
+        assert_eq!(hex(&root.finish()), "8843d13ad4a56dbeacf35e23a48a450756fc1d5e6026ccb9567abf13400d4c85");
+    }
+
     #[test]
     fn damaged_payloads_are_errors() {
         let payload = decode_hex(V5_RECORD).unwrap();
