@@ -9,12 +9,12 @@
 //! manifest): the manifest is plain data, read without a store too (a snapshot's header, a
 //! schedule made before the store exists), while opening a chain always means its manifest.
 
-use crate::durable;
 use crate::error::DevnetError;
 use crate::manifest::{Manifest, MANIFEST_KEY};
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
 use migrations::AccountAddress;
 use migrations::StructTag;
+use rehearsal::durable;
 use std::collections::BTreeMap;
 use std::path::Path;
 use vm_hooks::persistent::{Visitor, DB_FILE};

@@ -11,20 +11,19 @@
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
 //! - [`run`]: `devnet run`: a new chain or the one in the data directory taken up, then blocks;
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
-//! - [`snapshot`]: the self-describing, checksummed snapshot file;
-//! - `durable` (crate-private): a directory synced so that what is renamed into it survives;
+//! - [`snapshot`]: the self-describing, checksummed snapshot file (its format lives in the
+//!   `rehearsal` crate, which reads and writes it below the devnet; re-exported here);
 //! - [`summary`]: what a run reports.
 
 pub mod census;
 pub mod chain_store;
 pub mod coin;
-mod durable;
 pub mod error;
 pub mod manifest;
 pub mod node;
 pub mod run;
 pub mod runbook;
-pub mod snapshot;
+pub use rehearsal::snapshot;
 pub mod summary;
 pub mod transactions;
 

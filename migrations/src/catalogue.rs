@@ -236,6 +236,27 @@ impl Catalogue {
         handlers: &Handlers,
         address_length: AddressLength,
     ) -> Result<Catalogue, Vec<CatalogueError>> {
+        let (catalogue, errors) =
+            Catalogue::build_partial(old, new, release, declarations, registry, handlers, address_length);
+        if errors.is_empty() {
+            Ok(catalogue)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// As [`Catalogue::build`], but keeping the entries that validate beside every error: a
+    /// rehearsal reports what is wrong and still runs the migrations that are right. A node
+    /// never runs such a catalogue.
+    pub fn build_partial(
+        old: &[&Module],
+        new: &[&Module],
+        release: &str,
+        declarations: &Declarations,
+        registry: Option<&Registry>,
+        handlers: &Handlers,
+        address_length: AddressLength,
+    ) -> (Catalogue, Vec<CatalogueError>) {
         let d = diff(old, new, registry, Some(declarations));
         let mut errors = Vec::new();
         let mut entries = Vec::new();
@@ -310,18 +331,14 @@ impl Catalogue {
             }
             entries.push(entry);
         }
-        if errors.is_empty() {
-            // Dependencies first: a struct that embeds another is migrated after it (the stdlib
-            // graph's publishing order); entries of one module keep their declaration order.
-            let graph = stdlib::graph::DependencyGraph::new(new.iter().copied(), &stdlib::graph::Versions::default());
-            let order = graph.topological_order().unwrap_or_default();
-            let rank = |id: &ModuleId| order.iter().position(|m| m == id).unwrap_or(usize::MAX);
-            entries.sort_by_key(|e| rank(&e.to));
-            catalogue.entries = entries;
-            Ok(catalogue)
-        } else {
-            Err(errors)
-        }
+        // Dependencies first: a struct that embeds another is migrated after it (the stdlib
+        // graph's publishing order); entries of one module keep their declaration order.
+        let graph = stdlib::graph::DependencyGraph::new(new.iter().copied(), &stdlib::graph::Versions::default());
+        let order = graph.topological_order().unwrap_or_default();
+        let rank = |id: &ModuleId| order.iter().position(|m| m == id).unwrap_or(usize::MAX);
+        entries.sort_by_key(|e| rank(&e.to));
+        catalogue.entries = entries;
+        (catalogue, errors)
     }
 
     /// The built-in stdlib's catalogue of release `old + 2` (0: v1 -> v2, 1: v2 -> v3), from

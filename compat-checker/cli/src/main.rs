@@ -130,6 +130,9 @@ enum Command {
     Rules,
     /// Print the chain profiles and their rules (Markdown): what docs/chains.md holds.
     Chains,
+    /// Rehearse an upgrade on a chain's state: migrate a scratch copy, decode everything, and
+    /// name what would break. Exit 0 safe, 1 would break, 2 bad input.
+    Rehearse(cli::rehearse::Args),
     /// Check or update the stdlib address registry.
     Registry {
         #[command(subcommand)]
@@ -216,6 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             cli::graph::run(&release, format, registry.as_deref(), address_length)
         }
         Command::Registry { command } => cli::registry::run(command),
+        Command::Rehearse(args) => cli::rehearse::run(args),
         Command::Rules => {
             cli::print(&layout_diff::rules::markdown())?;
             Ok(Outcome::Ok)

@@ -39,6 +39,25 @@ fn policy(p: PolicyArg) -> Policy {
     }
 }
 
+fn chain_of(arg: ChainArg) -> Option<Chain> {
+    match arg {
+        ChainArg::Auto => None,
+        ChainArg::Diem => Some(Chain::Diem),
+        ChainArg::Aptos => Some(Chain::Aptos),
+        ChainArg::Sui => Some(Chain::Sui),
+    }
+}
+
+/// The profile `--chain` and `--policy` name: `None` for `auto` without a policy (the chain is
+/// decided from the releases). A policy with `auto` needs the releases: [`run`] decides it.
+pub fn profile(chain: ChainArg, policy_arg: Option<PolicyArg>) -> anyhow::Result<Option<Profile>> {
+    Ok(match (chain_of(chain), policy_arg) {
+        (Some(c), Some(p)) => Some(Profile::new(c, policy(p))?),
+        (Some(c), None) => Some(Profile::default_for(c)),
+        (None, _) => None,
+    })
+}
+
 pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
     // A registry that does not parse is bad input; one that breaks a rule blocks the check
     // (the report lists the violations).
@@ -53,21 +72,14 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
         return Ok(Outcome::BadInput);
     }
     let (old_view, new_view) = (ReleaseView::of_release(&old), ReleaseView::of_release(&new));
-    let chain = match args.chain {
-        ChainArg::Auto => None,
-        ChainArg::Diem => Some(Chain::Diem),
-        ChainArg::Aptos => Some(Chain::Aptos),
-        ChainArg::Sui => Some(Chain::Sui),
-    };
+    let chain = chain_of(args.chain);
     let profile = match (chain, args.policy) {
-        (Some(c), Some(p)) => Some(Profile::new(c, policy(p))?),
-        (Some(c), None) => Some(Profile::default_for(c)),
-        (None, None) => None,
         (None, Some(p)) => {
             // The chain is decided from the releases; the path given must be one of its paths.
             let (decided, _) = compat_checker::check::decide_profile(None, &old_view, &new_view);
             Some(Profile::new(decided.chain, policy(p))?)
         }
+        _ => profile(args.chain, args.policy)?,
     };
     let decided_auto = chain.is_none();
     let options =

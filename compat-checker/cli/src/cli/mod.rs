@@ -4,6 +4,7 @@ pub mod check;
 pub mod graph;
 pub mod layout;
 pub mod registry;
+pub mod rehearse;
 
 use anyhow::Context;
 use binary_format::AddressLength;

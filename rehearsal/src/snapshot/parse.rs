@@ -351,7 +351,7 @@ mod tests {
         assert!(matches!(read_info(&path), Err(SnapshotError::Version { found: 2, .. })));
         let missing = dir.path().join("missing");
         assert!(matches!(verify(&missing), Err(SnapshotError::Io { .. })));
-        assert!(matches!(verify(dir.path()), Err(SnapshotError::Io { .. })));
+        assert!(matches!(verify(dir.path()), Err(SnapshotError::Input(_))));
     }
 
     /// A record written by hand: tag, account (16 times this byte), value.

@@ -20,6 +20,9 @@ pub const MAX_HEADER: usize = 1 << 20;
 pub const MAX_FOOTER: usize = 64 << 20;
 /// The largest tag prefix (its length field included).
 pub const MAX_TAG_PREFIX: usize = 64 << 10;
+/// What a snapshot file is to [`input_files`]: a regular file of up to 1 TiB (a state larger
+/// than any machine's memory; the file is streamed, never held).
+pub const SNAPSHOT_FILE: input_files::Kind = input_files::Kind::new("snapshot", 1 << 40);
 /// The largest resource value: the stores' default limit.
 pub const MAX_VALUE: usize = DEFAULT_MAX_VALUE_SIZE;
 

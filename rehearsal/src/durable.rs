@@ -8,7 +8,7 @@ use std::path::Path;
 /// Makes the entries of `dir` durable: a file just renamed or linked into it is still there
 /// after a power loss. On Unix; elsewhere a directory cannot be opened as a file, and this
 /// does nothing.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     if cfg!(unix) {
         File::open(dir)?.sync_all()?;
     }

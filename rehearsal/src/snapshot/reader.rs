@@ -3,7 +3,7 @@
 
 use super::checksum::Checksum;
 use super::error::{corrupt, io_error, SnapshotError};
-use super::format::{len_u64, BUFFER};
+use super::format::{len_u64, BUFFER, SNAPSHOT_FILE};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -32,14 +32,8 @@ pub(super) struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// Opens `path`, computing its checksum if `checksum`.
     pub(super) fn open(path: &'a Path, checksum: bool) -> Result<Reader<'a>, SnapshotError> {
-        let file = File::open(path).map_err(io_error(path))?;
+        let (file, _) = input_files::open(path, SNAPSHOT_FILE).map_err(SnapshotError::from_input)?;
         let meta = file.metadata().map_err(io_error(path))?;
-        if !meta.is_file() {
-            return Err(SnapshotError::Io {
-                path: path.to_path_buf(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-            });
-        }
         let len = meta.len();
         Ok(Reader {
             path,

@@ -2,6 +2,7 @@
 //! byte offset.
 
 use super::format::VERSION;
+use input_files::InputError;
 use migrations::store::StoreError;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,9 @@ use vm_hooks::StateRoot;
 pub enum SnapshotError {
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: io::Error },
+    /// The file could not be opened as a snapshot file (missing, a directory, a device, too large).
+    #[error(transparent)]
+    Input(input_files::InputError),
     #[error("{} already exists: a snapshot never overwrites a file", .0.display())]
     Exists(PathBuf),
     #[error("{} is not a devnet snapshot: it does not start with \"MOVE-DEVNET-SNAPSHOT\"", .path.display())]
@@ -45,6 +49,9 @@ impl SnapshotError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             SnapshotError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            SnapshotError::Input(e) => {
+                !matches!(e, InputError::Io { source, .. } if source.kind() != io::ErrorKind::NotFound)
+            }
             SnapshotError::Exists(_)
             | SnapshotError::NotASnapshot { .. }
             | SnapshotError::Version { .. }
@@ -56,6 +63,16 @@ impl SnapshotError {
             | SnapshotError::BadState { .. }
             | SnapshotError::Store(_)
             | SnapshotError::Visit { .. } => false,
+        }
+    }
+}
+
+impl SnapshotError {
+    /// A file [`input_files`] refused; an I/O error stays one.
+    pub(super) fn from_input(e: InputError) -> SnapshotError {
+        match e {
+            InputError::Io { path, source } => SnapshotError::Io { path, source },
+            other => SnapshotError::Input(other),
         }
     }
 }

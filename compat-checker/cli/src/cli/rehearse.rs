@@ -1,0 +1,151 @@
+//! `rehearse --state STATE --to NEW`: the upgrade run on a copy of a chain's state (the library
+//! call [`rehearsal::rehearse`]), its report printed, its verdict the exit code: 0 safe, 1 would
+//! break, 2 bad input (the input could not be read, or part of it was skipped).
+
+use crate::Outcome;
+use anyhow::Context;
+use binary_format::{Address, AddressLength};
+use clap::{Args as ClapArgs, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use rehearsal::state::diem::DiemOptions;
+use rehearsal::{Options, Progress, Verdict};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RehearseFormat {
+    Text,
+    Json,
+}
+
+/// The arguments of `rehearse`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// The state: a devnet snapshot, a JSON Lines file (gzip accepted), or a Diem/Libra backup
+    /// (its top directory or its state.manifest).
+    #[arg(long)]
+    state: PathBuf,
+    /// The release to upgrade to.
+    #[arg(long)]
+    to: PathBuf,
+    /// The release the state was written with; by default the modules the state holds.
+    #[arg(long)]
+    from: Option<PathBuf>,
+    /// The migration declarations.
+    #[arg(long)]
+    migrations: Option<PathBuf>,
+    /// The address registry (versioned modules are paired through it).
+    #[arg(long)]
+    registry: Option<PathBuf>,
+    /// The chain whose rules the gate judges with; `auto` decides it from the releases.
+    #[arg(long, value_enum, default_value = "auto")]
+    chain: crate::ChainArg,
+    /// The upgrade path on that chain (its default when absent).
+    #[arg(long, value_enum)]
+    policy: Option<crate::PolicyArg>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: RehearseFormat,
+    /// Keep the migrated state as a snapshot, DIR/state.snap (`devnet snapshot import` takes it).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// A Diem-family backup's era: libra (LIBRA:: hashes, hashed paths), diem (DIEM::, BCS
+    /// paths), or auto (from the root and the paths).
+    #[arg(long, default_value = "auto")]
+    diem_era: String,
+    /// Accounts whose resources system-scope migrations move (repeat; default 0x0).
+    #[arg(long = "system-account")]
+    system_accounts: Vec<String>,
+    /// Accounts a migration may fail on before it is given up.
+    #[arg(long, default_value_t = 1_000)]
+    max_failures: u64,
+    /// Accounts named per finding.
+    #[arg(long, default_value_t = 20)]
+    examples: usize,
+    #[arg(long, value_parser = crate::parse_address_length)]
+    address_length: Option<AddressLength>,
+}
+
+/// A bar per phase, on a terminal only.
+struct Bar {
+    bar: Option<ProgressBar>,
+    shown: bool,
+}
+
+impl Progress for Bar {
+    fn start(&mut self, phase: &str, total: Option<u64>) {
+        if !self.shown {
+            return;
+        }
+        let bar = match total {
+            Some(n) => ProgressBar::new(n),
+            None => ProgressBar::new_spinner(),
+        };
+        let style = ProgressStyle::with_template("{msg:>12} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(phase.to_owned());
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let mut options = Options::new(&args.state, &args.to);
+    options.from = args.from;
+    options.migrations = args.migrations;
+    options.registry = args.registry;
+    if matches!(args.chain, crate::ChainArg::Auto) && args.policy.is_some() {
+        anyhow::bail!("--policy names an upgrade path of a chain: give the chain with --chain");
+    }
+    options.chain = super::check::profile(args.chain, args.policy)?;
+    options.out = args.out;
+    options.address_length = args.address_length;
+    options.max_failures = args.max_failures;
+    options.examples = args.examples;
+    options.open.diem = DiemOptions::era(&args.diem_era)
+        .with_context(|| format!("--diem-era {}: use libra, diem or auto", args.diem_era))?;
+    if !args.system_accounts.is_empty() {
+        options.system_accounts = args
+            .system_accounts
+            .iter()
+            .map(|a| Address::parse_hex(a).with_context(|| format!("--system-account {a}: not an address")))
+            .collect::<anyhow::Result<_>>()?;
+    }
+
+    let mut bar = Bar { bar: None, shown: std::io::stderr().is_terminal() };
+    let report = match rehearsal::rehearse(&options, &mut bar) {
+        Ok(r) => r,
+        Err(e) if e.is_bad_input() => {
+            eprintln!("error: {}", one_line(&e.to_string()));
+            return Ok(Outcome::BadInput);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    super::print(&match args.format {
+        RehearseFormat::Text => report.to_text(),
+        RehearseFormat::Json => report.to_json(),
+    })?;
+    Ok(if !report.complete {
+        Outcome::BadInput
+    } else if report.verdict == Verdict::WouldBreak {
+        Outcome::CheckFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// A message on one line, whatever it quotes.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}

@@ -1,0 +1,448 @@
+//! `compat-checker rehearse` as a release engineer runs it: a devnet chain's state exported in
+//! each of the three formats (our snapshot, JSON Lines, a Diem-family backup of either era),
+//! rehearsed on the project's v1 -> v2 -> v3; a release pair that changes a stored struct with
+//! no declaration; and every kind of damaged input, refused or reported with its place.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use binary_format::ModuleId;
+use migrations::store::InMemoryStore;
+use migrations::{AccountAddress, StructTag};
+use rehearsal::state::diem::writer::{write_backup, BackupAccount, BackupOptions};
+use rehearsal::state::jsonl::encode_hex;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
+}
+
+fn release(n: u32) -> PathBuf {
+    repo().join(format!("stdlib/releases/v{n}"))
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_compat-checker")).args(args).current_dir(repo()).output().unwrap()
+}
+
+/// Rehearses `state` from vN to vN+1 with the stdlib's registry and declarations, as JSON.
+fn rehearse(state: &Path, from: Option<u32>, to: u32, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let state = state.display().to_string();
+    let to = release(to).display().to_string();
+    let from = from.map(|n| release(n).display().to_string());
+    let mut args = vec![
+        "rehearse",
+        "--state",
+        &state,
+        "--to",
+        &to,
+        "--registry",
+        "stdlib/registry.toml",
+        "--migrations",
+        "stdlib/migrations.toml",
+        "--format",
+        "json",
+    ];
+    if let Some(f) = &from {
+        args.extend(["--from", f.as_str()]);
+    }
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code(), json, stderr)
+}
+
+fn genesis(accounts: u32, corrupt: u32) -> InMemoryStore {
+    devchain::Genesis { accounts, corrupt }.in_memory().unwrap()
+}
+
+fn snapshot_of(store: &InMemoryStore, path: &Path) {
+    rehearsal::snapshot::export(store, 0, serde_json::json!({"test": true}), devchain::WIDTH, path).unwrap();
+}
+
+/// The modules of stdlib vN, by id, with their bytes.
+fn modules(n: u32) -> Vec<(ModuleId, Vec<u8>)> {
+    let r = stdlib::release::load(&release(n), Default::default()).unwrap();
+    r.modules.into_iter().map(|m| (m.module.id(), m.bytes)).collect()
+}
+
+fn jsonl_of(store: &InMemoryStore, with_modules: Option<u32>) -> String {
+    let mut out = String::new();
+    if let Some(n) = with_modules {
+        for (id, bytes) in modules(n) {
+            out.push_str(&format!("{{\"module\":\"{id}\",\"bytes\":\"{}\"}}\n", encode_hex(&bytes)));
+        }
+    }
+    for (tag, account, bytes) in store.iter() {
+        out.push_str(&format!(
+            "{{\"address\":\"{account}\",\"type\":\"{tag}\",\"bytes\":\"0x{}\"}}\n",
+            encode_hex(bytes)
+        ));
+    }
+    out
+}
+
+/// The state as a Diem-family backup, the release's modules under their accounts' code paths.
+fn backup_of(store: &InMemoryStore, release: u32, dir: &Path, options: BackupOptions) -> PathBuf {
+    let mut accounts: BTreeMap<AccountAddress, BackupAccount> = BTreeMap::new();
+    for (tag, account, bytes) in store.iter() {
+        accounts.entry(*account).or_default().resources.push((tag.clone(), bytes.to_vec()));
+    }
+    for (id, bytes) in modules(release) {
+        let a = AccountAddress::from_address(id.address, devchain::WIDTH).unwrap();
+        accounts.entry(a).or_default().modules.push((id, bytes));
+    }
+    write_backup(dir, accounts, options).unwrap().manifest
+}
+
+fn tag(s: &str) -> StructTag {
+    StructTag::parse(s, devchain::WIDTH).unwrap()
+}
+
+#[test]
+fn a_snapshot_rehearses_v1_to_v2_to_v3_through_the_snapshot_it_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.snap");
+    snapshot_of(&genesis(60, 0), &v1);
+    let out2 = dir.path().join("after-v2");
+    let (code, json, err) = rehearse(&v1, Some(1), 2, &["--out", out2.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}\n{json:#}");
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["verdict"], "safe");
+    assert_eq!(json["state"]["format"], "move-devnet-snapshot");
+    assert_eq!(json["state"]["root_verified"], true);
+    assert_eq!(json["state"]["accounts"], 61);
+    assert_eq!(json["before"]["undecodable"], 0);
+    assert_eq!(json["after"]["undecodable"], 0);
+    assert_eq!(json["would_halt"], Value::Array(vec![]));
+    assert_eq!(json["second_pass"], Value::Array(vec![]));
+    let balances = json["structs"].as_array().unwrap().iter().find(|s| s["migration"] == "coin-balance-v2").unwrap();
+    assert_eq!(balances["instances"], 60);
+    assert_eq!(balances["migrated"], 60);
+    assert_eq!(balances["left_on_old_version"], 0);
+    assert_ne!(json["root_before"], json["root_after"]);
+    let phases: Vec<&str> = json["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(phases.contains(&"read") && phases.contains(&"migrate") && phases.contains(&"decode-after"), "{phases:?}");
+
+    // The migrated state is a snapshot: rehearse v2 -> v3 on it.
+    let snap2 = out2.join("state.snap");
+    let info = rehearsal::snapshot::verify(&snap2).unwrap();
+    assert_eq!(info.state_root.to_string(), json["root_after"].as_str().unwrap());
+    let (code, json3, err) = rehearse(&snap2, Some(2), 3, &[]);
+    assert_eq!(code, Some(0), "{err}\n{json3:#}");
+    assert_eq!(json3["root_before"], json["root_after"]);
+    let stake = json3["structs"].as_array().unwrap().iter().find(|s| s["migration"] == "stake-v3").unwrap();
+    assert_eq!(stake["instances"], 20);
+    assert_eq!(stake["migrated"], 20);
+    // Nothing left of the scratch state beside the result.
+    let names: Vec<_> = std::fs::read_dir(&out2).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("state.snap")]);
+}
+
+#[test]
+fn text_output_names_the_phases_and_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.snap");
+    snapshot_of(&genesis(5, 0), &v1);
+    let out = run(&[
+        "rehearse",
+        "--state",
+        v1.to_str().unwrap(),
+        "--from",
+        release(1).to_str().unwrap(),
+        "--to",
+        release(2).to_str().unwrap(),
+        "--registry",
+        "stdlib/registry.toml",
+        "--migrations",
+        "stdlib/migrations.toml",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("verdict: safe"), "{text}");
+    assert!(text.contains("coin-balance-v2"), "{text}");
+    assert!(text.contains("MB/s"), "{text}");
+}
+
+fn structs<'a>(json: &'a Value, migration: &str) -> &'a Value {
+    json["structs"].as_array().unwrap().iter().find(|s| s["migration"] == migration).unwrap()
+}
+
+#[test]
+fn json_lines_plain_and_gzipped_rehearse_with_the_modules_the_state_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = genesis(30, 0);
+    let text = jsonl_of(&store, Some(1));
+    let plain = dir.path().join("state.jsonl");
+    std::fs::write(&plain, &text).unwrap();
+    let gz = dir.path().join("state.data");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, text.as_bytes()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let mut roots = Vec::new();
+    for path in [&plain, &gz] {
+        let (code, json, err) = rehearse(path, None, 2, &[]);
+        assert_eq!(code, Some(0), "{err}\n{json:#}");
+        assert_eq!(json["from_source"], "state");
+        assert_eq!(json["state"]["format"], "jsonl");
+        assert_eq!(json["state"]["root_verified"], Value::Null);
+        assert_eq!(json["state"]["resources"], store.len() as u64);
+        assert_eq!(structs(&json, "wallet-v2")["migrated"], 30);
+        roots.push((json["root_before"].clone(), json["root_after"].clone()));
+    }
+    assert_eq!(roots[0], roots[1]);
+    // The same state as a snapshot has the same root.
+    let snap = dir.path().join("s.snap");
+    snapshot_of(&store, &snap);
+    let (_, json, _) = rehearse(&snap, Some(1), 2, &[]);
+    assert_eq!((json["root_before"].clone(), json["root_after"].clone()), roots[0]);
+}
+
+#[test]
+fn diem_backups_of_both_eras_verify_their_root_and_resolve_every_key() {
+    let store = genesis(40, 0);
+    let snap_dir = tempfile::tempdir().unwrap();
+    let snap = snap_dir.path().join("s.snap");
+    snapshot_of(&store, &snap);
+    let (_, reference, _) = rehearse(&snap, Some(1), 2, &[]);
+    for (era, options) in [("LIBRA::", BackupOptions::libra(1234)), ("DIEM::", BackupOptions::diem(1234))] {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = backup_of(&store, 1, dir.path(), BackupOptions { max_chunk_bytes: 2_000, ..options });
+        // The top directory and the manifest both name the backup.
+        for state in [dir.path(), manifest.as_path()] {
+            let (code, json, err) = rehearse(state, None, 2, &[]);
+            assert_eq!(code, Some(0), "{era}: {err}\n{json:#}");
+            assert_eq!(json["state"]["format"], "diem-backup");
+            assert_eq!(json["state"]["root_verified"], true, "{era}");
+            assert!(json["state"]["chain_root"]["scheme"].as_str().unwrap().contains(era), "{json:#}");
+            assert_eq!(json["state"]["problems"]["counts"], serde_json::json!({}), "{era}: {json:#}");
+            assert_eq!(json["state"]["resources"], store.len() as u64);
+            assert_eq!(json["state"]["accounts"], 41);
+            assert_eq!(json["from_source"], "state");
+            // The same state, the same roots as its snapshot.
+            assert_eq!(json["root_before"], reference["root_before"]);
+            assert_eq!(json["root_after"], reference["root_after"]);
+        }
+        // The other era's hashes do not give the manifest's root.
+        let wrong = if era == "LIBRA::" { "diem" } else { "libra" };
+        let (code, _, err) = rehearse(dir.path(), None, 2, &["--diem-era", wrong]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("state root mismatch"), "{err}");
+    }
+}
+
+#[test]
+fn a_stored_struct_changed_with_no_declaration_names_the_accounts_that_would_halt() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.snap");
+    snapshot_of(&genesis(25, 0), &snap);
+    let declarations = std::fs::read_to_string(repo().join("stdlib/migrations.toml")).unwrap();
+    let without_wallet: Vec<&str> =
+        declarations.split("[[migration]]").filter(|b| !b.contains("\"wallet-v2\"")).collect();
+    let file = dir.path().join("migrations.toml");
+    std::fs::write(&file, without_wallet.join("[[migration]]")).unwrap();
+    let out = run(&[
+        "rehearse",
+        "--state",
+        snap.to_str().unwrap(),
+        "--from",
+        release(1).to_str().unwrap(),
+        "--to",
+        release(2).to_str().unwrap(),
+        "--registry",
+        "stdlib/registry.toml",
+        "--migrations",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+        "--examples",
+        "5",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "would-break");
+    let halts = json["would_halt"].as_array().unwrap();
+    assert_eq!(halts.len(), 1, "{json:#}");
+    assert_eq!(halts[0]["struct"], "0x1::Wallet::Wallet -> 0x4::Wallet::Wallet");
+    assert_eq!(halts[0]["accounts"], 25);
+    assert_eq!(halts[0]["examples"]["total"], 25);
+    assert_eq!(halts[0]["examples"]["items"].as_array().unwrap().len(), 5);
+    assert!(halts[0]["examples"]["items"].as_array().unwrap().contains(&Value::from("0x1")));
+    // The declared migrations still ran.
+    assert_eq!(structs(&json, "coin-balance-v2")["migrated"], 25);
+    // In text: the struct and the accounts.
+    let out = run(&[
+        "rehearse",
+        "--state",
+        snap.to_str().unwrap(),
+        "--from",
+        release(1).to_str().unwrap(),
+        "--to",
+        release(2).to_str().unwrap(),
+        "--registry",
+        "stdlib/registry.toml",
+        "--migrations",
+        file.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("WOULD HALT")
+            && text.contains("0x1::Wallet::Wallet -> 0x4::Wallet::Wallet: 25 accounts: 0x1, 0x2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn resources_broken_before_the_upgrade_are_counted_and_their_migration_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.snap");
+    snapshot_of(&genesis(20, 2), &snap);
+    let (code, json, err) = rehearse(&snap, Some(1), 2, &[]);
+    assert_eq!(code, Some(1), "{err}\n{json:#}");
+    assert_eq!(json["before"]["undecodable"], 2);
+    assert_eq!(json["failed"], 2);
+    let wallets = structs(&json, "wallet-v2");
+    assert_eq!(wallets["failed"], 2);
+    assert_eq!(wallets["migrated"], 18);
+    // Still broken after, but not broken by the upgrade.
+    assert_eq!(json["after"]["broken_by_upgrade"], 0);
+}
+
+/// A backup of a small state, and its (only) chunk file.
+fn small_backup(dir: &Path, options: BackupOptions) -> (PathBuf, PathBuf) {
+    let manifest = backup_of(&genesis(6, 0), 1, dir, options);
+    let chunk = std::fs::read_dir(manifest.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "chunk"))
+        .unwrap();
+    (manifest, chunk)
+}
+
+fn refused(state: &Path, needles: &[&str]) {
+    let (code, json, err) = rehearse(state, None, 2, &[]);
+    assert_eq!(code, Some(2), "{err}\n{json:#}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err}");
+    }
+}
+
+#[test]
+fn damaged_backups_are_refused_with_the_file_and_the_offset() {
+    // A truncated chunk.
+    let dir = tempfile::tempdir().unwrap();
+    let (manifest, chunk) = small_backup(dir.path(), BackupOptions::diem(7));
+    let bytes = std::fs::read(&chunk).unwrap();
+    std::fs::write(&chunk, &bytes[..bytes.len() - 3]).unwrap();
+    refused(&manifest, &[chunk.to_str().unwrap(), "at byte", "runs past the end of the file"]);
+    // A record whose length runs past the file.
+    let mut long = bytes.clone();
+    long[..4].copy_from_slice(&u32::MAX.to_be_bytes());
+    std::fs::write(&chunk, &long).unwrap();
+    refused(&manifest, &[chunk.to_str().unwrap(), "at byte 0", "runs past the end of the file"]);
+    // A chunk the manifest names is missing.
+    std::fs::remove_file(&chunk).unwrap();
+    refused(&manifest, &[manifest.to_str().unwrap(), "missing", "0-.chunk"]);
+    // A root that does not match.
+    std::fs::write(&chunk, &bytes).unwrap();
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let root = json["root_hash"].as_str().unwrap().to_owned();
+    let other = format!("{}{}", if root.starts_with('0') { "1" } else { "0" }, &root[1..]);
+    std::fs::write(&manifest, text.replace(&root, &other)).unwrap();
+    refused(&manifest, &["state root mismatch", &other]);
+    // A record damaged inside (its blob's length) is refused at its offset, whatever the root says.
+    std::fs::write(&manifest, &text).unwrap();
+    let mut inner = bytes.clone();
+    inner[4 + 33] ^= 0x40;
+    std::fs::write(&chunk, &inner).unwrap();
+    refused(&manifest, &[chunk.to_str().unwrap(), "at byte 0"]);
+}
+
+#[test]
+fn keys_that_resolve_to_no_struct_and_resources_with_bad_bytes_are_reported_with_their_key() {
+    let mut store = genesis(6, 0);
+    let mut batch = migrations::store::WriteBatch::new();
+    // A struct the release lacks (its hashed path resolves to nothing), and a wallet with a
+    // byte too many.
+    batch.put(devchain::account(2), tag("0x1::Nope::Nope"), vec![1, 2, 3]);
+    let wallet = tag("0x1::Wallet::Wallet");
+    let mut bytes = migrations::store::Store::get(&store, &devchain::account(3), &wallet).unwrap().unwrap();
+    bytes.push(0);
+    batch.put(devchain::account(3), wallet, bytes);
+    migrations::store::Store::apply(&mut store, batch).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = backup_of(&store, 1, dir.path(), BackupOptions::libra(9));
+    let (code, json, err) = rehearse(&manifest, None, 2, &[]);
+    // Incomplete input: exit 2, with the full report.
+    assert_eq!(code, Some(2), "{err}\n{json:#}");
+    assert_eq!(json["complete"], false);
+    let problems = &json["state"]["problems"];
+    assert_eq!(problems["counts"]["unresolved-key"], 1, "{problems:#}");
+    assert_eq!(problems["skipped_resources"], 1);
+    let example = &problems["examples"][0];
+    assert!(example["origin"].as_str().unwrap().contains("0-.chunk at byte"), "{example:#}");
+    assert!(example["key"].as_str().unwrap().starts_with("account key "), "{example:#}");
+    // The wallet with a trailing byte: undecodable before, with where it was read.
+    assert_eq!(json["before"]["undecodable"], 1);
+    let broken = &json["before"]["examples"]["items"][0];
+    assert_eq!(broken["account"], "0x3");
+    assert!(broken["reason"].as_str().unwrap().contains("left after the value"), "{broken:#}");
+    assert!(broken["origin"].as_str().unwrap().contains("at byte"), "{broken:#}");
+    // In the DIEM:: era the path names the struct: stored, and undecodable for want of a layout.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = backup_of(&store, 1, dir.path(), BackupOptions::diem(9));
+    let (code, json, err) = rehearse(&manifest, None, 2, &[]);
+    assert_eq!(code, Some(1), "{err}\n{json:#}");
+    assert_eq!(json["before"]["undecodable"], 2);
+    assert_eq!(json["removed"][0]["struct"], "0x1::Nope::Nope");
+}
+
+#[test]
+fn bad_json_lines_are_skipped_and_reported_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = genesis(4, 0);
+    let mut text = jsonl_of(&store, None);
+    text.push_str("[1, 2]\n");
+    text.push_str("{\"address\":\"0x1\",\"type\":\"0x1::Wallet::Wallet\",\"bytes\":\"abc\"}\n");
+    text.push_str("{\"address\":\"0x1\",\"type\":\"0x1::\",\"bytes\":\"00\"}\n");
+    text.push_str("{\"address\":\"0x9\",\"type\":\"0x1::Nope::Nope\",\"bytes\":\"00\"}\n");
+    text.push_str("{\"address\":\"0x1\",\"bytes\":\"00\"}\n");
+    text.push_str("not json at all\n");
+    let path = dir.path().join("bad.jsonl");
+    std::fs::write(&path, &text).unwrap();
+    let (code, json, err) = rehearse(&path, Some(1), 2, &[]);
+    assert_eq!(code, Some(2), "{err}\n{json:#}");
+    let counts = &json["state"]["problems"]["counts"];
+    assert_eq!(counts["not-an-object"], 2, "{counts:#}");
+    assert_eq!(counts["bad-hex"], 1);
+    assert_eq!(counts["bad-type"], 1);
+    assert_eq!(counts["bad-line"], 1);
+    let lines = store.len() + 1;
+    let origins: Vec<String> = json["state"]["problems"]["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["origin"].as_str().unwrap().rsplit(':').next().unwrap().to_owned())
+        .collect();
+    assert!(origins.contains(&lines.to_string()), "{origins:?}");
+    // The struct the release lacks is stored, and reported as undecodable at its line.
+    assert_eq!(json["before"]["undecodable"], 1);
+    assert!(json["before"]["examples"]["items"][0]["origin"].as_str().unwrap().ends_with(&format!(":{}", lines + 3)));
+    // Garbage is not a state at all.
+    let garbage = dir.path().join("garbage");
+    std::fs::write(&garbage, b"\x00\x01binary").unwrap();
+    let (code, _, err) = rehearse(&garbage, Some(1), 2, &[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not a state this tool reads"), "{err}");
+    // A snapshot without modules needs --from.
+    let snap = dir.path().join("s.snap");
+    snapshot_of(&store, &snap);
+    let (code, _, err) = rehearse(&snap, None, 2, &[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--from"), "{err}");
+}

@@ -1,0 +1,123 @@
+//! The rehearsal at two state sizes: throughput per phase (MB/s, resources/s), the whole against
+//! the cost of reading the state once, and peak memory (VmHWM).
+//!
+//! `cargo bench -p rehearsal --bench rehearse` (sizes in accounts: `REHEARSE_SIZES=100000,1000000`,
+//! the default). Each size runs in processes of its own: one writes the devnet genesis state as a
+//! snapshot, others read it once and rehearse v1 -> v2 on it (median of `REHEARSE_RUNS`, default
+//! 3), so that the peak memory is the rehearsal's alone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use rehearsal::{rehearse, Options, Silent};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn generate(accounts: u32, path: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = vm_hooks::RedbStore::open(dir.path()).unwrap();
+    devchain::Genesis::new(accounts).write(&mut store, 50_000, &mut |_| {}).unwrap();
+    rehearsal::snapshot::export(&store, 0, serde_json::json!({"bench": accounts}), devchain::WIDTH, path).unwrap();
+}
+
+/// Reads the snapshot once, as the rehearsal's read does (verified, then visited).
+fn read_once(path: &Path) -> (f64, u64, u64) {
+    let start = Instant::now();
+    let (mut n, mut bytes) = (0u64, 0u64);
+    rehearsal::snapshot::visit(path, &mut |_, _, b| {
+        n += 1;
+        bytes += b.len() as u64;
+        Ok(())
+    })
+    .unwrap();
+    (start.elapsed().as_secs_f64(), n, bytes)
+}
+
+fn run(path: &Path) {
+    let (read, resources, bytes) = read_once(path);
+    let mut options = Options::new(path, repo().join("stdlib/releases/v2"));
+    options.from = Some(repo().join("stdlib/releases/v1"));
+    options.registry = Some(repo().join("stdlib/registry.toml"));
+    options.migrations = Some(repo().join("stdlib/migrations.toml"));
+    let start = Instant::now();
+    let report = rehearse(&options, &mut Silent).unwrap();
+    let total = start.elapsed().as_secs_f64();
+    assert_eq!(report.verdict, rehearsal::Verdict::Safe);
+    let phases: Vec<String> = report
+        .phases
+        .iter()
+        .map(|p| format!("{}={:.3}s/{:.1}MB/s/{:.0}r/s", p.name, p.seconds, p.mb_per_second, p.resources_per_second))
+        .collect();
+    println!("RESULT {resources} {bytes} {read:.3} {total:.3} {:.1} {}", peak_rss_mb(), phases.join(" "));
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("generate") => return generate(args[2].parse().unwrap(), Path::new(&args[3])),
+        Some("run") => return run(Path::new(&args[2])),
+        _ => {}
+    }
+    let sizes: Vec<u32> = std::env::var("REHEARSE_SIZES")
+        .unwrap_or_else(|_| "100000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runs: usize = std::env::var("REHEARSE_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let me = std::env::current_exe().unwrap();
+    for accounts in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let snap = dir.path().join("state.snap");
+        assert!(Command::new(&me)
+            .args(["generate", &accounts.to_string(), snap.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success());
+        let mut reads = Vec::new();
+        let mut totals = Vec::new();
+        let mut rss = Vec::new();
+        let mut last = String::new();
+        let mut sizes = (0u64, 0u64);
+        for _ in 0..runs {
+            let out = Command::new(&me).args(["run", snap.to_str().unwrap()]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let text = String::from_utf8(out.stdout).unwrap();
+            let line = text.lines().find(|l| l.starts_with("RESULT ")).unwrap().to_owned();
+            let f: Vec<&str> = line.split(' ').collect();
+            sizes = (f[1].parse().unwrap(), f[2].parse().unwrap());
+            reads.push(f[3].parse::<f64>().unwrap());
+            totals.push(f[4].parse::<f64>().unwrap());
+            rss.push(f[5].parse::<f64>().unwrap());
+            last = f[6..].join(" ");
+        }
+        let (read, total) = (median(reads), median(totals));
+        println!(
+            "rehearse {accounts} accounts: {} resources, {:.1} MB of values, file {:.1} MB; read once {read:.2} s; rehearsal {total:.2} s ({:.1}x the read, {:.0} resources/s); peak RSS {:.0} MB (median of {runs})",
+            sizes.0,
+            sizes.1 as f64 / 1e6,
+            std::fs::metadata(&snap).map(|m| m.len()).unwrap_or(0) as f64 / 1e6,
+            total / read,
+            sizes.0 as f64 / total,
+            median(rss),
+        );
+        println!("  phases (last run): {last}");
+    }
+}

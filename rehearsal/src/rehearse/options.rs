@@ -1,0 +1,61 @@
+//! What a rehearsal is asked to do.
+
+use crate::state::OpenOptions;
+use binary_format::{Address, AddressLength};
+use std::path::PathBuf;
+use vm_hooks::Budget;
+
+/// The options of [`rehearse`](super::rehearse).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The state: our snapshot, a JSON Lines file, or a Diem-family backup (its top directory
+    /// or its `state.manifest`).
+    pub state: PathBuf,
+    /// The release the state was written with; `None` takes the modules the state holds.
+    pub from: Option<PathBuf>,
+    /// The release to upgrade to.
+    pub to: PathBuf,
+    /// Migration declarations (`stdlib/migrations.toml`).
+    pub migrations: Option<PathBuf>,
+    /// The address registry (versioned modules are paired through it).
+    pub registry: Option<PathBuf>,
+    /// The chain's rules and upgrade path the gate judges with; `None` decides them from the
+    /// releases, as `compat-checker check --chain auto` does.
+    pub chain: Option<compat_checker::chain::Profile>,
+    /// Keep the migrated state as a snapshot in this directory (`DIR/state.snap`).
+    pub out: Option<PathBuf>,
+    /// How to open the state (a backup's era).
+    pub open: OpenOptions,
+    /// Address length of the releases, when not decided from them.
+    pub address_length: Option<AddressLength>,
+    /// Accounts whose resources system-scope migrations move (default `0x0`).
+    pub system_accounts: Vec<Address>,
+    /// Accounts a migration may fail on before it stops (and the rest of it is reported as not
+    /// migrated).
+    pub max_failures: u64,
+    /// Work per block of the migration loop (the loop runs block after block until done).
+    pub budget: Budget,
+    /// Accounts named per finding.
+    pub examples: usize,
+}
+
+impl Options {
+    /// The defaults for a state and a new release.
+    pub fn new(state: impl Into<PathBuf>, to: impl Into<PathBuf>) -> Options {
+        Options {
+            state: state.into(),
+            from: None,
+            to: to.into(),
+            migrations: None,
+            registry: None,
+            chain: None,
+            out: None,
+            open: OpenOptions::default(),
+            address_length: None,
+            system_accounts: vec![Address::ZERO],
+            max_failures: 1_000,
+            budget: Budget { max_resources: 100_000, max_bytes: 64 << 20 },
+            examples: 20,
+        }
+    }
+}

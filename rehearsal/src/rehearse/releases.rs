@@ -1,0 +1,49 @@
+//! The releases: NEW from its path, OLD from `--from` or from the modules the state holds.
+
+use crate::error::RehearsalError;
+use crate::state::StateSource;
+use binary_format::AddressLength;
+use std::path::{Path, PathBuf};
+use stdlib::release::{self, containers::ContainerKind, LoadOptions, Release};
+
+/// A release loaded whole: a module that does not read is bad input (the rehearsal would be
+/// incomplete).
+pub fn load(path: &Path, address_length: Option<AddressLength>) -> Result<Release, RehearsalError> {
+    let r = release::load(path, LoadOptions { address_length, ..LoadOptions::default() })
+        .map_err(|e| RehearsalError::Release { path: path.to_path_buf(), reason: e.to_string() })?;
+    complete(r)
+}
+
+fn complete(r: Release) -> Result<Release, RehearsalError> {
+    if let Some(f) = r.failures.first() {
+        return Err(RehearsalError::Release {
+            path: r.source.clone(),
+            reason: format!("{} module(s) do not read; the first: {f}", r.failures.len()),
+        });
+    }
+    Ok(r)
+}
+
+/// The release made of the modules the state holds.
+pub fn from_state(
+    source: &mut dyn StateSource,
+    state: &Path,
+    address_length: Option<AddressLength>,
+) -> Result<Option<Release>, RehearsalError> {
+    let mut found: Vec<(String, Vec<u8>)> = Vec::new();
+    source.modules(&mut |m| {
+        found.push((m.origin.to_string(), m.bytes.to_vec()));
+        Ok(())
+    })?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let options = LoadOptions { address_length, ..LoadOptions::default() };
+    let r = release::from_modules(&PathBuf::from(state), ContainerKind::Folder, found, Vec::new(), options);
+    complete(r).map(Some)
+}
+
+/// The label a release's declarations use: its file or folder name without extension (`v2`).
+pub fn label(path: &Path) -> String {
+    path.file_stem().and_then(|s| s.to_str()).map_or_else(|| path.display().to_string(), str::to_owned)
+}

@@ -1,0 +1,207 @@
+//! A backup record's payload and its account blob: BCS of `(HashValue, AccountStateBlob)`, the
+//! blob holding BCS of `BTreeMap<Vec<u8>, Vec<u8>>` (access path -> value), entries ordered by
+//! their serialized key (its ULEB128 length first).
+
+use super::hash::Hash;
+use std::cmp::Ordering;
+
+/// Reads a ULEB128 u32 (canonical, as BCS requires) at `*pos`.
+pub fn uleb(bytes: &[u8], pos: &mut usize) -> Result<u32, String> {
+    let start = *pos;
+    let mut value: u64 = 0;
+    for shift in (0..35).step_by(7) {
+        let Some(&b) = bytes.get(*pos) else {
+            return Err(format!("a length at byte {start} runs past the end"));
+        };
+        *pos += 1;
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            if b == 0 && shift > 0 {
+                return Err(format!("the length at byte {start} is not canonical ULEB128"));
+            }
+            return u32::try_from(value).map_err(|_| format!("the length at byte {start} does not fit in 32 bits"));
+        }
+    }
+    Err(format!("the length at byte {start} is longer than 5 bytes"))
+}
+
+/// Writes a ULEB128 length.
+pub fn write_uleb(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Takes `n` bytes at `*pos`.
+fn take<'a>(bytes: &'a [u8], pos: &mut usize, n: usize, what: &str) -> Result<&'a [u8], String> {
+    let end = pos.checked_add(n).filter(|end| *end <= bytes.len()).ok_or_else(|| {
+        format!("{what} of {n} bytes at byte {pos} runs past the end ({} bytes left)", bytes.len().saturating_sub(*pos))
+    })?;
+    let out = bytes.get(*pos..end).unwrap_or_default();
+    *pos = end;
+    Ok(out)
+}
+
+/// A record's key and its account's blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub key: Hash,
+    pub blob: &'a [u8],
+}
+
+/// Parses a record's payload: exactly a `HashValue` (`0x20` and 32 bytes) and a blob.
+pub fn parse_record(payload: &[u8]) -> Result<Record<'_>, String> {
+    let mut pos = 0;
+    let len = uleb(payload, &mut pos)?;
+    if len != 32 {
+        return Err(format!("the key is {len} bytes, a HashValue is 32"));
+    }
+    let key: Hash = take(payload, &mut pos, 32, "the key")?.try_into().map_err(|_| "the key".to_owned())?;
+    let n = uleb(payload, &mut pos)? as usize;
+    let blob = take(payload, &mut pos, n, "the account blob")?;
+    if pos != payload.len() {
+        return Err(format!("{} bytes after the account blob", payload.len() - pos));
+    }
+    Ok(Record { key, blob })
+}
+
+/// The record's payload for `key` and `blob`.
+pub fn record_payload(key: &Hash, blob: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(34 + 5 + blob.len());
+    out.push(32);
+    out.extend_from_slice(key);
+    write_uleb(&mut out, blob.len());
+    out.extend_from_slice(blob);
+    out
+}
+
+/// Orders two keys as BCS orders a map's entries: by their serialized bytes, length first.
+pub fn bcs_key_order(a: &[u8], b: &[u8]) -> Ordering {
+    let (mut la, mut lb) = (Vec::with_capacity(5), Vec::with_capacity(5));
+    write_uleb(&mut la, a.len());
+    write_uleb(&mut lb, b.len());
+    la.cmp(&lb).then_with(|| a.cmp(b))
+}
+
+/// An account blob's entries.
+#[derive(Debug, Clone, Default)]
+pub struct Entries<'a> {
+    /// (access path, value), in the blob's order.
+    pub entries: Vec<(&'a [u8], &'a [u8])>,
+    /// Whether the entries are in BCS's canonical order without duplicates.
+    pub canonical: bool,
+}
+
+/// Parses an account blob: a count, then each path and value (ULEB128 length and bytes),
+/// nothing after. The count is checked against the bytes left before anything is allocated.
+pub fn parse_blob(blob: &[u8]) -> Result<Entries<'_>, String> {
+    let mut pos = 0;
+    let count = uleb(blob, &mut pos)? as usize;
+    // Each entry takes at least two bytes (two empty lengths).
+    if count > blob.len().saturating_sub(pos) / 2 {
+        return Err(format!("{count} entries cannot fit in the {} bytes of the blob", blob.len()));
+    }
+    let mut entries: Vec<(&[u8], &[u8])> = Vec::with_capacity(count);
+    let mut canonical = true;
+    for i in 0..count {
+        let n = uleb(blob, &mut pos)? as usize;
+        let path = take(blob, &mut pos, n, "an access path")?;
+        let n = uleb(blob, &mut pos)? as usize;
+        let value = take(blob, &mut pos, n, "a value")?;
+        if let Some(&(previous, _)) = i.checked_sub(1).and_then(|p| entries.get(p)) {
+            if bcs_key_order(previous, path) != Ordering::Less {
+                canonical = false;
+            }
+        }
+        entries.push((path, value));
+    }
+    if pos != blob.len() {
+        return Err(format!("{} bytes after the blob's {count} entries", blob.len() - pos));
+    }
+    Ok(Entries { entries, canonical })
+}
+
+/// The blob of `entries`, sorted canonically (by serialized path).
+pub fn blob_of(mut entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<u8> {
+    entries.sort_by(|a, b| bcs_key_order(&a.0, &b.0));
+    let mut out = Vec::new();
+    write_uleb(&mut out, entries.len());
+    for (path, value) in &entries {
+        write_uleb(&mut out, path.len());
+        out.extend_from_slice(path);
+        write_uleb(&mut out, value.len());
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::jsonl::decode_hex;
+
+    /// A real 0L v5 record (from 0L's own test of its v5 reader).
+    pub(crate) const V5_RECORD: &str = concat!(
+        "2000035a7c9629b7e52e94de65e6a892701fe28351186405be96ed23f4b1252f7ad403061f01000000000000000000",
+        "0000000000000105526f6c657306526f6c65496400080a000000000000002801000000000000000000000000000000",
+        "010852656365697074730c5573657252656365697074730004000000002a01000000000000000000000000000000010b",
+        "4469656d4163636f756e740b4469656d4163636f756e74008d012089455024b0c9157c6a6103af2db498f4c48fd6f982",
+        "92da33b11c4878b36dde1b01c48fd6f98292da33b11c4878b36dde1b01c48fd6f98292da33b11c4878b36dde1b010000",
+        "0000000000180000000000000000c48fd6f98292da33b11c4878b36dde1b0000000000000000180100000000000000c4",
+        "8fd6f98292da33b11c4878b36dde1b00000000000000002d0100000000000000000000000000000001054576656e7414",
+        "4576656e7448616e646c6547656e657261746f7200180200000000000000c48fd6f98292da33b11c4878b36dde1b2e01",
+        "000000000000000000000000000000010f4163636f756e74467265657a696e670b467265657a696e6742697400010040",
+        "01000000000000000000000000000000010b4469656d4163636f756e740742616c616e63650107000000000000000000",
+        "000000000000010347415303474153000840420f0000000000",
+    );
+
+    #[test]
+    fn a_real_record_parses_canonically_and_round_trips() {
+        let payload = decode_hex(V5_RECORD).unwrap();
+        assert_eq!(payload.len(), 503);
+        let record = parse_record(&payload).unwrap();
+        assert_eq!(record.blob.len(), 468);
+        let entries = parse_blob(record.blob).unwrap();
+        assert!(entries.canonical);
+        let lens: Vec<usize> = entries.entries.iter().map(|(p, _)| p.len()).collect();
+        assert_eq!(lens, vec![31, 40, 42, 45, 46, 64]);
+        let owned = entries.entries.iter().rev().map(|(p, v)| (p.to_vec(), v.to_vec())).collect();
+        assert_eq!(blob_of(owned), record.blob);
+        assert_eq!(record_payload(&record.key, record.blob), payload);
+    }
+
+    /// The real record alone as a tree: its blob hash and root under `DIEM::` (the values the
+    /// format notes computed from the rules).
+    #[test]
+    fn a_real_record_hashes_to_the_computed_root() {
+        use super::super::hash::{hex, Hashes, Prefix};
+        let payload = decode_hex(V5_RECORD).unwrap();
+        let record = parse_record(&payload).unwrap();
+        let h = Hashes::new(Prefix::Diem);
+        let blob_hash = h.blob(record.blob);
+        assert_eq!(hex(&blob_hash), "2486b91b0f507ee143b185cca8769fee1ed88b70c0dc988fc0e52d9b1c37927b");
+        let mut root = super::super::smt::RootBuilder::new(h);
+        assert!(root.add(&record.key, &blob_hash));
+        assert_eq!(hex(&root.finish()), "8843d13ad4a56dbeacf35e23a48a450756fc1d5e6026ccb9567abf13400d4c85");
+    }
+
+    #[test]
+    fn damaged_payloads_are_errors() {
+        let payload = decode_hex(V5_RECORD).unwrap();
+        for cut in 0..payload.len() {
+            assert!(parse_record(&payload[..cut]).is_err(), "{cut}");
+        }
+        let mut longer = payload.clone();
+        longer.push(0);
+        assert!(parse_record(&longer).unwrap_err().contains("after the account blob"));
+        assert!(parse_blob(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+        assert!(parse_blob(&[2, 0, 0]).is_err());
+        assert!(!parse_blob(&[2, 1, 2, 0, 1, 1, 0]).unwrap().canonical);
+    }
+}

@@ -1,0 +1,85 @@
+//! What a source skipped or found odd, counted by kind with the first few examples: the report
+//! names each with its file, place and key, and a state larger than memory cannot make the list
+//! grow past a bound.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Examples kept per kind of problem.
+pub const EXAMPLES_PER_KIND: usize = 10;
+
+/// A kind of problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// A line that is not JSON, or not an object.
+    NotAnObject,
+    /// An object without the fields of a resource or module line.
+    BadLine,
+    /// Hex with odd length or a non-hex digit.
+    BadHex,
+    /// An address that does not parse or does not fit the chain's width.
+    BadAddress,
+    /// A type that does not parse as a struct tag.
+    BadType,
+    /// A resource key (a hashed struct tag, or an access path) that resolves to no struct.
+    UnresolvedKey,
+    /// A record whose account (a hash of its address) matches no candidate address.
+    UnresolvedAccount,
+    /// A module that does not read, or whose key does not match it.
+    BadModule,
+    /// Bytes that are framed correctly but not in canonical order (read anyway).
+    NonCanonical,
+}
+
+impl ProblemKind {
+    /// Whether items were skipped because of it (the rest only note something odd).
+    pub fn skips(self) -> bool {
+        !matches!(self, ProblemKind::NonCanonical | ProblemKind::BadModule)
+    }
+}
+
+/// One problem: where, which key, what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    /// `FILE:LINE` or `FILE at byte N`.
+    pub origin: String,
+    /// The key concerned (account, type, hash), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub message: String,
+}
+
+/// Problems of one read, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Problems {
+    /// Problems per kind.
+    pub counts: BTreeMap<ProblemKind, u64>,
+    /// Resources skipped (not rehearsed) because of them.
+    pub skipped_resources: u64,
+    /// The first few of each kind.
+    pub examples: Vec<Problem>,
+}
+
+impl Problems {
+    /// Records a problem that skipped `resources` resources.
+    pub fn add(&mut self, problem: Problem, resources: u64) {
+        let count = self.counts.entry(problem.kind).or_default();
+        *count += 1;
+        self.skipped_resources += resources;
+        if *count as usize <= EXAMPLES_PER_KIND {
+            self.examples.push(problem);
+        }
+    }
+
+    /// Problems in all.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Whether anything was skipped.
+    pub fn skipped_any(&self) -> bool {
+        self.counts.iter().any(|(kind, n)| kind.skips() && *n > 0)
+    }
+}
