@@ -94,6 +94,12 @@ pub enum Skipper {
 }
 
 impl Skipper {
+    /// Whether `input` is exactly one value of the skipper's layout: what [`crate::decode`]
+    /// accepts, without building the value (call it for the reason when this says no).
+    pub fn accepts(&self, input: &[u8]) -> bool {
+        self.skip(input, 0, 0).is_ok_and(|end| end == input.len())
+    }
+
     /// The skipper of a layout, with adjacent fixed-size parts merged.
     pub fn of(layout: &Layout) -> Skipper {
         match layout {

@@ -239,7 +239,7 @@ pub mod status;
 
 pub use config::{Budget, ChainConfig, ConfigError};
 pub use hook::{BlockReport, Hook, HookError, PlannedMigration};
-pub use persistent::RedbStore;
+pub use persistent::{RedbOptions, RedbStore};
 pub use policy::{AllowAll, Decision, HaltedMigration, Policy};
 pub use read::AccessError;
 pub use schedule::{HookConfig, ReleasePlan, ScheduleError};

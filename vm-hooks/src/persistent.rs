@@ -15,7 +15,7 @@
 use binary_format::AddressLength;
 use migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
 use migrations::{AccountAddress, StructTag};
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
@@ -132,11 +132,32 @@ type RawEntry = (Vec<u8>, Vec<u8>);
 /// Called with the tag prefix, account and bytes of each resource.
 pub type Visitor<'a> = &'a mut dyn FnMut(&[u8], &AccountAddress, &[u8]);
 
+/// How a [`RedbStore`] is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedbOptions {
+    /// Largest resource accepted, in bytes.
+    pub max_value_size: usize,
+    /// redb's page cache, in bytes (`None`: redb's default). Bounds what the store holds in
+    /// memory however large the state: what a rehearsal of a big state sets.
+    pub cache_bytes: Option<usize>,
+    /// Whether every commit reaches the disk before it returns (a node's store). A scratch
+    /// store (a rehearsal's) turns it off and calls [`RedbStore::flush`] once at the end: a
+    /// crash may then lose recent commits, never corrupt the file.
+    pub durable: bool,
+}
+
+impl Default for RedbOptions {
+    fn default() -> Self {
+        RedbOptions { max_value_size: DEFAULT_MAX_VALUE_SIZE, cache_bytes: None, durable: true }
+    }
+}
+
 /// Resources in a redb database, in one data directory.
 pub struct RedbStore {
     db: Database,
     path: PathBuf,
     max_value_size: usize,
+    durable: bool,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -153,17 +174,35 @@ impl RedbStore {
 
     /// As [`RedbStore::open`], refusing resources larger than `max_value_size` bytes.
     pub fn open_with_max_value_size(dir: &Path, max_value_size: usize) -> Result<RedbStore, StoreError> {
+        RedbStore::open_with(dir, RedbOptions { max_value_size, ..RedbOptions::default() })
+    }
+
+    /// Opens (creating if absent) the database in the existing directory `dir` with `options`.
+    pub fn open_with(dir: &Path, options: RedbOptions) -> Result<RedbStore, StoreError> {
         if !dir.is_dir() {
             return Err(own(RedbStoreError::MissingDataDir(dir.to_path_buf())));
         }
         let path = dir.join(DB_FILE);
-        let db = Database::create(&path).map_err(|source| own(RedbStoreError::Open { path: path.clone(), source }))?;
+        let mut builder = Database::builder();
+        if let Some(bytes) = options.cache_bytes {
+            builder.set_cache_size(bytes);
+        }
+        let db = builder.create(&path).map_err(|source| own(RedbStoreError::Open { path: path.clone(), source }))?;
+        let RedbOptions { max_value_size, durable, .. } = options;
         // The table exists from the start, so readers never meet a missing table.
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(RESOURCES).map_err(backend)?;
         txn.open_table(NODE).map_err(backend)?;
         txn.commit().map_err(backend)?;
-        Ok(RedbStore { db, path, max_value_size })
+        Ok(RedbStore { db, path, max_value_size, durable })
+    }
+
+    /// Makes every commit so far durable (one commit that syncs): what a store opened without
+    /// durability does before its file is used elsewhere.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(backend)?;
+        txn.set_durability(Durability::Immediate).map_err(|e| own(RedbStoreError::Refused(e.to_string())))?;
+        txn.commit().map_err(backend)
     }
 
     /// Opens the database in `dir`, which must exist, be a database and pass redb's integrity
@@ -188,7 +227,7 @@ impl RedbStore {
             txn.open_table(RESOURCES).map_err(backend)?;
             txn.open_table(NODE).map_err(backend)?;
         }
-        Ok(RedbStore { db, path, max_value_size: DEFAULT_MAX_VALUE_SIZE })
+        Ok(RedbStore { db, path, max_value_size: DEFAULT_MAX_VALUE_SIZE, durable: true })
     }
 
     /// The database file.
@@ -332,7 +371,10 @@ impl RedbStore {
             return Ok(());
         }
         // Dropping the transaction without commit (on any error below) aborts it.
-        let txn = self.db.begin_write().map_err(backend)?;
+        let mut txn = self.db.begin_write().map_err(backend)?;
+        if !self.durable {
+            txn.set_durability(Durability::None).map_err(|e| own(RedbStoreError::Refused(e.to_string())))?;
+        }
         {
             let mut table = txn.open_table(RESOURCES).map_err(backend)?;
             for (tag, group) in batch.into_groups() {

@@ -9,6 +9,7 @@ use super::Bounded;
 use crate::error::RehearsalError;
 use crate::state::{Context, Problems, Resource, StateError, StateSource};
 use binary_format::ModuleId;
+use migrations::plan::Skipper;
 use migrations::store::{Store, WriteBatch};
 use migrations::{decode, Layout, ReleaseIndex, StructTag, TypeTag};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -41,11 +42,28 @@ pub struct Loaded {
     pub problems: Problems,
 }
 
+/// A struct tag's layout, and a checker of its bytes compiled from it.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub layout: Layout,
+    pub skipper: Skipper,
+}
+
+impl Known {
+    /// Whether `bytes` decode with the layout, and if not why.
+    pub fn check(&self, bytes: &[u8]) -> Result<(), String> {
+        if self.skipper.accepts(bytes) {
+            return Ok(());
+        }
+        decode(bytes, &self.layout).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
 /// A layout cache.
 #[derive(Debug)]
 pub struct Layouts<'a> {
     index: ReleaseIndex<'a>,
-    cache: HashMap<StructTag, Result<Layout, String>>,
+    cache: HashMap<StructTag, Result<Known, String>>,
 }
 
 impl<'a> Layouts<'a> {
@@ -58,12 +76,17 @@ impl<'a> Layouts<'a> {
     }
 
     /// The layout of `tag`, or why it has none.
-    pub fn get(&mut self, tag: &StructTag) -> &Result<Layout, String> {
+    pub fn get(&mut self, tag: &StructTag) -> &Result<Known, String> {
         if self.cache.len() >= LAYOUT_CACHE && !self.cache.contains_key(tag) {
             self.cache.clear();
         }
         let index = &self.index;
-        self.cache.entry(tag.clone()).or_insert_with(|| index.layout_of_struct_tag(tag).map_err(|e| e.to_string()))
+        self.cache.entry(tag.clone()).or_insert_with(|| {
+            index
+                .layout_of_struct_tag(tag)
+                .map(|layout| Known { skipper: Skipper::of(&layout), layout })
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -85,6 +108,7 @@ pub fn load(
     let mut failure: Option<RehearsalError> = None;
     let mut problems = Problems::default();
     let mut last_prefix: Option<(StructTag, Vec<u8>)> = None;
+    let mut run: Option<(StructTag, Option<String>)> = None;
     let result = source.resources(
         context,
         &mut |r: Resource<'_>| {
@@ -100,8 +124,8 @@ pub fn load(
             }
             side.account(r.account.as_bytes());
             match layouts.get(r.tag) {
-                Ok(layout) => match decode(r.bytes, layout) {
-                    Ok(_) => out.decoded += 1,
+                Ok(known) => match known.check(r.bytes) {
+                    Ok(()) => out.decoded += 1,
                     Err(e) => broken(
                         &mut out,
                         side,
@@ -115,16 +139,21 @@ pub fn load(
                     broken(&mut out, side, &mut last_prefix, &r, e)
                 }
             }
-            let id = r.tag.module_id();
-            if let Some(change) = undeclared.get(&(id.clone(), r.tag.name.clone())) {
+            // What the tag means for the upgrade, worked out once per run of one tag.
+            if run.as_ref().is_none_or(|(t, _)| t != r.tag) {
+                let id = r.tag.module_id();
+                let change = undeclared.get(&(id.clone(), r.tag.name.clone())).cloned();
+                for (entry, from, name) in generic {
+                    if *from == id && *name == r.tag.name {
+                        out.instances.entry(entry.clone()).or_default().insert(r.tag.type_args.clone());
+                    }
+                }
+                run = Some((r.tag.clone(), change));
+            }
+            if let Some((_, Some(change))) = &run {
                 let halt = out.halts.entry(change.clone()).or_insert_with(|| Halt::new(change, examples));
                 halt.accounts += 1;
                 halt.examples.push(r.account.to_string());
-            }
-            for (entry, from, name) in generic {
-                if *from == id && *name == r.tag.name {
-                    out.instances.entry(entry.clone()).or_default().insert(r.tag.type_args.clone());
-                }
             }
             batch.put_ref(r.account, r.tag, r.bytes.to_vec());
             pending += 1;

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 use stdlib::declarations::Declarations;
 use stdlib::registry::{Registry, ReleaseName};
-use vm_hooks::RedbStore;
+use vm_hooks::{RedbOptions, RedbStore};
 
 /// The largest resource the scratch store takes (real states hold resources of a few MiB).
 pub const MAX_RESOURCE: usize = 256 << 20;
@@ -164,8 +164,12 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         None => tempfile::Builder::new().prefix("rehearsal-").tempdir(),
     }
     .map_err(|source| RehearsalError::Io { path: options.out.clone().unwrap_or_default(), source })?;
-    let mut store = RedbStore::open_with_max_value_size(scratch.path(), MAX_RESOURCE)?;
-    let mut side = side::Side::create(scratch.path())?;
+    // A scratch store: its cache bounds the memory the state takes, and its commits need not
+    // reach the disk (it is thrown away, or exported, when the rehearsal ends).
+    let scratch_options =
+        RedbOptions { max_value_size: MAX_RESOURCE, cache_bytes: Some(options.cache_bytes), durable: false };
+    let mut store = RedbStore::open_with(scratch.path(), scratch_options)?;
+    let mut side = side::Side::create(scratch.path(), options.cache_bytes / 4)?;
 
     phases.start(progress, "read", None);
     let old_index = ReleaseIndex::new(old_modules.iter().copied(), width).map_err(|e| RehearsalError::Release {

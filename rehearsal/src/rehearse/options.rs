@@ -37,6 +37,9 @@ pub struct Options {
     pub budget: Budget,
     /// Accounts named per finding.
     pub examples: usize,
+    /// Memory for the scratch state's page cache, in bytes: with a chunk of the state, what
+    /// bounds the rehearsal's memory whatever the state's size.
+    pub cache_bytes: usize,
 }
 
 impl Options {
@@ -56,6 +59,7 @@ impl Options {
             max_failures: 1_000,
             budget: Budget { max_resources: 100_000, max_bytes: 64 << 20 },
             examples: 20,
+            cache_bytes: 64 << 20,
         }
     }
 }

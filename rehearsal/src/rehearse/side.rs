@@ -23,8 +23,9 @@ impl std::fmt::Debug for Side {
 }
 
 impl Side {
-    pub fn create(dir: &Path) -> Result<Side, RehearsalError> {
-        let db = Database::create(dir.join("side.redb")).map_err(side)?;
+    /// Creates the side tables in `dir`, with a page cache of `cache_bytes`.
+    pub fn create(dir: &Path, cache_bytes: usize) -> Result<Side, RehearsalError> {
+        let db = Database::builder().set_cache_size(cache_bytes).create(dir.join("side.redb")).map_err(side)?;
         let txn = db.begin_write().map_err(side)?;
         txn.open_table(ACCOUNTS).map_err(side)?;
         txn.open_table(BROKEN).map_err(side)?;

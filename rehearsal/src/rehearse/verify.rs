@@ -3,13 +3,13 @@
 //! is told apart from one already broken before the upgrade; one whose struct the new release
 //! removed is counted apart.
 
-use super::load::Layouts;
+use super::load::{Known as Checked, Layouts};
 use super::report::{Example, Removed};
 use super::side::Side;
 use super::Bounded;
 use crate::error::RehearsalError;
 use binary_format::AddressLength;
-use migrations::{decode, StructTag};
+use migrations::StructTag;
 use std::collections::BTreeMap;
 use vm_hooks::persistent::decode_prefix;
 use vm_hooks::{RedbStore, RootHasher, StateRoot};
@@ -31,7 +31,7 @@ pub struct After {
 }
 
 enum Known {
-    Layout(migrations::Layout),
+    Layout(Checked),
     Removed(String),
     Missing(String),
 }
@@ -78,8 +78,8 @@ pub fn scan(
         let Some((_, tag, known)) = &current else { return };
         *out.tags.entry(tag.clone()).or_default() += 1;
         let reason = match known {
-            Known::Layout(l) => match decode(bytes, l) {
-                Ok(_) => None,
+            Known::Layout(l) => match l.check(bytes) {
+                Ok(()) => None,
                 Err(e) => Some(format!("does not decode with the new layout: {e}")),
             },
             Known::Removed(s) => {

@@ -61,6 +61,9 @@ pub struct Args {
     /// Accounts named per finding.
     #[arg(long, default_value_t = 20)]
     examples: usize,
+    /// Memory for the scratch state's page cache, in MiB: it bounds the rehearsal's memory.
+    #[arg(long, default_value_t = 64)]
+    cache_mb: usize,
     #[arg(long, value_parser = crate::parse_address_length)]
     address_length: Option<AddressLength>,
 }
@@ -113,6 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     options.address_length = args.address_length;
     options.max_failures = args.max_failures;
     options.examples = args.examples;
+    options.cache_bytes = args.cache_mb.saturating_mul(1 << 20);
     options.open.diem = DiemOptions::era(&args.diem_era)
         .with_context(|| format!("--diem-era {}: use libra, diem or auto", args.diem_era))?;
     if !args.system_accounts.is_empty() {
