@@ -446,3 +446,19 @@ fn bad_json_lines_are_skipped_and_reported_with_their_line() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--from"), "{err}");
 }
+
+#[test]
+fn a_key_given_twice_in_json_lines_is_reported_and_the_last_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = genesis(4, 0);
+    let text = jsonl_of(&store, None);
+    let first = text.lines().last().unwrap().to_owned();
+    let path = dir.path().join("twice.jsonl");
+    std::fs::write(&path, format!("{text}{first}\n{first}\n")).unwrap();
+    let (code, json, err) = rehearse(&path, Some(1), 2, &[]);
+    assert_eq!(json["state"]["problems"]["counts"]["duplicate"], 1, "{err}\n{json:#}");
+    let message = json["state"]["problems"]["examples"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("2 resources repeat a key"), "{message}");
+    assert_eq!(json["state"]["resources"], u64::try_from(store.len() + 2).unwrap());
+    assert!(code.is_some());
+}

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 use stdlib::declarations::Declarations;
 use stdlib::registry::{Registry, ReleaseName};
-use vm_hooks::{RedbOptions, RedbStore};
+use vm_hooks::{RedbOptions, RedbStore, SortedState};
 
 /// The largest resource the scratch store takes (real states hold resources of a few MiB).
 pub const MAX_RESOURCE: usize = 256 << 20;
@@ -207,8 +207,27 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     let info = source.info();
 
     phases.start(progress, "root-before", Some(loaded.resources));
-    let root_before = vm_hooks::state_root(&store)?;
+    let mut hasher = vm_hooks::RootHasher::new();
+    store.visit_sorted(&mut |prefix, account, bytes| hasher.add(prefix, account, bytes))?;
+    let held = hasher.count();
+    let root_before = hasher.finish();
     phases.end(progress, "root-before", loaded.bytes, loaded.resources);
+    // Keys given twice (an interchange file may repeat one): the store keeps the last, and the
+    // report says how many there were.
+    let mut loaded = loaded;
+    let stored = loaded.resources;
+    if held < stored {
+        let duplicates = stored - held;
+        loaded.problems.add(
+            crate::state::Problem {
+                kind: crate::state::ProblemKind::Duplicate,
+                origin: info.path.clone(),
+                key: None,
+                message: format!("{duplicates} resources repeat a key read before them: the last one read is kept"),
+            },
+            0,
+        );
+    }
 
     // Every generic migration is made concrete for the instances the state holds (none: the
     // migration has nothing to do).

@@ -30,12 +30,14 @@ pub enum ProblemKind {
     BadModule,
     /// Bytes that are framed correctly but not in canonical order (read anyway).
     NonCanonical,
+    /// Resources given more than once under one key (the last one read is kept).
+    Duplicate,
 }
 
 impl ProblemKind {
     /// Whether items were skipped because of it (the rest only note something odd).
     pub fn skips(self) -> bool {
-        !matches!(self, ProblemKind::NonCanonical | ProblemKind::BadModule)
+        !matches!(self, ProblemKind::NonCanonical | ProblemKind::BadModule | ProblemKind::Duplicate)
     }
 }
 
