@@ -282,3 +282,37 @@ mod tests {
         assert_ne!(users, sorted, "user addresses are not in number order: key order is exercised");
     }
 }
+
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+    use std::path::Path;
+
+    /// The pair is also committed as release folders and a declarations file
+    /// (`devchain/fixtures/framework`), for the README's examples and for users to try; this
+    /// keeps them a fresh build. `DEVCHAIN_WRITE_FIXTURES=1` rewrites them.
+    #[test]
+    fn the_committed_fixture_is_a_fresh_build() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/framework");
+        let write = std::env::var_os("DEVCHAIN_WRITE_FIXTURES").is_some();
+        let [old, new] = release_files().unwrap();
+        let mut expected = vec![(root.join("migrations.toml"), DECLARATIONS.trim_start().as_bytes().to_vec())];
+        for (name, files) in [(OLD_NAME, old), (NEW_NAME, new)] {
+            for (file, bytes) in files {
+                expected.push((root.join(name).join(file), bytes));
+            }
+        }
+        for (path, bytes) in expected {
+            if write {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &bytes).unwrap();
+            }
+            assert_eq!(
+                std::fs::read(&path).ok(),
+                Some(bytes),
+                "{} is stale: DEVCHAIN_WRITE_FIXTURES=1 rewrites it",
+                path.display()
+            );
+        }
+    }
+}
