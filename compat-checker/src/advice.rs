@@ -6,7 +6,6 @@
 use crate::chain::{Chain, ChainVerdict, Policy};
 use crate::finding::{Concern, Finding, Status};
 use crate::gate::GateContext;
-use crate::report::CommonCause;
 use layout_diff::diff::types::Relation;
 use layout_diff::{Change, Detail, RuleId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -310,4 +309,15 @@ mod tests {
         assert!(substitution("0x1::Coin::Coin<T0>", "0x3::Coin::Coin<T0>").is_none(), "a versioned move is no cause");
         assert!(substitution("(0x1::a::A, u64)", "(0x1::b::B, u128)").is_none());
     }
+}
+
+/// One cause behind many changes: a type renamed changes every field and signature using it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommonCause {
+    pub cause: String,
+    /// `module::item.field` of every change it explains.
+    pub changes: Vec<String>,
+    pub structs: usize,
+    pub functions: usize,
+    pub advice: String,
 }

@@ -114,7 +114,13 @@ pub fn check_views(
     changes.sort_by(|a, b| {
         (&a.module, &a.item, &a.field, a.rule.as_str()).cmp(&(&b.module, &b.item, &b.field, b.rule.as_str()))
     });
-    let mut findings: Vec<Finding> = changes.into_iter().map(Finding::new).collect();
+    let mut findings: Vec<Finding> = changes
+        .into_iter()
+        .map(|change| {
+            let suggestion = crate::advice::suggestion(&change);
+            Finding::new(change, suggestion)
+        })
+        .collect();
     for f in &mut findings {
         let id = f.from.clone().filter(|_| f.rule == RuleId::ModuleRemoved).unwrap_or_else(|| f.module.clone());
         f.file = new.origins.get(&id).or_else(|| old.origins.get(&id)).cloned();

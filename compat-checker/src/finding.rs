@@ -65,9 +65,9 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A finding for `change`, with the general advice for it, not yet gated.
-    pub fn new(change: Change) -> Finding {
-        let suggestion = crate::advice::suggestion(&change);
+    /// A finding for `change` with `suggestion` (the advice, see `advice::suggestion`), not
+    /// yet gated.
+    pub fn new(change: Change, suggestion: String) -> Finding {
         Finding { change, suggestion, status: Status::Compatible, concern: Concern::None, file: None }
     }
 }

@@ -1,6 +1,7 @@
 //! The verdicts on a release pair — the chain's and ours (stored data) — and their text, JSON
 //! and GitHub renderings.
 
+use crate::advice::CommonCause;
 use crate::chain::ChainVerdict;
 use crate::finding::{Concern, Finding, Status};
 use binary_format::ModuleId;
@@ -207,17 +208,6 @@ fn plural(n: usize) -> &'static str {
     } else {
         "s"
     }
-}
-
-/// One cause behind many changes: a type renamed changes every field and signature using it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CommonCause {
-    pub cause: String,
-    /// `module::item.field` of every change it explains.
-    pub changes: Vec<String>,
-    pub structs: usize,
-    pub functions: usize,
-    pub advice: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
