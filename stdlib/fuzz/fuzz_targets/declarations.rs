@@ -1,0 +1,6 @@
+//! Declarations files: any text, parsed.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| stdlib_fuzz::check_declarations(data));
