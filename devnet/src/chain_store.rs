@@ -255,8 +255,14 @@ mod tests {
         wrong.activations.push(Activation { release: 3, height: 3 });
         store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&wrong).unwrap().as_bytes())).unwrap();
         assert!(load_manifest(&store, origin).unwrap_err().to_string().contains("must come after"));
+        // A setting beyond what a block carries loads (so that `devnet run` can change it back)
+        // and is refused where blocks would be produced with it.
         let huge = Manifest { transfers_per_block: u32::MAX, ..m };
         store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&huge).unwrap().as_bytes())).unwrap();
+        let loaded = load_manifest(&store, origin).unwrap();
+        assert!(loaded.check_settings().unwrap_err().to_string().contains("--transfers"));
+        let none = Manifest { accounts: 0, ..loaded };
+        store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&none).unwrap().as_bytes())).unwrap();
         assert!(load_manifest(&store, origin).unwrap_err().to_string().contains("out of range"));
     }
 }

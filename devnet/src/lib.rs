@@ -5,6 +5,7 @@
 //! releases activated at heights and migrated by the prologue hook under a budget, then a
 //! summary they can compare between runs.
 //! - [`manifest`]: the chain's parameters and schedule, kept in its store;
+//! - [`limits`]: every bound on what a chain may be asked (accounts, a block's load, heights);
 //! - [`chain_store`]: the store and its height, on disk or in memory;
 //! - [`node`]: block production (prologue, transfers, commit) and its figures ([`node::Tally`]);
 //! - [`transactions`]: the blocks' transactions (transfers, vouches), refused for quiesced modules;
@@ -20,6 +21,7 @@ pub mod chain_store;
 pub mod coin;
 mod durable;
 pub mod error;
+pub mod limits;
 pub mod manifest;
 pub mod node;
 pub mod run;

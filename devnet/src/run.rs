@@ -11,6 +11,7 @@ use crate::chain_store::{
     create_chain, create_persistent, holds_chain, open_chain, save_manifest, ChainStore, MemoryChain,
 };
 use crate::error::DevnetError;
+use crate::limits::{MAX_BLOCKS_AHEAD, MAX_HEIGHT};
 use crate::manifest::Manifest;
 use crate::node::{BlockOutcome, Node};
 use crate::runbook::Journal;
@@ -19,7 +20,7 @@ use devchain::Genesis;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vm_hooks::{state_root, Budget};
+use vm_hooks::{state_root, Budget, Status};
 
 const DEFAULT_ACCOUNTS: u32 = 100_000;
 const DEFAULT_BUDGET: Budget = Budget { max_resources: 10_000, max_bytes: 8 << 20 };
@@ -28,9 +29,6 @@ const DEFAULT_TRANSFERS: u32 = 100;
 /// blocks apart.
 const DEFAULT_HEIGHTS: [u64; 2] = [10, 20];
 const SPACING: u64 = 10;
-/// Blocks one run may be asked to produce (activation heights, `--blocks`, `--until-height`):
-/// a typo of a few digits would otherwise keep the node producing idle blocks for days.
-const MAX_BLOCKS_AHEAD: u64 = 1_000_000;
 /// Accounts written per genesis batch: bounds memory whatever the chain's size.
 const GENESIS_BATCH: u32 = 20_000;
 
@@ -162,16 +160,20 @@ fn create(options: &RunOptions, progress: &mut dyn Progress) -> Result<(Node, f6
     Ok((Node::new(store, manifest)?, seconds))
 }
 
-/// Refuses a run that would produce more than [`MAX_BLOCKS_AHEAD`] blocks from height `now`.
+/// Refuses a run that would produce more than [`MAX_BLOCKS_AHEAD`] blocks from height `now`,
+/// or go past [`MAX_HEIGHT`].
 fn check_reach(options: &RunOptions, manifest: &Manifest, now: u64) -> Result<(), DevnetError> {
     let furthest = [
-        options.blocks.saturating_add(now),
+        now.saturating_add(min_blocks(options, now)),
         options.until_height.unwrap_or(0),
         manifest.activations.last().map_or(0, |a| a.height),
     ];
     match furthest.iter().max() {
         Some(&h) if h.saturating_sub(now) > MAX_BLOCKS_AHEAD => Err(DevnetError::bad_input(format!(
             "height {h} is more than {MAX_BLOCKS_AHEAD} blocks past the chain's height {now}; run in steps"
+        ))),
+        Some(&h) if h > MAX_HEIGHT => Err(DevnetError::bad_input(format!(
+            "height {h} is beyond the highest height a chain reaches ({MAX_HEIGHT})"
         ))),
         _ => Ok(()),
     }
@@ -221,16 +223,13 @@ fn new_manifest(options: &RunOptions) -> Result<Manifest, DevnetError> {
     if accounts == 0 {
         return Err(DevnetError::bad_input("--accounts must be at least 1"));
     }
-    let corrupt = options.corrupt.unwrap_or(0);
-    if corrupt > accounts {
-        return Err(DevnetError::bad_input(format!("--corrupt {corrupt} is more than the {accounts} accounts")));
-    }
     let mut manifest = Manifest::new(
         accounts,
-        corrupt,
+        options.corrupt.unwrap_or(0),
         options.transfers.unwrap_or(DEFAULT_TRANSFERS),
         budget(options, DEFAULT_BUDGET)?,
     );
+    manifest.check_new()?;
     let to = options.to.unwrap_or(3);
     let heights: Vec<u64> = if options.upgrade_at.is_empty() {
         DEFAULT_HEIGHTS.iter().copied().take(to.saturating_sub(1) as usize).collect()
@@ -266,34 +265,37 @@ fn resume(options: &RunOptions, dir: &Path) -> Result<Node, DevnetError> {
     if let Some(c) = options.corrupt.filter(|c| *c != manifest.corrupt) {
         return Err(refuse("--corrupt", c, manifest.corrupt));
     }
+    // The settings asked for replace the stored ones before the chain is run with them: a
+    // stored setting this devnet refuses (an older one kept it) is changed back this way.
     let now = store.height()?;
-    let node = Node::new(Box::new(store), manifest.clone())?;
-    let active = node.active_release()?;
-    let mut changed = false;
+    let status =
+        Status::load(&store).map_err(|e| DevnetError::bad_input(format!("{}: on-chain status: {e}", dir.display())))?;
+    let active = status.activations().last().map_or(1, |a| u32::try_from(a.release).unwrap_or(u32::MAX));
+    let stored = manifest.clone();
     if options.to.is_some() || !options.upgrade_at.is_empty() {
         let to = options.to.unwrap_or(manifest.target().max(active));
         if to < active {
             return Err(DevnetError::bad_input(format!("the chain is already on v{active}; --to v{to} is behind it")));
         }
         schedule(&mut manifest, active, to, &options.upgrade_at, now)?;
-        changed = true;
     }
     if let Some(t) = options.transfers {
         manifest.transfers_per_block = t;
-        changed = true;
     }
     if options.budget.is_some() || options.budget_bytes.is_some() {
         let b = budget(options, manifest.budget())?;
         manifest.max_resources_per_block = b.max_resources;
         manifest.max_bytes_per_block = b.max_bytes;
-        changed = true;
+    }
+    if let Err(e) = manifest.check_settings() {
+        let stored_too = stored.check_settings().err().map(|s| s.to_string()) == Some(e.to_string());
+        return Err(if stored_too { DevnetError::bad_input(format!("the chain's settings: {e}")) } else { e });
     }
     check_reach(options, &manifest, now)?;
-    if !changed {
-        return Ok(node);
+    let mut node = Node::new(Box::new(store), manifest.clone())?;
+    if manifest != stored {
+        save_manifest(node.store_mut(), &manifest)?;
     }
-    let mut node = node;
-    node.replan(manifest)?;
     Ok(node)
 }
 
