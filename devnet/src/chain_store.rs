@@ -9,6 +9,7 @@
 //! manifest): the manifest is plain data, read without a store too (a snapshot's header, a
 //! schedule made before the store exists), while opening a chain always means its manifest.
 
+use crate::data_dir::{DataDir, STAGING};
 use crate::durable;
 use crate::error::DevnetError;
 use crate::manifest::{Manifest, MANIFEST_KEY};
@@ -112,44 +113,72 @@ pub fn holds_chain(dir: &Path) -> bool {
     dir.join(DB_FILE).is_file()
 }
 
-/// Where a new chain for `dir` is built, inside it: the store is moved out of it with one
-/// rename once whole.
-const STAGING: &str = ".staging";
-
-/// Checks that `dir` may receive a new chain: absent, or a directory holding nothing but what a
-/// killed creation left in its staging directory. Anything else in it is someone's, and is not
-/// overwritten.
+/// Checks that the data directory may receive a new chain: it holds nothing but what a killed
+/// creation left (cleared by [`DataDir::clear_leftovers`]) or a half-built store, which is
+/// removed. Anything else in it is someone's, and is not overwritten.
 fn check_new(dir: &Path) -> Result<(), DevnetError> {
-    if !dir.exists() {
-        return Ok(());
+    clear_half_built(dir)?;
+    let mut entries = std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
+    match entries.next().transpose().map_err(|e| DevnetError::io(dir, e))? {
+        None => Ok(()),
+        Some(_) if holds_chain(dir) => Err(DevnetError::bad_input(format!(
+            "{}: already holds a chain; use another --data-dir for a new one",
+            dir.display()
+        ))),
+        Some(_) => Err(DevnetError::bad_input(format!(
+            "{}: not empty and holds no devnet chain (no {DB_FILE}); refusing to write there",
+            dir.display()
+        ))),
     }
-    if !dir.is_dir() {
-        return Err(DevnetError::bad_input(format!("{}: exists and is not a directory", dir.display())));
-    }
-    for entry in std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))? {
-        let entry = entry.map_err(|e| DevnetError::io(dir, e))?;
-        if entry.file_name() != STAGING {
-            return Err(DevnetError::bad_input(format!(
-                "{}: not empty and holds no devnet chain (no {DB_FILE}); refusing to write there",
-                dir.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
-/// Creates a new chain in `dir`: `build` fills a staging directory inside it (the store, closed
-/// when `build` returns), whose store is then renamed into place. The store holds the whole
-/// chain (state, height, manifest), so `dir` holds a whole chain or none: a process killed
-/// while building leaves only the staging directory, which the next creation clears.
-pub fn create_chain<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T, DevnetError>) -> Result<T, DevnetError> {
-    check_new(dir)?;
-    let created = !dir.exists();
-    let built = replace_chain(dir, STAGING, build);
-    if built.is_err() && created {
-        let _ = std::fs::remove_dir(dir);
+/// What a store without a manifest is: the store of a creation killed half-way (by an older
+/// devnet, which could rename it into place before its manifest was written). A store that
+/// committed a block or holds a journal is not one.
+fn is_half_built(store: &RedbStore) -> Result<bool, DevnetError> {
+    Ok(store.node_value(MANIFEST_KEY)?.is_none()
+        && store.node_value(crate::runbook::JOURNAL_KEY)?.is_none()
+        && store.height()? == 0)
+}
+
+fn half_built(dir: &Path) -> DevnetError {
+    DevnetError::bad_input(format!(
+        "{}: holds a half-built chain (a store without a manifest, left by a creation that was killed); \
+         `devnet run` or `devnet snapshot import` into it starts again",
+        dir.display()
+    ))
+}
+
+/// Removes the store in `dir` if it is half-built; returns whether it did.
+fn clear_half_built(dir: &Path) -> Result<bool, DevnetError> {
+    if !holds_chain(dir) {
+        return Ok(false);
     }
-    built
+    let path = dir.join(DB_FILE);
+    let half = match RedbStore::open_existing(dir) {
+        Ok(store) => is_half_built(&store)?,
+        Err(_) => false,
+    };
+    if half {
+        std::fs::remove_file(&path).map_err(|e| DevnetError::io(&path, e))?;
+    }
+    Ok(half)
+}
+
+/// Whether the data directory holds a chain to take up; a half-built store (see
+/// [`check_new`]) does not count, and is removed.
+pub fn take_up_or_new(data: &DataDir) -> Result<bool, DevnetError> {
+    Ok(holds_chain(data.path()) && !clear_half_built(data.path())?)
+}
+
+/// Creates a new chain in the data directory `data` holds: `build` fills a staging directory
+/// inside it (the store, closed when `build` returns), whose store is then renamed into place.
+/// The store holds the whole chain (state, height, manifest), so the directory holds a whole
+/// chain or none: a process killed while building leaves only the staging directory, which the
+/// next command clears.
+pub fn create_chain<T>(data: &DataDir, build: impl FnOnce(&Path) -> Result<T, DevnetError>) -> Result<T, DevnetError> {
+    check_new(data.path())?;
+    replace_chain(data.path(), STAGING, build)
 }
 
 /// Replaces the chain in `dir` the same way: `build` fills `dir/{staging}`, whose store is
@@ -197,6 +226,13 @@ pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
         return Err(DevnetError::bad_input(format!("{}: no such data directory", dir.display())));
     }
     let path = dir.join(DB_FILE);
+    if !path.is_file() && dir.join(STAGING).exists() {
+        return Err(DevnetError::bad_input(format!(
+            "{}: holds no chain yet: a creation or an import is under way there, or was killed (the next `devnet \
+             run` or `devnet snapshot import` into it clears what it left)",
+            dir.display()
+        )));
+    }
     if !path.is_file() {
         return Err(DevnetError::bad_input(format!(
             "{}: missing {DB_FILE}: not a devnet data directory",
@@ -205,6 +241,9 @@ pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
     }
     let store = RedbStore::open_existing(dir)
         .map_err(|e| DevnetError::bad_input(format!("{}: cannot open the store: {e}", path.display())))?;
+    if is_half_built(&store)? {
+        return Err(half_built(dir));
+    }
     let manifest = load_manifest(&store, &path)?;
     Ok((store, manifest))
 }

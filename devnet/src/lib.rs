@@ -7,18 +7,23 @@
 //! - [`manifest`]: the chain's parameters and schedule, kept in its store;
 //! - [`limits`]: every bound on what a chain may be asked (accounts, a block's load, heights);
 //! - [`chain_store`]: the store and its height, on disk or in memory;
+//! - [`data_dir`]: the data directory, written by one process at a time, and what killed
+//!   commands left in it;
 //! - [`node`]: block production (prologue, transfers, commit) and its figures ([`node::Tally`]);
 //! - [`transactions`]: the blocks' transactions (transfers, vouches), refused for quiesced modules;
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
 //! - [`run`]: `devnet run`: a new chain or the one in the data directory taken up, then blocks;
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
 //! - [`snapshot`]: the self-describing, checksummed snapshot file;
+//! - [`drill`]: aborts at named points, for crash tests;
 //! - `durable` (crate-private): a directory synced so that what is renamed into it survives;
 //! - [`summary`]: what a run reports.
 
 pub mod census;
 pub mod chain_store;
 pub mod coin;
+pub mod data_dir;
+pub mod drill;
 mod durable;
 pub mod error;
 pub mod limits;

@@ -8,8 +8,10 @@
 //! arguments into [`RunOptions`] and draws the [`Progress`]; the rest is here.
 
 use crate::chain_store::{
-    create_chain, create_persistent, holds_chain, open_chain, save_manifest, ChainStore, MemoryChain,
+    create_chain, create_persistent, open_chain, save_manifest, take_up_or_new, ChainStore, MemoryChain,
 };
+use crate::data_dir::DataDir;
+use crate::drill;
 use crate::error::DevnetError;
 use crate::limits::{MAX_BLOCKS_AHEAD, MAX_HEIGHT};
 use crate::manifest::Manifest;
@@ -72,10 +74,19 @@ pub trait Progress {
 /// returns the summary. A halted migration is no error here: the summary says so.
 pub fn run(options: &RunOptions, progress: &mut dyn Progress) -> Result<RunSummary, DevnetError> {
     let started = Instant::now();
-    let (mut node, genesis_seconds) = match &options.data_dir {
-        Some(dir) if holds_chain(dir) => (resume(options, dir)?, None),
+    // The data directory is this process's from before anything is written to it.
+    let data = match &options.data_dir {
+        Some(dir) => {
+            let data = DataDir::lock(dir, true)?;
+            data.clear_leftovers()?;
+            Some(data)
+        }
+        None => None,
+    };
+    let (mut node, genesis_seconds) = match &data {
+        Some(data) if take_up_or_new(data)? => (resume(options, data.path())?, None),
         _ => {
-            let (node, seconds) = create(options, progress)?;
+            let (node, seconds) = create(options, data.as_ref(), progress)?;
             (node, Some(seconds))
         }
     };
@@ -130,31 +141,38 @@ fn min_blocks(options: &RunOptions, first_height: u64) -> u64 {
 }
 
 /// A new chain, in the data directory or in memory; with the seconds its genesis took.
-fn create(options: &RunOptions, progress: &mut dyn Progress) -> Result<(Node, f64), DevnetError> {
+fn create(
+    options: &RunOptions,
+    data: Option<&DataDir>,
+    progress: &mut dyn Progress,
+) -> Result<(Node, f64), DevnetError> {
     let manifest = new_manifest(options)?;
     let genesis = Genesis { accounts: manifest.accounts, corrupt: manifest.corrupt };
     let mut write_genesis = |store: &mut dyn ChainStore| -> Result<f64, DevnetError> {
         let t = Instant::now();
         progress.genesis(manifest.accounts);
-        genesis.write(store, GENESIS_BATCH, &mut |n| progress.genesis_written(n))?;
+        genesis.write(store, GENESIS_BATCH, &mut |n| {
+            progress.genesis_written(n);
+            drill::crash_point("genesis");
+        })?;
         progress.genesis_done();
         Ok(t.elapsed().as_secs_f64())
     };
-    let (store, seconds): (Box<dyn ChainStore>, f64) = match &options.data_dir {
+    let (store, seconds): (Box<dyn ChainStore>, f64) = match data {
         None => {
             let mut store = MemoryChain::default();
             let seconds = write_genesis(&mut store)?;
             save_manifest(&mut store, &manifest)?;
             (Box::new(store), seconds)
         }
-        Some(dir) => {
-            let seconds = create_chain(dir, |staging| {
+        Some(data) => {
+            let seconds = create_chain(data, |staging| {
                 let mut store = create_persistent(staging)?;
                 let seconds = write_genesis(&mut store)?;
                 save_manifest(&mut store, &manifest)?;
                 Ok(seconds)
             })?;
-            (Box::new(open_chain(dir)?.0), seconds)
+            (Box::new(open_chain(data.path())?.0), seconds)
         }
     };
     Ok((Node::new(store, manifest)?, seconds))

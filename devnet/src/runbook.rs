@@ -15,6 +15,7 @@
 
 use crate::census::{self, Census};
 use crate::chain_store::{open_chain, replace_chain, store_from_snapshot, ChainStore};
+use crate::data_dir::{DataDir, Scratch, DRY_RUN, RESTORE};
 use crate::error::DevnetError;
 use crate::manifest::{check_upgrade_release, Manifest};
 use crate::node::{BlockOutcome, Node, Tally};
@@ -30,8 +31,7 @@ use stdlib::registry::ReleaseName;
 use vm_hooks::persistent::DB_FILE;
 use vm_hooks::{state_root, RedbStore};
 
-/// Where backups go, inside the data directory.
-pub const BACKUP_DIR: &str = "backups";
+pub use crate::data_dir::BACKUP_DIR;
 /// The store's node value that holds the journal of a runbook under way.
 pub const JOURNAL_KEY: &str = "upgrade";
 /// Blocks the migrate step may take before it gives up.
@@ -122,6 +122,8 @@ impl Journal {
 /// Runs the runbook on the chain in `dir`.
 pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress) -> Result<UpgradeReport, DevnetError> {
     check_upgrade_release(options.to)?;
+    let data = DataDir::lock(dir, false)?;
+    data.clear_leftovers()?;
     let (store, manifest) = open_chain(dir)?;
     if !options.dry_run {
         return Runbook { dir: dir.to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest);
@@ -133,13 +135,10 @@ pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress)
             j.from, j.to, j.to
         )));
     }
-    // Work on a copy, beside the data directory so that it is on the same disk.
+    // Work on a copy inside the data directory (so on the same disk), held like the store: it
+    // goes when the dry run ends, and if the dry run is killed, the next command removes it.
     drop(store);
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let copy = tempfile::Builder::new()
-        .prefix(".devnet-dry-run-")
-        .tempdir_in(parent)
-        .map_err(|e| DevnetError::io(parent, e))?;
+    let copy = Scratch::new(&data, DRY_RUN)?;
     std::fs::copy(dir.join(DB_FILE), copy.path().join(DB_FILE)).map_err(|e| DevnetError::io(&dir.join(DB_FILE), e))?;
     let (store, manifest) = open_chain(copy.path())?;
     Runbook { dir: copy.path().to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest)
@@ -298,13 +297,6 @@ impl Runbook<'_> {
     fn backup(&mut self, node: &Node, from: u32) -> Result<(PathBuf, snapshot::SnapshotInfo, Census), DevnetError> {
         let dir = self.dir.join(BACKUP_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| DevnetError::io(&dir, e))?;
-        // What a backup killed half-way left; the backups folder is the runbook's own.
-        for entry in std::fs::read_dir(&dir).map_err(|e| DevnetError::io(&dir, e))?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.ends_with(".partial") {
-                std::fs::remove_file(entry.path()).map_err(|e| DevnetError::io(&entry.path(), e))?;
-            }
-        }
         let height = node.height();
         let name = |n: u32| match n {
             0 => format!("h{height}-v{from}.snapshot"),
@@ -468,7 +460,7 @@ impl Runbook<'_> {
     /// live store: one rename, so the directory holds one whole chain or the other.
     fn restore(&mut self, journal: &Journal) -> Result<String, DevnetError> {
         let backup = self.dir.join(&journal.backup);
-        replace_chain(&self.dir, ".restore", |restore| {
+        replace_chain(&self.dir, RESTORE, |restore| {
             let (_, info, _) = store_from_snapshot(&backup, restore, &mut |_| {})?;
             if info.height != journal.backup_height
                 || info.state_root.to_string() != journal.backup_root

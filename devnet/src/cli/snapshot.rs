@@ -2,7 +2,8 @@
 
 use super::bar;
 use crate::SnapshotCommand;
-use devnet::chain_store::{create_chain, holds_chain, open_chain, store_from_snapshot};
+use devnet::chain_store::{create_chain, open_chain, store_from_snapshot, take_up_or_new};
+use devnet::data_dir::DataDir;
 use devnet::node::Node;
 use devnet::{snapshot, DevnetError};
 use std::path::Path;
@@ -15,6 +16,8 @@ pub fn snapshot(command: &SnapshotCommand) -> Result<(), DevnetError> {
 }
 
 fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
+    let data = DataDir::lock(dir, false)?;
+    data.clear_leftovers()?;
     let (store, manifest) = open_chain(dir)?;
     if let Some(j) = devnet::runbook::Journal::load(&store)? {
         return Err(DevnetError::bad_input(format!(
@@ -39,14 +42,16 @@ fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
 }
 
 fn import(file: &Path, dir: &Path) -> Result<(), DevnetError> {
-    if holds_chain(dir) {
+    let data = DataDir::lock(dir, true)?;
+    data.clear_leftovers()?;
+    if take_up_or_new(&data)? {
         return Err(DevnetError::bad_input(format!(
             "{}: already holds a chain; import into a new --data-dir",
             dir.display()
         )));
     }
     // The chain is built beside the data directory and moved in only when whole and checked.
-    let root = create_chain(dir, |staging| {
+    let root = create_chain(&data, |staging| {
         let progress = bar(snapshot::read_info(file).map_or(0, |i| i.resources), "resources");
         progress.set_message("importing");
         let (store, info, manifest) = store_from_snapshot(file, staging, &mut |n| progress.set_position(n))?;
