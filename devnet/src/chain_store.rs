@@ -205,15 +205,23 @@ pub fn replace_chain<T>(
 /// The chain a snapshot holds, built in the empty directory `dir`: its resources, its height
 /// and its manifest (which must parse). The state root is not computed again: `import`
 /// verified that the records hash to the root the file records and wrote exactly those into
-/// an empty store.
+/// an empty store. Errors name `origin`: the snapshot as the operator named it, `file` itself
+/// unless that is a copy (of a stream).
 pub fn store_from_snapshot(
     file: &Path,
+    origin: &Path,
     dir: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(RedbStore, crate::snapshot::SnapshotInfo, Manifest), DevnetError> {
     let mut store = create_persistent(dir)?;
-    let info = crate::snapshot::import(file, &mut store, 50_000, progress)?;
-    let manifest = Manifest::parse(&info.chain.to_string(), file)?;
+    let info = crate::snapshot::import(file, &mut store, 50_000, progress).map_err(|e| {
+        if file == origin {
+            e
+        } else {
+            e.about(origin)
+        }
+    })?;
+    let manifest = Manifest::parse(&info.chain.to_string(), origin)?;
     store.commit_block(WriteBatch::new(), info.height)?;
     save_manifest(&mut store, &manifest)?;
     Ok((store, info, manifest))

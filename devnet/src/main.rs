@@ -97,6 +97,10 @@ pub enum SnapshotCommand {
         file: PathBuf,
         #[command(flatten)]
         data: DataDir,
+        /// Also read FILE if it is a FIFO or a character device (process substitution,
+        /// `/dev/stdin`): it is copied into the data directory's staging area first.
+        #[arg(long)]
+        allow_special_files: bool,
     },
 }
 

@@ -461,7 +461,7 @@ impl Runbook<'_> {
     fn restore(&mut self, journal: &Journal) -> Result<String, DevnetError> {
         let backup = self.dir.join(&journal.backup);
         replace_chain(&self.dir, RESTORE, |restore| {
-            let (_, info, _) = store_from_snapshot(&backup, restore, &mut |_| {})?;
+            let (_, info, _) = store_from_snapshot(&backup, &backup, restore, &mut |_| {})?;
             if info.height != journal.backup_height
                 || info.state_root.to_string() != journal.backup_root
                 || info.resources != journal.backup_resources

@@ -104,3 +104,61 @@ fn a_data_directory_is_one_process_s_from_the_first_byte_and_a_half_built_chain_
         assert_eq!(listing(&cwd.join(dir)), vec!["state.redb"]);
     }
 }
+
+/// `snapshot import /dev/zero` exited 1 where bad input is 2, and a FIFO made the import wait
+/// for a writer. Every snapshot goes through the one bounded reader: a regular file within its
+/// limit, or a stream when the operator says so.
+#[test]
+#[cfg(unix)]
+fn a_snapshot_is_a_regular_file_within_its_limit_or_a_stream_when_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    ok(&["run", "--accounts", "30", "--to", "v1", "--data-dir", "src"], cwd);
+    ok(&["snapshot", "export", "src.snapshot", "--data-dir", "src"], cwd);
+    let root = status("src", cwd)["state_root"].clone();
+    let fifo = cwd.join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let huge = std::fs::File::create(cwd.join("huge.snapshot")).unwrap();
+    huge.set_len(devnet::limits::MAX_SNAPSHOT_BYTES + 1).unwrap();
+    for (file, says) in [
+        ("/dev/zero", "/dev/zero: is a character device, not a regular file"),
+        ("src", "src: is a directory"),
+        ("fifo", "fifo: is a FIFO"),
+        ("missing.snapshot", "missing.snapshot: No such file"),
+        ("huge.snapshot", "larger than the 68719476736-byte limit for a snapshot file"),
+    ] {
+        let args = ["snapshot", "import", file, "--data-dir", "x"];
+        let err = output_fails(2, &devnet_within(&args, cwd, std::time::Duration::from_secs(60)), &args);
+        assert!(err.contains(says), "{file}: {err}");
+        assert!(!cwd.join("x").exists(), "{file}: nothing created");
+    }
+    let err = fails(2, &["snapshot", "import", "/dev/zero", "--allow-special-files", "--data-dir", "x"], cwd);
+    assert!(err.contains("/dev/zero is not a devnet snapshot"), "{err}");
+    assert!(!cwd.join("x").exists());
+
+    // A stream, allowed: read once, whole, then imported; errors name the stream.
+    let feed = |bytes: Vec<u8>| {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            // The import may refuse before reading everything: the pipe then breaks.
+            let _ = std::fs::write(&fifo, bytes);
+        })
+    };
+    let exported = std::fs::read(cwd.join("src.snapshot")).unwrap();
+    let within = std::time::Duration::from_secs(60);
+    let writer = feed(exported.clone());
+    let o = devnet_within(&["snapshot", "import", "fifo", "--allow-special-files", "--data-dir", "x"], cwd, within);
+    assert!(o.status.success(), "{}", stderr(&o));
+    writer.join().unwrap();
+    assert_eq!(status("x", cwd)["state_root"], root);
+    assert_eq!(listing(&cwd.join("x")), vec!["state.redb"]);
+    let mut bad = exported;
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    let writer = feed(bad);
+    let args = ["snapshot", "import", "fifo", "--allow-special-files", "--data-dir", "y"];
+    let err = output_fails(2, &devnet_within(&args, cwd, within), &args);
+    writer.join().unwrap();
+    assert!(err.contains("fifo: ") && !err.contains("incoming"), "{err}");
+    assert!(!cwd.join("y").exists());
+}

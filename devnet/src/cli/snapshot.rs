@@ -11,7 +11,9 @@ use std::path::Path;
 pub fn snapshot(command: &SnapshotCommand) -> Result<(), DevnetError> {
     match command {
         SnapshotCommand::Export { file, data } => export(file, &data.data_dir),
-        SnapshotCommand::Import { file, data } => import(file, &data.data_dir),
+        SnapshotCommand::Import { file, data, allow_special_files } => {
+            import(file, &data.data_dir, *allow_special_files)
+        }
     }
 }
 
@@ -41,7 +43,10 @@ fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
     Ok(())
 }
 
-fn import(file: &Path, dir: &Path) -> Result<(), DevnetError> {
+fn import(file: &Path, dir: &Path, special_files: bool) -> Result<(), DevnetError> {
+    // The file is checked before the data directory is touched: a directory, a device, a FIFO
+    // (unless allowed) or an oversize file is refused at once.
+    let input = snapshot::check_input(file, special_files)?;
     let data = DataDir::lock(dir, true)?;
     data.clear_leftovers()?;
     if take_up_or_new(&data)? {
@@ -52,9 +57,18 @@ fn import(file: &Path, dir: &Path) -> Result<(), DevnetError> {
     }
     // The chain is built beside the data directory and moved in only when whole and checked.
     let root = create_chain(&data, |staging| {
-        let progress = bar(snapshot::read_info(file).map_or(0, |i| i.resources), "resources");
+        // A stream is read once, into a file beside the store it fills (removed with it).
+        let copy = staging.join("incoming.snapshot");
+        let source = match input {
+            snapshot::Input::File => file,
+            snapshot::Input::Stream(stream) => {
+                snapshot::spool(file, stream, &copy)?;
+                copy.as_path()
+            }
+        };
+        let progress = bar(snapshot::read_info(source).map_or(0, |i| i.resources), "resources");
         progress.set_message("importing");
-        let (store, info, manifest) = store_from_snapshot(file, staging, &mut |n| progress.set_position(n))?;
+        let (store, info, manifest) = store_from_snapshot(source, file, staging, &mut |n| progress.set_position(n))?;
         progress.finish_and_clear();
         // A chain whose status does not match its schedule would not run: refuse it now.
         let node = Node::new(Box::new(store), manifest)

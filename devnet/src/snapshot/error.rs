@@ -9,6 +9,9 @@ use vm_hooks::StateRoot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
+    /// The file is not one to read: missing, a directory, a device, a FIFO, too large.
+    #[error(transparent)]
+    Input(#[from] input_files::InputError),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{} already exists: a snapshot never overwrites a file", .0.display())]
@@ -45,7 +48,8 @@ impl SnapshotError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             SnapshotError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
-            SnapshotError::Exists(_)
+            SnapshotError::Input(_)
+            | SnapshotError::Exists(_)
             | SnapshotError::NotASnapshot { .. }
             | SnapshotError::Version { .. }
             | SnapshotError::Corrupt { .. }
@@ -56,6 +60,30 @@ impl SnapshotError {
             | SnapshotError::BadState { .. }
             | SnapshotError::Store(_)
             | SnapshotError::Visit { .. } => false,
+        }
+    }
+}
+
+impl SnapshotError {
+    /// The same error about `path`: for a snapshot read from a copy of it (a stream copied into
+    /// a file first), so that the message names what the operator gave, at the same offsets.
+    pub fn about(self, path: &Path) -> SnapshotError {
+        let path = path.to_path_buf();
+        match self {
+            SnapshotError::Io { source, .. } => SnapshotError::Io { path, source },
+            SnapshotError::Exists(_) => SnapshotError::Exists(path),
+            SnapshotError::NotASnapshot { .. } => SnapshotError::NotASnapshot { path },
+            SnapshotError::Version { found, .. } => SnapshotError::Version { path, found },
+            SnapshotError::Corrupt { offset, reason, .. } => SnapshotError::Corrupt { path, offset, reason },
+            SnapshotError::Checksum { expected, found, .. } => SnapshotError::Checksum { path, expected, found },
+            SnapshotError::RootMismatch { expected, found, .. } => {
+                SnapshotError::RootMismatch { path, expected, found }
+            }
+            SnapshotError::TooLarge { what, size, max, .. } => SnapshotError::TooLarge { path, what, size, max },
+            SnapshotError::BadState { reason, .. } => SnapshotError::BadState { path, reason },
+            SnapshotError::Changed { .. } => SnapshotError::Changed { path },
+            SnapshotError::Visit { reason, .. } => SnapshotError::Visit { path, reason },
+            e @ (SnapshotError::Input(_) | SnapshotError::Store(_)) => e,
         }
     }
 }

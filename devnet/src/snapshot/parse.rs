@@ -340,8 +340,10 @@ mod tests {
         assert!(matches!(err, SnapshotError::Version { found: 2, .. }), "{err}");
         assert!(matches!(read_info(&path), Err(SnapshotError::Version { found: 2, .. })));
         let missing = dir.path().join("missing");
-        assert!(matches!(verify(&missing), Err(SnapshotError::Io { .. })));
-        assert!(matches!(verify(dir.path()), Err(SnapshotError::Io { .. })));
+        assert!(matches!(verify(&missing), Err(SnapshotError::Input(input_files::InputError::Io { .. }))));
+        let err = verify(dir.path()).unwrap_err();
+        assert!(matches!(err, SnapshotError::Input(input_files::InputError::NotRegular { .. })), "{err}");
+        assert!(err.is_bad_input());
     }
 
     /// A record written by hand: tag, account (16 times this byte), value.

@@ -95,3 +95,19 @@ pub fn set_node_value(dir: &Path, key: &str, value: Option<&[u8]>) {
     let mut store = vm_hooks::RedbStore::open_existing(dir).unwrap();
     store.set_node_value(key, value).unwrap();
 }
+
+/// Runs the binary, killing it (and failing) if it has not ended within `deadline`: for
+/// commands that could wait forever (on a FIFO).
+pub fn devnet_within(args: &[&str], cwd: &Path, deadline: Duration) -> Output {
+    let mut child = command(args, cwd).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > deadline {
+            child.kill().unwrap();
+            let o = child.wait_with_output().unwrap();
+            panic!("{args:?} still running after {deadline:?}: {}", stderr(&o));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
