@@ -162,3 +162,59 @@ fn a_snapshot_is_a_regular_file_within_its_limit_or_a_stream_when_allowed() {
     assert!(err.contains("fifo: ") && !err.contains("incoming"), "{err}");
     assert!(!cwd.join("y").exists());
 }
+
+/// `bytes`, a snapshot, with its header's JSON edited, its length fixed and the trailer
+/// re-signed: what anyone with the format's description can make.
+fn forged(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    use sha2::Digest;
+    let len = u32::from_be_bytes(bytes[25..29].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[29..29 + len]).unwrap();
+    edit(&mut header);
+    let json = serde_json::to_vec(&header).unwrap();
+    let mut out = bytes[..25].to_vec();
+    out.extend_from_slice(&(json.len() as u32).to_be_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[29 + len..bytes.len() - 32]);
+    let digest = sha2::Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+/// A snapshot whose re-signed header said height `u64::MAX` imported, then wedged the chain
+/// (its next block has no height). So would a schedule the chain's height has passed.
+#[test]
+fn a_snapshot_whose_height_would_wedge_the_chain_is_refused_on_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    ok(&["run", "--accounts", "30", "--to", "v1", "--data-dir", "src"], cwd);
+    ok(&["snapshot", "export", "src.snapshot", "--data-dir", "src"], cwd);
+    let exported = std::fs::read(cwd.join("src.snapshot")).unwrap();
+    let max = devnet::limits::MAX_HEIGHT;
+    for (name, height, says) in [
+        ("max", u64::MAX, "the header's height 18446744073709551615 is beyond the highest height"),
+        ("over", max + 1, "beyond the highest height a chain reaches (1099511627776)"),
+    ] {
+        let file = format!("{name}.snapshot");
+        std::fs::write(cwd.join(&file), forged(&exported, |h| h["height"] = height.into())).unwrap();
+        let err = fails(2, &["snapshot", "import", &file, "--data-dir", name], cwd);
+        assert!(err.contains(says), "{name}: {err}");
+        assert!(!cwd.join(name).exists(), "{name}: nothing created");
+    }
+    let passed = forged(&exported, |h| {
+        h["height"] = 1000.into();
+        h["chain"]["activations"] = serde_json::json!([{"release": 2, "height": 10}]);
+    });
+    std::fs::write(cwd.join("passed.snapshot"), passed).unwrap();
+    let err = fails(2, &["snapshot", "import", "passed.snapshot", "--data-dir", "passed"], cwd);
+    assert!(err.contains("v2 is scheduled at height 10, but the chain is at height 1000 without it"), "{err}");
+    assert!(!cwd.join("passed").exists());
+
+    // A forged height the chain can go on from is a chain like any other.
+    std::fs::write(cwd.join("high.snapshot"), forged(&exported, |h| h["height"] = max.saturating_sub(5).into()))
+        .unwrap();
+    ok(&["snapshot", "import", "high.snapshot", "--data-dir", "high"], cwd);
+    ok(&["run", "--blocks", "5", "--data-dir", "high"], cwd);
+    assert_eq!(status("high", cwd)["height"], max);
+    let err = fails(2, &["run", "--blocks", "1", "--data-dir", "high"], cwd);
+    assert!(err.contains("beyond the highest height"), "{err}");
+}

@@ -7,6 +7,7 @@ use super::format::{
     MAX_HEADER, MAX_TAG_PREFIX, MAX_VALUE, TAIL, VERSION,
 };
 use super::reader::Reader;
+use crate::limits::MAX_HEIGHT;
 use migrations::core_types::render_struct_tag;
 use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;
@@ -49,6 +50,16 @@ pub(super) fn read_header(r: &mut Reader<'_>) -> Result<Header, SnapshotError> {
             path,
             at,
             format!("the header says version {}, the file's version field {VERSION}", header.version),
+        ));
+    }
+    if header.height > MAX_HEIGHT {
+        return Err(corrupt(
+            path,
+            at,
+            format!(
+                "the header's height {} is beyond the highest height a chain reaches ({MAX_HEIGHT})",
+                header.height
+            ),
         ));
     }
     Ok(header)

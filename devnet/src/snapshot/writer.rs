@@ -7,6 +7,7 @@ use super::format::{
     len_u64, Footer, Header, BUFFER, FORMAT, KIND_END, KIND_RESOURCE, KIND_TAG, MAGIC, MAX_FOOTER, MAX_HEADER,
     MAX_VALUE, RECORDS, VERSION,
 };
+use crate::limits::MAX_HEIGHT;
 use move_core_types::account_address::AccountAddress;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -49,6 +50,12 @@ impl<'a> Writer<'a> {
     }
 
     pub(super) fn header(&mut self, height: u64, chain: Value) -> Result<(), SnapshotError> {
+        if height > MAX_HEIGHT {
+            return Err(SnapshotError::BadState {
+                path: self.target.to_path_buf(),
+                reason: format!("height {height} is beyond the highest height a chain reaches ({MAX_HEIGHT})"),
+            });
+        }
         let header = Header { format: FORMAT.to_owned(), version: VERSION, height, chain, records: RECORDS.to_owned() };
         let json = serde_json::to_vec(&header)
             .map_err(|e| SnapshotError::BadState { path: self.target.to_path_buf(), reason: e.to_string() })?;
