@@ -16,7 +16,7 @@ use crate::error::DevnetError;
 use crate::limits::{MAX_BLOCKS_AHEAD, MAX_HEIGHT};
 use crate::manifest::Manifest;
 use crate::node::{BlockOutcome, Node};
-use crate::runbook::Journal;
+use crate::runbook::{clear_orphan_backup, Journal};
 use crate::summary::{Percentiles, RunSummary};
 use devchain::Genesis;
 use std::collections::BTreeMap;
@@ -261,7 +261,8 @@ fn new_manifest(options: &RunOptions) -> Result<Manifest, DevnetError> {
 
 /// Takes up the chain in `dir`, its schedule and parameters changed as asked.
 fn resume(options: &RunOptions, dir: &Path) -> Result<Node, DevnetError> {
-    let (store, mut manifest) = open_chain(dir)?;
+    let (mut store, mut manifest) = open_chain(dir)?;
+    clear_orphan_backup(dir, &mut store)?;
     if let Some(j) = Journal::load(&store)? {
         return Err(DevnetError::bad_input(format!(
             "{}: an upgrade v{} -> v{} was interrupted; `devnet upgrade --to v{}` takes it up again",

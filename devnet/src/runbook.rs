@@ -16,6 +16,7 @@
 use crate::census::{self, Census};
 use crate::chain_store::{open_chain, replace_chain, store_from_snapshot, ChainStore};
 use crate::data_dir::{DataDir, Scratch, DRY_RUN, RESTORE};
+use crate::drill;
 use crate::error::DevnetError;
 use crate::manifest::{check_upgrade_release, Manifest};
 use crate::node::{BlockOutcome, Node, Tally};
@@ -34,6 +35,8 @@ use vm_hooks::{state_root, RedbStore};
 pub use crate::data_dir::BACKUP_DIR;
 /// The store's node value that holds the journal of a runbook under way.
 pub const JOURNAL_KEY: &str = "upgrade";
+/// The store's node value that names a backup being taken, until the journal names it.
+pub const BACKUP_PENDING_KEY: &str = "backup-pending";
 /// Blocks the migrate step may take before it gives up.
 const MAX_MIGRATE_BLOCKS: u64 = 1_000_000;
 /// Mismatches listed in full by verify; beyond this they are counted.
@@ -119,12 +122,31 @@ impl Journal {
     }
 }
 
+/// Removes the backup a runbook was taking when it was killed (named in the store, not yet in
+/// a journal), and forgets it. Only a file the runbook names itself is removed: a name that is
+/// not `backups/NAME.snapshot` is forgotten, not followed.
+pub fn clear_orphan_backup(dir: &Path, store: &mut dyn ChainStore) -> Result<(), DevnetError> {
+    let Some(pending) = store.node_value(BACKUP_PENDING_KEY)? else { return Ok(()) };
+    let pending = PathBuf::from(String::from_utf8_lossy(&pending).into_owned());
+    let journal = Journal::load(store)?;
+    let ours = pending.parent() == Some(Path::new(BACKUP_DIR))
+        && pending.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        && pending.extension().is_some_and(|e| e == "snapshot")
+        && pending.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if ours && journal.is_none_or(|j| j.backup != pending) {
+        crate::data_dir::remove_any(&dir.join(&pending))?;
+    }
+    store.set_node_value(BACKUP_PENDING_KEY, None)?;
+    Ok(())
+}
+
 /// Runs the runbook on the chain in `dir`.
 pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress) -> Result<UpgradeReport, DevnetError> {
     check_upgrade_release(options.to)?;
     let data = DataDir::lock(dir, false)?;
     data.clear_leftovers()?;
-    let (store, manifest) = open_chain(dir)?;
+    let (mut store, manifest) = open_chain(dir)?;
+    clear_orphan_backup(dir, &mut store)?;
     if !options.dry_run {
         return Runbook { dir: dir.to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest);
     }
@@ -256,6 +278,7 @@ impl Runbook<'_> {
             before,
         };
         journal.save(node.store_mut())?;
+        node.store_mut().set_node_value(BACKUP_PENDING_KEY, None)?;
         Ok(journal)
     }
 
@@ -294,7 +317,7 @@ impl Runbook<'_> {
     }
 
     /// A snapshot of the state before anything changes, verified, and a census of it.
-    fn backup(&mut self, node: &Node, from: u32) -> Result<(PathBuf, snapshot::SnapshotInfo, Census), DevnetError> {
+    fn backup(&mut self, node: &mut Node, from: u32) -> Result<(PathBuf, snapshot::SnapshotInfo, Census), DevnetError> {
         let dir = self.dir.join(BACKUP_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| DevnetError::io(&dir, e))?;
         let height = node.height();
@@ -308,9 +331,25 @@ impl Runbook<'_> {
         }
         let relative = Path::new(BACKUP_DIR).join(name(n));
         let path = self.dir.join(&relative);
-        let info = snapshot::export(node.store(), height, node.manifest().to_json(), &path)?;
-        snapshot::verify(&path)?;
-        let before = census::take(node.store(), from)?;
+        // Named in the store before it exists, until the journal names it: a backup that fails
+        // is removed at once, one whose runbook was killed by the next command.
+        let pending = relative.to_string_lossy().into_owned();
+        node.store_mut().set_node_value(BACKUP_PENDING_KEY, Some(pending.as_bytes()))?;
+        let taken = snapshot::export(node.store(), height, node.manifest().to_json(), &path)
+            .and_then(|info| snapshot::verify(&path).map(|_| info))
+            .map_err(DevnetError::from)
+            .and_then(|info| {
+                drill::crash_point("backup");
+                Ok((info, census::take(node.store(), from)?))
+            });
+        let (info, before) = match taken {
+            Ok(taken) => taken,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                node.store_mut().set_node_value(BACKUP_PENDING_KEY, None)?;
+                return Err(e);
+            }
+        };
         let warning = match before.undecodable_count {
             0 => String::new(),
             n => format!("; warning: {n} resources already do not decode with their v{from} layout"),

@@ -277,3 +277,57 @@ fn two_processes_creating_one_chain_race_cleanly() {
     }
     assert!(in_use > 0, "the two processes never overlapped");
 }
+
+/// An export killed at any point (the drill inside its records, and kills spread over its
+/// length) leaves no snapshot under its name; the next export takes its partial file over and
+/// writes the whole snapshot, which imports to the chain's root.
+#[test]
+fn an_export_killed_at_any_point_is_finished_by_the_next_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let o = devnet(&["run", "--accounts", "20000", "--to", "v1", "--data-dir", "chain"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let chain = status(cwd, "chain");
+    let export = ["snapshot", "export", "s.snapshot", "--data-dir", "chain"];
+    let started = Instant::now();
+    let o = devnet(&["snapshot", "export", "whole.snapshot", "--data-dir", "chain"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let whole = started.elapsed();
+
+    let o = Command::new(env!("CARGO_BIN_EXE_devnet"))
+        .args(export)
+        .env(devnet::drill::CRASH_AT_ENV, "export")
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "the drill aborts inside the export");
+    assert!(cwd.join(".s.snapshot.partial").is_file() && !cwd.join("s.snapshot").exists());
+    for k in 1..=6u32 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_devnet"))
+            .args(export)
+            .current_dir(cwd)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole.mul_f64(f64::from(k) / 8.0).max(Duration::from_millis(2)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+        }
+        child.wait().unwrap();
+        if cwd.join("s.snapshot").exists() {
+            break;
+        }
+    }
+    if !cwd.join("s.snapshot").exists() {
+        let o = devnet(&export, cwd);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    // Never overwritten; and a partial name a kill left beside the published file is removed.
+    let o = devnet(&export, cwd);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!cwd.join(".s.snapshot.partial").exists());
+    assert_eq!(std::fs::read(cwd.join("s.snapshot")).unwrap(), std::fs::read(cwd.join("whole.snapshot")).unwrap());
+    let o = devnet(&["snapshot", "import", "s.snapshot", "--data-dir", "imported"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(status(cwd, "imported")["state_root"], chain["state_root"]);
+}

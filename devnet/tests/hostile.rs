@@ -218,3 +218,45 @@ fn a_snapshot_whose_height_would_wedge_the_chain_is_refused_on_import() {
     let err = fails(2, &["run", "--blocks", "1", "--data-dir", "high"], cwd);
     assert!(err.contains("beyond the highest height"), "{err}");
 }
+
+/// A kill during backup left an orphan backup file; a killed `snapshot export` left
+/// `.NAME.partial` and the next export refused; each killed `--dry-run` left a full store copy
+/// that nobody removed.
+#[test]
+fn what_a_killed_command_left_is_removed_or_taken_over_by_the_next_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let aborted = |args: &[&str], env: (&str, &str)| {
+        let o = command(args, cwd).env(env.0, env.1).output().unwrap();
+        assert_eq!(o.status.code(), None, "{args:?}: the drill aborts: {}", stderr(&o));
+    };
+    ok(&["run", "--accounts", "200", "--to", "v1", "--blocks", "5", "--data-dir", "d"], cwd);
+
+    // Killed once its backup is written, before the journal names it.
+    aborted(&["upgrade", "--to", "v2", "--data-dir", "d"], (devnet::drill::CRASH_AT_ENV, "backup"));
+    assert_eq!(listing(&cwd.join("d/backups")), vec!["h5-v1.snapshot"]);
+    assert_eq!(status("d", cwd)["upgrade_under_way"], serde_json::Value::Null);
+    ok(&["upgrade", "--to", "v2", "--data-dir", "d"], cwd);
+    assert_eq!(listing(&cwd.join("d/backups")), vec!["h5-v1.snapshot"], "the orphan went, the new backup stays");
+    let chain = status("d", cwd);
+
+    // Killed while exporting: the next export takes the partial file over.
+    aborted(&["snapshot", "export", "s.snapshot", "--data-dir", "d"], (devnet::drill::CRASH_AT_ENV, "export"));
+    assert!(cwd.join(".s.snapshot.partial").is_file() && !cwd.join("s.snapshot").exists());
+    ok(&["snapshot", "export", "s.snapshot", "--data-dir", "d"], cwd);
+    assert!(!cwd.join(".s.snapshot.partial").exists());
+    ok(&["snapshot", "import", "s.snapshot", "--data-dir", "e"], cwd);
+    assert_eq!(status("e", cwd)["state_root"], chain["state_root"]);
+
+    // A dry run killed mid-way: its copy is the next command's to remove; the chain is as it was.
+    let next = (chain["height"].as_u64().unwrap() + 1).to_string();
+    aborted(&["upgrade", "--to", "v3", "--dry-run", "--data-dir", "d"], (devnet::node::CRASH_ENV, &next));
+    assert!(cwd.join("d/.dry-run/state.redb").is_file());
+    assert_eq!(status("d", cwd), chain);
+    ok(&["run", "--blocks", "1", "--data-dir", "d"], cwd);
+    assert_eq!(listing(&cwd.join("d")), vec!["backups", "state.redb"]);
+    // A dry run that fails removes its copy at once.
+    let err = fails(2, &["upgrade", "--to", "v2", "--dry-run", "--data-dir", "d"], cwd);
+    assert!(err.contains("already on v2"), "{err}");
+    assert_eq!(listing(&cwd.join("d")), vec!["backups", "state.redb"]);
+}

@@ -16,6 +16,9 @@ pub enum SnapshotError {
     Io { path: PathBuf, source: io::Error },
     #[error("{} already exists: a snapshot never overwrites a file", .0.display())]
     Exists(PathBuf),
+    /// Export: another export is writing this partial file.
+    #[error("{}: another export is writing it; try again once it has finished", .0.display())]
+    InUse(PathBuf),
     #[error("{} is not a devnet snapshot: it does not start with \"MOVE-DEVNET-SNAPSHOT\"", .path.display())]
     NotASnapshot { path: PathBuf },
     #[error("{}: snapshot format version {found}, this devnet reads version {VERSION}", .path.display())]
@@ -50,6 +53,7 @@ impl SnapshotError {
             SnapshotError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
             SnapshotError::Input(_)
             | SnapshotError::Exists(_)
+            | SnapshotError::InUse(_)
             | SnapshotError::NotASnapshot { .. }
             | SnapshotError::Version { .. }
             | SnapshotError::Corrupt { .. }
@@ -72,6 +76,7 @@ impl SnapshotError {
         match self {
             SnapshotError::Io { source, .. } => SnapshotError::Io { path, source },
             SnapshotError::Exists(_) => SnapshotError::Exists(path),
+            SnapshotError::InUse(_) => SnapshotError::InUse(path),
             SnapshotError::NotASnapshot { .. } => SnapshotError::NotASnapshot { path },
             SnapshotError::Version { found, .. } => SnapshotError::Version { path, found },
             SnapshotError::Corrupt { offset, reason, .. } => SnapshotError::Corrupt { path, offset, reason },
