@@ -247,8 +247,15 @@ pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
             dir.display()
         )));
     }
-    let store = RedbStore::open_existing(dir)
-        .map_err(|e| DevnetError::bad_input(format!("{}: cannot open the store: {e}", path.display())))?;
+    let store = RedbStore::open_existing(dir).map_err(|e| {
+        // Most of the store's errors name its file already: not twice.
+        let (message, file) = (e.to_string(), path.display().to_string());
+        DevnetError::bad_input(if message.contains(&file) {
+            format!("cannot open the store: {message}")
+        } else {
+            format!("{file}: cannot open the store: {message}")
+        })
+    })?;
     if is_half_built(&store)? {
         return Err(half_built(dir));
     }

@@ -469,11 +469,28 @@ impl Runbook<'_> {
     }
 
     /// Restores the backup, after `failure`, and returns the error to exit with. The journal
-    /// is first set to rollback, so that a rollback killed half-way is done again.
+    /// is first set to rollback, so that a rollback killed half-way is done again. Each message
+    /// says what the next `devnet upgrade` will do, which is what the journal says.
     fn roll_back(&mut self, mut node: Node, journal: &Journal, failure: String) -> DevnetError {
         let marked = Journal { phase: Phase::Rollback, ..journal.clone() }.save(node.store_mut());
         drop(node);
-        match marked.and_then(|()| self.restore(journal)) {
+        let backup = self.dir.join(&journal.backup);
+        if let Err(e) = marked {
+            // Nothing was rolled back and the journal still says migrate (a full disk, typically):
+            // the next runbook takes the migration up, which is also what gets a chain whose
+            // machine failed back on its feet; if the migration was at fault, it fails again and
+            // the rollback happens then.
+            self.report("rollback", false, format!("not started: the journal could not be set to it: {e}"));
+            return DevnetError::failed(format!(
+                "{failure}; the rollback could not start ({e}): {} holds the chain part-way through the upgrade, its \
+                 journal at the migrate step, so the next `devnet upgrade --to v{}` takes the migration up again, \
+                 verifies it, and rolls back only if that fails; the backup is {}",
+                self.dir.display(),
+                journal.to,
+                backup.display()
+            ));
+        }
+        match self.restore(journal) {
             Ok(detail) => {
                 self.pass("rollback", detail);
                 DevnetError::failed(format!(
@@ -484,11 +501,11 @@ impl Runbook<'_> {
             Err(e) => {
                 self.report("rollback", false, e.to_string());
                 DevnetError::failed(format!(
-                    "{failure}; rollback failed: {e}; {} holds the migrated, unverified state and the journal, \
-                     so `devnet upgrade --to v{}` tries the rollback again; the backup is {}",
+                    "{failure}; rollback failed: {e}; {} holds the unverified state and the journal at its rollback \
+                     step, so the next `devnet upgrade --to v{}` does the rollback again; the backup is {}",
                     self.dir.display(),
                     journal.to,
-                    self.dir.join(&journal.backup).display()
+                    backup.display()
                 ))
             }
         }

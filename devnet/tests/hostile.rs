@@ -260,3 +260,80 @@ fn what_a_killed_command_left_is_removed_or_taken_over_by_the_next_one() {
     assert!(err.contains("already on v2"), "{err}");
     assert_eq!(listing(&cwd.join("d")), vec!["backups", "state.redb"]);
 }
+
+/// After a disk-full error in the migrate step the message said the next upgrade "tries the
+/// rollback again", but the journal stayed at migrate and the next upgrade finished the upgrade.
+/// The store is made to fail as a full disk does (a file size limit: every write past it fails,
+/// and redb refuses the rest of the process's writes), in the middle of the migration.
+#[test]
+#[cfg(unix)]
+fn after_a_full_disk_in_migrate_the_message_says_what_the_next_upgrade_does_and_it_does_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    ok(&["run", "--accounts", "3000", "--to", "v1", "--blocks", "2", "--data-dir", "d"], cwd);
+    let size = std::fs::metadata(cwd.join("d/state.redb")).unwrap().len();
+    // Half the store: the backup (a seventh of it) fits, the migration's new pages do not.
+    let script = format!("trap '' XFSZ; ulimit -f {}; exec \"$0\" upgrade --to v2 --data-dir d", size / 2 / 1024);
+    let o = std::process::Command::new("bash")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_devnet")])
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let err = output_fails(1, &o, &["upgrade under a file size limit"]);
+    let out = stdout(&o);
+    assert!(out.lines().any(|l| l.starts_with("backup") && l.contains(" ok ")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("migrate") && l.contains("FAILED")), "{out}");
+    assert!(
+        err.contains(
+            "its journal at the migrate step, so the next `devnet upgrade --to v2` takes the migration up again"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("tries the rollback again"), "{err}");
+    let st = status("d", cwd);
+    assert_eq!(st["upgrade_under_way"]["phase"], "migrate");
+
+    // Space is back: the next upgrade does what the message said.
+    let out = ok(&["upgrade", "--to", "v2", "--data-dir", "d"], cwd);
+    assert!(out.starts_with("take up") && out.contains("interrupted at its migrate step goes on"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("verify") && l.contains(" ok ")), "{out}");
+    assert!(!out.contains("rollback"), "{out}");
+    let st = status("d", cwd);
+    assert_eq!((st["active_release"].clone(), st["upgrade_under_way"].clone()), (2.into(), serde_json::Value::Null));
+}
+
+/// Exit codes follow the contract (0 ok, 1 a failed check or operation, 2 bad input or usage)
+/// whatever the path to the error, and no error says a part of itself twice.
+#[test]
+fn exit_codes_follow_the_contract_and_no_error_says_itself_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let d = cwd.join("d");
+    let d = d.to_str().unwrap();
+    for args in [vec!["--help"], vec!["--version"], vec!["snapshot", "--help"]] {
+        ok(&args, cwd);
+    }
+    for args in [vec!["bogus"], vec!["run", "--accounts", "x"], vec!["snapshot"]] {
+        let o = devnet(&args, cwd);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    ok(&["run", "--accounts", "30", "--to", "v1", "--data-dir", d], cwd);
+    std::fs::write(cwd.join("file"), b"").unwrap();
+    let store = format!("{d}/state.redb");
+    for (args, says) in [
+        (vec!["run", "--data-dir", "file/sub"], "file/sub"),
+        (vec!["status", "--data-dir", "file"], "file"),
+        (vec!["snapshot", "export", "/nonexistent/x.snapshot", "--data-dir", d], "/nonexistent/x.snapshot: "),
+        (vec!["snapshot", "export", "file/x.snapshot", "--data-dir", d], "file/x.snapshot: "),
+    ] {
+        let err = fails(2, &args, cwd);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // A store that is not one: named once.
+    let state = std::fs::read(&store).unwrap();
+    std::fs::write(&store, vec![0x5a; 4096]).unwrap();
+    let err = fails(2, &["status", "--data-dir", d], cwd);
+    assert_eq!(err.matches(&store).count(), 1, "{err}");
+    std::fs::write(&store, state).unwrap();
+    ok(&["status", "--data-dir", d], cwd);
+}

@@ -50,7 +50,7 @@ impl SnapshotError {
     /// corrupt or changed file, or one that would be overwritten.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            SnapshotError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            SnapshotError::Io { source, .. } => crate::error::is_bad_path(source),
             SnapshotError::Input(_)
             | SnapshotError::Exists(_)
             | SnapshotError::InUse(_)

@@ -35,7 +35,8 @@ impl Partial {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => return Err(SnapshotError::Io { path: temp, source }),
         }
-        let file = OpenOptions::new().write(true).create(true).truncate(false).open(&temp).map_err(io_error(&temp))?;
+        // A missing or read-only directory is the target's problem: named as the operator gave it.
+        let file = OpenOptions::new().write(true).create(true).truncate(false).open(&temp).map_err(io_error(path))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => return Err(SnapshotError::InUse(temp)),
