@@ -18,8 +18,12 @@ use migrations::StructTag;
 use move_core_types::account_address::AccountAddress;
 use std::collections::BTreeMap;
 use std::path::Path;
-use vm_hooks::persistent::{Visitor, DB_FILE};
+use vm_hooks::persistent::{RedbStoreError, Visitor, DB_FILE};
 use vm_hooks::{RedbStore, SortedState};
+
+/// The store's node value that holds the journal of a runbook under way (see
+/// [`crate::runbook::Journal`]).
+pub const JOURNAL_KEY: &str = "upgrade";
 
 /// A store that also keeps the chain's height and the node's own values (its manifest, the
 /// runbook's journal), outside the state and its root.
@@ -136,9 +140,7 @@ fn check_new(dir: &Path) -> Result<(), DevnetError> {
 /// devnet, which could rename it into place before its manifest was written). A store that
 /// committed a block or holds a journal is not one.
 fn is_half_built(store: &RedbStore) -> Result<bool, DevnetError> {
-    Ok(store.node_value(MANIFEST_KEY)?.is_none()
-        && store.node_value(crate::runbook::JOURNAL_KEY)?.is_none()
-        && store.height()? == 0)
+    Ok(store.node_value(MANIFEST_KEY)?.is_none() && store.node_value(JOURNAL_KEY)?.is_none() && store.height()? == 0)
 }
 
 fn half_built(dir: &Path) -> DevnetError {
@@ -230,6 +232,17 @@ pub fn store_from_snapshot(
 /// Opens the chain in `dir`, which must hold one: its store (never created here, and checked
 /// whole) and its manifest.
 pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
+    open_chain_unless_in_use(dir)?.ok_or_else(|| {
+        DevnetError::bad_input(format!(
+            "{}: in use by another process (a running node, an upgrade, a snapshot export); try again once it has \
+             finished",
+            dir.display()
+        ))
+    })
+}
+
+/// As [`open_chain`], or `None` if another process has the store open.
+pub fn open_chain_unless_in_use(dir: &Path) -> Result<Option<(RedbStore, Manifest)>, DevnetError> {
     if !dir.is_dir() {
         return Err(DevnetError::bad_input(format!("{}: no such data directory", dir.display())));
     }
@@ -247,7 +260,13 @@ pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
             dir.display()
         )));
     }
-    let store = RedbStore::open_existing(dir).map_err(|e| {
+    let opened = RedbStore::open_existing(dir);
+    if let Err(StoreError::Backend { source, .. }) = &opened {
+        if matches!(source.downcast_ref(), Some(RedbStoreError::InUse(_))) {
+            return Ok(None);
+        }
+    }
+    let store = opened.map_err(|e| {
         // Most of the store's errors name its file already: not twice.
         let (message, file) = (e.to_string(), path.display().to_string());
         DevnetError::bad_input(if message.contains(&file) {
@@ -260,7 +279,7 @@ pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
         return Err(half_built(dir));
     }
     let manifest = load_manifest(&store, &path)?;
-    Ok((store, manifest))
+    Ok(Some((store, manifest)))
 }
 
 /// Reads and checks the manifest of the chain in `store` (found at `origin`, for messages).

@@ -12,7 +12,7 @@
 //! Holding the lock, a command knows that nothing else uses the directory, so whatever
 //! temporaries it finds were left by a killed command: [`DataDir::clear_leftovers`] removes them
 //! (the staging directory of a creation or an import, the store a rollback was restoring, a dry
-//! run's copy, the partial file of a backup).
+//! run's copy, the partial file of a backup, the status view of a node: `crate::view`).
 
 use crate::error::DevnetError;
 use std::fs::{self, File};
@@ -28,6 +28,10 @@ pub const RESTORE: &str = ".restore";
 pub const DRY_RUN: &str = ".dry-run";
 /// Where the runbook keeps its backups (its partial files are leftovers too).
 pub const BACKUP_DIR: &str = "backups";
+/// The view a running node publishes for `status` (see `crate::view`), and where it is
+/// written before it is renamed into place.
+pub const VIEW_FILE: &str = ".status-view.json";
+pub const VIEW_PARTIAL: &str = ".status-view.json.partial";
 
 /// A data directory this process holds: nothing else writes it until this is dropped.
 #[derive(Debug)]
@@ -86,7 +90,7 @@ impl DataDir {
     /// Removes what a killed command left (see the module's documentation). Only the holder of
     /// the lock may: anything else would remove what a running command is writing.
     pub fn clear_leftovers(&self) -> Result<(), DevnetError> {
-        for name in [STAGING, RESTORE, DRY_RUN] {
+        for name in [STAGING, RESTORE, DRY_RUN, VIEW_FILE, VIEW_PARTIAL] {
             remove_any(&self.path.join(name))?;
         }
         let backups = self.path.join(BACKUP_DIR);

@@ -17,7 +17,8 @@
 //! - [`snapshot`]: the self-describing, checksummed snapshot file;
 //! - [`drill`]: aborts at named points, for crash tests;
 //! - `durable` (crate-private): a directory synced so that what is renamed into it survives;
-//! - [`summary`]: what a run reports.
+//! - [`summary`]: what a run reports;
+//! - [`view`]: what `status` shows while a node holds the store, published by that node.
 
 pub mod census;
 pub mod chain_store;
@@ -34,5 +35,6 @@ pub mod runbook;
 pub mod snapshot;
 pub mod summary;
 pub mod transactions;
+pub mod view;
 
 pub use error::DevnetError;

@@ -18,6 +18,7 @@ use crate::manifest::Manifest;
 use crate::node::{BlockOutcome, Node};
 use crate::runbook::{clear_orphan_backup, Journal};
 use crate::summary::{Percentiles, RunSummary};
+use crate::view::Publisher;
 use devchain::Genesis;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -90,10 +91,17 @@ pub fn run(options: &RunOptions, progress: &mut dyn Progress) -> Result<RunSumma
             (node, Some(seconds))
         }
     };
+    // `status` reads this while the node holds the store.
+    let view = data.as_ref().map(|data| Publisher::new(data.path(), &node));
     let first_height = node.height();
     let pending_before = node.pending_by_migration()?;
     progress.producing(pending_before.values().sum());
-    let tally = node.drive(min_blocks(options, first_height), u64::MAX, &mut |node, b| progress.block(node, b))?;
+    let tally = node.drive(min_blocks(options, first_height), u64::MAX, &mut |node, b| {
+        if let Some(view) = &view {
+            view.publish(node);
+        }
+        progress.block(node, b)
+    })?;
     progress.done_producing();
     let pending_after = node.pending_by_migration()?;
     let status = node.status()?;

@@ -22,6 +22,7 @@ use crate::manifest::{check_upgrade_release, Manifest};
 use crate::node::{BlockOutcome, Node, Tally};
 use crate::snapshot;
 use crate::summary::Percentiles;
+use crate::view::Publisher;
 use binary_format::Module;
 use devchain::release_modules;
 use migrations::core_types::render_struct_tag;
@@ -32,9 +33,8 @@ use stdlib::registry::ReleaseName;
 use vm_hooks::persistent::DB_FILE;
 use vm_hooks::{state_root, RedbStore};
 
+pub use crate::chain_store::JOURNAL_KEY;
 pub use crate::data_dir::BACKUP_DIR;
-/// The store's node value that holds the journal of a runbook under way.
-pub const JOURNAL_KEY: &str = "upgrade";
 /// The store's node value that names a backup being taken, until the journal names it.
 pub const BACKUP_PENDING_KEY: &str = "backup-pending";
 /// Blocks the migrate step may take before it gives up.
@@ -110,9 +110,12 @@ pub struct Journal {
 impl Journal {
     /// The journal of the chain in `store`, if a runbook is under way.
     pub fn load(store: &dyn ChainStore) -> Result<Option<Journal>, DevnetError> {
-        let Some(bytes) = store.node_value(JOURNAL_KEY)? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
+        store.node_value(JOURNAL_KEY)?.map(|bytes| Journal::decode(&bytes)).transpose()
+    }
+
+    /// A journal in its stored form.
+    pub fn decode(bytes: &[u8]) -> Result<Journal, DevnetError> {
+        serde_json::from_slice(bytes)
             .map_err(|e| DevnetError::bad_input(format!("the upgrade journal in the store is corrupt: {e}")))
     }
 
@@ -148,7 +151,8 @@ pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress)
     let (mut store, manifest) = open_chain(dir)?;
     clear_orphan_backup(dir, &mut store)?;
     if !options.dry_run {
-        return Runbook { dir: dir.to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest);
+        return Runbook { dir: dir.to_path_buf(), view: None, options, steps: Vec::new(), progress }
+            .run(store, manifest);
     }
     // A dry run starts from a quiet chain: one under an upgrade is taken up, not rehearsed.
     if let Some(j) = Journal::load(&store)? {
@@ -163,18 +167,25 @@ pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress)
     let copy = Scratch::new(&data, DRY_RUN)?;
     std::fs::copy(dir.join(DB_FILE), copy.path().join(DB_FILE)).map_err(|e| DevnetError::io(&dir.join(DB_FILE), e))?;
     let (store, manifest) = open_chain(copy.path())?;
-    Runbook { dir: copy.path().to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest)
+    Runbook { dir: copy.path().to_path_buf(), view: None, options, steps: Vec::new(), progress }.run(store, manifest)
 }
 
 struct Runbook<'p> {
     /// The data directory worked on (a copy for a dry run).
     dir: PathBuf,
+    view: Option<Publisher>,
     options: UpgradeOptions,
     steps: Vec<StepReport>,
     progress: &'p mut dyn Progress,
 }
 
 impl Runbook<'_> {
+    fn publish(&self, node: &Node) {
+        if let Some(view) = &self.view {
+            view.publish(node);
+        }
+    }
+
     fn report(&mut self, step: &'static str, ok: bool, detail: String) {
         let report = StepReport { step, ok, detail };
         self.progress.step(&report);
@@ -195,6 +206,9 @@ impl Runbook<'_> {
 
     fn run(mut self, store: RedbStore, manifest: Manifest) -> Result<UpgradeReport, DevnetError> {
         let mut node = Node::new(Box::new(store), manifest)?;
+        // `status` reads this while the runbook holds the store (not for a dry run's copy: the
+        // chain's own store is free then).
+        self.view = (!self.options.dry_run).then(|| Publisher::new(&self.dir, &node));
         let to = self.options.to;
         let journal = match Journal::load(node.store())? {
             Some(journal) => {
@@ -220,6 +234,7 @@ impl Runbook<'_> {
             }
             None => self.start(&mut node, to)?,
         };
+        self.publish(&node);
         let quiesced = self.quiesce(&mut node, journal.from, to)?;
         let outcome = match self.migrate(&mut node, journal.from, to) {
             Ok(blocks) => self.verify(&node, &journal).map(|()| blocks),
@@ -231,6 +246,7 @@ impl Runbook<'_> {
         };
         node.resume()?;
         node.store_mut().set_node_value(JOURNAL_KEY, None)?;
+        self.publish(&node);
         self.pass("resume", format!("transactions touching {} admitted again", quiesced.join(", ")));
         let root = state_root(node.store())?;
         if self.options.dry_run {
@@ -420,8 +436,13 @@ impl Runbook<'_> {
             }
             let pending: u64 = node.pending_by_migration()?.values().sum();
             self.progress.migrating(pending);
-            let progress = &mut *self.progress;
-            let tally: Tally = node.drive(0, MAX_MIGRATE_BLOCKS, &mut |_, b| progress.block(b))?;
+            let (progress, view) = (&mut *self.progress, &self.view);
+            let tally: Tally = node.drive(0, MAX_MIGRATE_BLOCKS, &mut |node, b| {
+                if let Some(view) = view {
+                    view.publish(node);
+                }
+                progress.block(b)
+            })?;
             self.progress.done_migrating();
             blocks += tally.blocks;
             if let Some(halted) = node.halted() {

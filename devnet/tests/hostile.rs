@@ -337,3 +337,36 @@ fn exit_codes_follow_the_contract_and_no_error_says_itself_twice() {
     std::fs::write(&store, state).unwrap();
     ok(&["status", "--data-dir", d], cwd);
 }
+
+/// `status` was refused while a node ran (the store is the node's). It shows the view the node
+/// publishes after every block, says so, and never shows a view once its node is gone.
+#[test]
+fn status_works_while_a_node_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    ok(&["run", "--accounts", "500", "--to", "v1", "--data-dir", "d"], cwd);
+    let mut node = spawn(&["run", "--blocks", "1000000", "--data-dir", "d"], cwd, &[]);
+    let view = cwd.join("d/.status-view.json");
+    let deadline = std::time::Duration::from_secs(60);
+    wait_for("the node's first view", deadline, || view.is_file());
+    let first = status("d", cwd);
+    assert!(first["published_by"]["pid"].as_u64() == Some(u64::from(node.id())), "{first}");
+    assert_eq!(first["state_root"], serde_json::Value::Null);
+    assert_eq!(first["accounts"], 500);
+    let height = first["height"].as_u64().unwrap();
+    wait_for("a later block", deadline, || status("d", cwd)["height"].as_u64().unwrap() > height);
+    let text = ok(&["status", "--data-dir", "d"], cwd);
+    assert!(text.contains("not computed: a running node"), "{text}");
+    // What else would write is told the directory is in use.
+    let err = fails(2, &["upgrade", "--to", "v2", "--data-dir", "d"], cwd);
+    assert!(err.contains("in use"), "{err}");
+
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert!(view.is_file(), "a killed node leaves its view");
+    let after = status("d", cwd);
+    assert!(after.get("published_by").is_none(), "the store is free: read, not the stale view: {after}");
+    assert!(after["state_root"].is_string() && after["height"].as_u64().unwrap() > height);
+    ok(&["run", "--blocks", "1", "--data-dir", "d"], cwd);
+    assert!(!view.exists(), "the next node removes the stale view and its own");
+}
