@@ -167,10 +167,22 @@ fn clear_half_built(dir: &Path) -> Result<bool, DevnetError> {
     Ok(half)
 }
 
-/// Whether the data directory holds a chain to take up; a half-built store (see
-/// [`check_new`]) does not count, and is removed.
-pub fn take_up_or_new(data: &DataDir) -> Result<bool, DevnetError> {
-    Ok(holds_chain(data.path()) && !clear_half_built(data.path())?)
+/// The chain the data directory holds, opened, or `None` if it holds none: a half-built store
+/// (see [`check_new`]) does not count, and is removed.
+pub fn take_up(data: &DataDir) -> Result<Option<(RedbStore, Manifest)>, DevnetError> {
+    let dir = data.path();
+    if !holds_chain(dir) {
+        return Ok(None);
+    }
+    let store = open_store(dir)?;
+    if is_half_built(&store)? {
+        drop(store);
+        let path = dir.join(DB_FILE);
+        std::fs::remove_file(&path).map_err(|e| DevnetError::io(&path, e))?;
+        return Ok(None);
+    }
+    let manifest = load_manifest(&store, &dir.join(DB_FILE))?;
+    Ok(Some((store, manifest)))
 }
 
 /// Creates a new chain in the data directory `data` holds: `build` fills a staging directory
@@ -266,20 +278,27 @@ pub fn open_chain_unless_in_use(dir: &Path) -> Result<Option<(RedbStore, Manifes
             return Ok(None);
         }
     }
-    let store = opened.map_err(|e| {
-        // Most of the store's errors name its file already: not twice.
-        let (message, file) = (e.to_string(), path.display().to_string());
-        DevnetError::bad_input(if message.contains(&file) {
-            format!("cannot open the store: {message}")
-        } else {
-            format!("{file}: cannot open the store: {message}")
-        })
-    })?;
+    let store = opened.map_err(|e| cannot_open(&path, e))?;
     if is_half_built(&store)? {
         return Err(half_built(dir));
     }
     let manifest = load_manifest(&store, &path)?;
     Ok(Some((store, manifest)))
+}
+
+/// Opens the store in `dir` (whose lock the caller holds: in use means another program).
+fn open_store(dir: &Path) -> Result<RedbStore, DevnetError> {
+    RedbStore::open_existing(dir).map_err(|e| cannot_open(&dir.join(DB_FILE), e))
+}
+
+fn cannot_open(path: &Path, e: StoreError) -> DevnetError {
+    // Most of the store's errors name its file already: not twice.
+    let (message, file) = (e.to_string(), path.display().to_string());
+    DevnetError::bad_input(if message.contains(&file) {
+        format!("cannot open the store: {message}")
+    } else {
+        format!("{file}: cannot open the store: {message}")
+    })
 }
 
 /// Reads and checks the manifest of the chain in `store` (found at `origin`, for messages).

@@ -8,7 +8,7 @@
 //! arguments into [`RunOptions`] and draws the [`Progress`]; the rest is here.
 
 use crate::chain_store::{
-    create_chain, create_persistent, open_chain, save_manifest, take_up_or_new, ChainStore, MemoryChain,
+    create_chain, create_persistent, open_chain, save_manifest, take_up, ChainStore, MemoryChain,
 };
 use crate::data_dir::DataDir;
 use crate::drill;
@@ -23,7 +23,7 @@ use devchain::Genesis;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vm_hooks::{state_root, Budget, Status};
+use vm_hooks::{state_root, Budget, RedbStore, Status};
 
 const DEFAULT_ACCOUNTS: u32 = 100_000;
 const DEFAULT_BUDGET: Budget = Budget { max_resources: 10_000, max_bytes: 8 << 20 };
@@ -84,8 +84,12 @@ pub fn run(options: &RunOptions, progress: &mut dyn Progress) -> Result<RunSumma
         }
         None => None,
     };
-    let (mut node, genesis_seconds) = match &data {
-        Some(data) if take_up_or_new(data)? => (resume(options, data.path())?, None),
+    let chain = match &data {
+        Some(data) => take_up(data)?,
+        None => None,
+    };
+    let (mut node, genesis_seconds) = match (&data, chain) {
+        (Some(data), Some((store, manifest))) => (resume(options, data.path(), store, manifest)?, None),
         _ => {
             let (node, seconds) = create(options, data.as_ref(), progress)?;
             (node, Some(seconds))
@@ -268,8 +272,7 @@ fn new_manifest(options: &RunOptions) -> Result<Manifest, DevnetError> {
 }
 
 /// Takes up the chain in `dir`, its schedule and parameters changed as asked.
-fn resume(options: &RunOptions, dir: &Path) -> Result<Node, DevnetError> {
-    let (mut store, mut manifest) = open_chain(dir)?;
+fn resume(options: &RunOptions, dir: &Path, mut store: RedbStore, mut manifest: Manifest) -> Result<Node, DevnetError> {
     clear_orphan_backup(dir, &mut store)?;
     if let Some(j) = Journal::load(&store)? {
         return Err(DevnetError::bad_input(format!(

@@ -2,7 +2,7 @@
 
 use super::bar;
 use crate::SnapshotCommand;
-use devnet::chain_store::{create_chain, open_chain, store_from_snapshot, take_up_or_new};
+use devnet::chain_store::{create_chain, open_chain, store_from_snapshot, take_up};
 use devnet::data_dir::DataDir;
 use devnet::node::Node;
 use devnet::{snapshot, DevnetError};
@@ -49,7 +49,7 @@ fn import(file: &Path, dir: &Path, special_files: bool) -> Result<(), DevnetErro
     let input = snapshot::check_input(file, special_files)?;
     let data = DataDir::lock(dir, true)?;
     data.clear_leftovers()?;
-    if take_up_or_new(&data)? {
+    if take_up(&data)?.is_some() {
         return Err(DevnetError::bad_input(format!(
             "{}: already holds a chain; import into a new --data-dir",
             dir.display()
