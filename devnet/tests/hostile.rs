@@ -31,6 +31,10 @@ fn settings_a_block_cannot_carry_are_refused_before_anything_is_written() {
         assert!(!cwd.join("new").exists(), "{args:?}: a refused run leaves nothing behind");
     }
 
+    // In memory it ran past a minute before it said anything.
+    let err = fails(2, &["run", "--in-memory", "--accounts", "10", "--transfers", "2000000"], cwd);
+    assert!(err.contains("at most 100000"), "{err}");
+
     // On a chain: refused, and nothing is saved.
     ok(&["run", "--accounts", "50", "--to", "v1", "--blocks", "2", "--data-dir", "d"], cwd);
     let before = status("d", cwd);
