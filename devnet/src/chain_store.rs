@@ -9,6 +9,7 @@
 //! manifest): the manifest is plain data, read without a store too (a snapshot's header, a
 //! schedule made before the store exists), while opening a chain always means its manifest.
 
+use crate::data_dir::{DataDir, STAGING};
 use crate::error::DevnetError;
 use crate::manifest::{Manifest, MANIFEST_KEY};
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
@@ -17,8 +18,12 @@ use migrations::StructTag;
 use rehearsal::durable;
 use std::collections::BTreeMap;
 use std::path::Path;
-use vm_hooks::persistent::{Visitor, DB_FILE};
+use vm_hooks::persistent::{RedbStoreError, Visitor, DB_FILE};
 use vm_hooks::{RedbStore, SortedState};
+
+/// The store's node value that holds the journal of a runbook under way (see
+/// [`crate::runbook::Journal`]).
+pub const JOURNAL_KEY: &str = "upgrade";
 
 /// A store that also keeps the chain's height and the node's own values (its manifest, the
 /// runbook's journal), outside the state and its root.
@@ -112,44 +117,82 @@ pub fn holds_chain(dir: &Path) -> bool {
     dir.join(DB_FILE).is_file()
 }
 
-/// Where a new chain for `dir` is built, inside it: the store is moved out of it with one
-/// rename once whole.
-const STAGING: &str = ".staging";
-
-/// Checks that `dir` may receive a new chain: absent, or a directory holding nothing but what a
-/// killed creation left in its staging directory. Anything else in it is someone's, and is not
-/// overwritten.
+/// Checks that the data directory may receive a new chain: it holds nothing but what a killed
+/// creation left (cleared by [`DataDir::clear_leftovers`]) or a half-built store, which is
+/// removed. Anything else in it is someone's, and is not overwritten.
 fn check_new(dir: &Path) -> Result<(), DevnetError> {
-    if !dir.exists() {
-        return Ok(());
+    clear_half_built(dir)?;
+    let mut entries = std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
+    match entries.next().transpose().map_err(|e| DevnetError::io(dir, e))? {
+        None => Ok(()),
+        Some(_) if holds_chain(dir) => Err(DevnetError::bad_input(format!(
+            "{}: already holds a chain; use another --data-dir for a new one",
+            dir.display()
+        ))),
+        Some(_) => Err(DevnetError::bad_input(format!(
+            "{}: not empty and holds no devnet chain (no {DB_FILE}); refusing to write there",
+            dir.display()
+        ))),
     }
-    if !dir.is_dir() {
-        return Err(DevnetError::bad_input(format!("{}: exists and is not a directory", dir.display())));
-    }
-    for entry in std::fs::read_dir(dir).map_err(|e| DevnetError::io(dir, e))? {
-        let entry = entry.map_err(|e| DevnetError::io(dir, e))?;
-        if entry.file_name() != STAGING {
-            return Err(DevnetError::bad_input(format!(
-                "{}: not empty and holds no devnet chain (no {DB_FILE}); refusing to write there",
-                dir.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
-/// Creates a new chain in `dir`: `build` fills a staging directory inside it (the store, closed
-/// when `build` returns), whose store is then renamed into place. The store holds the whole
-/// chain (state, height, manifest), so `dir` holds a whole chain or none: a process killed
-/// while building leaves only the staging directory, which the next creation clears.
-pub fn create_chain<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T, DevnetError>) -> Result<T, DevnetError> {
-    check_new(dir)?;
-    let created = !dir.exists();
-    let built = replace_chain(dir, STAGING, build);
-    if built.is_err() && created {
-        let _ = std::fs::remove_dir(dir);
+/// What a store without a manifest is: the store of a creation killed half-way (by an older
+/// devnet, which could rename it into place before its manifest was written). A store that
+/// committed a block or holds a journal is not one.
+fn is_half_built(store: &RedbStore) -> Result<bool, DevnetError> {
+    Ok(store.node_value(MANIFEST_KEY)?.is_none() && store.node_value(JOURNAL_KEY)?.is_none() && store.height()? == 0)
+}
+
+fn half_built(dir: &Path) -> DevnetError {
+    DevnetError::bad_input(format!(
+        "{}: holds a half-built chain (a store without a manifest, left by a creation that was killed); \
+         `devnet run` or `devnet snapshot import` into it starts again",
+        dir.display()
+    ))
+}
+
+/// Removes the store in `dir` if it is half-built; returns whether it did.
+fn clear_half_built(dir: &Path) -> Result<bool, DevnetError> {
+    if !holds_chain(dir) {
+        return Ok(false);
     }
-    built
+    let path = dir.join(DB_FILE);
+    let half = match RedbStore::open_existing(dir) {
+        Ok(store) => is_half_built(&store)?,
+        Err(_) => false,
+    };
+    if half {
+        std::fs::remove_file(&path).map_err(|e| DevnetError::io(&path, e))?;
+    }
+    Ok(half)
+}
+
+/// The chain the data directory holds, opened, or `None` if it holds none: a half-built store
+/// (see [`check_new`]) does not count, and is removed.
+pub fn take_up(data: &DataDir) -> Result<Option<(RedbStore, Manifest)>, DevnetError> {
+    let dir = data.path();
+    if !holds_chain(dir) {
+        return Ok(None);
+    }
+    let store = open_store(dir)?;
+    if is_half_built(&store)? {
+        drop(store);
+        let path = dir.join(DB_FILE);
+        std::fs::remove_file(&path).map_err(|e| DevnetError::io(&path, e))?;
+        return Ok(None);
+    }
+    let manifest = load_manifest(&store, &dir.join(DB_FILE))?;
+    Ok(Some((store, manifest)))
+}
+
+/// Creates a new chain in the data directory `data` holds: `build` fills a staging directory
+/// inside it (the store, closed when `build` returns), whose store is then renamed into place.
+/// The store holds the whole chain (state, height, manifest), so the directory holds a whole
+/// chain or none: a process killed while building leaves only the staging directory, which the
+/// next command clears.
+pub fn create_chain<T>(data: &DataDir, build: impl FnOnce(&Path) -> Result<T, DevnetError>) -> Result<T, DevnetError> {
+    check_new(data.path())?;
+    replace_chain(data.path(), STAGING, build)
 }
 
 /// Replaces the chain in `dir` the same way: `build` fills `dir/{staging}`, whose store is
@@ -176,15 +219,23 @@ pub fn replace_chain<T>(
 /// The chain a snapshot holds, built in the empty directory `dir`: its resources, its height
 /// and its manifest (which must parse). The state root is not computed again: `import`
 /// verified that the records hash to the root the file records and wrote exactly those into
-/// an empty store.
+/// an empty store. Errors name `origin`: the snapshot as the operator named it, `file` itself
+/// unless that is a copy (of a stream).
 pub fn store_from_snapshot(
     file: &Path,
+    origin: &Path,
     dir: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(RedbStore, crate::snapshot::SnapshotInfo, Manifest), DevnetError> {
     let mut store = create_persistent(dir)?;
-    let info = crate::snapshot::import(file, &mut store, 50_000, progress)?;
-    let manifest = Manifest::parse(&info.chain.to_string(), file)?;
+    let info = crate::snapshot::import(file, &mut store, 50_000, progress).map_err(|e| {
+        if file == origin {
+            e
+        } else {
+            e.about(origin)
+        }
+    })?;
+    let manifest = Manifest::parse(&info.chain.to_string(), origin)?;
     store.commit_block(WriteBatch::new(), info.height)?;
     save_manifest(&mut store, &manifest)?;
     Ok((store, info, manifest))
@@ -193,20 +244,70 @@ pub fn store_from_snapshot(
 /// Opens the chain in `dir`, which must hold one: its store (never created here, and checked
 /// whole) and its manifest.
 pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
+    open_chain_unless_in_use(dir)?.ok_or_else(|| {
+        DevnetError::bad_input(format!(
+            "{}: in use by another process (a running node, an upgrade, a snapshot export); try again once it has \
+             finished",
+            dir.display()
+        ))
+    })
+}
+
+/// As [`open_chain`], or `None` if another process has the store open.
+pub fn open_chain_unless_in_use(dir: &Path) -> Result<Option<(RedbStore, Manifest)>, DevnetError> {
     if !dir.is_dir() {
         return Err(DevnetError::bad_input(format!("{}: no such data directory", dir.display())));
     }
     let path = dir.join(DB_FILE);
+    if !path.is_file() && dir.join(STAGING).exists() {
+        return Err(DevnetError::bad_input(format!(
+            "{}: holds no chain yet: a creation or an import is under way there, or was killed (the next `devnet \
+             run` or `devnet snapshot import` into it clears what it left)",
+            dir.display()
+        )));
+    }
     if !path.is_file() {
         return Err(DevnetError::bad_input(format!(
             "{}: missing {DB_FILE}: not a devnet data directory",
             dir.display()
         )));
     }
-    let store = RedbStore::open_existing(dir)
-        .map_err(|e| DevnetError::bad_input(format!("{}: cannot open the store: {e}", path.display())))?;
+    let opened = RedbStore::open_existing(dir);
+    if let Err(StoreError::Backend { source, .. }) = &opened {
+        if matches!(source.downcast_ref(), Some(RedbStoreError::InUse(_))) {
+            return Ok(None);
+        }
+    }
+    let store = opened.map_err(|e| cannot_open(&path, e))?;
+    if is_half_built(&store)? {
+        return Err(half_built(dir));
+    }
     let manifest = load_manifest(&store, &path)?;
-    Ok((store, manifest))
+    Ok(Some((store, manifest)))
+}
+
+/// Opens the store in `dir` (whose lock the caller holds: in use means another program).
+fn open_store(dir: &Path) -> Result<RedbStore, DevnetError> {
+    RedbStore::open_existing(dir).map_err(|e| cannot_open(&dir.join(DB_FILE), e))
+}
+
+fn cannot_open(path: &Path, e: StoreError) -> DevnetError {
+    // Most of the store's errors name its file already: not twice.
+    let (message, file) = (e.to_string(), path.display().to_string());
+    DevnetError::bad_input(if message.contains(&file) {
+        format!("cannot open the store: {message}")
+    } else {
+        format!("{file}: cannot open the store: {message}")
+    })
+}
+
+/// The on-chain migration status of the chain in `dir` (held where the stdlib chain keeps it),
+/// or an empty one before the first activation. A status that does not decode is bad input:
+/// the data directory is not usable as it is.
+pub fn load_status(store: &dyn Store, dir: &Path) -> Result<vm_hooks::Status, DevnetError> {
+    let chain = vm_hooks::ChainConfig::stdlib().map_err(|e| DevnetError::failed(e.to_string()))?;
+    vm_hooks::Status::load(store, &chain)
+        .map_err(|e| DevnetError::bad_input(format!("{}: on-chain status: {e}", dir.display())))
 }
 
 /// Reads and checks the manifest of the chain in `store` (found at `origin`, for messages).
@@ -255,8 +356,14 @@ mod tests {
         wrong.activations.push(Activation { release: 3, height: 3 });
         store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&wrong).unwrap().as_bytes())).unwrap();
         assert!(load_manifest(&store, origin).unwrap_err().to_string().contains("must come after"));
+        // A setting beyond what a block carries loads (so that `devnet run` can change it back)
+        // and is refused where blocks would be produced with it.
         let huge = Manifest { transfers_per_block: u32::MAX, ..m };
         store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&huge).unwrap().as_bytes())).unwrap();
+        let loaded = load_manifest(&store, origin).unwrap();
+        assert!(loaded.check_settings().unwrap_err().to_string().contains("--transfers"));
+        let none = Manifest { accounts: 0, ..loaded };
+        store.set_node_value(MANIFEST_KEY, Some(serde_json::to_string(&none).unwrap().as_bytes())).unwrap();
         assert!(load_manifest(&store, origin).unwrap_err().to_string().contains("out of range"));
     }
 }

@@ -37,12 +37,27 @@ impl DevnetError {
     }
 
     /// The process exit code for this error: 2 for bad input (a snapshot file that is missing
-    /// or does not verify is bad input too), 1 for everything else.
+    /// or does not verify, a path that cannot be used as given, a store found damaged), 1 for
+    /// everything else (a failed step, a machine that fails: a full disk, an I/O error).
     pub fn exit_code(&self) -> u8 {
         match self {
             DevnetError::BadInput(_) => 2,
             DevnetError::Snapshot(e) if e.is_bad_input() => 2,
+            DevnetError::Io { source, .. } if input_files::is_bad_path(source) => 2,
+            DevnetError::Store(e) if is_damaged(e) => 2,
             _ => 1,
         }
+    }
+}
+
+/// Whether the store reported damage to itself (found after it opened: a key or a height that
+/// does not decode): the data directory is not usable as it is.
+fn is_damaged(e: &StoreError) -> bool {
+    use vm_hooks::persistent::RedbStoreError;
+    match e {
+        StoreError::Backend { source, .. } => {
+            matches!(source.downcast_ref(), Some(RedbStoreError::Corrupt { .. } | RedbStoreError::CorruptKey { .. }))
+        }
+        _ => false,
     }
 }

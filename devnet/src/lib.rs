@@ -5,7 +5,10 @@
 //! releases activated at heights and migrated by the prologue hook under a budget, then a
 //! summary they can compare between runs.
 //! - [`manifest`]: the chain's parameters and schedule, kept in its store;
+//! - [`limits`]: every bound on what a chain may be asked (accounts, a block's load, heights);
 //! - [`chain_store`]: the store and its height, on disk or in memory;
+//! - [`data_dir`]: the data directory, written by one process at a time, and what killed
+//!   commands left in it;
 //! - [`node`]: block production (prologue, transfers, commit) and its figures ([`node::Tally`]);
 //! - [`transactions`]: the blocks' transactions (transfers, vouches), refused for quiesced modules;
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
@@ -13,12 +16,17 @@
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
 //! - [`snapshot`]: the self-describing, checksummed snapshot file (its format lives in the
 //!   `rehearsal` crate, which reads and writes it below the devnet; re-exported here);
-//! - [`summary`]: what a run reports.
+//! - [`drill`]: aborts at named points, for crash tests;
+//! - [`summary`]: what a run reports;
+//! - [`view`]: what `status` shows while a node holds the store, published by that node.
 
 pub mod census;
 pub mod chain_store;
 pub mod coin;
+pub mod data_dir;
+pub mod drill;
 pub mod error;
+pub mod limits;
 pub mod manifest;
 pub mod node;
 pub mod run;
@@ -26,5 +34,6 @@ pub mod runbook;
 pub use rehearsal::snapshot;
 pub mod summary;
 pub mod transactions;
+pub mod view;
 
 pub use error::DevnetError;

@@ -97,6 +97,10 @@ pub enum SnapshotCommand {
         file: PathBuf,
         #[command(flatten)]
         data: DataDir,
+        /// Also read FILE if it is a FIFO or a character device (process substitution,
+        /// `/dev/stdin`): it is copied into the data directory's staging area first.
+        #[arg(long)]
+        allow_special_files: bool,
     },
 }
 
@@ -147,14 +151,59 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line, whatever a message quotes (a path, a name, a library's text).
-            let line: String = e
-                .to_string()
-                .chars()
-                .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
-                .collect();
-            eprintln!("devnet: error: {line}");
+            eprintln!("devnet: error: {}", error_line(&e));
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// The one line an error is printed as: its message, then each cause in its chain whose text
+/// the line does not already hold (most messages quote their cause; printing the chain as well
+/// would say it twice), with control characters escaped (a message may quote a path, a name or
+/// a library's text).
+fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+    use std::fmt;
+
+    /// An error whose message is `text`, caused by `cause`.
+    #[derive(Debug)]
+    struct Chain(&'static str, Option<Box<Chain>>);
+
+    impl fmt::Display for Chain {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Chain {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|c| c as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn a_cause_is_printed_once_whether_or_not_its_message_quotes_it() {
+        let utf8 = || Some(Box::new(Chain("stream did not contain valid UTF-8", None)));
+        let quoted = Chain("config.toml: stream did not contain valid UTF-8", utf8());
+        assert_eq!(error_line(&quoted), "config.toml: stream did not contain valid UTF-8");
+        let unquoted = Chain("cannot read config.toml", utf8());
+        assert_eq!(error_line(&unquoted), "cannot read config.toml: stream did not contain valid UTF-8");
+        let deep = Chain("a", Some(Box::new(Chain("b\nc", Some(Box::new(Chain("a", None)))))));
+        assert_eq!(error_line(&deep), "a: b\\nc");
     }
 }

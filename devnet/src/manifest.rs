@@ -13,6 +13,7 @@
 //! schedule computed before any store exists and the fuzz target read it without one.
 
 use crate::error::DevnetError;
+use crate::limits::{MAX_ACCOUNTS, MAX_BUDGET_BYTES, MAX_BUDGET_RESOURCES, MAX_HEIGHT, MAX_TRANSFERS_PER_BLOCK};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use stdlib::registry::ReleaseName;
@@ -24,8 +25,6 @@ const FORMAT: &str = "move-devnet";
 const VERSION: u32 = 1;
 /// A manifest is a few hundred bytes; anything much larger is not one.
 const MAX_MANIFEST_BYTES: usize = 1 << 20;
-/// Transfers per block beyond this would stall a block for minutes.
-pub const MAX_TRANSFERS_PER_BLOCK: u32 = 1_000_000;
 
 /// `message` with its control characters escaped: serde quotes an unknown field's name as it is.
 fn one_line(message: &impl std::fmt::Display) -> String {
@@ -126,6 +125,10 @@ impl Manifest {
         Ok(())
     }
 
+    /// What makes a manifest one: its format, a budget, accounts, a schedule in sequence. A
+    /// setting beyond what a block carries is not checked here ([`Manifest::check_settings`]):
+    /// a chain that holds one (kept by an older devnet) must still open, so that `devnet run`
+    /// can change it back.
     fn validate(&self, origin: &Path) -> Result<(), DevnetError> {
         let bad = |what: String| DevnetError::bad_input(format!("{}: {what}", origin.display()));
         if self.format != FORMAT || self.version != VERSION {
@@ -137,17 +140,67 @@ impl Manifest {
         if self.max_resources_per_block == 0 || self.max_bytes_per_block == 0 {
             return Err(bad("the per-block budget is zero".to_owned()));
         }
-        if self.transfers_per_block > MAX_TRANSFERS_PER_BLOCK || self.corrupt > self.accounts || self.accounts == 0 {
-            return Err(bad(format!(
-                "out of range: {} accounts, {} corrupt, {} transfers per block (at most {MAX_TRANSFERS_PER_BLOCK})",
-                self.accounts, self.corrupt, self.transfers_per_block
-            )));
+        if self.corrupt > self.accounts || self.accounts == 0 {
+            return Err(bad(format!("out of range: {} accounts, {} corrupt", self.accounts, self.corrupt)));
         }
         let mut check = Manifest { activations: Vec::new(), ..self.clone() };
         for a in &self.activations {
             check.schedule(a.release, a.height, 0).map_err(|e| bad(e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// Checks the settings a node produces blocks with against what a block carries
+    /// ([`crate::limits`]); the error names the value, the bound and the flag that sets it.
+    pub fn check_settings(&self) -> Result<(), DevnetError> {
+        if self.transfers_per_block > MAX_TRANSFERS_PER_BLOCK {
+            return Err(DevnetError::bad_input(format!(
+                "{} transfers per block is more than a block carries (at most {MAX_TRANSFERS_PER_BLOCK}: with \
+                 their vouches {} transactions, about a second of block time); `--transfers` sets it",
+                self.transfers_per_block,
+                MAX_TRANSFERS_PER_BLOCK / 4 * 5
+            )));
+        }
+        if self.max_resources_per_block > MAX_BUDGET_RESOURCES {
+            return Err(DevnetError::bad_input(format!(
+                "a budget of {} resources per block is more than a block's prologue may stage (at most \
+                 {MAX_BUDGET_RESOURCES}); `--budget` sets it",
+                self.max_resources_per_block
+            )));
+        }
+        if self.max_bytes_per_block > MAX_BUDGET_BYTES {
+            return Err(DevnetError::bad_input(format!(
+                "a budget of {} bytes per block is more than a block's prologue may stage (at most \
+                 {MAX_BUDGET_BYTES}); `--budget-bytes` sets it",
+                self.max_bytes_per_block
+            )));
+        }
+        if let Some(a) = self.activations.iter().find(|a| a.height > MAX_HEIGHT) {
+            return Err(DevnetError::bad_input(format!(
+                "v{} is scheduled at height {}, beyond the highest height a chain reaches ({MAX_HEIGHT}); \
+                 `--upgrade-at` sets it",
+                a.release, a.height
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the manifest of a chain about to be made: its accounts, and its settings.
+    pub fn check_new(&self) -> Result<(), DevnetError> {
+        if self.accounts > MAX_ACCOUNTS {
+            return Err(DevnetError::bad_input(format!(
+                "--accounts {} is more than {MAX_ACCOUNTS} (a chain of {MAX_ACCOUNTS} accounts is a 5 GB store \
+                 and about 90 s of genesis)",
+                self.accounts
+            )));
+        }
+        if self.corrupt > self.accounts {
+            return Err(DevnetError::bad_input(format!(
+                "--corrupt {} is more than the {} accounts",
+                self.corrupt, self.accounts
+            )));
+        }
+        self.check_settings()
     }
 
     /// Reads and checks a manifest in its stored form (found at `origin`, for messages).
@@ -199,5 +252,30 @@ mod tests {
         m.schedule(3, 7, 5).unwrap();
         assert_eq!(m.target(), 3);
         assert_eq!(m.heights(), vec![(ReleaseName::new(2), 6), (ReleaseName::new(3), 7)]);
+    }
+
+    #[test]
+    fn settings_are_bounded_by_what_a_block_carries_and_accounts_only_for_a_new_chain() {
+        let at_limit = Manifest::new(
+            MAX_ACCOUNTS,
+            0,
+            MAX_TRANSFERS_PER_BLOCK,
+            Budget { max_resources: MAX_BUDGET_RESOURCES, max_bytes: MAX_BUDGET_BYTES },
+        );
+        at_limit.check_new().unwrap();
+        let over = |edit: fn(&mut Manifest)| {
+            let mut m = at_limit.clone();
+            edit(&mut m);
+            m.check_new().unwrap_err().to_string()
+        };
+        assert!(over(|m| m.transfers_per_block += 1).contains("`--transfers` sets it"));
+        assert!(over(|m| m.max_resources_per_block += 1).contains("`--budget` sets it"));
+        assert!(over(|m| m.max_bytes_per_block += 1).contains("`--budget-bytes` sets it"));
+        assert!(
+            over(|m| m.activations.push(Activation { release: 2, height: MAX_HEIGHT + 1 })).contains("--upgrade-at")
+        );
+        assert!(over(|m| m.accounts += 1).contains("--accounts"));
+        // A chain made bigger by an older devnet runs.
+        Manifest { accounts: u32::MAX, ..at_limit }.check_settings().unwrap();
     }
 }

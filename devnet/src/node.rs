@@ -9,6 +9,7 @@
 
 use crate::chain_store::{save_manifest, ChainStore};
 use crate::error::DevnetError;
+use crate::limits::MAX_HEIGHT;
 use crate::manifest::Manifest;
 use crate::transactions::{self, Resources, TransactionCounts};
 use migrations::store::Store;
@@ -107,6 +108,10 @@ fn hook_for(manifest: &Manifest) -> Result<Hook, DevnetError> {
 
 impl Node {
     pub fn new(store: Box<dyn ChainStore>, manifest: Manifest) -> Result<Node, DevnetError> {
+        // A setting an older devnet stored beyond what a block carries is refused here, where
+        // blocks would be produced with it, not where the chain is opened: `status` and
+        // `snapshot export` still work, and `devnet run` with the flag changes it back.
+        manifest.check_settings().map_err(|e| DevnetError::bad_input(format!("the chain's settings: {e}")))?;
         let mut hook = hook_for(&manifest)?;
         load(&mut hook, &*store)?;
         let height = store.height()?;
@@ -134,6 +139,23 @@ impl Node {
             return Err(DevnetError::bad_input(format!(
                 "the on-chain status records work at height {}, the chain is at height {height}",
                 status.last_height()
+            )));
+        }
+        if height > MAX_HEIGHT {
+            return Err(DevnetError::bad_input(format!(
+                "the chain is at height {height}, beyond the highest height a chain reaches ({MAX_HEIGHT})"
+            )));
+        }
+        // A release due at or before the chain's height and not active would activate at the
+        // next block, late, and the chain would contradict its schedule from then on.
+        let active: BTreeSet<u64> = status.activations().iter().map(|a| a.release).collect();
+        if let Some(s) =
+            manifest.activations.iter().find(|s| !active.contains(&u64::from(s.release)) && s.height <= height)
+        {
+            return Err(DevnetError::bad_input(format!(
+                "v{} is scheduled at height {}, but the chain is at height {height} without it: it would \
+                 activate late and contradict its schedule",
+                s.release, s.height
             )));
         }
         let crash_after_prologue = std::env::var(CRASH_ENV).ok().and_then(|h| h.parse().ok());
@@ -176,6 +198,7 @@ impl Node {
     /// hook is rebuilt: it reads the on-chain status again and checks it against the new
     /// schedule before anything is saved.
     pub fn replan(&mut self, manifest: Manifest) -> Result<(), DevnetError> {
+        manifest.check_settings()?;
         let mut hook = hook_for(&manifest)?;
         load(&mut hook, &*self.store)?;
         save_manifest(&mut *self.store, &manifest)?;

@@ -8,18 +8,22 @@
 //! arguments into [`RunOptions`] and draws the [`Progress`]; the rest is here.
 
 use crate::chain_store::{
-    create_chain, create_persistent, holds_chain, open_chain, save_manifest, ChainStore, MemoryChain,
+    create_chain, create_persistent, load_status, open_chain, save_manifest, take_up, ChainStore, MemoryChain,
 };
+use crate::data_dir::DataDir;
+use crate::drill;
 use crate::error::DevnetError;
+use crate::limits::{MAX_BLOCKS_AHEAD, MAX_HEIGHT};
 use crate::manifest::Manifest;
 use crate::node::{BlockOutcome, Node};
-use crate::runbook::Journal;
+use crate::runbook::{clear_orphan_backup, Journal};
 use crate::summary::{Percentiles, RunSummary};
+use crate::view::Publisher;
 use devchain::Genesis;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vm_hooks::{state_root, Budget};
+use vm_hooks::{state_root, Budget, RedbStore};
 
 const DEFAULT_ACCOUNTS: u32 = 100_000;
 const DEFAULT_BUDGET: Budget = Budget { max_resources: 10_000, max_bytes: 8 << 20 };
@@ -28,9 +32,6 @@ const DEFAULT_TRANSFERS: u32 = 100;
 /// blocks apart.
 const DEFAULT_HEIGHTS: [u64; 2] = [10, 20];
 const SPACING: u64 = 10;
-/// Blocks one run may be asked to produce (activation heights, `--blocks`, `--until-height`):
-/// a typo of a few digits would otherwise keep the node producing idle blocks for days.
-const MAX_BLOCKS_AHEAD: u64 = 1_000_000;
 /// Accounts written per genesis batch: bounds memory whatever the chain's size.
 const GENESIS_BATCH: u32 = 20_000;
 
@@ -74,17 +75,37 @@ pub trait Progress {
 /// returns the summary. A halted migration is no error here: the summary says so.
 pub fn run(options: &RunOptions, progress: &mut dyn Progress) -> Result<RunSummary, DevnetError> {
     let started = Instant::now();
-    let (mut node, genesis_seconds) = match &options.data_dir {
-        Some(dir) if holds_chain(dir) => (resume(options, dir)?, None),
+    // The data directory is this process's from before anything is written to it.
+    let data = match &options.data_dir {
+        Some(dir) => {
+            let data = DataDir::lock(dir, true)?;
+            data.clear_leftovers()?;
+            Some(data)
+        }
+        None => None,
+    };
+    let chain = match &data {
+        Some(data) => take_up(data)?,
+        None => None,
+    };
+    let (mut node, genesis_seconds) = match (&data, chain) {
+        (Some(data), Some((store, manifest))) => (resume(options, data.path(), store, manifest)?, None),
         _ => {
-            let (node, seconds) = create(options, progress)?;
+            let (node, seconds) = create(options, data.as_ref(), progress)?;
             (node, Some(seconds))
         }
     };
+    // `status` reads this while the node holds the store.
+    let view = data.as_ref().map(|data| Publisher::new(data.path(), &node));
     let first_height = node.height();
     let pending_before = node.pending_by_migration()?;
     progress.producing(pending_before.values().sum());
-    let tally = node.drive(min_blocks(options, first_height), u64::MAX, &mut |node, b| progress.block(node, b))?;
+    let tally = node.drive(min_blocks(options, first_height), u64::MAX, &mut |node, b| {
+        if let Some(view) = &view {
+            view.publish(node);
+        }
+        progress.block(node, b)
+    })?;
     progress.done_producing();
     let pending_after = node.pending_by_migration()?;
     let status = node.status()?;
@@ -132,46 +153,57 @@ fn min_blocks(options: &RunOptions, first_height: u64) -> u64 {
 }
 
 /// A new chain, in the data directory or in memory; with the seconds its genesis took.
-fn create(options: &RunOptions, progress: &mut dyn Progress) -> Result<(Node, f64), DevnetError> {
+fn create(
+    options: &RunOptions,
+    data: Option<&DataDir>,
+    progress: &mut dyn Progress,
+) -> Result<(Node, f64), DevnetError> {
     let manifest = new_manifest(options)?;
     let genesis = Genesis { accounts: manifest.accounts, corrupt: manifest.corrupt };
     let mut write_genesis = |store: &mut dyn ChainStore| -> Result<f64, DevnetError> {
         let t = Instant::now();
         progress.genesis(manifest.accounts);
-        genesis.write(store, GENESIS_BATCH, &mut |n| progress.genesis_written(n))?;
+        genesis.write(store, GENESIS_BATCH, &mut |n| {
+            progress.genesis_written(n);
+            drill::crash_point("genesis");
+        })?;
         progress.genesis_done();
         Ok(t.elapsed().as_secs_f64())
     };
-    let (store, seconds): (Box<dyn ChainStore>, f64) = match &options.data_dir {
+    let (store, seconds): (Box<dyn ChainStore>, f64) = match data {
         None => {
             let mut store = MemoryChain::default();
             let seconds = write_genesis(&mut store)?;
             save_manifest(&mut store, &manifest)?;
             (Box::new(store), seconds)
         }
-        Some(dir) => {
-            let seconds = create_chain(dir, |staging| {
+        Some(data) => {
+            let seconds = create_chain(data, |staging| {
                 let mut store = create_persistent(staging)?;
                 let seconds = write_genesis(&mut store)?;
                 save_manifest(&mut store, &manifest)?;
                 Ok(seconds)
             })?;
-            (Box::new(open_chain(dir)?.0), seconds)
+            (Box::new(open_chain(data.path())?.0), seconds)
         }
     };
     Ok((Node::new(store, manifest)?, seconds))
 }
 
-/// Refuses a run that would produce more than [`MAX_BLOCKS_AHEAD`] blocks from height `now`.
+/// Refuses a run that would produce more than [`MAX_BLOCKS_AHEAD`] blocks from height `now`,
+/// or go past [`MAX_HEIGHT`].
 fn check_reach(options: &RunOptions, manifest: &Manifest, now: u64) -> Result<(), DevnetError> {
     let furthest = [
-        options.blocks.saturating_add(now),
+        now.saturating_add(min_blocks(options, now)),
         options.until_height.unwrap_or(0),
         manifest.activations.last().map_or(0, |a| a.height),
     ];
     match furthest.iter().max() {
         Some(&h) if h.saturating_sub(now) > MAX_BLOCKS_AHEAD => Err(DevnetError::bad_input(format!(
             "height {h} is more than {MAX_BLOCKS_AHEAD} blocks past the chain's height {now}; run in steps"
+        ))),
+        Some(&h) if h > MAX_HEIGHT => Err(DevnetError::bad_input(format!(
+            "height {h} is beyond the highest height a chain reaches ({MAX_HEIGHT})"
         ))),
         _ => Ok(()),
     }
@@ -221,16 +253,13 @@ fn new_manifest(options: &RunOptions) -> Result<Manifest, DevnetError> {
     if accounts == 0 {
         return Err(DevnetError::bad_input("--accounts must be at least 1"));
     }
-    let corrupt = options.corrupt.unwrap_or(0);
-    if corrupt > accounts {
-        return Err(DevnetError::bad_input(format!("--corrupt {corrupt} is more than the {accounts} accounts")));
-    }
     let mut manifest = Manifest::new(
         accounts,
-        corrupt,
+        options.corrupt.unwrap_or(0),
         options.transfers.unwrap_or(DEFAULT_TRANSFERS),
         budget(options, DEFAULT_BUDGET)?,
     );
+    manifest.check_new()?;
     let to = options.to.unwrap_or(3);
     let heights: Vec<u64> = if options.upgrade_at.is_empty() {
         DEFAULT_HEIGHTS.iter().copied().take(to.saturating_sub(1) as usize).collect()
@@ -243,8 +272,8 @@ fn new_manifest(options: &RunOptions) -> Result<Manifest, DevnetError> {
 }
 
 /// Takes up the chain in `dir`, its schedule and parameters changed as asked.
-fn resume(options: &RunOptions, dir: &Path) -> Result<Node, DevnetError> {
-    let (store, mut manifest) = open_chain(dir)?;
+fn resume(options: &RunOptions, dir: &Path, mut store: RedbStore, mut manifest: Manifest) -> Result<Node, DevnetError> {
+    clear_orphan_backup(dir, &mut store)?;
     if let Some(j) = Journal::load(&store)? {
         return Err(DevnetError::bad_input(format!(
             "{}: an upgrade v{} -> v{} was interrupted; `devnet upgrade --to v{}` takes it up again",
@@ -266,34 +295,36 @@ fn resume(options: &RunOptions, dir: &Path) -> Result<Node, DevnetError> {
     if let Some(c) = options.corrupt.filter(|c| *c != manifest.corrupt) {
         return Err(refuse("--corrupt", c, manifest.corrupt));
     }
+    // The settings asked for replace the stored ones before the chain is run with them: a
+    // stored setting this devnet refuses (an older one kept it) is changed back this way.
     let now = store.height()?;
-    let node = Node::new(Box::new(store), manifest.clone())?;
-    let active = node.active_release()?;
-    let mut changed = false;
+    let status = load_status(&store, dir)?;
+    let active = status.activations().last().map_or(1, |a| u32::try_from(a.release).unwrap_or(u32::MAX));
+    let stored = manifest.clone();
     if options.to.is_some() || !options.upgrade_at.is_empty() {
         let to = options.to.unwrap_or(manifest.target().max(active));
         if to < active {
             return Err(DevnetError::bad_input(format!("the chain is already on v{active}; --to v{to} is behind it")));
         }
         schedule(&mut manifest, active, to, &options.upgrade_at, now)?;
-        changed = true;
     }
     if let Some(t) = options.transfers {
         manifest.transfers_per_block = t;
-        changed = true;
     }
     if options.budget.is_some() || options.budget_bytes.is_some() {
         let b = budget(options, manifest.budget())?;
         manifest.max_resources_per_block = b.max_resources;
         manifest.max_bytes_per_block = b.max_bytes;
-        changed = true;
+    }
+    if let Err(e) = manifest.check_settings() {
+        let stored_too = stored.check_settings().err().map(|s| s.to_string()) == Some(e.to_string());
+        return Err(if stored_too { DevnetError::bad_input(format!("the chain's settings: {e}")) } else { e });
     }
     check_reach(options, &manifest, now)?;
-    if !changed {
-        return Ok(node);
+    let mut node = Node::new(Box::new(store), manifest.clone())?;
+    if manifest != stored {
+        save_manifest(node.store_mut(), &manifest)?;
     }
-    let mut node = node;
-    node.replan(manifest)?;
     Ok(node)
 }
 

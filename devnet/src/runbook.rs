@@ -15,11 +15,14 @@
 
 use crate::census::{self, Census};
 use crate::chain_store::{open_chain, replace_chain, store_from_snapshot, ChainStore};
+use crate::data_dir::{DataDir, Scratch, DRY_RUN, RESTORE};
+use crate::drill;
 use crate::error::DevnetError;
 use crate::manifest::{check_upgrade_release, Manifest};
 use crate::node::{BlockOutcome, Node, Tally};
 use crate::snapshot;
 use crate::summary::Percentiles;
+use crate::view::Publisher;
 use binary_format::Module;
 use devchain::release_modules;
 use serde::{Deserialize, Serialize};
@@ -29,10 +32,10 @@ use stdlib::registry::ReleaseName;
 use vm_hooks::persistent::DB_FILE;
 use vm_hooks::{state_root, RedbStore};
 
-/// Where backups go, inside the data directory.
-pub const BACKUP_DIR: &str = "backups";
-/// The store's node value that holds the journal of a runbook under way.
-pub const JOURNAL_KEY: &str = "upgrade";
+pub use crate::chain_store::JOURNAL_KEY;
+pub use crate::data_dir::BACKUP_DIR;
+/// The store's node value that names a backup being taken, until the journal names it.
+pub const BACKUP_PENDING_KEY: &str = "backup-pending";
 /// Blocks the migrate step may take before it gives up.
 const MAX_MIGRATE_BLOCKS: u64 = 1_000_000;
 /// Mismatches listed in full by verify; beyond this they are counted.
@@ -106,9 +109,12 @@ pub struct Journal {
 impl Journal {
     /// The journal of the chain in `store`, if a runbook is under way.
     pub fn load(store: &dyn ChainStore) -> Result<Option<Journal>, DevnetError> {
-        let Some(bytes) = store.node_value(JOURNAL_KEY)? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
+        store.node_value(JOURNAL_KEY)?.map(|bytes| Journal::decode(&bytes)).transpose()
+    }
+
+    /// A journal in its stored form.
+    pub fn decode(bytes: &[u8]) -> Result<Journal, DevnetError> {
+        serde_json::from_slice(bytes)
             .map_err(|e| DevnetError::bad_input(format!("the upgrade journal in the store is corrupt: {e}")))
     }
 
@@ -118,12 +124,34 @@ impl Journal {
     }
 }
 
+/// Removes the backup a runbook was taking when it was killed (named in the store, not yet in
+/// a journal), and forgets it. Only a file the runbook names itself is removed: a name that is
+/// not `backups/NAME.snapshot` is forgotten, not followed.
+pub fn clear_orphan_backup(dir: &Path, store: &mut dyn ChainStore) -> Result<(), DevnetError> {
+    let Some(pending) = store.node_value(BACKUP_PENDING_KEY)? else { return Ok(()) };
+    let pending = PathBuf::from(String::from_utf8_lossy(&pending).into_owned());
+    let journal = Journal::load(store)?;
+    let ours = pending.parent() == Some(Path::new(BACKUP_DIR))
+        && pending.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        && pending.extension().is_some_and(|e| e == "snapshot")
+        && pending.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if ours && journal.is_none_or(|j| j.backup != pending) {
+        crate::data_dir::remove_any(&dir.join(&pending))?;
+    }
+    store.set_node_value(BACKUP_PENDING_KEY, None)?;
+    Ok(())
+}
+
 /// Runs the runbook on the chain in `dir`.
 pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress) -> Result<UpgradeReport, DevnetError> {
     check_upgrade_release(options.to)?;
-    let (store, manifest) = open_chain(dir)?;
+    let data = DataDir::lock(dir, false)?;
+    data.clear_leftovers()?;
+    let (mut store, manifest) = open_chain(dir)?;
+    clear_orphan_backup(dir, &mut store)?;
     if !options.dry_run {
-        return Runbook { dir: dir.to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest);
+        return Runbook { dir: dir.to_path_buf(), view: None, options, steps: Vec::new(), progress }
+            .run(store, manifest);
     }
     // A dry run starts from a quiet chain: one under an upgrade is taken up, not rehearsed.
     if let Some(j) = Journal::load(&store)? {
@@ -132,27 +160,31 @@ pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress)
             j.from, j.to, j.to
         )));
     }
-    // Work on a copy, beside the data directory so that it is on the same disk.
+    // Work on a copy inside the data directory (so on the same disk), held like the store: it
+    // goes when the dry run ends, and if the dry run is killed, the next command removes it.
     drop(store);
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let copy = tempfile::Builder::new()
-        .prefix(".devnet-dry-run-")
-        .tempdir_in(parent)
-        .map_err(|e| DevnetError::io(parent, e))?;
+    let copy = Scratch::new(&data, DRY_RUN)?;
     std::fs::copy(dir.join(DB_FILE), copy.path().join(DB_FILE)).map_err(|e| DevnetError::io(&dir.join(DB_FILE), e))?;
     let (store, manifest) = open_chain(copy.path())?;
-    Runbook { dir: copy.path().to_path_buf(), options, steps: Vec::new(), progress }.run(store, manifest)
+    Runbook { dir: copy.path().to_path_buf(), view: None, options, steps: Vec::new(), progress }.run(store, manifest)
 }
 
 struct Runbook<'p> {
     /// The data directory worked on (a copy for a dry run).
     dir: PathBuf,
+    view: Option<Publisher>,
     options: UpgradeOptions,
     steps: Vec<StepReport>,
     progress: &'p mut dyn Progress,
 }
 
 impl Runbook<'_> {
+    fn publish(&self, node: &Node) {
+        if let Some(view) = &self.view {
+            view.publish(node);
+        }
+    }
+
     fn report(&mut self, step: &'static str, ok: bool, detail: String) {
         let report = StepReport { step, ok, detail };
         self.progress.step(&report);
@@ -173,6 +205,9 @@ impl Runbook<'_> {
 
     fn run(mut self, store: RedbStore, manifest: Manifest) -> Result<UpgradeReport, DevnetError> {
         let mut node = Node::new(Box::new(store), manifest)?;
+        // `status` reads this while the runbook holds the store (not for a dry run's copy: the
+        // chain's own store is free then).
+        self.view = (!self.options.dry_run).then(|| Publisher::new(&self.dir, &node));
         let to = self.options.to;
         let journal = match Journal::load(node.store())? {
             Some(journal) => {
@@ -198,6 +233,7 @@ impl Runbook<'_> {
             }
             None => self.start(&mut node, to)?,
         };
+        self.publish(&node);
         let quiesced = self.quiesce(&mut node, journal.from, to)?;
         let outcome = match self.migrate(&mut node, journal.from, to) {
             Ok(blocks) => self.verify(&node, &journal).map(|()| blocks),
@@ -209,6 +245,7 @@ impl Runbook<'_> {
         };
         node.resume()?;
         node.store_mut().set_node_value(JOURNAL_KEY, None)?;
+        self.publish(&node);
         self.pass("resume", format!("transactions touching {} admitted again", quiesced.join(", ")));
         let root = state_root(node.store())?;
         if self.options.dry_run {
@@ -256,6 +293,7 @@ impl Runbook<'_> {
             before,
         };
         journal.save(node.store_mut())?;
+        node.store_mut().set_node_value(BACKUP_PENDING_KEY, None)?;
         Ok(journal)
     }
 
@@ -294,16 +332,9 @@ impl Runbook<'_> {
     }
 
     /// A snapshot of the state before anything changes, verified, and a census of it.
-    fn backup(&mut self, node: &Node, from: u32) -> Result<(PathBuf, snapshot::SnapshotInfo, Census), DevnetError> {
+    fn backup(&mut self, node: &mut Node, from: u32) -> Result<(PathBuf, snapshot::SnapshotInfo, Census), DevnetError> {
         let dir = self.dir.join(BACKUP_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| DevnetError::io(&dir, e))?;
-        // What a backup killed half-way left; the backups folder is the runbook's own.
-        for entry in std::fs::read_dir(&dir).map_err(|e| DevnetError::io(&dir, e))?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.ends_with(".partial") {
-                std::fs::remove_file(entry.path()).map_err(|e| DevnetError::io(&entry.path(), e))?;
-            }
-        }
         let height = node.height();
         let name = |n: u32| match n {
             0 => format!("h{height}-v{from}.snapshot"),
@@ -315,9 +346,25 @@ impl Runbook<'_> {
         }
         let relative = Path::new(BACKUP_DIR).join(name(n));
         let path = self.dir.join(&relative);
-        let info = snapshot::export(node.store(), height, node.manifest().to_json(), devchain::WIDTH, &path)?;
-        snapshot::verify(&path)?;
-        let before = census::take(node.store(), from)?;
+        // Named in the store before it exists, until the journal names it: a backup that fails
+        // is removed at once, one whose runbook was killed by the next command.
+        let pending = relative.to_string_lossy().into_owned();
+        node.store_mut().set_node_value(BACKUP_PENDING_KEY, Some(pending.as_bytes()))?;
+        let taken = snapshot::export(node.store(), height, node.manifest().to_json(), devchain::WIDTH, &path)
+            .and_then(|info| snapshot::verify(&path).map(|_| info))
+            .map_err(DevnetError::from)
+            .and_then(|info| {
+                drill::crash_point("backup");
+                Ok((info, census::take(node.store(), from)?))
+            });
+        let (info, before) = match taken {
+            Ok(taken) => taken,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                node.store_mut().set_node_value(BACKUP_PENDING_KEY, None)?;
+                return Err(e);
+            }
+        };
         let warning = match before.undecodable_count {
             0 => String::new(),
             n => format!("; warning: {n} resources already do not decode with their v{from} layout"),
@@ -388,8 +435,13 @@ impl Runbook<'_> {
             }
             let pending: u64 = node.pending_by_migration()?.values().sum();
             self.progress.migrating(pending);
-            let progress = &mut *self.progress;
-            let tally: Tally = node.drive(0, MAX_MIGRATE_BLOCKS, &mut |_, b| progress.block(b))?;
+            let (progress, view) = (&mut *self.progress, &self.view);
+            let tally: Tally = node.drive(0, MAX_MIGRATE_BLOCKS, &mut |node, b| {
+                if let Some(view) = view {
+                    view.publish(node);
+                }
+                progress.block(b)
+            })?;
             self.progress.done_migrating();
             blocks += tally.blocks;
             if let Some(halted) = node.halted() {
@@ -437,11 +489,28 @@ impl Runbook<'_> {
     }
 
     /// Restores the backup, after `failure`, and returns the error to exit with. The journal
-    /// is first set to rollback, so that a rollback killed half-way is done again.
+    /// is first set to rollback, so that a rollback killed half-way is done again. Each message
+    /// says what the next `devnet upgrade` will do, which is what the journal says.
     fn roll_back(&mut self, mut node: Node, journal: &Journal, failure: String) -> DevnetError {
         let marked = Journal { phase: Phase::Rollback, ..journal.clone() }.save(node.store_mut());
         drop(node);
-        match marked.and_then(|()| self.restore(journal)) {
+        let backup = self.dir.join(&journal.backup);
+        if let Err(e) = marked {
+            // Nothing was rolled back and the journal still says migrate (a full disk, typically):
+            // the next runbook takes the migration up, which is also what gets a chain whose
+            // machine failed back on its feet; if the migration was at fault, it fails again and
+            // the rollback happens then.
+            self.report("rollback", false, format!("not started: the journal could not be set to it: {e}"));
+            return DevnetError::failed(format!(
+                "{failure}; the rollback could not start ({e}): {} holds the chain part-way through the upgrade, its \
+                 journal at the migrate step, so the next `devnet upgrade --to v{}` takes the migration up again, \
+                 verifies it, and rolls back only if that fails; the backup is {}",
+                self.dir.display(),
+                journal.to,
+                backup.display()
+            ));
+        }
+        match self.restore(journal) {
             Ok(detail) => {
                 self.pass("rollback", detail);
                 DevnetError::failed(format!(
@@ -452,11 +521,11 @@ impl Runbook<'_> {
             Err(e) => {
                 self.report("rollback", false, e.to_string());
                 DevnetError::failed(format!(
-                    "{failure}; rollback failed: {e}; {} holds the migrated, unverified state and the journal, \
-                     so `devnet upgrade --to v{}` tries the rollback again; the backup is {}",
+                    "{failure}; rollback failed: {e}; {} holds the unverified state and the journal at its rollback \
+                     step, so the next `devnet upgrade --to v{}` does the rollback again; the backup is {}",
                     self.dir.display(),
                     journal.to,
-                    self.dir.join(&journal.backup).display()
+                    backup.display()
                 ))
             }
         }
@@ -467,8 +536,8 @@ impl Runbook<'_> {
     /// live store: one rename, so the directory holds one whole chain or the other.
     fn restore(&mut self, journal: &Journal) -> Result<String, DevnetError> {
         let backup = self.dir.join(&journal.backup);
-        replace_chain(&self.dir, ".restore", |restore| {
-            let (_, info, _) = store_from_snapshot(&backup, restore, &mut |_| {})?;
+        replace_chain(&self.dir, RESTORE, |restore| {
+            let (_, info, _) = store_from_snapshot(&backup, &backup, restore, &mut |_| {})?;
             if info.height != journal.backup_height
                 || info.state_root.to_string() != journal.backup_root
                 || info.resources != journal.backup_resources

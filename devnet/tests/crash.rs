@@ -199,3 +199,135 @@ fn a_runbook_aborted_after_the_prologue_of_any_block_ends_as_an_uninterrupted_on
     assert_eq!(after["upgrade_under_way"], Value::Null);
     assert_eq!((&after["height"], &after["state_root"]), (&whole["height"], &whole["state_root"]));
 }
+
+/// A creation killed inside genesis leaves only its staging directory (no store, so no chain
+/// that some command would refuse); the next run clears it and ends where an uninterrupted run
+/// ends.
+#[test]
+fn a_creation_killed_inside_genesis_is_started_again_by_the_next_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let reference = run_to_the_end(cwd, "reference");
+    let o = Command::new(env!("CARGO_BIN_EXE_devnet"))
+        .args(ARGS)
+        .arg("killed")
+        .env(devnet::drill::CRASH_AT_ENV, "genesis")
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "the drill aborts inside genesis: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(cwd.join("killed/.staging/state.redb").is_file(), "genesis had started");
+    assert!(!cwd.join("killed/state.redb").exists(), "no store in place, so no half chain");
+    let err = String::from_utf8_lossy(&devnet(&["status", "--data-dir", "killed"], cwd).stderr).into_owned();
+    assert!(err.contains("holds no chain yet"), "{err}");
+    let resumed = run_to_the_end(cwd, "killed");
+    assert_eq!(resumed["state_root"], reference["state_root"]);
+    assert!(!cwd.join("killed/.staging").exists());
+}
+
+/// Two processes started together on one new directory, creating or importing: one makes the
+/// chain, the other is told the directory is in use (or, started late, takes the chain up or is
+/// told it holds one); never an unclear failure, never a broken chain.
+#[test]
+fn two_processes_creating_one_chain_race_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let o = devnet(&["run", "--accounts", "3000", "--to", "v1", "--data-dir", "source"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = devnet(&["snapshot", "export", "source.snapshot", "--data-dir", "source"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let source = status(cwd, "source");
+    let mut in_use = 0;
+    for round in 0..6 {
+        let dir = format!("race{round}");
+        let args: Vec<&str> = if round % 2 == 0 {
+            vec!["run", "--accounts", "3000", "--to", "v1", "--data-dir", &dir]
+        } else {
+            vec!["snapshot", "import", "source.snapshot", "--data-dir", &dir]
+        };
+        let spawn = || {
+            Command::new(env!("CARGO_BIN_EXE_devnet"))
+                .args(&args)
+                .current_dir(cwd)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let outcomes = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        let mut made = 0;
+        for o in &outcomes {
+            let err = String::from_utf8_lossy(&o.stderr);
+            match o.status.code() {
+                Some(0) => made += 1,
+                Some(2) if err.contains("in use by another devnet process") => in_use += 1,
+                Some(2) if err.contains("already holds a chain") => {}
+                other => panic!("{args:?}: exit {other:?}: {err}"),
+            }
+            assert_eq!(err.trim_end().lines().count(), usize::from(!err.is_empty()), "{err}");
+        }
+        assert!(made >= 1, "{args:?}: neither made the chain");
+        let st = status(cwd, &dir);
+        assert_eq!(st["accounts"], 3000);
+        if round % 2 == 1 {
+            assert_eq!(st["state_root"], source["state_root"]);
+        }
+        assert!(!cwd.join(&dir).join(".staging").exists());
+    }
+    assert!(in_use > 0, "the two processes never overlapped");
+}
+
+/// An export killed at any point (the drill inside its records, and kills spread over its
+/// length) leaves no snapshot under its name; the next export takes its partial file over and
+/// writes the whole snapshot, which imports to the chain's root.
+#[test]
+fn an_export_killed_at_any_point_is_finished_by_the_next_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let o = devnet(&["run", "--accounts", "20000", "--to", "v1", "--data-dir", "chain"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let chain = status(cwd, "chain");
+    let export = ["snapshot", "export", "s.snapshot", "--data-dir", "chain"];
+    let started = Instant::now();
+    let o = devnet(&["snapshot", "export", "whole.snapshot", "--data-dir", "chain"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let whole = started.elapsed();
+
+    let o = Command::new(env!("CARGO_BIN_EXE_devnet"))
+        .args(export)
+        .env(devnet::drill::CRASH_AT_ENV, "export")
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "the drill aborts inside the export");
+    assert!(cwd.join(".s.snapshot.partial").is_file() && !cwd.join("s.snapshot").exists());
+    for k in 1..=6u32 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_devnet"))
+            .args(export)
+            .current_dir(cwd)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole.mul_f64(f64::from(k) / 8.0).max(Duration::from_millis(2)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+        }
+        child.wait().unwrap();
+        if cwd.join("s.snapshot").exists() {
+            break;
+        }
+    }
+    if !cwd.join("s.snapshot").exists() {
+        let o = devnet(&export, cwd);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    // Never overwritten; and a partial name a kill left beside the published file is removed.
+    let o = devnet(&export, cwd);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!cwd.join(".s.snapshot.partial").exists());
+    assert_eq!(std::fs::read(cwd.join("s.snapshot")).unwrap(), std::fs::read(cwd.join("whole.snapshot")).unwrap());
+    let o = devnet(&["snapshot", "import", "s.snapshot", "--data-dir", "imported"], cwd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(status(cwd, "imported")["state_root"], chain["state_root"]);
+}

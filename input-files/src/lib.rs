@@ -84,6 +84,23 @@ fn file_type_name(meta: &std::fs::Metadata) -> &'static str {
     "not a regular file"
 }
 
+/// Whether an I/O error is about a path as the operator gave it (missing, not permitted, the
+/// wrong kind of file) rather than about the machine (a full disk, a failing device): the first
+/// is bad input (exit 2 in the command-line tools), the second is not.
+pub fn is_bad_path(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        NotFound
+            | PermissionDenied
+            | AlreadyExists
+            | IsADirectory
+            | NotADirectory
+            | ReadOnlyFilesystem
+            | InvalidFilename
+    )
+}
+
 /// Opens `path` for reading as `kind`: a regular file within the limit (its size is known up
 /// front), or, when the kind allows it, a FIFO or character device (whose size is not). Returns
 /// the file and a reader that stops one byte past the limit, so a caller that streams notices an

@@ -74,7 +74,7 @@ pub enum KeyError {
         ty: String,
     },
     /// A module or struct name that Move does not accept as an identifier.
-    #[error("`{name}` is not a Move identifier")]
+    #[error("{name:?} is not a Move identifier")]
     InvalidIdentifier {
         /// The refused name.
         name: String,
@@ -620,7 +620,7 @@ impl TextParser<'_> {
             }
             let word = self.word()?.to_owned();
             if !identifier::is_valid(&word) {
-                return Err(format!("`{word}` is not a Move identifier"));
+                return Err(format!("{word:?} is not a Move identifier"));
             }
             *name = word;
         }

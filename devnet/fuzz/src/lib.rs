@@ -17,11 +17,20 @@
 //! records. The struct tags of a snapshot that verifies must be ones `move-core-types` accepts
 //! (every identifier valid): BCS decoding does not check them.
 //!
+//! The header's contract (`devnet::snapshot` and `devnet::limits`, the `snapshot_header`
+//! target): a snapshot of a real small chain whose re-signed header says any height and any
+//! settings and schedule (see [`check_header`]) verifies exactly when its height is within
+//! [`MAX_HEIGHT`]; imported, it is either refused with one line of bad input, or a chain that
+//! produces its next block. No height or setting a header can state wedges a chain.
+//!
 //! The manifest's contract (`devnet::manifest`): arbitrary text never panics
 //! [`Manifest::parse`], and a manifest that parses, written back with `serde_json` (compact, pretty
 //! as [`Manifest::encode`] stores it, the same with a newline, or as [`Manifest::to_json`]), parses again to an equal one.
 
+use devnet::chain_store::{ChainStore, MemoryChain};
+use devnet::limits::{MAX_BUDGET_BYTES, MAX_BUDGET_RESOURCES, MAX_HEIGHT, MAX_TRANSFERS_PER_BLOCK};
 use devnet::manifest::Manifest;
+use devnet::node::Node;
 use devnet::snapshot::{self, SnapshotError, SnapshotInfo};
 use migrations::store::InMemoryStore;
 use migrations::AccountAddress;
@@ -32,9 +41,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use vm_hooks::persistent::decode_prefix;
+use vm_hooks::Budget;
 use vm_hooks::RootHasher;
 
-/// The scratch files of this process: the input, and the snapshot exported again.
+/// The scratch files of this thread (a test runs targets on several): the input, and the
+/// snapshot exported again.
 struct Scratch {
     input: PathBuf,
     export: PathBuf,
@@ -43,16 +54,20 @@ struct Scratch {
 }
 
 fn scratch() -> &'static Scratch {
-    static SCRATCH: OnceLock<Scratch> = OnceLock::new();
-    SCRATCH.get_or_init(|| {
-        let dir = std::env::temp_dir();
-        let pid = std::process::id();
-        Scratch {
-            input: dir.join(format!("devnet-fuzz-{pid}.snap")),
-            export: dir.join(format!("devnet-fuzz-{pid}-again.snap")),
-            export_partial: dir.join(format!(".devnet-fuzz-{pid}-again.snap.partial")),
-        }
-    })
+    static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    thread_local! {
+        static SCRATCH: &'static Scratch = {
+            let dir = std::env::temp_dir();
+            let pid = std::process::id();
+            let n = THREADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::leak(Box::new(Scratch {
+                input: dir.join(format!("devnet-fuzz-{pid}-{n}.snap")),
+                export: dir.join(format!("devnet-fuzz-{pid}-{n}-again.snap")),
+                export_partial: dir.join(format!(".devnet-fuzz-{pid}-{n}-again.snap.partial")),
+            }))
+        };
+    }
+    SCRATCH.with(|s| *s)
 }
 
 fn remove(path: &Path) {
@@ -274,4 +289,196 @@ pub fn check_manifest(data: &[u8]) -> Option<Manifest> {
     let budget = manifest.budget();
     assert!(budget.max_resources > 0 && budget.max_bytes > 0, "a parsed manifest with a zero budget");
     Some(manifest)
+}
+
+/// Reads the fields of a `snapshot_header` input: numbers chosen near the bounds that matter as
+/// often as anywhere else. A missing byte reads as zero.
+struct Fields<'a>(&'a [u8]);
+
+impl Fields<'_> {
+    fn byte(&mut self) -> u8 {
+        let (first, rest) = self.0.split_first().map_or((0, &[][..]), |(b, r)| (*b, r));
+        self.0 = rest;
+        first
+    }
+
+    fn raw(&mut self) -> u64 {
+        (0..8).fold(0u64, |n, _| n << 8 | u64::from(self.byte()))
+    }
+
+    /// A small number, one around `bound`, one around `u64::MAX`, or any.
+    fn number(&mut self, bound: u64) -> u64 {
+        let delta = u64::from(self.byte());
+        match self.byte() % 4 {
+            0 => delta,
+            1 => bound.saturating_sub(128).saturating_add(delta),
+            2 => u64::MAX - delta,
+            _ => self.raw(),
+        }
+    }
+}
+
+/// The chains headers are forged on: genesis of three accounts (nothing activated), and the
+/// same upgraded to v2 at height 2 (an on-chain history to contradict); each with the snapshot
+/// it exports to.
+fn bases() -> &'static [(Manifest, Vec<u8>); 2] {
+    static BASES: OnceLock<[(Manifest, Vec<u8>); 2]> = OnceLock::new();
+    BASES.get_or_init(|| {
+        let base = |upgraded: bool| {
+            let mut manifest = Manifest::new(3, 0, 4, Budget { max_resources: 64, max_bytes: 1 << 16 });
+            let mut chain = MemoryChain::default();
+            devchain::Genesis { accounts: 3, corrupt: 0 }
+                .write(&mut chain, u32::MAX, &mut |_| {})
+                .unwrap_or_else(|e| panic!("genesis: {e}"));
+            if upgraded {
+                manifest.schedule(2, 2, 0).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let mut node = Node::new(Box::new(chain), manifest.clone()).unwrap_or_else(|e| panic!("node: {e}"));
+            node.drive(3, 100, &mut |_, _| {}).unwrap_or_else(|e| panic!("blocks: {e}"));
+            assert!(node.upgraded());
+            let path = scratch().export.as_path();
+            remove(path);
+            snapshot::export(node.store(), node.height(), manifest.to_json(), devchain::WIDTH, path)
+                .unwrap_or_else(|e| panic!("export: {e}"));
+            let bytes = fs::read(path).unwrap_or_else(|e| panic!("{e}"));
+            remove(path);
+            (manifest, bytes)
+        };
+        [base(false), base(true)]
+    })
+}
+
+/// `bytes`, a snapshot, with the header `header` in place of its own, re-signed.
+pub fn with_header(bytes: &[u8], header: &serde_json::Value) -> Option<Vec<u8>> {
+    let at = snapshot::MAGIC.len() + 4;
+    let len = u32_at(bytes, at)?;
+    let json = serde_json::to_vec(header).ok()?;
+    let mut out = bytes.get(..at)?.to_vec();
+    out.extend_from_slice(&u32::try_from(json.len()).ok()?.to_be_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(bytes.get(at + 4 + len..bytes.len().checked_sub(32)?)?);
+    let digest = Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    Some(out)
+}
+
+/// The header a `snapshot_header` input states: a base chain's, with the height, settings
+/// (transfers, budgets, accounts) and schedule (up to three activations) the fields give.
+pub fn header_of(data: &[u8]) -> (usize, serde_json::Value) {
+    let mut f = Fields(data);
+    let which = usize::from(f.byte() % 2);
+    let (manifest, bytes) = &bases()[which];
+    let at = snapshot::MAGIC.len() + 4;
+    let len = u32_at(bytes, at).unwrap_or(0);
+    let mut header: serde_json::Value =
+        serde_json::from_slice(bytes.get(at + 4..at + 4 + len).unwrap_or_default()).unwrap_or_default();
+    header["height"] = f.number(MAX_HEIGHT).into();
+    let chain = &mut header["chain"];
+    *chain = manifest.to_json();
+    let small = |n: u64| n % 64;
+    let edits = f.byte();
+    if edits & 1 != 0 {
+        chain["transfers_per_block"] = (f.number(u64::from(MAX_TRANSFERS_PER_BLOCK)) & 0xffff_ffff).into();
+    }
+    if edits & 2 != 0 {
+        chain["max_resources_per_block"] = f.number(MAX_BUDGET_RESOURCES).into();
+    }
+    if edits & 4 != 0 {
+        chain["max_bytes_per_block"] = f.number(MAX_BUDGET_BYTES).into();
+    }
+    if edits & 8 != 0 {
+        chain["accounts"] = (small(f.raw()) as u32).into();
+        chain["corrupt"] = (small(f.raw()) as u32 % 4).into();
+    }
+    if edits & 16 != 0 {
+        let activations: Vec<serde_json::Value> = (0..f.byte() % 4)
+            .map(|i| serde_json::json!({"release": 2 + u64::from(i) + u64::from(f.byte() % 2), "height": f.number(MAX_HEIGHT)}))
+            .collect();
+        chain["activations"] = activations.into();
+    }
+    (which, header)
+}
+
+/// Seeds of the `snapshot_header` target: (base, height selector and delta, edits, fields).
+pub const HEADER_SEEDS: [(&str, &[u8]); 8] = [
+    ("genesis-small-height", &[0, 7, 0, 0]),
+    ("genesis-at-max-height", &[0, 128, 1, 0]),
+    ("genesis-past-max-height", &[0, 129, 1, 0]),
+    ("genesis-u64-max", &[0, 0, 2, 0]),
+    ("upgraded-small-height", &[1, 9, 0, 0]),
+    ("upgraded-schedule-moved", &[1, 9, 0, 16, 2, 0, 3, 0, 0, 9, 0]),
+    ("transfers-over", &[0, 9, 0, 1, 129, 1]),
+    ("budgets-over", &[1, 9, 0, 6, 129, 1, 129, 1]),
+];
+
+/// How a forged header ended (for the counts a run reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HeaderOutcome {
+    /// Its height is beyond the highest: the file does not verify.
+    HeightRefused,
+    /// Its manifest does not parse.
+    ManifestRefused,
+    /// The imported chain is refused (a setting, its schedule, its history).
+    ChainRefused,
+    /// The chain produced its next block.
+    Produced,
+    /// Taken, with too many transfers per block to produce one here.
+    Taken,
+}
+
+/// The `snapshot_header` target: see the crate's documentation.
+pub fn check_header(data: &[u8]) -> Option<HeaderOutcome> {
+    let (which, header) = header_of(data);
+    let height = header["height"].as_u64().unwrap_or(u64::MAX);
+    let bytes = with_header(&bases()[which].1, &header)?;
+    let path = scratch().input.as_path();
+    fs::write(path, &bytes).unwrap_or_else(|e| panic!("cannot write the scratch file {}: {e}", path.display()));
+    let outcome = check_forged(path, height);
+    remove(path);
+    Some(outcome)
+}
+
+fn check_forged(path: &Path, height: u64) -> HeaderOutcome {
+    let info = match snapshot::verify(path) {
+        Ok(info) => info,
+        Err(e) => {
+            check_error(&e, path, "verify");
+            assert!(height > MAX_HEIGHT, "a header at height {height} is refused: {e}");
+            assert!(e.to_string().contains("beyond the highest height"), "{e}");
+            return HeaderOutcome::HeightRefused;
+        }
+    };
+    assert!(height <= MAX_HEIGHT, "a header at height {height} verifies");
+    // Imported as `devnet snapshot import` does, into a chain in memory.
+    let mut chain = MemoryChain::default();
+    snapshot::import(path, &mut chain, 1_000, &mut |_| {}).unwrap_or_else(|e| panic!("import after verify: {e}"));
+    chain.commit_block(migrations::store::WriteBatch::new(), info.height).unwrap_or_else(|e| panic!("{e}"));
+    let refused = |e: devnet::DevnetError, what: &str| {
+        let message = e.to_string();
+        assert_eq!(e.exit_code(), 2, "{what}: refused as a failure, not bad input: {message}");
+        assert!(!message.contains('\n'), "{what}: a multi-line error: {message:?}");
+    };
+    let manifest = match Manifest::parse(&info.chain.to_string(), path) {
+        Ok(m) => m,
+        Err(e) => {
+            refused(e, "the header's manifest");
+            return HeaderOutcome::ManifestRefused;
+        }
+    };
+    let transfers = manifest.transfers_per_block;
+    let mut node = match Node::new(Box::new(chain), manifest) {
+        Ok(node) => node,
+        Err(e) => {
+            refused(e, "the imported chain");
+            return HeaderOutcome::ChainRefused;
+        }
+    };
+    // A chain the devnet takes produces its next block (with few transfers: they cost time,
+    // and their bound is checked above).
+    if transfers > 1_000 {
+        return HeaderOutcome::Taken;
+    }
+    let outcome = node.produce_block().unwrap_or_else(|e| panic!("an imported chain at {height} cannot go on: {e}"));
+    assert_eq!(outcome.height, height + 1);
+    HeaderOutcome::Produced
 }

@@ -2,7 +2,8 @@
 
 use super::bar;
 use crate::SnapshotCommand;
-use devnet::chain_store::{create_chain, holds_chain, open_chain, store_from_snapshot};
+use devnet::chain_store::{create_chain, open_chain, store_from_snapshot, take_up};
+use devnet::data_dir::DataDir;
 use devnet::node::Node;
 use devnet::{snapshot, DevnetError};
 use std::path::Path;
@@ -10,11 +11,15 @@ use std::path::Path;
 pub fn snapshot(command: &SnapshotCommand) -> Result<(), DevnetError> {
     match command {
         SnapshotCommand::Export { file, data } => export(file, &data.data_dir),
-        SnapshotCommand::Import { file, data } => import(file, &data.data_dir),
+        SnapshotCommand::Import { file, data, allow_special_files } => {
+            import(file, &data.data_dir, *allow_special_files)
+        }
     }
 }
 
 fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
+    let data = DataDir::lock(dir, false)?;
+    data.clear_leftovers()?;
     let (store, manifest) = open_chain(dir)?;
     if let Some(j) = devnet::runbook::Journal::load(&store)? {
         return Err(DevnetError::bad_input(format!(
@@ -26,7 +31,8 @@ fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
         )));
     }
     let height = store.height()?;
-    let info = snapshot::export(&store, height, manifest.to_json(), devchain::WIDTH, file)?;
+    let info =
+        snapshot::export(&devnet::drill::ExportDrill(&store), height, manifest.to_json(), devchain::WIDTH, file)?;
     println!(
         "exported {}: height {}, {} resources, {} bytes, state root {}",
         file.display(),
@@ -38,18 +44,32 @@ fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
     Ok(())
 }
 
-fn import(file: &Path, dir: &Path) -> Result<(), DevnetError> {
-    if holds_chain(dir) {
+fn import(file: &Path, dir: &Path, special_files: bool) -> Result<(), DevnetError> {
+    // The file is checked before the data directory is touched: a directory, a device, a FIFO
+    // (unless allowed) or an oversize file is refused at once.
+    let input = snapshot::check_input(file, special_files)?;
+    let data = DataDir::lock(dir, true)?;
+    data.clear_leftovers()?;
+    if take_up(&data)?.is_some() {
         return Err(DevnetError::bad_input(format!(
             "{}: already holds a chain; import into a new --data-dir",
             dir.display()
         )));
     }
     // The chain is built beside the data directory and moved in only when whole and checked.
-    let root = create_chain(dir, |staging| {
-        let progress = bar(snapshot::read_info(file).map_or(0, |i| i.resources), "resources");
+    let root = create_chain(&data, |staging| {
+        // A stream is read once, into a file beside the store it fills (removed with it).
+        let copy = staging.join("incoming.snapshot");
+        let source = match input {
+            snapshot::Input::File => file,
+            snapshot::Input::Stream(stream) => {
+                snapshot::spool(file, stream, &copy)?;
+                copy.as_path()
+            }
+        };
+        let progress = bar(snapshot::read_info(source).map_or(0, |i| i.resources), "resources");
         progress.set_message("importing");
-        let (store, info, manifest) = store_from_snapshot(file, staging, &mut |n| progress.set_position(n))?;
+        let (store, info, manifest) = store_from_snapshot(source, file, staging, &mut |n| progress.set_position(n))?;
         progress.finish_and_clear();
         // A chain whose status does not match its schedule would not run: refuse it now.
         let node = Node::new(Box::new(store), manifest)

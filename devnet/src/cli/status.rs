@@ -1,25 +1,38 @@
-//! `devnet status`: the on-chain migration status, in text or JSON.
+//! `devnet status`: the on-chain migration status, in text or JSON. Read from the store; while
+//! a node holds the store, from the view it published after its last block (without the state
+//! root, which reads the whole state), and said so.
 
-use devnet::chain_store::open_chain;
+use devnet::chain_store::{load_status, open_chain_unless_in_use};
 use devnet::runbook::Journal;
-use devnet::DevnetError;
+use devnet::{view, DevnetError};
 use serde_json::json;
 use std::path::Path;
-use vm_hooks::{state_root, Status};
+use vm_hooks::state_root;
 
 pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
-    let (store, manifest) = open_chain(dir)?;
-    let height = store.height()?;
-    let journal = Journal::load(&store)?;
-    let status =
-        Status::load(&store, &vm_hooks::ChainConfig::stdlib().map_err(|e| DevnetError::failed(e.to_string()))?)
-            .map_err(|e| DevnetError::bad_input(format!("{}: on-chain status: {e}", dir.display())))?;
-    let root = state_root(&store)?;
+    let (height, manifest, status, journal, root, published) = match open_chain_unless_in_use(dir)? {
+        Some((store, manifest)) => {
+            let status = load_status(&store, dir)?;
+            (store.height()?, manifest, status, Journal::load(&store)?, Some(state_root(&store)?), None)
+        }
+        None => {
+            let v = view::published(dir)?.ok_or_else(|| {
+                DevnetError::bad_input(format!(
+                    "{}: the store is in use by another process that publishes no view of it (a snapshot export, a \
+                     rollback); try again once it has finished",
+                    dir.display()
+                ))
+            })?;
+            let journal = v.journal.as_deref().map(Journal::decode).transpose()?;
+            (v.height, v.manifest, v.status, journal, None, Some(v.pid))
+        }
+    };
+    let shown_root = root.map(|r| r.to_string());
     let active = status.activations().last().map_or(1, |a| a.release);
     let quarantined: Vec<_> = status.failures().iter().filter(|f| !f.is_migration_failure()).collect();
     let halted: Vec<_> = status.failures().iter().filter(|f| f.is_migration_failure()).collect();
     if as_json {
-        let value = json!({
+        let mut value = json!({
             "data_dir": dir.display().to_string(),
             "height": height,
             "accounts": manifest.accounts,
@@ -36,8 +49,13 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
             "quarantined": quarantined.iter().map(|f| json!({"migration": f.migration, "account": f.account.to_string(), "reason": f.reason})).collect::<Vec<_>>(),
             "halted": halted.iter().map(|f| json!({"migration": f.migration, "reason": f.reason})).collect::<Vec<_>>(),
             "upgrade_under_way": journal.as_ref().map(|j| json!({"from": j.from, "to": j.to, "phase": j.phase, "backup": j.backup})),
-            "state_root": root.to_string(),
+            "state_root": shown_root,
         });
+        if let (Some(pid), Some(fields)) = (published, value.as_object_mut()) {
+            let note = "a running node holds the store: this is the view it published after its last block; the \
+                        state root is not computed";
+            fields.insert("published_by".to_owned(), json!({"pid": pid, "note": note}));
+        }
         println!("{}", serde_json::to_string_pretty(&value).map_err(|e| DevnetError::failed(e.to_string()))?);
         return Ok(());
     }
@@ -75,6 +93,13 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
             j.to
         );
     }
-    println!("state root:     {root}");
+    match (shown_root, published) {
+        (Some(root), _) => println!("state root:     {root}"),
+        (None, pid) => println!(
+            "state root:     not computed: a running node (process {}) holds the store; the above is the view it \
+             published after block {height}",
+            pid.unwrap_or_default()
+        ),
+    }
     Ok(())
 }

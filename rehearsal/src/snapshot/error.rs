@@ -10,13 +10,16 @@ use vm_hooks::StateRoot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
+    /// The file is not one to read: missing, a directory, a device, a FIFO, too large.
+    #[error(transparent)]
+    Input(#[from] InputError),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: io::Error },
-    /// The file could not be opened as a snapshot file (missing, a directory, a device, too large).
-    #[error(transparent)]
-    Input(input_files::InputError),
     #[error("{} already exists: a snapshot never overwrites a file", .0.display())]
     Exists(PathBuf),
+    /// Export: another export is writing this partial file.
+    #[error("{}: another export is writing it; try again once it has finished", .0.display())]
+    InUse(PathBuf),
     #[error("{} is not a devnet snapshot: it does not start with \"MOVE-DEVNET-SNAPSHOT\"", .path.display())]
     NotASnapshot { path: PathBuf },
     #[error("{}: snapshot format version {found}, this devnet reads version {VERSION}", .path.display())]
@@ -48,11 +51,11 @@ impl SnapshotError {
     /// corrupt or changed file, or one that would be overwritten.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            SnapshotError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
-            SnapshotError::Input(e) => {
-                !matches!(e, InputError::Io { source, .. } if source.kind() != io::ErrorKind::NotFound)
-            }
-            SnapshotError::Exists(_)
+            SnapshotError::Io { source, .. } => input_files::is_bad_path(source),
+            SnapshotError::Input(InputError::Io { source, .. }) => input_files::is_bad_path(source),
+            SnapshotError::Input(_)
+            | SnapshotError::Exists(_)
+            | SnapshotError::InUse(_)
             | SnapshotError::NotASnapshot { .. }
             | SnapshotError::Version { .. }
             | SnapshotError::Corrupt { .. }
@@ -68,11 +71,26 @@ impl SnapshotError {
 }
 
 impl SnapshotError {
-    /// A file [`input_files`] refused; an I/O error stays one.
-    pub(super) fn from_input(e: InputError) -> SnapshotError {
-        match e {
-            InputError::Io { path, source } => SnapshotError::Io { path, source },
-            other => SnapshotError::Input(other),
+    /// The same error about `path`: for a snapshot read from a copy of it (a stream copied into
+    /// a file first), so that the message names what the operator gave, at the same offsets.
+    pub fn about(self, path: &Path) -> SnapshotError {
+        let path = path.to_path_buf();
+        match self {
+            SnapshotError::Io { source, .. } => SnapshotError::Io { path, source },
+            SnapshotError::Exists(_) => SnapshotError::Exists(path),
+            SnapshotError::InUse(_) => SnapshotError::InUse(path),
+            SnapshotError::NotASnapshot { .. } => SnapshotError::NotASnapshot { path },
+            SnapshotError::Version { found, .. } => SnapshotError::Version { path, found },
+            SnapshotError::Corrupt { offset, reason, .. } => SnapshotError::Corrupt { path, offset, reason },
+            SnapshotError::Checksum { expected, found, .. } => SnapshotError::Checksum { path, expected, found },
+            SnapshotError::RootMismatch { expected, found, .. } => {
+                SnapshotError::RootMismatch { path, expected, found }
+            }
+            SnapshotError::TooLarge { what, size, max, .. } => SnapshotError::TooLarge { path, what, size, max },
+            SnapshotError::BadState { reason, .. } => SnapshotError::BadState { path, reason },
+            SnapshotError::Changed { .. } => SnapshotError::Changed { path },
+            SnapshotError::Visit { reason, .. } => SnapshotError::Visit { path, reason },
+            e @ (SnapshotError::Input(_) | SnapshotError::Store(_)) => e,
         }
     }
 }

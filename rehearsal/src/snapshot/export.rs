@@ -187,11 +187,28 @@ mod tests {
         assert!(err.to_string().contains("not in key order"), "{err}");
         assert_eq!(listing(), vec![OsString::from("taken")]);
 
-        // A stale partial file is not clobbered either.
-        fs::write(dir.path().join(".fresh.partial"), b"stale").unwrap();
+        // The partial file of an export under way is not clobbered; a stale one (left by a
+        // killed export: nobody holds it) is taken over.
+        let partial = dir.path().join(".fresh.partial");
+        fs::write(&partial, b"stale").unwrap();
+        let held = fs::File::open(&partial).unwrap();
+        held.lock().unwrap();
+        let err = export(&store_with(4), 1, Value::Null, devchain::WIDTH, &dir.path().join("fresh")).unwrap_err();
+        assert!(matches!(err, SnapshotError::InUse(_)) && err.is_bad_input(), "{err}");
+        assert_eq!(fs::read(&partial).unwrap(), b"stale");
+        drop(held);
+        export(&store_with(4), 1, Value::Null, devchain::WIDTH, &dir.path().join("fresh")).unwrap();
+        assert_eq!(listing(), vec![OsString::from("fresh"), OsString::from("taken")]);
+        // A partial name left beside the published file (a kill between the two) goes with
+        // the next export of that name, which refuses to overwrite the file.
+        fs::hard_link(dir.path().join("fresh"), &partial).unwrap();
         let err = export(&store_with(4), 1, Value::Null, devchain::WIDTH, &dir.path().join("fresh")).unwrap_err();
         assert!(matches!(err, SnapshotError::Exists(_)), "{err}");
-        assert_eq!(fs::read(dir.path().join(".fresh.partial")).unwrap(), b"stale");
+        assert_eq!(listing(), vec![OsString::from("fresh"), OsString::from("taken")]);
+        // Not a file: not ours.
+        fs::create_dir(dir.path().join(".dir.partial")).unwrap();
+        let err = export(&store_with(4), 1, Value::Null, devchain::WIDTH, &dir.path().join("dir")).unwrap_err();
+        assert!(matches!(err, SnapshotError::Exists(_)), "{err}");
     }
 
     /// Visits two accounts in decreasing order.

@@ -20,9 +20,16 @@ pub const MAX_HEADER: usize = 1 << 20;
 pub const MAX_FOOTER: usize = 64 << 20;
 /// The largest tag prefix (its length field included).
 pub const MAX_TAG_PREFIX: usize = 64 << 10;
-/// What a snapshot file is to [`input_files`]: a regular file of up to 1 TiB (a state larger
-/// than any machine's memory; the file is streamed, never held).
-pub const SNAPSHOT_FILE: input_files::Kind = input_files::Kind::new("snapshot", 1 << 40);
+/// The largest snapshot file read: 1 TiB, a state larger than any machine's memory (the file
+/// is streamed, never held); a 10,000,000-account devnet chain is about 1 GB.
+pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 40;
+/// What a snapshot file is to [`input_files`]: a regular file of at most [`MAX_SNAPSHOT_BYTES`].
+pub const SNAPSHOT_FILE: input_files::Kind = input_files::Kind::new("snapshot", MAX_SNAPSHOT_BYTES);
+/// The highest height a snapshot may record: a chain producing a block a second would get there
+/// in 34,000 years (the busiest real chains count versions in billions, under 2^35), and every
+/// height computed from it stays far below `u64::MAX` and exact in JSON readers that use
+/// doubles. A header claiming more is refused; an export beyond it is not written.
+pub const MAX_HEIGHT: u64 = 1 << 40;
 /// The largest resource value: the stores' default limit.
 pub const MAX_VALUE: usize = DEFAULT_MAX_VALUE_SIZE;
 

@@ -42,7 +42,8 @@
 //!
 //! # Where things are
 //!
-//! `format` (the constants, limits and record kinds; header, footer and [`SnapshotInfo`]),
+//! `input` (what a snapshot is read from: a regular file within its limit, or a stream copied
+//! into one), `format` (the constants, limits and record kinds; header, footer and [`SnapshotInfo`]),
 //! `error`, `checksum` (the SHA-256 thread both directions use); writing: `writer` (the bytes),
 //! `export` (the state's records, checked as the reader will check them) and `publish` (the
 //! partial file moved into place, never over another); reading: `reader` (the bytes, within
@@ -57,6 +58,7 @@ mod error;
 mod export;
 mod format;
 mod import;
+mod input;
 mod parse;
 mod publish;
 mod read;
@@ -67,6 +69,10 @@ mod writer;
 
 pub use error::SnapshotError;
 pub use export::export;
-pub use format::{SnapshotInfo, FORMAT, MAGIC, MAX_FOOTER, MAX_HEADER, MAX_TAG_PREFIX, MAX_VALUE, VERSION};
+pub use format::{
+    SnapshotInfo, FORMAT, MAGIC, MAX_FOOTER, MAX_HEADER, MAX_HEIGHT, MAX_SNAPSHOT_BYTES, MAX_TAG_PREFIX, MAX_VALUE,
+    SNAPSHOT_FILE, VERSION,
+};
 pub use import::import;
+pub use input::{check_input, spool, Input};
 pub use read::{read_info, verify, visit, ResourceVisitor};

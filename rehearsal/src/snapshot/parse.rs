@@ -2,6 +2,7 @@
 //! key order, the state root recomputed; the footer checked against them; the trailer.
 
 use super::error::{corrupt, SnapshotError};
+use super::format::MAX_HEIGHT;
 use super::format::{
     len_u64, Footer, Header, SnapshotInfo, FORMAT, KIND_END, KIND_RESOURCE, KIND_TAG, MAGIC, MAX_FOOTER, MAX_HEADER,
     MAX_TAG_PREFIX, MAX_VALUE, TAIL, VERSION,
@@ -55,6 +56,16 @@ pub(super) fn read_header(r: &mut Reader<'_>) -> Result<Header, SnapshotError> {
             path,
             at,
             format!("the header's address_length {} is not 16, 20 or 32", header.address_length),
+        ));
+    }
+    if header.height > MAX_HEIGHT {
+        return Err(corrupt(
+            path,
+            at,
+            format!(
+                "the header's height {} is beyond the highest height a chain reaches ({MAX_HEIGHT})",
+                header.height
+            ),
         ));
     }
     Ok(header)
@@ -350,8 +361,10 @@ mod tests {
         assert!(matches!(err, SnapshotError::Version { found: 2, .. }), "{err}");
         assert!(matches!(read_info(&path), Err(SnapshotError::Version { found: 2, .. })));
         let missing = dir.path().join("missing");
-        assert!(matches!(verify(&missing), Err(SnapshotError::Io { .. })));
-        assert!(matches!(verify(dir.path()), Err(SnapshotError::Input(_))));
+        assert!(matches!(verify(&missing), Err(SnapshotError::Input(input_files::InputError::Io { .. }))));
+        let err = verify(dir.path()).unwrap_err();
+        assert!(matches!(err, SnapshotError::Input(input_files::InputError::NotRegular { .. })), "{err}");
+        assert!(err.is_bad_input());
     }
 
     /// A record written by hand: tag, account (16 times this byte), value.

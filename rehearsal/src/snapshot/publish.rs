@@ -8,27 +8,49 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A snapshot being written, under its partial name `DIR/.NAME.partial` for `DIR/NAME`.
-/// Removed when dropped: after an error, or after the snapshot is linked into place (renamed,
-/// there is nothing left to remove).
+/// A snapshot being written, under its partial name `DIR/.NAME.partial` for `DIR/NAME`, locked
+/// while this export writes it. Removed when dropped: after an error, or after the snapshot is
+/// linked into place (renamed, there is nothing left to remove); the lock goes with it.
 pub(super) struct Partial {
     path: PathBuf,
+    /// A second handle on the partial file, holding its lock until the file is in place and
+    /// its partial name removed (the writer's handle is closed before that).
+    _lock: File,
 }
 
 impl Partial {
-    /// Creates the partial file of `path`. Refuses if `path` exists, or its partial file (what
-    /// another export is writing, or a stale one: it is not clobbered either).
+    /// Creates the partial file of `path`, locked. Refuses if `path` exists, or if another
+    /// export holds its partial file. A partial file nobody holds was left by an export that
+    /// was killed: it is taken over, emptied. Anything else under that name (a directory, a
+    /// link) is not ours and is left alone.
     pub(super) fn create(path: &Path) -> Result<(Partial, File), SnapshotError> {
+        let temp = partial_path(path)?;
         if exists(path)? {
+            clear_published(&temp, path);
             return Err(SnapshotError::Exists(path.to_path_buf()));
         }
-        let temp = partial_path(path)?;
-        let file = match OpenOptions::new().write(true).create_new(true).open(&temp) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(SnapshotError::Exists(temp)),
+        match fs::symlink_metadata(&temp) {
+            Ok(meta) if !meta.file_type().is_file() => return Err(SnapshotError::Exists(temp)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => return Err(SnapshotError::Io { path: temp, source }),
-        };
-        Ok((Partial { path: temp }, file))
+        }
+        // A missing or read-only directory is the target's problem: named as the operator gave it.
+        let file = OpenOptions::new().write(true).create(true).truncate(false).open(&temp).map_err(io_error(path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(SnapshotError::InUse(temp)),
+            Err(fs::TryLockError::Error(source)) => return Err(SnapshotError::Io { path: temp, source }),
+        }
+        // An export that has just finished removes its partial name while still holding the
+        // lock: a file opened under that name just before is then locked here but named no
+        // more, and is not ours to write.
+        if !names(&temp, &file)? {
+            return Err(SnapshotError::InUse(temp));
+        }
+        file.set_len(0).map_err(io_error(&temp))?;
+        let lock = file.try_clone().map_err(io_error(&temp))?;
+        Ok((Partial { path: temp, _lock: lock }, file))
     }
 
     pub(super) fn path(&self) -> &Path {
@@ -59,6 +81,48 @@ fn partial_path(path: &Path) -> Result<PathBuf, SnapshotError> {
     partial.push(name);
     partial.push(".partial");
     Ok(path.with_file_name(partial))
+}
+
+/// Removes `temp`, the partial name of `path`, if it is left by an export killed between
+/// linking the file into place and removing that name: the same file as `path`, held by no
+/// export. Anything else is left as it is.
+fn clear_published(temp: &Path, path: &Path) {
+    let Ok(file) = File::open(temp) else { return };
+    let same = fs::File::open(path).is_ok_and(|published| same_file(&file, &published));
+    if same && file.try_lock().is_ok() && names(temp, &file).unwrap_or(false) {
+        let _ = fs::remove_file(temp);
+    }
+}
+
+#[cfg(unix)]
+fn same_file(a: &File, b: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &File, _b: &File) -> bool {
+    false
+}
+
+/// Whether `path` names the open `file`.
+#[cfg(unix)]
+fn names(path: &Path, file: &File) -> Result<bool, SnapshotError> {
+    use std::os::unix::fs::MetadataExt;
+    let open = file.metadata().map_err(io_error(path))?;
+    match fs::symlink_metadata(path) {
+        Ok(named) => Ok((named.dev(), named.ino()) == (open.dev(), open.ino())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(SnapshotError::Io { path: path.to_path_buf(), source }),
+    }
+}
+
+#[cfg(not(unix))]
+fn names(_path: &Path, _file: &File) -> Result<bool, SnapshotError> {
+    Ok(true)
 }
 
 fn exists(path: &Path) -> Result<bool, SnapshotError> {

@@ -4,6 +4,7 @@
 use super::checksum::Checksum;
 use super::error::{corrupt, io_error, SnapshotError};
 use super::format::{len_u64, BUFFER, SNAPSHOT_FILE};
+
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -31,10 +32,14 @@ pub(super) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// Opens `path`, computing its checksum if `checksum`.
+    /// A regular file only, within [`SNAPSHOT_FILE`]'s limit (a stream is copied into one
+    /// first: [`spool`](super::spool)), so that its size is known and it can be read twice.
     pub(super) fn open(path: &'a Path, checksum: bool) -> Result<Reader<'a>, SnapshotError> {
-        let (file, _) = input_files::open(path, SNAPSHOT_FILE).map_err(SnapshotError::from_input)?;
-        let meta = file.metadata().map_err(io_error(path))?;
-        let len = meta.len();
+        let (file, size) = input_files::open(path, SNAPSHOT_FILE)?;
+        let len = size.ok_or_else(|| SnapshotError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+        })?;
         Ok(Reader {
             path,
             file,

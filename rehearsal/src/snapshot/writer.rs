@@ -3,6 +3,7 @@
 
 use super::checksum::Checksum;
 use super::error::{io_error, SnapshotError};
+use super::format::MAX_HEIGHT;
 use super::format::{
     len_u64, Footer, Header, BUFFER, FORMAT, KIND_END, KIND_RESOURCE, KIND_TAG, MAGIC, MAX_FOOTER, MAX_HEADER,
     MAX_VALUE, RECORDS, VERSION,
@@ -50,6 +51,12 @@ impl<'a> Writer<'a> {
     }
 
     pub(super) fn header(&mut self, height: u64, width: AddressLength, chain: Value) -> Result<(), SnapshotError> {
+        if height > MAX_HEIGHT {
+            return Err(SnapshotError::BadState {
+                path: self.target.to_path_buf(),
+                reason: format!("height {height} is beyond the highest height a chain reaches ({MAX_HEIGHT})"),
+            });
+        }
         let header = Header {
             format: FORMAT.to_owned(),
             version: VERSION,

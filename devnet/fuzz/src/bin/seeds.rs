@@ -1,16 +1,16 @@
 //! Writes the seed corpus: real snapshots of small genesis states (and of an empty one) into
-//! `<dir>/snapshot/`, and manifests (compact and pretty, with and without activations) into
-//! `<dir>/manifest/`. The same files every time.
+//! `<dir>/snapshot/`, forged headers into `<dir>/snapshot_header/`, and manifests (compact and
+//! pretty, with and without activations) into `<dir>/manifest/`. The same files every time.
 //!
 //! Usage: `cargo run --release --bin seeds [-- <dir>]` from `devnet/fuzz/` (default `corpus`).
 //! Every seed is also run through the targets' checks once, and kept under `MAX_SEED` bytes so
 //! that libFuzzer (run with `-max_len=65536`) mutates it whole.
 
+use devchain::Genesis;
 use devnet::manifest::Manifest;
 use devnet::snapshot;
 use migrations::store::InMemoryStore;
 use std::path::{Path, PathBuf};
-use devchain::Genesis;
 use vm_hooks::Budget;
 
 /// Genesis sizes (accounts) snapshotted.
@@ -75,8 +75,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A chain the caller describes in its own words (the header's `chain` is opaque).
     let store = Genesis { accounts: 2, corrupt: 0 }.in_memory()?;
     let chain = serde_json::json!({"accounts": 2, "note": "hand-written", "heights": [1, 2, 3], "ratio": 0.5});
-    write_snapshot(&snapshot_dir, "genesis-2-chain.snap", &store, u64::MAX, chain)?;
+    write_snapshot(&snapshot_dir, "genesis-2-chain.snap", &store, devnet::limits::MAX_HEIGHT, chain)?;
     snapshots += 1;
+
+    // Headers: a height and settings at, below and above each bound, and schedules.
+    let header_dir = dir.join("snapshot_header");
+    std::fs::create_dir_all(&header_dir)?;
+    let mut headers = 0usize;
+    for (name, fields) in devnet_fuzz::HEADER_SEEDS {
+        devnet_fuzz::check_header(fields).ok_or_else(|| format!("header seed {name} makes no snapshot"))?;
+        std::fs::write(header_dir.join(name), fields)?;
+        headers += 1;
+    }
+    println!("wrote {headers} headers to {}", header_dir.display());
 
     let cases: [(&str, Manifest); 4] = [
         ("genesis", manifest(10, 0, &[])?),

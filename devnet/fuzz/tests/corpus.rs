@@ -1,0 +1,114 @@
+//! The targets' bodies over a generated corpus, in a normal test: where `cargo fuzz` cannot be
+//! installed (offline), this is the fuzzing the suite does. Deterministic: the same inputs every
+//! run (a fixed seed), mutants of real snapshots and manifests, and forged headers. Run with
+//! `cargo test --release -- --nocapture` in `devnet/fuzz` to see the executions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use devnet::manifest::Manifest;
+use devnet::snapshot;
+use migrations::store::InMemoryStore;
+use vm_hooks::Budget;
+
+/// splitmix64: a small deterministic generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// `seed` with a few bytes flipped, set, inserted or cut.
+fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut out = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(out.len() + 1);
+        match rng.below(4) {
+            0 if at < out.len() => out[at] ^= 1 << rng.below(8),
+            1 if at < out.len() => out[at] = rng.next() as u8,
+            2 => out.insert(at, rng.next() as u8),
+            _ => out.truncate(at.max(1)),
+        }
+    }
+    out
+}
+
+fn executions(target: &str, n: usize) {
+    println!("{target}: {n} executions");
+}
+
+#[test]
+fn snapshot_header_target_over_generated_headers() {
+    let mut rng = Rng(15);
+    let mut outcomes: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut check = |input: &[u8]| {
+        let outcome = devnet_fuzz::check_header(input).map_or("no snapshot".to_owned(), |o| format!("{o:?}"));
+        *outcomes.entry(outcome).or_default() += 1;
+    };
+    for (_, seed) in devnet_fuzz::HEADER_SEEDS {
+        check(seed);
+    }
+    for _ in 0..12_000 {
+        let len = rng.below(48);
+        let input: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        check(&input);
+    }
+    for _ in 0..8_000 {
+        let (_, seed) = devnet_fuzz::HEADER_SEEDS[rng.below(devnet_fuzz::HEADER_SEEDS.len())];
+        check(&mutate(&mut rng, seed));
+    }
+    executions("snapshot_header", outcomes.values().sum());
+    println!("snapshot_header outcomes: {outcomes:?}");
+    for must in ["HeightRefused", "ManifestRefused", "ChainRefused", "Produced"] {
+        assert!(outcomes.contains_key(must), "no input reached {must}: {outcomes:?}");
+    }
+}
+
+#[test]
+fn snapshot_target_over_mutated_snapshots() {
+    let mut rng = Rng(16);
+    let dir = tempfile::tempdir().unwrap();
+    let mut seeds = Vec::new();
+    for (i, accounts) in [1u32, 4].into_iter().enumerate() {
+        let store = devchain::Genesis { accounts, corrupt: 0 }.in_memory().unwrap();
+        let path = dir.path().join(format!("{i}.snap"));
+        let chain = Manifest::new(accounts, 0, 4, Budget { max_resources: 8, max_bytes: 1 << 16 }).to_json();
+        snapshot::export(&store, 3, chain, devchain::WIDTH, &path).unwrap();
+        seeds.push(std::fs::read(&path).unwrap());
+    }
+    let empty = dir.path().join("empty.snap");
+    snapshot::export(&InMemoryStore::new(), 0, serde_json::Value::Null, devchain::WIDTH, &empty).unwrap();
+    seeds.push(std::fs::read(&empty).unwrap());
+    let mut n = 0;
+    for _ in 0..5_000 {
+        let seed = &seeds[rng.below(seeds.len())];
+        devnet_fuzz::check_snapshot(&mutate(&mut rng, seed));
+        n += 1;
+    }
+    executions("snapshot", n);
+}
+
+#[test]
+fn manifest_target_over_mutated_manifests() {
+    let mut rng = Rng(17);
+    let mut m = Manifest::new(40, 4, 4, Budget { max_resources: 64, max_bytes: 1 << 16 });
+    m.schedule(2, 5, 0).unwrap();
+    m.schedule(3, 9, 0).unwrap();
+    let seeds = [serde_json::to_vec(&m).unwrap(), serde_json::to_vec_pretty(&m).unwrap()];
+    let mut n = 0;
+    for _ in 0..20_000 {
+        let seed = &seeds[rng.below(seeds.len())];
+        devnet_fuzz::check_manifest(&mutate(&mut rng, seed));
+        n += 1;
+    }
+    executions("manifest", n);
+}
