@@ -107,7 +107,7 @@ pub fn check_views(
         },
     );
     let stored = storage::storage(&old.modules);
-    let needs = storage::needs_migration(&old.modules, &new.modules, &d);
+    let needs = storage::needs_migration_in(&stored, &old.modules, &new.modules, &d);
     let verdict: ChainVerdict = chain::verdict(profile, old, new, decided);
     let mut changes = d.changes.clone();
     changes.extend(nested_changes(&needs, &changes));

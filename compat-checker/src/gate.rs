@@ -174,13 +174,12 @@ impl Gate<'_> {
             let storage_rule = struct_layout_rule(c.rule) || c.rule == RuleId::ClosedVersionChanged;
             let old_module = c.from.clone().unwrap_or_else(|| c.module.clone());
             let stored_item = c.item.as_deref().is_some_and(|i| ctx.stored.is_stored(&old_module, i));
-            let module_has_stored = ctx.stored.reached_from.keys().any(|(m, _)| *m == c.module);
             let concern = if c.class() == Class::Compatible {
                 Concern::None
             } else if c.from.is_some()
                 || c.rule == RuleId::ClosedVersionChanged
                 || (struct_layout_rule(c.rule) && stored_item)
-                || (c.rule == RuleId::ModuleRemoved && module_has_stored)
+                || (c.rule == RuleId::ModuleRemoved && ctx.stored.module_is_stored(&c.module))
             {
                 Concern::Storage
             } else if storage_rule {

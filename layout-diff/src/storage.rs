@@ -76,9 +76,10 @@ pub const CONTAINERS: &[Container] = &[
 
 /// The container `module::name` is, if it is one.
 pub fn container(module: &ModuleId, name: &str) -> Option<&'static Container> {
+    // Names first: they rule out almost every struct without building an address.
     CONTAINERS
         .iter()
-        .find(|c| module.address == Address::from_u64(c.address) && module.name == c.module && name == c.name)
+        .find(|c| name == c.name && module.name == c.module && module.address == Address::from_u64(c.address))
 }
 
 /// Why a struct's instances are stored on their own.
@@ -96,13 +97,35 @@ pub struct Storage {
     /// Structs stored on their own, with why.
     pub roots: BTreeMap<StructKey, BTreeSet<RootKind>>,
     /// Every struct that can be in storage, with the roots whose instances hold it (a root holds
-    /// itself).
-    pub reached_from: BTreeMap<StructKey, BTreeSet<StructKey>>,
+    /// itself) as indices into `keys`: a release's structs are reached from many roots each, and
+    /// keys are kept once.
+    reached_from: BTreeMap<StructKey, BTreeSet<usize>>,
+    /// The struct keys `reached_from` names by index.
+    keys: Vec<StructKey>,
     /// What layouts cannot tell (heterogeneous containers), one sentence each, sorted.
     pub notes: BTreeSet<String>,
 }
 
 impl Storage {
+    /// Every struct that can be in storage, in key order.
+    pub fn stored(&self) -> impl Iterator<Item = &StructKey> {
+        self.reached_from.keys()
+    }
+
+    /// The roots whose instances hold `key` (a root holds itself), in key order; none if it
+    /// cannot be stored.
+    pub fn reached_from(&self, key: &StructKey) -> Vec<&StructKey> {
+        let mut roots: Vec<&StructKey> =
+            self.reached_from.get(key).into_iter().flatten().filter_map(|i| self.keys.get(*i)).collect();
+        roots.sort();
+        roots
+    }
+
+    /// Whether instances of any struct of `module` can be in storage.
+    pub fn module_is_stored(&self, module: &ModuleId) -> bool {
+        self.reached_from.range((module.clone(), String::new())..).next().is_some_and(|((m, _), _)| m == module)
+    }
+
     /// Whether instances of `module::name` can be in storage.
     pub fn is_stored(&self, module: &ModuleId, name: &str) -> bool {
         self.reached_from.contains_key(&(module.clone(), name.to_owned()))
@@ -121,53 +144,71 @@ impl Storage {
     }
 }
 
+/// The walk over one release's structs, each known by its index in `structs` (keys are built
+/// once, at the end: a walk over thousands of structs compares and clones no strings).
 struct Walker<'a> {
-    structs: BTreeMap<StructKey, (&'a Module, &'a Struct)>,
-    storage: Storage,
+    /// Struct ids by module, then name.
+    index: BTreeMap<ModuleId, BTreeMap<&'a str, usize>>,
+    /// Every struct: its key and declaration.
+    structs: Vec<(StructKey, &'a Struct)>,
+    /// Why each root is stored on its own.
+    roots: BTreeMap<usize, BTreeSet<RootKind>>,
+    /// For each struct, the roots that reach it.
+    reached_from: Vec<BTreeSet<usize>>,
+    notes: BTreeSet<String>,
 }
 
 impl<'a> Walker<'a> {
-    fn add_root(&mut self, key: &StructKey, kind: RootKind) -> bool {
-        let kinds = self.storage.roots.entry(key.clone()).or_default();
+    fn id(&self, module: &ModuleId, name: &str) -> Option<usize> {
+        self.index.get(module).and_then(|names| names.get(name)).copied()
+    }
+
+    fn add_root(&mut self, id: usize, kind: RootKind) -> bool {
+        let kinds = self.roots.entry(id).or_default();
         let first = kinds.is_empty();
         kinds.insert(kind);
         first
     }
 
     /// Marks every struct `t` holds as reached from `root`; container entries become roots.
-    fn visit(&mut self, t: &Type, root: &StructKey, pending: &mut Vec<StructKey>, holder: &str) {
+    /// `holder` is the struct whose field `t` is (named in notes).
+    fn visit(&mut self, t: &Type, root: usize, pending: &mut Vec<usize>, holder: usize) {
         match t {
             Type::Vector(inner) => self.visit(inner, root, pending, holder),
             Type::Datatype(d) => {
                 if let Some(c) = container(&d.module, &d.name) {
                     if c.is_heterogeneous() {
-                        self.storage.notes.insert(format!(
-                            "{holder} holds a {}: values of any type with `store` may be stored in it, and which \
+                        let (module, name) = self.structs.get(holder).map(|(k, _)| (&k.0, &k.1)).unzip();
+                        self.notes.insert(format!(
+                            "{}::{} holds a {}: values of any type with `store` may be stored in it, and which \
                              cannot be told from layouts",
+                            module.map(ToString::to_string).unwrap_or_default(),
+                            name.map(String::as_str).unwrap_or_default(),
                             c.path()
                         ));
                     }
                     for (arg, role) in d.type_args.iter().zip(c.roles) {
-                        for key in datatypes(arg) {
-                            if self.structs.contains_key(&key)
-                                && self.add_root(&key, RootKind::Entry { container: c.path(), role: *role })
-                            {
-                                pending.push(key);
+                        let mut named = Vec::new();
+                        datatypes(arg, &mut |m, n| named.extend(self.id(m, n)));
+                        for id in named {
+                            if self.add_root(id, RootKind::Entry { container: c.path(), role: *role }) {
+                                pending.push(id);
                             }
                         }
                     }
                 }
-                let key = (d.module.clone(), d.name.clone());
-                let Some((_, s)) = self.structs.get(&key).copied() else { return };
-                let reached = self.storage.reached_from.entry(key.clone()).or_default();
-                if !reached.insert(root.clone()) {
+                let Some(id) = self.id(&d.module, &d.name) else { return };
+                let Some(reached) = self.reached_from.get_mut(id) else { return };
+                if !reached.insert(root) {
                     return;
                 }
-                let fields: Vec<&Type> =
-                    s.fields.iter().chain(s.variants.iter().flatten().flat_map(|v| &v.fields)).map(|f| &f.ty).collect();
-                let holder = format!("{}::{}", key.0, key.1);
-                for f in fields {
-                    self.visit(&substitute(f, &d.type_args), root, pending, &holder);
+                let Some(&(_, s)) = self.structs.get(id) else { return };
+                for f in s.fields.iter().chain(s.variants.iter().flatten().flat_map(|v| &v.fields)) {
+                    if d.type_args.is_empty() || !has_type_parameter(&f.ty) {
+                        self.visit(&f.ty, root, pending, id);
+                    } else {
+                        self.visit(&substitute(&f.ty, &d.type_args), root, pending, id);
+                    }
                 }
                 // Type arguments in phantom positions are not stored; the others were reached
                 // through the fields they were substituted into.
@@ -177,21 +218,26 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// Every datatype named in `t`, at any depth.
-fn datatypes(t: &Type) -> Vec<StructKey> {
-    let mut out = Vec::new();
-    fn walk(t: &Type, out: &mut Vec<StructKey>) {
-        match t {
-            Type::Vector(i) | Type::Reference(i) | Type::MutableReference(i) => walk(i, out),
-            Type::Datatype(d) => {
-                out.push((d.module.clone(), d.name.clone()));
-                d.type_args.iter().for_each(|a| walk(a, out));
-            }
-            _ => {}
-        }
+/// Whether `t` names a type parameter (and so changes under substitution).
+fn has_type_parameter(t: &Type) -> bool {
+    match t {
+        Type::TypeParameter(_) => true,
+        Type::Vector(i) | Type::Reference(i) | Type::MutableReference(i) => has_type_parameter(i),
+        Type::Datatype(d) => d.type_args.iter().any(has_type_parameter),
+        _ => false,
     }
-    walk(t, &mut out);
-    out
+}
+
+/// Calls `named` with every datatype named in `t`, at any depth.
+fn datatypes(t: &Type, named: &mut dyn FnMut(&ModuleId, &str)) {
+    match t {
+        Type::Vector(i) | Type::Reference(i) | Type::MutableReference(i) => datatypes(i, named),
+        Type::Datatype(d) => {
+            named(&d.module, &d.name);
+            d.type_args.iter().for_each(|a| datatypes(a, named));
+        }
+        _ => {}
+    }
 }
 
 /// `t` with type parameter `i` replaced by `args[i]` (unknown parameters stay).
@@ -210,38 +256,58 @@ fn substitute(t: &Type, args: &[Type]) -> Type {
 
 /// Which structs of `modules` (one release) can be in storage, and why.
 pub fn storage(modules: &[&Module]) -> Storage {
-    let mut w = Walker { structs: BTreeMap::new(), storage: Storage::default() };
+    let mut w = Walker {
+        index: BTreeMap::new(),
+        structs: Vec::new(),
+        roots: BTreeMap::new(),
+        reached_from: Vec::new(),
+        notes: BTreeSet::new(),
+    };
     for m in modules {
+        let id = m.id();
         for s in &m.structs {
-            w.structs.insert((m.id(), s.name.clone()), (*m, s));
-        }
-    }
-    let mut pending: Vec<StructKey> = Vec::new();
-    let keyed: Vec<StructKey> =
-        w.structs.iter().filter(|(_, (_, s))| s.abilities.has(Ability::Key)).map(|(k, _)| k.clone()).collect();
-    for key in keyed {
-        w.add_root(&key, RootKind::Resource);
-        pending.push(key);
-    }
-    let mut done = BTreeSet::new();
-    while let Some(root) = pending.pop() {
-        if !done.insert(root.clone()) {
-            continue;
-        }
-        let ty = Type::datatype(root.0.clone(), root.1.clone(), Vec::new());
-        // A root's own type parameters stay parameters: which instances exist is not known.
-        let generic = w.structs.get(&root).map_or(0, |(_, s)| s.type_params.len());
-        let ty = match ty {
-            Type::Datatype(mut d) => {
-                d.type_args = (0..generic).filter_map(|i| u16::try_from(i).ok()).map(Type::TypeParameter).collect();
-                Type::Datatype(d)
+            let names = w.index.entry(id.clone()).or_default();
+            // A name declared twice (a release that repeats a module) keeps its first declaration.
+            if !names.contains_key(s.name.as_str()) {
+                names.insert(s.name.as_str(), w.structs.len());
+                w.structs.push(((id.clone(), s.name.clone()), s));
             }
-            other => other,
-        };
-        let holder = format!("{}::{}", root.0, root.1);
-        w.visit(&ty, &root, &mut pending, &holder);
+        }
     }
-    w.storage
+    w.reached_from = vec![BTreeSet::new(); w.structs.len()];
+    let mut pending: Vec<usize> = Vec::new();
+    // Keyed structs in key order, so that the walk (and the notes' wording) is the same for any
+    // order of the modules.
+    let mut keyed: Vec<usize> = (0..w.structs.len())
+        .filter(|&i| w.structs.get(i).is_some_and(|(_, s)| s.abilities.has(Ability::Key)))
+        .collect();
+    keyed.sort_by(|a, b| w.structs.get(*a).map(|e| &e.0).cmp(&w.structs.get(*b).map(|e| &e.0)));
+    for &id in &keyed {
+        w.add_root(id, RootKind::Resource);
+    }
+    pending.extend(keyed);
+    let mut done = vec![false; w.structs.len()];
+    while let Some(root) = pending.pop() {
+        match done.get_mut(root) {
+            Some(seen) if !*seen => *seen = true,
+            _ => continue,
+        }
+        let Some((key, s)) = w.structs.get(root) else { continue };
+        // A root's own type parameters stay parameters: which instances exist is not known.
+        let params = (0..s.type_params.len()).filter_map(|i| u16::try_from(i).ok()).map(Type::TypeParameter).collect();
+        let ty = Type::datatype(key.0.clone(), key.1.clone(), params);
+        w.visit(&ty, root, &mut pending, root);
+    }
+    let key_of = |id: usize| w.structs.get(id).map(|(k, _)| k.clone());
+    let roots = w.roots.iter().filter_map(|(id, kinds)| Some((key_of(*id)?, kinds.clone()))).collect();
+    let reached_from = w
+        .reached_from
+        .iter()
+        .enumerate()
+        .filter(|(_, roots)| !roots.is_empty())
+        .filter_map(|(id, roots)| Some((key_of(id)?, roots.clone())))
+        .collect();
+    Storage { roots, reached_from, keys: w.structs.into_iter().map(|(k, _)| k).collect(), notes: w.notes }
 }
 
 /// Why a root needs a migration.
@@ -290,7 +356,12 @@ impl Need {
 /// This is the one place that decides it: the checker's gate requires a declaration for each,
 /// and the migrations catalogue builds an entry for each.
 pub fn needs_migration(old: &[&Module], new: &[&Module], diff: &Diff) -> Vec<Need> {
-    let stored = storage(old);
+    needs_migration_in(&storage(old), old, new, diff)
+}
+
+/// [`needs_migration`] with the old release's [`storage`] already computed (the checker needs
+/// it for its own report too, and it is the costly part).
+pub fn needs_migration_in(stored: &Storage, old: &[&Module], new: &[&Module], diff: &Diff) -> Vec<Need> {
     let changed: BTreeMap<StructKey, &StructPair> = diff
         .struct_pairs
         .iter()
@@ -304,7 +375,7 @@ pub fn needs_migration(old: &[&Module], new: &[&Module], diff: &Diff) -> Vec<Nee
     // Root -> the changed structs it holds.
     let mut due: BTreeMap<StructKey, BTreeSet<StructKey>> = BTreeMap::new();
     for (changed_key, _) in changed.iter() {
-        for root in stored.reached_from.get(changed_key).into_iter().flatten() {
+        for root in stored.reached_from(changed_key) {
             if stored.roots.contains_key(root) {
                 due.entry(root.clone()).or_default().insert(changed_key.clone());
             }
@@ -414,6 +485,15 @@ module 0x1::m (bytecode v6)
         assert!(!s.is_stored(&m, "Unused"));
         assert!(!s.is_stored(&m, "Marker"));
         assert!(s.notes.is_empty());
+        // Who holds what: Deep is held by Holder only; a root holds itself.
+        let key = |n: &str| (m.clone(), n.to_owned());
+        assert_eq!(s.reached_from(&key("Deep")), vec![&key("Holder")]);
+        assert_eq!(s.reached_from(&key("Holder")), vec![&key("Holder")]);
+        assert!(s.reached_from(&key("Unused")).is_empty());
+        assert!(s.stored().all(|k| s.is_stored(&k.0, &k.1)) && s.stored().any(|k| *k == key("Inner")));
+        // The table's own struct is held by Holder; a module before or after `m` stores nothing.
+        assert!(s.module_is_stored(&m) && s.module_is_stored(&id("0x1::table")));
+        assert!(!s.module_is_stored(&id("0x1::l")) && !s.module_is_stored(&id("0x1::n")));
     }
 
     #[test]

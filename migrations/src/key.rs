@@ -94,12 +94,29 @@ pub enum KeyError {
 
 /// An account address of 16, 20 or 32 bytes. Ordered by its bytes, which for one width is the
 /// order of the addresses' values, and the order of store keys.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AccountAddress {
     /// Left-aligned: the address is `bytes[..len]`, the rest zero, so that the derived order is
     /// the bytewise order within one width.
     bytes: [u8; 32],
     len: u8,
+}
+
+/// Bytewise, then by width: the order the derived one would give, as two big-endian 128-bit
+/// compares instead of a call to `memcmp` (addresses are the keys of every map the migration
+/// loop writes, and the derived compare was a fifth of its time).
+impl Ord for AccountAddress {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.halves().cmp(&other.halves()).then(self.len.cmp(&other.len))
+    }
+}
+
+impl PartialOrd for AccountAddress {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl AccountAddress {
@@ -117,6 +134,14 @@ impl AccountAddress {
     /// zero): for constants.
     pub const fn from_raw(bytes: [u8; 32], width: AddressLength) -> AccountAddress {
         AccountAddress { bytes, len: width as u8 }
+    }
+
+    /// The bytes as two big-endian numbers: compared as numbers, they order as the bytes do.
+    #[inline]
+    fn halves(&self) -> (u128, u128) {
+        let head = self.bytes.first_chunk::<16>().copied().unwrap_or_default();
+        let tail = self.bytes.last_chunk::<16>().copied().unwrap_or_default();
+        (u128::from_be_bytes(head), u128::from_be_bytes(tail))
     }
 
     /// The zero address (`0x0`) of a width.
@@ -705,6 +730,37 @@ mod tests {
         assert_eq!(AccountAddress::parse("0xA550C18", W16).unwrap(), AccountAddress::from_u64(0xa550c18, W16));
         assert!(AccountAddress::parse("1", W16).is_err());
         assert!(AccountAddress::zero(W32).is_zero());
+    }
+
+    /// The hand-written order is the store's key order: the bytes compared one by one, then the
+    /// width; over addresses that differ in any byte, in both halves, and in width only.
+    #[test]
+    fn address_order_is_the_bytewise_order_then_the_width() {
+        let mut addresses = Vec::new();
+        for width in AddressLength::ALL {
+            let n = width.bytes();
+            addresses.push(AccountAddress::zero(width));
+            for at in 0..n {
+                for byte in [0x01u8, 0x7f, 0x80, 0xff] {
+                    let mut bytes = vec![0u8; n];
+                    bytes[at] = byte;
+                    addresses.push(AccountAddress::new(&bytes).unwrap());
+                    bytes[n - 1] = 0x42;
+                    addresses.push(AccountAddress::new(&bytes).unwrap());
+                }
+            }
+        }
+        let reference = |a: &AccountAddress| {
+            let mut padded = [0u8; 32];
+            padded[..a.as_bytes().len()].copy_from_slice(a.as_bytes());
+            (padded, a.as_bytes().len())
+        };
+        for a in &addresses {
+            for b in &addresses {
+                assert_eq!(a.cmp(b), reference(a).cmp(&reference(b)), "{a} vs {b}");
+                assert_eq!(a == b, a.cmp(b).is_eq(), "{a} vs {b}");
+            }
+        }
     }
 
     #[test]
