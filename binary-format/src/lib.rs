@@ -34,6 +34,7 @@ pub mod version;
 pub use ability::{Ability, AbilitySet};
 pub use address::{Address, AddressLength};
 pub use builder::{DatatypeDecl, DatatypeResolver, NoResolver};
+pub use cursor::write_uleb;
 pub use deserializer::{parse, Detail, ParseOptions};
 pub use detect::{detect_address_length, Detection};
 pub use error::{Error, ErrorKind, Result};

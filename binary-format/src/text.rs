@@ -58,6 +58,30 @@ fn version_text(v: Version) -> String {
     }
 }
 
+/// A function's signature as Move source writes it: `<T0: copy>(&signer, u64): (u64, bool)`.
+pub fn signature(f: &Function) -> String {
+    let as_datatype: Vec<_> =
+        f.type_params.iter().map(|p| DatatypeTypeParameter { constraints: p.constraints, phantom: false }).collect();
+    let returns = match f.returns.as_slice() {
+        [] => String::new(),
+        [one] => format!(": {one}"),
+        many => format!(": ({})", type_list(many)),
+    };
+    format!("{}({}){returns}", datatype_params(&as_datatype), type_list(&f.params))
+}
+
+/// A function's declaration as the text form writes it: `public entry fun f<T0: copy>(u64): u128`.
+pub fn declaration(f: &Function) -> String {
+    let visibility = match f.visibility {
+        Visibility::Private => "",
+        Visibility::Public => "public ",
+        Visibility::Friend => "friend ",
+    };
+    let entry = if f.entry { "entry " } else { "" };
+    let native = if f.native { "native " } else { "" };
+    format!("{visibility}{entry}{native}fun {}{}", f.name, signature(f))
+}
+
 /// The text form of one module.
 pub fn render(m: &Module) -> String {
     let mut out = String::new();
@@ -91,30 +115,7 @@ pub fn render(m: &Module) -> String {
         }
     }
     for f in &m.functions {
-        let visibility = match f.visibility {
-            Visibility::Private => "",
-            Visibility::Public => "public ",
-            Visibility::Friend => "friend ",
-        };
-        let entry = if f.entry { "entry " } else { "" };
-        let native = if f.native { "native " } else { "" };
-        let as_datatype: Vec<_> = f
-            .type_params
-            .iter()
-            .map(|p| DatatypeTypeParameter { constraints: p.constraints, phantom: false })
-            .collect();
-        let returns = match f.returns.as_slice() {
-            [] => String::new(),
-            [one] => format!(": {one}"),
-            many => format!(": ({})", type_list(many)),
-        };
-        let _ = writeln!(
-            out,
-            "  {visibility}{entry}{native}fun {}{}({}){returns}",
-            f.name,
-            datatype_params(&as_datatype),
-            type_list(&f.params)
-        );
+        let _ = writeln!(out, "  {}", declaration(f));
     }
     out
 }

@@ -334,7 +334,7 @@ impl StructTag {
         out.extend_from_slice(self.address.as_bytes());
         write_str(out, &self.module);
         write_str(out, &self.name);
-        write_uleb(out, self.type_args.len());
+        binary_format::write_uleb(out, self.type_args.len() as u64);
         for t in &self.type_args {
             t.write_bcs(out);
         }
@@ -482,20 +482,8 @@ impl fmt::Debug for TypeTag {
     }
 }
 
-fn write_uleb(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    write_uleb(out, s.len());
+    binary_format::write_uleb(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 

@@ -216,6 +216,43 @@ pub trait Store {
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError>;
 }
 
+/// A store that shows each batch to `watch` before `inner` applies it: how a caller counts, or
+/// injects a failure into, the writes of a loop it does not own (the rehearsal counts the
+/// resources a migration puts; tests damage a file mid-import) without restating [`Store`].
+/// An error from `watch` refuses the batch whole.
+pub struct Watched<'a, F: FnMut(&WriteBatch) -> Result<(), StoreError>> {
+    /// The store reads and writes go to.
+    pub inner: &'a mut dyn Store,
+    /// Sees every batch first.
+    pub watch: F,
+}
+
+impl<F: FnMut(&WriteBatch) -> Result<(), StoreError>> std::fmt::Debug for Watched<'_, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Watched")
+    }
+}
+
+impl<F: FnMut(&WriteBatch) -> Result<(), StoreError>> Store for Watched<'_, F> {
+    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(account, tag)
+    }
+
+    fn scan(
+        &self,
+        tag: &StructTag,
+        after: Option<&AccountAddress>,
+        limit: usize,
+    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
+        self.inner.scan(tag, after, limit)
+    }
+
+    fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        (self.watch)(&batch)?;
+        self.inner.apply(batch)
+    }
+}
+
 /// A deterministic in-memory store: one ordered map of accounts per struct tag, so a scan is a
 /// range read of that map.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -171,20 +171,8 @@ pub struct Status {
     completed_index: BTreeMap<String, usize>,
 }
 
-fn write_uleb(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    write_uleb(out, bytes.len());
+    binary_format::write_uleb(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
@@ -278,7 +266,7 @@ impl Cursor {
                 w.extend_from_slice(a.as_bytes());
             }
         }
-        write_uleb(&mut w, self.ahead.len());
+        binary_format::write_uleb(&mut w, self.ahead.len() as u64);
         for (instance, account) in &self.ahead {
             w.extend_from_slice(&instance.to_le_bytes());
             w.extend_from_slice(account.as_bytes());
@@ -390,24 +378,24 @@ impl Status {
     /// The canonical bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Vec::with_capacity(256);
-        write_uleb(&mut w, self.activations.len());
+        binary_format::write_uleb(&mut w, self.activations.len() as u64);
         for a in &self.activations {
             w.extend_from_slice(&a.release.to_le_bytes());
             w.extend_from_slice(&a.height.to_le_bytes());
         }
-        write_uleb(&mut w, self.completed.len());
+        binary_format::write_uleb(&mut w, self.completed.len() as u64);
         for c in &self.completed {
             write_bytes(&mut w, c.id.as_bytes());
             write_bytes(&mut w, &c.checksum.0);
             w.extend_from_slice(&c.height.to_le_bytes());
         }
-        write_uleb(&mut w, self.in_progress.len());
+        binary_format::write_uleb(&mut w, self.in_progress.len() as u64);
         for p in &self.in_progress {
             write_bytes(&mut w, p.id.as_bytes());
             write_bytes(&mut w, &p.cursor.encode());
             w.extend_from_slice(&p.migrated.to_le_bytes());
         }
-        write_uleb(&mut w, self.failed.len());
+        binary_format::write_uleb(&mut w, self.failed.len() as u64);
         for f in &self.failed {
             w.extend_from_slice(f.account.as_bytes());
             write_bytes(&mut w, f.migration.as_bytes());

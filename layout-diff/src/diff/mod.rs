@@ -10,7 +10,7 @@ pub mod types;
 
 use crate::change::{Change, Detail};
 use crate::rules::{Class, RuleId};
-use binary_format::{Ability, Function, Module, ModuleId, Struct, Type, Visibility};
+use binary_format::{text, Ability, Function, Module, ModuleId, Struct, Type, Visibility};
 use lineage::{Lineage, Versioning};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -59,30 +59,6 @@ fn visibility_rank(v: Visibility) -> u8 {
         Visibility::Friend => 1,
         Visibility::Public => 2,
     }
-}
-
-/// A function's signature as Move source writes it: `<T0: copy>(&signer, u64): (u64, bool)`.
-fn signature(f: &Function) -> String {
-    let list = |ts: &[Type]| ts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-    let params: Vec<String> = f
-        .type_params
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            if p.constraints.is_empty() {
-                format!("T{i}")
-            } else {
-                format!("T{i}: {}", p.constraints.iter().map(|a| a.name()).collect::<Vec<_>>().join(" + "))
-            }
-        })
-        .collect();
-    let generics = if params.is_empty() { String::new() } else { format!("<{}>", params.join(", ")) };
-    let returns = match f.returns.as_slice() {
-        [] => String::new(),
-        [one] => format!(": {one}"),
-        many => format!(": ({})", list(many)),
-    };
-    format!("{generics}({}){returns}", list(&f.params))
 }
 
 impl<'a> Differ<'a> {
@@ -486,7 +462,7 @@ impl<'a> Differ<'a> {
             {
                 changes.push(
                     at(RuleId::FunctionSignatureChanged, format!("signature of {} changed", of.name))
-                        .old_new(signature(of), signature(nf)),
+                        .old_new(text::signature(of), text::signature(nf)),
                 );
             }
             match visibility_rank(nf.visibility).cmp(&visibility_rank(of.visibility)) {

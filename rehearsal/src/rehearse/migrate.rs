@@ -6,7 +6,7 @@
 use crate::error::RehearsalError;
 use binary_format::{Address, AddressLength};
 use migrations::catalogue::Catalogue;
-use migrations::store::{Store, StoreError, Write, WriteBatch};
+use migrations::store::{Store, Watched, Write, WriteBatch};
 use migrations::{AccountAddress, StructTag, TypeTag};
 use std::collections::{BTreeMap, BTreeSet};
 use stdlib::registry::ReleaseName;
@@ -29,42 +29,6 @@ impl Policy for Rehearsal {
 
     fn on_halted(&self, _halted: &HaltedMigration<'_>, _height: u64) -> Decision {
         Decision::Skip
-    }
-}
-
-/// A store that counts the resources each batch puts, per tag (the migrated ones).
-struct Counting<'a> {
-    inner: &'a mut RedbStore,
-    status: &'a StructTag,
-    puts: BTreeMap<StructTag, u64>,
-}
-
-impl Store for Counting<'_> {
-    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(account, tag)
-    }
-
-    fn scan(
-        &self,
-        tag: &StructTag,
-        after: Option<&AccountAddress>,
-        limit: usize,
-    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
-        self.inner.scan(tag, after, limit)
-    }
-
-    fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        let mut counted: BTreeMap<StructTag, u64> = BTreeMap::new();
-        for (tag, _, write) in batch.iter() {
-            if matches!(write, Write::Put(_)) && tag != self.status {
-                *counted.entry(tag.clone()).or_default() += 1;
-            }
-        }
-        self.inner.apply(batch)?;
-        for (tag, n) in counted {
-            *self.puts.entry(tag).or_default() += n;
-        }
-        Ok(())
     }
 }
 
@@ -125,7 +89,19 @@ pub fn migrate(
     config.instances = instances;
     let mut hook = Hook::new(vec![ReleasePlan::new(release, 1, catalogue)], config, Box::new(Rehearsal))?;
     let mut out = Migrated::default();
-    let mut counting = Counting { inner: store, status: status_tag, puts: BTreeMap::new() };
+    // Counts the resources each batch puts, per tag (the migrated ones; not the hook's status).
+    let mut puts: BTreeMap<StructTag, u64> = BTreeMap::new();
+    let mut counting = Watched {
+        inner: &mut *store,
+        watch: |batch: &WriteBatch| {
+            for (tag, _, write) in batch.iter() {
+                if matches!(write, Write::Put(_)) && tag != status_tag {
+                    *puts.entry(tag.clone()).or_default() += 1;
+                }
+            }
+            Ok(())
+        },
+    };
     let mut done = 0u64;
     let mut idle = 0u32;
     for block in 1..=MAX_BLOCKS {
@@ -143,8 +119,8 @@ pub fn migrate(
             return Err(RehearsalError::Options("the migration loop makes no progress".into()));
         }
     }
-    out.puts = std::mem::take(&mut counting.puts);
-    let status = Status::load(&*counting.inner, hook.chain()).map_err(vm_hooks::HookError::from)?;
+    out.puts = puts;
+    let status = Status::load(&*store, hook.chain()).map_err(vm_hooks::HookError::from)?;
     for f in status.failures() {
         if f.is_migration_failure() {
             out.stopped.push((f.migration.clone(), f.reason.clone()));
@@ -152,9 +128,9 @@ pub fn migrate(
             out.failures.push((f.migration.clone(), f.account.to_string(), f.reason.clone()));
         }
     }
-    out.second_pass = hook.second_pass(&*counting.inner)?;
+    out.second_pass = hook.second_pass(&*store)?;
     let mut remove = WriteBatch::new();
     remove.delete(zero, status_tag.clone());
-    counting.inner.apply(remove)?;
+    store.apply(remove)?;
     Ok(out)
 }

@@ -49,9 +49,8 @@ mod tests {
     use super::super::testing::parse_struct_tag;
     use super::super::testing::{assert_one_line, chain, exported, store_with, TAGS};
     use super::*;
-    use migrations::store::{InMemoryStore, StoreError};
+    use migrations::store::{InMemoryStore, Watched};
     use migrations::AccountAddress;
-    use migrations::StructTag;
     use serde_json::Value;
     use std::fs::{self, OpenOptions};
     use std::io::Write;
@@ -118,41 +117,6 @@ mod tests {
         assert_eq!(calls, 0);
     }
 
-    /// A store whose first batch damages the snapshot being imported, past what the import has
-    /// read so far.
-    struct Meddler<'a> {
-        inner: InMemoryStore,
-        file: &'a Path,
-        meddled: bool,
-    }
-
-    impl Store for Meddler<'_> {
-        fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
-            self.inner.get(account, tag)
-        }
-
-        fn scan(
-            &self,
-            tag: &StructTag,
-            after: Option<&AccountAddress>,
-            limit: usize,
-        ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
-            self.inner.scan(tag, after, limit)
-        }
-
-        fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-            if !self.meddled {
-                let mut bytes = fs::read(self.file).unwrap();
-                let at = bytes.len() - 100;
-                bytes[at] ^= 0x01;
-                let mut file = OpenOptions::new().write(true).open(self.file).unwrap();
-                file.write_all(&bytes).unwrap();
-                self.meddled = true;
-            }
-            self.inner.apply(batch)
-        }
-    }
-
     #[test]
     fn a_file_changing_during_the_import_is_reported() {
         let dir = tempfile::tempdir().unwrap();
@@ -167,11 +131,26 @@ mod tests {
         store.apply(batch).unwrap();
         let (path, info) = exported(dir.path(), &store);
         assert!(info.bytes > BUFFER as u64 + 100_000);
-        let mut meddler = Meddler { inner: InMemoryStore::new(), file: &path, meddled: false };
+        // The first batch damages the file past what the import has read so far.
+        let mut meddled = false;
+        let mut target = InMemoryStore::new();
+        let mut meddler = Watched {
+            inner: &mut target,
+            watch: |_: &WriteBatch| {
+                if !meddled {
+                    let mut bytes = fs::read(&path).unwrap();
+                    let at = bytes.len() - 100;
+                    bytes[at] ^= 0x01;
+                    OpenOptions::new().write(true).open(&path).unwrap().write_all(&bytes).unwrap();
+                    meddled = true;
+                }
+                Ok(())
+            },
+        };
         let err = import(&path, &mut meddler, 100, &mut |_| {}).unwrap_err();
         assert!(matches!(err, SnapshotError::Changed { .. }), "{err}");
         assert_one_line(&err, &path);
-        assert!(meddler.meddled);
+        assert!(meddled);
         assert!(matches!(verify(&path), Err(SnapshotError::Checksum { .. })));
     }
 }

@@ -7,21 +7,8 @@ use binary_format::Address;
 use stdlib::registry::{rules, Registry, RegistryError, ReleaseName};
 use stdlib_tools::{add_module_file, bump_file};
 
-const VALID: &str = r#"# comments are preserved by `bump`
-genesis = "0x1"   # the address every module's first version is published at
-
-[modules.Epoch]
-versions = [
-  { address = "0x1", release = "v1", closed = true },
-  { address = "0x2", release = "v2", predecessor = "0x1" },
-]
-
-[modules.Coin]
-versions = [
-  { address = "0x1", release = "v1", closed = true },
-  { address = "0x3", release = "v2", predecessor = "0x1" },
-]
-"#;
+/// A valid registry with comments: Epoch and Coin, each moved once.
+const VALID: &str = include_str!("../../tests/fixtures/registry-valid.toml");
 
 fn addr(n: u64) -> Address {
     Address::from_u64(n)

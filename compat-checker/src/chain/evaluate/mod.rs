@@ -13,7 +13,7 @@ use super::bodies::Body;
 use super::rules::ChainRuleId as Id;
 use super::{Chain, Policy, Profile, Rejection, ReleaseView};
 use aptos::aptos;
-use binary_format::{AbilitySet, Function, Module, ModuleId, Struct, Type, Visibility};
+use binary_format::{AbilitySet, Function, Module, ModuleId, Struct};
 use diem::diem;
 use std::collections::{BTreeMap, BTreeSet};
 use sui::sui;
@@ -60,34 +60,9 @@ pub(super) fn tparams_text(s: &Struct) -> String {
     format!("<{}>", ps.join(", "))
 }
 
-/// `fun f<T0: copy>(u64): u128`, as the report shows a signature.
+/// `public fun f<T0: copy>(u64): u128`, as the report shows a signature.
 pub fn signature(f: &Function) -> String {
-    let vis = match f.visibility {
-        Visibility::Private => "",
-        Visibility::Public => "public ",
-        Visibility::Friend => "friend ",
-    };
-    let entry = if f.entry { "entry " } else { "" };
-    let tps: Vec<String> = f
-        .type_params
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            if p.constraints.is_empty() {
-                format!("T{i}")
-            } else {
-                format!("T{i}: {}", p.constraints.iter().map(|a| a.name()).collect::<Vec<_>>().join(" + "))
-            }
-        })
-        .collect();
-    let tps = if tps.is_empty() { String::new() } else { format!("<{}>", tps.join(", ")) };
-    let list = |ts: &[Type]| ts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-    let ret = match f.returns.as_slice() {
-        [] => String::new(),
-        [one] => format!(": {one}"),
-        many => format!(": ({})", list(many)),
-    };
-    format!("{vis}{entry}fun {}{tps}({}){ret}", f.name, list(&f.params))
+    binary_format::text::declaration(f)
 }
 
 /// Collects rejections for one module pair.

@@ -25,19 +25,6 @@ pub fn uleb(bytes: &[u8], pos: &mut usize) -> Result<u32, String> {
     Err(format!("the length at byte {start} is longer than 5 bytes"))
 }
 
-/// Writes a ULEB128 length.
-pub fn write_uleb(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 /// Takes `n` bytes at `*pos`.
 fn take<'a>(bytes: &'a [u8], pos: &mut usize, n: usize, what: &str) -> Result<&'a [u8], String> {
     let end = pos.checked_add(n).filter(|end| *end <= bytes.len()).ok_or_else(|| {
@@ -76,7 +63,7 @@ pub fn record_payload(key: &Hash, blob: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(34 + 5 + blob.len());
     out.push(32);
     out.extend_from_slice(key);
-    write_uleb(&mut out, blob.len());
+    binary_format::write_uleb(&mut out, blob.len() as u64);
     out.extend_from_slice(blob);
     out
 }
@@ -84,8 +71,8 @@ pub fn record_payload(key: &Hash, blob: &[u8]) -> Vec<u8> {
 /// Orders two keys as BCS orders a map's entries: by their serialized bytes, length first.
 pub fn bcs_key_order(a: &[u8], b: &[u8]) -> Ordering {
     let (mut la, mut lb) = (Vec::with_capacity(5), Vec::with_capacity(5));
-    write_uleb(&mut la, a.len());
-    write_uleb(&mut lb, b.len());
+    binary_format::write_uleb(&mut la, a.len() as u64);
+    binary_format::write_uleb(&mut lb, b.len() as u64);
     la.cmp(&lb).then_with(|| a.cmp(b))
 }
 
@@ -131,11 +118,11 @@ pub fn parse_blob(blob: &[u8]) -> Result<Entries<'_>, String> {
 pub fn blob_of(mut entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<u8> {
     entries.sort_by(|a, b| bcs_key_order(&a.0, &b.0));
     let mut out = Vec::new();
-    write_uleb(&mut out, entries.len());
+    binary_format::write_uleb(&mut out, entries.len() as u64);
     for (path, value) in &entries {
-        write_uleb(&mut out, path.len());
+        binary_format::write_uleb(&mut out, path.len() as u64);
         out.extend_from_slice(path);
-        write_uleb(&mut out, value.len());
+        binary_format::write_uleb(&mut out, value.len() as u64);
         out.extend_from_slice(value);
     }
     out

@@ -49,7 +49,7 @@ pub enum AccessPath {
 /// The BCS bytes of a module id (16-byte address, then its name).
 pub fn module_id_bcs(id: &ModuleId) -> Option<Vec<u8>> {
     let mut out = id.address.to_be_bytes(WIDTH)?.to_vec();
-    super::blob::write_uleb(&mut out, id.name.len());
+    binary_format::write_uleb(&mut out, id.name.len() as u64);
     out.extend_from_slice(id.name.as_bytes());
     Some(out)
 }
