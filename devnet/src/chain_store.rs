@@ -168,7 +168,7 @@ fn clear_half_built(dir: &Path) -> Result<bool, DevnetError> {
 }
 
 /// The chain the data directory holds, opened, or `None` if it holds none: a half-built store
-/// (see [`check_new`]) does not count, and is removed.
+/// (a store without its manifest: a creation killed mid-way) does not count, and is removed.
 pub fn take_up(data: &DataDir) -> Result<Option<(RedbStore, Manifest)>, DevnetError> {
     let dir = data.path();
     if !holds_chain(dir) {
