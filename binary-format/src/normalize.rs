@@ -118,6 +118,12 @@ impl Resolver<'_, '_> {
     }
 }
 
+/// The type a signature token of `m` names, its indices resolved (for callers that read
+/// function bodies, whose locals and instantiations are tokens).
+pub fn token_type(m: &RawModule<'_>, t: &Token) -> Result<Type> {
+    Resolver { m, budget: Cell::new(usize::MAX) }.ty(t)
+}
+
 /// Resolves a parsed module into its normalized view. Functions are included when the parse
 /// decoded them (`Detail::Signatures` or `Detail::Full`).
 pub fn normalize(m: &RawModule<'_>) -> Result<Module> {

@@ -58,43 +58,7 @@ impl Resolver<'_, '_> {
     }
 
     fn ty(&self, t: &Token) -> R<Type> {
-        Ok(match t {
-            Token::Bool => Type::Bool,
-            Token::U8 => Type::U8,
-            Token::U16 => Type::U16,
-            Token::U32 => Type::U32,
-            Token::U64 => Type::U64,
-            Token::U128 => Type::U128,
-            Token::U256 => Type::U256,
-            Token::I8 => Type::I8,
-            Token::I16 => Type::I16,
-            Token::I32 => Type::I32,
-            Token::I64 => Type::I64,
-            Token::I128 => Type::I128,
-            Token::I256 => Type::I256,
-            Token::Address => Type::Address,
-            Token::Signer => Type::Signer,
-            Token::Vector(t) => Type::Vector(Box::new(self.ty(t)?)),
-            Token::Reference(t) => Type::Reference(Box::new(self.ty(t)?)),
-            Token::MutableReference(t) => Type::MutableReference(Box::new(self.ty(t)?)),
-            Token::TypeParameter(i) => Type::TypeParameter(*i),
-            Token::Datatype(i) | Token::DatatypeInstantiation(i, _) => {
-                let h =
-                    self.m.datatype_handles.get(usize::from(*i)).ok_or_else(|| Self::oob("datatype handles", *i))?;
-                let args = match t {
-                    Token::DatatypeInstantiation(_, args) => self.tys(args)?,
-                    _ => Vec::new(),
-                };
-                Type::datatype(self.module(h.module)?, self.ident(h.name)?, args)
-            }
-            Token::Function { params, returns, abilities } => {
-                Type::Function(Box::new(binary_format::types::FunctionType {
-                    params: self.tys(params)?,
-                    returns: self.tys(returns)?,
-                    abilities: *abilities,
-                }))
-            }
-        })
+        Ok(binary_format::normalize::token_type(self.m, t)?)
     }
 
     fn tys(&self, ts: &[Token]) -> R<Vec<Type>> {
