@@ -27,29 +27,26 @@ fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_compat-checker")).args(args).current_dir(repo()).output().unwrap()
 }
 
-/// Rehearses `state` from vN to vN+1 with the stdlib's registry and declarations, as JSON.
-fn rehearse(state: &Path, from: Option<u32>, to: u32, extra: &[&str]) -> (Option<i32>, Value, String) {
+/// Runs `rehearse` on `state` from release `from` (or the state's own modules) to `to`, with the
+/// stdlib's registry and the declarations in `migrations`, then `extra`.
+fn rehearse_with(state: &Path, from: Option<u32>, to: u32, migrations: &Path, extra: &[&str]) -> Output {
     let state = state.display().to_string();
     let to = release(to).display().to_string();
     let from = from.map(|n| release(n).display().to_string());
-    let mut args = vec![
-        "rehearse",
-        "--state",
-        &state,
-        "--to",
-        &to,
-        "--registry",
-        "stdlib/registry.toml",
-        "--migrations",
-        "stdlib/migrations.toml",
-        "--format",
-        "json",
-    ];
+    let migrations = migrations.display().to_string();
+    let mut args = vec!["rehearse", "--state", &state, "--to", &to, "--registry", "stdlib/registry.toml"];
+    args.extend(["--migrations", migrations.as_str()]);
     if let Some(f) = &from {
         args.extend(["--from", f.as_str()]);
     }
     args.extend_from_slice(extra);
-    let out = run(&args);
+    run(&args)
+}
+
+/// Rehearses `state` from vN to vN+1 with the stdlib's registry and declarations, as JSON.
+fn rehearse(state: &Path, from: Option<u32>, to: u32, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let extra = [&["--format", "json"], extra].concat();
+    let out = rehearse_with(state, from, to, &repo().join("stdlib/migrations.toml"), &extra);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.code(), json, stderr)
@@ -147,19 +144,7 @@ fn text_output_names_the_phases_and_the_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let v1 = dir.path().join("v1.snap");
     snapshot_of(&genesis(5, 0), &v1);
-    let out = run(&[
-        "rehearse",
-        "--state",
-        v1.to_str().unwrap(),
-        "--from",
-        release(1).to_str().unwrap(),
-        "--to",
-        release(2).to_str().unwrap(),
-        "--registry",
-        "stdlib/registry.toml",
-        "--migrations",
-        "stdlib/migrations.toml",
-    ]);
+    let out = rehearse_with(&v1, Some(1), 2, &repo().join("stdlib/migrations.toml"), &[]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("verdict: safe"), "{text}");
@@ -244,23 +229,7 @@ fn a_stored_struct_changed_with_no_declaration_names_the_accounts_that_would_hal
         declarations.split("[[migration]]").filter(|b| !b.contains("\"wallet-v2\"")).collect();
     let file = dir.path().join("migrations.toml");
     std::fs::write(&file, without_wallet.join("[[migration]]")).unwrap();
-    let out = run(&[
-        "rehearse",
-        "--state",
-        snap.to_str().unwrap(),
-        "--from",
-        release(1).to_str().unwrap(),
-        "--to",
-        release(2).to_str().unwrap(),
-        "--registry",
-        "stdlib/registry.toml",
-        "--migrations",
-        file.to_str().unwrap(),
-        "--format",
-        "json",
-        "--examples",
-        "5",
-    ]);
+    let out = rehearse_with(&snap, Some(1), 2, &file, &["--format", "json", "--examples", "5"]);
     assert_eq!(out.status.code(), Some(1));
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["verdict"], "would-break");
@@ -274,19 +243,7 @@ fn a_stored_struct_changed_with_no_declaration_names_the_accounts_that_would_hal
     // The declared migrations still ran.
     assert_eq!(structs(&json, "coin-balance-v2")["migrated"], 25);
     // In text: the struct and the accounts.
-    let out = run(&[
-        "rehearse",
-        "--state",
-        snap.to_str().unwrap(),
-        "--from",
-        release(1).to_str().unwrap(),
-        "--to",
-        release(2).to_str().unwrap(),
-        "--registry",
-        "stdlib/registry.toml",
-        "--migrations",
-        file.to_str().unwrap(),
-    ]);
+    let out = rehearse_with(&snap, Some(1), 2, &file, &[]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("WOULD HALT")

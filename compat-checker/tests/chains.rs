@@ -191,22 +191,30 @@ fn friend_functions_are_private_on_aptos_and_sui_but_not_on_diem() {
     );
 }
 
+/// A release named `name` from the text form `t`, with addresses of `width`: one `.mv` file per
+/// module, as a folder.
+fn folder(name: &str, t: &str, width: AddressLength) -> Release {
+    let found = text::parse(t)
+        .unwrap()
+        .iter()
+        .map(|m| (format!("{name}/{}.mv", m.name), write_module(m, width, &NoResolver).unwrap()))
+        .collect();
+    let options = LoadOptions { address_length: Some(width), detail: Detail::Signatures };
+    from_modules(Path::new(name), ContainerKind::Folder, found, Vec::new(), options)
+}
+
+/// A 32-byte release (Aptos and Sui widths).
+fn load_32(name: &str, t: &str) -> Release {
+    folder(name, t, AddressLength::Bytes32)
+}
+
 #[test]
 fn a_module_of_the_same_name_at_another_address_is_a_new_module_on_real_chains() {
     // Sui p004 -> p005: DeepBook's 0xdee9::math arrives; 0x2::math stays, unchanged.
     let math = "module 0x2::math (bytecode v6)\n  public fun max(u64, u64): u64\n  public fun min(u64, u64): u64\n";
     let old_text = math.to_owned();
     let new_text = format!("{math}module 0xdee9::math (bytecode v6)\n  public fun mul(u64, u64): u64\n");
-    let load = |name: &str, t: &str| {
-        let found = text::parse(t)
-            .unwrap()
-            .iter()
-            .map(|m| (format!("{name}/{}.mv", m.name), write_module(m, AddressLength::Bytes32, &NoResolver).unwrap()))
-            .collect();
-        let options = LoadOptions { address_length: Some(AddressLength::Bytes32), detail: Detail::Signatures };
-        from_modules(Path::new(name), ContainerKind::Folder, found, Vec::new(), options)
-    };
-    let (old, new) = (load("p004", &old_text), load("p005", &new_text));
+    let (old, new) = (load_32("p004", &old_text), load_32("p005", &new_text));
     let report = run_with(Profile::default_for(Chain::Sui), &old, &new, None);
     assert!(report.chain.accepts);
     assert!(report.passes());
@@ -293,14 +301,7 @@ fn a_declaration_whose_remedy_contradicts_the_release_is_a_problem_naming_it() {
     );
     // In place, but the module moved (0x1 -> 0x2 inside the reserved range, the seed's scheme).
     let moved = |name: &str, body: &str| {
-        let t = format!("module 0x2::M (bytecode v4)\n  {body}\n");
-        let found = text::parse(&t)
-            .unwrap()
-            .iter()
-            .map(|m| (format!("{name}/M.mv"), write_module(m, AddressLength::Bytes16, &NoResolver).unwrap()))
-            .collect();
-        let options = LoadOptions { address_length: Some(AddressLength::Bytes16), detail: Detail::Signatures };
-        from_modules(Path::new(name), ContainerKind::Folder, found, Vec::new(), options)
+        folder(name, &format!("module 0x2::M (bytecode v4)\n  {body}\n"), AddressLength::Bytes16)
     };
     let old = from_modules(
         Path::new("old"),
@@ -505,17 +506,8 @@ fn an_in_place_declaration_is_checked_with_a_registry_present_too() {
 
 #[test]
 fn a_sui_user_package_upgraded_to_a_new_id_is_paired_by_module_name() {
-    let load = |name: &str, t: &str| {
-        let found = text::parse(t)
-            .unwrap()
-            .iter()
-            .map(|m| (format!("{name}/{}.mv", m.name), write_module(m, AddressLength::Bytes32, &NoResolver).unwrap()))
-            .collect();
-        let options = LoadOptions { address_length: Some(AddressLength::Bytes32), detail: Detail::Signatures };
-        from_modules(Path::new(name), ContainerKind::Folder, found, Vec::new(), options)
-    };
-    let old = load("v1", "module 0xa::shop (bytecode v6)\n  struct Item has key\n    a: u64\n  public fun buy(&0xa::shop::Item)\n  public fun sell()\n");
-    let new = load(
+    let old = load_32("v1", "module 0xa::shop (bytecode v6)\n  struct Item has key\n    a: u64\n  public fun buy(&0xa::shop::Item)\n  public fun sell()\n");
+    let new = load_32(
         "v2",
         "module 0xb::shop (bytecode v6)\n  struct Item has key\n    a: u64\n  public fun buy(&0xb::shop::Item)\n",
     );

@@ -1,6 +1,6 @@
 //! Aptos-based (0L): the legacy checker with friend linking off, and code.move's package checks.
 
-use super::{by_id, datatype_linking, signature, tparams_loosen_only, Out};
+use super::{by_id, datatype_linking, entry_change, signature, tparams_loosen_only, Out};
 use crate::chain::rules::ChainRuleId as Id;
 use crate::chain::{Chain, Rejection, ReleaseView};
 use binary_format::version::VERSION_5;
@@ -89,11 +89,7 @@ fn aptos_module(om: &Module, nm: &Module, o: &mut Out<'_>) {
                 Some(&f.name),
                 Some(signature(f)),
                 Some(signature(g)),
-                if f.entry {
-                    format!("{} is no longer entry", f.name)
-                } else {
-                    format!("{} became entry, which Aptos refuses between modules older than v5", f.name)
-                },
+                entry_change(f, "Aptos"),
             );
         }
         if f.params != g.params || f.returns != g.returns {

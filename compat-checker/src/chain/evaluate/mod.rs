@@ -60,6 +60,16 @@ pub(super) fn tparams_text(s: &Struct) -> String {
     format!("<{}>", ps.join(", "))
 }
 
+/// Why a function's `entry` change is refused: it lost `entry`, or (between modules older than
+/// bytecode v5, on `chain`) gained it.
+pub(super) fn entry_change(f: &Function, chain: &str) -> String {
+    if f.entry {
+        format!("{} is no longer entry", f.name)
+    } else {
+        format!("{} became entry, which {chain} refuses between modules older than v5", f.name)
+    }
+}
+
 /// `public fun f<T0: copy>(u64): u128`, as the report shows a signature.
 pub fn signature(f: &Function) -> String {
     binary_format::text::declaration(f)

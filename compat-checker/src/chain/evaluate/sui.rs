@@ -1,6 +1,8 @@
 //! Sui: system packages (`framework`) and user packages (`compatible`, `additive`, `dep-only`).
 
-use super::{by_id, fields_text, lost, signature, subset, tparams_loosen_only, tparams_text, Bodies, Out};
+use super::{
+    by_id, entry_change, fields_text, lost, signature, subset, tparams_loosen_only, tparams_text, Bodies, Out,
+};
 use crate::chain::bodies::bodies;
 use crate::chain::rules::ChainRuleId as Id;
 use crate::chain::{Policy, Rejection, ReleaseView};
@@ -285,11 +287,7 @@ fn sui_compat(om: &Module, nm: &Module, c: &SuiCompat, o: &mut Out<'_>) {
                     Some(&f.name),
                     Some(signature(f)),
                     Some(signature(g)),
-                    if f.entry {
-                        format!("{} is no longer entry", f.name)
-                    } else {
-                        format!("{} became entry, which Sui refuses between modules older than v5", f.name)
-                    },
+                    entry_change(f, "Sui"),
                 );
             }
         }
