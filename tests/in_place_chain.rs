@@ -13,11 +13,10 @@ use compat_checker::{check_releases, ChainOptions, CheckOptions};
 use devchain::framework::{self, user, COIN_STORE, NEW_NAME, STATUS_TAG, WIDTH};
 use devchain::support::crash::{kill_points, pause_point, run_child_and_kill, DONE};
 use migrations::catalogue::Catalogue;
-use migrations::handlers::Handlers;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{decode, ReleaseIndex, Value};
+use releases::{load, LoadOptions};
 use std::path::{Path, PathBuf};
-use stdlib::release::{load, LoadOptions};
 use vm_hooks::{state_root, AllowAll, Budget, Hook, RedbStore, ReleasePlan, StateRoot, Status};
 
 const USERS: u32 = 400;
@@ -49,8 +48,16 @@ fn plans_from_disk(dir: &Path) -> Vec<ReleasePlan> {
     let o: Vec<&Module> = old.modules.iter().map(|m| &m.module).collect();
     let n: Vec<&Module> = new.modules.iter().map(|m| &m.module).collect();
     let declarations = framework::declarations().unwrap();
-    let catalogue =
-        Catalogue::build(&o, &n, NEW_NAME, &declarations, None, &Handlers::stdlib(), new.address_length).unwrap();
+    let catalogue = Catalogue::build(
+        &o,
+        &n,
+        &upgrade_spec::ReleaseLabel::new(NEW_NAME).unwrap(),
+        &declarations,
+        None,
+        &devchain::handlers(),
+        new.address_length,
+    )
+    .unwrap();
     vec![ReleasePlan::new(framework::NEW_RELEASE, ACTIVATION, catalogue)]
 }
 

@@ -9,7 +9,6 @@
 
 use binary_format::Module;
 use devchain::support::*;
-use migrations::handlers::Handlers;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::Value;
 use vm_hooks::{state_root, Budget, Hook, RedbStore, Status};
@@ -97,7 +96,7 @@ fn genesis_on_v1_upgrades_to_v3_on_the_persistent_store() {
 
     // The status lists every migration, with its catalogue checksum.
     let status = Status::load(&redb, &chain()).unwrap();
-    let catalogues = [catalogue(0, &Handlers::stdlib()), catalogue(1, &Handlers::stdlib())];
+    let catalogues = [catalogue(0, &devchain::handlers()), catalogue(1, &devchain::handlers())];
     for entry in catalogues.iter().flat_map(|c| &c.entries) {
         assert!(status.has_run(&entry.id), "{} not complete", entry.id);
         let done = status.completed().iter().find(|c| c.id == entry.id).unwrap();

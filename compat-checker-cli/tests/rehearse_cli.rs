@@ -62,7 +62,7 @@ fn snapshot_of(store: &InMemoryStore, path: &Path) {
 
 /// The modules of stdlib vN, by id, with their bytes.
 fn modules(n: u32) -> Vec<(ModuleId, Vec<u8>)> {
-    let r = stdlib::release::load(&release(n), Default::default()).unwrap();
+    let r = releases::load(&release(n), Default::default()).unwrap();
     r.modules.into_iter().map(|m| (m.module.id(), m.bytes)).collect()
 }
 

@@ -9,8 +9,8 @@ use crate::report::{GateOn, Report, StorageVerdict};
 use binary_format::Module;
 use layout_diff::storage::{self, Cause, Need};
 use layout_diff::{diff_with, Change, Diff, DiffOptions, RuleId};
-use stdlib::declarations::Declarations;
-use stdlib::registry::Registry;
+use upgrade_spec::declarations::Declarations;
+use upgrade_spec::registry::Registry;
 
 /// What the check is gated with; all optional.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,18 +33,6 @@ pub struct ChainOptions<'a> {
     pub release: Option<&'a str>,
 }
 
-/// The release label of a release named `name`: its file or folder name without extension. A
-/// version number is not an extension: `releases/7.0.0` is `7.0.0`, `framework-7.0.0.mrb` is
-/// `framework-7.0.0`, `stdlib/releases/v2` is `v2`.
-pub fn release_label(name: &str) -> String {
-    let path = std::path::Path::new(name);
-    let Some(file) = path.file_name().and_then(|s| s.to_str()) else { return name.to_owned() };
-    match file.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() && ext.bytes().any(|b| b.is_ascii_alphabetic()) => stem.to_owned(),
-        _ => file.to_owned(),
-    }
-}
-
 /// Compares `old` with `new` (bare modules; the chain decided from them) and returns the report,
 /// and the diff it rests on.
 pub fn check(
@@ -60,9 +48,9 @@ pub fn check(
 /// Compares two releases as loaded (their containers, files and bytes known).
 pub fn check_releases(
     old_name: &str,
-    old: &stdlib::release::Release,
+    old: &releases::Release,
     new_name: &str,
-    new: &stdlib::release::Release,
+    new: &releases::Release,
     options: CheckOptions<'_>,
     chain: ChainOptions<'_>,
 ) -> (Report, Diff) {
@@ -96,7 +84,7 @@ pub fn check_views(
     chain_options: ChainOptions<'_>,
 ) -> (Report, Diff) {
     let (profile, decided) = decide_profile(chain_options.profile, old, new);
-    let label = chain_options.release.map_or_else(|| release_label(new_name), str::to_owned);
+    let label = chain_options.release.map_or_else(|| releases::label(new_name), str::to_owned);
     let d = diff_with(
         &old.modules,
         &new.modules,
@@ -192,21 +180,4 @@ fn nested_changes(needs: &[Need], changes: &[Change]) -> Vec<Change> {
         out.push(c);
     }
     out
-}
-
-#[cfg(test)]
-mod label_tests {
-    #[test]
-    fn a_version_number_is_not_an_extension() {
-        for (name, label) in [
-            ("stdlib/releases/v2", "v2"),
-            ("releases/7.0.0", "7.0.0"),
-            ("out/framework-7.0.0.mrb", "framework-7.0.0"),
-            ("p019.bcs", "p019"),
-            ("stdlib.mv", "stdlib"),
-            (".hidden", ".hidden"),
-        ] {
-            assert_eq!(super::release_label(name), label, "{name}");
-        }
-    }
 }

@@ -17,10 +17,10 @@ use binary_format::{Module, ModuleId};
 use layout_diff::diff::lineage::lineage_name;
 use layout_diff::storage::{Cause, Need, Storage};
 use layout_diff::{Class, Diff, RuleId};
+use releases::graph::{DependencyGraph, Versions};
 use std::collections::BTreeSet;
-use stdlib::declarations::{Declaration, Declarations};
-use stdlib::graph::{DependencyGraph, Versions};
-use stdlib::registry::Registry;
+use upgrade_spec::declarations::{Declaration, Declarations};
+use upgrade_spec::registry::Registry;
 
 #[derive(Debug)]
 pub struct Gate<'a> {
@@ -78,7 +78,7 @@ pub fn declaration_for<'d>(
     let module = lineage_name(&need.new_module, registry);
     let (from, to) = (need.old_module.address, need.new_module.address);
     if need.in_place() {
-        d.entries.iter().find(|e| {
+        d.entries().iter().find(|e| {
             e.release == release && e.module == module && e.struct_name == need.name && e.from == from && e.to == to
         })
     } else {
@@ -97,7 +97,7 @@ impl Gate<'_> {
             .unwrap_or_default();
         let Some(declarations) = self.declarations else { return out };
         let at = |d: &Declaration| format!("{}:{}: migration `{}`", declarations.origin.display(), d.line, d.id);
-        for d in &declarations.entries {
+        for d in declarations.entries() {
             let module_of = |id: &ModuleId| lineage_name(id, self.registry) == d.module;
             let moved = diff.lineage.moves.iter().find(|(from, to)| from.address == d.from && module_of(to));
             let matched = needs.iter().any(|n| {

@@ -24,8 +24,8 @@ use crate::chain::Profile;
 use crate::config::Config;
 use crate::{check_releases, layout, ChainOptions, CheckOptions};
 use binary_format::{Module, Visibility};
+use releases::{LoadOptions, ReleaseError};
 use std::path::Path;
-use stdlib::release::{self, LoadOptions, ReleaseError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -49,8 +49,8 @@ pub enum Form {
     Structs,
 }
 
-fn load(path: &Path) -> Result<release::Release, SnapshotError> {
-    let r = release::load(path, LoadOptions::default())?;
+fn load(path: &Path) -> Result<releases::Release, SnapshotError> {
+    let r = releases::load(path, LoadOptions::default())?;
     if r.failures.is_empty() {
         Ok(r)
     } else {

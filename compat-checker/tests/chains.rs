@@ -12,10 +12,10 @@ use binary_format::{opcodes, text, write_module, AddressLength, NoResolver};
 use compat_checker::chain::rules::all as all_rules;
 use compat_checker::chain::{Chain, Policy, Profile};
 use compat_checker::{check_releases, ChainOptions, CheckOptions, Report};
+use releases::containers::ContainerKind;
+use releases::{from_modules, LoadOptions, Release};
 use std::path::Path;
-use stdlib::declarations::Declarations;
-use stdlib::release::containers::ContainerKind;
-use stdlib::release::{from_modules, LoadOptions, Release};
+use upgrade_spec::declarations::Declarations;
 
 fn length(chain: Chain) -> AddressLength {
     if chain == Chain::Diem {
@@ -424,7 +424,7 @@ fn module_bytes(text_form: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn containers_decide_the_chain_and_name_aptos_packages() {
-    use stdlib::release::containers::{
+    use releases::containers::{
         AptosModuleMetadata, AptosPackage, AptosPackageMetadata, AptosReleaseBundle, SuiPackageSnapshot,
     };
     let dir = tempfile::tempdir().unwrap();
@@ -458,7 +458,7 @@ fn containers_decide_the_chain_and_name_aptos_packages() {
     let (old_path, new_path) = (dir.path().join("6.9.9.mrb"), dir.path().join("7.0.0.mrb"));
     std::fs::write(&old_path, bcs::to_bytes(&old).unwrap()).unwrap();
     std::fs::write(&new_path, bcs::to_bytes(&new).unwrap()).unwrap();
-    let load = |p: &Path| stdlib::release::load(p, LoadOptions::default()).unwrap();
+    let load = |p: &Path| releases::load(p, LoadOptions::default()).unwrap();
     let (o, n) = (load(&old_path), load(&new_path));
     let report = check_releases("6.9.9", &o, "7.0.0", &n, CheckOptions::default(), ChainOptions::default()).0;
     assert_eq!(report.chain.chain, Chain::Aptos);
@@ -479,7 +479,7 @@ fn containers_decide_the_chain_and_name_aptos_packages() {
 #[test]
 fn an_in_place_declaration_is_checked_with_a_registry_present_too() {
     let registry_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stdlib/registry.toml");
-    let registry = stdlib::registry::Registry::load_unchecked(&registry_path).unwrap();
+    let registry = upgrade_spec::registry::Registry::load_unchecked(&registry_path).unwrap();
     let profile = Profile::new(Chain::Diem, Policy::Framework).unwrap();
     let (o, n) = (
         release(Chain::Diem, "old", "struct S has key\n    a: u64"),

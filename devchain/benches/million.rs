@@ -7,7 +7,6 @@
 //! Run: `cargo bench -p devchain --bench million` (set `ACCOUNTS` to change the size).
 
 use devchain::support::*;
-use migrations::handlers::Handlers;
 use std::time::{Duration, Instant};
 use vm_hooks::{AllowAll, Budget, Hook};
 
@@ -20,7 +19,7 @@ fn main() {
     let started = Instant::now();
     let mut store = genesis(accounts);
     println!("genesis: {accounts} accounts in {:.1} s", started.elapsed().as_secs_f64());
-    let plans = plans_with(&Handlers::stdlib(), V2_HEIGHT, V3_LATER);
+    let plans = plans_with(&devchain::handlers(), V2_HEIGHT, V3_LATER);
     let mut hook = Hook::new(plans, config(budget), Box::new(AllowAll)).unwrap();
     hook.maybe_migrate(&mut store, 1).unwrap();
     let mut times: Vec<Duration> = Vec::new();

@@ -1,7 +1,7 @@
 //! What can go wrong building the synthetic chain.
 
 use migrations::store::StoreError;
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevchainError {

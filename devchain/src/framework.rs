@@ -18,8 +18,8 @@ use migrations::catalogue::Catalogue;
 use migrations::handlers::Handlers;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{encode, AccountAddress, Layout, ReleaseIndex, StructTag, TypeTag, Value};
-use stdlib::declarations::Declarations;
-use stdlib::registry::ReleaseName;
+use upgrade_spec::declarations::Declarations;
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{Budget, ChainConfig, HookConfig, ReleasePlan};
 
 /// The chain's address width.
@@ -175,12 +175,17 @@ pub fn declarations() -> Result<Declarations, DevchainError> {
 pub fn catalogue(handlers: &Handlers) -> Result<Catalogue, DevchainError> {
     let (old, new) = releases()?;
     let (o, n): (Vec<&Module>, Vec<&Module>) = (old.iter().collect(), new.iter().collect());
-    Catalogue::build(&o, &n, NEW_NAME, &declarations()?, None, handlers, WIDTH).map_err(|problems| {
+    Catalogue::build(&o, &n, &label(NEW_NAME)?, &declarations()?, None, handlers, WIDTH).map_err(|problems| {
         DevchainError::Catalogue { release: NEW_RELEASE, problems: problems.iter().map(ToString::to_string).collect() }
     })
 }
 
-/// A struct tag of this chain.
+/// A release label of this chain.
+fn label(s: &str) -> Result<upgrade_spec::ReleaseLabel, DevchainError> {
+    upgrade_spec::ReleaseLabel::new(s).map_err(|e| DevchainError::Value { tag: s.to_owned(), reason: e.to_string() })
+}
+
+/// A struct tag of the framework (all of them parse).
 pub fn tag(s: &str) -> Result<StructTag, DevchainError> {
     StructTag::parse(s, WIDTH).map_err(|e| DevchainError::Value { tag: s.to_owned(), reason: e.to_string() })
 }
@@ -210,7 +215,7 @@ pub fn chain(budget: Budget) -> Result<ChainConfig, DevchainError> {
 
 /// The new release scheduled at `height`.
 pub fn plans(height: u64) -> Result<Vec<ReleasePlan>, DevchainError> {
-    Ok(vec![ReleasePlan::new(NEW_RELEASE, height, catalogue(&Handlers::stdlib())?)])
+    Ok(vec![ReleasePlan::new(NEW_RELEASE, height, catalogue(&crate::handlers())?)])
 }
 
 /// The hook's configuration: the chain, and coin stores instantiated at the one coin.
@@ -270,7 +275,7 @@ mod tests {
 
     #[test]
     fn the_pair_builds_in_place_entries_and_genesis_decodes() {
-        let c = catalogue(&Handlers::stdlib()).unwrap();
+        let c = catalogue(&crate::handlers()).unwrap();
         let ids: Vec<&str> = c.entries.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids.len(), 3, "{ids:?}");
         assert!(c.entries.iter().all(|e| e.is_in_place()));

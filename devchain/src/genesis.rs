@@ -8,7 +8,7 @@ use binary_format::Address;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{encode, AccountAddress, Layout, ReleaseIndex, StructTag, Value};
 use std::collections::BTreeMap;
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 
 /// The resources of genesis, as struct tags, in the order genesis writes them.
 pub const GENESIS_TAGS: [&str; 6] = [

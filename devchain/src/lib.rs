@@ -16,10 +16,15 @@ pub mod drills;
 pub mod error;
 pub mod framework;
 pub mod genesis;
+pub mod handlers;
 pub mod plans;
 #[cfg(feature = "test-support")]
 pub mod support;
 
 pub use error::DevchainError;
 pub use genesis::{account, balance_of, locked_of, pending_of, Genesis, GenesisCounts, GENESIS_TAGS};
-pub use plans::{config, plans, plans_with, release_modules, releases, BALANCE_V1, BALANCE_V2, GAS, WIDTH};
+pub use handlers::handlers;
+pub use plans::{
+    catalogue, chain_config, config, plans, plans_with, release_modules, releases, BALANCE_V1, BALANCE_V2, GAS,
+    STATUS_TAG, WIDTH,
+};

@@ -5,10 +5,10 @@
 use crate::error::DevchainError;
 use binary_format::AddressLength;
 use binary_format::Module;
-use migrations::catalogue::Catalogue;
+use migrations::catalogue::{Catalogue, CatalogueError};
 use migrations::handlers::Handlers;
-use migrations::{StructTag, TypeTag};
-use stdlib::registry::ReleaseName;
+use migrations::{AccountAddress, StructTag, TypeTag};
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{Budget, ChainConfig, HookConfig, ReleasePlan};
 
 /// The address width of the embedded stdlib's chain.
@@ -40,10 +40,34 @@ pub(crate) fn tag(s: &str) -> Result<StructTag, DevchainError> {
     StructTag::parse(s, WIDTH).map_err(|e| DevchainError::Value { tag: s.to_owned(), reason: e.to_string() })
 }
 
+/// The struct tag this project's stdlib stores the migration status under (at `0x0`).
+pub const STATUS_TAG: &str = "0x1::Migrations::Status";
+
+/// The chain of this project's stdlib (Diem-family): 16-byte addresses, the status at `0x0`
+/// under [`STATUS_TAG`], the system account `0x0`, the default budget.
+pub fn chain_config() -> Result<ChainConfig, DevchainError> {
+    let zero = AccountAddress::zero(WIDTH);
+    ChainConfig::new(WIDTH, zero, tag(STATUS_TAG)?, [zero])
+        .map_err(|e| DevchainError::Value { tag: STATUS_TAG.to_owned(), reason: e.to_string() })
+}
+
+/// The embedded stdlib's catalogue of release `old + 2` (0: v1 -> v2, 1: v2 -> v3), from the
+/// committed registry and declarations, with `handlers`.
+pub fn catalogue(old: usize, handlers: &Handlers) -> Result<Catalogue, Vec<CatalogueError>> {
+    let setup = |message: String| vec![CatalogueError::Layout { id: "stdlib".to_owned(), message }];
+    let registry = stdlib::embedded::registry().map_err(|e| setup(e.to_string()))?;
+    let declarations = stdlib::embedded::declarations().map_err(|e| setup(e.to_string()))?;
+    let old_modules = stdlib::embedded::release_modules(old).map_err(|e| setup(e.to_string()))?;
+    let new_modules = stdlib::embedded::release_modules(old + 1).map_err(|e| setup(e.to_string()))?;
+    let (o, n): (Vec<&Module>, Vec<&Module>) = (old_modules.iter().collect(), new_modules.iter().collect());
+    let release = upgrade_spec::ReleaseId::numbered(u32::try_from(old + 2).unwrap_or(u32::MAX));
+    Catalogue::build(&o, &n, release.label(), &declarations, Some(&registry), handlers, stdlib::build::ADDRESS_LENGTH)
+}
+
 /// The plan of each release in `heights` (release, activation height), in order, with the
 /// embedded catalogue from its predecessor and the stdlib's hand-written transforms.
 pub fn plans(heights: &[(ReleaseName, u64)]) -> Result<Vec<ReleasePlan>, DevchainError> {
-    plans_with(heights, &Handlers::stdlib())
+    plans_with(heights, &crate::handlers::handlers())
 }
 
 /// As [`plans`], with other hand-written transforms (tests that make one fail).
@@ -55,7 +79,7 @@ pub fn plans_with(heights: &[(ReleaseName, u64)], handlers: &Handlers) -> Result
             if number < 2 || number > releases() {
                 return Err(DevchainError::UnknownRelease(release));
             }
-            let catalogue = Catalogue::stdlib(number - 2, handlers).map_err(|problems| DevchainError::Catalogue {
+            let catalogue = catalogue(number - 2, handlers).map_err(|problems| DevchainError::Catalogue {
                 release,
                 problems: problems.iter().map(ToString::to_string).collect(),
             })?;
@@ -68,13 +92,10 @@ pub fn plans_with(heights: &[(ReleaseName, u64)], handlers: &Handlers) -> Result
 const BALANCE_MIGRATION: &str = "coin-balance-v2";
 
 /// The hook's configuration for a chain scheduled with `plans`: the stdlib's chain
-/// ([`ChainConfig::stdlib`]) with `budget`, 16 quarantined accounts before a migration halts,
+/// ([`chain_config`]) with `budget`, 16 quarantined accounts before a migration halts,
 /// and the one coin type balances are instantiated at (when a plan migrates balances).
 pub fn config(budget: Budget, plans: &[ReleasePlan]) -> Result<HookConfig, DevchainError> {
-    let chain = ChainConfig::stdlib()
-        .map_err(|e| DevchainError::Value { tag: vm_hooks::STATUS_TAG.to_owned(), reason: e.to_string() })?
-        .with_budget(budget)
-        .with_max_quarantined(16);
+    let chain = chain_config()?.with_budget(budget).with_max_quarantined(16);
     let mut config = HookConfig::new(chain);
     if plans.iter().any(|p| p.catalogue.entry(BALANCE_MIGRATION).is_some()) {
         let gas = tag(GAS)?;

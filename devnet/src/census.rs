@@ -11,7 +11,7 @@ use devchain::release_modules;
 use migrations::{decode, Layout, ReleaseIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::persistent::decode_prefix;
 use vm_hooks::SortedState;
 

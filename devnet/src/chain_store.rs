@@ -305,7 +305,7 @@ fn cannot_open(path: &Path, e: StoreError) -> DevnetError {
 /// or an empty one before the first activation. A status that does not decode is bad input:
 /// the data directory is not usable as it is.
 pub fn load_status(store: &dyn Store, dir: &Path) -> Result<vm_hooks::Status, DevnetError> {
-    let chain = vm_hooks::ChainConfig::stdlib().map_err(|e| DevnetError::failed(e.to_string()))?;
+    let chain = devchain::chain_config().map_err(|e| DevnetError::failed(e.to_string()))?;
     vm_hooks::Status::load(store, &chain)
         .map_err(|e| DevnetError::bad_input(format!("{}: on-chain status: {e}", dir.display())))
 }

@@ -16,7 +16,7 @@ use crate::error::DevnetError;
 use crate::limits::{MAX_ACCOUNTS, MAX_BUDGET_BYTES, MAX_BUDGET_RESOURCES, MAX_HEIGHT, MAX_TRANSFERS_PER_BLOCK};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::Budget;
 
 /// The store's node value that holds the manifest.

@@ -28,7 +28,7 @@ use devchain::release_modules;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::persistent::DB_FILE;
 use vm_hooks::{state_root, RedbStore};
 

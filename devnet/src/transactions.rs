@@ -17,7 +17,7 @@ use migrations::store::Store;
 use migrations::{decode, encode, Layout, ReleaseIndex, StructTag, Value};
 use serde::Serialize;
 use std::collections::BTreeSet;
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{AccessError, Hook};
 
 /// The module and struct a vouch touches.

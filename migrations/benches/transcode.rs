@@ -26,7 +26,7 @@
 use binary_format::{Address, AddressLength, Module};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use migrations::catalogue::{Catalogue, Compiled, Instance};
-use migrations::handlers::{HandlerContext, Handlers};
+use migrations::handlers::HandlerContext;
 use migrations::literal::encode_literal;
 use migrations::plan::DerivedPlan;
 use migrations::value::{decode, encode, encode_into};
@@ -110,7 +110,7 @@ fn release(n: usize) -> Vec<Module> {
 /// The stdlib catalogue of the release after `old` (0: v1 -> v2, 1: v2 -> v3), as the runner
 /// would build it.
 fn catalogue(old: usize) -> Catalogue {
-    Catalogue::stdlib(old, &Handlers::stdlib()).unwrap()
+    devchain::catalogue(old, &devchain::handlers()).unwrap()
 }
 
 fn instance(c: &Catalogue, id: &str) -> Instance {

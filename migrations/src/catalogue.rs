@@ -21,8 +21,9 @@ use layout_diff::storage::{needs_migration, Need};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
-use stdlib::declarations::{Declaration, Declarations, Scope, TransformKind};
-use stdlib::registry::Registry;
+use upgrade_spec::declarations::{Declaration, Declarations, Scope, TransformKind};
+use upgrade_spec::registry::Registry;
+use upgrade_spec::ReleaseLabel;
 
 /// SHA-256 of an entry's canonical form.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -129,7 +130,7 @@ pub struct Entry {
     /// The declaration's id: stable, never reused; what the on-chain status records.
     pub id: String,
     /// The release that activates it, as the declarations name it.
-    pub release: String,
+    pub release: ReleaseLabel,
     /// Which accounts hold the struct: the system accounts (migrated in the activation
     /// block), user accounts (in budgeted chunks), or both.
     pub scope: Scope,
@@ -230,7 +231,7 @@ impl Catalogue {
     pub fn build(
         old: &[&Module],
         new: &[&Module],
-        release: &str,
+        release: &ReleaseLabel,
         declarations: &Declarations,
         registry: Option<&Registry>,
         handlers: &Handlers,
@@ -251,7 +252,7 @@ impl Catalogue {
     pub fn build_partial(
         old: &[&Module],
         new: &[&Module],
-        release: &str,
+        release: &ReleaseLabel,
         declarations: &Declarations,
         registry: Option<&Registry>,
         handlers: &Handlers,
@@ -333,25 +334,11 @@ impl Catalogue {
         }
         // Dependencies first: a struct that embeds another is migrated after it (the stdlib
         // graph's publishing order); entries of one module keep their declaration order.
-        let graph = stdlib::graph::DependencyGraph::new(new.iter().copied(), &stdlib::graph::Versions::default());
-        let order = graph.topological_order().unwrap_or_default();
+        let order = upgrade_spec::order::dependency_order(new.iter().copied()).unwrap_or_default();
         let rank = |id: &ModuleId| order.iter().position(|m| m == id).unwrap_or(usize::MAX);
         entries.sort_by_key(|e| rank(&e.to));
         catalogue.entries = entries;
         (catalogue, errors)
-    }
-
-    /// The built-in stdlib's catalogue of release `old + 2` (0: v1 -> v2, 1: v2 -> v3), from
-    /// the committed registry and declarations.
-    pub fn stdlib(old: usize, handlers: &Handlers) -> Result<Catalogue, Vec<CatalogueError>> {
-        let setup = |message: String| vec![CatalogueError::Layout { id: "stdlib".to_owned(), message }];
-        let registry = stdlib::embedded::registry().map_err(|e| setup(e.to_string()))?;
-        let declarations = stdlib::embedded::declarations().map_err(|e| setup(e.to_string()))?;
-        let old_modules = stdlib::embedded::release_modules(old).map_err(|e| setup(e.to_string()))?;
-        let new_modules = stdlib::embedded::release_modules(old + 1).map_err(|e| setup(e.to_string()))?;
-        let (o, n): (Vec<&Module>, Vec<&Module>) = (old_modules.iter().collect(), new_modules.iter().collect());
-        let release = format!("v{}", old + 2);
-        Catalogue::build(&o, &n, &release, &declarations, Some(&registry), handlers, stdlib::build::ADDRESS_LENGTH)
     }
 
     /// The address length of the release pair (and of the chain's state keys).

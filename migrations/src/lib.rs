@@ -29,7 +29,8 @@
 //! use migrations::handlers::Handlers;
 //! use migrations::store::{InMemoryStore, Store, WriteBatch};
 //! use migrations::{AccountAddress, Meter, Runner, StructTag, SystemAccounts};
-//! use stdlib::declarations::Declarations;
+//! use upgrade_spec::declarations::Declarations;
+//! use upgrade_spec::ReleaseLabel;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! const WIDTH: AddressLength = AddressLength::Bytes32;
@@ -57,7 +58,7 @@
 //! )?;
 //! // Every problem is reported at once; none here.
 //! let catalogue =
-//!     Catalogue::build(&[&old], &[&new], "2.0.0", &declarations, None, &Handlers::new(), WIDTH)
+//!     Catalogue::build(&[&old], &[&new], &ReleaseLabel::new("2.0.0")?, &declarations, None, &Handlers::new(), WIDTH)
 //!         .map_err(|problems| format!("{problems:?}"))?;
 //! let entry = catalogue.entry("account-2").ok_or("no entry")?;
 //! let instance = catalogue.instance(entry, &[])?; // `Account` has no type parameters

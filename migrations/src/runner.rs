@@ -20,7 +20,7 @@ use crate::key::AccountAddress;
 use crate::key::StructTag;
 use crate::signer::{PrivilegedSigner, Scope, SignerError, SystemAccounts, Target};
 use crate::store::{Store, StoreError, WriteBatch};
-use stdlib::declarations::Scope as DeclaredScope;
+use upgrade_spec::declarations::Scope as DeclaredScope;
 
 /// The accounts an entry of this declared scope may write.
 pub fn target_of(scope: DeclaredScope) -> Target {

@@ -11,7 +11,7 @@ use migrations::runner::Runner;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{encode, Layout, Value};
 use migrations::{AccountAddress, ChunkEnd, Meter, SystemAccounts};
-use stdlib::declarations::Declarations;
+use upgrade_spec::declarations::Declarations;
 
 fn parse_struct_tag(s: &str) -> Result<migrations::StructTag, migrations::KeyError> {
     migrations::StructTag::parse(s, binary_format::AddressLength::Bytes16)
@@ -33,11 +33,19 @@ fn catalogue_with(
     let registry = stdlib::embedded::registry().unwrap();
     let (o, n) = (release(old), release(old + 1));
     let (o, n): (Vec<&Module>, Vec<&Module>) = (o.iter().collect(), n.iter().collect());
-    Catalogue::build(&o, &n, &format!("v{}", old + 2), declarations, Some(&registry), handlers, AddressLength::Bytes16)
+    Catalogue::build(
+        &o,
+        &n,
+        upgrade_spec::ReleaseId::numbered(old as u32 + 2).label(),
+        declarations,
+        Some(&registry),
+        handlers,
+        AddressLength::Bytes16,
+    )
 }
 
 fn catalogue(old: usize) -> Catalogue {
-    Catalogue::stdlib(old, &Handlers::stdlib()).unwrap()
+    devchain::catalogue(old, &devchain::handlers()).unwrap()
 }
 
 fn instance(c: &Catalogue, id: &str, args: &[&str]) -> Instance {
@@ -122,25 +130,22 @@ fn v2_to_v3_values_transcode_including_the_hand_written_weight() {
 #[test]
 fn the_catalogue_refuses_missing_extra_and_broken_entries() {
     let all = declarations();
-    let mut missing = all.clone();
-    missing.entries.retain(|d| d.id != "wallet-v2");
-    let errors = catalogue_with(0, &missing, &Handlers::stdlib()).unwrap_err();
+    let missing = all.edited(|e| e.retain(|d| d.id != "wallet-v2"));
+    let errors = catalogue_with(0, &missing, &devchain::handlers()).unwrap_err();
     assert!(
         errors.iter().any(|e| matches!(e, CatalogueError::Undeclared { struct_name, .. } if struct_name == "Wallet")),
         "{errors:?}"
     );
 
-    let mut extra = all.clone();
-    let mut bogus = extra.entries[0].clone();
+    let mut bogus = all.entries()[0].clone();
     bogus.id = "bogus".into();
     bogus.struct_name = "Timer".into();
-    extra.entries.push(bogus);
-    let errors = catalogue_with(0, &extra, &Handlers::stdlib()).unwrap_err();
+    let extra = all.edited(|e| e.push(bogus));
+    let errors = catalogue_with(0, &extra, &devchain::handlers()).unwrap_err();
     assert!(errors.iter().any(|e| matches!(e, CatalogueError::NoSuchChange { id, .. } if id == "bogus")), "{errors:?}");
 
-    let mut no_default = all.clone();
-    no_default.entries.iter_mut().for_each(|d| d.defaults.clear());
-    let errors = catalogue_with(0, &no_default, &Handlers::stdlib()).unwrap_err();
+    let no_default = all.edited(|e| e.iter_mut().for_each(|d| d.defaults.clear()));
+    let errors = catalogue_with(0, &no_default, &devchain::handlers()).unwrap_err();
     assert!(errors.iter().any(|e| e.to_string().contains("`height` is new")), "{errors:?}");
 
     let errors = catalogue_with(1, &all, &Handlers::new()).unwrap_err();
@@ -156,11 +161,12 @@ fn history_detects_edited_missing_and_reordered_migrations() {
     let ran: Vec<_> = v2.entries.iter().chain(&v3.entries).map(|e| (e.id.clone(), e.checksum)).collect();
     assert!(Catalogue::verify_history(&[&v2, &v3], &ran).is_empty());
 
-    let mut edited = declarations();
-    edited.entries.iter_mut().filter(|d| d.id == "epoch-v2").for_each(|d| {
-        d.defaults.insert("height".into(), "7".into());
+    let edited = declarations().edited(|e| {
+        e.iter_mut().filter(|d| d.id == "epoch-v2").for_each(|d| {
+            d.defaults.insert("height".into(), "7".into());
+        })
     });
-    let v2_edited = catalogue_with(0, &edited, &Handlers::stdlib()).unwrap();
+    let v2_edited = catalogue_with(0, &edited, &devchain::handlers()).unwrap();
     let problems = Catalogue::verify_history(&[&v2_edited, &v3], &ran);
     assert!(problems.iter().any(|p| p.contains("`epoch-v2` was edited")), "{problems:?}");
 
@@ -273,9 +279,8 @@ fn a_corrupt_bool_is_reported_and_its_account_left_untouched() {
 
 #[test]
 fn entries_run_in_dependency_order_whatever_the_declaration_order() {
-    let mut reversed = declarations();
-    reversed.entries.reverse();
-    let c = catalogue_with(0, &reversed, &Handlers::stdlib()).unwrap();
+    let reversed = declarations().edited(|e| e.reverse());
+    let c = catalogue_with(0, &reversed, &devchain::handlers()).unwrap();
     let ids: Vec<&str> = c.entries.iter().map(|e| e.id.as_str()).collect();
     let position = |id: &str| ids.iter().position(|i| *i == id).unwrap();
     // Stake embeds a Coin: the coin's new version is migrated first.

@@ -11,14 +11,14 @@ fn parse_struct_tag(s: &str) -> Result<migrations::StructTag, migrations::KeyErr
     migrations::StructTag::parse(s, binary_format::AddressLength::Bytes16)
 }
 
-fn release(name: &str) -> stdlib::release::Release {
+fn release(name: &str) -> releases::Release {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../stdlib/releases").join(name);
-    let release = stdlib::release::load(&path, stdlib::release::LoadOptions::default()).unwrap();
+    let release = releases::load(&path, releases::LoadOptions::default()).unwrap();
     assert!(release.is_complete(), "{:?}", release.failures);
     release
 }
 
-fn index(release: &stdlib::release::Release) -> ReleaseIndex<'_> {
+fn index(release: &releases::Release) -> ReleaseIndex<'_> {
     ReleaseIndex::new(release.modules.iter().map(|m| &m.module), release.address_length).unwrap()
 }
 

@@ -4,8 +4,8 @@
 //! is what lets a test prove the committed artifacts are a fresh build.
 
 use crate::definitions::{RELEASES, RELEASE_NAMES};
-use crate::release::containers::encode_bundle;
 use binary_format::{text, AddressLength, DatatypeDecl, DatatypeResolver, Module, ModuleId};
+use releases::containers::encode_bundle;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -2,10 +2,10 @@
 //! that run the built-in stdlib (benches, tests, a devnet) read them from here rather than from
 //! paths relative to wherever they happen to run.
 
-use crate::declarations::{Declarations, DeclarationsError};
-use crate::registry::{Registry, RegistryError};
 use binary_format::Module;
 use std::path::Path;
+use upgrade_spec::declarations::{Declarations, DeclarationsError};
+use upgrade_spec::registry::{Registry, RegistryError};
 
 /// `stdlib/registry.toml`.
 pub const REGISTRY_TOML: &str = include_str!("../registry.toml");
@@ -32,7 +32,7 @@ mod tests {
     #[test]
     fn the_embedded_files_are_valid() {
         assert!(super::registry().is_ok());
-        assert_eq!(super::declarations().unwrap().entries.len(), 7);
+        assert_eq!(super::declarations().unwrap().entries().len(), 7);
         assert_eq!(super::release_modules(0).unwrap().len(), 10);
     }
 }

@@ -1,15 +1,10 @@
-//! The versioned Move stdlib and everything that treats a release as a whole: the module
-//! definitions of each release and their build, loading releases from the files chains ship them
-//! in, the address registry, and the module dependency graph.
+//! This project's own versioned stdlib: the module definitions of releases v1..v3 in text form,
+//! the build that turns them into `.mv` files and bundles, and the committed files compiled in
+//! ([`embedded`]: the registry, the migration declarations, the releases).
 //!
-//! This crate diffs nothing and touches no chain state.
+//! Release tooling and the synthetic chain (`devchain`) use it; a node for a real chain never
+//! compiles it.
 
 pub mod build;
-pub mod declarations;
 pub mod definitions;
 pub mod embedded;
-pub mod graph;
-pub mod registry;
-pub mod release;
-
-pub use release::{containers::ContainerKind, load, LoadOptions, Release, ReleaseError, ReleaseModule};

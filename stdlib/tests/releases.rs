@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use binary_format::AddressLength;
+use releases::{load, LoadOptions};
 use std::path::Path;
 use stdlib::build::{build_all, compare_artifacts};
-use stdlib::release::{load, LoadOptions};
 
 fn releases_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("releases")
@@ -72,8 +72,8 @@ fn old_versions_are_byte_identical_in_later_releases() {
     }
 }
 
-fn registry() -> stdlib::registry::Registry {
-    stdlib::registry::Registry::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("registry.toml")).unwrap()
+fn registry() -> upgrade_spec::registry::Registry {
+    upgrade_spec::registry::Registry::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("registry.toml")).unwrap()
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn committed_registry_passes_every_rule_and_agrees_with_every_release() {
     assert!(registry.violations().is_empty(), "{:?}", registry.violations());
     for (i, release) in build_all().unwrap().iter().enumerate() {
         let ids: Vec<_> = release.modules.iter().map(|m| m.module.id()).collect();
-        let name = stdlib::registry::ReleaseName::new(i as u32 + 1);
+        let name = upgrade_spec::registry::ReleaseName::new(i as u32 + 1);
         assert_eq!(release.name, name.to_string());
         let violations = registry.check_release(name, &ids);
         assert!(violations.is_empty(), "{}: {violations:?}", release.name);
@@ -91,9 +91,9 @@ fn committed_registry_passes_every_rule_and_agrees_with_every_release() {
 
 #[test]
 fn committed_releases_have_no_cycles_and_no_stale_imports() {
-    let versions = stdlib::graph::Versions::from_registry(&registry());
+    let versions = releases::graph::Versions::from_registry(&registry());
     for release in build_all().unwrap() {
-        let graph = stdlib::graph::DependencyGraph::new(release.modules.iter().map(|m| &m.module), &versions);
+        let graph = releases::graph::DependencyGraph::new(release.modules.iter().map(|m| &m.module), &versions);
         assert!(graph.cycles().is_empty(), "{}", release.name);
         assert!(graph.stale_imports().is_empty(), "{}: {:?}", release.name, graph.stale_imports());
         let order = graph.topological_order().unwrap();

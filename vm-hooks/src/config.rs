@@ -74,18 +74,7 @@ pub enum ConfigError {
     },
 }
 
-/// The status tag of this project's stdlib.
-pub const STDLIB_STATUS_TAG: &str = "0x1::Migrations::Status";
-
 impl ChainConfig {
-    /// The chain of this project's stdlib (Diem-family): 16-byte addresses, the status at `0x0`
-    /// under `0x1::Migrations::Status`, the system account `0x0`.
-    pub fn stdlib() -> Result<ChainConfig, ConfigError> {
-        let width = AddressLength::Bytes16;
-        let zero = AccountAddress::zero(width);
-        ChainConfig::new(width, zero, StructTag::parse(STDLIB_STATUS_TAG, width)?, [zero])
-    }
-
     /// A chain of `address_length`, its status at `status_account` under `status_tag`, these
     /// system accounts, and the default budget and quarantine limit. Refuses addresses of
     /// another width.
@@ -178,6 +167,5 @@ mod tests {
         assert!(c.check_key(&short, &tag).is_err());
         let c = c.with_budget(Budget { max_resources: 0, max_bytes: 1 });
         assert_eq!(c.validate(), Err(ConfigError::EmptyBudget));
-        assert_eq!(ChainConfig::stdlib().unwrap().status_tag.to_string(), STDLIB_STATUS_TAG);
     }
 }

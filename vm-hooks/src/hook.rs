@@ -24,7 +24,7 @@ use migrations::catalogue::Catalogue;
 use migrations::runner::{ChunkEnd, Meter};
 use migrations::store::{Store, StoreError, WriteBatch};
 use migrations::{AccountAddress, StructTag};
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 
 /// Why the hook could not be built or could not do a block's work. A failed call has applied
 /// nothing and forgets what it had loaded: the next call reads the status again and redoes the

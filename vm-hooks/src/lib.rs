@@ -79,8 +79,8 @@
 //! use migrations::{AccountAddress, ReleaseIndex, StructTag, TypeTag, Value};
 //! use std::collections::BTreeMap;
 //! use std::ops::Bound;
-//! use stdlib::registry::ReleaseName;
-//! use stdlib::release::{load, LoadOptions};
+//! use upgrade_spec::registry::ReleaseName;
+//! use releases::{load, LoadOptions};
 //! use vm_hooks::{AllowAll, Budget, ChainConfig, Hook, HookConfig, ReleasePlan};
 //!
 //! /// The node's own state: resources by (struct tag, account), so that the accounts holding
@@ -156,7 +156,7 @@
 //! let catalogue = Catalogue::build(
 //!     &old_modules,
 //!     &new_modules,
-//!     framework::NEW_NAME,
+//!     &upgrade_spec::ReleaseLabel::new(framework::NEW_NAME)?,
 //!     &framework::declarations()?,
 //!     None,              // no versioned-address registry: every change is in place
 //!     &Handlers::new(),  // register hand-written transforms here; these are all derived
@@ -245,7 +245,7 @@ pub use read::AccessError;
 pub use schedule::{HookConfig, ReleasePlan, ScheduleError};
 pub use staged::Staged;
 pub use state_root::{state_root, BadStateRoot, RootHasher, SortedState, StateRoot};
-pub use status::{Activation, Completed, Cursor, Failure, InProgress, Status, StatusError, STATUS_TAG};
+pub use status::{Activation, Completed, Cursor, Failure, InProgress, Status, StatusError};
 
 #[cfg(test)]
 mod send_sync {

@@ -5,7 +5,7 @@
 //! failed waits for a decision. The hook asks, deterministically, at the start of a block; the
 //! node answers from on-chain governance state, so every node gets the same answer.
 
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 
 /// A migration that failed and stopped: its chunk was rolled back, its cursor kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

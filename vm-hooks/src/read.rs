@@ -22,7 +22,7 @@ use crate::staged::Staged;
 use crate::status::{Cursor, InProgress};
 use migrations::store::{Store, StoreError, WriteBatch};
 use migrations::{AccountAddress, StructTag};
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 
 /// Why a read or write through the hook was refused or failed. The refusals (`NotActive`,
 /// `Closed`, `OldLayout`, `Quarantined`) are the transaction's failure, deterministic on every

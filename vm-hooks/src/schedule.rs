@@ -15,8 +15,8 @@ use migrations::catalogue::{Catalogue, CatalogueError, Checksum, Instance};
 use migrations::runner::Runner;
 use migrations::{StructTag, TypeTag};
 use std::collections::BTreeMap;
-use stdlib::declarations::Scope;
-use stdlib::registry::ReleaseName;
+use upgrade_spec::declarations::Scope;
+use upgrade_spec::registry::ReleaseName;
 
 /// How the hook runs migrations: the chain, and the stored instances of generic entries.
 #[derive(Debug, Clone, PartialEq, Eq)]

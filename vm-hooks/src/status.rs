@@ -43,9 +43,6 @@ use migrations::store::{Store, StoreError, WriteBatch};
 use migrations::AccountAddress;
 use std::collections::BTreeMap;
 
-/// The struct tag this project's stdlib stores the status under, at 0x0.
-pub const STATUS_TAG: &str = crate::config::STDLIB_STATUS_TAG;
-
 /// Longest failure reason kept (in bytes): a reason is for people, and the status resource is
 /// rewritten every block a migration runs, so its size must stay bounded.
 pub const MAX_REASON_BYTES: usize = 256;
@@ -71,7 +68,7 @@ pub enum StatusError {
 /// A release activated, and the block it was activated in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Activation {
-    /// The release's number ([`stdlib::registry::ReleaseName::number`]).
+    /// The release's number ([`upgrade_spec::registry::ReleaseName::number`]).
     pub release: u64,
     /// The block whose prologue activated it.
     pub height: u64,

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use devchain::support::*;
-use migrations::handlers::Handlers;
 use migrations::store::Store;
 use migrations::{decode, Value};
 use vm_hooks::{AccessError, AllowAll, Budget, Status};
@@ -12,7 +11,7 @@ use vm_hooks::{AccessError, AllowAll, Budget, Status};
 const V3_EARLY: u64 = 30;
 
 fn early_v3_hook(budget: Budget) -> vm_hooks::Hook {
-    hook_with(plans_with(&Handlers::stdlib(), V2_HEIGHT, V3_EARLY), budget, 16, Box::new(AllowAll))
+    hook_with(plans_with(&devchain::handlers(), V2_HEIGHT, V3_EARLY), budget, 16, Box::new(AllowAll))
 }
 
 #[test]

@@ -9,7 +9,7 @@ use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::AccountAddress;
 use migrations::Value;
 use std::sync::{Arc, Mutex};
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{AllowAll, Budget, Decision, HaltedMigration, HookError, Policy, Status};
 
 /// A policy whose answers the test changes as it goes.
@@ -47,7 +47,7 @@ fn fails_on_multiples_of_seven(old: &Value, cx: &HandlerContext<'_>) -> Result<V
     if pending % 7 == 0 {
         return Err(format!("pending {pending} is a multiple of 7"));
     }
-    (Handlers::stdlib().get("stake_weight").unwrap())(old, cx)
+    (devchain::handlers().get("stake_weight").unwrap())(old, cx)
 }
 
 fn handlers(f: migrations::handlers::Handler) -> Handlers {

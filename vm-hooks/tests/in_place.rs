@@ -7,10 +7,9 @@
 
 use devchain::framework::{self, user, ACCOUNT, COIN_STORE, GOVERNANCE, NEW_RELEASE, WIDTH};
 use migrations::catalogue::Catalogue;
-use migrations::handlers::Handlers;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{decode, AccountAddress, ReleaseIndex, StructTag};
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{state_root, AccessError, AllowAll, Budget, Hook, Status};
 
 const USERS: u32 = 300;
@@ -35,7 +34,7 @@ fn status(store: &dyn Store) -> Status {
 /// What one transform of every genesis resource gives: the state an in-place migration must end
 /// in, whatever order or budget it ran with.
 fn expected(genesis: &InMemoryStore) -> Vec<(StructTag, AccountAddress, Vec<u8>)> {
-    let catalogue: Catalogue = framework::catalogue(&Handlers::stdlib()).unwrap();
+    let catalogue: Catalogue = framework::catalogue(&devchain::handlers()).unwrap();
     let config = framework::config(Budget::default()).unwrap();
     let mut out = Vec::new();
     for (t, a, bytes) in genesis.iter() {

@@ -5,11 +5,12 @@
 
 use binary_format::Address;
 use devchain::support::*;
+use devchain::STATUS_TAG;
 use devchain::WIDTH;
 use migrations::store::{Store, WriteBatch};
 use migrations::AccountAddress;
 use migrations::{decode, encode, Value};
-use vm_hooks::{Budget, Status, STATUS_TAG};
+use vm_hooks::{Budget, Status};
 
 fn bytes_of(s: &str) -> Value {
     Value::Vector(s.bytes().map(Value::U8).collect())

@@ -121,10 +121,7 @@ fn genesis_on_v1_upgrades_to_v2_then_v3_with_everything_migrated_and_conserved()
     assert_eq!(hook.status(), Some(&status));
     let ran: Vec<_> = status.completed().iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ran, all_ids());
-    let (c2, c3) = (
-        catalogue(0, &migrations::handlers::Handlers::stdlib()),
-        catalogue(1, &migrations::handlers::Handlers::stdlib()),
-    );
+    let (c2, c3) = (catalogue(0, &devchain::handlers()), catalogue(1, &devchain::handlers()));
     for e in c2.entries.iter().chain(&c3.entries) {
         assert_eq!(status.completion(&e.id).unwrap().checksum, e.checksum, "{}", e.id);
     }
@@ -144,12 +141,8 @@ fn final_run(
     accounts: u32,
 ) -> (Vec<(migrations::StructTag, AccountAddress, Vec<u8>)>, Status) {
     let mut store = genesis(accounts);
-    let mut hook = hook_with(
-        plans_with(&migrations::handlers::Handlers::stdlib(), V2_HEIGHT, v3_height),
-        budget,
-        16,
-        Box::new(vm_hooks::AllowAll),
-    );
+    let mut hook =
+        hook_with(plans_with(&devchain::handlers(), V2_HEIGHT, v3_height), budget, 16, Box::new(vm_hooks::AllowAll));
     let mut block = 1;
     while !hook.all_done() {
         let r = hook.maybe_migrate(&mut store, block).unwrap();
@@ -302,7 +295,7 @@ fn replaying_the_migrations_on_the_genesis_predicts_the_migrated_state_and_a_sec
     }
     let mut replayed = 0;
     for (t, account, bytes) in genesis.iter() {
-        match hook.replay(t, bytes, stdlib::registry::ReleaseName::new(1)) {
+        match hook.replay(t, bytes, upgrade_spec::registry::ReleaseName::new(1)) {
             None => assert_eq!(t, &tag("0x1::Migrations::Status"), "only the status is not migrated"),
             Some(result) => {
                 let (final_tag, final_bytes) = result.unwrap();
@@ -315,7 +308,7 @@ fn replaying_the_migrations_on_the_genesis_predicts_the_migrated_state_and_a_sec
     assert_eq!(replayed, genesis.len() - 1);
     // Only the v3 migrations, from a v2 state: v2's are not replayed.
     let (v1_balance, _, bytes) = genesis.iter().find(|(t, _, _)| **t == tag(BALANCE_V1)).unwrap();
-    assert!(hook.replay(v1_balance, bytes, stdlib::registry::ReleaseName::new(2)).is_none());
+    assert!(hook.replay(v1_balance, bytes, upgrade_spec::registry::ReleaseName::new(2)).is_none());
     assert!(hook.second_pass(&store).unwrap().is_empty());
     // v2's four, and v3's vouch (Vouch did not change in v2): each reads v1 data.
     assert_eq!(hook.second_pass(&genesis).unwrap().len(), 5);

@@ -7,8 +7,8 @@ use compat_checker::config::Config;
 use compat_checker::{check_views, ChainOptions, CheckOptions, GateOn};
 use std::io::IsTerminal;
 use std::path::Path;
-use stdlib::declarations::Declarations;
-use stdlib::registry::Registry;
+use upgrade_spec::declarations::Declarations;
+use upgrade_spec::registry::Registry;
 
 #[derive(Debug)]
 pub struct Args<'a> {
@@ -94,7 +94,7 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
     // field that does not exist, an unknown handler, a future release) are bad input: the
     // migrations catalogue says which, with the entry and its line.
     if let Some(declarations) = &declarations {
-        let label = args.release.map_or_else(|| compat_checker::check::release_label(&name(args.new)), str::to_owned);
+        let label = args.release.map_or_else(|| releases::label(&name(args.new)), str::to_owned);
         let problems = declaration_problems(&old, &new, &label, declarations, registry.as_ref());
         if !problems.is_empty() {
             for p in &problems {
@@ -125,15 +125,15 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
 /// (with a registry) a release the registry never heard of. Whether every change is declared is
 /// the gate's question, not this one's.
 fn declaration_problems(
-    old: &stdlib::Release,
-    new: &stdlib::Release,
+    old: &releases::Release,
+    new: &releases::Release,
     label: &str,
     declarations: &Declarations,
     registry: Option<&Registry>,
 ) -> Vec<String> {
     use migrations::catalogue::{Catalogue, CatalogueError};
     let at = |id: &str| {
-        let line = declarations.entries.iter().find(|d| d.id == id).map_or(0, |d| d.line);
+        let line = declarations.entries().iter().find(|d| d.id == id).map_or(0, |d| d.line);
         format!("{}:{line}", declarations.origin.display())
     };
     let mut problems = Vec::new();
@@ -143,7 +143,7 @@ fn declaration_problems(
     let diff = layout_diff::diff(&o, &n, registry, Some(declarations));
     for need in layout_diff::storage::needs_migration(&o, &n, &diff) {
         let lineage = layout_diff::diff::lineage::lineage_name(&need.new_module, registry);
-        let named = declarations.entries.iter().filter(|d| {
+        let named = declarations.entries().iter().filter(|d| {
             d.module == lineage
                 && d.struct_name == need.name
                 && d.from == need.old_module.address
@@ -166,8 +166,8 @@ fn declaration_problems(
     // With a registry, a `vN` release it has never heard of cannot be in the history.
     let newest = registry.and_then(|r| r.modules().flat_map(|(_, e)| e.versions().iter().map(|v| v.release)).max());
     if let Some(newest) = newest {
-        for d in &declarations.entries {
-            if let Ok(r) = d.release.parse::<stdlib::registry::ReleaseName>() {
+        for d in declarations.entries() {
+            if let Ok(r) = d.release.as_str().parse::<upgrade_spec::registry::ReleaseName>() {
                 if r > newest && d.release != label {
                     problems.push(format!(
                         "{}:{}: migration `{}` names release {}, which the registry does not know (its newest is {newest})",
@@ -180,8 +180,9 @@ fn declaration_problems(
             }
         }
     }
-    let handlers = migrations::handlers::Handlers::stdlib();
-    if let Err(errors) = Catalogue::build(&o, &n, label, declarations, registry, &handlers, new.address_length) {
+    let handlers = devchain::handlers();
+    let Ok(label) = upgrade_spec::ReleaseLabel::new(label) else { return problems };
+    if let Err(errors) = Catalogue::build(&o, &n, &label, declarations, registry, &handlers, new.address_length) {
         for e in errors {
             match &e {
                 CatalogueError::Transform { id, .. }

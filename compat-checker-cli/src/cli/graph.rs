@@ -2,9 +2,9 @@
 
 use crate::{GraphFormat, Outcome};
 use binary_format::AddressLength;
+use releases::graph::{DependencyGraph, Versions};
 use std::path::Path;
-use stdlib::graph::{DependencyGraph, Versions};
-use stdlib::registry::Registry;
+use upgrade_spec::registry::Registry;
 
 pub fn run(
     path: &Path,

@@ -8,13 +8,13 @@ pub mod rehearse;
 
 use anyhow::Context;
 use binary_format::AddressLength;
+use releases::{LoadOptions, Release};
 use std::io::Write;
 use std::path::Path;
-use stdlib::release::{self, LoadOptions, Release};
 
 /// Loads a release; bad modules are reported on stderr by the caller via `report_failures`.
 pub fn load(path: &Path, address_length: Option<AddressLength>) -> anyhow::Result<Release> {
-    Ok(release::load(path, LoadOptions { address_length, ..LoadOptions::default() })?)
+    Ok(releases::load(path, LoadOptions { address_length, ..LoadOptions::default() })?)
 }
 
 /// One line per module that could not be read; true when there was any.

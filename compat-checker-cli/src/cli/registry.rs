@@ -3,7 +3,7 @@
 use crate::{Outcome, RegistryCommand};
 use anyhow::Context;
 use std::path::Path;
-use stdlib::registry::{Registry, ReleaseName};
+use upgrade_spec::registry::{Registry, ReleaseName};
 
 fn release_name(s: &str) -> anyhow::Result<ReleaseName> {
     s.parse::<ReleaseName>().map_err(|e| anyhow::anyhow!("{e}"))

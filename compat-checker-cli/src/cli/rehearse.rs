@@ -106,6 +106,7 @@ impl Progress for Bar {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut options = Options::new(&args.state, &args.to);
     options.from = args.from;
+    options.handlers = devchain::handlers();
     options.migrations = args.migrations;
     options.registry = args.registry;
     if matches!(args.chain, crate::ChainArg::Auto) && args.policy.is_some() {

@@ -9,7 +9,7 @@
 
 use super::Chain;
 use binary_format::{Address, AddressLength, Module, ModuleId};
-use stdlib::release::containers::ContainerKind;
+use releases::containers::ContainerKind;
 
 /// What a release shows about its chain.
 #[derive(Debug, Clone, Copy)]

@@ -223,7 +223,7 @@ pub struct ReleaseView<'a> {
     pub origins: BTreeMap<ModuleId, String>,
     pub address_length: Option<AddressLength>,
     /// The container the release came in.
-    pub kind: Option<stdlib::release::containers::ContainerKind>,
+    pub kind: Option<releases::containers::ContainerKind>,
 }
 
 impl<'a> ReleaseView<'a> {
@@ -234,8 +234,8 @@ impl<'a> ReleaseView<'a> {
 
     /// A view of a loaded release: bytes, and packages from Aptos release bundle origins
     /// (`file:Package/module`).
-    pub fn of_release(release: &'a stdlib::release::Release) -> ReleaseView<'a> {
-        use stdlib::release::containers::ContainerKind;
+    pub fn of_release(release: &'a releases::Release) -> ReleaseView<'a> {
+        use releases::containers::ContainerKind;
         let mut v = ReleaseView {
             modules: release.modules.iter().map(|m| &m.module).collect(),
             address_length: Some(release.address_length),

@@ -11,7 +11,7 @@ use migrations::catalogue::Catalogue;
 use migrations::handlers::Handlers;
 use migrations::store::InMemoryStore;
 use migrations::{decode, encode, AccountAddress, Layout, ReleaseIndex, StructTag, Value};
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{AllowAll, BlockReport, Budget, Hook, HookConfig, Policy, ReleasePlan};
 
 pub const V2_HEIGHT: u64 = 10;
@@ -32,12 +32,12 @@ pub fn zero() -> AccountAddress {
 
 /// The stdlib's chain.
 pub fn chain() -> vm_hooks::ChainConfig {
-    vm_hooks::ChainConfig::stdlib().unwrap()
+    crate::chain_config().unwrap()
 }
 
 /// The catalogue of release `old + 2` (from release index `old`).
 pub fn catalogue(old: usize, handlers: &Handlers) -> Catalogue {
-    Catalogue::stdlib(old, handlers).unwrap()
+    crate::catalogue(old, handlers).unwrap()
 }
 
 pub fn plans_with(handlers_v3: &Handlers, v2_height: u64, v3_height: u64) -> Vec<ReleasePlan> {
@@ -47,7 +47,7 @@ pub fn plans_with(handlers_v3: &Handlers, v2_height: u64, v3_height: u64) -> Vec
 }
 
 pub fn plans() -> Vec<ReleasePlan> {
-    plans_with(&Handlers::stdlib(), V2_HEIGHT, V3_HEIGHT)
+    plans_with(&crate::handlers(), V2_HEIGHT, V3_HEIGHT)
 }
 
 pub fn config(budget: Budget) -> HookConfig {

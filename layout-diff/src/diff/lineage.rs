@@ -11,7 +11,7 @@
 
 use binary_format::{Address, Module, ModuleId};
 use std::collections::{BTreeMap, BTreeSet};
-use stdlib::registry::Registry;
+use upgrade_spec::registry::Registry;
 
 /// Highest address of the range the seed reserves for stdlib versions (0x0..=0x1000).
 pub const RESERVED_RANGE_END: u64 = 0x1000;

@@ -14,10 +14,10 @@ use binary_format::{text, Ability, Function, Module, ModuleId, Struct, Type, Vis
 use lineage::{Lineage, Versioning};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use stdlib::declarations::Declarations;
-use stdlib::registry::Registry;
 use structs::{map_fields, FieldMapping, FieldSource, Renames};
 use types::{relate, Relation};
+use upgrade_spec::declarations::Declarations;
+use upgrade_spec::registry::Registry;
 
 /// Two versions of one struct.
 #[derive(Debug, Clone)]

@@ -11,8 +11,8 @@ use layout_diff::storage::needs_migration;
 use migrations::catalogue::Catalogue;
 use migrations::handlers::Handlers;
 use std::collections::BTreeMap;
-use stdlib::declarations::Declarations;
-use stdlib::registry::Registry;
+use upgrade_spec::declarations::Declarations;
+use upgrade_spec::registry::Registry;
 
 /// What the gate found.
 #[derive(Debug)]
@@ -41,14 +41,15 @@ pub fn run(
     old: &[&Module],
     new_name: &str,
     new: &[&Module],
-    release: &str,
+    label: &upgrade_spec::ReleaseLabel,
     registry: Option<&Registry>,
     declarations: Option<&Declarations>,
     width: AddressLength,
     profile: Option<Profile>,
+    handlers: &Handlers,
 ) -> Gate {
     let options = CheckOptions { registry, declarations, config: None };
-    let chain = ChainOptions { profile, release: Some(release), ..ChainOptions::default() };
+    let chain = ChainOptions { profile, release: Some(label.as_str()), ..ChainOptions::default() };
     let (report, diff) = check_views(old_name, &ReleaseView::of(old), new_name, &ReleaseView::of(new), options, chain);
     // The structs whose stored instances must be rewritten, as the checker and the catalogue
     // decide it (one function): those with no declaration would halt the chain.
@@ -57,7 +58,7 @@ pub fn run(
         let lineage = lineage_name(&need.new_module, registry);
         let declared = declarations
             .and_then(|d| d.find(&lineage, &need.name, need.old_module.address, need.new_module.address))
-            .is_some_and(|d| d.release == release);
+            .is_some_and(|d| d.release == *label);
         if !declared {
             undeclared.insert(
                 (need.old_module.clone(), need.name.clone()),
@@ -66,15 +67,8 @@ pub fn run(
         }
     }
     let empty = Declarations::default();
-    let (catalogue, errors) = Catalogue::build_partial(
-        old,
-        new,
-        release,
-        declarations.unwrap_or(&empty),
-        registry,
-        &Handlers::stdlib(),
-        width,
-    );
+    let (catalogue, errors) =
+        Catalogue::build_partial(old, new, label, declarations.unwrap_or(&empty), registry, handlers, width);
     let catalogue_problems = errors
         .iter()
         .filter(|e| !matches!(e, migrations::catalogue::CatalogueError::Undeclared { .. }))

@@ -9,7 +9,7 @@ use migrations::catalogue::Catalogue;
 use migrations::store::{Store, Watched, Write, WriteBatch};
 use migrations::{AccountAddress, StructTag, TypeTag};
 use std::collections::{BTreeMap, BTreeSet};
-use stdlib::registry::ReleaseName;
+use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{
     Budget, ChainConfig, Decision, HaltedMigration, Hook, HookConfig, Policy, RedbStore, ReleasePlan, Status,
 };

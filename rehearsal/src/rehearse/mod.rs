@@ -31,8 +31,8 @@ use report::{Decoding, Failure, GateReport, Phase, StateReport, StructReport};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
-use stdlib::declarations::Declarations;
-use stdlib::registry::{Registry, ReleaseName};
+use upgrade_spec::declarations::Declarations;
+use upgrade_spec::registry::{Registry, ReleaseName};
 use vm_hooks::{RedbOptions, RedbStore, SortedState};
 
 /// The largest resource the scratch store takes (real states hold resources of a few MiB).
@@ -139,7 +139,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         _ => format!("the {} modules held by the state", old_modules.len()),
     };
     let to_name = options.to.display().to_string();
-    let label = releases::label(&options.to);
+    let label = releases::label(&options.to)?;
 
     phases.start(progress, "gate", None);
     let gate = gate::run(
@@ -152,6 +152,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         declarations.as_ref(),
         width,
         options.chain,
+        &options.handlers,
     );
     phases.end(progress, "gate", 0, 0);
 
@@ -238,7 +239,8 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     }
     let taken: BTreeSet<StructTag> = loaded.tags.keys().cloned().collect();
     let status_tag = migrate::status_tag(width, &taken)?;
-    let release = ReleaseName::new(label.strip_prefix('v').and_then(|n| n.parse().ok()).unwrap_or(1).max(1));
+    // The rehearsal runs one upgrade: its number only orders it after nothing.
+    let release = ReleaseName::new(1);
     let entries: Vec<(String, Vec<(StructTag, StructTag)>)> = gate
         .catalogue
         .entries

@@ -2,6 +2,7 @@
 
 use crate::state::OpenOptions;
 use binary_format::{Address, AddressLength};
+use migrations::handlers::Handlers;
 use std::path::PathBuf;
 use vm_hooks::Budget;
 
@@ -37,6 +38,9 @@ pub struct Options {
     pub budget: Budget,
     /// Accounts named per finding.
     pub examples: usize,
+    /// The hand-written transforms declarations may name (none by default: a chain's own
+    /// handlers are its code, registered by the caller).
+    pub handlers: Handlers,
     /// Memory for the scratch state's page cache, in bytes: with a chunk of the state, what
     /// bounds the rehearsal's memory whatever the state's size.
     pub cache_bytes: usize,
@@ -60,6 +64,7 @@ impl Options {
             budget: Budget { max_resources: 100_000, max_bytes: 64 << 20 },
             examples: 20,
             cache_bytes: 64 << 20,
+            handlers: Handlers::new(),
         }
     }
 }

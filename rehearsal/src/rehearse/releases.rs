@@ -3,13 +3,13 @@
 use crate::error::RehearsalError;
 use crate::state::StateSource;
 use binary_format::AddressLength;
+use releases::{self, containers::ContainerKind, LoadOptions, Release};
 use std::path::{Path, PathBuf};
-use stdlib::release::{self, containers::ContainerKind, LoadOptions, Release};
 
 /// A release loaded whole: a module that does not read is bad input (the rehearsal would be
 /// incomplete).
 pub fn load(path: &Path, address_length: Option<AddressLength>) -> Result<Release, RehearsalError> {
-    let r = release::load(path, LoadOptions { address_length, ..LoadOptions::default() })
+    let r = releases::load(path, LoadOptions { address_length, ..LoadOptions::default() })
         .map_err(|e| RehearsalError::Release { path: path.to_path_buf(), reason: e.to_string() })?;
     complete(r)
 }
@@ -39,11 +39,13 @@ pub fn from_state(
         return Ok(None);
     }
     let options = LoadOptions { address_length, ..LoadOptions::default() };
-    let r = release::from_modules(&PathBuf::from(state), ContainerKind::Folder, found, Vec::new(), options);
+    let r = releases::from_modules(&PathBuf::from(state), ContainerKind::Folder, found, Vec::new(), options);
     complete(r).map(Some)
 }
 
-/// The label a release's declarations use: its file or folder name without extension (`v2`).
-pub fn label(path: &Path) -> String {
-    path.file_stem().and_then(|s| s.to_str()).map_or_else(|| path.display().to_string(), str::to_owned)
+/// The label a release's declarations use, as `check` gives it ([`releases::label`]:
+/// its file or folder name, a version number kept whole).
+pub fn label(path: &Path) -> Result<upgrade_spec::ReleaseLabel, RehearsalError> {
+    let name = releases::label(&path.display().to_string());
+    upgrade_spec::ReleaseLabel::new(&name).map_err(|e| RehearsalError::Options(format!("{}: {e}", path.display())))
 }

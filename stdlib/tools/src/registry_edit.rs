@@ -8,8 +8,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use stdlib::registry::{read_file as read, ModuleVersion, Registry, RegistryError, ReleaseName};
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
+use upgrade_spec::registry::{read_file as read, ModuleVersion, Registry, RegistryError, ReleaseName};
 
 /// Loads the registry at `path`, bumps `name` to a new version first released in `release`
 /// ([`Registry::bump`]), and writes the file back with comments and layout kept. Nothing is

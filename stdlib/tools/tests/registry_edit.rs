@@ -4,11 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use binary_format::Address;
-use stdlib::registry::{rules, Registry, RegistryError, ReleaseName};
 use stdlib_tools::{add_module_file, bump_file};
+use upgrade_spec::registry::{rules, Registry, RegistryError, ReleaseName};
 
 /// A valid registry with comments: Epoch and Coin, each moved once.
-const VALID: &str = include_str!("../../tests/fixtures/registry-valid.toml");
+const VALID: &str = include_str!("../../../upgrade-spec/tests/fixtures/registry-valid.toml");
 
 fn addr(n: u64) -> Address {
     Address::from_u64(n)

@@ -23,11 +23,13 @@
 //! atomically). Every rule has a stable id in [`rules`].
 
 mod error;
+#[cfg(feature = "toml")]
 mod file;
 mod release_name;
 pub mod rules;
 
 pub use error::{RegistryError, Violation};
+#[cfg(feature = "toml")]
 pub use file::{read as read_file, MAX_REGISTRY_FILE};
 pub use release_name::{ParseReleaseNameError, ReleaseName};
 
@@ -125,6 +127,7 @@ impl Registry {
         Registry { origin: origin.to_path_buf(), genesis, modules: BTreeMap::new(), lines: Lines::default() }
     }
 
+    #[cfg(feature = "toml")]
     /// Reads and checks a registry file: the error lists every violation, syntax and rules alike,
     /// each with the file and line.
     pub fn load(path: &Path) -> Result<Registry, RegistryError> {
@@ -132,6 +135,7 @@ impl Registry {
         Registry::parse(&text, path)
     }
 
+    #[cfg(feature = "toml")]
     /// Parses and checks registry text; `origin` is the path named in errors. Syntax problems are
     /// all reported, but the rules are only checked once the syntax is clean, because an entry
     /// that did not parse would otherwise show up as a spurious gap or missing predecessor.
@@ -139,6 +143,7 @@ impl Registry {
         Registry::parse_unchecked(text, origin)?.checked()
     }
 
+    #[cfg(feature = "toml")]
     /// Parses registry text checking only its syntax, for tools that want to report rule
     /// violations themselves (see [`Registry::violations`]). Nothing else should use an unchecked
     /// registry: its lookups may answer from a broken allocation.
@@ -146,6 +151,7 @@ impl Registry {
         file::parse(text, origin)
     }
 
+    #[cfg(feature = "toml")]
     /// Reads (within the file size limit) and parses a registry file, checking only its syntax.
     pub fn load_unchecked(path: &Path) -> Result<Registry, RegistryError> {
         let text = file::read(path)?;

@@ -5,8 +5,8 @@
 
 use binary_format::generate::{self, Shape};
 use binary_format::{write_module, AddressLength, Detail, NoResolver, Version};
-use stdlib::release::containers::{encode_bundle, ContainerKind};
-use stdlib::release::{load, LoadOptions, ModuleError};
+use releases::containers::{encode_bundle, ContainerKind};
+use releases::{load, LoadOptions, ModuleError};
 
 fn written(seed: u64, shape: &Shape, n: usize) -> Vec<(String, Vec<u8>)> {
     generate::release(seed, shape, n)

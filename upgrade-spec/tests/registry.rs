@@ -6,7 +6,7 @@
 
 use binary_format::{Address, ModuleId};
 use std::path::Path;
-use stdlib::registry::{rules, Registry, RegistryError, ReleaseName, Violation, RESERVED_END};
+use upgrade_spec::registry::{rules, Registry, RegistryError, ReleaseName, Violation, RESERVED_END};
 
 /// A valid registry with comments: Epoch and Coin, each moved once.
 const VALID: &str = include_str!("fixtures/registry-valid.toml");

@@ -41,7 +41,7 @@ impl Versions {
     }
 
     /// Every version the registry knows.
-    pub fn from_registry(registry: &crate::registry::Registry) -> Versions {
+    pub fn from_registry(registry: &upgrade_spec::Registry) -> Versions {
         let mut out = BTreeMap::new();
         for (name, entry) in registry.modules() {
             let versions: Vec<Address> = entry.versions().iter().map(|v| v.address).collect();
@@ -224,34 +224,8 @@ impl DependencyGraph {
     /// Modules with their dependencies first, ties broken by id: the order to publish modules
     /// and to run migrations in. `Err` with the cycles when there is no such order.
     pub fn topological_order(&self) -> Result<Vec<ModuleId>, Vec<Vec<ModuleId>>> {
-        let mut waiting: BTreeMap<NodeIndex, usize> = BTreeMap::new();
-        for &i in self.index.values() {
-            let imports: BTreeSet<NodeIndex> = self.graph.neighbors(i).collect();
-            waiting.insert(i, imports.len());
-        }
-        let mut ready: BTreeSet<(ModuleId, NodeIndex)> =
-            waiting.iter().filter(|(_, &n)| n == 0).filter_map(|(&i, _)| Some((self.id(i)?.clone(), i))).collect();
-        let mut order = Vec::with_capacity(self.index.len());
-        while let Some((id, i)) = ready.pop_first() {
-            order.push(id);
-            let importers: BTreeSet<NodeIndex> =
-                self.graph.neighbors_directed(i, petgraph::Direction::Incoming).collect();
-            for importer in importers {
-                if let Some(n) = waiting.get_mut(&importer) {
-                    *n -= 1;
-                    if *n == 0 {
-                        if let Some(id) = self.id(importer) {
-                            ready.insert((id.clone(), importer));
-                        }
-                    }
-                }
-            }
-        }
-        if order.len() == self.index.len() {
-            Ok(order)
-        } else {
-            Err(self.cycles())
-        }
+        // The one order every tool and the migration catalogue use (`upgrade_spec::order`).
+        upgrade_spec::order::order_of(self.nodes().map(|n| n.id.clone()), self.edges()).map_err(|_| self.cycles())
     }
 
     /// Open modules that import a version of a module other than its newest. A new version may

@@ -4,10 +4,8 @@
 //! A module that does not read is reported with its origin and the error (offset included), and
 //! the rest of the release still loads: a release is never silently missing a module.
 
-pub mod containers;
-
+use crate::containers::{self, ContainerKind};
 use binary_format::{AddressLength, Detail, Detection, Module, ModuleId, ParseOptions};
-use containers::ContainerKind;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -159,6 +157,18 @@ fn read_folder(dir: &Path, failures: &mut Vec<ModuleFailure>) -> Result<Vec<(Str
     Ok(found)
 }
 
+/// The release label of a release named `name`: its file or folder name without extension. A
+/// version number is not an extension: `releases/7.0.0` is `7.0.0`, `framework-7.0.0.mrb` is
+/// `framework-7.0.0`, `stdlib/releases/v2` is `v2`.
+pub fn label(name: &str) -> String {
+    let path = std::path::Path::new(name);
+    let Some(file) = path.file_name().and_then(|s| s.to_str()) else { return name.to_owned() };
+    match file.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && ext.bytes().any(|b| b.is_ascii_alphabetic()) => stem.to_owned(),
+        _ => file.to_owned(),
+    }
+}
+
 /// Loads a release from a folder or a container file.
 pub fn load(path: &Path, options: LoadOptions) -> Result<Release, ReleaseError> {
     let meta = std::fs::metadata(path).map_err(io(path))?;
@@ -225,4 +235,21 @@ pub fn from_modules(
         }
     }
     Release { source: source.to_path_buf(), kind, address_length, detection, modules: unique, failures }
+}
+
+#[cfg(test)]
+mod label_tests {
+    #[test]
+    fn a_version_number_is_not_an_extension() {
+        for (name, label) in [
+            ("stdlib/releases/v2", "v2"),
+            ("releases/7.0.0", "7.0.0"),
+            ("out/framework-7.0.0.mrb", "framework-7.0.0"),
+            ("p019.bcs", "p019"),
+            ("stdlib.mv", "stdlib"),
+            (".hidden", ".hidden"),
+        ] {
+            assert_eq!(super::label(name), label, "{name}");
+        }
+    }
 }

@@ -3,8 +3,9 @@
 //! file that parses keeps its promises (unique ids, release labels, addresses).
 
 use std::path::Path;
-use stdlib::declarations::{is_release_label, Declarations};
-use stdlib::registry::Registry;
+use upgrade_spec::declarations::Declarations;
+use upgrade_spec::ReleaseLabel;
+use upgrade_spec::registry::Registry;
 
 fn lines(text: &str) -> usize {
     text.bytes().filter(|&b| b == b'\n').count() + 1
@@ -15,17 +16,17 @@ pub fn check_declarations(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     match Declarations::parse(text, Path::new("m.toml")) {
         Ok(d) => {
-            let mut ids: Vec<&str> = d.entries.iter().map(|e| e.id.as_str()).collect();
+            let mut ids: Vec<&str> = d.entries().iter().map(|e| e.id.as_str()).collect();
             ids.sort_unstable();
             let n = ids.len();
             ids.dedup();
             assert_eq!(ids.len(), n, "two entries share an id");
-            for e in &d.entries {
-                assert!(is_release_label(&e.release), "{:?}", e.release);
+            for e in d.entries() {
+                assert!(ReleaseLabel::new(e.release.as_str()).is_ok(), "{:?}", e.release);
                 assert!(e.line >= 1 && e.line <= lines(text), "line {} of {}", e.line, lines(text));
             }
         }
-        Err(stdlib::declarations::DeclarationsError::Invalid { problems, .. }) => {
+        Err(upgrade_spec::declarations::DeclarationsError::Invalid { problems, .. }) => {
             assert!(!problems.is_empty());
             for (line, message) in problems {
                 assert!(line >= 1 && line <= lines(text), "line {line} of {}: {message}", lines(text));

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use binary_format::{text, ModuleId};
+use releases::graph::{DependencyGraph, Versions};
 use std::path::Path;
-use stdlib::graph::{DependencyGraph, Versions};
-use stdlib::registry::Registry;
+use upgrade_spec::registry::Registry;
 
 const REGISTRY: &str = r#"
 genesis = "0x1"

@@ -3,4 +3,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| stdlib_fuzz::check_declarations(data));
+fuzz_target!(|data: &[u8]| upgrade_spec_fuzz::check_declarations(data));

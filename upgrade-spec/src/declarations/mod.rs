@@ -21,25 +21,30 @@
 //! # handler = "stake_weight"   # hand-written: the registered transform's name
 //! ```
 
+use crate::release::ReleaseLabel;
 use binary_format::{identifier, Address};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Largest declarations file read.
-pub const MAX_DECLARATIONS_FILE: u64 = 16 << 20;
+#[cfg(feature = "toml")]
+mod file;
+#[cfg(feature = "toml")]
+pub use file::MAX_DECLARATIONS_FILE;
 
 /// Which accounts hold the struct.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
-    /// The system account 0x0 only: migrated in the block the release activates.
+    /// The system accounts only: migrated in the block the release activates.
     System,
     /// User accounts: migrated in chunks over blocks.
     Users,
+    /// Both: the system accounts at activation, user accounts in chunks.
     Both,
 }
 
+/// How a declaration's data is carried over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransformKind {
@@ -49,75 +54,96 @@ pub enum TransformKind {
     HandWritten,
 }
 
+/// One declared migration, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Declaration {
+    /// Stable, never reused: what the on-chain status records.
     pub id: String,
-    /// The release that activates the migration, as the checker names it (`v2`, `7.0.0`).
-    pub release: String,
+    /// The release that activates the migration, by its label (`v2`, `7.0.0`).
+    pub release: ReleaseLabel,
+    /// The module's name in the registry (its own name without one).
     pub module: String,
+    /// The struct's name.
     pub struct_name: String,
+    /// The module version read.
     pub from: Address,
+    /// The module version written: `from` itself for an in-place migration.
     pub to: Address,
+    /// Which accounts hold the struct.
     pub scope: Scope,
+    /// How its data is carried over.
     pub transform: TransformKind,
     /// New field name -> value literal.
     pub defaults: BTreeMap<String, String>,
     /// New field name -> old field name.
     pub renames: BTreeMap<String, String>,
+    /// Hand-written: the registered transform's name.
     pub handler: Option<String>,
-    /// Line of the entry in the file.
+    /// Line of the entry in its file (0 for declarations made in code).
     pub line: usize,
 }
 
+/// Why declarations are refused: every problem, each with its line.
 #[derive(Debug, thiserror::Error)]
 pub enum DeclarationsError {
+    /// The file is not one to read (missing, not a regular file, too large).
+    #[cfg(feature = "toml")]
     #[error(transparent)]
     Input(#[from] input_files::InputError),
+    /// Entries that break the rules, each with its line.
     #[error("{}", .problems.iter().map(|(line, m)| format!("{}:{line}: {m}", .path.display())).collect::<Vec<_>>().join("\n"))]
-    Invalid { path: PathBuf, problems: Vec<(usize, String)> },
+    Invalid {
+        /// The file (or the origin given for declarations made in code).
+        path: PathBuf,
+        /// (line, what is wrong).
+        problems: Vec<(usize, String)>,
+    },
 }
 
-#[derive(Deserialize)]
+/// One declaration as written, before it is checked: what a file holds, or what a node builds
+/// in code. [`Declarations::check`] turns a list of them into [`Declarations`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    migration: Vec<toml::Spanned<Entry>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Entry {
-    id: String,
-    release: String,
-    module: String,
+pub struct RawDeclaration {
+    /// See [`Declaration::id`].
+    pub id: String,
+    /// The release's label.
+    pub release: String,
+    /// See [`Declaration::module`].
+    pub module: String,
+    /// See [`Declaration::struct_name`].
     #[serde(rename = "struct")]
-    struct_name: String,
-    from: String,
-    to: String,
-    scope: Scope,
-    transform: TransformKind,
+    pub struct_name: String,
+    /// An address such as `0x1`.
+    pub from: String,
+    /// An address such as `0x1`.
+    pub to: String,
+    /// See [`Declaration::scope`].
+    pub scope: Option<Scope>,
+    /// See [`Declaration::transform`].
+    pub transform: Option<TransformKind>,
+    /// See [`Declaration::defaults`].
     #[serde(default)]
-    defaults: BTreeMap<String, String>,
+    pub defaults: BTreeMap<String, String>,
+    /// See [`Declaration::renames`].
     #[serde(default)]
-    renames: BTreeMap<String, String>,
-    handler: Option<String>,
+    pub renames: BTreeMap<String, String>,
+    /// See [`Declaration::handler`].
+    pub handler: Option<String>,
 }
 
-/// The declarations of a file, in file order.
+/// Where a declaration is found by what it migrates: (module, struct, from, to).
+type Place = (String, String, Address, Address);
+
+/// The declarations of a file, in file order, indexed by what each migrates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Declarations {
-    pub entries: Vec<Declaration>,
+    /// In file order.
+    entries: Vec<Declaration>,
+    /// The file they were read from.
     pub origin: PathBuf,
-}
-
-/// Longest release name a declaration may give.
-pub const MAX_RELEASE_LABEL: usize = 128;
-
-/// Whether `s` can name a release: what a folder or file name of a release may reasonably be.
-pub fn is_release_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_RELEASE_LABEL
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-'))
+    /// (module, struct, from, to) -> positions in `entries`, in file order.
+    index: BTreeMap<Place, Vec<usize>>,
 }
 
 impl Declaration {
@@ -127,31 +153,14 @@ impl Declaration {
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(1, |t| t.bytes().filter(|&b| b == b'\n').count() + 1)
-}
-
 impl Declarations {
-    /// Reads and parses a declarations file (a regular file of at most
-    /// [`MAX_DECLARATIONS_FILE`] bytes).
-    pub fn load(path: &Path) -> Result<Declarations, DeclarationsError> {
-        let text = input_files::read_to_string(path, input_files::Kind::new("declarations", MAX_DECLARATIONS_FILE))?;
-        Self::parse(&text, path)
-    }
-
-    /// Parses and checks every entry; all problems are reported together.
-    pub fn parse(text: &str, origin: &Path) -> Result<Declarations, DeclarationsError> {
-        let invalid = |problems| DeclarationsError::Invalid { path: origin.to_path_buf(), problems };
-        let file: File = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| line_of(text, s.start));
-            invalid(vec![(line, e.message().trim().to_owned())])
-        })?;
+    /// Checks every entry (ids, release labels, names, addresses, transforms); all problems are
+    /// reported together, each with its line. Linear in the number of entries.
+    pub fn check(entries: Vec<(usize, RawDeclaration)>, origin: &Path) -> Result<Declarations, DeclarationsError> {
         let mut problems = Vec::new();
-        let mut entries = Vec::new();
+        let mut checked = Vec::with_capacity(entries.len());
         let mut ids = BTreeSet::new();
-        for spanned in file.migration {
-            let line = line_of(text, spanned.span().start);
-            let e = spanned.into_inner();
+        for (line, e) in entries {
             let mut bad = |m: String| problems.push((line, format!("migration `{}`: {m}", e.id)));
             if e.id.is_empty() || !e.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
                 bad("an id is letters, digits, `-` and `_`".to_owned());
@@ -159,11 +168,9 @@ impl Declarations {
             if !ids.insert(e.id.clone()) {
                 bad("the id is declared twice".to_owned());
             }
-            if !is_release_label(&e.release) {
-                bad(format!(
-                    "release `{}` is not a release name: 1 to {MAX_RELEASE_LABEL} letters, digits, `.`, `_`, `+` and `-`",
-                    e.release
-                ));
+            let release = ReleaseLabel::new(&e.release);
+            if let Err(why) = &release {
+                bad(why.to_string());
             }
             for (what, name) in [("module", &e.module), ("struct", &e.struct_name)] {
                 if !identifier::is_valid(name) {
@@ -180,24 +187,28 @@ impl Declarations {
             if from.is_none() || to.is_none() {
                 bad("`from` and `to` are addresses such as \"0x1\"".to_owned());
             }
-            match (e.transform, &e.handler) {
+            let (Some(scope), Some(transform)) = (e.scope, e.transform) else {
+                bad("`scope` (system, users or both) and `transform` (derived or hand-written) are required".to_owned());
+                continue;
+            };
+            match (transform, &e.handler) {
                 (TransformKind::HandWritten, None) => bad("a hand-written transform names its `handler`".to_owned()),
                 (TransformKind::Derived, Some(_)) => bad("a derived transform has no `handler`".to_owned()),
                 _ => {}
             }
-            if e.transform == TransformKind::HandWritten && !(e.defaults.is_empty() && e.renames.is_empty()) {
+            if transform == TransformKind::HandWritten && !(e.defaults.is_empty() && e.renames.is_empty()) {
                 bad("`defaults` and `renames` are for derived transforms".to_owned());
             }
-            if let (true, Some(from), Some(to)) = (is_release_label(&e.release), from, to) {
-                entries.push(Declaration {
+            if let (Ok(release), Some(from), Some(to)) = (release, from, to) {
+                checked.push(Declaration {
                     id: e.id,
-                    release: e.release,
+                    release,
                     module: e.module,
                     struct_name: e.struct_name,
                     from,
                     to,
-                    scope: e.scope,
-                    transform: e.transform,
+                    scope,
+                    transform,
                     defaults: e.defaults,
                     renames: e.renames,
                     handler: e.handler,
@@ -205,21 +216,66 @@ impl Declarations {
                 });
             }
         }
-        if problems.is_empty() {
-            Ok(Declarations { entries, origin: origin.to_path_buf() })
-        } else {
-            Err(invalid(problems))
+        if !problems.is_empty() {
+            return Err(DeclarationsError::Invalid { path: origin.to_path_buf(), problems });
         }
+        Ok(Declarations::indexed(checked, origin))
+    }
+
+    /// Declarations made in code (or edited: see [`Declarations::edited`]), indexed.
+    pub fn new(entries: Vec<Declaration>, origin: &Path) -> Declarations {
+        Declarations::indexed(entries, origin)
+    }
+
+    /// These declarations with `edit` applied to the list, indexed again.
+    pub fn edited(&self, edit: impl FnOnce(&mut Vec<Declaration>)) -> Declarations {
+        let mut entries = self.entries.clone();
+        edit(&mut entries);
+        Declarations::indexed(entries, &self.origin)
+    }
+
+    /// Every declaration, in file order.
+    pub fn entries(&self) -> &[Declaration] {
+        &self.entries
+    }
+
+    /// The declaration with this id.
+    pub fn by_id(&self, id: &str) -> Option<&Declaration> {
+        self.entries.iter().find(|d| d.id == id)
+    }
+
+    fn indexed(entries: Vec<Declaration>, origin: &Path) -> Declarations {
+        let mut index: BTreeMap<Place, Vec<usize>> = BTreeMap::new();
+        for (i, d) in entries.iter().enumerate() {
+            index.entry((d.module.clone(), d.struct_name.clone(), d.from, d.to)).or_default().push(i);
+        }
+        Declarations { entries, origin: origin.to_path_buf(), index }
     }
 
     /// The declarations of one release.
-    pub fn of_release<'a>(&'a self, release: &'a str) -> impl Iterator<Item = &'a Declaration> + 'a {
-        self.entries.iter().filter(move |d| d.release == release)
+    pub fn of_release<'a>(&'a self, release: &'a ReleaseLabel) -> impl Iterator<Item = &'a Declaration> + 'a {
+        self.entries.iter().filter(move |d| &d.release == release)
     }
 
-    /// The declaration migrating `module::struct_name` from one version to the next.
+    /// Every declaration migrating `module::struct_name` from one version to the next, in file
+    /// order. O(log n).
+    pub fn all_at(
+        &self,
+        module: &str,
+        struct_name: &str,
+        from: Address,
+        to: Address,
+    ) -> impl Iterator<Item = &Declaration> {
+        self.index
+            .get(&(module.to_owned(), struct_name.to_owned(), from, to))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.entries.get(i))
+    }
+
+    /// The first declaration migrating `module::struct_name` from one version to the next.
     pub fn find(&self, module: &str, struct_name: &str, from: Address, to: Address) -> Option<&Declaration> {
-        self.entries.iter().find(|d| d.module == module && d.struct_name == struct_name && d.from == from && d.to == to)
+        self.all_at(module, struct_name, from, to).next()
     }
 }
 
@@ -254,10 +310,10 @@ handler = "stake_weight"
     #[test]
     fn parses_with_lines() {
         let d = Declarations::parse(GOOD, Path::new("m.toml")).unwrap();
-        assert_eq!(d.entries.len(), 2);
-        assert_eq!(d.entries[0].line, 2);
-        assert_eq!(d.entries[1].line, 13);
-        assert_eq!(d.entries[0].defaults["height"], "0");
+        assert_eq!(d.entries().len(), 2);
+        assert_eq!(d.entries()[0].line, 2);
+        assert_eq!(d.entries()[1].line, 13);
+        assert_eq!(d.entries()[0].defaults["height"], "0");
         assert!(d.find("Epoch", "Epoch", Address::from_u64(1), Address::from_u64(2)).is_some());
         assert!(d.find("Epoch", "Epoch", Address::from_u64(2), Address::from_u64(3)).is_none());
     }

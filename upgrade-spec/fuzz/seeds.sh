@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p corpus/declarations corpus/registry
-cp ../migrations.toml corpus/declarations/stdlib.toml
+cp ../../stdlib/migrations.toml corpus/declarations/stdlib.toml
 cp ../../devchain/fixtures/framework/migrations.toml corpus/declarations/framework.toml
-cp ../registry.toml corpus/registry/stdlib.toml
+cp ../../stdlib/registry.toml corpus/registry/stdlib.toml
