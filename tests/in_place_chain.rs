@@ -14,10 +14,12 @@ use devchain::framework::{self, user, COIN_STORE, NEW_NAME, STATUS_TAG, WIDTH};
 use devchain::support::crash::{kill_points, pause_point, run_child_and_kill, DONE};
 use migrations::catalogue::Catalogue;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
+use migrations::StateKey;
 use migrations::{decode, ReleaseIndex, Value};
+use redb_store::RedbStore;
 use releases::{load, LoadOptions};
 use std::path::{Path, PathBuf};
-use vm_hooks::{state_root, AllowAll, Budget, Hook, RedbStore, ReleasePlan, StateRoot, Status};
+use vm_hooks::{state_root, AllowAll, Budget, Hook, ReleasePlan, StateRoot, Status};
 
 const USERS: u32 = 400;
 const ACTIVATION: u64 = 3;
@@ -48,23 +50,30 @@ fn plans_from_disk(dir: &Path) -> Vec<ReleasePlan> {
     let o: Vec<&Module> = old.modules.iter().map(|m| &m.module).collect();
     let n: Vec<&Module> = new.modules.iter().map(|m| &m.module).collect();
     let declarations = framework::declarations().unwrap();
-    let catalogue = Catalogue::build(
-        &o,
-        &n,
-        &upgrade_spec::ReleaseLabel::new(NEW_NAME).unwrap(),
-        &declarations,
-        None,
-        &devchain::handlers(),
-        new.address_length,
-    )
-    .unwrap();
-    vec![ReleasePlan::new(framework::NEW_RELEASE, ACTIVATION, catalogue)]
+    let label = upgrade_spec::ReleaseLabel::new(NEW_NAME).unwrap();
+    let handlers = devchain::handlers();
+    let catalogue = Catalogue::builder(&o, &n, &label, new.address_length)
+        .declarations(&declarations)
+        .handlers(&handlers)
+        .build()
+        .unwrap();
+    vec![ReleasePlan::new(framework::new_release().unwrap(), ACTIVATION, catalogue)]
 }
 
 fn hook(plans: &[ReleasePlan], budget: Budget) -> Hook {
     Hook::new(plans.to_vec(), framework::config(budget).unwrap(), Box::new(AllowAll)).unwrap()
 }
 
+/// The genesis state with the release scheduled on chain (its height, the chain's budget
+/// `BUDGET`, its catalogue's checksums), as the chain's genesis records it.
+fn scheduled_genesis(plans: &[ReleasePlan]) -> InMemoryStore {
+    let mut genesis = framework::genesis(USERS).unwrap();
+    hook(plans, BUDGET).schedule_all(&mut genesis).unwrap();
+    genesis
+}
+
+/// Runs blocks until the migrations end, with a node configured for `budget` (which follows
+/// the budget the chain recorded).
 fn run_to_the_end(store: &mut dyn Store, plans: &[ReleasePlan], budget: Budget) -> u64 {
     let mut hook = hook(plans, budget);
     let chain = framework::chain(budget).unwrap();
@@ -98,8 +107,8 @@ fn coins(store: &dyn Store, new: bool) -> u128 {
 fn on_redb(dir: &Path, genesis: &InMemoryStore) -> RedbStore {
     let mut redb = RedbStore::open(dir).unwrap();
     let mut batch = WriteBatch::new();
-    for (t, a, b) in genesis.iter() {
-        batch.put(*a, t.clone(), b.to_vec());
+    for (key, value) in genesis.iter() {
+        batch.put_key(key.to_vec(), value.to_vec());
     }
     redb.apply(batch).unwrap();
     redb
@@ -127,7 +136,7 @@ fn the_gate_takes_in_place_declarations_and_says_what_aptos_decides() {
 fn a_32_byte_chain_migrates_in_place_to_the_end_on_the_persistent_store() {
     let dir = tempfile::tempdir().unwrap();
     let plans = plans_from_disk(dir.path());
-    let genesis = framework::genesis(USERS).unwrap();
+    let genesis = scheduled_genesis(&plans);
     let data = tempfile::tempdir().unwrap();
     let mut redb = on_redb(data.path(), &genesis);
     let before = coins(&redb, false);
@@ -139,14 +148,17 @@ fn a_32_byte_chain_migrates_in_place_to_the_end_on_the_persistent_store() {
     let index = ReleaseIndex::new(new.iter(), WIDTH).unwrap();
     let status_tag = framework::tag(STATUS_TAG).unwrap();
     let mut count = 0;
-    for item in redb.iter_all().unwrap() {
-        let (t, a, b) = item.unwrap();
+    redb.for_each(&mut |key, b| {
+        let StateKey::Resource { account: a, tag: t } = StateKey::decode(key, WIDTH).unwrap() else {
+            panic!("not a resource: {key:?}")
+        };
         if t == status_tag {
-            continue;
+            return;
         }
-        decode(&b, &index.layout_of_struct_tag(&t).unwrap()).unwrap_or_else(|e| panic!("{t} at {a}: {e}"));
+        decode(b, &index.layout_of_struct_tag(&t).unwrap()).unwrap_or_else(|e| panic!("{t} at {a}: {e}"));
         count += 1;
-    }
+    })
+    .unwrap();
     assert_eq!(count, 1 + 2 * USERS as usize);
     assert_eq!(coins(&redb, true), before, "coins are conserved across the u64 -> u128 widening");
     assert!(redb.get(&user(1), &framework::tag(COIN_STORE).unwrap()).unwrap().is_some());
@@ -158,7 +170,8 @@ fn a_32_byte_chain_migrates_in_place_to_the_end_on_the_persistent_store() {
     }
     assert!(status.failures().is_empty() && status.in_progress().is_empty());
 
-    // The same root in memory, with another budget.
+    // The same root in memory, run by a node configured with another budget: it follows the
+    // budget the chain recorded.
     let mut memory = genesis.clone();
     run_to_the_end(&mut memory, &plans, Budget { max_resources: 997, max_bytes: 1 << 14 });
     assert_eq!(state_root(&redb).unwrap(), state_root(&memory).unwrap());
@@ -191,7 +204,7 @@ fn child(dir: &Path) {
 }
 
 fn reference_root(plans: &[ReleasePlan]) -> StateRoot {
-    let mut store = framework::genesis(USERS).unwrap();
+    let mut store = scheduled_genesis(plans);
     run_to_the_end(&mut store, plans, BUDGET);
     state_root(&store).unwrap()
 }
@@ -205,7 +218,7 @@ fn killed_in_the_in_place_window_a_node_resumes_to_the_same_root() {
     let releases = tempfile::tempdir().unwrap();
     let plans = plans_from_disk(releases.path());
     let root = reference_root(&plans);
-    let genesis = framework::genesis(USERS).unwrap();
+    let genesis = scheduled_genesis(&plans);
     let total = coins(&genesis, false);
     let outcomes: Vec<usize> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8u64)

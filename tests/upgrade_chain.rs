@@ -11,7 +11,8 @@ use binary_format::Module;
 use devchain::support::*;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::Value;
-use vm_hooks::{state_root, Budget, Hook, RedbStore, Status};
+use redb_store::RedbStore;
+use vm_hooks::{state_root, Budget, Hook, Status};
 
 const ACCOUNTS: u32 = 3_000;
 
@@ -29,12 +30,21 @@ fn the_release_gate_passes_for_each_upgrade() {
     }
 }
 
+/// The budget the chain records for its releases at genesis.
+const CHAIN_BUDGET: Budget = Budget { max_resources: 700, max_bytes: 1 << 20 };
+
+fn hook(budget: Budget) -> Hook {
+    Hook::new(plans(), config(budget), Box::new(vm_hooks::AllowAll)).unwrap()
+}
+
+/// Runs blocks until every migration ends, with a node configured for `budget`: it follows
+/// the budget the chain recorded, whatever its own.
 fn run_to_the_end(store: &mut dyn Store, budget: Budget) -> u64 {
-    let mut hook = Hook::new(plans(), config(budget), Box::new(vm_hooks::AllowAll)).unwrap();
+    let mut hook = hook(budget);
     let mut block = 1;
     while !hook.all_done() {
         let r = hook.maybe_migrate(store, block).unwrap();
-        assert!(r.resources <= budget.max_resources, "block {block}: {r:?}");
+        assert!(r.resources <= CHAIN_BUDGET.max_resources, "block {block}: {r:?}");
         block += 1;
         assert!(block < 10_000, "not done by block {block}");
     }
@@ -43,17 +53,17 @@ fn run_to_the_end(store: &mut dyn Store, budget: Budget) -> u64 {
 
 #[test]
 fn genesis_on_v1_upgrades_to_v3_on_the_persistent_store() {
-    let genesis = genesis(ACCOUNTS);
+    let mut genesis = genesis(ACCOUNTS);
+    schedule_at_genesis(&mut hook(CHAIN_BUDGET), &mut genesis);
     let dir = tempfile::tempdir().unwrap();
     let mut redb = RedbStore::open(dir.path()).unwrap();
     let mut batch = WriteBatch::new();
-    for (tag, account, bytes) in genesis.iter() {
-        batch.put(*account, tag.clone(), bytes.to_vec());
+    for (key, value) in genesis.iter() {
+        batch.put_key(key.to_vec(), value.to_vec());
     }
     redb.apply(batch).unwrap();
 
-    let budget = Budget { max_resources: 700, max_bytes: 1 << 20 };
-    let blocks = run_to_the_end(&mut redb, budget);
+    let blocks = run_to_the_end(&mut redb, CHAIN_BUDGET);
     assert!(blocks > V3_HEIGHT, "the migration spans many blocks ({blocks})");
 
     // Nothing is left in an old version; everything decodes with the v3 layouts.
@@ -104,7 +114,8 @@ fn genesis_on_v1_upgrades_to_v3_on_the_persistent_store() {
     }
     assert!(status.failures().is_empty() && status.in_progress().is_empty());
 
-    // An in-memory chain with another budget reaches the same state root.
+    // An in-memory chain run by nodes configured with another budget reaches the same state
+    // root: they follow the chain's.
     let mut memory: InMemoryStore = genesis.clone();
     run_to_the_end(&mut memory, Budget { max_resources: 3_000, max_bytes: 1 << 16 });
     assert_eq!(state_root(&redb).unwrap(), state_root(&memory).unwrap());

@@ -17,7 +17,7 @@ use binary_format::{AddressLength, Module};
 use migrations::catalogue::Catalogue;
 use migrations::handlers::Handlers;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
-use migrations::{encode, AccountAddress, Layout, ReleaseIndex, StructTag, TypeTag, Value};
+use migrations::{encode, AccountAddress, Layout, ReleaseIndex, StructTag, Value};
 use upgrade_spec::declarations::Declarations;
 use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{Budget, ChainConfig, HookConfig, ReleasePlan};
@@ -175,9 +175,16 @@ pub fn declarations() -> Result<Declarations, DevchainError> {
 pub fn catalogue(handlers: &Handlers) -> Result<Catalogue, DevchainError> {
     let (old, new) = releases()?;
     let (o, n): (Vec<&Module>, Vec<&Module>) = (old.iter().collect(), new.iter().collect());
-    Catalogue::build(&o, &n, &label(NEW_NAME)?, &declarations()?, None, handlers, WIDTH).map_err(|problems| {
-        DevchainError::Catalogue { release: NEW_RELEASE, problems: problems.iter().map(ToString::to_string).collect() }
-    })
+    let (label, declarations) = (label(NEW_NAME)?, declarations()?);
+    Catalogue::builder(&o, &n, &label, WIDTH)
+        .declarations(&declarations)
+        .handlers(handlers)
+        .versioning(layout_diff::diff::lineage::Versioning::Fixed)
+        .build()
+        .map_err(|problems| DevchainError::Catalogue {
+            release: NEW_RELEASE,
+            problems: problems.0.iter().map(ToString::to_string).collect(),
+        })
 }
 
 /// A release label of this chain.
@@ -215,15 +222,17 @@ pub fn chain(budget: Budget) -> Result<ChainConfig, DevchainError> {
 
 /// The new release scheduled at `height`.
 pub fn plans(height: u64) -> Result<Vec<ReleasePlan>, DevchainError> {
-    Ok(vec![ReleasePlan::new(NEW_RELEASE, height, catalogue(&crate::handlers())?)])
+    Ok(vec![ReleasePlan::new(new_release()?, height, catalogue(&crate::handlers())?)])
 }
 
-/// The hook's configuration: the chain, and coin stores instantiated at the one coin.
+/// The hook's configuration: the chain (coin stores of every coin in state are found there).
 pub fn config(budget: Budget) -> Result<HookConfig, DevchainError> {
-    let mut config = HookConfig::new(chain(budget)?);
-    let coin = tag("0x1::aptos_coin::AptosCoin")?;
-    config.instances.insert("coin-store-7".to_owned(), vec![vec![TypeTag::Struct(Box::new(coin))]]);
-    Ok(config)
+    Ok(HookConfig::new(chain(budget)?))
+}
+
+/// The new release: number 7, labelled as its folder is named.
+pub fn new_release() -> Result<upgrade_spec::ReleaseId, DevchainError> {
+    Ok(upgrade_spec::ReleaseId::new(NEW_RELEASE.number(), label(NEW_NAME)?))
 }
 
 /// The coin balance of user `n` at genesis.

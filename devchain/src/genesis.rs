@@ -179,8 +179,10 @@ impl Genesis {
 }
 
 fn count_into(batch: &WriteBatch, counts: &mut GenesisCounts) {
-    for (tag, _, _) in batch.iter() {
-        *counts.entry(tag.to_string()).or_default() += 1;
+    for (key, _) in batch.iter() {
+        if let Ok(migrations::StateKey::Resource { tag, .. }) = migrations::StateKey::decode(key, crate::plans::WIDTH) {
+            *counts.entry(tag.to_string()).or_default() += 1;
+        }
     }
 }
 

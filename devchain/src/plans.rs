@@ -7,7 +7,7 @@ use binary_format::AddressLength;
 use binary_format::Module;
 use migrations::catalogue::{Catalogue, CatalogueError};
 use migrations::handlers::Handlers;
-use migrations::{AccountAddress, StructTag, TypeTag};
+use migrations::{AccountAddress, StructTag};
 use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{Budget, ChainConfig, HookConfig, ReleasePlan};
 
@@ -61,7 +61,12 @@ pub fn catalogue(old: usize, handlers: &Handlers) -> Result<Catalogue, Vec<Catal
     let new_modules = stdlib::embedded::release_modules(old + 1).map_err(|e| setup(e.to_string()))?;
     let (o, n): (Vec<&Module>, Vec<&Module>) = (old_modules.iter().collect(), new_modules.iter().collect());
     let release = upgrade_spec::ReleaseId::numbered(u32::try_from(old + 2).unwrap_or(u32::MAX));
-    Catalogue::build(&o, &n, release.label(), &declarations, Some(&registry), handlers, stdlib::build::ADDRESS_LENGTH)
+    Catalogue::builder(&o, &n, release.label(), stdlib::build::ADDRESS_LENGTH)
+        .declarations(&declarations)
+        .registry(&registry)
+        .handlers(handlers)
+        .build()
+        .map_err(|e| e.0)
 }
 
 /// The plan of each release in `heights` (release, activation height), in order, with the
@@ -83,25 +88,16 @@ pub fn plans_with(heights: &[(ReleaseName, u64)], handlers: &Handlers) -> Result
                 release,
                 problems: problems.iter().map(ToString::to_string).collect(),
             })?;
-            Ok(ReleasePlan::new(release, height, catalogue))
+            Ok(ReleasePlan::new(release.into(), height, catalogue))
         })
         .collect()
 }
 
-/// The generic migration balances go through, instantiated at the one coin type.
-const BALANCE_MIGRATION: &str = "coin-balance-v2";
-
-/// The hook's configuration for a chain scheduled with `plans`: the stdlib's chain
-/// ([`chain_config`]) with `budget`, 16 quarantined accounts before a migration halts,
-/// and the one coin type balances are instantiated at (when a plan migrates balances).
-pub fn config(budget: Budget, plans: &[ReleasePlan]) -> Result<HookConfig, DevchainError> {
-    let chain = chain_config()?.with_budget(budget).with_max_quarantined(16);
-    let mut config = HookConfig::new(chain);
-    if plans.iter().any(|p| p.catalogue.entry(BALANCE_MIGRATION).is_some()) {
-        let gas = tag(GAS)?;
-        config.instances.insert(BALANCE_MIGRATION.to_owned(), vec![vec![TypeTag::Struct(Box::new(gas))]]);
-    }
-    Ok(config)
+/// The hook's configuration for the stdlib's chain ([`chain_config`]) with `budget` and 16
+/// quarantined values before a migration halts. (Every coin type a balance is instantiated at is
+/// found in state: none is listed.)
+pub fn config(budget: Budget) -> Result<HookConfig, DevchainError> {
+    Ok(HookConfig::new(chain_config()?.with_budget(budget).with_max_quarantined(16)))
 }
 
 #[cfg(test)]

@@ -12,14 +12,11 @@
 use crate::data_dir::{DataDir, STAGING};
 use crate::error::DevnetError;
 use crate::manifest::{Manifest, MANIFEST_KEY};
+use input_files::durable;
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
-use migrations::AccountAddress;
-use migrations::StructTag;
-use rehearsal::durable;
+use redb_store::{RedbStore, RedbStoreError, DB_FILE};
 use std::collections::BTreeMap;
 use std::path::Path;
-use vm_hooks::persistent::{RedbStoreError, Visitor, DB_FILE};
-use vm_hooks::{RedbStore, SortedState};
 
 /// The store's node value that holds the journal of a runbook under way (see
 /// [`crate::runbook::Journal`]).
@@ -27,7 +24,7 @@ pub const JOURNAL_KEY: &str = "upgrade";
 
 /// A store that also keeps the chain's height and the node's own values (its manifest, the
 /// runbook's journal), outside the state and its root.
-pub trait ChainStore: Store + SortedState {
+pub trait ChainStore: Store {
     /// Applies `batch` and records `height`, atomically.
     fn commit_block(&mut self, batch: WriteBatch, height: u64) -> Result<(), StoreError>;
     /// The height of the last block committed (0 at genesis).
@@ -35,6 +32,8 @@ pub trait ChainStore: Store + SortedState {
     fn node_value(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Sets or (with `None`) removes a node value, atomically.
     fn set_node_value(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StoreError>;
+    /// Applies `batch` and sets a node value, atomically (a decision and the node's record of it).
+    fn apply_with_node_value(&mut self, batch: WriteBatch, key: &str, value: &[u8]) -> Result<(), StoreError>;
 }
 
 impl ChainStore for RedbStore {
@@ -53,6 +52,10 @@ impl ChainStore for RedbStore {
     fn set_node_value(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
         RedbStore::set_node_value(self, key, value)
     }
+
+    fn apply_with_node_value(&mut self, batch: WriteBatch, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        RedbStore::apply_with_node_value(self, batch, key, value)
+    }
 }
 
 /// A chain in memory (`--in-memory`): gone when the process ends.
@@ -64,27 +67,21 @@ pub struct MemoryChain {
 }
 
 impl Store for MemoryChain {
-    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(account, tag)
+    fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get_key(key)
     }
 
-    fn scan(
+    fn scan_keys(
         &self,
-        tag: &StructTag,
-        after: Option<&AccountAddress>,
-        limit: usize,
-    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
-        self.store.scan(tag, after, limit)
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        self.store.scan_keys(prefix, after, visit)
     }
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         self.store.apply(batch)
-    }
-}
-
-impl SortedState for MemoryChain {
-    fn visit_sorted(&self, visit: Visitor<'_>) -> Result<(), StoreError> {
-        self.store.visit_sorted(visit)
     }
 }
 
@@ -108,6 +105,12 @@ impl ChainStore for MemoryChain {
             Some(v) => self.node_values.insert(key.to_owned(), v.to_vec()),
             None => self.node_values.remove(key),
         };
+        Ok(())
+    }
+
+    fn apply_with_node_value(&mut self, batch: WriteBatch, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.store.apply(batch)?;
+        self.node_values.insert(key.to_owned(), value.to_vec());
         Ok(())
     }
 }
@@ -302,7 +305,7 @@ fn cannot_open(path: &Path, e: StoreError) -> DevnetError {
 }
 
 /// The on-chain migration status of the chain in `dir` (held where the stdlib chain keeps it),
-/// or an empty one before the first activation. A status that does not decode is bad input:
+/// or an empty one before anything was scheduled. A status that does not decode is bad input:
 /// the data directory is not usable as it is.
 pub fn load_status(store: &dyn Store, dir: &Path) -> Result<vm_hooks::Status, DevnetError> {
     let chain = devchain::chain_config().map_err(|e| DevnetError::failed(e.to_string()))?;

@@ -53,7 +53,7 @@ impl DevnetError {
 /// Whether the store reported damage to itself (found after it opened: a key or a height that
 /// does not decode): the data directory is not usable as it is.
 fn is_damaged(e: &StoreError) -> bool {
-    use vm_hooks::persistent::RedbStoreError;
+    use redb_store::RedbStoreError;
     match e {
         StoreError::Backend { source, .. } => {
             matches!(source.downcast_ref(), Some(RedbStoreError::Corrupt { .. } | RedbStoreError::CorruptKey { .. }))

@@ -14,8 +14,8 @@
 //! - [`census`] and [`coin`]: counts, supply and decodability of the state;
 //! - [`run`]: `devnet run`: a new chain or the one in the data directory taken up, then blocks;
 //! - [`runbook`]: `upgrade --to vN`, step by step, with backup and rollback;
-//! - [`snapshot`]: the self-describing, checksummed snapshot file (its format lives in the
-//!   `rehearsal` crate, which reads and writes it below the devnet; re-exported here);
+//! - [`snapshot`]: the self-describing, checksummed snapshot file (the `snapshot` crate,
+//!   re-exported here);
 //! - [`drill`]: aborts at named points, for crash tests;
 //! - [`summary`]: what a run reports;
 //! - [`view`]: what `status` shows while a node holds the store, published by that node.
@@ -31,7 +31,7 @@ pub mod manifest;
 pub mod node;
 pub mod run;
 pub mod runbook;
-pub use rehearsal::snapshot;
+pub use snapshot;
 pub mod summary;
 pub mod transactions;
 pub mod view;

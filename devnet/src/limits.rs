@@ -25,7 +25,7 @@ pub const MAX_BUDGET_BYTES: u64 = 256 << 20;
 /// (a block a second gets there in 34,000 years), so that every chain a devnet makes can be
 /// exported, and every height computed from it (the next block, a release scheduled after it, a
 /// run's reach) stays far below `u64::MAX` and exact in JSON readers that use doubles.
-pub use rehearsal::snapshot::MAX_HEIGHT;
+pub use snapshot::MAX_HEIGHT;
 
 /// Blocks one run may be asked to produce (activation heights, `--blocks`, `--until-height`):
 /// a typo of a few digits would otherwise keep the node producing idle blocks for days.
@@ -33,4 +33,4 @@ pub const MAX_BLOCKS_AHEAD: u64 = 1_000_000;
 
 /// The largest snapshot file read: the snapshot format's bound, 1 TiB, far above a
 /// 10,000,000-account chain (about 1 GB).
-pub use rehearsal::snapshot::MAX_SNAPSHOT_BYTES;
+pub use snapshot::MAX_SNAPSHOT_BYTES;

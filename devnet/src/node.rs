@@ -7,17 +7,16 @@
 //! not (the hook's status cannot tell such a block apart once a migration has completed, so
 //! redoing it would put the next activation a block early).
 
-use crate::chain_store::{save_manifest, ChainStore};
+use crate::chain_store::ChainStore;
 use crate::error::DevnetError;
 use crate::limits::MAX_HEIGHT;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, MANIFEST_KEY};
 use crate::transactions::{self, Resources, TransactionCounts};
 use migrations::store::Store;
-use migrations::StructTag;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use vm_hooks::{AllowAll, BlockReport, Hook, Staged, Status};
+use vm_hooks::{AllowAll, BlockReport, GovernanceError, Hook, HookError, Staged, Status};
 
 /// A drill for crash tests and operators: set to a height, the process aborts right after that
 /// block's prologue ran, before the block commits.
@@ -94,16 +93,61 @@ impl std::fmt::Debug for Node {
 /// Loads the on-chain status into `hook`: a status that does not decode or a history that does
 /// not match the schedule means the chain (or its manifest) is not what it claims, bad input.
 fn load(hook: &mut Hook, store: &dyn ChainStore) -> Result<(), DevnetError> {
-    hook.load(store).map_err(|e| match e {
-        vm_hooks::HookError::Store(e) => DevnetError::Store(e),
+    hook.load(store).map_err(status_error)
+}
+
+/// A hook error met while reading or governing the on-chain status, as an operator acts on it.
+fn status_error(e: HookError) -> DevnetError {
+    match e {
+        HookError::Store(e) => DevnetError::Store(e),
+        HookError::Refused(e) => DevnetError::bad_input(format!("the chain's schedule: {e}")),
         other => DevnetError::bad_input(format!("the chain's on-chain status: {other}")),
-    })
+    }
 }
 
 fn hook_for(manifest: &Manifest) -> Result<Hook, DevnetError> {
     let plans = devchain::plans(&manifest.heights())?;
-    let config = devchain::config(manifest.budget(), &plans)?;
+    let config = devchain::config(manifest.budget())?;
     Ok(Hook::new(plans, config, Box::new(AllowAll))?)
+}
+
+/// Makes the chain's on-chain schedule the one `manifest` gives and saves the manifest, in one
+/// commit: the devnet's governance. Releases the manifest no longer schedules are unscheduled,
+/// the others scheduled or moved to its heights, and every release not yet finished gets its
+/// budget. Refused (bad input, nothing written) where the chain cannot follow: a release that
+/// has activated cannot move.
+pub fn adopt(store: &mut dyn ChainStore, manifest: &Manifest) -> Result<(), DevnetError> {
+    let mut hook = hook_for(manifest)?;
+    let batch = {
+        let mut staged = Staged::new(&*store);
+        govern(&mut hook, &mut staged, manifest).map_err(status_error)?;
+        staged.into_batch()
+    };
+    Ok(store.apply_with_node_value(batch, MANIFEST_KEY, &manifest.encode()?)?)
+}
+
+fn govern(hook: &mut Hook, store: &mut dyn Store, manifest: &Manifest) -> Result<(), HookError> {
+    let status = Status::load(&*store, hook.chain())?;
+    for record in status.releases().iter().rev() {
+        if !manifest.activations.iter().any(|a| u64::from(a.release) == record.number) {
+            hook.unschedule(store, u32::try_from(record.number).unwrap_or(u32::MAX))?;
+        }
+    }
+    for a in &manifest.activations {
+        if status.release(u64::from(a.release)).map(|r| r.height) != Some(a.height) {
+            hook.schedule_at(store, a.release, a.height)?;
+        }
+    }
+    let status = Status::load(&*store, hook.chain())?;
+    for record in status.releases() {
+        if record.budget != manifest.budget() {
+            match hook.set_budget(store, u32::try_from(record.number).unwrap_or(u32::MAX), manifest.budget()) {
+                Ok(()) | Err(HookError::Refused(GovernanceError::Finished(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Node {
@@ -120,20 +164,26 @@ impl Node {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| DevnetError::bad_input(format!("the quiesced modules in the store: {e}")))?,
         };
-        // The on-chain history must be the one this schedule makes, and no later than the
+        // The on-chain schedule must be the manifest's, and its history no later than the
         // store's height (a snapshot or a manifest edited by hand is caught here).
         let status =
             Status::load(&*store, hook.chain()).map_err(|e| DevnetError::bad_input(format!("on-chain status: {e}")))?;
-        for a in status.activations() {
-            let scheduled = manifest.activations.iter().find(|s| u64::from(s.release) == a.release);
-            if scheduled.map(|s| s.height) != Some(a.height) {
-                return Err(DevnetError::bad_input(format!(
-                    "the chain activated v{} at height {}, its schedule says {}",
-                    a.release,
-                    a.height,
-                    scheduled.map_or("nothing".to_owned(), |s| format!("height {}", s.height))
-                )));
-            }
+        let on_chain: Vec<(u64, u64)> = status.releases().iter().map(|r| (r.number, r.height)).collect();
+        let manifest_says: Vec<(u64, u64)> =
+            manifest.activations.iter().map(|a| (u64::from(a.release), a.height)).collect();
+        if on_chain != manifest_says {
+            let show = |s: &[(u64, u64)]| {
+                if s.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    s.iter().map(|(r, h)| format!("v{r} at {h}")).collect::<Vec<_>>().join(", ")
+                }
+            };
+            return Err(DevnetError::bad_input(format!(
+                "the on-chain status schedules {}, the chain's manifest says {}",
+                show(&on_chain),
+                show(&manifest_says)
+            )));
         }
         if status.last_height() > height {
             return Err(DevnetError::bad_input(format!(
@@ -148,14 +198,11 @@ impl Node {
         }
         // A release due at or before the chain's height and not active would activate at the
         // next block, late, and the chain would contradict its schedule from then on.
-        let active: BTreeSet<u64> = status.activations().iter().map(|a| a.release).collect();
-        if let Some(s) =
-            manifest.activations.iter().find(|s| !active.contains(&u64::from(s.release)) && s.height <= height)
-        {
+        if let Some(s) = status.releases().iter().find(|r| !r.is_active() && r.height <= height) {
             return Err(DevnetError::bad_input(format!(
                 "v{} is scheduled at height {}, but the chain is at height {height} without it: it would \
                  activate late and contradict its schedule",
-                s.release, s.height
+                s.number, s.height
             )));
         }
         let crash_after_prologue = std::env::var(CRASH_ENV).ok().and_then(|h| h.parse().ok());
@@ -190,18 +237,17 @@ impl Node {
 
     /// The newest release active on chain (1 before any activation).
     pub fn active_release(&self) -> Result<u32, DevnetError> {
-        let status = self.status()?;
-        Ok(status.activations().last().map_or(1, |a| u32::try_from(a.release).unwrap_or(u32::MAX)))
+        Ok(active_release(&self.status()?))
     }
 
-    /// Replaces the schedule (the runbook adds an activation) and saves it in the store. The
-    /// hook is rebuilt: it reads the on-chain status again and checks it against the new
-    /// schedule before anything is saved.
+    /// Replaces the schedule (the runbook adds an activation): the chain's governance makes it
+    /// the on-chain schedule, and the manifest is saved with it ([`adopt`]). The hook is rebuilt
+    /// and reads the on-chain status again.
     pub fn replan(&mut self, manifest: Manifest) -> Result<(), DevnetError> {
         manifest.check_settings()?;
+        adopt(&mut *self.store, &manifest)?;
         let mut hook = hook_for(&manifest)?;
         load(&mut hook, &*self.store)?;
-        save_manifest(&mut *self.store, &manifest)?;
         self.hook = hook;
         self.manifest = manifest;
         Ok(())
@@ -269,31 +315,18 @@ impl Node {
         })
     }
 
-    /// Resources each scheduled migration has still to move: every version it reads, back
-    /// through the versions before it (a v1 wallet passes through the v2 and v3 migrations).
+    /// Resources each scheduled migration has still to move: every instantiation it reads, and
+    /// back through the versioned migrations before it (a v1 wallet passes through the v2 and
+    /// v3 migrations).
     pub fn pending_by_migration(&self) -> Result<BTreeMap<String, u64>, DevnetError> {
         let store: &dyn Store = &*self.store;
-        let mut counts: BTreeMap<StructTag, u64> = BTreeMap::new();
-        let mut pending = BTreeMap::new();
-        for m in self.hook.migrations() {
-            let mut total = 0u64;
-            let mut seen = BTreeSet::new();
-            for (old, _) in &m.versions {
-                let mut tag = Some(*old);
-                while let Some(t) = tag {
-                    if !seen.insert(t.clone()) {
-                        break;
-                    }
-                    total += match counts.get(t) {
-                        Some(n) => *n,
-                        None => {
-                            let n = count(store, t)?;
-                            counts.insert(t.clone(), n);
-                            n
-                        }
-                    };
-                    tag = self.hook.predecessor(t);
-                }
+        let migrations = self.hook.migrations();
+        let mut pending: BTreeMap<String, u64> = BTreeMap::new();
+        for m in &migrations {
+            let mut total = count(store, m.keyspace)?;
+            // The migration that writes what this one reads (versioned: another struct).
+            if let Some(before) = migrations.iter().find(|b| b.to == m.from && b.from != b.to) {
+                total += pending.get(before.id).copied().unwrap_or(0);
             }
             pending.insert(m.id.to_owned(), total);
         }
@@ -322,17 +355,17 @@ impl Node {
     }
 }
 
-/// The resources of `tag`, in every account.
-fn count(store: &dyn Store, tag: &migrations::StructTag) -> Result<u64, DevnetError> {
-    const PAGE: usize = 65_536;
-    let mut after = None;
+/// The values under `prefix`.
+fn count(store: &dyn Store, prefix: &[u8]) -> Result<u64, DevnetError> {
     let mut n = 0u64;
-    loop {
-        let page = store.scan(tag, after.as_ref(), PAGE)?;
-        n += page.len() as u64;
-        match page.last() {
-            Some((a, _)) if page.len() == PAGE => after = Some(*a),
-            _ => return Ok(n),
-        }
-    }
+    store.scan_keys(prefix, None, &mut |_, _| {
+        n += 1;
+        true
+    })?;
+    Ok(n)
+}
+
+/// The newest release active on chain (1 before any activation).
+pub fn active_release(status: &Status) -> u32 {
+    status.releases().iter().rev().find(|r| r.is_active()).map_or(1, |r| u32::try_from(r.number).unwrap_or(u32::MAX))
 }

@@ -7,23 +7,22 @@
 //! and at least as many as asked; the summary says what they did. The command line turns its
 //! arguments into [`RunOptions`] and draws the [`Progress`]; the rest is here.
 
-use crate::chain_store::{
-    create_chain, create_persistent, load_status, open_chain, save_manifest, take_up, ChainStore, MemoryChain,
-};
+use crate::chain_store::{create_chain, create_persistent, load_status, open_chain, take_up, ChainStore, MemoryChain};
 use crate::data_dir::DataDir;
 use crate::drill;
 use crate::error::DevnetError;
 use crate::limits::{MAX_BLOCKS_AHEAD, MAX_HEIGHT};
 use crate::manifest::Manifest;
-use crate::node::{BlockOutcome, Node};
+use crate::node::{adopt, BlockOutcome, Node};
 use crate::runbook::{clear_orphan_backup, Journal};
 use crate::summary::{Percentiles, RunSummary};
 use crate::view::Publisher;
 use devchain::Genesis;
+use redb_store::RedbStore;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vm_hooks::{state_root, Budget, RedbStore};
+use vm_hooks::{state_root, Budget};
 
 const DEFAULT_ACCOUNTS: u32 = 100_000;
 const DEFAULT_BUDGET: Budget = Budget { max_resources: 10_000, max_bytes: 8 << 20 };
@@ -174,14 +173,15 @@ fn create(
         None => {
             let mut store = MemoryChain::default();
             let seconds = write_genesis(&mut store)?;
-            save_manifest(&mut store, &manifest)?;
+            adopt(&mut store, &manifest)?;
             (Box::new(store), seconds)
         }
         Some(data) => {
             let seconds = create_chain(data, |staging| {
                 let mut store = create_persistent(staging)?;
                 let seconds = write_genesis(&mut store)?;
-                save_manifest(&mut store, &manifest)?;
+                // Genesis schedules the releases on chain, and the manifest lands with them.
+                adopt(&mut store, &manifest)?;
                 Ok(seconds)
             })?;
             (Box::new(open_chain(data.path())?.0), seconds)
@@ -299,7 +299,7 @@ fn resume(options: &RunOptions, dir: &Path, mut store: RedbStore, mut manifest: 
     // stored setting this devnet refuses (an older one kept it) is changed back this way.
     let now = store.height()?;
     let status = load_status(&store, dir)?;
-    let active = status.activations().last().map_or(1, |a| u32::try_from(a.release).unwrap_or(u32::MAX));
+    let active = crate::node::active_release(&status);
     let stored = manifest.clone();
     if options.to.is_some() || !options.upgrade_at.is_empty() {
         let to = options.to.unwrap_or(manifest.target().max(active));
@@ -321,11 +321,11 @@ fn resume(options: &RunOptions, dir: &Path, mut store: RedbStore, mut manifest: 
         return Err(if stored_too { DevnetError::bad_input(format!("the chain's settings: {e}")) } else { e });
     }
     check_reach(options, &manifest, now)?;
-    let mut node = Node::new(Box::new(store), manifest.clone())?;
     if manifest != stored {
-        save_manifest(node.store_mut(), &manifest)?;
+        // The chain's governance makes the schedule and budget asked for the on-chain ones.
+        adopt(&mut store, &manifest)?;
     }
-    Ok(node)
+    Node::new(Box::new(store), manifest)
 }
 
 #[cfg(test)]

@@ -25,12 +25,13 @@ use crate::summary::Percentiles;
 use crate::view::Publisher;
 use binary_format::Module;
 use devchain::release_modules;
+use migrations::StateKey;
+use redb_store::{RedbStore, DB_FILE};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use upgrade_spec::registry::ReleaseName;
-use vm_hooks::persistent::DB_FILE;
-use vm_hooks::{state_root, RedbStore};
+use vm_hooks::state_root;
 
 pub use crate::chain_store::JOURNAL_KEY;
 pub use crate::data_dir::BACKUP_DIR;
@@ -289,10 +290,18 @@ impl Runbook<'_> {
             backup: path,
             backup_height: info.height,
             backup_root: info.state_root.to_string(),
-            backup_resources: info.resources,
+            backup_resources: info.resources(),
             before,
         };
-        journal.save(node.store_mut())?;
+        // A store that fails here (a full disk) has changed nothing on chain: say so, and that
+        // the backup it names as pending goes with the next command.
+        let saved = journal.save(node.store_mut()).map_err(|e| {
+            DevnetError::failed(format!(
+                "{e}; nothing on the chain changed, and the next devnet command removes the backup {}",
+                journal.backup.display()
+            ))
+        });
+        self.check("journal", saved)?;
         node.store_mut().set_node_value(BACKUP_PENDING_KEY, None)?;
         Ok(journal)
     }
@@ -374,7 +383,7 @@ impl Runbook<'_> {
             format!(
                 "{} ({} resources, {} bytes, height {height}, state root {}), verified{warning}",
                 path.display(),
-                info.resources,
+                info.resources(),
                 info.bytes,
                 info.state_root
             ),
@@ -454,7 +463,7 @@ impl Runbook<'_> {
             }
             let prologue = Percentiles::of(&tally.busy);
             let commit = Percentiles::of(&tally.busy_commits);
-            let activated = node.status()?.activation_of(u64::from(release)).unwrap_or(0);
+            let activated = node.status()?.release(u64::from(release)).map_or(0, |r| r.activated_at);
             self.pass(
                 "migrate",
                 format!(
@@ -540,7 +549,7 @@ impl Runbook<'_> {
             let (_, info, _) = store_from_snapshot(&backup, &backup, restore, &mut |_| {})?;
             if info.height != journal.backup_height
                 || info.state_root.to_string() != journal.backup_root
-                || info.resources != journal.backup_resources
+                || info.resources() != journal.backup_resources
             {
                 return Err(DevnetError::failed(format!(
                     "{} is not the backup taken (height {}, root {}, {} resources; the journal says height {}, \
@@ -548,7 +557,7 @@ impl Runbook<'_> {
                     backup.display(),
                     info.height,
                     info.state_root,
-                    info.resources,
+                    info.resources(),
                     journal.backup_height,
                     journal.backup_root,
                     journal.backup_resources
@@ -588,7 +597,7 @@ fn verify_against_backup(node: &Node, journal: &Journal, dir: &Path) -> Result<S
     // Replay the upgrade's migrations on the backup and compare with the store.
     let hook = node.hook();
     let store = node.store();
-    let after_release = ReleaseName::new(from);
+    let after_release = from;
     let mut replayed = 0u64;
     let mut produced: BTreeMap<String, u64> = BTreeMap::new();
     // Per backed-up tag a migration reads: how many of its resources must stay (they do not
@@ -603,8 +612,12 @@ fn verify_against_backup(node: &Node, journal: &Journal, dir: &Path) -> Result<S
         }
     };
     let backup = dir.join(&journal.backup);
-    snapshot::visit(&backup, &mut |tag, account, bytes| {
-        let Some(result) = hook.replay(tag, bytes, after_release) else { return Ok(()) };
+    snapshot::visit(&backup, &mut |entry| {
+        let Ok(StateKey::Resource { account, tag }) = StateKey::decode(entry.key, devchain::WIDTH) else {
+            return Ok(true);
+        };
+        let (account, tag) = (&account, &tag);
+        let Some(result) = hook.replay(tag, entry.value, after_release) else { return Ok(true) };
         let at = account;
         let stays = staying.entry(tag.to_string()).or_default();
         match result {
@@ -622,7 +635,7 @@ fn verify_against_backup(node: &Node, journal: &Journal, dir: &Path) -> Result<S
                 }
             }
         }
-        Ok(())
+        Ok(true)
     })?;
     if mismatch_count > 0 {
         problems.push(format!(

@@ -122,7 +122,7 @@ pub fn published(dir: &Path) -> Result<Option<Published>, DevnetError> {
         .map(|pair| std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()))
         .collect::<Option<_>>()
         .ok_or_else(|| bad("the status is not hex".to_owned()))?;
-    let status = Status::decode(&status_bytes, devchain::WIDTH).map_err(|e| bad(e.to_string()))?;
+    let status = Status::decode(&status_bytes).map_err(|e| bad(e.to_string()))?;
     Ok(Some(Published {
         pid: stored.pid,
         height: stored.height,

@@ -88,7 +88,7 @@ fn run_creates_a_chain_upgrades_it_to_v3_and_resumes_it() {
 }
 
 #[test]
-fn the_state_root_does_not_depend_on_the_budget_or_the_store() {
+fn the_state_root_does_not_depend_on_the_store_and_the_budget_is_the_chains() {
     let tmp = tempfile::tempdir().unwrap();
     let cwd = tmp.path();
     let args = |budget: &'static str, dir: &'static str| {
@@ -96,14 +96,34 @@ fn the_state_root_does_not_depend_on_the_budget_or_the_store() {
     };
     let small = json(&ok(&args("60", "small"), cwd));
     let large = json(&ok(&args("100000", "large"), cwd));
-    let mut in_memory = args("100000", "unused");
+    let mut in_memory = args("60", "unused");
     in_memory.push("--in-memory");
     let memory = json(&ok(&in_memory, cwd));
     assert!(!cwd.join("unused").exists(), "--in-memory writes nothing");
     assert!(small["prologue_busy"]["count"].as_u64() > large["prologue_busy"]["count"].as_u64());
     assert_eq!(small["height"], 40);
-    assert_eq!(small["state_root"], large["state_root"]);
-    assert_eq!(large["state_root"], memory["state_root"]);
+    assert_eq!(small["state_root"], memory["state_root"], "the same chain on disk and in memory");
+    // The budget is recorded on chain with each release (every node follows it), so chains of
+    // two budgets differ in their status; what the migrations made of the state does not.
+    assert_ne!(small["state_root"], large["state_root"]);
+    let (small, large) = (status("small", cwd), status("large", cwd));
+    assert_eq!(small["completed"], large["completed"]);
+    assert_eq!(small["on_chain_schedule"][0]["max_resources_per_block"], 60);
+    assert_eq!(large["on_chain_schedule"][0]["max_resources_per_block"], 100000);
+    let status_key = devchain::chain_config().unwrap().status_key.encode();
+    let exported = |dir: &str| {
+        ok(&["snapshot", "export", &format!("{dir}.snap"), "--data-dir", dir], cwd);
+        let mut resources = Vec::new();
+        snapshot::visit(&cwd.join(format!("{dir}.snap")), &mut |e| {
+            if e.key != status_key.as_slice() {
+                resources.push((e.key.to_vec(), e.value.to_vec()));
+            }
+            Ok(true)
+        })
+        .unwrap();
+        resources
+    };
+    assert_eq!(exported("small"), exported("large"), "every resource but the status the same, byte for byte");
 }
 
 #[test]
@@ -233,7 +253,7 @@ fn bad_input_is_a_one_line_error_with_exit_code_2_and_changes_nothing() {
     // A manifest that is not one, and one whose schedule the on-chain history contradicts.
     let state = std::fs::read(cwd.join("d/state.redb")).unwrap();
     let set_manifest = |value: &[u8]| {
-        let mut store = vm_hooks::RedbStore::open_existing(&cwd.join("d")).unwrap();
+        let mut store = redb_store::RedbStore::open_existing(&cwd.join("d")).unwrap();
         store.set_node_value(devnet::manifest::MANIFEST_KEY, Some(value)).unwrap();
     };
     set_manifest(b"{ not json");

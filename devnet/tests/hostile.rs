@@ -97,7 +97,7 @@ fn a_data_directory_is_one_process_s_from_the_first_byte_and_a_half_built_chain_
         ("h2", vec!["snapshot", "import", "src.snapshot", "--data-dir", "h2"]),
     ] {
         std::fs::create_dir(cwd.join(dir)).unwrap();
-        drop(vm_hooks::RedbStore::open(&cwd.join(dir)).unwrap());
+        drop(redb_store::RedbStore::open(&cwd.join(dir)).unwrap());
         std::fs::create_dir_all(cwd.join(dir).join(".staging/x")).unwrap();
         for args in [vec!["status", "--data-dir", dir], vec!["upgrade", "--to", "v2", "--data-dir", dir]] {
             let err = fails(2, &args, cwd);
@@ -167,20 +167,38 @@ fn a_snapshot_is_a_regular_file_within_its_limit_or_a_stream_when_allowed() {
     assert!(!cwd.join("y").exists());
 }
 
-/// `bytes`, a snapshot, with its header's JSON edited, its length fixed and the trailer
-/// re-signed: what anyone with the format's description can make.
+/// `bytes`, a snapshot, with its header's JSON edited, its length fixed, the footer's offsets
+/// moved by as much and the trailer re-signed: what anyone with the format's description can
+/// make.
 fn forged(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     use sha2::Digest;
-    let len = u32::from_be_bytes(bytes[25..29].try_into().unwrap()) as usize;
+    let u32_at = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let len = u32_at(25);
     let mut header: serde_json::Value = serde_json::from_slice(&bytes[29..29 + len]).unwrap();
     edit(&mut header);
     let json = serde_json::to_vec(&header).unwrap();
+    let shift = |offset: &mut serde_json::Value| {
+        *offset = (offset.as_u64().unwrap() + json.len() as u64 - len as u64).into();
+    };
+    let footer_len = u32_at(bytes.len() - 36);
+    let footer_at = bytes.len() - 36 - footer_len;
+    let mut footer: serde_json::Value = serde_json::from_slice(&bytes[footer_at..bytes.len() - 36]).unwrap();
+    shift(&mut footer["end"]);
+    for point in footer["index"].as_array_mut().unwrap() {
+        shift(&mut point[1]);
+    }
+    let footer = serde_json::to_vec(&footer).unwrap();
     let mut out = bytes[..25].to_vec();
     out.extend_from_slice(&(json.len() as u32).to_be_bytes());
     out.extend_from_slice(&json);
-    out.extend_from_slice(&bytes[29 + len..bytes.len() - 32]);
-    let digest = sha2::Sha256::digest(&out);
-    out.extend_from_slice(&digest);
+    let mut trailer = sha2::Sha256::new();
+    trailer.update(&out);
+    out.extend_from_slice(&bytes[29 + len..footer_at]);
+    out.extend_from_slice(&footer);
+    out.extend_from_slice(&(footer.len() as u32).to_be_bytes());
+    trailer.update(&footer);
+    trailer.update((footer.len() as u32).to_be_bytes());
+    out.extend_from_slice(&trailer.finalize());
     out
 }
 
@@ -204,11 +222,20 @@ fn a_snapshot_whose_height_would_wedge_the_chain_is_refused_on_import() {
         assert!(err.contains(says), "{name}: {err}");
         assert!(!cwd.join(name).exists(), "{name}: nothing created");
     }
-    let passed = forged(&exported, |h| {
-        h["height"] = 1000.into();
-        h["chain"]["activations"] = serde_json::json!([{"release": 2, "height": 10}]);
-    });
-    std::fs::write(cwd.join("passed.snapshot"), passed).unwrap();
+    // The schedule is the chain's (its status, under the root): a header cannot add to it.
+    let added = forged(&exported, |h| h["chain"]["activations"] = serde_json::json!([{"release": 2, "height": 10}]));
+    std::fs::write(cwd.join("added.snapshot"), added).unwrap();
+    let err = fails(2, &["snapshot", "import", "added.snapshot", "--data-dir", "added"], cwd);
+    assert!(err.contains("the on-chain status schedules nothing, the chain's manifest says v2 at 10"), "{err}");
+    assert!(!cwd.join("added").exists());
+    // A height past a release the chain scheduled and has not activated.
+    // (Stopped by the drill before block 5 commits: a run goes on until its upgrades are done.)
+    let args = ["run", "--accounts", "30", "--to", "v2", "--upgrade-at", "10", "--data-dir", "v2"];
+    let o = command(&args, cwd).env(devnet::node::CRASH_ENV, "5").output().unwrap();
+    assert_eq!(o.status.code(), None, "the drill aborts: {}", stderr(&o));
+    ok(&["snapshot", "export", "v2.snapshot", "--data-dir", "v2"], cwd);
+    let scheduled = std::fs::read(cwd.join("v2.snapshot")).unwrap();
+    std::fs::write(cwd.join("passed.snapshot"), forged(&scheduled, |h| h["height"] = 1000.into())).unwrap();
     let err = fails(2, &["snapshot", "import", "passed.snapshot", "--data-dir", "passed"], cwd);
     assert!(err.contains("v2 is scheduled at height 10, but the chain is at height 1000 without it"), "{err}");
     assert!(!cwd.join("passed").exists());
@@ -276,8 +303,9 @@ fn after_a_full_disk_in_migrate_the_message_says_what_the_next_upgrade_does_and_
     let cwd = tmp.path();
     ok(&["run", "--accounts", "3000", "--to", "v1", "--blocks", "2", "--data-dir", "d"], cwd);
     let size = std::fs::metadata(cwd.join("d/state.redb")).unwrap().len();
-    // Half the store: the backup (a seventh of it) fits, the migration's new pages do not.
-    let script = format!("trap '' XFSZ; ulimit -f {}; exec \"$0\" upgrade --to v2 --data-dir d", size / 2 / 1024);
+    // Nine tenths of the store: the backup (a sixth of it) fits, and so do the journal and the
+    // schedule (in pages the store has free), the migration's new pages do not.
+    let script = format!("trap '' XFSZ; ulimit -f {}; exec \"$0\" upgrade --to v2 --data-dir d", size * 9 / 10 / 1024);
     let o = std::process::Command::new("bash")
         .args(["-c", &script, env!("CARGO_BIN_EXE_devnet")])
         .current_dir(cwd)

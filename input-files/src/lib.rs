@@ -7,6 +7,8 @@
 //! the caller's user asked for special files with [`Kind::allowing_special_files`]) and never
 //! read more than the limit plus one byte. The error names the file and says what it was.
 
+pub mod durable;
+
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -10,14 +10,17 @@
 //! - [`diff::structs`]: which new field comes from which old one (renames, reorders, retypes);
 //! - [`diff::types`]: how an old field type relates to a new one across module versions;
 //! - [`rules`]: every rule as data, with a typed [`RuleId`];
-//! - [`storage`]: which structs can be in storage, and which changes need a migration
-//!   ([`storage::needs_migration`], the one answer checker and catalogue share).
+//! - [`storage`]: which structs can be in storage, and which changes need a migration;
+//! - [`mod@plan`]: an upgrade judged once ([`plan()`]): its diff, what must be migrated and by which
+//!   declaration, the one answer the checker, the rehearsal and the catalogue share.
 
 pub mod change;
 pub mod diff;
+pub mod plan;
 pub mod rules;
 pub mod storage;
 
 pub use change::{Change, Detail};
 pub use diff::{diff, diff_with, Diff, DiffOptions, StructPair};
+pub use plan::{plan, Declared, Plan, PlannedNeed, Upgrade};
 pub use rules::{Class, Rule, RuleId};

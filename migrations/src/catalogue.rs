@@ -15,9 +15,9 @@ use crate::layout::{Layout, LayoutError, ReleaseIndex, StructLayout};
 use crate::literal::encode_literal;
 use crate::plan::{DerivedPlan, PlanError};
 use binary_format::{AddressLength, DatatypeRef, Module, ModuleId};
-use layout_diff::diff::diff;
-use layout_diff::diff::lineage::lineage_name;
-use layout_diff::storage::{needs_migration, Need};
+use layout_diff::diff::lineage::Versioning;
+use layout_diff::storage::Need;
+use layout_diff::{Declared, Plan, Upgrade};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -95,6 +95,22 @@ pub enum CatalogueError {
         /// The name it gives.
         handler: String,
     },
+    /// A declaration of one of this upgrade's changes that names another release: it does not
+    /// run in this one.
+    #[error("migration `{id}` (line {line}) migrates a change of {release}, but names release {declared}")]
+    OtherRelease {
+        /// The declaration's id.
+        id: String,
+        /// Its line in the declarations file.
+        line: usize,
+        /// The release it names.
+        declared: String,
+        /// This upgrade's release.
+        release: String,
+    },
+    /// The new release's modules import each other in a cycle: no order to run entries in.
+    #[error(transparent)]
+    Cycle(#[from] upgrade_spec::order::Cycle),
     /// A layout that does not resolve, a tag that cannot be made, or (with id `stdlib`) the
     /// embedded stdlib failing to load.
     #[error("migration `{id}`: {message}")]
@@ -223,83 +239,171 @@ fn canonical(d: &Declaration, need: &Need) -> String {
     )
 }
 
-impl Catalogue {
-    /// Builds and validates the catalogue of `release` (the new side of the pair): one entry per
-    /// struct whose stored instances must be rewritten (`layout_diff::storage::needs_migration`,
-    /// the same decision the checker's gate makes), in place or at a versioned address, with
-    /// addresses of `address_length` in its state keys.
-    pub fn build(
-        old: &[&Module],
-        new: &[&Module],
-        release: &ReleaseLabel,
-        declarations: &Declarations,
-        registry: Option<&Registry>,
-        handlers: &Handlers,
-        address_length: AddressLength,
-    ) -> Result<Catalogue, Vec<CatalogueError>> {
-        let (catalogue, errors) =
-            Catalogue::build_partial(old, new, release, declarations, registry, handlers, address_length);
-        if errors.is_empty() {
-            Ok(catalogue)
-        } else {
-            Err(errors)
+/// Every problem a release pair and its declarations have as a catalogue: an [`std::error::Error`]
+/// a caller can report whole (one line each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueErrors(pub Vec<CatalogueError>);
+
+impl fmt::Display for CatalogueErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CatalogueErrors {}
+
+/// How a catalogue is built: the release pair and what it is built with, by name.
+///
+/// ```text
+/// Catalogue::builder(&old, &new, &label, width)
+///     .declarations(&declarations)
+///     .registry(&registry)          // versioned addresses (the seed's scheme)
+///     .handlers(&handlers)          // hand-written transforms the declarations name
+///     .build()?
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogueBuilder<'a> {
+    old: &'a [&'a Module],
+    new: &'a [&'a Module],
+    release: &'a ReleaseLabel,
+    address_length: AddressLength,
+    declarations: Option<&'a Declarations>,
+    registry: Option<&'a Registry>,
+    handlers: Option<&'a Handlers>,
+    versioning: Versioning,
+}
+
+impl<'a> CatalogueBuilder<'a> {
+    /// The migration declarations (none: every change needing a migration is an error).
+    pub fn declarations(self, declarations: &'a Declarations) -> Self {
+        CatalogueBuilder { declarations: Some(declarations), ..self }
+    }
+
+    /// The address registry, for modules versioned at new addresses.
+    pub fn registry(self, registry: &'a Registry) -> Self {
+        CatalogueBuilder { registry: Some(registry), ..self }
+    }
+
+    /// The hand-written transforms declarations may name (none by default).
+    pub fn handlers(self, handlers: &'a Handlers) -> Self {
+        CatalogueBuilder { handlers: Some(handlers), ..self }
+    }
+
+    /// Where modules move without a registry: the chain's scheme (the seed's reserved range by
+    /// default, [`Versioning::Fixed`] for chains whose modules never move).
+    pub fn versioning(self, versioning: Versioning) -> Self {
+        CatalogueBuilder { versioning, ..self }
+    }
+
+    /// The upgrade this builds the catalogue of.
+    pub fn upgrade(&self) -> Upgrade<'a> {
+        Upgrade {
+            old: self.old,
+            new: self.new,
+            release: self.release,
+            registry: self.registry,
+            declarations: self.declarations,
+            versioning: self.versioning,
         }
     }
 
-    /// As [`Catalogue::build`], but keeping the entries that validate beside every error: a
-    /// rehearsal reports what is wrong and still runs the migrations that are right. A node
-    /// never runs such a catalogue.
-    pub fn build_partial(
-        old: &[&Module],
-        new: &[&Module],
-        release: &ReleaseLabel,
-        declarations: &Declarations,
-        registry: Option<&Registry>,
+    /// The catalogue, or every problem with it.
+    pub fn build(self) -> Result<Catalogue, CatalogueErrors> {
+        let (catalogue, errors) = self.build_partial();
+        if errors.is_empty() {
+            Ok(catalogue)
+        } else {
+            Err(CatalogueErrors(errors))
+        }
+    }
+
+    /// The entries that validate, beside every problem: a rehearsal reports what is wrong and
+    /// still runs the migrations that are right. A node never runs such a catalogue.
+    pub fn build_partial(self) -> (Catalogue, Vec<CatalogueError>) {
+        let upgrade = self.upgrade();
+        let plan = layout_diff::plan(&upgrade);
+        let empty = Handlers::new();
+        Catalogue::from_plan(&upgrade, &plan, self.handlers.unwrap_or(&empty), self.address_length)
+    }
+}
+
+impl Catalogue {
+    /// A builder of the catalogue of the upgrade `old` -> `new`, the new release labelled
+    /// `release` (as declarations name it), with state keys of `address_length`.
+    pub fn builder<'a>(
+        old: &'a [&'a Module],
+        new: &'a [&'a Module],
+        release: &'a ReleaseLabel,
+        address_length: AddressLength,
+    ) -> CatalogueBuilder<'a> {
+        CatalogueBuilder {
+            old,
+            new,
+            release,
+            address_length,
+            declarations: None,
+            registry: None,
+            handlers: None,
+            versioning: Versioning::default(),
+        }
+    }
+
+    /// The catalogue of an upgrade already judged ([`layout_diff::plan()`]): one entry per struct
+    /// whose stored instances must be rewritten, from the declaration the plan matched to it, in
+    /// place or at a versioned address, with addresses of `address_length` in its state keys.
+    /// Returns the entries that validate beside every problem.
+    pub fn from_plan(
+        upgrade: &Upgrade<'_>,
+        plan: &Plan,
         handlers: &Handlers,
         address_length: AddressLength,
     ) -> (Catalogue, Vec<CatalogueError>) {
-        let d = diff(old, new, registry, Some(declarations));
         let mut errors = Vec::new();
         let mut entries = Vec::new();
-        let needs = needs_migration(old, new, &d);
-        let lineage_of = |need: &Need| lineage_name(&need.new_module, registry);
-        for need in &needs {
+        let mut catalogue = Catalogue {
+            entries: Vec::new(),
+            old: upgrade.old.iter().map(|m| (*m).clone()).collect(),
+            new: upgrade.new.iter().map(|m| (*m).clone()).collect(),
+            address_length,
+            handlers: handlers.clone(),
+        };
+        let empty = Declarations::default();
+        let declarations = upgrade.declarations.unwrap_or(&empty);
+        for planned in &plan.needs {
+            let need = &planned.need;
             if need.keys_change {
                 errors.push(CatalogueError::KeysChange {
                     struct_name: need.name.clone(),
                     module: need.old_module.to_string(),
                 });
-            } else if declarations
-                .find(&lineage_of(need), &need.name, need.old_module.address, need.new_module.address)
-                .is_none()
-            {
+                continue;
+            }
+            let decl = match planned.declared {
+                Declared::By(i) => declarations.entries().get(i),
+                Declared::Not => None,
+                Declared::ForAnotherRelease(i) => {
+                    if let Some(d) = declarations.entries().get(i) {
+                        errors.push(CatalogueError::OtherRelease {
+                            id: d.id.clone(),
+                            line: d.line,
+                            declared: d.release.to_string(),
+                            release: upgrade.release.to_string(),
+                        });
+                    }
+                    None
+                }
+            };
+            let Some(decl) = decl else {
                 errors.push(CatalogueError::Undeclared {
                     struct_name: need.name.clone(),
                     from: need.old_module.to_string(),
                     to: need.new_module.to_string(),
-                });
-            }
-        }
-        let mut catalogue = Catalogue {
-            entries: Vec::new(),
-            old: old.iter().map(|m| (*m).clone()).collect(),
-            new: new.iter().map(|m| (*m).clone()).collect(),
-            address_length,
-            handlers: handlers.clone(),
-        };
-        for decl in declarations.of_release(release) {
-            let need = needs.iter().find(|n| {
-                lineage_of(n) == decl.module
-                    && n.name == decl.struct_name
-                    && n.old_module.address == decl.from
-                    && n.new_module.address == decl.to
-            });
-            let Some(need) = need.filter(|n| !n.keys_change) else {
-                errors.push(CatalogueError::NoSuchChange {
-                    id: decl.id.clone(),
-                    line: decl.line,
-                    item: format!("{}::{}", decl.module, decl.struct_name),
-                    versions: format!("from {} to {}", decl.from, decl.to),
                 });
                 continue;
             };
@@ -332,11 +436,26 @@ impl Catalogue {
             }
             entries.push(entry);
         }
-        // Dependencies first: a struct that embeds another is migrated after it (the stdlib
+        // Declarations of this release that migrate nothing of this upgrade.
+        for (i, decl) in declarations.entries().iter().enumerate() {
+            if decl.release == *upgrade.release && !plan.uses(i) {
+                errors.push(CatalogueError::NoSuchChange {
+                    id: decl.id.clone(),
+                    line: decl.line,
+                    item: format!("{}::{}", decl.module, decl.struct_name),
+                    versions: format!("from {} to {}", decl.from, decl.to),
+                });
+            }
+        }
+        // Dependencies first: a struct that embeds another is migrated after it (the module
         // graph's publishing order); entries of one module keep their declaration order.
-        let order = upgrade_spec::order::dependency_order(new.iter().copied()).unwrap_or_default();
-        let rank = |id: &ModuleId| order.iter().position(|m| m == id).unwrap_or(usize::MAX);
-        entries.sort_by_key(|e| rank(&e.to));
+        match upgrade_spec::order::dependency_order(upgrade.new.iter().copied()) {
+            Ok(order) => {
+                let rank: BTreeMap<&ModuleId, usize> = order.iter().enumerate().map(|(i, m)| (m, i)).collect();
+                entries.sort_by_key(|e| rank.get(&e.to).copied().unwrap_or(usize::MAX));
+            }
+            Err(cycle) => errors.push(CatalogueError::Cycle(cycle)),
+        }
         catalogue.entries = entries;
         (catalogue, errors)
     }

@@ -354,6 +354,14 @@ impl StructTag {
         Ok(tag)
     }
 
+    /// Reads one tag's BCS bytes from the start of `bytes`, with addresses of `width`: the tag and
+    /// how many bytes it took (what follows is the caller's, as in a state key).
+    pub fn from_bcs_prefix(bytes: &[u8], width: AddressLength) -> Result<(StructTag, usize), KeyError> {
+        let mut r = BcsReader { bytes, pos: 0, width };
+        let tag = r.struct_tag(0)?;
+        Ok((tag, r.pos))
+    }
+
     /// Whether every address in the tag, type arguments included, has `width`.
     pub fn has_width(&self, width: AddressLength) -> bool {
         self.address.width() == width && self.type_args.iter().all(|t| t.has_width(width))

@@ -6,7 +6,9 @@
 //! `vm-hooks`):
 //! - [`layout`]: the full BCS layout of a stored struct, resolved from a release;
 //! - [`value`]: stored bytes decoded into values and encoded back, with errors that say where;
-//! - [`key`]: state keys of any address width (accounts and struct tags);
+//! - [`key`]: accounts and struct tags of any address width;
+//! - [`state_key`]: the canonical state key (resources, resource groups, table items, modules),
+//!   whose byte order is the state's order everywhere;
 //! - `core_types` (feature `move-core-types`): conversions to and from `move-core-types`;
 //! - [`store`]: the store migrations read and write through, and an in-memory one;
 //! - [`signer`] and [`runner`]: the privileged signer, which only the runner can create;
@@ -17,7 +19,7 @@
 //!
 //! A release adds `guid_creation_num` to `0x1::account::Account` where it stands (same module
 //! id, new layout). The declaration says so (`from` = `to`) and gives the new field's default;
-//! [`catalogue::Catalogue::build`] checks it against both releases and compiles the transform.
+//! [`catalogue::Catalogue::builder`] checks it against both releases and compiles the transform.
 //! An entry made concrete for its type arguments ([`catalogue::Instance`]) transforms one
 //! resource's bytes; its [`Runner`] migrates every account holding it, through a store.
 //! (Which block does what is `vm-hooks`' business: this is what it runs.)
@@ -27,7 +29,8 @@
 //! use binary_format::AddressLength;
 //! use migrations::catalogue::Catalogue;
 //! use migrations::handlers::Handlers;
-//! use migrations::store::{InMemoryStore, Store, WriteBatch};
+//! use migrations::store::{InMemoryStore, Store, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
+//! use std::sync::Arc;
 //! use migrations::{AccountAddress, Meter, Runner, StructTag, SystemAccounts};
 //! use upgrade_spec::declarations::Declarations;
 //! use upgrade_spec::ReleaseLabel;
@@ -58,8 +61,7 @@
 //! )?;
 //! // Every problem is reported at once; none here.
 //! let catalogue =
-//!     Catalogue::build(&[&old], &[&new], &ReleaseLabel::new("2.0.0")?, &declarations, None, &Handlers::new(), WIDTH)
-//!         .map_err(|problems| format!("{problems:?}"))?;
+//!     Catalogue::builder(&[&old], &[&new], &ReleaseLabel::new("2.0.0")?, WIDTH).declarations(&declarations).build()?;
 //! let entry = catalogue.entry("account-2").ok_or("no entry")?;
 //! let instance = catalogue.instance(entry, &[])?; // `Account` has no type parameters
 //! assert!(instance.is_in_place());
@@ -72,7 +74,8 @@
 //! assert!(instance.transform(&[1, 2, 3], &mut Vec::new()).is_err());
 //!
 //! // Every user account, through a store: the runner's signer may write only this tag, and
-//! // only in user accounts (the entry's scope), never in the system account 0x1.
+//! // only in user accounts (the entry's scope), never in the system account 0x1. (Had the struct
+//! // type parameters, every instantiation stored would be found and migrated alike.)
 //! let tag = StructTag::parse("0x1::account::Account", WIDTH)?;
 //! let mut store = InMemoryStore::new();
 //! let mut batch = WriteBatch::new();
@@ -81,8 +84,8 @@
 //! }
 //! store.apply(batch)?;
 //! let system = SystemAccounts::new([AccountAddress::from_u64(1, WIDTH)]);
-//! let runner = Runner::for_instance(&instance, entry.scope, &system);
-//! let chunk = runner.run(&instance, &mut store, None, &mut Meter::unlimited())?;
+//! let runner = Runner::new(Arc::new(catalogue), "account-2", &system, DEFAULT_MAX_VALUE_SIZE)?;
+//! let chunk = runner.run(&mut store, None, &mut Meter::unlimited())?;
 //! assert_eq!((chunk.migrated, chunk.failed.len()), (3, 0));
 //! let migrated = store.get(&AccountAddress::from_u64(3, WIDTH), &tag)?.ok_or("gone")?;
 //! assert_eq!(migrated, [3u64.to_le_bytes(), 0u64.to_le_bytes()].concat());
@@ -102,6 +105,7 @@ pub mod literal;
 pub mod plan;
 pub mod runner;
 pub mod signer;
+pub mod state_key;
 pub mod store;
 pub mod u256;
 pub mod value;
@@ -110,6 +114,7 @@ pub use key::{AccountAddress, KeyError, StructTag, TypeTag};
 pub use layout::{EnumLayout, FieldLayout, Layout, LayoutError, ReleaseIndex, StructLayout, VariantLayout};
 pub use runner::{Chunk, ChunkEnd, Meter, Runner};
 pub use signer::{PrivilegedSigner, Scope, SignerError, SystemAccounts, Target};
+pub use state_key::{KeyKind, StateKey};
 pub use store::{InMemoryStore, Store, StoreError, WriteBatch};
 pub use u256::U256;
 pub use value::{decode, encode, DecodeError, EncodeError, Value};

@@ -1,25 +1,36 @@
-//! The migration runner: applies one catalogue entry instance to the accounts that hold its old
-//! version, and the only place a [`PrivilegedSigner`] comes from.
+//! The migration runner: applies one catalogue entry to every stored instance of its struct, and
+//! the only place a [`PrivilegedSigner`] comes from.
 //!
 //! [`Runner::migrate_chunk`] is the one loop that migrates stored resources: the block
 //! prologue's budgeted pass, a second pass that checks nothing is left, the runbook's replay and
-//! a rehearsal all run it, so a test of one is a test of all. It reads the resources of the old
-//! version after a cursor, in address order, transforms each, and through a signer scoped to the
-//! entry puts the new resource (and, for a versioned migration, deletes the old) into a batch
-//! the caller applies atomically: an account is never half-migrated. An account whose bytes do
-//! not transform is reported and left untouched; the others go on.
+//! a rehearsal all run it, so a test of one is a test of all. It walks the entry's *key space*
+//! (every resource key of the old struct, whatever its type arguments: one contiguous range of
+//! the canonical key order, see [`crate::state_key`]) from a cursor, transforms each value, and
+//! through a signer scoped to the instance puts the new resource (and, for a versioned
+//! migration, deletes the old) into a batch the caller applies atomically: a key is never
+//! half-migrated. A value that does not transform is reported and left untouched; the others
+//! go on.
+//!
+//! Instances are found in state, never listed: a generic struct's instantiations
+//! (`CoinStore<AptosCoin>`, `CoinStore<0xcafe::my_coin::MyCoin>`, ...) are all in the key space,
+//! and each is made concrete (layouts, transform, signer scope) the first time the loop meets it.
+//! An instantiation the entry cannot be made concrete for (a type argument whose layout the
+//! release does not have, a hand-written transform that does not take it) is a failure of each
+//! of its resources, recorded like any other: never silently passed over.
 //!
 //! Two remedies, one loop: a *versioned* migration writes the new version under a new tag and
-//! deletes the old, so the accounts still to do are exactly those holding the old tag; an
-//! *in-place* migration rewrites the tag it reads, so which accounts are done is told by the
-//! cursor (key order) and by the caller's `skip` (accounts migrated ahead of it on access).
+//! deletes the old, so what is left to do is exactly the old key space; an *in-place* migration
+//! rewrites the key it reads, so which keys are done is told by the cursor (key order) and by
+//! the caller's `skip` (keys migrated ahead of it on access).
 
-use crate::catalogue::Instance;
-use crate::key::AccountAddress;
-#[cfg(test)]
-use crate::key::StructTag;
+use crate::catalogue::{Catalogue, Entry, Instance};
+use crate::key::{AccountAddress, StructTag};
 use crate::signer::{PrivilegedSigner, Scope, SignerError, SystemAccounts, Target};
+use crate::state_key::{self, tag_prefix, KeyKind};
 use crate::store::{Store, StoreError, WriteBatch};
+use binary_format::AddressLength;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use upgrade_spec::declarations::Scope as DeclaredScope;
 
 /// The accounts an entry of this declared scope may write.
@@ -31,19 +42,22 @@ pub fn target_of(scope: DeclaredScope) -> Target {
     }
 }
 
-/// An account that could not be migrated, and why; its old resource is untouched.
+/// A stored value that could not be migrated, and why; its old bytes are untouched. The same on
+/// every node: it depends only on the state and the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// The account whose resource did not migrate.
-    pub account: AccountAddress,
-    /// Why, for people: the transform's error (with its byte offset) or the signer's refusal.
-    /// Not stable text; do not match on it.
+    /// The canonical key of the value that did not migrate.
+    pub key: Vec<u8>,
+    /// Why, for people: the transform's error (with its byte offset), the signer's refusal, or
+    /// why the instantiation has no migration. Not stable text; do not match on it.
     pub reason: String,
 }
 
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.account, self.reason)
+impl Failure {
+    /// The account the value is held by (the last `width` bytes of a resource key).
+    pub fn account(&self, width: AddressLength) -> Option<AccountAddress> {
+        let at = self.key.len().checked_sub(width.bytes())?;
+        AccountAddress::new(self.key.get(at..)?).ok()
     }
 }
 
@@ -56,7 +70,7 @@ pub struct Meter {
     /// Bytes (read plus written) a block may move. One resource larger than this is still
     /// admitted when it is the block's first, or it would never migrate.
     pub max_bytes: u64,
-    /// Resources visited so far (migrated or failed; skipped accounts cost nothing).
+    /// Resources visited so far (migrated or failed; skipped keys cost nothing).
     pub resources: u64,
     /// Bytes read plus written so far: a failed resource counts its old bytes only.
     pub bytes: u64,
@@ -94,7 +108,7 @@ impl Meter {
 /// Why a chunk ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkEnd {
-    /// No account after the cursor holds the old version.
+    /// No key after the cursor holds the old version.
     Exhausted,
     /// The meter is spent: the next block goes on from the cursor.
     OutOfBudget,
@@ -105,199 +119,372 @@ pub enum ChunkEnd {
 /// What one chunk did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
-    /// Accounts migrated.
+    /// Values migrated.
     pub migrated: u64,
-    /// Accounts that did not migrate, in address order; their old resources are untouched and
-    /// their writes are not in the batch.
+    /// Values that did not migrate, in key order; their old bytes are untouched and their writes
+    /// are not in the batch.
     pub failed: Vec<Failure>,
-    /// The last account visited (migrated, failed or skipped): the next chunk starts after it.
-    /// The `after` given when nothing was visited.
-    pub cursor: Option<AccountAddress>,
-    /// Why the chunk ended: only [`ChunkEnd::Exhausted`] means the instance is done.
+    /// The last key visited (migrated, failed or skipped): the next chunk starts after it. The
+    /// `after` given when nothing was visited.
+    pub cursor: Option<Vec<u8>>,
+    /// Why the chunk ended: only [`ChunkEnd::Exhausted`] means the entry is done.
     pub end: ChunkEnd,
 }
 
-/// Runs the migration of one catalogue entry instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Runner {
+/// An entry made concrete for one stored instantiation, with the keys it reads and writes.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The entry's instance for this instantiation's type arguments.
+    pub instance: Instance,
+    /// What its signer may write.
     scope: Scope,
+    /// `1 ++ BCS(old tag)`: an old key is this and an account.
+    old_prefix: Vec<u8>,
+    /// `1 ++ BCS(new tag)` (equal to `old_prefix` in place).
+    new_prefix: Vec<u8>,
+}
+
+impl Prepared {
+    /// The key the migrated value of `account` is written at.
+    pub fn new_key(&self, account: &AccountAddress) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.new_prefix.len() + account.as_bytes().len());
+        key.extend_from_slice(&self.new_prefix);
+        key.extend_from_slice(account.as_bytes());
+        key
+    }
+
+    /// The key of `account`'s value in the old version.
+    pub fn old_key(&self, account: &AccountAddress) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.old_prefix.len() + account.as_bytes().len());
+        key.extend_from_slice(&self.old_prefix);
+        key.extend_from_slice(account.as_bytes());
+        key
+    }
+}
+
+/// Instantiations met so far, by the BCS of their old tag: built once each, bounded (a state can
+/// hold any number of instantiations; past the bound the cache starts again, costing time, never
+/// memory).
+#[derive(Debug, Default)]
+pub struct Instances {
+    built: BTreeMap<Vec<u8>, Result<Arc<Prepared>, String>>,
+}
+
+/// Instantiations a cache keeps before it starts again.
+const MAX_CACHED_INSTANCES: usize = 1024;
+
+/// Runs the migration of one catalogue entry.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    catalogue: Arc<Catalogue>,
+    /// The entry (a copy of the catalogue's).
+    entry: Entry,
+    target: Target,
+    system: SystemAccounts,
+    /// Every resource key of every instantiation of the old struct starts with this.
+    keyspace: Vec<u8>,
+    /// The largest value a migration may write (the chain's limit: a value over it is that
+    /// resource's failure, the same on every node, never a store error).
+    max_value_size: usize,
+    /// The one instance of an entry without type parameters, built once.
+    fixed: Option<Arc<Prepared>>,
+}
+
+/// Why a runner cannot be made for an entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("migration `{id}`: {reason}")]
+pub struct RunnerError {
+    /// The entry.
+    pub id: String,
+    /// What is wrong.
+    pub reason: String,
 }
 
 impl Runner {
-    /// A runner that writes `tag` in `target`'s accounts (and nothing else). Crate-private: the
-    /// public way in is [`Runner::for_instance`], from a validated catalogue entry.
-    #[cfg(test)]
-    pub(crate) fn new(tag: StructTag, target: Target, system: SystemAccounts) -> Runner {
-        Runner { scope: Scope { tag, target, retires: None, system } }
-    }
-
-    /// The runner of a catalogue entry's instance: writes the new version (and, versioned,
-    /// deletes the old) in the accounts the entry's scope names, given the chain's system
-    /// accounts.
-    pub fn for_instance(instance: &Instance, scope: DeclaredScope, system: &SystemAccounts) -> Runner {
-        let retires = (!instance.is_in_place()).then(|| instance.old_tag.clone());
-        Runner {
-            scope: Scope { tag: instance.new_tag.clone(), target: target_of(scope), retires, system: system.clone() },
+    /// The runner of catalogue entry `id`, writing in the accounts the entry's scope names given
+    /// the chain's system accounts, refusing to write values over `max_value_size` bytes.
+    pub fn new(
+        catalogue: Arc<Catalogue>,
+        id: &str,
+        system: &SystemAccounts,
+        max_value_size: usize,
+    ) -> Result<Runner, RunnerError> {
+        let fail = |reason: String| RunnerError { id: id.to_owned(), reason };
+        let entry = catalogue.entry(id).cloned().ok_or_else(|| fail("not in the catalogue".into()))?;
+        let keyspace =
+            state_key::struct_prefix(KeyKind::Resource, &entry.from, &entry.struct_name, catalogue.address_length())
+                .map_err(|err| fail(err.to_string()))?;
+        let target = target_of(entry.scope);
+        let mut runner =
+            Runner { catalogue, entry, target, system: system.clone(), keyspace, max_value_size, fixed: None };
+        if !runner.entry().generic {
+            let prepared = runner.prepare(&[]).map_err(fail)?;
+            runner.fixed = Some(Arc::new(prepared));
         }
+        Ok(runner)
     }
 
-    /// What this runner's signers may write: the new tag, the accounts, and the old tag a
-    /// versioned migration deletes.
-    pub fn scope(&self) -> &Scope {
-        &self.scope
+    /// The same runner refusing to write values over `max_value_size` bytes (the chain's
+    /// recorded limit, when it differs from this node's configuration).
+    pub fn with_max_value_size(&self, max_value_size: usize) -> Runner {
+        Runner { max_value_size, ..self.clone() }
     }
 
-    /// Lends `f` a signer for this entry's scope, valid for the call only.
-    pub fn with_signer<R>(&self, f: impl FnOnce(&PrivilegedSigner) -> R) -> R {
-        let signer = PrivilegedSigner::new(self.scope.clone());
+    /// The largest value it writes.
+    pub fn max_value_size(&self) -> usize {
+        self.max_value_size
+    }
+
+    /// The catalogue entry this runner runs.
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// The catalogue the entry belongs to.
+    pub fn catalogue(&self) -> &Arc<Catalogue> {
+        &self.catalogue
+    }
+
+    /// The prefix of every resource key the entry reads: its key space.
+    pub fn keyspace(&self) -> &[u8] {
+        &self.keyspace
+    }
+
+    /// Whether the struct keeps its tag and changes layout where it stands.
+    pub fn is_in_place(&self) -> bool {
+        self.entry().is_in_place()
+    }
+
+    fn width(&self) -> AddressLength {
+        self.catalogue.address_length()
+    }
+
+    /// The entry made concrete for `type_args`.
+    fn prepare(&self, type_args: &[crate::TypeTag]) -> Result<Prepared, String> {
+        let instance = self.catalogue.instance(&self.entry, type_args).map_err(|e| e.to_string())?;
+        let retires = (!instance.is_in_place()).then(|| instance.old_tag.clone());
+        let scope = Scope { tag: instance.new_tag.clone(), target: self.target, retires, system: self.system.clone() };
+        let old_prefix = tag_prefix(KeyKind::Resource, &instance.old_tag);
+        let new_prefix = tag_prefix(KeyKind::Resource, &instance.new_tag);
+        Ok(Prepared { instance, scope, old_prefix, new_prefix })
+    }
+
+    /// The instantiation of an old key (`1 ++ BCS(tag) ++ account`): its prepared instance (or
+    /// why there is none) and the account.
+    pub fn resolve(
+        &self,
+        key: &[u8],
+        cache: &mut Instances,
+    ) -> Result<(Result<Arc<Prepared>, String>, AccountAddress), String> {
+        let width = self.width().bytes();
+        let split = key.len().checked_sub(width).filter(|s| *s > self.keyspace.len());
+        let (Some(head), Some(tail)) = (split.and_then(|s| key.get(..s)), split.and_then(|s| key.get(s..))) else {
+            return Err(format!("{} is not a resource key of this chain", state_key::describe(key, self.width())));
+        };
+        let account = AccountAddress::new(tail).map_err(|e| e.to_string())?;
+        if let Some(fixed) = &self.fixed {
+            if fixed.old_prefix == head {
+                return Ok((Ok(fixed.clone()), account));
+            }
+            // An instantiation of a struct declared without type parameters: not a key of it.
+            return Ok((
+                Err(format!(
+                    "{} is not an instance of {}",
+                    state_key::describe(key, self.width()),
+                    fixed.instance.old_tag
+                )),
+                account,
+            ));
+        }
+        if let Some(found) = cache.built.get(head) {
+            return Ok((found.clone(), account));
+        }
+        let tag_bytes = head.get(1..).unwrap_or_default();
+        let built = StructTag::from_bcs(tag_bytes, self.width())
+            .map_err(|e| format!("its tag does not decode: {e}"))
+            .and_then(|tag| self.prepare(&tag.type_args).map_err(|e| format!("no migration for {tag}: {e}")))
+            .map(Arc::new);
+        if cache.built.len() >= MAX_CACHED_INSTANCES {
+            cache.built.clear();
+        }
+        cache.built.insert(head.to_vec(), built.clone());
+        Ok((built, account))
+    }
+
+    /// Lends `f` a signer for `prepared`'s scope (its instantiation's new tag, in the accounts
+    /// the entry's scope names), valid for the call only.
+    pub fn with_signer<R>(&self, prepared: &Prepared, f: impl FnOnce(&PrivilegedSigner) -> R) -> R {
+        let signer = PrivilegedSigner::new(prepared.scope.clone());
         f(&signer)
     }
 
-    /// Transforms one account's resource and adds its writes to `batch`: the new bytes' length,
-    /// or why it did not migrate (nothing is added then).
-    fn migrate_into(
+    /// The migrated key and bytes of one old value, written nowhere: what a read-only view
+    /// shows, and what the loop writes.
+    pub fn transform_value(
         &self,
-        signer: &PrivilegedSigner,
-        instance: &Instance,
+        prepared: &Prepared,
+        account: &AccountAddress,
+        old: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let mut new = Vec::with_capacity(old.len() + 16);
+        prepared.instance.transform(old, &mut new)?;
+        if new.len() > self.max_value_size {
+            return Err(format!(
+                "the migrated value is {} bytes, more than the chain's limit of {}",
+                new.len(),
+                self.max_value_size
+            ));
+        }
+        Ok((prepared.new_key(account), new))
+    }
+
+    /// Writes the migrated value of `account` into `batch` through a signer of `prepared`'s
+    /// scope (and, versioned, deletes the old key).
+    fn write(
+        &self,
+        prepared: &Prepared,
         account: AccountAddress,
+        old_key: &[u8],
+        new_key: Vec<u8>,
         new: Vec<u8>,
         batch: &mut WriteBatch,
     ) -> Result<(), String> {
-        signer.check(&account, &instance.new_tag).map_err(|e: SignerError| e.to_string())?;
-        if let Some(old) = &self.scope.retires {
-            signer.delete(batch, account, old).map_err(|e| e.to_string())?;
-        }
-        signer.put(batch, account, &instance.new_tag, new).map_err(|e| e.to_string())
+        self.with_signer(prepared, |signer| {
+            signer.check(&account, &prepared.instance.new_tag).map_err(|e: SignerError| e.to_string())?;
+            if let Some(old) = &prepared.scope.retires {
+                signer.delete_at(batch, account, old, old_key.to_vec()).map_err(|e| e.to_string())?;
+            }
+            signer.put_at(batch, account, &prepared.instance.new_tag, new_key, new).map_err(|e| e.to_string())
+        })
     }
 
-    /// The one migration loop. Migrates accounts holding the instance's old version after
-    /// `after`, in address order, until none is left, `meter` is spent, or `on_failure` (told of
-    /// each account that does not migrate) returns `true`. Accounts for which `skip` returns true
-    /// are passed over (the cursor moves past them). Writes go into `batch`, which the caller
-    /// applies (or drops, to roll the chunk back); `store` is only read.
+    /// The one migration loop. Migrates the values of the entry's key space after `after`, in
+    /// key order, until none is left, `meter` is spent, or `on_failure` (told of each value that
+    /// does not migrate) returns `true`. Keys for which `skip` returns true are passed over (the
+    /// cursor moves past them). Writes go into `batch`, which the caller applies (or drops, to
+    /// roll the chunk back); `store` is only read.
     #[allow(clippy::too_many_arguments)]
     pub fn migrate_chunk(
         &self,
-        instance: &Instance,
         store: &dyn Store,
-        after: Option<AccountAddress>,
+        after: Option<&[u8]>,
         meter: &mut Meter,
-        skip: &mut dyn FnMut(&AccountAddress) -> bool,
+        skip: &mut dyn FnMut(&[u8], &AccountAddress) -> bool,
         on_failure: &mut dyn FnMut(&Failure) -> bool,
         batch: &mut WriteBatch,
     ) -> Result<Chunk, StoreError> {
-        let mut chunk = Chunk { migrated: 0, failed: Vec::new(), cursor: after, end: ChunkEnd::Exhausted };
-        loop {
-            if meter.is_spent() {
-                chunk.end = ChunkEnd::OutOfBudget;
-                return Ok(chunk);
+        let mut chunk =
+            Chunk { migrated: 0, failed: Vec::new(), cursor: after.map(<[u8]>::to_vec), end: ChunkEnd::Exhausted };
+        if meter.is_spent() {
+            chunk.end = ChunkEnd::OutOfBudget;
+            return Ok(chunk);
+        }
+        let mut cache = Instances::default();
+        store.scan_keys(&self.keyspace, after, &mut |key, old| {
+            let (prepared, account) = match self.resolve(key, &mut cache) {
+                Ok(found) => found,
+                Err(reason) => (Err(reason), AccountAddress::zero(self.width())),
+            };
+            if skip(key, &account) {
+                chunk.cursor = Some(key.to_vec());
+                return true;
             }
-            let page = usize::try_from(meter.max_resources.saturating_sub(meter.resources).clamp(1, 1024)).unwrap_or(1);
-            let found = store.scan(&instance.old_tag, chunk.cursor.as_ref(), page)?;
-            let last_page = found.len() < page;
-            let stop = self.with_signer(|signer| {
-                for (account, old) in found {
-                    if skip(&account) {
-                        chunk.cursor = Some(account);
-                        continue;
-                    }
-                    let mut new = Vec::with_capacity(old.len() + 16);
-                    let transformed = instance.transform(&old, &mut new);
-                    let cost = old.len() as u64 + if transformed.is_ok() { new.len() as u64 } else { 0 };
-                    if !meter.admits(cost) {
-                        return Some(ChunkEnd::OutOfBudget);
-                    }
-                    meter.charge(cost);
-                    chunk.cursor = Some(account);
-                    match transformed.and_then(|()| self.migrate_into(signer, instance, account, new, batch)) {
-                        Ok(()) => chunk.migrated += 1,
-                        Err(reason) => {
-                            let failure = Failure { account, reason };
-                            let halt = on_failure(&failure);
-                            chunk.failed.push(failure);
-                            if halt {
-                                return Some(ChunkEnd::Stopped);
-                            }
-                        }
+            let outcome = prepared.and_then(|p| {
+                let (new_key, new) = self.transform_value(&p, &account, old)?;
+                Ok((p, new_key, new))
+            });
+            let cost = old.len() as u64 + outcome.as_ref().map_or(0, |(_, _, new)| new.len() as u64);
+            if !meter.admits(cost) {
+                chunk.end = ChunkEnd::OutOfBudget;
+                return false;
+            }
+            meter.charge(cost);
+            chunk.cursor = Some(key.to_vec());
+            match outcome.and_then(|(p, new_key, new)| self.write(&p, account, key, new_key, new, batch)) {
+                Ok(()) => chunk.migrated += 1,
+                Err(reason) => {
+                    let failure = Failure { key: key.to_vec(), reason };
+                    let halt = on_failure(&failure);
+                    chunk.failed.push(failure);
+                    if halt {
+                        chunk.end = ChunkEnd::Stopped;
+                        return false;
                     }
                 }
-                None
-            });
-            if let Some(end) = stop {
-                chunk.end = end;
-                return Ok(chunk);
             }
-            if last_page {
-                chunk.end = ChunkEnd::Exhausted;
-                return Ok(chunk);
+            if meter.is_spent() {
+                chunk.end = ChunkEnd::OutOfBudget;
+                return false;
             }
-        }
+            true
+        })?;
+        Ok(chunk)
     }
 
     /// [`Runner::migrate_chunk`] over `store` from `after`, within `meter`, skipping nothing and
     /// never stopping on failures, its batch applied at once: the simplest way to migrate.
-    pub fn run(
-        &self,
-        instance: &Instance,
-        store: &mut dyn Store,
-        after: Option<AccountAddress>,
-        meter: &mut Meter,
-    ) -> Result<Chunk, StoreError> {
+    pub fn run(&self, store: &mut dyn Store, after: Option<&[u8]>, meter: &mut Meter) -> Result<Chunk, StoreError> {
         let mut batch = WriteBatch::new();
-        let chunk = self.migrate_chunk(instance, &*store, after, meter, &mut |_| false, &mut |_| false, &mut batch)?;
+        let chunk = self.migrate_chunk(&*store, after, meter, &mut |_, _| false, &mut |_| false, &mut batch)?;
         store.apply(batch)?;
         Ok(chunk)
     }
 
-    /// Migrates one account now (the system part at activation, or a read during the migration
-    /// window). `Ok(None)` when the account holds no old version. The caller knows, for an
-    /// in-place migration, that the bytes at the key are still old.
-    pub fn migrate_account(
-        &self,
-        instance: &Instance,
-        store: &mut dyn Store,
-        account: AccountAddress,
-    ) -> Result<Option<Result<(), Failure>>, StoreError> {
-        let Some(old) = store.get(&account, &instance.old_tag)? else { return Ok(None) };
-        let mut new = Vec::with_capacity(old.len() + 16);
-        let mut batch = WriteBatch::new();
-        let outcome = instance
-            .transform(&old, &mut new)
-            .and_then(|()| self.with_signer(|signer| self.migrate_into(signer, instance, account, new, &mut batch)));
-        match outcome {
-            Ok(()) => {
-                store.apply(batch)?;
-                Ok(Some(Ok(())))
-            }
-            Err(reason) => Ok(Some(Err(Failure { account, reason }))),
+    /// The old keys of this entry that `account` holds, one per instantiation, in key order:
+    /// what the system part migrates at activation. One seek per instantiation in state.
+    pub fn keys_of(&self, store: &dyn Store, account: &AccountAddress) -> Result<Vec<Vec<u8>>, StoreError> {
+        if let Some(fixed) = &self.fixed {
+            let key = fixed.old_key(account);
+            return Ok(if store.get_key(&key)?.is_some() { vec![key] } else { Vec::new() });
         }
+        let width = self.width();
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            // The first key of the next instantiation.
+            let mut head: Option<Vec<u8>> = None;
+            store.scan_keys(&self.keyspace, after.as_deref(), &mut |key, _| {
+                head = key.len().checked_sub(width.bytes()).and_then(|s| key.get(..s)).map(<[u8]>::to_vec);
+                false
+            })?;
+            let Some(head) = head else { break };
+            let mut key = head.clone();
+            key.extend_from_slice(account.as_bytes());
+            if store.get_key(&key)?.is_some() {
+                out.push(key);
+            }
+            after = Some(state_key::after_tag(&head, width));
+        }
+        Ok(out)
+    }
+
+    /// Migrates the value at one old key now, into `batch` (the system part at activation, or a
+    /// read during the window), reading through `store` (which should see `batch`'s earlier
+    /// writes). `Ok(None)` when no value is there. The caller knows, in place, that the bytes at
+    /// the key are still old.
+    pub fn migrate_key(
+        &self,
+        store: &dyn Store,
+        key: &[u8],
+        batch: &mut WriteBatch,
+    ) -> Result<Option<Result<(), Failure>>, StoreError> {
+        let Some(old) = store.get_key(key)? else { return Ok(None) };
+        let mut cache = Instances::default();
+        let outcome = self.resolve(key, &mut cache).and_then(|(prepared, account)| {
+            let prepared = prepared?;
+            let (new_key, new) = self.transform_value(&prepared, &account, &old)?;
+            let mut one = WriteBatch::new();
+            self.write(&prepared, account, key, new_key, new, &mut one)?;
+            batch.extend(one);
+            Ok(())
+        });
+        Ok(Some(outcome.map_err(|reason| Failure { key: key.to_vec(), reason })))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{InMemoryStore, Store, WriteBatch};
-    use binary_format::AddressLength;
-
-    #[test]
-    fn lends_a_signer_scoped_to_its_entry() {
-        let w = AddressLength::Bytes16;
-        let zero = AccountAddress::zero(w);
-        let tag = StructTag::parse("0x2::Epoch::Epoch", w).unwrap();
-        let runner = Runner::new(tag.clone(), Target::System, SystemAccounts::new([zero]));
-        let mut batch = WriteBatch::new();
-        let result = runner.with_signer(|signer| {
-            assert_eq!(signer.scope(), runner.scope());
-            signer.put(&mut batch, zero, &tag, vec![7])?;
-            signer.put(&mut batch, zero, &StructTag::parse("0x1::Epoch::Epoch", w).unwrap(), vec![])
-        });
-        assert!(matches!(result, Err(SignerError::OutOfScope { .. })));
-        let mut store = InMemoryStore::new();
-        store.apply(batch).unwrap();
-        assert_eq!(store.get(&zero, &tag).unwrap(), Some(vec![7]));
-        assert_eq!(store.len(), 1);
-    }
 
     #[test]
     fn the_meter_admits_one_oversize_resource_alone() {
@@ -311,5 +498,14 @@ mod tests {
         assert!(!m.admits(91));
         m.charge(10);
         assert!(m.is_spent() && !m.admits(0));
+    }
+
+    #[test]
+    fn a_failure_names_its_account() {
+        let w = AddressLength::Bytes16;
+        let a = AccountAddress::from_u64(9, w);
+        let tag = StructTag::parse("0x1::Wallet::Wallet", w).unwrap();
+        let f = Failure { key: state_key::resource_key(&a, &tag), reason: String::new() };
+        assert_eq!(f.account(w), Some(a));
     }
 }

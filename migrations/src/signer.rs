@@ -196,6 +196,40 @@ impl PrivilegedSigner {
     }
 }
 
+impl PrivilegedSigner {
+    /// Adds a put of `bytes` at `key`, the encoded key of `tag` in `account` (which the caller
+    /// built once), to `batch`, if in scope.
+    pub(crate) fn put_at(
+        &self,
+        batch: &mut WriteBatch,
+        account: AccountAddress,
+        tag: &StructTag,
+        key: Vec<u8>,
+        bytes: Vec<u8>,
+    ) -> Result<(), SignerError> {
+        self.check(&account, tag)?;
+        debug_assert_eq!(key, crate::state_key::resource_key(&account, tag));
+        batch.put_key(key, bytes);
+        Ok(())
+    }
+
+    /// Adds a delete of `key`, the encoded key of `tag` in `account`, to `batch`, if in scope.
+    pub(crate) fn delete_at(
+        &self,
+        batch: &mut WriteBatch,
+        account: AccountAddress,
+        tag: &StructTag,
+        key: Vec<u8>,
+    ) -> Result<(), SignerError> {
+        if self.scope.retires.as_ref() != Some(tag) || !self.scope.target.allows(&account, &self.scope.system) {
+            self.check(&account, tag)?;
+        }
+        debug_assert_eq!(key, crate::state_key::resource_key(&account, tag));
+        batch.delete_key(key);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,47 +1,55 @@
 //! The store migrations read and write through.
 //!
-//! Resources are keyed by (account address, struct tag with its type arguments) and hold BCS
-//! bytes, as on every Move chain. A migration visits every account holding one struct tag, a
-//! chunk per block, so the store must list those accounts in address order from a cursor at a
-//! cost proportional to the chunk, not to the whole state: [`Store::scan`]. What a migration
-//! writes for one account (new version put, old version deleted) must land together or not at
-//! all, so writes go through an atomic [`WriteBatch`].
+//! The state is an ordered map from canonical state keys ([`crate::state_key`]: resources,
+//! resource groups, table items, modules) to bytes. A migration visits every stored instance of
+//! a struct, a chunk per block, so the store must list the keys under a prefix in key order from
+//! a cursor at a cost proportional to the chunk, not to the whole state: [`Store::scan_keys`].
+//! What a migration writes for one key (new version put, old version deleted) must land together
+//! or not at all, so writes go through an atomic [`WriteBatch`].
+//!
+//! An implementation provides three calls over key bytes ([`Store::get_key`],
+//! [`Store::scan_keys`], [`Store::apply`]); the typed calls (`get` and `scan` of a resource by
+//! account and tag) are provided on top of them, so every store orders and encodes alike.
 //!
 //! The trait is object-safe (`&mut dyn Store`), so the prologue hook can pick a backend at run
 //! time; the persistent backend (redb) lives in `vm-hooks`, the in-memory one here.
 
 use crate::key::{AccountAddress, StructTag};
+use crate::state_key::{self, resource_key, tag_prefix, KeyKind};
+use binary_format::AddressLength;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-/// The default largest resource [`InMemoryStore`] accepts: 1 MiB, the per-write limit real
-/// chains apply, so that tests see the refusal a real backend would give.
+/// The default largest value [`InMemoryStore`] accepts: 1 MiB, the per-write limit real chains
+/// apply, so that tests see the refusal a real backend would give.
 pub const DEFAULT_MAX_VALUE_SIZE: usize = 1 << 20;
 
 /// Why a store could not read or write. A refused [`Store::apply`] has written nothing.
+///
+/// Every variant is the node's own trouble, not the chain's: a store that fails cannot produce
+/// or validate the block (see `vm_hooks::HookError`), while data a migration cannot carry over
+/// is recorded in state as that resource's failure, identically on every node.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// A put larger than the store accepts: the whole batch is refused.
-    #[error("resource {resource} is {size} bytes, more than the store's limit of {max}")]
+    #[error("{} is {size} bytes, more than the store's limit of {max}", state_key::describe_any(key))]
     ValueTooLarge {
-        /// The resource whose bytes are too many.
-        resource: Box<ResourceKey>,
+        /// The key whose value is too large (canonical bytes).
+        key: Box<[u8]>,
         /// Its size in bytes.
         size: usize,
         /// The store's limit in bytes.
         max: usize,
     },
-    /// A key whose account and tag (or the tag's type arguments) have different address
+    /// A typed key whose account and tag (or the tag's type arguments) have different address
     /// widths: no chain stores such a key, so it is a caller's bug; the whole batch is refused.
-    #[error("resource {resource}: the account's address is {account_width} bytes, an address of its tag (or of a type argument) is not: one chain uses one address width (the tag's own is {tag_width})")]
+    #[error("{tag} at {account}: the account's address is {} bytes, an address of its tag (or of a type argument) is not: one chain uses one address width", account.width().bytes())]
     MixedWidths {
-        /// The key with mixed widths.
-        resource: Box<ResourceKey>,
-        /// Width of the account, in bytes.
-        account_width: usize,
-        /// Width of the tag's own address, in bytes (the mismatch may be in a type argument).
-        tag_width: usize,
+        /// The account.
+        account: AccountAddress,
+        /// The tag.
+        tag: Box<StructTag>,
     },
     /// A failure of the storage engine itself (I/O, corruption, a closed database).
     #[error("{backend} store: {source}")]
@@ -53,39 +61,23 @@ pub enum StoreError {
     },
 }
 
-/// The key of one resource, for messages (boxed in errors: a tag is large, and the path that
-/// succeeds should not pay for it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceKey {
-    /// The account holding the resource.
-    pub account: AccountAddress,
-    /// The resource's struct tag.
-    pub tag: StructTag,
-}
-
-impl std::fmt::Display for ResourceKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at {}", self.tag, self.account)
-    }
-}
-
 /// One write of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    /// Store these BCS bytes at the key, replacing what is there.
+    /// Store these bytes at the key, replacing what is there.
     Put(Vec<u8>),
     /// Remove the key; deleting an absent key is not an error.
     Delete,
 }
 
-/// Writes applied all together or not at all. The last write to a key wins; writes are kept
-/// sorted by (struct tag, account), so a batch applies the same way on every node. Grouped by
-/// tag: a chunk of one migration writes thousands of accounts under two tags, and comparing or
-/// cloning a tag (strings and type arguments) once per group, not once per account, is what
-/// keeps a batch cheap.
+/// Writes applied all together or not at all, by canonical key. The last write to a key wins;
+/// writes are kept in key order, so a batch applies the same way on every node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
-    writes: BTreeMap<StructTag, BTreeMap<AccountAddress, Write>>,
+    writes: BTreeMap<Vec<u8>, Write>,
+    /// The first typed write whose account and tag were of different widths (refused by
+    /// [`WriteBatch::validate`]).
+    mixed: Option<(AccountAddress, Box<StructTag>)>,
 }
 
 impl WriteBatch {
@@ -94,126 +86,177 @@ impl WriteBatch {
         WriteBatch::default()
     }
 
-    /// Puts `bytes` as `tag` in `account`, replacing an earlier write to that key in this batch.
-    pub fn put(&mut self, account: AccountAddress, tag: StructTag, bytes: Vec<u8>) {
-        self.writes.entry(tag).or_default().insert(account, Write::Put(bytes));
+    /// Puts `bytes` at the canonical key `key`, replacing an earlier write to it in this batch.
+    pub fn put_key(&mut self, key: Vec<u8>, bytes: Vec<u8>) {
+        self.writes.insert(key, Write::Put(bytes));
     }
 
-    /// `put` without taking the tag: it is cloned only for the first write under it.
-    pub fn put_ref(&mut self, account: AccountAddress, tag: &StructTag, bytes: Vec<u8>) {
-        match self.writes.get_mut(tag) {
-            Some(group) => {
-                group.insert(account, Write::Put(bytes));
-            }
-            None => {
-                self.writes.entry(tag.clone()).or_default().insert(account, Write::Put(bytes));
-            }
+    /// Deletes the canonical key `key`, replacing an earlier write to it in this batch.
+    pub fn delete_key(&mut self, key: Vec<u8>) {
+        self.writes.insert(key, Write::Delete);
+    }
+
+    /// Writes `write` at `key`.
+    pub fn write_key(&mut self, key: Vec<u8>, write: Write) {
+        self.writes.insert(key, write);
+    }
+
+    fn check_widths(&mut self, account: &AccountAddress, tag: &StructTag) {
+        if self.mixed.is_none() && !tag.has_width(account.width()) {
+            self.mixed = Some((*account, Box::new(tag.clone())));
         }
     }
 
-    /// Deletes `tag` in `account`, replacing an earlier write to that key in this batch.
+    /// Puts `bytes` as resource `tag` in `account`, replacing an earlier write to that key.
+    pub fn put(&mut self, account: AccountAddress, tag: StructTag, bytes: Vec<u8>) {
+        self.put_ref(account, &tag, bytes);
+    }
+
+    /// `put` without taking the tag.
+    pub fn put_ref(&mut self, account: AccountAddress, tag: &StructTag, bytes: Vec<u8>) {
+        self.check_widths(&account, tag);
+        self.put_key(resource_key(&account, tag), bytes);
+    }
+
+    /// Deletes resource `tag` in `account`, replacing an earlier write to that key.
     pub fn delete(&mut self, account: AccountAddress, tag: StructTag) {
-        self.writes.entry(tag).or_default().insert(account, Write::Delete);
+        self.delete_ref(account, &tag);
     }
 
     /// `delete` without taking the tag.
     pub fn delete_ref(&mut self, account: AccountAddress, tag: &StructTag) {
-        match self.writes.get_mut(tag) {
-            Some(group) => {
-                group.insert(account, Write::Delete);
-            }
-            None => {
-                self.writes.entry(tag.clone()).or_default().insert(account, Write::Delete);
-            }
-        }
+        self.check_widths(&account, tag);
+        self.delete_key(resource_key(&account, tag));
     }
 
     /// Number of keys written (each key once, whatever it was written to last).
     pub fn len(&self) -> usize {
-        self.writes.values().map(BTreeMap::len).sum()
+        self.writes.len()
     }
 
     /// Whether the batch writes nothing: applying it changes no state.
     pub fn is_empty(&self) -> bool {
-        self.writes.values().all(BTreeMap::is_empty)
+        self.writes.is_empty() && self.mixed.is_none()
     }
 
-    /// The writes, sorted by (struct tag, account).
-    pub fn iter(&self) -> impl Iterator<Item = (&StructTag, &AccountAddress, &Write)> {
-        self.writes.iter().flat_map(|(tag, group)| group.iter().map(move |(account, w)| (tag, account, w)))
+    /// The writes, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Write)> {
+        self.writes.iter().map(|(k, w)| (k.as_slice(), w))
+    }
+
+    /// The writes whose keys start with `prefix`, in key order, strictly after `after` if given.
+    pub fn range<'a>(&'a self, prefix: &'a [u8], after: Option<&[u8]>) -> impl Iterator<Item = (&'a [u8], &'a Write)> {
+        let lower = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
+            _ => Bound::Included(prefix.to_vec()),
+        };
+        let upper = state_key::prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        self.writes.range((lower, upper)).map(|(k, w)| (k.as_slice(), w))
     }
 
     /// The pending write to one key, if any.
+    pub fn get_key(&self, key: &[u8]) -> Option<&Write> {
+        self.writes.get(key)
+    }
+
+    /// The pending write to one resource, if any.
     pub fn get(&self, account: &AccountAddress, tag: &StructTag) -> Option<&Write> {
-        self.writes.get(tag).and_then(|group| group.get(account))
+        self.get_key(&resource_key(account, tag))
     }
 
     /// Refuses a batch that puts a value larger than `max` bytes, or mixes address widths in a
-    /// key: stores check every write before applying any, so that a batch is all or nothing.
+    /// typed key: stores check every write before applying any, so that a batch is all or
+    /// nothing.
     pub fn validate(&self, max: usize) -> Result<(), StoreError> {
-        for (tag, account, write) in self.iter() {
-            if !tag.has_width(account.width()) {
-                return Err(StoreError::MixedWidths {
-                    resource: Box::new(ResourceKey { account: *account, tag: tag.clone() }),
-                    account_width: account.width().bytes(),
-                    tag_width: tag.address.width().bytes(),
-                });
-            }
+        if let Some((account, tag)) = &self.mixed {
+            return Err(StoreError::MixedWidths { account: *account, tag: tag.clone() });
+        }
+        for (key, write) in &self.writes {
             if let Write::Put(bytes) = write {
                 if bytes.len() > max {
-                    return Err(StoreError::ValueTooLarge {
-                        resource: Box::new(ResourceKey { account: *account, tag: tag.clone() }),
-                        size: bytes.len(),
-                        max,
-                    });
+                    return Err(StoreError::ValueTooLarge { key: key.clone().into(), size: bytes.len(), max });
                 }
             }
         }
         Ok(())
     }
 
-    /// A batch of writes already grouped by tag.
-    pub fn from_groups(writes: BTreeMap<StructTag, BTreeMap<AccountAddress, Write>>) -> WriteBatch {
-        WriteBatch { writes }
+    /// Adds every write of `other` after this batch's (its writes win).
+    pub fn extend(&mut self, other: WriteBatch) {
+        if self.mixed.is_none() {
+            self.mixed = other.mixed;
+        }
+        self.writes.extend(other.writes);
     }
 
-    /// The writes grouped by tag, consumed, in (tag, account) order.
-    pub fn into_groups(self) -> impl Iterator<Item = (StructTag, BTreeMap<AccountAddress, Write>)> {
+    /// The writes, consumed, in key order.
+    pub fn into_writes(self) -> impl Iterator<Item = (Vec<u8>, Write)> {
         self.writes.into_iter()
     }
 }
 
-impl IntoIterator for WriteBatch {
-    type Item = ((StructTag, AccountAddress), Write);
-    type IntoIter = std::vec::IntoIter<((StructTag, AccountAddress), Write)>;
-
-    /// Flattened, one owned key per write (clones each tag per account: prefer `into_groups`).
-    fn into_iter(self) -> Self::IntoIter {
-        self.writes
-            .into_iter()
-            .flat_map(|(tag, group)| group.into_iter().map(move |(account, w)| ((tag.clone(), account), w)))
-            .collect::<Vec<_>>()
-            .into_iter()
-    }
-}
-
-/// Resources by (account, struct tag), as BCS bytes.
+/// The state: values by canonical key, in key order.
 pub trait Store {
-    /// The resource `tag` held by `account`.
-    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The value at the canonical key `key`.
+    fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Up to `limit` accounts holding `tag`, in address order, starting after `after` (from the
-    /// first when `None`), with their bytes. Fewer than `limit` entries means the end was
-    /// reached. Cost is proportional to the entries returned.
+    /// Visits the entries whose keys start with `prefix` and are strictly greater than `after`
+    /// (a key that need not exist; from the first key of the prefix when `None`), in key order,
+    /// until `visit` returns `false`. Cost proportional to what is visited.
+    fn scan_keys(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Applies every write of `batch`, or, on error, none.
+    fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// The resource `tag` held by `account`.
+    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_key(&resource_key(account, tag))
+    }
+
+    /// Up to `limit` accounts holding resource `tag`, in address order, starting after `after`
+    /// (from the first when `None`), with their bytes. Fewer than `limit` entries means the end
+    /// was reached.
     fn scan(
         &self,
         tag: &StructTag,
         after: Option<&AccountAddress>,
         limit: usize,
-    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError>;
-
-    /// Applies every write of `batch`, or, on error, none.
-    fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError>;
+    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let prefix = tag_prefix(KeyKind::Resource, tag);
+        let after = after.map(|a| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(a.as_bytes());
+            k
+        });
+        let mut bad = None;
+        self.scan_keys(&prefix, after.as_deref(), &mut |key, value| {
+            match key.get(prefix.len()..).map(AccountAddress::new) {
+                Some(Ok(account)) => out.push((account, value.to_vec())),
+                _ => {
+                    bad = Some(key.to_vec());
+                    return false;
+                }
+            }
+            out.len() < limit
+        })?;
+        if let Some(key) = bad {
+            return Err(StoreError::Backend {
+                backend: "store",
+                source: format!("a key under {tag} does not end in an account: {}", state_key::describe_any(&key))
+                    .into(),
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// A store that shows each batch to `watch` before `inner` applies it: how a caller counts, or
@@ -234,17 +277,17 @@ impl<F: FnMut(&WriteBatch) -> Result<(), StoreError>> std::fmt::Debug for Watche
 }
 
 impl<F: FnMut(&WriteBatch) -> Result<(), StoreError>> Store for Watched<'_, F> {
-    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(account, tag)
+    fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_key(key)
     }
 
-    fn scan(
+    fn scan_keys(
         &self,
-        tag: &StructTag,
-        after: Option<&AccountAddress>,
-        limit: usize,
-    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
-        self.inner.scan(tag, after, limit)
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        self.inner.scan_keys(prefix, after, visit)
     }
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
@@ -253,11 +296,10 @@ impl<F: FnMut(&WriteBatch) -> Result<(), StoreError>> Store for Watched<'_, F> {
     }
 }
 
-/// A deterministic in-memory store: one ordered map of accounts per struct tag, so a scan is a
-/// range read of that map.
+/// A deterministic in-memory store: one ordered map of canonical keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InMemoryStore {
-    resources: BTreeMap<StructTag, BTreeMap<AccountAddress, Vec<u8>>>,
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
     max_value_size: usize,
 }
 
@@ -268,75 +310,86 @@ impl Default for InMemoryStore {
 }
 
 impl InMemoryStore {
-    /// An empty store refusing resources over [`DEFAULT_MAX_VALUE_SIZE`] bytes.
+    /// An empty store refusing values over [`DEFAULT_MAX_VALUE_SIZE`] bytes.
     pub fn new() -> Self {
         InMemoryStore::with_max_value_size(DEFAULT_MAX_VALUE_SIZE)
     }
 
-    /// An empty store refusing resources over `max_value_size` bytes (a batch that puts one
-    /// is refused whole).
+    /// An empty store refusing values over `max_value_size` bytes (a batch that puts one is
+    /// refused whole).
     pub fn with_max_value_size(max_value_size: usize) -> Self {
-        InMemoryStore { resources: BTreeMap::new(), max_value_size }
+        InMemoryStore { entries: BTreeMap::new(), max_value_size }
     }
 
-    /// Number of resources held.
+    /// Number of values held.
     pub fn len(&self) -> usize {
-        self.resources.values().map(BTreeMap::len).sum()
+        self.entries.len()
     }
 
-    /// Whether the store holds no resource.
+    /// Whether the store holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.resources.is_empty()
+        self.entries.is_empty()
     }
 
-    /// Every resource, sorted by (struct tag, account): what a state root hashes.
-    pub fn iter(&self) -> impl Iterator<Item = (&StructTag, &AccountAddress, &[u8])> {
-        self.resources
-            .iter()
-            .flat_map(|(tag, accounts)| accounts.iter().map(move |(a, bytes)| (tag, a, bytes.as_slice())))
+    /// Every entry, in key order: what a state root hashes.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))
     }
 
-    /// Number of accounts holding `tag`.
+    /// Every resource, decoded with `width`, in key order (keys of other kinds are skipped).
+    pub fn resources(&self, width: AddressLength) -> impl Iterator<Item = (StructTag, AccountAddress, &[u8])> + '_ {
+        self.entries.iter().filter_map(move |(k, v)| match state_key::StateKey::decode(k, width) {
+            Ok(state_key::StateKey::Resource { account, tag }) => Some((tag, account, v.as_slice())),
+            _ => None,
+        })
+    }
+
+    /// Number of accounts holding resource `tag`.
     pub fn count(&self, tag: &StructTag) -> usize {
-        self.resources.get(tag).map_or(0, BTreeMap::len)
+        let prefix = tag_prefix(KeyKind::Resource, tag);
+        let upper = state_key::prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        self.entries.range((Bound::Included(prefix), upper)).count()
     }
 }
 
 impl Store for InMemoryStore {
-    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.resources.get(tag).and_then(|accounts| accounts.get(account)).cloned())
+    fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.entries.get(key).cloned())
     }
 
-    fn scan(
+    fn scan_keys(
         &self,
-        tag: &StructTag,
-        after: Option<&AccountAddress>,
-        limit: usize,
-    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
-        let Some(accounts) = self.resources.get(tag) else {
-            return Ok(Vec::new());
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        let lower = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
         };
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        Ok(accounts.range((start, Bound::Unbounded)).take(limit).map(|(a, b)| (*a, b.clone())).collect())
+        let end = state_key::prefix_end(prefix);
+        let upper = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        for (k, v) in self.entries.range::<[u8], _>((lower, upper)) {
+            if !visit(k, v) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        // Check everything first: past this loop nothing can fail, so the batch is all or nothing.
+        // Check everything first: past this line nothing can fail, so the batch is all or nothing.
         batch.validate(self.max_value_size)?;
-        for (tag, group) in batch.into_groups() {
-            let accounts = self.resources.entry(tag).or_default();
-            for (account, write) in group {
-                match write {
-                    Write::Put(bytes) => {
-                        accounts.insert(account, bytes);
-                    }
-                    Write::Delete => {
-                        accounts.remove(&account);
-                    }
+        for (key, write) in batch.into_writes() {
+            match write {
+                Write::Put(bytes) => {
+                    self.entries.insert(key, bytes);
+                }
+                Write::Delete => {
+                    self.entries.remove(&key);
                 }
             }
         }
-        self.resources.retain(|_, accounts| !accounts.is_empty());
         Ok(())
     }
 }
@@ -438,7 +491,7 @@ mod tests {
         batch.put(account(1), tag("0x1::Wallet::Wallet"), vec![1]);
         dynamic.apply(batch).unwrap();
         assert_eq!(dynamic.get(&account(1), &tag("0x1::Wallet::Wallet")).unwrap(), Some(vec![1]));
-        let all: Vec<_> = store.iter().map(|(t, a, b)| (t.name.clone(), *a, b.to_vec())).collect();
+        let all: Vec<_> = store.resources(AddressLength::Bytes16).map(|(t, a, b)| (t.name, a, b.to_vec())).collect();
         assert_eq!(all, vec![("Wallet".to_owned(), account(1), vec![1])]);
     }
 }

@@ -33,15 +33,13 @@ fn catalogue_with(
     let registry = stdlib::embedded::registry().unwrap();
     let (o, n) = (release(old), release(old + 1));
     let (o, n): (Vec<&Module>, Vec<&Module>) = (o.iter().collect(), n.iter().collect());
-    Catalogue::build(
-        &o,
-        &n,
-        upgrade_spec::ReleaseId::numbered(old as u32 + 2).label(),
-        declarations,
-        Some(&registry),
-        handlers,
-        AddressLength::Bytes16,
-    )
+    let release = upgrade_spec::ReleaseId::numbered(old as u32 + 2);
+    Catalogue::builder(&o, &n, release.label(), AddressLength::Bytes16)
+        .declarations(declarations)
+        .registry(&registry)
+        .handlers(handlers)
+        .build()
+        .map_err(|e| e.0)
 }
 
 fn catalogue(old: usize) -> Catalogue {
@@ -179,6 +177,10 @@ fn history_detects_edited_missing_and_reordered_migrations() {
     assert!(Catalogue::verify_history(&[&v2, &v3], &unknown).iter().any(|p| p.contains("no longer in the catalogue")));
 }
 
+fn runner_of(c: &Catalogue, id: &str) -> Runner {
+    Runner::new(std::sync::Arc::new(c.clone()), id, &system(), migrations::store::DEFAULT_MAX_VALUE_SIZE).unwrap()
+}
+
 fn account(n: u32) -> AccountAddress {
     AccountAddress::from_u64(u64::from(n), AddressLength::Bytes16)
 }
@@ -207,10 +209,11 @@ fn runner_migrates_in_chunks_reports_corrupt_accounts_and_is_idempotent() {
         batch.put(account(n), balance.old_tag.clone(), b);
     }
     store.apply(batch).unwrap();
-    let runner = Runner::for_instance(&balance, c.entry("coin-balance-v2").unwrap().scope, &system());
-    let (mut cursor, mut migrated, mut failed) = (None, 0, Vec::new());
+    let runner = runner_of(&c, "coin-balance-v2");
+    let (mut cursor, mut migrated, mut failed): (Option<Vec<u8>>, u64, Vec<migrations::runner::Failure>) =
+        (None, 0, Vec::new());
     loop {
-        let report = runner.run(&balance, &mut store, cursor, &mut Meter::new(128, u64::MAX)).unwrap();
+        let report = runner.run(&mut store, cursor.as_deref(), &mut Meter::new(128, u64::MAX)).unwrap();
         migrated += report.migrated;
         failed.extend(report.failed);
         cursor = report.cursor;
@@ -220,7 +223,8 @@ fn runner_migrates_in_chunks_reports_corrupt_accounts_and_is_idempotent() {
     }
     assert_eq!(migrated, 996);
     assert_eq!(failed.len(), 4);
-    assert!(failed[0].reason.contains("byte"), "{}", failed[0]);
+    assert!(failed[0].reason.contains("byte"), "{}", failed[0].reason);
+    assert_eq!(failed[0].account(AddressLength::Bytes16), Some(account(250)));
     // Corrupt accounts keep their old bytes, untouched; the others hold only the new version.
     assert_eq!(store.get(&account(250), &balance.old_tag).unwrap().unwrap().len(), 5);
     assert!(store.get(&account(1), &balance.old_tag).unwrap().is_none());
@@ -228,11 +232,34 @@ fn runner_migrates_in_chunks_reports_corrupt_accounts_and_is_idempotent() {
     let expected = bytes(Value::Struct(vec![Value::Struct(vec![Value::U128(21)])]), &balance.new_layout);
     assert_eq!(new, expected);
     // Running again changes nothing but meeting the same corrupt accounts.
-    let before: Vec<_> = store.iter().map(|(t, a, b)| (t.clone(), *a, b.to_vec())).collect();
-    let again = runner.run(&balance, &mut store, None, &mut Meter::unlimited()).unwrap();
+    let before = store.clone();
+    let again = runner.run(&mut store, None, &mut Meter::unlimited()).unwrap();
     assert_eq!((again.migrated, again.failed.len(), again.end), (0, 4, ChunkEnd::Exhausted));
-    let after: Vec<_> = store.iter().map(|(t, a, b)| (t.clone(), *a, b.to_vec())).collect();
-    assert_eq!(before, after);
+    assert_eq!(before, store);
+}
+
+#[test]
+fn every_instantiation_in_state_is_migrated_without_being_listed() {
+    let c = catalogue(0);
+    let runner = runner_of(&c, "coin-balance-v2");
+    let coins = ["0x1::GAS::GAS", "0xcafe::my_coin::MyCoin", "0x1::Other::Other"];
+    let mut store = InMemoryStore::new();
+    let mut batch = WriteBatch::new();
+    for coin in coins {
+        let balance = instance(&c, "coin-balance-v2", &[coin]);
+        for n in 1..=50u32 {
+            let value = Value::Struct(vec![Value::Struct(vec![Value::U64(u64::from(n))])]);
+            batch.put(account(n), balance.old_tag.clone(), bytes(value, &balance.old_layout));
+        }
+    }
+    store.apply(batch).unwrap();
+    let chunk = runner.run(&mut store, None, &mut Meter::unlimited()).unwrap();
+    assert_eq!((chunk.migrated, chunk.failed.len()), (150, 0));
+    for coin in coins {
+        let balance = instance(&c, "coin-balance-v2", &[coin]);
+        assert_eq!(store.count(&balance.old_tag), 0, "{coin}");
+        assert_eq!(store.count(&balance.new_tag), 50, "{coin}");
+    }
 }
 
 #[test]
@@ -245,11 +272,11 @@ fn a_system_entry_cannot_write_user_accounts() {
     batch.put(zero(), epoch.old_tag.clone(), bytes(value.clone(), &epoch.old_layout));
     batch.put(account(9), epoch.old_tag.clone(), bytes(value, &epoch.old_layout));
     store.apply(batch).unwrap();
-    let runner = Runner::for_instance(&epoch, c.entry("epoch-v2").unwrap().scope, &system());
-    let report = runner.run(&epoch, &mut store, None, &mut Meter::new(10, u64::MAX)).unwrap();
+    let runner = runner_of(&c, "epoch-v2");
+    let report = runner.run(&mut store, None, &mut Meter::new(10, u64::MAX)).unwrap();
     assert_eq!(report.migrated, 1);
     assert_eq!(report.failed.len(), 1);
-    assert!(report.failed[0].reason.contains("refused"), "{}", report.failed[0]);
+    assert!(report.failed[0].reason.contains("refused"), "{}", report.failed[0].reason);
     assert!(store.get(&account(9), &epoch.new_tag).unwrap().is_none());
     assert!(store.get(&zero(), &epoch.new_tag).unwrap().is_some());
 }
@@ -268,11 +295,11 @@ fn a_corrupt_bool_is_reported_and_its_account_left_untouched() {
     batch.put(account(1), wallet.old_tag.clone(), good);
     batch.put(account(2), wallet.old_tag.clone(), corrupt.clone());
     store.apply(batch).unwrap();
-    let runner = Runner::for_instance(&wallet, c.entry("wallet-v3").unwrap().scope, &system());
-    let report = runner.run(&wallet, &mut store, None, &mut Meter::new(10, u64::MAX)).unwrap();
+    let runner = runner_of(&c, "wallet-v3");
+    let report = runner.run(&mut store, None, &mut Meter::new(10, u64::MAX)).unwrap();
     assert_eq!(report.migrated, 1);
     assert_eq!(report.failed.len(), 1);
-    assert!(report.failed[0].reason.contains("not a bool"), "{}", report.failed[0]);
+    assert!(report.failed[0].reason.contains("not a bool"), "{}", report.failed[0].reason);
     assert_eq!(store.get(&account(2), &wallet.old_tag).unwrap().unwrap(), corrupt);
     assert!(store.get(&account(2), &wallet.new_tag).unwrap().is_none());
 }

@@ -1,8 +1,8 @@
 //! What stops a rehearsal.
 
-use crate::snapshot::SnapshotError;
 use crate::state::StateError;
 use migrations::store::StoreError;
+use snapshot::SnapshotError;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +21,6 @@ pub enum RehearsalError {
     /// The scratch store (a machine problem, not the input's).
     #[error("scratch store: {0}")]
     Store(#[from] StoreError),
-    #[error("scratch store: {0}")]
-    Side(String),
     /// The hook refused its configuration or failed.
     #[error("migration hook: {0}")]
     Hook(#[from] vm_hooks::HookError),
@@ -30,6 +28,13 @@ pub enum RehearsalError {
     Out(#[from] SnapshotError),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    /// The migration loop stopped making progress (a bug of the hook or of a policy, not the
+    /// input's).
+    #[error("the migration loop makes no progress (at block {block})")]
+    NoProgress { block: u64 },
+    /// A reading or migrating thread failed.
+    #[error("a rehearsal thread failed: {0}")]
+    Thread(String),
 }
 
 impl RehearsalError {
@@ -40,13 +45,10 @@ impl RehearsalError {
             RehearsalError::Release { .. } | RehearsalError::Config(_) | RehearsalError::Options(_) => true,
             RehearsalError::Out(e) => e.is_bad_input(),
             RehearsalError::Store(_)
-            | RehearsalError::Side(_)
             | RehearsalError::Hook(_)
-            | RehearsalError::Io { .. } => false,
+            | RehearsalError::Io { .. }
+            | RehearsalError::NoProgress { .. }
+            | RehearsalError::Thread(_) => false,
         }
     }
-}
-
-pub(crate) fn side(e: impl std::fmt::Display) -> RehearsalError {
-    RehearsalError::Side(e.to_string())
 }

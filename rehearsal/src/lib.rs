@@ -4,14 +4,12 @@
 //!   `compat-checker rehearse`), and its [`Report`];
 //! - [`state`]: the state inputs (our snapshot, JSON Lines, Diem/Libra backups), streamed
 //!   behind one interface;
-//! - [`snapshot`]: our own snapshot file (the devnet's export and import), read and written here
-//!   so that the rehearsal can take one in and give one out without depending on the devnet;
-//! - [`durable`]: a directory synced so that what is renamed into it survives.
+//!
+//! Snapshots (our own state file, the devnet's too) are the `snapshot` crate's: the rehearsal
+//! reads one in place, sorts any other source into one, and writes one with `--out`.
 
-pub mod durable;
 pub mod error;
 pub mod rehearse;
-pub mod snapshot;
 pub mod state;
 
 pub use error::RehearsalError;

@@ -3,12 +3,14 @@
 //! block may do.
 //!
 //! Every field is a consensus parameter: nodes configured differently would compute different
-//! states. The budget is the one a node might be tempted to tune locally; it is therefore recorded
-//! on chain when a release activates (in the status), and a node whose configuration disagrees
-//! follows the recorded value (see [`crate::Hook::budget_mismatch`]).
+//! states. So what a release's migrations run under (the budget, the quarantine limit, the value
+//! size limit, the activation height, the catalogue's checksums) is recorded on chain when the
+//! release is scheduled (see [`crate::Hook::schedule`]), and every node follows the recorded
+//! values; [`crate::Hook::divergence`] lists where this node's configuration disagrees.
 
 use binary_format::AddressLength;
-use migrations::{AccountAddress, KeyError, StructTag, SystemAccounts};
+use migrations::store::DEFAULT_MAX_VALUE_SIZE;
+use migrations::{AccountAddress, KeyError, StateKey, StructTag, SystemAccounts};
 
 /// Work allowed per block for user-account migrations. System-account migrations are not
 /// counted: they must finish in their activation block whatever it costs.
@@ -38,11 +40,10 @@ impl std::fmt::Display for Budget {
 pub struct ChainConfig {
     /// The width of every address in the chain's state keys.
     pub address_length: AddressLength,
-    /// The account that holds the migration status.
-    pub status_account: AccountAddress,
-    /// The struct tag the status is stored under (a struct of the layout `status` describes;
-    /// pick one no module of the chain declares, e.g. not 0L's own `0x1::Migrations`).
-    pub status_tag: StructTag,
+    /// Where the migration status is stored: a resource (an account and a struct tag of the
+    /// layout `status` describes; pick a tag no module of the chain declares, e.g. not 0L's own
+    /// `0x1::Migrations`), or a reserved key outside the chain's key space (a rehearsal's).
+    pub status_key: StateKey,
     /// Accounts whose resources are the system's: migrated in the activation block.
     pub system_accounts: SystemAccounts,
     /// The work a block may do for user-account migrations, for releases whose plan does not
@@ -51,6 +52,9 @@ pub struct ChainConfig {
     /// Accounts a migration may quarantine before it is deemed broken (its transform, not the
     /// accounts): it then halts, its chunk is rolled back, and governance decides.
     pub max_quarantined: u64,
+    /// The largest value the chain stores: a migrated value over it is that resource's failure
+    /// (recorded in state, the same on every node), never a store error.
+    pub max_value_size: u64,
 }
 
 /// Why a chain configuration is refused.
@@ -62,13 +66,12 @@ pub enum ConfigError {
     /// A budget of zero resources or zero bytes: user migrations would never end.
     #[error("the budget must allow at least one resource and one byte per block")]
     EmptyBudget,
-    /// The status account or an address of the status tag is not of the chain's width.
-    #[error("the status tag {tag} and the status account {account} must be of the chain's {width}-byte addresses")]
-    StatusWidth {
-        /// The configured status tag.
-        tag: String,
-        /// The configured status account.
-        account: String,
+    /// The status key is not a resource or a reserved key, or its addresses are not of the
+    /// chain's width.
+    #[error("the status key {key} must be a resource or a reserved key, with the chain's {width}-byte addresses")]
+    StatusKey {
+        /// The configured status key.
+        key: String,
         /// The chain's width.
         width: AddressLength,
     },
@@ -90,11 +93,11 @@ impl ChainConfig {
         }
         let config = ChainConfig {
             address_length,
-            status_account,
-            status_tag,
+            status_key: StateKey::Resource { account: status_account, tag: status_tag },
             system_accounts: SystemAccounts::new(system),
             budget: Budget::default(),
             max_quarantined: 16,
+            max_value_size: DEFAULT_MAX_VALUE_SIZE as u64,
         };
         config.validate()?;
         Ok(config)
@@ -104,6 +107,17 @@ impl ChainConfig {
     /// hook calls when it is built). Consensus: every node must configure the same.
     pub fn with_budget(self, budget: Budget) -> ChainConfig {
         ChainConfig { budget, ..self }
+    }
+
+    /// The same chain with its status under another key (a rehearsal keeps it under a reserved
+    /// key, which no state can hold).
+    pub fn with_status_key(self, status_key: StateKey) -> ChainConfig {
+        ChainConfig { status_key, ..self }
+    }
+
+    /// The same chain with another value size limit. Consensus.
+    pub fn with_max_value_size(self, max_value_size: u64) -> ChainConfig {
+        ChainConfig { max_value_size, ..self }
     }
 
     /// The same chain with another quarantine limit. Consensus: every node must configure the
@@ -120,12 +134,15 @@ impl ChainConfig {
         for a in self.system_accounts.iter() {
             a.expect_width(self.address_length, || format!("system account {a}"))?;
         }
-        if self.status_account.width() != self.address_length || !self.status_tag.has_width(self.address_length) {
-            return Err(ConfigError::StatusWidth {
-                tag: self.status_tag.to_string(),
-                account: self.status_account.to_string(),
-                width: self.address_length,
-            });
+        let status_ok = match &self.status_key {
+            StateKey::Resource { account, tag } => {
+                account.width() == self.address_length && tag.has_width(self.address_length)
+            }
+            StateKey::Reserved(_) => true,
+            _ => false,
+        };
+        if !status_ok {
+            return Err(ConfigError::StatusKey { key: self.status_key.to_string(), width: self.address_length });
         }
         Ok(())
     }
@@ -163,7 +180,7 @@ mod tests {
         assert!(!c.is_system(&AccountAddress::from_u64(2, w32)));
         let short = AccountAddress::from_u64(1, AddressLength::Bytes16);
         assert!(matches!(ChainConfig::new(w32, one, tag.clone(), [short]), Err(ConfigError::Key(_))));
-        assert!(matches!(ChainConfig::new(w32, short, tag.clone(), [one]), Err(ConfigError::StatusWidth { .. })));
+        assert!(matches!(ChainConfig::new(w32, short, tag.clone(), [one]), Err(ConfigError::StatusKey { .. })));
         assert!(c.check_key(&short, &tag).is_err());
         let c = c.with_budget(Budget { max_resources: 0, max_bytes: 1 });
         assert_eq!(c.validate(), Err(ConfigError::EmptyBudget));

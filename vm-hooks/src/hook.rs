@@ -1,58 +1,38 @@
 //! `maybe_migrate`: the block-prologue entry point.
 //!
 //! Called at the start of every block, before transactions, on every node. It must:
-//! - cost next to nothing when nothing is due: one height compare against a cached "idle until"
-//!   height, no store access, no allocation, no decode;
-//! - activate a release at its height (if governance allows) and finish its system-account
-//!   migrations in that very block, whatever they cost, since system operations read those
-//!   structs before any user can act;
-//! - run user-account migrations in catalogue order, in chunks within the block budget, with
-//!   the cursor kept in the on-chain status so that a restarted node resumes;
-//! - never halt the chain: an account that does not migrate is quarantined (recorded, its old
-//!   data intact); a migration that fails too often halts (its chunk rolled back) and waits for
+//! - cost next to nothing when nothing is due: two height compares against cached heights, no
+//!   store access, no allocation, no decode;
+//! - activate a release at the height the chain scheduled it for (if governance allows) and
+//!   finish its system-account migrations in that very block, whatever they cost, since system
+//!   operations read those structs before any user can act;
+//! - run user-account migrations in catalogue order, in chunks within the budget the chain
+//!   recorded, with the cursor kept in the on-chain status so that a restarted node resumes;
+//! - never halt the chain: a value that does not migrate is quarantined (recorded, its old data
+//!   intact); a migration that fails too often halts (its chunk rolled back) and waits for
 //!   governance; nothing panics and the block goes on;
 //! - be deterministic and idempotent: the work of a block depends only on state and the block
 //!   height, all of it lands in one atomic batch with the status, and a block that already did
-//!   its work (the status records the last block that did) does nothing when called again.
+//!   its work (the status records the last block that did) does nothing when called again;
+//! - never trust its own memory over the store: whenever a call is not for a block after the
+//!   last one it saw, or the status in the store is not the one it last wrote (a discarded
+//!   block, a restored backup), it reads the status again.
 
 use crate::config::Budget;
+use crate::consensus::{self, Divergence};
+use crate::error::{ConsensusError, HookError};
 use crate::policy::{Decision, HaltedMigration, Policy};
-use crate::schedule::{HookConfig, ReleasePlan, Schedule, ScheduleError, Unit};
+use crate::schedule::{HookConfig, ReleasePlan, Schedule, Unit};
 use crate::staged::Staged;
-use crate::status::{Cursor, InProgress, Status, StatusError};
+use crate::status::{Cursor, InProgress, Status};
 use migrations::catalogue::Catalogue;
 use migrations::runner::{ChunkEnd, Meter};
-use migrations::store::{Store, StoreError, WriteBatch};
-use migrations::{AccountAddress, StructTag};
-use upgrade_spec::registry::ReleaseName;
-
-/// Why the hook could not be built or could not do a block's work. A failed call has applied
-/// nothing and forgets what it had loaded: the next call reads the status again and redoes the
-/// block's work. The block itself goes on: a node must not halt on it, but should alert.
-#[derive(Debug, thiserror::Error)]
-pub enum HookError {
-    /// The releases or the configuration do not make a schedule (from [`Hook::new`] only).
-    #[error(transparent)]
-    Schedule(#[from] ScheduleError),
-    /// The on-chain status does not decode or is inconsistent: nothing runs until it does.
-    #[error(transparent)]
-    Status(#[from] StatusError),
-    /// The storage engine failed: the block's migration work was not applied, and is done again
-    /// by the next call.
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-    /// The recorded history does not match the configured releases and catalogues (an entry
-    /// edited, removed or reordered after it ran, a release activated that is not configured).
-    /// Nothing runs until the configuration is fixed; blocks go on.
-    #[error("migration history does not match the configuration: {}", .0.join("; "))]
-    History(Vec<String>),
-    /// A key of another address width than the chain's.
-    #[error(transparent)]
-    Key(#[from] migrations::KeyError),
-}
+use migrations::store::{Store, WriteBatch};
+use migrations::{AccountAddress, StateKey, StructTag};
+use upgrade_spec::ReleaseId;
 
 /// What one call did. `Copy` and allocation-free, so the idle path returns it for nothing;
-/// the details (which accounts, why) are in the status.
+/// the details (which values, why) are in the status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BlockReport {
     /// Nothing was due, or the block had already done its work.
@@ -61,15 +41,15 @@ pub struct BlockReport {
     pub activated: u32,
     /// A due release was held back by governance.
     pub denied: bool,
-    /// System-account resources migrated (not counted against the budget).
+    /// System-account values migrated (not counted against the budget).
     pub system_resources: u64,
-    /// User-account resources visited (migrated or failed), against `Budget::max_resources`.
+    /// User values visited (migrated or failed), against `Budget::max_resources`.
     pub resources: u64,
     /// Bytes read plus written for them, against `Budget::max_bytes`.
     pub bytes: u64,
-    /// User-account resources migrated.
+    /// User values migrated.
     pub migrated: u64,
-    /// Accounts quarantined.
+    /// Values quarantined.
     pub quarantined: u64,
     /// Migrations completed.
     pub completed: u32,
@@ -98,19 +78,34 @@ pub struct PlannedMigration<'a> {
     /// The catalogue entry's id.
     pub id: &'a str,
     /// The release whose activation starts it.
-    pub release: ReleaseName,
-    /// (old, new) struct tag of each instance.
-    pub versions: Vec<(&'a StructTag, &'a StructTag)>,
+    pub release: &'a ReleaseId,
+    /// The struct read (every instantiation of it in state).
+    pub from: String,
+    /// The struct written (the same struct, in place).
+    pub to: String,
+    /// The canonical key prefix of every value it reads (see
+    /// [`migrations::state_key::struct_prefix`]): a scan of it counts what is left.
+    pub keyspace: &'a [u8],
 }
 
 /// State derived from the status, kept in step with it.
 #[derive(Debug, Clone)]
 pub(crate) struct State {
     pub status: Status,
-    /// Releases activated (a prefix of the schedule's).
-    pub activated: usize,
+    /// The status's bytes as last read or written (empty when the store had none): a store
+    /// whose status differs has moved under the hook.
+    pub stored: Option<Vec<u8>>,
     /// Per unit: completed or skipped.
     pub finished: Vec<bool>,
+    /// Where this node's configuration differs from the chain's records.
+    pub divergence: Vec<Divergence>,
+}
+
+impl State {
+    /// Whether the release of `unit` is scheduled and active on chain.
+    pub fn is_active(&self, unit: &Unit) -> bool {
+        self.status.release(u64::from(unit.release.number())).is_some_and(|r| r.is_active())
+    }
 }
 
 /// The prologue hook. Build it once at node start; call [`Hook::maybe_migrate`] every block.
@@ -121,8 +116,11 @@ pub struct Hook {
     pub(crate) config: HookConfig,
     pub(crate) policy: Box<dyn Policy>,
     pub(crate) state: Option<State>,
-    /// Blocks below this have nothing to do: the whole hot path.
+    /// Blocks below this have nothing to do.
     idle_until: u64,
+    /// The last block asked for: a call for it or an earlier one (a block again, after a
+    /// discard or a restore) reads the store instead of trusting memory.
+    last_block: u64,
 }
 
 /// Result of running one unit's user part in a block.
@@ -133,15 +131,10 @@ enum Outcome {
 }
 
 impl Hook {
-    /// The hook for `releases` (in activation order) under `config`, asking `policy`.
+    /// The hook for `releases` (in order of release number) under `config`, asking `policy`.
     pub fn new(releases: Vec<ReleasePlan>, config: HookConfig, policy: Box<dyn Policy>) -> Result<Hook, HookError> {
         let schedule = Schedule::new(releases, &config)?;
-        Ok(Hook { schedule, config, policy, state: None, idle_until: 0 })
-    }
-
-    /// The budget this node is configured with (the chain's, for releases that state none).
-    pub fn budget(&self) -> Budget {
-        self.config.chain.budget
+        Ok(Hook { schedule, config, policy, state: None, idle_until: 0, last_block: 0 })
     }
 
     /// The chain this hook runs in.
@@ -149,30 +142,10 @@ impl Hook {
         &self.config.chain
     }
 
-    /// The budget a release would record at activation: its plan's, or the chain's.
-    fn planned_budget(&self, release: ReleaseName) -> Budget {
-        self.schedule
-            .releases
-            .iter()
-            .find(|(r, _, _)| *r == release)
-            .and_then(|(_, _, b)| *b)
-            .unwrap_or(self.config.chain.budget)
-    }
-
-    /// Running migrations whose recorded budget differs from what this node would have
-    /// recorded (migration, this node's budget, the chain's): the node follows the chain's, and
-    /// an operator should fix the configuration.
-    pub fn budget_mismatch(&self) -> Vec<(String, Budget, Budget)> {
-        let Some(status) = self.status() else { return Vec::new() };
-        self.schedule
-            .units
-            .iter()
-            .filter_map(|u| {
-                let recorded = status.progress_of(&u.id)?.cursor.budget;
-                let ours = self.planned_budget(u.release);
-                (ours != recorded).then(|| (u.id.clone(), ours, recorded))
-            })
-            .collect()
+    /// Where this node's configuration differs from what the chain recorded (the node follows
+    /// the chain). Known once the status is loaded ([`Hook::load`] or a call).
+    pub fn divergence(&self) -> &[Divergence] {
+        self.state.as_ref().map_or(&[], |s| s.divergence.as_slice())
     }
 
     /// The status as this hook last read or wrote it (`None` before the first call).
@@ -180,9 +153,9 @@ impl Hook {
         self.state.as_ref().map(|s| &s.status)
     }
 
-    /// Releases activated, as far as this hook knows.
+    /// Releases activated on chain, as far as this hook knows.
     pub fn activated_releases(&self) -> usize {
-        self.state.as_ref().map_or(0, |s| s.activated)
+        self.state.as_ref().map_or(0, |s| s.status.activated())
     }
 
     /// Every configured migration, in the order they run, as an operator sees it.
@@ -190,29 +163,34 @@ impl Hook {
         self.schedule
             .units
             .iter()
-            .map(|u| PlannedMigration {
-                id: &u.id,
-                release: u.release,
-                versions: u.instances.iter().map(|(instance, _)| (&instance.old_tag, &instance.new_tag)).collect(),
+            .map(|u| {
+                let e = u.runner.entry();
+                PlannedMigration {
+                    id: &u.id,
+                    release: &u.release,
+                    from: format!("{}::{}", e.from, e.struct_name),
+                    to: format!("{}::{}", e.to, e.struct_name),
+                    keyspace: u.runner.keyspace(),
+                }
             })
             .collect()
     }
 
     /// Reads the on-chain status now and checks it against the schedule (the first
-    /// `maybe_migrate` does it otherwise), so that [`Hook::status`] and [`Hook::all_done`] answer
-    /// for a node that has not produced a block since it started.
+    /// `maybe_migrate` does it otherwise), so that [`Hook::status`], [`Hook::all_done`] and
+    /// [`Hook::divergence`] answer for a node that has not produced a block since it started.
     pub fn load(&mut self, store: &dyn Store) -> Result<(), HookError> {
-        self.ensure_loaded(store)
+        self.refresh(store)
     }
 
-    /// Runs every configured migration once more over `store`, staged and dropped, with the
-    /// loop the prologue runs ([`migrations::Runner::migrate_chunk`]) and no budget: the
-    /// resources a second pass would migrate, per migration. Empty on a state the migrations
-    /// have finished with, whatever their budget and however often they were interrupted. A
-    /// versioned migration is run from the first account (any old version left is found); an
-    /// in-place one from where the status says it stands (a finished one has nothing left, and
-    /// its bytes cannot be told from old ones by looking). Quarantined accounts are not counted:
-    /// a second pass fails on them again and changes nothing. Nothing is written.
+    /// Runs every configured migration once more over `store`, staged
+    /// and dropped, with the loop the prologue runs ([`migrations::Runner::migrate_chunk`]) and
+    /// no budget: the values a second pass would migrate, per migration. Empty on a state the
+    /// migrations have finished with, whatever their budget and however often they were
+    /// interrupted. A versioned migration is run from the first key (any old version left is
+    /// found); an in-place one from where the status says it stands (a finished one has nothing
+    /// left, and its bytes cannot be told from old ones by looking). Quarantined values are not
+    /// counted: a second pass fails on them again and changes nothing. Nothing is written.
     pub fn second_pass(&self, store: &dyn Store) -> Result<Vec<(String, u64)>, HookError> {
         let status = Status::load(store, &self.config.chain)?;
         let mut changes = Vec::new();
@@ -225,37 +203,29 @@ impl Hook {
             } else {
                 Cursor::default()
             };
-            let mut migrated = 0u64;
             let mut meter = Meter::unlimited();
-            for (index, (instance, runner)) in unit.instances.iter().enumerate().skip(cursor.instance as usize) {
-                let index = u32::try_from(index).unwrap_or(u32::MAX);
-                let after = if index == cursor.instance { cursor.after } else { None };
-                let mut batch = WriteBatch::new();
-                let chunk = runner.migrate_chunk(
-                    instance,
-                    store,
-                    after,
-                    &mut meter,
-                    // Versioned, every holder of the old version is left over, system accounts too;
-                    // in place, the keys the status says are new are not.
-                    &mut |a| unit.in_place && self.skipped_by_pass(unit, &cursor, index, a),
-                    &mut |_| false,
-                    &mut batch,
-                )?;
-                migrated += chunk.migrated;
-            }
-            if migrated > 0 {
-                changes.push((unit.id.clone(), migrated));
+            let mut batch = WriteBatch::new();
+            let chunk = unit.runner.migrate_chunk(
+                store,
+                cursor.position.as_deref(),
+                &mut meter,
+                // Versioned, every holder of the old version is left over, system accounts too;
+                // in place, the keys the status says are new are not.
+                &mut |key, account| unit.in_place && self.skipped_by_pass(unit, &cursor, key, account),
+                &mut |_| false,
+                &mut batch,
+            )?;
+            if chunk.migrated > 0 {
+                changes.push((unit.id.clone(), chunk.migrated));
             }
         }
         Ok(changes)
     }
 
-    /// Whether the user pass of `unit` passes over `account` of instance `index`: a system
-    /// account (its resources are migrated at activation), or, in place, an account already
-    /// migrated ahead of the cursor.
-    fn skipped_by_pass(&self, unit: &Unit, cursor: &Cursor, index: u32, account: &AccountAddress) -> bool {
-        self.config.chain.is_system(account) || (unit.in_place && cursor.is_done(index, account))
+    /// Whether the user pass of `unit` passes over `key`: a system account's (its values are
+    /// migrated at activation), or, in place, a key already migrated ahead of the cursor.
+    pub(crate) fn skipped_by_pass(&self, unit: &Unit, cursor: &Cursor, key: &[u8], account: &AccountAddress) -> bool {
+        self.config.chain.is_system(account) || (unit.in_place && cursor.is_done(key))
     }
 
     /// What the configured migrations of releases after `after_release` make of a resource
@@ -266,43 +236,52 @@ impl Hook {
         &self,
         tag: &StructTag,
         bytes: &[u8],
-        after_release: ReleaseName,
+        after_release: u32,
     ) -> Option<Result<(StructTag, Vec<u8>), String>> {
+        let zero = AccountAddress::zero(self.config.chain.address_length);
         let mut current: Option<(StructTag, Vec<u8>)> = None;
         let mut next_unit = 0;
         loop {
             let (t, b) = current.as_ref().map_or((tag, bytes), |(t, b)| (t, b.as_slice()));
-            // The next migration in schedule order that reads this tag.
-            let step = self.schedule.readers.get(t).into_iter().flatten().find(|&&(u, _)| {
-                u >= next_unit && self.schedule.units.get(u).is_some_and(|unit| unit.release > after_release)
+            let id = (t.module_id(), t.name.clone());
+            let step = self.schedule.readers.get(&id).into_iter().flatten().copied().find(|&u| {
+                u >= next_unit && self.schedule.units.get(u).is_some_and(|unit| unit.release.number() > after_release)
             });
-            let Some(&(u, i)) = step else { break };
-            let Some((unit, (instance, _))) =
-                self.schedule.units.get(u).and_then(|unit| unit.instances.get(i).map(|x| (unit, x)))
-            else {
-                break;
-            };
-            let mut out = Vec::with_capacity(b.len() + 16);
-            if let Err(e) = instance.transform(b, &mut out) {
-                return Some(Err(format!("{}: {e}", unit.id)));
+            let Some(u) = step else { break };
+            let Some(unit) = self.schedule.units.get(u) else { break };
+            let key = migrations::state_key::resource_key(&zero, t);
+            let mut cache = migrations::runner::Instances::default();
+            let result = unit.runner.resolve(&key, &mut cache).and_then(|(prepared, account)| {
+                let prepared = prepared?;
+                let (_, new) = unit.runner.transform_value(&prepared, &account, b)?;
+                Ok((prepared.instance.new_tag.clone(), new))
+            });
+            match result {
+                Ok(next) => current = Some(next),
+                Err(e) => return Some(Err(format!("{}: {e}", unit.id))),
             }
-            current = Some((instance.new_tag.clone(), out));
             next_unit = u + 1;
         }
         current.map(Ok)
     }
 
-    /// Whether every configured migration has completed or been skipped.
+    /// Whether every planned release is active on chain and every migration has completed or
+    /// been skipped.
     pub fn all_done(&self) -> bool {
-        self.state
-            .as_ref()
-            .is_some_and(|s| s.activated == self.schedule.releases.len() && s.finished.iter().all(|f| *f))
+        self.state.as_ref().is_some_and(|s| {
+            self.schedule
+                .releases
+                .iter()
+                .all(|r| s.status.release(u64::from(r.id.number())).is_some_and(|r| r.is_active()))
+                && s.finished.iter().all(|f| *f)
+        })
     }
 
     /// Runs the migration work due in `block`. Call at the start of every block.
     #[inline]
     pub fn maybe_migrate(&mut self, store: &mut dyn Store, block: u64) -> Result<BlockReport, HookError> {
-        if block < self.idle_until {
+        if block < self.idle_until && block > self.last_block {
+            self.last_block = block;
             return Ok(BlockReport::IDLE);
         }
         self.slow_path(store, block)
@@ -311,48 +290,63 @@ impl Hook {
     #[cold]
     fn slow_path(&mut self, store: &mut dyn Store, block: u64) -> Result<BlockReport, HookError> {
         let result = self.work(store, block);
-        if result.is_err() {
+        match &result {
+            Ok(_) => self.last_block = block,
             // What is in memory may be ahead of the store: read it again next time.
-            self.state = None;
-            self.idle_until = 0;
+            Err(_) => self.forget(),
         }
         result
     }
 
-    /// Loads the status and derives the state, checking history against the schedule.
-    pub(crate) fn ensure_loaded(&mut self, store: &dyn Store) -> Result<(), HookError> {
-        if self.state.is_some() {
+    /// Forgets what was loaded: the next call reads the status again.
+    pub(crate) fn forget(&mut self) {
+        self.state = None;
+        self.idle_until = 0;
+    }
+
+    /// Reads the status from the store, and reloads everything derived from it when it is not
+    /// the one this hook last read or wrote (or none was read yet).
+    pub(crate) fn refresh(&mut self, store: &dyn Store) -> Result<(), HookError> {
+        let stored = store.get_key(&self.config.chain.status_key.encode())?;
+        if self.state.as_ref().is_some_and(|s| s.stored == stored) {
             return Ok(());
         }
-        let status = Status::load(store, &self.config.chain)?;
-        let mut problems = Vec::new();
-        let activations = status.activations();
-        if activations.len() > self.schedule.releases.len() {
-            problems.push(format!(
-                "{} releases activated, {} configured",
-                activations.len(),
-                self.schedule.releases.len()
-            ));
-        }
-        for (a, (release, _, _)) in activations.iter().zip(&self.schedule.releases) {
-            if a.release != u64::from(release.number()) {
-                problems.push(format!("release {} was activated where {release} is configured", a.release));
+        self.state = None;
+        let status = match &stored {
+            Some(bytes) => Status::decode(bytes)?,
+            None => Status::default(),
+        };
+        let state = self.derive(status, stored)?;
+        // The chain's value size limit rules the transforms of its releases.
+        for unit in &mut self.schedule.units {
+            if let Some(record) = state.status.release(u64::from(unit.release.number())) {
+                let limit = usize::try_from(record.max_value_size).unwrap_or(usize::MAX);
+                if unit.runner.max_value_size() != limit {
+                    unit.runner = unit.runner.with_max_value_size(limit);
+                }
             }
         }
-        let catalogues: Vec<&Catalogue> = self.schedule.catalogues.iter().collect();
+        self.state = Some(state);
+        Ok(())
+    }
+
+    /// Checks a status against this node's schedule (catalogues, history) and derives what the
+    /// hook keeps beside it.
+    pub(crate) fn derive(&self, status: Status, stored: Option<Vec<u8>>) -> Result<State, HookError> {
+        let divergence = consensus::compare(&self.schedule, &self.config.chain, &status)?;
+        let catalogues: Vec<&Catalogue> = self.schedule.releases.iter().map(|r| r.catalogue.as_ref()).collect();
         let ran: Vec<_> = status.completed().iter().map(|c| (c.id.clone(), c.checksum)).collect();
-        problems.extend(Catalogue::verify_history(&catalogues, &ran));
+        let mut problems = Catalogue::verify_history(&catalogues, &ran);
         for p in status.in_progress() {
             if self.schedule.checksum_of(&p.id).is_none() {
                 problems.push(format!("migration `{}` is running but is not in the catalogue", p.id));
             }
         }
         if !problems.is_empty() {
-            return Err(HookError::History(problems));
+            return Err(HookError::Consensus(ConsensusError::History(problems)));
         }
         let finished = self.schedule.units.iter().map(|u| status.has_run(&u.id) || status.is_skipped(&u.id)).collect();
-        self.state = Some(State { activated: activations.len(), status, finished });
-        Ok(())
+        Ok(State { status, stored, finished, divergence })
     }
 
     /// Sets the hot path's height after the work of `block`.
@@ -361,25 +355,22 @@ impl Hook {
             self.idle_until = 0;
             return;
         };
-        let queued = self
-            .schedule
-            .units
-            .iter()
-            .zip(&state.finished)
-            .any(|(u, finished)| !finished && u.release_index < state.activated);
+        let queued =
+            self.schedule.units.iter().zip(&state.finished).any(|(u, finished)| !finished && state.is_active(u));
         self.idle_until = if queued {
             block.saturating_add(1)
         } else {
-            match self.schedule.releases.get(state.activated) {
+            let activated = state.status.activated();
+            match state.status.releases().get(activated) {
                 // A due release held back by governance: ask again next block.
-                Some(&(_, height, _)) => height.max(block.saturating_add(1)),
+                Some(record) => record.height.max(block.saturating_add(1)),
                 None => u64::MAX,
             }
         };
     }
 
     fn work(&mut self, store: &mut dyn Store, block: u64) -> Result<BlockReport, HookError> {
-        self.ensure_loaded(store)?;
+        self.refresh(&*store)?;
         let Some(mut state) = self.state.take() else { return Ok(BlockReport::IDLE) };
         if block <= state.status.last_height() {
             // This block (or a later one) already did its work: doing it again would run a
@@ -388,33 +379,53 @@ impl Hook {
             self.update_idle(block);
             return Ok(BlockReport::IDLE);
         }
+        // While a migration runs and nothing holds it back, every block's prologue does work
+        // and records its height: a gap means blocks whose prologue never ran on this store,
+        // which would leave it a chunk behind its peers.
+        let last = state.status.last_height();
+        let running = self
+            .schedule
+            .units
+            .iter()
+            .zip(&state.finished)
+            .find(|(u, finished)| !**finished && state.is_active(u))
+            .is_some_and(|(u, _)| !state.status.is_halted(&u.id));
+        if running && block > last.saturating_add(1) {
+            self.state = Some(state);
+            return Err(HookError::Gap { last, block });
+        }
         let before = state.status.clone();
         let mut report = BlockReport::default();
         let batch = {
             let mut staged = Staged::new(&*store);
-            let result = self.activate(&mut state, &mut staged, block, &mut report).and_then(|()| {
-                self.run_queue(&mut state, &mut staged, block, &mut report)?;
-                if state.status != before {
-                    let mut status_batch = WriteBatch::new();
-                    state.status.write_into(&mut status_batch, &self.config.chain);
-                    staged.apply(status_batch)?;
-                }
-                Ok(())
-            });
-            result?;
+            self.activate(&mut state, &mut staged, block, &mut report)?;
+            self.run_queue(&mut state, &mut staged, block, &mut report)?;
+            if state.status != before {
+                let mut status_batch = WriteBatch::new();
+                state.status.write_into(&mut status_batch, &self.config.chain);
+                staged.apply(status_batch)?;
+            }
             staged.into_batch()
         };
         report.idle = batch.is_empty() && !report.denied && !report.halted;
         if !batch.is_empty() {
             store.apply(batch)?;
         }
+        if state.status != before {
+            state.stored = Some(state.status.encode());
+        }
         self.state = Some(state);
         self.update_idle(block);
         Ok(report)
     }
 
-    /// Activates every release due by `block` that governance lets start, and runs its
-    /// system-account migrations.
+    /// The units of release position `index`, with their positions.
+    fn units_of(&self, index: usize) -> impl Iterator<Item = (usize, &Unit)> {
+        self.schedule.units.iter().enumerate().filter(move |(_, u)| u.release_index == index)
+    }
+
+    /// Activates every release the chain scheduled by `block` that governance lets start, and
+    /// runs its system-account migrations.
     fn activate(
         &self,
         state: &mut State,
@@ -422,29 +433,37 @@ impl Hook {
         block: u64,
         report: &mut BlockReport,
     ) -> Result<(), HookError> {
-        while let Some(&(release, height, planned)) = self.schedule.releases.get(state.activated) {
-            if block < height {
+        loop {
+            let activated = state.status.activated();
+            let Some(record) = state.status.releases().get(activated).cloned() else { break };
+            if block < record.height {
                 break;
             }
-            if !self.policy.may_start(release, block) {
+            let Some((index, plan)) = self.schedule.release(record.number) else {
+                return Err(HookError::Consensus(ConsensusError::MissingRelease {
+                    release: record.number,
+                    label: record.label.clone(),
+                    height: record.height,
+                }));
+            };
+            if !self.policy.may_start(&plan.id, block) {
                 report.denied = true;
                 break;
             }
-            let budget = planned.unwrap_or(self.config.chain.budget);
-            state.status.record_activation(u64::from(release.number()), block);
-            let index = state.activated;
-            state.activated += 1;
+            state.status.record_activation(record.number, block);
             report.activated += 1;
-            // Each user-account migration of the release records, from now on, the budget it
-            // runs under: every node follows the recorded value.
-            for unit in self.schedule.units.iter().filter(|u| u.release_index == index && u.has_user_part()) {
+            // Each user-account migration of the release gets its record now: from here on its
+            // cursor is consensus.
+            for (_, unit) in self.units_of(index).filter(|(_, u)| u.has_user_part()) {
                 if state.status.progress_of(&unit.id).is_none() && !state.status.has_run(&unit.id) {
-                    let cursor = Cursor { height: block, budget, ..Cursor::default() };
+                    let cursor = Cursor { height: block, ..Cursor::default() };
                     state.status.set_progress(InProgress { id: unit.id.clone(), cursor, migrated: 0 });
                 }
             }
-            for (i, unit) in self.schedule.units.iter().enumerate() {
-                if unit.release_index == index && unit.has_system_part() {
+            let system: Vec<usize> =
+                self.units_of(index).filter(|(_, u)| u.has_system_part()).map(|(i, _)| i).collect();
+            for i in system {
+                if let Some(unit) = self.schedule.units.get(i) {
                     self.run_system(state, i, unit, staged, block, report)?;
                 }
             }
@@ -452,8 +471,9 @@ impl Hook {
         Ok(())
     }
 
-    /// Migrates the system accounts' resources of `unit`, all instances or none. A failure
-    /// halts the unit (a system account cannot be quarantined): recorded, its data intact.
+    /// Migrates the system accounts' values of `unit`, all instantiations, all or none. A
+    /// failure halts the unit (a system account cannot be quarantined): recorded, its data
+    /// intact.
     fn run_system(
         &self,
         state: &mut State,
@@ -465,26 +485,23 @@ impl Hook {
     ) -> Result<bool, HookError> {
         let mut failure = None;
         let mut migrated = 0;
-        let batch = {
-            let mut inner = Staged::new(&*staged);
-            'accounts: for account in self.config.chain.system_accounts.iter() {
-                for (instance, runner) in &unit.instances {
-                    match runner.migrate_account(instance, &mut inner, *account)? {
-                        None => {}
-                        Some(Ok(())) => migrated += 1,
-                        Some(Err(f)) => {
-                            failure = Some(format!("{account}: {}", f.reason));
-                            break 'accounts;
-                        }
+        let mut batch = WriteBatch::new();
+        'accounts: for account in self.config.chain.system_accounts.iter() {
+            for key in unit.runner.keys_of(&*staged, account)? {
+                match unit.runner.migrate_key(&*staged, &key, &mut batch)? {
+                    None => {}
+                    Some(Ok(())) => migrated += 1,
+                    Some(Err(f)) => {
+                        failure = Some(format!("{}: {}", self.describe(&f.key), f.reason));
+                        break 'accounts;
                     }
                 }
             }
-            inner.into_batch()
-        };
+        }
         if let Some(reason) = failure {
             let cursor = state.status.progress_of(&unit.id).map(|p| p.cursor.clone()).unwrap_or_default();
             let migrated = state.status.progress_of(&unit.id).map_or(0, |p| p.migrated);
-            state.status.record_failure(&unit.id, self.zero(), format!("system account {reason}"));
+            state.status.record_failure(&unit.id, &[], format!("system account {reason}"));
             state.status.set_progress(InProgress {
                 id: unit.id.clone(),
                 cursor: Cursor { height: block, ..cursor },
@@ -496,7 +513,7 @@ impl Hook {
         staged.apply(batch)?;
         report.system_resources += migrated;
         if !unit.has_user_part() {
-            let at = state.status.activation_of(u64::from(unit.release.number())).unwrap_or(block);
+            let at = self.activation_height(state, unit).unwrap_or(block);
             state.status.record_completed(&unit.id, unit.checksum, at);
             self.order_completed(&mut state.status);
             if let Some(f) = state.finished.get_mut(index) {
@@ -505,6 +522,15 @@ impl Hook {
             report.completed += 1;
         }
         Ok(true)
+    }
+
+    fn activation_height(&self, state: &State, unit: &Unit) -> Option<u64> {
+        state.status.release(u64::from(unit.release.number())).map(|r| r.activated_at).filter(|h| *h != 0)
+    }
+
+    /// A key as people read it.
+    pub(crate) fn describe(&self, key: &[u8]) -> String {
+        migrations::state_key::describe(key, self.config.chain.address_length)
     }
 
     /// Runs queued units in order within the budget.
@@ -519,14 +545,14 @@ impl Hook {
             if state.finished.get(index).copied().unwrap_or(true) {
                 continue;
             }
-            if unit.release_index >= state.activated {
+            if !state.is_active(unit) {
                 break;
             }
             if state.status.is_halted(&unit.id) {
                 let reason = state.status.migration_failure(&unit.id).map(|f| f.reason.clone()).unwrap_or_default();
                 let halted = HaltedMigration {
                     id: &unit.id,
-                    release: unit.release,
+                    release: &unit.release,
                     reason: &reason,
                     quarantined: state.status.quarantined(&unit.id),
                 };
@@ -547,7 +573,7 @@ impl Hook {
                         continue;
                     }
                     Decision::Retry | Decision::Approve => {
-                        state.status.clear_failure(&unit.id, self.zero());
+                        state.status.clear_failure(&unit.id, &[]);
                         if let Some(p) = state.status.progress_of(&unit.id).cloned() {
                             let approved = p.cursor.approved || decision == Decision::Approve;
                             state.status.set_progress(InProgress {
@@ -573,7 +599,7 @@ impl Hook {
             }
             match self.run_users(state, unit, staged, block, report)? {
                 Outcome::Done => {
-                    let at = state.status.activation_of(u64::from(unit.release.number())).unwrap_or(block);
+                    let at = self.activation_height(state, unit).unwrap_or(block);
                     state.status.record_completed(&unit.id, unit.checksum, at);
                     self.order_completed(&mut state.status);
                     if let Some(f) = state.finished.get_mut(index) {
@@ -596,15 +622,18 @@ impl Hook {
         status.order_completed(|id| self.schedule.units.iter().position(|u| u.id == id).unwrap_or(usize::MAX));
     }
 
-    /// The zero address of the chain's width: where a migration's own failure is recorded.
-    fn zero(&self) -> AccountAddress {
-        AccountAddress::zero(self.config.chain.address_length)
+    /// The budget and quarantine limit the chain recorded for `unit`'s release.
+    fn limits(&self, state: &State, unit: &Unit) -> (Budget, u64) {
+        state
+            .status
+            .release(u64::from(unit.release.number()))
+            .map_or((self.config.chain.budget, self.config.chain.max_quarantined), |r| (r.budget, r.max_quarantined))
     }
 
-    /// Migrates user accounts of `unit` from its cursor until done, out of budget, or halted,
-    /// with the one migration loop ([`migrations::Runner::migrate_chunk`]) under the budget its
-    /// release recorded at activation. Writes go to a batch of their own, applied only if the
-    /// unit does not halt in this block (a halt rolls back the block's chunk of the unit).
+    /// Migrates user values of `unit` from its cursor until done, out of budget, or halted, with
+    /// the one migration loop ([`migrations::Runner::migrate_chunk`]) under the budget its
+    /// release recorded. Writes go to a batch of their own, applied only if the unit does not
+    /// halt in this block (a halt rolls back the block's chunk of the unit).
     fn run_users(
         &self,
         state: &mut State,
@@ -614,11 +643,8 @@ impl Hook {
         report: &mut BlockReport,
     ) -> Result<Outcome, HookError> {
         let previous = state.status.progress_of(&unit.id).cloned();
-        let start = previous
-            .as_ref()
-            .map(|p| p.cursor.clone())
-            .unwrap_or_else(|| Cursor { budget: self.planned_budget(unit.release), ..Cursor::default() });
-        let budget = start.budget;
+        let start = previous.as_ref().map(|p| p.cursor.clone()).unwrap_or_default();
+        let (budget, max_quarantined) = self.limits(state, unit);
         let mut meter = Meter {
             resources: report.resources,
             bytes: report.bytes,
@@ -626,47 +652,32 @@ impl Hook {
         };
         let mut cursor = Cursor { height: block, ..start.clone() };
         let quarantined_before = state.status.quarantined(&unit.id);
-        let max_quarantined = self.config.chain.max_quarantined;
         let mut batch = WriteBatch::new();
-        let mut failures: Vec<(AccountAddress, String)> = Vec::new();
-        let mut migrated = 0u64;
-        let outcome = loop {
-            let Some((instance, runner)) = unit.instances.get(cursor.instance as usize) else {
-                break Outcome::Done;
-            };
-            let index = cursor.instance;
-            let mut failed = 0u64;
-            let chunk = runner.migrate_chunk(
-                instance,
-                &*staged,
-                cursor.after,
-                &mut meter,
-                &mut |a| self.skipped_by_pass(unit, &cursor, index, a),
-                &mut |_| {
-                    failed += 1;
-                    !cursor.approved && quarantined_before + failures.len() as u64 + failed > max_quarantined
-                },
-                &mut batch,
-            )?;
-            migrated += chunk.migrated;
-            failures.extend(chunk.failed.into_iter().map(|f| (f.account, f.reason)));
-            cursor.after = chunk.cursor;
-            match chunk.end {
-                ChunkEnd::Exhausted => {
-                    cursor.instance += 1;
-                    cursor.after = None;
-                }
-                ChunkEnd::OutOfBudget => break Outcome::OutOfBudget,
-                ChunkEnd::Stopped => break Outcome::Halted,
-            }
-        };
+        let mut failed = 0u64;
+        let chunk = unit.runner.migrate_chunk(
+            &*staged,
+            cursor.position.as_deref(),
+            &mut meter,
+            &mut |key, account| self.skipped_by_pass(unit, &cursor, key, account),
+            &mut |_| {
+                failed += 1;
+                !cursor.approved && quarantined_before + failed > max_quarantined
+            },
+            &mut batch,
+        )?;
         report.resources = meter.resources;
         report.bytes = meter.bytes;
+        let outcome = match chunk.end {
+            ChunkEnd::Exhausted => Outcome::Done,
+            ChunkEnd::OutOfBudget => Outcome::OutOfBudget,
+            ChunkEnd::Stopped => Outcome::Halted,
+        };
         if matches!(outcome, Outcome::Halted) {
             // Roll back this block's chunk: nothing applied, the cursor stays where it was.
-            let (account, reason) = failures.last().cloned().unwrap_or((self.zero(), String::new()));
-            let reason = format!("halted: more than {max_quarantined} accounts failed (last {account}: {reason})");
-            state.status.record_failure(&unit.id, self.zero(), reason);
+            let (key, reason) = chunk.failed.last().map(|f| (f.key.clone(), f.reason.clone())).unwrap_or_default();
+            let reason =
+                format!("halted: more than {max_quarantined} values failed (last {}: {reason})", self.describe(&key));
+            state.status.record_failure(&unit.id, &[], reason);
             state.status.set_progress(InProgress {
                 id: unit.id.clone(),
                 cursor: Cursor { height: block, ..start },
@@ -675,19 +686,40 @@ impl Hook {
             return Ok(Outcome::Halted);
         }
         staged.apply(batch)?;
-        report.migrated += migrated;
-        report.quarantined += failures.len() as u64;
-        for (account, reason) in failures {
-            state.status.record_failure(&unit.id, account, reason);
+        report.migrated += chunk.migrated;
+        report.quarantined += chunk.failed.len() as u64;
+        for f in chunk.failed {
+            state.status.record_failure(&unit.id, &f.key, f.reason);
         }
         if !matches!(outcome, Outcome::Done) {
+            cursor.position = chunk.cursor;
             cursor.prune_ahead();
             state.status.set_progress(InProgress {
                 id: unit.id.clone(),
                 cursor,
-                migrated: previous.map_or(0, |p| p.migrated) + migrated,
+                migrated: previous.map_or(0, |p| p.migrated) + chunk.migrated,
             });
         }
         Ok(outcome)
     }
+}
+
+impl Status {
+    /// The status held where `chain` keeps it, or an empty one if there is none yet.
+    pub fn load(store: &dyn Store, chain: &crate::ChainConfig) -> Result<Status, HookError> {
+        match store.get_key(&chain.status_key.encode())? {
+            Some(bytes) => Ok(Status::decode(&bytes)?),
+            None => Ok(Status::default()),
+        }
+    }
+
+    /// Adds the write of this status where `chain` keeps it to `batch`.
+    pub fn write_into(&self, batch: &mut WriteBatch, chain: &crate::ChainConfig) {
+        batch.put_key(chain.status_key.encode(), self.encode());
+    }
+}
+
+/// Where the hook's status is kept in a rehearsal: a reserved key, outside every chain's keys.
+pub fn reserved_status_key(name: &str) -> StateKey {
+    StateKey::Reserved(name.as_bytes().to_vec())
 }

@@ -1,226 +1,257 @@
-//! The block-prologue hook that runs stdlib migrations.
+//! The block-prologue hook that runs framework migrations.
 //!
-//! A Move chain whose new stdlib release changes the layout of stored structs must rewrite
-//! those resources on every node, deterministically, without halting: this crate decides
-//! *when* (the `migrations` crate knows *how*).
+//! A Move chain whose new framework release changes the layout of stored structs must rewrite
+//! those values on every node, deterministically, without halting: this crate decides *when*
+//! (the `migrations` crate knows *how*).
 //! - [`hook`]: [`Hook::maybe_migrate`], called at the start of every block: activation at a
 //!   release's height, system-account migrations in that block, user-account migrations in
 //!   budgeted chunks with a cursor in state, failures quarantined or halted, never a panic;
+//! - [`governance`]: the consensus writes that schedule a release and set what it runs with;
 //! - [`config`]: the chain the hook runs in ([`ChainConfig`]: address width, status location,
-//!   system accounts, budget), instead of constants;
-//! - [`schedule`]: the schedule built once from the releases' catalogues and the config;
-//! - [`status`]: the on-chain status (`0x1::Migrations::Status` at 0x0 for this stdlib);
-//! - [`read`]: migrate-on-read during the window, writes to closed versions refused;
+//!   system accounts, default budget and limits), instead of constants;
+//! - [`schedule`]: the releases' plans and catalogues, checked and ordered once;
+//! - [`status`]: the on-chain status, where everything that decides a block's work is recorded;
+//! - [`consensus`]: the chain's records against this node's configuration ([`Divergence`]);
+//! - [`read`]: accesses during a migration window, as transactions make them (consensus writes)
+//!   and as RPC serves them ([`Hook::view_resource`], a view);
+//! - [`error`]: what went wrong, and what a node does about it ([`Fault`]);
 //! - [`policy`]: the governance trait the node implements;
 //! - [`staged`]: the store overlay that makes a block's work one atomic batch;
-//! - [`persistent`]: [`RedbStore`], the store on redb, one commit per batch;
-//! - [`mod@state_root`]: the SHA-256 root over the sorted state of any backend.
+//! - [`mod@state_root`]: the root over the sorted state of any [`Store`](migrations::store::Store).
 //!
 //! # For node integrators
 //!
-//! A node embeds the hook in four steps: give it your state through [`migrations::store::Store`],
-//! configure the chain and the releases (all of it consensus), call [`Hook::maybe_migrate`] at the
-//! start of every block, and route accesses to migrating structs through the hook while a
-//! migration window is open.
+//! One dependency: this crate re-exports the crates its API uses ([`migrations`],
+//! [`binary_format`], [`upgrade_spec`]); the `toml` feature reads declaration files.
 //!
-//! **Your state.** Implement [`Store`](migrations::store::Store) over whatever holds resources:
-//! `get` one resource by (account, struct tag); `scan` up to `limit` accounts holding a tag, in
-//! address order ([`AccountAddress`](migrations::AccountAddress)'s `Ord`, bytewise within the
-//! chain's width), starting *after* a cursor that need not exist, at a cost proportional to what
-//! it returns (the prologue pages through millions of accounts a chunk per block); `apply` a
-//! [`WriteBatch`](migrations::store::WriteBatch) all or nothing (check every write with
+//! **Your state.** Implement [`Store`](migrations::store::Store) over whatever holds it, keyed by
+//! canonical state keys ([`migrations::state_key`]: a resource is `1 ++ BCS(struct tag) ++
+//! account`, so every instance of a struct is one contiguous key range): `get_key`, `scan_keys`
+//! (keys under a prefix, in byte order, strictly after a cursor that need not exist, at a cost
+//! proportional to what it visits: the prologue pages through millions of values a chunk per
+//! block), and `apply`, all or nothing (check every write with
 //! [`WriteBatch::validate`](migrations::store::WriteBatch::validate) before changing anything).
-//! The hook applies one batch per call. To commit the prologue together with the block's
-//! transactions, pass a [`Staged`] overlay of your state and apply its
-//! [`into_batch`](Staged::into_batch) with the block.
+//! The hook applies one batch per call; to commit the prologue with the block's transactions,
+//! pass a [`Staged`] overlay and apply its [`into_batch`](Staged::into_batch) with the block.
 //!
-//! **Consensus configuration.** Every node must be configured alike, or nodes compute
-//! different states: the [`ChainConfig`] (address width, where the status lives, the system
-//! accounts, the budget, the quarantine limit), the [`ReleasePlan`]s (each release's number,
-//! activation height and catalogue, whose entries' checksums are recorded on chain and checked
-//! at every start), the stored instances of generic structs ([`HookConfig::instances`]: a store
-//! cannot list them, so you say which exist), and a [`Policy`] that answers from on-chain
-//! governance state. The budget is the one a node might tune locally: it is recorded in the
-//! status when a release activates, and from then on every node follows the recorded value;
-//! [`Hook::budget_mismatch`] lists where this node's configuration disagrees, so that an
-//! operator can fix it. Build the status tag from a name no module of the chain declares.
+//! **What is consensus.** Two nodes compute the same state only from the same inputs, so every
+//! input that changes the state comes from the chain, never from a node's own settings:
+//! - *Recorded on chain when a release is scheduled* (at genesis or by a governance transaction:
+//!   [`Hook::schedule`], [`Hook::schedule_at`], [`Hook::unschedule`], [`Hook::set_budget`]): the
+//!   activation height, the budget a block may spend, the quarantine and value size limits, and
+//!   the id and checksum of every catalogue entry. Every node follows the recorded values; where
+//!   its own configuration differs it says so ([`Hook::divergence`]) and still computes the
+//!   chain's state. A node whose catalogue differs from the recorded checksums refuses to run
+//!   ([`ConsensusError::Catalogue`]) rather than apply something else.
+//! - *Configured alike on every node*: the [`ChainConfig`]'s address width, status key and system
+//!   accounts, the catalogues (checked as above), and a [`Policy`] that answers from on-chain
+//!   governance state.
+//! - *Not listed anywhere*: which instantiations of a generic struct exist. Every instance met in
+//!   state (by the pass or on access) is migrated with the plan derived for its type arguments,
+//!   or recorded as a failure; the window closes only when none is left.
+//!
+//! **Which calls write consensus state, and which are views.**
+//!
+//! | call | writes | where |
+//! |---|---|---|
+//! | [`Hook::maybe_migrate`] | the prologue's migrations and the status | every block, before its transactions |
+//! | [`Hook::schedule`], [`Hook::schedule_at`], [`Hook::schedule_all`], [`Hook::unschedule`], [`Hook::set_budget`] | the status | genesis or a governance transaction |
+//! | [`Hook::read_resource`], [`Hook::write_resource`], [`Hook::write_resource_as`], [`Hook::delete_resource`] | the account's migration and the status | inside a transaction, on every node alike |
+//! | [`Hook::view_resource`], [`Hook::second_pass`], [`state_root()`] | nothing (`&self`, `&dyn Store`) | RPC, indexers, simulation, audits |
+//! | [`Hook::status`], [`Hook::divergence`], [`Hook::migrations`], [`Hook::all_done`] | nothing | what this node last read |
+//!
+//! Serve reads that are not part of a block (RPC, an indexer, a simulation) with
+//! [`Hook::view_resource`]: it returns the value in the active layout whether or not its account
+//! was migrated yet, migrating in memory and writing nothing. A read through
+//! [`Hook::read_resource`] migrates the account in state and changes the root: only a
+//! transaction, executed by every node, may make it.
 //!
 //! **Every block.** Call [`Hook::maybe_migrate`] before the block's transactions with the block's
-//! height. When nothing is due it returns at once (one compare); at a release's height it
-//! activates the release and migrates the system accounts' resources in that block; afterwards it
-//! migrates user accounts in chunks within the budget, the cursor kept in the status so that a
-//! restarted node resumes. A failed call (a [`HookError`]) has applied nothing and is redone by
-//! the next call: do not halt the chain on it. The hook keeps the status it last wrote in memory:
-//! if your node discards a block after its prologue ran (a failed commit, a block not
-//! finalized), build the hook again so that it reads the status from your state.
+//! height. When nothing is due it returns at once (two compares, no store access); at a release's
+//! height it activates the release and migrates the system accounts' values in that block;
+//! afterwards it migrates user values in chunks within the recorded budget, the cursor in the
+//! status so that a restarted node resumes. The hook never trusts its memory over your state: a
+//! call for a block that is not after the last one it saw (a discarded block, a restored backup)
+//! or a status that is not the one it last wrote makes it read the status again.
 //!
-//! **During a window.** From a release's activation until its migrations complete, stored bytes
-//! of a migrating tag may still be in the old layout. Route every read and write of such a tag,
-//! by transactions and system operations alike, through the hook: [`Hook::read_resource`]
-//! migrates the account first if the pass has not reached it (and returns the new bytes);
-//! [`Hook::write_resource`] and [`Hook::delete_resource`] refuse writes to closed versions and,
-//! in place, record the key as new so that the pass leaves it alone; [`Hook::write_resource_as`]
-//! also refuses bytes encoded for a release older than an active in-place change. A write that
-//! bypasses the hook leaves new bytes the status does not know of, which the pass would then
-//! transform a second time. [`Hook::migrations`] lists the tags each migration reads and writes.
+//! **When a call fails**, [`HookError::fault`] says what the node does; the call applied nothing:
+//! - [`Fault::Local`] (the store failed, or blocks were skipped on this store): this node cannot
+//!   produce or validate the block. Do not commit the block without the prologue's writes: retry
+//!   it, or stop, as a node does on a disk error. Committing it would leave this node a chunk
+//!   behind its peers, with another state root.
+//! - [`Fault::Node`] (this node's configuration cannot follow the chain: another catalogue, a
+//!   release it has no plan for): stop, fix the configuration, restart.
+//! - [`Fault::Chain`] (the status in state does not decode, a governance request refused): the
+//!   same on every node; the block goes on, and the prologue does nothing until it is repaired.
+//!
+//! A value that cannot be migrated is not an error: it is recorded in the status and quarantined
+//! (its old bytes kept), identically on every node; a migration that fails too often halts and
+//! waits for governance ([`Policy::on_halted`]).
+//!
+//! **During a window**, from a release's activation until its migrations complete, stored bytes
+//! of a migrating struct may still be in the old layout. Route every transaction's read and write
+//! of such a struct through the hook ([`Hook::migrations`] lists each migration's key range):
+//! [`Hook::read_resource`] migrates the account first; [`Hook::write_resource`] and
+//! [`Hook::delete_resource`] refuse writes to closed versions and, in place, record the key as
+//! migrated so that the pass leaves it alone; [`Hook::write_resource_as`] also refuses bytes
+//! encoded for a release older than an active in-place change. A write that bypasses the hook
+//! leaves new bytes the status does not know of, which the pass would transform a second time.
 //!
 //! **Threads.** [`Hook`] is `Send + Sync` (policies must be too): build it once at start, keep it
-//! behind a lock, and call it from the block-execution thread. Its calls take `&mut self`.
+//! behind a lock, call it from the block-execution thread; views take `&self`.
 //!
-//! The example below is a whole upgrade: a 32-byte chain whose framework at `0x1` changes three
-//! stored structs in place (devchain's `framework`), a node state of its own, the two releases
-//! loaded from disk, and the window crossed block by block.
+//! The example below is a whole upgrade, and copies into a crate of its own with one dependency
+//! line (`vm-hooks`, feature `toml`) and the fixture folder: a 32-byte chain whose framework at
+//! `0x1` changes three stored structs in place, read from the committed release folders
+//! (`devchain/fixtures/framework`), a node state of its own, the release scheduled at genesis, and
+//! two nodes, one configured with another budget, crossing the window block by block with equal
+//! state roots; an RPC read through the view meanwhile.
 //!
 //! ```
-//! use binary_format::Module;
-//! use migrations::catalogue::Catalogue;
-//! use migrations::handlers::Handlers;
-//! use migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
-//! use migrations::{AccountAddress, ReleaseIndex, StructTag, TypeTag, Value};
 //! use std::collections::BTreeMap;
 //! use std::ops::Bound;
-//! use upgrade_spec::registry::ReleaseName;
-//! use releases::{load, LoadOptions};
-//! use vm_hooks::{AllowAll, Budget, ChainConfig, Hook, HookConfig, ReleasePlan};
+//! use std::path::Path;
+//! use vm_hooks::binary_format::{read_module, AddressLength, Module};
+//! use vm_hooks::migrations::catalogue::Catalogue;
+//! use vm_hooks::migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
+//! use vm_hooks::migrations::{decode, encode, AccountAddress, ReleaseIndex, StructTag, Value};
+//! use vm_hooks::upgrade_spec::{Declarations, ReleaseId, ReleaseLabel};
+//! use vm_hooks::{state_root, AllowAll, Budget, ChainConfig, Hook, HookConfig, ReleasePlan};
 //!
-//! /// The node's own state: resources by (struct tag, account), so that the accounts holding
-//! /// one tag are a contiguous range in address order.
-//! #[derive(Default)]
+//! /// The node's own state: values by canonical key, so that a struct's instances are one
+//! /// contiguous range.
+//! #[derive(Default, Clone)]
 //! struct NodeState {
-//!     resources: BTreeMap<(StructTag, AccountAddress), Vec<u8>>,
+//!     entries: BTreeMap<Vec<u8>, Vec<u8>>,
 //! }
 //!
 //! impl Store for NodeState {
-//!     fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
-//!         Ok(self.resources.get(&(tag.clone(), *account)).cloned())
+//!     fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+//!         Ok(self.entries.get(key).cloned())
 //!     }
 //!
-//!     fn scan(
+//!     fn scan_keys(
 //!         &self,
-//!         tag: &StructTag,
-//!         after: Option<&AccountAddress>,
-//!         limit: usize,
-//!     ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
-//!         // Strictly after the cursor (which need not be held); from the lowest address of the
-//!         // chain's width without one. One range read: cost follows what is returned.
+//!         prefix: &[u8],
+//!         after: Option<&[u8]>,
+//!         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+//!     ) -> Result<(), StoreError> {
+//!         // Strictly after the cursor (which need not be held), else from the prefix: one
+//!         // range read, whose cost follows what it visits.
 //!         let start = match after {
-//!             Some(a) => Bound::Excluded((tag.clone(), *a)),
-//!             None => Bound::Included((tag.clone(), AccountAddress::zero(tag.address.width()))),
+//!             Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
+//!             _ => Bound::Included(prefix.to_vec()),
 //!         };
-//!         Ok(self
-//!             .resources
-//!             .range((start, Bound::Unbounded))
-//!             .take_while(|((t, _), _)| t == tag)
-//!             .take(limit)
-//!             .map(|((_, account), bytes)| (*account, bytes.clone()))
-//!             .collect())
+//!         for (key, value) in self.entries.range((start, Bound::Unbounded)) {
+//!             if !key.starts_with(prefix) || !visit(key, value) {
+//!                 break;
+//!             }
+//!         }
+//!         Ok(())
 //!     }
 //!
 //!     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
 //!         // All or nothing: check every write first; past this line nothing can fail.
 //!         batch.validate(DEFAULT_MAX_VALUE_SIZE)?;
-//!         for (tag, group) in batch.into_groups() {
-//!             for (account, write) in group {
-//!                 match write {
-//!                     Write::Put(bytes) => self.resources.insert((tag.clone(), account), bytes),
-//!                     Write::Delete => self.resources.remove(&(tag.clone(), account)),
-//!                 };
-//!             }
+//!         for (key, write) in batch.into_writes() {
+//!             match write {
+//!                 Write::Put(value) => self.entries.insert(key, value),
+//!                 Write::Delete => self.entries.remove(&key),
+//!             };
 //!         }
 //!         Ok(())
 //!     }
 //! }
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use devchain::framework;
-//!
-//! // Two releases as a release engineer has them: folders of `.mv` files.
-//! let releases = tempfile::tempdir()?;
-//! let [old_files, new_files] = framework::release_files()?;
-//! for (name, files) in [(framework::OLD_NAME, old_files), (framework::NEW_NAME, new_files)] {
-//!     let folder = releases.path().join(name);
-//!     std::fs::create_dir_all(&folder)?;
-//!     for (file, bytes) in files {
-//!         std::fs::write(folder.join(file), bytes)?;
+//! /// A release as a release engineer has it: a folder of `.mv` files.
+//! fn release(dir: &Path, width: AddressLength) -> Result<Vec<Module>, Box<dyn std::error::Error>> {
+//!     let mut files: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+//!     files.sort_by_key(|f| f.file_name());
+//!     let mut modules = Vec::new();
+//!     for file in files.iter().filter(|f| f.path().extension().is_some_and(|e| e == "mv")) {
+//!         modules.push(read_module(&std::fs::read(file.path())?, width)?);
 //!     }
+//!     Ok(modules)
 //! }
-//! let old = load(&releases.path().join(framework::OLD_NAME), LoadOptions::default())?;
-//! let new = load(&releases.path().join(framework::NEW_NAME), LoadOptions::default())?;
-//! assert!(old.is_complete() && new.is_complete(), "a module that does not read is reported");
-//! let width = new.address_length; // decided from the modules: 32 bytes
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../devchain/fixtures/framework");
+//! let width = AddressLength::Bytes32;
+//! let (old, new) = (release(&fixtures.join("6.9.9"), width)?, release(&fixtures.join("7.0.0"), width)?);
+//! let old: Vec<&Module> = old.iter().collect();
+//! let new: Vec<&Module> = new.iter().collect();
 //!
 //! // The catalogue: one entry per stored struct that changes, checked against both releases.
-//! // Declarations name the release as the checker does (its folder name, here "7.0.0").
-//! let old_modules: Vec<&Module> = old.modules.iter().map(|m| &m.module).collect();
-//! let new_modules: Vec<&Module> = new.modules.iter().map(|m| &m.module).collect();
-//! let catalogue = Catalogue::build(
-//!     &old_modules,
-//!     &new_modules,
-//!     &upgrade_spec::ReleaseLabel::new(framework::NEW_NAME)?,
-//!     &framework::declarations()?,
-//!     None,              // no versioned-address registry: every change is in place
-//!     &Handlers::new(),  // register hand-written transforms here; these are all derived
-//!     width,
-//! )
-//! .map_err(|problems| format!("{problems:?}"))?;
+//! // Declarations name the release as the checker does (its folder name).
+//! let label = ReleaseLabel::new("7.0.0")?;
+//! let declarations = Declarations::load(&fixtures.join("migrations.toml"))?;
+//! let catalogue = Catalogue::builder(&old, &new, &label, width).declarations(&declarations).build()?;
 //!
-//! // The chain (consensus): its width, the status at 0x1 under a tag no module declares,
-//! // 0x1 the one system account, and the budget every node records at activation.
-//! let framework_account = AccountAddress::from_u64(1, width);
+//! // The chain: its width, the status at 0x1 under a tag no module declares, 0x1 the one system
+//! // account, and the budget this node would schedule a release with.
+//! let framework = AccountAddress::from_u64(1, width);
 //! let status_tag = StructTag::parse("0x1::migration_hook::Status", width)?;
-//! let chain = ChainConfig::new(width, framework_account, status_tag, [framework_account])?
+//! let chain = ChainConfig::new(width, framework, status_tag, [framework])?
 //!     .with_budget(Budget { max_resources: 60, max_bytes: 1 << 20 });
-//! // `CoinStore<phantom T>` is stored once per coin type: say which exist.
-//! let mut config = HookConfig::new(chain);
-//! let coin = StructTag::parse("0x1::aptos_coin::AptosCoin", width)?;
-//! config.instances.insert("coin-store-7".to_owned(), vec![vec![TypeTag::Struct(Box::new(coin))]]);
 //! const ACTIVATION: u64 = 3;
-//! let plan = ReleasePlan::new(ReleaseName::new(7), ACTIVATION, catalogue);
-//! let mut hook = Hook::new(vec![plan], config, Box::new(AllowAll))?;
-//! fn shared<T: Send + Sync>(_: &T) {}
-//! shared(&hook); // a node may keep it behind a lock
+//! let plan = || ReleasePlan::new(ReleaseId::new(7, label.clone()), ACTIVATION, catalogue.clone());
+//! let mut node = Hook::new(vec![plan()], HookConfig::new(chain.clone()), Box::new(AllowAll))?;
+//! // A peer whose operator tuned the budget locally: it follows the chain's all the same.
+//! let tuned = chain.clone().with_budget(Budget { max_resources: 1_000, max_bytes: 1 << 20 });
+//! let mut peer = Hook::new(vec![plan()], HookConfig::new(tuned), Box::new(AllowAll))?;
 //!
-//! // Genesis on the old release: the framework's config at 0x1, an account and a coin store
-//! // in each of 100 user accounts.
-//! let mut state = NodeState::default();
-//! let mut batch = WriteBatch::new();
-//! for (tag, account, bytes) in framework::genesis(100)?.iter() {
-//!     batch.put(*account, tag.clone(), bytes.to_vec());
+//! // Genesis on the old release: the governance config at 0x1; in each of 100 users an account
+//! // and a coin store, of two coins (nobody lists a generic struct's instances).
+//! let index = ReleaseIndex::new(old.iter().copied(), width)?;
+//! let mut genesis = WriteBatch::new();
+//! let mut put = |account: AccountAddress, tag: &str, value: Value| -> Result<(), Box<dyn std::error::Error>> {
+//!     let tag = StructTag::parse(tag, width)?;
+//!     genesis.put(account, tag.clone(), encode(&value, &index.layout_of_struct_tag(&tag)?)?);
+//!     Ok(())
+//! };
+//! let governance = Value::Struct(vec![Value::U128(51), Value::U64(1_000), Value::U64(7_200)]);
+//! put(framework, "0x1::governance::GovernanceConfig", governance)?;
+//! let user = |n: u64| AccountAddress::from_u64(0x1000 + n, width);
+//! for n in 1..=100 {
+//!     let key = Value::Vector(vec![Value::U8(n as u8); 32]);
+//!     put(user(n), "0x1::account::Account", Value::Struct(vec![key, Value::U64(n)]))?;
+//!     let coin = if n % 2 == 0 { "0x1::aptos_coin::AptosCoin" } else { "0xcafe::my_coin::MyCoin" };
+//!     let store = Value::Struct(vec![Value::Struct(vec![Value::U64(n * 1_000)]), Value::Bool(false)]);
+//!     put(user(n), &format!("0x1::coin::CoinStore<{coin}>"), store)?;
 //! }
-//! state.apply(batch)?;
+//! let mut state = NodeState::default();
+//! state.apply(genesis)?;
+//! // The chain's genesis schedules the release: recorded in state, followed by every node.
+//! node.schedule_all(&mut state)?;
+//! let mut peer_state = state.clone();
 //!
-//! // The user the pass reaches last, and the layouts it is read with.
-//! let last_user = (1..=100).map(framework::user).max().ok_or("no users")?;
-//! let account_tag = StructTag::parse(framework::ACCOUNT, width)?;
-//! let new_index = ReleaseIndex::new(new_modules.iter().copied(), width)?;
-//! let new_layout = new_index.layout_of_struct_tag(&account_tag)?;
-//!
+//! let account_tag = StructTag::parse("0x1::account::Account", width)?;
+//! let new_layout = ReleaseIndex::new(new.iter().copied(), width)?.layout_of_struct_tag(&account_tag)?;
 //! let mut height = 1;
-//! while !hook.all_done() {
-//!     let report = hook.maybe_migrate(&mut state, height)?;
-//!     if height < ACTIVATION {
-//!         assert!(report.idle);
-//!     }
+//! while !node.all_done() {
+//!     // A failed call applied nothing: on `Fault::Local` the node does not commit this block.
+//!     let report = node.maybe_migrate(&mut state, height)?;
+//!     peer.maybe_migrate(&mut peer_state, height)?;
 //!     if height == ACTIVATION {
-//!         // The system part is done in the activation block; users are in chunks.
 //!         assert_eq!((report.activated, report.system_resources), (1, 1));
-//!         assert!(report.resources <= 60);
-//!         // The window is open: the last user's account still holds old bytes...
-//!         let stored = state.get(&last_user, &account_tag)?.ok_or("no account")?;
-//!         assert!(migrations::decode(&stored, &new_layout).is_err());
-//!         // ...and a transaction reading it through the hook gets the new layout, with the
-//!         // declared default in the new field. The pass will pass over it.
-//!         let read = hook.read_resource(&mut state, last_user, &account_tag)?.ok_or("no account")?;
-//!         let value = migrations::decode(&read, &new_layout)?;
+//!         // An RPC read of the user the pass reaches last: the new layout, with the declared
+//!         // default in the new field, and nothing written.
+//!         let last = (1..=100).map(user).max().ok_or("no users")?;
+//!         let root = state_root(&state)?;
+//!         let seen = node.view_resource(&state, last, &account_tag)?.ok_or("no account")?;
+//!         let value = decode(&seen, &new_layout)?;
 //!         assert_eq!(value.fields().and_then(|f| f.get(2)), Some(&Value::U64(0)));
+//!         assert_eq!(state_root(&state)?, root, "a view changes nothing");
 //!     }
-//!     // ... then the block's transactions, their accesses to migrating tags through the hook.
+//!     // ... then the block's transactions, their accesses to migrating structs through the hook.
+//!     assert_eq!(state_root(&state)?, state_root(&peer_state)?, "block {height}");
 //!     height += 1;
 //! }
-//! assert!(height > ACTIVATION + 2, "200 user resources at 60 a block take several blocks");
-//! let status = hook.status().ok_or("no status")?;
+//! assert!(height > ACTIVATION + 2, "200 user values at 60 a block take several blocks");
+//! let status = node.status().ok_or("no status")?;
 //! assert_eq!(status.completed().len(), 3);
-//! assert!(status.failures().is_empty() && hook.budget_mismatch().is_empty());
+//! assert!(status.failures().is_empty());
+//! assert!(node.divergence().is_empty() && !peer.divergence().is_empty(), "the peer says its budget differs");
 //! # Ok(())
 //! # }
 //! ```
@@ -228,8 +259,10 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod consensus;
+pub mod error;
+pub mod governance;
 pub mod hook;
-pub mod persistent;
 pub mod policy;
 pub mod read;
 pub mod schedule;
@@ -237,15 +270,21 @@ pub mod staged;
 pub mod state_root;
 pub mod status;
 
+pub use binary_format;
+pub use migrations;
+pub use upgrade_spec;
+
 pub use config::{Budget, ChainConfig, ConfigError};
-pub use hook::{BlockReport, Hook, HookError, PlannedMigration};
-pub use persistent::{RedbOptions, RedbStore};
+pub use consensus::Divergence;
+pub use error::{ConsensusError, Fault, HookError};
+pub use governance::GovernanceError;
+pub use hook::{reserved_status_key, BlockReport, Hook, PlannedMigration};
 pub use policy::{AllowAll, Decision, HaltedMigration, Policy};
 pub use read::AccessError;
 pub use schedule::{HookConfig, ReleasePlan, ScheduleError};
 pub use staged::Staged;
-pub use state_root::{state_root, BadStateRoot, RootHasher, SortedState, StateRoot};
-pub use status::{Activation, Completed, Cursor, Failure, InProgress, Status, StatusError};
+pub use state_root::{ends_page, state_root, BadStateRoot, Pages, RootHasher, StateRoot};
+pub use status::{Completed, Cursor, Failure, InProgress, ReleaseRecord, Status, StatusError};
 
 #[cfg(test)]
 mod send_sync {
@@ -254,6 +293,5 @@ mod send_sync {
     fn the_hook_is_send_and_sync() {
         fn both<T: Send + Sync>() {}
         both::<crate::Hook>();
-        both::<crate::RedbStore>();
     }
 }

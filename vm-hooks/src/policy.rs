@@ -5,7 +5,7 @@
 //! failed waits for a decision. The hook asks, deterministically, at the start of a block; the
 //! node answers from on-chain governance state, so every node gets the same answer.
 
-use upgrade_spec::registry::ReleaseName;
+use upgrade_spec::ReleaseId;
 
 /// A migration that failed and stopped: its chunk was rolled back, its cursor kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,10 +13,10 @@ pub struct HaltedMigration<'a> {
     /// The catalogue entry's id.
     pub id: &'a str,
     /// The release it belongs to.
-    pub release: ReleaseName,
+    pub release: &'a ReleaseId,
     /// Why it stopped.
     pub reason: &'a str,
-    /// Accounts it has quarantined so far.
+    /// Values it has quarantined so far.
     pub quarantined: u64,
 }
 
@@ -41,7 +41,7 @@ pub enum Decision {
 pub trait Policy: std::fmt::Debug + Send + Sync {
     /// May the migrations of `release` start in block `height`? If not, the release is not
     /// activated and the question is asked again next block.
-    fn may_start(&self, release: ReleaseName, height: u64) -> bool;
+    fn may_start(&self, release: &ReleaseId, height: u64) -> bool;
 
     /// What to do with a halted migration, in block `height`.
     fn on_halted(&self, halted: &HaltedMigration<'_>, height: u64) -> Decision;
@@ -53,7 +53,7 @@ pub trait Policy: std::fmt::Debug + Send + Sync {
 pub struct AllowAll;
 
 impl Policy for AllowAll {
-    fn may_start(&self, _release: ReleaseName, _height: u64) -> bool {
+    fn may_start(&self, _release: &ReleaseId, _height: u64) -> bool {
         true
     }
 

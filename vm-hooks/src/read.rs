@@ -1,10 +1,19 @@
 //! Access during a migration window: reads in the new layout, writes only in the new layout.
 //!
-//! The background pass takes many blocks to reach every account, and in the meantime
-//! transactions and system operations must read user resources in the new layout (zero
-//! downtime: both versions live for a period). So a read of a resource the pass has not reached
-//! migrates that one account on the spot, through the same runner and transform as the pass (so
-//! the result is the same as if the pass had done it), and counts it as migrated. Both remedies:
+//! The background pass takes many blocks to reach every value, and in the meantime transactions
+//! and system operations must read user resources in the new layout (zero downtime: both
+//! versions live for a period). Two kinds of call, and a node must not mix them up:
+//! - **consensus access** ([`Hook::read_resource`], [`Hook::write_resource`],
+//!   [`Hook::delete_resource`], [`Hook::write_resource_as`]): what a transaction does, in every
+//!   node alike. A read of a value the pass has not reached migrates it on the spot (through the
+//!   same runner and transform as the pass, so the result is the same as if the pass had done
+//!   it) and *writes* it, with the status; a write in place records the key as new.
+//! - **views** ([`Hook::view_resource`]): what an RPC, an indexer or a simulation reads. The value
+//!   comes back in the active layout whether or not its account has been migrated, transformed
+//!   in memory; nothing is written, the status is read from the store (not from the hook's
+//!   memory), and two nodes stay equal whatever one of them is asked.
+//!
+//! Both remedies:
 //! - *versioned*: the new version has a new tag; an account holding only an older one is
 //!   migrated along the chain of versions (v1 -> v2 -> v3). The old version is closed once its
 //!   release activates: still readable, never written.
@@ -13,20 +22,20 @@
 //!   cursor (in key order) are new, the others old, except those recorded as migrated ahead of
 //!   the cursor (on access, or written by a transaction in the new layout), which the pass then
 //!   passes over. A write in the old layout is refused once the release is active.
-//!
-//! Integrators must route reads and writes of migrating tags through these calls during a
-//! window: a write that bypasses them would leave new bytes the status does not know of.
 
-use crate::hook::{Hook, HookError};
+use crate::error::HookError;
+use crate::hook::{Hook, State};
 use crate::staged::Staged;
-use crate::status::{Cursor, InProgress};
+use crate::status::{Cursor, InProgress, Status};
+use migrations::state_key::resource_key;
 use migrations::store::{Store, StoreError, WriteBatch};
 use migrations::{AccountAddress, StructTag};
-use upgrade_spec::registry::ReleaseName;
+use upgrade_spec::ReleaseId;
 
 /// Why a read or write through the hook was refused or failed. The refusals (`NotActive`,
 /// `Closed`, `OldLayout`, `Quarantined`) are the transaction's failure, deterministic on every
-/// node; `Hook` and `Store` are the node's own trouble (nothing was applied).
+/// node; `Hook` and `Store` are the node's own trouble (nothing was applied; see
+/// [`HookError::fault`]).
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     /// The status does not load or match the configuration, or the key is of another width
@@ -42,7 +51,7 @@ pub enum AccessError {
         /// The tag asked for.
         tag: String,
         /// The release that introduces it.
-        release: ReleaseName,
+        release: ReleaseId,
     },
     /// A write to an old version of a versioned migration whose release is active: old
     /// versions stay readable, never written.
@@ -55,7 +64,7 @@ pub enum AccessError {
         /// Its module version.
         module: String,
         /// The release that closed it.
-        release: ReleaseName,
+        release: ReleaseId,
     },
     /// A write whose bytes are in the layout of a release older than an active in-place change
     /// of the tag: the bytes would be read with the new layout.
@@ -66,12 +75,12 @@ pub enum AccessError {
         /// The tag written.
         tag: String,
         /// The release the bytes were encoded for.
-        written: ReleaseName,
+        written: ReleaseId,
         /// The active release that changed the tag in place.
-        active: ReleaseName,
+        active: ReleaseId,
     },
-    /// The account's resource did not migrate on access: it is quarantined (recorded in the
-    /// status, its old bytes kept) and cannot be read in the new layout.
+    /// The value did not migrate on access: it is quarantined (recorded in the status, its old
+    /// bytes kept) and cannot be read in the new layout.
     #[error("{tag} at {account} is quarantined by migration `{migration}`: {reason}")]
     Quarantined {
         /// The tag read.
@@ -91,35 +100,45 @@ impl From<migrations::KeyError> for AccessError {
     }
 }
 
+/// One migration step of an access: the unit, and the key it reads.
+type Step = (usize, Vec<u8>);
+
 impl Hook {
     /// The struct tag `tag`'s version replaced, if a configured versioned migration produces
     /// it: the predecessor the new version records.
-    pub fn predecessor(&self, tag: &StructTag) -> Option<&StructTag> {
-        let &(u, i) = self.schedule.producers.get(tag)?;
-        self.schedule.units.get(u)?.instances.get(i).map(|(instance, _)| &instance.old_tag)
+    pub fn predecessor(&self, tag: &StructTag) -> Option<StructTag> {
+        let &u = self.schedule.producers.get(&(tag.module_id(), tag.name.clone()))?;
+        let entry = self.schedule.units.get(u)?.runner.entry();
+        Some(StructTag {
+            address: migrations::AccountAddress::from_address(entry.from.address, tag.address.width()).ok()?,
+            module: entry.from.name.clone(),
+            ..tag.clone()
+        })
     }
 
     /// Whether `tag` may be written now: refused if its module version is closed (its release's
     /// successor is active) or not yet active.
     pub fn check_write(&mut self, store: &dyn Store, tag: &StructTag) -> Result<(), AccessError> {
-        self.ensure_loaded(store)?;
-        let activated = self.activated_releases();
+        self.refresh(store)?;
+        let Some(state) = self.state.as_ref() else { return Ok(()) };
         let module = tag.module_id();
         if let Some(&index) = self.schedule.closes.get(&module) {
-            if index < activated {
-                return Err(AccessError::Closed {
-                    tag: tag.to_string(),
-                    module: module.to_string(),
-                    release: self.release_name(index),
-                });
+            if let Some(plan) = self.schedule.releases.get(index) {
+                if state.status.release(u64::from(plan.id.number())).is_some_and(|r| r.is_active()) {
+                    return Err(AccessError::Closed {
+                        tag: tag.to_string(),
+                        module: module.to_string(),
+                        release: plan.id.clone(),
+                    });
+                }
             }
         }
-        self.check_active(tag)
+        self.check_active(state, tag)
     }
 
     /// Writes a resource (a transaction's write) in the layout of the newest active release:
     /// refused for closed versions; in place, the key is recorded as new for every migration
-    /// that has not reached it.
+    /// that has not reached it. A consensus write.
     pub fn write_resource(
         &mut self,
         store: &mut dyn Store,
@@ -138,29 +157,36 @@ impl Hook {
 
     /// Writes a resource encoded in the layout of release `written` (the release a transaction
     /// was built against): refused when a later active release changed the tag in place, since
-    /// the bytes would be read with the new layout.
+    /// the bytes would be read with the new layout. A consensus write.
     pub fn write_resource_as(
         &mut self,
         store: &mut dyn Store,
-        written: ReleaseName,
+        written: &ReleaseId,
         account: AccountAddress,
         tag: &StructTag,
         bytes: Vec<u8>,
     ) -> Result<(), AccessError> {
-        self.ensure_loaded(&*store)?;
-        let activated = self.activated_releases();
-        let newer = self
-            .schedule
-            .in_place_readers(tag)
-            .filter_map(|(u, _)| self.schedule.units.get(u))
-            .find(|unit| unit.release > written && unit.release_index < activated);
-        if let Some(unit) = newer {
-            return Err(AccessError::OldLayout { tag: tag.to_string(), written, active: unit.release });
+        self.refresh(&*store)?;
+        if let Some(state) = self.state.as_ref() {
+            let id = (tag.module_id(), tag.name.clone());
+            let newer = self
+                .schedule
+                .in_place_readers(&id)
+                .filter_map(|u| self.schedule.units.get(u))
+                .find(|unit| unit.release.number() > written.number() && state.is_active(unit));
+            if let Some(unit) = newer {
+                return Err(AccessError::OldLayout {
+                    tag: tag.to_string(),
+                    written: written.clone(),
+                    active: unit.release.clone(),
+                });
+            }
         }
         self.write_resource(store, account, tag, bytes)
     }
 
-    /// Deletes a resource (a transaction's delete): refused for closed versions.
+    /// Deletes a resource (a transaction's delete): refused for closed versions. A consensus
+    /// write.
     pub fn delete_resource(
         &mut self,
         store: &mut dyn Store,
@@ -185,54 +211,56 @@ impl Hook {
         tag: &StructTag,
         bytes: Option<Vec<u8>>,
     ) -> Result<(), AccessError> {
+        let key = resource_key(&account, tag);
         let mut batch = WriteBatch::new();
-        let pending: Vec<(usize, usize)> =
-            if bytes.is_some() { self.pending_in_place(tag, &account) } else { Vec::new() };
+        let pending: Vec<usize> = match (&bytes, self.state.as_ref()) {
+            (Some(_), Some(state)) => self.pending_in_place(state, tag, &key, &account),
+            _ => Vec::new(),
+        };
         match bytes {
-            Some(bytes) => batch.put(account, tag.clone(), bytes),
-            None => batch.delete(account, tag.clone()),
+            Some(bytes) => batch.put_key(key.clone(), bytes),
+            None => batch.delete_key(key.clone()),
         }
         if !pending.is_empty() {
             let chain = self.config.chain.clone();
             if let Some(state) = self.state.as_mut() {
-                for (u, i) in pending {
+                for u in pending {
                     if let Some(unit) = self.schedule.units.get(u) {
-                        mark_ahead(&mut state.status, unit, i, account);
+                        mark_ahead(&mut state.status, &unit.id, &key);
                     }
                 }
                 state.status.write_into(&mut batch, &chain);
+                state.stored = Some(state.status.encode());
             }
         }
         store.apply(batch)?;
         Ok(())
     }
 
-    /// The in-place migrations of `tag` that are active and have not yet made the key at
-    /// `account` new: (unit, instance), in schedule order.
-    fn pending_in_place(&self, tag: &StructTag, account: &AccountAddress) -> Vec<(usize, usize)> {
-        let Some(state) = self.state.as_ref() else { return Vec::new() };
+    /// The in-place migrations of `tag` that are active and have not yet made the key new, in
+    /// schedule order.
+    fn pending_in_place(&self, state: &State, tag: &StructTag, key: &[u8], account: &AccountAddress) -> Vec<usize> {
         if self.config.chain.is_system(account) {
-            // A system account's resources were migrated in the activation block.
+            // A system account's values were migrated in the activation block.
             return Vec::new();
         }
+        let id = (tag.module_id(), tag.name.clone());
         self.schedule
-            .in_place_readers(tag)
-            .filter(|&(u, i)| {
+            .in_place_readers(&id)
+            .filter(|&u| {
                 let Some(unit) = self.schedule.units.get(u) else { return false };
-                let active = unit.release_index < state.activated;
                 let finished = state.finished.get(u).copied().unwrap_or(true);
-                let done = state
-                    .status
-                    .progress_of(&unit.id)
-                    .is_some_and(|p| p.cursor.is_done(u32::try_from(i).unwrap_or(u32::MAX), account));
-                active && !finished && unit.has_user_part() && !done
+                let done = state.status.progress_of(&unit.id).is_some_and(|p| p.cursor.is_done(key));
+                state.is_active(unit) && !finished && unit.has_user_part() && !done
             })
             .collect()
     }
 
-    /// Reads `tag` at `account`, migrating the account first if it still holds an older version
-    /// of it (versioned: an older tag; in place: bytes the pass has not reached). `Ok(None)` when
-    /// the account holds no version of it.
+    /// Reads `tag` at `account` for a transaction, migrating the value first if it is still an
+    /// older version (versioned: an older tag; in place: bytes the pass has not reached), and
+    /// writing the migration with the status: a consensus write. `Ok(None)` when the account
+    /// holds no version of it. For reads that must change nothing (RPC, indexers, simulation),
+    /// use [`Hook::view_resource`].
     pub fn read_resource(
         &mut self,
         store: &mut dyn Store,
@@ -240,79 +268,157 @@ impl Hook {
         tag: &StructTag,
     ) -> Result<Option<Vec<u8>>, AccessError> {
         self.config.chain.check_key(&account, tag)?;
-        self.ensure_loaded(&*store)?;
-        self.check_active(tag)?;
-        let Some(steps) = self.steps_to(&*store, account, tag)? else { return Ok(None) };
+        self.refresh(&*store)?;
+        let Some(state) = self.state.take() else { return Ok(None) };
+        let result = self.access(&state, &*store, account, tag);
+        let (steps, state) = match result {
+            Ok(Some(steps)) => (steps, state),
+            Ok(None) => {
+                self.state = Some(state);
+                return Ok(None);
+            }
+            Err(e) => {
+                self.state = Some(state);
+                return Err(e);
+            }
+        };
         if steps.is_empty() {
+            self.state = Some(state);
             return Ok(store.get(&account, tag)?);
         }
-        let result = self.migrate_steps(store, account, tag, &steps);
-        if matches!(result, Err(AccessError::Hook(_) | AccessError::Store(_))) {
-            self.state = None;
+        let mut state = state;
+        let result = self.migrate_steps(&mut state, store, account, tag, &steps);
+        match &result {
+            Err(AccessError::Hook(_) | AccessError::Store(_)) => self.state = None,
+            _ => self.state = Some(state),
         }
         result?;
         Ok(store.get(&account, tag)?)
     }
 
-    /// The migrations, in order, that bring the account's resource to `tag` in its newest
-    /// active layout: `None` when the account holds no version of it.
-    fn steps_to(
+    /// Reads `tag` at `account` in the layout of the newest active release, whether or not the
+    /// migration has reached it, and writes nothing: the read an RPC, an indexer or a simulation
+    /// serves. The status is read from `store` (this call does not trust, or change, the hook's
+    /// memory), so a view of any node's store answers as every node's would. `Ok(None)` when
+    /// the account holds no version of it.
+    pub fn view_resource(
         &self,
         store: &dyn Store,
         account: AccountAddress,
         tag: &StructTag,
-    ) -> Result<Option<Vec<(usize, usize)>>, AccessError> {
+    ) -> Result<Option<Vec<u8>>, AccessError> {
+        self.config.chain.check_key(&account, tag)?;
+        let status = Status::load(store, &self.config.chain)?;
+        let state = self.derive(status, None)?;
+        let Some(steps) = self.access(&state, store, account, tag)? else { return Ok(None) };
+        let mut staged = Staged::new(store);
+        for (u, key) in &steps {
+            let Some(unit) = self.schedule.units.get(*u) else { continue };
+            let mut batch = WriteBatch::new();
+            match unit.runner.migrate_key(&staged, key, &mut batch)? {
+                None => {}
+                Some(Ok(())) => staged.apply(batch)?,
+                Some(Err(failure)) => {
+                    return Err(AccessError::Quarantined {
+                        tag: tag.to_string(),
+                        account: account.to_string(),
+                        migration: unit.id.clone(),
+                        reason: failure.reason,
+                    })
+                }
+            }
+        }
+        Ok(staged.get(&account, tag)?)
+    }
+
+    /// The migrations an access to `tag` at `account` needs, in order, each with the key it
+    /// reads: `None` when the account holds no version of it. Refused when `tag` is not active
+    /// or the value is quarantined.
+    fn access(
+        &self,
+        state: &State,
+        store: &dyn Store,
+        account: AccountAddress,
+        tag: &StructTag,
+    ) -> Result<Option<Vec<Step>>, AccessError> {
+        self.check_active(state, tag)?;
         // Back along versioned migrations to the version the account holds.
-        let mut versioned = Vec::new();
-        let mut held = tag;
-        while store.get(&account, held)?.is_none() {
-            let Some(&(u, i)) = self.schedule.producers.get(held) else { return Ok(None) };
-            let Some((instance, _)) = self.schedule.units.get(u).and_then(|unit| unit.instances.get(i)) else {
+        let mut versioned: Vec<(usize, StructTag)> = Vec::new();
+        let mut held = tag.clone();
+        while store.get(&account, &held)?.is_none() {
+            let Some(&u) = self.schedule.producers.get(&(held.module_id(), held.name.clone())) else {
                 return Ok(None);
             };
-            versioned.push((u, i));
+            let Some(older) = self.predecessor(&held) else { return Ok(None) };
+            versioned.push((u, older.clone()));
             if versioned.len() > self.schedule.units.len() {
                 return Ok(None);
             }
-            held = &instance.old_tag;
+            held = older;
         }
         // What the held bytes still need in place, then each versioned step oldest first, each
         // followed by every active in-place change of the tag it writes made after it (its bytes
         // are written in its own release's layout, whatever those passes have reached).
-        let mut steps = self.pending_in_place(held, &account);
-        let activated = self.activated_releases();
-        for &(u, i) in versioned.iter().rev() {
-            steps.push((u, i));
-            let Some((instance, _)) = self.schedule.units.get(u).and_then(|unit| unit.instances.get(i)) else {
-                continue;
+        let held_key = resource_key(&account, &held);
+        let mut steps: Vec<Step> = self
+            .pending_in_place(state, &held, &held_key, &account)
+            .into_iter()
+            .map(|u| (u, held_key.clone()))
+            .collect();
+        for (u, old) in versioned.iter().rev() {
+            steps.push((*u, resource_key(&account, old)));
+            let Some(unit) = self.schedule.units.get(*u) else { continue };
+            let entry = unit.runner.entry();
+            let written = (entry.to.clone(), entry.struct_name.clone());
+            let new_tag = StructTag {
+                address: AccountAddress::from_address(entry.to.address, tag.address.width())?,
+                module: entry.to.name.clone(),
+                ..old.clone()
             };
-            steps.extend(self.schedule.in_place_readers(&instance.new_tag).filter(|&(later, _)| {
-                later > u && self.schedule.units.get(later).is_some_and(|unit| unit.release_index < activated)
-            }));
+            let new_key = resource_key(&account, &new_tag);
+            steps.extend(
+                self.schedule
+                    .in_place_readers(&written)
+                    .filter(|&later| later > *u && self.schedule.units.get(later).is_some_and(|l| state.is_active(l)))
+                    .map(|later| (later, new_key.clone())),
+            );
+        }
+        // A value already quarantined by one of these migrations cannot be read anew.
+        for (u, key) in &steps {
+            if let Some(unit) = self.schedule.units.get(*u) {
+                if let Some(f) = state.status.failure_at(&unit.id, key) {
+                    return Err(AccessError::Quarantined {
+                        tag: tag.to_string(),
+                        account: account.to_string(),
+                        migration: unit.id.clone(),
+                        reason: f.reason.clone(),
+                    });
+                }
+            }
         }
         Ok(Some(steps))
     }
 
     fn migrate_steps(
-        &mut self,
+        &self,
+        state: &mut State,
         store: &mut dyn Store,
         account: AccountAddress,
         tag: &StructTag,
-        steps: &[(usize, usize)],
+        steps: &[Step],
     ) -> Result<(), AccessError> {
         let chain = self.config.chain.clone();
-        let Some(state) = self.state.as_mut() else { return Ok(()) };
         let mut quarantined = None;
         let batch = {
             let mut staged = Staged::new(&*store);
-            for &(u, i) in steps {
-                let Some(unit) = self.schedule.units.get(u) else { continue };
-                let Some((instance, runner)) = unit.instances.get(i) else { continue };
-                match runner.migrate_account(instance, &mut staged, account)? {
+            for (u, key) in steps {
+                let Some(unit) = self.schedule.units.get(*u) else { continue };
+                let mut one = WriteBatch::new();
+                match unit.runner.migrate_key(&staged, key, &mut one)? {
                     None => {}
                     Some(Ok(())) => {
-                        state.status.clear_failure(&unit.id, account);
-                        if !state.finished.get(u).copied().unwrap_or(true) {
+                        staged.apply(one)?;
+                        if !state.finished.get(*u).copied().unwrap_or(true) {
                             let progress = state.status.progress_of(&unit.id).cloned().unwrap_or(InProgress {
                                 id: unit.id.clone(),
                                 cursor: Cursor::default(),
@@ -320,7 +426,7 @@ impl Hook {
                             });
                             state.status.set_progress(InProgress { migrated: progress.migrated + 1, ..progress });
                             if unit.in_place {
-                                mark_ahead(&mut state.status, unit, i, account);
+                                mark_ahead(&mut state.status, &unit.id, key);
                             }
                         }
                     }
@@ -328,7 +434,7 @@ impl Hook {
                         // A system account failing is its migration failing, which the prologue
                         // records.
                         if !chain.is_system(&account) {
-                            state.status.record_failure(&unit.id, account, failure.reason.clone());
+                            state.status.record_failure(&unit.id, key, failure.reason.clone());
                         }
                         quarantined = Some((unit.id.clone(), failure.reason));
                         break;
@@ -341,6 +447,7 @@ impl Hook {
             staged.into_batch()
         };
         store.apply(batch)?;
+        state.stored = Some(state.status.encode());
         match quarantined {
             None => Ok(()),
             Some((migration, reason)) => {
@@ -349,30 +456,26 @@ impl Hook {
         }
     }
 
-    fn check_active(&self, tag: &StructTag) -> Result<(), AccessError> {
-        if let Some(&(u, _)) = self.schedule.producers.get(tag) {
+    fn check_active(&self, state: &State, tag: &StructTag) -> Result<(), AccessError> {
+        if let Some(&u) = self.schedule.producers.get(&(tag.module_id(), tag.name.clone())) {
             if let Some(unit) = self.schedule.units.get(u) {
-                if unit.release_index >= self.activated_releases() {
-                    return Err(AccessError::NotActive { tag: tag.to_string(), release: unit.release });
+                if !state.is_active(unit) {
+                    return Err(AccessError::NotActive { tag: tag.to_string(), release: unit.release.clone() });
                 }
             }
         }
         Ok(())
     }
-
-    fn release_name(&self, index: usize) -> ReleaseName {
-        self.schedule.releases.get(index).map_or(ReleaseName::new(0), |(r, _, _)| *r)
-    }
 }
 
-/// Records the key of instance `i` at `account` as migrated ahead of `unit`'s cursor.
-fn mark_ahead(status: &mut crate::status::Status, unit: &crate::schedule::Unit, i: usize, account: AccountAddress) {
-    let progress = status.progress_of(&unit.id).cloned().unwrap_or(InProgress {
-        id: unit.id.clone(),
+/// Records `key` as migrated ahead of migration `id`'s cursor.
+fn mark_ahead(status: &mut Status, id: &str, key: &[u8]) {
+    let progress = status.progress_of(id).cloned().unwrap_or(InProgress {
+        id: id.to_owned(),
         cursor: Cursor::default(),
         migrated: 0,
     });
     let mut cursor = progress.cursor;
-    cursor.mark_ahead(u32::try_from(i).unwrap_or(u32::MAX), account);
+    cursor.mark_ahead(key);
     status.set_progress(InProgress { cursor, ..progress });
 }

@@ -8,20 +8,20 @@
 //! atomic. Reads see the staged writes, so a later step of the block sees what an earlier one
 //! did, and a step can be staged over a staging store and dropped (a chunk rolled back).
 
+use migrations::state_key::prefix_end;
 use migrations::store::{Store, StoreError, Write, WriteBatch};
-use migrations::{AccountAddress, StructTag};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 /// Writes staged over `base`, which is only read.
 pub struct Staged<'s> {
     base: &'s dyn Store,
-    pending: BTreeMap<StructTag, BTreeMap<AccountAddress, Write>>,
+    pending: BTreeMap<Vec<u8>, Write>,
 }
 
 impl std::fmt::Debug for Staged<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Staged").field("pending", &self.pending).finish_non_exhaustive()
+        f.debug_struct("Staged").field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
@@ -38,71 +38,74 @@ impl<'s> Staged<'s> {
 
     /// The staged writes, as one batch for the base store.
     pub fn into_batch(self) -> WriteBatch {
-        WriteBatch::from_groups(self.pending)
+        let mut batch = WriteBatch::new();
+        for (key, write) in self.pending {
+            batch.write_key(key, write);
+        }
+        batch
     }
 }
 
 impl Store for Staged<'_> {
-    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.pending.get(tag).and_then(|accounts| accounts.get(account)) {
+    fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.pending.get(key) {
             Some(Write::Put(bytes)) => Ok(Some(bytes.clone())),
             Some(Write::Delete) => Ok(None),
-            None => self.base.get(account, tag),
+            None => self.base.get_key(key),
         }
     }
 
-    /// Merges the base's scan with the staged writes of `tag`, in address order. The base is
-    /// read in pages, since staged deletes can hide any number of its entries.
-    fn scan(
+    /// Merges the base's scan with the staged writes under `prefix`, in key order.
+    fn scan_keys(
         &self,
-        tag: &StructTag,
-        after: Option<&AccountAddress>,
-        limit: usize,
-    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut staged =
-            self.pending.get(tag).map(|m| m.range((start, Bound::Unbounded))).into_iter().flatten().peekable();
-        let page = limit.clamp(1, 1024);
-        let mut out = Vec::with_capacity(limit.min(1024));
-        let mut base: std::collections::VecDeque<(AccountAddress, Vec<u8>)> = Default::default();
-        let (mut base_after, mut base_done) = (after.copied(), false);
-        while out.len() < limit {
-            if base.is_empty() && !base_done {
-                let got = self.base.scan(tag, base_after.as_ref(), page)?;
-                base_done = got.len() < page;
-                base_after = got.last().map(|(a, _)| *a).or(base_after);
-                base.extend(got);
-            }
-            let next_base = base.front().map(|(a, _)| *a);
-            let next_staged = staged.peek().map(|(a, _)| **a);
-            let take_staged = match (next_base, next_staged) {
-                (None, None) => break,
-                (Some(b), Some(s)) => s <= b,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-            };
-            if take_staged {
-                if let Some((account, write)) = staged.next() {
-                    if next_base == Some(*account) {
-                        base.pop_front();
-                    }
-                    if let Write::Put(bytes) = write {
-                        out.push((*account, bytes.clone()));
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        let lower = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
+        };
+        let end = prefix_end(prefix);
+        let upper = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let mut staged = self.pending.range::<[u8], _>((lower, upper)).peekable();
+        let mut going = true;
+        self.base.scan_keys(prefix, after, &mut |key, value| {
+            // Staged writes before this key first.
+            while let Some((k, w)) = staged.next_if(|(k, _)| k.as_slice() < key) {
+                if let Write::Put(bytes) = w {
+                    if !visit(k, bytes) {
+                        going = false;
+                        return false;
                     }
                 }
-            } else if let Some(entry) = base.pop_front() {
-                out.push(entry);
+            }
+            let shown = match staged.next_if(|(k, _)| k.as_slice() == key) {
+                Some((_, Write::Put(bytes))) => visit(key, bytes),
+                Some((_, Write::Delete)) => true,
+                None => visit(key, value),
+            };
+            if !shown {
+                going = false;
+            }
+            shown
+        })?;
+        if going {
+            for (k, w) in staged {
+                if let Write::Put(bytes) = w {
+                    if !visit(k, bytes) {
+                        break;
+                    }
+                }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Stages the batch; never fails (limits are the base store's to check when the whole is
     /// applied).
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        for (tag, group) in batch.into_groups() {
-            self.pending.entry(tag).or_default().extend(group);
-        }
+        self.pending.extend(batch.into_writes());
         Ok(())
     }
 }
@@ -112,6 +115,7 @@ mod tests {
     use super::*;
     use binary_format::AddressLength;
     use migrations::store::InMemoryStore;
+    use migrations::{AccountAddress, StructTag};
 
     fn account(n: u8) -> AccountAddress {
         AccountAddress::from_u64(u64::from(n), AddressLength::Bytes16)

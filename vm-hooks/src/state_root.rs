@@ -1,52 +1,23 @@
-//! The state root: a SHA-256 over the whole sorted state.
+//! The state root: a SHA-256 over the whole state in canonical key order, over any [`Store`].
 //!
-//! Every resource is hashed in key order, the order of [`RedbStore`]'s keys: by the struct tag's
-//! key prefix (its canonical BCS bytes after their length, [`tag_prefix`]), then by account.
-//! Each resource contributes its tag prefix (already length-prefixed), the account's length
-//! and bytes, and the value's length and bytes; the count of resources closes the hash. Two
-//! stores holding the same resources have the same root whatever their backend, and a root
-//! commits to every byte of the state.
+//! Every entry (canonical key, value, and the value's extra metadata where a chain has one) is
+//! hashed in key order ([`migrations::state_key`]).
+//! Entries are grouped into *pages*: a page ends after an entry whose key's FNV-1a hash is a
+//! multiple of [`PAGE`] (about one entry in 1,024, decided by the key alone), or at the end of
+//! the state. Each page is hashed on its own, and the root hashes the pages' hashes in order,
+//! then the count of entries. Because a page boundary depends only on the key, a state split
+//! into key ranges at page starts can be hashed on any number of threads and give the same root
+//! as one pass ([`RootHasher`] for one run of pages, [`StateRoot::of_runs`] to join runs), and
+//! two stores holding the same entries have the same root whatever their backend. A root commits
+//! to every byte of the state.
 
-use crate::persistent::{tag_prefix, RedbStore, Visitor};
-use migrations::store::{InMemoryStore, StoreError};
-use migrations::{AccountAddress, StructTag};
+use migrations::store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 
-const DOMAIN: &[u8] = b"vm-hooks/state-root/v1\0";
-
-/// A store that can visit its whole state in key order.
-pub trait SortedState {
-    /// Calls `visit` with the tag prefix, account and bytes of every resource, in key order.
-    fn visit_sorted(&self, visit: Visitor<'_>) -> Result<(), StoreError>;
-}
-
-impl SortedState for RedbStore {
-    fn visit_sorted(&self, visit: Visitor<'_>) -> Result<(), StoreError> {
-        self.for_each_raw(visit)
-    }
-}
-
-impl SortedState for InMemoryStore {
-    /// The in-memory store orders tags by `StructTag`'s `Ord`, not by their key prefixes: its
-    /// runs of one tag (each already in account order) are visited in prefix order.
-    fn visit_sorted(&self, visit: Visitor<'_>) -> Result<(), StoreError> {
-        let entries: Vec<(&StructTag, &AccountAddress, &[u8])> = self.iter().collect();
-        let mut runs: Vec<(Vec<u8>, usize, usize)> = Vec::new();
-        let mut start = 0;
-        while let Some((tag, _, _)) = entries.get(start) {
-            let end = entries.iter().skip(start).position(|(t, _, _)| t != tag).map_or(entries.len(), |n| start + n);
-            runs.push((tag_prefix(tag), start, end));
-            start = end;
-        }
-        runs.sort_by(|a, b| a.0.cmp(&b.0));
-        for (prefix, start, end) in &runs {
-            for (_, account, bytes) in entries.get(*start..*end).unwrap_or_default() {
-                visit(prefix, account, bytes);
-            }
-        }
-        Ok(())
-    }
-}
+const DOMAIN: &[u8] = b"vm-hooks/state-root/v2\0";
+const PAGE_DOMAIN: &[u8] = b"vm-hooks/state-root/v2/page\0";
+/// One entry in `PAGE` ends a page (on average): pages of about this many entries.
+pub const PAGE: u64 = 1024;
 
 /// A SHA-256 state root.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,12 +57,35 @@ impl std::fmt::Debug for StateRoot {
     }
 }
 
-/// Computes a root from resources fed in key order: what [`state_root`] does over a store, for
-/// a stream that is not one (a snapshot being written or read).
+/// Whether the entry at `key` ends a page: FNV-1a (64-bit) of the key, a multiple of [`PAGE`].
+/// A splitter cuts the state after such an entry, so that every range starts a page.
+#[inline]
+pub fn ends_page(key: &[u8]) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h.is_multiple_of(PAGE)
+}
+
+/// The pages of one run of entries (a whole state, or a key range that starts a page and ends
+/// one or the state): their hashes in order, and the entries they hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pages {
+    /// Each page's hash, in key order.
+    pub hashes: Vec<[u8; 32]>,
+    /// Entries in the run.
+    pub count: u64,
+}
+
+/// Hashes entries fed in key order into pages: what [`state_root`] does over a store, for a
+/// stream that is not one (a snapshot being written or read, a range of one).
 #[derive(Debug, Clone)]
 pub struct RootHasher {
-    hasher: Sha256,
-    count: u64,
+    page: Sha256,
+    page_open: bool,
+    pages: Pages,
 }
 
 impl Default for RootHasher {
@@ -103,38 +97,90 @@ impl Default for RootHasher {
 impl RootHasher {
     /// A hasher with nothing added: finished now, it gives the empty state's root.
     pub fn new() -> RootHasher {
-        let mut hasher = Sha256::new();
-        hasher.update(DOMAIN);
-        RootHasher { hasher, count: 0 }
+        RootHasher { page: Self::fresh_page(), page_open: false, pages: Pages::default() }
     }
 
-    /// Adds one resource: its tag prefix ([`tag_prefix`]), account and bytes. The caller feeds
-    /// them in key order; the root of another order is another root.
-    pub fn add(&mut self, prefix: &[u8], account: &AccountAddress, bytes: &[u8]) {
-        self.hasher.update(prefix);
-        self.hasher.update((account.as_bytes().len() as u64).to_be_bytes());
-        self.hasher.update(account.as_bytes());
-        self.hasher.update((bytes.len() as u64).to_be_bytes());
-        self.hasher.update(bytes);
-        self.count += 1;
+    fn fresh_page() -> Sha256 {
+        let mut h = Sha256::new();
+        h.update(PAGE_DOMAIN);
+        h
     }
 
-    /// Resources added so far.
+    /// Adds one entry: its canonical key and its value. The caller feeds them in key order;
+    /// the root of another order is another root.
+    #[inline]
+    pub fn add(&mut self, key: &[u8], value: &[u8]) {
+        self.add_entry(key, value, &[]);
+    }
+
+    /// Adds one entry with its extra: a chain's own metadata of the value (Aptos' state value
+    /// metadata), carried beside it and committed to by the root. A store holds no extras: its
+    /// entries are added with an empty one.
+    #[inline]
+    pub fn add_entry(&mut self, key: &[u8], value: &[u8], extra: &[u8]) {
+        self.page.update((key.len() as u64).to_be_bytes());
+        self.page.update(key);
+        self.page.update((value.len() as u64).to_be_bytes());
+        self.page.update(value);
+        self.page.update((extra.len() as u64).to_be_bytes());
+        self.page.update(extra);
+        self.page_open = true;
+        self.pages.count += 1;
+        if ends_page(key) {
+            self.close_page();
+        }
+    }
+
+    fn close_page(&mut self) {
+        let page = std::mem::replace(&mut self.page, Self::fresh_page());
+        self.pages.hashes.push(page.finalize().into());
+        self.page_open = false;
+    }
+
+    /// Entries added so far.
     pub fn count(&self) -> u64 {
-        self.count
+        self.pages.count
     }
 
-    /// The root of everything added, closed by the count.
-    pub fn finish(mut self) -> StateRoot {
-        self.hasher.update(self.count.to_be_bytes());
-        StateRoot(self.hasher.finalize().into())
+    /// The pages of everything added (the last one closed, if open).
+    pub fn into_pages(mut self) -> Pages {
+        if self.page_open {
+            self.close_page();
+        }
+        self.pages
+    }
+
+    /// The root of everything added.
+    pub fn finish(self) -> StateRoot {
+        StateRoot::of_runs([self.into_pages()])
     }
 }
 
-/// The root of `state`.
-pub fn state_root(state: &dyn SortedState) -> Result<StateRoot, StoreError> {
+impl StateRoot {
+    /// The root of runs of pages given in key order (each starting a page): the same as one
+    /// [`RootHasher`] over all of their entries.
+    pub fn of_runs(runs: impl IntoIterator<Item = Pages>) -> StateRoot {
+        let mut h = Sha256::new();
+        h.update(DOMAIN);
+        let mut count = 0u64;
+        for run in runs {
+            for page in &run.hashes {
+                h.update(page);
+            }
+            count += run.count;
+        }
+        h.update(count.to_be_bytes());
+        StateRoot(h.finalize().into())
+    }
+}
+
+/// The root of `store`'s whole state: one pass in key order.
+pub fn state_root(store: &dyn Store) -> Result<StateRoot, StoreError> {
     let mut hasher = RootHasher::new();
-    state.visit_sorted(&mut |prefix, account, bytes| hasher.add(prefix, account, bytes))?;
+    store.scan_keys(&[], None, &mut |key, value| {
+        hasher.add(key, value);
+        true
+    })?;
     Ok(hasher.finish())
 }
 
@@ -142,34 +188,33 @@ pub fn state_root(state: &dyn SortedState) -> Result<StateRoot, StoreError> {
 mod tests {
     use super::*;
     use binary_format::AddressLength;
-    use migrations::store::{Store, WriteBatch};
+    use migrations::store::{InMemoryStore, Store, WriteBatch};
+    use migrations::{AccountAddress, StructTag};
 
-    fn parse_struct_tag(s: &str) -> Result<StructTag, migrations::KeyError> {
-        StructTag::parse(s, AddressLength::Bytes16)
+    fn tag(s: &str) -> StructTag {
+        StructTag::parse(s, AddressLength::Bytes16).unwrap()
     }
 
-    fn filled(n: u8) -> AccountAddress {
-        AccountAddress::new(&[n; 16]).unwrap()
+    fn filled(n: u32) -> AccountAddress {
+        AccountAddress::from_u64(u64::from(n), AddressLength::Bytes16)
     }
 
     #[test]
     fn the_root_commits_to_every_byte_and_not_to_insertion_order() {
-        let tags = ["0x1::Wallet::Wallet", "0x1::Coin::Balance<0x1::GAS::GAS>", "0x2::A::A"]
-            .map(|t| parse_struct_tag(t).unwrap());
+        let tags = ["0x1::Wallet::Wallet", "0x1::Coin::Balance<0x1::GAS::GAS>", "0x2::A::A"].map(tag);
         let mut forward = WriteBatch::new();
-        for (i, tag) in tags.iter().enumerate() {
-            for n in 0..5u8 {
-                forward.put(filled(n), tag.clone(), vec![n, i as u8]);
+        for (i, t) in tags.iter().enumerate() {
+            for n in 0..5u32 {
+                forward.put(filled(n), t.clone(), vec![n as u8, i as u8]);
             }
         }
         let mut a = InMemoryStore::new();
         a.apply(forward.clone()).unwrap();
         let mut b = InMemoryStore::new();
-        for ((tag, account), write) in forward.into_iter().rev() {
+        let writes: Vec<_> = forward.into_writes().collect();
+        for (key, write) in writes.into_iter().rev() {
             let mut one = WriteBatch::new();
-            if let migrations::store::Write::Put(bytes) = write {
-                one.put(account, tag, bytes);
-            }
+            one.write_key(key, write);
             b.apply(one).unwrap();
         }
         let root = state_root(&a).unwrap();
@@ -182,5 +227,41 @@ mod tests {
         b.apply(changed).unwrap();
         assert_ne!(root, state_root(&b).unwrap());
         assert_ne!(state_root(&InMemoryStore::new()).unwrap(), root);
+    }
+
+    #[test]
+    fn any_split_at_page_starts_gives_the_one_root() {
+        let t = tag("0x1::Wallet::Wallet");
+        let mut store = InMemoryStore::new();
+        let mut batch = WriteBatch::new();
+        for n in 0..20_000u32 {
+            batch.put(filled(n), t.clone(), n.to_le_bytes().to_vec());
+        }
+        store.apply(batch).unwrap();
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = store.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        let whole = state_root(&store).unwrap();
+        let boundaries: Vec<usize> =
+            entries.iter().enumerate().filter(|(_, (k, _))| ends_page(k)).map(|(i, _)| i + 1).collect();
+        assert!(boundaries.len() > 5, "pages of about {PAGE} entries");
+        for parts in [2usize, 3, 7] {
+            // Cut after every (len / parts)-th boundary.
+            let cuts: Vec<usize> = boundaries
+                .iter()
+                .copied()
+                .step_by(boundaries.len() / parts + 1)
+                .filter(|c| *c < entries.len())
+                .collect();
+            let mut runs = Vec::new();
+            let mut start = 0;
+            for end in cuts.iter().copied().chain([entries.len()]) {
+                let mut h = RootHasher::new();
+                for (k, v) in &entries[start..end] {
+                    h.add(k, v);
+                }
+                runs.push(h.into_pages());
+                start = end;
+            }
+            assert_eq!(StateRoot::of_runs(runs), whole, "{parts} parts");
+        }
     }
 }

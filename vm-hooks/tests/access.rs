@@ -44,8 +44,8 @@ fn reads_migrate_accounts_the_background_pass_has_not_reached() {
     );
     // Its record exists since the activation block (it holds the budget), untouched by the pass.
     let progress = Status::load(&store, &chain()).unwrap().progress_of("wallet-v2").cloned().unwrap();
-    assert_eq!((progress.migrated, progress.cursor.after, progress.cursor.height), (1, None, V2_HEIGHT));
-    assert_eq!(progress.cursor.budget, budget);
+    assert_eq!((progress.migrated, progress.cursor.position.clone(), progress.cursor.height), (1, None, V2_HEIGHT));
+    assert_eq!(Status::load(&store, &chain()).unwrap().release(2).unwrap().budget, budget, "the chain's budget");
 
     // v3 is not active yet.
     let err = hook.read_resource(&mut store, account(391), &tag("0x8::Wallet::Wallet")).unwrap_err();
@@ -124,9 +124,9 @@ fn writes_to_closed_versions_are_refused() {
     }
     write(&mut hook, &mut store, "0x8::Wallet::Wallet").unwrap();
     // Each new version records its predecessor.
-    assert_eq!(hook.predecessor(&tag("0x8::Wallet::Wallet")), Some(&tag("0x4::Wallet::Wallet")));
-    assert_eq!(hook.predecessor(&tag("0x4::Wallet::Wallet")), Some(&tag("0x1::Wallet::Wallet")));
-    assert_eq!(hook.predecessor(&tag(BALANCE_V2)), Some(&tag(BALANCE_V1)));
+    assert_eq!(hook.predecessor(&tag("0x8::Wallet::Wallet")), Some(tag("0x4::Wallet::Wallet")));
+    assert_eq!(hook.predecessor(&tag("0x4::Wallet::Wallet")), Some(tag("0x1::Wallet::Wallet")));
+    assert_eq!(hook.predecessor(&tag(BALANCE_V2)), Some(tag(BALANCE_V1)));
     assert_eq!(hook.predecessor(&tag("0x1::Account::Account")), None);
     let _ = zero();
 }

@@ -10,9 +10,10 @@ use devchain::support::crash::{kill_points, pause_point, run_child_and_kill, Kil
 use devchain::support::*;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::Value;
+use redb_store::RedbStore;
 use std::path::Path;
 use std::time::Instant;
-use vm_hooks::{state_root, AllowAll, Budget, Hook, RedbStore, ReleasePlan, StateRoot, Status};
+use vm_hooks::{state_root, AllowAll, Budget, Hook, ReleasePlan, StateRoot, Status};
 
 const CHILD_ENV: &str = "VM_HOOKS_CRASH_CHILD_DIR";
 const PAUSE_ENV: &str = "VM_HOOKS_CRASH_CHILD_PAUSE";
@@ -76,6 +77,7 @@ fn balance_total(store: &dyn Store, t: &str, release: usize) -> u128 {
 /// `tests/persistent.rs`).
 fn reference(plans: &[ReleasePlan]) -> (StateRoot, u64) {
     let mut store = genesis(ACCOUNTS);
+    schedule_at_genesis(&mut new_hook(plans), &mut store);
     let mut blocks = 0;
     resume(&mut store, plans, |_| blocks += 1);
     (state_root(&store).unwrap(), blocks)
@@ -84,10 +86,11 @@ fn reference(plans: &[ReleasePlan]) -> (StateRoot, u64) {
 fn write_genesis(dir: &Path) {
     let mut store = RedbStore::open(dir).unwrap();
     let mut batch = WriteBatch::new();
-    for (t, a, b) in genesis(ACCOUNTS).iter() {
-        batch.put(*a, t.clone(), b.to_vec());
+    for (k, v) in genesis(ACCOUNTS).iter() {
+        batch.put_key(k.to_vec(), v.to_vec());
     }
     store.apply(batch).unwrap();
+    schedule_at_genesis(&mut new_hook(&plans()), &mut store);
 }
 
 #[test]

@@ -9,7 +9,6 @@ use devchain::framework::{self, user, ACCOUNT, COIN_STORE, GOVERNANCE, NEW_RELEA
 use migrations::catalogue::Catalogue;
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{decode, AccountAddress, ReleaseIndex, StructTag};
-use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{state_root, AccessError, AllowAll, Budget, Hook, Status};
 
 const USERS: u32 = 300;
@@ -27,6 +26,15 @@ fn tag(s: &str) -> StructTag {
     framework::tag(s).unwrap()
 }
 
+/// A cursor position: the key of a resource, and so an account.
+struct StateKeyOf(Vec<u8>);
+
+impl StateKeyOf {
+    fn account(&self) -> AccountAddress {
+        *migrations::StateKey::decode(&self.0, WIDTH).unwrap().account().unwrap()
+    }
+}
+
 fn status(store: &dyn Store) -> Status {
     Status::load(store, &framework::chain(Budget::default()).unwrap()).unwrap()
 }
@@ -35,14 +43,12 @@ fn status(store: &dyn Store) -> Status {
 /// in, whatever order or budget it ran with.
 fn expected(genesis: &InMemoryStore) -> Vec<(StructTag, AccountAddress, Vec<u8>)> {
     let catalogue: Catalogue = framework::catalogue(&devchain::handlers()).unwrap();
-    let config = framework::config(Budget::default()).unwrap();
     let mut out = Vec::new();
-    for (t, a, bytes) in genesis.iter() {
+    for (t, a, bytes) in genesis.resources(WIDTH) {
         let entry = catalogue.entries.iter().find(|e| tag(&format!("{}::{}", e.to, e.struct_name)).name == t.name);
         let new = match entry {
             Some(e) => {
-                let args = config.instances.get(&e.id).and_then(|i| i.first().cloned()).unwrap_or_default();
-                let instance = catalogue.instance(e, &args).unwrap();
+                let instance = catalogue.instance(e, &t.type_args).unwrap();
                 assert!(instance.is_in_place());
                 let mut out = Vec::new();
                 instance.transform(bytes, &mut out).unwrap();
@@ -50,21 +56,21 @@ fn expected(genesis: &InMemoryStore) -> Vec<(StructTag, AccountAddress, Vec<u8>)
             }
             None => bytes.to_vec(),
         };
-        out.push((t.clone(), *a, new));
+        out.push((t, a, new));
     }
     out
 }
 
 fn resources(store: &InMemoryStore) -> Vec<(StructTag, AccountAddress, Vec<u8>)> {
     let status = tag(framework::STATUS_TAG);
-    store.iter().filter(|(t, _, _)| **t != status).map(|(t, a, b)| (t.clone(), *a, b.to_vec())).collect()
+    store.resources(WIDTH).filter(|(t, _, _)| *t != status).map(|(t, a, b)| (t, a, b.to_vec())).collect()
 }
 
 fn run_to_the_end(hook: &mut Hook, store: &mut InMemoryStore, from: u64) -> u64 {
     let mut block = from;
     while !hook.all_done() {
         let r = hook.maybe_migrate(store, block).unwrap();
-        assert!(r.resources <= hook.budget().max_resources.max(1), "block {block}: {r:?}");
+        assert!(r.resources <= hook.chain().budget.max_resources.max(1), "block {block}: {r:?}");
         block += 1;
         assert!(block < 100_000);
     }
@@ -81,6 +87,7 @@ fn system_part_in_the_activation_block_users_in_chunks_one_end_state_for_any_bud
     for b in [7, 40, 10_000] {
         let mut store = genesis.clone();
         let mut hook = hook(budget(b));
+        hook.schedule_all(&mut store).unwrap();
         for block in 1..ACTIVATION {
             assert!(hook.maybe_migrate(&mut store, block).unwrap().idle);
         }
@@ -101,9 +108,9 @@ fn system_part_in_the_activation_block_users_in_chunks_one_end_state_for_any_bud
         assert!(s.in_progress().is_empty() && s.failures().is_empty());
         assert_eq!(s.completed().len(), 3);
         assert!(hook.second_pass(&store).unwrap().is_empty(), "a finished in-place migration has nothing left");
-        roots.push(state_root(&store).unwrap());
+        roots.push(resources(&store));
     }
-    assert!(roots.windows(2).all(|w| w[0] == w[1]), "the end state depends on the budget: {roots:?}");
+    assert!(roots.windows(2).all(|w| w[0] == w[1]), "the end state depends on the budget");
 }
 
 #[test]
@@ -112,12 +119,13 @@ fn reads_and_writes_during_the_window_are_decided_by_the_cursor() {
     let want = expected(&genesis);
     let mut store = genesis.clone();
     let mut hook = hook(budget(25));
+    hook.schedule_all(&mut store).unwrap();
     for block in 1..=ACTIVATION + 1 {
         hook.maybe_migrate(&mut store, block).unwrap();
     }
     let account_tag = tag(ACCOUNT);
     let cursor = status(&store).progress_of("account-7").unwrap().cursor.clone();
-    let behind = cursor.after.unwrap();
+    let behind = StateKeyOf(cursor.position.clone().unwrap()).account();
     let mut accounts: Vec<AccountAddress> = (1..=USERS).map(user).collect();
     accounts.sort();
     let ahead = *accounts.last().unwrap();
@@ -133,7 +141,7 @@ fn reads_and_writes_during_the_window_are_decided_by_the_cursor() {
     let read = hook.read_resource(&mut store, ahead, &account_tag).unwrap().unwrap();
     assert_eq!(read, wanted(&ahead, &account_tag));
     let cursor = status(&store).progress_of("account-7").unwrap().cursor.clone();
-    assert_eq!(cursor.ahead, [(0, ahead)]);
+    assert_eq!(cursor.ahead, [migrations::state_key::resource_key(&ahead, &account_tag)]);
     // A second read changes nothing.
     let before = store.clone();
     assert_eq!(hook.read_resource(&mut store, ahead, &account_tag).unwrap().unwrap(), read);
@@ -144,7 +152,9 @@ fn reads_and_writes_during_the_window_are_decided_by_the_cursor() {
     let written = wanted(&writer, &store_tag);
     hook.write_resource(&mut store, writer, &store_tag, written.clone()).unwrap();
     // Written in the old layout (built against the release before): refused now.
-    let err = hook.write_resource_as(&mut store, ReleaseName(6), writer, &store_tag, vec![0; 9]).unwrap_err();
+    let err = hook
+        .write_resource_as(&mut store, &upgrade_spec::ReleaseId::numbered(6), writer, &store_tag, vec![0; 9])
+        .unwrap_err();
     assert!(matches!(err, AccessError::OldLayout { .. }), "{err}");
     assert!(err.to_string().contains("changed it in place"), "{err}");
     // A key of another width is an error, not a misread.
@@ -164,11 +174,13 @@ fn before_activation_reads_are_old_and_writes_in_the_old_layout_are_taken() {
     let genesis = framework::genesis(20).unwrap();
     let mut store = genesis.clone();
     let mut hook = hook(budget(25));
+    hook.schedule_all(&mut store).unwrap();
     hook.maybe_migrate(&mut store, 1).unwrap();
     let account_tag = tag(ACCOUNT);
     let old = genesis.get(&user(3), &account_tag).unwrap().unwrap();
     assert_eq!(hook.read_resource(&mut store, user(3), &account_tag).unwrap().unwrap(), old);
-    hook.write_resource_as(&mut store, ReleaseName(6), user(3), &account_tag, old.clone()).unwrap();
+    hook.write_resource_as(&mut store, &upgrade_spec::ReleaseId::numbered(6), user(3), &account_tag, old.clone())
+        .unwrap();
     assert_eq!(store.get(&user(3), &account_tag).unwrap().unwrap(), old);
 }
 
@@ -178,6 +190,7 @@ fn the_recorded_budget_wins_over_a_node_configured_otherwise() {
     // The reference: one node with a budget of 10 throughout.
     let mut reference = genesis.clone();
     let mut one = hook(budget(10));
+    one.schedule_all(&mut reference).unwrap();
     let mut per_block = Vec::new();
     let mut block = 1;
     while !one.all_done() {
@@ -188,15 +201,16 @@ fn the_recorded_budget_wins_over_a_node_configured_otherwise() {
     // chain's 10, says so, and ends in the same state at the same block.
     let mut store = genesis.clone();
     let mut first = hook(budget(10));
+    first.schedule_all(&mut store).unwrap();
     for b in 1..=ACTIVATION + 3 {
         first.maybe_migrate(&mut store, b).unwrap();
     }
     let mut restarted = hook(budget(50));
     restarted.load(&store).unwrap();
-    let mismatch = restarted.budget_mismatch();
+    let mismatch = restarted.divergence();
     assert!(
-        !mismatch.is_empty()
-            && mismatch.iter().all(|(_, ours, chain)| ours.max_resources == 50 && chain.max_resources == 10)
+        matches!(mismatch, [vm_hooks::Divergence::Budget { ours, chain, .. }] if ours.max_resources == 50 && chain.max_resources == 10),
+        "{mismatch:?}"
     );
     let mut b = ACTIVATION + 4;
     while !restarted.all_done() {
@@ -217,6 +231,7 @@ fn a_corrupt_account_is_quarantined_with_its_old_bytes() {
     genesis.apply(batch).unwrap();
     let mut store = genesis.clone();
     let mut hook = hook(budget(1_000));
+    hook.schedule_all(&mut store).unwrap();
     run_to_the_end(&mut hook, &mut store, 1);
     let s = status(&store);
     assert_eq!(s.quarantined("account-7"), 1);

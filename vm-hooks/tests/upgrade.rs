@@ -43,6 +43,7 @@ fn genesis_on_v1_upgrades_to_v2_then_v3_with_everything_migrated_and_conserved()
 
     let budget = Budget { max_resources: 1_000, max_bytes: 64 << 10 };
     let mut hook = hook(budget);
+    schedule_at_genesis(&mut hook, &mut store);
     // Before the activation height nothing happens.
     let before = store.clone();
     for r in run_blocks(&mut hook, &mut store, 1, V2_HEIGHT - 1) {
@@ -128,7 +129,7 @@ fn genesis_on_v1_upgrades_to_v2_then_v3_with_everything_migrated_and_conserved()
     assert_eq!(status.completion("epoch-v2").unwrap().height, V2_HEIGHT);
     assert!(status.completion("stake-v3").unwrap().height >= V3_HEIGHT);
     assert_eq!(
-        status.activations().iter().map(|a| (a.release, a.height)).collect::<Vec<_>>(),
+        status.releases().iter().map(|r| (r.number, r.activated_at)).collect::<Vec<_>>(),
         [(2, V2_HEIGHT), (3, V3_HEIGHT)]
     );
     assert!(status.in_progress().is_empty());
@@ -143,6 +144,7 @@ fn final_run(
     let mut store = genesis(accounts);
     let mut hook =
         hook_with(plans_with(&devchain::handlers(), V2_HEIGHT, v3_height), budget, 16, Box::new(vm_hooks::AllowAll));
+    schedule_at_genesis(&mut hook, &mut store);
     let mut block = 1;
     while !hook.all_done() {
         let r = hook.maybe_migrate(&mut store, block).unwrap();
@@ -193,9 +195,11 @@ fn calling_the_hook_twice_in_a_block_or_after_a_restart_changes_nothing() {
     let mut store = genesis(400);
     let budget = Budget { max_resources: 50, max_bytes: 1 << 20 };
     let mut hook = hook(budget);
+    schedule_at_genesis(&mut hook, &mut store);
     let mut block = 1;
     let mut reference = genesis(400);
     let mut reference_hook = devchain::support::hook(budget);
+    schedule_at_genesis(&mut reference_hook, &mut reference);
     while !hook.all_done() {
         let first = hook.maybe_migrate(&mut store, block).unwrap();
         let after_first = store.clone();
@@ -225,19 +229,15 @@ fn the_idle_hook_does_not_touch_the_store() {
     #[derive(Debug)]
     struct Unreachable;
     impl Store for Unreachable {
-        fn get(
-            &self,
-            _: &AccountAddress,
-            _: &migrations::StructTag,
-        ) -> Result<Option<Vec<u8>>, migrations::StoreError> {
+        fn get_key(&self, _: &[u8]) -> Result<Option<Vec<u8>>, migrations::StoreError> {
             panic!("get on the idle path")
         }
-        fn scan(
+        fn scan_keys(
             &self,
-            _: &migrations::StructTag,
-            _: Option<&AccountAddress>,
-            _: usize,
-        ) -> Result<Vec<(AccountAddress, Vec<u8>)>, migrations::StoreError> {
+            _: &[u8],
+            _: Option<&[u8]>,
+            _: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+        ) -> Result<(), migrations::StoreError> {
             panic!("scan on the idle path")
         }
         fn apply(&mut self, _: migrations::WriteBatch) -> Result<(), migrations::StoreError> {
@@ -246,6 +246,7 @@ fn the_idle_hook_does_not_touch_the_store() {
     }
     let mut store = genesis(10);
     let mut hook = devchain::support::hook(Budget::default());
+    schedule_at_genesis(&mut hook, &mut store);
     assert!(hook.maybe_migrate(&mut store, 1).unwrap().idle); // loads the status
     for block in 2..V2_HEIGHT {
         assert!(hook.maybe_migrate(&mut Unreachable, block).unwrap().idle);
@@ -257,29 +258,41 @@ fn the_idle_hook_does_not_touch_the_store() {
     }
 }
 
-/// The whole state — every resource and the on-chain status — has one root whatever the budget:
+/// The whole state — every resource and the on-chain status — has one root whatever budget a
+/// node is configured with: the chain's budget is recorded when the releases are scheduled, and
+/// every node follows it. And the migrated data is the same whatever budget the chain chose:
 /// completions record their release's activation height, not the block they finished in.
 #[test]
 fn the_full_state_root_is_the_same_for_every_budget() {
-    let run = |budget: Budget| {
+    let chain_budget = Budget { max_resources: 13, max_bytes: 1 << 20 };
+    let run = |scheduled_with: Budget, configured: Budget| {
         let mut store = genesis(400);
-        let mut hook = hook_with(plans(), budget, 16, Box::new(vm_hooks::AllowAll));
+        let mut genesis_hook = hook_with(plans(), scheduled_with, 16, Box::new(vm_hooks::AllowAll));
+        schedule_at_genesis(&mut genesis_hook, &mut store);
+        let mut hook = hook_with(plans(), configured, 16, Box::new(vm_hooks::AllowAll));
         let mut block = 1;
         while !hook.all_done() {
             hook.maybe_migrate(&mut store, block).unwrap();
             block += 1;
             assert!(block < 100_000);
         }
-        (vm_hooks::state_root::state_root(&store).unwrap(), block)
+        if scheduled_with != configured {
+            assert!(hook.divergence().iter().any(|d| matches!(d, vm_hooks::Divergence::Budget { .. })));
+        }
+        store
     };
-    let (reference, _) = run(Budget { max_resources: u64::MAX, max_bytes: u64::MAX });
-    for budget in [
+    let reference = run(chain_budget, chain_budget);
+    let root = vm_hooks::state_root::state_root(&reference).unwrap();
+    for configured in [
         Budget { max_resources: 1, max_bytes: 1 },
-        Budget { max_resources: 13, max_bytes: 1 << 20 },
+        Budget { max_resources: u64::MAX, max_bytes: u64::MAX },
         Budget { max_resources: 500, max_bytes: 700 },
     ] {
-        let (root, blocks) = run(budget);
-        assert_eq!(root, reference, "{budget:?} ({blocks} blocks)");
+        let store = run(chain_budget, configured);
+        assert_eq!(vm_hooks::state_root::state_root(&store).unwrap(), root, "a node configured with {configured:?}");
+    }
+    for chosen in [Budget { max_resources: 1, max_bytes: 1 }, Budget { max_resources: u64::MAX, max_bytes: u64::MAX }] {
+        assert_eq!(contents(&run(chosen, chosen)), contents(&reference), "a chain that chose {chosen:?}");
     }
 }
 
@@ -288,27 +301,28 @@ fn replaying_the_migrations_on_the_genesis_predicts_the_migrated_state_and_a_sec
     let genesis = genesis(300);
     let mut store = genesis.clone();
     let mut hook = hook(Budget { max_resources: 97, max_bytes: 1 << 20 });
+    schedule_at_genesis(&mut hook, &mut store);
     let mut block = 1;
     while !hook.all_done() {
         hook.maybe_migrate(&mut store, block).unwrap();
         block += 1;
     }
     let mut replayed = 0;
-    for (t, account, bytes) in genesis.iter() {
-        match hook.replay(t, bytes, upgrade_spec::registry::ReleaseName::new(1)) {
-            None => assert_eq!(t, &tag("0x1::Migrations::Status"), "only the status is not migrated"),
+    for (t, account, bytes) in genesis.resources(devchain::WIDTH) {
+        match hook.replay(&t, bytes, 1) {
+            None => assert_eq!(t, tag("0x1::Migrations::Status"), "only the status is not migrated"),
             Some(result) => {
                 let (final_tag, final_bytes) = result.unwrap();
-                assert_eq!(store.get(account, &final_tag).unwrap(), Some(final_bytes), "{t} at {account}");
-                assert!(store.get(account, t).unwrap().is_none());
+                assert_eq!(store.get(&account, &final_tag).unwrap(), Some(final_bytes), "{t} at {account}");
+                assert!(store.get(&account, &t).unwrap().is_none());
                 replayed += 1;
             }
         }
     }
     assert_eq!(replayed, genesis.len() - 1);
     // Only the v3 migrations, from a v2 state: v2's are not replayed.
-    let (v1_balance, _, bytes) = genesis.iter().find(|(t, _, _)| **t == tag(BALANCE_V1)).unwrap();
-    assert!(hook.replay(v1_balance, bytes, upgrade_spec::registry::ReleaseName::new(2)).is_none());
+    let (v1_balance, _, bytes) = genesis.resources(devchain::WIDTH).find(|(t, _, _)| *t == tag(BALANCE_V1)).unwrap();
+    assert!(hook.replay(&v1_balance, bytes, 2).is_none());
     assert!(hook.second_pass(&store).unwrap().is_empty());
     // v2's four, and v3's vouch (Vouch did not change in v2): each reads v1 data.
     assert_eq!(hook.second_pass(&genesis).unwrap().len(), 5);

@@ -137,32 +137,8 @@ fn declaration_problems(
         format!("{}:{line}", declarations.origin.display())
     };
     let mut problems = Vec::new();
-    // A declaration of one of this upgrade's changes must name this release.
     let o: Vec<&binary_format::Module> = old.modules.iter().map(|m| &m.module).collect();
     let n: Vec<&binary_format::Module> = new.modules.iter().map(|m| &m.module).collect();
-    let diff = layout_diff::diff(&o, &n, registry, Some(declarations));
-    for need in layout_diff::storage::needs_migration(&o, &n, &diff) {
-        let lineage = layout_diff::diff::lineage::lineage_name(&need.new_module, registry);
-        let named = declarations.entries().iter().filter(|d| {
-            d.module == lineage
-                && d.struct_name == need.name
-                && d.from == need.old_module.address
-                && d.to == need.new_module.address
-        });
-        for d in named.filter(|d| d.release != label) {
-            problems.push(format!(
-                "{}:{}: migration `{}` migrates {}::{} from {} to {}, a change of {label}, but names release {}",
-                declarations.origin.display(),
-                d.line,
-                d.id,
-                d.module,
-                d.struct_name,
-                d.from,
-                d.to,
-                d.release
-            ));
-        }
-    }
     // With a registry, a `vN` release it has never heard of cannot be in the history.
     let newest = registry.and_then(|r| r.modules().flat_map(|(_, e)| e.versions().iter().map(|v| v.release)).max());
     if let Some(newest) = newest {
@@ -182,12 +158,21 @@ fn declaration_problems(
     }
     let handlers = devchain::handlers();
     let Ok(label) = upgrade_spec::ReleaseLabel::new(label) else { return problems };
-    if let Err(errors) = Catalogue::build(&o, &n, &label, declarations, registry, &handlers, new.address_length) {
-        for e in errors {
+    let mut builder =
+        Catalogue::builder(&o, &n, &label, new.address_length).declarations(declarations).handlers(&handlers);
+    if let Some(registry) = registry {
+        builder = builder.registry(registry);
+    }
+    if let Err(errors) = builder.build() {
+        for e in errors.0 {
             match &e {
                 CatalogueError::Transform { id, .. }
                 | CatalogueError::UnknownHandler { id, .. }
                 | CatalogueError::Layout { id, .. } => problems.push(format!("{}: {e}", at(id))),
+                // It names its line itself.
+                CatalogueError::OtherRelease { .. } => {
+                    problems.push(format!("{}: {e}", declarations.origin.display()));
+                }
                 // Undeclared changes, declarations matching no change and changed table keys are
                 // the gate's to report, with the rest of the report.
                 _ => {}

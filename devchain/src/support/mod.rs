@@ -9,7 +9,7 @@
 use binary_format::{AddressLength, Module};
 use migrations::catalogue::Catalogue;
 use migrations::handlers::Handlers;
-use migrations::store::InMemoryStore;
+use migrations::store::{InMemoryStore, Store};
 use migrations::{decode, encode, AccountAddress, Layout, ReleaseIndex, StructTag, Value};
 use upgrade_spec::registry::ReleaseName;
 use vm_hooks::{AllowAll, BlockReport, Budget, Hook, HookConfig, Policy, ReleasePlan};
@@ -51,7 +51,7 @@ pub fn plans() -> Vec<ReleasePlan> {
 }
 
 pub fn config(budget: Budget) -> HookConfig {
-    crate::config(budget, &plans()).unwrap()
+    crate::config(budget).unwrap()
 }
 
 pub fn hook(budget: Budget) -> Hook {
@@ -93,9 +93,21 @@ pub fn genesis(n: u32) -> InMemoryStore {
     crate::Genesis::new(n).in_memory().unwrap()
 }
 
-/// Runs blocks `from..=to`, checking the budget every block; returns the reports.
+/// Schedules every planned release of `hook` on the chain in `store`, as a genesis does: the
+/// chain's record of what each release runs with (heights, budgets, catalogue checksums).
+pub fn schedule_at_genesis(hook: &mut Hook, store: &mut dyn Store) {
+    hook.schedule_all(store).unwrap();
+}
+
+/// Runs blocks `from..=to` (scheduling the hook's releases first when the chain has none
+/// scheduled: a chain whose releases were known at genesis), checking the budget every block;
+/// returns the reports.
 pub fn run_blocks(hook: &mut Hook, store: &mut InMemoryStore, from: u64, to: u64) -> Vec<(u64, BlockReport)> {
-    let budget = hook.budget();
+    hook.load(store).unwrap();
+    if hook.status().is_some_and(|s| s.releases().is_empty()) {
+        schedule_at_genesis(hook, store);
+    }
+    let budget = hook.chain().budget;
     let mut reports = Vec::new();
     for block in from..=to {
         let r = hook.maybe_migrate(store, block).unwrap();
@@ -109,8 +121,8 @@ pub fn run_blocks(hook: &mut Hook, store: &mut InMemoryStore, from: u64, to: u64
 
 /// Every resource but the status (whose heights depend on how many blocks the work took).
 pub fn contents(store: &InMemoryStore) -> Vec<(StructTag, AccountAddress, Vec<u8>)> {
-    let status = tag("0x1::Migrations::Status");
-    store.iter().filter(|(t, _, _)| **t != status).map(|(t, a, b)| (t.clone(), *a, b.to_vec())).collect()
+    let status = tag(crate::STATUS_TAG);
+    store.resources(crate::plans::WIDTH).filter(|(t, _, _)| *t != status).map(|(t, a, b)| (t, a, b.to_vec())).collect()
 }
 
 pub fn all_ids() -> Vec<&'static str> {

@@ -37,7 +37,7 @@ fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
         "exported {}: height {}, {} resources, {} bytes, state root {}",
         file.display(),
         info.height,
-        info.resources,
+        info.resources(),
         info.bytes,
         info.state_root
     );
@@ -67,14 +67,14 @@ fn import(file: &Path, dir: &Path, special_files: bool) -> Result<(), DevnetErro
                 copy.as_path()
             }
         };
-        let progress = bar(snapshot::read_info(source).map_or(0, |i| i.resources), "resources");
+        let progress = bar(snapshot::read_info(source).map_or(0, |i| i.resources()), "resources");
         progress.set_message("importing");
         let (store, info, manifest) = store_from_snapshot(source, file, staging, &mut |n| progress.set_position(n))?;
         progress.finish_and_clear();
         // A chain whose status does not match its schedule would not run: refuse it now.
         let node = Node::new(Box::new(store), manifest)
             .map_err(|e| DevnetError::bad_input(format!("{}: not a runnable chain: {e}", file.display())))?;
-        Ok((info.state_root, node.height(), info.resources))
+        Ok((info.state_root, node.height(), info.resources()))
     })?;
     let (root, height, resources) = root;
     println!(

@@ -5,6 +5,7 @@
 use devnet::chain_store::{load_status, open_chain_unless_in_use};
 use devnet::runbook::Journal;
 use devnet::{view, DevnetError};
+use migrations::state_key::describe;
 use serde_json::json;
 use std::path::Path;
 use vm_hooks::state_root;
@@ -28,7 +29,11 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
         }
     };
     let shown_root = root.map(|r| r.to_string());
-    let active = status.activations().last().map_or(1, |a| a.release);
+    let active = devnet::node::active_release(&status);
+    let width = devchain::WIDTH;
+    let position = |c: &vm_hooks::Cursor| c.position.as_deref().map(|k| describe(k, width));
+    let account = |f: &vm_hooks::Failure| f.account(width).map_or_else(|| describe(&f.key, width), |a| a.to_string());
+    let activated: Vec<_> = status.releases().iter().filter(|r| r.is_active()).collect();
     let quarantined: Vec<_> = status.failures().iter().filter(|f| !f.is_migration_failure()).collect();
     let halted: Vec<_> = status.failures().iter().filter(|f| f.is_migration_failure()).collect();
     if as_json {
@@ -39,14 +44,25 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
             "active_release": active,
             "scheduled": manifest.activations,
             "manifest": manifest,
-            "activations": status.activations().iter().map(|a| json!({"release": a.release, "height": a.height})).collect::<Vec<_>>(),
+            "activations": activated.iter().map(|r| json!({"release": r.number, "height": r.activated_at})).collect::<Vec<_>>(),
+            "on_chain_schedule": status.releases().iter().map(|r| json!({
+                "release": r.number,
+                "label": r.label,
+                "height": r.height,
+                "activated_at": r.activated_at,
+                "max_resources_per_block": r.budget.max_resources,
+                "max_bytes_per_block": r.budget.max_bytes,
+                "max_quarantined": r.max_quarantined,
+                "max_value_size": r.max_value_size,
+                "migrations": r.entries.iter().map(|(id, checksum)| json!({"id": id, "checksum": checksum.to_string()})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "completed": status.completed().iter().map(|c| json!({"id": c.id, "checksum": c.checksum.to_string(), "height": c.height})).collect::<Vec<_>>(),
             "in_progress": status.in_progress().iter().map(|p| json!({
                 "id": p.id,
                 "migrated": p.migrated,
-                "cursor": p.cursor.after.map(|a| a.to_string()),
+                "cursor": position(&p.cursor),
             })).collect::<Vec<_>>(),
-            "quarantined": quarantined.iter().map(|f| json!({"migration": f.migration, "account": f.account.to_string(), "reason": f.reason})).collect::<Vec<_>>(),
+            "quarantined": quarantined.iter().map(|f| json!({"migration": f.migration, "account": account(f), "reason": f.reason})).collect::<Vec<_>>(),
             "halted": halted.iter().map(|f| json!({"migration": f.migration, "reason": f.reason})).collect::<Vec<_>>(),
             "upgrade_under_way": journal.as_ref().map(|j| json!({"from": j.from, "to": j.to, "phase": j.phase, "backup": j.backup})),
             "state_root": shown_root,
@@ -66,19 +82,19 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
     let scheduled: Vec<String> =
         manifest.activations.iter().map(|a| format!("v{} at {}", a.release, a.height)).collect();
     println!("scheduled:      {}", if scheduled.is_empty() { "none".to_owned() } else { scheduled.join(", ") });
-    for a in status.activations() {
-        println!("activated:      v{} at height {}", a.release, a.height);
+    for r in &activated {
+        println!("activated:      v{} at height {} (budget {})", r.number, r.activated_at, r.budget);
     }
     for c in status.completed() {
         println!("completed:      {:<18} at {:<8} checksum {}", c.id, c.height, c.checksum);
     }
     for p in status.in_progress() {
-        let cursor = p.cursor.after.map_or_else(|| "start".to_owned(), |a| a.to_string());
+        let cursor = position(&p.cursor).unwrap_or_else(|| "start".to_owned());
         println!("in progress:    {:<18} {} migrated, after {cursor}", p.id, p.migrated);
     }
     println!("quarantined:    {}", quarantined.len());
     for f in quarantined.iter().take(20) {
-        println!("  {} {}: {}", f.migration, f.account, f.reason);
+        println!("  {} {}: {}", f.migration, account(f), f.reason);
     }
     for f in &halted {
         println!("HALTED:         {}: {}", f.migration, f.reason);

@@ -96,7 +96,7 @@ pub fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) 
 
 /// Replaces a node value of the chain in `dir` by hand (as an older devnet or an editor would).
 pub fn set_node_value(dir: &Path, key: &str, value: Option<&[u8]>) {
-    let mut store = vm_hooks::RedbStore::open_existing(dir).unwrap();
+    let mut store = redb_store::RedbStore::open_existing(dir).unwrap();
     store.set_node_value(key, value).unwrap();
 }
 

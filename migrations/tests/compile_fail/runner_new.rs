@@ -1,8 +1,7 @@
 // A runner, and so a signer, cannot be made for an arbitrary scope: only from a catalogue
-// entry's instance (`Runner::for_instance`).
-use binary_format::AddressLength;
-use migrations::{Runner, StructTag, SystemAccounts, Target};
+// entry (`Runner::new` takes a catalogue and an entry's id), never from its parts.
+use migrations::{Runner, SystemAccounts, Target};
 
 fn main() {
-    let _runner = Runner::new(StructTag::parse("0x1::Epoch::Epoch", AddressLength::Bytes16).unwrap(), Target::Everyone, SystemAccounts::default());
+    let _runner = Runner { target: Target::Everyone, system: SystemAccounts::default() };
 }

@@ -1,18 +1,18 @@
-//! The gate: the checker run once on OLD -> NEW (the only call of it in the rehearsal), and what
-//! the rehearsal needs of its diff: the stored structs whose layout changes with no migration
-//! declared (every stored instance of one would halt the chain), and the catalogue of the
-//! declared migrations.
+//! The gate: the upgrade judged once ([`layout_diff::plan`]) and the checker's report on it, and
+//! what the rehearsal needs of that judgement: the stored structs the upgrade must migrate, each
+//! with the migration that carries it (or why none does), and the catalogue of the declared
+//! migrations, built from the same plan.
 
+use super::pass::{Carried, NeedInfo};
 use binary_format::{AddressLength, Module, ModuleId};
 use compat_checker::chain::{Profile, ReleaseView};
 use compat_checker::{check_views, ChainOptions, CheckOptions};
-use layout_diff::diff::lineage::lineage_name;
-use layout_diff::storage::needs_migration;
-use migrations::catalogue::Catalogue;
+use layout_diff::{Declared, Upgrade};
+use migrations::catalogue::{Catalogue, CatalogueError};
 use migrations::handlers::Handlers;
 use std::collections::BTreeMap;
-use upgrade_spec::declarations::Declarations;
-use upgrade_spec::registry::Registry;
+use upgrade_spec::declarations::Scope;
+use upgrade_spec::{Declarations, Registry, ReleaseLabel};
 
 /// What the gate found.
 #[derive(Debug)]
@@ -25,23 +25,28 @@ pub struct Gate {
     pub unhandled: u64,
     /// Problems of its inputs (registry rules, declarations matching no change).
     pub problems: Vec<String>,
-    /// Stored structs of OLD whose layout changes with no declaration: (module, struct) -> the
-    /// change as people read it (`0x1::Timer::Timer -> 0x1::Timer::Timer`).
-    pub undeclared: BTreeMap<(ModuleId, String), String>,
+    /// The stored structs the upgrade must migrate, by their old (module, name).
+    pub needs: BTreeMap<(ModuleId, String), NeedInfo>,
     /// The declared migrations that validate.
     pub catalogue: Catalogue,
     /// What is wrong with the declarations as the catalogue reads them.
     pub catalogue_problems: Vec<String>,
 }
 
-/// Runs the checker and builds the catalogue.
+/// The two releases as the gate judges them.
+#[derive(Debug, Clone, Copy)]
+pub struct Releases<'a> {
+    pub old_name: &'a str,
+    pub old: &'a ReleaseView<'a>,
+    pub new_name: &'a str,
+    pub new: &'a ReleaseView<'a>,
+}
+
+/// Judges the upgrade, runs the checker on it and builds the catalogue.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
-    old_name: &str,
-    old: &[&Module],
-    new_name: &str,
-    new: &[&Module],
-    label: &upgrade_spec::ReleaseLabel,
+    releases: Releases<'_>,
+    label: &ReleaseLabel,
     registry: Option<&Registry>,
     declarations: Option<&Declarations>,
     width: AddressLength,
@@ -50,36 +55,51 @@ pub fn run(
 ) -> Gate {
     let options = CheckOptions { registry, declarations, config: None };
     let chain = ChainOptions { profile, release: Some(label.as_str()), ..ChainOptions::default() };
-    let (report, diff) = check_views(old_name, &ReleaseView::of(old), new_name, &ReleaseView::of(new), options, chain);
-    // The structs whose stored instances must be rewritten, as the checker and the catalogue
-    // decide it (one function): those with no declaration would halt the chain.
-    let mut undeclared = BTreeMap::new();
-    for need in needs_migration(old, new, &diff) {
-        let lineage = lineage_name(&need.new_module, registry);
-        let declared = declarations
-            .and_then(|d| d.find(&lineage, &need.name, need.old_module.address, need.new_module.address))
-            .is_some_and(|d| d.release == *label);
-        if !declared {
-            undeclared.insert(
-                (need.old_module.clone(), need.name.clone()),
-                format!("{}::{} -> {}::{}", need.old_module, need.name, need.new_module, need.name),
-            );
-        }
+    let (report, _) = check_views(releases.old_name, releases.old, releases.new_name, releases.new, options, chain);
+    let old: Vec<&Module> = releases.old.modules.clone();
+    let new: Vec<&Module> = releases.new.modules.clone();
+    let upgrade = Upgrade {
+        old: &old,
+        new: &new,
+        release: label,
+        registry,
+        declarations,
+        versioning: report.chain.chain.versioning(),
+    };
+    let plan = layout_diff::plan(&upgrade);
+    let (catalogue, errors) = Catalogue::from_plan(&upgrade, &plan, handlers, width);
+    let mut needs = BTreeMap::new();
+    for planned in &plan.needs {
+        let need = &planned.need;
+        let change = format!("{}::{} -> {}::{}", need.old_module, need.name, need.new_module, need.name);
+        let declared = plan.declaration(declarations, planned);
+        let entry = declared.and_then(|d| catalogue.entry(&d.id));
+        let (migration, why_not) = match (entry, planned.declared) {
+            (Some(e), _) => (
+                Some(Carried {
+                    id: e.id.clone(),
+                    in_place: e.is_in_place(),
+                    system: matches!(e.scope, Scope::System | Scope::Both),
+                    users: matches!(e.scope, Scope::Users | Scope::Both),
+                }),
+                None,
+            ),
+            (None, Declared::By(_)) => (None, Some("its declaration cannot be used (see the gate)".to_owned())),
+            (None, Declared::ForAnotherRelease(_)) => {
+                (None, Some("it is declared for another release than this one".to_owned()))
+            }
+            (None, Declared::Not) => (None, Some("no migration is declared for it".to_owned())),
+        };
+        needs.insert((need.old_module.clone(), need.name.clone()), NeedInfo { change, migration, why_not });
     }
-    let empty = Declarations::default();
-    let (catalogue, errors) =
-        Catalogue::build_partial(old, new, label, declarations.unwrap_or(&empty), registry, handlers, width);
-    let catalogue_problems = errors
-        .iter()
-        .filter(|e| !matches!(e, migrations::catalogue::CatalogueError::Undeclared { .. }))
-        .map(ToString::to_string)
-        .collect();
+    let catalogue_problems =
+        errors.iter().filter(|e| !matches!(e, CatalogueError::Undeclared { .. })).map(ToString::to_string).collect();
     Gate {
         passes: report.passes(),
         chain: format!("{} {} ({})", report.chain.chain.as_str(), report.chain.policy.as_str(), report.chain.decided),
         unhandled: report.counts.unhandled as u64,
         problems: report.problems.clone(),
-        undeclared,
+        needs,
         catalogue,
         catalogue_problems,
     }

@@ -1,29 +1,38 @@
-//! The migration, with the loop the prologue runs: a [`Hook`] over the scratch store, called
-//! block after block until every migration is done, then its idempotence checked with
-//! [`Hook::second_pass`]. The hook keeps its status under a tag of its own (not the chain's),
-//! removed from the state afterwards.
+//! The migration, with the loop the prologue runs: a [`Hook`] over an [`Overlay`] of the source,
+//! called block after block until every migration is done, then its idempotence checked with
+//! [`Hook::second_pass`]. On many threads, each thread's hook migrates one key range of the
+//! source (the overlay shows it nothing else), and the ranges' writes together are the
+//! migration of the whole state: a value's migration depends on that value alone.
+//!
+//! The hook keeps its status under a reserved key, outside every chain's key space (see
+//! [`migrations::state_key`]): nothing the state holds can collide with it or fake it. It never
+//! halts a migration (a halt's rollback depends on where a chunk starts, which depends on the
+//! ranges): every value that does not migrate is recorded as a failure, and the verdict counts
+//! them all.
 
+use super::overlay::Overlay;
 use crate::error::RehearsalError;
-use binary_format::{Address, AddressLength};
 use migrations::catalogue::Catalogue;
-use migrations::store::{Store, Watched, Write, WriteBatch};
-use migrations::{AccountAddress, StructTag, TypeTag};
-use std::collections::{BTreeMap, BTreeSet};
-use upgrade_spec::registry::ReleaseName;
-use vm_hooks::{
-    Budget, ChainConfig, Decision, HaltedMigration, Hook, HookConfig, Policy, RedbStore, ReleasePlan, Status,
-};
+use migrations::store::{Watched, Write, WriteBatch};
+use migrations::{AccountAddress, StateKey};
+use snapshot::Snapshot;
+use std::path::Path;
+use upgrade_spec::ReleaseId;
+use vm_hooks::{Budget, ChainConfig, Decision, HaltedMigration, Hook, HookConfig, Policy, ReleasePlan, Status};
 
-/// Blocks the loop runs at most (a loop that makes no progress stops long before).
-const MAX_BLOCKS: u64 = 10_000_000;
+/// Blocks one range's loop runs at most (a loop that makes no progress stops long before).
+const MAX_BLOCKS: u64 = 100_000_000;
+/// Where the hook keeps its status in a rehearsal.
+pub const STATUS_KEY: &[u8] = b"rehearsal/migration-status";
 
-/// Governance for a rehearsal: releases start at once; a migration that fails on more accounts
-/// than allowed is given up (its remaining resources stay unmigrated, and are reported).
+/// Governance for a rehearsal: releases start at once. User values never halt a migration (no
+/// quarantine limit); a system account's value that does not migrate halts its migration, which
+/// is given up (its data stays on the old version, and is reported).
 #[derive(Debug, Clone, Copy)]
 struct Rehearsal;
 
 impl Policy for Rehearsal {
-    fn may_start(&self, _release: ReleaseName, _height: u64) -> bool {
+    fn may_start(&self, _release: &ReleaseId, _height: u64) -> bool {
         true
     }
 
@@ -32,105 +41,117 @@ impl Policy for Rehearsal {
     }
 }
 
-/// What the migration did.
+/// What one range's migration did.
 #[derive(Debug, Default)]
 pub struct Migrated {
+    /// Blocks its loop ran.
     pub blocks: u64,
-    /// Resources written per new tag.
-    pub puts: BTreeMap<StructTag, u64>,
-    /// Accounts a migration failed on: (migration, account, reason).
-    pub failures: Vec<(String, String, String)>,
-    /// Migrations given up: (migration, why).
+    /// Values that did not migrate: (migration, key, reason).
+    pub failures: Vec<(String, Vec<u8>, String)>,
+    /// Migrations that failed as a whole: (migration, why).
     pub stopped: Vec<(String, String)>,
     /// What a second pass would migrate again, per migration.
     pub second_pass: Vec<(String, u64)>,
     /// Bytes read and written by the loop.
     pub bytes: u64,
+    /// Values written (puts) and removed (deletes).
+    pub puts: u64,
+    pub deletes: u64,
 }
 
-/// A status tag no module of the state uses.
-pub fn status_tag(width: AddressLength, taken: &BTreeSet<StructTag>) -> Result<StructTag, RehearsalError> {
-    for n in 0..100 {
-        let name = if n == 0 { "RehearsalHook".to_owned() } else { format!("RehearsalHook{n}") };
-        let tag = StructTag::parse(&format!("0x0::{name}::Status"), width)
-            .map_err(|e| RehearsalError::Options(e.to_string()))?;
-        if !taken.contains(&tag) {
-            return Ok(tag);
-        }
-    }
-    Err(RehearsalError::Options("the state holds every status tag the rehearsal could use".into()))
-}
-
-/// Runs the catalogue's migrations over `store` to the end.
-#[allow(clippy::too_many_arguments)]
-pub fn migrate(
-    store: &mut RedbStore,
-    catalogue: Catalogue,
-    release: ReleaseName,
-    instances: BTreeMap<String, Vec<Vec<TypeTag>>>,
-    status_tag: &StructTag,
-    system: &[Address],
+/// The chain a rehearsal's hook runs in: the state's width, the status under a reserved key,
+/// the given system accounts, the budget, and no halt.
+pub fn chain(
+    catalogue: &Catalogue,
+    system: &[AccountAddress],
     budget: Budget,
-    max_failures: u64,
-    progress: &mut dyn FnMut(u64),
-) -> Result<Migrated, RehearsalError> {
+    max_value: usize,
+) -> Result<ChainConfig, RehearsalError> {
     let width = catalogue.address_length();
     let zero = AccountAddress::zero(width);
-    let system: Vec<AccountAddress> = system
-        .iter()
-        .map(|a| AccountAddress::from_address(*a, width))
-        .collect::<Result<_, _>>()
-        .map_err(|e| RehearsalError::Options(format!("--system-account: {e}")))?;
-    let chain = ChainConfig::new(width, zero, status_tag.clone(), system)
+    let placeholder = migrations::StructTag::parse("0x0::rehearsal::Status", width)
+        .map_err(|e| RehearsalError::Options(e.to_string()))?;
+    Ok(ChainConfig::new(width, zero, placeholder, system.iter().copied())
         .map_err(|e| RehearsalError::Options(e.to_string()))?
+        .with_status_key(StateKey::Reserved(STATUS_KEY.to_vec()))
         .with_budget(budget)
-        .with_max_quarantined(max_failures);
-    let mut config = HookConfig::new(chain);
-    config.instances = instances;
-    let mut hook = Hook::new(vec![ReleasePlan::new(release, 1, catalogue)], config, Box::new(Rehearsal))?;
+        .with_max_quarantined(u64::MAX)
+        .with_max_value_size(max_value as u64))
+}
+
+/// Runs the catalogue's migrations over the source keys `lo..hi` of `base`, to the end. The
+/// overlay it returns holds the writes.
+#[allow(clippy::too_many_arguments)]
+pub fn migrate_range<'s>(
+    base: &'s Snapshot,
+    lo: Vec<u8>,
+    hi: Option<Vec<u8>>,
+    catalogue: &Catalogue,
+    release: &ReleaseId,
+    chain: &ChainConfig,
+    memory: usize,
+    dir: &Path,
+    name: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Overlay<'s>, Migrated), RehearsalError> {
+    let mut overlay = Overlay::new(base, lo, hi, memory, dir, name);
+    let mut hook = Hook::new(
+        vec![ReleasePlan::new(release.clone(), 1, catalogue.clone())],
+        HookConfig::new(chain.clone()),
+        Box::new(Rehearsal),
+    )?;
+    hook.schedule_all(&mut overlay)?;
     let mut out = Migrated::default();
-    // Counts the resources each batch puts, per tag (the migrated ones; not the hook's status).
-    let mut puts: BTreeMap<StructTag, u64> = BTreeMap::new();
-    let mut counting = Watched {
-        inner: &mut *store,
-        watch: |batch: &WriteBatch| {
-            for (tag, _, write) in batch.iter() {
-                if matches!(write, Write::Put(_)) && tag != status_tag {
-                    *puts.entry(tag.clone()).or_default() += 1;
+    let (mut puts, mut deletes) = (0u64, 0u64);
+    {
+        let mut counting = Watched {
+            inner: &mut overlay,
+            watch: |batch: &WriteBatch| {
+                for (key, write) in batch.iter() {
+                    if key != reserved() {
+                        match write {
+                            Write::Put(_) => puts += 1,
+                            Write::Delete => deletes += 1,
+                        }
+                    }
                 }
+                Ok(())
+            },
+        };
+        let mut done = 0u64;
+        let mut idle = 0u32;
+        for block in 1..=MAX_BLOCKS {
+            let report = hook.maybe_migrate(&mut counting, block)?;
+            out.blocks = block;
+            out.bytes += report.bytes;
+            done += report.resources + report.system_resources;
+            progress(done);
+            if hook.all_done() {
+                break;
             }
-            Ok(())
-        },
-    };
-    let mut done = 0u64;
-    let mut idle = 0u32;
-    for block in 1..=MAX_BLOCKS {
-        let report = hook.maybe_migrate(&mut counting, block)?;
-        out.blocks = block;
-        out.bytes += report.bytes;
-        done += report.resources + report.system_resources;
-        progress(done);
-        if hook.all_done() {
-            break;
-        }
-        // Each block moves a migration or gives one up; a run of idle blocks means it cannot.
-        idle = if report.idle { idle + 1 } else { 0 };
-        if idle > 3 {
-            return Err(RehearsalError::Options("the migration loop makes no progress".into()));
+            // Each block moves a migration; a run of idle blocks means it cannot.
+            idle = if report.idle { idle + 1 } else { 0 };
+            if idle > 3 {
+                return Err(RehearsalError::NoProgress { block });
+            }
         }
     }
     out.puts = puts;
-    let status = Status::load(&*store, hook.chain()).map_err(vm_hooks::HookError::from)?;
+    out.deletes = deletes;
+    let status = Status::load(&overlay, hook.chain())?;
     for f in status.failures() {
         if f.is_migration_failure() {
             out.stopped.push((f.migration.clone(), f.reason.clone()));
         } else {
-            out.failures.push((f.migration.clone(), f.account.to_string(), f.reason.clone()));
+            out.failures.push((f.migration.clone(), f.key.clone(), f.reason.clone()));
         }
     }
-    out.second_pass = hook.second_pass(&*store)?;
-    let mut remove = WriteBatch::new();
-    remove.delete(zero, status_tag.clone());
-    store.apply(remove)?;
-    Ok(out)
+    out.second_pass = hook.second_pass(&overlay)?;
+    Ok((overlay, out))
+}
+
+/// The reserved key of the status, encoded.
+pub fn reserved() -> &'static [u8] {
+    static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| StateKey::Reserved(STATUS_KEY.to_vec()).encode())
 }

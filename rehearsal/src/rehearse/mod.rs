@@ -1,44 +1,58 @@
 //! The rehearsal: an upgrade run on a copy of a chain's state, never touching the chain.
 //!
-//! One streaming read of the state into a scratch store (the embedded one, redb, in a temporary
-//! directory or under `--out`), every resource decoded with the old layouts on the way; the gate
-//! (the checker on OLD -> NEW) and the catalogue of the declared migrations; the migrations run
-//! by a [`vm_hooks::Hook`] over the scratch store, block after block, with the loop the prologue
-//! runs, until all are done; their idempotence checked with a second pass; every resource
-//! decoded with the new layouts; our state root before and after. Memory holds no more than a
-//! batch of resources, a block's work, the layouts and bounded lists of examples: the state
-//! itself lives on disk.
+//! The state is read in place: a snapshot in canonical key order is the source itself, and any
+//! other source (JSON Lines, a backup ordered by hashes) is sorted once into one, in bounded
+//! memory. Then, on every thread, for its key range of the state:
+//! 1. **migrate**: a [`vm_hooks::Hook`] over an overlay of the source (the source read, never
+//!    written; the hook's writes kept beside it, spilled to disk past a budget), called block
+//!    after block with the loop the prologue runs, until every migration is done, then a
+//!    second pass to check it left nothing;
+//! 2. **pass**: the source and every range's writes merged in key order, in one read: every
+//!    resource decoded before (old layouts) and after (new layouts), both state roots, every
+//!    stored instance of a changed struct accounted for (migrated, failed, or left behind with
+//!    why), the instances that would halt the chain named.
+//!
+//! The ranges' results join in key order: the report (and the `--out` snapshot) is the same on
+//! any number of threads. Memory holds the migration's writes up to a budget, a block of the
+//! file per thread, the layouts and bounded lists of examples; the state itself stays on disk.
 
+pub mod accounts;
 pub mod gate;
-pub mod load;
+pub mod layouts;
 pub mod migrate;
 pub mod options;
+pub mod out;
+pub mod overlay;
+pub mod pass;
 pub mod progress;
 pub mod releases;
 pub mod report;
-pub mod side;
-pub mod verify;
+pub mod sorted;
 
 pub use options::Options;
 pub use progress::{Progress, Silent};
 pub use report::{Report, Verdict};
 
 use crate::error::RehearsalError;
-use crate::state::{self, Context};
+use crate::state::{self, Context, Problems};
 use binary_format::Module;
-use migrations::{ReleaseIndex, StructTag, TypeTag};
-use report::{Decoding, Failure, GateReport, Phase, StateReport, StructReport};
+use compat_checker::chain::ReleaseView;
+use migrations::AccountAddress;
+use overlay::Overlay;
+use pass::{Partial, PassInput};
+use report::Phase;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
-use upgrade_spec::declarations::Declarations;
-use upgrade_spec::registry::{Registry, ReleaseName};
-use vm_hooks::{RedbOptions, RedbStore, SortedState};
+use snapshot::Snapshot;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use upgrade_spec::{Declarations, Registry, ReleaseId};
+use vm_hooks::StateRoot;
 
-/// The largest resource the scratch store takes (real states hold resources of a few MiB).
-pub const MAX_RESOURCE: usize = 256 << 20;
 /// The snapshot file `--out DIR` writes.
 pub const OUT_FILE: &str = "state.snap";
+/// The sorted copy of a source not in key order, in the scratch directory.
+const SORTED_FILE: &str = "sorted.snap";
 
 /// A list kept to its first `max` items, with the count of all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,6 +84,29 @@ impl<T> Bounded<T> {
     pub fn items(&self) -> &[T] {
         &self.items
     }
+
+    pub fn items_mut(&mut self) -> &mut [T] {
+        &mut self.items
+    }
+
+    /// Whether a pushed item would be kept (callers skip building one that would not).
+    pub fn wants_more(&self) -> bool {
+        self.items.len() < self.max
+    }
+
+    /// Counts one item without keeping it.
+    pub fn count_one(&mut self) {
+        self.total += 1;
+    }
+
+    /// This list followed by `other` (the next key range's): the first items of both, in order.
+    /// (An empty default list takes the other's bound: merging starts from one.)
+    pub fn extend(&mut self, other: Bounded<T>) {
+        self.max = self.max.max(other.max);
+        self.total += other.total;
+        let room = self.max.saturating_sub(self.items.len());
+        self.items.extend(other.items.into_iter().take(room));
+    }
 }
 
 /// Times the phases.
@@ -90,16 +127,65 @@ impl Phases {
     }
 }
 
+/// Runs `work` on one thread per range, showing the progress they count together, and returns
+/// their results in range order.
+fn on_threads<T: Send>(
+    ranges: usize,
+    progress: &mut dyn Progress,
+    work: &(dyn Fn(usize, &AtomicU64) -> Result<T, RehearsalError> + Sync),
+) -> Result<Vec<T>, RehearsalError> {
+    let done = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..ranges)
+            .map(|i| {
+                s.spawn({
+                    let done = &done;
+                    move || work(i, done)
+                })
+            })
+            .collect();
+        while !handles.iter().all(|h| h.is_finished()) {
+            progress.advance(done.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        progress.advance(done.load(Ordering::Relaxed));
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(RehearsalError::Thread("a thread panicked".into()))))
+            .collect()
+    })
+}
+
+/// Checks `--out DIR` before any work: the directory can be made, and the snapshot it would
+/// hold does not exist.
+fn check_out(options: &Options) -> Result<(), RehearsalError> {
+    let Some(dir) = &options.out else { return Ok(()) };
+    std::fs::create_dir_all(dir).map_err(|source| RehearsalError::Io { path: dir.clone(), source })?;
+    let path = dir.join(OUT_FILE);
+    if std::fs::symlink_metadata(&path).is_ok() {
+        return Err(RehearsalError::Options(format!(
+            "--out: {} exists: a rehearsal never overwrites a file",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Rehearses the upgrade `options` describes. Errors are for input that cannot be rehearsed at
 /// all (bad input) or a failing machine; everything else is in the report.
 pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report, RehearsalError> {
     let mut phases = Phases { list: Vec::new(), started: Instant::now() };
+    check_out(options)?;
+    let threads = options.threads.max(1);
     let (_, mut source) = state::open(&options.state, options.open)?;
     let new = releases::load(&options.to, options.address_length)?;
-    let (old, from_source) = match &options.from {
-        Some(from) => (releases::load(from, options.address_length)?, "given"),
+    let (old, from_name, from_source) = match &options.from {
+        Some(from) => (releases::load(from, options.address_length)?, from.display().to_string(), "given"),
         None => match releases::from_state(&mut *source, &options.state, options.address_length)? {
-            Some(r) => (r, "state"),
+            Some(r) => {
+                let name = format!("the {} modules held by the state", r.modules.len());
+                (r, name, "state")
+            }
             None => {
                 return Err(RehearsalError::Options(format!(
                     "{}: the state holds no modules: name the release it was written with (--from)",
@@ -120,6 +206,12 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
             "the state has {w}-byte addresses, the release {width}-byte ones (--address-length)"
         )));
     }
+    let system: Vec<AccountAddress> = options
+        .system_accounts
+        .iter()
+        .map(|a| AccountAddress::from_address(*a, width))
+        .collect::<Result<_, _>>()
+        .map_err(|e| RehearsalError::Options(format!("--system-account: {e}")))?;
     let registry = options
         .registry
         .as_deref()
@@ -134,19 +226,51 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         .map_err(|e| RehearsalError::Config(e.to_string()))?;
     let old_modules: Vec<&Module> = old.modules.iter().map(|m| &m.module).collect();
     let new_modules: Vec<&Module> = new.modules.iter().map(|m| &m.module).collect();
-    let from_name = match from_source {
-        "given" => options.from.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
-        _ => format!("the {} modules held by the state", old_modules.len()),
-    };
     let to_name = options.to.display().to_string();
     let label = releases::label(&options.to)?;
+    let scratch = match &options.out {
+        Some(dir) => tempfile::Builder::new().prefix(".rehearsal-").tempdir_in(dir),
+        None => tempfile::Builder::new().prefix("rehearsal-").tempdir(),
+    }
+    .map_err(|source| RehearsalError::Io { path: options.out.clone().unwrap_or_default(), source })?;
+
+    // The source, in canonical key order.
+    let mut problems = Problems::default();
+    let context = Context { width, modules: &old_modules };
+    let sorted_copy: Option<Snapshot>;
+    let mut origins = None;
+    let mut repeated = 0u64;
+    if source.in_place().is_none() {
+        phases.start(progress, "sort", None);
+        let (snap, table, sorted) = sorted::sort_into(
+            &mut *source,
+            &context,
+            &mut problems,
+            scratch.path(),
+            &scratch.path().join(SORTED_FILE),
+            width,
+            options.cache_bytes,
+            options.examples,
+            &mut |n| progress.advance(n),
+        )?;
+        repeated = sorted.repeated;
+        origins = Some(table);
+        phases.end(progress, "sort", snap.info().bytes, sorted.read);
+        sorted_copy = Some(snap);
+    } else {
+        sorted_copy = None;
+    }
+    let info = source.info();
+    let base: &Snapshot = match (&sorted_copy, source.in_place()) {
+        (Some(s), _) => s,
+        (None, Some(s)) => s,
+        (None, None) => return Err(RehearsalError::Options("the state could not be read in order".into())),
+    };
 
     phases.start(progress, "gate", None);
+    let (old_view, new_view) = (ReleaseView::of_release(&old), ReleaseView::of_release(&new));
     let gate = gate::run(
-        &from_name,
-        &old_modules,
-        &to_name,
-        &new_modules,
+        gate::Releases { old_name: &from_name, old: &old_view, new_name: &to_name, new: &new_view },
         &label,
         registry.as_ref(),
         declarations.as_ref(),
@@ -156,260 +280,168 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     );
     phases.end(progress, "gate", 0, 0);
 
-    // The scratch state: under --out when given, so that it sits where the result goes.
-    let scratch = match &options.out {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| RehearsalError::Io { path: dir.clone(), source })?;
-            tempfile::Builder::new().prefix(".rehearsal-").tempdir_in(dir)
-        }
-        None => tempfile::Builder::new().prefix("rehearsal-").tempdir(),
-    }
-    .map_err(|source| RehearsalError::Io { path: options.out.clone().unwrap_or_default(), source })?;
-    // A scratch store: its cache bounds the memory the state takes, and its commits need not
-    // reach the disk (it is thrown away, or exported, when the rehearsal ends).
-    let scratch_options =
-        RedbOptions { max_value_size: MAX_RESOURCE, cache_bytes: Some(options.cache_bytes), durable: false };
-    let mut store = RedbStore::open_with(scratch.path(), scratch_options)?;
-    let mut side = side::Side::create(scratch.path(), options.cache_bytes / 4)?;
-
-    phases.start(progress, "read", None);
-    let old_index = ReleaseIndex::new(old_modules.iter().copied(), width).map_err(|e| RehearsalError::Release {
-        path: options.from.clone().unwrap_or_else(|| options.state.clone()),
-        reason: e.to_string(),
-    })?;
-    let mut old_layouts = load::Layouts::new(old_index);
-    let context = Context { width, modules: &old_modules };
-    // Migrations of structs with type parameters run per stored instance.
-    let generic: Vec<(String, binary_format::ModuleId, String)> = gate
-        .catalogue
-        .entries
+    // Key ranges: one per thread, each starting at a restart point of the source.
+    let ranges = base.ranges(threads);
+    let bounds: Vec<(Vec<u8>, Option<Vec<u8>>)> = ranges
         .iter()
-        .filter(|e| {
-            old_layouts
-                .index()
-                .module(&e.from)
-                .and_then(|m| m.find_struct(&e.struct_name))
-                .is_some_and(|s| !s.type_params.is_empty())
+        .enumerate()
+        .map(|(i, r)| {
+            let lo =
+                if i == 0 { Vec::new() } else { base.restart_key(r.first).map(<[u8]>::to_vec).unwrap_or_default() };
+            let hi = ranges.get(i + 1).and_then(|next| base.restart_key(next.first)).map(<[u8]>::to_vec);
+            (lo, hi)
         })
-        .map(|e| (e.id.clone(), e.from.clone(), e.struct_name.clone()))
         .collect();
-    let loaded = load::load(
-        &mut *source,
-        &context,
-        &mut old_layouts,
-        &gate.undeclared,
-        &generic,
-        &mut store,
-        &mut side,
-        options.examples,
-        &mut |n| progress.advance(n),
-    )?;
-    phases.end(progress, "read", loaded.bytes, loaded.resources);
-    let info = source.info();
-
-    phases.start(progress, "root-before", Some(loaded.resources));
-    let mut hasher = vm_hooks::RootHasher::new();
-    store.visit_sorted(&mut |prefix, account, bytes| hasher.add(prefix, account, bytes))?;
-    let held = hasher.count();
-    let root_before = hasher.finish();
-    phases.end(progress, "root-before", loaded.bytes, loaded.resources);
-    // Keys given twice (an interchange file may repeat one): the store keeps the last, and the
-    // report says how many there were.
-    let mut loaded = loaded;
-    let stored = loaded.resources;
-    if held < stored {
-        let duplicates = stored - held;
-        loaded.problems.add(
-            crate::state::Problem {
-                kind: crate::state::ProblemKind::Duplicate,
-                origin: info.path.clone(),
-                key: None,
-                message: format!("{duplicates} resources repeat a key read before them: the last one read is kept"),
-            },
-            0,
-        );
-    }
-
-    // Every generic migration is made concrete for the instances the state holds (none: the
-    // migration has nothing to do).
-    let mut instances: BTreeMap<String, Vec<Vec<TypeTag>>> = BTreeMap::new();
-    for (id, _, _) in &generic {
-        let seen = loaded.instances.get(id).map(|s| s.iter().cloned().collect()).unwrap_or_default();
-        instances.insert(id.clone(), seen);
-    }
-    let taken: BTreeSet<StructTag> = loaded.tags.keys().cloned().collect();
-    let status_tag = migrate::status_tag(width, &taken)?;
     // The rehearsal runs one upgrade: its number only orders it after nothing.
-    let release = ReleaseName::new(1);
-    let entries: Vec<(String, Vec<(StructTag, StructTag)>)> = gate
-        .catalogue
-        .entries
-        .iter()
-        .map(|e| {
-            let args: Vec<Vec<TypeTag>> = instances.get(&e.id).cloned().unwrap_or_else(|| vec![Vec::new()]);
-            let pairs = args
-                .iter()
-                .filter_map(|a| gate.catalogue.instance(e, a).ok())
-                .map(|i| (i.old_tag, i.new_tag))
-                .collect();
-            (e.id.clone(), pairs)
-        })
-        .collect();
-    let in_scope: u64 =
-        entries.iter().flat_map(|(_, p)| p).map(|(old, _)| loaded.tags.get(old).copied().unwrap_or(0)).sum();
+    let release = ReleaseId::new(1, label.clone());
+    let chain = migrate::chain(&gate.catalogue, &system, options.budget, snapshot::MAX_VALUE)?;
+    let memory = options.cache_bytes / ranges.len().max(1);
 
+    let in_scope = base.info().entries;
     phases.start(progress, "migrate", Some(in_scope));
-    let migrated = migrate::migrate(
-        &mut store,
-        gate.catalogue.clone(),
-        release,
-        instances,
-        &status_tag,
-        &options.system_accounts,
-        options.budget,
-        options.max_failures,
-        &mut |n| progress.advance(n),
-    )?;
-    phases.end(progress, "migrate", migrated.bytes, in_scope);
+    let migrated = on_threads(ranges.len(), progress, &|i, done| {
+        let (lo, hi) = bounds.get(i).cloned().unwrap_or_default();
+        let mut last = 0u64;
+        migrate::migrate_range(
+            base,
+            lo,
+            hi,
+            &gate.catalogue,
+            &release,
+            &chain,
+            memory,
+            scratch.path(),
+            &format!("writes-{i}"),
+            &mut |n| {
+                done.fetch_add(n.saturating_sub(last), Ordering::Relaxed);
+                last = n;
+            },
+        )
+    })?;
+    let (overlays, results): (Vec<Overlay<'_>>, Vec<migrate::Migrated>) = migrated.into_iter().unzip();
+    let migrate_bytes: u64 = results.iter().map(|r| r.bytes).sum();
+    phases.end(progress, "migrate", migrate_bytes, results.iter().map(|r| r.puts).sum());
 
-    phases.start(progress, "decode-after", Some(loaded.resources));
-    let new_index = ReleaseIndex::new(new_modules.iter().copied(), width)
-        .map_err(|e| RehearsalError::Release { path: options.to.clone(), reason: e.to_string() })?;
-    let mut new_layouts = load::Layouts::new(new_index);
-    let after = verify::scan(&store, &mut new_layouts, &side, width, options.examples, &mut |n| progress.advance(n))?;
-    phases.end(progress, "decode-after", after.bytes, after.resources);
+    let mut failures: BTreeMap<Vec<u8>, (String, String)> = BTreeMap::new();
+    let mut stopped = Vec::new();
+    let mut second_pass: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &results {
+        for (id, key, reason) in &r.failures {
+            failures.insert(key.clone(), (id.clone(), reason.clone()));
+        }
+        stopped.extend(r.stopped.iter().cloned());
+        for (id, n) in &r.second_pass {
+            *second_pass.entry(id.clone()).or_default() += n;
+        }
+    }
+    stopped.sort();
+    stopped.dedup();
+
+    phases.start(progress, "pass", Some(base.info().entries));
+    let input = PassInput {
+        base,
+        overlays: &overlays,
+        old: &old_modules,
+        new: &new_modules,
+        width,
+        needs: &gate.needs,
+        failures: &failures,
+        system_accounts: &system,
+        examples: options.examples,
+    };
+    let partials = on_threads(ranges.len(), progress, &|i, _done| {
+        let (lo, hi) = bounds.get(i).cloned().unwrap_or_default();
+        let first = ranges.get(i).map_or(0, |r| r.first);
+        pass::pass_range(&input, first, &lo, hi.as_deref(), i == 0)
+    })?;
+    let mut all = Partial::default();
+    for p in partials {
+        all.merge(p);
+    }
+    // Each example names where it was read: the place in the input the sort recorded, or the
+    // byte of the snapshot read in place.
+    for example in all.before.examples.items_mut().iter_mut().chain(all.after.examples.items_mut()) {
+        if let Some((number, offset)) = example.entry {
+            example.origin = match &origins {
+                Some(table) => table.of(number),
+                None => Some(format!("{} at byte {offset}", options.state.display())),
+            };
+        }
+    }
+    phases.end(progress, "pass", all.before.bytes + all.after.bytes, all.before.entries);
+    let root_before = StateRoot::of_runs([all.before.pages.clone()]);
+    let root_after = StateRoot::of_runs([all.after.pages.clone()]);
+    // A snapshot read in place is verified by this very pass: its root must be the footer's.
+    let mut chain_root = info.chain_root.clone();
+    if sorted_copy.is_none() {
+        if root_before != base.info().state_root {
+            return Err(RehearsalError::Out(snapshot::SnapshotError::RootMismatch {
+                path: options.state.clone(),
+                expected: base.info().state_root,
+                found: root_before,
+            }));
+        }
+        if let Some(r) = &mut chain_root {
+            r.verified = true;
+        }
+    }
 
     let mut out_path = None;
     if let Some(dir) = &options.out {
-        phases.start(progress, "export", Some(after.resources));
+        phases.start(progress, "export", Some(all.after.entries));
         let path = dir.join(OUT_FILE);
-        let (height, chain) = info.snapshot.clone().unwrap_or_else(|| {
+        let (height, params) = info.snapshot.clone().unwrap_or_else(|| {
             (
                 0,
                 serde_json::json!({"rehearsal": {"state": info.path, "format": info.format, "from": from_name, "to": to_name}}),
             )
         });
-        crate::snapshot::export(&store, height, chain, width, &path)?;
-        phases.end(progress, "export", after.bytes, after.resources);
+        out::write(base, &overlays, &path, height, params, width)?;
+        phases.end(progress, "export", all.after.bytes, all.after.entries);
         out_path = Some(path.display().to_string());
     }
-
-    // Per migration and instance.
-    let mut structs = Vec::new();
-    let mut failed = 0u64;
-    for (id, pairs) in &entries {
-        let failures: Vec<Failure> = migrated
-            .failures
-            .iter()
-            .filter(|(m, _, _)| m == id)
-            .map(|(_, account, reason)| Failure { account: account.clone(), reason: reason.clone() })
-            .collect();
-        failed += failures.len() as u64;
-        let mut first = true;
-        for (old_tag, new_tag) in pairs {
-            let found = loaded.tags.get(old_tag).copied().unwrap_or(0);
-            let in_place = old_tag == new_tag;
-            let f: Vec<Failure> = if first { failures.clone() } else { Vec::new() };
-            first = false;
-            let left = if in_place { f.len() as u64 } else { after.tags.get(old_tag).copied().unwrap_or(0) };
-            structs.push(StructReport {
-                r#struct: format!("{old_tag} -> {new_tag}"),
-                migration: id.clone(),
-                instances: found,
-                migrated: migrated.puts.get(new_tag).copied().unwrap_or(0),
-                failed: f.len() as u64,
-                left_on_old_version: left,
-                failures: f,
-            });
-        }
-    }
-    let total_migrated: u64 = structs.iter().map(|s| s.migrated).sum();
-    let left: u64 = structs.iter().map(|s| s.left_on_old_version.saturating_sub(s.failed)).sum();
-
-    let mut reasons = Vec::new();
-    let halting: u64 = loaded.halts.values().map(|h| h.accounts).sum();
-    if halting > 0 {
-        reasons.push(format!(
-            "{halting} stored resources of {} structs change layout with no migration declared",
-            loaded.halts.len()
-        ));
-    }
-    if !gate.catalogue_problems.is_empty() {
-        reasons.push(format!("{} declared migrations cannot be used (see the gate)", gate.catalogue_problems.len()));
-    }
-    if failed > 0 {
-        reasons.push(format!("migrations failed on {failed} accounts"));
-    }
-    for (id, why) in &migrated.stopped {
-        reasons.push(format!("migration {id} stopped: {why}"));
-    }
-    if left > 0 {
-        reasons.push(format!("{left} resources stay on a closed old version (outside their migration's scope)"));
-    }
-    let removed: u64 = after.removed.values().map(|r| r.resources).sum();
-    if removed > 0 {
-        reasons.push(format!("{removed} resources of structs the new release removed"));
-    }
-    if after.broken_by_upgrade > 0 {
-        reasons.push(format!("{} resources decode before the upgrade and not after", after.broken_by_upgrade));
-    }
-    for (id, n) in &migrated.second_pass {
-        reasons.push(format!("a second pass of {id} changes {n} resources (not idempotent)"));
-    }
-    let verdict = if reasons.is_empty() { Verdict::Safe } else { Verdict::WouldBreak };
-    let root_verified = info.chain_root.as_ref().map(|r| r.verified);
-    let complete = !loaded.problems.skipped_any();
-    Ok(Report {
-        schema: 1,
-        state: StateReport {
-            format: info.format,
-            path: info.path.clone(),
-            detail: info.detail.clone(),
-            accounts: side.accounts()?,
-            resources: loaded.resources,
-            root_verified,
-            chain_root: info.chain_root.clone(),
-            problems: loaded.problems,
-        },
+    drop(overlays);
+    Ok(report::build(report::Parts {
+        options,
+        info,
+        chain_root,
+        problems,
+        repeated,
         from: from_name,
         from_source,
         to: to_name,
-        gate: GateReport {
-            passes: gate.passes,
-            unhandled: gate.unhandled,
-            problems: gate.problems,
-            catalogue_problems: gate.catalogue_problems,
-            chain: Some(gate.chain.clone()),
-        },
-        before: Decoding {
-            decoded: loaded.decoded,
-            undecodable: loaded.undecodable,
-            broken_by_upgrade: None,
-            examples: loaded.undecodable_examples,
-        },
-        after: Decoding {
-            decoded: after.decoded,
-            undecodable: after.undecodable,
-            broken_by_upgrade: Some(after.broken_by_upgrade),
-            examples: after.examples,
-        },
-        migrated: total_migrated,
-        failed,
-        would_halt: loaded.halts.into_values().collect(),
-        removed: after.removed.into_values().collect(),
-        structs,
-        second_pass: migrated.second_pass,
-        size_before: loaded.bytes,
-        size_after: after.bytes,
-        resources_after: after.resources,
-        root_before: root_before.to_string(),
-        root_after: after.root.map(|r| r.to_string()).unwrap_or_default(),
-        chain_root_after: None,
+        gate,
+        all,
+        stopped,
+        second_pass: second_pass.into_iter().collect(),
+        root_before,
+        root_after,
         out: out_path,
-        blocks: migrated.blocks,
+        blocks: results.iter().map(|r| r.blocks).sum(),
+        threads: ranges.len(),
         phases: phases.list,
-        verdict,
-        reasons,
-        complete,
-    })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bounded;
+
+    #[test]
+    fn examples_merged_in_range_order_keep_the_first_and_count_all() {
+        let range = |items: &[u32]| {
+            let mut b = Bounded::new(3);
+            for i in items {
+                b.push(*i);
+            }
+            b
+        };
+        // Merging starts from an empty default list, as the pass's does.
+        let mut all = Bounded::default();
+        all.extend(range(&[1, 2]));
+        all.extend(range(&[]));
+        all.extend(range(&[3, 4, 5, 6]));
+        assert_eq!(all.items(), [1, 2, 3]);
+        assert_eq!(all.total, 6);
+    }
 }

@@ -9,8 +9,8 @@ use vm_hooks::Budget;
 /// The options of [`rehearse`](super::rehearse).
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The state: our snapshot, a JSON Lines file, or a Diem-family backup (its top directory
-    /// or its `state.manifest`).
+    /// The state: our snapshot (read in place), a JSON Lines file, or a Diem-family backup (its
+    /// top directory or its `state.manifest`), the latter sorted once into a scratch snapshot.
     pub state: PathBuf,
     /// The release the state was written with; `None` takes the modules the state holds.
     pub from: Option<PathBuf>,
@@ -31,8 +31,8 @@ pub struct Options {
     pub address_length: Option<AddressLength>,
     /// Accounts whose resources system-scope migrations move (default `0x0`).
     pub system_accounts: Vec<Address>,
-    /// Accounts a migration may fail on before it stops (and the rest of it is reported as not
-    /// migrated).
+    /// Values a migration may fail on before the verdict says so apart (every failure is
+    /// reported whatever this is; the rehearsal never stops a migration).
     pub max_failures: u64,
     /// Work per block of the migration loop (the loop runs block after block until done).
     pub budget: Budget,
@@ -41,9 +41,16 @@ pub struct Options {
     /// The hand-written transforms declarations may name (none by default: a chain's own
     /// handlers are its code, registered by the caller).
     pub handlers: Handlers,
-    /// Memory for the scratch state's page cache, in bytes: with a chunk of the state, what
-    /// bounds the rehearsal's memory whatever the state's size.
+    /// Memory for what the rehearsal holds beside the state (the migration's writes before they
+    /// spill to disk, the runs of a source being sorted), in bytes: with a block of the file per
+    /// thread, what bounds the rehearsal's memory whatever the state's size.
     pub cache_bytes: usize,
+    /// Threads reading and migrating key ranges of the state (at least 1). The result does not
+    /// depend on it.
+    pub threads: usize,
+    /// Accept resources that do not decode before the upgrade (otherwise the verdict is
+    /// inconclusive: a state the old release cannot read says nothing of the new one).
+    pub accept_undecodable: bool,
 }
 
 impl Options {
@@ -64,6 +71,8 @@ impl Options {
             budget: Budget { max_resources: 100_000, max_bytes: 64 << 20 },
             examples: 20,
             cache_bytes: 64 << 20,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            accept_undecodable: false,
             handlers: Handlers::new(),
         }
     }

@@ -1,8 +1,9 @@
-//! The report: what a release engineer reads (text) and what tools read (JSON, schema 1, as
-//! `docs/rehearse.md` documents it).
+//! The report: what a release engineer reads (text) and what tools read (JSON, schema 2, as
+//! `docs/rehearse.md` documents it). Everything in it but `run` (threads, blocks, phase times)
+//! is the same whatever the number of threads.
 
 use super::Bounded;
-use crate::state::{ChainRoot, Problems};
+use crate::state::{ChainRoot, Problems, SourceInfo};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -15,6 +16,10 @@ pub struct Example {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     pub reason: String,
+    /// The source entry it was read from (number, byte offset in the file read), resolved to
+    /// `origin` once the pass is done.
+    #[serde(skip)]
+    pub entry: Option<(u64, u64)>,
 }
 
 /// Stored instances of a struct whose layout changes with no migration declared.
@@ -54,19 +59,39 @@ pub struct Failure {
     pub reason: String,
 }
 
-/// One declared migration as it went.
+/// A stored value a migration left on the old version although it did not fail on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftBehind {
+    pub account: String,
+    /// Why: outside the declaration's scope, or the migration was given up.
+    pub reason: String,
+}
+
+/// One declared migration, for one instantiation of its struct, as it went. `found` is always
+/// `migrated + failed + left_behind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StructReport {
-    /// The struct's instance: `0x1::Coin::Balance<0x1::GAS::GAS> -> 0x3::Coin::Balance<0x1::GAS::GAS>`.
+    /// The instantiation read: `0x1::Coin::Balance<0x1::GAS::GAS>`.
     pub r#struct: String,
     pub migration: String,
     /// Stored instances found in the state.
     pub instances: u64,
     pub migrated: u64,
     pub failed: u64,
-    /// Instances still on the old version afterwards (out of the migration's scope, or failed).
-    pub left_on_old_version: u64,
+    /// Instances left on the old version without failing (outside the scope, or given up).
+    pub left_behind: u64,
     pub failures: Vec<Failure>,
+    pub left_examples: Vec<LeftBehind>,
+}
+
+/// How the rehearsal ran (the only part of the report that depends on the machine and the
+/// number of threads).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub threads: usize,
+    /// Blocks the hook's loop ran, summed over the threads' key ranges.
+    pub blocks: u64,
+    pub phases: Vec<Phase>,
 }
 
 /// What the state is.
@@ -75,8 +100,14 @@ pub struct StateReport {
     pub format: &'static str,
     pub path: String,
     pub detail: String,
+    /// Distinct accounts holding resources; an estimate (within a percent or two) past 200,000.
     pub accounts: u64,
+    pub accounts_exact: bool,
+    /// Entries of the state, and of them resources.
+    pub entries: u64,
     pub resources: u64,
+    /// Entries by kind (`resource`, `group`, `table_item`, `module`, `raw`).
+    pub kinds: std::collections::BTreeMap<&'static str, u64>,
     /// Whether the chain's own root (or the snapshot's) was recomputed equal; `null` when the
     /// format has none.
     pub root_verified: Option<bool>,
@@ -140,6 +171,9 @@ pub struct GateReport {
 pub enum Verdict {
     Safe,
     WouldBreak,
+    /// Resources of the state do not decode with the old release: the rehearsal cannot say what
+    /// the upgrade does to them (accept them with `accept_undecodable` to judge the rest).
+    Inconclusive,
 }
 
 /// The whole report.
@@ -156,8 +190,11 @@ pub struct Report {
     pub after: Decoding,
     pub migrated: u64,
     pub failed: u64,
+    pub left_behind: u64,
     pub would_halt: Vec<Halt>,
     pub removed: Vec<Removed>,
+    /// Resources of structs neither release declares (user modules'): not the upgrade's.
+    pub unknown_to_both: u64,
     pub structs: Vec<StructReport>,
     /// Resources a second pass of the migrations would change (empty when idempotent).
     pub second_pass: Vec<(String, u64)>,
@@ -170,8 +207,7 @@ pub struct Report {
     pub chain_root_after: Option<String>,
     /// Where the migrated state was written (`--out`).
     pub out: Option<String>,
-    pub blocks: u64,
-    pub phases: Vec<Phase>,
+    pub run: RunReport,
     pub verdict: Verdict,
     /// Why it would break.
     pub reasons: Vec<String>,
@@ -190,7 +226,12 @@ impl Report {
         let mut t = String::new();
         let s = &self.state;
         let _ = writeln!(t, "state: {} ({}): {}", s.path, s.format, s.detail);
-        let _ = writeln!(t, "  {} accounts, {} resources, {} bytes", s.accounts, s.resources, self.size_before);
+        let approx = if s.accounts_exact { "" } else { "about " };
+        let _ = writeln!(
+            t,
+            "  {approx}{} accounts, {} entries ({} resources), {} bytes",
+            s.accounts, s.entries, s.resources, self.size_before
+        );
         if let Some(root) = &s.chain_root {
             let _ = writeln!(
                 t,
@@ -248,23 +289,33 @@ impl Report {
         }
         let _ = writeln!(
             t,
-            "migrations: {} resources migrated, {} failed, in {} blocks",
-            self.migrated, self.failed, self.blocks
+            "migrations: {} resources migrated, {} failed, {} left behind, in {} blocks",
+            self.migrated, self.failed, self.left_behind, self.run.blocks
         );
         for st in &self.structs {
             let _ = writeln!(
                 t,
                 "  {} ({}): {} found, {} migrated, {} failed, {} left on the old version",
-                st.r#struct, st.migration, st.instances, st.migrated, st.failed, st.left_on_old_version
+                st.r#struct, st.migration, st.instances, st.migrated, st.failed, st.left_behind
             );
             for f in &st.failures {
-                let _ = writeln!(t, "    {}: {}", f.account, f.reason);
+                let _ = writeln!(t, "    failed {}: {}", f.account, f.reason);
+            }
+            for l in &st.left_examples {
+                let _ = writeln!(t, "    left {}: {}", l.account, l.reason);
             }
         }
         if !self.second_pass.is_empty() {
             for (id, n) in &self.second_pass {
                 let _ = writeln!(t, "  NOT IDEMPOTENT: a second pass of {id} changes {n} resources");
             }
+        }
+        if self.unknown_to_both > 0 {
+            let _ = writeln!(
+                t,
+                "{} resources of structs neither release declares (user modules'): not the upgrade's to judge",
+                self.unknown_to_both
+            );
         }
         for r in &self.removed {
             let _ = writeln!(
@@ -297,7 +348,8 @@ impl Report {
             let _ = writeln!(t, "migrated state written to {out}");
         }
         let _ = writeln!(t, "phases:");
-        for p in &self.phases {
+        let _ = writeln!(t, "  ({} threads)", self.run.threads);
+        for p in &self.run.phases {
             let _ = writeln!(
                 t,
                 "  {:<12} {:>8.3} s {:>10.1} MB/s {:>12.0} resources/s",
@@ -310,6 +362,12 @@ impl Report {
             }
             Verdict::WouldBreak => {
                 let _ = writeln!(t, "verdict: WOULD BREAK");
+                for r in &self.reasons {
+                    let _ = writeln!(t, "  {r}");
+                }
+            }
+            Verdict::Inconclusive => {
+                let _ = writeln!(t, "verdict: INCONCLUSIVE");
                 for r in &self.reasons {
                     let _ = writeln!(t, "  {r}");
                 }
@@ -332,5 +390,173 @@ fn more<T>(b: &Bounded<T>) -> String {
         format!(" and {extra} more")
     } else {
         String::new()
+    }
+}
+
+/// What [`build`] makes a report of.
+#[allow(missing_debug_implementations)]
+pub struct Parts<'a> {
+    pub options: &'a super::Options,
+    pub info: SourceInfo,
+    pub chain_root: Option<ChainRoot>,
+    pub problems: Problems,
+    pub repeated: u64,
+    pub from: String,
+    pub from_source: &'static str,
+    pub to: String,
+    pub gate: super::gate::Gate,
+    pub all: super::pass::Partial,
+    pub stopped: Vec<(String, String)>,
+    pub second_pass: Vec<(String, u64)>,
+    pub root_before: vm_hooks::StateRoot,
+    pub root_after: vm_hooks::StateRoot,
+    pub out: Option<String>,
+    pub blocks: u64,
+    pub threads: usize,
+    pub phases: Vec<Phase>,
+}
+
+/// The report of a rehearsal: counts, per-migration accounting, and the verdict with its reasons.
+pub fn build(p: Parts<'_>) -> Report {
+    let all = p.all;
+    let mut structs = Vec::new();
+    let (mut migrated, mut failed, mut left) = (0u64, 0u64, 0u64);
+    for (tag, (id, c)) in &all.instances {
+        migrated += c.migrated;
+        failed += c.failed;
+        left += c.left;
+        structs.push(StructReport {
+            r#struct: tag.clone(),
+            migration: id.clone(),
+            instances: c.found,
+            migrated: c.migrated,
+            failed: c.failed,
+            left_behind: c.left,
+            failures: c
+                .failures
+                .items()
+                .iter()
+                .map(|(a, r)| Failure { account: a.clone(), reason: r.clone() })
+                .collect(),
+            left_examples: c
+                .left_examples
+                .items()
+                .iter()
+                .map(|(a, r)| LeftBehind { account: a.clone(), reason: r.clone() })
+                .collect(),
+        });
+    }
+    let mut reasons = Vec::new();
+    let halting: u64 = all.halts.values().map(|h| h.accounts).sum();
+    if halting > 0 {
+        reasons.push(format!(
+            "{halting} stored resources of {} structs change layout with no usable migration",
+            all.halts.len()
+        ));
+    }
+    if !p.gate.catalogue_problems.is_empty() {
+        reasons.push(format!("{} declared migrations cannot be used (see the gate)", p.gate.catalogue_problems.len()));
+    }
+    if failed > 0 {
+        reasons.push(format!("migrations failed on {failed} resources"));
+    }
+    for (id, why) in &p.stopped {
+        reasons.push(format!("migration {id} was given up: {why}"));
+    }
+    if left > 0 {
+        reasons.push(format!("{left} resources stay on the old version without failing (see each migration)"));
+    }
+    let removed: u64 = all.removed.values().map(|r| r.resources).sum();
+    if removed > 0 {
+        reasons.push(format!("{removed} resources of structs the new release removed"));
+    }
+    if all.broken_by_upgrade > 0 {
+        reasons.push(format!("{} resources decode before the upgrade and not after", all.broken_by_upgrade));
+    }
+    for (id, n) in &p.second_pass {
+        reasons.push(format!("a second pass of {id} changes {n} resources (not idempotent)"));
+    }
+    let undecodable_before = all.before.undecodable;
+    let verdict = if !reasons.is_empty() {
+        Verdict::WouldBreak
+    } else if undecodable_before > 0 && !p.options.accept_undecodable {
+        reasons.push(format!(
+            "{undecodable_before} resources do not decode with the old release: what the upgrade does to them cannot be told (the first are listed under `before`)"
+        ));
+        Verdict::Inconclusive
+    } else {
+        Verdict::Safe
+    };
+    let (accounts, accounts_exact) = all.accounts.count();
+    let mut problems = p.problems;
+    if p.repeated > 0 {
+        problems.add(
+            crate::state::Problem {
+                kind: crate::state::ProblemKind::Duplicate,
+                origin: p.info.path.clone(),
+                key: None,
+                message: format!("{} entries repeat a key with the same value: counted once", p.repeated),
+            },
+            0,
+        );
+    }
+    let complete = !problems.skipped_any();
+    let root_verified = p.chain_root.as_ref().map(|r| r.verified);
+    Report {
+        schema: 2,
+        state: StateReport {
+            format: p.info.format,
+            path: p.info.path.clone(),
+            detail: p.info.detail.clone(),
+            accounts,
+            accounts_exact,
+            entries: all.before.entries,
+            resources: all.before.resources,
+            kinds: all.kinds.clone(),
+            root_verified,
+            chain_root: p.chain_root,
+            problems,
+        },
+        from: p.from,
+        from_source: p.from_source,
+        to: p.to,
+        gate: GateReport {
+            passes: p.gate.passes,
+            unhandled: p.gate.unhandled,
+            problems: p.gate.problems.clone(),
+            catalogue_problems: p.gate.catalogue_problems.clone(),
+            chain: Some(p.gate.chain.clone()),
+        },
+        before: Decoding {
+            decoded: all.before.decoded,
+            undecodable: all.before.undecodable,
+            broken_by_upgrade: None,
+            examples: all.before.examples,
+        },
+        after: Decoding {
+            decoded: all.after.decoded,
+            undecodable: all.after.undecodable,
+            broken_by_upgrade: Some(all.broken_by_upgrade),
+            examples: all.after.examples,
+        },
+        migrated,
+        failed,
+        left_behind: left,
+        would_halt: all.halts.into_values().collect(),
+        removed: all.removed.into_values().collect(),
+        unknown_to_both: all.unknown,
+        structs,
+        second_pass: p.second_pass,
+        size_before: all.before.bytes,
+        size_after: all.after.bytes,
+        resources_after: all.after.resources,
+        root_before: p.root_before.to_string(),
+        root_after: p.root_after.to_string(),
+        chain_root_after: None,
+        out: p.out,
+        run: RunReport { threads: p.threads, blocks: p.blocks, phases: p.phases },
+        verdict,
+        reasons,
+        complete,
     }
 }

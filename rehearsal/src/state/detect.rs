@@ -6,8 +6,8 @@ use super::diem::{self, DiemOptions, DiemSource};
 use super::jsonl::{self, JsonlSource, JSONL_FILE, MAX_LINE};
 use super::snapshot::SnapshotSource;
 use super::{StateError, StateSource};
-use crate::snapshot::MAGIC;
 use serde::Serialize;
+use snapshot::MAGIC;
 use std::io::BufRead;
 use std::path::Path;
 

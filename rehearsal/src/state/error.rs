@@ -1,8 +1,8 @@
 //! What stops a state from being read: every error names the file, and a damaged file the byte
 //! offset or line.
 
-use crate::snapshot::SnapshotError;
 use input_files::InputError;
+use snapshot::SnapshotError;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]

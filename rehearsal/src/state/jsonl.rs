@@ -12,7 +12,7 @@
 //! [`MAX_LINE`]) is skipped and reported with its line number; the rest is read.
 
 use super::{
-    At, Context, ModuleBytes, ModuleSink, Origin, Problem, ProblemKind, Problems, Resource, ResourceSink, SourceInfo,
+    At, Context, EntrySink, ModuleBytes, ModuleSink, Origin, Problem, ProblemKind, Problems, Resource, SourceInfo,
     StateError, StateSource,
 };
 use flate2::read::MultiGzDecoder;
@@ -257,14 +257,15 @@ impl StateSource for JsonlSource {
         })
     }
 
-    fn resources(
+    fn entries(
         &mut self,
         context: &Context<'_>,
-        visit: ResourceSink<'_>,
+        visit: EntrySink<'_>,
         problems: &mut Problems,
     ) -> Result<(), StateError> {
         let width = context.width;
         let mut last: Option<(String, StructTag)> = None;
+        let mut key = Vec::new();
         self.pass(problems, &mut |parsed, origin, problems| {
             let Parsed::Resource { address, ty, bytes } = parsed else {
                 return Ok(());
@@ -300,7 +301,7 @@ impl StateSource for JsonlSource {
                     return Ok(());
                 }
             };
-            visit(Resource { account, tag, bytes: &bytes, origin })
+            Resource { account, tag, bytes: &bytes, origin }.visit_as_entry(&mut key, visit)
         })
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! A source is recognised from its content ([`open`]): our own snapshot ([`snapshot`]), the JSON
 //! Lines interchange format any chain's exporter can write ([`jsonl`]), or a Diem/Libra-family
-//! backup directory ([`diem`]). Each streams its resources once ([`StateSource::resources`]),
-//! never holding the state, and says where every resource came from ([`Origin`]) so that a
-//! problem names the file and the byte offset or line. What cannot be read safely is an error
+//! backup directory ([`diem`]). Each streams its entries once ([`StateSource::entries`]: a
+//! canonical state key and its value), never holding the state, and says where every entry came
+//! from ([`Origin`]) so that a problem names the file and the byte offset or line. What cannot be read safely is an error
 //! ([`StateError`]); what can be skipped safely is skipped, counted and reported ([`Problems`]),
 //! never dropped silently.
 
@@ -54,13 +54,34 @@ impl fmt::Display for Origin {
     }
 }
 
-/// One resource of the state.
+/// One resource of the state, as a source that reads resources has it.
 #[derive(Debug, Clone, Copy)]
 pub struct Resource<'a> {
     pub account: AccountAddress,
     pub tag: &'a StructTag,
     pub bytes: &'a [u8],
     pub origin: &'a Origin,
+}
+
+/// One entry of the state: a canonical state key ([`migrations::state_key`]), its value, and its
+/// extra (a chain's metadata of the value, carried unchanged; empty for most sources).
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub extra: &'a [u8],
+    pub origin: &'a Origin,
+}
+
+impl Resource<'_> {
+    /// Hands this resource to `visit` as an entry (its canonical key built in `buf`).
+    pub fn visit_as_entry(&self, buf: &mut Vec<u8>, visit: EntrySink<'_>) -> Result<(), StateError> {
+        buf.clear();
+        buf.push(migrations::KeyKind::Resource as u8);
+        self.tag.write_bcs(buf);
+        buf.extend_from_slice(self.account.as_bytes());
+        visit(Entry { key: buf, value: self.bytes, extra: &[], origin: self.origin })
+    }
 }
 
 /// One module the state holds (Diem-family chains keep their framework's code in state).
@@ -110,8 +131,8 @@ pub struct SourceInfo {
     pub snapshot: Option<(u64, serde_json::Value)>,
 }
 
-/// Called with each resource; an error stops the stream.
-pub type ResourceSink<'a> = &'a mut dyn FnMut(Resource<'_>) -> Result<(), StateError>;
+/// Called with each entry; an error stops the stream.
+pub type EntrySink<'a> = &'a mut dyn FnMut(Entry<'_>) -> Result<(), StateError>;
 
 /// Called with each module.
 pub type ModuleSink<'a> = &'a mut dyn FnMut(ModuleBytes<'_>) -> Result<(), StateError>;
@@ -124,12 +145,18 @@ pub trait StateSource {
     /// Every module the state holds (none for formats without code). May read the whole input.
     fn modules(&mut self, visit: ModuleSink<'_>) -> Result<(), StateError>;
 
-    /// Every resource, once. A source that checks a root checks it before the first resource.
-    /// What it skips is recorded in `problems`.
-    fn resources(
+    /// Every entry, once, in any order. A source that checks a root checks it before the first
+    /// entry. What it skips is recorded in `problems`.
+    fn entries(
         &mut self,
         context: &Context<'_>,
-        visit: ResourceSink<'_>,
+        visit: EntrySink<'_>,
         problems: &mut Problems,
     ) -> Result<(), StateError>;
+
+    /// The source as a snapshot file in canonical key order, when it is one: the rehearsal then
+    /// reads it in place instead of sorting a copy.
+    fn in_place(&self) -> Option<&::snapshot::Snapshot> {
+        None
+    }
 }

@@ -1,46 +1,55 @@
-//! Our own snapshot ([`crate::snapshot`]) as a state source: verified whole (checksum, framing,
-//! key order, the state root recomputed) before its first resource is handed on.
+//! Our own snapshot ([`snapshot`]) as a state source: already in canonical key order, so the
+//! rehearsal reads it in place ([`SnapshotSource::snapshot`]) rather than sorting a copy; read as
+//! a stream, it is verified whole (framing, key order, the state root) as it goes.
 
 use super::{
-    At, ChainRoot, Context, ModuleSink, Origin, Problems, Resource, ResourceSink, SourceInfo, StateError, StateSource,
+    At, ChainRoot, Context, Entry, EntrySink, ModuleSink, Origin, Problems, SourceInfo, StateError, StateSource,
 };
-use crate::snapshot::{self, SnapshotError, SnapshotInfo};
+use snapshot::{Snapshot, SnapshotError};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// A snapshot file.
+/// A snapshot file, its frame read.
 #[derive(Debug)]
 pub struct SnapshotSource {
     path: PathBuf,
-    info: SnapshotInfo,
-    /// Whether a whole read verified the file (checksum and state root).
+    snapshot: Snapshot,
+    /// Whether a whole read verified the entries (framing, order, the state root).
     verified: bool,
 }
 
 impl SnapshotSource {
-    /// Opens `path` and reads its header and footer (checked when the resources are read).
+    /// Opens `path` and reads its frame (the entries are checked when they are read).
     pub fn open(path: &Path) -> Result<SnapshotSource, StateError> {
-        let info = snapshot::read_info(path)?;
-        Ok(SnapshotSource { path: path.to_path_buf(), info, verified: false })
+        let snapshot = Snapshot::open(path)?;
+        Ok(SnapshotSource { path: path.to_path_buf(), snapshot, verified: false })
+    }
+
+    /// The file, to read in place.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Records that the entries were verified whole (by a pass that recomputed the root).
+    pub fn set_verified(&mut self) {
+        self.verified = true;
     }
 }
 
 impl StateSource for SnapshotSource {
     fn info(&self) -> SourceInfo {
+        let info = self.snapshot.info();
         SourceInfo {
             format: snapshot::FORMAT,
             path: self.path.display().to_string(),
-            detail: format!(
-                "height {}, {} resources, {}-byte addresses",
-                self.info.height, self.info.resources, self.info.address_length
-            ),
-            width: Some(self.info.address_length),
+            detail: format!("height {}, {} entries, {}-byte addresses", info.height, info.entries, info.address_length),
+            width: Some(info.address_length),
             chain_root: Some(ChainRoot {
-                expected: self.info.state_root.to_string(),
+                expected: info.state_root.to_string(),
                 verified: self.verified,
                 scheme: "the snapshot's state root (SHA-256 over the sorted state)".to_owned(),
             }),
-            snapshot: Some((self.info.height, self.info.chain.clone())),
+            snapshot: Some((info.height, info.chain.clone())),
         }
     }
 
@@ -48,30 +57,33 @@ impl StateSource for SnapshotSource {
         Ok(())
     }
 
-    fn resources(
+    fn entries(
         &mut self,
         _context: &Context<'_>,
-        visit: ResourceSink<'_>,
+        visit: EntrySink<'_>,
         _problems: &mut Problems,
     ) -> Result<(), StateError> {
         let file: Rc<Path> = Rc::from(self.path.as_path());
         let mut origin = Origin { file, at: At::Record(0) };
-        let mut n = 0u64;
         let mut failed: Option<StateError> = None;
-        let result = snapshot::visit(&self.path, &mut |tag, account, bytes| {
-            n += 1;
-            origin.at = At::Record(n);
-            visit(Resource { account: *account, tag, bytes, origin: &origin }).map_err(|e| {
-                let reason = e.to_string();
-                failed = Some(e);
+        let result = self.snapshot.visit(&mut |e| {
+            origin.at = At::Byte(e.offset);
+            visit(Entry { key: e.key, value: e.value, extra: e.extra, origin: &origin }).map_err(|err| {
+                let reason = err.to_string();
+                failed = Some(err);
                 SnapshotError::Visit { path: self.path.clone(), reason }
-            })
+            })?;
+            Ok(true)
         });
         if let Some(e) = failed {
             return Err(e);
         }
-        self.info = result?;
+        result?;
         self.verified = true;
         Ok(())
+    }
+
+    fn in_place(&self) -> Option<&Snapshot> {
+        Some(&self.snapshot)
     }
 }

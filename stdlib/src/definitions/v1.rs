@@ -96,26 +96,38 @@ module 0x1::Stake (bytecode v6)
   public entry fun stake(&signer, u64)
 ";
 
-/// The on-chain migration status, held by the system account 0x0.
+/// The on-chain migration status, held by the system account 0x0: the releases scheduled (with
+/// what they run under: heights, budget, limits, catalogue checksums), the migrations completed,
+/// running and failed (see `vm_hooks::status`).
 pub const MIGRATIONS: &str = "
 module 0x1::Migrations (bytecode v6)
-  struct Activation has copy, drop, store
-    release: u64
-    height: u64
   struct Completed has copy, drop, store
     id: vector<u8>
     checksum: vector<u8>
     height: u64
   struct Failure has copy, drop, store
-    account: address
     migration: vector<u8>
+    key: vector<u8>
     reason: vector<u8>
   struct InProgress has copy, drop, store
     id: vector<u8>
     cursor: vector<u8>
     migrated: u64
+  struct Planned has copy, drop, store
+    id: vector<u8>
+    checksum: vector<u8>
+  struct Release has copy, drop, store
+    number: u64
+    label: vector<u8>
+    height: u64
+    activated_at: u64
+    max_resources: u64
+    max_bytes: u64
+    max_quarantined: u64
+    max_value_size: u64
+    entries: vector<0x1::Migrations::Planned>
   struct Status has key
-    activations: vector<0x1::Migrations::Activation>
+    releases: vector<0x1::Migrations::Release>
     completed: vector<0x1::Migrations::Completed>
     in_progress: vector<0x1::Migrations::InProgress>
     failed: vector<0x1::Migrations::Failure>

@@ -257,6 +257,18 @@ impl Declarations {
         self.entries.iter().filter(move |d| &d.release == release)
     }
 
+    /// The positions (in [`Declarations::entries`]) of every declaration migrating
+    /// `module::struct_name` from one version to the next, in file order. O(log n).
+    pub fn positions_at(
+        &self,
+        module: &str,
+        struct_name: &str,
+        from: Address,
+        to: Address,
+    ) -> impl Iterator<Item = usize> + '_ {
+        self.index.get(&(module.to_owned(), struct_name.to_owned(), from, to)).into_iter().flatten().copied()
+    }
+
     /// Every declaration migrating `module::struct_name` from one version to the next, in file
     /// order. O(log n).
     pub fn all_at(

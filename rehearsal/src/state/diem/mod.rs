@@ -22,7 +22,7 @@ pub mod resolve;
 pub mod writer;
 
 use super::{
-    At, ChainRoot, Context, ModuleBytes, ModuleSink, Origin, Problem, ProblemKind, Problems, Resource, ResourceSink,
+    At, ChainRoot, Context, EntrySink, ModuleBytes, ModuleSink, Origin, Problem, ProblemKind, Problems, Resource,
     SourceInfo, StateError, StateSource,
 };
 use binary_format::{Detail, Module, ParseOptions};
@@ -423,13 +423,14 @@ impl StateSource for DiemSource {
         Ok(())
     }
 
-    fn resources(
+    fn entries(
         &mut self,
         context: &Context<'_>,
-        visit: ResourceSink<'_>,
+        visit: EntrySink<'_>,
         problems: &mut Problems,
     ) -> Result<(), StateError> {
         let verified = self.verify()?;
+        let mut key = Vec::new();
         let (prefix, encoding) = (verified.prefix, verified.paths);
         for p in &verified.problems.examples {
             problems.add(p.clone(), 0);
@@ -464,7 +465,7 @@ impl StateSource for DiemSource {
                 Some(a) => {
                     let account = paths::account(&a);
                     for (tag, bytes) in &resources {
-                        visit(Resource { account, tag, bytes, origin: &o })?;
+                        Resource { account, tag, bytes, origin: &o }.visit_as_entry(&mut key, visit)?;
                     }
                 }
                 None => {
@@ -497,7 +498,7 @@ impl StateSource for DiemSource {
                     let o = origin(path, at);
                     let account = paths::account(a);
                     for (tag, bytes) in r.resources(&record, &o, None)? {
-                        visit(Resource { account, tag: &tag, bytes, origin: &o })?;
+                        Resource { account, tag: &tag, bytes, origin: &o }.visit_as_entry(&mut key, visit)?;
                     }
                 }
                 Ok(())

@@ -1,7 +1,7 @@
 //! What goes wrong with a snapshot: every error names the file, and a damaged file names the
 //! byte offset.
 
-use super::format::VERSION;
+use crate::format::VERSION;
 use input_files::InputError;
 use migrations::store::StoreError;
 use std::io;
@@ -96,11 +96,11 @@ impl SnapshotError {
 }
 
 /// Maps an I/O error on `path`.
-pub(super) fn io_error(path: &Path) -> impl Fn(io::Error) -> SnapshotError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl Fn(io::Error) -> SnapshotError + '_ {
     move |source| SnapshotError::Io { path: path.to_path_buf(), source }
 }
 
 /// A damaged file: what is wrong at `offset`.
-pub(super) fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> SnapshotError {
+pub(crate) fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> SnapshotError {
     SnapshotError::Corrupt { path: path.to_path_buf(), offset, reason: reason.into() }
 }

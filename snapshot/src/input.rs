@@ -4,8 +4,8 @@
 //! into a file first: a snapshot is read twice (verified whole, then imported) and its footer is
 //! found from its end, which a stream cannot give.
 
-use super::error::{io_error, SnapshotError};
-use super::format::{len_u64, BUFFER, MAGIC, MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE};
+use crate::error::{io_error, SnapshotError};
+use crate::format::{len_u64, BUFFER, MAGIC, MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;

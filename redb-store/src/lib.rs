@@ -4,17 +4,17 @@
 //! or build beyond Cargo) with ACID transactions over copy-on-write B-trees, so a commit either
 //! lands whole or not at all and a process killed at any point reopens to the last commit.
 //!
-//! One table maps a key to a resource's BCS bytes. The key is the struct tag's canonical BCS
-//! bytes, prefixed by their length (4 bytes, big-endian), followed by the account's bytes (16,
-//! 20 or 32 of them: the key's length says which, and the tag's addresses have that width). All
-//! keys of one tag therefore share one prefix that no other tag's keys start with, and sort by
-//! account after it: [`Store::scan`] is one range read in address order that visits only what it
-//! returns. One [`Store::apply`] is one write transaction, committed with redb's default
-//! durability (fsync before the commit returns).
+//! One table maps canonical state keys ([`migrations::state_key`]) to values, so redb's order is
+//! the state's: [`Store::scan_keys`] is one range read that visits only what it returns. One
+//! [`Store::apply`] is one write transaction, committed with redb's default durability (fsync
+//! before the commit returns) unless the store is a scratch one.
+//!
+//! A node may use any store; this one is what the devnet and the tests run on, and what a node
+//! without a store of its own can embed. Its page cache is a setting ([`RedbOptions`]), so that
+//! a node's memory stays what its operator gave it, whatever the size of the state.
 
-use binary_format::AddressLength;
+use migrations::state_key::prefix_end;
 use migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
-use migrations::{AccountAddress, StructTag};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,9 @@ const BACKEND: &str = "redb";
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "state.redb";
 
-const RESOURCES: TableDefinition<'static, &'static [u8], &'static [u8]> = TableDefinition::new("resources");
+/// The state: canonical key -> value. (Named for what it holds since the state holds more than
+/// resources; a file of the earlier `resources` table is not this store's.)
+const STATE: TableDefinition<'static, &'static [u8], &'static [u8]> = TableDefinition::new("state");
 
 /// Node metadata beside the state: the height of the last block committed, and what the node
 /// keeps under its own keys (its configuration, a journal). Not part of the state (nor of its
@@ -82,55 +84,6 @@ fn backend(e: impl Into<redb::Error>) -> StoreError {
 fn own(e: RedbStoreError) -> StoreError {
     StoreError::Backend { backend: BACKEND, source: Box::new(e) }
 }
-
-/// The key prefix of `tag`: its canonical BCS bytes after their length (u32, big-endian).
-pub fn tag_prefix(tag: &StructTag) -> Vec<u8> {
-    let bytes = tag.to_bcs();
-    let mut prefix = Vec::with_capacity(4 + bytes.len() + 32);
-    // A tag is bounded (names, nesting, arguments): its length always fits a u32.
-    prefix.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
-    prefix.extend_from_slice(&bytes);
-    prefix
-}
-
-fn key(prefix: &[u8], account: &AccountAddress) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + account.as_bytes().len());
-    key.extend_from_slice(prefix);
-    key.extend_from_slice(account.as_bytes());
-    key
-}
-
-/// Splits a key into its tag prefix and account (whose width is what the key leaves for it).
-fn split_key(key: &[u8]) -> Result<(&[u8], AccountAddress), StoreError> {
-    let corrupt = |reason: &str| own(RedbStoreError::CorruptKey { len: key.len(), reason: reason.to_owned() });
-    let (len, _) = key.split_first_chunk::<4>().ok_or_else(|| corrupt("shorter than a length prefix"))?;
-    let tag_len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| corrupt("length overflows"))?;
-    let (prefix, account) = key
-        .split_at_checked(4usize.saturating_add(tag_len))
-        .ok_or_else(|| corrupt("length prefix runs past the key"))?;
-    let account = AccountAddress::new(account).map_err(|e| corrupt(&e.to_string()))?;
-    Ok((prefix, account))
-}
-
-/// Decodes the struct tag of a key prefix (see [`tag_prefix`]) with addresses of `width`. Its
-/// names must be Move identifiers, its nesting bounded, nothing may follow it.
-pub fn decode_prefix(prefix: &[u8], width: AddressLength) -> Result<StructTag, StoreError> {
-    let corrupt = |reason: String| own(RedbStoreError::CorruptKey { len: prefix.len(), reason });
-    let (len, bytes) = prefix.split_first_chunk::<4>().ok_or_else(|| corrupt("shorter than a length prefix".into()))?;
-    if u32::try_from(bytes.len()).ok() != Some(u32::from_be_bytes(*len)) {
-        return Err(corrupt("length prefix disagrees with the tag's length".into()));
-    }
-    StructTag::from_bcs(bytes, width).map_err(|e| corrupt(e.to_string()))
-}
-
-/// One resource: its struct tag, account and bytes.
-pub type Resource = (StructTag, AccountAddress, Vec<u8>);
-
-/// A key and its value, as stored.
-type RawEntry = (Vec<u8>, Vec<u8>);
-
-/// Called with the tag prefix, account and bytes of each resource.
-pub type Visitor<'a> = &'a mut dyn FnMut(&[u8], &AccountAddress, &[u8]);
 
 /// How a [`RedbStore`] is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +144,7 @@ impl RedbStore {
         let RedbOptions { max_value_size, durable, .. } = options;
         // The table exists from the start, so readers never meet a missing table.
         let txn = db.begin_write().map_err(backend)?;
-        txn.open_table(RESOURCES).map_err(backend)?;
+        txn.open_table(STATE).map_err(backend)?;
         txn.open_table(NODE).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(RedbStore { db, path, max_value_size, durable })
@@ -224,7 +177,7 @@ impl RedbStore {
         db.check_integrity().map_err(|e| corrupt(e.to_string()))?;
         {
             let txn = db.begin_read().map_err(backend)?;
-            txn.open_table(RESOURCES).map_err(backend)?;
+            txn.open_table(STATE).map_err(backend)?;
             txn.open_table(NODE).map_err(backend)?;
         }
         Ok(RedbStore { db, path, max_value_size: DEFAULT_MAX_VALUE_SIZE, durable: true })
@@ -235,81 +188,43 @@ impl RedbStore {
         &self.path
     }
 
-    /// Every resource, in key order: by tag prefix (see [`tag_prefix`]), then by account.
-    /// Lazy: entries are read as the iterator advances, from one read transaction.
-    pub fn iter_all(&self) -> Result<impl Iterator<Item = Result<Resource, StoreError>>, StoreError> {
-        let mut last: Option<(Vec<u8>, StructTag)> = None;
-        Ok(self.raw_iter()?.map(move |entry| {
-            let (key, value) = entry?;
-            let (prefix, account) = split_key(&key)?;
-            let tag = match &last {
-                Some((p, tag)) if p.as_slice() == prefix => tag.clone(),
-                _ => {
-                    let tag = decode_prefix(prefix, account.width())?;
-                    last = Some((prefix.to_vec(), tag.clone()));
-                    tag
-                }
-            };
-            Ok((tag, account, value))
-        }))
-    }
-
-    /// Visits every resource in key order with its tag prefix, account and bytes.
-    pub fn for_each_raw(&self, visit: Visitor<'_>) -> Result<(), StoreError> {
-        for entry in self.raw_iter()? {
-            let (key, value) = entry?;
-            let (prefix, account) = split_key(&key)?;
-            visit(prefix, &account, &value);
-        }
-        Ok(())
-    }
-
-    fn raw_iter(&self) -> Result<impl Iterator<Item = Result<RawEntry, StoreError>>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(RESOURCES).map_err(backend)?;
-        let range = table.range::<&[u8]>(..).map_err(backend)?;
-        Ok(range.map(|entry| {
-            let (k, v) = entry.map_err(backend)?;
-            Ok((k.value().to_vec(), v.value().to_vec()))
-        }))
+    /// Visits every entry (canonical key and value) in key order.
+    pub fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
+        self.scan_keys(&[], None, &mut |k, v| {
+            visit(k, v);
+            true
+        })
     }
 }
 
 impl Store for RedbStore {
-    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = key(&tag_prefix(tag), account);
+    fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(RESOURCES).map_err(backend)?;
-        Ok(table.get(key.as_slice()).map_err(backend)?.map(|v| v.value().to_vec()))
+        let table = txn.open_table(STATE).map_err(backend)?;
+        Ok(table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
     }
 
-    fn scan(
+    fn scan_keys(
         &self,
-        tag: &StructTag,
-        after: Option<&AccountAddress>,
-        limit: usize,
-    ) -> Result<Vec<(AccountAddress, Vec<u8>)>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let prefix = tag_prefix(tag);
-        let start = after.map(|a| key(&prefix, a));
-        let mut end = prefix.clone();
-        end.extend(std::iter::repeat_n(0xff, tag.address.width().bytes()));
-        let lower = match &start {
-            Some(k) => Bound::Excluded(k.as_slice()),
-            None => Bound::Included(prefix.as_slice()),
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        let lower = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
         };
+        let end = prefix_end(prefix);
+        let upper = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(RESOURCES).map_err(backend)?;
-        let range = table.range::<&[u8]>((lower, Bound::Included(end.as_slice()))).map_err(backend)?;
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in range.take(limit) {
+        let table = txn.open_table(STATE).map_err(backend)?;
+        for entry in table.range::<&[u8]>((lower, upper)).map_err(backend)? {
             let (k, v) = entry.map_err(backend)?;
-            let (_, account) = split_key(k.value())?;
-            out.push((account, v.value().to_vec()));
+            if !visit(k.value(), v.value()) {
+                break;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
@@ -365,9 +280,23 @@ impl RedbStore {
         txn.commit().map_err(backend)
     }
 
+    /// Applies `batch` and sets the node's value under `key` (see
+    /// [`RedbStore::set_node_value`]), in one transaction: a node's record of a decision lands
+    /// with the state the decision wrote, or neither does.
+    pub fn apply_with_node_value(&mut self, batch: WriteBatch, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        if key == HEIGHT_KEY {
+            return Err(own(RedbStoreError::Refused(format!("`{HEIGHT_KEY}` is set by apply_at_height only"))));
+        }
+        self.write(batch, None, Some((key, value)))
+    }
+
     fn commit(&mut self, batch: WriteBatch, height: Option<u64>) -> Result<(), StoreError> {
+        self.write(batch, height, None)
+    }
+
+    fn write(&mut self, batch: WriteBatch, height: Option<u64>, node: Option<(&str, &[u8])>) -> Result<(), StoreError> {
         batch.validate(self.max_value_size)?;
-        if batch.is_empty() && height.is_none() {
+        if batch.is_empty() && height.is_none() && node.is_none() {
             return Ok(());
         }
         // Dropping the transaction without commit (on any error below) aborts it.
@@ -376,25 +305,26 @@ impl RedbStore {
             txn.set_durability(Durability::None).map_err(|e| own(RedbStoreError::Refused(e.to_string())))?;
         }
         {
-            let mut table = txn.open_table(RESOURCES).map_err(backend)?;
-            for (tag, group) in batch.into_groups() {
-                let prefix = tag_prefix(&tag);
-                for (account, write) in group {
-                    let key = key(&prefix, &account);
-                    match write {
-                        Write::Put(bytes) => {
-                            table.insert(key.as_slice(), bytes.as_slice()).map_err(backend)?;
-                        }
-                        Write::Delete => {
-                            table.remove(key.as_slice()).map_err(backend)?;
-                        }
+            let mut table = txn.open_table(STATE).map_err(backend)?;
+            for (key, write) in batch.into_writes() {
+                match write {
+                    Write::Put(bytes) => {
+                        table.insert(key.as_slice(), bytes.as_slice()).map_err(backend)?;
+                    }
+                    Write::Delete => {
+                        table.remove(key.as_slice()).map_err(backend)?;
                     }
                 }
             }
         }
-        if let Some(height) = height {
-            let mut node = txn.open_table(NODE).map_err(backend)?;
-            node.insert(HEIGHT_KEY, height.to_be_bytes().as_slice()).map_err(backend)?;
+        if height.is_some() || node.is_some() {
+            let mut table = txn.open_table(NODE).map_err(backend)?;
+            if let Some(height) = height {
+                table.insert(HEIGHT_KEY, height.to_be_bytes().as_slice()).map_err(backend)?;
+            }
+            if let Some((key, value)) = node {
+                table.insert(key, value).map_err(backend)?;
+            }
         }
         txn.commit().map_err(backend)
     }
@@ -403,6 +333,8 @@ impl RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use binary_format::AddressLength;
+    use migrations::{AccountAddress, StructTag};
 
     fn tag_of(s: &str, width: AddressLength) -> StructTag {
         StructTag::parse(s, width).unwrap()
@@ -410,25 +342,6 @@ mod tests {
 
     fn filled(n: u8, width: AddressLength) -> AccountAddress {
         AccountAddress::new(&vec![n; width.bytes()]).unwrap()
-    }
-
-    #[test]
-    fn keys_split_back_and_tags_decode_in_every_width() {
-        for width in AddressLength::ALL {
-            let tag = tag_of("0x1::Coin::Balance<0x1::GAS::GAS>", width);
-            let prefix = tag_prefix(&tag);
-            let account = filled(7, width);
-            let k = key(&prefix, &account);
-            let (p, a) = split_key(&k).unwrap();
-            assert_eq!((p, a), (prefix.as_slice(), account));
-            assert_eq!(decode_prefix(p, width).unwrap(), tag);
-            assert!(split_key(&k[..k.len() - 1]).is_err());
-            assert!(split_key(&[0, 0]).is_err());
-        }
-        // A tag whose module is not an identifier never decodes.
-        let mut bad = tag_of("0x1::Epoch::Epoch", AddressLength::Bytes16);
-        bad.module = "\npoch".into();
-        assert!(decode_prefix(&tag_prefix(&bad), AddressLength::Bytes16).is_err());
     }
 
     #[test]
@@ -449,8 +362,13 @@ mod tests {
         let mut mixed = WriteBatch::new();
         mixed.put(filled(1, AddressLength::Bytes16), tag.clone(), vec![1]);
         assert!(matches!(store.apply(mixed), Err(StoreError::MixedWidths { .. })));
-        let (t, a, b) = store.iter_all().unwrap().next().unwrap().unwrap();
-        assert_eq!((t, a, b), (tag, filled(1, w), vec![1]));
+        let mut first = None;
+        store
+            .for_each(&mut |k, v| {
+                first.get_or_insert((k.to_vec(), v.to_vec()));
+            })
+            .unwrap();
+        assert_eq!(first, Some((migrations::state_key::resource_key(&filled(1, w), &tag), vec![1])));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Publishing a snapshot: written whole under a partial name beside its place, then moved
 //! there without ever replacing a file, and the move made durable.
 
-use super::error::{io_error, SnapshotError};
-use crate::durable;
+use crate::error::{io_error, SnapshotError};
+use input_files::durable;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// A snapshot being written, under its partial name `DIR/.NAME.partial` for `DIR/NAME`, locked
 /// while this export writes it. Removed when dropped: after an error, or after the snapshot is
 /// linked into place (renamed, there is nothing left to remove); the lock goes with it.
-pub(super) struct Partial {
+pub(crate) struct Partial {
     path: PathBuf,
     /// A second handle on the partial file, holding its lock until the file is in place and
     /// its partial name removed (the writer's handle is closed before that).
@@ -23,7 +23,7 @@ impl Partial {
     /// export holds its partial file. A partial file nobody holds was left by an export that
     /// was killed: it is taken over, emptied. Anything else under that name (a directory, a
     /// link) is not ours and is left alone.
-    pub(super) fn create(path: &Path) -> Result<(Partial, File), SnapshotError> {
+    pub(crate) fn create(path: &Path) -> Result<(Partial, File), SnapshotError> {
         let temp = partial_path(path)?;
         if exists(path)? {
             clear_published(&temp, path);
@@ -53,13 +53,13 @@ impl Partial {
         Ok((Partial { path: temp, _lock: lock }, file))
     }
 
-    pub(super) fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Moves the complete file to `path`, never replacing a file there, and makes the new
     /// directory entry durable.
-    pub(super) fn publish(self, path: &Path) -> Result<(), SnapshotError> {
+    pub(crate) fn publish(self, path: &Path) -> Result<(), SnapshotError> {
         move_into_place(&self.path, path)?;
         sync_parent(path)
     }

@@ -1,0 +1,528 @@
+//! The pass over the whole state after the migration, one key range per thread: the source's
+//! entries and the migration's writes merged in key order, so that in one read every entry is
+//! decoded before (old layouts) and after (new layouts), both state roots are hashed, every
+//! stored instance of a changed struct is accounted for (migrated, failed, or left behind with
+//! why), and the instances that would halt the chain are named.
+//!
+//! Each range's result is combined with the others' in key order, and every list of examples
+//! keeps the first ones in key order: the report is the same whatever the number of ranges.
+
+use super::accounts::Accounts;
+use super::layouts::{Known, Layouts};
+use super::overlay::{Overlay, Writes};
+use super::report::{Example, Halt, Removed};
+use super::Bounded;
+use crate::error::RehearsalError;
+use binary_format::{AddressLength, Module, ModuleId};
+use migrations::store::Write;
+use migrations::{AccountAddress, KeyKind, ReleaseIndex, StructTag};
+use snapshot::Snapshot;
+use std::collections::BTreeMap;
+use vm_hooks::{ends_page, Pages, RootHasher};
+
+/// A stored struct (module, name) the upgrade must migrate, as the pass needs it.
+#[derive(Debug, Clone)]
+pub struct NeedInfo {
+    /// `0x1::Coin::Balance -> 0x3::Coin::Balance`.
+    pub change: String,
+    /// The migration that carries it, when one is declared and usable: its id, whether it is in
+    /// place, and which accounts its scope covers.
+    pub migration: Option<Carried>,
+    /// Why none carries it, when none does.
+    pub why_not: Option<String>,
+}
+
+/// How a declared migration carries a struct.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    pub id: String,
+    pub in_place: bool,
+    /// The scope's accounts: system only, users only, or both.
+    pub system: bool,
+    pub users: bool,
+}
+
+/// What the pass is given.
+#[allow(missing_debug_implementations)]
+pub struct PassInput<'a> {
+    pub base: &'a Snapshot,
+    pub overlays: &'a [Overlay<'a>],
+    pub old: &'a [&'a Module],
+    pub new: &'a [&'a Module],
+    pub width: AddressLength,
+    /// The structs the upgrade must migrate, by their old (module, name).
+    pub needs: &'a BTreeMap<(ModuleId, String), NeedInfo>,
+    /// Values whose migration failed: key -> (migration, reason).
+    pub failures: &'a BTreeMap<Vec<u8>, (String, String)>,
+    pub system_accounts: &'a [AccountAddress],
+    pub examples: usize,
+}
+
+/// One stream's side of the pass: the source before, or the merged state after.
+#[derive(Debug, Default)]
+pub struct SideCounts {
+    pub entries: u64,
+    pub resources: u64,
+    pub bytes: u64,
+    pub decoded: u64,
+    pub undecodable: u64,
+    pub examples: Bounded<Example>,
+    pub pages: Pages,
+}
+
+/// A migration's accounting for one instantiation (tag) of its struct.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceCount {
+    pub found: u64,
+    pub migrated: u64,
+    pub failed: u64,
+    pub left: u64,
+    /// Values left on the old version: (account, why).
+    pub left_examples: Bounded<(String, String)>,
+    pub failures: Bounded<(String, String)>,
+}
+
+/// What one range found.
+#[derive(Debug, Default)]
+pub struct Partial {
+    pub before: SideCounts,
+    pub after: SideCounts,
+    /// Undecodable after the upgrade but decodable before it (or written by it).
+    pub broken_by_upgrade: u64,
+    pub accounts: Accounts,
+    /// Would halt: change -> instances.
+    pub halts: BTreeMap<String, Halt>,
+    /// Structs the new release removed, with instances left.
+    pub removed: BTreeMap<String, Removed>,
+    /// Resources of structs neither release declares (user modules' structs): not the upgrade's.
+    pub unknown: u64,
+    pub unknown_examples: Bounded<String>,
+    /// Per instantiation (its rendered tag): the migration that carries it, and its counts.
+    pub instances: BTreeMap<String, (String, InstanceCount)>,
+    /// Entries by kind (before).
+    pub kinds: BTreeMap<&'static str, u64>,
+}
+
+impl SideCounts {
+    fn merge(&mut self, other: SideCounts) {
+        self.entries += other.entries;
+        self.resources += other.resources;
+        self.bytes += other.bytes;
+        self.decoded += other.decoded;
+        self.undecodable += other.undecodable;
+        self.examples.extend(other.examples);
+        self.pages.hashes.extend(other.pages.hashes);
+        self.pages.count += other.pages.count;
+    }
+}
+
+impl Partial {
+    /// This range's results followed by the next range's.
+    pub fn merge(&mut self, other: Partial) {
+        self.before.merge(other.before);
+        self.after.merge(other.after);
+        self.broken_by_upgrade += other.broken_by_upgrade;
+        self.accounts.merge(other.accounts);
+        for (k, h) in other.halts {
+            match self.halts.get_mut(&k) {
+                Some(mine) => {
+                    mine.accounts += h.accounts;
+                    mine.examples.extend(h.examples);
+                }
+                None => {
+                    self.halts.insert(k, h);
+                }
+            }
+        }
+        for (k, r) in other.removed {
+            match self.removed.get_mut(&k) {
+                Some(mine) => {
+                    mine.resources += r.resources;
+                    mine.examples.extend(r.examples);
+                }
+                None => {
+                    self.removed.insert(k, r);
+                }
+            }
+        }
+        self.unknown += other.unknown;
+        self.unknown_examples.extend(other.unknown_examples);
+        for (k, (id, c)) in other.instances {
+            match self.instances.get_mut(&k) {
+                None => {
+                    self.instances.insert(k, (id, c));
+                }
+                Some((_, mine)) => {
+                    mine.found += c.found;
+                    mine.migrated += c.migrated;
+                    mine.failed += c.failed;
+                    mine.left += c.left;
+                    mine.left_examples.extend(c.left_examples);
+                    mine.failures.extend(c.failures);
+                }
+            }
+        }
+        for (k, n) in other.kinds {
+            *self.kinds.entry(k).or_default() += n;
+        }
+    }
+}
+
+/// What a resource key's tag means, worked out once per run of keys of one tag.
+struct TagInfo {
+    /// `1 ++ BCS(tag)`.
+    head: Vec<u8>,
+    tag: StructTag,
+    rendered: String,
+    old: Result<Known, String>,
+    new: Result<Known, String>,
+    in_old: bool,
+    in_new: bool,
+    need: Option<NeedInfo>,
+}
+
+/// The tags met, cached by their key head.
+struct Tags<'a> {
+    old: Layouts<'a>,
+    new: Layouts<'a>,
+    width: AddressLength,
+    needs: &'a BTreeMap<(ModuleId, String), NeedInfo>,
+    last: Option<TagInfo>,
+}
+
+impl Tags<'_> {
+    /// The tag of resource key `key` (kind, tag, account), and the account.
+    fn of(&mut self, key: &[u8]) -> Option<(&TagInfo, AccountAddress)> {
+        let split = key.len().checked_sub(self.width.bytes())?;
+        let (head, account) = (key.get(..split)?, key.get(split..)?);
+        let account = AccountAddress::new(account).ok()?;
+        if self.last.as_ref().is_none_or(|t| t.head.as_slice() != head) {
+            let tag = StructTag::from_bcs(head.get(1..)?, self.width).ok()?;
+            let old = self.old.get(&tag).clone();
+            let new = self.new.get(&tag).clone();
+            let in_old = self.old.declares(&tag);
+            let in_new = self.new.declares(&tag);
+            let need = self.needs.get(&(tag.module_id(), tag.name.clone())).cloned();
+            self.last =
+                Some(TagInfo { head: head.to_vec(), rendered: tag.to_string(), tag, old, new, in_old, in_new, need });
+        }
+        self.last.as_ref().map(|t| (t, account))
+    }
+}
+
+/// A root's pages over one range: hashing starts at the first page start at or after the range
+/// (the first range starts one) and goes on past the range's end to the first page end.
+struct Paged {
+    hasher: RootHasher,
+    started: bool,
+    done: bool,
+}
+
+impl Paged {
+    fn new(first: bool) -> Paged {
+        Paged { hasher: RootHasher::new(), started: first, done: false }
+    }
+
+    /// Feeds one entry; `past` says whether the key is at or after the range's end.
+    fn add(&mut self, key: &[u8], value: &[u8], extra: &[u8], past: bool) {
+        if self.done {
+            return;
+        }
+        if self.started {
+            self.hasher.add_entry(key, value, extra);
+            if past && ends_page(key) {
+                self.done = true;
+            }
+        } else if ends_page(key) {
+            self.started = true;
+        }
+    }
+}
+
+/// Runs the pass over the range of restart points `first..end` of the source (key range
+/// `lo..hi`).
+pub fn pass_range(
+    input: &PassInput<'_>,
+    first_restart: usize,
+    lo: &[u8],
+    hi: Option<&[u8]>,
+    first_range: bool,
+) -> Result<Partial, RehearsalError> {
+    let old_index = ReleaseIndex::new(input.old.iter().copied(), input.width)
+        .map_err(|e| RehearsalError::Options(format!("the old release: {e}")))?;
+    let new_index = ReleaseIndex::new(input.new.iter().copied(), input.width)
+        .map_err(|e| RehearsalError::Options(format!("the new release: {e}")))?;
+    let mut tags = Tags {
+        old: Layouts::new(old_index),
+        new: Layouts::new(new_index),
+        width: input.width,
+        needs: input.needs,
+        last: None,
+    };
+    let n = input.examples;
+    let mut out = Partial {
+        before: SideCounts { examples: Bounded::new(n), ..SideCounts::default() },
+        after: SideCounts { examples: Bounded::new(n), ..SideCounts::default() },
+        unknown_examples: Bounded::new(n),
+        ..Partial::default()
+    };
+    let mut before_root = Paged::new(first_range);
+    let mut after_root = Paged::new(first_range);
+    let mut base = input.base.entries_at(first_restart);
+    let mut layers = Vec::new();
+    for overlay in input.overlays {
+        layers.extend(overlay.layers(lo)?);
+    }
+    let mut writes = Writes::of(layers, None);
+    let reserved = super::migrate::reserved();
+    let mut next_write = writes.next_write()?;
+    while next_write.as_ref().is_some_and(|(k, _)| k.as_slice() == reserved) {
+        next_write = writes.next_write()?;
+    }
+    // The current source entry, copied out of the reader.
+    let (mut bk, mut bv, mut bx) = (Vec::new(), Vec::new(), Vec::new());
+    let mut at = (0u64, 0u64);
+    let mut have_base = false;
+    let mut base_done = false;
+    loop {
+        if !have_base && !base_done {
+            match base.next_entry()? {
+                Some(e) => {
+                    bk.clear();
+                    bk.extend_from_slice(e.key);
+                    bv.clear();
+                    bv.extend_from_slice(e.value);
+                    bx.clear();
+                    bx.extend_from_slice(e.extra);
+                    at = (e.number, e.offset);
+                    have_base = true;
+                }
+                None => base_done = true,
+            }
+            // A range other than the first starts at its restart point: nothing before `lo`.
+            if have_base && bk.as_slice() < lo {
+                have_base = false;
+                continue;
+            }
+        }
+        // Which comes next: the source entry, a write, or both at one key.
+        let take_base;
+        let take_write;
+        match (have_base, &next_write) {
+            (false, None) => break,
+            (true, None) => (take_base, take_write) = (true, false),
+            (false, Some(_)) => (take_base, take_write) = (false, true),
+            (true, Some((wk, _))) => match bk.as_slice().cmp(wk.as_slice()) {
+                std::cmp::Ordering::Less => (take_base, take_write) = (true, false),
+                std::cmp::Ordering::Greater => (take_base, take_write) = (false, true),
+                std::cmp::Ordering::Equal => (take_base, take_write) = (true, true),
+            },
+        }
+        let write = if take_write { next_write.take() } else { None };
+        let key: &[u8] = if take_base { &bk } else { write.as_ref().map_or(&[][..], |(k, _)| k.as_slice()) };
+        let past = hi.is_some_and(|h| key >= h);
+        if past && before_root.done && after_root.done {
+            break;
+        }
+        // Before: the source entry.
+        let mut decoded_before = None;
+        if take_base {
+            before_root.add(key, &bv, &bx, past);
+            if !past {
+                decoded_before =
+                    Some(before(input, &mut tags, &mut out, key, &bv, at, write.as_ref().map(|(_, w)| w))?);
+            }
+        }
+        // After: the write, or the source entry untouched.
+        let after_value: Option<&[u8]> = match &write {
+            Some((_, Write::Put(v))) => Some(v),
+            Some((_, Write::Delete)) => None,
+            None => take_base.then_some(bv.as_slice()),
+        };
+        if let Some(v) = after_value {
+            let extra: &[u8] = if take_base { &bx } else { &[] };
+            after_root.add(key, v, extra, past);
+            if !past {
+                after(input, &mut tags, &mut out, key, v, take_base.then_some(at), decoded_before)?;
+            }
+        }
+        if take_base {
+            have_base = false;
+        }
+        if take_write {
+            next_write = writes.next_write()?;
+            while next_write.as_ref().is_some_and(|(k, _)| k.as_slice() == reserved) {
+                next_write = writes.next_write()?;
+            }
+        }
+    }
+    out.before.pages = before_root.hasher.into_pages();
+    out.after.pages = after_root.hasher.into_pages();
+    Ok(out)
+}
+
+fn kind_name(key: &[u8]) -> &'static str {
+    match key.first().copied().and_then(KeyKind::of_byte) {
+        Some(KeyKind::Resource) => "resource",
+        Some(KeyKind::Group) => "group",
+        Some(KeyKind::TableItem) => "table_item",
+        Some(KeyKind::Module) => "module",
+        Some(KeyKind::Raw) => "raw",
+        _ => "other",
+    }
+}
+
+/// Counts a source entry before the upgrade (entry `at`: its number and offset); returns
+/// whether it decoded (resources only).
+#[allow(clippy::too_many_arguments)]
+fn before(
+    input: &PassInput<'_>,
+    tags: &mut Tags<'_>,
+    out: &mut Partial,
+    key: &[u8],
+    value: &[u8],
+    at: (u64, u64),
+    write: Option<&Write>,
+) -> Result<bool, RehearsalError> {
+    out.before.entries += 1;
+    out.before.bytes += value.len() as u64;
+    *out.kinds.entry(kind_name(key)).or_default() += 1;
+    if key.first() != Some(&(KeyKind::Resource as u8)) {
+        return Ok(true);
+    }
+    let Some((info, account)) = tags.of(key) else {
+        out.before.undecodable += 1;
+        return Ok(false);
+    };
+    out.before.resources += 1;
+    out.accounts.add(&account);
+    let decoded = match &info.old {
+        Ok(known) => known.check(value),
+        Err(e) => Err(format!("no old layout: {e}")),
+    };
+    let ok = decoded.is_ok();
+    match decoded {
+        Ok(()) => out.before.decoded += 1,
+        Err(reason) => {
+            out.before.undecodable += 1;
+            out.before.examples.push(Example {
+                r#struct: info.rendered.clone(),
+                account: account.to_string(),
+                origin: None,
+                reason: format!("does not decode with the old layout: {reason}"),
+                entry: Some(at),
+            });
+        }
+    }
+    // A stored instance of a struct the upgrade changes: migrated, failed, left, or halting.
+    if let Some(need) = &info.need {
+        match &need.migration {
+            None => {
+                if !out.halts.contains_key(&need.change) {
+                    out.halts.insert(need.change.clone(), Halt::new(&need.change, input.examples));
+                }
+                if let Some(halt) = out.halts.get_mut(&need.change) {
+                    halt.accounts += 1;
+                    if halt.examples.wants_more() {
+                        halt.examples.push(account.to_string());
+                    } else {
+                        halt.examples.count_one();
+                    }
+                }
+            }
+            Some(m) => {
+                if !out.instances.contains_key(info.rendered.as_str()) {
+                    let count = InstanceCount {
+                        left_examples: Bounded::new(input.examples),
+                        failures: Bounded::new(input.examples),
+                        ..InstanceCount::default()
+                    };
+                    out.instances.insert(info.rendered.clone(), (m.id.clone(), count));
+                }
+                let Some((_, count)) = out.instances.get_mut(info.rendered.as_str()) else { return Ok(ok) };
+                count.found += 1;
+                let written = match write {
+                    Some(Write::Put(_)) => m.in_place,
+                    Some(Write::Delete) => !m.in_place,
+                    None => false,
+                };
+                if written {
+                    count.migrated += 1;
+                } else if let Some((migration, reason)) = input.failures.get(key) {
+                    count.failed += 1;
+                    count.failures.push((account.to_string(), format!("{migration}: {reason}")));
+                } else {
+                    count.left += 1;
+                    let system = input.system_accounts.contains(&account);
+                    let why = if system && !m.system {
+                        "outside the migration's scope: a system account, and the scope is users".to_owned()
+                    } else if !system && !m.users {
+                        "outside the migration's scope: a user account, and the scope is system".to_owned()
+                    } else {
+                        "not reached: the migration was given up".to_owned()
+                    };
+                    count.left_examples.push((account.to_string(), why));
+                }
+            }
+        }
+    }
+    Ok(ok)
+}
+
+/// Counts an entry of the state after the upgrade (`at`: the source entry at its key, if any).
+#[allow(clippy::too_many_arguments)]
+fn after(
+    input: &PassInput<'_>,
+    tags: &mut Tags<'_>,
+    out: &mut Partial,
+    key: &[u8],
+    value: &[u8],
+    at: Option<(u64, u64)>,
+    decoded_before: Option<bool>,
+) -> Result<(), RehearsalError> {
+    out.after.entries += 1;
+    out.after.bytes += value.len() as u64;
+    if key.first() != Some(&(KeyKind::Resource as u8)) {
+        return Ok(());
+    }
+    let Some((info, account)) = tags.of(key) else {
+        out.after.undecodable += 1;
+        return Ok(());
+    };
+    out.after.resources += 1;
+    let reason = if info.in_new {
+        match &info.new {
+            Ok(known) => known.check(value).err().map(|e| format!("does not decode with the new layout: {e}")),
+            Err(e) => Some(format!("no new layout: {e}")),
+        }
+    } else if info.in_old {
+        let name = format!("{}::{}", info.tag.module_id(), info.tag.name);
+        let r = out.removed.entry(name.clone()).or_insert_with(|| Removed::new(&name, input.examples));
+        r.resources += 1;
+        r.examples.push(account.to_string());
+        Some("the new release removed its struct".to_owned())
+    } else {
+        // Neither release declares it (a user module's struct): not the upgrade's to judge.
+        out.unknown += 1;
+        out.unknown_examples.push(format!("{} at {account}", info.rendered));
+        return Ok(());
+    };
+    match reason {
+        None => out.after.decoded += 1,
+        Some(reason) => {
+            out.after.undecodable += 1;
+            // Broken by the upgrade unless it was already broken at this key before.
+            if decoded_before != Some(false) {
+                out.broken_by_upgrade += 1;
+                out.after.examples.push(Example {
+                    r#struct: info.rendered.clone(),
+                    account: account.to_string(),
+                    origin: None,
+                    reason,
+                    entry: at,
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Decoding a snapshot's entries from a restart point: keys rebuilt from what they share with the
+//! previous one, every length checked against its limit and against the bytes left before
+//! anything is allocated, keys strictly increasing, restarts where the index says they are.
+
+use crate::error::{corrupt, SnapshotError};
+use crate::format::{len_u64, BUFFER, KIND_END, KIND_ENTRY, MAX_EXTRA, MAX_KEY, MAX_VALUE, RESTART};
+use crate::layout::read_at;
+use std::fs::File;
+use std::path::Path;
+
+/// One entry as read.
+#[derive(Debug)]
+pub struct Entry<'a> {
+    /// Its canonical state key.
+    pub key: &'a [u8],
+    /// Its value.
+    pub value: &'a [u8],
+    /// Its extra (a chain's metadata of the value; usually empty).
+    pub extra: &'a [u8],
+    /// Its number among the snapshot's entries, from 0.
+    pub number: u64,
+    /// The byte offset of its record.
+    pub offset: u64,
+}
+
+/// Reads entries from one restart point up to the end of the records (or until stopped).
+pub(crate) struct EntryReader<'f> {
+    file: &'f File,
+    path: &'f Path,
+    /// File offset of `buf[0]`.
+    base: u64,
+    buf: Vec<u8>,
+    /// Consumed up to `buf[pos]`.
+    pos: usize,
+    /// The end record's offset: reads stop there.
+    end: u64,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    extra: Vec<u8>,
+    number: u64,
+    /// The restart offsets, to check restarts are where the index says.
+    index: &'f [(u64, u64)],
+    done: bool,
+}
+
+impl<'f> EntryReader<'f> {
+    /// Reads from the restart point `restart` (an index entry: entry number and offset) until
+    /// the end record at `end`.
+    pub(crate) fn new(file: &'f File, path: &'f Path, restart: (u64, u64), end: u64, index: &'f [(u64, u64)]) -> Self {
+        EntryReader {
+            file,
+            path,
+            base: restart.1,
+            buf: Vec::new(),
+            pos: 0,
+            end,
+            key: Vec::new(),
+            value: Vec::new(),
+            extra: Vec::new(),
+            number: restart.0,
+            index,
+            done: false,
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        self.base + len_u64(self.pos)
+    }
+
+    /// Makes `n` bytes available at `pos`, within the records.
+    fn need(&mut self, n: usize, what: &str) -> Result<(), SnapshotError> {
+        if self.buf.len() - self.pos >= n {
+            return Ok(());
+        }
+        let at = self.offset();
+        let left = (self.end + 1).saturating_sub(at);
+        if len_u64(n) > left {
+            return Err(corrupt(self.path, at, format!("the records end inside {what}")));
+        }
+        // Keep what is unread, read a large block more (never past the records).
+        self.buf.drain(..self.pos);
+        self.base = at;
+        self.pos = 0;
+        let want = usize::try_from(left.min(len_u64(n.max(BUFFER)))).unwrap_or(n);
+        let have = self.buf.len();
+        if want > have {
+            self.buf.resize(want, 0);
+            let read = read_at(self.file, self.path, at + len_u64(have), self.buf.get_mut(have..).unwrap_or_default());
+            if let Err(e) = read {
+                self.buf.truncate(have);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn byte(&mut self, what: &str) -> Result<u8, SnapshotError> {
+        self.need(1, what)?;
+        let b = self.buf.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// A canonical ULEB128 of at most `max`.
+    fn uleb(&mut self, max: usize, what: &str) -> Result<usize, SnapshotError> {
+        let at = self.offset();
+        let mut value: u64 = 0;
+        for i in 0..10 {
+            let b = self.byte(what)?;
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                if i > 0 && b == 0 {
+                    return Err(corrupt(self.path, at, format!("{what}: a non-canonical length")));
+                }
+                return usize::try_from(value)
+                    .ok()
+                    .filter(|v| *v <= max)
+                    .ok_or_else(|| corrupt(self.path, at, format!("{what} of {value}, more than {max}")));
+            }
+            if i == 9 {
+                break;
+            }
+        }
+        Err(corrupt(self.path, at, format!("{what}: a length too long")))
+    }
+
+    fn bytes_into(&mut self, n: usize, what: &str, out: &mut Vec<u8>) -> Result<(), SnapshotError> {
+        self.need(n, what)?;
+        out.extend_from_slice(self.buf.get(self.pos..self.pos + n).unwrap_or_default());
+        self.pos += n;
+        Ok(())
+    }
+
+    /// The next entry, or `None` at the end record.
+    pub(crate) fn next_entry(&mut self) -> Result<Option<Entry<'_>>, SnapshotError> {
+        if self.done {
+            return Ok(None);
+        }
+        let at = self.offset();
+        if at == self.end {
+            let kind = self.byte("the end record")?;
+            if kind != KIND_END {
+                return Err(corrupt(self.path, at, format!("the record at the end says kind {kind}, not the end")));
+            }
+            self.done = true;
+            return Ok(None);
+        }
+        match self.byte("a record kind")? {
+            KIND_ENTRY => {}
+            KIND_END => return Err(corrupt(self.path, at, "an end record before the records end")),
+            kind => return Err(corrupt(self.path, at, format!("unknown record kind {kind}"))),
+        }
+        let restart = self.number.is_multiple_of(RESTART);
+        if restart {
+            let expected = self.index.get(usize::try_from(self.number / RESTART).unwrap_or(usize::MAX)).map(|r| r.1);
+            if expected != Some(at) {
+                return Err(corrupt(
+                    self.path,
+                    at,
+                    format!("entry {} starts here, the index says elsewhere", self.number),
+                ));
+            }
+        }
+        let shared = self.uleb(self.key.len(), "the bytes a key shares")?;
+        if restart && shared != 0 {
+            return Err(corrupt(self.path, at, "a restart entry shares bytes with the previous key"));
+        }
+        let suffix = self.uleb(MAX_KEY - shared, "the rest of a key")?;
+        let previous = std::mem::take(&mut self.key);
+        let mut key = previous.get(..shared).map(<[u8]>::to_vec).unwrap_or_default();
+        self.bytes_into(suffix, "a key", &mut key)?;
+        if !previous.is_empty() && key.as_slice() <= previous.as_slice() {
+            return Err(corrupt(self.path, at, "keys out of order"));
+        }
+        if key.is_empty() {
+            return Err(corrupt(self.path, at, "an empty key"));
+        }
+        self.key = key;
+        let n = self.uleb(MAX_VALUE, "a value")?;
+        self.value.clear();
+        let mut value = std::mem::take(&mut self.value);
+        self.bytes_into(n, "a value", &mut value)?;
+        self.value = value;
+        let n = self.uleb(MAX_EXTRA, "an extra")?;
+        self.extra.clear();
+        let mut extra = std::mem::take(&mut self.extra);
+        self.bytes_into(n, "an extra", &mut extra)?;
+        self.extra = extra;
+        let number = self.number;
+        self.number += 1;
+        Ok(Some(Entry { key: &self.key, value: &self.value, extra: &self.extra, number, offset: at }))
+    }
+}

@@ -1,0 +1,152 @@
+//! Governance: the consensus writes that decide what a release runs with.
+//!
+//! What a release runs with (its activation height, the work a block may do, its limits, its
+//! catalogue's checksums) is recorded in the on-chain status, and every node follows the record
+//! whatever its own configuration says. These are the only writes that change it: call them
+//! where the chain decides (its genesis, a governance transaction), on every node alike, inside
+//! the block that decides; the writes go to `store` with the transaction's other writes. Each
+//! either applies whole or is refused with [`HookError::Refused`] and writes nothing: the same
+//! decision on every node, since it depends only on the status.
+
+use crate::config::Budget;
+use crate::error::{ConsensusError, HookError};
+use crate::hook::Hook;
+use crate::status::{ReleaseRecord, Status};
+use migrations::store::{Store, WriteBatch};
+
+/// Why a governance write was refused. The status is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GovernanceError {
+    /// The release is already scheduled (use [`Hook::schedule_at`] to move it).
+    #[error("release #{0} is already scheduled on chain")]
+    AlreadyScheduled(u64),
+    /// The release is not scheduled on chain.
+    #[error("release #{0} is not scheduled on chain")]
+    NotScheduled(u64),
+    /// The release has activated: its height and place in the schedule are history.
+    #[error("release #{number} activated at block {at}: it can no longer be moved or removed")]
+    Active {
+        /// The release's number.
+        number: u64,
+        /// The block that activated it.
+        at: u64,
+    },
+    /// Removing it would leave a later release scheduled without it.
+    #[error("release #{number} cannot be unscheduled while release #{later} is scheduled after it")]
+    LaterScheduled {
+        /// The release asked for.
+        number: u64,
+        /// The later release still scheduled.
+        later: u64,
+    },
+    /// A budget that lets no work happen (the migration would never finish).
+    #[error("a budget of {0} lets a block do no work")]
+    EmptyBudget(Budget),
+    /// Every migration of the release has finished: a budget for it changes nothing.
+    #[error("release #{0} has finished its migrations")]
+    Finished(u64),
+}
+
+impl Hook {
+    /// Schedules release `number` of this node's plans on chain at the height its plan gives:
+    /// records its height, budget, limits and catalogue checksums in the status, for every node
+    /// to follow. Refused when the chain already scheduled that release.
+    pub fn schedule(&mut self, store: &mut dyn Store, number: u32) -> Result<(), HookError> {
+        let height = self.plan_record(number)?.height;
+        self.schedule_at(store, number, height)
+    }
+
+    /// Schedules release `number` to activate at block `height`, or moves it there if the chain
+    /// scheduled it and it has not activated. A height at or before the deciding block activates
+    /// it at the next block.
+    pub fn schedule_at(&mut self, store: &mut dyn Store, number: u32, height: u64) -> Result<(), HookError> {
+        let record = ReleaseRecord { height, ..self.plan_record(number)? };
+        self.govern(store, |status| match status.release(record.number) {
+            None => status.schedule(record.clone()).map_err(|r| GovernanceError::AlreadyScheduled(r.number)),
+            Some(r) if r.is_active() => Err(GovernanceError::Active { number: r.number, at: r.activated_at }),
+            Some(_) => {
+                status.move_release(record.number, height);
+                Ok(())
+            }
+        })
+    }
+
+    /// Schedules every planned release the chain has not scheduled yet, each at its plan's
+    /// height: what a chain whose releases are known at genesis does in its genesis.
+    pub fn schedule_all(&mut self, store: &mut dyn Store) -> Result<(), HookError> {
+        self.refresh(&*store)?;
+        let numbers: Vec<u32> = self.schedule.releases.iter().map(|r| r.id.number()).collect();
+        for number in numbers {
+            let scheduled = self.status().is_some_and(|s| s.release(u64::from(number)).is_some());
+            if !scheduled {
+                self.schedule(store, number)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes release `number` from the chain's schedule: it has not activated, and no later
+    /// release is scheduled.
+    pub fn unschedule(&mut self, store: &mut dyn Store, number: u32) -> Result<(), HookError> {
+        let number = u64::from(number);
+        self.govern(store, |status| {
+            let record = status.release(number).ok_or(GovernanceError::NotScheduled(number))?;
+            if record.is_active() {
+                return Err(GovernanceError::Active { number, at: record.activated_at });
+            }
+            if let Some(later) = status.releases().iter().find(|r| r.number > number) {
+                return Err(GovernanceError::LaterScheduled { number, later: later.number });
+            }
+            status.remove_release(number);
+            Ok(())
+        })
+    }
+
+    /// Sets the work a block may do for release `number`'s user-account migrations, scheduled
+    /// or running: every node runs the next block with it, whatever its own configuration says.
+    pub fn set_budget(&mut self, store: &mut dyn Store, number: u32, budget: Budget) -> Result<(), HookError> {
+        let number = u64::from(number);
+        if budget.max_resources == 0 || budget.max_bytes == 0 {
+            return Err(HookError::Refused(GovernanceError::EmptyBudget(budget)));
+        }
+        let ids: Vec<String> = self
+            .schedule
+            .units
+            .iter()
+            .filter(|u| u64::from(u.release.number()) == number)
+            .map(|u| u.id.clone())
+            .collect();
+        self.govern(store, |status| {
+            let record = status.release(number).ok_or(GovernanceError::NotScheduled(number))?;
+            if record.is_active() && ids.iter().all(|id| status.has_run(id) || status.is_skipped(id)) {
+                return Err(GovernanceError::Finished(number));
+            }
+            status.set_release_budget(number, budget);
+            Ok(())
+        })
+    }
+
+    /// The record this node's plan of release `number` makes.
+    fn plan_record(&self, number: u32) -> Result<ReleaseRecord, HookError> {
+        let plan = self.schedule.releases.iter().find(|r| r.id.number() == number).ok_or(HookError::Consensus(
+            ConsensusError::MissingRelease { release: u64::from(number), label: format!("#{number}"), height: 0 },
+        ))?;
+        Ok(plan.record(&self.config.chain))
+    }
+
+    /// Reads the status, applies `change` to a copy, and writes it back if it was accepted.
+    fn govern(
+        &mut self,
+        store: &mut dyn Store,
+        change: impl FnOnce(&mut Status) -> Result<(), GovernanceError>,
+    ) -> Result<(), HookError> {
+        self.refresh(&*store)?;
+        let mut status = self.status().cloned().unwrap_or_default();
+        change(&mut status).map_err(HookError::Refused)?;
+        let mut batch = WriteBatch::new();
+        status.write_into(&mut batch, &self.config.chain);
+        store.apply(batch)?;
+        self.forget();
+        self.refresh(&*store)
+    }
+}
