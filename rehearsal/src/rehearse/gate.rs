@@ -4,7 +4,7 @@
 //! declared migrations.
 
 use binary_format::{AddressLength, Module, ModuleId};
-use compat_checker::chain::{Profile, ReleaseView};
+use compat_checker::chain::{ChainChoice, ProfileError, ReleaseView};
 use compat_checker::{check_views, ChainOptions, CheckOptions};
 use layout_diff::diff::lineage::lineage_name;
 use layout_diff::storage::needs_migration;
@@ -34,7 +34,8 @@ pub struct Gate {
     pub catalogue_problems: Vec<String>,
 }
 
-/// Runs the checker and builds the catalogue.
+/// Runs the checker and builds the catalogue; fails when the chain choice does not fit the chain
+/// the releases point to.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     old_name: &str,
@@ -45,12 +46,16 @@ pub fn run(
     registry: Option<&Registry>,
     declarations: Option<&Declarations>,
     width: AddressLength,
-    profile: Option<Profile>,
+    choice: ChainChoice,
     handlers: &Handlers,
-) -> Gate {
+) -> Result<Gate, ProfileError> {
     let options = CheckOptions { registry, declarations, config: None };
-    let chain = ChainOptions { profile, release: Some(label.as_str()), ..ChainOptions::default() };
-    let (report, diff) = check_views(old_name, &ReleaseView::of(old), new_name, &ReleaseView::of(new), options, chain);
+    let chain = ChainOptions { choice, release: Some(label.as_str()), ..ChainOptions::default() };
+    // Both releases have the state's address width (checked before the gate): it is evidence
+    // for `--chain auto` that bare modules do not carry.
+    let old_view = ReleaseView { address_length: Some(width), ..ReleaseView::of(old) };
+    let new_view = ReleaseView { address_length: Some(width), ..ReleaseView::of(new) };
+    let (report, diff) = check_views(old_name, &old_view, new_name, &new_view, options, chain)?;
     // The structs whose stored instances must be rewritten, as the checker and the catalogue
     // decide it (one function): those with no declaration would halt the chain.
     let mut undeclared = BTreeMap::new();
@@ -74,13 +79,19 @@ pub fn run(
         .filter(|e| !matches!(e, migrations::catalogue::CatalogueError::Undeclared { .. }))
         .map(ToString::to_string)
         .collect();
-    Gate {
+    let protocol = report.chain.protocol_version.map(|v| format!(", protocol {v}")).unwrap_or_default();
+    Ok(Gate {
         passes: report.passes(),
-        chain: format!("{} {} ({})", report.chain.chain.as_str(), report.chain.policy.as_str(), report.chain.decided),
+        chain: format!(
+            "{} {}{protocol} ({})",
+            report.chain.chain.as_str(),
+            report.chain.policy.as_str(),
+            report.chain.decided
+        ),
         unhandled: report.counts.unhandled as u64,
         problems: report.problems.clone(),
         undeclared,
         catalogue,
         catalogue_problems,
-    }
+    })
 }

@@ -153,7 +153,8 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         width,
         options.chain,
         &options.handlers,
-    );
+    )
+    .map_err(|e| RehearsalError::Options(e.to_string()))?;
     phases.end(progress, "gate", 0, 0);
 
     // The scratch state: under --out when given, so that it sits where the result goes.
