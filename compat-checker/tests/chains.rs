@@ -709,3 +709,35 @@ fn auto_takes_a_policy_and_a_protocol_version_and_refuses_what_the_chain_decided
     .to_string();
     assert!(err.contains("applies to Sui only"), "{err}");
 }
+
+#[test]
+fn a_libra_framework_release_is_aptos_based_from_its_modules_or_the_states_format() {
+    use compat_checker::chain::detect::Hint;
+    use compat_checker::chain::{ChainChoice, ReleaseView};
+    // libra-framework's own modules (0L's Aptos-based framework), 32-byte addresses.
+    let libra = "module 0x1::diem_governance (bytecode v6)\n  public fun vote()\n\
+                 module 0x1::ol_account (bytecode v6)\n  struct BurnTracker has key\n    n: u64\n";
+    let release = load_32("libra", libra);
+    let modules: Vec<&binary_format::Module> = release.modules.iter().map(|m| &m.module).collect();
+    // As bare modules (the rehearsal's view: no container, no width) ...
+    let (bare, _) = compat_checker::check("old", &modules, "new", &modules, CheckOptions::default());
+    assert_eq!((bare.chain.chain, bare.chain.policy), (Chain::Aptos, Policy::Compatible));
+    assert_eq!(bare.chain.decided, "auto: the Aptos framework's modules at 0x1 (diem_governance, ol_account)");
+    // ... and as a loaded release.
+    let loaded = check_releases("old", &release, "new", &release, CheckOptions::default(), ChainOptions::default());
+    assert!(loaded.unwrap().0.chain.decided.ends_with("(diem_governance, ol_account), 32-byte addresses"));
+    // Bare modules that show nothing take what the caller knows of the state's format.
+    let plain: Vec<binary_format::Module> =
+        text::parse("module 0x1::M (bytecode v6)\n  struct S has key\n    a: u64\n").unwrap();
+    let plain: Vec<&binary_format::Module> = plain.iter().collect();
+    let view = ReleaseView::of(&plain);
+    let choice = ChainChoice { hint: Some(Hint::AptosBackup), ..ChainChoice::auto() };
+    let (profile, why) = compat_checker::check::decide_profile(choice, &view, &view).unwrap();
+    assert_eq!(profile, Profile::default_for(Chain::Aptos));
+    assert!(why.contains("Aptos-format backup"), "{why}");
+    let (profile, _) = compat_checker::check::decide_profile(ChainChoice::auto(), &view, &view).unwrap();
+    assert_eq!(profile.chain, Chain::Diem);
+    // A chain given wins over the hint.
+    let given = ChainChoice { chain: Some(Chain::Sui), ..choice };
+    assert_eq!(compat_checker::check::decide_profile(given, &view, &view).unwrap().1, "given");
+}
