@@ -123,8 +123,8 @@ fn the_gate_takes_in_place_declarations_and_says_what_aptos_decides() {
     let options = CheckOptions { declarations: Some(&declarations), ..CheckOptions::default() };
     for (policy, accepts) in [(Policy::Arbitrary, true), (Policy::Compatible, false)] {
         let profile = Profile::new(Chain::Aptos, policy).unwrap();
-        let chain = ChainOptions { profile: Some(profile), ..ChainOptions::default() };
-        let (report, _) = check_releases("6.9.9", &old, "7.0.0", &new, options, chain);
+        let chain = ChainOptions { choice: profile.into(), ..ChainOptions::default() };
+        let (report, _) = check_releases("6.9.9", &old, "7.0.0", &new, options, chain).unwrap();
         let json = report.to_json();
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["storage"]["safe"], true, "{policy:?}: {json}");

@@ -96,6 +96,10 @@ enum Command {
         /// framework).
         #[arg(long, value_enum)]
         policy: Option<PolicyArg>,
+        /// Sui: the protocol version whose rules judge a package upgrade (default: the newest
+        /// known). docs/chains.md lists the rules that depend on it.
+        #[arg(long)]
+        protocol_version: Option<u64>,
         /// What sets the exit code: the chain's verdict, stored data, or both.
         #[arg(long, value_enum, default_value = "both")]
         gate: GateArg,
@@ -199,6 +203,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             address_length,
             chain,
             policy,
+            protocol_version,
             gate,
             release,
         } => cli::check::run(cli::check::Args {
@@ -211,6 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             address_length,
             chain,
             policy,
+            protocol_version,
             gate,
             release: release.as_deref(),
         }),

@@ -231,3 +231,64 @@ fn a_missing_file_is_said_once_and_an_unmatched_allowance_is_warned_about() {
         "{stdout}"
     );
 }
+
+/// A folder of `.mv` files (32-byte addresses) from the text layout form.
+fn sui_release(dir: &Path, name: &str, text: &str) -> PathBuf {
+    use binary_format::{text as layout_text, write_module, AddressLength, NoResolver};
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    for m in layout_text::parse(text).unwrap() {
+        let bytes = write_module(&m, AddressLength::Bytes32, &NoResolver).unwrap();
+        std::fs::write(folder.join(format!("{}.mv", m.name)), bytes).unwrap();
+    }
+    folder
+}
+
+#[test]
+fn protocol_version_flag_judges_a_sui_upgrade_by_that_versions_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = "module 0xa::shop (bytecode v7, sui)\n  struct Item has key\n    a: u64\n";
+    let old = sui_release(dir.path(), "old", m);
+    let new = sui_release(dir.path(), "new", &format!("{m}module 0xa::extra (bytecode v7, sui)\n  public fun f()\n"));
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let sui = |extra: &[&str]| run(&[&["check", old, new, "--gate", "chain"], extra].concat());
+    // Today's rule (the newest protocol version known): a dep-only upgrade may not add a module.
+    let out = sui(&["--chain", "sui", "--policy", "dep-only"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("chain: sui (dep-only, protocol 134; given)"), "{stdout}");
+    assert!(stdout.contains("sui-deponly-new-module"), "{stdout}");
+    // Before `disallow_new_modules_in_deps_only_packages` (68) Sui accepted it; with `auto` too.
+    for chain in ["sui", "auto"] {
+        let out = sui(&["--chain", chain, "--policy", "dep-only", "--protocol-version", "67", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (json["chain"]["protocol_version"].as_u64(), json["chain"]["accepts"].as_bool()),
+            (Some(67), Some(true))
+        );
+    }
+    // Versions that do not exist, or predate package upgrades, and a version for a chain without
+    // any, are bad input.
+    for (extra, says) in [
+        (
+            &["--chain", "sui", "--policy", "dep-only", "--protocol-version", "135"][..],
+            "Sui protocol version 135 is not known",
+        ),
+        (&["--chain", "sui", "--policy", "compatible", "--protocol-version", "2"][..], "before protocol version 3"),
+        (&["--chain", "aptos", "--protocol-version", "67"][..], "applies to Sui only"),
+    ] {
+        let out = sui(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // `auto` decides the chain first: the stdlib is Diem's, which has no protocol versions.
+    let out = check("v1", "v2", &["--protocol-version", "67"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("applies to Sui only") && stderr.contains("16-byte addresses"), "{stderr}");
+}

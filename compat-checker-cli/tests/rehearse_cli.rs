@@ -153,6 +153,23 @@ fn text_output_names_the_phases_and_the_verdict() {
     assert!(text.contains("MB/s"), "{text}");
 }
 
+#[test]
+fn a_policy_with_chain_auto_applies_to_the_chain_decided_as_check_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.snap");
+    snapshot_of(&genesis(5, 0), &v1);
+    let (code, json, err) = rehearse(&v1, Some(1), 2, &["--policy", "compatible"]);
+    assert_eq!(code, Some(0), "{err}\n{json:#}");
+    assert_eq!(json["gate"]["chain"], "diem compatible (auto: 16-byte addresses (the Diem family))", "{json:#}");
+    // A path the decided chain lacks is bad input, naming why the chain was decided.
+    let (code, _, err) = rehearse(&v1, Some(1), 2, &["--policy", "dep-only"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("diem has no `dep-only` upgrade path") && err.contains("16-byte addresses"), "{err}");
+    let (code, _, err) = rehearse(&v1, Some(1), 2, &["--protocol-version", "67"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("applies to Sui only"), "{err}");
+}
+
 fn structs<'a>(json: &'a Value, migration: &str) -> &'a Value {
     json["structs"].as_array().unwrap().iter().find(|s| s["migration"] == migration).unwrap()
 }

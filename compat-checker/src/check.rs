@@ -1,7 +1,7 @@
 //! The checker as a library: compare two releases, classify, judge stored data and the chain's
 //! own check, and give both verdicts.
 
-use crate::chain::{self, detect, ChainVerdict, Profile, ReleaseView};
+use crate::chain::{self, detect, ChainChoice, ChainVerdict, Profile, ProfileError, ReleaseView};
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::gate::{declaration_for, Gate, GateContext};
@@ -23,9 +23,9 @@ pub struct CheckOptions<'a> {
 /// Which chain's rules judge the upgrade, and what the verdict gates on.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ChainOptions<'a> {
-    /// The chain and the upgrade path; `None` decides the chain from the releases (`auto`) and
-    /// takes its default path.
-    pub profile: Option<Profile>,
+    /// The chain, the upgrade path and (Sui) the protocol version; what is absent is decided:
+    /// the chain from the releases (`auto`), the path as its default, the version as the newest.
+    pub choice: ChainChoice,
     /// What fails the check: the chain's verdict, stored data, or both.
     pub gate: GateOn,
     /// NEW's name as the declarations give it; `None` takes the file name of `new_name` without
@@ -33,8 +33,8 @@ pub struct ChainOptions<'a> {
     pub release: Option<&'a str>,
 }
 
-/// Compares `old` with `new` (bare modules; the chain decided from them) and returns the report,
-/// and the diff it rests on.
+/// Compares `old` with `new` (bare modules; the chain decided from them, on its default path)
+/// and returns the report, and the diff it rests on.
 pub fn check(
     old_name: &str,
     old: &[&Module],
@@ -42,10 +42,14 @@ pub fn check(
     new: &[&Module],
     options: CheckOptions<'_>,
 ) -> (Report, Diff) {
-    check_views(old_name, &ReleaseView::of(old), new_name, &ReleaseView::of(new), options, ChainOptions::default())
+    let (old, new) = (ReleaseView::of(old), ReleaseView::of(new));
+    let (chain, decided) = decide_chain(None, &old, &new);
+    let profile = Profile::default_for(chain);
+    check_profile(old_name, &old, new_name, &new, options, ChainOptions::default(), profile, decided)
 }
 
-/// Compares two releases as loaded (their containers, files and bytes known).
+/// Compares two releases as loaded (their containers, files and bytes known). Fails only when
+/// the chain choice does not fit the chain the releases point to.
 pub fn check_releases(
     old_name: &str,
     old: &releases::Release,
@@ -53,28 +57,40 @@ pub fn check_releases(
     new: &releases::Release,
     options: CheckOptions<'_>,
     chain: ChainOptions<'_>,
-) -> (Report, Diff) {
+) -> Result<(Report, Diff), ProfileError> {
     check_views(old_name, &ReleaseView::of_release(old), new_name, &ReleaseView::of_release(new), options, chain)
 }
 
-/// The profile `chain` asks for, or the one the releases point to, with how it was decided.
-pub fn decide_profile(chain: Option<Profile>, old: &ReleaseView<'_>, new: &ReleaseView<'_>) -> (Profile, String) {
-    match chain {
-        Some(p) => (p, "given".to_owned()),
+fn evidence<'a>(v: &'a ReleaseView<'_>) -> detect::Evidence<'a> {
+    detect::Evidence { kind: v.kind, address_length: v.address_length, modules: &v.modules }
+}
+
+fn decide_chain(hint: Option<detect::Hint>, old: &ReleaseView<'_>, new: &ReleaseView<'_>) -> (chain::Chain, String) {
+    detect::decide_with(hint, &evidence(old), &evidence(new))
+}
+
+/// The profile `choice` asks for on the chain it names, or on the one the releases point to,
+/// with how the chain was decided (`given`, or what `auto` saw). `check` and `rehearse` both
+/// decide through it.
+pub fn decide_profile(
+    choice: ChainChoice,
+    old: &ReleaseView<'_>,
+    new: &ReleaseView<'_>,
+) -> Result<(Profile, String), ProfileError> {
+    match choice.chain {
+        Some(chain) => Ok((choice.profile_for(chain)?, "given".to_owned())),
         None => {
-            let evidence = |v: &'_ ReleaseView<'_>| (v.kind, v.address_length);
-            let (ok, ol) = evidence(old);
-            let (nk, nl) = evidence(new);
-            let (c, why) = detect::decide(
-                &detect::Evidence { kind: ok, address_length: ol, modules: &old.modules },
-                &detect::Evidence { kind: nk, address_length: nl, modules: &new.modules },
-            );
-            (Profile::default_for(c), why)
+            let (chain, why) = decide_chain(choice.hint, old, new);
+            match choice.profile_for(chain) {
+                Ok(profile) => Ok((profile, why)),
+                Err(error) => Err(ProfileError::Decided { chain, why, error: Box::new(error) }),
+            }
         }
     }
 }
 
-/// The check on two release views.
+/// The check on two release views. Fails only when the chain choice does not fit the chain the
+/// releases point to (a path or a protocol version that chain does not have).
 pub fn check_views(
     old_name: &str,
     old: &ReleaseView<'_>,
@@ -82,8 +98,22 @@ pub fn check_views(
     new: &ReleaseView<'_>,
     options: CheckOptions<'_>,
     chain_options: ChainOptions<'_>,
+) -> Result<(Report, Diff), ProfileError> {
+    let (profile, decided) = decide_profile(chain_options.choice, old, new)?;
+    Ok(check_profile(old_name, old, new_name, new, options, chain_options, profile, decided))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_profile(
+    old_name: &str,
+    old: &ReleaseView<'_>,
+    new_name: &str,
+    new: &ReleaseView<'_>,
+    options: CheckOptions<'_>,
+    chain_options: ChainOptions<'_>,
+    profile: Profile,
+    decided: String,
 ) -> (Report, Diff) {
-    let (profile, decided) = decide_profile(chain_options.profile, old, new);
     let label = chain_options.release.map_or_else(|| releases::label(new_name), str::to_owned);
     let d = diff_with(
         &old.modules,

@@ -15,7 +15,7 @@ pub mod layout;
 pub mod report;
 pub mod snapshot;
 
-pub use chain::{Chain, ChainVerdict, Policy, Profile};
+pub use chain::{Chain, ChainChoice, ChainVerdict, Policy, Profile};
 pub use check::{check, check_releases, check_views, ChainOptions, CheckOptions};
 pub use finding::{Finding, Status};
 pub use layout_diff::{rules, Class, RuleId};

@@ -321,9 +321,10 @@ impl Report {
         let _ = writeln!(out, "{} -> {}: {}", self.old, self.new, paint(verdict_color, self.verdict.as_str()));
         out.push_str(&wrap(&self.summary, "", "  ", WIDTH));
         let ch = &self.chain;
+        let protocol = ch.protocol_version.map(|v| format!(", protocol {v}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "chain: {} ({}; {}), gate: {}",
+            "chain: {} ({}{protocol}; {}), gate: {}",
             ch.chain,
             ch.policy,
             ch.decided,

@@ -20,7 +20,7 @@
 //! colours or paths, so a snapshot changes only when what it shows does: with
 //! [`Form::Structs`], only when a struct's layout does.
 
-use crate::chain::Profile;
+use crate::chain::{ChainChoice, Profile, ProfileError};
 use crate::config::Config;
 use crate::{check_releases, layout, ChainOptions, CheckOptions};
 use binary_format::{Module, Visibility};
@@ -34,6 +34,9 @@ pub enum SnapshotError {
     /// Modules that did not read; a snapshot of the rest would hide them.
     #[error("{}", .0.join("\n"))]
     BadModules(Vec<String>),
+    /// The profile does not fit the chain the releases point to.
+    #[error(transparent)]
+    Chain(#[from] ProfileError),
 }
 
 /// What a layout snapshot shows of each module.
@@ -100,6 +103,7 @@ pub fn diff(
 ) -> Result<String, SnapshotError> {
     let (old, new) = (load(previous)?, load(current)?);
     let options = CheckOptions { config, ..CheckOptions::default() };
-    let chain = ChainOptions { profile, ..ChainOptions::default() };
-    Ok(check_releases("previous", &old, "current", &new, options, chain).0.to_text(false))
+    let choice = profile.map_or_else(ChainChoice::auto, ChainChoice::given);
+    let chain = ChainOptions { choice, ..ChainOptions::default() };
+    Ok(check_releases("previous", &old, "current", &new, options, chain)?.0.to_text(false))
 }

@@ -9,8 +9,9 @@
 use binary_format::deserializer::{parse, Detail, ParseOptions};
 use binary_format::raw::Operand;
 use binary_format::{opcodes, text, write_module, AddressLength, NoResolver};
+use compat_checker::chain::protocol::{self, SUI_NEWEST};
 use compat_checker::chain::rules::all as all_rules;
-use compat_checker::chain::{Chain, Policy, Profile};
+use compat_checker::chain::{Chain, ChainRuleId, Policy, Profile};
 use compat_checker::{check_releases, ChainOptions, CheckOptions, Report};
 use releases::containers::ContainerKind;
 use releases::{from_modules, LoadOptions, Release};
@@ -93,8 +94,8 @@ fn release(chain: Chain, name: &str, body: &str) -> Release {
 
 fn run_with(profile: Profile, old: &Release, new: &Release, declarations: Option<&Declarations>) -> Report {
     let options = CheckOptions { declarations, ..CheckOptions::default() };
-    let chain = ChainOptions { profile: Some(profile), ..ChainOptions::default() };
-    check_releases("old", old, "new", new, options, chain).0
+    let chain = ChainOptions { choice: profile.into(), ..ChainOptions::default() };
+    check_releases("old", old, "new", new, options, chain).unwrap().0
 }
 
 fn run(profile: Profile, old: &str, new: &str) -> Report {
@@ -104,8 +105,14 @@ fn run(profile: Profile, old: &str, new: &str) -> Report {
 #[test]
 fn every_rule_of_every_profile_fires_on_its_fixture_and_is_snapshotted() {
     let mut fired = 0;
-    for profile in Profile::all() {
-        for rule in profile.rules() {
+    for newest in Profile::all() {
+        for rule in newest.rules_any_version() {
+            // A rule that depends on Sui's protocol version runs at the first version it applies at.
+            let profile = match rule.protocol.filter(|_| protocol::versioned(newest.policy)) {
+                Some(gate) => newest.at_protocol(gate.from).unwrap(),
+                None => newest,
+            };
+            assert!(profile.rules().any(|r| r.id == rule.id), "{} under {profile}", rule.id);
             let report = run(profile, rule.example.0, rule.example.1);
             assert!(
                 report.chain.rejections.iter().any(|r| r.rule == rule.id),
@@ -122,7 +129,7 @@ fn every_rule_of_every_profile_fires_on_its_fixture_and_is_snapshotted() {
     }
     // Every rule belongs to at least one profile and so has fired at least once.
     for rule in all_rules() {
-        assert!(Profile::all().any(|p| p.rules().any(|r| r.id == rule.id)), "{} is in no profile", rule.id);
+        assert!(Profile::all().any(|p| p.rules_any_version().any(|r| r.id == rule.id)), "{} is in no profile", rule.id);
     }
     assert!(fired >= all_rules().count());
 }
@@ -241,7 +248,7 @@ fn auto_decides_the_chain_from_the_release_and_says_why() {
     for (chain, why) in [(Chain::Diem, "16-byte"), (Chain::Sui, "Sui flavor"), (Chain::Aptos, "32-byte")] {
         let body = "struct S has key\n    a: u64";
         let (old, new) = (release(chain, "old", body), release(chain, "new", body));
-        let report = check_releases("old", &old, "new", &new, options, ChainOptions::default()).0;
+        let report = check_releases("old", &old, "new", &new, options, ChainOptions::default()).unwrap().0;
         assert_eq!(report.chain.chain, chain);
         assert_eq!(report.chain.policy, chain.default_policy());
         assert!(
@@ -460,7 +467,7 @@ fn containers_decide_the_chain_and_name_aptos_packages() {
     std::fs::write(&new_path, bcs::to_bytes(&new).unwrap()).unwrap();
     let load = |p: &Path| releases::load(p, LoadOptions::default()).unwrap();
     let (o, n) = (load(&old_path), load(&new_path));
-    let report = check_releases("6.9.9", &o, "7.0.0", &n, CheckOptions::default(), ChainOptions::default()).0;
+    let report = check_releases("6.9.9", &o, "7.0.0", &n, CheckOptions::default(), ChainOptions::default()).unwrap().0;
     assert_eq!(report.chain.chain, Chain::Aptos);
     assert!(report.chain.decided.contains("Aptos release bundle"), "{}", report.chain.decided);
     let rejected: Vec<String> = report.chain.rejected_modules.iter().map(ToString::to_string).collect();
@@ -471,7 +478,7 @@ fn containers_decide_the_chain_and_name_aptos_packages() {
     let sui_path = dir.path().join("p001");
     std::fs::write(&sui_path, bcs::to_bytes(&snapshot).unwrap()).unwrap();
     let s = load(&sui_path);
-    let report = check_releases("p001", &s, "p001", &s, CheckOptions::default(), ChainOptions::default()).0;
+    let report = check_releases("p001", &s, "p001", &s, CheckOptions::default(), ChainOptions::default()).unwrap().0;
     assert_eq!((report.chain.chain, report.chain.policy), (Chain::Sui, Policy::Framework));
     assert!(report.chain.decided.contains("Sui package snapshot"));
 }
@@ -488,8 +495,8 @@ fn an_in_place_declaration_is_checked_with_a_registry_present_too() {
     let d = declarations(IN_PLACE);
     let with = |d: Option<&Declarations>| {
         let options = CheckOptions { registry: Some(&registry), declarations: d, config: None };
-        let chain = ChainOptions { profile: Some(profile), ..ChainOptions::default() };
-        check_releases("old", &o, "new", &n, options, chain).0
+        let chain = ChainOptions { choice: profile.into(), ..ChainOptions::default() };
+        check_releases("old", &o, "new", &n, options, chain).unwrap().0
     };
     let handled = with(Some(&d));
     assert!(handled.storage.safe, "{}", handled.to_text(false));
@@ -521,4 +528,216 @@ fn a_sui_user_package_upgraded_to_a_new_id_is_paired_by_module_name() {
     // `buy` keeps its signature once the package's own types are read at its original id.
     assert_eq!(rules, vec!["0xa::shop sui-fn-public-missing sell"]);
     assert!(report.chain.notes.iter().any(|n| n.contains("original id 0xa")), "{:?}", report.chain.notes);
+}
+
+fn sui_at(policy: Policy, version: u64) -> Profile {
+    Profile::new(Chain::Sui, policy).unwrap().at_protocol(version).unwrap()
+}
+
+fn rules_of(report: &Report) -> Vec<&'static str> {
+    report.chain.rejections.iter().map(|r| r.rule.as_str()).collect()
+}
+
+#[test]
+fn a_dep_only_upgrade_that_adds_a_module_is_refused_from_protocol_68_and_accepted_before() {
+    let rule = ChainRuleId::SuiDeponlyNewModule.rule();
+    let (old, new) = (release(Chain::Sui, "old", rule.example.0), release(Chain::Sui, "new", rule.example.1));
+    let at = |version: u64| run_with(sui_at(Policy::DepOnly, version), &old, &new, None);
+    // The default is the newest protocol version known, and the report says so.
+    let newest = run_with(Profile::new(Chain::Sui, Policy::DepOnly).unwrap(), &old, &new, None);
+    assert_eq!(newest.chain.protocol_version, Some(SUI_NEWEST));
+    assert_eq!(rules_of(&newest), vec!["sui-deponly-new-module"]);
+    assert!(!newest.chain.accepts && !newest.passes());
+    assert!(newest.to_text(false).contains(&format!("chain: sui (dep-only, protocol {SUI_NEWEST}; given)")));
+    assert_eq!(rules_of(&at(68)), vec!["sui-deponly-new-module"]);
+    // Before `disallow_new_modules_in_deps_only_packages`, Sui's own check accepts it.
+    let before = at(67);
+    assert!(before.chain.accepts && before.passes(), "{:#?}", before.chain.rejections);
+    assert!(before.to_text(false).contains("chain: sui (dep-only, protocol 67; given)"));
+    let json: serde_json::Value = serde_json::from_str(&before.to_json()).unwrap();
+    assert_eq!(json["chain"]["protocol_version"], 67);
+    // Chains without protocol versions say none.
+    let aptos = run(Profile::default_for(Chain::Aptos), "struct S has key\n    a: u64", "struct S has key\n    a: u64");
+    let json: serde_json::Value = serde_json::from_str(&aptos.to_json()).unwrap();
+    assert!(json["chain"].get("protocol_version").is_none(), "{json:#}");
+    assert!(aptos.to_text(false).contains("chain: aptos (compatible; given)"));
+}
+
+/// The protocol versions at which some flag turns a rule on or off, and each one before.
+fn boundaries() -> Vec<u64> {
+    let mut vs = vec![protocol::SUI_UPGRADES_FROM, SUI_NEWEST];
+    for gate in all_rules().filter_map(|r| r.protocol) {
+        vs.extend([gate.from, gate.from.saturating_sub(1)]);
+        vs.extend(gate.until.iter().flat_map(|u| [*u, u.saturating_sub(1)]));
+    }
+    vs.retain(|v| *v >= protocol::SUI_UPGRADES_FROM);
+    vs.sort_unstable();
+    vs.dedup();
+    vs
+}
+
+#[test]
+fn a_protocol_version_changes_only_the_rules_gated_at_it() {
+    // On every Sui fixture under every user path, at every version where a flag changes: the
+    // rules that apply both there and at the newest version reject exactly the same, and no rule
+    // rejects where it does not apply.
+    let versions = boundaries();
+    assert!(versions.contains(&67) && versions.contains(&68) && versions.contains(&130), "{versions:?}");
+    let mut differed = 0;
+    for policy in [Policy::Compatible, Policy::Additive, Policy::DepOnly] {
+        for rule in all_rules().filter(|r| r.chain == Chain::Sui) {
+            let (old, new) = (release(Chain::Sui, "old", rule.example.0), release(Chain::Sui, "new", rule.example.1));
+            let newest = sui_at(policy, SUI_NEWEST);
+            let at_newest = run_with(newest, &old, &new, None).chain.rejections;
+            for &v in &versions {
+                let profile = sui_at(policy, v);
+                let at_v = run_with(profile, &old, &new, None).chain.rejections;
+                for r in &at_v {
+                    assert!(profile.applies(r.rule), "{} rejects under {profile}, where it does not apply", r.rule);
+                }
+                let both = |list: &[compat_checker::chain::Rejection]| -> Vec<compat_checker::chain::Rejection> {
+                    list.iter().filter(|r| profile.applies(r.rule) && newest.applies(r.rule)).cloned().collect()
+                };
+                assert_eq!(both(&at_v), both(&at_newest), "{} under {profile}", rule.id);
+                differed += usize::from(at_v != at_newest);
+            }
+        }
+    }
+    assert!(differed > 0, "no fixture changed with the protocol version");
+    // The framework path does not depend on it.
+    for rule in all_rules().filter(|r| r.chain == Chain::Sui) {
+        let (old, new) = (release(Chain::Sui, "old", rule.example.0), release(Chain::Sui, "new", rule.example.1));
+        let newest = run_with(sui_at(Policy::Framework, SUI_NEWEST), &old, &new, None).chain.rejections;
+        for v in [1, 7, 67, 89, 129] {
+            assert_eq!(
+                run_with(sui_at(Policy::Framework, v), &old, &new, None).chain.rejections,
+                newest,
+                "{}",
+                rule.id
+            );
+        }
+    }
+}
+
+#[test]
+fn each_protocol_gated_rule_applies_from_the_version_of_its_flag() {
+    // (rule, path, last version without it, first version with it, first version without it again)
+    let cases = [
+        (ChainRuleId::SuiUserAbilityAdded, Policy::Compatible, Some(6), 7, None),
+        (ChainRuleId::SuiDatatypeTparamChanged, Policy::Compatible, Some(7), 8, None),
+        (ChainRuleId::SuiUserTparamIncompatible, Policy::Compatible, None, 3, Some(8)),
+        (ChainRuleId::SuiDeponlyNewModule, Policy::DepOnly, Some(67), 68, None),
+        (ChainRuleId::SuiUserNewModuleInit, Policy::Compatible, Some(89), 90, Some(130)),
+        (ChainRuleId::SuiUserNewModuleInit, Policy::Additive, Some(89), 90, Some(130)),
+        (ChainRuleId::SuiUserExistingModuleInit, Policy::Compatible, Some(129), 130, None),
+        (ChainRuleId::SuiUserExistingModuleInit, Policy::Additive, Some(129), 130, None),
+    ];
+    for (id, policy, before, from, until) in cases {
+        let rule = id.rule();
+        let (old, new) = (release(Chain::Sui, "old", rule.example.0), release(Chain::Sui, "new", rule.example.1));
+        let fires =
+            |v: u64| run_with(sui_at(policy, v), &old, &new, None).chain.rejections.iter().any(|r| r.rule == id);
+        assert!(fires(from), "{id} at {from}");
+        if let Some(b) = before {
+            assert!(!fires(b), "{id} at {b}");
+        }
+        if let Some(u) = until {
+            assert!(!fires(u) && fires(u - 1), "{id} around {u}");
+        }
+    }
+    // Before version 8 loosening a struct's type parameters was fine, tightening was not.
+    let (loosened, tightened) = ("struct S<T0> has key\n    a: u64", "struct S<T0: copy> has key\n    a: u64");
+    let at7 = |o: &str, n: &str| run(sui_at(Policy::Compatible, 7), o, n);
+    assert!(at7(tightened, loosened).chain.accepts);
+    assert_eq!(rules_of(&at7(loosened, tightened)), vec!["sui-user-tparam-incompatible"]);
+    // An upgrade with no package upgrades yet is refused as a profile, not judged.
+    let err = Profile::new(Chain::Sui, Policy::Compatible).unwrap().at_protocol(2).unwrap_err();
+    assert!(err.to_string().contains("before protocol version 3 (`package_upgrades`)"), "{err}");
+    assert!(Profile::default_for(Chain::Sui).at_protocol(2).is_ok());
+}
+
+#[test]
+fn auto_takes_a_policy_and_a_protocol_version_and_refuses_what_the_chain_decided_lacks() {
+    use compat_checker::chain::ChainChoice;
+    let rule = ChainRuleId::SuiDeponlyNewModule.rule();
+    let (old, new) = (release(Chain::Sui, "old", rule.example.0), release(Chain::Sui, "new", rule.example.1));
+    let with = |choice: ChainChoice| {
+        check_releases(
+            "old",
+            &old,
+            "new",
+            &new,
+            CheckOptions::default(),
+            ChainOptions { choice, ..ChainOptions::default() },
+        )
+    };
+    let choice = ChainChoice { policy: Some(Policy::DepOnly), protocol_version: Some(67), ..ChainChoice::auto() };
+    let report = with(choice).unwrap().0;
+    assert_eq!(
+        (report.chain.chain, report.chain.policy, report.chain.protocol_version),
+        (Chain::Sui, Policy::DepOnly, Some(67))
+    );
+    assert!(report.chain.decided.starts_with("auto: the Sui flavor byte"), "{}", report.chain.decided);
+    assert!(report.chain.accepts);
+    // The same choice on Diem-family releases: no dep-only path there, and the error says why
+    // the chain was decided.
+    let (o, n) = (
+        release(Chain::Diem, "old", "struct S has key\n    a: u64"),
+        release(Chain::Diem, "new", "struct S has key\n    a: u64"),
+    );
+    let err = check_releases(
+        "old",
+        &o,
+        "new",
+        &n,
+        CheckOptions::default(),
+        ChainOptions { choice, ..ChainOptions::default() },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("diem has no `dep-only` upgrade path") && err.contains("16-byte addresses"), "{err}");
+    let versioned = ChainChoice { protocol_version: Some(67), ..ChainChoice::auto() };
+    let err = check_releases(
+        "old",
+        &o,
+        "new",
+        &n,
+        CheckOptions::default(),
+        ChainOptions { choice: versioned, ..ChainOptions::default() },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("applies to Sui only"), "{err}");
+}
+
+#[test]
+fn a_libra_framework_release_is_aptos_based_from_its_modules_or_the_states_format() {
+    use compat_checker::chain::detect::Hint;
+    use compat_checker::chain::{ChainChoice, ReleaseView};
+    // libra-framework's own modules (0L's Aptos-based framework), 32-byte addresses.
+    let libra = "module 0x1::diem_governance (bytecode v6)\n  public fun vote()\n\
+                 module 0x1::ol_account (bytecode v6)\n  struct BurnTracker has key\n    n: u64\n";
+    let release = load_32("libra", libra);
+    let modules: Vec<&binary_format::Module> = release.modules.iter().map(|m| &m.module).collect();
+    // As bare modules (the rehearsal's view: no container, no width) ...
+    let (bare, _) = compat_checker::check("old", &modules, "new", &modules, CheckOptions::default());
+    assert_eq!((bare.chain.chain, bare.chain.policy), (Chain::Aptos, Policy::Compatible));
+    assert_eq!(bare.chain.decided, "auto: the Aptos framework's modules at 0x1 (diem_governance, ol_account)");
+    // ... and as a loaded release.
+    let loaded = check_releases("old", &release, "new", &release, CheckOptions::default(), ChainOptions::default());
+    assert!(loaded.unwrap().0.chain.decided.ends_with("(diem_governance, ol_account), 32-byte addresses"));
+    // Bare modules that show nothing take what the caller knows of the state's format.
+    let plain: Vec<binary_format::Module> =
+        text::parse("module 0x1::M (bytecode v6)\n  struct S has key\n    a: u64\n").unwrap();
+    let plain: Vec<&binary_format::Module> = plain.iter().collect();
+    let view = ReleaseView::of(&plain);
+    let choice = ChainChoice { hint: Some(Hint::AptosBackup), ..ChainChoice::auto() };
+    let (profile, why) = compat_checker::check::decide_profile(choice, &view, &view).unwrap();
+    assert_eq!(profile, Profile::default_for(Chain::Aptos));
+    assert!(why.contains("Aptos-format backup"), "{why}");
+    let (profile, _) = compat_checker::check::decide_profile(ChainChoice::auto(), &view, &view).unwrap();
+    assert_eq!(profile.chain, Chain::Diem);
+    // A chain given wins over the hint.
+    let given = ChainChoice { chain: Some(Chain::Sui), ..choice };
+    assert_eq!(compat_checker::check::decide_profile(given, &view, &view).unwrap().1, "given");
 }

@@ -2,7 +2,7 @@
 
 use crate::{ChainArg, CheckFormat, GateArg, Outcome, PolicyArg};
 use binary_format::AddressLength;
-use compat_checker::chain::{Chain, Policy, Profile, ReleaseView};
+use compat_checker::chain::{Chain, ChainChoice, Policy, ReleaseView};
 use compat_checker::config::Config;
 use compat_checker::{check_views, ChainOptions, CheckOptions, GateOn};
 use std::io::IsTerminal;
@@ -21,6 +21,7 @@ pub struct Args<'a> {
     pub address_length: Option<AddressLength>,
     pub chain: ChainArg,
     pub policy: Option<PolicyArg>,
+    pub protocol_version: Option<u64>,
     pub gate: GateArg,
     pub release: Option<&'a str>,
 }
@@ -48,14 +49,19 @@ fn chain_of(arg: ChainArg) -> Option<Chain> {
     }
 }
 
-/// The profile `--chain` and `--policy` name: `None` for `auto` without a policy (the chain is
-/// decided from the releases). A policy with `auto` needs the releases: [`run`] decides it.
-pub fn profile(chain: ChainArg, policy_arg: Option<PolicyArg>) -> anyhow::Result<Option<Profile>> {
-    Ok(match (chain_of(chain), policy_arg) {
-        (Some(c), Some(p)) => Some(Profile::new(c, policy(p))?),
-        (Some(c), None) => Some(Profile::default_for(c)),
-        (None, _) => None,
-    })
+/// What `--chain`, `--policy` and `--protocol-version` ask for, `check` and `rehearse` alike: with
+/// `auto` the chain is decided from the releases and the policy and version apply to it (the
+/// library decides, [`compat_checker::check::decide_profile`]). What cannot fit any release (a
+/// path the given chain lacks, a protocol version no chain knows) is refused here, before any
+/// release is read.
+pub fn choice(
+    chain: ChainArg,
+    policy_arg: Option<PolicyArg>,
+    protocol_version: Option<u64>,
+) -> anyhow::Result<ChainChoice> {
+    let choice = ChainChoice { chain: chain_of(chain), policy: policy_arg.map(policy), protocol_version, hint: None };
+    choice.validate()?;
+    Ok(choice)
 }
 
 pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
@@ -72,16 +78,7 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
         return Ok(Outcome::BadInput);
     }
     let (old_view, new_view) = (ReleaseView::of_release(&old), ReleaseView::of_release(&new));
-    let chain = chain_of(args.chain);
-    let profile = match (chain, args.policy) {
-        (None, Some(p)) => {
-            // The chain is decided from the releases; the path given must be one of its paths.
-            let (decided, _) = compat_checker::check::decide_profile(None, &old_view, &new_view);
-            Some(Profile::new(decided.chain, policy(p))?)
-        }
-        _ => profile(args.chain, args.policy)?,
-    };
-    let decided_auto = chain.is_none();
+    let choice = choice(args.chain, args.policy, args.protocol_version)?;
     let options =
         CheckOptions { registry: registry.as_ref(), declarations: declarations.as_ref(), config: config.as_ref() };
     let gate = match args.gate {
@@ -89,7 +86,7 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
         GateArg::Storage => GateOn::Storage,
         GateArg::Both => GateOn::Both,
     };
-    let chain_options = ChainOptions { profile, gate, release: args.release };
+    let chain_options = ChainOptions { choice, gate, release: args.release };
     // Declarations that cannot be right (a default that does not fit its field, a rename of a
     // field that does not exist, an unknown handler, a future release) are bad input: the
     // migrations catalogue says which, with the entry and its line.
@@ -103,12 +100,7 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
             return Ok(Outcome::BadInput);
         }
     }
-    let (mut report, _) = check_views(&name(args.old), &old_view, &name(args.new), &new_view, options, chain_options);
-    if decided_auto && args.policy.is_some() {
-        // The chain was still decided automatically; say so rather than "given".
-        let (_, why) = compat_checker::check::decide_profile(None, &old_view, &new_view);
-        report.chain.decided = why;
-    }
+    let (report, _) = check_views(&name(args.old), &old_view, &name(args.new), &new_view, options, chain_options)?;
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     super::print(&match args.format {
         CheckFormat::Text => report.to_text(color),

@@ -43,6 +43,10 @@ pub struct Args {
     /// The upgrade path on that chain (its default when absent).
     #[arg(long, value_enum)]
     policy: Option<crate::PolicyArg>,
+    /// Sui: the protocol version whose rules judge a package upgrade (default: the newest
+    /// known).
+    #[arg(long)]
+    protocol_version: Option<u64>,
     #[arg(long, value_enum, default_value = "text")]
     format: RehearseFormat,
     /// Keep the migrated state as a snapshot, DIR/state.snap (`devnet snapshot import` takes it).
@@ -109,10 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     options.handlers = devchain::handlers();
     options.migrations = args.migrations;
     options.registry = args.registry;
-    if matches!(args.chain, crate::ChainArg::Auto) && args.policy.is_some() {
-        anyhow::bail!("--policy names an upgrade path of a chain: give the chain with --chain");
-    }
-    options.chain = super::check::profile(args.chain, args.policy)?;
+    options.chain = super::check::choice(args.chain, args.policy, args.protocol_version)?;
     options.out = args.out;
     options.address_length = args.address_length;
     options.max_failures = args.max_failures;

@@ -10,13 +10,17 @@
 //!   `compatible`, `additive` and `dep-only`.
 //!
 //! Every rule is data ([`rules`]); every module is checked, none stops the others, and the
-//! verdict names each module the chain would reject with each rule that rejects it.
+//! verdict names each module the chain would reject with each rule that rejects it. Sui's user
+//! paths also depend on the protocol version the network runs ([`protocol`]).
 
 pub mod bodies;
+mod choice;
 pub mod detect;
 mod evaluate;
+pub mod protocol;
 pub mod rules;
 
+pub use choice::ChainChoice;
 pub use evaluate::evaluate;
 pub use rules::{ChainClass, ChainRule, ChainRuleId};
 
@@ -150,38 +154,85 @@ pub enum ProfileError {
     UnknownPolicy(String),
     #[error("{chain} has no `{policy}` upgrade path: use {}", .chain.policies().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "))]
     NoSuchPath { chain: Chain, policy: Policy },
+    #[error("a protocol version applies to Sui only: {chain}'s rules do not depend on one")]
+    NotVersioned { chain: Chain },
+    #[error(
+        "Sui protocol version {version} is not known: use {} to {} (the newest this checker knows)",
+        protocol::SUI_OLDEST,
+        protocol::SUI_NEWEST
+    )]
+    UnknownProtocolVersion { version: u64 },
+    #[error("Sui accepted no package upgrade before protocol version {} (`package_upgrades`): protocol {version} has no `{policy}` path", protocol::SUI_UPGRADES_FROM)]
+    UpgradesDisabled { version: u64, policy: Policy },
+    /// What `--chain auto` decided does not fit the rest of the choice.
+    #[error("{error} (the releases point to {chain}: {why})")]
+    Decided { chain: Chain, why: String, error: Box<ProfileError> },
 }
 
-/// A chain and the upgrade path the release takes on it.
+/// A chain, the upgrade path the release takes on it, and (Sui) the protocol version whose rules
+/// judge it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Profile {
     pub chain: Chain,
     pub policy: Policy,
+    /// Sui's protocol version (`None` for chains whose rules do not depend on one).
+    pub protocol_version: Option<u64>,
 }
 
 impl Profile {
-    /// The profile, if `chain` has the `policy` path.
+    /// The profile, if `chain` has the `policy` path; Sui's at the newest protocol version known.
     pub fn new(chain: Chain, policy: Policy) -> Result<Profile, ProfileError> {
         if chain.policies().contains(&policy) {
-            Ok(Profile { chain, policy })
+            Ok(Profile { chain, policy, protocol_version: Self::newest(chain) })
         } else {
             Err(ProfileError::NoSuchPath { chain, policy })
         }
     }
 
+    fn newest(chain: Chain) -> Option<u64> {
+        (chain == Chain::Sui).then_some(protocol::SUI_NEWEST)
+    }
+
     /// The chain with its default policy.
     pub fn default_for(chain: Chain) -> Profile {
-        Profile { chain, policy: chain.default_policy() }
+        Profile { chain, policy: chain.default_policy(), protocol_version: Self::newest(chain) }
     }
 
-    /// Every profile, in order.
+    /// The profile judged by the rules of Sui protocol `version`.
+    pub fn at_protocol(self, version: u64) -> Result<Profile, ProfileError> {
+        if self.chain != Chain::Sui {
+            return Err(ProfileError::NotVersioned { chain: self.chain });
+        }
+        if !(protocol::SUI_OLDEST..=protocol::SUI_NEWEST).contains(&version) {
+            return Err(ProfileError::UnknownProtocolVersion { version });
+        }
+        if protocol::versioned(self.policy) && version < protocol::SUI_UPGRADES_FROM {
+            return Err(ProfileError::UpgradesDisabled { version, policy: self.policy });
+        }
+        Ok(Profile { protocol_version: Some(version), ..self })
+    }
+
+    /// Every profile, in order (Sui's at the newest protocol version).
     pub fn all() -> impl Iterator<Item = Profile> {
-        Chain::ALL.into_iter().flat_map(|c| c.policies().iter().map(move |&p| Profile { chain: c, policy: p }))
+        Chain::ALL.into_iter().flat_map(|c| {
+            c.policies().iter().map(move |&p| Profile { chain: c, policy: p, protocol_version: Self::newest(c) })
+        })
     }
 
-    /// The rules this profile applies (none for a path without a check).
+    /// The rules this profile applies at its protocol version (none for a path without a check).
     pub fn rules(self) -> impl Iterator<Item = &'static ChainRule> {
+        rules::all().filter(move |r| r.chain == self.chain && r.applies(self.policy, self.protocol_version))
+    }
+
+    /// The rules of this path at any protocol version.
+    pub fn rules_any_version(self) -> impl Iterator<Item = &'static ChainRule> {
         rules::all().filter(move |r| r.chain == self.chain && r.policies.contains(&self.policy))
+    }
+
+    /// Whether `rule` applies on this path at this profile's protocol version.
+    pub fn applies(self, rule: ChainRuleId) -> bool {
+        let r = rule.rule();
+        r.chain == self.chain && r.applies(self.policy, self.protocol_version)
     }
 
     /// Whether the chain checks anything on this path.
@@ -206,7 +257,10 @@ impl Profile {
 
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.chain, self.policy)
+        match self.protocol_version {
+            Some(v) => write!(f, "{} ({}, protocol {v})", self.chain, self.policy),
+            None => write!(f, "{} ({})", self.chain, self.policy),
+        }
     }
 }
 
@@ -281,6 +335,9 @@ pub struct ChainVerdict {
     #[serde(rename = "name")]
     pub chain: Chain,
     pub policy: Policy,
+    /// The Sui protocol version whose rules judged (absent for chains without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<u64>,
     pub accepts: bool,
     /// Modules the chain rejects, sorted (removed ones under their old id).
     pub rejected_modules: Vec<ModuleId>,
@@ -348,6 +405,7 @@ pub fn verdict(profile: Profile, old: &ReleaseView<'_>, new: &ReleaseView<'_>, d
     ChainVerdict {
         chain: profile.chain,
         policy: profile.policy,
+        protocol_version: profile.protocol_version,
         accepts: rejections.is_empty(),
         rejected_modules,
         rejections,

@@ -11,6 +11,7 @@
 //! modules follow as `module ...` lines; `// body f=1` makes function `f`'s body load 1 instead
 //! of 0.
 
+use super::protocol::{self, ProtocolGate};
 use super::{Chain, Policy};
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -60,6 +61,24 @@ pub struct ChainRule {
     pub source: &'static str,
     /// Old and new body of the example module (also the rule's test fixture).
     pub example: (&'static str, &'static str),
+    /// The Sui protocol versions the rule applies at on a user-package path (`None`: every
+    /// version). The framework path does not depend on the protocol version.
+    pub protocol: Option<ProtocolGate>,
+}
+
+impl ChainRule {
+    /// Whether the rule applies on `policy` at protocol `version` (`None`: the chain has no
+    /// protocol versions, or the newest is meant).
+    pub fn applies(&self, policy: Policy, version: Option<u64>) -> bool {
+        if !self.policies.contains(&policy) {
+            return false;
+        }
+        match (self.protocol, version) {
+            (Some(gate), Some(v)) if protocol::versioned(policy) => gate.contains(v),
+            (Some(gate), None) if protocol::versioned(policy) => gate.contains(protocol::SUI_NEWEST),
+            _ => true,
+        }
+    }
 }
 
 const DIEM_CHECKER: &str =
@@ -70,6 +89,8 @@ const SUI_CHECKER: &str = "MystenLabs/sui: external-crates/move/crates/move-bina
 const SUI_FRAMEWORK: &str = "MystenLabs/sui: crates/sui-framework/src/lib.rs (compare_system_package)";
 const SUI_UPGRADE: &str =
     "MystenLabs/sui: sui-execution/latest/sui-adapter/src/programmable_transactions/execution.rs (check_compatibility)";
+const SUI_LINKAGE: &str = "MystenLabs/sui: sui-execution/latest/sui-adapter/src/static_programmable_transactions/linkage/single_linkage.rs (reject_existing_module_added_init_facts, behind enable_init_on_upgrade)";
+const SUI_CHECKER_LOOSE: &str = "MystenLabs/sui: external-crates/move/crates/move-binary-format/src/compatibility.rs (type parameters compatible when only loosened), as sui-execution/v0/sui-adapter/src/programmable_transactions/execution.rs ran it before disallow_change_struct_type_params_on_upgrade";
 const SUI_INCLUSION: &str =
     "MystenLabs/sui: external-crates/move/crates/move-binary-format/src/compatibility.rs (InclusionCheck: Subset for additive, Equal for dep-only)";
 
@@ -84,7 +105,9 @@ const SUI_INCL: &[Policy] = &[Additive, DepOnly];
 const SUI_EQ: &[Policy] = &[DepOnly];
 
 macro_rules! chain_rules {
-    ($($variant:ident = $id:literal, $chain:ident, $policies:ident, $class:ident, $summary:literal, $source:expr, $old:literal, $new:literal;)*) => {
+    (@gate) => { None };
+    (@gate $gate:expr) => { Some($gate) };
+    ($($variant:ident = $id:literal, $chain:ident, $policies:ident, $class:ident, $summary:literal, $source:expr, $old:literal, $new:literal $(, protocol $gate:expr)?;)*) => {
         /// The id of a chain rule, serialized as its stable kebab-case id.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum ChainRuleId {
@@ -112,6 +135,7 @@ macro_rules! chain_rules {
                             summary: $summary,
                             source: $source,
                             example: ($old, $new),
+                            protocol: chain_rules!(@gate $($gate)?),
                         };
                         &RULE
                     })*
@@ -213,9 +237,12 @@ chain_rules! {
         "A module of the package is missing from the upgrade: the upgrade fails.", SUI_UPGRADE,
         "struct S has key\n    a: u64", "";
     SuiUserNewModuleInit = "sui-user-new-module-init", Sui, SUI_USER_ALL, Package,
-        "A module added by the upgrade has an `init` function, which an upgrade never runs: refused.", SUI_UPGRADE,
+        "A module added by the upgrade has an `init` function, which the upgrade does not run: refused.", SUI_UPGRADE,
         "struct S has key\n    a: u64",
-        "struct S has key\n    a: u64\nmodule 0x1::N (bytecode v7, sui)\n  fun init()";
+        "struct S has key\n    a: u64\nmodule 0x1::N (bytecode v7, sui)\n  fun init()", protocol protocol::NEW_MODULE_INIT;
+    SuiUserExistingModuleInit = "sui-user-existing-module-init", Sui, SUI_USER_ALL, Package,
+        "A module the package already had gains an `init` function (an upgrade runs `init` of new modules only).", SUI_LINKAGE,
+        "struct S has key\n    a: u64", "struct S has key\n    a: u64\n  fun init()", protocol protocol::EXISTING_MODULE_INIT;
     SuiStructMissing = "sui-struct-missing", Sui, SUI_ALL_CHECKS, Linking,
         "A struct of the old module is missing from the new one (or became an enum).", SUI_CHECKER,
         "struct S has key\n    a: u64\n  struct T has key\n    b: u64", "struct S has key\n    a: u64";
@@ -230,10 +257,13 @@ chain_rules! {
         "struct S has store\n    a: u64", "struct S has store, key\n    a: u64";
     SuiUserAbilityAdded = "sui-user-ability-added", Sui, SUI_USER, Linking,
         "A struct or enum gained any ability (`copy`, `drop`, `store` or `key`).", SUI_CHECKER,
-        "struct S has key\n    a: u64", "struct S has store, key\n    a: u64";
+        "struct S has key\n    a: u64", "struct S has store, key\n    a: u64", protocol protocol::ABILITIES;
     SuiDatatypeTparamChanged = "sui-datatype-tparam-changed", Sui, SUI_ALL_CHECKS, Linking,
         "A struct or enum's type parameters changed in any way: count, phantom flag or constraints (even dropping one).", SUI_CHECKER,
-        "struct S<T0: copy> has key\n    a: u64", "struct S<T0> has key\n    a: u64";
+        "struct S<T0: copy> has key\n    a: u64", "struct S<T0> has key\n    a: u64", protocol protocol::TPARAMS_STRICT;
+    SuiUserTparamIncompatible = "sui-user-tparam-incompatible", Sui, SUI_USER, Linking,
+        "A struct's type parameters changed other than by loosening: their count, a phantom parameter made non-phantom, or a constraint added.", SUI_CHECKER_LOOSE,
+        "struct S<T0> has key\n    a: u64", "struct S<T0: copy> has key\n    a: u64", protocol protocol::TPARAMS_LOOSE;
     SuiStructFields = "sui-struct-fields", Sui, SUI_ALL_CHECKS, Layout,
         "A struct's fields differ: names, types and order are compared.", SUI_CHECKER,
         "struct S has key\n    a: u64", "struct S has key\n    a: u64\n    b: bool";
@@ -290,7 +320,7 @@ chain_rules! {
         "friends 0x1::B\n  struct S has key\n    a: u64", "struct S has key\n    a: u64";
     SuiDeponlyNewModule = "sui-deponly-new-module", Sui, SUI_EQ, Package,
         "A module was added: a `dep-only` upgrade keeps the package's module count.", SUI_UPGRADE,
-        "struct S has key\n    a: u64", "struct S has key\n    a: u64\nmodule 0x1::N (bytecode v7, sui)\n  struct T has key\n    b: u64";
+        "struct S has key\n    a: u64", "struct S has key\n    a: u64\nmodule 0x1::N (bytecode v7, sui)\n  struct T has key\n    b: u64", protocol protocol::DEP_ONLY_MODULES;
 }
 
 impl ChainRuleId {
@@ -328,10 +358,10 @@ pub fn markdown() -> String {
     for chain in Chain::ALL {
         let _ = writeln!(out, "\n## {}\n\n{}", chain.title(), chain_prose(chain));
         for &policy in chain.policies() {
-            let profile = super::Profile { chain, policy };
+            let profile = super::Profile::new(chain, policy).unwrap_or_else(|_| super::Profile::default_for(chain));
             let default = if policy == chain.default_policy() { " (default)" } else { "" };
             let _ = writeln!(out, "\n### `--chain {chain} --policy {policy}`{default}: {}\n", profile.describe());
-            let rules: Vec<&ChainRule> = profile.rules().collect();
+            let rules: Vec<&ChainRule> = profile.rules_any_version().collect();
             if rules.is_empty() {
                 let _ = writeln!(out, "{}", unchecked_prose(chain));
                 continue;
@@ -342,10 +372,20 @@ pub fn markdown() -> String {
                     sources.push(r.source);
                 }
             }
-            out.push_str("| rule | class | rejects when | source |\n|---|---|---|---|\n");
+            let versioned = chain == Chain::Sui;
+            if versioned {
+                out.push_str("| rule | class | rejects when | protocol | source |\n|---|---|---|---|---|\n");
+            } else {
+                out.push_str("| rule | class | rejects when | source |\n|---|---|---|---|\n");
+            }
             for r in &rules {
                 let n = sources.iter().position(|s| *s == r.source).map_or(0, |i| i + 1);
-                let _ = writeln!(out, "| `{}` | {} | {} | [{n}] |", r.id, r.class.as_str(), r.summary);
+                let versions = match r.protocol.filter(|_| protocol::versioned(policy)) {
+                    Some(gate) => format!(" {gate} |"),
+                    None if versioned => " all |".to_owned(),
+                    None => String::new(),
+                };
+                let _ = writeln!(out, "| `{}` | {} | {} |{versions} [{n}] |", r.id, r.class.as_str(), r.summary);
             }
             out.push_str("\nSources:\n");
             for (i, s) in sources.iter().enumerate() {
@@ -353,11 +393,53 @@ pub fn markdown() -> String {
             }
         }
     }
+    out.push_str(&protocol_markdown());
     out.push_str(CHAINS_OUTRO);
     out.push_str("\n## Examples\n\nEach example is also the rule's test fixture (`compat-checker/tests/chains.rs`): the body of\nmodule `0x1::M` in the text layout form (`@v6` sets the bytecode version, `// body f=1` makes\nfunction `f` load 1).\n");
     for r in all() {
         let _ = writeln!(out, "\n### `{}`\n\n```text\n// old\n{}\n// new\n{}\n```", r.id, r.example.0, r.example.1);
     }
+    out
+}
+
+/// The section on Sui's protocol versions: which rules depend on one, from which version, the
+/// flag and where Sui reads it.
+fn protocol_markdown() -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "\n### Sui protocol versions (`--protocol-version N`)\n\n\
+Sui turns upgrade checks on behind protocol-config feature flags, each set at one protocol version, so what a\n\
+user-package upgrade may do depends on the version the network runs. `check` and `rehearse` take\n\
+`--protocol-version N` ({}..={}; default {}, the newest known: `MAX_PROTOCOL_VERSION` in\n\
+`crates/sui-protocol-config/src/lib.rs` of MystenLabs/sui at commit 0014992) and the report says which version\n\
+judged (`chain: sui (dep-only, protocol 134; ...)`, JSON `chain.protocol_version`). Only the user paths\n\
+(`compatible`, `additive`, `dep-only`) depend on it: the framework check (`compare_system_package`) belongs to the\n\
+validator software, not to a protocol-config flag. Before version {} (`package_upgrades`) Sui refused every package\n\
+upgrade: a user path at an older version is refused as bad input. Every rule not listed applies at every version.\n\n\
+| rule | policies | protocol | flag | checked in |\n|---|---|---|---|---|\n",
+        protocol::SUI_OLDEST,
+        protocol::SUI_NEWEST,
+        protocol::SUI_NEWEST,
+        protocol::SUI_UPGRADES_FROM
+    );
+    for r in all().filter(|r| r.chain == Chain::Sui) {
+        let Some(gate) = r.protocol else { continue };
+        let policies: Vec<&str> = r.policies.iter().filter(|p| protocol::versioned(**p)).map(|p| p.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {gate} | {} | {} |",
+            r.id,
+            policies.join(", "),
+            gate.flag,
+            gate.source.trim_start_matches("MystenLabs/sui: ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nEach flag is set in `crates/sui-protocol-config/src/lib.rs` (`get_for_version_impl`) for every network alike.\n\
+Execution layers from protocol 18 on (`sui-execution/v1`, `v2`, `latest`) take the version-7 and version-8 flags as\n\
+always on; `sui-execution/v0` reads them. `sui-datatype-tparam-changed` applies to the framework at every version."
+    );
     out
 }
 
@@ -381,9 +463,14 @@ Diem keeps `script` as its own visibility (a script function must stay script, a
 one). Sui's flavor byte is stripped before versions are compared.\n\n\
 **`--chain auto`** decides from the releases and prints why: a Sui package snapshot or the Sui flavor byte\n\
 means `sui`; an Aptos release bundle (`.mrb`) means `aptos`; Sui's framework modules (`0x2::object`,\n\
-`0x2::tx_context`) mean `sui`; then 16-byte addresses mean `diem` and 32-byte addresses `aptos`. The new release\n\
-decides when the two sides disagree. `--policy` defaults to the chain's framework path (diem `framework`, aptos\n\
-`compatible`, sui `framework`).\n";
+`0x2::tx_context`) mean `sui`; 16-byte addresses mean `diem`; the Aptos framework's own modules at 0x1\n\
+(`account`, `code`, `object`, `fungible_asset`, `resource_account`, `aptos_governance`, libra-framework's\n\
+`diem_governance` and `ol_account`, ...) mean `aptos`, even for bare modules whose address width is not known\n\
+(Diem-family frameworks name theirs in CamelCase, Sui's 0x1 holds only the Move stdlib); then 32-byte addresses\n\
+mean `aptos`. The new release decides when the two sides disagree. The rehearsal may add what the state's format\n\
+says (an Aptos-format backup: `aptos`), which decides first. `--policy` (and `--protocol-version`) apply to the\n\
+chain decided, in `check` and `rehearse` alike; `--policy` defaults to the chain's framework path (diem\n\
+`framework`, aptos `compatible`, sui `framework`).\n";
 
 fn chain_prose(chain: Chain) -> &'static str {
     match chain {
@@ -428,11 +515,12 @@ Aptos (the newer checker, friend entry functions checked as public, `#[persisten
 - Diem: native structs (Diem's normalizer has no defined view of them; we compare their empty field lists).\n  \
 Libra-era VMs refused any republish of an existing module id; the profile follows Diem's later VM, which\n  \
 republishes a module when it is fully compatible.\n\
-- Sui: the checks as of the current code (struct type parameters strict; a new `key` refused for the framework,\n  \
-any new ability for user packages; `init` in a new module refused; `dep-only` refusing new modules), except\n  \
-that a removed friend entry function is not refused (the older form, which counted it against friend linking;\n  \
-the newest form refuses it). Older protocol versions that were more lenient are not selectable. Which types a `Bag` holds cannot be\n  \
-told from layouts.\n";
+- Sui: the framework check as of the current code, at every protocol version (its history follows the validator\n  \
+software, not protocol flags), except that a removed friend entry function is not refused (the older form,\n  \
+which counted it against friend linking; the newest form refuses it). Protocol flags that change no verdict are\n  \
+not modelled: `missing_type_is_compatibility_error` (version 5) only changed the error a removed type gives; the\n  \
+bytecode version a network accepts (v7, enums: version 49 on devnet, 52 on testnet, 55 on mainnet) is a\n  \
+deserializer limit, not an upgrade rule. Which types a `Bag` holds cannot be told from layouts.\n";
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 
 use super::pass::{Carried, NeedInfo};
 use binary_format::{AddressLength, Module, ModuleId};
-use compat_checker::chain::{Profile, ReleaseView};
+use compat_checker::chain::{ChainChoice, ProfileError, ReleaseView};
 use compat_checker::{check_views, ChainOptions, CheckOptions};
 use layout_diff::{Declared, Upgrade};
 use migrations::catalogue::{Catalogue, CatalogueError};
@@ -42,7 +42,8 @@ pub struct Releases<'a> {
     pub new: &'a ReleaseView<'a>,
 }
 
-/// Judges the upgrade, runs the checker on it and builds the catalogue.
+/// Judges the upgrade, runs the checker on it and builds the catalogue; fails when the chain
+/// choice does not fit the chain the releases point to.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     releases: Releases<'_>,
@@ -50,12 +51,12 @@ pub fn run(
     registry: Option<&Registry>,
     declarations: Option<&Declarations>,
     width: AddressLength,
-    profile: Option<Profile>,
+    choice: ChainChoice,
     handlers: &Handlers,
-) -> Gate {
+) -> Result<Gate, ProfileError> {
     let options = CheckOptions { registry, declarations, config: None };
-    let chain = ChainOptions { profile, release: Some(label.as_str()), ..ChainOptions::default() };
-    let (report, _) = check_views(releases.old_name, releases.old, releases.new_name, releases.new, options, chain);
+    let chain = ChainOptions { choice, release: Some(label.as_str()), ..ChainOptions::default() };
+    let (report, _) = check_views(releases.old_name, releases.old, releases.new_name, releases.new, options, chain)?;
     let old: Vec<&Module> = releases.old.modules.clone();
     let new: Vec<&Module> = releases.new.modules.clone();
     let upgrade = Upgrade {
@@ -94,13 +95,19 @@ pub fn run(
     }
     let catalogue_problems =
         errors.iter().filter(|e| !matches!(e, CatalogueError::Undeclared { .. })).map(ToString::to_string).collect();
-    Gate {
+    let protocol = report.chain.protocol_version.map(|v| format!(", protocol {v}")).unwrap_or_default();
+    Ok(Gate {
         passes: report.passes(),
-        chain: format!("{} {} ({})", report.chain.chain.as_str(), report.chain.policy.as_str(), report.chain.decided),
+        chain: format!(
+            "{} {}{protocol} ({})",
+            report.chain.chain.as_str(),
+            report.chain.policy.as_str(),
+            report.chain.decided
+        ),
         unhandled: report.counts.unhandled as u64,
         problems: report.problems.clone(),
         needs,
         catalogue,
         catalogue_problems,
-    }
+    })
 }

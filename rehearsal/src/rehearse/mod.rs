@@ -277,7 +277,8 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         width,
         options.chain,
         &options.handlers,
-    );
+    )
+    .map_err(|e| RehearsalError::Options(e.to_string()))?;
     phases.end(progress, "gate", 0, 0);
 
     // Key ranges: one per thread, each starting at a restart point of the source.

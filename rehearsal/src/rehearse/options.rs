@@ -20,9 +20,10 @@ pub struct Options {
     pub migrations: Option<PathBuf>,
     /// The address registry (versioned modules are paired through it).
     pub registry: Option<PathBuf>,
-    /// The chain's rules and upgrade path the gate judges with; `None` decides them from the
-    /// releases, as `compat-checker check --chain auto` does.
-    pub chain: Option<compat_checker::chain::Profile>,
+    /// The chain's rules, upgrade path and (Sui) protocol version the gate judges with; what is
+    /// absent is decided from the releases and the chain's defaults, as `compat-checker check`
+    /// does. Its `hint` is where the state's format can say which chain wrote it.
+    pub chain: compat_checker::chain::ChainChoice,
     /// Keep the migrated state as a snapshot in this directory (`DIR/state.snap`).
     pub out: Option<PathBuf>,
     /// How to open the state (a backup's era).
@@ -62,7 +63,7 @@ impl Options {
             to: to.into(),
             migrations: None,
             registry: None,
-            chain: None,
+            chain: compat_checker::chain::ChainChoice::auto(),
             out: None,
             open: OpenOptions::default(),
             address_length: None,

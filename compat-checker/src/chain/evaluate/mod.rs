@@ -106,7 +106,9 @@ pub(super) fn tparams_loosen_only(old: &Function, new: &Function) -> bool {
         && old.type_params.iter().zip(&new.type_params).all(|(o, n)| subset(n.constraints, o.constraints))
 }
 
-/// The checks of `profile` on `old` -> `new`: the rejections, and informational notes.
+/// The checks of `profile` on `old` -> `new`: the rejections, and informational notes. Every
+/// check of the path runs; a rule that does not apply at the profile's protocol version (Sui)
+/// rejects nothing.
 pub fn evaluate(profile: Profile, old: &ReleaseView<'_>, new: &ReleaseView<'_>) -> (Vec<Rejection>, Vec<String>) {
     let mut out = Vec::new();
     let mut notes = Vec::new();
@@ -141,6 +143,7 @@ pub fn evaluate(profile: Profile, old: &ReleaseView<'_>, new: &ReleaseView<'_>) 
         (Chain::Aptos, _) => aptos(old, new, &mut out),
         (Chain::Sui, policy) => sui(policy, old, new, &mut out, &mut notes),
     }
+    out.retain(|r| profile.applies(r.rule));
     (out, notes)
 }
 

@@ -92,6 +92,15 @@ pub(super) fn sui(
             o.reject(rule, None, None, None, reason);
             continue;
         };
+        if policy != Policy::Framework && om.find_function("init").is_none() && nm.find_function("init").is_some() {
+            o.reject(
+                Id::SuiUserExistingModuleInit,
+                Some("init"),
+                None,
+                Some(signature_of(nm, "init")),
+                format!("existing module {} gained an init function, which an upgrade does not run", om.name),
+            );
+        }
         match &compat {
             Some(c) => sui_compat(om, nm, c, &mut o),
             None => {
@@ -122,6 +131,11 @@ pub(super) fn sui(
             }
         }
     }
+}
+
+/// `fun init(...)` of `m`, as the report shows a signature.
+fn signature_of(m: &Module, name: &str) -> String {
+    m.find_function(name).map(signature).unwrap_or_else(|| name.to_owned())
 }
 
 fn rewrite_address(m: &Module, from: Address, to: Address) -> Module {
@@ -206,6 +220,22 @@ fn sui_compat(om: &Module, nm: &Module, c: &SuiCompat, o: &mut Out<'_>) {
                 Some(tparams_text(s)),
                 Some(tparams_text(n)),
                 format!("type parameters of {} changed", s.name),
+            );
+        }
+        // User packages before `disallow_change_struct_type_params_on_upgrade`: loosening was
+        // allowed (a constraint dropped, a parameter made phantom), nothing else.
+        let loosened_only = s.type_params.len() == n.type_params.len()
+            && s.type_params
+                .iter()
+                .zip(&n.type_params)
+                .all(|(op, np)| (!op.phantom || np.phantom) && subset(np.constraints, op.constraints));
+        if !c.framework && !loosened_only {
+            o.reject(
+                Id::SuiUserTparamIncompatible,
+                Some(&s.name),
+                Some(tparams_text(s)),
+                Some(tparams_text(n)),
+                format!("type parameters of {} changed other than by loosening", s.name),
             );
         }
         match (&s.variants, &n.variants) {
