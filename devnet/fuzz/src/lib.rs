@@ -11,10 +11,10 @@
 //!
 //! A mutated snapshot almost never keeps a valid SHA-256 trailer, and [`verify`](snapshot::verify)
 //! checks the trailer before the footer and the root: an input that starts with the magic is also
-//! checked re-signed (its last 32 bytes replaced by the digest of the rest), which reaches the
+//! checked re-signed (its trailer recomputed over its header and footer), which reaches the
 //! footer checks and, for edits of the header, the import; and resealed (its footer rewritten to
-//! agree with its records, then re-signed, see [`reseal`]), which reaches the import with edited
-//! records. The struct tags of a snapshot that verifies must be ones `move-core-types` accepts
+//! agree with its entries, then re-signed, see [`reseal`]), which reaches the import with edited
+//! entries. The struct tags of a snapshot that verifies must be ones `move-core-types` accepts
 //! (every identifier valid): BCS decoding does not check them.
 //!
 //! The header's contract (`devnet::snapshot` and `devnet::limits`, the `snapshot_header`
@@ -30,17 +30,16 @@
 use devnet::chain_store::{ChainStore, MemoryChain};
 use devnet::limits::{MAX_BUDGET_BYTES, MAX_BUDGET_RESOURCES, MAX_HEIGHT, MAX_TRANSFERS_PER_BLOCK};
 use devnet::manifest::Manifest;
-use devnet::node::Node;
+use devnet::node::{adopt, Node};
 use devnet::snapshot::{self, SnapshotError, SnapshotInfo};
 use migrations::store::InMemoryStore;
-use migrations::AccountAddress;
+use migrations::{StateKey, StructTag};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use vm_hooks::persistent::decode_prefix;
 use vm_hooks::Budget;
 use vm_hooks::RootHasher;
 
@@ -78,20 +77,41 @@ fn remove(path: &Path) {
     }
 }
 
-/// `data` with its last 32 bytes replaced by the SHA-256 of the bytes before them, if it starts
-/// with the magic and the trailer is not already that digest.
+/// Where the records start: after the magic, the version, the header length and the header.
+fn records_start(data: &[u8]) -> Option<usize> {
+    let header_len = u32_at(data, snapshot::MAGIC.len() + 4)?;
+    (snapshot::MAGIC.len() + 8).checked_add(header_len)
+}
+
+/// The trailer of a file whose bytes before the records are `head` and whose footer is
+/// `footer`: SHA-256 of the head, the footer and the footer's length.
+fn trailer(head: &[u8], footer: &[u8]) -> Option<[u8; 32]> {
+    let mut sha = Sha256::new();
+    sha.update(head);
+    sha.update(footer);
+    sha.update(u32::try_from(footer.len()).ok()?.to_be_bytes());
+    Some(sha.finalize().into())
+}
+
+/// `data` with its trailer (the last 32 bytes) recomputed over its header and footer, if it
+/// starts with the magic, frames a footer after the records' start, and the trailer is not
+/// already that digest.
 pub fn resign(data: &[u8]) -> Option<Vec<u8>> {
     if !data.starts_with(snapshot::MAGIC) {
         return None;
     }
-    let body_len = data.len().checked_sub(32)?;
-    let (body, trailer) = data.split_at(body_len);
-    let digest = Sha256::digest(body);
-    if trailer == digest.as_slice() {
+    let start = records_start(data)?;
+    let tail = data.len().checked_sub(36)?;
+    let footer_at = tail.checked_sub(u32_at(data, tail)?)?;
+    if footer_at < start {
         return None;
     }
-    let mut out = Vec::with_capacity(data.len());
-    out.extend_from_slice(body);
+    let digest = trailer(data.get(..start)?, data.get(footer_at..tail)?)?;
+    let (body, old) = data.split_at(data.len() - 32);
+    if old == digest.as_slice() {
+        return None;
+    }
+    let mut out = body.to_vec();
     out.extend_from_slice(&digest);
     Some(out)
 }
@@ -102,39 +122,67 @@ fn u32_at(data: &[u8], at: usize) -> Option<usize> {
     usize::try_from(u32::from_be_bytes(*bytes)).ok()
 }
 
+/// Reads a ULEB128 at `*at` (at most 10 bytes), moving past it.
+fn uleb(data: &[u8], at: &mut usize) -> Option<usize> {
+    let mut n = 0u64;
+    for shift in (0..70).step_by(7) {
+        let b = *data.get(*at)?;
+        *at += 1;
+        n |= u64::from(b & 0x7f).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            return usize::try_from(n).ok();
+        }
+    }
+    None
+}
+
 /// `data` with the footer, its length and the trailer rewritten to agree with its records (their
-/// count, per-tag counts and state root, as the writer computes them), if it has a magic, a
-/// header length and records framed up to an end record, and the result differs from `data`.
-/// Nothing else is checked: order, empty runs and the header are left to the reader.
+/// count, kinds, per-tag counts, restart index and state root, as the writer computes them), if
+/// it has a magic, a header length and entries framed up to an end record, and the result
+/// differs from `data`. Nothing else is checked: key order, restarts that share bytes, the keys
+/// themselves and the header are left to the reader.
 pub fn reseal(data: &[u8]) -> Option<Vec<u8>> {
     if !data.starts_with(snapshot::MAGIC) {
         return None;
     }
-    let header_len = u32_at(data, snapshot::MAGIC.len() + 4)?;
-    let mut at = (snapshot::MAGIC.len() + 8).checked_add(header_len)?;
+    const KINDS: [&str; 6] = ["reserved", "resource", "group", "table_item", "module", "raw"];
+    let mut at = records_start(data)?;
     let mut root = RootHasher::new();
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
     let mut tags: BTreeMap<String, u64> = BTreeMap::new();
-    let mut run: Option<(&[u8], String)> = None;
+    let mut index: Vec<(u64, u64)> = Vec::new();
+    let mut key: Vec<u8> = Vec::new();
+    let mut entries = 0u64;
     loop {
+        let record = at;
         let kind = *data.get(at)?;
         at += 1;
         match kind {
             0 => break,
             1 => {
-                let end = at.checked_add(4)?.checked_add(u32_at(data, at)?)?;
-                let prefix = data.get(at..end)?;
-                let tag = decode_prefix(prefix, devchain::WIDTH).ok()?;
-                run = Some((prefix, tag.to_string()));
-                at = end;
-            }
-            2 => {
-                let (prefix, rendered) = run.as_ref()?;
-                let account = AccountAddress::new(data.get(at..)?.first_chunk::<16>()?).ok()?;
-                let len = u32_at(data, at + 16)?;
-                let value = data.get(at + 20..(at + 20).checked_add(len)?)?;
-                at += 20 + len;
-                root.add(prefix, &account, value);
-                *tags.entry(rendered.clone()).or_default() += 1;
+                let shared = uleb(data, &mut at)?;
+                let rest = uleb(data, &mut at)?;
+                key.truncate(shared);
+                key.extend_from_slice(data.get(at..at.checked_add(rest)?)?);
+                at += rest;
+                let len = uleb(data, &mut at)?;
+                let value = data.get(at..at.checked_add(len)?)?;
+                at += len;
+                let len = uleb(data, &mut at)?;
+                let extra = data.get(at..at.checked_add(len)?)?;
+                at += len;
+                if entries.is_multiple_of(snapshot::RESTART) {
+                    index.push((entries, u64::try_from(record).ok()?));
+                }
+                root.add_entry(&key, value, extra);
+                let name = KINDS.get(usize::from(*key.first()?))?;
+                *kinds.entry((*name).to_owned()).or_default() += 1;
+                if let Some(tag) = StateKey::decode(&key, devchain::WIDTH).ok().as_ref().and_then(StateKey::tag) {
+                    if matches!(key.first(), Some(1 | 2)) {
+                        *tags.entry(tag.to_string()).or_default() += 1;
+                    }
+                }
+                entries += 1;
             }
             _ => return None,
         }
@@ -142,15 +190,18 @@ pub fn reseal(data: &[u8]) -> Option<Vec<u8>> {
     let footer = serde_json::json!({
         "format": snapshot::FORMAT,
         "version": snapshot::VERSION,
-        "resources": root.count(),
+        "entries": entries,
         "state_root": root.finish().to_string(),
+        "kinds": kinds,
         "tags": tags,
+        "index": index,
+        "end": at - 1,
     });
     let json = serde_json::to_vec(&footer).ok()?;
     let mut out = data.get(..at)?.to_vec();
     out.extend_from_slice(&json);
     out.extend_from_slice(&u32::try_from(json.len()).ok()?.to_be_bytes());
-    let digest = Sha256::digest(&out);
+    let digest = trailer(data.get(..records_start(data)?)?, &json)?;
     out.extend_from_slice(&digest);
     (out != data).then_some(out)
 }
@@ -232,29 +283,49 @@ fn check_import(path: &Path, info: &SnapshotInfo, salt: usize) {
 
     // Progress: after each batch of `per_batch`, the last one possibly smaller.
     let expected: Vec<u64> =
-        (1..=info.resources.div_ceil(per_batch as u64)).map(|b| (b * per_batch as u64).min(info.resources)).collect();
-    assert_eq!(progress, expected, "progress calls for {} resources in batches of {per_batch}", info.resources);
+        (1..=info.entries.div_ceil(per_batch as u64)).map(|b| (b * per_batch as u64).min(info.entries)).collect();
+    assert_eq!(progress, expected, "progress calls for {} entries in batches of {per_batch}", info.entries);
 
-    assert_eq!(store.len() as u64, info.resources, "the store holds another number of resources");
+    assert_eq!(store.len() as u64, info.entries, "the store holds another number of entries");
+    // A store keeps values, not a chain's extras: the root is the snapshot's when it has none.
+    let mut extras = false;
+    snapshot::visit(path, &mut |e| {
+        extras |= !e.extra.is_empty();
+        Ok(true)
+    })
+    .unwrap_or_else(|e| panic!("visit after verify: {e}"));
     let root = vm_hooks::state_root(&store).unwrap_or_else(|e| panic!("state_root of the imported store: {e}"));
-    assert_eq!(root, info.state_root, "the imported store's root is not the snapshot's");
+    if !extras {
+        assert_eq!(root, info.state_root, "the imported store's root is not the snapshot's");
+    }
     let mut tags: BTreeMap<String, u64> = BTreeMap::new();
-    for (tag, _, _) in store.iter() {
-        assert!(
-            vm_hooks::persistent::decode_prefix(&vm_hooks::persistent::tag_prefix(tag), devchain::WIDTH).is_ok(),
-            "a snapshot that verifies holds the struct tag {tag:?}, not a valid Move tag"
-        );
-        *tags.entry(tag.to_string()).or_default() += 1;
+    for (key, _) in store.iter() {
+        let decoded = StateKey::decode(key, devchain::WIDTH)
+            .unwrap_or_else(|e| panic!("a snapshot that verifies holds the key {key:?}, which does not decode: {e}"));
+        if let (Some(1 | 2), Some(tag)) = (key.first(), decoded.tag()) {
+            let again = StructTag::parse(&tag.to_string(), devchain::WIDTH);
+            assert!(
+                again.as_ref() == Ok(tag),
+                "a snapshot that verifies holds the struct tag {tag:?}, not a valid Move tag ({again:?})"
+            );
+            *tags.entry(tag.to_string()).or_default() += 1;
+        }
     }
     assert_eq!(tags, info.tags, "the imported store's per-tag counts are not the snapshot's");
 
-    // The store exports again to a snapshot with the same info (its size aside), which verifies.
+    // The store exports again to a snapshot with the same info (its size and, for a snapshot
+    // with extras, its root aside), which verifies.
     let s = scratch();
     remove(&s.export);
     remove(&s.export_partial);
     let again = snapshot::export(&store, info.height, info.chain.clone(), devchain::WIDTH, &s.export)
         .unwrap_or_else(|e| panic!("an imported store does not export: {e}"));
-    assert_eq!(again, SnapshotInfo { bytes: again.bytes, ..info.clone() }, "export of the import changed the info");
+    let state_root = if extras { again.state_root } else { info.state_root };
+    assert_eq!(
+        again,
+        SnapshotInfo { bytes: again.bytes, state_root, index: again.index.clone(), end: again.end, ..info.clone() },
+        "export of the import changed the info"
+    );
     let reverified =
         snapshot::verify(&s.export).unwrap_or_else(|e| panic!("a re-exported snapshot does not verify: {e}"));
     assert_eq!(reverified, again, "verify of the re-export disagrees with its export");
@@ -333,6 +404,8 @@ fn bases() -> &'static [(Manifest, Vec<u8>); 2] {
             if upgraded {
                 manifest.schedule(2, 2, 0).unwrap_or_else(|e| panic!("{e}"));
             }
+            // Genesis schedules the releases on chain.
+            adopt(&mut chain, &manifest).unwrap_or_else(|e| panic!("genesis schedule: {e}"));
             let mut node = Node::new(Box::new(chain), manifest.clone()).unwrap_or_else(|e| panic!("node: {e}"));
             node.drive(3, 100, &mut |_, _| {}).unwrap_or_else(|e| panic!("blocks: {e}"));
             assert!(node.upgraded());
@@ -348,16 +421,32 @@ fn bases() -> &'static [(Manifest, Vec<u8>); 2] {
     })
 }
 
-/// `bytes`, a snapshot, with the header `header` in place of its own, re-signed.
+/// `bytes`, a snapshot, with the header `header` in place of its own, the footer's offsets
+/// moved by as much, and re-signed.
 pub fn with_header(bytes: &[u8], header: &serde_json::Value) -> Option<Vec<u8>> {
     let at = snapshot::MAGIC.len() + 4;
     let len = u32_at(bytes, at)?;
     let json = serde_json::to_vec(header).ok()?;
+    let tail = bytes.len().checked_sub(36)?;
+    let footer_at = tail.checked_sub(u32_at(bytes, tail)?)?;
+    let mut footer: serde_json::Value = serde_json::from_slice(bytes.get(footer_at..tail)?).ok()?;
+    let shift = |offset: &mut serde_json::Value| -> Option<()> {
+        let moved = offset.as_u64()?.checked_add(json.len() as u64)?.checked_sub(len as u64)?;
+        *offset = moved.into();
+        Some(())
+    };
+    shift(&mut footer["end"])?;
+    for point in footer["index"].as_array_mut()? {
+        shift(&mut point[1])?;
+    }
+    let footer = serde_json::to_vec(&footer).ok()?;
     let mut out = bytes.get(..at)?.to_vec();
     out.extend_from_slice(&u32::try_from(json.len()).ok()?.to_be_bytes());
     out.extend_from_slice(&json);
-    out.extend_from_slice(bytes.get(at + 4 + len..bytes.len().checked_sub(32)?)?);
-    let digest = Sha256::digest(&out);
+    let digest = trailer(&out, &footer)?;
+    out.extend_from_slice(bytes.get(at + 4 + len..footer_at)?);
+    out.extend_from_slice(&footer);
+    out.extend_from_slice(&u32::try_from(footer.len()).ok()?.to_be_bytes());
     out.extend_from_slice(&digest);
     Some(out)
 }

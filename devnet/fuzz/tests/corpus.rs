@@ -112,3 +112,28 @@ fn manifest_target_over_mutated_manifests() {
     }
     executions("manifest", n);
 }
+
+/// Resealing is what lets mutated entries reach the import: a snapshot whose value bytes were
+/// edited verifies once resealed, and one whose header was edited once re-signed.
+#[test]
+fn resealed_and_resigned_snapshots_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = devchain::Genesis { accounts: 5, corrupt: 0 }.in_memory().unwrap();
+    let path = dir.path().join("s.snap");
+    snapshot::export(&store, 3, serde_json::Value::Null, devchain::WIDTH, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(devnet_fuzz::check_snapshot_file(&bytes).is_some());
+    // The last value's last byte (the end record, the footer, its length and the trailer follow).
+    let footer_len = u32::from_be_bytes(bytes[bytes.len() - 36..bytes.len() - 32].try_into().unwrap()) as usize;
+    let last_value_byte = bytes.len() - 36 - footer_len - 3;
+    let mut edited = bytes.clone();
+    edited[last_value_byte] ^= 0x01;
+    assert!(devnet_fuzz::check_snapshot_file(&edited).is_none(), "an edited value breaks the root");
+    let resealed = devnet_fuzz::reseal(&edited).unwrap();
+    let info = devnet_fuzz::check_snapshot_file(&resealed).expect("a resealed snapshot verifies");
+    assert_eq!(info.entries, store.len() as u64);
+    let mut header = edited.clone();
+    header[bytes.len() - 1] ^= 1;
+    assert!(devnet_fuzz::resign(&bytes).is_none(), "a valid trailer needs no re-signing");
+    assert!(devnet_fuzz::check_snapshot_file(&devnet_fuzz::resign(&header).unwrap()).is_none(), "the root still fails");
+}

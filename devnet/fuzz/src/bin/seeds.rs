@@ -47,7 +47,7 @@ fn write_snapshot(
     if checked != info {
         return Err(format!("{name}: verify says {checked:?}, export said {info:?}").into());
     }
-    println!("{name}: {} bytes, {} resources under {} tags", info.bytes, info.resources, info.tags.len());
+    println!("{name}: {} bytes, {} entries under {} tags", info.bytes, info.entries, info.tags.len());
     Ok(info.bytes)
 }
 
