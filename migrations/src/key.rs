@@ -354,6 +354,14 @@ impl StructTag {
         Ok(tag)
     }
 
+    /// Reads one tag's BCS bytes from the front of `bytes` (where more follows, as in a BCS map
+    /// keyed by tags): the tag and the bytes it took. Untrusted, bounded as [`Self::from_bcs`].
+    pub fn from_bcs_prefix(bytes: &[u8], width: AddressLength) -> Result<(StructTag, usize), KeyError> {
+        let mut r = BcsReader { bytes, pos: 0, width };
+        let tag = r.struct_tag(0)?;
+        Ok((tag, r.pos))
+    }
+
     /// Whether every address in the tag, type arguments included, has `width`.
     pub fn has_width(&self, width: AddressLength) -> bool {
         self.address.width() == width && self.type_args.iter().all(|t| t.has_width(width))
@@ -760,6 +768,10 @@ mod tests {
             assert!(tag.has_width(width));
             let bytes = tag.to_bcs();
             assert_eq!(StructTag::from_bcs(&bytes, width).unwrap(), tag);
+            // Followed by more bytes (a map's value), the prefix reader says where the tag ends.
+            let followed = [bytes.as_slice(), &[3, 9, 9, 9]].concat();
+            assert_eq!(StructTag::from_bcs_prefix(&followed, width).unwrap(), (tag.clone(), bytes.len()));
+            assert!(StructTag::from_bcs(&followed, width).is_err());
             assert_eq!(StructTag::from_datatype(&tag.datatype(), width).unwrap(), tag);
             assert_eq!(tag.module_id().to_string(), "0x1::Coin");
         }
