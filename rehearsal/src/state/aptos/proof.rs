@@ -84,10 +84,8 @@ fn skip_status(r: &mut Reader<'_>) -> Result<(), BcsError> {
             r.u16("the failing function")?;
             r.u16("the failing code offset")?;
         }
-        4 => {
-            if r.option("the status code")? {
-                r.u64("the status code")?;
-            }
+        4 if r.option("the status code")? => {
+            r.u64("the status code")?;
         }
         _ => {}
     }
@@ -141,7 +139,11 @@ pub fn accumulator_root(hashes: &Hashes, element: &Hash, index: u64, siblings: &
     let mut node = *element;
     let mut index = index;
     for sibling in siblings {
-        node = if index % 2 == 0 { hashes.accumulator(&node, sibling) } else { hashes.accumulator(sibling, &node) };
+        node = if index.is_multiple_of(2) {
+            hashes.accumulator(&node, sibling)
+        } else {
+            hashes.accumulator(sibling, &node)
+        };
         index /= 2;
     }
     node

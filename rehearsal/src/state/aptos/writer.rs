@@ -159,7 +159,7 @@ pub fn write_backup(
             (r.key.hash(&hashes), value_hash, payload)
         })
         .collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted.sort_by_key(|a| a.0);
     if let Some(w) = sorted.windows(2).find(|w| w.first().map(|a| a.0) == w.get(1).map(|b| b.0)) {
         return Err(refuse(format!("two records with key hash {}", w.first().map(|a| hex(&a.0)).unwrap_or_default())));
     }
