@@ -436,3 +436,19 @@ fn a_partial_backup_as_a_state_source_is_never_complete() {
     assert!(!source.info().chain_root.unwrap().verified);
     assert!(rehearsal::state::open(dir.path(), OpenOptions::default()).is_ok(), "opening reads only the first record");
 }
+
+/// Diem-era backups (their metadata names snapshots too, without an epoch) stay Diem's.
+#[test]
+fn detection_tells_diem_era_backups_from_aptos_based_ones() {
+    use rehearsal::state::diem::writer::{write_backup as write_diem, BackupAccount, BackupOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let account = AccountAddress::from_u64(5, binary_format::AddressLength::Bytes16);
+    let resource = StructTag::parse("0x1::M::S", binary_format::AddressLength::Bytes16).unwrap();
+    let accounts = [(account, BackupAccount { resources: vec![(resource, vec![1])], modules: vec![] })];
+    let w = write_diem(dir.path(), accounts, BackupOptions::diem(3)).unwrap();
+    for path in [dir.path(), w.manifest.as_path()] {
+        assert_eq!(rehearsal::state::detect::format_of(path).unwrap(), Format::DiemBackup, "{path:?}");
+    }
+    let e = AptosBackup::open(dir.path(), &AptosOptions::default()).unwrap_err();
+    refused(&e, dir.path(), &["no state snapshot here"]);
+}

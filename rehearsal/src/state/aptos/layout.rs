@@ -77,8 +77,11 @@ struct Meta {
     state: Option<MetaState>,
 }
 
+/// An Aptos-based snapshot's metadata line (a Diem-era one has no `epoch`).
 #[derive(Deserialize)]
 struct MetaState {
+    #[serde(rename = "epoch")]
+    _epoch: u64,
     version: u64,
     manifest: String,
 }
@@ -214,12 +217,7 @@ fn with_gz(path: &Path) -> PathBuf {
 /// Whether `path` looks like an Aptos-based backup: a manifest with an `epoch`, a folder holding
 /// one, or a top directory with a snapshot folder or metadata naming one.
 pub fn looks_like_aptos(path: &Path) -> bool {
-    let is_aptos_manifest = |p: &Path| {
-        read_maybe_gzipped(p)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| Manifest::is_aptos(&v))
-    };
+    let is_aptos_manifest = |p: &Path| read_maybe_gzipped(p).is_ok_and(|b| Manifest::is_aptos_bytes(&b));
     if path.is_file() {
         return is_aptos_manifest(path);
     }
