@@ -2,8 +2,8 @@
 //!
 //! - [`rehearse()`]: the rehearsal itself, a library call (the CLI is
 //!   `compat-checker rehearse`), and its [`Report`];
-//! - [`state`]: the state inputs (our snapshot, JSON Lines, Diem/Libra backups), streamed
-//!   behind one interface;
+//! - [`state`]: the state inputs (our snapshot, JSON Lines, Diem/Libra and Aptos-based
+//!   backups), streamed behind one interface;
 //! - [`snapshot`]: our own snapshot file (the devnet's export and import), read and written here
 //!   so that the rehearsal can take one in and give one out without depending on the devnet;
 //! - [`durable`]: a directory synced so that what is renamed into it survives.
