@@ -43,7 +43,7 @@ fn address(n: u64) -> AccountAddress {
 /// resource group of two members.
 fn record(n: u64, tags: &[StructTag; 4]) -> WriteRecord {
     let metadata =
-        (n % 3 == 0).then_some(Metadata::V1 { slot_deposit: 40_000, bytes_deposit: n, creation_time_usecs: n });
+        n.is_multiple_of(3).then_some(Metadata::V1 { slot_deposit: 40_000, bytes_deposit: n, creation_time_usecs: n });
     match n % 10 {
         0..=6 => WriteRecord {
             key: AptosStateKey::resource(address(n), tags[(n % 2) as usize].clone()),
