@@ -237,6 +237,86 @@ fn diem_backups_of_both_eras_verify_their_root_and_resolve_every_key() {
     }
 }
 
+/// An Aptos-based backup of the devchain's 32-byte framework (its old release's modules in the
+/// state, a table item beside the resources), the new release and its declarations: the state,
+/// the release folder and the declarations file.
+fn aptos_backup(dir: &Path, users: u32) -> (PathBuf, PathBuf, PathBuf, Vec<PathBuf>) {
+    use rehearsal::state::aptos::writer::{write_backup, Compression, WriteOptions, WriteRecord};
+    use rehearsal::state::aptos::{AptosStateKey, Salt};
+    let [old, new] = devchain::framework::release_files().unwrap();
+    let release = dir.join(devchain::framework::NEW_NAME);
+    std::fs::create_dir_all(&release).unwrap();
+    for (file, bytes) in &new {
+        std::fs::write(release.join(file), bytes).unwrap();
+    }
+    let declarations = dir.join("migrations.toml");
+    std::fs::write(&declarations, devchain::framework::DECLARATIONS).unwrap();
+    let store = devchain::framework::genesis(users).unwrap();
+    let mut records: Vec<WriteRecord> = store
+        .resources(devchain::framework::WIDTH)
+        .map(|(tag, account, bytes)| WriteRecord {
+            key: AptosStateKey::resource(account, tag),
+            data: bytes.to_vec(),
+            metadata: None,
+        })
+        .collect();
+    for (file, bytes) in old {
+        let id = ModuleId::new(binary_format::Address::from_u64(1), file.trim_end_matches(".mv"));
+        records.push(WriteRecord { key: AptosStateKey::module(id), data: bytes, metadata: None });
+    }
+    records.push(WriteRecord {
+        key: AptosStateKey::TableItem { handle: [7; 32], key: vec![1] },
+        data: vec![2],
+        metadata: None,
+    });
+    let top = dir.join("backup");
+    let options =
+        WriteOptions { compression: Compression::Gzip, records_per_chunk: 10, ..WriteOptions::new(Salt::Aptos, 900) };
+    let written = write_backup(&top, records, options).unwrap();
+    (top, release, declarations, written.chunks)
+}
+
+#[test]
+fn an_aptos_based_backup_rehearses_and_an_incomplete_one_is_refused_or_read_as_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let (top, release, declarations, chunks) = aptos_backup(dir.path(), 12);
+    let run_on = |extra: &[&str]| {
+        let (top, release, declarations) =
+            (top.display().to_string(), release.display().to_string(), declarations.display().to_string());
+        let mut args = vec!["rehearse", "--state", &top, "--to", &release, "--migrations", &declarations];
+        args.extend(["--system-account", "0x1", "--format", "json"]);
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), json, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // Read, verified, migrated; the table item is carried as an entry of its kind.
+    let (code, json, err) = run_on(&[]);
+    assert_eq!(json["state"]["format"], "aptos-backup");
+    assert_eq!(json["state"]["root_verified"], true, "{json:#}");
+    assert_eq!(json["state"]["kinds"]["table_item"], 1, "{json:#}");
+    assert_eq!(json["migrated"], 25, "{json:#}");
+    assert_eq!(json["verdict"], "safe", "{json:#}");
+    assert_eq!((code, &json["complete"]), (Some(0), &Value::Bool(true)), "{err}");
+    // Another snapshot version than the backup holds.
+    let (code, _, err) = run_on(&["--state-version", "899"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no state snapshot at version 899") && err.contains("900"), "{err}");
+    // A chunk cut short: refused, naming it; read as partial when asked.
+    let chunk = &chunks[1];
+    let len = std::fs::metadata(chunk).unwrap().len();
+    rehearsal::state::aptos::writer::cut(chunk, len - 20).unwrap();
+    let (code, _, err) = run_on(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&chunk.display().to_string()) && err.contains("--allow-partial"), "{err}");
+    let (code, json, err) = run_on(&["--allow-partial"]);
+    assert_eq!(code, Some(2), "{err}\n{json:#}");
+    assert_eq!(json["state"]["root_verified"], false, "{json:#}");
+    assert_eq!(json["state"]["problems"]["counts"]["incomplete"], 1, "{json:#}");
+    assert_eq!(json["complete"], false);
+}
+
 #[test]
 fn a_stored_struct_changed_with_no_declaration_names_the_accounts_that_would_halt() {
     let dir = tempfile::tempdir().unwrap();

@@ -768,6 +768,10 @@ mod tests {
             assert!(tag.has_width(width));
             let bytes = tag.to_bcs();
             assert_eq!(StructTag::from_bcs(&bytes, width).unwrap(), tag);
+            // Followed by more bytes (a map's value), the prefix reader says where the tag ends.
+            let followed = [bytes.as_slice(), &[3, 9, 9, 9]].concat();
+            assert_eq!(StructTag::from_bcs_prefix(&followed, width).unwrap(), (tag.clone(), bytes.len()));
+            assert!(StructTag::from_bcs(&followed, width).is_err());
             assert_eq!(StructTag::from_datatype(&tag.datatype(), width).unwrap(), tag);
             assert_eq!(tag.module_id().to_string(), "0x1::Coin");
         }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use binary_format::{Address, AddressLength};
 use clap::{Args as ClapArgs, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use rehearsal::state::aptos::AptosOptions;
 use rehearsal::state::diem::DiemOptions;
 use rehearsal::{Options, Progress, Verdict};
 use std::io::IsTerminal;
@@ -21,10 +22,19 @@ pub enum RehearseFormat {
 /// The arguments of `rehearse`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// The state: a devnet snapshot, a JSON Lines file (gzip accepted), or a Diem/Libra backup
-    /// (its top directory or its state.manifest).
+    /// The state: a devnet snapshot, a JSON Lines file (gzip accepted), or a backup of a
+    /// Diem/Libra-family or Aptos-based chain (its top directory or its state.manifest).
     #[arg(long)]
     state: PathBuf,
+    /// The version of the state snapshot to read from an Aptos-based backup that holds several
+    /// (the newest by default).
+    #[arg(long)]
+    state_version: Option<u64>,
+    /// Read what is there of an incomplete Aptos-based backup (truncated or missing chunks, no
+    /// state.proof) instead of refusing it: the state root is then not verified and the
+    /// rehearsal is incomplete (exit 2).
+    #[arg(long)]
+    allow_partial: bool,
     /// The release to upgrade to.
     #[arg(long)]
     to: PathBuf,
@@ -121,6 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     options.cache_bytes = args.cache_mb.saturating_mul(1 << 20);
     options.open.diem = DiemOptions::era(&args.diem_era)
         .with_context(|| format!("--diem-era {}: use libra, diem or auto", args.diem_era))?;
+    options.open.aptos = AptosOptions { version: args.state_version, allow_partial: args.allow_partial };
     if !args.system_accounts.is_empty() {
         options.system_accounts = args
             .system_accounts

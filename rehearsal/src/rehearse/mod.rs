@@ -269,13 +269,19 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
 
     phases.start(progress, "gate", None);
     let (old_view, new_view) = (ReleaseView::of_release(&old), ReleaseView::of_release(&new));
+    // The state's format is evidence of the chain that wrote it: only Aptos-based chains write
+    // Aptos-format backups.
+    let mut choice = options.chain;
+    if info.format == "aptos-backup" && choice.hint.is_none() {
+        choice.hint = Some(compat_checker::chain::detect::Hint::AptosBackup);
+    }
     let gate = gate::run(
         gate::Releases { old_name: &from_name, old: &old_view, new_name: &to_name, new: &new_view },
         &label,
         registry.as_ref(),
         declarations.as_ref(),
         width,
-        options.chain,
+        choice,
         &options.handlers,
     )
     .map_err(|e| RehearsalError::Options(e.to_string()))?;

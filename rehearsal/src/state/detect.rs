@@ -1,7 +1,10 @@
-//! Which source a path is, from its content: a directory or a `state.manifest` is a Diem-family
-//! backup; a file starting with the snapshot's magic is our snapshot; a file whose first line
-//! is a JSON object (plain or gzipped) is JSON Lines, unless that object is a backup manifest.
+//! Which source a path is, from its content: a directory or a `state.manifest` is a backup, of
+//! an Aptos-based chain when its manifest has an `epoch` (or the directory holds
+//! `state_epoch_*` snapshot folders), of the Diem family otherwise; a file starting with the
+//! snapshot's magic is our snapshot; a file whose first line is a JSON object (plain or
+//! gzipped) is JSON Lines, unless that object is a backup manifest.
 
+use super::aptos::{self, AptosOptions, AptosSource};
 use super::diem::{self, DiemOptions, DiemSource};
 use super::jsonl::{self, JsonlSource, JSONL_FILE, MAX_LINE};
 use super::snapshot::SnapshotSource;
@@ -18,6 +21,7 @@ pub enum Format {
     Snapshot,
     Jsonl,
     DiemBackup,
+    AptosBackup,
 }
 
 /// How to open a source.
@@ -25,13 +29,21 @@ pub enum Format {
 pub struct OpenOptions {
     /// A backup's era, when given rather than detected.
     pub diem: DiemOptions,
+    /// Which snapshot of an Aptos-based backup, and whether an incomplete one is read as partial.
+    pub aptos: AptosOptions,
 }
 
 /// The format of `path`, from its content.
 pub fn format_of(path: &Path) -> Result<Format, StateError> {
     let meta = std::fs::metadata(path).map_err(|source| StateError::Io { path: path.to_path_buf(), source })?;
     if meta.is_dir() {
-        return Ok(Format::DiemBackup);
+        return Ok(if aptos::layout::looks_like_aptos(path) { Format::AptosBackup } else { Format::DiemBackup });
+    }
+    // A manifest by name is read whole (it may be pretty-printed, its first line no object).
+    let named_manifest =
+        path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(diem::manifest::MANIFEST_NAME));
+    if named_manifest && aptos::layout::looks_like_aptos(path) {
+        return Ok(Format::AptosBackup);
     }
     let (mut lines, _) = jsonl::open_lines(path, JSONL_FILE)?;
     let head = lines.fill_buf().map_err(|source| StateError::Io { path: path.to_path_buf(), source })?;
@@ -49,17 +61,22 @@ pub fn format_of(path: &Path) -> Result<Format, StateError> {
     }
     let line = first.trim_ascii();
     if line.starts_with(b"{") {
-        let manifest = serde_json::from_slice::<serde_json::Value>(line)
-            .ok()
-            .is_some_and(|v| v.get("root_hash").is_some() && v.get("chunks").is_some());
+        let json = serde_json::from_slice::<serde_json::Value>(line).ok();
+        if json.as_ref().is_some_and(aptos::manifest::Manifest::is_aptos) {
+            return Ok(Format::AptosBackup);
+        }
+        let manifest = json.is_some_and(|v| v.get("root_hash").is_some() && v.get("chunks").is_some());
         return Ok(if manifest { Format::DiemBackup } else { Format::Jsonl });
+    }
+    if aptos::layout::looks_like_aptos(path) {
+        return Ok(Format::AptosBackup);
     }
     if diem::looks_like_backup(path) {
         return Ok(Format::DiemBackup);
     }
     Err(StateError::Unsupported {
         path: path.to_path_buf(),
-        reason: "not a state this tool reads: not a devnet snapshot, not JSON Lines (its first line is not a JSON object), not a Diem-family backup (a directory or its state.manifest)".into(),
+        reason: "not a state this tool reads: not a devnet snapshot, not JSON Lines (its first line is not a JSON object), not a backup of a Diem-family or Aptos-based chain (a directory or its state.manifest)".into(),
     })
 }
 
@@ -70,6 +87,7 @@ pub fn open(path: &Path, options: OpenOptions) -> Result<(Format, Box<dyn StateS
         Format::Snapshot => Box::new(SnapshotSource::open(path)?),
         Format::Jsonl => Box::new(JsonlSource::open(path)?),
         Format::DiemBackup => Box::new(DiemSource::open(path, options.diem)?),
+        Format::AptosBackup => Box::new(AptosSource::open(path, &options.aptos)?),
     };
     Ok((format, source))
 }

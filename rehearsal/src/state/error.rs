@@ -16,6 +16,11 @@ pub enum StateError {
     /// A damaged file: what is wrong at `offset`.
     #[error("{}: at byte {offset}: {reason}", .path.display())]
     Corrupt { path: PathBuf, offset: u64, reason: String },
+    /// A file that ends early: a stream without its end, a record cut short. Told apart from
+    /// [`StateError::Corrupt`] because public archives hold files committed while still being
+    /// written, which a reader may read as partial when asked.
+    #[error("{}: at byte {offset}: {reason}", .path.display())]
+    Truncated { path: PathBuf, offset: u64, reason: String },
     /// A damaged text file: what is wrong on `line`.
     #[error("{}:{line}: {reason}", .path.display())]
     BadLine { path: PathBuf, line: u64, reason: String },
@@ -46,6 +51,7 @@ impl StateError {
             StateError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
             StateError::Snapshot(e) => e.is_bad_input(),
             StateError::Corrupt { .. }
+            | StateError::Truncated { .. }
             | StateError::BadLine { .. }
             | StateError::Manifest { .. }
             | StateError::MissingChunk { .. }

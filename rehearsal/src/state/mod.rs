@@ -1,13 +1,14 @@
 //! The state a rehearsal reads, from any of its sources, behind one streaming interface.
 //!
 //! A source is recognised from its content ([`open`]): our own snapshot ([`snapshot`]), the JSON
-//! Lines interchange format any chain's exporter can write ([`jsonl`]), or a Diem/Libra-family
-//! backup directory ([`diem`]). Each streams its entries once ([`StateSource::entries`]: a
+//! Lines interchange format any chain's exporter can write ([`jsonl`]), a Diem/Libra-family
+//! backup directory ([`diem`]), or an Aptos-based chain's backup ([`aptos`]). Each streams its entries once ([`StateSource::entries`]: a
 //! canonical state key and its value), never holding the state, and says where every entry came
 //! from ([`Origin`]) so that a problem names the file and the byte offset or line. What cannot be read safely is an error
 //! ([`StateError`]); what can be skipped safely is skipped, counted and reported ([`Problems`]),
 //! never dropped silently.
 
+pub mod aptos;
 pub mod detect;
 pub mod diem;
 pub mod error;

@@ -32,6 +32,12 @@ pub enum ProblemKind {
     NonCanonical,
     /// Resources given more than once under one key (the last one read is kept).
     Duplicate,
+    /// State the rehearsal cannot carry yet (table items, resource groups, raw keys of an
+    /// Aptos-based backup): counted and named, not rehearsed.
+    NotYetRehearsed,
+    /// Part of the input was not there or ended early (a backup read as partial), or its root
+    /// is bound to no ledger info.
+    Incomplete,
 }
 
 impl ProblemKind {

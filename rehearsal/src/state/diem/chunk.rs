@@ -1,6 +1,8 @@
 //! A chunk file, streamed: records of a 4-byte big-endian length and that many bytes. The end
 //! of the file must fall between records; a length that runs past the file is refused before
-//! anything is allocated for it.
+//! anything is allocated for it. A file that ends early (a record cut short, a gzip stream
+//! without its end) is [`StateError::Truncated`], anything else wrong [`StateError::Corrupt`]:
+//! Diem-family and Aptos-based backups frame their chunks alike and share this reader.
 
 use crate::state::jsonl::GZIP_MAGIC;
 use crate::state::StateError;
@@ -48,6 +50,20 @@ impl ChunkReader {
         StateError::Corrupt { path: self.path.clone(), offset, reason }
     }
 
+    fn truncated(&self, offset: u64, reason: String) -> StateError {
+        StateError::Truncated { path: self.path.clone(), offset, reason }
+    }
+
+    /// A read error: an end of stream where more was due is a truncation (a gzip stream cut
+    /// short ends so), anything else damage.
+    fn read_error(&self, offset: u64, what: &str, e: &std::io::Error) -> StateError {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            self.truncated(offset, format!("truncated: cannot read {what}: {e}"))
+        } else {
+            self.corrupt(offset, format!("cannot read {what}: {e}"))
+        }
+    }
+
     /// Reads up to `buf.len()` bytes; the count read (less only at the end).
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, StateError> {
         let mut n = 0;
@@ -56,7 +72,7 @@ impl ChunkReader {
                 Ok(0) => break,
                 Ok(k) => n += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.corrupt(self.offset + n as u64, format!("cannot read: {e}"))),
+                Err(e) => return Err(self.read_error(self.offset + n as u64, "the file", &e)),
             }
         }
         Ok(n)
@@ -69,26 +85,26 @@ impl ChunkReader {
         match self.fill(&mut len)? {
             0 => return Ok(None),
             4 => {}
-            n => return Err(self.corrupt(at, format!("truncated: a record length of 4 bytes, only {n} left"))),
+            n => return Err(self.truncated(at, format!("truncated: a record length of 4 bytes, only {n} left"))),
         }
         let n = u64::from(u32::from_be_bytes(len));
         if let Some(size) = self.size {
             let left = size.saturating_sub(at + 4);
             if n > left {
-                return Err(self
-                    .corrupt(at, format!("a record of {n} bytes runs past the end of the file ({left} bytes left)")));
+                return Err(self.truncated(
+                    at,
+                    format!("a record of {n} bytes runs past the end of the file ({left} bytes left)"),
+                ));
             }
         }
         if n > MAX_RECORD {
             return Err(self.corrupt(at, format!("a record of {n} bytes, more than the limit of {MAX_RECORD}")));
         }
         buf.clear();
-        let read = (&mut self.reader)
-            .take(n)
-            .read_to_end(buf)
-            .map_err(|e| self.corrupt(at + 4, format!("cannot read the record: {e}")))?;
+        let read =
+            (&mut self.reader).take(n).read_to_end(buf).map_err(|e| self.read_error(at + 4, "the record", &e))?;
         if (read as u64) < n {
-            return Err(self.corrupt(at, format!("truncated: a record of {n} bytes, only {read} left in the file")));
+            return Err(self.truncated(at, format!("truncated: a record of {n} bytes, only {read} left in the file")));
         }
         self.offset = at + 4 + n;
         Ok(Some(at))
@@ -96,5 +112,15 @@ impl ChunkReader {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Bytes read so far, unpacked (the offset of the next record).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether the file is gzipped.
+    pub fn compressed(&self) -> bool {
+        self.size.is_none()
     }
 }

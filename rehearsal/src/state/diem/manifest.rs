@@ -59,17 +59,25 @@ pub struct Manifest {
 /// Reads a small file, gunzipping it when it starts with the gzip magic (some backup setups
 /// compress every file, manifests included, under the same name).
 pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>, StateError> {
-    let bytes = input_files::read(path, MANIFEST_FILE)?;
+    read_maybe_gzipped_as(path, MANIFEST_FILE)
+}
+
+/// [`read_maybe_gzipped`] for a file of `kind`, whose limit bounds it packed and unpacked.
+pub fn read_maybe_gzipped_as(path: &Path, kind: input_files::Kind) -> Result<Vec<u8>, StateError> {
+    let bytes = input_files::read(path, kind)?;
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(bytes);
     }
     let mut out = Vec::new();
     MultiGzDecoder::new(bytes.as_slice())
-        .take(MANIFEST_FILE.max_bytes + 1)
+        .take(kind.max_bytes + 1)
         .read_to_end(&mut out)
         .map_err(|e| StateError::Manifest { path: path.to_path_buf(), reason: format!("gzip: {e}") })?;
-    if out.len() as u64 > MANIFEST_FILE.max_bytes {
-        return Err(StateError::Manifest { path: path.to_path_buf(), reason: "larger than 256 MiB unpacked".into() });
+    if out.len() as u64 > kind.max_bytes {
+        return Err(StateError::Manifest {
+            path: path.to_path_buf(),
+            reason: format!("larger than {} bytes unpacked, the limit for a {}", kind.max_bytes, kind.what),
+        });
     }
     Ok(out)
 }

@@ -5,8 +5,30 @@
 //! A leaf hashes `key ++ hash(blob)`; an internal node `left ++ right`; an empty subtree is
 //! [`PLACEHOLDER`]; a subtree of one leaf is that leaf, at any depth. The tree branches on the
 //! key's bits from the most significant bit of its first byte; 0 goes left.
+//!
+//! Aptos' Jellyfish Merkle tree has the same root as this binary tree (its 16-way nodes hash
+//! as four binary levels, a lone leaf lifted, an empty range the placeholder); only the salt
+//! of the node hashes differs, so both readers fold with this builder over [`NodeHashes`].
 
 use super::hash::{Hash, Hashes, PLACEHOLDER};
+
+/// The two node hashes of a sparse Merkle tree.
+pub trait NodeHashes {
+    /// A leaf: its key and its value's hash.
+    fn leaf(&self, key: &Hash, value_hash: &Hash) -> Hash;
+    /// An internal node: its children's hashes.
+    fn internal(&self, left: &Hash, right: &Hash) -> Hash;
+}
+
+impl NodeHashes for Hashes {
+    fn leaf(&self, key: &Hash, value_hash: &Hash) -> Hash {
+        Hashes::leaf(self, key, value_hash)
+    }
+
+    fn internal(&self, left: &Hash, right: &Hash) -> Hash {
+        Hashes::internal(self, left, right)
+    }
+}
 
 fn bit(key: &Hash, i: usize) -> bool {
     key.get(i / 8).is_some_and(|b| (b >> (7 - i % 8)) & 1 == 1)
@@ -30,8 +52,8 @@ struct Subtree {
 
 /// Computes the root from leaves fed in strictly increasing key order.
 #[derive(Debug, Clone)]
-pub struct RootBuilder {
-    hashes: Hashes,
+pub struct RootBuilder<H = Hashes> {
+    hashes: H,
     /// Open internal nodes: their split depth and their finished left child, lifted.
     open: Vec<(usize, Hash)>,
     current: Option<Subtree>,
@@ -39,8 +61,8 @@ pub struct RootBuilder {
     leaves: u64,
 }
 
-impl RootBuilder {
-    pub fn new(hashes: Hashes) -> RootBuilder {
+impl<H: NodeHashes> RootBuilder<H> {
+    pub fn new(hashes: H) -> RootBuilder<H> {
         RootBuilder { hashes, open: Vec::new(), current: None, last: None, leaves: 0 }
     }
 

@@ -1,0 +1,375 @@
+//! The checks behind the fuzz targets of the Aptos backup reader, shared with the seed writer
+//! and the corpus test.
+//!
+//! Contracts (`rehearsal::state::aptos`): bytes from a backup are untrusted, so arbitrary input
+//! never panics a reader, never makes it allocate more than a bounded multiple of what the
+//! input holds, and every error is one line (naming the file where there is one, at an offset
+//! inside the input where there is one). What parses keeps its promises:
+//! - a manifest numbers its records from 0 without gap, orders its keys, and names files inside
+//!   the backup;
+//! - a record written back is byte for byte the record read (keys, values and metadata are kept
+//!   whole), its key hashes the same from the bytes read and from the typed key, and the records
+//!   of a chunk written as a backup with the fixture writer read back equal, root verified;
+//! - a resource group's value encodes back to the same bytes;
+//! - a state proof is checked against any root without panicking.
+//!
+//! Allocation is measured by a counting global allocator: the peak of live heap bytes during one
+//! call, over what was live before it, must stay under `factor × input + slack` for the target.
+//! A gzipped chunk unpacks to at most ~1,032 times its size (deflate's bound), hence its factor.
+//!
+//! The chunk reader takes a path, so each input is written to one scratch file per thread (in
+//! the temporary directory, named with the pid), overwritten on every run.
+
+use rehearsal::state::aptos::hash::{Hashes, Salt};
+use rehearsal::state::aptos::manifest::{safe_relative, Manifest};
+use rehearsal::state::aptos::proof::parse_state_proof;
+use rehearsal::state::aptos::record::{parse_record, record_payload};
+use rehearsal::state::aptos::writer::{write_backup, Compression, WriteOptions, WriteRecord};
+use rehearsal::state::aptos::{decode_group, encode_group, AptosBackup, AptosOptions, RootCheck};
+use rehearsal::state::diem::chunk::ChunkReader;
+use rehearsal::state::StateError;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts live heap bytes and their peak.
+#[derive(Debug)]
+pub struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(n: usize) {
+    let now = CURRENT.fetch_add(n, Ordering::Relaxed) + n;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+fn shrank(n: usize) {
+    CURRENT.fetch_sub(n, Ordering::Relaxed);
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; the counters only observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        shrank(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            if new_size > layout.size() {
+                grew(new_size - layout.size());
+            } else {
+                shrank(layout.size() - new_size);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f` and returns its result with the peak of heap bytes it added to what was live. The
+/// counters are process-wide: the corpus test runs its targets on one thread at a time.
+pub fn measured<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f();
+    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
+}
+
+/// A bound on the heap one call may take: `factor` per input byte, plus `slack`.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub factor: usize,
+    pub slack: usize,
+}
+
+/// Manifests: serde's strings and the chunk list hold a few times the text.
+pub const MANIFEST_BUDGET: Budget = Budget { factor: 16, slack: 256 << 10 };
+/// Chunks: two 1 MiB read buffers and gzip's window, plus one record unpacked (up to 1,032
+/// bytes per gzipped input byte) and its typed key.
+pub const CHUNK_BUDGET: Budget = Budget { factor: 1_100 * 4, slack: 3 << 20 };
+/// Groups: the members' tags (owned names) and slices.
+pub const GROUP_BUDGET: Budget = Budget { factor: 64, slack: 64 << 10 };
+/// Proofs: at most 63 siblings and the transaction info's bytes.
+pub const PROOF_BUDGET: Budget = Budget { factor: 4, slack: 64 << 10 };
+
+fn check_alloc(input: &[u8], peak: usize, budget: Budget, what: &str) {
+    let limit = budget.factor.saturating_mul(input.len()).saturating_add(budget.slack);
+    assert!(
+        peak <= limit,
+        "{what} allocated {peak} bytes at its peak for {} input bytes (budget {limit})",
+        input.len()
+    );
+}
+
+/// An error is one line and, where it is about a file, names it.
+pub fn check_error(e: &StateError, file: Option<&Path>, what: &str) {
+    let message = e.to_string();
+    assert!(!message.contains('\n') && !message.contains('\r'), "{what}: a multi-line error: {message:?}");
+    if let Some(f) = file {
+        assert!(message.contains(&f.display().to_string()), "{what}: the error does not name {f:?}: {message}");
+    }
+    assert!(e.is_bad_input(), "{what}: bad input reported as a failure of the machine: {message}");
+}
+
+/// The scratch directory of this thread.
+fn scratch() -> PathBuf {
+    static THREADS: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static DIR: PathBuf = {
+            let n = THREADS.fetch_add(1, Ordering::Relaxed);
+            std::env::temp_dir().join(format!("rehearsal-fuzz-{}-{n}", std::process::id()))
+        };
+    }
+    DIR.with(|d| {
+        std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("cannot create {}: {e}", d.display()));
+        d.clone()
+    })
+}
+
+/// The `aptos_manifest` target.
+pub fn check_manifest(data: &[u8]) -> Option<Manifest> {
+    let path = Path::new("fuzz/state.manifest");
+    let (parsed, peak) = measured(|| Manifest::parse(data, path));
+    check_alloc(data, peak, MANIFEST_BUDGET, "Manifest::parse");
+    let m = match parsed {
+        Ok(m) => m,
+        Err(e) => {
+            check_error(&e, Some(path), "Manifest::parse");
+            return None;
+        }
+    };
+    assert!(Manifest::is_aptos_bytes(data), "a manifest that parsed is not told apart from a Diem-era one");
+    let mut next = 0u64;
+    for (i, c) in m.chunks.iter().enumerate() {
+        assert_eq!(c.first_idx, next, "chunk {i} does not follow the one before it");
+        assert!(c.first_idx <= c.last_idx && c.first_key <= c.last_key, "chunk {i} is reversed");
+        if let Some(before) = i.checked_sub(1).and_then(|b| m.chunks.get(b)) {
+            assert!(before.last_key < c.first_key, "chunk {i}'s keys overlap the one before it");
+        }
+        assert!(safe_relative(&c.blobs).is_some() && safe_relative(&c.proof).is_some(), "chunk {i}: an unsafe handle");
+        next = c.last_idx.saturating_add(1);
+    }
+    assert!(safe_relative(&m.proof).is_some(), "an unsafe proof handle");
+    assert_eq!(m.records(), next);
+    Some(m)
+}
+
+/// The `aptos_group` target: the members, when the value decodes.
+pub fn check_group(data: &[u8]) -> Option<usize> {
+    let (decoded, peak) = measured(|| decode_group(data).map(|m| m.len()));
+    check_alloc(data, peak, GROUP_BUDGET, "decode_group");
+    let members = match decoded {
+        Ok(_) => decode_group(data).unwrap_or_else(|e| panic!("a group decoded once and not twice: {e}")),
+        Err(e) => {
+            assert!(e.offset <= data.len(), "an error past the input: {e}");
+            assert!(!e.to_string().contains('\n'));
+            return None;
+        }
+    };
+    let back = encode_group(members.iter().map(|m| (&m.tag, m.bytes)))
+        .unwrap_or_else(|e| panic!("a decoded group does not encode: {e}"));
+    assert_eq!(back, data, "encode(decode(group)) is not the group");
+    Some(members.len())
+}
+
+/// The `aptos_proof` target: the ledger version, when the proof parses.
+pub fn check_proof(data: &[u8]) -> Option<u64> {
+    let (parsed, peak) = measured(|| parse_state_proof(data));
+    check_alloc(data, peak, PROOF_BUDGET, "parse_state_proof");
+    let p = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            assert!(e.offset <= data.len(), "an error past the input: {e}");
+            return None;
+        }
+    };
+    assert!(p.siblings.len() <= 63);
+    let at = 1 + 33 * p.siblings.len();
+    assert_eq!(data.get(at..at + p.transaction_info.len()), Some(p.transaction_info.as_slice()), "the info's bytes");
+    for salt in Salt::ALL {
+        let h = Hashes::new(salt);
+        let root = p.state_checkpoint_hash.unwrap_or([0; 32]);
+        let _ = p.verify(&h, p.ledger.version, &root);
+        let _ = p.verify(&h, u64::MAX, &root);
+    }
+    Some(p.ledger.version)
+}
+
+/// Reads `path` as a chunk: the records that parse (each checked to write back), until the
+/// first error (checked, and returned).
+fn read_chunk(path: &Path) -> (Vec<WriteRecord>, Option<StateError>) {
+    let mut reader = match ChunkReader::open(path) {
+        Ok(r) => r,
+        Err(e) => return (Vec::new(), Some(e)),
+    };
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    let (a, d) = (Hashes::new(Salt::Aptos), Hashes::new(Salt::Diem));
+    loop {
+        match reader.next(&mut buf) {
+            Ok(Some(_)) => {}
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+        let Ok(r) = parse_record(&buf) else { continue };
+        let again = record_payload(&r.key, r.value.data, r.value.metadata.as_ref());
+        assert_eq!(again, buf, "a record written back is not the record read: {}", r.key);
+        for h in [&a, &d] {
+            assert_eq!(r.encoding.hash(h), r.key.hash(h), "the key hashes apart as read and as typed: {}", r.key);
+        }
+        out.push(WriteRecord { key: r.key, data: r.value.data.to_vec(), metadata: r.value.metadata });
+    }
+}
+
+/// The `aptos_chunk` target: the records that parse.
+pub fn check_chunk(data: &[u8]) -> Option<usize> {
+    let dir = scratch();
+    let path = dir.join("0-.chunk");
+    std::fs::write(&path, data).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    let ((records, error), peak) = measured(|| read_chunk(&path));
+    check_alloc(data, peak, CHUNK_BUDGET, "the chunk reader");
+    if let Some(e) = &error {
+        check_error(e, Some(&path), "the chunk reader");
+    }
+    if records.is_empty() {
+        return None;
+    }
+    // The records, as a backup of their own, read back equal with the root verified (unless
+    // two share a key, which the writer refuses).
+    let top = dir.join("backup");
+    let _ = std::fs::remove_dir_all(&top);
+    let salt = if data.len().is_multiple_of(2) { Salt::Aptos } else { Salt::Diem };
+    let compression = if data.len().is_multiple_of(3) { Compression::Gzip } else { Compression::Plain };
+    let options = WriteOptions { compression, records_per_chunk: 3, ..WriteOptions::new(salt, data.len() as u64) };
+    let mut expected: Vec<(String, Vec<u8>, String)> =
+        records.iter().map(|r| (format!("{:?}", r.key), r.data.clone(), format!("{:?}", r.metadata))).collect();
+    let n = records.len();
+    let Ok(written) = write_backup(&top, records, options) else {
+        return Some(n);
+    };
+    let mut backup = AptosBackup::open(&top, &AptosOptions::default())
+        .unwrap_or_else(|e| panic!("a backup the writer wrote does not open: {e}"));
+    let mut seen = Vec::new();
+    let summary = backup
+        .visit(&mut |r| {
+            seen.push((format!("{:?}", r.key), r.value.to_vec(), format!("{:?}", r.metadata.copied())));
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("a backup the writer wrote does not read: {e}"));
+    assert_eq!(summary.root, RootCheck::Verified);
+    assert_eq!((summary.records, backup.info().salt), (written.records, salt));
+    expected.sort();
+    seen.sort();
+    assert_eq!(seen, expected, "the records read back are not the records written");
+    Some(n)
+}
+
+/// Seed inputs of every target, from backups the fixture writer makes of a state with every
+/// kind of key and value: `(target, name, bytes)`.
+pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use migrations::{AccountAddress, StructTag};
+    use rehearsal::state::aptos::key::WIDTH;
+    use rehearsal::state::aptos::{AptosStateKey, Metadata, StatePath};
+    let tag = |s: &str| StructTag::parse(s, WIDTH).unwrap_or_else(|e| panic!("{s}: {e}"));
+    let (store, core) =
+        (tag("0x1::fungible_asset::FungibleStore<u8, vector<0x1::a::B>>"), tag("0x1::object::ObjectCore"));
+    let groups = [
+        encode_group([(&store, &[7u8; 12][..]), (&core, &[8u8; 3][..])]).unwrap_or_default(),
+        encode_group([(&core, &[][..])]).unwrap_or_default(),
+        vec![0],
+    ];
+    let mut records = Vec::new();
+    for n in 1..=6u64 {
+        let address = AccountAddress::from_u64(n * 0x1_0001, WIDTH);
+        let metadata = match n % 3 {
+            0 => None,
+            1 => Some(Metadata::V0 { deposit: n, creation_time_usecs: 7 }),
+            _ => Some(Metadata::V1 { slot_deposit: n, bytes_deposit: 2, creation_time_usecs: 9 }),
+        };
+        records.push(WriteRecord {
+            key: AptosStateKey::resource(address, tag("0x1::account::Account")),
+            data: vec![n as u8; 5],
+            metadata,
+        });
+    }
+    records.push(WriteRecord {
+        key: AptosStateKey::group(AccountAddress::from_u64(5, WIDTH), tag("0x1::object::ObjectGroup")),
+        data: groups[0].clone(),
+        metadata: None,
+    });
+    records.push(WriteRecord {
+        key: AptosStateKey::module(binary_format::ModuleId::new(binary_format::Address::from_u64(1), "coin")),
+        data: vec![0xa1, 0x1c, 0xeb, 0x0b, 6, 0, 0, 0],
+        metadata: None,
+    });
+    records.push(WriteRecord {
+        key: AptosStateKey::TableItem { handle: [3; 32], key: vec![1, 2] },
+        data: vec![9; 4],
+        metadata: None,
+    });
+    records.push(WriteRecord { key: AptosStateKey::Raw(vec![5]), data: vec![], metadata: None });
+    let odd =
+        AptosStateKey::AccessPath { address: AccountAddress::from_u64(9, WIDTH), path: StatePath::Unknown(vec![7]) };
+    records.push(WriteRecord { key: odd, data: vec![1], metadata: None });
+
+    let mut out: Vec<(&'static str, String, Vec<u8>)> = Vec::new();
+    for (i, g) in groups.into_iter().enumerate() {
+        out.push(("aptos_group", format!("group-{i}"), g));
+    }
+    let dir = scratch().join("seeds");
+    for (salt, compression, per_chunk) in [
+        (Salt::Aptos, Compression::Plain, 4),
+        (Salt::Diem, Compression::Gzip, 5),
+        (Salt::Aptos, Compression::Plain, 100),
+    ] {
+        let _ = std::fs::remove_dir_all(&dir);
+        let options = WriteOptions {
+            compression,
+            records_per_chunk: per_chunk,
+            ..WriteOptions::new(salt, 1_000 + per_chunk as u64)
+        };
+        let w = write_backup(&dir, records.clone(), options).unwrap_or_else(|e| panic!("seed backup: {e}"));
+        let name = format!("{salt}-{compression:?}-{per_chunk}").replace("::", "");
+        let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        for (i, c) in w.chunks.iter().enumerate() {
+            out.push(("aptos_chunk", format!("{name}-chunk-{i}"), read(c)));
+        }
+        let manifest = read(&w.manifest);
+        let manifest = if compression == Compression::Plain { manifest } else { gunzip(&manifest) };
+        out.push(("aptos_manifest", format!("{name}-manifest"), manifest));
+        let proof = read(&w.state_proof);
+        let proof = if compression == Compression::Plain { proof } else { gunzip(&proof) };
+        out.push(("aptos_proof", format!("{name}-proof"), proof));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+/// Gzipped bytes unpacked (the manifest and proof targets take plain bytes).
+fn gunzip(gz: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(gz).read_to_end(&mut out).unwrap_or_else(|e| panic!("gunzip a seed: {e}"));
+    out
+}

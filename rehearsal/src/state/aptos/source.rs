@@ -1,0 +1,210 @@
+//! An Aptos-based backup as a [`StateSource`]: every record becomes a canonical state entry
+//! ([`migrations::state_key`]): a `Resource` access path a resource, a `ResourceGroup` path a
+//! group (its value the BCS map of its members), a `Code` path a module, a table item a table
+//! item, a raw key a raw key; a value's storage metadata (deposit, creation time) is the entry's
+//! extra, carried unchanged. Only an access path that reads as none of these is not rehearsed
+//! ([`ProblemKind::NotYetRehearsed`], with examples), and a backup read as partial (or without
+//! `state.proof`) is [`ProblemKind::Incomplete`], so that the rehearsal never calls such a state
+//! complete.
+//!
+//! The first pass (for the modules, or on its own before the entries) verifies everything, the
+//! second hands the entries on.
+
+use super::key::WIDTH;
+use super::value::write_metadata;
+use super::{AptosBackup, AptosOptions, AptosStateKey, AptosSummary, ProofStatus, RootCheck, StatePath};
+use crate::state::diem::hash::hex;
+use crate::state::diem::MAX_MODULE_BYTES;
+use crate::state::{
+    ChainRoot, Context, Entry, EntrySink, ModuleBytes, ModuleSink, Origin, Problem, ProblemKind, Problems, SourceInfo,
+    StateError, StateSource,
+};
+use migrations::StateKey;
+use std::path::Path;
+
+/// An Aptos-based backup as a [`StateSource`].
+#[derive(Debug)]
+pub struct AptosSource {
+    backup: AptosBackup,
+    /// The modules the state holds, once collected.
+    modules: Option<Vec<(Origin, Vec<u8>)>>,
+}
+
+impl AptosSource {
+    pub fn open(path: &Path, options: &AptosOptions) -> Result<AptosSource, StateError> {
+        Ok(AptosSource { backup: AptosBackup::open(path, options)?, modules: None })
+    }
+
+    pub fn backup(&self) -> &AptosBackup {
+        &self.backup
+    }
+
+    /// The verifying pass, collecting the modules on the way.
+    fn collect_modules(&mut self) -> Result<(), StateError> {
+        if self.modules.is_some() {
+            return Ok(());
+        }
+        let mut modules: Vec<(Origin, Vec<u8>)> = Vec::new();
+        let mut total = 0usize;
+        self.backup.visit(&mut |r| {
+            if let AptosStateKey::AccessPath { path: StatePath::Code(id), .. } = r.key {
+                total += r.value.len();
+                if total > MAX_MODULE_BYTES {
+                    return Err(StateError::Unsupported {
+                        path: r.origin.file.to_path_buf(),
+                        reason: format!(
+                            "the state holds more than {MAX_MODULE_BYTES} bytes of modules (at {id}): name the release it was written with (--from)"
+                        ),
+                    });
+                }
+                modules.push((r.origin.clone(), r.value.to_vec()));
+            }
+            Ok(())
+        })?;
+        self.modules = Some(modules);
+        Ok(())
+    }
+
+    fn summary(&mut self) -> Result<AptosSummary, StateError> {
+        match self.backup.summary() {
+            Some(s) => Ok(s.clone()),
+            None => self.backup.verify(),
+        }
+    }
+}
+
+/// The canonical key of a record, or `None` for an access path that reads as no module,
+/// resource or group.
+fn canonical(key: &AptosStateKey) -> Option<StateKey> {
+    Some(match key {
+        AptosStateKey::AccessPath { address, path: StatePath::Resource(tag) } => {
+            StateKey::Resource { account: *address, tag: tag.clone() }
+        }
+        AptosStateKey::AccessPath { address, path: StatePath::ResourceGroup(tag) } => {
+            StateKey::Group { account: *address, tag: tag.clone() }
+        }
+        AptosStateKey::AccessPath { address, path: StatePath::Code(id) } => {
+            StateKey::Module { account: *address, name: id.name.clone() }
+        }
+        AptosStateKey::AccessPath { path: StatePath::Unknown(_), .. } => return None,
+        AptosStateKey::TableItem { handle, key } => {
+            StateKey::TableItem { handle: migrations::AccountAddress::new(handle).ok()?, key: key.clone() }
+        }
+        AptosStateKey::Raw(bytes) => StateKey::Raw(bytes.clone()),
+    })
+}
+
+impl StateSource for AptosSource {
+    fn info(&self) -> SourceInfo {
+        let info = self.backup.info();
+        let summary = self.backup.summary();
+        let records = summary.map_or_else(
+            || format!("{} records by the manifest", info.records),
+            |s| {
+                let k = &s.kinds;
+                format!(
+                    "{} records{} ({} resources, {} resource groups, {} modules, {} table items, {} raw keys, {} with metadata)",
+                    s.records,
+                    if s.partial { format!(" of {} (partial: {} chunks not read whole)", info.records, s.incomplete_chunks) } else { String::new() },
+                    k.resources,
+                    k.resource_groups,
+                    k.modules,
+                    k.table_items,
+                    k.raw,
+                    k.with_metadata
+                )
+            },
+        );
+        let ledger = match &info.proof {
+            ProofStatus::Bound { ledger, .. } => {
+                format!(
+                    "state.proof binds the root to the ledger info at version {} (signatures not checked)",
+                    ledger.version
+                )
+            }
+            ProofStatus::Missing { .. } => "no state.proof: the root is bound to no ledger info".into(),
+        };
+        SourceInfo {
+            format: "aptos-backup",
+            path: info.manifest.display().to_string(),
+            detail: format!(
+                "state version {}, epoch {}, {records} in {} chunks, {} hashes; {ledger}",
+                info.version, info.epoch, info.chunks, info.salt
+            ),
+            width: Some(WIDTH),
+            chain_root: Some(ChainRoot {
+                expected: hex(&info.root_hash),
+                verified: summary.is_some_and(|s| s.root == RootCheck::Verified),
+                scheme: format!("Aptos Jellyfish Merkle tree, {} hashes", info.salt),
+            }),
+            snapshot: None,
+        }
+    }
+
+    fn modules(&mut self, visit: ModuleSink<'_>) -> Result<(), StateError> {
+        self.collect_modules()?;
+        for (origin, bytes) in self.modules.iter().flatten() {
+            visit(ModuleBytes { bytes, origin })?;
+        }
+        Ok(())
+    }
+
+    fn entries(
+        &mut self,
+        _context: &Context<'_>,
+        visit: EntrySink<'_>,
+        problems: &mut Problems,
+    ) -> Result<(), StateError> {
+        let summary = self.summary()?;
+        let manifest = self.backup.info().manifest.display().to_string();
+        for i in &summary.incomplete {
+            problems.add(
+                Problem {
+                    kind: ProblemKind::Incomplete,
+                    origin: i.file.display().to_string(),
+                    key: None,
+                    message: format!("{}: {} of {} records read", i.reason, i.records_read, i.records_expected),
+                },
+                i.records_expected.saturating_sub(i.records_read),
+            );
+        }
+        let unlisted = summary.incomplete_chunks.saturating_sub(summary.incomplete.len() as u64);
+        if unlisted > 0 {
+            let problem = Problem {
+                kind: ProblemKind::Incomplete,
+                origin: manifest.clone(),
+                key: None,
+                message: format!("{unlisted} more chunks not read whole"),
+            };
+            problems.add(problem, 0);
+        }
+        if let ProofStatus::Missing { file } = &self.backup.info().proof {
+            let problem = Problem {
+                kind: ProblemKind::Incomplete,
+                origin: manifest,
+                key: None,
+                message: format!("state.proof is missing ({}): the root is bound to no ledger info", file.display()),
+            };
+            problems.add(problem, 0);
+        }
+        let mut extra = Vec::new();
+        self.backup.visit(&mut |r| {
+            let Some(key) = canonical(r.key) else {
+                let problem = Problem {
+                    kind: ProblemKind::NotYetRehearsed,
+                    origin: r.origin.to_string(),
+                    key: Some(format!("{} (key hash {})", r.key, hex(&r.key_hash))),
+                    message: "an access path that reads as no module, resource or resource group: not rehearsed".into(),
+                };
+                problems.add(problem, 1);
+                return Ok(());
+            };
+            extra.clear();
+            if let Some(m) = r.metadata {
+                write_metadata(&mut extra, m);
+            }
+            visit(Entry { key: &key.encode(), value: r.value, extra: &extra, origin: r.origin })
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! The rehearsal on an Aptos-based backup, end to end through today's state interface: a
+//! 32-byte framework at `0x1` (the devchain's, shaped like 0L's libra-framework) whose state,
+//! with its old release's modules under their code paths, a table item and a resource group,
+//! is written as a `DIEM::`-salted backup; `rehearse` reads it (root and proof verified), takes
+//! the old release from the state, migrates every resource in place, and carries the table item
+//! and the group through as entries of their kinds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use binary_format::{Address, ModuleId};
+use devchain::framework::{self, WIDTH};
+use migrations::StructTag;
+use rehearsal::state::aptos::writer::{write_backup, Compression, WriteOptions, WriteRecord};
+use rehearsal::state::aptos::{encode_group, AptosStateKey, Metadata, Salt};
+use rehearsal::state::ProblemKind;
+use rehearsal::{rehearse, Options, Silent, Verdict};
+use std::path::Path;
+
+const USERS: u32 = 30;
+
+#[test]
+fn a_libra_framework_backup_rehearses_in_place_with_tables_and_groups_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let [old, new] = framework::release_files().unwrap();
+    let new_folder = dir.path().join(framework::NEW_NAME);
+    std::fs::create_dir_all(&new_folder).unwrap();
+    for (file, bytes) in &new {
+        std::fs::write(new_folder.join(file), bytes).unwrap();
+    }
+    let migrations = dir.path().join("migrations.toml");
+    std::fs::write(&migrations, framework::DECLARATIONS).unwrap();
+
+    let store = framework::genesis(USERS).unwrap();
+    let mut records: Vec<WriteRecord> = store
+        .resources(WIDTH)
+        .map(|(tag, account, bytes)| WriteRecord {
+            key: AptosStateKey::resource(account, tag),
+            data: bytes.to_vec(),
+            metadata: Some(Metadata::V0 { deposit: 50_000, creation_time_usecs: 1 }),
+        })
+        .collect();
+    for (file, bytes) in old {
+        let name = file.strip_suffix(".mv").unwrap().to_owned();
+        records.push(WriteRecord {
+            key: AptosStateKey::module(ModuleId::new(Address::from_u64(1), name)),
+            data: bytes,
+            metadata: None,
+        });
+    }
+    records.push(WriteRecord {
+        key: AptosStateKey::TableItem { handle: [0x33; 32], key: vec![1] },
+        data: vec![2],
+        metadata: None,
+    });
+    let member = StructTag::parse("0x1::scratch::Scratch", WIDTH).unwrap();
+    let group = encode_group([(&member, &[0u8; 8][..])]).unwrap();
+    let group_tag = StructTag::parse("0x1::object::ObjectGroup", WIDTH).unwrap();
+    records.push(WriteRecord { key: AptosStateKey::group(framework::user(3), group_tag), data: group, metadata: None });
+    let backup = dir.path().join("backup");
+    let options =
+        WriteOptions { compression: Compression::Gzip, records_per_chunk: 16, ..WriteOptions::new(Salt::Diem, 4242) };
+    write_backup(&backup, records, options).unwrap();
+
+    let mut o = Options::new(&backup, &new_folder);
+    o.migrations = Some(migrations);
+    o.handlers = devchain::handlers();
+    o.system_accounts = vec![Address::from_u64(1)];
+    let report = rehearse(&o, &mut Silent).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+
+    assert_eq!(report.state.format, "aptos-backup");
+    assert_eq!(report.state.root_verified, Some(true), "{json:#}");
+    assert!(report.state.detail.contains("DIEM:: hashes"), "{}", report.state.detail);
+    assert_eq!(report.from_source, "state");
+    // Only Aptos-based chains write this format: `--chain auto` judges with Aptos' rules.
+    assert!(report.gate.chain.as_deref().is_some_and(|c| c.starts_with("aptos")), "{json:#}");
+    assert_eq!(report.state.resources, 1 + 2 * u64::from(USERS));
+    assert_eq!(report.before.undecodable, 0, "{json:#}");
+    assert_eq!(report.after.undecodable, 0, "{json:#}");
+    assert!(report.would_halt.is_empty(), "{json:#}");
+    assert_eq!(report.migrated, 1 + 2 * u64::from(USERS), "{json:#}");
+    assert_eq!(report.verdict, Verdict::Safe, "{json:#}");
+    // The table item and the group are state entries of their own kinds, carried through.
+    assert_eq!(report.state.kinds.get("table_item"), Some(&1), "{json:#}");
+    assert_eq!(report.state.kinds.get("group"), Some(&1), "{json:#}");
+    assert_eq!(report.state.kinds.get("module"), Some(&6), "{json:#}");
+    assert_eq!(report.state.problems.counts.get(&ProblemKind::NotYetRehearsed), None, "{json:#}");
+    assert!(Path::new(&report.state.path).ends_with("state.manifest"));
+}
