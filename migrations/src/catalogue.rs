@@ -223,6 +223,40 @@ fn canonical(d: &Declaration, need: &Need) -> String {
     )
 }
 
+/// Struct layouts of one release resolved while a catalogue is built, by module, struct and type
+/// arguments: declarations of one struct (valid or not) resolve its layouts once.
+#[derive(Debug, Default)]
+struct Layouts {
+    resolved: BTreeMap<(ModuleId, String, Vec<TypeTag>), Result<(StructTag, StructLayout), String>>,
+}
+
+impl Layouts {
+    /// The tag and layout of `module::name<args>` in the release `index` holds; errors name `id`.
+    fn get(
+        &mut self,
+        index: &ReleaseIndex<'_>,
+        module: &ModuleId,
+        name: &str,
+        args: &[TypeTag],
+        id: &str,
+    ) -> Result<(StructTag, StructLayout), CatalogueError> {
+        let key = (module.clone(), name.to_owned(), args.to_vec());
+        let found = self.resolved.entry(key).or_insert_with(|| {
+            let datatype = DatatypeRef {
+                module: module.clone(),
+                name: name.to_owned(),
+                type_args: args.iter().map(TypeTag::to_type).collect(),
+            };
+            let tag = StructTag::from_datatype(&datatype, index.address_length()).map_err(|e| e.to_string())?;
+            match index.layout_of_datatype(&datatype).map_err(|e: LayoutError| e.to_string())? {
+                Layout::Struct(s) => Ok((tag, *s)),
+                other => Err(format!("{name} is not a struct: {other}")),
+            }
+        });
+        found.clone().map_err(|message| CatalogueError::Layout { id: id.to_owned(), message })
+    }
+}
+
 impl Catalogue {
     /// Builds and validates the catalogue of `release` (the new side of the pair): one entry per
     /// struct whose stored instances must be rewritten (`layout_diff::storage::needs_migration`,
@@ -287,13 +321,20 @@ impl Catalogue {
             address_length,
             handlers: handlers.clone(),
         };
+        // Each need by what a declaration names, and each release indexed, once: a declarations
+        // file of 100,000 entries is matched and validated in one pass, not one search each.
+        let mut by_place: BTreeMap<(String, &str, binary_format::Address, binary_format::Address), &Need> =
+            BTreeMap::new();
+        for n in &needs {
+            by_place.entry((lineage_of(n), n.name.as_str(), n.old_module.address, n.new_module.address)).or_insert(n);
+        }
+        let indexes = (
+            ReleaseIndex::new(old.iter().copied(), address_length),
+            ReleaseIndex::new(new.iter().copied(), address_length),
+        );
+        let (mut old_layouts, mut new_layouts) = (Layouts::default(), Layouts::default());
         for decl in declarations.of_release(release) {
-            let need = needs.iter().find(|n| {
-                lineage_of(n) == decl.module
-                    && n.name == decl.struct_name
-                    && n.old_module.address == decl.from
-                    && n.new_module.address == decl.to
-            });
+            let need = by_place.get(&(decl.module.clone(), decl.struct_name.as_str(), decl.from, decl.to)).copied();
             let Some(need) = need.filter(|n| !n.keys_change) else {
                 errors.push(CatalogueError::NoSuchChange {
                     id: decl.id.clone(),
@@ -320,17 +361,27 @@ impl Catalogue {
                 from: need.old_module.clone(),
                 to: need.new_module.clone(),
                 transform,
-                checksum: Checksum(Sha256::digest(canonical(decl, need).as_bytes()).into()),
+                // Computed once the entry validates: an invalid one is never recorded.
+                checksum: Checksum([0; 32]),
                 generic: !need.new.type_params.is_empty(),
             };
             // Validate by making the instance every stored value of it would use (non-phantom
             // type parameters probed with u64).
             let probe: Vec<TypeTag> = need.new.type_params.iter().map(|_| TypeTag::U64).collect();
-            if let Err(e) = catalogue.instance(&entry, &probe) {
+            let made = match &indexes {
+                (Ok(old_index), Ok(new_index)) => {
+                    catalogue.instance_in((old_index, &mut old_layouts), (new_index, &mut new_layouts), &entry, &probe)
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    Err(CatalogueError::Layout { id: entry.id.clone(), message: e.to_string() })
+                }
+            };
+            if let Err(e) = made {
                 errors.push(e);
                 continue;
             }
-            entries.push(entry);
+            entries
+                .push(Entry { checksum: Checksum(Sha256::digest(canonical(decl, need).as_bytes()).into()), ..entry });
         }
         // Dependencies first: a struct that embeds another is migrated after it (the stdlib
         // graph's publishing order); entries of one module keep their declaration order.
@@ -351,33 +402,26 @@ impl Catalogue {
         self.entries.iter().find(|e| e.id == id)
     }
 
-    fn layout(
-        &self,
-        modules: &[Module],
-        module: &ModuleId,
-        name: &str,
-        args: &[TypeTag],
-        id: &str,
-    ) -> Result<(StructTag, StructLayout), CatalogueError> {
-        let err = |message: String| CatalogueError::Layout { id: id.to_owned(), message };
-        let datatype = DatatypeRef {
-            module: module.clone(),
-            name: name.to_owned(),
-            type_args: args.iter().map(TypeTag::to_type).collect(),
-        };
-        let tag = StructTag::from_datatype(&datatype, self.address_length).map_err(|e| err(e.to_string()))?;
-        let index =
-            ReleaseIndex::new(modules.iter(), self.address_length).map_err(|e: LayoutError| err(e.to_string()))?;
-        match index.layout_of_datatype(&datatype).map_err(|e: LayoutError| err(e.to_string()))? {
-            Layout::Struct(s) => Ok((tag, *s)),
-            other => Err(err(format!("{name} is not a struct: {other}"))),
-        }
-    }
-
     /// The entry made concrete for stored instances with these type arguments.
     pub fn instance(&self, entry: &Entry, type_args: &[TypeTag]) -> Result<Instance, CatalogueError> {
-        let (old_tag, old_layout) = self.layout(&self.old, &entry.from, &entry.struct_name, type_args, &entry.id)?;
-        let (new_tag, new_layout) = self.layout(&self.new, &entry.to, &entry.struct_name, type_args, &entry.id)?;
+        let err = |e: LayoutError| CatalogueError::Layout { id: entry.id.clone(), message: e.to_string() };
+        let old_index = ReleaseIndex::new(self.old.iter(), self.address_length).map_err(err)?;
+        let new_index = ReleaseIndex::new(self.new.iter(), self.address_length).map_err(err)?;
+        self.instance_in((&old_index, &mut Layouts::default()), (&new_index, &mut Layouts::default()), entry, type_args)
+    }
+
+    /// [`Catalogue::instance`] with each release indexed, beside the layouts resolved in it so
+    /// far.
+    fn instance_in(
+        &self,
+        (old_index, old_layouts): (&ReleaseIndex<'_>, &mut Layouts),
+        (new_index, new_layouts): (&ReleaseIndex<'_>, &mut Layouts),
+        entry: &Entry,
+        type_args: &[TypeTag],
+    ) -> Result<Instance, CatalogueError> {
+        let (old_tag, old_layout) =
+            old_layouts.get(old_index, &entry.from, &entry.struct_name, type_args, &entry.id)?;
+        let (new_tag, new_layout) = new_layouts.get(new_index, &entry.to, &entry.struct_name, type_args, &entry.id)?;
         let compiled = match &entry.transform {
             Transform::Derived { renames, defaults } => {
                 let bad = |source: PlanError| CatalogueError::Transform { id: entry.id.clone(), source };

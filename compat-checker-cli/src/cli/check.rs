@@ -132,10 +132,11 @@ fn declaration_problems(
     registry: Option<&Registry>,
 ) -> Vec<String> {
     use migrations::catalogue::{Catalogue, CatalogueError};
-    let at = |id: &str| {
-        let line = declarations.entries().iter().find(|d| d.id == id).map_or(0, |d| d.line);
-        format!("{}:{line}", declarations.origin.display())
-    };
+    // Each declaration's line by its id, found once: an error per declaration must not search
+    // them all (100,000 declarations, each wrong, would take minutes).
+    let lines: std::collections::BTreeMap<&str, usize> =
+        declarations.entries().iter().map(|d| (d.id.as_str(), d.line)).collect();
+    let at = |id: &str| format!("{}:{}", declarations.origin.display(), lines.get(id).copied().unwrap_or(0));
     let mut problems = Vec::new();
     // A declaration of one of this upgrade's changes must name this release.
     let o: Vec<&binary_format::Module> = old.modules.iter().map(|m| &m.module).collect();
@@ -143,12 +144,7 @@ fn declaration_problems(
     let diff = layout_diff::diff(&o, &n, registry, Some(declarations));
     for need in layout_diff::storage::needs_migration(&o, &n, &diff) {
         let lineage = layout_diff::diff::lineage::lineage_name(&need.new_module, registry);
-        let named = declarations.entries().iter().filter(|d| {
-            d.module == lineage
-                && d.struct_name == need.name
-                && d.from == need.old_module.address
-                && d.to == need.new_module.address
-        });
+        let named = declarations.all_at(&lineage, &need.name, need.old_module.address, need.new_module.address);
         for d in named.filter(|d| d.release != label) {
             problems.push(format!(
                 "{}:{}: migration `{}` migrates {}::{} from {} to {}, a change of {label}, but names release {}",
