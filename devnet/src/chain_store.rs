@@ -12,10 +12,10 @@
 use crate::data_dir::{DataDir, STAGING};
 use crate::error::DevnetError;
 use crate::manifest::{Manifest, MANIFEST_KEY};
+use input_files::output;
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
 use migrations::AccountAddress;
 use migrations::StructTag;
-use rehearsal::durable;
 use std::collections::BTreeMap;
 use std::path::Path;
 use vm_hooks::persistent::{RedbStoreError, Visitor, DB_FILE};
@@ -203,13 +203,13 @@ pub fn replace_chain<T>(
     build: impl FnOnce(&Path) -> Result<T, DevnetError>,
 ) -> Result<T, DevnetError> {
     let staging = dir.join(staging);
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
-    }
-    std::fs::create_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
+    // Whatever is under that name goes (a link itself, never what it leads to), and the staging
+    // directory is made new: the store is never built where a planted link leads.
+    crate::data_dir::remove_any(&staging)?;
+    std::fs::create_dir(&staging).map_err(|e| DevnetError::io(&staging, e))?;
     let built = build(&staging).and_then(|t| {
         std::fs::rename(staging.join(DB_FILE), dir.join(DB_FILE)).map_err(|e| DevnetError::io(dir, e))?;
-        durable::sync_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
+        output::sync_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
         Ok(t)
     });
     let _ = std::fs::remove_dir_all(&staging);

@@ -6,6 +6,10 @@
 //! [`read`], [`read_to_string`] or [`open`], which refuse anything but a regular file (unless
 //! the caller's user asked for special files with [`Kind::allowing_special_files`]) and never
 //! read more than the limit plus one byte. The error names the file and says what it was.
+//!
+//! What the tools write goes through [`output`]: a new file, never written through a link.
+
+pub mod output;
 
 use std::fs::File;
 use std::io::Read;

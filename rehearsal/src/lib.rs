@@ -5,10 +5,8 @@
 //! - [`state`]: the state inputs (our snapshot, JSON Lines, Diem/Libra backups), streamed
 //!   behind one interface;
 //! - [`snapshot`]: our own snapshot file (the devnet's export and import), read and written here
-//!   so that the rehearsal can take one in and give one out without depending on the devnet;
-//! - [`durable`]: a directory synced so that what is renamed into it survives.
+//!   so that the rehearsal can take one in and give one out without depending on the devnet.
 
-pub mod durable;
 pub mod error;
 pub mod rehearse;
 pub mod snapshot;
