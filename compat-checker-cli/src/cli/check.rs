@@ -98,7 +98,7 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
         let problems = declaration_problems(&old, &new, &label, declarations, registry.as_ref());
         if !problems.is_empty() {
             for p in &problems {
-                eprintln!("error: {p}");
+                eprintln!("error: {}", compat_checker::escape::shown(p));
             }
             return Ok(Outcome::BadInput);
         }

@@ -132,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let report = match rehearsal::rehearse(&options, &mut bar) {
         Ok(r) => r,
         Err(e) if e.is_bad_input() => {
-            eprintln!("error: {}", one_line(&e.to_string()));
+            eprintln!("error: {}", compat_checker::escape::shown(&e.to_string()));
             return Ok(Outcome::BadInput);
         }
         Err(e) => return Err(e.into()),
@@ -148,9 +148,4 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Ok
     })
-}
-
-/// A message on one line, whatever it quotes.
-fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }

@@ -3,8 +3,8 @@
 
 use super::Bounded;
 use crate::state::{ChainRoot, Problems};
+use compat_checker::escape::Text;
 use serde::Serialize;
-use std::fmt::Write;
 
 /// One resource named in a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -186,8 +186,10 @@ impl Report {
         s
     }
 
+    /// Text for people; every line goes through [`Text`], so names and messages from the state
+    /// and the releases never reach a terminal or a CI log as control characters.
     pub fn to_text(&self) -> String {
-        let mut t = String::new();
+        let mut t = Text::new();
         let s = &self.state;
         let _ = writeln!(t, "state: {} ({}): {}", s.path, s.format, s.detail);
         let _ = writeln!(t, "  {} accounts, {} resources, {} bytes", s.accounts, s.resources, self.size_before);
@@ -322,7 +324,7 @@ impl Report {
                 s.problems.skipped_resources
             );
         }
-        t
+        t.into_string()
     }
 }
 
