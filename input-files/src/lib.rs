@@ -65,7 +65,17 @@ impl InputError {
 }
 
 fn file_type_name(meta: &std::fs::Metadata) -> &'static str {
-    let t = meta.file_type();
+    describe(&meta.file_type())
+}
+
+/// What a file of type `t` is, for messages: "a directory", "a FIFO", "a symbolic link", ...
+pub fn describe(t: &std::fs::FileType) -> &'static str {
+    if t.is_file() {
+        return "a regular file";
+    }
+    if t.is_symlink() {
+        return "a symbolic link";
+    }
     if t.is_dir() {
         return "a directory";
     }
