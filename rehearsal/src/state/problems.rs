@@ -32,12 +32,18 @@ pub enum ProblemKind {
     NonCanonical,
     /// Resources given more than once under one key (the last one read is kept).
     Duplicate,
+    /// The raw address scan's budget for a run was spent: records it did not scan whole (their
+    /// accounts, if still unknown, are counted as [`ProblemKind::UnresolvedAccount`]).
+    ScanBudget,
 }
 
 impl ProblemKind {
     /// Whether items were skipped because of it (the rest only note something odd).
     pub fn skips(self) -> bool {
-        !matches!(self, ProblemKind::NonCanonical | ProblemKind::BadModule | ProblemKind::Duplicate)
+        !matches!(
+            self,
+            ProblemKind::NonCanonical | ProblemKind::BadModule | ProblemKind::Duplicate | ProblemKind::ScanBudget
+        )
     }
 }
 
