@@ -59,6 +59,21 @@ pub fn copy_new(from: &Path, to: &Path) -> io::Result<u64> {
     Ok(copied)
 }
 
+/// Whether `dir` can be a directory to write in: absent (to be made), or a directory (a link to
+/// one is the operator's choice). Anything else is named for what it is: `/dev/full` is "a
+/// character device, not a directory", where creating it would say "File exists".
+pub fn check_directory(dir: &Path) -> Result<(), String> {
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(meta) => Err(format!("{}: is {}, not a directory", dir.display(), crate::describe(&meta.file_type()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::symlink_metadata(dir) {
+            Ok(_) => Err(format!("{}: a symbolic link that leads nowhere, not a directory", dir.display())),
+            Err(_) => Ok(()),
+        },
+        Err(e) => Err(format!("{}: {e}", dir.display())),
+    }
+}
+
 /// Makes the entries of `dir` durable: a file just renamed or linked into it is still there
 /// after a power loss, not only its bytes. On Unix; elsewhere a directory cannot be opened as a
 /// file, and this does nothing.
@@ -103,5 +118,20 @@ mod tests {
         assert_eq!(copy_new(&path, &copy).unwrap(), 3);
         assert_eq!(fs::read(&copy).unwrap(), b"new");
         sync_dir(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_directory_to_write_in_is_a_directory_or_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(check_directory(dir.path()), Ok(()));
+        assert_eq!(check_directory(&dir.path().join("new")), Ok(()));
+        fs::write(dir.path().join("file"), b"").unwrap();
+        let err = check_directory(&dir.path().join("file")).unwrap_err();
+        assert!(err.ends_with("file: is a regular file, not a directory"), "{err}");
+        #[cfg(unix)]
+        {
+            let err = check_directory(Path::new("/dev/full")).unwrap_err();
+            assert_eq!(err, "/dev/full: is a character device, not a directory");
+        }
     }
 }

@@ -113,6 +113,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         anyhow::bail!("--policy names an upgrade path of a chain: give the chain with --chain");
     }
     options.chain = super::check::profile(args.chain, args.policy)?;
+    // `--out` names a directory: anything else is said for what it is before any work.
+    if let Some(out) = &args.out {
+        if let Err(why) = input_files::output::check_directory(out) {
+            eprintln!("error: --out {}", compat_checker::escape::shown(&why));
+            return Ok(Outcome::BadInput);
+        }
+    }
     options.out = args.out;
     options.address_length = args.address_length;
     options.max_failures = args.max_failures;
