@@ -227,18 +227,43 @@ pub fn store_from_snapshot(
     dir: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(RedbStore, crate::snapshot::SnapshotInfo, Manifest), DevnetError> {
+    let about = |e: crate::snapshot::SnapshotError| if file == origin { e } else { e.about(origin) };
+    // What the snapshot is, from its header and footer, before a byte of it is imported.
+    let head = crate::snapshot::read_info(file).map_err(about)?;
+    let manifest = chain_manifest(&head, origin)?;
     let mut store = create_persistent(dir)?;
-    let info = crate::snapshot::import(file, &mut store, 50_000, progress).map_err(|e| {
-        if file == origin {
-            e
-        } else {
-            e.about(origin)
-        }
-    })?;
-    let manifest = Manifest::parse(&info.chain.to_string(), origin)?;
+    let info = crate::snapshot::import(file, &mut store, 50_000, progress).map_err(about)?;
     store.commit_block(WriteBatch::new(), info.height)?;
     save_manifest(&mut store, &manifest)?;
     Ok((store, info, manifest))
+}
+
+/// The devnet manifest a snapshot carries as its chain parameters; a snapshot that is not a
+/// devnet chain's (a rehearsal's output of a backup or a JSON Lines state, another width) is
+/// said to be what it is, and why the devnet cannot run it.
+fn chain_manifest(info: &crate::snapshot::SnapshotInfo, origin: &Path) -> Result<Manifest, DevnetError> {
+    if let Some(rehearsal) = info.chain.get("rehearsal") {
+        let field = |key: &str| rehearsal.get(key).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+        return Err(DevnetError::bad_input(format!(
+            "{}: a rehearsal's output (the migrated state of {}, a {} state, upgraded from {} to {}), not a devnet \
+             chain: it carries no devnet manifest (accounts, block budget, release schedule) for a node to run it \
+             with; the devnet imports what `devnet snapshot export` wrote, or a rehearsal's output of such a snapshot",
+            origin.display(),
+            field("state"),
+            field("format"),
+            field("from"),
+            field("to")
+        )));
+    }
+    if info.address_length != devchain::WIDTH {
+        return Err(DevnetError::bad_input(format!(
+            "{}: a state of {}-byte addresses; the devnet's chain has {}-byte ones",
+            origin.display(),
+            info.address_length,
+            devchain::WIDTH
+        )));
+    }
+    Manifest::parse(&info.chain.to_string(), origin)
 }
 
 /// Opens the chain in `dir`, which must hold one: its store (never created here, and checked

@@ -138,3 +138,27 @@ fn what_the_status_holds_is_printed_escaped() {
     assert!(!text.lines().any(|l| l.starts_with("::")), "{text}");
     assert!(text.contains(r"bad\n::error file=x::injected\x1b[2J\0"), "{text}");
 }
+
+/// Importing a rehearsal's output of a backup said "unknown field rehearsal": it says what the
+/// file is, and why the devnet cannot run it, before importing anything.
+#[test]
+fn a_rehearsal_s_output_of_another_state_is_said_to_be_one() {
+    use migrations::store::{InMemoryStore, Store, WriteBatch};
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let mut store = InMemoryStore::new();
+    let mut batch = WriteBatch::new();
+    let tag = migrations::StructTag::parse("0x1::Coin::Balance", devchain::WIDTH).unwrap();
+    batch.put(migrations::AccountAddress::from_u64(7, devchain::WIDTH), tag, vec![1, 2, 3]);
+    store.apply(batch).unwrap();
+    let chain = serde_json::json!({"rehearsal": {"state": "backup/state.manifest", "format": "diem-backup", "from": "v1", "to": "v2"}});
+    let file = cwd.join("state.snap");
+    devnet::snapshot::export(&store, 0, chain, devchain::WIDTH, &file).unwrap();
+    let err = fails(2, &["snapshot", "import", "state.snap", "--data-dir", "d"], cwd);
+    assert!(
+        err.contains("state.snap: a rehearsal's output (the migrated state of backup/state.manifest, a diem-backup state, upgraded from v1 to v2), not a devnet chain"),
+        "{err}"
+    );
+    assert!(!err.contains("unknown field"), "{err}");
+    assert!(!cwd.join("d").exists(), "nothing was made");
+}
