@@ -195,3 +195,82 @@ fn each_of_many_wrong_declarations_is_reported_at_its_line() {
     }
     assert_eq!(err.lines().filter(|l| l.contains("no hand-written transform")).count(), n);
 }
+
+/// Rehearses the JSON Lines `state` from stdlib v1 to v2 (the committed registry and
+/// declarations) under the memory limit: exit code, JSON report, stderr.
+fn rehearse_jsonl(state: &Path) -> (Option<i32>, serde_json::Value, String) {
+    let o = run(&[
+        "rehearse",
+        "--state",
+        state.to_str().unwrap(),
+        "--from",
+        "stdlib/releases/v1",
+        "--to",
+        "stdlib/releases/v2",
+        "--registry",
+        "stdlib/registry.toml",
+        "--migrations",
+        "stdlib/migrations.toml",
+        "--format",
+        "json",
+    ]);
+    (o.status.code(), serde_json::from_slice(&o.stdout).unwrap_or_default(), text(&o.stderr))
+}
+
+/// A devnet genesis of `accounts` as JSON Lines, one resource a line.
+fn genesis_jsonl(accounts: u32) -> (usize, String) {
+    let store = devchain::Genesis { accounts, corrupt: 0 }.in_memory().unwrap();
+    let mut out = String::new();
+    for (tag, account, bytes) in store.iter() {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        out.push_str(&format!("{{\"address\":\"{account}\",\"type\":\"{tag}\",\"bytes\":\"0x{hex}\"}}\n"));
+    }
+    (store.len(), out)
+}
+
+/// A UTF-8 byte-order mark made a JSON Lines file unreadable ("not a state this tool reads").
+#[test]
+fn json_lines_that_start_with_a_byte_order_mark_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (resources, lines) = genesis_jsonl(3);
+    let path = dir.path().join("bom.jsonl");
+    std::fs::write(&path, format!("\u{feff}{lines}")).unwrap();
+    let (code, json, err) = rehearse_jsonl(&path);
+    assert_eq!(code, Some(0), "{err}\n{json:#}");
+    assert_eq!(json["state"]["resources"], resources, "{json:#}");
+    assert_eq!(json["state"]["problems"]["counts"], serde_json::json!({}), "{json:#}");
+}
+
+/// Two different values under one key were resolved last-wins with exit 0: the state is
+/// ambiguous, so incomplete (exit 2); the same bytes twice are only noted.
+#[test]
+fn two_values_under_one_key_make_the_state_incomplete_unless_they_are_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, lines) = genesis_jsonl(3);
+    let last = lines.lines().last().unwrap().to_owned();
+    let path = dir.path().join("twice.jsonl");
+
+    std::fs::write(&path, format!("{lines}{last}\n")).unwrap();
+    let (code, json, err) = rehearse_jsonl(&path);
+    assert_eq!(code, Some(0), "{err}\n{json:#}");
+    assert_eq!(json["state"]["problems"]["counts"], serde_json::json!({"duplicate": 1}), "{json:#}");
+    assert_eq!(json["complete"], true);
+
+    // The same key, other bytes (the value's last byte changed), given before the original.
+    let hex_end = last.rfind('"').unwrap();
+    let digit = if &last[hex_end - 1..hex_end] == "0" { "1" } else { "0" };
+    let other = format!("{}{digit}{}", &last[..hex_end - 1], &last[hex_end..]);
+    std::fs::write(&path, format!("{other}\n{lines}")).unwrap();
+    let (code, json, err) = rehearse_jsonl(&path);
+    assert_eq!(code, Some(2), "{err}\n{json:#}");
+    assert_eq!(json["state"]["problems"]["counts"]["conflict"], 1, "{json:#}");
+    assert_eq!(json["complete"], false);
+    let example = json["state"]["problems"]["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "conflict")
+        .unwrap()
+        .clone();
+    assert!(example["origin"].as_str().unwrap().ends_with("twice.jsonl:1"), "{example}");
+}

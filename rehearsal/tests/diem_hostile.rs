@@ -160,3 +160,40 @@ fn the_raw_address_scan_stops_at_its_budget_for_the_run() {
     assert_eq!(found, 0);
     assert_eq!(problems.counts.get(&ProblemKind::ScanBudget), Some(&1));
 }
+
+/// A problem's example quoted what the input held, whatever its length: an access path of
+/// 200 KB was quoted whole, in hex, in the example's key and message. Each field of an example
+/// is cut to a bound, saying how long it was.
+#[test]
+fn a_problem_example_quotes_a_bounded_part_of_the_input() {
+    use rehearsal::state::diem::blob::{blob_of, record_payload};
+    use rehearsal::state::diem::hash::{hex, Hashes, Prefix};
+    use rehearsal::state::diem::smt::RootBuilder;
+    let tmp = tempfile::tempdir().unwrap();
+    let top = tmp.path().join("backup");
+    std::fs::create_dir_all(top.join("state")).unwrap();
+    let hashes = Hashes::new(Prefix::Diem);
+    // One record of a well-known account, holding one entry under a path of an unknown kind.
+    let blob = blob_of(vec![(vec![7u8; 200_000], vec![0])]);
+    let key = hashes.account(AccountAddress::from_u64(0x10, W).as_bytes());
+    let payload = record_payload(&key, &blob);
+    let mut chunk = (payload.len() as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(&payload);
+    std::fs::write(top.join("state/0-.chunk"), chunk).unwrap();
+    let mut root = RootBuilder::new(hashes.clone());
+    root.add(&key, &hashes.blob(&blob));
+    let manifest = serde_json::json!({
+        "version": 7,
+        "root_hash": hex(&root.finish()),
+        "chunks": [{"first_idx": 0, "last_idx": 0, "first_key": hex(&key), "last_key": hex(&key), "blobs": "state/0-.chunk"}],
+    });
+    std::fs::write(top.join("state/state.manifest"), manifest.to_string()).unwrap();
+    let (_, problems) = read(&top, DiemOptions::default()).unwrap();
+    let example = problems.examples.iter().find(|p| p.kind == ProblemKind::UnresolvedKey).unwrap();
+    for (field, text) in
+        [("origin", &example.origin), ("key", example.key.as_ref().unwrap()), ("message", &example.message)]
+    {
+        assert!(text.len() < 600, "{field}: {} bytes", text.len());
+    }
+    assert!(example.message.ends_with("(400026 bytes in all)"), "{}", example.message);
+}

@@ -214,20 +214,18 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     let root_before = hasher.finish();
     phases.end(progress, "root-before", loaded.bytes, loaded.resources);
     // Keys given twice (an interchange file may repeat one): the store keeps the last, and the
-    // report says how many there were.
+    // report says how many there were; copies with other bytes make the state incomplete.
     let mut loaded = loaded;
     let stored = loaded.resources;
     if held < stored {
-        let duplicates = stored - held;
-        loaded.problems.add(
-            crate::state::Problem {
-                kind: crate::state::ProblemKind::Duplicate,
-                origin: info.path.clone(),
-                key: None,
-                message: format!("{duplicates} resources repeat a key read before them: the last one read is kept"),
-            },
-            0,
-        );
+        crate::state::duplicates::report(
+            &mut *source,
+            &context,
+            &store,
+            stored - held,
+            &info.path,
+            &mut loaded.problems,
+        )?;
     }
 
     // Every generic migration is made concrete for the instances the state holds (none: the

@@ -10,6 +10,7 @@
 
 pub mod detect;
 pub mod diem;
+pub mod duplicates;
 pub mod error;
 pub mod jsonl;
 pub mod problems;

@@ -7,6 +7,21 @@ use std::collections::BTreeMap;
 
 /// Examples kept per kind of problem.
 pub const EXAMPLES_PER_KIND: usize = 10;
+/// Longest origin, key or message an example keeps, in bytes: a path or a key from the input
+/// may be of any length (a 200 KB path was quoted whole).
+pub const MAX_EXAMPLE_TEXT: usize = 512;
+
+/// `text` cut to [`MAX_EXAMPLE_TEXT`] bytes at a character boundary, saying how long it was.
+fn bounded(text: String) -> String {
+    if text.len() <= MAX_EXAMPLE_TEXT {
+        return text;
+    }
+    let mut end = MAX_EXAMPLE_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", text.get(..end).unwrap_or_default(), text.len())
+}
 
 /// A kind of problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -32,6 +47,9 @@ pub enum ProblemKind {
     NonCanonical,
     /// Resources given more than once under one key (the last one read is kept).
     Duplicate,
+    /// A resource given more than once under one key with different bytes: which one the state
+    /// means is unknown (see `state::duplicates`).
+    Conflict,
     /// The raw address scan's budget for a run was spent: records it did not scan whole (their
     /// accounts, if still unknown, are counted as [`ProblemKind::UnresolvedAccount`]).
     ScanBudget,
@@ -77,7 +95,12 @@ impl Problems {
         *count += 1;
         self.skipped_resources += resources;
         if *count as usize <= EXAMPLES_PER_KIND {
-            self.examples.push(problem);
+            self.examples.push(Problem {
+                origin: bounded(problem.origin),
+                key: problem.key.map(bounded),
+                message: bounded(problem.message),
+                ..problem
+            });
         }
     }
 
