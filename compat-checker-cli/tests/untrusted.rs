@@ -274,3 +274,37 @@ fn two_values_under_one_key_make_the_state_incomplete_unless_they_are_the_same()
         .clone();
     assert!(example["origin"].as_str().unwrap().ends_with("twice.jsonl:1"), "{example}");
 }
+
+/// ESC and NUL from a JSON Lines state's types and addresses reached the terminal raw in the
+/// rehearsal's text report.
+#[test]
+fn the_rehearsal_s_text_report_escapes_what_the_state_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, lines) = genesis_jsonl(2);
+    let path = dir.path().join("hostile.jsonl");
+    let hostile = concat!(
+        r#"{"address":"0x1\u001b]0;pwned\u0007\u0000","type":"0x1::Coin::Balance","bytes":"00"}"#,
+        "\n",
+        r#"{"address":"0x1","type":"0x1::M::S\n::error file=x::injected\u001b[2J","bytes":"00"}"#,
+        "\n"
+    );
+    std::fs::write(&path, format!("{lines}{hostile}")).unwrap();
+    let o = run(&[
+        "rehearse",
+        "--state",
+        path.to_str().unwrap(),
+        "--from",
+        "stdlib/releases/v1",
+        "--to",
+        "stdlib/releases/v2",
+        "--registry",
+        "stdlib/registry.toml",
+        "--migrations",
+        "stdlib/migrations.toml",
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{out}{}", text(&o.stderr));
+    assert!(out.contains("input problems: 2"), "{out}");
+    assert!(!raw_control(&out), "{out:?}");
+    assert!(!out.lines().any(|l| l.starts_with("::")), "{out}");
+}
