@@ -241,6 +241,9 @@ impl Layouts {
         id: &str,
     ) -> Result<(StructTag, StructLayout), CatalogueError> {
         let key = (module.clone(), name.to_owned(), args.to_vec());
+        if let Some(found) = self.resolved.get(&key) {
+            return found.clone().map_err(|message| CatalogueError::Layout { id: id.to_owned(), message });
+        }
         let found = self.resolved.entry(key).or_insert_with(|| {
             let datatype = DatatypeRef {
                 module: module.clone(),

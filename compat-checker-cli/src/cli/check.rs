@@ -97,9 +97,14 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
         let label = args.release.map_or_else(|| releases::label(&name(args.new)), str::to_owned);
         let problems = declaration_problems(&old, &new, &label, declarations, registry.as_ref());
         if !problems.is_empty() {
+            // One write: a file of 100,000 wrong declarations is as many lines.
+            let mut text = String::new();
             for p in &problems {
-                eprintln!("error: {}", compat_checker::escape::shown(p));
+                text.push_str("error: ");
+                text.push_str(&compat_checker::escape::shown(p));
+                text.push('\n');
             }
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
             return Ok(Outcome::BadInput);
         }
     }
