@@ -97,7 +97,8 @@ mod tests {
         assert_eq!(workflow_data("50%\n::error::x"), "50%25\\n::error::x");
         assert_eq!(workflow_property("a:b,c\nd"), "a%3Ab%2Cc\\nd");
         let mut t = Text::new();
-        let _ = writeln!(t, "name: {}", "pkg\n::error file=x::injected\x1b[2J");
+        let name = "pkg\n::error file=x::injected\x1b[2J";
+        let _ = writeln!(t, "name: {name}");
         let _ = writeln!(t, "second");
         assert_eq!(t.as_str(), "name: pkg\\n::error file=x::injected\\x1b[2J\nsecond\n");
     }

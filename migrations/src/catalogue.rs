@@ -227,8 +227,11 @@ fn canonical(d: &Declaration, need: &Need) -> String {
 /// arguments: declarations of one struct (valid or not) resolve its layouts once.
 #[derive(Debug, Default)]
 struct Layouts {
-    resolved: BTreeMap<(ModuleId, String, Vec<TypeTag>), Result<(StructTag, StructLayout), String>>,
+    resolved: BTreeMap<(ModuleId, String, Vec<TypeTag>), Resolved>,
 }
+
+/// A struct's tag and layout in one release, or why it has none.
+type Resolved = Result<(StructTag, StructLayout), String>;
 
 impl Layouts {
     /// The tag and layout of `module::name<args>` in the release `index` holds; errors name `id`.

@@ -134,8 +134,8 @@ pub fn encode_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// A line for people: at most 80 characters of it.
-fn shown(s: &str) -> String {
+/// A line (or a field) for people: at most 80 characters of it, escaped.
+pub(crate) fn shown(s: &str) -> String {
     let mut out: String = s.chars().take(80).flat_map(char::escape_default).collect();
     if s.chars().count() > 80 {
         out.push('…');

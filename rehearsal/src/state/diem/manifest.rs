@@ -7,7 +7,7 @@
 //! ([`inside`]); any other is refused with a one-line reason, and nothing is read through it.
 
 use super::hash::Hash;
-use crate::state::jsonl::GZIP_MAGIC;
+use crate::state::jsonl::{shown, GZIP_MAGIC};
 use crate::state::StateError;
 use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
@@ -137,7 +137,7 @@ impl Manifest {
             });
         }
         let root_hash = parse_hash(&json.root_hash)
-            .ok_or_else(|| bad(format!("root_hash {:?} is not 64 hex digits", json.root_hash)))?;
+            .ok_or_else(|| bad(format!("root_hash `{}` is not 64 hex digits", shown(&json.root_hash))))?;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -151,7 +151,7 @@ impl Manifest {
         let mut next_idx = 0u64;
         for (i, c) in json.chunks.into_iter().enumerate() {
             let key = |s: &str, what: &str| {
-                parse_hash(s).ok_or_else(|| bad(format!("chunk {i}: {what} {s:?} is not 64 hex digits")))
+                parse_hash(s).ok_or_else(|| bad(format!("chunk {i}: {what} `{}` is not 64 hex digits", shown(s))))
             };
             let first_key = key(&c.first_key, "first_key")?;
             let last_key = key(&c.last_key, "last_key")?;
@@ -164,7 +164,7 @@ impl Manifest {
             }
             next_idx = c.last_idx.saturating_add(1);
             let relative = safe_relative(&c.blobs).ok_or_else(|| {
-                bad(format!("chunk {i}: handle {:?} is not a relative path inside the backup", c.blobs))
+                bad(format!("chunk {i}: handle `{}` is not a relative path inside the backup", shown(&c.blobs)))
             })?;
             let beside = relative.file_name().map(|n| dir.join(n));
             let missing = |chunk: PathBuf, reason: String| StateError::MissingChunk {
