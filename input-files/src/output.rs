@@ -21,18 +21,16 @@ pub fn create_new(path: &Path) -> io::Result<File> {
 
 /// Replaces `path` with a file holding `bytes`, never writing through a link: written under
 /// `partial` (its sibling; a leftover there is removed first, a link itself and never what it
-/// points to), synced, then renamed over `path`, so a reader finds the old file or the new one.
-/// The directory entry is not synced: see [`sync_dir`] for a file that must survive a power loss.
+/// points to), then renamed over `path`, so a reader finds the old file or the new one. Nothing
+/// is synced (a node publishes its status view this way after every block): a file that must
+/// survive a power loss is synced by its writer, and its directory with [`sync_dir`].
 pub fn replace(path: &Path, partial: &Path, bytes: &[u8]) -> io::Result<()> {
     match fs::remove_file(partial) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let written = create_new(partial).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
+    let written = create_new(partial).and_then(|mut file| file.write_all(bytes));
     match written.and_then(|()| fs::rename(partial, path)) {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -47,16 +45,14 @@ pub fn replace(path: &Path, partial: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Copies the regular file `from` into the new file `to` ([`create_new`]: nothing at `to` is
-/// replaced or followed). Returns the bytes copied.
+/// replaced or followed), not synced. Returns the bytes copied.
 pub fn copy_new(from: &Path, to: &Path) -> io::Result<u64> {
     let mut source = File::open(from)?;
     if !source.metadata()?.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{}: not a regular file", from.display())));
     }
     let mut target = create_new(to)?;
-    let copied = io::copy(&mut source, &mut target)?;
-    target.sync_all()?;
-    Ok(copied)
+    io::copy(&mut source, &mut target)
 }
 
 /// Whether `dir` can be a directory to write in: absent (to be made), or a directory (a link to
