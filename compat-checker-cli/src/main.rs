@@ -255,7 +255,7 @@ fn main() -> ExitCode {
                 }
                 message.push_str(&part);
             }
-            eprintln!("error: {message}");
+            eprintln!("error: {}", compat_checker::escape::shown(&message));
             ExitCode::from(2)
         }
     }

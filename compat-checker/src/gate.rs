@@ -13,12 +13,12 @@
 use crate::chain::{Chain, ChainVerdict, Profile};
 use crate::config::Config;
 use crate::finding::{Concern, Finding, Status};
-use binary_format::{Module, ModuleId};
+use binary_format::{Address, Module, ModuleId};
 use layout_diff::diff::lineage::lineage_name;
 use layout_diff::storage::{Cause, Need, Storage};
 use layout_diff::{Class, Diff, RuleId};
 use releases::graph::{DependencyGraph, Versions};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use upgrade_spec::declarations::{Declaration, Declarations};
 use upgrade_spec::registry::Registry;
 
@@ -78,9 +78,7 @@ pub fn declaration_for<'d>(
     let module = lineage_name(&need.new_module, registry);
     let (from, to) = (need.old_module.address, need.new_module.address);
     if need.in_place() {
-        d.entries().iter().find(|e| {
-            e.release == release && e.module == module && e.struct_name == need.name && e.from == from && e.to == to
-        })
+        d.all_at(&module, &need.name, from, to).find(|e| e.release == release)
     } else {
         d.find(&module, &need.name, from, to)
     }
@@ -97,16 +95,26 @@ impl Gate<'_> {
             .unwrap_or_default();
         let Some(declarations) = self.declarations else { return out };
         let at = |d: &Declaration| format!("{}:{}: migration `{}`", declarations.origin.display(), d.line, d.id);
+        // What each declaration is compared with, indexed once by what a declaration names (its
+        // module's lineage name, struct and addresses): one pass over the declarations, however
+        // many there are.
+        let lineage = |id: &ModuleId| lineage_name(id, self.registry);
+        let mut moves: BTreeMap<(Address, String), (&ModuleId, &ModuleId)> = BTreeMap::new();
+        for (from, to) in &diff.lineage.moves {
+            moves.entry((from.address, lineage(to))).or_insert((from, to));
+        }
+        let mut needed: BTreeSet<(String, &str, Address, Address)> = BTreeSet::new();
+        let mut in_place: BTreeSet<(String, &str, Address)> = BTreeSet::new();
+        for n in needs {
+            let name = lineage(&n.new_module);
+            if n.in_place() {
+                in_place.insert((name.clone(), n.name.as_str(), n.old_module.address));
+            }
+            needed.insert((name, n.name.as_str(), n.old_module.address, n.new_module.address));
+        }
         for d in declarations.entries() {
-            let module_of = |id: &ModuleId| lineage_name(id, self.registry) == d.module;
-            let moved = diff.lineage.moves.iter().find(|(from, to)| from.address == d.from && module_of(to));
-            let matched = needs.iter().any(|n| {
-                n.name == d.struct_name
-                    && module_of(&n.new_module)
-                    && n.old_module.address == d.from
-                    && n.new_module.address == d.to
-            });
-            if matched {
+            let moved = moves.get(&(d.from, d.module.clone())).copied();
+            if needed.contains(&(d.module.clone(), d.struct_name.as_str(), d.from, d.to)) {
                 continue;
             }
             if d.is_in_place() {
@@ -143,9 +151,7 @@ impl Gate<'_> {
                     d.to
                 )),
                 None if d.release == release
-                    && needs.iter().any(|n| {
-                        n.in_place() && n.name == d.struct_name && module_of(&n.new_module) && n.old_module.address == d.from
-                    }) =>
+                    && in_place.contains(&(d.module.clone(), d.struct_name.as_str(), d.from)) =>
                 {
                     out.push(format!(
                         "{}: declares {}::{} versioned from {} to {}, but the module did not move: declare it in place (from = to = {})",

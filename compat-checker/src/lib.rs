@@ -9,6 +9,7 @@ pub mod advice;
 pub mod chain;
 pub mod check;
 pub mod config;
+pub mod escape;
 pub mod finding;
 pub mod gate;
 pub mod layout;

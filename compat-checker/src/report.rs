@@ -3,6 +3,7 @@
 
 use crate::advice::CommonCause;
 use crate::chain::ChainVerdict;
+use crate::escape::{shown, workflow_data, workflow_property};
 use crate::finding::{Concern, Finding, Status};
 use binary_format::ModuleId;
 use layout_diff::storage::{Cause, Need, Storage};
@@ -309,7 +310,8 @@ impl Report {
     }
 
     /// Text for people: both verdicts, then the changes grouped by module, long lines wrapped
-    /// and repeats folded; `color` adds ANSI colours.
+    /// and repeats folded; `color` adds ANSI colours. Every name and message is [`shown`]: what
+    /// a release holds never reaches the terminal (or a CI log) as a control character.
     pub fn to_text(&self, color: bool) -> String {
         let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() };
         let mut out = String::new();
@@ -318,8 +320,14 @@ impl Report {
             Verdict::UpgradeWithMigrations => "33",
             Verdict::Blocked => "1;31",
         };
-        let _ = writeln!(out, "{} -> {}: {}", self.old, self.new, paint(verdict_color, self.verdict.as_str()));
-        out.push_str(&wrap(&self.summary, "", "  ", WIDTH));
+        let _ = writeln!(
+            out,
+            "{} -> {}: {}",
+            shown(&self.old),
+            shown(&self.new),
+            paint(verdict_color, self.verdict.as_str())
+        );
+        out.push_str(&wrap(&shown(&self.summary), "", "  ", WIDTH));
         let ch = &self.chain;
         let protocol = ch.protocol_version.map(|v| format!(", protocol {v}")).unwrap_or_default();
         let _ = writeln!(
@@ -327,7 +335,7 @@ impl Report {
             "chain: {} ({}{protocol}; {}), gate: {}",
             ch.chain,
             ch.policy,
-            ch.decided,
+            shown(&ch.decided),
             match self.gate {
                 GateOn::Chain => "chain",
                 GateOn::Storage => "storage",
@@ -347,13 +355,13 @@ impl Report {
             c.allowed
         );
         for p in &self.problems {
-            out.push_str(&wrap(&format!("{} {p}", paint("1;31", "problem:")), "", "  ", WIDTH));
+            out.push_str(&wrap(&format!("{} {}", paint("1;31", "problem:"), shown(p)), "", "  ", WIDTH));
         }
         for w in &self.warnings {
-            out.push_str(&wrap(&format!("{} {w}", paint("33", "warning:")), "", "  ", WIDTH));
+            out.push_str(&wrap(&format!("{} {}", paint("33", "warning:"), shown(w)), "", "  ", WIDTH));
         }
         for n in ch.notes.iter().chain(&self.storage.notes) {
-            out.push_str(&wrap(&format!("note: {n}"), "", "  ", WIDTH));
+            out.push_str(&wrap(&format!("note: {}", shown(n)), "", "  ", WIDTH));
         }
         if !ch.rejections.is_empty() {
             let _ = writeln!(
@@ -366,22 +374,27 @@ impl Report {
                 by_module.entry(&r.module).or_default().push(r);
             }
             for (module, rs) in by_module {
-                let _ = writeln!(out, "  {module}");
+                let _ = writeln!(out, "  {}", shown(&module.to_string()));
                 let mut by_rule: BTreeMap<&str, Vec<&crate::chain::Rejection>> = BTreeMap::new();
                 for r in rs {
                     by_rule.entry(r.rule.as_str()).or_default().push(r);
                 }
                 for (rule, rs) in by_rule {
                     for r in rs.iter().take(SHOWN) {
-                        out.push_str(&wrap(&format!("{rule}: {}", r.reason), "    ", "        ", WIDTH));
+                        out.push_str(&wrap(&format!("{rule}: {}", shown(&r.reason)), "    ", "        ", WIDTH));
                         if let (Some(o), Some(n)) = (&r.old, &r.new) {
-                            out.push_str(&wrap(&format!("{o} -> {n}"), "        ", "          ", WIDTH));
+                            out.push_str(&wrap(
+                                &format!("{} -> {}", shown(o), shown(n)),
+                                "        ",
+                                "          ",
+                                WIDTH,
+                            ));
                         }
                     }
                     if rs.len() > SHOWN {
                         let rest: Vec<&str> = rs.iter().skip(SHOWN).filter_map(|r| r.item.as_deref()).collect();
                         out.push_str(&wrap(
-                            &format!("and {} more like this: {}", rs.len() - SHOWN, rest.join(", ")),
+                            &format!("and {} more like this: {}", rs.len() - SHOWN, shown(&rest.join(", "))),
                             "    ",
                             "      ",
                             WIDTH,
@@ -407,7 +420,7 @@ impl Report {
                 if m.keys_change {
                     line.push_str(" — a container key type: the stored keys themselves change");
                 }
-                out.push_str(&wrap(&line, "  ", "    ", WIDTH));
+                out.push_str(&wrap(&shown(&line), "  ", "    ", WIDTH));
             }
             if self.storage.migrations.len() > listed {
                 let rest: Vec<String> = self
@@ -419,24 +432,29 @@ impl Report {
                         format!("{}::{}{}", m.module, m.struct_name, if m.declared { "" } else { " (not declared)" })
                     })
                     .collect();
-                out.push_str(&wrap(&format!("and {} more: {}", rest.len(), rest.join(", ")), "  ", "    ", WIDTH));
+                out.push_str(&wrap(
+                    &format!("and {} more: {}", rest.len(), shown(&rest.join(", "))),
+                    "  ",
+                    "    ",
+                    WIDTH,
+                ));
             }
         }
         for cause in &self.causes {
-            let _ = writeln!(out, "\n{}", paint("1", &format!("one cause: {}", cause.cause)));
+            let _ = writeln!(out, "\n{}", paint("1", &format!("one cause: {}", shown(&cause.cause))));
             out.push_str(&wrap(
                 &format!(
                     "{} changes ({} in structs, {} in function signatures): {}",
                     cause.changes.len(),
                     cause.structs,
                     cause.functions,
-                    fold_list(&cause.changes, 8)
+                    shown(&fold_list(&cause.changes, 8))
                 ),
                 "  ",
                 "    ",
                 WIDTH,
             ));
-            out.push_str(&wrap(&format!("fix: {}", cause.advice), "  ", "    ", WIDTH));
+            out.push_str(&wrap(&format!("fix: {}", shown(&cause.advice)), "  ", "    ", WIDTH));
         }
         let mut by_module: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
         for ch in &self.changes {
@@ -447,7 +465,7 @@ impl Report {
             by_module.entry(key).or_default().push(ch);
         }
         for (module, changes) in by_module {
-            let _ = writeln!(out, "\n{}", paint("1", &module));
+            let _ = writeln!(out, "\n{}", paint("1", &shown(&module)));
             // Repeats (same rule, status and advice) are shown SHOWN times, then folded.
             let mut groups: BTreeMap<(&str, &str, &str), Vec<usize>> = BTreeMap::new();
             for (i, ch) in changes.iter().enumerate() {
@@ -474,7 +492,7 @@ impl Report {
                 self.finding_text(&mut out, ch, &paint);
                 if let Some((n, rest)) = folded_after.get(&i) {
                     out.push_str(&wrap(
-                        &format!("and {n} more like this: {}", rest.join(", ")),
+                        &format!("and {n} more like this: {}", shown(&rest.join(", "))),
                         "            ",
                         "              ",
                         WIDTH,
@@ -499,33 +517,33 @@ impl Report {
             paint(code, status),
             ch.class().as_str(),
             ch.rule.as_str(),
-            what(ch),
-            ch.message
+            shown(&what(ch)),
+            shown(&ch.message)
         );
         // The columns take a third of the line: only a long message wraps.
         out.push_str(&wrap(&head, "", "            ", HEAD_WIDTH));
         if let (Some(o), Some(n)) = (&ch.old, &ch.new) {
             if !o.is_empty() && !n.is_empty() && !ch.message.contains(n.as_str()) {
-                out.push_str(&wrap(&format!("{o} -> {n}"), "            ", "              ", WIDTH));
+                out.push_str(&wrap(&format!("{} -> {}", shown(o), shown(n)), "            ", "              ", WIDTH));
             }
         }
         if let Some(d) = ch.derivable {
             let _ = writeln!(out, "            transform: {}", if d { "derived" } else { "hand-written" });
         }
         if ch.is_breaking() || matches!(ch.status, Status::Unhandled { .. }) {
-            out.push_str(&wrap(&format!("fix: {}", ch.suggestion), "            ", "              ", WIDTH));
+            out.push_str(&wrap(&format!("fix: {}", shown(&ch.suggestion)), "            ", "              ", WIDTH));
         }
         match &ch.status {
             Status::Unhandled { missing } => {
                 for m in missing {
-                    out.push_str(&wrap(&format!("missing: {m}"), "            ", "              ", WIDTH));
+                    out.push_str(&wrap(&format!("missing: {}", shown(m)), "            ", "              ", WIDTH));
                 }
             }
             Status::Allowed { reason } => {
-                let _ = writeln!(out, "            allowed: {reason}");
+                let _ = writeln!(out, "            allowed: {}", shown(reason));
             }
             Status::Accepted { by } => {
-                let _ = writeln!(out, "            accepted by: {by}");
+                let _ = writeln!(out, "            accepted by: {}", shown(by));
             }
             _ => {}
         }
@@ -533,10 +551,11 @@ impl Report {
 
     /// GitHub Actions workflow commands: an error per unhandled change and per module the chain
     /// rejects (when gated on), a warning per handled breaking one, a notice with both verdicts.
-    /// Annotations carry `file=` where the module's file is known.
+    /// Annotations carry `file=` where the module's file is known. Every message and property
+    /// goes through [`workflow_data`] or [`workflow_property`]: one workflow command a line.
     pub fn to_github(&self) -> String {
-        let escape = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-        let prop = |s: &str| escape(s).replace(':', "%3A").replace(',', "%2C");
+        let escape = workflow_data;
+        let prop = workflow_property;
         let file = |f: Option<&String>| f.map(|f| format!("file={},", prop(f))).unwrap_or_default();
         let mut out = String::new();
         for ch in &self.changes {

@@ -87,7 +87,7 @@ fn release(chain: Chain, name: &str, body: &str) -> Release {
         })
         .collect();
     let options = LoadOptions { address_length: Some(len), detail: Detail::Signatures };
-    let r = from_modules(Path::new(name), ContainerKind::Folder, found, Vec::new(), options);
+    let r = from_modules(Path::new(name), ContainerKind::Folder, found, Default::default(), options);
     assert!(r.failures.is_empty(), "{:?}", r.failures);
     r
 }
@@ -207,7 +207,7 @@ fn folder(name: &str, t: &str, width: AddressLength) -> Release {
         .map(|m| (format!("{name}/{}.mv", m.name), write_module(m, width, &NoResolver).unwrap()))
         .collect();
     let options = LoadOptions { address_length: Some(width), detail: Detail::Signatures };
-    from_modules(Path::new(name), ContainerKind::Folder, found, Vec::new(), options)
+    from_modules(Path::new(name), ContainerKind::Folder, found, Default::default(), options)
 }
 
 /// A 32-byte release (Aptos and Sui widths).
@@ -322,7 +322,7 @@ fn a_declaration_whose_remedy_contradicts_the_release_is_a_problem_naming_it() {
             )
             .unwrap(),
         )],
-        Vec::new(),
+        Default::default(),
         LoadOptions { address_length: Some(AddressLength::Bytes16), detail: Detail::Signatures },
     );
     let new = moved("new", "struct S has key\n    a: u64\n    b: bool");

@@ -12,7 +12,7 @@
 use crate::data_dir::{DataDir, STAGING};
 use crate::error::DevnetError;
 use crate::manifest::{Manifest, MANIFEST_KEY};
-use input_files::durable;
+use input_files::output;
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
 use redb_store::{RedbStore, RedbStoreError, DB_FILE};
 use std::collections::BTreeMap;
@@ -206,13 +206,13 @@ pub fn replace_chain<T>(
     build: impl FnOnce(&Path) -> Result<T, DevnetError>,
 ) -> Result<T, DevnetError> {
     let staging = dir.join(staging);
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
-    }
-    std::fs::create_dir_all(&staging).map_err(|e| DevnetError::io(&staging, e))?;
+    // Whatever is under that name goes (a link itself, never what it leads to), and the staging
+    // directory is made new: the store is never built where a planted link leads.
+    crate::data_dir::remove_any(&staging)?;
+    std::fs::create_dir(&staging).map_err(|e| DevnetError::io(&staging, e))?;
     let built = build(&staging).and_then(|t| {
         std::fs::rename(staging.join(DB_FILE), dir.join(DB_FILE)).map_err(|e| DevnetError::io(dir, e))?;
-        durable::sync_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
+        output::sync_dir(dir).map_err(|e| DevnetError::io(dir, e))?;
         Ok(t)
     });
     let _ = std::fs::remove_dir_all(&staging);
@@ -230,18 +230,43 @@ pub fn store_from_snapshot(
     dir: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(RedbStore, crate::snapshot::SnapshotInfo, Manifest), DevnetError> {
+    let about = |e: crate::snapshot::SnapshotError| if file == origin { e } else { e.about(origin) };
+    // What the snapshot is, from its header and footer, before a byte of it is imported.
+    let head = crate::snapshot::read_info(file).map_err(about)?;
+    let manifest = chain_manifest(&head, origin)?;
     let mut store = create_persistent(dir)?;
-    let info = crate::snapshot::import(file, &mut store, 50_000, progress).map_err(|e| {
-        if file == origin {
-            e
-        } else {
-            e.about(origin)
-        }
-    })?;
-    let manifest = Manifest::parse(&info.chain.to_string(), origin)?;
+    let info = crate::snapshot::import(file, &mut store, 50_000, progress).map_err(about)?;
     store.commit_block(WriteBatch::new(), info.height)?;
     save_manifest(&mut store, &manifest)?;
     Ok((store, info, manifest))
+}
+
+/// The devnet manifest a snapshot carries as its chain parameters; a snapshot that is not a
+/// devnet chain's (a rehearsal's output of a backup or a JSON Lines state, another width) is
+/// said to be what it is, and why the devnet cannot run it.
+fn chain_manifest(info: &crate::snapshot::SnapshotInfo, origin: &Path) -> Result<Manifest, DevnetError> {
+    if let Some(rehearsal) = info.chain.get("rehearsal") {
+        let field = |key: &str| rehearsal.get(key).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+        return Err(DevnetError::bad_input(format!(
+            "{}: a rehearsal's output (the migrated state of {}, a {} state, upgraded from {} to {}), not a devnet \
+             chain: it carries no devnet manifest (accounts, block budget, release schedule) for a node to run it \
+             with; the devnet imports what `devnet snapshot export` wrote, or a rehearsal's output of such a snapshot",
+            origin.display(),
+            field("state"),
+            field("format"),
+            field("from"),
+            field("to")
+        )));
+    }
+    if info.address_length != devchain::WIDTH {
+        return Err(DevnetError::bad_input(format!(
+            "{}: a state of {}-byte addresses; the devnet's chain has {}-byte ones",
+            origin.display(),
+            info.address_length,
+            devchain::WIDTH
+        )));
+    }
+    Manifest::parse(&info.chain.to_string(), origin)
 }
 
 /// Opens the chain in `dir`, which must hold one: its store (never created here, and checked

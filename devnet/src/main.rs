@@ -160,7 +160,7 @@ fn main() -> ExitCode {
 /// The one line an error is printed as: its message, then each cause in its chain whose text
 /// the line does not already hold (most messages quote their cause; printing the chain as well
 /// would say it twice), with control characters escaped (a message may quote a path, a name or
-/// a library's text).
+/// a library's text: the one function every renderer uses, `compat_checker::escape::shown`).
 fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut line = e.to_string();
     let mut cause = e.source();
@@ -172,7 +172,7 @@ fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cause = c.source();
     }
-    line.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+    compat_checker::escape::shown(&line).into_owned()
 }
 
 #[cfg(test)]

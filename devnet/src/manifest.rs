@@ -129,7 +129,7 @@ impl Manifest {
     /// setting beyond what a block carries is not checked here ([`Manifest::check_settings`]):
     /// a chain that holds one (kept by an older devnet) must still open, so that `devnet run`
     /// can change it back.
-    fn validate(&self, origin: &Path) -> Result<(), DevnetError> {
+    pub(crate) fn validate(&self, origin: &Path) -> Result<(), DevnetError> {
         let bad = |what: String| DevnetError::bad_input(format!("{}: {what}", origin.display()));
         if self.format != FORMAT || self.version != VERSION {
             return Err(bad(format!(

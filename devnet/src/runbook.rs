@@ -165,7 +165,8 @@ pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress)
     // goes when the dry run ends, and if the dry run is killed, the next command removes it.
     drop(store);
     let copy = Scratch::new(&data, DRY_RUN)?;
-    std::fs::copy(dir.join(DB_FILE), copy.path().join(DB_FILE)).map_err(|e| DevnetError::io(&dir.join(DB_FILE), e))?;
+    input_files::output::copy_new(&dir.join(DB_FILE), &copy.path().join(DB_FILE))
+        .map_err(|e| DevnetError::io(&dir.join(DB_FILE), e))?;
     let (store, manifest) = open_chain(copy.path())?;
     Runbook { dir: copy.path().to_path_buf(), view: None, options, steps: Vec::new(), progress }.run(store, manifest)
 }
@@ -344,6 +345,13 @@ impl Runbook<'_> {
     fn backup(&mut self, node: &mut Node, from: u32) -> Result<(PathBuf, snapshot::SnapshotInfo, Census), DevnetError> {
         let dir = self.dir.join(BACKUP_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| DevnetError::io(&dir, e))?;
+        // The backup goes inside the data directory: never where a link under that name leads.
+        if std::fs::symlink_metadata(&dir).map_err(|e| DevnetError::io(&dir, e))?.file_type().is_symlink() {
+            return Err(DevnetError::bad_input(format!(
+                "{}: a symbolic link, not a directory: backups are written only inside the data directory",
+                dir.display()
+            )));
+        }
         let height = node.height();
         let name = |n: u32| match n {
             0 => format!("h{height}-v{from}.snapshot"),

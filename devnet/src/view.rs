@@ -21,9 +21,12 @@ use std::path::{Path, PathBuf};
 use vm_hooks::Status;
 
 const FORMAT: &str = "move-devnet-status-view";
-/// A view is the size of the on-chain status (quarantined accounts included) and a few hundred
-/// bytes more; anything much larger is not one.
-const MAX_VIEW_BYTES: u64 = 256 << 20;
+/// The largest view published or read: the on-chain status in hex (quarantined accounts
+/// included: 16 MiB is some 30,000 of them with their reasons) and a few hundred bytes more. A
+/// node whose view would be larger publishes none (`status` then says the store is in use); a
+/// larger file is not read, so a forged one costs `status` no more than this, parsed (a 200 MB
+/// one took 8.75 GB).
+pub const MAX_VIEW_BYTES: u64 = 16 << 20;
 
 /// A view a running node published: what `status` shows, as of its last block.
 #[derive(Debug, Clone)]
@@ -84,8 +87,13 @@ impl Publisher {
             journal: node.store().node_value(JOURNAL_KEY)?.map(|j| String::from_utf8_lossy(&j).into_owned()),
             status: status.iter().map(|b| format!("{b:02x}")).collect(),
         };
-        std::fs::write(&self.partial, serde_json::to_vec(&stored)?)?;
-        std::fs::rename(&self.partial, &self.file)?;
+        let bytes = serde_json::to_vec(&stored)?;
+        if bytes.len() as u64 > MAX_VIEW_BYTES {
+            return Err(format!("a view of {} bytes, more than {MAX_VIEW_BYTES}", bytes.len()).into());
+        }
+        // Created new and renamed into place: a link planted under either name is replaced,
+        // never written through.
+        input_files::output::replace(&self.file, &self.partial, &bytes)?;
         Ok(())
     }
 }
@@ -112,6 +120,12 @@ pub fn published(dir: &Path) -> Result<Option<Published>, DevnetError> {
     let stored: Stored = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     if stored.format != FORMAT {
         return Err(bad(format!("format {:?}", stored.format)));
+    }
+    // What the store's own readers check, checked here too: the view is a file anyone who can
+    // write the data directory can forge.
+    stored.manifest.validate(&file)?;
+    if let Some(journal) = &stored.journal {
+        crate::runbook::Journal::decode(journal.as_bytes())?;
     }
     let hex = stored.status.as_bytes();
     if !hex.len().is_multiple_of(2) {

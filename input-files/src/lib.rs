@@ -6,8 +6,10 @@
 //! [`read`], [`read_to_string`] or [`open`], which refuse anything but a regular file (unless
 //! the caller's user asked for special files with [`Kind::allowing_special_files`]) and never
 //! read more than the limit plus one byte. The error names the file and says what it was.
+//!
+//! What the tools write goes through [`output`]: a new file, never written through a link.
 
-pub mod durable;
+pub mod output;
 
 use std::fs::File;
 use std::io::Read;
@@ -63,7 +65,17 @@ impl InputError {
 }
 
 fn file_type_name(meta: &std::fs::Metadata) -> &'static str {
-    let t = meta.file_type();
+    describe(&meta.file_type())
+}
+
+/// What a file of type `t` is, for messages: "a directory", "a FIFO", "a symbolic link", ...
+pub fn describe(t: &std::fs::FileType) -> &'static str {
+    if t.is_file() {
+        return "a regular file";
+    }
+    if t.is_symlink() {
+        return "a symbolic link";
+    }
     if t.is_dir() {
         return "a directory";
     }

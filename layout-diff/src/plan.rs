@@ -55,6 +55,9 @@ pub struct PlannedNeed {
     pub need: Need,
     /// The declaration that migrates it, if any.
     pub declared: Declared,
+    /// Further declarations of this very change for this release (positions): one change has
+    /// one migration, so each of these is an error.
+    pub duplicates: Vec<usize>,
 }
 
 /// What the upgrade needs for its stored data: the one judgement.
@@ -82,9 +85,10 @@ impl Plan {
         }
     }
 
-    /// Whether the declaration at position `i` migrates one of the needs.
+    /// Whether the declaration at position `i` migrates one of the needs (or declares one a
+    /// second time).
     pub fn uses(&self, i: usize) -> bool {
-        self.needs.iter().any(|n| n.declared == Declared::By(i))
+        self.needs.iter().any(|n| n.declared == Declared::By(i) || n.duplicates.contains(&i))
     }
 }
 
@@ -107,29 +111,34 @@ pub fn plan(upgrade: &Upgrade<'_>) -> Plan {
     let needs = needs_migration_in(&stored, upgrade.old, upgrade.new, &diff)
         .into_iter()
         .map(|need| {
-            let declared = match upgrade.declarations {
-                None => Declared::Not,
+            let (declared, duplicates) = match upgrade.declarations {
+                None => (Declared::Not, Vec::new()),
                 Some(d) => declared(d, upgrade, &need),
             };
-            PlannedNeed { need, declared }
+            PlannedNeed { need, declared, duplicates }
         })
         .collect();
     Plan { diff, stored, needs }
 }
 
-/// The declaration of `need` for this upgrade (see the module docs for the rule).
-fn declared(declarations: &Declarations, upgrade: &Upgrade<'_>, need: &Need) -> Declared {
+/// The declaration of `need` for this upgrade (see the module docs for the rule), and the
+/// further declarations of it for this release, which are errors.
+fn declared(declarations: &Declarations, upgrade: &Upgrade<'_>, need: &Need) -> (Declared, Vec<usize>) {
     let module = upgrade.lineage_name(&need.new_module);
     let (from, to) = (need.old_module.address, need.new_module.address);
     let mut other = None;
+    let mut ours = Vec::new();
     for i in declarations.positions_at(&module, &need.name, from, to) {
         match declarations.entries().get(i) {
-            Some(d) if d.release == *upgrade.release => return Declared::By(i),
+            Some(d) if d.release == *upgrade.release => ours.push(i),
             Some(_) => {
                 other.get_or_insert(i);
             }
             None => {}
         }
     }
-    other.map_or(Declared::Not, Declared::ForAnotherRelease)
+    match ours.split_first() {
+        Some((first, rest)) => (Declared::By(*first), rest.to_vec()),
+        None => (other.map_or(Declared::Not, Declared::ForAnotherRelease), Vec::new()),
+    }
 }

@@ -95,6 +95,19 @@ pub enum CatalogueError {
         /// The name it gives.
         handler: String,
     },
+    /// A second declaration of a change another declaration of this release already migrates:
+    /// one change has one migration.
+    #[error("migration `{id}` (line {line}) migrates the same change as `{first}` (line {first_line}): one change has one migration")]
+    Duplicate {
+        /// The declaration's id.
+        id: String,
+        /// Its line.
+        line: usize,
+        /// The declaration that migrates the change.
+        first: String,
+        /// Its line.
+        first_line: usize,
+    },
     /// A declaration of one of this upgrade's changes that names another release: it does not
     /// run in this one.
     #[error("migration `{id}` (line {line}) migrates a change of {release}, but names release {declared}")]
@@ -333,6 +346,46 @@ impl<'a> CatalogueBuilder<'a> {
     }
 }
 
+/// Struct layouts of one release resolved while a catalogue is built, by module, struct and type
+/// arguments: declarations of one struct (valid or not) resolve its layouts once.
+#[derive(Debug, Default)]
+struct Layouts {
+    resolved: BTreeMap<(ModuleId, String, Vec<TypeTag>), Resolved>,
+}
+
+/// A struct's tag and layout in one release, or why it has none.
+type Resolved = Result<(StructTag, StructLayout), String>;
+
+impl Layouts {
+    /// The tag and layout of `module::name<args>` in the release `index` holds; errors name `id`.
+    fn get(
+        &mut self,
+        index: &ReleaseIndex<'_>,
+        module: &ModuleId,
+        name: &str,
+        args: &[TypeTag],
+        id: &str,
+    ) -> Result<(StructTag, StructLayout), CatalogueError> {
+        let key = (module.clone(), name.to_owned(), args.to_vec());
+        if let Some(found) = self.resolved.get(&key) {
+            return found.clone().map_err(|message| CatalogueError::Layout { id: id.to_owned(), message });
+        }
+        let found = self.resolved.entry(key).or_insert_with(|| {
+            let datatype = DatatypeRef {
+                module: module.clone(),
+                name: name.to_owned(),
+                type_args: args.iter().map(TypeTag::to_type).collect(),
+            };
+            let tag = StructTag::from_datatype(&datatype, index.address_length()).map_err(|e| e.to_string())?;
+            match index.layout_of_datatype(&datatype).map_err(|e: LayoutError| e.to_string())? {
+                Layout::Struct(s) => Ok((tag, *s)),
+                other => Err(format!("{name} is not a struct: {other}")),
+            }
+        });
+        found.clone().map_err(|message| CatalogueError::Layout { id: id.to_owned(), message })
+    }
+}
+
 impl Catalogue {
     /// A builder of the catalogue of the upgrade `old` -> `new`, the new release labelled
     /// `release` (as declarations name it), with state keys of `address_length`.
@@ -366,6 +419,13 @@ impl Catalogue {
     ) -> (Catalogue, Vec<CatalogueError>) {
         let mut errors = Vec::new();
         let mut entries = Vec::new();
+        // Each release indexed once, and each struct's layouts resolved once, however many
+        // declarations name it.
+        let indexes = (
+            ReleaseIndex::new(upgrade.old.iter().copied(), address_length),
+            ReleaseIndex::new(upgrade.new.iter().copied(), address_length),
+        );
+        let (mut old_layouts, mut new_layouts) = (Layouts::default(), Layouts::default());
         let mut catalogue = Catalogue {
             entries: Vec::new(),
             old: upgrade.old.iter().map(|m| (*m).clone()).collect(),
@@ -399,6 +459,16 @@ impl Catalogue {
                     None
                 }
             };
+            if let Some(first) = decl {
+                for d in planned.duplicates.iter().filter_map(|&i| declarations.entries().get(i)) {
+                    errors.push(CatalogueError::Duplicate {
+                        id: d.id.clone(),
+                        line: d.line,
+                        first: first.id.clone(),
+                        first_line: first.line,
+                    });
+                }
+            }
             let Some(decl) = decl else {
                 errors.push(CatalogueError::Undeclared {
                     struct_name: need.name.clone(),
@@ -424,17 +494,27 @@ impl Catalogue {
                 from: need.old_module.clone(),
                 to: need.new_module.clone(),
                 transform,
-                checksum: Checksum(Sha256::digest(canonical(decl, need).as_bytes()).into()),
+                // Computed once the entry validates: an invalid one is never recorded.
+                checksum: Checksum([0; 32]),
                 generic: !need.new.type_params.is_empty(),
             };
             // Validate by making the instance every stored value of it would use (non-phantom
             // type parameters probed with u64).
             let probe: Vec<TypeTag> = need.new.type_params.iter().map(|_| TypeTag::U64).collect();
-            if let Err(e) = catalogue.instance(&entry, &probe) {
+            let made = match &indexes {
+                (Ok(old_index), Ok(new_index)) => {
+                    catalogue.instance_in((old_index, &mut old_layouts), (new_index, &mut new_layouts), &entry, &probe)
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    Err(CatalogueError::Layout { id: entry.id.clone(), message: e.to_string() })
+                }
+            };
+            if let Err(e) = made {
                 errors.push(e);
                 continue;
             }
-            entries.push(entry);
+            entries
+                .push(Entry { checksum: Checksum(Sha256::digest(canonical(decl, need).as_bytes()).into()), ..entry });
         }
         // Declarations of this release that migrate nothing of this upgrade.
         for (i, decl) in declarations.entries().iter().enumerate() {
@@ -470,33 +550,26 @@ impl Catalogue {
         self.entries.iter().find(|e| e.id == id)
     }
 
-    fn layout(
-        &self,
-        modules: &[Module],
-        module: &ModuleId,
-        name: &str,
-        args: &[TypeTag],
-        id: &str,
-    ) -> Result<(StructTag, StructLayout), CatalogueError> {
-        let err = |message: String| CatalogueError::Layout { id: id.to_owned(), message };
-        let datatype = DatatypeRef {
-            module: module.clone(),
-            name: name.to_owned(),
-            type_args: args.iter().map(TypeTag::to_type).collect(),
-        };
-        let tag = StructTag::from_datatype(&datatype, self.address_length).map_err(|e| err(e.to_string()))?;
-        let index =
-            ReleaseIndex::new(modules.iter(), self.address_length).map_err(|e: LayoutError| err(e.to_string()))?;
-        match index.layout_of_datatype(&datatype).map_err(|e: LayoutError| err(e.to_string()))? {
-            Layout::Struct(s) => Ok((tag, *s)),
-            other => Err(err(format!("{name} is not a struct: {other}"))),
-        }
-    }
-
     /// The entry made concrete for stored instances with these type arguments.
     pub fn instance(&self, entry: &Entry, type_args: &[TypeTag]) -> Result<Instance, CatalogueError> {
-        let (old_tag, old_layout) = self.layout(&self.old, &entry.from, &entry.struct_name, type_args, &entry.id)?;
-        let (new_tag, new_layout) = self.layout(&self.new, &entry.to, &entry.struct_name, type_args, &entry.id)?;
+        let err = |e: LayoutError| CatalogueError::Layout { id: entry.id.clone(), message: e.to_string() };
+        let old_index = ReleaseIndex::new(self.old.iter(), self.address_length).map_err(err)?;
+        let new_index = ReleaseIndex::new(self.new.iter(), self.address_length).map_err(err)?;
+        self.instance_in((&old_index, &mut Layouts::default()), (&new_index, &mut Layouts::default()), entry, type_args)
+    }
+
+    /// [`Catalogue::instance`] with each release indexed, beside the layouts resolved in it so
+    /// far.
+    fn instance_in(
+        &self,
+        (old_index, old_layouts): (&ReleaseIndex<'_>, &mut Layouts),
+        (new_index, new_layouts): (&ReleaseIndex<'_>, &mut Layouts),
+        entry: &Entry,
+        type_args: &[TypeTag],
+    ) -> Result<Instance, CatalogueError> {
+        let (old_tag, old_layout) =
+            old_layouts.get(old_index, &entry.from, &entry.struct_name, type_args, &entry.id)?;
+        let (new_tag, new_layout) = new_layouts.get(new_index, &entry.to, &entry.struct_name, type_args, &entry.id)?;
         let compiled = match &entry.transform {
             Transform::Derived { renames, defaults } => {
                 let bad = |source: PlanError| CatalogueError::Transform { id: entry.id.clone(), source };

@@ -6,9 +6,18 @@
 //! - A Sui *framework snapshot*: `{ id, bytes, dependencies }`, alone or as a list.
 //!
 //! The kind is decided from the content: a file is taken to be of a kind only if it decodes as
-//! that kind with every byte used and every module starting with the Move magic.
+//! that kind with every byte used and every module starting with the Move magic. Before a file
+//! is decoded, its framing is walked ([`shape`]): no allocation, and a release of more than
+//! [`MAX_MODULES`] modules (or a container of as many tiny entries, which decoding would
+//! multiply in memory) is refused before anything is built for it.
 
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+mod shape;
+
+/// Most modules a release holds (the format's bound: a module handle index is a u16).
+pub const MAX_MODULES: usize = binary_format::limits::MAX_MODULES_PER_RELEASE as usize;
 
 /// Aptos `Any`: a typed extension payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,22 +111,57 @@ fn all_modules(code: &[Vec<u8>]) -> bool {
     !code.is_empty() && code.iter().all(|m| is_module(m))
 }
 
+/// Why a file is not read as a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerError {
+    /// No kind fits: why, for each kind.
+    NotAContainer(String),
+    /// A container of this kind, framed correctly, with more entries than a release holds.
+    TooManyModules { kind: ContainerKind, found: u64 },
+}
+
+impl fmt::Display for ContainerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContainerError::NotAContainer(reasons) => f.write_str(reasons),
+            ContainerError::TooManyModules { kind, found } => {
+                write!(f, "{} of {found} entries: a release holds at most {MAX_MODULES} modules", kind.describe())
+            }
+        }
+    }
+}
+
 /// Decodes `bytes` as the first container kind that fits, or says why none did.
-pub fn decode(bytes: &[u8]) -> Result<(ContainerKind, Found), String> {
+pub fn decode(bytes: &[u8]) -> Result<(ContainerKind, Found), ContainerError> {
     if is_module(bytes) {
         return Ok((ContainerKind::Module, vec![(String::new(), bytes.to_vec())]));
     }
+    // Each kind's framing first, in the order kinds are tried: a kind is decoded only if its
+    // framing holds, and a release of too many modules is refused before it is decoded.
     let mut reasons = Vec::new();
-    match bcs::from_bytes::<Vec<Vec<u8>>>(bytes) {
-        Ok(code) if all_modules(&code) => {
+    let mut framed = Vec::new();
+    for kind in [ContainerKind::Bundle, ContainerKind::AptosReleaseBundle, ContainerKind::SuiSnapshot] {
+        match shape::entries(kind, bytes) {
+            Ok(n) if n > MAX_MODULES as u64 => return Err(ContainerError::TooManyModules { kind, found: n }),
+            Ok(_) => framed.push(kind),
+            Err(why) => reasons.push(format!("as {}: {why}", kind.describe())),
+        }
+    }
+    let framed = |kind: ContainerKind| framed.contains(&kind);
+    let bundle = framed(ContainerKind::Bundle).then(|| bcs::from_bytes::<Vec<Vec<u8>>>(bytes));
+    match bundle {
+        None => {}
+        Some(Ok(code)) if all_modules(&code) => {
             let found = code.into_iter().enumerate().map(|(i, m)| (format!("#{i}"), m)).collect();
             return Ok((ContainerKind::Bundle, found));
         }
-        Ok(_) => reasons.push("as a module bundle: an entry does not start with the Move magic".to_owned()),
-        Err(e) => reasons.push(format!("as a module bundle: {e}")),
+        Some(Ok(_)) => reasons.push("as a module bundle: an entry does not start with the Move magic".to_owned()),
+        Some(Err(e)) => reasons.push(format!("as a module bundle: {e}")),
     }
-    match bcs::from_bytes::<AptosReleaseBundle>(bytes) {
-        Ok(bundle) if bundle.packages.iter().all(|p| p.code.iter().all(|m| is_module(m))) => {
+    let aptos = framed(ContainerKind::AptosReleaseBundle).then(|| bcs::from_bytes::<AptosReleaseBundle>(bytes));
+    match aptos {
+        None => {}
+        Some(Ok(bundle)) if bundle.packages.iter().all(|p| p.code.iter().all(|m| is_module(m))) => {
             let mut found = Vec::new();
             for p in bundle.packages {
                 for (i, code) in p.code.into_iter().enumerate() {
@@ -127,14 +171,19 @@ pub fn decode(bytes: &[u8]) -> Result<(ContainerKind, Found), String> {
             }
             return Ok((ContainerKind::AptosReleaseBundle, found));
         }
-        Ok(_) => reasons.push("as an Aptos release bundle: a module does not start with the Move magic".to_owned()),
-        Err(e) => reasons.push(format!("as an Aptos release bundle: {e}")),
+        Some(Ok(_)) => {
+            reasons.push("as an Aptos release bundle: a module does not start with the Move magic".to_owned())
+        }
+        Some(Err(e)) => reasons.push(format!("as an Aptos release bundle: {e}")),
     }
-    let sui = bcs::from_bytes::<SuiPackageSnapshot>(bytes)
-        .map(|s| vec![s])
-        .or_else(|_| bcs::from_bytes::<Vec<SuiPackageSnapshot>>(bytes));
+    let sui = framed(ContainerKind::SuiSnapshot).then(|| {
+        bcs::from_bytes::<SuiPackageSnapshot>(bytes)
+            .map(|s| vec![s])
+            .or_else(|_| bcs::from_bytes::<Vec<SuiPackageSnapshot>>(bytes))
+    });
     match sui {
-        Ok(packages) if !packages.is_empty() && packages.iter().all(|p| all_modules(&p.bytes)) => {
+        None => {}
+        Some(Ok(packages)) if !packages.is_empty() && packages.iter().all(|p| all_modules(&p.bytes)) => {
             let mut found = Vec::new();
             for p in packages {
                 let id = binary_format::Address::from_be_slice(&p.id).unwrap_or_default();
@@ -144,10 +193,10 @@ pub fn decode(bytes: &[u8]) -> Result<(ContainerKind, Found), String> {
             }
             return Ok((ContainerKind::SuiSnapshot, found));
         }
-        Ok(_) => reasons.push("as a Sui snapshot: a module does not start with the Move magic".to_owned()),
-        Err(e) => reasons.push(format!("as a Sui snapshot: {e}")),
+        Some(Ok(_)) => reasons.push("as a Sui snapshot: a module does not start with the Move magic".to_owned()),
+        Some(Err(e)) => reasons.push(format!("as a Sui snapshot: {e}")),
     }
-    Err(reasons.join("; "))
+    Err(ContainerError::NotAContainer(reasons.join("; ")))
 }
 
 /// Encodes modules as a bundle (BCS `Vec<Vec<u8>>`).
@@ -204,9 +253,11 @@ mod tests {
 
     #[test]
     fn garbage_is_rejected_with_every_reason() {
-        let err = decode(b"not a release at all").unwrap_err();
+        let err = decode(b"not a release at all").unwrap_err().to_string();
         assert!(err.contains("module bundle") && err.contains("Aptos") && err.contains("Sui"), "{err}");
         // A bundle with a huge claimed length must not allocate it.
         assert!(decode(&[0xff, 0xff, 0xff, 0xff, 0x07, 1, 2]).is_err());
+        let err = decode(b"not a release at all").unwrap_err().to_string();
+        assert!(err.contains("module bundle"), "{err}");
     }
 }

@@ -11,6 +11,6 @@ mod load;
 
 pub use containers::ContainerKind;
 pub use load::{
-    from_modules, label, load, LoadOptions, ModuleError, ModuleFailure, Release, ReleaseError, ReleaseModule,
-    MAX_RELEASE_FILE,
+    from_modules, label, load, Failures, LoadOptions, ModuleError, ModuleFailure, Release, ReleaseError, ReleaseModule,
+    MAX_FAILURE_EXAMPLES, MAX_RELEASE_FILE,
 };

@@ -2,15 +2,22 @@
 //! decided for the whole release.
 //!
 //! A module that does not read is reported with its origin and the error (offset included), and
-//! the rest of the release still loads: a release is never silently missing a module.
+//! the rest of the release still loads: a release is never silently missing a module. A `.mv`
+//! that is a link is read if it leads to a regular file inside the release's folder, and is a
+//! failure otherwise, as is a `.mv` that is a FIFO, a device or a socket: never skipped. A
+//! release holds at most [`MAX_MODULES`] modules and [`MAX_RELEASE_FILE`] bytes of them, and its
+//! failures keep the first [`MAX_FAILURE_EXAMPLES`] in full and count the rest.
 
-use crate::containers::{self, ContainerKind};
+use crate::containers::{self, ContainerError, ContainerKind, MAX_MODULES};
 use binary_format::{AddressLength, Detail, Detection, Module, ModuleId, ParseOptions};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Largest container file read (a whole framework is a few MiB).
+/// Largest container file read (a whole framework is a few MiB), and the most bytes of modules
+/// a folder's release holds.
 pub const MAX_RELEASE_FILE: u64 = 256 << 20;
+/// Module failures kept in full; the rest are counted ([`Failures`]).
+pub const MAX_FAILURE_EXAMPLES: usize = 20;
 
 /// Why a release could not be loaded at all.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +28,10 @@ pub enum ReleaseError {
     NotARelease { path: PathBuf, reasons: String },
     #[error("{path}: the release holds no modules")]
     Empty { path: PathBuf },
+    #[error("{path}: {found} modules or more, but a release holds at most {MAX_MODULES}")]
+    TooManyModules { path: PathBuf, found: u64 },
+    #[error("{path}: more than {MAX_RELEASE_FILE} bytes of modules, more than a release holds")]
+    TooLarge { path: PathBuf },
     /// The file is not one to read (a device, a FIFO, too large): see `input_files`.
     #[error(transparent)]
     Input(#[from] input_files::InputError),
@@ -71,6 +82,73 @@ impl fmt::Display for ModuleFailure {
     }
 }
 
+/// The modules of a release that could not be read: the first [`MAX_FAILURE_EXAMPLES`] in full,
+/// in the order found, and how many there were in all. A release of 65,535 broken modules costs
+/// a count, not 65,535 messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failures {
+    examples: Vec<ModuleFailure>,
+    count: usize,
+}
+
+impl Failures {
+    pub fn push(&mut self, failure: ModuleFailure) {
+        self.count += 1;
+        if self.examples.len() < MAX_FAILURE_EXAMPLES {
+            self.examples.push(failure);
+        }
+    }
+
+    /// Modules that could not be read, in all.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The first few, in the order found.
+    pub fn examples(&self) -> &[ModuleFailure] {
+        &self.examples
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, ModuleFailure> {
+        self.examples.iter()
+    }
+
+    /// Failures beyond the examples.
+    pub fn not_shown(&self) -> usize {
+        self.count - self.examples.len()
+    }
+}
+
+impl<'a> IntoIterator for &'a Failures {
+    type Item = &'a ModuleFailure;
+    type IntoIter = std::slice::Iter<'a, ModuleFailure>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.examples.iter()
+    }
+}
+
+/// `N module(s) do not read: ORIGIN: ERROR; ...; and M more`: the examples on one line.
+impl fmt::Display for Failures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} module(s) do not read: ", self.count)?;
+        for (i, e) in self.examples.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        if self.not_shown() > 0 {
+            write!(f, "; and {} more", self.not_shown())?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ReleaseModule {
     pub origin: String,
@@ -100,8 +178,8 @@ pub struct Release {
     pub detection: Option<Detection>,
     /// Modules read, sorted by id.
     pub modules: Vec<ReleaseModule>,
-    /// Modules that could not be read, in the order found.
-    pub failures: Vec<ModuleFailure>,
+    /// Modules that could not be read: the first few in the order found, and their count.
+    pub failures: Failures,
 }
 
 impl Release {
@@ -121,20 +199,76 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReleaseError + '_ {
     move |source| ReleaseError::Io { path: path.to_path_buf(), source }
 }
 
-/// Collects `(origin, bytes)` of every module file under a folder, in path order.
-fn read_folder(dir: &Path, failures: &mut Vec<ModuleFailure>) -> Result<Vec<(String, Vec<u8>)>, ReleaseError> {
+/// What a `.mv` entry of a folder is read as.
+enum Entry {
+    /// A regular file, or a link to one inside the folder: the file to read.
+    File(PathBuf),
+    /// Anything else named `.mv`: why it is no module.
+    Not(String),
+}
+
+/// What the `.mv` entry `entry` of the folder `root` (canonical) is: a link is followed only to
+/// a regular file inside the folder, a special file is never opened.
+fn classify(root: &Path, entry: &walkdir::DirEntry) -> Entry {
+    let kind = entry.file_type();
+    if kind.is_file() {
+        return Entry::File(entry.path().to_path_buf());
+    }
+    if kind.is_symlink() {
+        return match std::fs::canonicalize(entry.path()) {
+            Err(e) => Entry::Not(format!("a symbolic link that leads nowhere ({e})")),
+            Ok(target) if !target.starts_with(root) => {
+                Entry::Not("a symbolic link to a file outside the release folder: not followed".to_owned())
+            }
+            Ok(target) if target.is_file() => Entry::File(target),
+            Ok(_) => Entry::Not("a symbolic link to something other than a regular file".to_owned()),
+        };
+    }
+    Entry::Not(input_files::describe(&kind).to_owned())
+}
+
+/// Collects `(origin, bytes)` of every module file under a folder, in path order: at most
+/// [`MAX_MODULES`] of them and [`MAX_RELEASE_FILE`] bytes in all.
+fn read_folder(dir: &Path, failures: &mut Failures) -> Result<Vec<(String, Vec<u8>)>, ReleaseError> {
+    let root = std::fs::canonicalize(dir).map_err(io(dir))?;
     let mut found = Vec::new();
+    let (mut modules, mut bytes_read) = (0u64, 0u64);
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.map_err(|e| ReleaseError::Io {
             path: e.path().map_or_else(|| dir.to_path_buf(), Path::to_path_buf),
             source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("file system loop")),
         })?;
         let path = entry.path();
-        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "mv") {
+        let named = path.extension().is_some_and(|e| e == "mv");
+        if entry.file_type().is_dir() {
             continue;
         }
+        if !named {
+            // A link to a directory is not followed: its modules are not silently absent.
+            if entry.path_is_symlink() && std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+                failures.push(ModuleFailure {
+                    origin: path.display().to_string(),
+                    error: ModuleError::NotAModule("a symbolic link to a directory: not followed".to_owned()),
+                });
+            }
+            continue;
+        }
+        modules += 1;
+        if modules > MAX_MODULES as u64 {
+            return Err(ReleaseError::TooManyModules { path: dir.to_path_buf(), found: modules });
+        }
         let origin = path.display().to_string();
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let file = match classify(&root, &entry) {
+            Entry::File(file) => file,
+            Entry::Not(why) => {
+                failures.push(ModuleFailure {
+                    origin,
+                    error: ModuleError::NotAModule(format!("{why}, not a module file")),
+                });
+                continue;
+            }
+        };
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         if size > binary_format::limits::MAX_MODULE_SIZE as u64 {
             failures.push(ModuleFailure {
                 origin,
@@ -142,7 +276,11 @@ fn read_folder(dir: &Path, failures: &mut Vec<ModuleFailure>) -> Result<Vec<(Str
             });
             continue;
         }
-        match input_files::read(path, MODULE_FILE) {
+        bytes_read = bytes_read.saturating_add(size);
+        if bytes_read > MAX_RELEASE_FILE {
+            return Err(ReleaseError::TooLarge { path: dir.to_path_buf() });
+        }
+        match input_files::read(&file, MODULE_FILE) {
             Ok(bytes) if bytes.starts_with(&binary_format::version::MAGIC) => found.push((origin, bytes)),
             Ok(bytes) => {
                 let why = match containers::decode(&bytes) {
@@ -172,13 +310,17 @@ pub fn label(name: &str) -> String {
 /// Loads a release from a folder or a container file.
 pub fn load(path: &Path, options: LoadOptions) -> Result<Release, ReleaseError> {
     let meta = std::fs::metadata(path).map_err(io(path))?;
-    let mut failures = Vec::new();
+    let mut failures = Failures::default();
     let (kind, found) = if meta.is_dir() {
         (ContainerKind::Folder, read_folder(path, &mut failures)?)
     } else {
         let bytes = input_files::read(path, RELEASE_FILE)?;
-        let (kind, found) = containers::decode(&bytes)
-            .map_err(|reasons| ReleaseError::NotARelease { path: path.to_path_buf(), reasons })?;
+        let (kind, found) = containers::decode(&bytes).map_err(|e| match e {
+            ContainerError::NotAContainer(reasons) => ReleaseError::NotARelease { path: path.to_path_buf(), reasons },
+            ContainerError::TooManyModules { found, .. } => {
+                ReleaseError::TooManyModules { path: path.to_path_buf(), found }
+            }
+        })?;
         let display = path.display().to_string();
         let found = found
             .into_iter()
@@ -199,12 +341,13 @@ pub fn load(path: &Path, options: LoadOptions) -> Result<Release, ReleaseError> 
     Ok(from_modules(path, kind, found, failures, options))
 }
 
-/// Reads a release from module bytes already in memory.
+/// Reads a release from module bytes already in memory (at most [`MAX_MODULES`] of them: the
+/// loaders above refuse more before reading them).
 pub fn from_modules(
     source: &Path,
     kind: ContainerKind,
     found: Vec<(String, Vec<u8>)>,
-    mut failures: Vec<ModuleFailure>,
+    mut failures: Failures,
     options: LoadOptions,
 ) -> Release {
     let (address_length, detection) = match options.address_length {

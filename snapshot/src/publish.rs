@@ -2,7 +2,7 @@
 //! there without ever replacing a file, and the move made durable.
 
 use crate::error::{io_error, SnapshotError};
-use input_files::durable;
+use input_files::output;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -35,8 +35,16 @@ impl Partial {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => return Err(SnapshotError::Io { path: temp, source }),
         }
-        // A missing or read-only directory is the target's problem: named as the operator gave it.
-        let file = OpenOptions::new().write(true).create(true).truncate(false).open(&temp).map_err(io_error(path))?;
+        // A new partial file is created new (never through a link planted under its name); one
+        // that is there (a regular file a moment ago) is opened without creating or truncating
+        // anything, and written only once it is known to be the file that name holds (`names`
+        // below: a link swapped in meanwhile is not). A missing or read-only directory is the
+        // target's problem: named as the operator gave it.
+        let file = match output::create_new(&temp) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new().write(true).open(&temp),
+            created => created,
+        }
+        .map_err(io_error(path))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => return Err(SnapshotError::InUse(temp)),
@@ -155,5 +163,5 @@ fn sync_parent(path: &Path) -> Result<(), SnapshotError> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    durable::sync_dir(parent).map_err(io_error(parent))
+    output::sync_dir(parent).map_err(io_error(parent))
 }

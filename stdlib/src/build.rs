@@ -160,7 +160,14 @@ pub fn write_artifacts(dir: &Path, releases: &[BuiltRelease]) -> Result<usize, B
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
-        std::fs::write(&path, &bytes).map_err(io(&path))?;
+        // Replaced, never written through: a link planted under an artifact's name (in a
+        // pull request's tree) is removed itself, and the artifact created new in its place.
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
+            _ => {}
+        }
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(io(&path))?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(io(&path))?;
         written += 1;
     }
     Ok(written)

@@ -94,9 +94,14 @@ pub fn run(args: Args<'_>) -> anyhow::Result<Outcome> {
         let label = args.release.map_or_else(|| releases::label(&name(args.new)), str::to_owned);
         let problems = declaration_problems(&old, &new, &label, declarations, registry.as_ref());
         if !problems.is_empty() {
+            // One write: a file of 100,000 wrong declarations is as many lines.
+            let mut text = String::new();
             for p in &problems {
-                eprintln!("error: {p}");
+                text.push_str("error: ");
+                text.push_str(&compat_checker::escape::shown(p));
+                text.push('\n');
             }
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
             return Ok(Outcome::BadInput);
         }
     }
@@ -124,10 +129,11 @@ fn declaration_problems(
     registry: Option<&Registry>,
 ) -> Vec<String> {
     use migrations::catalogue::{Catalogue, CatalogueError};
-    let at = |id: &str| {
-        let line = declarations.entries().iter().find(|d| d.id == id).map_or(0, |d| d.line);
-        format!("{}:{line}", declarations.origin.display())
-    };
+    // Each declaration's line by its id, found once: an error per declaration must not search
+    // them all (100,000 declarations, each wrong, would take minutes).
+    let lines: std::collections::BTreeMap<&str, usize> =
+        declarations.entries().iter().map(|d| (d.id.as_str(), d.line)).collect();
+    let at = |id: &str| format!("{}:{}", declarations.origin.display(), lines.get(id).copied().unwrap_or(0));
     let mut problems = Vec::new();
     let o: Vec<&binary_format::Module> = old.modules.iter().map(|m| &m.module).collect();
     let n: Vec<&binary_format::Module> = new.modules.iter().map(|m| &m.module).collect();
@@ -162,7 +168,7 @@ fn declaration_problems(
                 | CatalogueError::UnknownHandler { id, .. }
                 | CatalogueError::Layout { id, .. } => problems.push(format!("{}: {e}", at(id))),
                 // It names its line itself.
-                CatalogueError::OtherRelease { .. } => {
+                CatalogueError::OtherRelease { .. } | CatalogueError::Duplicate { .. } => {
                     problems.push(format!("{}: {e}", declarations.origin.display()));
                 }
                 // Undeclared changes, declarations matching no change and changed table keys are

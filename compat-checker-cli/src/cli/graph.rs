@@ -23,11 +23,13 @@ pub fn run(
         GraphFormat::Json => format!("{}\n", serde_json::to_string_pretty(&graph.to_json())?),
     })?;
     for s in graph.stale_imports() {
-        eprintln!("stale import: {} imports {}, but the newest version is {}", s.importer, s.imported, s.newest);
+        let line =
+            format!("stale import: {} imports {}, but the newest version is {}", s.importer, s.imported, s.newest);
+        eprintln!("{}", compat_checker::escape::shown(&line));
     }
     for c in graph.cycles() {
         let path: Vec<String> = c.iter().map(ToString::to_string).collect();
-        eprintln!("dependency cycle: {}", path.join(" -> "));
+        eprintln!("dependency cycle: {}", compat_checker::escape::shown(&path.join(" -> ")));
     }
     Ok(if super::report_failures(&release) {
         Outcome::BadInput

@@ -17,10 +17,19 @@ pub fn load(path: &Path, address_length: Option<AddressLength>) -> anyhow::Resul
     Ok(releases::load(path, LoadOptions { address_length, ..LoadOptions::default() })?)
 }
 
-/// One line per module that could not be read; true when there was any.
+/// One line per module that could not be read (the first few, then how many more); true when
+/// there was any.
 pub fn report_failures(release: &Release) -> bool {
     for failure in &release.failures {
-        eprintln!("error: {failure}");
+        eprintln!("error: {}", compat_checker::escape::shown(&failure.to_string()));
+    }
+    let more = release.failures.not_shown();
+    if more > 0 {
+        eprintln!(
+            "error: and {more} more modules of {} do not read ({} in all)",
+            compat_checker::escape::shown(&release.source.display().to_string()),
+            release.failures.count()
+        );
     }
     !release.failures.is_empty()
 }

@@ -124,6 +124,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     options.migrations = args.migrations;
     options.registry = args.registry;
     options.chain = super::check::choice(args.chain, args.policy, args.protocol_version)?;
+    // `--out` names a directory: anything else is said for what it is before any work.
+    if let Some(out) = &args.out {
+        if let Err(why) = input_files::output::check_directory(out) {
+            eprintln!("error: --out {}", compat_checker::escape::shown(&why));
+            return Ok(Outcome::BadInput);
+        }
+    }
     options.out = args.out;
     options.address_length = args.address_length;
     options.max_failures = args.max_failures;
@@ -144,7 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let report = match rehearsal::rehearse(&options, &mut bar) {
         Ok(r) => r,
         Err(e) if e.is_bad_input() => {
-            eprintln!("error: {}", one_line(&e.to_string()));
+            eprintln!("error: {}", compat_checker::escape::shown(&e.to_string()));
             return Ok(Outcome::BadInput);
         }
         Err(e) => return Err(e.into()),
@@ -160,9 +167,4 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Ok
     })
-}
-
-/// A message on one line, whatever it quotes.
-fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }

@@ -2,6 +2,7 @@
 //! a node holds the store, from the view it published after its last block (without the state
 //! root, which reads the whole state), and said so.
 
+use compat_checker::escape::Text;
 use devnet::chain_store::{load_status, open_chain_unless_in_use};
 use devnet::runbook::Journal;
 use devnet::{view, DevnetError};
@@ -75,32 +76,35 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
         println!("{}", serde_json::to_string_pretty(&value).map_err(|e| DevnetError::failed(e.to_string()))?);
         return Ok(());
     }
-    println!("data dir:       {}", dir.display());
-    println!("height:         {height}");
-    println!("accounts:       {}", manifest.accounts);
-    println!("active release: v{active}");
+    let mut t = Text::new();
+    let _ = writeln!(t, "data dir:       {}", dir.display());
+    let _ = writeln!(t, "height:         {height}");
+    let _ = writeln!(t, "accounts:       {}", manifest.accounts);
+    let _ = writeln!(t, "active release: v{active}");
     let scheduled: Vec<String> =
         manifest.activations.iter().map(|a| format!("v{} at {}", a.release, a.height)).collect();
-    println!("scheduled:      {}", if scheduled.is_empty() { "none".to_owned() } else { scheduled.join(", ") });
+    let _ =
+        writeln!(t, "scheduled:      {}", if scheduled.is_empty() { "none".to_owned() } else { scheduled.join(", ") });
     for r in &activated {
-        println!("activated:      v{} at height {} (budget {})", r.number, r.activated_at, r.budget);
+        let _ = writeln!(t, "activated:      v{} at height {} (budget {})", r.number, r.activated_at, r.budget);
     }
     for c in status.completed() {
-        println!("completed:      {:<18} at {:<8} checksum {}", c.id, c.height, c.checksum);
+        let _ = writeln!(t, "completed:      {:<18} at {:<8} checksum {}", c.id, c.height, c.checksum);
     }
     for p in status.in_progress() {
         let cursor = position(&p.cursor).unwrap_or_else(|| "start".to_owned());
-        println!("in progress:    {:<18} {} migrated, after {cursor}", p.id, p.migrated);
+        let _ = writeln!(t, "in progress:    {:<18} {} migrated, after {cursor}", p.id, p.migrated);
     }
-    println!("quarantined:    {}", quarantined.len());
+    let _ = writeln!(t, "quarantined:    {}", quarantined.len());
     for f in quarantined.iter().take(20) {
-        println!("  {} {}: {}", f.migration, account(f), f.reason);
+        let _ = writeln!(t, "  {} {}: {}", f.migration, account(f), f.reason);
     }
     for f in &halted {
-        println!("HALTED:         {}: {}", f.migration, f.reason);
+        let _ = writeln!(t, "HALTED:         {}: {}", f.migration, f.reason);
     }
     if let Some(j) = &journal {
-        println!(
+        let _ = writeln!(
+            t,
             "UPGRADE:        v{} -> v{} interrupted at its {} step (backup {}); `devnet upgrade --to v{}` takes it up",
             j.from,
             j.to,
@@ -109,13 +113,17 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
             j.to
         );
     }
-    match (shown_root, published) {
-        (Some(root), _) => println!("state root:     {root}"),
-        (None, pid) => println!(
+    let _ = match (shown_root, published) {
+        (Some(root), _) => writeln!(t, "state root:     {root}"),
+        (None, pid) => writeln!(
+            t,
             "state root:     not computed: a running node (process {}) holds the store; the above is the view it \
              published after block {height}",
             pid.unwrap_or_default()
         ),
-    }
+    };
+    // Every line escaped ([`Text`]): a quarantine reason, a migration id or a path from the
+    // chain's status never reaches the terminal as a control character.
+    print!("{}", t.as_str());
     Ok(())
 }

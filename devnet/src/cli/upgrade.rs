@@ -18,7 +18,8 @@ impl Progress for Printer {
     fn step(&mut self, step: &StepReport) {
         self.steps.push(step.clone());
         if !self.json {
-            println!("{:<11} {:<6} {}", step.step, if step.ok { "ok" } else { "FAILED" }, step.detail);
+            let line = format!("{:<11} {:<6} {}", step.step, if step.ok { "ok" } else { "FAILED" }, step.detail);
+            println!("{}", compat_checker::escape::shown(&line));
         }
     }
 

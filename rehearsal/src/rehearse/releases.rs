@@ -15,11 +15,9 @@ pub fn load(path: &Path, address_length: Option<AddressLength>) -> Result<Releas
 }
 
 fn complete(r: Release) -> Result<Release, RehearsalError> {
-    if let Some(f) = r.failures.first() {
-        return Err(RehearsalError::Release {
-            path: r.source.clone(),
-            reason: format!("{} module(s) do not read; the first: {f}", r.failures.len()),
-        });
+    if !r.failures.is_empty() {
+        // The first few, and how many more: one line, however many there are.
+        return Err(RehearsalError::Release { path: r.source.clone(), reason: r.failures.to_string() });
     }
     Ok(r)
 }
@@ -39,7 +37,7 @@ pub fn from_state(
         return Ok(None);
     }
     let options = LoadOptions { address_length, ..LoadOptions::default() };
-    let r = releases::from_modules(&PathBuf::from(state), ContainerKind::Folder, found, Vec::new(), options);
+    let r = releases::from_modules(&PathBuf::from(state), ContainerKind::Folder, found, Default::default(), options);
     complete(r).map(Some)
 }
 

@@ -4,8 +4,8 @@
 
 use super::Bounded;
 use crate::state::{ChainRoot, Problems, SourceInfo};
+use compat_checker::escape::Text;
 use serde::Serialize;
-use std::fmt::Write;
 
 /// One resource named in a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -222,8 +222,10 @@ impl Report {
         s
     }
 
+    /// Text for people; every line goes through [`Text`], so names and messages from the state
+    /// and the releases never reach a terminal or a CI log as control characters.
     pub fn to_text(&self) -> String {
-        let mut t = String::new();
+        let mut t = Text::new();
         let s = &self.state;
         let _ = writeln!(t, "state: {} ({}): {}", s.path, s.format, s.detail);
         let approx = if s.accounts_exact { "" } else { "about " };
@@ -380,7 +382,7 @@ impl Report {
                 s.problems.skipped_resources
             );
         }
-        t
+        t.into_string()
     }
 }
 

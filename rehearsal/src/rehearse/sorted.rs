@@ -33,8 +33,9 @@ pub struct Sorted {
     pub read: u64,
     /// Keys given more than once with the same value.
     pub repeated: u64,
-    /// Keys given more than once with different values.
-    pub conflicting: Bounded<String>,
+    /// Keys given more than once with different values: the key, and where the value that was
+    /// replaced was read.
+    pub conflicting: Bounded<(String, Packed)>,
 }
 
 /// One gathered entry: key, value, extra, its position in the source (the last wins), and
@@ -111,7 +112,11 @@ impl Origins {
         let mut file = &self.file;
         file.seek(SeekFrom::Start(number.checked_mul(PACKED as u64)?)).ok()?;
         file.read_exact(&mut b).ok()?;
-        let p = Packed::from_bytes(&b);
+        self.render(Packed::from_bytes(&b))
+    }
+
+    /// A packed origin as people read it.
+    fn render(&self, p: Packed) -> Option<String> {
         let file = self.files.get(usize::try_from(p.file).ok()?)?;
         Some(match p.kind {
             0 => format!("{file} at byte {}", p.at),
@@ -318,14 +323,14 @@ pub fn sort_into(
     let snapshot = Snapshot::open(out)?;
     let files = files.files.iter().map(|f| f.display().to_string()).collect();
     let origins = Origins { path: origins_path, file: origins_file, files };
-    if sorted.conflicting.total > 0 {
+    if let Some((key, at)) = sorted.conflicting.items().first() {
         problems.add(
             Problem {
-                kind: ProblemKind::Duplicate,
-                origin: source.info().path,
-                key: sorted.conflicting.items().first().cloned(),
+                kind: ProblemKind::Conflict,
+                origin: origins.render(*at).unwrap_or_else(|| source.info().path),
+                key: Some(key.clone()),
                 message: format!(
-                    "{} keys are given twice with different values (the last one read is kept): which one the chain holds cannot be told",
+                    "{} keys are given more than once with different values (the last one read is kept): which one the chain holds cannot be told",
                     sorted.conflicting.total
                 ),
             },
@@ -339,6 +344,6 @@ pub fn sort_into(
 fn note_repeat(sorted: &mut Sorted, entry: &Gathered, next: Option<&Gathered>, width: AddressLength) {
     match next {
         Some(n) if n.1 == entry.1 && n.2 == entry.2 => sorted.repeated += 1,
-        _ => sorted.conflicting.push(migrations::state_key::describe(&entry.0, width)),
+        _ => sorted.conflicting.push((migrations::state_key::describe(&entry.0, width), entry.4)),
     }
 }

@@ -55,11 +55,11 @@ pub fn format_of(path: &Path) -> Result<Format, StateError> {
         .map_err(|source| StateError::Io { path: path.to_path_buf(), source })?
         .is_some()
     {
-        if !first.trim_ascii().is_empty() {
+        if !first.strip_prefix(&jsonl::BOM).unwrap_or(&first).trim_ascii().is_empty() {
             break;
         }
     }
-    let line = first.trim_ascii();
+    let line = first.strip_prefix(&jsonl::BOM).unwrap_or(&first).trim_ascii();
     if line.starts_with(b"{") {
         let json = serde_json::from_slice::<serde_json::Value>(line).ok();
         if json.as_ref().is_some_and(aptos::manifest::Manifest::is_aptos) {

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Any chain's exporter can write it. Addresses are read with the release's width; hex may carry
-//! a `0x` prefix; blank lines are ignored and so are fields other than these. A line that cannot
+//! a `0x` prefix; blank lines are ignored and so are fields other than these, and so is a UTF-8
+//! byte-order mark at the start (an editor's, not the file's). A line that cannot
 //! be read (not an object, odd hex, a type that does not parse, a line longer than
 //! [`MAX_LINE`]) is skipped and reported with its line number; the rest is read.
 
@@ -29,6 +30,8 @@ pub const JSONL_FILE: input_files::Kind = input_files::Kind::new("JSON Lines sta
 pub const MAX_LINE: usize = 64 << 20;
 /// The gzip magic bytes.
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// The UTF-8 byte-order mark some editors and exporters put first.
+pub const BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
 const BUFFER: usize = 1 << 20;
 
 /// A JSON Lines state file, plain or gzipped.
@@ -131,8 +134,8 @@ pub fn encode_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// A line for people: at most 80 characters of it.
-fn shown(s: &str) -> String {
+/// A line (or a field) for people: at most 80 characters of it, escaped.
+pub(crate) fn shown(s: &str) -> String {
     let mut out: String = s.chars().take(80).flat_map(char::escape_default).collect();
     if s.chars().count() > 80 {
         out.push('…');
@@ -209,7 +212,7 @@ impl JsonlSource {
                 );
                 continue;
             }
-            let line = buf.trim_ascii();
+            let line = if n == 1 { buf.strip_prefix(&BOM).unwrap_or(&buf) } else { &buf }.trim_ascii();
             if line.is_empty() {
                 continue;
             }

@@ -7,6 +7,21 @@ use std::collections::BTreeMap;
 
 /// Examples kept per kind of problem.
 pub const EXAMPLES_PER_KIND: usize = 10;
+/// Longest origin, key or message an example keeps, in bytes: a path or a key from the input
+/// may be of any length (a 200 KB path was quoted whole).
+pub const MAX_EXAMPLE_TEXT: usize = 512;
+
+/// `text` cut to [`MAX_EXAMPLE_TEXT`] bytes at a character boundary, saying how long it was.
+fn bounded(text: String) -> String {
+    if text.len() <= MAX_EXAMPLE_TEXT {
+        return text;
+    }
+    let mut end = MAX_EXAMPLE_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", text.get(..end).unwrap_or_default(), text.len())
+}
 
 /// A kind of problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -38,12 +53,21 @@ pub enum ProblemKind {
     /// Part of the input was not there or ended early (a backup read as partial), or its root
     /// is bound to no ledger info.
     Incomplete,
+    /// A resource given more than once under one key with different bytes: which one the state
+    /// means is unknown (found when the rehearsal sorts the input).
+    Conflict,
+    /// The raw address scan's budget for a run was spent: records it did not scan whole (their
+    /// accounts, if still unknown, are counted as [`ProblemKind::UnresolvedAccount`]).
+    ScanBudget,
 }
 
 impl ProblemKind {
     /// Whether items were skipped because of it (the rest only note something odd).
     pub fn skips(self) -> bool {
-        !matches!(self, ProblemKind::NonCanonical | ProblemKind::BadModule | ProblemKind::Duplicate)
+        !matches!(
+            self,
+            ProblemKind::NonCanonical | ProblemKind::BadModule | ProblemKind::Duplicate | ProblemKind::ScanBudget
+        )
     }
 }
 
@@ -77,7 +101,12 @@ impl Problems {
         *count += 1;
         self.skipped_resources += resources;
         if *count as usize <= EXAMPLES_PER_KIND {
-            self.examples.push(problem);
+            self.examples.push(Problem {
+                origin: bounded(problem.origin),
+                key: problem.key.map(bounded),
+                message: bounded(problem.message),
+                ..problem
+            });
         }
     }
 

@@ -32,7 +32,7 @@ use hash::{hex, Hash, Hashes, Prefix};
 use manifest::Manifest;
 use migrations::{decode, Layout, ReleaseIndex, StructTag};
 use paths::{AccessPath, PathEncoding, WIDTH};
-use resolve::{AddressBook, TagTable};
+use resolve::{AddressBook, ScanBudget, TagTable};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -42,27 +42,34 @@ pub use paths::PathEncoding as Paths;
 
 /// The most bytes of modules collected from a state (a framework is a few MiB).
 pub const MAX_MODULE_BYTES: usize = 256 << 20;
-/// Bytes of a record scanned for its address when nothing else names it.
-const MAX_RAW_SCAN: usize = 1 << 20;
 /// Layouts cached per struct tag before the cache is cleared.
 const LAYOUT_CACHE: usize = 4096;
 
 /// Called with each record, its chunk file and its offset.
 type RecordSink<'a> = &'a mut dyn FnMut(&Rc<Path>, u64, Record<'_>) -> Result<(), StateError>;
 
-/// A backup's era, given instead of detected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A backup's era, given instead of detected, and the raw address scan's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiemOptions {
     pub prefix: Option<Prefix>,
     pub paths: Option<PathEncoding>,
+    /// Windows the raw address scan hashes in one run ([`resolve::SCAN_BUDGET`] by default).
+    pub scan_budget: u64,
+}
+
+impl Default for DiemOptions {
+    fn default() -> Self {
+        DiemOptions { prefix: None, paths: None, scan_budget: resolve::SCAN_BUDGET }
+    }
 }
 
 impl DiemOptions {
     /// The Libra era (`LIBRA::`, hashed paths) or the Diem era (`DIEM::`, BCS paths).
     pub fn era(name: &str) -> Option<DiemOptions> {
+        let era = |prefix, paths| DiemOptions { prefix: Some(prefix), paths: Some(paths), ..DiemOptions::default() };
         match name {
-            "libra" => Some(DiemOptions { prefix: Some(Prefix::Libra), paths: Some(PathEncoding::Hashed) }),
-            "diem" => Some(DiemOptions { prefix: Some(Prefix::Diem), paths: Some(PathEncoding::Bcs) }),
+            "libra" => Some(era(Prefix::Libra, PathEncoding::Hashed)),
+            "diem" => Some(era(Prefix::Diem, PathEncoding::Bcs)),
             "auto" => Some(DiemOptions::default()),
             _ => None,
         }
@@ -286,6 +293,8 @@ struct Resolver<'a> {
     index: ReleaseIndex<'a>,
     layouts: HashMap<StructTag, Option<Layout>>,
     book: AddressBook,
+    /// The raw address scan's budget for the whole run ([`resolve::SCAN_BUDGET`]).
+    scan: ScanBudget,
 }
 
 impl Resolver<'_> {
@@ -381,7 +390,7 @@ impl Resolver<'_> {
         if let Some(a) = resolve::find(&self.hashes, &record.key, &mut candidates) {
             return Some(a);
         }
-        resources.iter().find_map(|(_, bytes)| resolve::scan_raw(&self.hashes, &record.key, bytes, MAX_RAW_SCAN))
+        self.scan.scan(&self.hashes, &record.key, resources.iter().map(|(_, bytes)| *bytes))
     }
 }
 
@@ -454,6 +463,7 @@ impl StateSource for DiemSource {
             index,
             layouts: HashMap::new(),
             book: AddressBook::new(&Hashes::new(prefix)),
+            scan: ScanBudget::new(self.options.scan_budget),
         };
         // Unresolved accounts: key -> resources held.
         let mut pending: HashMap<Hash, u64> = HashMap::new();
@@ -477,6 +487,21 @@ impl StateSource for DiemSource {
             }
             Ok(())
         })?;
+        if r.scan.records_cut > 0 {
+            problems.add(
+                Problem {
+                    kind: ProblemKind::ScanBudget,
+                    origin: self.manifest.path.display().to_string(),
+                    key: None,
+                    message: format!(
+                        "the raw address scan's budget of {} bytes per run is spent: {} records nothing names were \
+                         not scanned whole (their accounts are looked for among the addresses the state mentions)",
+                        self.options.scan_budget, r.scan.records_cut
+                    ),
+                },
+                0,
+            );
+        }
         if pending.is_empty() {
             return Ok(());
         }
