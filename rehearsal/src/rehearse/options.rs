@@ -52,6 +52,9 @@ pub struct Options {
     /// Accept resources that do not decode before the upgrade (otherwise the verdict is
     /// inconclusive: a state the old release cannot read says nothing of the new one).
     pub accept_undecodable: bool,
+    /// Table types stated by the user (`--table-types FILE`), for tables whose owner the state
+    /// does not hold: they come before what the state says and what is found in it.
+    pub table_types: Vec<crate::state::TableTypes>,
 }
 
 impl Options {
@@ -74,6 +77,7 @@ impl Options {
             cache_bytes: 64 << 20,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             accept_undecodable: false,
+            table_types: Vec::new(),
             handlers: Handlers::new(),
         }
     }

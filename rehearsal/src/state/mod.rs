@@ -21,7 +21,7 @@ pub use error::StateError;
 pub use problems::{Problem, ProblemKind, Problems};
 
 use binary_format::{AddressLength, Module};
-use migrations::{AccountAddress, StructTag};
+use migrations::{AccountAddress, StructTag, TypeTag};
 use serde::Serialize;
 use std::fmt;
 use std::path::Path;
@@ -132,6 +132,21 @@ pub struct SourceInfo {
     pub snapshot: Option<(u64, serde_json::Value)>,
 }
 
+/// A table's key and value types, as a source states them (an exporter that knows them, or a
+/// `--table-types` file): state holds a table's items without their types, and the rehearsal
+/// otherwise finds them from the `Table<K, V>` fields of the values that hold the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableTypes {
+    /// The table's handle.
+    pub handle: AccountAddress,
+    /// The type of its keys.
+    pub key: TypeTag,
+    /// The type of its values.
+    pub value: TypeTag,
+    /// Where it was stated.
+    pub origin: Origin,
+}
+
 /// Called with each entry; an error stops the stream.
 pub type EntrySink<'a> = &'a mut dyn FnMut(Entry<'_>) -> Result<(), StateError>;
 
@@ -154,6 +169,12 @@ pub trait StateSource {
         visit: EntrySink<'_>,
         problems: &mut Problems,
     ) -> Result<(), StateError>;
+
+    /// The table types the source stated, once [`StateSource::entries`] has run (none for
+    /// formats that cannot state them).
+    fn table_types(&self) -> Vec<TableTypes> {
+        Vec::new()
+    }
 
     /// The source as a snapshot file in canonical key order, when it is one: the rehearsal then
     /// reads it in place instead of sorting a copy.
