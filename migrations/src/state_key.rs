@@ -103,7 +103,7 @@ pub enum StateKey {
 }
 
 /// Appends `bytes` with their ULEB128 length.
-fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     binary_format::write_uleb(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
@@ -277,7 +277,7 @@ impl StateKey {
 }
 
 /// A canonical ULEB128 of at most 4 bytes: the value and the bytes it took.
-fn uleb(bytes: &[u8]) -> Option<(usize, usize)> {
+pub(crate) fn uleb(bytes: &[u8]) -> Option<(usize, usize)> {
     let mut value: u64 = 0;
     for (i, &b) in bytes.iter().take(5).enumerate() {
         value |= u64::from(b & 0x7f) << (7 * i);

@@ -47,7 +47,7 @@ fn every_stored_struct_of_every_release_resolves() {
 0x1::Epoch::Epoch { epoch: u64, round: u64, timer: 0x1::Timer::Timer { started_at: u64, period: u64 } }
 0x1::Migrations::Status { releases: vector<0x1::Migrations::Release { number: u64, label: vector<u8>, height: u64, \
 activated_at: u64, max_resources: u64, max_bytes: u64, max_quarantined: u64, max_value_size: u64, \
-entries: vector<0x1::Migrations::Planned { id: vector<u8>, checksum: vector<u8> }> }>, \
+entries: vector<0x1::Migrations::Planned { id: vector<u8>, checksum: vector<u8> }>, tables: vector<u8> }>, \
 completed: vector<0x1::Migrations::Completed { id: vector<u8>, checksum: vector<u8>, height: u64 }>, \
 in_progress: vector<0x1::Migrations::InProgress { id: vector<u8>, cursor: vector<u8>, migrated: u64 }>, \
 failed: vector<0x1::Migrations::Failure { migration: vector<u8>, key: vector<u8>, reason: vector<u8> }> }

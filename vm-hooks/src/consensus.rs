@@ -121,6 +121,16 @@ pub(crate) fn compare(
         };
         let ours: Vec<(String, migrations::catalogue::Checksum)> =
             plan.catalogue.entries.iter().map(|e| (e.id.clone(), e.checksum)).collect();
+        if ours == record.entries && plan.tables != record.tables {
+            return Err(ConsensusError::Catalogue {
+                release: record.number,
+                label: record.label.clone(),
+                problems: vec![format!(
+                    "its tables have checksum {} on chain, {} here: this node would rewrite other tables",
+                    record.tables, plan.tables
+                )],
+            });
+        }
         if ours != record.entries {
             let mut problems = Vec::new();
             for (i, (id, checksum)) in record.entries.iter().enumerate() {

@@ -62,7 +62,7 @@ impl Hook {
     pub fn schedule_at(&mut self, store: &mut dyn Store, number: u32, height: u64) -> Result<(), HookError> {
         let record = ReleaseRecord { height, ..self.plan_record(number)? };
         self.govern(store, |status| match status.release(record.number) {
-            None => status.schedule(record.clone()).map_err(|r| GovernanceError::AlreadyScheduled(r.number)),
+            None => status.schedule(record.clone()).map_err(GovernanceError::AlreadyScheduled),
             Some(r) if r.is_active() => Err(GovernanceError::Active { number: r.number, at: r.activated_at }),
             Some(_) => {
                 status.move_release(record.number, height);

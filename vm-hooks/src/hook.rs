@@ -31,6 +31,11 @@ use migrations::store::{Store, WriteBatch};
 use migrations::{AccountAddress, StateKey, StructTag};
 use upgrade_spec::ReleaseId;
 
+/// Whether `key` is a table item's: it belongs to no account, and is rewritten where it stands.
+pub(crate) fn is_table_item(key: &[u8]) -> bool {
+    key.first() == Some(&(migrations::KeyKind::TableItem as u8))
+}
+
 /// What one call did. `Copy` and allocation-free, so the idle path returns it for nothing;
 /// the details (which values, why) are in the status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -205,13 +210,21 @@ impl Hook {
             };
             let mut meter = Meter::unlimited();
             let mut batch = WriteBatch::new();
+            let ran = status.has_run(&unit.id);
             let chunk = unit.runner.migrate_chunk(
                 store,
                 cursor.position.as_deref(),
                 &mut meter,
                 // Versioned, every holder of the old version is left over, system accounts too;
-                // in place, the keys the status says are new are not.
-                &mut |key, account| unit.in_place && self.skipped_by_pass(unit, &cursor, key, account),
+                // in place (and a table item, rewritten where it stands whatever the remedy),
+                // the keys the status says are new are not.
+                &mut |key, account| {
+                    if is_table_item(key) {
+                        ran || cursor.is_done(key)
+                    } else {
+                        unit.in_place && self.skipped_by_pass(unit, &cursor, key, account)
+                    }
+                },
                 &mut |_| false,
                 &mut batch,
             )?;
@@ -223,9 +236,11 @@ impl Hook {
     }
 
     /// Whether the user pass of `unit` passes over `key`: a system account's (its values are
-    /// migrated at activation), or, in place, a key already migrated ahead of the cursor.
+    /// migrated at activation), or, in place (and for a table item, which is rewritten where it
+    /// stands whatever the remedy), a key already migrated ahead of the cursor.
     pub(crate) fn skipped_by_pass(&self, unit: &Unit, cursor: &Cursor, key: &[u8], account: &AccountAddress) -> bool {
-        self.config.chain.is_system(account) || (unit.in_place && cursor.is_done(key))
+        let table = is_table_item(key);
+        (!table && self.config.chain.is_system(account)) || ((unit.in_place || table) && cursor.is_done(key))
     }
 
     /// What the configured migrations of releases after `after_release` make of a resource

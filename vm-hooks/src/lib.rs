@@ -281,7 +281,7 @@ pub use governance::GovernanceError;
 pub use hook::{reserved_status_key, BlockReport, Hook, PlannedMigration};
 pub use policy::{AllowAll, Decision, HaltedMigration, Policy};
 pub use read::AccessError;
-pub use schedule::{HookConfig, ReleasePlan, ScheduleError};
+pub use schedule::{tables_checksum, HookConfig, ReleasePlan, ScheduleError};
 pub use staged::Staged;
 pub use state_root::{ends_page, state_root, BadStateRoot, Pages, RootHasher, StateRoot};
 pub use status::{Completed, Cursor, Failure, InProgress, ReleaseRecord, Status, StatusError};

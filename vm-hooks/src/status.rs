@@ -12,7 +12,8 @@
 //!   releases:    vector<Release { number: u64, label: vector<u8>, height: u64, activated_at: u64,
 //!                                 max_resources: u64, max_bytes: u64, max_quarantined: u64,
 //!                                 max_value_size: u64,
-//!                                 entries: vector<Planned { id: vector<u8>, checksum: vector<u8> }> }>
+//!                                 entries: vector<Planned { id: vector<u8>, checksum: vector<u8> }>,
+//!                                 tables: vector<u8> }>
 //!   completed:   vector<Completed { id: vector<u8>, checksum: vector<u8>, height: u64 }>
 //!   in_progress: vector<InProgress { id: vector<u8>, cursor: vector<u8>, migrated: u64 }>
 //!   failed:      vector<Failure { migration: vector<u8>, key: vector<u8>, reason: vector<u8> }>
@@ -92,6 +93,9 @@ pub struct ReleaseRecord {
     pub max_value_size: u64,
     /// Its catalogue's entries, in the order they run: id and checksum.
     pub entries: Vec<(String, Checksum)>,
+    /// The checksum of the tables whose values its migrations rewrite
+    /// ([`crate::schedule::tables_checksum`]).
+    pub tables: Checksum,
 }
 
 impl ReleaseRecord {
@@ -367,6 +371,7 @@ impl Status {
                 let checksum = r.checksum(&id)?;
                 entries.push((id, checksum));
             }
+            let tables = r.checksum("the release's tables")?;
             status.releases.push(ReleaseRecord {
                 number,
                 label,
@@ -376,6 +381,7 @@ impl Status {
                 max_quarantined,
                 max_value_size,
                 entries,
+                tables,
             });
         }
         for _ in 0..r.count(3)? {
@@ -437,6 +443,7 @@ impl Status {
                 write_bytes(&mut w, id.as_bytes());
                 write_bytes(&mut w, &checksum.0);
             }
+            write_bytes(&mut w, &r.tables.0);
         }
         binary_format::write_uleb(&mut w, self.completed.len() as u64);
         for c in &self.completed {
@@ -549,11 +556,11 @@ impl Status {
 
     // ---- recording (the hook's) ----
 
-    /// Records a release as scheduled, keeping increasing order; refused when one of that number
-    /// is already recorded.
-    pub(crate) fn schedule(&mut self, record: ReleaseRecord) -> Result<(), ReleaseRecord> {
+    /// Records a release as scheduled, keeping increasing order; refused (with its number) when
+    /// one of that number is already recorded.
+    pub(crate) fn schedule(&mut self, record: ReleaseRecord) -> Result<(), u64> {
         match self.releases.binary_search_by_key(&record.number, |r| r.number) {
-            Ok(_) => Err(record),
+            Ok(_) => Err(record.number),
             Err(i) => {
                 self.releases
                     .insert(i, ReleaseRecord { label: bounded(record.label.clone(), MAX_NAME_BYTES), ..record });
@@ -664,6 +671,7 @@ mod tests {
             max_quarantined: 16,
             max_value_size: 1 << 20,
             entries: vec![("a".into(), Checksum([1; 32])), ("b".into(), Checksum([2; 32]))],
+            tables: Checksum([3; 32]),
         }
     }
 

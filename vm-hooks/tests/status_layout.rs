@@ -89,6 +89,7 @@ fn bytes_encoded_from_the_stdlib_layout_decode_as_status() {
             Value::U64(16),
             Value::U64(1 << 20),
             Value::Vector(vec![Value::Struct(vec![bytes_of("epoch-v2"), Value::Vector(vec![Value::U8(0xab); 32])])]),
+            Value::Vector(vec![Value::U8(0xcd); 32]),
         ])]),
         Value::Vector(vec![Value::Struct(vec![
             bytes_of("epoch-v2"),

@@ -59,6 +59,11 @@ pub enum ProblemKind {
     /// The raw address scan's budget for a run was spent: records it did not scan whole (their
     /// accounts, if still unknown, are counted as [`ProblemKind::UnresolvedAccount`]).
     ScanBudget,
+    /// A table whose items the state holds, and whose key and value types nothing gives (no
+    /// value of the state holds it, no `--table-types` names it): its items cannot be judged.
+    UnresolvedTable,
+    /// A table stated or found with two different sets of types.
+    TableConflict,
 }
 
 impl ProblemKind {
