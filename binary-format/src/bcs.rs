@@ -20,9 +20,9 @@ use crate::address::{Address, AddressLength};
 use crate::limits;
 use std::fmt;
 
-/// What was wrong with the bytes, in a form a caller can match on (and map into its own error).
+/// What was wrong with the bytes, in a form a caller can match on and map into its own error
+/// (exhaustively: a new kind makes every mapping decide what it means).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// The input ends inside a value.
     UnexpectedEnd {
@@ -152,7 +152,7 @@ impl Error {
             ErrorKind::InvalidBool(b) => format!("{what}: {b:#04x} is not a bool (0 or 1)"),
             ErrorKind::NotUtf8 => format!("{what} is not UTF-8"),
             ErrorKind::WrongLength { found, expected } => format!("{what} is {found} bytes, not {expected}"),
-            ErrorKind::UnknownVariant { index, count } => format!("{what} {index} does not exist ({count} variants)"),
+            ErrorKind::UnknownVariant { index, count } => format!("{what} {index} does not exist (there are {count})"),
             ErrorKind::TooDeep { limit } => format!("{what} nests deeper than {limit}"),
             ErrorKind::OverBudget { needed, left } => {
                 format!("{what} needs {needed} bytes of memory, more than the {left} left in the budget")
@@ -277,15 +277,23 @@ impl<'a> Reader<'a> {
         self.fail(ErrorKind::UnexpectedEnd { needed, remaining: self.remaining() }, what)
     }
 
-    /// Takes `bytes` of memory from the budget, before the caller allocates them.
+    /// Takes `bytes` of memory from the budget, before the caller allocates them; over budget,
+    /// the error is at the next byte.
     #[inline]
     pub fn charge(&mut self, bytes: usize, what: &'static str) -> Result<()> {
+        self.charge_for(self.pos, bytes, what)
+    }
+
+    /// [`charge`](Reader::charge), with the error at `position` (where the value that needs the
+    /// memory starts, such as a vector's length).
+    #[inline]
+    pub fn charge_for(&mut self, position: usize, bytes: usize, what: &'static str) -> Result<()> {
         match self.budget.checked_sub(bytes) {
             Some(left) => {
                 self.budget = left;
                 Ok(())
             }
-            None => Err(self.fail(ErrorKind::OverBudget { needed: bytes, left: self.budget }, what)),
+            None => Err(self.fail_at(position, ErrorKind::OverBudget { needed: bytes, left: self.budget }, what)),
         }
     }
 
@@ -471,6 +479,20 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A BCS enum's variant index and the variant it names among `variants`.
+    #[inline]
+    pub fn variant_in<'v, T>(&mut self, variants: &'v [T], what: &'static str) -> Result<(u32, &'v T)> {
+        let start = self.pos;
+        let index = self.uleb32(what)?;
+        match variants.get(index as usize) {
+            Some(variant) => Ok((index, variant)),
+            None => {
+                let kind = ErrorKind::UnknownVariant { index: u64::from(index), count: variants.len() as u64 };
+                Err(self.fail_at(start, kind, what))
+            }
+        }
+    }
+
     /// A ULEB128 count, checked against `limit` and against the bytes left, assuming each
     /// element takes at least `min_size` bytes (0: no such check, for elements that may be
     /// empty). Call it before allocating for the elements; [`list`](Reader::list) does.
@@ -530,8 +552,9 @@ impl<'a> Reader<'a> {
         what: &'static str,
         mut item: impl FnMut(&mut Self) -> Result<T, E>,
     ) -> Result<Vec<T>, E> {
+        let start = self.pos;
         let n = self.count(limit, min_size, what)?;
-        self.charge(n.saturating_mul(std::mem::size_of::<T>()), what)?;
+        self.charge_for(start, n.saturating_mul(std::mem::size_of::<T>()), what)?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             out.push(item(self)?);
@@ -640,7 +663,7 @@ mod tests {
         r.finish("flags").unwrap();
         let err = Reader::new(&bytes).with_budget(2).list(8, 1, "flags", |r| r.bool("flag")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::OverBudget { needed: 3, left: 2 });
-        assert_eq!(err.offset(), 1, "refused after the count, before any element");
+        assert_eq!(err.offset(), 0, "refused at the count, before any element is read");
         let err = Reader::new(&[2, 1, 2]).list(8, 1, "flags", |r| r.bool("flag")).unwrap_err();
         assert_eq!((err.kind(), err.offset()), (ErrorKind::InvalidBool(2), 2));
     }

@@ -112,7 +112,7 @@ impl From<crate::bcs::Error> for Error {
             Bcs::OverLimit { .. } | Bcs::TooDeep { .. } | Bcs::OverBudget { .. } => ErrorKind::LimitExceeded,
             Bcs::NotUtf8 => ErrorKind::BadIdentifier,
             Bcs::TrailingBytes { .. } => ErrorKind::TrailingBytes,
-            _ => ErrorKind::BadEncoding,
+            Bcs::InvalidBool(_) | Bcs::WrongLength { .. } | Bcs::UnknownVariant { .. } => ErrorKind::BadEncoding,
         };
         Error::at(kind, e.offset(), e.message())
     }

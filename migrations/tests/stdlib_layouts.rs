@@ -103,7 +103,7 @@ fn corrupt_stake_bytes_say_where() {
     // move-core-types reads the same bytes the same way.
     let move_layout = migrations::core_types::move_layout(&layout).unwrap();
     let mv = MoveValue::simple_deserialize(&bytes, &move_layout).unwrap();
-    assert_eq!(migrations::core_types::value_of(mv), value);
+    assert_eq!(migrations::core_types::value_of(mv, &layout).unwrap(), value);
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn vectors_of_nested_structs_in_the_migration_status() {
     );
     let failure = Value::Struct(vec![
         Value::Address(Address::from_u64(0xb0b)),
-        Value::Vector(b"coin".iter().map(|b| Value::U8(*b)).collect()),
+        Value::Bytes(b"coin".to_vec()),
         Value::Vector(vec![]),
     ]);
     let value = Value::Struct(vec![
