@@ -13,20 +13,11 @@ use migrations::{decode, encode, Value};
 use vm_hooks::{Budget, Status};
 
 fn bytes_of(s: &str) -> Value {
-    Value::Vector(s.bytes().map(Value::U8).collect())
+    Value::Bytes(s.as_bytes().to_vec())
 }
 
 fn text(v: &Value) -> String {
-    match v {
-        Value::Vector(items) => items
-            .iter()
-            .map(|b| match b {
-                Value::U8(b) => char::from(*b),
-                other => panic!("{other:?}"),
-            })
-            .collect(),
-        other => panic!("{other:?}"),
-    }
+    String::from_utf8(v.as_bytes().unwrap().to_vec()).unwrap()
 }
 
 #[test]
@@ -47,7 +38,7 @@ fn status_written_by_the_hook_decodes_with_the_stdlib_layout() {
     let Value::Vector(completed) = completed else { panic!() };
     let ids: Vec<_> = completed.iter().map(|c| text(&c.fields().unwrap()[0])).collect();
     assert_eq!(ids, ["epoch-v2", "coin-balance-v2"]);
-    let Value::Vector(checksum) = &completed[0].fields().unwrap()[1] else { panic!() };
+    let Value::Bytes(checksum) = &completed[0].fields().unwrap()[1] else { panic!() };
     assert_eq!(checksum.len(), 32);
     // Every user-account migration of v2 holds a record from its activation (with its budget).
     let Value::Vector(in_progress) = in_progress else { panic!() };
@@ -81,16 +72,8 @@ fn bytes_encoded_from_the_stdlib_layout_decode_as_status() {
     .encode();
     let value = Value::Struct(vec![
         Value::Vector(vec![Value::Struct(vec![Value::U64(2), Value::U64(10)])]),
-        Value::Vector(vec![Value::Struct(vec![
-            bytes_of("epoch-v2"),
-            Value::Vector(vec![Value::U8(0xab); 32]),
-            Value::U64(10),
-        ])]),
-        Value::Vector(vec![Value::Struct(vec![
-            bytes_of("wallet-v2"),
-            Value::Vector(cursor.iter().copied().map(Value::U8).collect()),
-            Value::U64(99),
-        ])]),
+        Value::Vector(vec![Value::Struct(vec![bytes_of("epoch-v2"), Value::Bytes(vec![0xab; 32]), Value::U64(10)])]),
+        Value::Vector(vec![Value::Struct(vec![bytes_of("wallet-v2"), Value::Bytes(cursor.clone()), Value::U64(99)])]),
         Value::Vector(vec![Value::Struct(vec![
             Value::Address(Address::from_u64(5)),
             bytes_of("wallet-v2"),
