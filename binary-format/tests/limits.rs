@@ -61,60 +61,41 @@ fn no_bound_is_a_literal_in_the_readers() {
     }
 }
 
-/// A module with the given tables (kind, contents) and self handle 0, version 6.
-fn module(tables: &[(u8, Vec<u8>)]) -> Vec<u8> {
-    let mut out = vec![0xa1, 0x1c, 0xeb, 0x0b, 6, 0, 0, 0];
-    write_uleb(&mut out, tables.len() as u64);
-    let mut offset = 0u64;
-    for (kind, bytes) in tables {
-        out.push(*kind);
-        write_uleb(&mut out, offset);
-        write_uleb(&mut out, bytes.len() as u64);
-        offset += bytes.len() as u64;
-    }
-    for (_, bytes) in tables {
-        out.extend(bytes);
-    }
-    out.push(0);
-    out
-}
+mod common;
 
-fn parse_error(bytes: &[u8]) -> binary_format::Error {
-    parse(bytes, &ParseOptions::new(AddressLength::Bytes16, Detail::Full)).unwrap_err()
+/// The error of a full parse of a version 6 module with one table: `kind`, holding `prefix`, a
+/// ULEB128 length of `n` and `n` bytes of `fill`, then `suffix`.
+fn over(kind: u8, prefix: &[u8], n: u64, fill: u8, suffix: &[u8]) -> binary_format::Error {
+    let mut table = prefix.to_vec();
+    write_uleb(&mut table, n);
+    table.extend(std::iter::repeat_n(fill, n as usize));
+    table.extend(suffix);
+    let bytes = common::module(6, &[(kind, table)]);
+    parse(&bytes, &ParseOptions::new(AddressLength::Bytes16, Detail::Full)).unwrap_err()
 }
 
 #[test]
 fn a_signature_one_token_over_the_limit_is_refused() {
-    let n = limits::MAX_SIGNATURE_TOKENS + 1;
-    let mut signature = Vec::new();
-    write_uleb(&mut signature, n);
-    signature.extend(std::iter::repeat_n(0x1u8, n as usize)); // bools
-    let err = parse_error(&module(&[(0x05, signature)]));
+    // Signatures (0x05): bools.
+    let err = over(0x05, &[], limits::MAX_SIGNATURE_TOKENS + 1, 0x1, &[]);
     assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
     assert!(err.message().contains("signature length is 256, more than the limit 255"), "{err}");
 }
 
 #[test]
 fn a_metadata_key_one_byte_over_the_limit_is_refused() {
-    let n = limits::MAX_METADATA_KEY_LEN + 1;
-    let mut entry = Vec::new();
-    write_uleb(&mut entry, n);
-    entry.extend(std::iter::repeat_n(b'k', n as usize));
-    entry.push(0);
-    let err = parse_error(&module(&[(0x10, entry)]));
+    // Metadata (0x10): a key, then an empty value.
+    let err = over(0x10, &[], limits::MAX_METADATA_KEY_LEN + 1, b'k', &[0]);
     assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
-    assert!(err.message().contains("metadata key length"), "{err}");
+    assert!(err.message().contains("metadata key length is 1024, more than the limit 1023"), "{err}");
 }
 
 #[test]
 fn a_constant_one_byte_over_the_limit_is_refused() {
-    let n = limits::MAX_CONSTANT_LEN + 1;
-    let mut constant = vec![0x0a, 0x02]; // vector<u8>
-    write_uleb(&mut constant, n);
-    constant.extend(std::iter::repeat_n(7u8, n as usize));
-    let err = parse_error(&module(&[(0x06, constant)]));
+    // Constants (0x06): a vector<u8>.
+    let err = over(0x06, &[0x0a, 0x02], limits::MAX_CONSTANT_LEN + 1, 7, &[]);
     assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
-    assert!(err.message().contains("constant length"), "{err}");
+    assert!(err.message().contains("constant length is 65536, more than the limit 65535"), "{err}");
 }
 
 #[test]

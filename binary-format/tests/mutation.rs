@@ -16,6 +16,9 @@ use binary_format::{
 };
 use std::collections::BTreeMap;
 
+mod common;
+use common::module;
+
 const DETAILS: [Detail; 3] = [Detail::Layouts, Detail::Signatures, Detail::Full];
 const MODULES_PER_SHAPE: usize = 5;
 const FRAMEWORK_MODULES_PER_SHAPE: usize = 2;
@@ -241,25 +244,6 @@ fn regressions_keep_the_contract() {
     for input in REGRESSIONS {
         check(&unhex(input), &mut stats);
     }
-}
-
-/// A module from its version word and its tables `(kind, contents)`, with self handle 0.
-fn module(version: u32, tables: &[(u8, Vec<u8>)]) -> Vec<u8> {
-    let mut out = vec![0xa1, 0x1c, 0xeb, 0x0b];
-    out.extend(version.to_le_bytes());
-    write_uleb(&mut out, tables.len() as u64);
-    let mut offset = 0;
-    for (kind, bytes) in tables {
-        out.push(*kind);
-        write_uleb(&mut out, offset);
-        write_uleb(&mut out, bytes.len() as u64);
-        offset += bytes.len() as u64;
-    }
-    for (_, bytes) in tables {
-        out.extend(bytes);
-    }
-    out.push(0);
-    out
 }
 
 /// Headers and entries that claim gigabytes: each must fail at once, before allocating for it.
