@@ -215,11 +215,9 @@ pub fn addresses_in(value: &Value, out: &mut Vec<[u8; 16]>) {
                 out.push(bytes);
             }
         }
-        Value::Bytes(bytes) => {
-            if bytes.len() == 16 || bytes.len() == 24 {
-                if let Some(a) = bytes.last_chunk::<16>() {
-                    out.push(*a);
-                }
+        Value::Bytes(bytes) if bytes.len() == 16 || bytes.len() == 24 => {
+            if let Some(a) = bytes.last_chunk::<16>() {
+                out.push(*a);
             }
         }
         Value::Vector(items) => items.iter().for_each(|v| addresses_in(v, out)),
