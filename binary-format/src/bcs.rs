@@ -145,6 +145,9 @@ impl Error {
                 format!("{what} is {value}, more than the limit {limit}")
             }
             ErrorKind::OverLimit { value: None, limit } => format!("{what} is more than the limit {limit}"),
+            ErrorKind::CountTooLarge { count, min_size: 1, remaining } => {
+                format!("{what} is {count}, more than the {remaining} bytes left")
+            }
             ErrorKind::CountTooLarge { count, min_size, remaining } => format!(
                 "{what} is {count}, but {count} elements of at least {min_size} bytes each do not fit in the \
                  {remaining} bytes left"

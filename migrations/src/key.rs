@@ -345,9 +345,16 @@ impl StructTag {
     /// nesting and counts, names checked to be Move identifiers, trailing bytes refused.
     pub fn from_bcs(bytes: &[u8], width: AddressLength) -> Result<StructTag, KeyError> {
         let mut r = Reader::new(bytes);
-        let tag = read_struct_tag(&mut r, width, 0)?;
+        let tag = StructTag::read_bcs(&mut r, width)?;
         r.finish("the tag")?;
         Ok(tag)
+    }
+
+    /// Reads one tag's BCS bytes from `r`, for formats that hold a tag among other values (a
+    /// state key): bounded and checked as [`StructTag::from_bcs`] is, errors at `r`'s offsets,
+    /// the reader left just after the tag.
+    pub fn read_bcs(r: &mut Reader<'_>, width: AddressLength) -> Result<StructTag, KeyError> {
+        read_struct_tag(r, width, 0)
     }
 
     /// Whether every address in the tag, type arguments included, has `width`.
@@ -715,6 +722,26 @@ mod tests {
             assert_eq!(StructTag::from_datatype(&tag.datatype(), width).unwrap(), tag);
             assert_eq!(tag.module_id().to_string(), "0x1::Coin");
         }
+    }
+
+    #[test]
+    fn a_tag_reads_from_the_middle_of_a_key_with_offsets_in_the_key() {
+        let tag = StructTag::parse("0x1::Coin::Balance<0x1::GAS::GAS>", W16).unwrap();
+        let mut key = vec![0xaa; 16];
+        key.extend(tag.to_bcs());
+        key.push(7);
+        let mut r = Reader::new(&key);
+        r.bytes(16, "an account").unwrap();
+        assert_eq!(StructTag::read_bcs(&mut r, W16).unwrap(), tag);
+        assert_eq!(r.rest(), [7]);
+        // Cut inside the type argument's struct name: the error is at its length's offset in the key.
+        let mut r = Reader::new(&key[..key.len() - 5]);
+        r.bytes(16, "an account").unwrap();
+        let err = StructTag::read_bcs(&mut r, W16).unwrap_err();
+        assert_eq!(
+            err,
+            KeyError::Decode { offset: 67, reason: "a struct name is 3, more than the 0 bytes left".into() }
+        );
     }
 
     #[test]
