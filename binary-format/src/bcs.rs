@@ -216,7 +216,7 @@ impl<'a> Reader<'a> {
     /// Offset of the next byte in the whole input.
     #[inline]
     pub fn offset(&self) -> usize {
-        self.base + self.pos
+        self.base.saturating_add(self.pos)
     }
 
     /// Position of the next byte in this reader's slice (for [`since`](Reader::since) and
@@ -271,7 +271,7 @@ impl<'a> Reader<'a> {
     /// An error of `kind` at `position` of this reader's slice (where a value started).
     #[cold]
     pub fn fail_at(&self, position: usize, kind: ErrorKind, what: &'static str) -> Error {
-        Error::new(kind, self.base + position, what)
+        Error::new(kind, self.base.saturating_add(position), what)
     }
 
     #[cold]

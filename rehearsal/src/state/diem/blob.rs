@@ -22,7 +22,7 @@ pub fn parse_record(payload: &[u8], base: u64) -> Result<Record<'_>, bcs::Error>
     let mut r = Reader::with_base(payload, usize::try_from(base).unwrap_or(usize::MAX));
     let key = r.prefixed_array::<32>("the key (a HashValue)")?;
     let blob = r.prefixed(MAX_SEQUENCE_LENGTH, "the account blob")?;
-    let blob_at = r.offset() - blob.len();
+    let blob_at = r.offset().saturating_sub(blob.len());
     r.finish("the account blob")?;
     Ok(Record { key, blob, blob_at })
 }
