@@ -105,7 +105,7 @@ fn corrupt_stake_bytes_say_where() {
     // move-core-types reads the same bytes the same way.
     let move_layout = migrations::core_types::move_layout(&layout).unwrap();
     let mv = MoveValue::simple_deserialize(&bytes, &move_layout).unwrap();
-    assert_eq!(migrations::core_types::value_of(mv), value);
+    assert_eq!(migrations::core_types::value_of(mv, &layout).unwrap(), value);
 }
 
 #[test]
@@ -118,11 +118,8 @@ fn vectors_of_nested_structs_in_the_migration_status() {
         s.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
         ["releases", "completed", "in_progress", "failed"]
     );
-    let failure = Value::Struct(vec![
-        Value::Vector(b"coin".iter().map(|b| Value::U8(*b)).collect()),
-        Value::Vector((0..16).map(Value::U8).collect()),
-        Value::Vector(vec![]),
-    ]);
+    let failure =
+        Value::Struct(vec![Value::Bytes(b"coin".to_vec()), Value::Bytes((0..16).collect()), Value::Vector(vec![])]);
     let value = Value::Struct(vec![
         Value::Vector(vec![]),
         Value::Vector(vec![]),
