@@ -72,7 +72,10 @@
 //! afterwards it migrates user values in chunks within the recorded budget, the cursor in the
 //! status so that a restarted node resumes. The hook never trusts its memory over your state: a
 //! call for a block that is not after the last one it saw (a discarded block, a restored backup)
-//! or a status that is not the one it last wrote makes it read the status again.
+//! or a status that is not the one it last wrote makes it read the status again. The idle path
+//! reads nothing, so when the state changes under a running hook other than through its calls
+//! (a state sync, a snapshot of a later height restored), call [`Hook::load`] before the next
+//! block.
 //!
 //! **When a call fails**, [`HookError::fault`] says what the node does; the call applied nothing:
 //! - [`Fault::Local`] (the store failed, or blocks were skipped on this store): this node cannot
