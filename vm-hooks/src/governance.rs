@@ -135,6 +135,11 @@ impl Hook {
     }
 
     /// Reads the status, applies `change` to a copy, and writes it back if it was accepted.
+    ///
+    /// Everything that can fail comes before the write: a failed call has applied nothing (the
+    /// node retries the transaction, or its block), and a call that wrote returns `Ok`. Reading
+    /// the status back after the write, as this did, failed on a store error with the write
+    /// applied: a retried `unschedule` would be refused where the peer's succeeded.
     fn govern(
         &mut self,
         store: &mut dyn Store,
@@ -145,8 +150,12 @@ impl Hook {
         change(&mut status).map_err(HookError::Refused)?;
         let mut batch = WriteBatch::new();
         status.write_into(&mut batch, &self.config.chain);
+        let encoded = status.encode();
+        let state = self.derive(status, Some(encoded))?;
         store.apply(batch)?;
+        // What the write changed (a height, a release) is worked out again by the next block.
         self.forget();
-        self.refresh(&*store)
+        self.install(state);
+        Ok(())
     }
 }
