@@ -128,6 +128,13 @@ fn status_key() -> Vec<u8> {
 /// of `MyCoin` in every third user), the release scheduled on chain by the chain's genesis with a
 /// budget of `recorded`. One state, that every node starts from.
 fn genesis(users: u32, recorded: u64) -> InMemoryStore {
+    let mut store = genesis_unscheduled(users);
+    hook(recorded).schedule_all(&mut store).unwrap();
+    store
+}
+
+/// The same genesis, the release not scheduled yet (governance will).
+fn genesis_unscheduled(users: u32) -> InMemoryStore {
     let mut store = framework::genesis(users).unwrap();
     let my_coin = tag(MY_COIN_STORE);
     let (old, _) = layouts().of(&my_coin).unwrap();
@@ -137,13 +144,15 @@ fn genesis(users: u32, recorded: u64) -> InMemoryStore {
         batch.put(user(n), my_coin.clone(), encode(&value, old).unwrap());
     }
     store.apply(batch).unwrap();
-    hook(recorded).schedule_all(&mut store).unwrap();
     store
 }
 
+/// Entries by canonical key.
+type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
+
 /// The state a finished migration must leave, but for the status: every value of a changed
 /// struct transformed once from its genesis bytes, everything else as it was.
-fn expected(genesis: &InMemoryStore) -> BTreeMap<Vec<u8>, Vec<u8>> {
+fn expected(genesis: &InMemoryStore) -> Entries {
     let status = status_key();
     let mut out = BTreeMap::new();
     for (key, bytes) in genesis.iter().filter(|(k, _)| *k != status.as_slice()) {
@@ -168,7 +177,7 @@ fn expected(genesis: &InMemoryStore) -> BTreeMap<Vec<u8>, Vec<u8>> {
 }
 
 /// Every entry but the status.
-fn contents(store: &InMemoryStore) -> BTreeMap<Vec<u8>, Vec<u8>> {
+fn contents(store: &InMemoryStore) -> Entries {
     let status = status_key();
     store.iter().filter(|(k, _)| *k != status.as_slice()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
 }
@@ -311,7 +320,7 @@ fn assert_same_root(node: &Node, peer: &Node, height: u64) {
 
 /// What a finished window leaves on both nodes: the same state, one transform of genesis,
 /// nothing left in the old layout, nothing for a second pass, no failure.
-fn assert_finished(node: &Node, peer: &Node, want: &BTreeMap<Vec<u8>, Vec<u8>>) {
+fn assert_finished(node: &Node, peer: &Node, want: &Entries) {
     assert!(node.hook.all_done() && peer.hook.all_done());
     assert_eq!(node.root(), peer.root());
     for n in [node, peer] {
@@ -427,6 +436,7 @@ fn a_store_failure_applies_nothing_and_the_retried_block_ends_equal_to_the_peer(
         (ACTIVATION + 4, Op::Scan, 1),  // a later scan of the same block
     ];
     let mut last_block_failed = false;
+    let mut fired_governance = 0;
     let mut height = 0;
     while !(node.hook.all_done() && peer.hook.all_done()) {
         height += 1;
@@ -472,6 +482,39 @@ fn a_store_failure_applies_nothing_and_the_retried_block_ends_equal_to_the_peer(
             }
             assert_same_root(&node, &peer, height);
         }
+        // A governance transaction whose store fails before its write, at its write, or at a
+        // read after it (none is needed: the call returns what it wrote): a failed call applied
+        // nothing and says `Fault::Local`; retried, it does what the peer's did.
+        if height == 2 {
+            for (b, op, nth) in [(25, Op::Get, 0), (30, Op::Apply, 0), (20, Op::Get, 1)] {
+                let tx = Tx::SetBudget(b);
+                let before = node.root();
+                node.store.arm(op, nth);
+                let result = execute(&mut node.hook, &mut node.store, &tx, height, &genesis);
+                let fired = !node.store.disarm();
+                let ours = match result {
+                    Err(fault) => {
+                        assert!(fired);
+                        fired_governance += 1;
+                        assert_eq!(fault, Fault::Local);
+                        assert_eq!(
+                            node.root(),
+                            before,
+                            "{tx:?} ({op:?} {nth}): a failed governance call applied something"
+                        );
+                        execute(&mut node.hook, &mut node.store, &tx, height, &genesis).unwrap()
+                    }
+                    Ok(done) => {
+                        assert!(!fired, "{tx:?} ({op:?} {nth}): a store failure went unreported");
+                        done
+                    }
+                };
+                let theirs = execute(&mut peer.hook, &mut peer.store, &tx, height, &genesis).unwrap();
+                assert_eq!((ours.as_str(), theirs.as_str()), ("budget set", "budget set"));
+                assert_same_root(&node, &peer, height);
+            }
+            assert_eq!(fired_governance, 2);
+        }
         // A failure inside a transaction: a read that migrates an account (its batch fails),
         // then an old-layout write (its status read fails). Nothing applied, `Fault::Local`;
         // the retry does what the peer's did.
@@ -498,7 +541,7 @@ fn a_store_failure_applies_nothing_and_the_retried_block_ends_equal_to_the_peer(
         }
     }
     assert!(last_block_failed, "the block that finishes the window failed once");
-    assert_eq!(node.store.fired.get(), faults.len() as u32 + 1 + 2);
+    assert_eq!(node.store.fired.get(), faults.len() as u32 + 1 + fired_governance + 2);
     assert_finished(&node, &peer, &want);
 }
 
@@ -687,8 +730,8 @@ fn a_node_with_an_edited_catalogue_refuses_and_never_computes_another_state() {
     assert_eq!(node.root(), before, "a refusing node wrote something");
     assert!(node.hook.divergence().is_empty() && !node.hook.all_done());
 
-    // A node loaded before the chain scheduled the release (an empty status: nothing to
-    // compare yet) refuses at its first call after the schedule reaches its state.
+    // A node that started before the chain scheduled the release (an empty status: nothing to
+    // compare yet) refuses at its first call once the schedule is in its state.
     let mut early = Node::new(&framework::genesis(USERS).unwrap(), 15);
     early.hook = hook_with(15, edited);
     early.hook.load(&early.store).unwrap();
@@ -696,6 +739,21 @@ fn a_node_with_an_edited_catalogue_refuses_and_never_computes_another_state() {
     early.store = Flaky::new(genesis.clone());
     assert_refuses_its_catalogue(&early.hook.maybe_migrate(&mut early.store, 1).unwrap_err());
     assert_eq!(early.root(), root(&genesis));
+    // The same after idle blocks (nothing scheduled: the idle path has nothing to wait for),
+    // the schedule reaching its state from outside its calls (a state sync, a restored
+    // snapshot), the operator telling the hook with `load`: refused at load, and at every
+    // block after it, never an idle answer that would skip the activation.
+    let mut synced = Node::new(&framework::genesis(USERS).unwrap(), 15);
+    synced.hook = hook_with(15, edited);
+    for height in 1..=2 {
+        assert!(synced.block(height).idle);
+    }
+    synced.store = Flaky::new(genesis.clone());
+    assert_refuses_its_catalogue(&synced.hook.load(&synced.store).unwrap_err());
+    for height in 3..=ACTIVATION + 1 {
+        assert_refuses_its_catalogue(&synced.hook.maybe_migrate(&mut synced.store, height).unwrap_err());
+    }
+    assert_eq!(synced.root(), root(&genesis));
 
     // Mid-window: both nodes run right until the edit, then one restarts with it.
     let (mut node, mut peer) = (Node::new(&genesis, 15), Node::new(&genesis, 15));
@@ -918,6 +976,28 @@ fn a_node_rebuilt_from_its_store_mid_window_continues_equal_to_its_peer() {
     assert!(node.hook.all_done());
     assert_eq!(node.root(), before);
     assert_finished(&node, &peer, &want);
+
+    // A running node whose state is replaced under it by a later one (it fell behind and synced
+    // its peer's state, or restored a later snapshot), told with `load`, continues equal to its
+    // peer. Here the chain scheduled the release by governance after the node last ran a block:
+    // its hook, idle with nothing scheduled, must see the schedule.
+    let unscheduled = genesis_unscheduled(USERS);
+    let (mut node, mut peer) = (Node::new(&unscheduled, 20), Node::new(&unscheduled, 20));
+    assert!(node.block(1).idle && peer.block(1).idle);
+    assert_same_root(&node, &peer, 1);
+    assert!(peer.block(2).idle);
+    peer.hook.schedule_at(&mut peer.store, NEW_RELEASE, ACTIVATION + 2).unwrap();
+    node.store = Flaky::new(peer.store.inner.clone());
+    node.hook.load(&node.store).unwrap();
+    let mut height = 2;
+    while !(node.hook.all_done() && peer.hook.all_done()) {
+        height += 1;
+        assert!(height < MAX_HEIGHT);
+        assert_eq!(node.block(height), peer.block(height), "block {height}");
+        assert_same_root(&node, &peer, height);
+    }
+    assert_eq!(status_of(&node.store).release(u64::from(NEW_RELEASE)).unwrap().activated_at, ACTIVATION + 2);
+    assert_finished(&node, &peer, &expected(&unscheduled));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1107,7 +1187,7 @@ fn faulty_block(
     }
 }
 
-fn run_case(case: &Case, genesis: &InMemoryStore, want: &BTreeMap<Vec<u8>, Vec<u8>>, seen: &Seen) {
+fn run_case(case: &Case, genesis: &InMemoryStore, want: &Entries, seen: &Seen) {
     let mut node = Node::new(genesis, case.configured);
     let mut peer = Node::new(genesis, case.recorded);
     if case.configured != case.recorded {
@@ -1181,7 +1261,7 @@ fn run_case(case: &Case, genesis: &InMemoryStore, want: &BTreeMap<Vec<u8>, Vec<u
 /// Seeded: the same cases on every run.
 #[test]
 fn any_schedule_of_faults_keeps_the_roots_equal_or_stops_the_faulty_node() {
-    let geneses: BTreeMap<u64, (InMemoryStore, BTreeMap<Vec<u8>, Vec<u8>>)> = [5, 9]
+    let geneses: BTreeMap<u64, (InMemoryStore, Entries)> = [5, 9]
         .into_iter()
         .map(|recorded| {
             let g = genesis(PROP_USERS, recorded);
