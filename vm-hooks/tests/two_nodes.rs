@@ -673,6 +673,60 @@ fn a_locally_tuned_budget_is_listed_and_the_recorded_budget_is_followed() {
     }
 }
 
+/// A release scheduled by a governance transaction that every node executes (not by a genesis
+/// built once): the transaction states the height and the budget (`schedule_at`, then
+/// `set_budget`, as the devnet's governance does), so nodes configured with other budgets write
+/// the same record, follow it, and list their difference.
+#[test]
+fn a_governance_transaction_that_states_its_budget_is_recorded_alike_by_tuned_nodes() {
+    const USERS: u32 = 120;
+    let unscheduled = genesis_unscheduled(USERS);
+    let (mut node, mut peer) = (Node::new(&unscheduled, 1_000), Node::new(&unscheduled, 40));
+    let (height_of_tx, activation) = (2, ACTIVATION + 2);
+    let mut height = 0;
+    while !(node.hook.all_done() && peer.hook.all_done()) {
+        height += 1;
+        assert!(height < MAX_HEIGHT);
+        assert_eq!(node.block(height), peer.block(height), "block {height}");
+        if height == height_of_tx {
+            for n in [&mut node, &mut peer] {
+                n.hook.schedule_at(&mut n.store, NEW_RELEASE, activation).unwrap();
+                n.hook.set_budget(&mut n.store, NEW_RELEASE, budget(25)).unwrap();
+            }
+            for n in [&node, &peer] {
+                let d = n.hook.divergence();
+                assert!(matches!(d, [Divergence::Height { .. }, Divergence::Budget { .. }]), "{d:?}");
+            }
+        }
+        assert_same_root(&node, &peer, height);
+    }
+    assert!(height > activation + 3, "the window took the recorded budget's blocks");
+    assert_finished(&node, &peer, &expected(&unscheduled));
+}
+
+/// Found while writing these tests, not fixed here (it needs an API decision): `Hook::schedule`
+/// and `schedule_at` record what *this node* would schedule with (its configured budget, limits
+/// and catalogue checksums), so a governance transaction that schedules a release, executed by
+/// every node, writes a different status on a node configured otherwise, and a node with an
+/// edited catalogue records its own checksums and never refuses. The transaction must carry what
+/// it records (e.g. a `schedule_record(store, &ReleaseRecord)` that refuses a record whose
+/// entries are not this node's catalogue).
+#[test]
+#[ignore = "known divergence: a scheduling governance transaction records node-local values; see the doc comment"]
+fn a_scheduling_governance_transaction_records_the_same_status_on_every_node() {
+    let unscheduled = genesis_unscheduled(30);
+    let (mut tuned, mut peer) = (Node::new(&unscheduled, 1_000), Node::new(&unscheduled, 250));
+    let mut edited = Node::new(&unscheduled, 250);
+    edited.hook = hook_with(250, edited_catalogue());
+    peer.hook.schedule(&mut peer.store, NEW_RELEASE).unwrap();
+    tuned.hook.schedule(&mut tuned.store, NEW_RELEASE).unwrap();
+    assert_same_root(&tuned, &peer, 1);
+    match edited.hook.schedule(&mut edited.store, NEW_RELEASE) {
+        Err(e) => assert_refuses_its_catalogue(&e),
+        Ok(()) => assert_same_root(&edited, &peer, 1),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. An edited catalogue.
 
@@ -1023,6 +1077,9 @@ enum Event {
     /// The node restarted with the edited catalogue before the block: it refuses; the operator
     /// restores the right one and the block runs.
     EditedRestart,
+    /// The node falls behind: it runs neither this block nor the next ones up to this many,
+    /// then syncs its peer's state under its running hook, tells it with `load`, and goes on.
+    FallBehind(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -1056,6 +1113,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         1 => Just(Event::DiscardTwo),
         2 => Just(Event::Restart),
         1 => Just(Event::EditedRestart),
+        1 => (1u64..5).prop_map(Event::FallBehind),
     ];
     let recorded = prop_oneof![Just(5u64), Just(9)];
     let tuned = prop_oneof![Just(None), Just(Some(1_000u64)), Just(Some(3))];
@@ -1077,6 +1135,7 @@ struct Seen {
     views: Cell<u32>,
     restarts: Cell<u32>,
     tuned: Cell<u32>,
+    synced: Cell<u32>,
 }
 
 fn bump(c: &Cell<u32>) {
@@ -1146,7 +1205,7 @@ fn faulty_block(
             }
             assert_eq!(node.root(), before);
         }
-        Event::Clean | Event::View(_) | Event::Fault { .. } => {}
+        Event::Clean | Event::View(_) | Event::Fault { .. } | Event::FallBehind(_) => {}
     }
     match *event {
         Event::Fault { op, nth, staged: true } => {
@@ -1196,13 +1255,16 @@ fn run_case(case: &Case, genesis: &InMemoryStore, want: &Entries, seen: &Seen) {
     // Keys a transaction deleted (and not written again since).
     let mut deleted: BTreeSet<Vec<u8>> = BTreeSet::new();
     let clean = (Event::Clean, Vec::new());
+    // The node runs no block below this height, and syncs its peer's state at it.
+    let mut behind_until = 0;
     for height in 1.. {
         let planned = case.blocks.get(height as usize - 1);
-        if planned.is_none() && node.hook.all_done() && peer.hook.all_done() {
+        if planned.is_none() && height > behind_until && node.hook.all_done() && peer.hook.all_done() {
             break;
         }
         assert!(height < 500, "the window never closed");
         let block = planned.unwrap_or(&clean);
+        let synced = (height == behind_until).then(|| peer.store.inner.clone());
         let theirs = peer.block(height);
         let their_outcomes: Vec<String> =
             block.1.iter().map(|tx| execute(&mut peer.hook, &mut peer.store, tx, height, genesis).unwrap()).collect();
@@ -1216,6 +1278,18 @@ fn run_case(case: &Case, genesis: &InMemoryStore, want: &Entries, seen: &Seen) {
                 }
                 _ => {}
             }
+        }
+        if height < behind_until {
+            continue;
+        }
+        if let Some(state) = synced {
+            bump(&seen.synced);
+            node.store = Flaky::new(state);
+            node.hook.load(&node.store).unwrap();
+        }
+        if let Event::FallBehind(blocks) = block.0 {
+            behind_until = height + blocks;
+            continue;
         }
         faulty_block(&mut node, height, block, genesis, (theirs, &their_outcomes), seen);
         assert_same_root(&node, &peer, height);
@@ -1255,10 +1329,11 @@ fn run_case(case: &Case, genesis: &InMemoryStore, want: &Entries, seen: &Seen) {
 }
 
 /// Random schedules of every situation above, for one node over 30 to 60 blocks (then until the
-/// window closes), the other clean, with the same random transactions on both: the roots are
-/// equal at every height, every failure is the faulty node's `Fault::Local` (retried) or its
-/// refusal (`Fault::Node`, the edited catalogue), and both end in one transform of genesis.
-/// Seeded: the same cases on every run.
+/// window closes), the other clean, with the same random transactions on both (reads, writes in
+/// either layout, deletes, budgets set by governance): the roots are equal at every height the
+/// faulty node ran (it may also fall behind and sync its peer's state under its running hook),
+/// every failure is its `Fault::Local` (retried) or its refusal (`Fault::Node`, the edited
+/// catalogue), and both end in one transform of genesis. Seeded: the same cases on every run.
 #[test]
 fn any_schedule_of_faults_keeps_the_roots_equal_or_stops_the_faulty_node() {
     let geneses: BTreeMap<u64, (InMemoryStore, Entries)> = [5, 9]
@@ -1286,6 +1361,7 @@ fn any_schedule_of_faults_keeps_the_roots_equal_or_stops_the_faulty_node() {
         ("views", &seen.views),
         ("restarts", &seen.restarts),
         ("tuned budgets", &seen.tuned),
+        ("syncs", &seen.synced),
     ] {
         assert!(count.get() > 0, "no {what} in the cases: {seen:?}");
     }
