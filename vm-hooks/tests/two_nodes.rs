@@ -154,26 +154,20 @@ type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
 /// struct transformed once from its genesis bytes, everything else as it was.
 fn expected(genesis: &InMemoryStore) -> Entries {
     let status = status_key();
-    let mut out = BTreeMap::new();
-    for (key, bytes) in genesis.iter().filter(|(k, _)| *k != status.as_slice()) {
-        let new = match StateKey::decode(key, WIDTH).unwrap() {
-            StateKey::Resource { tag: t, .. } => {
-                let entry = catalogue().entries.iter().find(|e| e.to == t.module_id() && e.struct_name == t.name);
-                match entry {
-                    Some(e) => {
-                        let instance = catalogue().instance(e, &t.type_args).unwrap();
-                        let mut new = Vec::new();
-                        instance.transform(bytes, &mut new).unwrap();
-                        new
-                    }
-                    None => bytes.to_vec(),
-                }
-            }
-            _ => bytes.to_vec(),
-        };
-        out.insert(key.to_vec(), new);
-    }
-    out
+    genesis.iter().filter(|(k, _)| *k != status.as_slice()).map(|(k, v)| (k.to_vec(), migrated(k, v))).collect()
+}
+
+/// What one migration makes of the value `bytes` at `key`: the catalogue entry's transform for
+/// a changed struct (of the instance the key's type arguments make), the bytes themselves
+/// otherwise.
+fn migrated(key: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let StateKey::Resource { tag: t, .. } = StateKey::decode(key, WIDTH).unwrap() else { return bytes.to_vec() };
+    let Some(entry) = catalogue().entries.iter().find(|e| e.to == t.module_id() && e.struct_name == t.name) else {
+        return bytes.to_vec();
+    };
+    let mut new = Vec::new();
+    catalogue().instance(entry, &t.type_args).unwrap().transform(bytes, &mut new).unwrap();
+    new
 }
 
 /// Every entry but the status.
@@ -394,7 +388,9 @@ fn execute(
             if height < ACTIVATION {
                 return Ok("not before activation".into());
             }
-            let Some(new) = expected(genesis).remove(&key(n, held)) else { return Ok("none at genesis".into()) };
+            let key = key(n, held);
+            let Some(old) = genesis.get_key(&key).unwrap() else { return Ok("none at genesis".into()) };
+            let new = migrated(&key, &old);
             access(hook.write_resource(store, user(n), &held.tag(), new).map(|()| "written".into()))
         }
         Tx::WriteOld(n, held) => {
