@@ -184,6 +184,8 @@ impl Hook {
     /// Reads the on-chain status now and checks it against the schedule (the first
     /// `maybe_migrate` does it otherwise), so that [`Hook::status`], [`Hook::all_done`] and
     /// [`Hook::divergence`] answer for a node that has not produced a block since it started.
+    /// Call it too when the state changed under a running hook other than through its calls (a
+    /// state sync, a restored snapshot of a later height): the idle path reads no state.
     pub fn load(&mut self, store: &dyn Store) -> Result<(), HookError> {
         self.refresh(store)
     }
@@ -327,12 +329,25 @@ impl Hook {
             return Ok(());
         }
         self.state = None;
+        // The idle height was worked out from the status this hook held, not from this one (the
+        // state changed under it: a state sync, a restored snapshot, told with `load`): the next
+        // block takes the slow path and works it out again. Kept, it answered idle until the old
+        // height (for ever when nothing was scheduled): a release scheduled meanwhile never
+        // activated, a catalogue this call refuses was never refused again.
+        self.idle_until = 0;
         let status = match &stored {
             Some(bytes) => Status::decode(bytes)?,
             None => Status::default(),
         };
         let state = self.derive(status, stored)?;
-        // The chain's value size limit rules the transforms of its releases.
+        self.install(state);
+        Ok(())
+    }
+
+    /// Keeps `state` (derived from the status in the store) as what this hook knows, and gives
+    /// the chain's value size limit to the transforms of its releases. Cannot fail, so that a
+    /// call may install the state of a status it has just written.
+    pub(crate) fn install(&mut self, state: State) {
         for unit in &mut self.schedule.units {
             if let Some(record) = state.status.release(u64::from(unit.release.number())) {
                 let limit = usize::try_from(record.max_value_size).unwrap_or(usize::MAX);
@@ -342,7 +357,6 @@ impl Hook {
             }
         }
         self.state = Some(state);
-        Ok(())
     }
 
     /// Checks a status against this node's schedule (catalogues, history) and derives what the

@@ -36,10 +36,13 @@
 //!
 //! **What is consensus.** Two nodes compute the same state only from the same inputs, so every
 //! input that changes the state comes from the chain, never from a node's own settings:
-//! - *Recorded on chain when a release is scheduled* (at genesis or by a governance transaction:
-//!   [`Hook::schedule`], [`Hook::schedule_at`], [`Hook::unschedule`], [`Hook::set_budget`]): the
-//!   activation height, the budget a block may spend, the quarantine and value size limits, and
-//!   the id and checksum of every catalogue entry. Every node follows the recorded values; where
+//! - *Recorded on chain when a release is scheduled*: the activation height, the budget a block
+//!   may spend, the quarantine and value size limits, the id and checksum of every catalogue
+//!   entry, and the checksum of the release's table list. A governance transaction carries the
+//!   record ([`Hook::proposal`] on the proposer) and every node records exactly it
+//!   ([`Hook::schedule_record`]); [`Hook::schedule`] and [`Hook::schedule_all`] record this
+//!   node's own values, for a genesis built once and shared. [`Hook::schedule_at`] (moving a
+//!   release), [`Hook::unschedule`] and [`Hook::set_budget`] carry their values too. Every node follows the recorded values; where
 //!   its own configuration differs it says so ([`Hook::divergence`]) and still computes the
 //!   chain's state. A node whose catalogue differs from the recorded checksums refuses to run
 //!   ([`ConsensusError::Catalogue`]) rather than apply something else.
@@ -55,9 +58,11 @@
 //! | call | writes | where |
 //! |---|---|---|
 //! | [`Hook::maybe_migrate`] | the prologue's migrations and the status | every block, before its transactions |
-//! | [`Hook::schedule`], [`Hook::schedule_at`], [`Hook::schedule_all`], [`Hook::unschedule`], [`Hook::set_budget`] | the status | genesis or a governance transaction |
+//! | [`Hook::schedule_record`], [`Hook::schedule_at`], [`Hook::unschedule`], [`Hook::set_budget`] | the status | a governance transaction |
+//! | [`Hook::schedule`], [`Hook::schedule_all`] | the status | a genesis built once |
+//! | [`Hook::read_key`], [`Hook::write_key`] | a group's or a table item's migration, the status | inside a transaction |
 //! | [`Hook::read_resource`], [`Hook::write_resource`], [`Hook::write_resource_as`], [`Hook::delete_resource`] | the account's migration and the status | inside a transaction, on every node alike |
-//! | [`Hook::view_resource`], [`Hook::second_pass`], [`state_root()`] | nothing (`&self`, `&dyn Store`) | RPC, indexers, simulation, audits |
+//! | [`Hook::view_resource`], [`Hook::view_key`], [`Hook::second_pass`], [`state_root()`] | nothing (`&self`, `&dyn Store`) | RPC, indexers, simulation, audits |
 //! | [`Hook::status`], [`Hook::divergence`], [`Hook::migrations`], [`Hook::all_done`] | nothing | what this node last read |
 //!
 //! Serve reads that are not part of a block (RPC, an indexer, a simulation) with
@@ -72,7 +77,10 @@
 //! afterwards it migrates user values in chunks within the recorded budget, the cursor in the
 //! status so that a restarted node resumes. The hook never trusts its memory over your state: a
 //! call for a block that is not after the last one it saw (a discarded block, a restored backup)
-//! or a status that is not the one it last wrote makes it read the status again.
+//! or a status that is not the one it last wrote makes it read the status again. The idle path
+//! reads nothing, so when the state changes under a running hook other than through its calls
+//! (a state sync, a snapshot of a later height restored), call [`Hook::load`] before the next
+//! block.
 //!
 //! **When a call fails**, [`HookError::fault`] says what the node does; the call applied nothing:
 //! - [`Fault::Local`] (the store failed, or blocks were skipped on this store): this node cannot
