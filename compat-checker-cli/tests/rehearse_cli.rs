@@ -595,8 +595,14 @@ fn a_json_lines_state_carries_its_table_items_and_resource_groups_as_entries_of_
     let (state, release, declarations) = jsonl_with_tables_and_groups(dir.path(), 12);
     let types = dir.path().join("types.jsonl");
     std::fs::write(&types, "{\"handle\":\"0x8\",\"key_type\":\"u8\",\"value_type\":\"bool\"}\n").unwrap();
-    let (code, json, err) =
-        rehearse_framework(&state, &release, &declarations, &["--table-types", types.to_str().unwrap()]);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let (code, json, err) = rehearse_framework(
+        &state,
+        &release,
+        &declarations,
+        &["--table-types", types.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    );
     assert_eq!(json["state"]["format"], "jsonl", "{err}\n{json:#}");
     assert_eq!(json["state"]["problems"]["counts"], serde_json::json!({}), "{json:#}");
     assert_eq!(json["state"]["kinds"], serde_json::json!({"resource": 25, "table_item": 5, "group": 2}), "{json:#}");
@@ -606,6 +612,10 @@ fn a_json_lines_state_carries_its_table_items_and_resource_groups_as_entries_of_
     assert_eq!(json["migrated"], 25, "{json:#}");
     assert_eq!(json["verdict"], "safe", "{json:#}");
     assert_eq!((code, &json["complete"]), (Some(0), &Value::Bool(true)), "{err}\n{json:#}");
+    // The migrated state keeps them, unchanged.
+    let info = snapshot::verify(&out.join("state.snap")).unwrap();
+    assert_eq!((info.kinds.get("table_item"), info.kinds.get("group")), (Some(&5), Some(&2)), "{info:?}");
+    assert_eq!(info.state_root.to_string(), json["root_after"].as_str().unwrap());
 
     // The same table stated with other types on a later line: a conflict, the state incomplete.
     let mut text = std::fs::read_to_string(&state).unwrap();
