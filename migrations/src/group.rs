@@ -10,7 +10,8 @@
 //! anything is allocated.
 
 use crate::key::StructTag;
-use crate::state_key::{uleb, write_bytes};
+use crate::state_key::write_bytes;
+use binary_format::bcs::Reader;
 use binary_format::AddressLength;
 use std::fmt;
 
@@ -41,38 +42,31 @@ fn fail(offset: usize, reason: impl Into<String>) -> GroupError {
     GroupError { offset, reason: reason.into() }
 }
 
+/// Most members a group holds (what the Aptos reader allows).
+pub const MAX_GROUP_MEMBERS: u64 = 1 << 16;
+
 /// Reads a group's value, its addresses `width` bytes: its members in their (canonical) order.
 pub fn decode_group(bytes: &[u8], width: AddressLength) -> Result<Vec<GroupMember<'_>>, GroupError> {
-    let (n, mut at) = uleb(bytes).ok_or_else(|| fail(0, "the member count is not a canonical ULEB128"))?;
-    let left = bytes.len().saturating_sub(at);
-    if n.saturating_mul(MIN_MEMBER_BYTES.min(width.bytes() + 6)) > left {
-        return Err(fail(0, format!("{n} members cannot fit in the {left} bytes left")));
-    }
+    let bcs = |e: binary_format::bcs::Error| fail(e.offset(), e.message());
+    let mut r = Reader::new(bytes);
+    let min = MIN_MEMBER_BYTES.min(width.bytes() + 6);
+    let n = r.count(MAX_GROUP_MEMBERS, min, "the member count").map_err(bcs)?;
     let mut members: Vec<GroupMember<'_>> = Vec::with_capacity(n);
     let mut previous: Option<&[u8]> = None;
     for i in 0..n {
-        let rest = bytes.get(at..).unwrap_or_default();
-        let (tag, used) = StructTag::from_bcs_prefix(rest, width)
+        let at = r.position();
+        let tag = StructTag::read_bcs(&mut r, width)
             .map_err(|e| fail(at, format!("member {i}: its struct tag does not decode: {e}")))?;
-        let serialized = rest.get(..used).unwrap_or_default();
+        let serialized = r.since(at);
         if let Some(p) = previous.filter(|p| *p >= serialized) {
             let why = if p == serialized { "repeats the one before it" } else { "is not after the one before it" };
             return Err(fail(at, format!("member {i} ({tag}) {why} in BCS order")));
         }
         previous = Some(serialized);
-        at += used;
-        let rest = bytes.get(at..).unwrap_or_default();
-        let (len, used) =
-            uleb(rest).ok_or_else(|| fail(at, format!("member {i}: its length is not a canonical ULEB128")))?;
-        let value = rest
-            .get(used..used.saturating_add(len))
-            .ok_or_else(|| fail(at, format!("member {i}: {len} bytes run past the end of the value")))?;
-        at += used + len;
+        let value = r.prefixed(u64::MAX, "a member's bytes").map_err(bcs)?;
         members.push(GroupMember { tag, bytes: value });
     }
-    if at != bytes.len() {
-        return Err(fail(at, format!("{} bytes after the last member", bytes.len() - at)));
-    }
+    r.finish("the last member").map_err(bcs)?;
     Ok(members)
 }
 
@@ -134,11 +128,13 @@ mod tests {
             swapped.extend([1, v]);
         }
         assert!(decode_group(&swapped, W).unwrap_err().reason.contains("not after"));
-        assert!(decode_group(&good[..good.len() - 1], W).unwrap_err().reason.contains("past the end"));
+        let cut = decode_group(&good[..good.len() - 1], W).unwrap_err();
+        assert_eq!(cut.offset, good.len() - 2, "{cut}");
         let mut padded = good.clone();
         padded.push(0);
-        assert!(decode_group(&padded, W).unwrap_err().reason.contains("after the last member"));
-        assert!(decode_group(&[0xff, 0xff, 0xff, 0x0f], W).unwrap_err().reason.contains("cannot fit"));
+        let after = decode_group(&padded, W).unwrap_err();
+        assert_eq!(after.offset, good.len(), "{after}");
+        assert!(decode_group(&[0xff, 0xff, 0xff, 0x0f], W).is_err(), "a count the bytes cannot hold");
         assert!(decode_group(&[0x80], W).is_err());
     }
 }

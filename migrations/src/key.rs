@@ -59,6 +59,14 @@ pub enum KeyError {
         /// What is wrong and at which byte.
         reason: String,
     },
+    /// Type text that does not read (see [`TypeTag::parse`]).
+    #[error("cannot read type `{input}`: {reason}")]
+    ParseType {
+        /// The text, cut to 200 characters.
+        input: String,
+        /// What is wrong and at which byte.
+        reason: String,
+    },
     /// Tag bytes that do not decode (see [`StructTag::from_bcs`]).
     #[error("struct tag bytes do not decode: {reason} (at byte {offset})")]
     Decode {
@@ -372,6 +380,24 @@ impl StructTag {
 }
 
 impl TypeTag {
+    /// Reads a closed type in Move syntax with addresses of `width`: `u64`, `address`,
+    /// `vector<u8>`, `0x1::voting::Proposal<0x1::governance_proposal::GovernanceProposal>`.
+    /// Bounded as [`StructTag::parse`] is (length, nesting, type arguments), names checked to be
+    /// Move identifiers.
+    pub fn parse(input: &str, width: AddressLength) -> Result<TypeTag, KeyError> {
+        let fail = |reason: String| KeyError::ParseType { input: input.chars().take(200).collect(), reason };
+        if input.len() > MAX_TAG_TEXT_LEN {
+            return Err(fail(format!("longer than {MAX_TAG_TEXT_LEN} bytes")));
+        }
+        let mut p = TextParser { s: input.as_bytes(), pos: 0, width };
+        let tag = p.type_tag(0).map_err(fail)?;
+        p.skip_spaces();
+        if p.pos != input.len() {
+            return Err(fail(format!("unexpected text at byte {}", p.pos)));
+        }
+        Ok(tag)
+    }
+
     /// The tag of a closed type in a chain of `width`.
     pub fn from_type(ty: &Type, width: AddressLength) -> Result<TypeTag, KeyError> {
         Self::from_type_at(ty, width, 0)
@@ -767,6 +793,75 @@ mod tests {
         expected.push(1);
         expected.extend([3, b'G', b'A', b'S', 3, b'G', b'A', b'S', 0]);
         assert_eq!(tag.to_bcs(), expected);
+    }
+
+    #[test]
+    fn type_tags_read_from_text_in_every_width_and_print_back() {
+        for width in AddressLength::ALL {
+            for text in [
+                "bool",
+                "u8",
+                "u16",
+                "u32",
+                "u64",
+                "u128",
+                "u256",
+                "address",
+                "signer",
+                "vector<u8>",
+                "vector<vector<address>>",
+                "0x1::string::String",
+                "0x1::voting::Proposal<0x1::governance_proposal::GovernanceProposal>",
+                "vector<0x1::table::Table<u64, vector<u8>>>",
+            ] {
+                let tag = TypeTag::parse(text, width).unwrap();
+                assert_eq!(tag.to_string(), text);
+                assert!(tag.has_width(width), "{text}");
+            }
+            assert_eq!(
+                TypeTag::parse(" 0x1::M::S<u64> ", width).unwrap(),
+                TypeTag::Struct(Box::new(StructTag::parse("0x1::M::S<u64>", width).unwrap()))
+            );
+        }
+        // The BCS of a type tag: its variant, then what it holds.
+        let bcs = |text: &str| {
+            let mut out = Vec::new();
+            TypeTag::parse(text, W16).unwrap().write_bcs(&mut out);
+            out
+        };
+        assert_eq!(bcs("u64"), [2]);
+        assert_eq!(bcs("vector<u256>"), [6, 10]);
+        let s = StructTag::parse("0x1::M::S", W16).unwrap();
+        assert_eq!(bcs("0x1::M::S"), [&[7u8][..], &s.to_bcs()].concat());
+    }
+
+    #[test]
+    fn type_text_that_does_not_read_is_an_error_naming_the_type() {
+        let bad = [
+            "",
+            "u63",
+            "U64",
+            "vector",
+            "vector<u8",
+            "vector<>",
+            "vector<u8>>",
+            "u64 u64",
+            "&u64",
+            "0x1::M",
+            "0x1::M::S<",
+            "T",
+            "0xzz::M::S",
+        ];
+        for text in bad {
+            let e = TypeTag::parse(text, W32).unwrap_err();
+            assert!(matches!(e, KeyError::ParseType { .. }), "{text}: {e}");
+            assert!(e.to_string().starts_with("cannot read type"), "{e}");
+        }
+        let deep = format!("{}u8{}", "vector<".repeat(MAX_TAG_NESTING + 2), ">".repeat(MAX_TAG_NESTING + 2));
+        assert!(TypeTag::parse(&deep, W32).unwrap_err().to_string().contains("nested deeper"));
+        assert!(TypeTag::parse(&"u".repeat(MAX_TAG_TEXT_LEN + 1), W32).unwrap_err().to_string().contains("longer"));
+        // An address wider than the chain's.
+        assert!(TypeTag::parse(&format!("0x1{}::M::S", "0".repeat(40)), W16).is_err());
     }
 
     #[test]
