@@ -211,74 +211,38 @@ fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// A reader of the status's BCS, bounded by its input.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+/// The status's BCS read through the shared reader ([`binary_format::bcs::Reader`]: counts
+/// checked against the bytes left before anything is allocated, canonical lengths), its errors
+/// said as the status's.
+struct Reader<'a>(binary_format::bcs::Reader<'a>);
+
+fn decode_error(e: binary_format::bcs::Error) -> StatusError {
+    StatusError::Decode { offset: e.offset(), reason: e.message() }
 }
 
 impl<'a> Reader<'a> {
-    fn fail(&self, reason: &str) -> StatusError {
-        StatusError::Decode { offset: self.pos, reason: reason.to_owned() }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], StatusError> {
-        let bytes: &'a [u8] = self.bytes;
-        let out = self
-            .pos
-            .checked_add(n)
-            .and_then(|end| bytes.get(self.pos..end))
-            .ok_or_else(|| self.fail("the bytes end inside a value"))?;
-        self.pos += n;
-        Ok(out)
+    fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader(binary_format::bcs::Reader::new(bytes))
     }
 
     fn u64(&mut self) -> Result<u64, StatusError> {
-        let b: [u8; 8] = self.take(8)?.try_into().map_err(|_| self.fail("a short u64"))?;
-        Ok(u64::from_le_bytes(b))
+        self.0.u64("a u64").map_err(decode_error)
     }
 
     fn bool(&mut self) -> Result<bool, StatusError> {
-        match self.take(1)? {
-            [0] => Ok(false),
-            [1] => Ok(true),
-            _ => Err(StatusError::Decode { offset: self.pos - 1, reason: "a bool that is not 0 or 1".into() }),
-        }
-    }
-
-    /// A canonical ULEB128 length.
-    fn uleb(&mut self) -> Result<usize, StatusError> {
-        let mut value: u64 = 0;
-        for i in 0..5 {
-            let b = *self.take(1)?.first().ok_or_else(|| self.fail("the bytes end inside a length"))?;
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                if i > 0 && b == 0 || value > u64::from(u32::MAX) {
-                    return Err(self.fail("a non-canonical length"));
-                }
-                return usize::try_from(value).map_err(|_| self.fail("a length too large"));
-            }
-        }
-        Err(self.fail("a length too long"))
+        self.0.bool("a bool").map_err(decode_error)
     }
 
     /// A vector's length, refused when the remaining bytes cannot hold that many elements of
     /// at least `min` bytes each (so a hostile count never allocates).
     fn count(&mut self, min: usize) -> Result<usize, StatusError> {
-        let n = self.uleb()?;
-        if n.saturating_mul(min.max(1)) > self.bytes.len().saturating_sub(self.pos) {
-            return Err(self.fail("a count larger than the bytes left can hold"));
-        }
-        Ok(n)
+        self.0.count(u64::from(u32::MAX), min.max(1), "a count").map_err(decode_error)
     }
 
     /// A byte string of at most `max` bytes.
     fn bytes(&mut self, max: usize) -> Result<Vec<u8>, StatusError> {
-        let n = self.uleb()?;
-        if n > max {
-            return Err(self.fail("a byte string longer than the status allows"));
-        }
-        Ok(self.take(n)?.to_vec())
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
+        Ok(self.0.prefixed(max, "a byte string").map_err(decode_error)?.to_vec())
     }
 
     fn text(&mut self, what: &str) -> Result<String, StatusError> {
@@ -293,11 +257,8 @@ impl<'a> Reader<'a> {
         Ok(Checksum(bytes))
     }
 
-    fn end(&self, what: &str) -> Result<(), StatusError> {
-        if self.pos != self.bytes.len() {
-            return Err(self.fail(&format!("{} bytes after the {what}", self.bytes.len() - self.pos)));
-        }
-        Ok(())
+    fn end(&self, what: &'static str) -> Result<(), StatusError> {
+        self.0.finish(what).map_err(decode_error)
     }
 }
 
@@ -323,7 +284,7 @@ impl Cursor {
 
     /// Decodes a cursor.
     pub fn decode(bytes: &[u8]) -> Result<Cursor, StatusError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let height = r.u64()?;
         let approved = r.bool()?;
         let position = if r.bool()? { Some(r.bytes(MAX_KEY_BYTES)?) } else { None };
@@ -355,7 +316,7 @@ impl Status {
     /// Decodes stored bytes; they are untrusted, so every field is checked, never assumed, and
     /// no count allocates beyond what the bytes can hold.
     pub fn decode(bytes: &[u8]) -> Result<Status, StatusError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let mut status = Status::default();
         for _ in 0..r.count(8 * 7 + 2)? {
             let number = r.u64()?;
