@@ -131,7 +131,13 @@ impl Error {
     /// The message without the offset (for errors that place it themselves).
     #[cold]
     pub fn message(&self) -> String {
-        let what = self.0.what;
+        self.message_for(self.0.what)
+    }
+
+    /// The message with `what` in place of the static name the read was given: for callers
+    /// whose names of what they read are built at run time (a record's field, a proof's part).
+    #[cold]
+    pub fn message_for(&self, what: &str) -> String {
         match self.0.kind {
             ErrorKind::UnexpectedEnd { needed, remaining } => {
                 format!("{what}: {needed} bytes needed, {remaining} left")
