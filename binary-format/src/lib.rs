@@ -19,6 +19,7 @@ pub mod deserializer;
 pub mod detect;
 pub mod error;
 pub mod format;
+#[cfg(any(test, feature = "generate"))]
 pub mod generate;
 pub mod identifier;
 pub mod limits;
