@@ -20,7 +20,7 @@ fn hidden(c: char) -> bool {
         || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
-/// `s` with every character [`hidden`] would pass written as an escape: `\n`, `\r`, `\t`, `\0`,
+/// `s` with every hidden character (control and text-reordering characters) written as an escape: `\n`, `\r`, `\t`, `\0`,
 /// `\x1b` (below U+0080), `\u{202e}` (above). Everything else is kept, backslashes included.
 pub fn shown(s: &str) -> Cow<'_, str> {
     if !s.chars().any(hidden) {

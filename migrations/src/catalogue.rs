@@ -41,7 +41,7 @@ impl fmt::Debug for Checksum {
     }
 }
 
-/// Why a release pair and its declarations do not make a catalogue. [`Catalogue::build`]
+/// Why a release pair and its declarations do not make a catalogue. [`CatalogueBuilder::build`]
 /// reports every problem it finds, not only the first.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogueError {

@@ -7,7 +7,7 @@
 //!
 //! The kind is decided from the content: a file is taken to be of a kind only if it decodes as
 //! that kind with every byte used and every module starting with the Move magic. Before a file
-//! is decoded, its framing is walked ([`shape`]): no allocation, and a release of more than
+//! is decoded, its framing is walked (`shape`): no allocation, and a release of more than
 //! [`MAX_MODULES`] modules (or a container of as many tiny entries, which decoding would
 //! multiply in memory) is refused before anything is built for it.
 

@@ -1,4 +1,4 @@
-//! The gate: the upgrade judged once ([`layout_diff::plan`]) and the checker's report on it, and
+//! The gate: the upgrade judged once ([`layout_diff::plan()`]) and the checker's report on it, and
 //! what the rehearsal needs of that judgement: the stored structs the upgrade must migrate, each
 //! with the migration that carries it (or why none does), and the catalogue of the declared
 //! migrations, built from the same plan.

@@ -6,7 +6,7 @@
 
 use super::aptos::{self, AptosOptions, AptosSource};
 use super::diem::{self, DiemOptions, DiemSource};
-use super::jsonl::{self, JsonlSource, JSONL_FILE, MAX_LINE};
+use super::jsonl::{JsonlSource, JSONL_FILE, MAX_LINE};
 use super::snapshot::SnapshotSource;
 use super::{StateError, StateSource};
 use serde::Serialize;
@@ -45,21 +45,21 @@ pub fn format_of(path: &Path) -> Result<Format, StateError> {
     if named_manifest && aptos::layout::looks_like_aptos(path) {
         return Ok(Format::AptosBackup);
     }
-    let (mut lines, _) = jsonl::open_lines(path, JSONL_FILE)?;
+    let (mut lines, _) = super::lines::open_lines(path, JSONL_FILE)?;
     let head = lines.fill_buf().map_err(|source| StateError::Io { path: path.to_path_buf(), source })?;
     if head.starts_with(MAGIC) || (!head.is_empty() && MAGIC.starts_with(head)) {
         return Ok(Format::Snapshot);
     }
     let mut first = Vec::new();
-    while jsonl::next_line(&mut *lines, &mut first, MAX_LINE)
+    while super::lines::next_line(&mut *lines, &mut first, MAX_LINE)
         .map_err(|source| StateError::Io { path: path.to_path_buf(), source })?
         .is_some()
     {
-        if !first.strip_prefix(&jsonl::BOM).unwrap_or(&first).trim_ascii().is_empty() {
+        if !first.strip_prefix(&super::lines::BOM).unwrap_or(&first).trim_ascii().is_empty() {
             break;
         }
     }
-    let line = first.strip_prefix(&jsonl::BOM).unwrap_or(&first).trim_ascii();
+    let line = first.strip_prefix(&super::lines::BOM).unwrap_or(&first).trim_ascii();
     if line.starts_with(b"{") {
         let json = serde_json::from_slice::<serde_json::Value>(line).ok();
         if json.as_ref().is_some_and(aptos::manifest::Manifest::is_aptos) {

@@ -13,6 +13,7 @@ pub mod detect;
 pub mod diem;
 pub mod error;
 pub mod jsonl;
+pub mod lines;
 pub mod problems;
 pub mod snapshot;
 pub mod tables;

@@ -9,7 +9,7 @@
 //! ignored), read whole before the rehearsal: any line that does not read is an error naming
 //! the file and the line.
 
-use super::jsonl::{next_line, open_lines, shown, BOM};
+use super::lines::{next_line, open_lines, shown, BOM};
 use super::{At, Origin, StateError, TableTypes};
 use binary_format::AddressLength;
 use migrations::{AccountAddress, KeyError, TypeTag};

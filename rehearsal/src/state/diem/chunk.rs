@@ -4,7 +4,7 @@
 //! without its end) is [`StateError::Truncated`], anything else wrong [`StateError::Corrupt`]:
 //! Diem-family and Aptos-based backups frame their chunks alike and share this reader.
 
-use crate::state::jsonl::GZIP_MAGIC;
+use crate::state::lines::GZIP_MAGIC;
 use crate::state::StateError;
 use flate2::read::MultiGzDecoder;
 use std::io::{BufRead, BufReader, Read};

@@ -7,7 +7,7 @@
 //! ([`inside`]); any other is refused with a one-line reason, and nothing is read through it.
 
 use super::hash::Hash;
-use crate::state::jsonl::{shown, GZIP_MAGIC};
+use crate::state::lines::{shown, GZIP_MAGIC};
 use crate::state::StateError;
 use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
