@@ -170,20 +170,37 @@ impl Layer<'_> {
 }
 
 /// The writes of every layer from a key on, merged: the newest layer wins a key.
+///
+/// Layers mostly hold runs of keys no other layer holds (a block migrates the keys after the
+/// previous block's): the layer that gave the last write keeps giving them, one comparison
+/// each, while its next key is below every other layer's (`run`), and all layers are compared
+/// again only when it is not.
 pub(crate) struct Writes<'a> {
     /// Newest first.
     layers: Vec<Layer<'a>>,
     end: Option<Vec<u8>>,
+    /// The layer that gave the last write, and the smallest next key of the others then (`None`:
+    /// they have none).
+    run: Option<(usize, Option<Vec<u8>>)>,
 }
 
 impl<'a> Writes<'a> {
     /// The writes of `layers` (newest first) merged, up to `end` (exclusive).
     pub(crate) fn of(layers: Vec<Layer<'a>>, end: Option<Vec<u8>>) -> Writes<'a> {
-        Writes { layers, end }
+        Writes { layers, end, run: None }
     }
 
     /// The next write (key, write) in key order, or `None`.
     pub(crate) fn next_write(&mut self) -> Result<Option<(Vec<u8>, Write)>, StoreError> {
+        // The layer of the run goes on while its next key is below the others' (which have not
+        // moved since): it is the smallest, and no other layer holds it.
+        if let Some((i, bound)) = &self.run {
+            let i = *i;
+            let below = |k: &[u8]| bound.as_deref().is_none_or(|b| k < b);
+            if self.layers.get(i).and_then(Layer::head).is_some_and(below) {
+                return self.take(i, false);
+            }
+        }
         // The first (newest) layer holding the smallest head key.
         let mut winner: Option<(usize, &[u8])> = None;
         for (i, layer) in self.layers.iter().enumerate() {
@@ -193,20 +210,44 @@ impl<'a> Writes<'a> {
                 }
             }
         }
-        let Some((winner, key)) = winner else { return Ok(None) };
-        if self.end.as_deref().is_some_and(|e| key >= e) {
+        let Some((winner, _)) = winner else {
+            self.run = None;
+            return Ok(None);
+        };
+        self.take(winner, true)
+    }
+
+    /// Takes the next write of layer `winner` (which holds the smallest key); with `others`,
+    /// skips the older layers' writes at the same key and notes the others' smallest next key.
+    fn take(&mut self, winner: usize, others: bool) -> Result<Option<(Vec<u8>, Write)>, StoreError> {
+        let end = self.end.as_deref();
+        let Some(layer) = self.layers.get_mut(winner) else { return Ok(None) };
+        if layer.head().is_none_or(|k| end.is_some_and(|e| k >= e)) {
             return Ok(None);
         }
-        let Some(layer) = self.layers.get_mut(winner) else { return Ok(None) };
         let out = layer.advance(true)?;
-        // Older layers' writes at the same key are overwritten: skipped.
+        if !others {
+            return Ok(out);
+        }
+        let mut bound: Option<Vec<u8>> = None;
         if let Some((key, _)) = &out {
-            for layer in self.layers.iter_mut().skip(winner + 1) {
+            for (i, layer) in self.layers.iter_mut().enumerate() {
+                if i == winner {
+                    continue;
+                }
+                // Older layers' writes at the same key are overwritten: skipped (a newer layer
+                // cannot hold it: the winner is the first holding the smallest key).
                 if layer.head() == Some(key.as_slice()) {
                     layer.advance(false)?;
                 }
+                if let Some(k) = layer.head() {
+                    if bound.as_deref().is_none_or(|b| k < b) {
+                        bound = Some(k.to_vec());
+                    }
+                }
             }
         }
+        self.run = Some((winner, bound));
         Ok(out)
     }
 }
@@ -260,15 +301,13 @@ impl<'s> Overlay<'s> {
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let mut index = Vec::new();
         let mut offset = 0u64;
-        let segments = std::mem::take(&mut self.memory);
-        let mut writes = Writes::of(segments.iter().rev().map(|s| Layer::Memory(s)).collect(), None);
-        let mut i = 0usize;
-        while let Some((key, write)) = writes.next_write()? {
+        // The segments, oldest first, merged into one (moved, never copied).
+        let merged = std::mem::take(&mut self.memory).into_iter().reduce(merge).unwrap_or_default();
+        for (i, (key, write)) in merged.iter().enumerate() {
             if i.is_multiple_of(RUN_INDEX_EVERY) {
                 index.push((key.clone(), offset));
             }
-            offset += write_record(&mut out, &key, &write).map_err(failed)?;
-            i += 1;
+            offset += write_record(&mut out, key, write).map_err(failed)?;
         }
         out.flush().map_err(failed)?;
         self.runs.push(Run { path, index, len: offset });
@@ -280,7 +319,7 @@ impl<'s> Overlay<'s> {
     /// `end` (exclusive).
     pub(crate) fn writes(&self, from: &[u8], end: Option<Vec<u8>>) -> Result<Writes<'_>, StoreError> {
         let layers = self.layers_to(from, end.clone())?;
-        Ok(Writes { layers, end })
+        Ok(Writes::of(layers, end))
     }
 
     /// Every layer of writes from `from` on (newest first), to merge with other overlays'.
