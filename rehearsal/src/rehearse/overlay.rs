@@ -23,20 +23,62 @@ use std::path::{Path, PathBuf};
 
 /// Bytes a write costs in memory beyond its key and value (the map's node, the vectors).
 const ENTRY_OVERHEAD: usize = 64;
-/// Every this many records of a run, its key and offset are kept in memory (for seeking).
-const RUN_INDEX_EVERY: usize = 256;
+/// A run's index holds the key of its first record and of the first record after each further
+/// this many bytes of the file: a reader seeks there and reads a buffer of this size. The index
+/// is then a few hundred bytes a MiB of run (0.2% of the spilled writes), not a key in 256.
+const RUN_INDEX_BYTES: u64 = 64 << 10;
+/// Runs of one level merged into one run of the next as soon as there are this many: an
+/// overlay holds at most this many runs a level, and a level holds this many times the writes
+/// of the one below, so the runs a scan opens (and their buffers) grow with the logarithm of the
+/// writes, not with them (a rehearsal of 10,000,000 accounts spilled some 200 runs a thread),
+/// and each write is rewritten once a level.
+const FAN_IN: usize = 8;
 
 fn failed(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend { backend: "rehearsal overlay", source: e.to_string().into() }
 }
 
-/// A spilled layer of writes: a file of records in key order, and every 256th key's offset.
+/// A spilled layer of writes: a file of records in key order, and an index of it.
 #[derive(Debug)]
 struct Run {
     path: PathBuf,
-    /// (key, offset of its record), every [`RUN_INDEX_EVERY`] records.
+    /// (key, offset of its record), every [`RUN_INDEX_BYTES`] of the file.
     index: Vec<(Vec<u8>, u64)>,
     len: u64,
+    /// 0 for a spill; a merge of [`FAN_IN`] runs of level `n` is of level `n + 1`.
+    level: u32,
+}
+
+/// Writes a run file, record by record in key order.
+struct RunWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    index: Vec<(Vec<u8>, u64)>,
+    len: u64,
+    /// Where the next record is indexed.
+    next_indexed: u64,
+}
+
+impl RunWriter {
+    fn create(path: PathBuf) -> Result<RunWriter, StoreError> {
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(failed)?;
+        let out = BufWriter::with_capacity(1 << 20, file);
+        Ok(RunWriter { path, out, index: Vec::new(), len: 0, next_indexed: 0 })
+    }
+
+    fn add(&mut self, key: &[u8], write: &Write) -> Result<(), StoreError> {
+        if self.len >= self.next_indexed {
+            self.index.push((key.to_vec(), self.len));
+            self.next_indexed = self.len + RUN_INDEX_BYTES;
+        }
+        self.len += write_record(&mut self.out, key, write).map_err(failed)?;
+        Ok(())
+    }
+
+    fn finish(mut self, level: u32) -> Result<Run, StoreError> {
+        self.out.flush().map_err(failed)?;
+        Ok(Run { path: self.path, index: self.index, len: self.len, level })
+    }
 }
 
 /// One record of a run: u32 key length, key, a byte (1 put, 0 delete), and for a put u32 value
@@ -262,7 +304,10 @@ pub struct Overlay<'s> {
     memory: Vec<Segment>,
     memory_bytes: usize,
     budget: usize,
+    /// Runs, oldest first.
     runs: Vec<Run>,
+    /// Run files made so far (they are numbered in order).
+    files: usize,
     dir: PathBuf,
     name: String,
 }
@@ -285,6 +330,7 @@ impl<'s> Overlay<'s> {
             memory_bytes: 0,
             budget: budget.max(1 << 20),
             runs: Vec::new(),
+            files: 0,
             dir: dir.to_path_buf(),
             name: name.to_owned(),
         }
@@ -295,23 +341,53 @@ impl<'s> Overlay<'s> {
         self.memory_bytes
     }
 
+    /// A new run file.
+    fn run_writer(&mut self) -> Result<RunWriter, StoreError> {
+        let path = self.dir.join(format!("{}-{}.run", self.name, self.files));
+        self.files += 1;
+        RunWriter::create(path)
+    }
+
     fn spill(&mut self) -> Result<(), StoreError> {
-        let path = self.dir.join(format!("{}-{}.run", self.name, self.runs.len()));
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(failed)?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        let mut index = Vec::new();
-        let mut offset = 0u64;
+        let mut out = self.run_writer()?;
         // The segments, oldest first, merged into one (moved, never copied).
         let merged = std::mem::take(&mut self.memory).into_iter().reduce(merge).unwrap_or_default();
-        for (i, (key, write)) in merged.iter().enumerate() {
-            if i.is_multiple_of(RUN_INDEX_EVERY) {
-                index.push((key.clone(), offset));
-            }
-            offset += write_record(&mut out, key, write).map_err(failed)?;
+        for (key, write) in &merged {
+            out.add(key, write)?;
         }
-        out.flush().map_err(failed)?;
-        self.runs.push(Run { path, index, len: offset });
+        drop(merged);
+        self.runs.push(out.finish(0)?);
         self.memory_bytes = 0;
+        self.compact()
+    }
+
+    /// Merges the newest [`FAN_IN`] runs into one while they are of one level.
+    fn compact(&mut self) -> Result<(), StoreError> {
+        while let Some(first) = self.runs.len().checked_sub(FAN_IN) {
+            let level = self.runs.get(first).map_or(0, |r| r.level);
+            if self.runs.iter().skip(first).any(|r| r.level != level) {
+                break;
+            }
+            let merging = self.runs.split_off(first);
+            let mut out = self.run_writer()?;
+            {
+                let mut layers = Vec::with_capacity(merging.len());
+                for run in merging.iter().rev() {
+                    let mut reader = RunReader::open(run, &[])?;
+                    let head = reader.next()?;
+                    layers.push(Layer::Run { reader, head });
+                }
+                // Deletes are kept: they hide the source's values.
+                let mut writes = Writes::of(layers, None);
+                while let Some((key, write)) = writes.next_write()? {
+                    out.add(&key, &write)?;
+                }
+            }
+            self.runs.push(out.finish(level + 1)?);
+            for run in merging {
+                let _ = std::fs::remove_file(&run.path);
+            }
+        }
         Ok(())
     }
 
@@ -554,8 +630,9 @@ mod tests {
         let mut overlay = Overlay::new(&snap, Vec::new(), None, 0, dir.path(), "test");
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         // Batches of 1 to 3,000 writes (puts over the source's keys and between them, deletes),
-        // about 30,000 in all: several spills of the 1 MiB budget, segments merged between them.
-        for round in 0..60u64 {
+        // about 75,000 in all: a dozen spills of the 1 MiB budget (the first 8 merged into one
+        // run), segments merged between them.
+        for round in 0..150u64 {
             let mut batch = WriteBatch::new();
             for _ in 0..=rng.below(if round % 3 == 0 { 3_000 } else { 40 }) {
                 let n = rng.below(6_000);
@@ -569,7 +646,8 @@ mod tests {
             model.apply(batch).unwrap();
             assert!(overlay.memory.windows(2).all(|w| matches!(w, [a, b] if a.len() > b.len())));
         }
-        assert!(overlay.runs.len() >= 3, "{overlay:?}");
+        let levels: Vec<u32> = overlay.runs.iter().map(|r| r.level).collect();
+        assert!(levels.first() == Some(&1) && levels.len() >= 3, "{levels:?}");
         assert_eq!(scan(&overlay, &[], None), scan(&model, &[], None));
         for table in 0..3 {
             let prefix = table_prefix(&AccountAddress::from_u64(table, WIDTH));
