@@ -469,15 +469,15 @@ impl<'s> Overlay<'s> {
         let segments = std::mem::take(&mut self.memory);
         let mut at = vec![0usize; segments.len()];
         loop {
-            let mut next: Option<(usize, &[u8], Option<&[u8]>)> = None;
+            let mut next: Option<(&[u8], Option<&[u8]>)> = None;
             for (i, segment) in segments.iter().enumerate().rev() {
                 if let Some((k, v)) = at.get(i).and_then(|&n| segment.get(n)) {
-                    if next.is_none_or(|(_, best, _)| k < best) {
-                        next = Some((i, k, v));
+                    if next.is_none_or(|(best, _)| k < best) {
+                        next = Some((k, v));
                     }
                 }
             }
-            let Some((_, key, value)) = next else { break };
+            let Some((key, value)) = next else { break };
             out.add(key, value)?;
             for (i, segment) in segments.iter().enumerate() {
                 if let Some(n) = at.get_mut(i) {
