@@ -25,8 +25,13 @@ fn the_release_gate_passes_for_each_upgrade() {
         let (o, n): (Vec<&Module>, Vec<&Module>) = (o.iter().collect(), n.iter().collect());
         let options =
             compat_checker::CheckOptions { registry: Some(&registry), declarations: Some(&declarations), config: None };
-        let (report, _) = compat_checker::check("old", &o, "new", &n, options);
-        assert_eq!(report.verdict, compat_checker::Verdict::UpgradeWithMigrations, "v{} -> v{}", old + 1, old + 2);
+        // Declarations name the release they belong to: the new release is named as they name it.
+        let (from, to) = (format!("v{}", old + 1), format!("v{}", old + 2));
+        let (report, _) = compat_checker::check(&from, &o, &to, &n, options);
+        assert_eq!(report.verdict, compat_checker::Verdict::UpgradeWithMigrations, "{from} -> {to}");
+        // Under another name, no declaration is this release's: the changes are undeclared.
+        let (other, _) = compat_checker::check(&from, &o, "v9", &n, options);
+        assert_eq!(other.verdict, compat_checker::Verdict::Blocked, "{from} -> v9");
     }
 }
 

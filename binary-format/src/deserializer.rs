@@ -7,7 +7,7 @@
 
 use crate::ability::{legacy_struct_abilities, AbilitySet, KindPosition, LegacyKind};
 use crate::address::{Address, AddressLength};
-use crate::cursor::Cursor;
+use crate::bcs::Reader;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{field_info, function_flags, token, visibility, Table};
 use crate::limits;
@@ -69,12 +69,12 @@ pub fn read_directory(bytes: &[u8]) -> Result<Directory> {
             format!("module is {} bytes, more than the limit {}", bytes.len(), limits::MAX_MODULE_SIZE),
         ));
     }
-    let mut c = Cursor::new(bytes);
+    let mut c = Reader::new(bytes);
     let magic: [u8; 4] = c.array("magic")?;
     if magic != MAGIC {
         return Err(Error::at(ErrorKind::BadMagic, 0, format!("expected magic a11ceb0b, found {}", hex(&magic))));
     }
-    let word = c.u32_le("version")?;
+    let word = c.u32("version")?;
     let version = Version::from_word(word);
     if !version.is_supported() {
         return Err(Error::at(
@@ -83,28 +83,27 @@ pub fn read_directory(bytes: &[u8]) -> Result<Directory> {
             format!("unknown bytecode version word {word:#010x} (version {version})"),
         ));
     }
-    let count = c.count(limits::MAX_TABLE_COUNT, 3, "table count")?;
-    let mut headers: Vec<(Table, usize, usize, usize)> = Vec::with_capacity(count);
     let mut ranges = [None; Table::COUNT];
-    for _ in 0..count {
-        let at = c.offset();
-        let kind = c.u8("table kind")?;
-        let table = Table::from_kind(kind, version).ok_or_else(|| {
-            Error::at(ErrorKind::BadTable, at, format!("unknown table kind {kind:#04x} for version {version}"))
+    let mut headers =
+        c.list(limits::MAX_TABLE_COUNT, 3, "table count", |c| -> Result<(Table, usize, usize, usize)> {
+            let at = c.offset();
+            let kind = c.u8("table kind")?;
+            let table = Table::from_kind(kind, version).ok_or_else(|| {
+                Error::at(ErrorKind::BadTable, at, format!("unknown table kind {kind:#04x} for version {version}"))
+            })?;
+            let offset = c.uleb(limits::MAX_TABLE_OFFSET, "table offset")? as usize;
+            let len = c.uleb(limits::MAX_TABLE_OFFSET, "table length")? as usize;
+            if len == 0 {
+                return Err(Error::at(ErrorKind::BadTable, at, format!("table {} is empty", table.name())));
+            }
+            if ranges.get(table.slot()).copied().flatten().is_some() {
+                return Err(Error::at(ErrorKind::BadTable, at, format!("table {} appears twice", table.name())));
+            }
+            if let Some(slot) = ranges.get_mut(table.slot()) {
+                *slot = Some((offset, len));
+            }
+            Ok((table, offset, len, at))
         })?;
-        let offset = c.uleb(u64::from(u32::MAX), "table offset")? as usize;
-        let len = c.uleb(u64::from(u32::MAX), "table length")? as usize;
-        if len == 0 {
-            return Err(Error::at(ErrorKind::BadTable, at, format!("table {} is empty", table.name())));
-        }
-        if ranges.get(table.slot()).copied().flatten().is_some() {
-            return Err(Error::at(ErrorKind::BadTable, at, format!("table {} appears twice", table.name())));
-        }
-        if let Some(slot) = ranges.get_mut(table.slot()) {
-            *slot = Some((offset, len));
-        }
-        headers.push((table, offset, len, at));
-    }
     let contents_start = c.offset();
     headers.sort_by_key(|h| h.1);
     let mut expected = 0usize;
@@ -119,7 +118,7 @@ pub fn read_directory(bytes: &[u8]) -> Result<Directory> {
         }
         expected = offset
             .checked_add(len)
-            .filter(|&end| end <= u32::MAX as usize)
+            .filter(|&end| end as u64 <= limits::MAX_TABLE_OFFSET)
             .ok_or_else(|| Error::at(ErrorKind::BadTable, at, format!("table {} ends past 4 GiB", table.name())))?;
         if contents_start + expected > bytes.len() {
             return Err(Error::at(
@@ -157,9 +156,9 @@ pub fn parse<'a>(bytes: &'a [u8], options: &ParseOptions) -> Result<RawModule<'a
     p.m.version = dir.version;
     p.m.address_length = options.address_length;
     p.run()?;
-    let mut c = Cursor::with_base(bytes.get(dir.contents_end..).unwrap_or_default(), dir.contents_end);
+    let mut c = Reader::with_base(bytes.get(dir.contents_end..).unwrap_or_default(), dir.contents_end);
     let at = c.offset();
-    let self_handle = c.index("self module handle index")?;
+    let self_handle = index(&mut c, "self module handle index")?;
     if usize::from(self_handle) >= p.m.module_handles.len() {
         return Err(Error::at(
             ErrorKind::IndexOutOfBounds,
@@ -171,7 +170,11 @@ pub fn parse<'a>(bytes: &'a [u8], options: &ParseOptions) -> Result<RawModule<'a
         ));
     }
     if !c.is_empty() {
-        return Err(c.error(ErrorKind::TrailingBytes, format!("{} bytes after the end of the module", c.remaining())));
+        return Err(Error::at(
+            ErrorKind::TrailingBytes,
+            c.offset(),
+            format!("{} bytes after the end of the module", c.remaining()),
+        ));
     }
     p.m.self_handle = self_handle;
     for (at, table, index) in std::mem::take(&mut p.deferred) {
@@ -201,6 +204,12 @@ fn max_type_param(t: &Token) -> Option<u16> {
         Token::Function { params, returns, .. } => params.iter().chain(returns).filter_map(max_type_param).max(),
         _ => None,
     }
+}
+
+/// A ULEB128 table index: a u16.
+fn index(c: &mut Reader<'_>, what: &'static str) -> Result<u16> {
+    // The max keeps the cast exact.
+    Ok(c.uleb(limits::MAX_TABLE_INDEX, what)? as u16)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -286,17 +295,18 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Runs `entry` until the table's bytes are used up, with the table's name as context.
-    fn table(&mut self, table: Table, mut entry: impl FnMut(&mut Self, &mut Cursor<'a>) -> Result<()>) -> Result<()> {
+    fn table(&mut self, table: Table, mut entry: impl FnMut(&mut Self, &mut Reader<'a>) -> Result<()>) -> Result<()> {
         let Some((start, len)) = self.dir.range(table) else {
             return Ok(());
         };
         let slice = self.bytes.get(start..start + len).unwrap_or_default();
-        let mut c = Cursor::with_base(slice, start);
+        let mut c = Reader::with_base(slice, start);
         let mut n = 0usize;
         while !c.is_empty() {
             if n >= limits::MAX_TABLE_ENTRIES {
-                return Err(c.error(
+                return Err(Error::at(
                     ErrorKind::LimitExceeded,
+                    c.offset(),
                     format!("table {} has more than {} entries", table.name(), limits::MAX_TABLE_ENTRIES),
                 ));
             }
@@ -324,16 +334,16 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Reads an index into `table` and checks it.
-    fn idx(&self, c: &mut Cursor<'a>, table: Table) -> Result<u16> {
+    fn idx(&self, c: &mut Reader<'a>, table: Table) -> Result<u16> {
         let at = c.offset();
-        let index = c.index(table.name())?;
+        let index = index(c, table.name())?;
         self.check(at, table, index)?;
         Ok(index)
     }
 
-    fn identifier(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn identifier(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let at = c.offset();
-        let bytes = c.blob(limits::MAX_IDENTIFIER_LEN, "identifier length")?;
+        let bytes = c.prefixed(limits::MAX_IDENTIFIER_LEN, "identifier length")?;
         let s = std::str::from_utf8(bytes)
             .map_err(|e| Error::at(ErrorKind::BadIdentifier, at, format!("identifier is not UTF-8: {e}")))?;
         if !crate::identifier::is_valid(s) && s != "<SELF>" {
@@ -363,13 +373,13 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    fn module_handle(&self, c: &mut Cursor<'a>) -> Result<ModuleHandle> {
+    fn module_handle(&self, c: &mut Reader<'a>) -> Result<ModuleHandle> {
         let address = self.idx(c, Table::Addresses)?;
         let name = self.idx(c, Table::Identifiers)?;
         Ok(ModuleHandle { address, name })
     }
 
-    fn abilities(&self, c: &mut Cursor<'a>, what: &str) -> Result<AbilitySet> {
+    fn abilities(&self, c: &mut Reader<'a>, what: &'static str) -> Result<AbilitySet> {
         let at = c.offset();
         let bits = c.uleb(u64::MAX, what)?;
         u8::try_from(bits)
@@ -378,7 +388,7 @@ impl<'a> Parser<'a, '_> {
             .ok_or_else(|| Error::at(ErrorKind::BadEncoding, at, format!("unknown ability bits {bits:#x} in {what}")))
     }
 
-    fn legacy_kind(&self, c: &mut Cursor<'a>, position: KindPosition) -> Result<AbilitySet> {
+    fn legacy_kind(&self, c: &mut Reader<'a>, position: KindPosition) -> Result<AbilitySet> {
         let at = c.offset();
         let b = c.u8("type parameter kind")?;
         LegacyKind::from_byte(b)
@@ -386,7 +396,7 @@ impl<'a> Parser<'a, '_> {
             .ok_or_else(|| Error::at(ErrorKind::BadEncoding, at, format!("unknown version 1 kind {b:#04x}")))
     }
 
-    fn datatype_handle(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn datatype_handle(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let module = self.idx(c, Table::ModuleHandles)?;
         let name = self.idx(c, Table::Identifiers)?;
         let v1 = self.version().number == VERSION_1;
@@ -406,40 +416,34 @@ impl<'a> Parser<'a, '_> {
         } else {
             self.abilities(c, "struct abilities")?
         };
-        let n = c.count(limits::MAX_TYPE_PARAMETERS, 1, "type parameter count")?;
-        let mut type_params = Vec::with_capacity(n);
-        for _ in 0..n {
+        let type_params = c.list(limits::MAX_TYPE_PARAMETERS, 1, "type parameter count", |c| -> Result<_> {
             let constraints = if v1 {
                 self.legacy_kind(c, KindPosition::StructTypeParameter)?
             } else {
                 self.abilities(c, "type parameter constraints")?
             };
             let phantom = self.version().number >= VERSION_3 && c.uleb(1, "phantom flag")? == 1;
-            type_params.push(TypeParameter { constraints, phantom });
-        }
+            Ok(TypeParameter { constraints, phantom })
+        })?;
         self.m.datatype_handles.push(DatatypeHandle { module, name, abilities, type_params });
         Ok(())
     }
 
-    fn metadata(&mut self, c: &mut Cursor<'a>) -> Result<()> {
-        let key = c.blob(1023, "metadata key length")?;
-        let value = c.blob(limits::MAX_BLOB_LEN, "metadata value length")?;
+    fn metadata(&mut self, c: &mut Reader<'a>) -> Result<()> {
+        let key = c.prefixed(limits::MAX_METADATA_KEY_LEN, "metadata key length")?;
+        let value = c.prefixed(limits::MAX_BLOB_LEN, "metadata value length")?;
         self.m.metadata.push(Metadata { key: Cow::Borrowed(key), value: Cow::Borrowed(value) });
         Ok(())
     }
 
-    fn signature(&mut self, c: &mut Cursor<'a>) -> Result<()> {
-        let n = c.count(255, 1, "signature length")?;
-        let mut tokens = Vec::with_capacity(n);
-        for _ in 0..n {
-            tokens.push(self.token(c, 0, None)?);
-        }
+    fn signature(&mut self, c: &mut Reader<'a>) -> Result<()> {
+        let tokens = c.list(limits::MAX_SIGNATURE_TOKENS, 1, "signature length", |c| self.token(c, 0, None))?;
         self.sig_max_param.push(tokens.iter().filter_map(max_type_param).max());
         self.m.signatures.push(tokens);
         Ok(())
     }
 
-    fn tokens(&self, c: &mut Cursor<'a>, n: usize, depth: usize, scope: Option<usize>) -> Result<Vec<Token>> {
+    fn tokens(&self, c: &mut Reader<'a>, n: usize, depth: usize, scope: Option<usize>) -> Result<Vec<Token>> {
         // Not `n`: each of 256 nested levels would reserve 255 tokens before reading any.
         let mut out = Vec::with_capacity(n.min(4));
         for _ in 0..n {
@@ -482,9 +486,13 @@ impl<'a> Parser<'a, '_> {
     /// One signature token. `scope` is the number of type parameters in scope, when the token's
     /// context is known (struct fields, constants); signatures in the pool are checked where
     /// they are used.
-    fn token(&self, c: &mut Cursor<'a>, depth: usize, scope: Option<usize>) -> Result<Token> {
+    fn token(&self, c: &mut Reader<'a>, depth: usize, scope: Option<usize>) -> Result<Token> {
         if depth >= limits::MAX_TYPE_DEPTH {
-            return Err(c.error(ErrorKind::LimitExceeded, format!("type nests deeper than {}", limits::MAX_TYPE_DEPTH)));
+            return Err(Error::at(
+                ErrorKind::LimitExceeded,
+                c.offset(),
+                format!("type nests deeper than {}", limits::MAX_TYPE_DEPTH),
+            ));
         }
         let at = c.offset();
         let tag = c.u8("type tag")?;
@@ -522,7 +530,7 @@ impl<'a> Parser<'a, '_> {
             token::STRUCT_INST => {
                 let handle = self.idx(c, Table::DatatypeHandles)?;
                 let at = c.offset();
-                let n = c.count(255, 1, "type argument count")?;
+                let n = c.count(limits::MAX_TYPE_PARAMETERS, 1, "type argument count")?;
                 if n == 0 {
                     return Err(Error::at(ErrorKind::BadEncoding, at, "struct instantiation with no type arguments"));
                 }
@@ -530,7 +538,7 @@ impl<'a> Parser<'a, '_> {
                 Token::DatatypeInstantiation(handle, self.tokens(c, n, depth, scope)?)
             }
             token::TYPE_PARAMETER => {
-                let i = c.index("type parameter index")?;
+                let i = index(c, "type parameter index")?;
                 if let Some(scope) = scope.filter(|&n| usize::from(i) >= n) {
                     return Err(Error::at(
                         ErrorKind::IndexOutOfBounds,
@@ -543,20 +551,20 @@ impl<'a> Parser<'a, '_> {
             token::FUNCTION => {
                 needs(VERSION_8, true)?;
                 let abilities = self.abilities(c, "function type abilities")?;
-                let np = c.count(255, 1, "function type parameter count")?;
-                let nr = c.count(255, 0, "function type result count")?;
+                let np = c.count(limits::MAX_SIGNATURE_TOKENS, 1, "function type parameter count")?;
+                let nr = c.count(limits::MAX_SIGNATURE_TOKENS, 0, "function type result count")?;
                 let params = self.tokens(c, np, depth, scope)?;
                 let returns = self.tokens(c, nr, depth, scope)?;
                 Token::Function { params, returns, abilities }
             }
-            0x11..=0x16 => {
+            token::I8..=token::I256 => {
                 needs(VERSION_9, true)?;
                 match tag {
-                    0x11 => Token::I8,
-                    0x12 => Token::I16,
-                    0x13 => Token::I32,
-                    0x14 => Token::I64,
-                    0x15 => Token::I128,
+                    token::I8 => Token::I8,
+                    token::I16 => Token::I16,
+                    token::I32 => Token::I32,
+                    token::I64 => Token::I64,
+                    token::I128 => Token::I128,
                     _ => Token::I256,
                 }
             }
@@ -564,28 +572,26 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    fn constant(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn constant(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let ty = self.token(c, 0, Some(0))?;
-        let data = c.blob(u64::from(u16::MAX), "constant length")?;
+        let data = c.prefixed(limits::MAX_CONSTANT_LEN, "constant length")?;
         self.m.constants.push(Constant { ty, data: Cow::Borrowed(data) });
         Ok(())
     }
 
-    fn function_handle(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn function_handle(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let at = c.offset();
         let module = self.idx(c, Table::ModuleHandles)?;
         let name = self.idx(c, Table::Identifiers)?;
         let params = self.idx(c, Table::Signatures)?;
         let returns = self.idx(c, Table::Signatures)?;
-        let n = c.count(limits::MAX_TYPE_PARAMETERS, 1, "type parameter count")?;
-        let mut type_params = Vec::with_capacity(n);
-        for _ in 0..n {
-            type_params.push(if self.version().number == VERSION_1 {
-                self.legacy_kind(c, KindPosition::FunctionTypeParameter)?
+        let type_params = c.list(limits::MAX_TYPE_PARAMETERS, 1, "type parameter count", |c| {
+            if self.version().number == VERSION_1 {
+                self.legacy_kind(c, KindPosition::FunctionTypeParameter)
             } else {
-                self.abilities(c, "type parameter constraints")?
-            });
-        }
+                self.abilities(c, "type parameter constraints")
+            }
+        })?;
         for (sig, what) in [(params, "parameter signature"), (returns, "return signature")] {
             self.check_scope(at, sig, type_params.len(), what)?;
         }
@@ -593,15 +599,14 @@ impl<'a> Parser<'a, '_> {
         let access_specifiers = if aptos { self.access_specifiers(c)? } else { None };
         let mut attributes = Vec::new();
         if aptos && self.version().number >= VERSION_8 {
-            let n = c.count(16, 1, "function attribute count")?;
-            for _ in 0..n {
+            attributes = c.list(limits::MAX_FUNCTION_ATTRIBUTES, 1, "function attribute count", |c| {
                 let at = c.offset();
                 let a = c.u8("function attribute")?;
                 if !(1..=2).contains(&a) {
                     return Err(Error::at(ErrorKind::BadEncoding, at, format!("unknown function attribute {a:#04x}")));
                 }
-                attributes.push(a);
-            }
+                Ok(a)
+            })?;
         }
         self.m.function_handles.push(FunctionHandle {
             module,
@@ -616,16 +621,16 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Aptos access specifiers: validated, then kept as the bytes they span.
-    fn access_specifiers(&mut self, c: &mut Cursor<'a>) -> Result<Option<Cow<'a, [u8]>>> {
-        let start = c.clone();
+    fn access_specifiers(&mut self, c: &mut Reader<'a>) -> Result<Option<Cow<'a, [u8]>>> {
+        let start = c.position();
         let at = c.offset();
         match c.u8("access specifier option")? {
             0x1 => return Ok(None),
             0x2 => {}
             b => return Err(Error::at(ErrorKind::BadEncoding, at, format!("bad option marker {b:#04x}"))),
         }
-        let n = c.count(64, 3, "access specifier count")?;
-        let enum_byte = |c: &mut Cursor<'a>, what: &str, max: u8| -> Result<u8> {
+        let n = c.count(limits::MAX_ACCESS_SPECIFIERS, 3, "access specifier count")?;
+        let enum_byte = |c: &mut Reader<'a>, what: &'static str, max: u8| -> Result<u8> {
             let at = c.offset();
             let b = c.u8(what)?;
             if (1..=max).contains(&b) {
@@ -650,54 +655,47 @@ impl<'a> Parser<'a, '_> {
             match enum_byte(c, "address specifier", 3)? {
                 2 => drop(self.idx(c, Table::Addresses)?),
                 3 => {
-                    c.uleb(255, "parameter index")?;
+                    c.uleb(limits::MAX_LOCAL_INDEX, "parameter index")?;
                     if enum_byte(c, "function option", 2)? == 2 {
                         let at = c.offset();
-                        let i = c.index("function instantiation")?;
+                        let i = index(c, "function instantiation")?;
                         self.deferred.push((at, Table::FunctionInstantiations, i));
                     }
                 }
                 _ => {}
             }
         }
-        let used = start.remaining() - c.remaining();
-        let mut whole = start;
-        Ok(Some(Cow::Borrowed(whole.bytes(used, "access specifiers")?)))
+        Ok(Some(Cow::Borrowed(c.since(start))))
     }
 
-    fn instantiation(&self, c: &mut Cursor<'a>, of: Table) -> Result<Instantiation> {
+    fn instantiation(&self, c: &mut Reader<'a>, of: Table) -> Result<Instantiation> {
         let handle = self.idx(c, of)?;
         let type_args = self.idx(c, Table::Signatures)?;
         Ok(Instantiation { handle, type_args })
     }
 
-    fn fields(&self, c: &mut Cursor<'a>, scope: usize) -> Result<Vec<FieldDef>> {
-        let n = c.count(limits::MAX_FIELDS, 2, "field count")?;
-        let mut fields = Vec::with_capacity(n);
-        for _ in 0..n {
+    fn fields(&self, c: &mut Reader<'a>, scope: usize) -> Result<Vec<FieldDef>> {
+        c.list(limits::MAX_FIELDS, 2, "field count", |c| {
             let name = self.idx(c, Table::Identifiers)?;
             let ty = self.token(c, 0, Some(scope))?;
-            fields.push(FieldDef { name, ty });
-        }
-        Ok(fields)
+            Ok(FieldDef { name, ty })
+        })
     }
 
-    fn variants(&self, c: &mut Cursor<'a>, scope: usize) -> Result<Vec<VariantDef>> {
+    fn variants(&self, c: &mut Reader<'a>, scope: usize) -> Result<Vec<VariantDef>> {
         let at = c.offset();
-        let n = c.count(limits::MAX_VARIANTS, 2, "variant count")?;
-        if n == 0 && self.version().is_sui() {
-            return Err(Error::at(ErrorKind::BadEncoding, at, "enum with no variants"));
-        }
-        let mut variants = Vec::with_capacity(n);
-        for _ in 0..n {
+        let variants = c.list(limits::MAX_VARIANTS, 2, "variant count", |c| -> Result<_> {
             let name = self.idx(c, Table::Identifiers)?;
             let fields = self.fields(c, scope)?;
-            variants.push(VariantDef { name, fields });
+            Ok(VariantDef { name, fields })
+        })?;
+        if variants.is_empty() && self.version().is_sui() {
+            return Err(Error::at(ErrorKind::BadEncoding, at, "enum with no variants"));
         }
         Ok(variants)
     }
 
-    fn struct_def(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn struct_def(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let handle = self.idx(c, Table::DatatypeHandles)?;
         let scope = self.m.datatype_handles.get(usize::from(handle)).map_or(0, |h| h.type_params.len());
         let at = c.offset();
@@ -713,7 +711,7 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    fn enum_def(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn enum_def(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let handle = self.idx(c, Table::DatatypeHandles)?;
         let at = c.offset();
         let flag = c.u8("enum flag")?;
@@ -726,10 +724,10 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    fn field_handle(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn field_handle(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let owner = self.idx(c, Table::StructDefs)?;
         let at = c.offset();
-        let field = c.uleb(255, "field offset")? as u16;
+        let field = c.uleb(limits::MAX_FIELDS, "field offset")? as u16;
         let count = match self.m.struct_defs.get(usize::from(owner)).map(|d| &d.body) {
             Some(StructBody::Fields(f)) => f.len(),
             _ => 0,
@@ -761,9 +759,9 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    fn variant_tag(&self, c: &mut Cursor<'a>, table: Table, owner: u16) -> Result<u16> {
+    fn variant_tag(&self, c: &mut Reader<'a>, table: Table, owner: u16) -> Result<u16> {
         let at = c.offset();
-        let tag = c.uleb(127, "variant index")? as u16;
+        let tag = c.uleb(limits::MAX_VARIANTS, "variant index")? as u16;
         let count = self.variant_count(table, owner);
         if usize::from(tag) >= count {
             return Err(Error::at(
@@ -775,33 +773,30 @@ impl<'a> Parser<'a, '_> {
         Ok(tag)
     }
 
-    fn sui_variant_handle(&self, c: &mut Cursor<'a>, instantiated: bool) -> Result<VariantHandle> {
+    fn sui_variant_handle(&self, c: &mut Reader<'a>, instantiated: bool) -> Result<VariantHandle> {
         let table = if instantiated { Table::EnumDefInstantiations } else { Table::EnumDefs };
         let owner = self.idx(c, table)?;
         let variant = self.variant_tag(c, table, owner)?;
         Ok(VariantHandle { owner, variant })
     }
 
-    fn struct_variant_handle(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn struct_variant_handle(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let owner = self.idx(c, Table::StructDefs)?;
         let variant = self.variant_tag(c, Table::StructDefs, owner)?;
         self.m.struct_variant_handles.push(VariantHandle { owner, variant });
         Ok(())
     }
 
-    fn variant_field_handle(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn variant_field_handle(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let owner = self.idx(c, Table::StructDefs)?;
-        let field = c.uleb(255, "field offset")? as u16;
-        let n = c.count(limits::MAX_VARIANTS, 1, "variant count")?;
-        let mut variants = Vec::with_capacity(n);
-        for _ in 0..n {
-            variants.push(self.variant_tag(c, Table::StructDefs, owner)?);
-        }
+        let field = c.uleb(limits::MAX_FIELDS, "field offset")? as u16;
+        let variants =
+            c.list(limits::MAX_VARIANTS, 1, "variant count", |c| self.variant_tag(c, Table::StructDefs, owner))?;
         self.m.variant_field_handles.push(VariantFieldHandle { owner, variants, field });
         Ok(())
     }
 
-    fn function_def(&mut self, c: &mut Cursor<'a>) -> Result<()> {
+    fn function_def(&mut self, c: &mut Reader<'a>) -> Result<()> {
         let handle = self.idx(c, Table::FunctionHandles)?;
         let v = self.version().number;
         let at = c.offset();
@@ -832,11 +827,7 @@ impl<'a> Parser<'a, '_> {
             }
             (vis, script || flags & function_flags::ENTRY != 0, flags & function_flags::NATIVE != 0)
         };
-        let n = c.count(255, 1, "acquires count")?;
-        let mut acquires = Vec::with_capacity(n);
-        for _ in 0..n {
-            acquires.push(self.idx(c, Table::StructDefs)?);
-        }
+        let acquires = c.list(limits::MAX_ACQUIRES, 1, "acquires count", |c| self.idx(c, Table::StructDefs))?;
         let scope = self.m.function_handles.get(usize::from(handle)).map_or(0, |h| h.type_params.len());
         let code = if native { None } else { Some(self.code_unit(c, scope)?) };
         if v < VERSION_2 {
@@ -846,7 +837,7 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    fn code_unit(&mut self, c: &mut Cursor<'a>, scope: usize) -> Result<CodeUnit> {
+    fn code_unit(&mut self, c: &mut Reader<'a>, scope: usize) -> Result<CodeUnit> {
         let at = c.offset();
         let locals = self.idx(c, Table::Signatures)?;
         self.check_scope(at, locals, scope, "locals signature")?;
@@ -864,10 +855,10 @@ impl<'a> Parser<'a, '_> {
             })?;
             let operand = match info.operand {
                 OperandKind::None => Operand::None,
-                OperandKind::Local => Operand::Small(c.uleb(255, "local index")? as u16),
+                OperandKind::Local => Operand::Small(c.uleb(limits::MAX_LOCAL_INDEX, "local index")? as u16),
                 OperandKind::Offset => {
                     let at = c.offset();
-                    let target = c.index("branch target")?;
+                    let target = index(c, "branch target")?;
                     branches.push((at, target));
                     Operand::Small(target)
                 }
@@ -893,7 +884,7 @@ impl<'a> Parser<'a, '_> {
                 }
                 OperandKind::JumpTable => {
                     let at = c.offset();
-                    let i = c.uleb(127, "jump table index")? as u16;
+                    let i = c.uleb(limits::MAX_JUMP_TABLES, "jump table index")? as u16;
                     switches.push((at, i));
                     Operand::Small(i)
                 }
@@ -904,10 +895,9 @@ impl<'a> Parser<'a, '_> {
         }
         let mut jump_tables = Vec::new();
         if version.has_sui_enums() {
-            let n = c.count(127, 3, "jump table count")?;
-            for _ in 0..n {
+            jump_tables = c.list(limits::MAX_JUMP_TABLES, 3, "jump table count", |c| {
                 let head_enum = self.idx(c, Table::EnumDefs)?;
-                let branches_n = c.count(127, 1, "jump table length")?;
+                let branches_n = c.count(limits::MAX_VARIANTS, 1, "jump table length")?;
                 let at = c.offset();
                 let flag = c.u8("jump table flag")?;
                 if flag != 0x1 {
@@ -916,12 +906,12 @@ impl<'a> Parser<'a, '_> {
                 let mut offsets = Vec::with_capacity(branches_n);
                 for _ in 0..branches_n {
                     let at = c.offset();
-                    let target = c.index("jump table target")?;
+                    let target = index(c, "jump table target")?;
                     branches.push((at, target));
                     offsets.push(target);
                 }
-                jump_tables.push(JumpTable { head_enum, offsets });
-            }
+                Ok(JumpTable { head_enum, offsets })
+            })?;
         }
         for (at, target) in branches {
             if usize::from(target) >= count {

@@ -100,6 +100,24 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {}
 
+/// A reader error in the crate's terms: its offset kept, its kind mapped to the one callers of
+/// the bytecode reader have always matched on.
+impl From<crate::bcs::Error> for Error {
+    #[cold]
+    fn from(e: crate::bcs::Error) -> Error {
+        use crate::bcs::ErrorKind as Bcs;
+        let kind = match e.kind() {
+            Bcs::UnexpectedEnd { .. } | Bcs::CountTooLarge { .. } => ErrorKind::UnexpectedEof,
+            Bcs::NonCanonical | Bcs::TooLarge { .. } => ErrorKind::BadLeb128,
+            Bcs::OverLimit { .. } | Bcs::TooDeep { .. } | Bcs::OverBudget { .. } => ErrorKind::LimitExceeded,
+            Bcs::NotUtf8 => ErrorKind::BadIdentifier,
+            Bcs::TrailingBytes { .. } => ErrorKind::TrailingBytes,
+            Bcs::InvalidBool(_) | Bcs::WrongLength { .. } | Bcs::UnknownVariant { .. } => ErrorKind::BadEncoding,
+        };
+        Error::at(kind, e.offset(), e.message())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

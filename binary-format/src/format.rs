@@ -185,6 +185,13 @@ pub mod token {
     pub const U256: u8 = 0xF;
     /// Aptos version 8: a function (closure) type.
     pub const FUNCTION: u8 = 0x10;
+    /// Aptos version 9: signed integers.
+    pub const I8: u8 = 0x11;
+    pub const I16: u8 = 0x12;
+    pub const I32: u8 = 0x13;
+    pub const I64: u8 = 0x14;
+    pub const I128: u8 = 0x15;
+    pub const I256: u8 = 0x16;
 }
 
 /// Function visibility bytes (version 2 on).

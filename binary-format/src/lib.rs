@@ -13,12 +13,13 @@
 
 pub mod ability;
 pub mod address;
+pub mod bcs;
 pub mod builder;
-mod cursor;
 pub mod deserializer;
 pub mod detect;
 pub mod error;
 pub mod format;
+#[cfg(any(test, feature = "generate"))]
 pub mod generate;
 pub mod identifier;
 pub mod limits;
@@ -33,8 +34,8 @@ pub mod version;
 
 pub use ability::{Ability, AbilitySet};
 pub use address::{Address, AddressLength};
+pub use bcs::{write_uleb, Reader};
 pub use builder::{DatatypeDecl, DatatypeResolver, NoResolver};
-pub use cursor::write_uleb;
 pub use deserializer::{parse, Detail, ParseOptions};
 pub use detect::{detect_address_length, Detection};
 pub use error::{Error, ErrorKind, Result};
@@ -42,11 +43,10 @@ pub use module::{DatatypeTypeParameter, Field, Function, FunctionTypeParameter, 
 pub use types::{DatatypeRef, ModuleId, Type};
 pub use version::Version;
 
-/// Bytes of names and types the normalized view of a module may hold: 64 per byte of the module,
-/// plus 1 MiB. Real modules need a few; the bound stops a module that uses a 64 KiB name, or a
-/// signature of thousands of types, from each one-byte index from allocating gigabytes.
+/// Bytes of names and types the normalized view of a module may hold (see
+/// [`limits::VIEW_BYTES_PER_MODULE_BYTE`]).
 fn view_budget(bytes: &[u8]) -> usize {
-    bytes.len().saturating_mul(64).saturating_add(1 << 20)
+    bytes.len().saturating_mul(limits::VIEW_BYTES_PER_MODULE_BYTE).saturating_add(limits::VIEW_SLACK)
 }
 
 /// Parses a module with `options` and normalizes it, the view bounded by the module's size.

@@ -2,7 +2,7 @@
 //! parser accepted. Tables are written in the order the reference writers use.
 
 use crate::ability::{AbilitySet, KindPosition, LegacyKind};
-use crate::cursor::write_uleb;
+use crate::bcs::write_uleb;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{field_info, function_flags, token, visibility, Table};
 use crate::opcodes::{self, OperandKind};
@@ -62,12 +62,12 @@ impl Out {
             Token::U64 => self.buf.push(token::U64),
             Token::U128 => self.buf.push(token::U128),
             Token::U256 => self.buf.push(token::U256),
-            Token::I8 => self.buf.push(0x11),
-            Token::I16 => self.buf.push(0x12),
-            Token::I32 => self.buf.push(0x13),
-            Token::I64 => self.buf.push(0x14),
-            Token::I128 => self.buf.push(0x15),
-            Token::I256 => self.buf.push(0x16),
+            Token::I8 => self.buf.push(token::I8),
+            Token::I16 => self.buf.push(token::I16),
+            Token::I32 => self.buf.push(token::I32),
+            Token::I64 => self.buf.push(token::I64),
+            Token::I128 => self.buf.push(token::I128),
+            Token::I256 => self.buf.push(token::I256),
             Token::Address => self.buf.push(token::ADDRESS),
             Token::Signer => self.buf.push(token::SIGNER),
             Token::Vector(t) => {

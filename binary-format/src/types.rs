@@ -86,6 +86,22 @@ impl Type {
         Type::Datatype(Box::new(DatatypeRef { module, name: name.into(), type_args }))
     }
 
+    /// This type with type parameter `i` replaced by `args[i]` (a parameter `args` lacks stays),
+    /// inside vectors, datatypes' arguments and references.
+    pub fn substitute(&self, args: &[Type]) -> Type {
+        match self {
+            Type::TypeParameter(i) => args.get(usize::from(*i)).cloned().unwrap_or_else(|| self.clone()),
+            Type::Vector(inner) => Type::Vector(Box::new(inner.substitute(args))),
+            Type::Reference(inner) => Type::Reference(Box::new(inner.substitute(args))),
+            Type::MutableReference(inner) => Type::MutableReference(Box::new(inner.substitute(args))),
+            Type::Datatype(d) => {
+                let type_args = d.type_args.iter().map(|a| a.substitute(args)).collect();
+                Type::Datatype(Box::new(DatatypeRef { module: d.module.clone(), name: d.name.clone(), type_args }))
+            }
+            other => other.clone(),
+        }
+    }
+
     /// How deep the type nests (a primitive is 1).
     pub fn depth(&self) -> usize {
         match self {

@@ -11,10 +11,13 @@
 
 use binary_format::generate::{self, Rng, Shape};
 use binary_format::{
-    parse, read_layouts, read_module, serializer, write_module, AddressLength, Detail, Error, ErrorKind, NoResolver,
-    ParseOptions,
+    parse, read_layouts, read_module, serializer, write_module, write_uleb, AddressLength, Detail, Error, ErrorKind,
+    NoResolver, ParseOptions,
 };
 use std::collections::BTreeMap;
+
+mod common;
+use common::module;
 
 const DETAILS: [Detail; 3] = [Detail::Layouts, Detail::Signatures, Detail::Full];
 const MODULES_PER_SHAPE: usize = 5;
@@ -243,37 +246,6 @@ fn regressions_keep_the_contract() {
     }
 }
 
-fn uleb(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// A module from its version word and its tables `(kind, contents)`, with self handle 0.
-fn module(version: u32, tables: &[(u8, Vec<u8>)]) -> Vec<u8> {
-    let mut out = vec![0xa1, 0x1c, 0xeb, 0x0b];
-    out.extend(version.to_le_bytes());
-    uleb(&mut out, tables.len() as u64);
-    let mut offset = 0;
-    for (kind, bytes) in tables {
-        out.push(*kind);
-        uleb(&mut out, offset);
-        uleb(&mut out, bytes.len() as u64);
-        offset += bytes.len() as u64;
-    }
-    for (_, bytes) in tables {
-        out.extend(bytes);
-    }
-    out.push(0);
-    out
-}
-
 /// Headers and entries that claim gigabytes: each must fail at once, before allocating for it.
 fn huge_claims() -> Vec<(&'static str, Vec<u8>)> {
     const IDS: u8 = 0x07;
@@ -298,7 +270,7 @@ fn huge_claims() -> Vec<(&'static str, Vec<u8>)> {
     let ids = || {
         let mut t = Vec::new();
         for name in ["M", "f"] {
-            uleb(&mut t, name.len() as u64);
+            write_uleb(&mut t, name.len() as u64);
             t.extend(name.as_bytes());
         }
         (IDS, t)
@@ -312,7 +284,7 @@ fn huge_claims() -> Vec<(&'static str, Vec<u8>)> {
     let u32_max = [0xff, 0xff, 0xff, 0xff, 0x0f];
     let u64_max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
     let mut table_4g = Vec::new();
-    uleb(&mut table_4g, u64::from(u32::MAX));
+    write_uleb(&mut table_4g, u64::from(u32::MAX));
     let fields = |count: &[u8]| {
         let mut t = vec![0, 0x02];
         t.extend(count);
@@ -464,7 +436,7 @@ fn big_signature() -> Vec<u8> {
 /// fields (three copies each), and the big signature used by 10 000 native functions of 4 bytes.
 fn amplifiers() -> Vec<(&'static str, Vec<u8>)> {
     let mut ids = Vec::new();
-    uleb(&mut ids, 60_000);
+    write_uleb(&mut ids, 60_000);
     ids.extend(std::iter::repeat_n(b'a', 60_000));
     let mut defs = Vec::new();
     for _ in 0..30 {

@@ -135,9 +135,11 @@ fn a_snapshot_rehearses_v1_to_v2_to_v3_through_the_snapshot_it_writes() {
     let stake = json3["structs"].as_array().unwrap().iter().find(|s| s["migration"] == "stake-v3").unwrap();
     assert_eq!(stake["instances"], 20);
     assert_eq!(stake["migrated"], 20);
-    // Nothing left of the scratch state beside the result.
-    let names: Vec<_> = std::fs::read_dir(&out2).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("state.snap")]);
+    // Nothing left of the scratch state beside the result and its (empty) table list.
+    let mut names: Vec<_> = std::fs::read_dir(&out2).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, vec![std::ffi::OsString::from("state.snap"), std::ffi::OsString::from("tables.json")]);
+    assert_eq!(std::fs::read_to_string(out2.join("tables.json")).unwrap(), "[]\n");
 }
 
 #[test]
@@ -294,14 +296,16 @@ fn an_aptos_based_backup_rehearses_and_an_incomplete_one_is_refused_or_read_as_p
         let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         (out.status.code(), json, String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    // Read, verified, migrated; the table item is carried as an entry of its kind.
+    // Read, verified, migrated; the table item is carried as an entry of its kind, and since
+    // no value of the state holds its table, named as not judged: the rehearsal is incomplete.
     let (code, json, err) = run_on(&[]);
     assert_eq!(json["state"]["format"], "aptos-backup");
     assert_eq!(json["state"]["root_verified"], true, "{json:#}");
     assert_eq!(json["state"]["kinds"]["table_item"], 1, "{json:#}");
+    assert_eq!(json["state"]["problems"]["counts"]["unresolved-table"], 1, "{json:#}");
     assert_eq!(json["migrated"], 25, "{json:#}");
     assert_eq!(json["verdict"], "safe", "{json:#}");
-    assert_eq!((code, &json["complete"]), (Some(0), &Value::Bool(true)), "{err}");
+    assert_eq!((code, &json["complete"]), (Some(2), &Value::Bool(false)), "{err}");
     // Another snapshot version than the backup holds.
     let (code, _, err) = run_on(&["--state-version", "899"]);
     assert_eq!(code, Some(2), "{err}");
@@ -523,4 +527,172 @@ fn a_key_given_twice_in_json_lines_is_reported_and_the_last_kept() {
     // The state holds each key once.
     assert_eq!(json["state"]["resources"], u64::try_from(store.len()).unwrap());
     assert!(code.is_some());
+}
+
+/// The devchain's 32-byte framework as a JSON Lines state: its old release's modules, genesis
+/// with `users` users, table items of two tables (0x7 stating its types, 0x8 not) and two
+/// resource groups (one by its members, one by its value's bytes). With the new release and its
+/// declarations: (state, release, declarations).
+fn jsonl_with_tables_and_groups(dir: &Path, users: u32) -> (PathBuf, PathBuf, PathBuf) {
+    use devchain::framework::{self, WIDTH};
+    let [old, new] = framework::release_files().unwrap();
+    let release = dir.join(framework::NEW_NAME);
+    std::fs::create_dir_all(&release).unwrap();
+    for (file, bytes) in &new {
+        std::fs::write(release.join(file), bytes).unwrap();
+    }
+    let declarations = dir.join("migrations.toml");
+    std::fs::write(&declarations, framework::DECLARATIONS).unwrap();
+    let mut text = String::new();
+    for (file, bytes) in old {
+        let name = file.trim_end_matches(".mv");
+        text.push_str(&format!("{{\"module\":\"0x1::{name}\",\"bytes\":\"{}\"}}\n", encode_hex(&bytes)));
+    }
+    for (tag, account, bytes) in framework::genesis(users).unwrap().resources(WIDTH) {
+        text.push_str(&format!(
+            "{{\"address\":\"{account}\",\"type\":\"{tag}\",\"bytes\":\"0x{}\"}}\n",
+            encode_hex(bytes)
+        ));
+    }
+    for n in 0u64..3 {
+        text.push_str(&format!(
+            "{{\"handle\":\"0x7\",\"key\":\"0x{}\",\"bytes\":\"0x020a0b\",\"key_type\":\"u64\",\"value_type\":\"vector<u8>\"}}\n",
+            encode_hex(&n.to_le_bytes())
+        ));
+    }
+    for key in ["0x01", "0x02"] {
+        text.push_str(&format!("{{\"handle\":\"0x8\",\"key\":\"{key}\",\"bytes\":\"0x01\"}}\n"));
+    }
+    // Members of structs the upgrade leaves as they are, given out of BCS order.
+    let (coin, marker) = ("0x1::aptos_coin::AptosCoin", "0x1::migration_hook::Marker");
+    text.push_str(&format!(
+        "{{\"address\":\"{}\",\"group\":\"0x1::object::ObjectGroup\",\"members\":[{{\"type\":\"{marker}\",\"bytes\":\"00\"}},{{\"type\":\"{coin}\",\"bytes\":\"01\"}}]}}\n",
+        framework::user(1)
+    ));
+    let group = rehearsal::state::aptos::encode_group([(&framework::tag(coin).unwrap(), &[0u8][..])]).unwrap();
+    text.push_str(&format!(
+        "{{\"address\":\"{}\",\"group\":\"0x1::object::ObjectGroup\",\"bytes\":\"0x{}\"}}\n",
+        framework::user(2),
+        encode_hex(&group)
+    ));
+    let state = dir.join("state.jsonl");
+    std::fs::write(&state, text).unwrap();
+    (state, release, declarations)
+}
+
+/// Runs `rehearse` on the framework's state as JSON: (exit code, report, stderr).
+fn rehearse_framework(
+    state: &Path,
+    release: &Path,
+    declarations: &Path,
+    extra: &[&str],
+) -> (Option<i32>, Value, String) {
+    let (state, release, declarations) =
+        (state.display().to_string(), release.display().to_string(), declarations.display().to_string());
+    let mut args = vec!["rehearse", "--state", &state, "--to", &release, "--migrations", &declarations];
+    args.extend(["--system-account", "0x1", "--format", "json"]);
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code(), json, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_json_lines_state_carries_its_table_items_and_resource_groups_as_entries_of_their_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, release, declarations) = jsonl_with_tables_and_groups(dir.path(), 12);
+    let types = dir.path().join("types.jsonl");
+    std::fs::write(&types, "{\"handle\":\"0x8\",\"key_type\":\"u8\",\"value_type\":\"bool\"}\n").unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let (code, json, err) = rehearse_framework(
+        &state,
+        &release,
+        &declarations,
+        &["--table-types", types.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(json["state"]["format"], "jsonl", "{err}\n{json:#}");
+    assert_eq!(json["state"]["problems"]["counts"], serde_json::json!({}), "{json:#}");
+    assert_eq!(json["state"]["kinds"], serde_json::json!({"resource": 25, "table_item": 5, "group": 2}), "{json:#}");
+    assert_eq!(json["state"]["resources"], 25);
+    assert_eq!(json["from_source"], "state");
+    // The resources migrate as they would without the tables and groups beside them.
+    assert_eq!(json["migrated"], 25, "{json:#}");
+    assert_eq!(json["verdict"], "safe", "{json:#}");
+    assert_eq!((code, &json["complete"]), (Some(0), &Value::Bool(true)), "{err}\n{json:#}");
+    // The migrated state keeps them, unchanged.
+    let info = snapshot::verify(&out.join("state.snap")).unwrap();
+    assert_eq!((info.kinds.get("table_item"), info.kinds.get("group")), (Some(&5), Some(&2)), "{info:?}");
+    assert_eq!(info.state_root.to_string(), json["root_after"].as_str().unwrap());
+
+    // The same table stated with other types on a later line: a conflict, the state incomplete.
+    let mut text = std::fs::read_to_string(&state).unwrap();
+    text.push_str("{\"handle\":\"0x7\",\"key\":\"0x0900000000000000\",\"bytes\":\"00\",\"key_type\":\"u64\",\"value_type\":\"u8\"}\n");
+    let lines = text.lines().count();
+    std::fs::write(&state, &text).unwrap();
+    let (code, json, err) = rehearse_framework(&state, &release, &declarations, &[]);
+    assert_eq!((code, &json["complete"]), (Some(2), &Value::Bool(false)), "{err}\n{json:#}");
+    // Neither set of types is kept for 0x7, and without the types file nothing gives 0x8's: both
+    // tables' items cannot be judged.
+    let counts = serde_json::json!({"conflict": 1, "unresolved-table": 2});
+    assert_eq!(json["state"]["problems"]["counts"], counts, "{json:#}");
+    let example = &json["state"]["problems"]["examples"][0];
+    assert!(example["origin"].as_str().unwrap().ends_with(&format!("state.jsonl:{lines}")), "{example:#}");
+    assert!(example["message"].as_str().unwrap().contains("value type vector<u8>"), "{example:#}");
+    // The item itself is carried.
+    assert_eq!(json["state"]["kinds"]["table_item"], 6, "{json:#}");
+}
+
+#[test]
+fn a_table_types_file_that_does_not_read_is_bad_input_naming_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, release, declarations) = jsonl_with_tables_and_groups(dir.path(), 2);
+    let types = dir.path().join("types.jsonl");
+    let first = "{\"handle\":\"0x8\",\"key_type\":\"u8\",\"value_type\":\"bool\"}";
+    let location = format!("{}:2: ", types.display());
+    for (second, needle) in [
+        ("{\"handle\":\"0x9\"", "not a {\"handle\",\"key_type\",\"value_type\"} object"),
+        ("{\"handle\":\"0x9\",\"key_type\":\"u8\"}", "missing field `value_type`"),
+        ("{\"handle\":\"9\",\"key_type\":\"u8\",\"value_type\":\"u8\"}", "handle: "),
+        ("{\"handle\":\"0x9\",\"key_type\":\"u8\",\"value_type\":\"0x1::m::\"}", "value_type: cannot read type"),
+        ("{\"handle\":\"0x9\",\"key_type\":\"i64\",\"value_type\":\"u8\"}", "key_type: cannot read type `i64`"),
+        // More than 32 bytes of handle.
+        (
+            &format!("{{\"handle\":\"0x1{}\",\"key_type\":\"u8\",\"value_type\":\"u8\"}}", "0".repeat(64)),
+            "is not an address",
+        ),
+        (
+            "{\"handle\":\"0x8\",\"key_type\":\"u8\",\"value_type\":\"u16\"}",
+            "table 0x8 is stated with key type u8 and value type bool",
+        ),
+    ] {
+        std::fs::write(&types, format!("{first}\n{second}\n")).unwrap();
+        let (code, json, err) =
+            rehearse_framework(&state, &release, &declarations, &["--table-types", types.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{second}: {err}\n{json:#}");
+        assert_eq!(json, Value::Null, "no report for bad options: {json:#}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with(&format!("error: {location}")), "{second}: {err}");
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+    // Handles and types are read with the releases' width: on the stdlib's 16-byte chain, a
+    // handle of 20 bytes does not fit.
+    let snap = dir.path().join("s.snap");
+    snapshot_of(&genesis(3, 0), &snap);
+    let wide = format!("{{\"handle\":\"0x1{}\",\"key_type\":\"u8\",\"value_type\":\"u8\"}}", "0".repeat(38));
+    std::fs::write(&types, format!("{first}\n{wide}\n")).unwrap();
+    let (code, _, err) = rehearse(&snap, Some(1), 2, &["--table-types", types.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&location) && err.contains("does not fit in 16 bytes"), "{err}");
+    std::fs::write(&types, format!("{first}\n")).unwrap();
+    let (code, json, err) = rehearse(&snap, Some(1), 2, &["--table-types", types.to_str().unwrap()]);
+    assert_eq!((code, &json["verdict"]), (Some(0), &Value::from("safe")), "{err}\n{json:#}");
+    // A directory, and a file that is not there.
+    for (path, needle) in [(dir.path().to_path_buf(), "not a regular file"), (dir.path().join("none"), "No such file")]
+    {
+        let (code, _, err) =
+            rehearse_framework(&state, &release, &declarations, &["--table-types", path.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(needle) && err.contains(&path.display().to_string()), "{err}");
+    }
 }

@@ -4,13 +4,16 @@
 use crate::chain::{self, detect, ChainChoice, ChainVerdict, Profile, ProfileError, ReleaseView};
 use crate::config::Config;
 use crate::finding::Finding;
-use crate::gate::{declaration_for, Gate, GateContext};
+use crate::gate::{Gate, GateContext};
 use crate::report::{GateOn, Report, StorageVerdict};
 use binary_format::Module;
-use layout_diff::storage::{self, Cause, Need};
-use layout_diff::{diff_with, Change, Diff, DiffOptions, RuleId};
+use binary_format::ModuleId;
+use layout_diff::storage::{Cause, Need};
+use layout_diff::{Change, Declared, Diff, Plan, RuleId, Upgrade};
+use std::collections::BTreeSet;
 use upgrade_spec::declarations::Declarations;
 use upgrade_spec::registry::Registry;
+use upgrade_spec::{ReleaseId, ReleaseLabel};
 
 /// What the check is gated with; all optional.
 #[derive(Debug, Clone, Copy, Default)]
@@ -115,17 +118,26 @@ fn check_profile(
     decided: String,
 ) -> (Report, Diff) {
     let label = chain_options.release.map_or_else(|| releases::label(new_name), str::to_owned);
-    let d = diff_with(
-        &old.modules,
-        &new.modules,
-        DiffOptions {
-            registry: options.registry,
-            declarations: options.declarations,
-            versioning: profile.chain.versioning(),
-        },
-    );
-    let stored = storage::storage(&old.modules);
-    let needs = storage::needs_migration_in(&stored, &old.modules, &new.modules, &d);
+    // The upgrade judged once: the diff, what can be stored, what must be migrated and by which
+    // declaration, as the catalogue and the rehearsal judge it.
+    let release = release_label(&label);
+    let upgrade = Upgrade {
+        old: &old.modules,
+        new: &new.modules,
+        release: &release,
+        registry: options.registry,
+        declarations: options.declarations,
+        versioning: profile.chain.versioning(),
+    };
+    let plan = layout_diff::plan(&upgrade);
+    let declared: BTreeSet<(ModuleId, String)> = plan
+        .needs
+        .iter()
+        .filter(|p| matches!(p.declared, Declared::By(_)))
+        .map(|p| (p.need.old_module.clone(), p.need.name.clone()))
+        .collect();
+    let Plan { diff: d, stored, needs } = plan;
+    let needs: Vec<Need> = needs.into_iter().map(|p| p.need).collect();
     let verdict: ChainVerdict = chain::verdict(profile, old, new, decided);
     let mut changes = d.changes.clone();
     changes.extend(nested_changes(&needs, &changes));
@@ -150,6 +162,7 @@ fn check_profile(
         diff: &d,
         stored: &stored,
         needs: &needs,
+        declared: &declared,
         chain: &verdict,
         profile,
         release: &label,
@@ -160,7 +173,7 @@ fn check_profile(
     }
     let problems = gate.problems(&d, &needs, &label);
     let storage = StorageVerdict::new(&findings, &problems, &needs, &stored, |n| {
-        declaration_for(options.declarations, options.registry, n, &label).is_some()
+        declared.contains(&(n.old_module.clone(), n.name.clone()))
     });
     let warnings = options
         .config
@@ -210,4 +223,16 @@ fn nested_changes(needs: &[Need], changes: &[Change]) -> Vec<Change> {
         out.push(c);
     }
     out
+}
+
+/// The release label declarations are matched against: NEW's name, with anything a label cannot
+/// hold made `_` (no valid declaration names such a release, so nothing can match it by chance
+/// that would not match its name).
+fn release_label(name: &str) -> ReleaseLabel {
+    let cleaned: String = name
+        .chars()
+        .take(upgrade_spec::release::MAX_RELEASE_LABEL)
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-') { c } else { '_' })
+        .collect();
+    ReleaseLabel::new(&cleaned).unwrap_or_else(|_| ReleaseId::numbered(0).label().clone())
 }

@@ -39,6 +39,9 @@ pub struct GateContext<'a> {
     pub stored: &'a Storage,
     /// The stored structs this upgrade must migrate.
     pub needs: &'a [Need],
+    /// Of them, the ones a declaration of this release migrates, by old module and name: the
+    /// upgrade's one judgement ([`layout_diff::plan()`]), the catalogue's and the rehearsal's too.
+    pub declared: &'a std::collections::BTreeSet<(ModuleId, String)>,
     pub chain: &'a ChainVerdict,
     pub profile: Profile,
     /// NEW's name as declarations give it (`v2`, a folder name).
@@ -64,24 +67,6 @@ fn struct_layout_rule(rule: RuleId) -> bool {
             | RuleId::EnumVariantsReordered
             | RuleId::EnumVariantChanged
     )
-}
-
-/// The declaration of `need`'s remedy, if any: versioned by its addresses, in place by its
-/// addresses and the release.
-pub fn declaration_for<'d>(
-    declarations: Option<&'d Declarations>,
-    registry: Option<&Registry>,
-    need: &Need,
-    release: &str,
-) -> Option<&'d Declaration> {
-    let d = declarations?;
-    let module = lineage_name(&need.new_module, registry);
-    let (from, to) = (need.old_module.address, need.new_module.address);
-    if need.in_place() {
-        d.all_at(&module, &need.name, from, to).find(|e| e.release == release)
-    } else {
-        d.find(&module, &need.name, from, to)
-    }
 }
 
 impl Gate<'_> {
@@ -275,7 +260,7 @@ impl Gate<'_> {
                         (n.old_module == key.0 && n.name == key.1)
                             || n.causes.contains(&Cause::Nested { module: key.0.clone(), name: key.1.clone() })
                     }) {
-                        if declaration_for(self.declarations, self.registry, need, ctx.release).is_none() {
+                        if !ctx.declared.contains(&(need.old_module.clone(), need.name.clone())) {
                             missing.push(undeclared(need, self.registry, ctx, next));
                         }
                     }

@@ -268,7 +268,7 @@ pub fn genesis(users: u32) -> Result<InMemoryStore, DevchainError> {
         Value::Struct(vec![Value::U128(51), Value::U64(1_000), Value::U64(7_200)]),
     )?;
     for n in 1..=users {
-        let key = Value::Vector((0..32u8).map(|b| Value::U8(b ^ (n as u8))).collect());
+        let key = Value::Bytes((0..32u8).map(|b| b ^ (n as u8)).collect());
         put(&mut batch, user(n), &account, Value::Struct(vec![key, Value::U64(u64::from(n % 17))]))?;
         let coin = Value::Struct(vec![Value::U64(balance_of(n))]);
         put(&mut batch, user(n), &coin_store, Value::Struct(vec![coin, Value::Bool(n % 7 == 0)]))?;

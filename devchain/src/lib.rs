@@ -8,6 +8,8 @@
 //! - [`drills`]: damage done on purpose (corrupt accounts), kept apart from the above;
 //! - [`framework`]: a second chain, shaped like an Aptos-based framework (32-byte addresses,
 //!   modules at `0x1`, structs changed in place);
+//! - [`objects`]: a third, with resource groups (objects) and tables, each holding a struct that
+//!   changes in place;
 //! - `support` (feature `test-support`): helpers that tests and benches share.
 //!
 //! Not part of what a node compiles: `vm-hooks` does not depend on it.
@@ -17,6 +19,7 @@ pub mod error;
 pub mod framework;
 pub mod genesis;
 pub mod handlers;
+pub mod objects;
 pub mod plans;
 #[cfg(feature = "test-support")]
 pub mod support;

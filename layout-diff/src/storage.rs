@@ -207,7 +207,7 @@ impl<'a> Walker<'a> {
                     if d.type_args.is_empty() || !has_type_parameter(&f.ty) {
                         self.visit(&f.ty, root, pending, id);
                     } else {
-                        self.visit(&substitute(&f.ty, &d.type_args), root, pending, id);
+                        self.visit(&f.ty.substitute(&d.type_args), root, pending, id);
                     }
                 }
                 // Type arguments in phantom positions are not stored; the others were reached
@@ -237,20 +237,6 @@ fn datatypes(t: &Type, named: &mut dyn FnMut(&ModuleId, &str)) {
             d.type_args.iter().for_each(|a| datatypes(a, named));
         }
         _ => {}
-    }
-}
-
-/// `t` with type parameter `i` replaced by `args[i]` (unknown parameters stay).
-fn substitute(t: &Type, args: &[Type]) -> Type {
-    match t {
-        Type::TypeParameter(i) => args.get(usize::from(*i)).cloned().unwrap_or_else(|| t.clone()),
-        Type::Vector(i) => Type::Vector(Box::new(substitute(i, args))),
-        Type::Datatype(d) => {
-            let mut d = (**d).clone();
-            d.type_args = d.type_args.iter().map(|a| substitute(a, args)).collect();
-            Type::Datatype(Box::new(d))
-        }
-        other => other.clone(),
     }
 }
 

@@ -118,7 +118,7 @@ fn instance(c: &Catalogue, id: &str) -> Instance {
 }
 
 fn bytes_of(n: usize, seed: u8) -> Value {
-    Value::Vector((0..n).map(|i| Value::U8(seed.wrapping_add(i as u8))).collect())
+    Value::Bytes((0..n).map(|i| seed.wrapping_add(i as u8)).collect())
 }
 
 fn address(n: u64) -> Value {

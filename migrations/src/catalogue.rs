@@ -545,6 +545,16 @@ impl Catalogue {
         self.address_length
     }
 
+    /// The old release's modules.
+    pub fn old_modules(&self) -> &[Module] {
+        &self.old
+    }
+
+    /// The new release's modules.
+    pub fn new_modules(&self) -> &[Module] {
+        &self.new
+    }
+
     /// The entry with this id, if the catalogue has one.
     pub fn entry(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)

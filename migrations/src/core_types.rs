@@ -2,8 +2,9 @@
 //!
 //! A node that already speaks `move-core-types` (its `StructTag`, `AccountAddress`,
 //! `MoveValue`) converts here at its edge; nothing inside this crate or the hook needs it. Ours
-//! is the larger vocabulary, so every conversion *from* `move-core-types` succeeds, and a
-//! conversion *to* it says with a [`ConvertError`] what 0.0.3 (the newest published) cannot hold:
+//! is the larger vocabulary, so every conversion *from* `move-core-types` succeeds (a value, given
+//! its layout, when it is of that layout), and a conversion *to* it says with a [`ConvertError`]
+//! what 0.0.3 (the newest published) cannot hold:
 //! - `TypeTag` has only `bool`, `u8`, `u64`, `u128`, `address`, `signer`, `vector` and structs:
 //!   no `u16`, `u32`, `u256`;
 //! - `AccountAddress` is 16 bytes: the state of Aptos- and Sui-based chains (32) and of some
@@ -42,6 +43,14 @@ pub enum ConvertError {
     InvalidIdentifier {
         /// The refused name.
         name: String,
+    },
+    /// A `MoveValue` that is not of the layout it is converted with.
+    #[error("a {found} value where the layout has {expected}")]
+    Mismatch {
+        /// The layout, as text.
+        expected: String,
+        /// What the value is.
+        found: &'static str,
     },
 }
 
@@ -151,6 +160,7 @@ pub fn move_value(value: &Value) -> Result<MoveValue, ConvertError> {
         Value::Variant { .. } => return not("an enum value"),
         Value::Address(a) => MoveValue::Address(move_address(a)?),
         Value::Signer(a) => MoveValue::Signer(move_address(a)?),
+        Value::Bytes(bytes) => MoveValue::Vector(bytes.iter().map(|b| MoveValue::U8(*b)).collect()),
         Value::Vector(items) => MoveValue::Vector(items.iter().map(move_value).collect::<Result<_, _>>()?),
         Value::Struct(fields) => {
             MoveValue::Struct(MoveStruct::Runtime(fields.iter().map(move_value).collect::<Result<_, _>>()?))
@@ -158,19 +168,62 @@ pub fn move_value(value: &Value) -> Result<MoveValue, ConvertError> {
     })
 }
 
-/// Our value of a `move-core-types` one (always possible). Field names of a `WithFields` struct
-/// are dropped: they belong to the layout.
-pub fn value_of(value: MoveValue) -> Value {
+fn move_kind(value: &MoveValue) -> &'static str {
     match value {
-        MoveValue::Bool(b) => Value::Bool(b),
-        MoveValue::U8(n) => Value::U8(n),
-        MoveValue::U64(n) => Value::U64(n),
-        MoveValue::U128(n) => Value::U128(n),
-        MoveValue::Address(a) => Value::Address(account_of(&a).address()),
-        MoveValue::Signer(a) => Value::Signer(account_of(&a).address()),
-        MoveValue::Vector(items) => Value::Vector(items.into_iter().map(value_of).collect()),
-        MoveValue::Struct(s) => Value::Struct(s.into_fields().into_iter().map(value_of).collect()),
+        MoveValue::Bool(_) => "bool",
+        MoveValue::U8(_) => "u8",
+        MoveValue::U64(_) => "u64",
+        MoveValue::U128(_) => "u128",
+        MoveValue::Address(_) => "address",
+        MoveValue::Signer(_) => "signer",
+        MoveValue::Vector(_) => "vector",
+        MoveValue::Struct(_) => "struct",
     }
+}
+
+/// Our value of a `move-core-types` one of `layout`: the value our `decode` gives for the same
+/// bytes. The layout tells a `vector<u8>` (ours holds it as [`Value::Bytes`]) from other vectors,
+/// which a `MoveValue` cannot. Field names of a `WithFields` struct are dropped: they belong to
+/// the layout. Fails only for a value that is not of the layout.
+pub fn value_of(value: MoveValue, layout: &Layout) -> Result<Value, ConvertError> {
+    let mismatch = |value: &MoveValue| ConvertError::Mismatch { expected: layout.to_string(), found: move_kind(value) };
+    Ok(match (value, layout) {
+        (MoveValue::Bool(b), Layout::Bool) => Value::Bool(b),
+        (MoveValue::U8(n), Layout::U8) => Value::U8(n),
+        (MoveValue::U64(n), Layout::U64) => Value::U64(n),
+        (MoveValue::U128(n), Layout::U128) => Value::U128(n),
+        (MoveValue::Address(a), Layout::Address(_)) => Value::Address(account_of(&a).address()),
+        (MoveValue::Signer(a), Layout::Signer(_)) => Value::Signer(account_of(&a).address()),
+        (MoveValue::Vector(items), Layout::Vector(element)) if **element == Layout::U8 => Value::Bytes(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    MoveValue::U8(b) => Ok(b),
+                    other => Err(ConvertError::Mismatch { expected: "u8".to_owned(), found: move_kind(&other) }),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        (MoveValue::Vector(items), Layout::Vector(element)) => {
+            Value::Vector(items.into_iter().map(|item| value_of(item, element)).collect::<Result<_, _>>()?)
+        }
+        (MoveValue::Struct(s), Layout::Struct(fields)) => {
+            let values = s.into_fields();
+            if values.len() != fields.fields.len() {
+                return Err(ConvertError::Mismatch {
+                    expected: layout.to_string(),
+                    found: "struct with another number of fields",
+                });
+            }
+            Value::Struct(
+                values
+                    .into_iter()
+                    .zip(&fields.fields)
+                    .map(|(v, f)| value_of(v, &f.layout))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        (value, _) => return Err(mismatch(&value)),
+    })
 }
 
 #[cfg(test)]
@@ -218,7 +271,12 @@ mod tests {
         let bytes = encode(&value, &stake).unwrap();
         assert_eq!(mv.simple_serialize().unwrap(), bytes);
         let back = MoveValue::simple_deserialize(&bytes, &move_layout(&stake).unwrap()).unwrap();
-        assert_eq!(value_of(back), value);
+        assert_eq!(value_of(back, &stake).unwrap(), value);
+        let bytes_layout = Layout::Vector(Box::new(Layout::U8));
+        let bytes = MoveValue::Vector(vec![MoveValue::U8(1), MoveValue::U8(2)]);
+        assert_eq!(value_of(bytes.clone(), &bytes_layout).unwrap(), Value::Bytes(vec![1, 2]));
+        assert_eq!(move_value(&Value::Bytes(vec![1, 2])).unwrap(), bytes);
+        assert!(matches!(value_of(bytes, &Layout::U64), Err(ConvertError::Mismatch { .. })));
         assert!(move_value(&Value::U16(1)).is_err());
         assert!(move_value(&Value::Variant { index: 0, fields: vec![] }).is_err());
         assert!(move_layout(&Layout::Address(AddressLength::Bytes32)).is_err());

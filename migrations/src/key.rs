@@ -15,6 +15,7 @@
 //! struct 7, and Aptos' and Sui's `u16` 8, `u32` 9, `u256` 10). For a 16-byte chain it is byte for
 //! byte what `move-core-types` writes, so state roots and store keys did not change with it.
 
+use binary_format::bcs::{self, Reader};
 use binary_format::{identifier, Address, AddressLength, DatatypeRef, ModuleId, Type};
 use std::fmt;
 
@@ -53,6 +54,14 @@ pub enum KeyError {
     /// Tag text that does not read (see [`StructTag::parse`]).
     #[error("cannot read struct tag `{input}`: {reason}")]
     Parse {
+        /// The text, cut to 200 characters.
+        input: String,
+        /// What is wrong and at which byte.
+        reason: String,
+    },
+    /// Type text that does not read (see [`TypeTag::parse`]).
+    #[error("cannot read type `{input}`: {reason}")]
+    ParseType {
         /// The text, cut to 200 characters.
         input: String,
         /// What is wrong and at which byte.
@@ -343,23 +352,25 @@ impl StructTag {
     /// Reads exactly one tag's BCS bytes, with addresses of `width`. Untrusted: bounded in
     /// nesting and counts, names checked to be Move identifiers, trailing bytes refused.
     pub fn from_bcs(bytes: &[u8], width: AddressLength) -> Result<StructTag, KeyError> {
-        let mut r = BcsReader { bytes, pos: 0, width };
-        let tag = r.struct_tag(0)?;
-        if r.pos != bytes.len() {
-            return Err(KeyError::Decode {
-                offset: r.pos,
-                reason: format!("{} bytes after the tag", bytes.len() - r.pos),
-            });
-        }
+        let mut r = Reader::new(bytes);
+        let tag = StructTag::read_bcs(&mut r, width)?;
+        r.finish("the tag")?;
         Ok(tag)
     }
 
     /// Reads one tag's BCS bytes from the start of `bytes`, with addresses of `width`: the tag and
     /// how many bytes it took (what follows is the caller's, as in a state key).
     pub fn from_bcs_prefix(bytes: &[u8], width: AddressLength) -> Result<(StructTag, usize), KeyError> {
-        let mut r = BcsReader { bytes, pos: 0, width };
-        let tag = r.struct_tag(0)?;
-        Ok((tag, r.pos))
+        let mut r = Reader::new(bytes);
+        let tag = read_struct_tag(&mut r, width, 0)?;
+        Ok((tag, r.position()))
+    }
+
+    /// Reads one tag's BCS bytes from `r`, for formats that hold a tag among other values (a
+    /// state key): bounded and checked as [`StructTag::from_bcs`] is, errors at `r`'s offsets,
+    /// the reader left just after the tag.
+    pub fn read_bcs(r: &mut Reader<'_>, width: AddressLength) -> Result<StructTag, KeyError> {
+        read_struct_tag(r, width, 0)
     }
 
     /// Whether every address in the tag, type arguments included, has `width`.
@@ -369,6 +380,24 @@ impl StructTag {
 }
 
 impl TypeTag {
+    /// Reads a closed type in Move syntax with addresses of `width`: `u64`, `address`,
+    /// `vector<u8>`, `0x1::voting::Proposal<0x1::governance_proposal::GovernanceProposal>`.
+    /// Bounded as [`StructTag::parse`] is (length, nesting, type arguments), names checked to be
+    /// Move identifiers.
+    pub fn parse(input: &str, width: AddressLength) -> Result<TypeTag, KeyError> {
+        let fail = |reason: String| KeyError::ParseType { input: input.chars().take(200).collect(), reason };
+        if input.len() > MAX_TAG_TEXT_LEN {
+            return Err(fail(format!("longer than {MAX_TAG_TEXT_LEN} bytes")));
+        }
+        let mut p = TextParser { s: input.as_bytes(), pos: 0, width };
+        let tag = p.type_tag(0).map_err(fail)?;
+        p.skip_spaces();
+        if p.pos != input.len() {
+            return Err(fail(format!("unexpected text at byte {}", p.pos)));
+        }
+        Ok(tag)
+    }
+
     /// The tag of a closed type in a chain of `width`.
     pub fn from_type(ty: &Type, width: AddressLength) -> Result<TypeTag, KeyError> {
         Self::from_type_at(ty, width, 0)
@@ -495,98 +524,54 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// A reader of BCS-encoded tags.
-struct BcsReader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    width: AddressLength,
+/// Tag bytes that do not read: where, and why.
+impl From<bcs::Error> for KeyError {
+    fn from(e: bcs::Error) -> KeyError {
+        KeyError::Decode { offset: e.offset(), reason: e.message() }
+    }
 }
 
-impl<'a> BcsReader<'a> {
-    fn fail(&self, reason: impl Into<String>) -> KeyError {
-        KeyError::Decode { offset: self.pos, reason: reason.into() }
-    }
+/// Variants of a BCS `TypeTag` (see the module's documentation for their numbers).
+const TYPE_TAG_VARIANTS: usize = 11;
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], KeyError> {
-        let bytes: &'a [u8] = self.bytes;
-        let out =
-            self.pos.checked_add(n).and_then(|end| bytes.get(self.pos..end)).ok_or_else(|| self.fail("truncated"))?;
-        self.pos += n;
-        Ok(out)
+fn read_identifier(r: &mut Reader<'_>, what: &'static str) -> Result<String, KeyError> {
+    let name = r.string(MAX_IDENTIFIER_LEN as u64, what)?;
+    if !identifier::is_valid(name) {
+        return Err(KeyError::InvalidIdentifier { name: name.to_owned() });
     }
+    Ok(name.to_owned())
+}
 
-    fn byte(&mut self) -> Result<u8, KeyError> {
-        let b = self.bytes.get(self.pos).copied().ok_or_else(|| self.fail("truncated"))?;
-        self.pos += 1;
-        Ok(b)
+/// One struct tag's BCS, with addresses of `width`: bounded in nesting and counts.
+fn read_struct_tag(r: &mut Reader<'_>, width: AddressLength, depth: usize) -> Result<StructTag, KeyError> {
+    if depth > MAX_TAG_NESTING {
+        return Err(r.fail(bcs::ErrorKind::TooDeep { limit: MAX_TAG_NESTING }, "a struct tag").into());
     }
+    let address = AccountAddress::new(r.bytes(width.bytes(), "a struct tag's address")?)?;
+    let module = read_identifier(r, "a module name")?;
+    let name = read_identifier(r, "a struct name")?;
+    let type_args = r.list(MAX_TYPE_ARGS as u64, 1, "a type argument count", |r| read_type_tag(r, width, depth + 1))?;
+    Ok(StructTag { address, module, name, type_args })
+}
 
-    /// A canonical ULEB128 no larger than `max`.
-    fn uleb(&mut self, max: usize) -> Result<usize, KeyError> {
-        let mut value: u64 = 0;
-        for i in 0..5 {
-            let b = self.byte()?;
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                if i > 0 && b == 0 {
-                    return Err(self.fail("non-canonical length"));
-                }
-                return usize::try_from(value)
-                    .ok()
-                    .filter(|&v| v <= max)
-                    .ok_or_else(|| self.fail(format!("length {value} is over the limit of {max}")));
-            }
-        }
-        Err(self.fail("length too long"))
+fn read_type_tag(r: &mut Reader<'_>, width: AddressLength, depth: usize) -> Result<TypeTag, KeyError> {
+    if depth > MAX_TAG_NESTING {
+        return Err(r.fail(bcs::ErrorKind::TooDeep { limit: MAX_TAG_NESTING }, "a type tag").into());
     }
-
-    fn identifier(&mut self) -> Result<String, KeyError> {
-        let len = self.uleb(MAX_IDENTIFIER_LEN)?;
-        let bytes = self.take(len)?;
-        let at = self.pos - len;
-        let name = std::str::from_utf8(bytes)
-            .map_err(|_| KeyError::Decode { offset: at, reason: "a name is not UTF-8".to_owned() })?;
-        if !identifier::is_valid(name) {
-            return Err(KeyError::InvalidIdentifier { name: name.to_owned() });
-        }
-        Ok(name.to_owned())
-    }
-
-    fn struct_tag(&mut self, depth: usize) -> Result<StructTag, KeyError> {
-        if depth > MAX_TAG_NESTING {
-            return Err(self.fail(format!("nested deeper than {MAX_TAG_NESTING}")));
-        }
-        let address = AccountAddress::new(self.take(self.width.bytes())?)?;
-        let module = self.identifier()?;
-        let name = self.identifier()?;
-        let count = self.uleb(MAX_TYPE_ARGS)?;
-        let mut type_args = Vec::with_capacity(count);
-        for _ in 0..count {
-            type_args.push(self.type_tag(depth + 1)?);
-        }
-        Ok(StructTag { address, module, name, type_args })
-    }
-
-    fn type_tag(&mut self, depth: usize) -> Result<TypeTag, KeyError> {
-        if depth > MAX_TAG_NESTING {
-            return Err(self.fail(format!("nested deeper than {MAX_TAG_NESTING}")));
-        }
-        let variant = self.byte()?;
-        Ok(match variant {
-            0 => TypeTag::Bool,
-            1 => TypeTag::U8,
-            2 => TypeTag::U64,
-            3 => TypeTag::U128,
-            4 => TypeTag::Address,
-            5 => TypeTag::Signer,
-            6 => TypeTag::Vector(Box::new(self.type_tag(depth + 1)?)),
-            7 => TypeTag::Struct(Box::new(self.struct_tag(depth + 1)?)),
-            8 => TypeTag::U16,
-            9 => TypeTag::U32,
-            10 => TypeTag::U256,
-            other => return Err(self.fail(format!("type tag variant {other} does not exist"))),
-        })
-    }
+    Ok(match r.variant(TYPE_TAG_VARIANTS, "a type tag")? {
+        0 => TypeTag::Bool,
+        1 => TypeTag::U8,
+        2 => TypeTag::U64,
+        3 => TypeTag::U128,
+        4 => TypeTag::Address,
+        5 => TypeTag::Signer,
+        6 => TypeTag::Vector(Box::new(read_type_tag(r, width, depth + 1)?)),
+        7 => TypeTag::Struct(Box::new(read_struct_tag(r, width, depth + 1)?)),
+        8 => TypeTag::U16,
+        9 => TypeTag::U32,
+        // 10: `variant` refused every index from 11 on.
+        _ => TypeTag::U256,
+    })
 }
 
 /// A reader of tags in Move source syntax.
@@ -778,6 +763,26 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_reads_from_the_middle_of_a_key_with_offsets_in_the_key() {
+        let tag = StructTag::parse("0x1::Coin::Balance<0x1::GAS::GAS>", W16).unwrap();
+        let mut key = vec![0xaa; 16];
+        key.extend(tag.to_bcs());
+        key.push(7);
+        let mut r = Reader::new(&key);
+        r.bytes(16, "an account").unwrap();
+        assert_eq!(StructTag::read_bcs(&mut r, W16).unwrap(), tag);
+        assert_eq!(r.rest(), [7]);
+        // Cut inside the type argument's struct name: the error is at its length's offset in the key.
+        let mut r = Reader::new(&key[..key.len() - 5]);
+        r.bytes(16, "an account").unwrap();
+        let err = StructTag::read_bcs(&mut r, W16).unwrap_err();
+        assert_eq!(
+            err,
+            KeyError::Decode { offset: 67, reason: "a struct name is 3, more than the 0 bytes left".into() }
+        );
+    }
+
+    #[test]
     fn sixteen_byte_bcs_is_what_move_core_types_writes() {
         // address (16 raw bytes), "Coin", "Balance", one type argument: struct 0x1::GAS::GAS.
         let tag = StructTag::parse("0x1::Coin::Balance<0x1::GAS::GAS>", W16).unwrap();
@@ -788,6 +793,75 @@ mod tests {
         expected.push(1);
         expected.extend([3, b'G', b'A', b'S', 3, b'G', b'A', b'S', 0]);
         assert_eq!(tag.to_bcs(), expected);
+    }
+
+    #[test]
+    fn type_tags_read_from_text_in_every_width_and_print_back() {
+        for width in AddressLength::ALL {
+            for text in [
+                "bool",
+                "u8",
+                "u16",
+                "u32",
+                "u64",
+                "u128",
+                "u256",
+                "address",
+                "signer",
+                "vector<u8>",
+                "vector<vector<address>>",
+                "0x1::string::String",
+                "0x1::voting::Proposal<0x1::governance_proposal::GovernanceProposal>",
+                "vector<0x1::table::Table<u64, vector<u8>>>",
+            ] {
+                let tag = TypeTag::parse(text, width).unwrap();
+                assert_eq!(tag.to_string(), text);
+                assert!(tag.has_width(width), "{text}");
+            }
+            assert_eq!(
+                TypeTag::parse(" 0x1::M::S<u64> ", width).unwrap(),
+                TypeTag::Struct(Box::new(StructTag::parse("0x1::M::S<u64>", width).unwrap()))
+            );
+        }
+        // The BCS of a type tag: its variant, then what it holds.
+        let bcs = |text: &str| {
+            let mut out = Vec::new();
+            TypeTag::parse(text, W16).unwrap().write_bcs(&mut out);
+            out
+        };
+        assert_eq!(bcs("u64"), [2]);
+        assert_eq!(bcs("vector<u256>"), [6, 10]);
+        let s = StructTag::parse("0x1::M::S", W16).unwrap();
+        assert_eq!(bcs("0x1::M::S"), [&[7u8][..], &s.to_bcs()].concat());
+    }
+
+    #[test]
+    fn type_text_that_does_not_read_is_an_error_naming_the_type() {
+        let bad = [
+            "",
+            "u63",
+            "U64",
+            "vector",
+            "vector<u8",
+            "vector<>",
+            "vector<u8>>",
+            "u64 u64",
+            "&u64",
+            "0x1::M",
+            "0x1::M::S<",
+            "T",
+            "0xzz::M::S",
+        ];
+        for text in bad {
+            let e = TypeTag::parse(text, W32).unwrap_err();
+            assert!(matches!(e, KeyError::ParseType { .. }), "{text}: {e}");
+            assert!(e.to_string().starts_with("cannot read type"), "{e}");
+        }
+        let deep = format!("{}u8{}", "vector<".repeat(MAX_TAG_NESTING + 2), ">".repeat(MAX_TAG_NESTING + 2));
+        assert!(TypeTag::parse(&deep, W32).unwrap_err().to_string().contains("nested deeper"));
+        assert!(TypeTag::parse(&"u".repeat(MAX_TAG_TEXT_LEN + 1), W32).unwrap_err().to_string().contains("longer"));
+        // An address wider than the chain's.
+        assert!(TypeTag::parse(&format!("0x1{}::M::S", "0".repeat(40)), W16).is_err());
     }
 
     #[test]

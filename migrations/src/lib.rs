@@ -98,6 +98,7 @@
 pub mod catalogue;
 #[cfg(feature = "move-core-types")]
 pub mod core_types;
+pub mod group;
 pub mod handlers;
 pub mod key;
 pub mod layout;
@@ -107,6 +108,7 @@ pub mod runner;
 pub mod signer;
 pub mod state_key;
 pub mod store;
+pub mod tables;
 pub mod u256;
 pub mod value;
 

@@ -13,7 +13,8 @@
 //! corrupt resource is an error for its account instead of being copied into a new resource that
 //! no longer decodes. Bools therefore end a fixed-size run rather than joining it.
 
-use crate::layout::{FieldLayout, Layout, StructLayout};
+use crate::layout::{FieldLayout, Layout, StructLayout, MAX_LAYOUT_DEPTH};
+use binary_format::bcs::{self, Reader};
 use layout_diff::diff::structs::{map_fields, FieldSource, Named, Renames};
 use layout_diff::diff::types::Relation;
 use std::collections::BTreeMap;
@@ -76,6 +77,13 @@ pub struct TranscodeError {
     pub message: String,
 }
 
+impl From<bcs::Error> for TranscodeError {
+    #[cold]
+    fn from(e: bcs::Error) -> TranscodeError {
+        TranscodeError { offset: e.offset(), message: e.message() }
+    }
+}
+
 /// How to find the end of a value of some layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skipper {
@@ -97,7 +105,8 @@ impl Skipper {
     /// Whether `input` is exactly one value of the skipper's layout: what [`crate::decode`]
     /// accepts, without building the value (call it for the reason when this says no).
     pub fn accepts(&self, input: &[u8]) -> bool {
-        self.skip(input, 0, 0).is_ok_and(|end| end == input.len())
+        let mut r = Reader::new(input);
+        self.skip(&mut r, 0).is_ok() && r.is_empty()
     }
 
     /// The skipper of a layout, with adjacent fixed-size parts merged.
@@ -136,83 +145,38 @@ impl Skipper {
         }
     }
 
-    /// The position after one value starting at `pos`.
-    fn skip(&self, input: &[u8], pos: usize, depth: usize) -> Result<usize, TranscodeError> {
-        if depth > crate::layout::MAX_LAYOUT_DEPTH {
-            return Err(TranscodeError { offset: pos, message: "value nests too deep".to_owned() });
+    /// Passes over one value. Vector lengths are checked as [`crate::decode`] checks them: at
+    /// most BCS's sequence limit, and no more elements than the bytes left can hold.
+    fn skip(&self, r: &mut Reader<'_>, depth: usize) -> Result<(), bcs::Error> {
+        if depth > MAX_LAYOUT_DEPTH {
+            return Err(r.fail(bcs::ErrorKind::TooDeep { limit: MAX_LAYOUT_DEPTH }, "a value"));
         }
         match self {
-            Skipper::Fixed(n) => end(input, pos, *n),
-            Skipper::Bool => bools(input, pos, 1),
-            Skipper::Vector(e) => {
-                let (len, mut p) = uleb(input, pos)?;
-                match **e {
-                    Skipper::Fixed(n) => {
-                        let bytes = usize::try_from(len).ok().and_then(|l| l.checked_mul(n));
-                        return bytes.map_or_else(|| Err(eof(pos)), |b| end(input, p, b));
+            Skipper::Fixed(n) => r.skip(*n, "a value"),
+            Skipper::Bool => r.bool("a bool").map(drop),
+            Skipper::Vector(e) => match **e {
+                Skipper::Fixed(n) => {
+                    let len = r.sequence(n.max(1), "a vector length")?;
+                    r.skip(len.saturating_mul(n), "a vector")
+                }
+                Skipper::Bool => {
+                    let len = r.sequence(1, "a vector length")?;
+                    r.bools(len, "a vector of bools").map(drop)
+                }
+                ref e => {
+                    for _ in 0..r.sequence(1, "a vector length")? {
+                        e.skip(r, depth + 1)?;
                     }
-                    Skipper::Bool => {
-                        return usize::try_from(len).map_or_else(|_| Err(eof(pos)), |l| bools(input, p, l))
-                    }
-                    _ => {}
+                    Ok(())
                 }
-                // Each element takes at least one byte unless it is empty: bound the loop by
-                // the input, so a hostile length cannot make us spin.
-                if len > (input.len() - p) as u64 && *e.as_ref() != Skipper::Fixed(0) {
-                    return Err(eof(pos));
-                }
-                for _ in 0..len {
-                    p = e.skip(input, p, depth + 1)?;
-                }
-                Ok(p)
-            }
-            Skipper::Seq(parts) => parts.iter().try_fold(pos, |p, s| s.skip(input, p, depth + 1)),
+            },
+            Skipper::Seq(parts) => parts.iter().try_for_each(|s| s.skip(r, depth + 1)),
             Skipper::Enum(variants) => {
-                let (tag, p) = uleb(input, pos)?;
-                let v = usize::try_from(tag).ok().and_then(|t| variants.get(t)).ok_or_else(|| TranscodeError {
-                    offset: pos,
-                    message: format!("variant {tag} does not exist ({} variants)", variants.len()),
-                })?;
-                v.skip(input, p, depth + 1)
+                let (_, v) = r.variant_in(variants, "a variant index")?;
+                v.skip(r, depth + 1)
             }
         }
     }
-}
-
-/// The position after `n` bools starting at `pos`, each checked to be 0 or 1.
-fn bools(input: &[u8], pos: usize, n: usize) -> Result<usize, TranscodeError> {
-    let e = end(input, pos, n)?;
-    match input.get(pos..e).and_then(|bytes| bytes.iter().position(|&b| b > 1)) {
-        None => Ok(e),
-        Some(i) => Err(TranscodeError {
-            offset: pos + i,
-            message: format!("{:#04x} is not a bool", input.get(pos + i).copied().unwrap_or_default()),
-        }),
-    }
-}
-
-fn eof(offset: usize) -> TranscodeError {
-    TranscodeError { offset, message: "the bytes end inside a value".to_owned() }
-}
-
-fn end(input: &[u8], pos: usize, n: usize) -> Result<usize, TranscodeError> {
-    pos.checked_add(n).filter(|&e| e <= input.len()).ok_or_else(|| eof(pos))
-}
-
-/// A canonical ULEB128 u32 (BCS lengths and tags), and the position after it.
-fn uleb(input: &[u8], pos: usize) -> Result<(u64, usize), TranscodeError> {
-    let mut value: u64 = 0;
-    for i in 0..5 {
-        let b = *input.get(pos + i).ok_or_else(|| eof(pos))?;
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            if i > 0 && b == 0 || value > u64::from(u32::MAX) {
-                return Err(TranscodeError { offset: pos, message: "non-canonical ULEB128 length".to_owned() });
-            }
-            return Ok((value, pos + i + 1));
-        }
-    }
-    Err(TranscodeError { offset: pos, message: "ULEB128 length too long".to_owned() })
 }
 
 /// How one old value becomes one new value.
@@ -423,105 +387,75 @@ impl DerivedPlan {
     /// value of the old layout; on error `out` is left as it was.
     pub fn transcode(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), TranscodeError> {
         let start = out.len();
-        let result = run_struct(&self.root, input, 0, out, 0).and_then(|pos| {
-            if pos == input.len() {
-                Ok(())
-            } else {
-                Err(TranscodeError { offset: pos, message: format!("{} bytes after the value", input.len() - pos) })
-            }
-        });
-        if result.is_err() {
+        let mut r = Reader::new(input);
+        let result = run_struct(&self.root, &mut r, out, 0).and_then(|()| r.finish("the value"));
+        result.map_err(|e| {
             out.truncate(start);
-        }
-        result
+            TranscodeError::from(e)
+        })
     }
 }
 
-fn slice(input: &[u8], from: usize, to: usize) -> Result<&[u8], TranscodeError> {
-    input.get(from..to).ok_or_else(|| eof(from))
-}
-
-fn run_value(
-    plan: &ValuePlan,
-    input: &[u8],
-    pos: usize,
-    out: &mut Vec<u8>,
-    depth: usize,
-) -> Result<usize, TranscodeError> {
+fn run_value(plan: &ValuePlan, r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<(), bcs::Error> {
     match plan {
         ValuePlan::Copy(s) => {
-            let e = s.skip(input, pos, depth)?;
-            out.extend_from_slice(slice(input, pos, e)?);
-            Ok(e)
+            let start = r.position();
+            s.skip(r, depth)?;
+            out.extend_from_slice(r.since(start));
         }
         ValuePlan::Widen { from, to } => {
-            let e = end(input, pos, *from)?;
-            out.extend_from_slice(slice(input, pos, e)?);
+            out.extend_from_slice(r.bytes(*from, "an integer")?);
             out.resize(out.len() + (to - from), 0);
-            Ok(e)
         }
         ValuePlan::Vector(elem) => {
-            let (len, mut p) = uleb(input, pos)?;
-            if len > (input.len() - p) as u64 {
-                return Err(eof(pos));
-            }
-            out.extend_from_slice(slice(input, pos, p)?);
+            let start = r.position();
+            let len = r.sequence(1, "a vector length")?;
+            out.extend_from_slice(r.since(start));
             for _ in 0..len {
-                p = run_value(elem, input, p, out, depth + 1)?;
+                run_value(elem, r, out, depth + 1)?;
             }
-            Ok(p)
         }
-        ValuePlan::Struct(s) => run_struct(s, input, pos, out, depth + 1),
+        ValuePlan::Struct(s) => run_struct(s, r, out, depth + 1)?,
     }
+    Ok(())
 }
 
-fn run_struct(
-    plan: &StructPlan,
-    input: &[u8],
-    mut pos: usize,
-    out: &mut Vec<u8>,
-    depth: usize,
-) -> Result<usize, TranscodeError> {
-    if depth > crate::layout::MAX_LAYOUT_DEPTH {
-        return Err(TranscodeError { offset: pos, message: "value nests too deep".to_owned() });
+fn run_struct(plan: &StructPlan, r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<(), bcs::Error> {
+    if depth > MAX_LAYOUT_DEPTH {
+        return Err(r.fail(bcs::ErrorKind::TooDeep { limit: MAX_LAYOUT_DEPTH }, "a value"));
     }
     match plan {
         StructPlan::Stream(ops) => {
             for op in ops {
-                pos = match op {
-                    Op::Copy(n) => {
-                        let e = end(input, pos, *n)?;
-                        out.extend_from_slice(slice(input, pos, e)?);
-                        e
-                    }
-                    Op::Skip(n) => end(input, pos, *n)?,
-                    Op::SkipValue(s) => s.skip(input, pos, depth)?,
-                    Op::Insert(bytes) => {
-                        out.extend_from_slice(bytes);
-                        pos
-                    }
-                    Op::Value(v) => run_value(v, input, pos, out, depth)?,
-                };
+                match op {
+                    Op::Copy(n) => out.extend_from_slice(r.bytes(*n, "a field")?),
+                    Op::Skip(n) => r.skip(*n, "a removed field")?,
+                    Op::SkipValue(s) => s.skip(r, depth)?,
+                    Op::Insert(bytes) => out.extend_from_slice(bytes),
+                    Op::Value(v) => run_value(v, r, out, depth)?,
+                }
             }
-            Ok(pos)
         }
         StructPlan::Reorder { old_fields, emit } => {
             let mut spans = Vec::with_capacity(old_fields.len());
             for s in old_fields {
-                let e = s.skip(input, pos, depth)?;
-                spans.push(pos);
-                pos = e;
+                spans.push(r.position());
+                s.skip(r, depth)?;
             }
             for e in emit {
                 match e {
                     Emit::Insert(bytes) => out.extend_from_slice(bytes),
                     Emit::Field { index, plan } => {
-                        let start = *spans.get(*index).ok_or_else(|| eof(pos))?;
-                        run_value(plan, input, start, out, depth)?;
+                        let Some(&start) = spans.get(*index) else {
+                            let kind =
+                                bcs::ErrorKind::UnknownVariant { index: *index as u64, count: spans.len() as u64 };
+                            return Err(r.fail(kind, "the plan's old field"));
+                        };
+                        run_value(plan, &mut r.at(start), out, depth)?;
                     }
                 }
             }
-            Ok(pos)
         }
     }
+    Ok(())
 }

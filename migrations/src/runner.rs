@@ -22,11 +22,21 @@
 //! deletes the old, so what is left to do is exactly the old key space; an *in-place* migration
 //! rewrites the key it reads, so which keys are done is told by the cursor (key order) and by
 //! the caller's `skip` (keys migrated ahead of it on access).
+//!
+//! A struct is stored in three kinds of place, each a range of the canonical key order, walked
+//! in that order by one cursor: as a resource (its own key), as a member of a resource group
+//! (Aptos objects: the group's key, whose value holds several resources; the members of the
+//! entry's struct are rewritten and the group written back whole), and as the values of tables
+//! (a table's items are keyed by its handle and hold no type: the tables whose values are
+//! instances of the entry's struct are given to the runner, as the chain recorded them for the
+//! release, see [`Runner::with_tables`]). Groups and table items are rewritten where they stand,
+//! whichever the remedy: their keys name no struct.
 
 use crate::catalogue::{Catalogue, Entry, Instance};
+use crate::group::{decode_group, encode_group};
 use crate::key::{AccountAddress, StructTag};
 use crate::signer::{PrivilegedSigner, Scope, SignerError, SystemAccounts, Target};
-use crate::state_key::{self, tag_prefix, KeyKind};
+use crate::state_key::{self, prefix_end, table_prefix, tag_prefix, KeyKind, StateKey};
 use crate::store::{Store, StoreError, WriteBatch};
 use binary_format::AddressLength;
 use std::collections::BTreeMap;
@@ -54,11 +64,25 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// The account the value is held by (the last `width` bytes of a resource key).
+    /// The account the value is held by (a resource's or a group's); `None` for a table item,
+    /// which belongs to no account.
     pub fn account(&self, width: AddressLength) -> Option<AccountAddress> {
-        let at = self.key.len().checked_sub(width.bytes())?;
-        AccountAddress::new(self.key.get(at..)?).ok()
+        match StateKey::decode(&self.key, width).ok()? {
+            StateKey::Resource { account, .. } | StateKey::Group { account, .. } => Some(account),
+            _ => None,
+        }
     }
+}
+
+/// A table whose values an entry migrates: its handle and the type of its values, an
+/// instantiation of the entry's old struct. Which tables these are is decided where the
+/// release is planned (found in state by a rehearsal) and recorded on chain with it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MigratedTable {
+    /// The table's handle.
+    pub handle: AccountAddress,
+    /// The type of its values.
+    pub value: StructTag,
 }
 
 /// The work a block may still do, and what it has done: resources visited (migrated or
@@ -90,6 +114,17 @@ impl Meter {
     /// Whether no further resource fits.
     pub fn is_spent(&self) -> bool {
         self.resources >= self.max_resources
+    }
+
+    /// Whether reading `cost` more bytes (a group without a member to migrate) fits.
+    fn admits_read(&self, cost: u64) -> bool {
+        let first = self.resources == 0 && self.bytes == 0;
+        !self.is_spent() && (first || self.bytes.saturating_add(cost) <= self.max_bytes)
+    }
+
+    /// Counts bytes read for nothing migrated.
+    fn charge_read(&mut self, cost: u64) {
+        self.bytes = self.bytes.saturating_add(cost);
     }
 
     /// Whether one more resource costing `cost` bytes fits. A resource larger than the byte
@@ -189,6 +224,41 @@ pub struct Runner {
     max_value_size: usize,
     /// The one instance of an entry without type parameters, built once.
     fixed: Option<Arc<Prepared>>,
+    /// Whether the struct can be a resource group's member (it has `key`): the runner then
+    /// reads every group.
+    groups: bool,
+    /// The tables whose values it migrates, by key prefix (in key order).
+    tables: Vec<TablePlace>,
+    /// Their handles, sorted: what every instance's signer may write items of.
+    tables_scope: Vec<AccountAddress>,
+}
+
+/// A table whose items the runner migrates.
+#[derive(Debug, Clone)]
+struct TablePlace {
+    handle: AccountAddress,
+    /// `3 ++ handle`: every item's key starts with it.
+    prefix: Vec<u8>,
+    /// The entry made concrete for the table's value type.
+    prepared: Arc<Prepared>,
+}
+
+/// The kinds of place a runner walks, in key order.
+#[derive(Debug, Clone, Copy)]
+enum Place<'r> {
+    Resources,
+    Groups,
+    Table(&'r TablePlace),
+}
+
+/// What visiting one key came to.
+enum Visit {
+    /// Migrated (its writes are in the batch).
+    Migrated,
+    /// Nothing of the entry's there: `cost` bytes read.
+    Nothing(u64),
+    /// Did not migrate.
+    Failed(String),
 }
 
 /// Why a runner cannot be made for an entry.
@@ -216,13 +286,77 @@ impl Runner {
             state_key::struct_prefix(KeyKind::Resource, &entry.from, &entry.struct_name, catalogue.address_length())
                 .map_err(|err| fail(err.to_string()))?;
         let target = target_of(entry.scope);
-        let mut runner =
-            Runner { catalogue, entry, target, system: system.clone(), keyspace, max_value_size, fixed: None };
+        let groups = catalogue
+            .old_modules()
+            .iter()
+            .find(|m| m.id() == entry.from)
+            .and_then(|m| m.find_struct(&entry.struct_name))
+            .is_some_and(|s| s.abilities.has(binary_format::Ability::Key));
+        let mut runner = Runner {
+            catalogue,
+            entry,
+            target,
+            system: system.clone(),
+            keyspace,
+            max_value_size,
+            fixed: None,
+            groups,
+            tables: Vec::new(),
+            tables_scope: Vec::new(),
+        };
         if !runner.entry().generic {
             let prepared = runner.prepare(&[]).map_err(fail)?;
             runner.fixed = Some(Arc::new(prepared));
         }
         Ok(runner)
+    }
+
+    /// The same runner, migrating also the values of `tables` (those whose values are
+    /// instances of its struct; the others are refused, naming them).
+    pub fn with_tables(&self, tables: &[MigratedTable]) -> Result<Runner, RunnerError> {
+        let fail = |reason: String| RunnerError { id: self.entry.id.clone(), reason };
+        let mut runner = Runner { tables: Vec::new(), ..self.clone() };
+        let mut handles: Vec<AccountAddress> = tables.iter().map(|t| t.handle).collect();
+        handles.sort();
+        handles.dedup();
+        if handles.len() != tables.len() {
+            return Err(fail("a table is listed twice".to_owned()));
+        }
+        // Every instance's signer may write the items of every listed table.
+        runner.fixed = None;
+        runner.tables_scope = handles;
+        if !runner.entry().generic {
+            runner.fixed = Some(Arc::new(runner.prepare(&[]).map_err(fail)?));
+        }
+        let mut places = Vec::with_capacity(tables.len());
+        for t in tables {
+            if t.value.module_id() != runner.entry.from || t.value.name != runner.entry.struct_name {
+                return Err(fail(format!(
+                    "table {} holds {}, not an instance of {}::{}",
+                    t.handle, t.value, runner.entry.from, runner.entry.struct_name
+                )));
+            }
+            let prepared = runner.prepare(&t.value.type_args).map_err(|e| fail(format!("table {}: {e}", t.handle)))?;
+            places.push(TablePlace { handle: t.handle, prefix: table_prefix(&t.handle), prepared: Arc::new(prepared) });
+        }
+        places.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+        runner.tables = places;
+        Ok(runner)
+    }
+
+    /// The tables whose values it migrates, by handle, in key order.
+    pub fn tables(&self) -> impl Iterator<Item = &AccountAddress> {
+        self.tables.iter().map(|t| &t.handle)
+    }
+
+    /// The places it walks, in key order.
+    fn places(&self) -> Vec<(Vec<u8>, Place<'_>)> {
+        let mut places = vec![(self.keyspace.clone(), Place::Resources)];
+        if self.groups {
+            places.push((vec![KeyKind::Group as u8], Place::Groups));
+        }
+        places.extend(self.tables.iter().map(|t| (t.prefix.clone(), Place::Table(t))));
+        places
     }
 
     /// The same runner refusing to write values over `max_value_size` bytes (the chain's
@@ -264,7 +398,13 @@ impl Runner {
     fn prepare(&self, type_args: &[crate::TypeTag]) -> Result<Prepared, String> {
         let instance = self.catalogue.instance(&self.entry, type_args).map_err(|e| e.to_string())?;
         let retires = (!instance.is_in_place()).then(|| instance.old_tag.clone());
-        let scope = Scope { tag: instance.new_tag.clone(), target: self.target, retires, system: self.system.clone() };
+        let scope = Scope {
+            tag: instance.new_tag.clone(),
+            target: self.target,
+            retires,
+            system: self.system.clone(),
+            tables: self.tables_scope.clone(),
+        };
         let old_prefix = tag_prefix(KeyKind::Resource, &instance.old_tag);
         let new_prefix = tag_prefix(KeyKind::Resource, &instance.new_tag);
         Ok(Prepared { instance, signer: PrivilegedSigner::new(scope), old_prefix, new_prefix })
@@ -358,11 +498,155 @@ impl Runner {
         })
     }
 
-    /// The one migration loop. Migrates the values of the entry's key space after `after`, in
-    /// key order, until none is left, `meter` is spent, or `on_failure` (told of each value that
+    /// The migrated group value at `key` (a group held by `account`): every member of the
+    /// entry's struct transformed (its tag changed when the struct moved), the others carried
+    /// over; `Visit::Nothing` when it holds none. Writes go to `batch` through each instance's
+    /// signer.
+    fn visit_group(
+        &self,
+        key: &[u8],
+        account: AccountAddress,
+        old: &[u8],
+        cache: &mut Instances,
+        batch: &mut WriteBatch,
+    ) -> (Visit, u64) {
+        let width = self.width();
+        let members = match decode_group(old, width) {
+            Ok(m) => m,
+            Err(e) => return (Visit::Failed(e.to_string()), old.len() as u64),
+        };
+        let ours = |tag: &StructTag| tag.module_id() == self.entry.from && tag.name == self.entry.struct_name;
+        if !members.iter().any(|m| ours(&m.tag)) {
+            return (Visit::Nothing(old.len() as u64), old.len() as u64);
+        }
+        let mut new_members: Vec<(StructTag, Vec<u8>)> = Vec::with_capacity(members.len());
+        let mut signed: Vec<Arc<Prepared>> = Vec::new();
+        for m in &members {
+            if !ours(&m.tag) {
+                new_members.push((m.tag.clone(), m.bytes.to_vec()));
+                continue;
+            }
+            let prepared = match self.prepared_of(&m.tag, cache) {
+                Ok(p) => p,
+                Err(reason) => return (Visit::Failed(format!("member {}: {reason}", m.tag)), old.len() as u64),
+            };
+            let mut bytes = Vec::with_capacity(m.bytes.len() + 16);
+            if let Err(reason) = prepared.instance.transform(m.bytes, &mut bytes) {
+                return (Visit::Failed(format!("member {}: {reason}", m.tag)), old.len() as u64);
+            }
+            new_members.push((prepared.instance.new_tag.clone(), bytes));
+            signed.push(prepared);
+        }
+        let new = match encode_group(new_members.iter().map(|(t, b)| (t, b.as_slice()))) {
+            Ok(v) => v,
+            Err(e) => return (Visit::Failed(e.to_string()), old.len() as u64),
+        };
+        let cost = (old.len() + new.len()) as u64;
+        if new.len() > self.max_value_size {
+            let reason = format!(
+                "the migrated group is {} bytes, more than the chain's limit of {}",
+                new.len(),
+                self.max_value_size
+            );
+            return (Visit::Failed(reason), old.len() as u64);
+        }
+        // Every migrated member's signer must allow its write; the group is written once.
+        let mut one = WriteBatch::new();
+        for prepared in &signed {
+            let checked = self.with_signer(prepared, |signer| {
+                signer.put_group(&mut one, account, &prepared.instance.new_tag, key.to_vec(), new.clone())
+            });
+            if let Err(e) = checked {
+                return (Visit::Failed(e.to_string()), old.len() as u64);
+            }
+        }
+        batch.extend(one);
+        (Visit::Migrated, cost)
+    }
+
+    /// The migrated value of one item of `table`, written into `batch`.
+    fn visit_item(&self, table: &TablePlace, key: &[u8], old: &[u8], batch: &mut WriteBatch) -> (Visit, u64) {
+        let mut new = Vec::with_capacity(old.len() + 16);
+        if let Err(reason) = table.prepared.instance.transform(old, &mut new) {
+            return (Visit::Failed(reason), old.len() as u64);
+        }
+        if new.len() > self.max_value_size {
+            let reason = format!(
+                "the migrated value is {} bytes, more than the chain's limit of {}",
+                new.len(),
+                self.max_value_size
+            );
+            return (Visit::Failed(reason), old.len() as u64);
+        }
+        let cost = (old.len() + new.len()) as u64;
+        let written = self.with_signer(&table.prepared, |signer| {
+            signer.put_table_item(batch, &table.handle, key.to_vec(), new).map_err(|e| e.to_string())
+        });
+        match written {
+            Ok(()) => (Visit::Migrated, cost),
+            Err(reason) => (Visit::Failed(reason), old.len() as u64),
+        }
+    }
+
+    /// The migrated resource at `key`, written into `batch`.
+    fn visit_resource(
+        &self,
+        key: &[u8],
+        prepared: Result<Arc<Prepared>, String>,
+        account: AccountAddress,
+        old: &[u8],
+        batch: &mut WriteBatch,
+    ) -> (Visit, u64) {
+        let outcome = prepared.and_then(|p| {
+            let (new_key, new) = self.transform_value(&p, &account, old)?;
+            Ok((p, new_key, new))
+        });
+        let cost = old.len() as u64 + outcome.as_ref().map_or(0, |(_, _, new)| new.len() as u64);
+        match outcome.and_then(|(p, new_key, new)| self.write(&p, account, key, new_key, new, batch)) {
+            Ok(()) => (Visit::Migrated, cost),
+            Err(reason) => (Visit::Failed(reason), cost),
+        }
+    }
+
+    /// The prepared instance of a member's (or a resource's) old tag.
+    fn prepared_of(&self, tag: &StructTag, cache: &mut Instances) -> Result<Arc<Prepared>, String> {
+        if let Some(fixed) = &self.fixed {
+            return if fixed.instance.old_tag == *tag {
+                Ok(fixed.clone())
+            } else {
+                Err(format!("{tag} is not an instance of {}", fixed.instance.old_tag))
+            };
+        }
+        let head = tag_prefix(KeyKind::Resource, tag);
+        if let Some(found) = cache.built.get(&head) {
+            return found.clone();
+        }
+        let built = self.prepare(&tag.type_args).map_err(|e| format!("no migration for {tag}: {e}")).map(Arc::new);
+        if cache.built.len() >= MAX_CACHED_INSTANCES {
+            cache.built.clear();
+        }
+        cache.built.insert(head, built.clone());
+        built
+    }
+
+    /// The account a group or table key is held by, for `skip`: a group's account, a table's
+    /// handle (a table item belongs to no account; callers tell the kinds apart by the key).
+    fn holder(&self, key: &[u8]) -> AccountAddress {
+        let width = self.width().bytes();
+        let bytes = match key.first().copied().and_then(KeyKind::of_byte) {
+            Some(KeyKind::TableItem) => key.get(1..1 + width),
+            _ => key.len().checked_sub(width).and_then(|at| key.get(at..)),
+        };
+        bytes.and_then(|b| AccountAddress::new(b).ok()).unwrap_or_else(|| AccountAddress::zero(self.width()))
+    }
+
+    /// The one migration loop. Migrates the values of the entry's places after `after`, in
+    /// key order (its resources, the groups that hold members of its struct, the items of its
+    /// tables), until none is left, `meter` is spent, or `on_failure` (told of each value that
     /// does not migrate) returns `true`. Keys for which `skip` returns true are passed over (the
-    /// cursor moves past them). Writes go into `batch`, which the caller applies (or drops, to
-    /// roll the chunk back); `store` is only read.
+    /// cursor moves past them); `skip` is given the key's account (a table item's handle).
+    /// Writes go into `batch`, which the caller applies (or drops, to roll the chunk back);
+    /// `store` is only read.
     #[allow(clippy::too_many_arguments)]
     pub fn migrate_chunk(
         &self,
@@ -380,44 +664,101 @@ impl Runner {
             return Ok(chunk);
         }
         let mut cache = Instances::default();
-        store.scan_keys(&self.keyspace, after, &mut |key, old| {
-            let (prepared, account) = match self.resolve(key, &mut cache) {
-                Ok(found) => found,
-                Err(reason) => (Err(reason), AccountAddress::zero(self.width())),
-            };
-            if skip(key, &account) {
-                chunk.cursor = Some(key.to_vec());
-                return true;
-            }
-            let outcome = prepared.and_then(|p| {
-                let (new_key, new) = self.transform_value(&p, &account, old)?;
-                Ok((p, new_key, new))
-            });
-            let cost = old.len() as u64 + outcome.as_ref().map_or(0, |(_, _, new)| new.len() as u64);
-            if !meter.admits(cost) {
-                chunk.end = ChunkEnd::OutOfBudget;
-                return false;
-            }
-            meter.charge(cost);
-            chunk.cursor = Some(key.to_vec());
-            match outcome.and_then(|(p, new_key, new)| self.write(&p, account, key, new_key, new, batch)) {
-                Ok(()) => chunk.migrated += 1,
-                Err(reason) => {
-                    let failure = Failure { key: key.to_vec(), reason };
-                    let halt = on_failure(&failure);
-                    chunk.failed.push(failure);
-                    if halt {
-                        chunk.end = ChunkEnd::Stopped;
-                        return false;
-                    }
+        for (prefix, place) in self.places() {
+            // A place wholly before the cursor is done.
+            if let (Some(a), Some(end)) = (after, prefix_end(&prefix)) {
+                if a >= end.as_slice() {
+                    continue;
                 }
             }
-            if meter.is_spent() {
-                chunk.end = ChunkEnd::OutOfBudget;
-                return false;
+            let mut stopped = false;
+            store.scan_keys(&prefix, after, &mut |key, old| {
+                let (visit, cost) = match place {
+                    Place::Resources => {
+                        let (prepared, account) = match self.resolve(key, &mut cache) {
+                            Ok(found) => found,
+                            Err(reason) => (Err(reason), AccountAddress::zero(self.width())),
+                        };
+                        if skip(key, &account) {
+                            chunk.cursor = Some(key.to_vec());
+                            return true;
+                        }
+                        let mut one = WriteBatch::new();
+                        let (visit, cost) = self.visit_resource(key, prepared, account, old, &mut one);
+                        if !meter.admits(cost) {
+                            chunk.end = ChunkEnd::OutOfBudget;
+                            stopped = true;
+                            return false;
+                        }
+                        batch.extend(one);
+                        (visit, cost)
+                    }
+                    Place::Groups => {
+                        let account = self.holder(key);
+                        if skip(key, &account) {
+                            chunk.cursor = Some(key.to_vec());
+                            return true;
+                        }
+                        let mut one = WriteBatch::new();
+                        let (visit, cost) = self.visit_group(key, account, old, &mut cache, &mut one);
+                        let fits = match visit {
+                            Visit::Nothing(_) => meter.admits_read(cost),
+                            _ => meter.admits(cost),
+                        };
+                        if !fits {
+                            chunk.end = ChunkEnd::OutOfBudget;
+                            stopped = true;
+                            return false;
+                        }
+                        batch.extend(one);
+                        (visit, cost)
+                    }
+                    Place::Table(table) => {
+                        if skip(key, &table.handle) {
+                            chunk.cursor = Some(key.to_vec());
+                            return true;
+                        }
+                        let mut one = WriteBatch::new();
+                        let (visit, cost) = self.visit_item(table, key, old, &mut one);
+                        if !meter.admits(cost) {
+                            chunk.end = ChunkEnd::OutOfBudget;
+                            stopped = true;
+                            return false;
+                        }
+                        batch.extend(one);
+                        (visit, cost)
+                    }
+                };
+                chunk.cursor = Some(key.to_vec());
+                match visit {
+                    Visit::Nothing(read) => meter.charge_read(read),
+                    Visit::Migrated => {
+                        meter.charge(cost);
+                        chunk.migrated += 1;
+                    }
+                    Visit::Failed(reason) => {
+                        meter.charge(cost);
+                        let failure = Failure { key: key.to_vec(), reason };
+                        let halt = on_failure(&failure);
+                        chunk.failed.push(failure);
+                        if halt {
+                            chunk.end = ChunkEnd::Stopped;
+                            stopped = true;
+                            return false;
+                        }
+                    }
+                }
+                if meter.is_spent() {
+                    chunk.end = ChunkEnd::OutOfBudget;
+                    stopped = true;
+                    return false;
+                }
+                true
+            })?;
+            if stopped {
+                break;
             }
-            true
-        })?;
+        }
         Ok(chunk)
     }
 
@@ -430,38 +771,71 @@ impl Runner {
         Ok(chunk)
     }
 
-    /// The old keys of this entry that `account` holds, one per instantiation, in key order:
-    /// what the system part migrates at activation. One seek per instantiation in state.
+    /// The keys of this entry's values that `account` holds, in key order: one resource per
+    /// instantiation, and the groups holding a member of its struct. What the system part
+    /// migrates at activation. One seek per instantiation and per group tag in state.
     pub fn keys_of(&self, store: &dyn Store, account: &AccountAddress) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
         if let Some(fixed) = &self.fixed {
             let key = fixed.old_key(account);
-            return Ok(if store.get_key(&key)?.is_some() { vec![key] } else { Vec::new() });
-        }
-        let width = self.width();
-        let mut out = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            // The first key of the next instantiation.
-            let mut head: Option<Vec<u8>> = None;
-            store.scan_keys(&self.keyspace, after.as_deref(), &mut |key, _| {
-                head = key.len().checked_sub(width.bytes()).and_then(|s| key.get(..s)).map(<[u8]>::to_vec);
-                false
-            })?;
-            let Some(head) = head else { break };
-            let mut key = head.clone();
-            key.extend_from_slice(account.as_bytes());
             if store.get_key(&key)?.is_some() {
                 out.push(key);
             }
-            after = Some(state_key::after_tag(&head, width));
+        } else {
+            self.each_tag(store, &self.keyspace, &mut |head| {
+                let mut key = head.to_vec();
+                key.extend_from_slice(account.as_bytes());
+                if store.get_key(&key)?.is_some() {
+                    out.push(key);
+                }
+                Ok(())
+            })?;
+        }
+        if self.groups {
+            let mut cache = Instances::default();
+            self.each_tag(store, &[KeyKind::Group as u8], &mut |head| {
+                let mut key = head.to_vec();
+                key.extend_from_slice(account.as_bytes());
+                if let Some(value) = store.get_key(&key)? {
+                    let mut probe = WriteBatch::new();
+                    if !matches!(self.visit_group(&key, *account, &value, &mut cache, &mut probe).0, Visit::Nothing(_))
+                    {
+                        out.push(key);
+                    }
+                }
+                Ok(())
+            })?;
         }
         Ok(out)
     }
 
-    /// Migrates the value at one old key now, into `batch` (the system part at activation, or a
-    /// read during the window), reading through `store` (which should see `batch`'s earlier
-    /// writes). `Ok(None)` when no value is there. The caller knows, in place, that the bytes at
-    /// the key are still old.
+    /// Calls `each` with the tag prefix (`kind ++ BCS(tag)`) of every tag that has a key under
+    /// `prefix`, in key order: one seek per tag.
+    fn each_tag(
+        &self,
+        store: &dyn Store,
+        prefix: &[u8],
+        each: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let width = self.width();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let mut head: Option<Vec<u8>> = None;
+            store.scan_keys(prefix, after.as_deref(), &mut |key, _| {
+                head = key.len().checked_sub(width.bytes()).and_then(|s| key.get(..s)).map(<[u8]>::to_vec);
+                false
+            })?;
+            let Some(head) = head else { return Ok(()) };
+            each(&head)?;
+            after = Some(state_key::after_tag(&head, width));
+        }
+    }
+
+    /// Migrates the value at one key now, into `batch` (the system part at activation, or an
+    /// access during the window): a resource of the entry's struct, a group holding members of
+    /// it, or an item of one of its tables, reading through `store` (which should see `batch`'s
+    /// earlier writes). `Ok(None)` when no value of the entry's is there. The caller knows, in
+    /// place, that the bytes at the key are still old.
     pub fn migrate_key(
         &self,
         store: &dyn Store,
@@ -470,15 +844,32 @@ impl Runner {
     ) -> Result<Option<Result<(), Failure>>, StoreError> {
         let Some(old) = store.get_key(key)? else { return Ok(None) };
         let mut cache = Instances::default();
-        let outcome = self.resolve(key, &mut cache).and_then(|(prepared, account)| {
-            let prepared = prepared?;
-            let (new_key, new) = self.transform_value(&prepared, &account, &old)?;
-            let mut one = WriteBatch::new();
-            self.write(&prepared, account, key, new_key, new, &mut one)?;
-            batch.extend(one);
-            Ok(())
-        });
-        Ok(Some(outcome.map_err(|reason| Failure { key: key.to_vec(), reason })))
+        let mut one = WriteBatch::new();
+        let visit = match key.first().copied().and_then(KeyKind::of_byte) {
+            Some(KeyKind::Resource) => {
+                let (prepared, account) = match self.resolve(key, &mut cache) {
+                    Ok(found) => found,
+                    Err(reason) => return Ok(Some(Err(Failure { key: key.to_vec(), reason }))),
+                };
+                self.visit_resource(key, prepared, account, &old, &mut one).0
+            }
+            Some(KeyKind::Group) if self.groups => {
+                self.visit_group(key, self.holder(key), &old, &mut cache, &mut one).0
+            }
+            Some(KeyKind::TableItem) => match self.tables.iter().find(|t| key.starts_with(&t.prefix)) {
+                Some(table) => self.visit_item(table, key, &old, &mut one).0,
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        Ok(match visit {
+            Visit::Nothing(_) => None,
+            Visit::Migrated => {
+                batch.extend(one);
+                Some(Ok(()))
+            }
+            Visit::Failed(reason) => Some(Err(Failure { key: key.to_vec(), reason })),
+        })
     }
 }
 

@@ -94,6 +94,9 @@ pub struct Scope {
     pub retires: Option<StructTag>,
     /// The chain's system accounts, which `target` is relative to.
     pub system: SystemAccounts,
+    /// The tables (by handle, sorted) whose items it may rewrite: items belong to no account,
+    /// so the tables listed for the migration on chain are its scope there.
+    pub tables: Vec<AccountAddress>,
 }
 
 impl fmt::Display for Scope {
@@ -107,6 +110,9 @@ impl fmt::Display for Scope {
         }
         if let Some(old) = &self.retires {
             write!(f, " (and delete {old})")?;
+        }
+        if !self.tables.is_empty() {
+            write!(f, ", and the items of {} tables", self.tables.len())?;
         }
         Ok(())
     }
@@ -137,6 +143,14 @@ pub enum SignerError {
     OutOfScope {
         /// The write that was attempted.
         wanted: Box<Resource>,
+        /// What the signer may write.
+        allowed: Box<Scope>,
+    },
+    /// A table item of a table outside the signer's scope.
+    #[error("write to an item of table {handle} refused: this signer may write only {allowed}")]
+    TableOutOfScope {
+        /// The table written to.
+        handle: AccountAddress,
         /// What the signer may write.
         allowed: Box<Scope>,
     },
@@ -228,6 +242,40 @@ impl PrivilegedSigner {
         batch.delete_key(key);
         Ok(())
     }
+
+    /// Adds a put of a resource group's value at `key` (a group of `account`) to `batch`, if a
+    /// member of `tag` in `account` is in scope: the group's other members are carried over
+    /// unchanged by the caller.
+    pub(crate) fn put_group(
+        &self,
+        batch: &mut WriteBatch,
+        account: AccountAddress,
+        tag: &StructTag,
+        key: Vec<u8>,
+        bytes: Vec<u8>,
+    ) -> Result<(), SignerError> {
+        self.check(&account, tag)?;
+        debug_assert_eq!(key.first(), Some(&(crate::state_key::KeyKind::Group as u8)));
+        batch.put_key(key, bytes);
+        Ok(())
+    }
+
+    /// Adds a put of a table item's value at `key` (an item of table `handle`) to `batch`, if
+    /// the table is in scope.
+    pub(crate) fn put_table_item(
+        &self,
+        batch: &mut WriteBatch,
+        handle: &AccountAddress,
+        key: Vec<u8>,
+        bytes: Vec<u8>,
+    ) -> Result<(), SignerError> {
+        if self.scope.tables.binary_search(handle).is_err() {
+            return Err(SignerError::TableOutOfScope { handle: *handle, allowed: Box::new(self.scope.clone()) });
+        }
+        debug_assert!(key.starts_with(&crate::state_key::table_prefix(handle)));
+        batch.put_key(key, bytes);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -253,7 +301,7 @@ mod tests {
     }
 
     fn signer(tag_text: &str, target: Target) -> PrivilegedSigner {
-        PrivilegedSigner::new(Scope { tag: tag(tag_text), target, retires: None, system: system() })
+        PrivilegedSigner::new(Scope { tag: tag(tag_text), target, retires: None, system: system(), tables: Vec::new() })
     }
 
     #[test]
@@ -285,6 +333,7 @@ mod tests {
                     target: Target::System,
                     retires: None,
                     system: system(),
+                    tables: Vec::new(),
                 }),
             }
         );
@@ -314,11 +363,33 @@ mod tests {
             "0x1::Migrations::Status",
         ] {
             let err = s.put(&mut batch, account(1), &tag(other), vec![]).unwrap_err();
-            let SignerError::OutOfScope { wanted, allowed } = err;
+            let SignerError::OutOfScope { wanted, allowed } = err else { panic!("{err}") };
             assert_eq!(wanted.tag, tag(other));
             assert_eq!(*allowed, *s.scope());
             assert!(s.delete(&mut batch, account(1), &tag(other)).is_err());
         }
         assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn table_items_only_of_the_listed_tables() {
+        let table = account(0x44);
+        let listed = PrivilegedSigner::new(Scope {
+            tag: tag("0x1::voting::Proposal"),
+            target: Target::AnyUser,
+            retires: None,
+            system: system(),
+            tables: vec![table],
+        });
+        let mut batch = WriteBatch::new();
+        let mut key = crate::state_key::table_prefix(&table);
+        key.push(9);
+        listed.put_table_item(&mut batch, &table, key, vec![1]).unwrap();
+        let other = account(0x45);
+        let mut key = crate::state_key::table_prefix(&other);
+        key.push(9);
+        let err = listed.put_table_item(&mut batch, &other, key, vec![1]).unwrap_err();
+        assert!(err.to_string().contains("item of table 0x45 refused"), "{err}");
+        assert_eq!(batch.len(), 1);
     }
 }

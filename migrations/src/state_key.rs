@@ -103,7 +103,7 @@ pub enum StateKey {
 }
 
 /// Appends `bytes` with their ULEB128 length.
-fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     binary_format::write_uleb(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
@@ -243,15 +243,15 @@ impl StateKey {
                     rest.get(..width.bytes()).ok_or_else(|| bad(1, "the key ends inside the account"))?;
                 let account = address(account_bytes, 1)?;
                 let name_part = rest.get(width.bytes()..).unwrap_or_default();
-                let (len, used) = uleb(name_part).ok_or_else(|| bad(1 + width.bytes(), "a bad name length"))?;
-                let name = name_part
-                    .get(used..)
-                    .filter(|n| n.len() == len)
-                    .and_then(|n| std::str::from_utf8(n).ok())
-                    .filter(|n| binary_format::identifier::is_valid(n))
-                    .ok_or_else(|| {
-                        bad(1 + width.bytes() + used, "the module name is not an identifier of its length")
-                    })?;
+                let mut r = binary_format::bcs::Reader::with_base(name_part, 1 + width.bytes());
+                let name = r
+                    .string(u64::from(u32::MAX), "the module name")
+                    .map_err(|e| bad(e.offset(), &e.message()))?
+                    .to_owned();
+                r.finish("the module name").map_err(|e| bad(e.offset(), &e.message()))?;
+                if !binary_format::identifier::is_valid(&name) {
+                    return Err(bad(1 + width.bytes(), "the module name is not an identifier"));
+                }
                 StateKey::Module { account, name: name.to_owned() }
             }
         })
@@ -274,21 +274,6 @@ impl StateKey {
             _ => None,
         }
     }
-}
-
-/// A canonical ULEB128 of at most 4 bytes: the value and the bytes it took.
-fn uleb(bytes: &[u8]) -> Option<(usize, usize)> {
-    let mut value: u64 = 0;
-    for (i, &b) in bytes.iter().take(5).enumerate() {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            if (i > 0 && b == 0) || value > u64::from(u32::MAX) {
-                return None;
-            }
-            return Some((usize::try_from(value).ok()?, i + 1));
-        }
-    }
-    None
 }
 
 /// The error of a part read `by` bytes into the key, with its offset made the key's.

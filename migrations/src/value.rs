@@ -7,17 +7,25 @@
 //! property tests run through `move-core-types` itself.
 //!
 //! Stored bytes are untrusted: a truncated, corrupt or over-long resource is a [`DecodeError`]
-//! with the byte offset and the field path (`Stake.locked.value`), never a panic. A vector's
-//! length is checked against the bytes left before anything is allocated for it, ULEB128 lengths
-//! must be canonical (as BCS requires: one encoding per value), and nesting is bounded.
+//! with the byte offset and the field path (`Stake.locked.value`), never a panic. The bytes are
+//! read with [`binary_format::bcs::Reader`]: a vector's length is checked against the bytes left
+//! before anything is allocated for it, ULEB128 lengths must be canonical (as BCS requires: one
+//! encoding per value), and nesting is bounded.
+//!
+//! A `vector<u8>` decodes to [`Value::Bytes`], one byte of memory per byte of input; any other
+//! vector is a [`Value::Vector`] of values (48 bytes each). [`decode_within`] bounds what a
+//! decoded value may take in memory, so that a resource from untrusted state is refused before
+//! it is allocated rather than exhausting the machine.
 
 use crate::layout::{FieldLayout, Layout, MAX_LAYOUT_DEPTH};
 use crate::u256::U256;
+use binary_format::bcs::{self, Reader};
 use binary_format::{Address, AddressLength};
 use std::fmt;
+use std::mem::size_of;
 
 /// Longest sequence BCS allows (2^31 - 1), for vector lengths.
-pub const MAX_SEQUENCE_LENGTH: u64 = (1 << 31) - 1;
+pub use binary_format::limits::MAX_SEQUENCE_LENGTH;
 
 /// A decoded value. Struct fields and enum variants are positional: their names live in the
 /// layout, so that a vector of a million structs does not hold a million copies of each name.
@@ -41,7 +49,10 @@ pub enum Value {
     Address(Address),
     /// A signer, held as its address.
     Signer(Address),
-    /// A vector's elements.
+    /// A `vector<u8>`, as its bytes: what [`decode`] gives for that layout (a `Vector` of `U8`
+    /// values would take 48 bytes of memory per byte). [`encode`] takes either form.
+    Bytes(Vec<u8>),
+    /// A vector's elements (of any element type but `u8`, when decoded).
     Vector(Vec<Value>),
     /// A struct's fields, in layout order.
     Struct(Vec<Value>),
@@ -67,6 +78,7 @@ impl Value {
             Value::U256(_) => "u256",
             Value::Address(_) => "address",
             Value::Signer(_) => "signer",
+            Value::Bytes(_) => "vector<u8>",
             Value::Vector(_) => "vector",
             Value::Struct(_) => "struct",
             Value::Variant { .. } => "enum",
@@ -102,6 +114,33 @@ impl Value {
         match self {
             Value::U128(n) => Some(*n),
             _ => None,
+        }
+    }
+
+    /// The bytes, if this is a byte vector ([`Value::Bytes`]).
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// Bytes of memory the value takes as [`decode`] builds it: the value itself and every
+    /// vector it owns (their lengths, which is what decoding allocates). What
+    /// [`decode_within`]'s budget is measured in.
+    pub fn footprint(&self) -> usize {
+        size_of::<Value>().saturating_add(self.owned())
+    }
+
+    /// Heap bytes the value owns.
+    fn owned(&self) -> usize {
+        match self {
+            Value::Bytes(bytes) => bytes.len(),
+            Value::Vector(items) | Value::Struct(items) | Value::Variant { fields: items, .. } => items
+                .iter()
+                .map(Value::owned)
+                .fold(items.len().saturating_mul(size_of::<Value>()), usize::saturating_add),
+            _ => 0,
         }
     }
 }
@@ -214,6 +253,49 @@ pub enum DecodeErrorKind {
         /// The bound.
         limit: usize,
     },
+    /// The decoded value would take more memory than [`decode_within`]'s budget: refused
+    /// before the vector or struct that would pass it is allocated.
+    #[error("the value needs {needed} more bytes of memory, over the {left} left of its budget")]
+    OverBudget {
+        /// Bytes of memory the vector or struct needs.
+        needed: usize,
+        /// Bytes left of the budget.
+        left: usize,
+    },
+    /// A reader error of a kind no read of this decoder produces (kept rather than lost).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A reader error as a decode error, at the same offset, with an empty path (each level of the
+/// value adds its segment while the error unwinds).
+impl From<bcs::Error> for Failed<DecodeError> {
+    #[cold]
+    fn from(e: bcs::Error) -> Failed<DecodeError> {
+        use bcs::ErrorKind as Read;
+        let kind = match e.kind() {
+            Read::UnexpectedEnd { needed, remaining } => DecodeErrorKind::UnexpectedEnd { needed, remaining },
+            Read::InvalidBool(b) => DecodeErrorKind::InvalidBool(b),
+            Read::NonCanonical => DecodeErrorKind::NonCanonicalUleb128,
+            // A length that fits BCS's 32 bits but is over its sequence limit.
+            Read::OverLimit { value: Some(length), .. } if length <= u64::from(u32::MAX) => {
+                DecodeErrorKind::SequenceTooLong { length }
+            }
+            Read::OverLimit { .. } | Read::TooLarge { .. } => DecodeErrorKind::Uleb128Overflow,
+            Read::CountTooLarge { count, min_size, remaining } => {
+                DecodeErrorKind::LengthTooLarge { length: count, min_size, remaining }
+            }
+            Read::UnknownVariant { index, count } => DecodeErrorKind::VariantOutOfRange {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                count: usize::try_from(count).unwrap_or(usize::MAX),
+            },
+            Read::TooDeep { limit } => DecodeErrorKind::TooDeep { limit },
+            Read::OverBudget { needed, left } => DecodeErrorKind::OverBudget { needed, left },
+            Read::TrailingBytes { count } => DecodeErrorKind::TrailingBytes { count },
+            Read::NotUtf8 | Read::WrongLength { .. } => DecodeErrorKind::Other(e.message()),
+        };
+        Box::new(DecodeError { offset: e.offset(), path: FieldPath::default(), kind })
+    }
 }
 
 /// A value that does not fit the layout it is encoded with.
@@ -301,22 +383,29 @@ fn root_segment(layout: &Layout) -> Option<Segment> {
     }
 }
 
-/// Decodes all of `bytes` with `layout`; bytes left over are an error.
+/// Decodes all of `bytes` with `layout`; bytes left over are an error. The value may take up to
+/// [`size_of::<Value>()`] bytes of memory per byte of input (a `vector<bool>`): for bytes from
+/// untrusted state, bound it with [`decode_within`].
 pub fn decode(bytes: &[u8], layout: &Layout) -> Result<Value, DecodeError> {
-    let mut reader = Reader { bytes, pos: 0 };
-    let value = reader.value(layout, 1).map_err(|mut e| {
-        e.path.0.extend(root_segment(layout));
-        e.path.0.reverse();
-        *e
-    })?;
-    let count = bytes.len().saturating_sub(reader.pos);
-    if count > 0 {
-        return Err(DecodeError {
-            offset: reader.pos,
-            path: FieldPath::default(),
-            kind: DecodeErrorKind::TrailingBytes { count },
-        });
-    }
+    decode_within(bytes, layout, usize::MAX)
+}
+
+/// Decodes all of `bytes` with `layout`, the value taking at most `budget` bytes of memory (as
+/// [`Value::footprint`] counts them). Each vector and struct is charged before it is allocated,
+/// so a value over budget is a [`DecodeErrorKind::OverBudget`] at the offset of the vector or
+/// struct that would pass it, never an allocation failure.
+pub fn decode_within(bytes: &[u8], layout: &Layout, budget: usize) -> Result<Value, DecodeError> {
+    let mut r = Reader::new(bytes).with_budget(budget);
+    let value = r
+        .charge(size_of::<Value>(), "the value")
+        .map_err(Failed::from)
+        .and_then(|()| value(&mut r, layout, 1))
+        .map_err(|mut e| {
+            e.path.0.extend(root_segment(layout));
+            e.path.0.reverse();
+            *e
+        })?;
+    r.finish("the value").map_err(|e| *Failed::from(e))?;
     Ok(value)
 }
 
@@ -336,23 +425,14 @@ pub fn encode_into(value: &Value, layout: &Layout, out: &mut Vec<u8>) -> Result<
     })
 }
 
-/// Appends the canonical ULEB128 encoding of `n`.
-pub fn write_uleb128(out: &mut Vec<u8>, mut n: u32) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+/// Appends the canonical ULEB128 encoding of `n` (a BCS length or variant index).
+pub fn write_uleb128(out: &mut Vec<u8>, n: u32) {
+    binary_format::write_uleb(out, u64::from(n));
 }
 
 /// Errors travel boxed inside the decoder and encoder: a `Result` the size of a `Value` is
 /// cheaper to return on the path that succeeds, which is the one that matters.
 type Failed<E> = Box<E>;
-
-struct Reader<'b> {
-    bytes: &'b [u8],
-    pos: usize,
-}
 
 /// Errors are built where they happen with an empty path; each level adds its segment while
 /// unwinding (so the path is built reversed, and only on the error path).
@@ -363,141 +443,68 @@ fn within(segment: impl FnOnce() -> Segment) -> impl FnOnce(Failed<DecodeError>)
     }
 }
 
-impl<'b> Reader<'b> {
-    fn fail(&self, offset: usize, kind: DecodeErrorKind) -> Failed<DecodeError> {
-        Box::new(DecodeError { offset, path: FieldPath::default(), kind })
-    }
+/// One value: primitives here, inline; vectors, structs and enums in [`composite`], the only
+/// place that recurses (and so the only one that checks depth).
+#[inline(always)]
+fn value(r: &mut Reader<'_>, layout: &Layout, depth: usize) -> Result<Value, Failed<DecodeError>> {
+    Ok(match layout {
+        Layout::Bool => Value::Bool(r.bool("a bool")?),
+        Layout::U8 => Value::U8(r.u8("a u8")?),
+        Layout::U16 => Value::U16(r.u16("a u16")?),
+        Layout::U32 => Value::U32(r.u32("a u32")?),
+        Layout::U64 => Value::U64(r.u64("a u64")?),
+        Layout::U128 => Value::U128(r.u128("a u128")?),
+        Layout::U256 => Value::U256(U256::from_le_bytes(r.u256("a u256")?)),
+        Layout::Address(len) => Value::Address(r.address(*len, "an address")?),
+        Layout::Signer(len) => Value::Signer(r.address(*len, "a signer")?),
+        Layout::Vector(_) | Layout::Struct(_) | Layout::Enum(_) => return composite(r, layout, depth),
+    })
+}
 
-    fn remaining(&self) -> usize {
-        self.bytes.len().saturating_sub(self.pos)
+fn composite(r: &mut Reader<'_>, layout: &Layout, depth: usize) -> Result<Value, Failed<DecodeError>> {
+    if depth > MAX_LAYOUT_DEPTH {
+        return Err(r.fail(bcs::ErrorKind::TooDeep { limit: MAX_LAYOUT_DEPTH }, "a value").into());
     }
-
-    fn take(&mut self, n: usize) -> Result<&'b [u8], Failed<DecodeError>> {
-        let slice = self.pos.checked_add(n).and_then(|end| self.bytes.get(self.pos..end));
-        match slice {
-            Some(s) => {
-                self.pos += n;
-                Ok(s)
-            }
-            None => Err(self.fail(self.pos, DecodeErrorKind::UnexpectedEnd { needed: n, remaining: self.remaining() })),
+    Ok(match layout {
+        Layout::Vector(element) => vector(r, element, depth)?,
+        Layout::Struct(s) => Value::Struct(fields(r, &s.fields, depth)?),
+        Layout::Enum(e) => {
+            let (index, variant) = r.variant_in(&e.variants, "a variant index")?;
+            let fields =
+                fields(r, &variant.fields, depth).map_err(within(|| Segment::Variant(variant.name.clone())))?;
+            Value::Variant { index, fields }
         }
-    }
+        primitive => value(r, primitive, depth)?,
+    })
+}
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], Failed<DecodeError>> {
-        let start = self.pos;
-        let slice = self.take(N)?;
-        slice.try_into().map_err(|_| self.fail(start, DecodeErrorKind::UnexpectedEnd { needed: N, remaining: 0 }))
+fn vector(r: &mut Reader<'_>, element: &Layout, depth: usize) -> Result<Value, Failed<DecodeError>> {
+    if let Layout::U8 = element {
+        // Bytes, the commonest vector: one bounds check, one byte of memory per byte.
+        let start = r.position();
+        let length = r.sequence(1, "a vector length")?;
+        r.charge_for(start, length, "a byte vector")?;
+        return Ok(Value::Bytes(r.bytes(length, "a byte vector")?.to_vec()));
     }
+    // Every element takes at least one byte here: a struct without fields cannot be declared
+    // in Move, so this refuses nothing real and bounds the allocation by the input's size.
+    let min_size = element.min_size().max(1);
+    let mut i = 0u64;
+    let items = r.list(MAX_SEQUENCE_LENGTH, min_size, "a vector length", |r| -> Result<_, Failed<DecodeError>> {
+        let item = value(r, element, depth + 1).map_err(within(|| Segment::Index(i)))?;
+        i += 1;
+        Ok(item)
+    })?;
+    Ok(Value::Vector(items))
+}
 
-    fn byte(&mut self) -> Result<u8, Failed<DecodeError>> {
-        let [b] = self.array::<1>()?;
-        Ok(b)
+fn fields(r: &mut Reader<'_>, fields: &[FieldLayout], depth: usize) -> Result<Vec<Value>, Failed<DecodeError>> {
+    r.charge(fields.len().saturating_mul(size_of::<Value>()), "a struct")?;
+    let mut out = Vec::with_capacity(fields.len());
+    for f in fields {
+        out.push(value(r, &f.layout, depth + 1).map_err(within(|| Segment::Field(f.name.clone())))?);
     }
-
-    /// A canonical ULEB128 of at most 32 bits, as BCS writes lengths and variant indexes.
-    fn uleb128(&mut self) -> Result<u32, Failed<DecodeError>> {
-        let start = self.pos;
-        let mut value: u64 = 0;
-        for shift in (0..32).step_by(7) {
-            let byte = self.byte()?;
-            let digit = byte & 0x7f;
-            value |= u64::from(digit) << shift;
-            if byte & 0x80 == 0 {
-                if shift > 0 && digit == 0 {
-                    return Err(self.fail(start, DecodeErrorKind::NonCanonicalUleb128));
-                }
-                return u32::try_from(value).map_err(|_| self.fail(start, DecodeErrorKind::Uleb128Overflow));
-            }
-        }
-        Err(self.fail(start, DecodeErrorKind::Uleb128Overflow))
-    }
-
-    /// One value: primitives here, inline; vectors, structs and enums in [`Reader::composite`],
-    /// the only place that recurses (and so the only one that checks depth).
-    #[inline(always)]
-    fn value(&mut self, layout: &Layout, depth: usize) -> Result<Value, Failed<DecodeError>> {
-        Ok(match layout {
-            Layout::Bool => {
-                let start = self.pos;
-                match self.byte()? {
-                    0 => Value::Bool(false),
-                    1 => Value::Bool(true),
-                    b => return Err(self.fail(start, DecodeErrorKind::InvalidBool(b))),
-                }
-            }
-            Layout::U8 => Value::U8(self.byte()?),
-            Layout::U16 => Value::U16(u16::from_le_bytes(self.array()?)),
-            Layout::U32 => Value::U32(u32::from_le_bytes(self.array()?)),
-            Layout::U64 => Value::U64(u64::from_le_bytes(self.array()?)),
-            Layout::U128 => Value::U128(u128::from_le_bytes(self.array()?)),
-            Layout::U256 => Value::U256(U256::from_le_bytes(self.array()?)),
-            Layout::Address(len) => Value::Address(self.address(*len)?),
-            Layout::Signer(len) => Value::Signer(self.address(*len)?),
-            Layout::Vector(_) | Layout::Struct(_) | Layout::Enum(_) => return self.composite(layout, depth),
-        })
-    }
-
-    fn composite(&mut self, layout: &Layout, depth: usize) -> Result<Value, Failed<DecodeError>> {
-        if depth > MAX_LAYOUT_DEPTH {
-            return Err(self.fail(self.pos, DecodeErrorKind::TooDeep { limit: MAX_LAYOUT_DEPTH }));
-        }
-        Ok(match layout {
-            Layout::Vector(element) => Value::Vector(self.vector(element, depth)?),
-            Layout::Struct(s) => Value::Struct(self.fields(&s.fields, depth)?),
-            Layout::Enum(e) => {
-                let start = self.pos;
-                let index = self.uleb128()?;
-                let variant = e.variants.get(index as usize).ok_or_else(|| {
-                    self.fail(start, DecodeErrorKind::VariantOutOfRange { index, count: e.variants.len() })
-                })?;
-                let fields =
-                    self.fields(&variant.fields, depth).map_err(within(|| Segment::Variant(variant.name.clone())))?;
-                Value::Variant { index, fields }
-            }
-            primitive => self.value(primitive, depth)?,
-        })
-    }
-
-    fn vector(&mut self, element: &Layout, depth: usize) -> Result<Vec<Value>, Failed<DecodeError>> {
-        let start = self.pos;
-        let length = self.uleb128()?;
-        if u64::from(length) > MAX_SEQUENCE_LENGTH {
-            return Err(self.fail(start, DecodeErrorKind::SequenceTooLong { length: u64::from(length) }));
-        }
-        // Every element takes at least one byte here: a struct without fields cannot be declared
-        // in Move, so this refuses nothing real and bounds the allocation by the input's size.
-        let min_size = element.min_size().max(1);
-        let remaining = self.remaining();
-        let length = length as usize;
-        if length.checked_mul(min_size).is_none_or(|needed| needed > remaining) {
-            return Err(
-                self.fail(start, DecodeErrorKind::LengthTooLarge { length: length as u64, min_size, remaining })
-            );
-        }
-        if let Layout::U8 = element {
-            // Bytes, the commonest vector: one bounds check for all of them.
-            return Ok(self.take(length)?.iter().map(|&b| Value::U8(b)).collect());
-        }
-        let mut items = Vec::with_capacity(length);
-        for i in 0..length {
-            items.push(self.value(element, depth + 1).map_err(within(|| Segment::Index(i as u64)))?);
-        }
-        Ok(items)
-    }
-
-    fn fields(&mut self, fields: &[FieldLayout], depth: usize) -> Result<Vec<Value>, Failed<DecodeError>> {
-        let mut out = Vec::with_capacity(fields.len());
-        for f in fields {
-            out.push(self.value(&f.layout, depth + 1).map_err(within(|| Segment::Field(f.name.clone())))?);
-        }
-        Ok(out)
-    }
-
-    fn address(&mut self, len: AddressLength) -> Result<Address, Failed<DecodeError>> {
-        let bytes = self.take(len.bytes())?;
-        // At most 32 bytes always fit; the fallback is never taken.
-        Ok(Address::from_be_slice(bytes).unwrap_or(Address::ZERO))
-    }
+    Ok(out)
 }
 
 fn encode_fail(kind: EncodeErrorKind) -> Failed<EncodeError> {
@@ -568,10 +575,14 @@ fn write_composite(value: &Value, layout: &Layout, out: &mut Vec<u8>, depth: usi
         return Err(encode_fail(EncodeErrorKind::TooDeep { limit: MAX_LAYOUT_DEPTH }));
     }
     match (value, layout) {
+        (Value::Bytes(bytes), Layout::Vector(element)) if **element == Layout::U8 => {
+            write_length(out, bytes.len())?;
+            out.extend_from_slice(bytes);
+        }
         (Value::Vector(items), Layout::Vector(element)) => {
             write_length(out, items.len())?;
             if let Layout::U8 = **element {
-                // Bytes, the commonest vector.
+                // Bytes built by hand as values (decoding gives `Value::Bytes`).
                 out.reserve(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match item {
@@ -696,13 +707,58 @@ mod tests {
     #[test]
     fn uleb128_must_be_canonical() {
         let layout = Layout::Vector(Box::new(Layout::U8));
-        assert_eq!(decode(&[0x01, 0x07], &layout).unwrap(), Value::Vector(vec![Value::U8(7)]));
+        assert_eq!(decode(&[0x01, 0x07], &layout).unwrap(), Value::Bytes(vec![7]));
         let err = decode(&[0x81, 0x00, 0x07], &layout).unwrap_err();
         assert_eq!((err.offset, err.kind), (0, DecodeErrorKind::NonCanonicalUleb128));
         let mut out = Vec::new();
         write_uleb128(&mut out, 300);
         assert_eq!(out, [0xac, 0x02]);
-        assert_eq!(out, bcs::to_bytes(&vec![0u8; 300]).unwrap().get(..2).unwrap());
+        assert_eq!(out, ::bcs::to_bytes(&vec![0u8; 300]).unwrap().get(..2).unwrap());
+    }
+
+    #[test]
+    fn byte_vectors_decode_as_bytes_and_encode_from_either_form() {
+        let layout = Layout::Vector(Box::new(Layout::U8));
+        let bytes = encode(&Value::Bytes(vec![1, 2, 3]), &layout).unwrap();
+        assert_eq!(bytes, [3, 1, 2, 3]);
+        let by_hand = Value::Vector(vec![Value::U8(1), Value::U8(2), Value::U8(3)]);
+        assert_eq!(encode(&by_hand, &layout).unwrap(), bytes);
+        assert_eq!(decode(&bytes, &layout).unwrap(), Value::Bytes(vec![1, 2, 3]));
+        assert_eq!(decode(&bytes, &layout).unwrap().as_bytes(), Some(&[1u8, 2, 3][..]));
+        let err = encode(&Value::Bytes(vec![1]), &Layout::Vector(Box::new(Layout::U16))).unwrap_err();
+        assert_eq!(err.to_string(), "cannot encode: vector<u8> value where the layout has vector");
+        // A byte vector costs a byte of memory per byte, not a value per byte.
+        let big = Value::Bytes(vec![0; 1000]);
+        assert_eq!(big.footprint(), size_of::<Value>() + 1000);
+        assert_eq!(by_hand.footprint(), 4 * size_of::<Value>());
+    }
+
+    #[test]
+    fn a_budget_refuses_a_value_before_allocating_it() {
+        let value = Value::Struct(vec![
+            Value::Struct(vec![Value::U64(5)]),
+            Value::U64(7),
+            Value::Vector(vec![Value::Address(Address::from_u64(1)), Value::Address(Address::from_u64(2))]),
+        ]);
+        let bytes = encode(&value, &stake()).unwrap();
+        let needed = value.footprint();
+        assert_eq!(needed, size_of::<Value>() * (1 + 3 + 1 + 2));
+        assert_eq!(decode_within(&bytes, &stake(), needed).unwrap(), value);
+        let err = decode_within(&bytes, &stake(), needed - 1).unwrap_err();
+        let left = needed - 1 - size_of::<Value>() * (1 + 3 + 1);
+        assert_eq!(err.kind, DecodeErrorKind::OverBudget { needed: 2 * size_of::<Value>(), left });
+        assert_eq!((err.offset, err.path.to_string()), (16, "Stake.buddies".to_owned()));
+        // A byte vector is charged its length, at its length's offset, before it is copied.
+        let mut long = Vec::new();
+        write_uleb128(&mut long, 1 << 20);
+        long.resize(long.len() + (1 << 20), 0xab);
+        let layout = Layout::Vector(Box::new(Layout::U8));
+        let err = decode_within(&long, &layout, 1 << 19).unwrap_err();
+        let left = (1 << 19) - size_of::<Value>();
+        assert_eq!((err.offset, &err.kind), (0, &DecodeErrorKind::OverBudget { needed: 1 << 20, left }));
+        let message =
+            format!("byte 0: the value needs 1048576 more bytes of memory, over the {left} left of its budget");
+        assert_eq!(err.to_string(), message);
     }
 
     #[test]
@@ -733,7 +789,7 @@ mod tests {
         }));
         let value = Value::Variant { index: 1, fields: vec![Value::U8(3), Value::U16(0x102)] };
         let bytes = encode(&value, &layout).unwrap();
-        assert_eq!(bytes, bcs::to_bytes(&Shape::Pair(3, 0x102)).unwrap());
+        assert_eq!(bytes, ::bcs::to_bytes(&Shape::Pair(3, 0x102)).unwrap());
         assert_eq!(decode(&bytes, &layout).unwrap(), value);
         let wide = Layout::U256;
         let n = Value::U256(U256::from(u128::MAX));

@@ -5,7 +5,7 @@
 mod common;
 
 use binary_format::{AddressLength, ModuleId};
-use migrations::value::{decode, encode, DecodeErrorKind};
+use migrations::value::{decode, decode_within, encode, DecodeErrorKind};
 use migrations::{EnumLayout, FieldLayout, Layout, StructLayout, Value, VariantLayout};
 use move_core_types::value::MoveValue;
 use proptest::prelude::*;
@@ -125,7 +125,7 @@ proptest! {
         prop_assert_eq!(move_value.simple_serialize().unwrap(), bytes.clone());
         let theirs = MoveValue::simple_deserialize(&bytes, &move_layout).unwrap();
         prop_assert_eq!(&theirs, &move_value);
-        prop_assert_eq!(migrations::core_types::value_of(theirs), value);
+        prop_assert_eq!(migrations::core_types::value_of(theirs, &layout).unwrap(), value);
     }
 
     /// Corrupt bytes: we accept exactly what move-core-types accepts, with the same value.
@@ -147,9 +147,31 @@ proptest! {
         let ours = decode(&bytes, &layout);
         let theirs = MoveValue::simple_deserialize(&bytes, &migrations::core_types::move_layout(&layout).unwrap());
         match (ours, theirs) {
-            (Ok(a), Ok(b)) => prop_assert_eq!(a, migrations::core_types::value_of(b)),
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, migrations::core_types::value_of(b, &layout).unwrap()),
             (Err(_), Err(_)) => {}
             (a, b) => prop_assert!(false, "ours {:?}, move-core-types {:?}", a, b.map_err(|e| e.to_string())),
+        }
+    }
+
+    /// The budget is charged exactly what the decoded value takes: its footprint is enough, a
+    /// byte less is refused (never an allocation failure), and any budget either decodes the
+    /// value or says it is over.
+    #[test]
+    fn a_value_decodes_within_its_footprint_and_not_a_byte_less(
+        (layout, value) in with_value(any_layout()),
+        budget in 0usize..4096,
+    ) {
+        let bytes = encode(&value, &layout).unwrap();
+        let footprint = value.footprint();
+        prop_assert_eq!(decode_within(&bytes, &layout, footprint).unwrap(), value.clone());
+        let err = decode_within(&bytes, &layout, footprint - 1).unwrap_err();
+        prop_assert!(matches!(err.kind, DecodeErrorKind::OverBudget { .. }), "{}", err);
+        match decode_within(&bytes, &layout, budget) {
+            Ok(v) => prop_assert!(budget >= footprint && v == value, "decoded within {}", budget),
+            Err(e) => {
+                let over = matches!(e.kind, DecodeErrorKind::OverBudget { .. });
+                prop_assert!(budget < footprint && over, "{} with a budget of {}", e, budget);
+            }
         }
     }
 

@@ -16,8 +16,9 @@ use std::fmt;
 
 mod shape;
 
-/// Most modules a release holds (the format's bound: a module handle index is a u16).
-pub const MAX_MODULES: usize = binary_format::limits::MAX_MODULES_PER_RELEASE as usize;
+/// Most modules a release holds: a module handle index is a u16, so no module can refer to more
+/// (a bound of releases, not of one module's format, so it lives here).
+pub const MAX_MODULES: usize = 65_535;
 
 /// Aptos `Any`: a typed extension payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ use crate::error::ConsensusError;
 use crate::schedule::Schedule;
 use crate::status::Status;
 use crate::ChainConfig;
+use migrations::catalogue::Checksum;
 use upgrade_spec::ReleaseId;
 
 /// Where this node's configuration differs from what the chain recorded. The node follows the
@@ -102,6 +103,30 @@ impl std::fmt::Display for Divergence {
     }
 }
 
+/// How the entries `chain` recorded differ from this node's, entry by entry.
+pub(crate) fn entry_problems(chain: &[(String, Checksum)], ours: &[(String, Checksum)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, (id, checksum)) in chain.iter().enumerate() {
+        match ours.iter().position(|(o, _)| o == id) {
+            None => problems.push(format!("`{id}` is on chain, not in this node's catalogue")),
+            Some(j) => {
+                if ours.get(j).is_some_and(|(_, c)| c != checksum) {
+                    problems.push(format!("`{id}` has checksum {checksum} on chain, another here"));
+                }
+                if j != i {
+                    problems.push(format!("`{id}` is entry {} on chain, {} here", i + 1, j + 1));
+                }
+            }
+        }
+    }
+    for (id, _) in ours {
+        if !chain.iter().any(|(r, _)| r == id) {
+            problems.push(format!("`{id}` is in this node's catalogue, not on chain"));
+        }
+    }
+    problems
+}
+
 /// Checks the chain's records against the node's schedule: `Err` when a scheduled release's
 /// catalogue differs; otherwise every divergence.
 pub(crate) fn compare(
@@ -121,26 +146,18 @@ pub(crate) fn compare(
         };
         let ours: Vec<(String, migrations::catalogue::Checksum)> =
             plan.catalogue.entries.iter().map(|e| (e.id.clone(), e.checksum)).collect();
+        if ours == record.entries && plan.tables != record.tables {
+            return Err(ConsensusError::Catalogue {
+                release: record.number,
+                label: record.label.clone(),
+                problems: vec![format!(
+                    "its tables have checksum {} on chain, {} here: this node would rewrite other tables",
+                    record.tables, plan.tables
+                )],
+            });
+        }
         if ours != record.entries {
-            let mut problems = Vec::new();
-            for (i, (id, checksum)) in record.entries.iter().enumerate() {
-                match ours.iter().position(|(o, _)| o == id) {
-                    None => problems.push(format!("`{id}` is on chain, not in this node's catalogue")),
-                    Some(j) => {
-                        if ours.get(j).is_some_and(|(_, c)| c != checksum) {
-                            problems.push(format!("`{id}` has checksum {checksum} on chain, another here"));
-                        }
-                        if j != i {
-                            problems.push(format!("`{id}` is entry {} on chain, {} here", i + 1, j + 1));
-                        }
-                    }
-                }
-            }
-            for (id, _) in &ours {
-                if !record.entries.iter().any(|(r, _)| r == id) {
-                    problems.push(format!("`{id}` is in this node's catalogue, not on chain"));
-                }
-            }
+            let problems = entry_problems(&record.entries, &ours);
             return Err(ConsensusError::Catalogue { release: record.number, label: record.label.clone(), problems });
         }
         let release = plan.id.clone();

@@ -48,21 +48,68 @@ pub enum GovernanceError {
 }
 
 impl Hook {
-    /// Schedules release `number` of this node's plans on chain at the height its plan gives:
-    /// records its height, budget, limits and catalogue checksums in the status, for every node
-    /// to follow. Refused when the chain already scheduled that release.
+    /// The record scheduling release `number` would make with this node's plan (its height,
+    /// budget, limits, catalogue checksums and tables): what a proposer puts in the governance
+    /// transaction that schedules it, for every node to record with
+    /// [`Hook::schedule_record`].
+    pub fn proposal(&self, number: u32) -> Result<ReleaseRecord, HookError> {
+        self.plan_record(number)
+    }
+
+    /// Schedules the release `record` describes, as the governance transaction carries it:
+    /// every node records exactly its height, budget and limits, whatever its own configuration
+    /// says, so that all write the same status. A node whose plan of the release has other
+    /// catalogue entries or tables (or none) cannot follow it: it refuses
+    /// ([`ConsensusError::Catalogue`], [`crate::Fault::Node`]) and writes nothing. Refused for
+    /// everyone ([`GovernanceError`]) when the chain already scheduled the release.
+    pub fn schedule_record(&mut self, store: &mut dyn Store, record: ReleaseRecord) -> Result<(), HookError> {
+        let number = u32::try_from(record.number).map_err(|_| {
+            HookError::Consensus(ConsensusError::MissingRelease {
+                release: record.number,
+                label: record.label.clone(),
+                height: record.height,
+            })
+        })?;
+        let ours = self.plan_record(number)?;
+        let mut problems = crate::consensus::entry_problems(&record.entries, &ours.entries);
+        if record.tables != ours.tables {
+            problems.push(format!(
+                "its tables have checksum {} in the transaction, {} here: this node would rewrite other tables",
+                record.tables, ours.tables
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(HookError::Consensus(ConsensusError::Catalogue {
+                release: record.number,
+                label: record.label,
+                problems,
+            }));
+        }
+        if record.budget.max_resources == 0 || record.budget.max_bytes == 0 {
+            return Err(HookError::Refused(GovernanceError::EmptyBudget(record.budget)));
+        }
+        let record = ReleaseRecord { activated_at: 0, ..record };
+        self.govern(store, |status| status.schedule(record.clone()).map_err(GovernanceError::AlreadyScheduled))
+    }
+
+    /// Schedules release `number` of this node's plans on chain at the height its plan gives,
+    /// with this node's budget, limits and checksums: for a genesis built once and shared by
+    /// every node. A governance transaction every node executes must carry what it records
+    /// ([`Hook::proposal`], [`Hook::schedule_record`]), or nodes configured differently would
+    /// record different values. Refused when the chain already scheduled that release.
     pub fn schedule(&mut self, store: &mut dyn Store, number: u32) -> Result<(), HookError> {
         let height = self.plan_record(number)?.height;
         self.schedule_at(store, number, height)
     }
 
-    /// Schedules release `number` to activate at block `height`, or moves it there if the chain
-    /// scheduled it and it has not activated. A height at or before the deciding block activates
-    /// it at the next block.
+    /// Schedules release `number` to activate at block `height` (with this node's values, as
+    /// [`Hook::schedule`]), or moves it there if the chain scheduled it and it has not activated
+    /// (moving records only the height, the same on every node). A height at or before the
+    /// deciding block activates it at the next block.
     pub fn schedule_at(&mut self, store: &mut dyn Store, number: u32, height: u64) -> Result<(), HookError> {
         let record = ReleaseRecord { height, ..self.plan_record(number)? };
         self.govern(store, |status| match status.release(record.number) {
-            None => status.schedule(record.clone()).map_err(|r| GovernanceError::AlreadyScheduled(r.number)),
+            None => status.schedule(record.clone()).map_err(GovernanceError::AlreadyScheduled),
             Some(r) if r.is_active() => Err(GovernanceError::Active { number: r.number, at: r.activated_at }),
             Some(_) => {
                 status.move_release(record.number, height);
@@ -135,6 +182,11 @@ impl Hook {
     }
 
     /// Reads the status, applies `change` to a copy, and writes it back if it was accepted.
+    ///
+    /// Everything that can fail comes before the write: a failed call has applied nothing (the
+    /// node retries the transaction, or its block), and a call that wrote returns `Ok`. Reading
+    /// the status back after the write, as this did, failed on a store error with the write
+    /// applied: a retried `unschedule` would be refused where the peer's succeeded.
     fn govern(
         &mut self,
         store: &mut dyn Store,
@@ -145,8 +197,12 @@ impl Hook {
         change(&mut status).map_err(HookError::Refused)?;
         let mut batch = WriteBatch::new();
         status.write_into(&mut batch, &self.config.chain);
+        let encoded = status.encode();
+        let state = self.derive(status, Some(encoded))?;
         store.apply(batch)?;
+        // What the write changed (a height, a release) is worked out again by the next block.
         self.forget();
-        self.refresh(&*store)
+        self.install(state);
+        Ok(())
     }
 }

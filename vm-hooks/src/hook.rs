@@ -31,6 +31,11 @@ use migrations::store::{Store, WriteBatch};
 use migrations::{AccountAddress, StateKey, StructTag};
 use upgrade_spec::ReleaseId;
 
+/// Whether `key` is a table item's: it belongs to no account, and is rewritten where it stands.
+pub(crate) fn is_table_item(key: &[u8]) -> bool {
+    key.first() == Some(&(migrations::KeyKind::TableItem as u8))
+}
+
 /// What one call did. `Copy` and allocation-free, so the idle path returns it for nothing;
 /// the details (which values, why) are in the status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -179,6 +184,8 @@ impl Hook {
     /// Reads the on-chain status now and checks it against the schedule (the first
     /// `maybe_migrate` does it otherwise), so that [`Hook::status`], [`Hook::all_done`] and
     /// [`Hook::divergence`] answer for a node that has not produced a block since it started.
+    /// Call it too when the state changed under a running hook other than through its calls (a
+    /// state sync, a restored snapshot of a later height): the idle path reads no state.
     pub fn load(&mut self, store: &dyn Store) -> Result<(), HookError> {
         self.refresh(store)
     }
@@ -205,13 +212,21 @@ impl Hook {
             };
             let mut meter = Meter::unlimited();
             let mut batch = WriteBatch::new();
+            let ran = status.has_run(&unit.id);
             let chunk = unit.runner.migrate_chunk(
                 store,
                 cursor.position.as_deref(),
                 &mut meter,
                 // Versioned, every holder of the old version is left over, system accounts too;
-                // in place, the keys the status says are new are not.
-                &mut |key, account| unit.in_place && self.skipped_by_pass(unit, &cursor, key, account),
+                // in place (and a table item, rewritten where it stands whatever the remedy),
+                // the keys the status says are new are not.
+                &mut |key, account| {
+                    if is_table_item(key) {
+                        ran || cursor.is_done(key)
+                    } else {
+                        unit.in_place && self.skipped_by_pass(unit, &cursor, key, account)
+                    }
+                },
                 &mut |_| false,
                 &mut batch,
             )?;
@@ -223,9 +238,11 @@ impl Hook {
     }
 
     /// Whether the user pass of `unit` passes over `key`: a system account's (its values are
-    /// migrated at activation), or, in place, a key already migrated ahead of the cursor.
+    /// migrated at activation), or, in place (and for a table item, which is rewritten where it
+    /// stands whatever the remedy), a key already migrated ahead of the cursor.
     pub(crate) fn skipped_by_pass(&self, unit: &Unit, cursor: &Cursor, key: &[u8], account: &AccountAddress) -> bool {
-        self.config.chain.is_system(account) || (unit.in_place && cursor.is_done(key))
+        let table = is_table_item(key);
+        (!table && self.config.chain.is_system(account)) || ((unit.in_place || table) && cursor.is_done(key))
     }
 
     /// What the configured migrations of releases after `after_release` make of a resource
@@ -312,12 +329,25 @@ impl Hook {
             return Ok(());
         }
         self.state = None;
+        // The idle height was worked out from the status this hook held, not from this one (the
+        // state changed under it: a state sync, a restored snapshot, told with `load`): the next
+        // block takes the slow path and works it out again. Kept, it answered idle until the old
+        // height (for ever when nothing was scheduled): a release scheduled meanwhile never
+        // activated, a catalogue this call refuses was never refused again.
+        self.idle_until = 0;
         let status = match &stored {
             Some(bytes) => Status::decode(bytes)?,
             None => Status::default(),
         };
         let state = self.derive(status, stored)?;
-        // The chain's value size limit rules the transforms of its releases.
+        self.install(state);
+        Ok(())
+    }
+
+    /// Keeps `state` (derived from the status in the store) as what this hook knows, and gives
+    /// the chain's value size limit to the transforms of its releases. Cannot fail, so that a
+    /// call may install the state of a status it has just written.
+    pub(crate) fn install(&mut self, state: State) {
         for unit in &mut self.schedule.units {
             if let Some(record) = state.status.release(u64::from(unit.release.number())) {
                 let limit = usize::try_from(record.max_value_size).unwrap_or(usize::MAX);
@@ -327,7 +357,6 @@ impl Hook {
             }
         }
         self.state = Some(state);
-        Ok(())
     }
 
     /// Checks a status against this node's schedule (catalogues, history) and derives what the

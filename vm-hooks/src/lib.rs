@@ -36,10 +36,13 @@
 //!
 //! **What is consensus.** Two nodes compute the same state only from the same inputs, so every
 //! input that changes the state comes from the chain, never from a node's own settings:
-//! - *Recorded on chain when a release is scheduled* (at genesis or by a governance transaction:
-//!   [`Hook::schedule`], [`Hook::schedule_at`], [`Hook::unschedule`], [`Hook::set_budget`]): the
-//!   activation height, the budget a block may spend, the quarantine and value size limits, and
-//!   the id and checksum of every catalogue entry. Every node follows the recorded values; where
+//! - *Recorded on chain when a release is scheduled*: the activation height, the budget a block
+//!   may spend, the quarantine and value size limits, the id and checksum of every catalogue
+//!   entry, and the checksum of the release's table list. A governance transaction carries the
+//!   record ([`Hook::proposal`] on the proposer) and every node records exactly it
+//!   ([`Hook::schedule_record`]); [`Hook::schedule`] and [`Hook::schedule_all`] record this
+//!   node's own values, for a genesis built once and shared. [`Hook::schedule_at`] (moving a
+//!   release), [`Hook::unschedule`] and [`Hook::set_budget`] carry their values too. Every node follows the recorded values; where
 //!   its own configuration differs it says so ([`Hook::divergence`]) and still computes the
 //!   chain's state. A node whose catalogue differs from the recorded checksums refuses to run
 //!   ([`ConsensusError::Catalogue`]) rather than apply something else.
@@ -55,9 +58,11 @@
 //! | call | writes | where |
 //! |---|---|---|
 //! | [`Hook::maybe_migrate`] | the prologue's migrations and the status | every block, before its transactions |
-//! | [`Hook::schedule`], [`Hook::schedule_at`], [`Hook::schedule_all`], [`Hook::unschedule`], [`Hook::set_budget`] | the status | genesis or a governance transaction |
+//! | [`Hook::schedule_record`], [`Hook::schedule_at`], [`Hook::unschedule`], [`Hook::set_budget`] | the status | a governance transaction |
+//! | [`Hook::schedule`], [`Hook::schedule_all`] | the status | a genesis built once |
+//! | [`Hook::read_key`], [`Hook::write_key`] | a group's or a table item's migration, the status | inside a transaction |
 //! | [`Hook::read_resource`], [`Hook::write_resource`], [`Hook::write_resource_as`], [`Hook::delete_resource`] | the account's migration and the status | inside a transaction, on every node alike |
-//! | [`Hook::view_resource`], [`Hook::second_pass`], [`state_root()`] | nothing (`&self`, `&dyn Store`) | RPC, indexers, simulation, audits |
+//! | [`Hook::view_resource`], [`Hook::view_key`], [`Hook::second_pass`], [`state_root()`] | nothing (`&self`, `&dyn Store`) | RPC, indexers, simulation, audits |
 //! | [`Hook::status`], [`Hook::divergence`], [`Hook::migrations`], [`Hook::all_done`] | nothing | what this node last read |
 //!
 //! Serve reads that are not part of a block (RPC, an indexer, a simulation) with
@@ -72,7 +77,10 @@
 //! afterwards it migrates user values in chunks within the recorded budget, the cursor in the
 //! status so that a restarted node resumes. The hook never trusts its memory over your state: a
 //! call for a block that is not after the last one it saw (a discarded block, a restored backup)
-//! or a status that is not the one it last wrote makes it read the status again.
+//! or a status that is not the one it last wrote makes it read the status again. The idle path
+//! reads nothing, so when the state changes under a running hook other than through its calls
+//! (a state sync, a snapshot of a later height restored), call [`Hook::load`] before the next
+//! block.
 //!
 //! **When a call fails**, [`HookError::fault`] says what the node does; the call applied nothing:
 //! - [`Fault::Local`] (the store failed, or blocks were skipped on this store): this node cannot
@@ -107,155 +115,8 @@
 //! two nodes, one configured with another budget, crossing the window block by block with equal
 //! state roots; an RPC read through the view meanwhile.
 //!
-//! ```
-//! use std::collections::BTreeMap;
-//! use std::ops::Bound;
-//! use std::path::Path;
-//! use vm_hooks::binary_format::{read_module, AddressLength, Module};
-//! use vm_hooks::migrations::catalogue::Catalogue;
-//! use vm_hooks::migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
-//! use vm_hooks::migrations::{decode, encode, AccountAddress, ReleaseIndex, StructTag, Value};
-//! use vm_hooks::upgrade_spec::{Declarations, ReleaseId, ReleaseLabel};
-//! use vm_hooks::{state_root, AllowAll, Budget, ChainConfig, Hook, HookConfig, ReleasePlan};
-//!
-//! /// The node's own state: values by canonical key, so that a struct's instances are one
-//! /// contiguous range.
-//! #[derive(Default, Clone)]
-//! struct NodeState {
-//!     entries: BTreeMap<Vec<u8>, Vec<u8>>,
-//! }
-//!
-//! impl Store for NodeState {
-//!     fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-//!         Ok(self.entries.get(key).cloned())
-//!     }
-//!
-//!     fn scan_keys(
-//!         &self,
-//!         prefix: &[u8],
-//!         after: Option<&[u8]>,
-//!         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-//!     ) -> Result<(), StoreError> {
-//!         // Strictly after the cursor (which need not be held), else from the prefix: one
-//!         // range read, whose cost follows what it visits.
-//!         let start = match after {
-//!             Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
-//!             _ => Bound::Included(prefix.to_vec()),
-//!         };
-//!         for (key, value) in self.entries.range((start, Bound::Unbounded)) {
-//!             if !key.starts_with(prefix) || !visit(key, value) {
-//!                 break;
-//!             }
-//!         }
-//!         Ok(())
-//!     }
-//!
-//!     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-//!         // All or nothing: check every write first; past this line nothing can fail.
-//!         batch.validate(DEFAULT_MAX_VALUE_SIZE)?;
-//!         for (key, write) in batch.into_writes() {
-//!             match write {
-//!                 Write::Put(value) => self.entries.insert(key, value),
-//!                 Write::Delete => self.entries.remove(&key),
-//!             };
-//!         }
-//!         Ok(())
-//!     }
-//! }
-//!
-//! /// A release as a release engineer has it: a folder of `.mv` files.
-//! fn release(dir: &Path, width: AddressLength) -> Result<Vec<Module>, Box<dyn std::error::Error>> {
-//!     let mut files: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-//!     files.sort_by_key(|f| f.file_name());
-//!     let mut modules = Vec::new();
-//!     for file in files.iter().filter(|f| f.path().extension().is_some_and(|e| e == "mv")) {
-//!         modules.push(read_module(&std::fs::read(file.path())?, width)?);
-//!     }
-//!     Ok(modules)
-//! }
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../devchain/fixtures/framework");
-//! let width = AddressLength::Bytes32;
-//! let (old, new) = (release(&fixtures.join("6.9.9"), width)?, release(&fixtures.join("7.0.0"), width)?);
-//! let old: Vec<&Module> = old.iter().collect();
-//! let new: Vec<&Module> = new.iter().collect();
-//!
-//! // The catalogue: one entry per stored struct that changes, checked against both releases.
-//! // Declarations name the release as the checker does (its folder name).
-//! let label = ReleaseLabel::new("7.0.0")?;
-//! let declarations = Declarations::load(&fixtures.join("migrations.toml"))?;
-//! let catalogue = Catalogue::builder(&old, &new, &label, width).declarations(&declarations).build()?;
-//!
-//! // The chain: its width, the status at 0x1 under a tag no module declares, 0x1 the one system
-//! // account, and the budget this node would schedule a release with.
-//! let framework = AccountAddress::from_u64(1, width);
-//! let status_tag = StructTag::parse("0x1::migration_hook::Status", width)?;
-//! let chain = ChainConfig::new(width, framework, status_tag, [framework])?
-//!     .with_budget(Budget { max_resources: 60, max_bytes: 1 << 20 });
-//! const ACTIVATION: u64 = 3;
-//! let plan = || ReleasePlan::new(ReleaseId::new(7, label.clone()), ACTIVATION, catalogue.clone());
-//! let mut node = Hook::new(vec![plan()], HookConfig::new(chain.clone()), Box::new(AllowAll))?;
-//! // A peer whose operator tuned the budget locally: it follows the chain's all the same.
-//! let tuned = chain.clone().with_budget(Budget { max_resources: 1_000, max_bytes: 1 << 20 });
-//! let mut peer = Hook::new(vec![plan()], HookConfig::new(tuned), Box::new(AllowAll))?;
-//!
-//! // Genesis on the old release: the governance config at 0x1; in each of 100 users an account
-//! // and a coin store, of two coins (nobody lists a generic struct's instances).
-//! let index = ReleaseIndex::new(old.iter().copied(), width)?;
-//! let mut genesis = WriteBatch::new();
-//! let mut put = |account: AccountAddress, tag: &str, value: Value| -> Result<(), Box<dyn std::error::Error>> {
-//!     let tag = StructTag::parse(tag, width)?;
-//!     genesis.put(account, tag.clone(), encode(&value, &index.layout_of_struct_tag(&tag)?)?);
-//!     Ok(())
-//! };
-//! let governance = Value::Struct(vec![Value::U128(51), Value::U64(1_000), Value::U64(7_200)]);
-//! put(framework, "0x1::governance::GovernanceConfig", governance)?;
-//! let user = |n: u64| AccountAddress::from_u64(0x1000 + n, width);
-//! for n in 1..=100 {
-//!     let key = Value::Vector(vec![Value::U8(n as u8); 32]);
-//!     put(user(n), "0x1::account::Account", Value::Struct(vec![key, Value::U64(n)]))?;
-//!     let coin = if n % 2 == 0 { "0x1::aptos_coin::AptosCoin" } else { "0xcafe::my_coin::MyCoin" };
-//!     let store = Value::Struct(vec![Value::Struct(vec![Value::U64(n * 1_000)]), Value::Bool(false)]);
-//!     put(user(n), &format!("0x1::coin::CoinStore<{coin}>"), store)?;
-//! }
-//! let mut state = NodeState::default();
-//! state.apply(genesis)?;
-//! // The chain's genesis schedules the release: recorded in state, followed by every node.
-//! node.schedule_all(&mut state)?;
-//! let mut peer_state = state.clone();
-//!
-//! let account_tag = StructTag::parse("0x1::account::Account", width)?;
-//! let new_layout = ReleaseIndex::new(new.iter().copied(), width)?.layout_of_struct_tag(&account_tag)?;
-//! let mut height = 1;
-//! while !node.all_done() {
-//!     // A failed call applied nothing: on `Fault::Local` the node does not commit this block.
-//!     let report = node.maybe_migrate(&mut state, height)?;
-//!     peer.maybe_migrate(&mut peer_state, height)?;
-//!     if height == ACTIVATION {
-//!         assert_eq!((report.activated, report.system_resources), (1, 1));
-//!         // An RPC read of the user the pass reaches last: the new layout, with the declared
-//!         // default in the new field, and nothing written.
-//!         let last = (1..=100).map(user).max().ok_or("no users")?;
-//!         let root = state_root(&state)?;
-//!         let seen = node.view_resource(&state, last, &account_tag)?.ok_or("no account")?;
-//!         let value = decode(&seen, &new_layout)?;
-//!         assert_eq!(value.fields().and_then(|f| f.get(2)), Some(&Value::U64(0)));
-//!         assert_eq!(state_root(&state)?, root, "a view changes nothing");
-//!     }
-//!     // ... then the block's transactions, their accesses to migrating structs through the hook.
-//!     assert_eq!(state_root(&state)?, state_root(&peer_state)?, "block {height}");
-//!     height += 1;
-//! }
-//! assert!(height > ACTIVATION + 2, "200 user values at 60 a block take several blocks");
-//! let status = node.status().ok_or("no status")?;
-//! assert_eq!(status.completed().len(), 3);
-//! assert!(status.failures().is_empty());
-//! assert!(node.divergence().is_empty() && !peer.divergence().is_empty(), "the peer says its budget differs");
-//! # Ok(())
-//! # }
-//! ```
 
+#![doc = concat!("```\n", include_str!("../examples/integrator.rs"), "\n```")]
 #![deny(missing_docs)]
 
 pub mod config;
@@ -281,7 +142,7 @@ pub use governance::GovernanceError;
 pub use hook::{reserved_status_key, BlockReport, Hook, PlannedMigration};
 pub use policy::{AllowAll, Decision, HaltedMigration, Policy};
 pub use read::AccessError;
-pub use schedule::{HookConfig, ReleasePlan, ScheduleError};
+pub use schedule::{tables_checksum, HookConfig, ReleasePlan, ScheduleError};
 pub use staged::Staged;
 pub use state_root::{ends_page, state_root, BadStateRoot, Pages, RootHasher, StateRoot};
 pub use status::{Completed, Cursor, Failure, InProgress, ReleaseRecord, Status, StatusError};

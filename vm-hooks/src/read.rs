@@ -24,12 +24,12 @@
 //!   passes over. A write in the old layout is refused once the release is active.
 
 use crate::error::HookError;
-use crate::hook::{Hook, State};
+use crate::hook::{is_table_item, Hook, State};
 use crate::staged::Staged;
 use crate::status::{Cursor, InProgress, Status};
 use migrations::state_key::resource_key;
 use migrations::store::{Store, StoreError, WriteBatch};
-use migrations::{AccountAddress, StructTag};
+use migrations::{AccountAddress, KeyKind, StateKey, StructTag};
 use upgrade_spec::ReleaseId;
 
 /// Why a read or write through the hook was refused or failed. The refusals (`NotActive`,
@@ -287,7 +287,7 @@ impl Hook {
             return Ok(store.get(&account, tag)?);
         }
         let mut state = state;
-        let result = self.migrate_steps(&mut state, store, account, tag, &steps);
+        let result = self.migrate_steps(&mut state, store, account, &tag.to_string(), &steps);
         match &result {
             Err(AccessError::Hook(_) | AccessError::Store(_)) => self.state = None,
             _ => self.state = Some(state),
@@ -404,7 +404,7 @@ impl Hook {
         state: &mut State,
         store: &mut dyn Store,
         account: AccountAddress,
-        tag: &StructTag,
+        tag: &str,
         steps: &[Step],
     ) -> Result<(), AccessError> {
         let chain = self.config.chain.clone();
@@ -425,15 +425,15 @@ impl Hook {
                                 migrated: 0,
                             });
                             state.status.set_progress(InProgress { migrated: progress.migrated + 1, ..progress });
-                            if unit.in_place {
+                            if unit.in_place || !is_resource(key) {
                                 mark_ahead(&mut state.status, &unit.id, key);
                             }
                         }
                     }
                     Some(Err(failure)) => {
                         // A system account failing is its migration failing, which the prologue
-                        // records.
-                        if !chain.is_system(&account) {
+                        // records (a table item belongs to no account).
+                        if is_table_item(key) || !chain.is_system(&account) {
                             state.status.record_failure(&unit.id, key, failure.reason.clone());
                         }
                         quarantined = Some((unit.id.clone(), failure.reason));
@@ -451,7 +451,7 @@ impl Hook {
         match quarantined {
             None => Ok(()),
             Some((migration, reason)) => {
-                Err(AccessError::Quarantined { tag: tag.to_string(), account: account.to_string(), migration, reason })
+                Err(AccessError::Quarantined { tag: tag.to_owned(), account: account.to_string(), migration, reason })
             }
         }
     }
@@ -465,6 +465,170 @@ impl Hook {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `key` is a resource's.
+fn is_resource(key: &[u8]) -> bool {
+    key.first() == Some(&(KeyKind::Resource as u8))
+}
+
+impl Hook {
+    /// Reads the value at `key` for a transaction, migrating first what the pass has not
+    /// reached (a consensus write): a resource (as [`Hook::read_resource`]), a resource group
+    /// (every member of a migrating struct rewritten, the group written back whole) or a table
+    /// item of a table the release rewrites. `Ok(None)` when there is no value. For reads that
+    /// must change nothing, use [`Hook::view_key`].
+    pub fn read_key(&mut self, store: &mut dyn Store, key: &StateKey) -> Result<Option<Vec<u8>>, AccessError> {
+        if let StateKey::Resource { account, tag } = key {
+            return self.read_resource(store, *account, tag);
+        }
+        let bytes = key.encode();
+        self.refresh(&*store)?;
+        let Some(mut state) = self.state.take() else { return Ok(store.get_key(&bytes)?) };
+        let steps = match self.pending_at(&state, &bytes, key) {
+            Ok(steps) => steps,
+            Err(e) => {
+                self.state = Some(state);
+                return Err(e);
+            }
+        };
+        if steps.is_empty() {
+            self.state = Some(state);
+            return Ok(store.get_key(&bytes)?);
+        }
+        let holder = key.account().copied().unwrap_or_else(|| AccountAddress::zero(self.config.chain.address_length));
+        let result = self.migrate_steps(&mut state, store, holder, &key.to_string(), &steps);
+        match &result {
+            Err(AccessError::Hook(_) | AccessError::Store(_)) => self.state = None,
+            _ => self.state = Some(state),
+        }
+        result?;
+        Ok(store.get_key(&bytes)?)
+    }
+
+    /// The value at `key` in the layout of the newest active release, whether or not the pass
+    /// has reached it, writing nothing: the view of a resource (as [`Hook::view_resource`]), a
+    /// resource group or a table item. The status is read from `store`.
+    pub fn view_key(&self, store: &dyn Store, key: &StateKey) -> Result<Option<Vec<u8>>, AccessError> {
+        if let StateKey::Resource { account, tag } = key {
+            return self.view_resource(store, *account, tag);
+        }
+        let bytes = key.encode();
+        let status = Status::load(store, &self.config.chain)?;
+        let state = self.derive(status, None)?;
+        let steps = self.pending_at(&state, &bytes, key)?;
+        let mut staged = Staged::new(store);
+        for (u, at) in &steps {
+            let Some(unit) = self.schedule.units.get(*u) else { continue };
+            let mut batch = WriteBatch::new();
+            match unit.runner.migrate_key(&staged, at, &mut batch)? {
+                None => {}
+                Some(Ok(())) => staged.apply(batch)?,
+                Some(Err(failure)) => {
+                    return Err(AccessError::Quarantined {
+                        tag: key.to_string(),
+                        account: key.account().map(ToString::to_string).unwrap_or_default(),
+                        migration: unit.id.clone(),
+                        reason: failure.reason,
+                    })
+                }
+            }
+        }
+        Ok(staged.get_key(&bytes)?)
+    }
+
+    /// Writes (or with `None` deletes) the value at `key` for a transaction, in the layout of the
+    /// newest active release: a resource (as [`Hook::write_resource`] and
+    /// [`Hook::delete_resource`]), a resource group or a table item, recorded as new for every
+    /// migration that has not reached it. A consensus write.
+    pub fn write_key(
+        &mut self,
+        store: &mut dyn Store,
+        key: &StateKey,
+        value: Option<Vec<u8>>,
+    ) -> Result<(), AccessError> {
+        match (key, value) {
+            (StateKey::Resource { account, tag }, Some(bytes)) => self.write_resource(store, *account, tag, bytes),
+            (StateKey::Resource { account, tag }, None) => self.delete_resource(store, *account, tag),
+            (_, value) => {
+                let bytes = key.encode();
+                self.refresh(&*store)?;
+                let mut batch = WriteBatch::new();
+                let pending = match (&value, self.state.as_ref()) {
+                    (Some(_), Some(state)) => self.pending_at(state, &bytes, key)?,
+                    _ => Vec::new(),
+                };
+                match value {
+                    Some(v) => batch.put_key(bytes.clone(), v),
+                    None => batch.delete_key(bytes.clone()),
+                }
+                if !pending.is_empty() {
+                    let chain = self.config.chain.clone();
+                    if let Some(state) = self.state.as_mut() {
+                        for (u, _) in &pending {
+                            if let Some(unit) = self.schedule.units.get(*u) {
+                                mark_ahead(&mut state.status, &unit.id, &bytes);
+                            }
+                        }
+                        state.status.write_into(&mut batch, &chain);
+                        state.stored = Some(state.status.encode());
+                    }
+                }
+                let result = store.apply(batch);
+                if result.is_err() {
+                    self.state = None;
+                }
+                Ok(result?)
+            }
+        }
+    }
+
+    /// The migrations an access to the group or table item at `key` (its canonical bytes
+    /// `bytes`) needs, in schedule order: the active ones that have not reached it and have
+    /// something there (a group holds members of any struct with `key`; a table item, only the
+    /// tables a migration lists). Refused when one of them quarantined it.
+    fn pending_at(&self, state: &State, bytes: &[u8], key: &StateKey) -> Result<Vec<Step>, AccessError> {
+        let steps: Vec<Step> = match key {
+            StateKey::Group { account, .. } if !self.config.chain.is_system(account) => self
+                .schedule
+                .units
+                .iter()
+                .enumerate()
+                .filter(|(u, unit)| self.not_reached(state, *u, unit, bytes))
+                .map(|(u, _)| (u, bytes.to_vec()))
+                .collect(),
+            StateKey::TableItem { handle, .. } => self
+                .schedule
+                .units
+                .iter()
+                .enumerate()
+                .filter(|(_, unit)| unit.runner.tables().any(|h| h == handle))
+                .filter(|(u, unit)| self.not_reached(state, *u, unit, bytes))
+                .map(|(u, _)| (u, bytes.to_vec()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (u, at) in &steps {
+            if let Some(unit) = self.schedule.units.get(*u) {
+                if let Some(f) = state.status.failure_at(&unit.id, at) {
+                    return Err(AccessError::Quarantined {
+                        tag: key.to_string(),
+                        account: key.account().map(ToString::to_string).unwrap_or_default(),
+                        migration: unit.id.clone(),
+                        reason: f.reason.clone(),
+                    });
+                }
+            }
+        }
+        Ok(steps)
+    }
+
+    /// Whether unit `u` is active, unfinished, and has not made `key` new.
+    fn not_reached(&self, state: &State, u: usize, unit: &crate::schedule::Unit, key: &[u8]) -> bool {
+        let finished = state.finished.get(u).copied().unwrap_or(true);
+        let done = state.status.progress_of(&unit.id).is_some_and(|p| p.cursor.is_done(key));
+        state.is_active(unit) && !finished && unit.has_user_part() && !done
     }
 }
 

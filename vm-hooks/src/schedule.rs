@@ -17,7 +17,8 @@ use crate::config::{Budget, ChainConfig, ConfigError};
 use crate::status::ReleaseRecord;
 use binary_format::{AddressLength, ModuleId};
 use migrations::catalogue::{Catalogue, Checksum};
-use migrations::runner::{Runner, RunnerError};
+use migrations::runner::{MigratedTable, Runner, RunnerError};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use upgrade_spec::declarations::Scope;
@@ -50,13 +51,39 @@ pub struct ReleasePlan {
     /// The budget the release's migrations run under, when the release states one; otherwise
     /// the chain's. Recorded on chain when the release is scheduled.
     pub budget: Option<Budget>,
+    /// The tables whose values the release's migrations rewrite (their handles and value
+    /// types: state holds table items without types, so which tables hold a changed struct is
+    /// found where the release is planned, by a rehearsal on the chain's state). Part of the
+    /// release as its catalogue is: its checksum is recorded on chain, and a node with another
+    /// list refuses to run.
+    pub tables: Vec<MigratedTable>,
 }
 
 impl ReleasePlan {
     /// The plan of `release` at `height` with `catalogue`, running under the chain's budget.
     pub fn new(release: ReleaseId, height: u64, catalogue: Catalogue) -> ReleasePlan {
-        ReleasePlan { release, height, catalogue, budget: None }
+        ReleasePlan { release, height, catalogue, budget: None, tables: Vec::new() }
     }
+
+    /// The same plan, rewriting also the values of `tables`.
+    pub fn with_tables(self, tables: Vec<MigratedTable>) -> ReleasePlan {
+        ReleasePlan { tables, ..self }
+    }
+}
+
+/// The checksum of a release's table list: SHA-256 over each table's handle and the BCS of its
+/// value type, in handle order. What the chain records, and every node compares with its own.
+pub fn tables_checksum(tables: &[MigratedTable]) -> Checksum {
+    let mut sorted: Vec<&MigratedTable> = tables.iter().collect();
+    sorted.sort();
+    let mut sha = Sha256::new();
+    for t in sorted {
+        sha.update(t.handle.as_bytes());
+        let tag = t.value.to_bcs();
+        sha.update((tag.len() as u64).to_le_bytes());
+        sha.update(&tag);
+    }
+    Checksum(sha.finalize().into())
 }
 
 /// Why releases and a configuration do not make a schedule. Found when the hook is built,
@@ -100,6 +127,20 @@ pub enum ScheduleError {
     /// compile).
     #[error(transparent)]
     Runner(#[from] RunnerError),
+    /// A table of a release that no migration of the release can rewrite: none reads its
+    /// value type, or the one that does is scoped to the system accounts (a table item belongs
+    /// to no account; the budgeted pass over users' values rewrites tables).
+    #[error("release {release}: table {handle} holds {value}, {reason}")]
+    Table {
+        /// The release.
+        release: ReleaseId,
+        /// The table.
+        handle: String,
+        /// Its value type.
+        value: String,
+        /// Why no migration rewrites it.
+        reason: String,
+    },
     /// A catalogue built with another address width than the chain's.
     #[error("release {release} has {found}-byte addresses; the chain's are {expected}-byte")]
     Width {
@@ -147,6 +188,8 @@ pub(crate) struct PlannedRelease {
     /// The plan's budget, or the chain's.
     pub budget: Budget,
     pub catalogue: Arc<Catalogue>,
+    /// The checksum of its table list.
+    pub tables: Checksum,
 }
 
 impl PlannedRelease {
@@ -161,6 +204,7 @@ impl PlannedRelease {
             max_quarantined: chain.max_quarantined,
             max_value_size: chain.max_value_size,
             entries: self.catalogue.entries.iter().map(|e| (e.id.clone(), e.checksum)).collect(),
+            tables: self.tables,
         }
     }
 }
@@ -215,11 +259,41 @@ impl Schedule {
                 });
             }
             let catalogue = Arc::new(plan.catalogue);
+            // Each table goes to the migration of its value type's struct.
+            for t in &plan.tables {
+                let reader =
+                    catalogue.entries.iter().find(|e| t.value.module_id() == e.from && t.value.name == e.struct_name);
+                let reason = match reader {
+                    None => Some("which no migration of the release reads".to_owned()),
+                    Some(e) if e.scope == Scope::System => Some(format!(
+                        "and migration `{}` is scoped to the system accounts: a table's items belong to no account, declare it for users or both",
+                        e.id
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(reason) = reason {
+                    return Err(ScheduleError::Table {
+                        release: plan.release.clone(),
+                        handle: t.handle.to_string(),
+                        value: t.value.to_string(),
+                        reason,
+                    });
+                }
+            }
             for entry in &catalogue.entries {
                 if schedule.units.iter().any(|u| u.id == entry.id) {
                     return Err(ScheduleError::DuplicateId { id: entry.id.clone() });
                 }
-                let runner = Runner::new(catalogue.clone(), &entry.id, &chain.system_accounts, max_value_size)?;
+                let mut runner = Runner::new(catalogue.clone(), &entry.id, &chain.system_accounts, max_value_size)?;
+                let tables: Vec<MigratedTable> = plan
+                    .tables
+                    .iter()
+                    .filter(|t| t.value.module_id() == entry.from && t.value.name == entry.struct_name)
+                    .cloned()
+                    .collect();
+                if !tables.is_empty() {
+                    runner = runner.with_tables(&tables)?;
+                }
                 let at = schedule.units.len();
                 let old = (entry.from.clone(), entry.struct_name.clone());
                 if !entry.is_in_place() {
@@ -242,6 +316,7 @@ impl Schedule {
                 height: plan.height,
                 budget: plan.budget.unwrap_or(chain.budget),
                 catalogue,
+                tables: tables_checksum(&plan.tables),
             });
         }
         Ok(schedule)

@@ -12,7 +12,8 @@
 //!   releases:    vector<Release { number: u64, label: vector<u8>, height: u64, activated_at: u64,
 //!                                 max_resources: u64, max_bytes: u64, max_quarantined: u64,
 //!                                 max_value_size: u64,
-//!                                 entries: vector<Planned { id: vector<u8>, checksum: vector<u8> }> }>
+//!                                 entries: vector<Planned { id: vector<u8>, checksum: vector<u8> }>,
+//!                                 tables: vector<u8> }>
 //!   completed:   vector<Completed { id: vector<u8>, checksum: vector<u8>, height: u64 }>
 //!   in_progress: vector<InProgress { id: vector<u8>, cursor: vector<u8>, migrated: u64 }>
 //!   failed:      vector<Failure { migration: vector<u8>, key: vector<u8>, reason: vector<u8> }>
@@ -92,6 +93,9 @@ pub struct ReleaseRecord {
     pub max_value_size: u64,
     /// Its catalogue's entries, in the order they run: id and checksum.
     pub entries: Vec<(String, Checksum)>,
+    /// The checksum of the tables whose values its migrations rewrite
+    /// ([`crate::schedule::tables_checksum`]).
+    pub tables: Checksum,
 }
 
 impl ReleaseRecord {
@@ -207,74 +211,38 @@ fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// A reader of the status's BCS, bounded by its input.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+/// The status's BCS read through the shared reader ([`binary_format::bcs::Reader`]: counts
+/// checked against the bytes left before anything is allocated, canonical lengths), its errors
+/// said as the status's.
+struct Reader<'a>(binary_format::bcs::Reader<'a>);
+
+fn decode_error(e: binary_format::bcs::Error) -> StatusError {
+    StatusError::Decode { offset: e.offset(), reason: e.message() }
 }
 
 impl<'a> Reader<'a> {
-    fn fail(&self, reason: &str) -> StatusError {
-        StatusError::Decode { offset: self.pos, reason: reason.to_owned() }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], StatusError> {
-        let bytes: &'a [u8] = self.bytes;
-        let out = self
-            .pos
-            .checked_add(n)
-            .and_then(|end| bytes.get(self.pos..end))
-            .ok_or_else(|| self.fail("the bytes end inside a value"))?;
-        self.pos += n;
-        Ok(out)
+    fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader(binary_format::bcs::Reader::new(bytes))
     }
 
     fn u64(&mut self) -> Result<u64, StatusError> {
-        let b: [u8; 8] = self.take(8)?.try_into().map_err(|_| self.fail("a short u64"))?;
-        Ok(u64::from_le_bytes(b))
+        self.0.u64("a u64").map_err(decode_error)
     }
 
     fn bool(&mut self) -> Result<bool, StatusError> {
-        match self.take(1)? {
-            [0] => Ok(false),
-            [1] => Ok(true),
-            _ => Err(StatusError::Decode { offset: self.pos - 1, reason: "a bool that is not 0 or 1".into() }),
-        }
-    }
-
-    /// A canonical ULEB128 length.
-    fn uleb(&mut self) -> Result<usize, StatusError> {
-        let mut value: u64 = 0;
-        for i in 0..5 {
-            let b = *self.take(1)?.first().ok_or_else(|| self.fail("the bytes end inside a length"))?;
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                if i > 0 && b == 0 || value > u64::from(u32::MAX) {
-                    return Err(self.fail("a non-canonical length"));
-                }
-                return usize::try_from(value).map_err(|_| self.fail("a length too large"));
-            }
-        }
-        Err(self.fail("a length too long"))
+        self.0.bool("a bool").map_err(decode_error)
     }
 
     /// A vector's length, refused when the remaining bytes cannot hold that many elements of
     /// at least `min` bytes each (so a hostile count never allocates).
     fn count(&mut self, min: usize) -> Result<usize, StatusError> {
-        let n = self.uleb()?;
-        if n.saturating_mul(min.max(1)) > self.bytes.len().saturating_sub(self.pos) {
-            return Err(self.fail("a count larger than the bytes left can hold"));
-        }
-        Ok(n)
+        self.0.count(u64::from(u32::MAX), min.max(1), "a count").map_err(decode_error)
     }
 
     /// A byte string of at most `max` bytes.
     fn bytes(&mut self, max: usize) -> Result<Vec<u8>, StatusError> {
-        let n = self.uleb()?;
-        if n > max {
-            return Err(self.fail("a byte string longer than the status allows"));
-        }
-        Ok(self.take(n)?.to_vec())
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
+        Ok(self.0.prefixed(max, "a byte string").map_err(decode_error)?.to_vec())
     }
 
     fn text(&mut self, what: &str) -> Result<String, StatusError> {
@@ -289,11 +257,8 @@ impl<'a> Reader<'a> {
         Ok(Checksum(bytes))
     }
 
-    fn end(&self, what: &str) -> Result<(), StatusError> {
-        if self.pos != self.bytes.len() {
-            return Err(self.fail(&format!("{} bytes after the {what}", self.bytes.len() - self.pos)));
-        }
-        Ok(())
+    fn end(&self, what: &'static str) -> Result<(), StatusError> {
+        self.0.finish(what).map_err(decode_error)
     }
 }
 
@@ -319,7 +284,7 @@ impl Cursor {
 
     /// Decodes a cursor.
     pub fn decode(bytes: &[u8]) -> Result<Cursor, StatusError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let height = r.u64()?;
         let approved = r.bool()?;
         let position = if r.bool()? { Some(r.bytes(MAX_KEY_BYTES)?) } else { None };
@@ -351,7 +316,7 @@ impl Status {
     /// Decodes stored bytes; they are untrusted, so every field is checked, never assumed, and
     /// no count allocates beyond what the bytes can hold.
     pub fn decode(bytes: &[u8]) -> Result<Status, StatusError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let mut status = Status::default();
         for _ in 0..r.count(8 * 7 + 2)? {
             let number = r.u64()?;
@@ -367,6 +332,7 @@ impl Status {
                 let checksum = r.checksum(&id)?;
                 entries.push((id, checksum));
             }
+            let tables = r.checksum("the release's tables")?;
             status.releases.push(ReleaseRecord {
                 number,
                 label,
@@ -376,6 +342,7 @@ impl Status {
                 max_quarantined,
                 max_value_size,
                 entries,
+                tables,
             });
         }
         for _ in 0..r.count(3)? {
@@ -437,6 +404,7 @@ impl Status {
                 write_bytes(&mut w, id.as_bytes());
                 write_bytes(&mut w, &checksum.0);
             }
+            write_bytes(&mut w, &r.tables.0);
         }
         binary_format::write_uleb(&mut w, self.completed.len() as u64);
         for c in &self.completed {
@@ -549,11 +517,11 @@ impl Status {
 
     // ---- recording (the hook's) ----
 
-    /// Records a release as scheduled, keeping increasing order; refused when one of that number
-    /// is already recorded.
-    pub(crate) fn schedule(&mut self, record: ReleaseRecord) -> Result<(), ReleaseRecord> {
+    /// Records a release as scheduled, keeping increasing order; refused (with its number) when
+    /// one of that number is already recorded.
+    pub(crate) fn schedule(&mut self, record: ReleaseRecord) -> Result<(), u64> {
         match self.releases.binary_search_by_key(&record.number, |r| r.number) {
-            Ok(_) => Err(record),
+            Ok(_) => Err(record.number),
             Err(i) => {
                 self.releases
                     .insert(i, ReleaseRecord { label: bounded(record.label.clone(), MAX_NAME_BYTES), ..record });
@@ -664,6 +632,7 @@ mod tests {
             max_quarantined: 16,
             max_value_size: 1 << 20,
             entries: vec![("a".into(), Checksum([1; 32])), ("b".into(), Checksum([2; 32]))],
+            tables: Checksum([3; 32]),
         }
     }
 

@@ -10,20 +10,11 @@ use migrations::{decode, encode, Value};
 use vm_hooks::{Budget, Status};
 
 fn bytes_of(s: &str) -> Value {
-    Value::Vector(s.bytes().map(Value::U8).collect())
+    Value::Bytes(s.as_bytes().to_vec())
 }
 
 fn text(v: &Value) -> String {
-    match v {
-        Value::Vector(items) => items
-            .iter()
-            .map(|b| match b {
-                Value::U8(b) => char::from(*b),
-                other => panic!("{other:?}"),
-            })
-            .collect(),
-        other => panic!("{other:?}"),
-    }
+    String::from_utf8(v.as_bytes().unwrap().to_vec()).unwrap()
 }
 
 #[test]
@@ -55,7 +46,9 @@ fn status_written_by_the_hook_decodes_with_the_stdlib_layout() {
     let Value::Vector(completed) = completed else { panic!() };
     let ids: Vec<_> = completed.iter().map(|c| text(&c.fields().unwrap()[0])).collect();
     assert_eq!(ids, ["epoch-v2", "coin-balance-v2"]);
-    // Every user-account migration of v2 holds a record from its activation.
+    let Value::Bytes(checksum) = &completed[0].fields().unwrap()[1] else { panic!() };
+    assert_eq!(checksum.len(), 32);
+    // Every user-account migration of v2 holds a record from its activation (with its budget).
     let Value::Vector(in_progress) = in_progress else { panic!() };
     let running: Vec<_> = in_progress.iter().map(|p| text(&p.fields().unwrap()[0])).collect();
     assert_eq!(running, ["stake-v2", "wallet-v2"]);
@@ -88,18 +81,11 @@ fn bytes_encoded_from_the_stdlib_layout_decode_as_status() {
             Value::U64(6),
             Value::U64(16),
             Value::U64(1 << 20),
-            Value::Vector(vec![Value::Struct(vec![bytes_of("epoch-v2"), Value::Vector(vec![Value::U8(0xab); 32])])]),
+            Value::Vector(vec![Value::Struct(vec![bytes_of("epoch-v2"), Value::Bytes(vec![0xab; 32])])]),
+            Value::Bytes(vec![0xcd; 32]),
         ])]),
-        Value::Vector(vec![Value::Struct(vec![
-            bytes_of("epoch-v2"),
-            Value::Vector(vec![Value::U8(0xab); 32]),
-            Value::U64(10),
-        ])]),
-        Value::Vector(vec![Value::Struct(vec![
-            bytes_of("wallet-v2"),
-            Value::Vector(cursor.iter().copied().map(Value::U8).collect()),
-            Value::U64(99),
-        ])]),
+        Value::Vector(vec![Value::Struct(vec![bytes_of("epoch-v2"), Value::Bytes(vec![0xab; 32]), Value::U64(10)])]),
+        Value::Vector(vec![Value::Struct(vec![bytes_of("wallet-v2"), Value::Bytes(cursor.clone()), Value::U64(99)])]),
         Value::Vector(vec![Value::Struct(vec![bytes_of("wallet-v2"), bytes_of("key"), bytes_of("bad")])]),
     ]);
     let bytes = encode(&value, &layout).unwrap();

@@ -7,6 +7,8 @@
 //! Allocation is measured by a counting global allocator: the peak of live heap bytes during one
 //! call, over what was live before it, must stay under `ALLOC_FACTOR * input + ALLOC_SLACK`.
 
+pub mod bcs;
+
 use binary_format::deserializer::{parse, Detail, ParseOptions};
 use binary_format::raw::RawModule;
 use binary_format::{detect_address_length, read_layouts, read_module, serializer, AddressLength, Error, ErrorKind};
@@ -85,7 +87,8 @@ pub fn measured<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
 }
 
-fn check_alloc(input: &[u8], peak: usize, what: &str) {
+/// Peak heap of one call against `ALLOC_FACTOR * input + ALLOC_SLACK`.
+pub fn check_alloc(input: &[u8], peak: usize, what: &str) {
     let budget = ALLOC_FACTOR.saturating_mul(input.len()).saturating_add(ALLOC_SLACK);
     assert!(
         peak <= budget,

@@ -9,9 +9,9 @@ use clap::{Args as ClapArgs, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rehearsal::state::aptos::AptosOptions;
 use rehearsal::state::diem::DiemOptions;
-use rehearsal::{Options, Progress, Verdict};
+use rehearsal::{Options, Progress, RehearsalError, Verdict};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RehearseFormat {
@@ -86,6 +86,22 @@ pub struct Args {
     threads: Option<u16>,
     #[arg(long, value_parser = crate::parse_address_length)]
     address_length: Option<AddressLength>,
+    /// The key and value types of tables whose owner the state does not hold: JSON Lines of
+    /// {"handle","key_type","value_type"} (docs/rehearse.md), read with the releases' address
+    /// width; they come before what the state says.
+    #[arg(long)]
+    table_types: Option<PathBuf>,
+}
+
+/// The `--table-types` file, its handles and types read with the width of the release `to`
+/// (the rehearsal refuses an old release of another width).
+fn table_types(
+    path: &Path,
+    to: &Path,
+    address_length: Option<AddressLength>,
+) -> Result<Vec<rehearsal::state::TableTypes>, RehearsalError> {
+    let width = rehearsal::rehearse::releases::load(to, address_length)?.address_length;
+    Ok(rehearsal::state::tables::read_table_types(path, width)?)
 }
 
 /// A bar per phase, on a terminal only.
@@ -148,6 +164,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     options.open.diem = DiemOptions::era(&args.diem_era)
         .with_context(|| format!("--diem-era {}: use libra, diem or auto", args.diem_era))?;
     options.open.aptos = AptosOptions { version: args.state_version, allow_partial: args.allow_partial };
+    if let Some(path) = &args.table_types {
+        match table_types(path, &args.to, args.address_length) {
+            Ok(stated) => options.table_types = stated,
+            Err(e) if e.is_bad_input() => {
+                eprintln!("error: {}", compat_checker::escape::shown(&e.to_string()));
+                return Ok(Outcome::BadInput);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     if !args.system_accounts.is_empty() {
         options.system_accounts = args
             .system_accounts

@@ -30,6 +30,10 @@ pub fn value_for(layout: &Layout, max_len: usize) -> BoxedStrategy<Value> {
                 })
                 .boxed()
         }
+        // A `vector<u8>` is `Value::Bytes`, as `decode` gives it.
+        Layout::Vector(element) if **element == Layout::U8 => {
+            prop::collection::vec(any::<u8>(), 0..max_len + 1).prop_map(Value::Bytes).boxed()
+        }
         Layout::Vector(element) => {
             prop::collection::vec(value_for(element, max_len), 0..max_len + 1).prop_map(Value::Vector).boxed()
         }

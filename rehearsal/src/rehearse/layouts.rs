@@ -3,7 +3,7 @@
 //! (the new one).
 
 use migrations::plan::Skipper;
-use migrations::{decode, Layout, ReleaseIndex, StructTag};
+use migrations::{decode, Layout, ReleaseIndex, StructTag, TypeTag};
 use std::collections::HashMap;
 
 /// Layouts cached before the cache is cleared (a state with more distinct tags re-resolves; the
@@ -55,6 +55,17 @@ impl<'a> Layouts<'a> {
                 .map(|layout| Known { skipper: Skipper::of(&layout), layout })
                 .map_err(|e| e.to_string())
         })
+    }
+
+    /// The layout of a value type (a table's values), or why it has none.
+    pub fn get_type(&mut self, ty: &TypeTag) -> Result<Known, String> {
+        if let TypeTag::Struct(tag) = ty {
+            return self.get(tag).clone();
+        }
+        self.index
+            .layout_of_type_tag(ty)
+            .map(|layout| Known { skipper: Skipper::of(&layout), layout })
+            .map_err(|e| e.to_string())
     }
 
     /// Whether the release declares the struct `tag` is an instance of.

@@ -13,6 +13,7 @@
 use super::overlay::Overlay;
 use crate::error::RehearsalError;
 use migrations::catalogue::Catalogue;
+use migrations::runner::MigratedTable;
 use migrations::store::{Watched, Write, WriteBatch};
 use migrations::{AccountAddress, StateKey};
 use snapshot::Snapshot;
@@ -87,6 +88,7 @@ pub fn migrate_range<'s>(
     lo: Vec<u8>,
     hi: Option<Vec<u8>>,
     catalogue: &Catalogue,
+    tables: &[MigratedTable],
     release: &ReleaseId,
     chain: &ChainConfig,
     memory: usize,
@@ -96,7 +98,7 @@ pub fn migrate_range<'s>(
 ) -> Result<(Overlay<'s>, Migrated), RehearsalError> {
     let mut overlay = Overlay::new(base, lo, hi, memory, dir, name);
     let mut hook = Hook::new(
-        vec![ReleasePlan::new(release.clone(), 1, catalogue.clone())],
+        vec![ReleasePlan::new(release.clone(), 1, catalogue.clone()).with_tables(tables.to_vec())],
         HookConfig::new(chain.clone()),
         Box::new(Rehearsal),
     )?;

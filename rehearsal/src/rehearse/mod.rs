@@ -28,29 +28,35 @@ pub mod progress;
 pub mod releases;
 pub mod report;
 pub mod sorted;
+pub mod tables;
 
 pub use options::Options;
 pub use progress::{Progress, Silent};
 pub use report::{Report, Verdict};
 
 use crate::error::RehearsalError;
-use crate::state::{self, Context, Problems};
+use crate::state::{self, Context, Problem, ProblemKind, Problems};
 use binary_format::Module;
 use compat_checker::chain::ReleaseView;
-use migrations::AccountAddress;
+use migrations::runner::MigratedTable;
+use migrations::{AccountAddress, TypeTag};
 use overlay::Overlay;
 use pass::{Partial, PassInput};
 use report::Phase;
 use serde::Serialize;
 use snapshot::Snapshot;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use upgrade_spec::declarations::Scope;
 use upgrade_spec::{Declarations, Registry, ReleaseId};
 use vm_hooks::{Budget, StateRoot};
 
 /// The snapshot file `--out DIR` writes.
 pub const OUT_FILE: &str = "state.snap";
+/// The tables the release rewrites, written beside it (`--out DIR/tables.json`): what a node's
+/// release plan takes, as a JSON array of `{"handle", "value_type"}`, sorted by handle.
+pub const TABLES_FILE: &str = "tables.json";
 /// The sorted copy of a source not in key order, in the scratch directory.
 const SORTED_FILE: &str = "sorted.snap";
 
@@ -287,6 +293,54 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     .map_err(|e| RehearsalError::Options(e.to_string()))?;
     phases.end(progress, "gate", 0, 0);
 
+    // The tables' types: stated by the user and the source, and found in the state.
+    phases.start(progress, "tables", None);
+    let mut stated = options.table_types.clone();
+    stated.extend(source.table_types());
+    let resolution = tables::resolve(base, &old_modules, width, &stated, options.examples)?;
+    phases.end(progress, "tables", 0, resolution.found);
+    for (handle, items) in resolution.unresolved.items() {
+        problems.add(
+            Problem {
+                kind: ProblemKind::UnresolvedTable,
+                origin: info.path.clone(),
+                key: Some(format!("table {handle}")),
+                message: format!(
+                    "{items} items of a table whose types nothing gives (no value of the state holds it): name them with --table-types"
+                ),
+            },
+            *items,
+        );
+    }
+    for conflict in resolution.conflicts.items() {
+        problems.add(
+            Problem {
+                kind: ProblemKind::TableConflict,
+                origin: info.path.clone(),
+                key: None,
+                message: conflict.clone(),
+            },
+            0,
+        );
+    }
+    // The tables the migrations rewrite: those whose values are instances of a migrated
+    // struct whose migration may write them (a system-scoped one may not: items belong to no
+    // account).
+    let migrated_tables: Vec<MigratedTable> = resolution
+        .types
+        .iter()
+        .filter_map(|(handle, t)| match &t.value {
+            TypeTag::Struct(tag) => gate
+                .catalogue
+                .entries
+                .iter()
+                .find(|e| tag.module_id() == e.from && tag.name == e.struct_name && e.scope != Scope::System)
+                .map(|_| MigratedTable { handle: *handle, value: (**tag).clone() }),
+            _ => None,
+        })
+        .collect();
+    let migrated_handles: BTreeSet<AccountAddress> = migrated_tables.iter().map(|t| t.handle).collect();
+
     // Key ranges: one per thread, each starting at a restart point of the source.
     let ranges = base.ranges(threads);
     let bounds: Vec<(Vec<u8>, Option<Vec<u8>>)> = ranges
@@ -321,6 +375,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
             lo,
             hi,
             &gate.catalogue,
+            &migrated_tables,
             &release,
             &chain,
             memory,
@@ -362,6 +417,8 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         failures: &failures,
         system_accounts: &system,
         examples: options.examples,
+        tables: &resolution.types,
+        migrated_tables: &migrated_handles,
     };
     let partials = on_threads(ranges.len(), progress, &|i, _done| {
         let (lo, hi) = bounds.get(i).cloned().unwrap_or_default();
@@ -383,6 +440,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         }
     }
     phases.end(progress, "pass", all.before.bytes + all.after.bytes, all.before.entries);
+    let (all_table_values, all_members) = (all.table_values, all.members);
     let root_before = StateRoot::of_runs([all.before.pages.clone()]);
     let root_after = StateRoot::of_runs([all.after.pages.clone()]);
     // A snapshot read in place is verified by this very pass: its root must be the footer's.
@@ -411,6 +469,8 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
             )
         });
         out::write(base, &overlays, &path, height, params, width)?;
+        // The table list a node's release plan takes (`ReleasePlan::with_tables`).
+        out::write_tables(&dir.join(TABLES_FILE), &migrated_tables)?;
         phases.end(progress, "export", all.after.bytes, all.after.entries);
         out_path = Some(path.display().to_string());
     }
@@ -434,6 +494,16 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         blocks: results.iter().map(|r| r.blocks).sum(),
         threads: ranges.len(),
         phases: phases.list,
+        tables: report::TablesReport {
+            known: resolution.types.len() as u64,
+            found: resolution.found,
+            stated: resolution.stated,
+            rewritten: migrated_tables.len() as u64,
+            unresolved: resolution.unresolved.total,
+            unresolved_items: resolution.unresolved_items,
+            values: all_table_values,
+            members: all_members,
+        },
     }))
 }
 

@@ -67,3 +67,21 @@ pub fn write(
     writer.finish()?;
     Ok(())
 }
+
+/// Writes the tables the release rewrites to a new file at `path` (never over another): the
+/// JSON array of `{"handle", "value_type"}` a node's release plan is configured with, sorted by
+/// handle.
+pub fn write_tables(path: &Path, tables: &[migrations::runner::MigratedTable]) -> Result<(), RehearsalError> {
+    use std::io::Write as _;
+    let mut listed: Vec<super::tables::ListedTable> = tables
+        .iter()
+        .map(|t| super::tables::ListedTable { handle: t.handle.to_string(), value_type: t.value.to_string() })
+        .collect();
+    listed.sort_by(|a, b| a.handle.cmp(&b.handle));
+    let io = |source| RehearsalError::Io { path: path.to_path_buf(), source };
+    let json = serde_json::to_vec_pretty(&listed).map_err(|e| io(std::io::Error::other(e)))?;
+    let mut file = input_files::output::create_new(path).map_err(io)?;
+    file.write_all(&json).map_err(io)?;
+    file.write_all(b"\n").map_err(io)?;
+    file.sync_all().map_err(io)
+}

@@ -14,10 +14,15 @@ use super::report::{Example, Halt, Removed};
 use super::Bounded;
 use crate::error::RehearsalError;
 use binary_format::{AddressLength, Module, ModuleId};
+use migrations::group::decode_group;
 use migrations::store::Write;
+use migrations::tables::TableType;
 use migrations::{AccountAddress, KeyKind, ReleaseIndex, StructTag};
+use migrations::{StateKey, TypeTag};
 use snapshot::Snapshot;
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::rc::Rc;
 use vm_hooks::{ends_page, Pages, RootHasher};
 
 /// A stored struct (module, name) the upgrade must migrate, as the pass needs it.
@@ -56,6 +61,10 @@ pub struct PassInput<'a> {
     pub failures: &'a BTreeMap<Vec<u8>, (String, String)>,
     pub system_accounts: &'a [AccountAddress],
     pub examples: usize,
+    /// Every table whose types are known (found in the state or stated), by handle.
+    pub tables: &'a BTreeMap<AccountAddress, TableType>,
+    /// The tables the migrations rewrite (the others' values of a changed struct are left).
+    pub migrated_tables: &'a BTreeSet<AccountAddress>,
 }
 
 /// One stream's side of the pass: the source before, or the merged state after.
@@ -97,6 +106,11 @@ pub struct Partial {
     /// Resources of structs neither release declares (user modules' structs): not the upgrade's.
     pub unknown: u64,
     pub unknown_examples: Bounded<String>,
+    /// Table items whose table's types are not known: they cannot be judged.
+    pub unresolved_items: u64,
+    /// Resource-group members and table values seen (before).
+    pub members: u64,
+    pub table_values: u64,
     /// Per instantiation (its rendered tag): the migration that carries it, and its counts.
     pub instances: BTreeMap<String, (String, InstanceCount)>,
     /// Entries by kind (before).
@@ -147,6 +161,9 @@ impl Partial {
         }
         self.unknown += other.unknown;
         self.unknown_examples.extend(other.unknown_examples);
+        self.unresolved_items += other.unresolved_items;
+        self.members += other.members;
+        self.table_values += other.table_values;
         for (k, (id, c)) in other.instances {
             match self.instances.get_mut(&k) {
                 None => {
@@ -168,12 +185,12 @@ impl Partial {
     }
 }
 
-/// What a resource key's tag means, worked out once per run of keys of one tag.
-struct TagInfo {
-    /// `1 ++ BCS(tag)`.
-    head: Vec<u8>,
-    tag: StructTag,
+/// What a stored value's type means, worked out once per type.
+struct TypeInfo {
+    /// The type, rendered.
     rendered: String,
+    /// The struct it is an instance of, when it is a struct.
+    tag: Option<StructTag>,
     old: Result<Known, String>,
     new: Result<Known, String>,
     in_old: bool,
@@ -181,33 +198,75 @@ struct TagInfo {
     need: Option<NeedInfo>,
 }
 
-/// The tags met, cached by their key head.
+/// Types met, cached: the last resource key head (keys of one tag come in a run), and every
+/// other type by its tag (bounded).
 struct Tags<'a> {
     old: Layouts<'a>,
     new: Layouts<'a>,
     width: AddressLength,
     needs: &'a BTreeMap<(ModuleId, String), NeedInfo>,
-    last: Option<TagInfo>,
+    last: Option<(Vec<u8>, Rc<TypeInfo>)>,
+    by_type: BTreeMap<TypeTag, Rc<TypeInfo>>,
 }
 
+/// Types a pass keeps before it starts again.
+const TYPE_CACHE: usize = 4096;
+
 impl Tags<'_> {
-    /// The tag of resource key `key` (kind, tag, account), and the account.
-    fn of(&mut self, key: &[u8]) -> Option<(&TagInfo, AccountAddress)> {
+    /// The type of resource key `key` (kind, tag, account), and the account.
+    fn of(&mut self, key: &[u8]) -> Option<(Rc<TypeInfo>, AccountAddress)> {
         let split = key.len().checked_sub(self.width.bytes())?;
         let (head, account) = (key.get(..split)?, key.get(split..)?);
         let account = AccountAddress::new(account).ok()?;
-        if self.last.as_ref().is_none_or(|t| t.head.as_slice() != head) {
+        if self.last.as_ref().is_none_or(|(h, _)| h.as_slice() != head) {
             let tag = StructTag::from_bcs(head.get(1..)?, self.width).ok()?;
-            let old = self.old.get(&tag).clone();
-            let new = self.new.get(&tag).clone();
-            let in_old = self.old.declares(&tag);
-            let in_new = self.new.declares(&tag);
-            let need = self.needs.get(&(tag.module_id(), tag.name.clone())).cloned();
-            self.last =
-                Some(TagInfo { head: head.to_vec(), rendered: tag.to_string(), tag, old, new, in_old, in_new, need });
+            let info = self.of_type(&TypeTag::Struct(Box::new(tag)));
+            self.last = Some((head.to_vec(), info));
         }
-        self.last.as_ref().map(|t| (t, account))
+        self.last.as_ref().map(|(_, t)| (t.clone(), account))
     }
+
+    /// What type `ty` means.
+    fn of_type(&mut self, ty: &TypeTag) -> Rc<TypeInfo> {
+        if let Some(found) = self.by_type.get(ty) {
+            return found.clone();
+        }
+        let tag = match ty {
+            TypeTag::Struct(t) => Some((**t).clone()),
+            _ => None,
+        };
+        let info = Rc::new(TypeInfo {
+            rendered: match &tag {
+                Some(t) => t.to_string(),
+                None => ty.to_string(),
+            },
+            old: self.old.get_type(ty),
+            new: self.new.get_type(ty),
+            in_old: tag.as_ref().is_none_or(|t| self.old.declares(t)),
+            in_new: tag.as_ref().is_none_or(|t| self.new.declares(t)),
+            need: tag.as_ref().and_then(|t| self.needs.get(&(t.module_id(), t.name.clone())).cloned()),
+            tag,
+        });
+        if self.by_type.len() >= TYPE_CACHE {
+            self.by_type.clear();
+        }
+        self.by_type.insert(ty.clone(), info.clone());
+        info
+    }
+}
+
+/// Where a value is held: its account, if it is in one, and how people name the place.
+struct Held {
+    account: Option<AccountAddress>,
+    label: String,
+}
+
+/// How a table item is named: its table and its key's bytes (the first of them).
+fn item_label(handle: &AccountAddress, key: &[u8]) -> String {
+    const SHOWN: usize = 32;
+    let hex: String = key.iter().take(SHOWN).map(|b| format!("{b:02x}")).collect();
+    let more = if key.len() > SHOWN { "..." } else { "" };
+    format!("table {handle} item 0x{hex}{more}")
 }
 
 /// A root's pages over one range: hashing starts at the first page start at or after the range
@@ -265,6 +324,7 @@ pub fn pass_range(
         width: input.width,
         needs: input.needs,
         last: None,
+        by_type: BTreeMap::new(),
     };
     let n = input.examples;
     let mut out = Partial {
@@ -380,7 +440,8 @@ fn kind_name(key: &[u8]) -> &'static str {
 }
 
 /// Counts a source entry before the upgrade (entry `at`: its number and offset); returns
-/// whether it decoded (resources only).
+/// whether it decoded (resources, group members and table values of known type; other entries
+/// count as decoded).
 #[allow(clippy::too_many_arguments)]
 fn before(
     input: &PassInput<'_>,
@@ -394,15 +455,86 @@ fn before(
     out.before.entries += 1;
     out.before.bytes += value.len() as u64;
     *out.kinds.entry(kind_name(key)).or_default() += 1;
-    if key.first() != Some(&(KeyKind::Resource as u8)) {
-        return Ok(true);
+    match key.first().copied().and_then(KeyKind::of_byte) {
+        Some(KeyKind::Resource) => {
+            let Some((info, account)) = tags.of(key) else {
+                out.before.undecodable += 1;
+                return Ok(false);
+            };
+            out.before.resources += 1;
+            out.accounts.add(&account);
+            let written = |m: &Carried| match write {
+                Some(Write::Put(_)) => m.in_place,
+                Some(Write::Delete) => !m.in_place,
+                None => false,
+            };
+            let held = Held { account: Some(account), label: account.to_string() };
+            Ok(before_value(input, out, &info, &held, key, value, at, &written))
+        }
+        Some(KeyKind::Group) => {
+            let Ok(StateKey::Group { account, tag: group }) = StateKey::decode(key, input.width) else {
+                out.before.undecodable += 1;
+                return Ok(false);
+            };
+            out.accounts.add(&account);
+            let members = match decode_group(value, input.width) {
+                Ok(m) => m,
+                Err(e) => {
+                    out.before.undecodable += 1;
+                    out.before.examples.push(Example {
+                        r#struct: group.to_string(),
+                        account: account.to_string(),
+                        origin: None,
+                        reason: e.to_string(),
+                        entry: Some(at),
+                    });
+                    return Ok(false);
+                }
+            };
+            // A group is rewritten whole: a put at its key migrated every member of a
+            // migrating struct in it.
+            let written = |_: &Carried| matches!(write, Some(Write::Put(_)));
+            let held = Held { account: Some(account), label: format!("{account} (a member of its {group})") };
+            let mut all = true;
+            for m in &members {
+                out.members += 1;
+                let info = tags.of_type(&TypeTag::Struct(Box::new(m.tag.clone())));
+                all &= before_value(input, out, &info, &held, key, m.bytes, at, &written);
+            }
+            Ok(all)
+        }
+        Some(KeyKind::TableItem) => {
+            let Ok(StateKey::TableItem { handle, key: item }) = StateKey::decode(key, input.width) else {
+                return Ok(true);
+            };
+            let Some(types) = input.tables.get(&handle) else {
+                out.unresolved_items += 1;
+                return Ok(true);
+            };
+            out.table_values += 1;
+            let info = tags.of_type(&types.value);
+            let written = |_: &Carried| matches!(write, Some(Write::Put(_)));
+            let held = Held { account: None, label: item_label(&handle, &item) };
+            Ok(before_value(input, out, &info, &held, key, value, at, &written))
+        }
+        _ => Ok(true),
     }
-    let Some((info, account)) = tags.of(key) else {
-        out.before.undecodable += 1;
-        return Ok(false);
-    };
-    out.before.resources += 1;
-    out.accounts.add(&account);
+}
+
+/// Counts one stored value before the upgrade: whether it decodes with the old layout, and,
+/// when its struct must be migrated, whether it was (`written` says, from the migration's
+/// write at `key`), failed, is left behind (and why), or would halt the chain.
+#[allow(clippy::too_many_arguments)]
+fn before_value(
+    input: &PassInput<'_>,
+    out: &mut Partial,
+    info: &TypeInfo,
+    held: &Held,
+    key: &[u8],
+    value: &[u8],
+    at: (u64, u64),
+    written: &dyn Fn(&Carried) -> bool,
+) -> bool {
     let decoded = match &info.old {
         Ok(known) => known.check(value),
         Err(e) => Err(format!("no old layout: {e}")),
@@ -414,7 +546,7 @@ fn before(
             out.before.undecodable += 1;
             out.before.examples.push(Example {
                 r#struct: info.rendered.clone(),
-                account: account.to_string(),
+                account: held.label.clone(),
                 origin: None,
                 reason: format!("does not decode with the old layout: {reason}"),
                 entry: Some(at),
@@ -422,58 +554,68 @@ fn before(
         }
     }
     // A stored instance of a struct the upgrade changes: migrated, failed, left, or halting.
-    if let Some(need) = &info.need {
-        match &need.migration {
-            None => {
-                if !out.halts.contains_key(&need.change) {
-                    out.halts.insert(need.change.clone(), Halt::new(&need.change, input.examples));
-                }
-                if let Some(halt) = out.halts.get_mut(&need.change) {
-                    halt.accounts += 1;
-                    if halt.examples.wants_more() {
-                        halt.examples.push(account.to_string());
-                    } else {
-                        halt.examples.count_one();
-                    }
-                }
+    let Some(need) = &info.need else { return ok };
+    match &need.migration {
+        None => {
+            if !out.halts.contains_key(&need.change) {
+                out.halts.insert(need.change.clone(), Halt::new(&need.change, input.examples));
             }
-            Some(m) => {
-                if !out.instances.contains_key(info.rendered.as_str()) {
-                    let count = InstanceCount {
-                        left_examples: Bounded::new(input.examples),
-                        failures: Bounded::new(input.examples),
-                        ..InstanceCount::default()
-                    };
-                    out.instances.insert(info.rendered.clone(), (m.id.clone(), count));
-                }
-                let Some((_, count)) = out.instances.get_mut(info.rendered.as_str()) else { return Ok(ok) };
-                count.found += 1;
-                let written = match write {
-                    Some(Write::Put(_)) => m.in_place,
-                    Some(Write::Delete) => !m.in_place,
-                    None => false,
-                };
-                if written {
-                    count.migrated += 1;
-                } else if let Some((migration, reason)) = input.failures.get(key) {
-                    count.failed += 1;
-                    count.failures.push((account.to_string(), format!("{migration}: {reason}")));
+            if let Some(halt) = out.halts.get_mut(&need.change) {
+                halt.accounts += 1;
+                if halt.examples.wants_more() {
+                    halt.examples.push(held.label.clone());
                 } else {
-                    count.left += 1;
-                    let system = input.system_accounts.contains(&account);
-                    let why = if system && !m.system {
-                        "outside the migration's scope: a system account, and the scope is users".to_owned()
-                    } else if !system && !m.users {
-                        "outside the migration's scope: a user account, and the scope is system".to_owned()
-                    } else {
-                        "not reached: the migration was given up".to_owned()
-                    };
-                    count.left_examples.push((account.to_string(), why));
+                    halt.examples.count_one();
                 }
             }
         }
+        Some(m) => {
+            if !out.instances.contains_key(info.rendered.as_str()) {
+                let count = InstanceCount {
+                    left_examples: Bounded::new(input.examples),
+                    failures: Bounded::new(input.examples),
+                    ..InstanceCount::default()
+                };
+                out.instances.insert(info.rendered.clone(), (m.id.clone(), count));
+            }
+            let Some((_, count)) = out.instances.get_mut(info.rendered.as_str()) else { return ok };
+            count.found += 1;
+            if written(m) {
+                count.migrated += 1;
+            } else if let Some((migration, reason)) = input.failures.get(key) {
+                count.failed += 1;
+                count.failures.push((held.label.clone(), format!("{migration}: {reason}")));
+            } else {
+                count.left += 1;
+                let why = match &held.account {
+                    None if m.system && !m.users => {
+                        "outside the migration's scope: a table's items belong to no account, and the scope is system"
+                            .to_owned()
+                    }
+                    None if !table_of(key, input.width).is_some_and(|h| input.migrated_tables.contains(&h)) => {
+                        "its table is not among the tables the release rewrites".to_owned()
+                    }
+                    Some(account) if input.system_accounts.contains(account) && !m.system => {
+                        "outside the migration's scope: a system account, and the scope is users".to_owned()
+                    }
+                    Some(account) if !input.system_accounts.contains(account) && !m.users => {
+                        "outside the migration's scope: a user account, and the scope is system".to_owned()
+                    }
+                    _ => "not reached: the migration was given up".to_owned(),
+                };
+                count.left_examples.push((held.label.clone(), why));
+            }
+        }
     }
-    Ok(ok)
+    ok
+}
+
+/// The handle of a table item's key.
+fn table_of(key: &[u8], width: AddressLength) -> Option<AccountAddress> {
+    match StateKey::decode(key, width).ok()? {
+        StateKey::TableItem { handle, .. } => Some(handle),
+        _ => None,
+    }
 }
 
 /// Counts an entry of the state after the upgrade (`at`: the source entry at its key, if any).
@@ -489,30 +631,87 @@ fn after(
 ) -> Result<(), RehearsalError> {
     out.after.entries += 1;
     out.after.bytes += value.len() as u64;
-    if key.first() != Some(&(KeyKind::Resource as u8)) {
-        return Ok(());
+    match key.first().copied().and_then(KeyKind::of_byte) {
+        Some(KeyKind::Resource) => {
+            let Some((info, account)) = tags.of(key) else {
+                out.after.undecodable += 1;
+                return Ok(());
+            };
+            out.after.resources += 1;
+            let held = Held { account: Some(account), label: account.to_string() };
+            after_value(input, out, &info, &held, value, at, decoded_before);
+        }
+        Some(KeyKind::Group) => {
+            let Ok(StateKey::Group { account, tag: group }) = StateKey::decode(key, input.width) else {
+                out.after.undecodable += 1;
+                return Ok(());
+            };
+            let held = Held { account: Some(account), label: format!("{account} (a member of its {group})") };
+            match decode_group(value, input.width) {
+                Ok(members) => {
+                    for m in &members {
+                        let info = tags.of_type(&TypeTag::Struct(Box::new(m.tag.clone())));
+                        after_value(input, out, &info, &held, m.bytes, at, decoded_before);
+                    }
+                }
+                Err(e) => {
+                    out.after.undecodable += 1;
+                    if decoded_before != Some(false) {
+                        out.broken_by_upgrade += 1;
+                        out.after.examples.push(Example {
+                            r#struct: group.to_string(),
+                            account: account.to_string(),
+                            origin: None,
+                            reason: e.to_string(),
+                            entry: at,
+                        });
+                    }
+                }
+            }
+        }
+        Some(KeyKind::TableItem) => {
+            let Ok(StateKey::TableItem { handle, key: item }) = StateKey::decode(key, input.width) else {
+                return Ok(());
+            };
+            if let Some(types) = input.tables.get(&handle) {
+                let info = tags.of_type(&types.value);
+                let held = Held { account: None, label: item_label(&handle, &item) };
+                after_value(input, out, &info, &held, value, at, decoded_before);
+            }
+        }
+        _ => {}
     }
-    let Some((info, account)) = tags.of(key) else {
-        out.after.undecodable += 1;
-        return Ok(());
-    };
-    out.after.resources += 1;
+    Ok(())
+}
+
+/// Counts one stored value after the upgrade: whether it decodes with the new layout, or its
+/// struct was removed, or neither release knows it.
+fn after_value(
+    input: &PassInput<'_>,
+    out: &mut Partial,
+    info: &TypeInfo,
+    held: &Held,
+    value: &[u8],
+    at: Option<(u64, u64)>,
+    decoded_before: Option<bool>,
+) {
     let reason = if info.in_new {
         match &info.new {
             Ok(known) => known.check(value).err().map(|e| format!("does not decode with the new layout: {e}")),
             Err(e) => Some(format!("no new layout: {e}")),
         }
     } else if info.in_old {
-        let name = format!("{}::{}", info.tag.module_id(), info.tag.name);
+        let name =
+            info.tag.as_ref().map_or_else(|| info.rendered.clone(), |t| format!("{}::{}", t.module_id(), t.name));
         let r = out.removed.entry(name.clone()).or_insert_with(|| Removed::new(&name, input.examples));
         r.resources += 1;
-        r.examples.push(account.to_string());
+        r.examples.push(held.label.clone());
         Some("the new release removed its struct".to_owned())
     } else {
         // Neither release declares it (a user module's struct): not the upgrade's to judge.
         out.unknown += 1;
-        out.unknown_examples.push(format!("{} at {account}", info.rendered));
-        return Ok(());
+        out.unknown_examples.push(format!("{} at {}", info.rendered, held.label));
+        return;
     };
     match reason {
         None => out.after.decoded += 1,
@@ -523,7 +722,7 @@ fn after(
                 out.broken_by_upgrade += 1;
                 out.after.examples.push(Example {
                     r#struct: info.rendered.clone(),
-                    account: account.to_string(),
+                    account: held.label.clone(),
                     origin: None,
                     reason,
                     entry: at,
@@ -531,5 +730,4 @@ fn after(
             }
         }
     }
-    Ok(())
 }

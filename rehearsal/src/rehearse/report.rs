@@ -94,6 +94,23 @@ pub struct RunReport {
     pub phases: Vec<Phase>,
 }
 
+/// The state's tables and resource groups, as the rehearsal saw them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TablesReport {
+    /// Tables whose key and value types are known, found in the state or stated.
+    pub known: u64,
+    pub found: u64,
+    pub stated: u64,
+    /// Of them, the tables the release's migrations rewrite (`--out DIR/tables.json` lists them).
+    pub rewritten: u64,
+    /// Tables with items in the state and no known types, and their items: not judged.
+    pub unresolved: u64,
+    pub unresolved_items: u64,
+    /// Table values of known type judged, and resource-group members.
+    pub values: u64,
+    pub members: u64,
+}
+
 /// What the state is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StateReport {
@@ -195,6 +212,8 @@ pub struct Report {
     pub removed: Vec<Removed>,
     /// Resources of structs neither release declares (user modules'): not the upgrade's.
     pub unknown_to_both: u64,
+    /// The state's tables (found, stated, rewritten, unresolved) and group members.
+    pub tables: TablesReport,
     pub structs: Vec<StructReport>,
     /// Resources a second pass of the migrations would change (empty when idempotent).
     pub second_pass: Vec<(String, u64)>,
@@ -416,6 +435,7 @@ pub struct Parts<'a> {
     pub blocks: u64,
     pub threads: usize,
     pub phases: Vec<Phase>,
+    pub tables: TablesReport,
 }
 
 /// The report of a rehearsal: counts, per-migration accounting, and the verdict with its reasons.
@@ -547,6 +567,7 @@ pub fn build(p: Parts<'_>) -> Report {
         would_halt: all.halts.into_values().collect(),
         removed: all.removed.into_values().collect(),
         unknown_to_both: all.unknown,
+        tables: p.tables,
         structs,
         second_pass: p.second_pass,
         size_before: all.before.bytes,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod jsonl;
 pub mod problems;
 pub mod snapshot;
+pub mod tables;
 
 pub use detect::{open, Format, OpenOptions};
 pub use error::StateError;

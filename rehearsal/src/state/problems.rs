@@ -29,14 +29,18 @@ fn bounded(text: String) -> String {
 pub enum ProblemKind {
     /// A line that is not JSON, or not an object.
     NotAnObject,
-    /// An object without the fields of a resource or module line.
+    /// An object that is no kind of line (or the fields of several), or a line the reader does
+    /// not take (a table key or a group past its bound, a table's types not kept).
     BadLine,
     /// Hex with odd length or a non-hex digit.
     BadHex,
     /// An address that does not parse or does not fit the chain's width.
     BadAddress,
-    /// A type that does not parse as a struct tag.
+    /// A type that does not parse: a struct tag, or a table's key or value type.
     BadType,
+    /// A value that does not read as what its key says it is: a resource group's value that is
+    /// not the BCS map of its members in BCS order.
+    BadValue,
     /// A resource key (a hashed struct tag, or an access path) that resolves to no struct.
     UnresolvedKey,
     /// A record whose account (a hash of its address) matches no candidate address.
@@ -45,7 +49,8 @@ pub enum ProblemKind {
     BadModule,
     /// Bytes that are framed correctly but not in canonical order (read anyway).
     NonCanonical,
-    /// Resources given more than once under one key (the last one read is kept).
+    /// Resources given more than once under one key (the last one read is kept), or a group's
+    /// member given twice with the same bytes (kept once).
     Duplicate,
     /// State the rehearsal cannot carry yet (table items, resource groups, raw keys of an
     /// Aptos-based backup): counted and named, not rehearsed.
@@ -53,12 +58,18 @@ pub enum ProblemKind {
     /// Part of the input was not there or ended early (a backup read as partial), or its root
     /// is bound to no ledger info.
     Incomplete,
-    /// A resource given more than once under one key with different bytes: which one the state
-    /// means is unknown (found when the rehearsal sorts the input).
+    /// A resource given more than once under one key with different bytes (found when the
+    /// rehearsal sorts the input), a group member given twice with different bytes, or a table
+    /// stated with different types: which one the state means is unknown.
     Conflict,
     /// The raw address scan's budget for a run was spent: records it did not scan whole (their
     /// accounts, if still unknown, are counted as [`ProblemKind::UnresolvedAccount`]).
     ScanBudget,
+    /// A table whose items the state holds, and whose key and value types nothing gives (no
+    /// value of the state holds it, no `--table-types` names it): its items cannot be judged.
+    UnresolvedTable,
+    /// A table stated or found with two different sets of types.
+    TableConflict,
 }
 
 impl ProblemKind {

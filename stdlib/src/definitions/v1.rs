@@ -126,6 +126,7 @@ module 0x1::Migrations (bytecode v6)
     max_quarantined: u64
     max_value_size: u64
     entries: vector<0x1::Migrations::Planned>
+    tables: vector<u8>
   struct Status has key
     releases: vector<0x1::Migrations::Release>
     completed: vector<0x1::Migrations::Completed>

@@ -1,6 +1,7 @@
 //! Writes the seed corpus: generated modules of every shape into `<dir>/read_module/` (written by
 //! `write_module`, with minimal bodies, and framework-like ones full of instructions), and small
-//! releases (modules concatenated) into `<dir>/detect/`. The same files every time.
+//! releases (modules concatenated) into `<dir>/detect/`, and inputs of every shape of the `bcs`
+//! target (reader programs, struct tags, values) into `<dir>/bcs/`. The same files every time.
 //!
 //! Usage: `cargo run --release --bin seeds [-- <dir>]` from `binary-format/fuzz/` (default
 //! `corpus`). Every seed is also run through the targets' checks once.
@@ -20,8 +21,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "corpus".to_owned()));
     let read_dir = dir.join("read_module");
     let detect_dir = dir.join("detect");
+    let bcs_dir = dir.join("bcs");
     std::fs::create_dir_all(&read_dir)?;
     std::fs::create_dir_all(&detect_dir)?;
+    std::fs::create_dir_all(&bcs_dir)?;
+    let bcs_seeds = binary_format_fuzz::bcs::seeds();
+    for (i, seed) in bcs_seeds.iter().enumerate() {
+        binary_format_fuzz::bcs::check_bcs(seed);
+        std::fs::write(bcs_dir.join(format!("{i:03}.bin")), seed)?;
+    }
     let (mut modules, mut releases) = (0usize, 0usize);
     for shape in Shape::all_versions() {
         let flavor = if shape.version.is_sui() { "sui" } else { "" };
@@ -52,6 +60,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             releases += 1;
         }
     }
-    println!("wrote {modules} modules to {} and {releases} releases to {}", read_dir.display(), detect_dir.display());
+    println!(
+        "wrote {modules} modules to {}, {releases} releases to {} and {} reader inputs to {}",
+        read_dir.display(),
+        detect_dir.display(),
+        bcs_seeds.len(),
+        bcs_dir.display()
+    );
     Ok(())
 }

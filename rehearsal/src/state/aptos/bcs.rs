@@ -20,169 +20,111 @@ impl fmt::Display for BcsError {
 
 impl std::error::Error for BcsError {}
 
-/// Reads BCS values from the front of a slice.
+/// Reads BCS values from the front of a slice, through the shared reader
+/// ([`binary_format::bcs::Reader`]), with errors that name what was read as the caller says it.
 #[derive(Debug, Clone)]
-pub struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub struct Reader<'a>(binary_format::bcs::Reader<'a>);
+
+/// The shared reader's error, named as the caller names what it read.
+fn named(what: &str) -> impl Fn(binary_format::bcs::Error) -> BcsError + '_ {
+    move |e| BcsError { offset: e.offset(), reason: e.message_for(what) }
 }
 
 impl<'a> Reader<'a> {
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { bytes, pos: 0 }
+        Reader(binary_format::bcs::Reader::new(bytes))
     }
 
     /// Where the next byte is.
     pub fn pos(&self) -> usize {
-        self.pos
+        self.0.position()
     }
 
     pub fn remaining(&self) -> usize {
-        self.bytes.len().saturating_sub(self.pos)
+        self.0.remaining()
     }
 
     /// The bytes from `start` to here (a value's span, to hash it as it was written).
     pub fn since(&self, start: usize) -> &'a [u8] {
-        self.bytes.get(start..self.pos).unwrap_or_default()
+        self.0.since(start)
     }
 
     /// The bytes not read yet.
     pub fn rest(&self) -> &'a [u8] {
-        self.bytes.get(self.pos..).unwrap_or_default()
+        self.0.rest()
     }
 
     /// Moves past `n` bytes read by someone else (a struct tag's reader).
     pub fn skip(&mut self, n: usize, what: &str) -> Result<(), BcsError> {
-        self.take(n, what).map(|_| ())
+        self.0.skip(n, "it").map_err(named(what))
     }
 
     #[cold]
     pub fn fail(&self, reason: impl Into<String>) -> BcsError {
-        BcsError { offset: self.pos, reason: reason.into() }
+        BcsError { offset: self.0.offset(), reason: reason.into() }
     }
 
     pub fn byte(&mut self, what: &str) -> Result<u8, BcsError> {
-        let b = self.bytes.get(self.pos).copied().ok_or_else(|| self.fail(format!("the input ends before {what}")))?;
-        self.pos += 1;
-        Ok(b)
+        self.0.u8("it").map_err(named(what))
     }
 
     pub fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], BcsError> {
-        let bytes: &'a [u8] = self.bytes;
-        let out = self.pos.checked_add(n).and_then(|end| bytes.get(self.pos..end)).ok_or_else(|| {
-            self.fail(format!("{what} of {n} bytes runs past the end ({} bytes left)", self.remaining()))
-        })?;
-        self.pos += n;
-        Ok(out)
+        self.0.bytes(n, "it").map_err(named(what))
     }
 
     pub fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], BcsError> {
-        let bytes = self.take(N, what)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(bytes);
-        Ok(out)
+        self.0.array::<N>("it").map_err(named(what))
     }
 
     pub fn u16(&mut self, what: &str) -> Result<u16, BcsError> {
-        Ok(u16::from_le_bytes(self.array(what)?))
+        self.0.u16("it").map_err(named(what))
     }
 
     pub fn u64(&mut self, what: &str) -> Result<u64, BcsError> {
-        Ok(u64::from_le_bytes(self.array(what)?))
+        self.0.u64("it").map_err(named(what))
     }
 
     /// A canonical ULEB128 of at most 32 bits (BCS lengths and variant indexes), no larger than
     /// `max`.
     pub fn uleb(&mut self, max: u64, what: &str) -> Result<u64, BcsError> {
-        let start = self.pos;
-        let mut value: u64 = 0;
-        for shift in (0..35).step_by(7) {
-            let b = self.byte(what)?;
-            value |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                if b == 0 && shift > 0 {
-                    return Err(BcsError { offset: start, reason: format!("{what}: a ULEB128 that is not canonical") });
-                }
-                if value > u64::from(u32::MAX) {
-                    return Err(BcsError { offset: start, reason: format!("{what}: {value} does not fit in 32 bits") });
-                }
-                if value > max {
-                    return Err(BcsError {
-                        offset: start,
-                        reason: format!("{what} is {value}, more than the limit {max}"),
-                    });
-                }
-                return Ok(value);
-            }
-        }
-        Err(BcsError { offset: start, reason: format!("{what}: a ULEB128 longer than 5 bytes") })
+        self.0.uleb(max.min(u64::from(u32::MAX)), "it").map_err(named(what))
     }
 
     /// An enum's variant index, at most `max`.
     pub fn variant(&mut self, max: u64, what: &str) -> Result<u64, BcsError> {
-        let at = self.pos;
-        let v = self.uleb(u64::from(u32::MAX), what)?;
-        if v > max {
-            return Err(BcsError { offset: at, reason: format!("{what}: variant {v} does not exist") });
-        }
-        Ok(v)
+        let count = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
+        self.0.variant(count, "it").map(|v| v as u64).map_err(named(what))
     }
 
     /// A length-prefixed byte string of at most `limit` bytes.
     pub fn bytes(&mut self, limit: u64, what: &str) -> Result<&'a [u8], BcsError> {
-        let at = self.pos;
-        let len = self.uleb(limit, what)?;
-        let len = usize::try_from(len).map_err(|_| BcsError { offset: at, reason: format!("{what}: too long") })?;
-        self.take(len, what)
+        self.0.prefixed(limit, "it").map_err(named(what))
     }
 
     /// A count of elements taking at least `min_size` bytes each, at most `limit`, checked
     /// against the bytes left before the caller allocates for them.
     pub fn count(&mut self, limit: u64, min_size: usize, what: &str) -> Result<usize, BcsError> {
-        let at = self.pos;
-        let n = usize::try_from(self.uleb(limit, what)?)
-            .map_err(|_| BcsError { offset: at, reason: format!("{what}: too many") })?;
-        if n.saturating_mul(min_size.max(1)) > self.remaining() {
-            return Err(BcsError {
-                offset: at,
-                reason: format!("{what} is {n}, more than the {} bytes left can hold", self.remaining()),
-            });
-        }
-        Ok(n)
+        self.0.count(limit, min_size.max(1), "it").map_err(named(what))
     }
 
     /// An `Option`'s tag: whether a value follows.
     pub fn option(&mut self, what: &str) -> Result<bool, BcsError> {
-        match self.byte(what)? {
-            0 => Ok(false),
-            1 => Ok(true),
-            t => Err(BcsError { offset: self.pos - 1, reason: format!("{what}: an option tag of {t}, not 0 or 1") }),
-        }
+        self.0.bool("it").map_err(named(what))
     }
 
     /// A `HashValue`: a byte string that must be 32 bytes.
     pub fn hash_value(&mut self, what: &str) -> Result<[u8; 32], BcsError> {
-        let at = self.pos;
-        let len = self.uleb(u64::from(u32::MAX), what)?;
-        if len != 32 {
-            return Err(BcsError { offset: at, reason: format!("{what} is {len} bytes, a hash is 32") });
-        }
-        self.array(what)
+        self.0.prefixed_array::<32>("it").map_err(named(what))
     }
 
     /// A string (UTF-8) of at most `limit` bytes.
     pub fn string(&mut self, limit: u64, what: &str) -> Result<&'a str, BcsError> {
-        let at = self.pos;
-        let bytes = self.bytes(limit, what)?;
-        std::str::from_utf8(bytes).map_err(|_| BcsError { offset: at, reason: format!("{what} is not UTF-8") })
+        self.0.string(limit, "it").map_err(named(what))
     }
 
     /// Nothing may follow.
     pub fn finish(&self, what: &str) -> Result<(), BcsError> {
-        if self.remaining() > 0 {
-            return Err(self.fail(format!("{} bytes after {what}", self.remaining())));
-        }
-        Ok(())
+        self.0.finish("it").map_err(named(what))
     }
 }
 
@@ -210,7 +152,7 @@ mod tests {
         assert!(Reader::new(&[5]).uleb(4, "n").is_err(), "over the limit");
         // A count that the bytes left cannot hold is refused before anything is allocated.
         let e = Reader::new(&[0x7f, 1, 2]).count(1000, 8, "items").unwrap_err();
-        assert!(e.reason.contains("more than the 2 bytes left"), "{e}");
+        assert!(e.reason.starts_with("items is 127") && e.reason.contains("2 bytes left"), "{e}");
         assert!(Reader::new(&[3, 1, 2]).bytes(100, "s").is_err());
         assert!(Reader::new(&[2]).option("o").is_err());
         let mut hash = vec![32];

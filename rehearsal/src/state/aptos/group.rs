@@ -1,90 +1,26 @@
-//! A resource group's value: BCS `BTreeMap<StructTag, Vec<u8>>`, one entry per member resource
-//! (Aptos objects, fungible-asset stores). BCS orders a map's entries by their serialized keys
-//! and refuses any other order or a repeated key, so the decoder does too, and the encoder
-//! writes that order whatever order it is given.
+//! A resource group's value in an Aptos-based backup: the codec is
+//! [`migrations::group`]'s (the node's too); this module reads it with the backup's 32-byte
+//! addresses.
 
-use super::bcs::{write_bytes, Reader};
 use super::key::WIDTH;
-use super::limits::{MAX_GROUP_MEMBERS, MAX_VALUE_BYTES};
-use migrations::StructTag;
-use std::fmt;
-
-/// The fewest bytes a member takes: an address, two one-byte names with their lengths, no
-/// type arguments, empty bytes.
-const MIN_MEMBER_BYTES: usize = 32 + 2 + 2 + 1 + 1;
-
-/// One member of a group, borrowed from the group's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupMember<'a> {
-    pub tag: StructTag,
-    pub bytes: &'a [u8],
-}
-
-/// Why a group's value does not read (or cannot be written).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupError {
-    /// The byte of the group's value where it was found.
-    pub offset: usize,
-    pub reason: String,
-}
-
-impl fmt::Display for GroupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "resource group value: {} (at byte {})", self.reason, self.offset)
-    }
-}
-
-impl std::error::Error for GroupError {}
+use binary_format::AddressLength;
+pub use migrations::group::{encode_group, GroupError, GroupMember};
 
 /// Reads a group's value: its members in their (canonical) order.
 pub fn decode_group(bytes: &[u8]) -> Result<Vec<GroupMember<'_>>, GroupError> {
-    let fail = |offset: usize, reason: String| GroupError { offset, reason };
-    let bcs = |e: super::bcs::BcsError| fail(e.offset, e.reason);
-    let mut r = Reader::new(bytes);
-    let n = r.count(MAX_GROUP_MEMBERS, MIN_MEMBER_BYTES, "members").map_err(bcs)?;
-    let mut members: Vec<GroupMember<'_>> = Vec::with_capacity(n);
-    let mut previous: Option<&[u8]> = None;
-    for i in 0..n {
-        let at = r.pos();
-        let (tag, len) = StructTag::from_bcs_prefix(r.rest(), WIDTH)
-            .map_err(|e| fail(at, format!("member {i}: its struct tag does not decode: {e}")))?;
-        r.skip(len, "the member's tag").map_err(bcs)?;
-        let serialized = r.since(at);
-        if let Some(p) = previous.filter(|p| *p >= serialized) {
-            let why = if p == serialized { "repeats the one before it" } else { "is not after the one before it" };
-            return Err(fail(at, format!("member {i} ({tag}) {why} in BCS order")));
-        }
-        previous = Some(serialized);
-        let value = r.bytes(MAX_VALUE_BYTES, "the member's bytes").map_err(bcs)?;
-        members.push(GroupMember { tag, bytes: value });
-    }
-    r.finish("the last member").map_err(bcs)?;
-    Ok(members)
+    decode_group_of_width(bytes, WIDTH)
 }
 
-/// Writes a group's value from its members, in BCS order; a tag given twice is an error.
-pub fn encode_group<'a>(members: impl IntoIterator<Item = (&'a StructTag, &'a [u8])>) -> Result<Vec<u8>, GroupError> {
-    let mut entries: Vec<(Vec<u8>, &[u8])> = members.into_iter().map(|(t, b)| (t.to_bcs(), b)).collect();
-    entries.sort();
-    if let Some(pair) = entries.windows(2).find(|w| w.first().map(|a| &a.0) == w.get(1).map(|b| &b.0)) {
-        let tag = pair.first().and_then(|(t, _)| StructTag::from_bcs(t, WIDTH).ok());
-        return Err(GroupError {
-            offset: 0,
-            reason: format!("member {} given twice", tag.map_or_else(|| "?".to_owned(), |t| t.to_string())),
-        });
-    }
-    let mut out = Vec::new();
-    binary_format::write_uleb(&mut out, entries.len() as u64);
-    for (tag, bytes) in entries {
-        out.extend_from_slice(&tag);
-        write_bytes(&mut out, bytes);
-    }
-    Ok(out)
+/// Reads a group's value whose tags hold addresses of `width`: its members in their
+/// (canonical) order.
+pub fn decode_group_of_width(bytes: &[u8], width: AddressLength) -> Result<Vec<GroupMember<'_>>, GroupError> {
+    migrations::group::decode_group(bytes, width)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use migrations::StructTag;
 
     fn tag(s: &str) -> StructTag {
         StructTag::parse(s, WIDTH).unwrap()
@@ -131,6 +67,21 @@ mod tests {
         trailing.push(0);
         assert!(decode_group(&trailing).is_err());
         // A count the bytes cannot hold is refused before allocating.
-        assert!(decode_group(&[0xff, 0xff, 0x03]).unwrap_err().reason.contains("more than"));
+        assert!(decode_group(&[0xff, 0xff, 0x03]).is_err());
+    }
+
+    #[test]
+    fn groups_of_other_widths_read_with_their_width_only() {
+        for width in AddressLength::ALL {
+            let (x, y) = (StructTag::parse("0x1::a::X", width).unwrap(), StructTag::parse("0x1::b::Y", width).unwrap());
+            let value = encode_group([(&y, &[1u8][..]), (&x, &[2u8, 3][..])]).unwrap();
+            let members = decode_group_of_width(&value, width).unwrap();
+            assert_eq!(members, [GroupMember { tag: x.clone(), bytes: &[2, 3] }, GroupMember { tag: y, bytes: &[1] }]);
+            for other in AddressLength::ALL.into_iter().filter(|w| *w != width) {
+                assert!(decode_group_of_width(&value, other).is_err(), "{width} read as {other}");
+            }
+            let e = encode_group([(&x, &[][..]), (&x, &[1][..])]).unwrap_err();
+            assert!(e.reason.contains("member 0x1::a::X given twice"), "{e}");
+        }
     }
 }

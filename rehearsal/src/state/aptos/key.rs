@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn damaged_keys_are_errors_with_their_offset() {
         for (bytes, needle) in [
-            (&[3u8][..], "variant 3 does not exist"),
+            (&[3u8][..], "kind 3 does not exist"),
             (&[0, 1, 2][..], "the access path's address"),
             (&[1, 0][..], "the table handle"),
             (&[2, 5, 1][..], "the raw key"),

@@ -31,7 +31,7 @@ pub mod source;
 pub mod value;
 pub mod writer;
 
-pub use group::{decode_group, encode_group, GroupError, GroupMember};
+pub use group::{decode_group, decode_group_of_width, encode_group, GroupError, GroupMember};
 pub use hash::Salt;
 pub use key::{AptosStateKey, StatePath};
 pub use source::AptosSource;

@@ -3,59 +3,28 @@
 //! their serialized key (its ULEB128 length first).
 
 use super::hash::Hash;
+use binary_format::bcs::{self, Reader};
+use binary_format::limits::MAX_SEQUENCE_LENGTH;
 use std::cmp::Ordering;
-
-/// Reads a ULEB128 u32 (canonical, as BCS requires) at `*pos`.
-pub fn uleb(bytes: &[u8], pos: &mut usize) -> Result<u32, String> {
-    let start = *pos;
-    let mut value: u64 = 0;
-    for shift in (0..35).step_by(7) {
-        let Some(&b) = bytes.get(*pos) else {
-            return Err(format!("a length at byte {start} runs past the end"));
-        };
-        *pos += 1;
-        value |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            if b == 0 && shift > 0 {
-                return Err(format!("the length at byte {start} is not canonical ULEB128"));
-            }
-            return u32::try_from(value).map_err(|_| format!("the length at byte {start} does not fit in 32 bits"));
-        }
-    }
-    Err(format!("the length at byte {start} is longer than 5 bytes"))
-}
-
-/// Takes `n` bytes at `*pos`.
-fn take<'a>(bytes: &'a [u8], pos: &mut usize, n: usize, what: &str) -> Result<&'a [u8], String> {
-    let end = pos.checked_add(n).filter(|end| *end <= bytes.len()).ok_or_else(|| {
-        format!("{what} of {n} bytes at byte {pos} runs past the end ({} bytes left)", bytes.len().saturating_sub(*pos))
-    })?;
-    let out = bytes.get(*pos..end).unwrap_or_default();
-    *pos = end;
-    Ok(out)
-}
 
 /// A record's key and its account's blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
     pub key: Hash,
     pub blob: &'a [u8],
+    /// The blob's offset in the chunk file, for errors inside it.
+    pub blob_at: usize,
 }
 
-/// Parses a record's payload: exactly a `HashValue` (`0x20` and 32 bytes) and a blob.
-pub fn parse_record(payload: &[u8]) -> Result<Record<'_>, String> {
-    let mut pos = 0;
-    let len = uleb(payload, &mut pos)?;
-    if len != 32 {
-        return Err(format!("the key is {len} bytes, a HashValue is 32"));
-    }
-    let key: Hash = take(payload, &mut pos, 32, "the key")?.try_into().map_err(|_| "the key".to_owned())?;
-    let n = uleb(payload, &mut pos)? as usize;
-    let blob = take(payload, &mut pos, n, "the account blob")?;
-    if pos != payload.len() {
-        return Err(format!("{} bytes after the account blob", payload.len() - pos));
-    }
-    Ok(Record { key, blob })
+/// Parses a record's payload, which starts at `base` in its chunk file: exactly a `HashValue`
+/// (`0x20` and 32 bytes) and a blob. Errors give offsets in the chunk file.
+pub fn parse_record(payload: &[u8], base: u64) -> Result<Record<'_>, bcs::Error> {
+    let mut r = Reader::with_base(payload, usize::try_from(base).unwrap_or(usize::MAX));
+    let key = r.prefixed_array::<32>("the key (a HashValue)")?;
+    let blob = r.prefixed(MAX_SEQUENCE_LENGTH, "the account blob")?;
+    let blob_at = r.offset().saturating_sub(blob.len());
+    r.finish("the account blob")?;
+    Ok(Record { key, blob, blob_at })
 }
 
 /// The record's payload for `key` and `blob`.
@@ -85,32 +54,18 @@ pub struct Entries<'a> {
     pub canonical: bool,
 }
 
-/// Parses an account blob: a count, then each path and value (ULEB128 length and bytes),
-/// nothing after. The count is checked against the bytes left before anything is allocated.
-pub fn parse_blob(blob: &[u8]) -> Result<Entries<'_>, String> {
-    let mut pos = 0;
-    let count = uleb(blob, &mut pos)? as usize;
-    // Each entry takes at least two bytes (two empty lengths).
-    if count > blob.len().saturating_sub(pos) / 2 {
-        return Err(format!("{count} entries cannot fit in the {} bytes of the blob", blob.len()));
-    }
-    let mut entries: Vec<(&[u8], &[u8])> = Vec::with_capacity(count);
-    let mut canonical = true;
-    for i in 0..count {
-        let n = uleb(blob, &mut pos)? as usize;
-        let path = take(blob, &mut pos, n, "an access path")?;
-        let n = uleb(blob, &mut pos)? as usize;
-        let value = take(blob, &mut pos, n, "a value")?;
-        if let Some(&(previous, _)) = i.checked_sub(1).and_then(|p| entries.get(p)) {
-            if bcs_key_order(previous, path) != Ordering::Less {
-                canonical = false;
-            }
-        }
-        entries.push((path, value));
-    }
-    if pos != blob.len() {
-        return Err(format!("{} bytes after the blob's {count} entries", blob.len() - pos));
-    }
+/// Parses an account blob, which starts at `base` in its chunk file: a count, then each path
+/// and value (ULEB128 length and bytes), nothing after. The count is checked against the bytes
+/// left (an entry takes at least two) before anything is allocated.
+pub fn parse_blob(blob: &[u8], base: usize) -> Result<Entries<'_>, bcs::Error> {
+    let mut r = Reader::with_base(blob, base);
+    let entries = r.list(MAX_SEQUENCE_LENGTH, 2, "the blob's entry count", |r| -> Result<_, bcs::Error> {
+        let path = r.prefixed(MAX_SEQUENCE_LENGTH, "an access path")?;
+        let value = r.prefixed(MAX_SEQUENCE_LENGTH, "a value")?;
+        Ok((path, value))
+    })?;
+    r.finish("the blob's entries")?;
+    let canonical = entries.windows(2).all(|w| matches!(w, [(a, _), (b, _)] if bcs_key_order(a, b) == Ordering::Less));
     Ok(Entries { entries, canonical })
 }
 
@@ -152,9 +107,9 @@ mod tests {
     fn a_real_record_parses_canonically_and_round_trips() {
         let payload = decode_hex(V5_RECORD).unwrap();
         assert_eq!(payload.len(), 503);
-        let record = parse_record(&payload).unwrap();
-        assert_eq!(record.blob.len(), 468);
-        let entries = parse_blob(record.blob).unwrap();
+        let record = parse_record(&payload, 0).unwrap();
+        assert_eq!((record.blob.len(), record.blob_at), (468, 35));
+        let entries = parse_blob(record.blob, record.blob_at).unwrap();
         assert!(entries.canonical);
         let lens: Vec<usize> = entries.entries.iter().map(|(p, _)| p.len()).collect();
         assert_eq!(lens, vec![31, 40, 42, 45, 46, 64]);
@@ -169,7 +124,7 @@ mod tests {
     fn a_real_record_hashes_to_the_computed_root() {
         use super::super::hash::{hex, Hashes, Prefix};
         let payload = decode_hex(V5_RECORD).unwrap();
-        let record = parse_record(&payload).unwrap();
+        let record = parse_record(&payload, 0).unwrap();
         let h = Hashes::new(Prefix::Diem);
         let blob_hash = h.blob(record.blob);
         assert_eq!(hex(&blob_hash), "2486b91b0f507ee143b185cca8769fee1ed88b70c0dc988fc0e52d9b1c37927b");
@@ -182,13 +137,20 @@ mod tests {
     fn damaged_payloads_are_errors() {
         let payload = decode_hex(V5_RECORD).unwrap();
         for cut in 0..payload.len() {
-            assert!(parse_record(&payload[..cut]).is_err(), "{cut}");
+            assert!(parse_record(&payload[..cut], 0).is_err(), "{cut}");
         }
         let mut longer = payload.clone();
         longer.push(0);
-        assert!(parse_record(&longer).unwrap_err().contains("after the account blob"));
-        assert!(parse_blob(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
-        assert!(parse_blob(&[2, 0, 0]).is_err());
-        assert!(!parse_blob(&[2, 1, 2, 0, 1, 1, 0]).unwrap().canonical);
+        // Offsets are in the chunk file: this record's payload starts at 0x1000.
+        let err = parse_record(&longer, 0x1000).unwrap_err();
+        assert_eq!(err.to_string(), "1 bytes after the account blob (at offset 0x11f7)");
+        let mut short_key = payload.clone();
+        short_key[0] = 31;
+        let err = parse_record(&short_key, 0).unwrap_err();
+        assert_eq!(err.to_string(), "the key (a HashValue) is 31 bytes, not 32 (at offset 0x0)");
+        let err = parse_blob(&[0xff, 0xff, 0xff, 0xff, 0x0f], 0x40).unwrap_err();
+        assert_eq!(err.offset(), 0x40);
+        assert!(parse_blob(&[2, 0, 0], 0).is_err());
+        assert!(!parse_blob(&[2, 1, 2, 0, 1, 1, 0], 0).unwrap().canonical);
     }
 }

@@ -120,7 +120,7 @@ impl DiemSource {
             let path: Rc<Path> = Rc::from(chunk.path.as_path());
             let mut reader = ChunkReader::open(&chunk.path)?;
             while let Some(at) = reader.next(&mut buf)? {
-                let record = parse_record(&buf).map_err(|reason| StateError::Corrupt {
+                let record = parse_record(&buf, at + 4).map_err(|reason| StateError::Corrupt {
                     path: chunk.path.clone(),
                     offset: at,
                     reason: format!("a record that is not a key and an account blob: {reason}"),
@@ -215,7 +215,7 @@ impl DiemSource {
             for (h, root) in &mut roots {
                 root.add(&record.key, &h.blob(record.blob));
             }
-            let entries = parse_blob(record.blob)
+            let entries = parse_blob(record.blob, record.blob_at)
                 .map_err(|e| corrupt(format!("account {}: the blob does not parse: {e}", hex(&record.key))))?;
             if !entries.canonical {
                 problems.add(
@@ -305,7 +305,8 @@ impl Resolver<'_> {
         at: &Origin,
         mut problems: Option<&mut Problems>,
     ) -> Result<Vec<(StructTag, &'r [u8])>, StateError> {
-        let entries = parse_blob(record.blob).map_err(|reason| StateError::Sink(format!("{at}: {reason}")))?;
+        let entries =
+            parse_blob(record.blob, record.blob_at).map_err(|reason| StateError::Sink(format!("{at}: {reason}")))?;
         let check_modules = problems.is_some();
         let mut out = Vec::with_capacity(entries.entries.len());
         for (path, value) in entries.entries {

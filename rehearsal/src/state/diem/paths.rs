@@ -3,7 +3,8 @@
 //! `[0] ++ bcs(ModuleId)`. Addresses are 16 bytes.
 
 use super::hash::{Hash, Hashes};
-use binary_format::{identifier, Address, AddressLength, ModuleId};
+use binary_format::bcs::Reader;
+use binary_format::{identifier, limits, AddressLength, ModuleId};
 use migrations::{AccountAddress, StructTag};
 use serde::Serialize;
 use std::fmt;
@@ -56,15 +57,11 @@ pub fn module_id_bcs(id: &ModuleId) -> Option<Vec<u8>> {
 
 /// Reads `bytes` as exactly one module id's BCS bytes.
 fn module_id_from_bcs(bytes: &[u8]) -> Option<ModuleId> {
-    let (address, rest) = bytes.split_at_checked(WIDTH.bytes())?;
-    let mut pos = 0;
-    let len = super::blob::uleb(rest, &mut pos).ok()? as usize;
-    let name = rest.get(pos..)?;
-    if name.len() != len {
-        return None;
-    }
-    let name = std::str::from_utf8(name).ok()?;
-    identifier::is_valid(name).then(|| ModuleId::new(Address::from_be_slice(address).unwrap_or(Address::ZERO), name))
+    let mut r = Reader::new(bytes);
+    let address = r.address(WIDTH, "a module's address").ok()?;
+    let name = r.string(limits::MAX_IDENTIFIER_LEN, "a module's name").ok()?;
+    r.finish("a module id").ok()?;
+    identifier::is_valid(name).then(|| ModuleId::new(address, name))
 }
 
 /// Whether `path` reads as a BCS path (a resource's struct tag or a module's id).
@@ -133,6 +130,7 @@ pub fn account(bytes: &[u8; 16]) -> AccountAddress {
 mod tests {
     use super::super::hash::Prefix;
     use super::*;
+    use binary_format::Address;
 
     #[test]
     fn paths_of_both_encodings_read_back() {

@@ -215,18 +215,12 @@ pub fn addresses_in(value: &Value, out: &mut Vec<[u8; 16]>) {
                 out.push(bytes);
             }
         }
-        Value::Vector(items) => {
-            if matches!(items.first(), Some(Value::U8(_))) && (items.len() == 16 || items.len() == 24) {
-                let bytes: Vec<u8> =
-                    items.iter().filter_map(|v| if let Value::U8(b) = v { Some(*b) } else { None }).collect();
-                if let Some(a) = bytes.get(bytes.len().saturating_sub(16)..).and_then(|s| <[u8; 16]>::try_from(s).ok())
-                {
-                    out.push(a);
-                }
-            } else {
-                items.iter().for_each(|v| addresses_in(v, out));
+        Value::Bytes(bytes) if bytes.len() == 16 || bytes.len() == 24 => {
+            if let Some(a) = bytes.last_chunk::<16>() {
+                out.push(*a);
             }
         }
+        Value::Vector(items) => items.iter().for_each(|v| addresses_in(v, out)),
         Value::Struct(fields) | Value::Variant { fields, .. } => fields.iter().for_each(|v| addresses_in(v, out)),
         _ => {}
     }
@@ -298,5 +292,30 @@ impl ScanBudget {
             self.records_cut += 1;
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use binary_format::Address;
+
+    /// Addresses are found in address values and in decoded byte vectors of 16 bytes (an
+    /// address) or 24 (an event GUID, the address last), and nowhere else.
+    #[test]
+    fn addresses_are_found_in_values_and_byte_vectors() {
+        let a = [0xaa; 16];
+        let mut guid = 7u64.to_le_bytes().to_vec();
+        guid.extend([0xbb; 16]);
+        let value = Value::Struct(vec![
+            Value::Address(Address::from_be_slice(&[0xcc; 16]).unwrap()),
+            Value::Bytes(a.to_vec()),
+            Value::Vector(vec![Value::Struct(vec![Value::Bytes(guid)])]),
+            Value::Bytes(vec![0xdd; 20]),
+            Value::U64(1),
+        ]);
+        let mut out = Vec::new();
+        addresses_in(&value, &mut out);
+        assert_eq!(out, [[0xcc; 16], [0xaa; 16], [0xbb; 16]]);
     }
 }

@@ -1,0 +1,206 @@
+//! Which types each table of the state holds: a table's items are stored without types, so
+//! they are found from the values that hold the tables ([`migrations::tables`]), before the
+//! upgrade is judged.
+//!
+//! The resources and resource-group members of the state are read once (a value is decoded
+//! only when its type can hold a table); each table found whose values can hold tables is then
+//! read too, and so on until nothing new is found. Tables stated by the source or the user come
+//! first; a table found with other types than stated is a conflict the report names. Tables
+//! whose items are in the state but whose types nothing gives stay unresolved: their items
+//! cannot be judged, and the report names them (the rehearsal is then incomplete).
+
+use super::Bounded;
+use crate::error::RehearsalError;
+use crate::state::TableTypes;
+use binary_format::{AddressLength, Module};
+use migrations::group::decode_group;
+use migrations::state_key::{prefix_end, table_prefix};
+use migrations::store::Store;
+use migrations::tables::{tables_in, TableFinder, TableType};
+use migrations::{decode, AccountAddress, KeyKind, Layout, ReleaseIndex, StructTag, TypeTag};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What was found of the state's tables.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    /// Every table whose types are known, by handle.
+    pub types: BTreeMap<AccountAddress, TableType>,
+    /// Of them, found in the state (the others were stated).
+    pub found: u64,
+    pub stated: u64,
+    /// Tables with items in the state and no known types: handle and items.
+    pub unresolved: Bounded<(String, u64)>,
+    pub unresolved_items: u64,
+    /// Tables given two sets of types (stated and found, or found twice differently).
+    pub conflicts: Bounded<String>,
+}
+
+/// One table of a release's table list, as written to `tables.json` (what a node's
+/// `ReleasePlan::with_tables` takes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListedTable {
+    pub handle: String,
+    pub value_type: String,
+}
+
+/// Finds the types of the tables of `state`, a state of the release `old` (addresses of
+/// `width`), given the tables `stated`.
+pub fn resolve(
+    state: &dyn Store,
+    old: &[&Module],
+    width: AddressLength,
+    stated: &[TableTypes],
+    examples: usize,
+) -> Result<Resolution, RehearsalError> {
+    let index = ReleaseIndex::new(old.iter().copied(), width)
+        .map_err(|e| RehearsalError::Options(format!("the old release: {e}")))?;
+    let mut r = Resolver {
+        finder: TableFinder::new(&index),
+        index: &index,
+        layouts: BTreeMap::new(),
+        width,
+        out: Resolution {
+            unresolved: Bounded::new(examples),
+            conflicts: Bounded::new(examples),
+            ..Resolution::default()
+        },
+        queue: Vec::new(),
+    };
+    for s in stated {
+        r.add(s.handle, TableType { key: s.key.clone(), value: s.value.clone() }, &s.origin.to_string(), true);
+    }
+    // The resources, then the groups' members.
+    let mut last: Option<(Vec<u8>, Option<StructTag>)> = None;
+    let mut failure = None;
+    state.scan_keys(&[KeyKind::Resource as u8], None, &mut |key, value| {
+        let Some(split) = key.len().checked_sub(width.bytes()) else { return true };
+        let head = key.get(..split).unwrap_or_default();
+        if last.as_ref().is_none_or(|(h, _)| h.as_slice() != head) {
+            let tag = StructTag::from_bcs(head.get(1..).unwrap_or_default(), width).ok();
+            last = Some((head.to_vec(), tag));
+        }
+        if let Some((_, Some(tag))) = &last {
+            let tag = tag.clone();
+            if let Err(e) = r.visit(&TypeTag::Struct(Box::new(tag)), value) {
+                failure = Some(e);
+                return false;
+            }
+        }
+        true
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    state.scan_keys(&[KeyKind::Group as u8], None, &mut |_, value| {
+        if let Ok(members) = decode_group(value, width) {
+            for m in members {
+                if let Err(e) = r.visit(&TypeTag::Struct(Box::new(m.tag)), m.bytes) {
+                    failure = Some(e);
+                    return false;
+                }
+            }
+        }
+        true
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // The values of the tables found, as long as they hold more tables.
+    while let Some(handle) = r.queue.pop() {
+        let Some(types) = r.out.types.get(&handle).cloned() else { continue };
+        state.scan_keys(&table_prefix(&handle), None, &mut |_, value| {
+            if let Err(e) = r.visit(&types.value, value) {
+                failure = Some(e);
+                return false;
+            }
+            true
+        })?;
+        if let Some(e) = failure.take() {
+            return Err(e);
+        }
+    }
+    // Tables with items and no types: one seek per table, its items counted.
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let mut next: Option<AccountAddress> = None;
+        state.scan_keys(&[KeyKind::TableItem as u8], after.as_deref(), &mut |key, _| {
+            next = key.get(1..1 + width.bytes()).and_then(|h| AccountAddress::new(h).ok());
+            false
+        })?;
+        let Some(handle) = next else { break };
+        let prefix = table_prefix(&handle);
+        if !r.out.types.contains_key(&handle) {
+            let mut items = 0u64;
+            state.scan_keys(&prefix, None, &mut |_, _| {
+                items += 1;
+                true
+            })?;
+            r.out.unresolved_items += items;
+            r.out.unresolved.push((handle.to_string(), items));
+        }
+        match prefix_end(&prefix) {
+            // Every item key is longer than its table's prefix: the end is after them all.
+            Some(end) => after = Some(end),
+            None => break,
+        }
+    }
+    Ok(r.out)
+}
+
+struct Resolver<'i, 'a> {
+    finder: TableFinder<'i, 'a>,
+    index: &'i ReleaseIndex<'a>,
+    layouts: BTreeMap<TypeTag, Option<Layout>>,
+    width: AddressLength,
+    out: Resolution,
+    /// Tables found whose values can hold tables, not read yet.
+    queue: Vec<AccountAddress>,
+}
+
+impl Resolver<'_, '_> {
+    /// Finds the tables a value of type `ty` holds.
+    fn visit(&mut self, ty: &TypeTag, value: &[u8]) -> Result<(), RehearsalError> {
+        // A type the release cannot resolve holds no table we can find (the pass reports it).
+        let Ok(Some(holds)) = self.finder.holds(ty) else { return Ok(()) };
+        let layout = match self.layouts.get(ty) {
+            Some(l) => l.clone(),
+            None => {
+                let l = self.index.layout_of_type_tag(ty).ok();
+                self.layouts.insert(ty.clone(), l.clone());
+                l
+            }
+        };
+        let Some(layout) = layout else { return Ok(()) };
+        // A value that does not decode is the pass's to report.
+        let Ok(decoded) = decode(value, &layout) else { return Ok(()) };
+        let mut found = Vec::new();
+        tables_in(&decoded, &holds, &mut found);
+        for (handle, types) in found {
+            let Ok(handle) = AccountAddress::from_address(handle, self.width) else { continue };
+            self.add(handle, types, &format!("a value of {ty}"), false);
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, handle: AccountAddress, types: TableType, origin: &str, stated: bool) {
+        match self.out.types.get(&handle) {
+            Some(known) if *known == types => {}
+            Some(known) => self.out.conflicts.push(format!(
+                "table {handle}: {} holds {} -> {}, it was known as {} -> {}",
+                origin, types.key, types.value, known.key, known.value
+            )),
+            None => {
+                if matches!(self.finder.holds(&types.value), Ok(Some(_))) {
+                    self.queue.push(handle);
+                }
+                if stated {
+                    self.out.stated += 1;
+                } else {
+                    self.out.found += 1;
+                }
+                self.out.types.insert(handle, types);
+            }
+        }
+    }
+}
