@@ -153,6 +153,10 @@ fn text_output_names_the_phases_and_the_verdict() {
     assert!(text.contains("verdict: safe"), "{text}");
     assert!(text.contains("coin-balance-v2"), "{text}");
     assert!(text.contains("MB/s"), "{text}");
+    let threads = rehearse_with(&v1, Some(1), 2, &repo().join("stdlib/migrations.toml"), &["--threads", "2"]);
+    assert_eq!(threads.status.code(), Some(0));
+    let none = rehearse_with(&v1, Some(1), 2, &repo().join("stdlib/migrations.toml"), &["--threads", "0"]);
+    assert_eq!(none.status.code(), Some(2), "{}", String::from_utf8_lossy(&none.stderr));
 }
 
 #[test]

@@ -8,15 +8,56 @@
 //! keep it there. They live here, not in `manifest`, so that imports run one way (chain_store ->
 //! manifest): the manifest is plain data, read without a store too (a snapshot's header, a
 //! schedule made before the store exists), while opening a chain always means its manifest.
+//!
+//! The store's page cache is the node's setting ([`Cache`]): every function that opens a store
+//! is given it, so that a node's memory is what its operator gave it, whatever its state's size.
 
 use crate::data_dir::{DataDir, STAGING};
 use crate::error::DevnetError;
+use crate::limits::{DEFAULT_CACHE_MB, MAX_CACHE_MB, STATUS_CACHE_MB};
 use crate::manifest::{Manifest, MANIFEST_KEY};
 use input_files::output;
 use migrations::store::{InMemoryStore, Store, StoreError, WriteBatch};
-use redb_store::{RedbStore, RedbStoreError, DB_FILE};
+use redb_store::{RedbOptions, RedbStore, RedbStoreError, DB_FILE};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// How much of the store's file a process keeps in memory: redb's page cache (`--cache-mb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cache {
+    mib: usize,
+}
+
+impl Cache {
+    /// A node's: what `run`, `upgrade` and `snapshot` open the store with by default.
+    pub const NODE: Cache = Cache { mib: DEFAULT_CACHE_MB };
+    /// What `status` opens the store with by default.
+    pub const STATUS: Cache = Cache { mib: STATUS_CACHE_MB };
+
+    /// A cache of `mib` MiB: at least 1, at most [`MAX_CACHE_MB`].
+    pub fn mib(mib: usize) -> Result<Cache, DevnetError> {
+        if (1..=MAX_CACHE_MB).contains(&mib) {
+            Ok(Cache { mib })
+        } else {
+            Err(DevnetError::bad_input(format!("--cache-mb {mib}: give 1 to {MAX_CACHE_MB} (MiB)")))
+        }
+    }
+
+    /// In bytes.
+    pub fn bytes(self) -> usize {
+        self.mib << 20
+    }
+
+    fn options(self) -> RedbOptions {
+        RedbOptions { cache_bytes: self.bytes(), ..RedbOptions::default() }
+    }
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::NODE
+    }
+}
 
 /// The store's node value that holds the journal of a runbook under way (see
 /// [`crate::runbook::Journal`]).
@@ -160,7 +201,7 @@ fn clear_half_built(dir: &Path) -> Result<bool, DevnetError> {
         return Ok(false);
     }
     let path = dir.join(DB_FILE);
-    let half = match RedbStore::open_existing(dir) {
+    let half = match RedbStore::open_existing_with(dir, Cache::STATUS.options()) {
         Ok(store) => is_half_built(&store)?,
         Err(_) => false,
     };
@@ -172,12 +213,12 @@ fn clear_half_built(dir: &Path) -> Result<bool, DevnetError> {
 
 /// The chain the data directory holds, opened, or `None` if it holds none: a half-built store
 /// (a store without its manifest: a creation killed mid-way) does not count, and is removed.
-pub fn take_up(data: &DataDir) -> Result<Option<(RedbStore, Manifest)>, DevnetError> {
+pub fn take_up(data: &DataDir, cache: Cache) -> Result<Option<(RedbStore, Manifest)>, DevnetError> {
     let dir = data.path();
     if !holds_chain(dir) {
         return Ok(None);
     }
-    let store = open_store(dir)?;
+    let store = open_store(dir, cache)?;
     if is_half_built(&store)? {
         drop(store);
         let path = dir.join(DB_FILE);
@@ -228,13 +269,14 @@ pub fn store_from_snapshot(
     file: &Path,
     origin: &Path,
     dir: &Path,
+    cache: Cache,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(RedbStore, crate::snapshot::SnapshotInfo, Manifest), DevnetError> {
     let about = |e: crate::snapshot::SnapshotError| if file == origin { e } else { e.about(origin) };
     // What the snapshot is, from its header and footer, before a byte of it is imported.
     let head = crate::snapshot::read_info(file).map_err(about)?;
     let manifest = chain_manifest(&head, origin)?;
-    let mut store = create_persistent(dir)?;
+    let mut store = create_persistent(dir, cache)?;
     let info = crate::snapshot::import(file, &mut store, 50_000, progress).map_err(about)?;
     store.commit_block(WriteBatch::new(), info.height)?;
     save_manifest(&mut store, &manifest)?;
@@ -271,8 +313,8 @@ fn chain_manifest(info: &crate::snapshot::SnapshotInfo, origin: &Path) -> Result
 
 /// Opens the chain in `dir`, which must hold one: its store (never created here, and checked
 /// whole) and its manifest.
-pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
-    open_chain_unless_in_use(dir)?.ok_or_else(|| {
+pub fn open_chain(dir: &Path, cache: Cache) -> Result<(RedbStore, Manifest), DevnetError> {
+    open_chain_unless_in_use(dir, cache)?.ok_or_else(|| {
         DevnetError::bad_input(format!(
             "{}: in use by another process (a running node, an upgrade, a snapshot export); try again once it has \
              finished",
@@ -282,7 +324,7 @@ pub fn open_chain(dir: &Path) -> Result<(RedbStore, Manifest), DevnetError> {
 }
 
 /// As [`open_chain`], or `None` if another process has the store open.
-pub fn open_chain_unless_in_use(dir: &Path) -> Result<Option<(RedbStore, Manifest)>, DevnetError> {
+pub fn open_chain_unless_in_use(dir: &Path, cache: Cache) -> Result<Option<(RedbStore, Manifest)>, DevnetError> {
     if !dir.is_dir() {
         return Err(DevnetError::bad_input(format!("{}: no such data directory", dir.display())));
     }
@@ -300,7 +342,7 @@ pub fn open_chain_unless_in_use(dir: &Path) -> Result<Option<(RedbStore, Manifes
             dir.display()
         )));
     }
-    let opened = RedbStore::open_existing(dir);
+    let opened = RedbStore::open_existing_with(dir, cache.options());
     if let Err(StoreError::Backend { source, .. }) = &opened {
         if matches!(source.downcast_ref(), Some(RedbStoreError::InUse(_))) {
             return Ok(None);
@@ -315,8 +357,8 @@ pub fn open_chain_unless_in_use(dir: &Path) -> Result<Option<(RedbStore, Manifes
 }
 
 /// Opens the store in `dir` (whose lock the caller holds: in use means another program).
-fn open_store(dir: &Path) -> Result<RedbStore, DevnetError> {
-    RedbStore::open_existing(dir).map_err(|e| cannot_open(&dir.join(DB_FILE), e))
+fn open_store(dir: &Path, cache: Cache) -> Result<RedbStore, DevnetError> {
+    RedbStore::open_existing_with(dir, cache.options()).map_err(|e| cannot_open(&dir.join(DB_FILE), e))
 }
 
 fn cannot_open(path: &Path, e: StoreError) -> DevnetError {
@@ -353,8 +395,9 @@ pub fn save_manifest(store: &mut dyn ChainStore, manifest: &Manifest) -> Result<
 }
 
 /// Creates the persistent store in a staging directory.
-pub fn create_persistent(dir: &Path) -> Result<RedbStore, DevnetError> {
-    RedbStore::open(dir).map_err(|e| DevnetError::failed(format!("{}: cannot create the store: {e}", dir.display())))
+pub fn create_persistent(dir: &Path, cache: Cache) -> Result<RedbStore, DevnetError> {
+    RedbStore::open_with(dir, cache.options())
+        .map_err(|e| DevnetError::failed(format!("{}: cannot create the store: {e}", dir.display())))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod cli;
 
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
+use devnet::chain_store::Cache;
 use devnet::DevnetError;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,12 +21,23 @@ struct Cli {
     command: Command,
 }
 
-/// Where the chain lives.
+/// Where the chain lives, and how much of its store a command keeps in memory.
 #[derive(Debug, Clone, Args)]
 pub struct DataDir {
     /// The chain's data directory (store, manifest, backups).
     #[arg(long, default_value = "devnet-data")]
     pub data_dir: PathBuf,
+    /// The store's page cache in MiB, 1 to 65536: what the command keeps of the store's file in
+    /// memory, whatever the chain's size [default: 64; `status`: 8].
+    #[arg(long, value_name = "MIB", value_parser = cli::parse_cache_mb)]
+    pub cache_mb: Option<Cache>,
+}
+
+impl DataDir {
+    /// The cache asked for, or the command's `default`.
+    pub fn cache(&self, default: Cache) -> Cache {
+        self.cache_mb.unwrap_or(default)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -146,7 +158,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(&args),
         Command::Upgrade(args) => cli::upgrade::upgrade(&args),
         Command::Snapshot(command) => cli::snapshot::snapshot(&command),
-        Command::Status { data, json } => cli::status::status(&data.data_dir, json),
+        Command::Status { data, json } => cli::status::status(&data.data_dir, data.cache(Cache::STATUS), json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ use crate::chain_store::ChainStore;
 use crate::error::DevnetError;
 use crate::limits::MAX_HEIGHT;
 use crate::manifest::{Manifest, MANIFEST_KEY};
+use crate::summary::Durations;
 use crate::transactions::{self, Resources, TransactionCounts};
 use migrations::store::Store;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,16 +40,16 @@ pub struct BlockOutcome {
 }
 
 /// Per-block figures gathered while blocks are produced ([`Node::drive`]); the summary and
-/// the runbook report them.
+/// the runbook report them. Its size does not depend on the number of blocks.
 #[derive(Debug, Default)]
 pub struct Tally {
     pub blocks: u64,
     /// Prologue time of blocks that did migration work.
-    pub busy: Vec<Duration>,
+    pub busy: Durations,
     /// Prologue time of every block.
-    pub all: Vec<Duration>,
+    pub all: Durations,
     /// Commit time of the blocks that did migration work.
-    pub busy_commits: Vec<Duration>,
+    pub busy_commits: Durations,
     pub user_resources: u64,
     pub system_resources: u64,
     pub migrated: u64,
@@ -59,11 +60,11 @@ pub struct Tally {
 impl Tally {
     pub fn record(&mut self, b: &BlockOutcome) {
         self.blocks += 1;
-        self.all.push(b.prologue);
+        self.all.record(b.prologue);
         let r = &b.report;
         if !r.idle && (r.resources > 0 || r.system_resources > 0 || r.activated > 0 || r.completed > 0) {
-            self.busy.push(b.prologue);
-            self.busy_commits.push(b.commit);
+            self.busy.record(b.prologue);
+            self.busy_commits.record(b.commit);
         }
         self.user_resources += r.resources;
         self.system_resources += r.system_resources;

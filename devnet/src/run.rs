@@ -7,7 +7,9 @@
 //! and at least as many as asked; the summary says what they did. The command line turns its
 //! arguments into [`RunOptions`] and draws the [`Progress`]; the rest is here.
 
-use crate::chain_store::{create_chain, create_persistent, load_status, open_chain, take_up, ChainStore, MemoryChain};
+use crate::chain_store::{
+    create_chain, create_persistent, load_status, open_chain, take_up, Cache, ChainStore, MemoryChain,
+};
 use crate::data_dir::DataDir;
 use crate::drill;
 use crate::error::DevnetError;
@@ -15,7 +17,7 @@ use crate::limits::{MAX_BLOCKS_AHEAD, MAX_HEIGHT};
 use crate::manifest::Manifest;
 use crate::node::{adopt, BlockOutcome, Node};
 use crate::runbook::{clear_orphan_backup, Journal};
-use crate::summary::{Percentiles, RunSummary};
+use crate::summary::RunSummary;
 use crate::view::Publisher;
 use devchain::Genesis;
 use redb_store::RedbStore;
@@ -55,6 +57,8 @@ pub struct RunOptions {
     pub blocks: u64,
     /// A height to produce blocks up to at least, even after the upgrades are done.
     pub until_height: Option<u64>,
+    /// The store's page cache.
+    pub cache: Cache,
 }
 
 /// Called as genesis is written and as blocks are produced.
@@ -84,7 +88,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn Progress) -> Result<RunSumma
         None => None,
     };
     let chain = match &data {
-        Some(data) => take_up(data)?,
+        Some(data) => take_up(data, options.cache)?,
         None => None,
     };
     let (mut node, genesis_seconds) = match (&data, chain) {
@@ -116,8 +120,8 @@ pub fn run(options: &RunOptions, progress: &mut dyn Progress) -> Result<RunSumma
         .iter()
         .map(|(id, before)| (id.clone(), before.saturating_sub(pending_after.get(id).copied().unwrap_or(0))))
         .collect();
-    let prologue_busy = Percentiles::of(&tally.busy);
-    let commit_busy = Percentiles::of(&tally.busy_commits);
+    let prologue_busy = tally.busy.percentiles();
+    let commit_busy = tally.busy_commits.percentiles();
     let per_second = |ms: f64| if ms > 0.0 { tally.user_resources as f64 / (ms / 1e3) } else { 0.0 };
     Ok(RunSummary {
         data_dir: options.data_dir.as_ref().map(|dir| dir.display().to_string()),
@@ -131,7 +135,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn Progress) -> Result<RunSumma
         migrated,
         quarantined,
         prologue_busy,
-        prologue_all: Percentiles::of(&tally.all),
+        prologue_all: tally.all.percentiles(),
         commit_busy,
         resources_per_second: per_second(prologue_busy.total_ms),
         resources_per_second_committed: per_second(prologue_busy.total_ms + commit_busy.total_ms),
@@ -178,13 +182,13 @@ fn create(
         }
         Some(data) => {
             let seconds = create_chain(data, |staging| {
-                let mut store = create_persistent(staging)?;
+                let mut store = create_persistent(staging, options.cache)?;
                 let seconds = write_genesis(&mut store)?;
                 // Genesis schedules the releases on chain, and the manifest lands with them.
                 adopt(&mut store, &manifest)?;
                 Ok(seconds)
             })?;
-            (Box::new(open_chain(data.path())?.0), seconds)
+            (Box::new(open_chain(data.path(), options.cache)?.0), seconds)
         }
     };
     Ok((Node::new(store, manifest)?, seconds))

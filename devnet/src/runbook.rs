@@ -14,14 +14,13 @@
 //! rename: the data directory holds either the upgraded chain or the backed-up one.
 
 use crate::census::{self, Census};
-use crate::chain_store::{open_chain, replace_chain, store_from_snapshot, ChainStore};
+use crate::chain_store::{open_chain, replace_chain, store_from_snapshot, Cache, ChainStore};
 use crate::data_dir::{DataDir, Scratch, DRY_RUN, RESTORE};
 use crate::drill;
 use crate::error::DevnetError;
 use crate::manifest::{check_upgrade_release, Manifest};
 use crate::node::{BlockOutcome, Node, Tally};
 use crate::snapshot;
-use crate::summary::Percentiles;
 use crate::view::Publisher;
 use binary_format::Module;
 use devchain::release_modules;
@@ -46,6 +45,8 @@ const MAX_LISTED: usize = 10;
 pub struct UpgradeOptions {
     pub to: u32,
     pub dry_run: bool,
+    /// The store's page cache (the live store's, the copy's, a restored backup's).
+    pub cache: Cache,
 }
 
 /// A step of the runbook as it passed or failed.
@@ -148,7 +149,7 @@ pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress)
     check_upgrade_release(options.to)?;
     let data = DataDir::lock(dir, false)?;
     data.clear_leftovers()?;
-    let (mut store, manifest) = open_chain(dir)?;
+    let (mut store, manifest) = open_chain(dir, options.cache)?;
     clear_orphan_backup(dir, &mut store)?;
     if !options.dry_run {
         return Runbook { dir: dir.to_path_buf(), view: None, options, steps: Vec::new(), progress }
@@ -167,7 +168,7 @@ pub fn upgrade(dir: &Path, options: UpgradeOptions, progress: &mut dyn Progress)
     let copy = Scratch::new(&data, DRY_RUN)?;
     input_files::output::copy_new(&dir.join(DB_FILE), &copy.path().join(DB_FILE))
         .map_err(|e| DevnetError::io(&dir.join(DB_FILE), e))?;
-    let (store, manifest) = open_chain(copy.path())?;
+    let (store, manifest) = open_chain(copy.path(), options.cache)?;
     Runbook { dir: copy.path().to_path_buf(), view: None, options, steps: Vec::new(), progress }.run(store, manifest)
 }
 
@@ -469,8 +470,8 @@ impl Runbook<'_> {
                     "migrate failed: v{release} not done in {MAX_MIGRATE_BLOCKS} blocks"
                 )));
             }
-            let prologue = Percentiles::of(&tally.busy);
-            let commit = Percentiles::of(&tally.busy_commits);
+            let prologue = tally.busy.percentiles();
+            let commit = tally.busy_commits.percentiles();
             let activated = node.status()?.release(u64::from(release)).map_or(0, |r| r.activated_at);
             self.pass(
                 "migrate",
@@ -554,7 +555,7 @@ impl Runbook<'_> {
     fn restore(&mut self, journal: &Journal) -> Result<String, DevnetError> {
         let backup = self.dir.join(&journal.backup);
         replace_chain(&self.dir, RESTORE, |restore| {
-            let (_, info, _) = store_from_snapshot(&backup, &backup, restore, &mut |_| {})?;
+            let (_, info, _) = store_from_snapshot(&backup, &backup, restore, self.options.cache, &mut |_| {})?;
             if info.height != journal.backup_height
                 || info.state_root.to_string() != journal.backup_root
                 || info.resources() != journal.backup_resources

@@ -31,7 +31,7 @@ fn peak_rss_mb() -> f64 {
 
 fn generate(accounts: u32, path: &Path) {
     let dir = tempfile::tempdir().unwrap();
-    let options = redb_store::RedbOptions { durable: false, cache_bytes: Some(64 << 20), ..Default::default() };
+    let options = redb_store::RedbOptions { durable: false, cache_bytes: 64 << 20, ..Default::default() };
     let mut store = redb_store::RedbStore::open_with(dir.path(), options).unwrap();
     devchain::Genesis::new(accounts).write(&mut store, 50_000, &mut |_| {}).unwrap();
     snapshot::export(&store, 0, serde_json::json!({"bench": accounts}), devchain::WIDTH, path).unwrap();

@@ -35,6 +35,8 @@ pub(crate) struct EntryReader<'f> {
     /// The end record's offset: reads stop there.
     end: u64,
     key: Vec<u8>,
+    /// The key before `key`'s buffer, reused for the next key (no allocation per entry).
+    spare: Vec<u8>,
     value: Vec<u8>,
     extra: Vec<u8>,
     number: u64,
@@ -55,6 +57,7 @@ impl<'f> EntryReader<'f> {
             pos: 0,
             end,
             key: Vec::new(),
+            spare: Vec::new(),
             value: Vec::new(),
             extra: Vec::new(),
             number: restart.0,
@@ -166,16 +169,17 @@ impl<'f> EntryReader<'f> {
             return Err(corrupt(self.path, at, "a restart entry shares bytes with the previous key"));
         }
         let suffix = self.uleb(MAX_KEY - shared, "the rest of a key")?;
-        let previous = std::mem::take(&mut self.key);
-        let mut key = previous.get(..shared).map(<[u8]>::to_vec).unwrap_or_default();
+        let mut key = std::mem::take(&mut self.spare);
+        key.clear();
+        key.extend_from_slice(self.key.get(..shared).unwrap_or_default());
         self.bytes_into(suffix, "a key", &mut key)?;
-        if !previous.is_empty() && key.as_slice() <= previous.as_slice() {
+        if !self.key.is_empty() && key.as_slice() <= self.key.as_slice() {
             return Err(corrupt(self.path, at, "keys out of order"));
         }
         if key.is_empty() {
             return Err(corrupt(self.path, at, "an empty key"));
         }
-        self.key = key;
+        self.spare = std::mem::replace(&mut self.key, key);
         let n = self.uleb(MAX_VALUE, "a value")?;
         self.value.clear();
         let mut value = std::mem::take(&mut self.value);

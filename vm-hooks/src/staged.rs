@@ -36,13 +36,9 @@ impl<'s> Staged<'s> {
         self.pending.is_empty()
     }
 
-    /// The staged writes, as one batch for the base store.
+    /// The staged writes, as one batch for the base store (the map moved, not rebuilt).
     pub fn into_batch(self) -> WriteBatch {
-        let mut batch = WriteBatch::new();
-        for (key, write) in self.pending {
-            batch.write_key(key, write);
-        }
-        batch
+        WriteBatch::from_map(self.pending)
     }
 }
 
@@ -105,7 +101,12 @@ impl Store for Staged<'_> {
     /// Stages the batch; never fails (limits are the base store's to check when the whole is
     /// applied).
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        self.pending.extend(batch.into_writes());
+        if self.pending.is_empty() {
+            // A block's first batch (a chunk of a migration, most often): taken as it is.
+            self.pending = batch.into_map();
+        } else {
+            self.pending.extend(batch.into_writes());
+        }
         Ok(())
     }
 }

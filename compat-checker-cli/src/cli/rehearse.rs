@@ -75,9 +75,15 @@ pub struct Args {
     /// Accounts named per finding.
     #[arg(long, default_value_t = 20)]
     examples: usize,
-    /// Memory for the scratch state's page cache, in MiB: it bounds the rehearsal's memory.
+    /// Memory for what the rehearsal holds beside the state (the migration's writes before they
+    /// spill to disk, a source being sorted), in MiB, shared by the threads: with a block of the
+    /// file per thread, it bounds the rehearsal's memory whatever the state's size.
     #[arg(long, default_value_t = 64)]
     cache_mb: usize,
+    /// Threads migrating and checking key ranges of the state (default: every core); the report
+    /// is the same for any number.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     #[arg(long, value_parser = crate::parse_address_length)]
     address_length: Option<AddressLength>,
     /// The key and value types of tables whose owner the state does not hold: JSON Lines of
@@ -152,6 +158,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     options.max_failures = args.max_failures;
     options.examples = args.examples;
     options.cache_bytes = args.cache_mb.saturating_mul(1 << 20);
+    if let Some(threads) = args.threads {
+        options.threads = usize::from(threads);
+    }
     options.open.diem = DiemOptions::era(&args.diem_era)
         .with_context(|| format!("--diem-era {}: use libra, diem or auto", args.diem_era))?;
     options.open.aptos = AptosOptions { version: args.state_version, allow_partial: args.allow_partial };

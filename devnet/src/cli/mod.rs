@@ -14,6 +14,12 @@ pub fn parse_upgrade_release(s: &str) -> Result<u32, String> {
     Ok(n)
 }
 
+/// `--cache-mb`: a page cache of 1 to [`devnet::limits::MAX_CACHE_MB`] MiB.
+pub fn parse_cache_mb(s: &str) -> Result<devnet::chain_store::Cache, String> {
+    let mib: usize = s.parse().map_err(|_| format!("`{s}` is not a number of MiB"))?;
+    devnet::chain_store::Cache::mib(mib).map_err(|e| e.to_string())
+}
+
 /// `v3` or `3`.
 pub fn parse_release(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix('v').or_else(|| s.strip_prefix('V')).unwrap_or(s);

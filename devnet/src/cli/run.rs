@@ -2,6 +2,7 @@
 
 use super::bar;
 use crate::RunArgs;
+use devnet::chain_store::Cache;
 use devnet::node::{BlockOutcome, Node};
 use devnet::run::{Progress, RunOptions};
 use devnet::DevnetError;
@@ -66,6 +67,7 @@ pub fn run(args: &RunArgs) -> Result<(), DevnetError> {
         upgrade_at: args.upgrade_at.clone(),
         blocks: args.blocks,
         until_height: args.until_height,
+        cache: args.data.cache(Cache::NODE),
     };
     let summary = devnet::run::run(&options, &mut Bars::default())?;
     if args.json {

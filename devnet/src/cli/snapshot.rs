@@ -2,7 +2,7 @@
 
 use super::bar;
 use crate::SnapshotCommand;
-use devnet::chain_store::{create_chain, open_chain, store_from_snapshot, take_up};
+use devnet::chain_store::{create_chain, open_chain, store_from_snapshot, take_up, Cache};
 use devnet::data_dir::DataDir;
 use devnet::node::Node;
 use devnet::{snapshot, DevnetError};
@@ -10,17 +10,17 @@ use std::path::Path;
 
 pub fn snapshot(command: &SnapshotCommand) -> Result<(), DevnetError> {
     match command {
-        SnapshotCommand::Export { file, data } => export(file, &data.data_dir),
+        SnapshotCommand::Export { file, data } => export(file, &data.data_dir, data.cache(Cache::NODE)),
         SnapshotCommand::Import { file, data, allow_special_files } => {
-            import(file, &data.data_dir, *allow_special_files)
+            import(file, &data.data_dir, data.cache(Cache::NODE), *allow_special_files)
         }
     }
 }
 
-fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
+fn export(file: &Path, dir: &Path, cache: Cache) -> Result<(), DevnetError> {
     let data = DataDir::lock(dir, false)?;
     data.clear_leftovers()?;
-    let (store, manifest) = open_chain(dir)?;
+    let (store, manifest) = open_chain(dir, cache)?;
     if let Some(j) = devnet::runbook::Journal::load(&store)? {
         return Err(DevnetError::bad_input(format!(
             "{}: an upgrade v{} -> v{} is under way; `devnet upgrade --to v{}` takes it up before a snapshot",
@@ -44,13 +44,13 @@ fn export(file: &Path, dir: &Path) -> Result<(), DevnetError> {
     Ok(())
 }
 
-fn import(file: &Path, dir: &Path, special_files: bool) -> Result<(), DevnetError> {
+fn import(file: &Path, dir: &Path, cache: Cache, special_files: bool) -> Result<(), DevnetError> {
     // The file is checked before the data directory is touched: a directory, a device, a FIFO
     // (unless allowed) or an oversize file is refused at once.
     let input = snapshot::check_input(file, special_files)?;
     let data = DataDir::lock(dir, true)?;
     data.clear_leftovers()?;
-    if take_up(&data)?.is_some() {
+    if take_up(&data, cache)?.is_some() {
         return Err(DevnetError::bad_input(format!(
             "{}: already holds a chain; import into a new --data-dir",
             dir.display()
@@ -69,7 +69,8 @@ fn import(file: &Path, dir: &Path, special_files: bool) -> Result<(), DevnetErro
         };
         let progress = bar(snapshot::read_info(source).map_or(0, |i| i.resources()), "resources");
         progress.set_message("importing");
-        let (store, info, manifest) = store_from_snapshot(source, file, staging, &mut |n| progress.set_position(n))?;
+        let (store, info, manifest) =
+            store_from_snapshot(source, file, staging, cache, &mut |n| progress.set_position(n))?;
         progress.finish_and_clear();
         // A chain whose status does not match its schedule would not run: refuse it now.
         let node = Node::new(Box::new(store), manifest)

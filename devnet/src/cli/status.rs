@@ -3,7 +3,7 @@
 //! root, which reads the whole state), and said so.
 
 use compat_checker::escape::Text;
-use devnet::chain_store::{load_status, open_chain_unless_in_use};
+use devnet::chain_store::{load_status, open_chain_unless_in_use, Cache};
 use devnet::runbook::Journal;
 use devnet::{view, DevnetError};
 use migrations::state_key::describe;
@@ -11,8 +11,8 @@ use serde_json::json;
 use std::path::Path;
 use vm_hooks::state_root;
 
-pub fn status(dir: &Path, as_json: bool) -> Result<(), DevnetError> {
-    let (height, manifest, status, journal, root, published) = match open_chain_unless_in_use(dir)? {
+pub fn status(dir: &Path, cache: Cache, as_json: bool) -> Result<(), DevnetError> {
+    let (height, manifest, status, journal, root, published) = match open_chain_unless_in_use(dir, cache)? {
         Some((store, manifest)) => {
             let status = load_status(&store, dir)?;
             (store.height()?, manifest, status, Journal::load(&store)?, Some(state_root(&store)?), None)

@@ -2,6 +2,7 @@
 
 use super::bar;
 use crate::UpgradeArgs;
+use devnet::chain_store::Cache;
 use devnet::node::BlockOutcome;
 use devnet::runbook::{self, Progress, StepReport, UpgradeOptions};
 use devnet::DevnetError;
@@ -45,7 +46,7 @@ impl Progress for Printer {
 
 pub fn upgrade(args: &UpgradeArgs) -> Result<(), DevnetError> {
     let mut printer = Printer { json: args.json, bar: None, steps: Vec::new() };
-    let options = UpgradeOptions { to: args.to, dry_run: args.dry_run };
+    let options = UpgradeOptions { to: args.to, dry_run: args.dry_run, cache: args.data.cache(Cache::NODE) };
     let report = match runbook::upgrade(&args.data.data_dir, options, &mut printer) {
         Ok(report) => report,
         Err(e) => {

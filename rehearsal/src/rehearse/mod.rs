@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use upgrade_spec::declarations::Scope;
 use upgrade_spec::{Declarations, Registry, ReleaseId};
-use vm_hooks::StateRoot;
+use vm_hooks::{Budget, StateRoot};
 
 /// The snapshot file `--out DIR` writes.
 pub const OUT_FILE: &str = "state.snap";
@@ -355,7 +355,14 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         .collect();
     // The rehearsal runs one upgrade: its number only orders it after nothing.
     let release = ReleaseId::new(1, label.clone());
-    let chain = migrate::chain(&gate.catalogue, &system, options.budget, snapshot::MAX_VALUE)?;
+    // A block's writes are held until it ends, and the overlays' share one budget: each thread
+    // takes its share of both, so that memory does not grow with the threads either.
+    let shares = u64::try_from(ranges.len().max(1)).unwrap_or(1);
+    let budget = Budget {
+        max_resources: (options.budget.max_resources / shares).max(1),
+        max_bytes: (options.budget.max_bytes / shares).max(1),
+    };
+    let chain = migrate::chain(&gate.catalogue, &system, budget, snapshot::MAX_VALUE)?;
     let memory = options.cache_bytes / ranges.len().max(1);
 
     let in_scope = base.info().entries;

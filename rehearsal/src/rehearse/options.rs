@@ -35,7 +35,9 @@ pub struct Options {
     /// Values a migration may fail on before the verdict says so apart (every failure is
     /// reported whatever this is; the rehearsal never stops a migration).
     pub max_failures: u64,
-    /// Work per block of the migration loop (the loop runs block after block until done).
+    /// Work per block of the migration loop (the loop runs block after block until done), shared
+    /// by the threads: each runs blocks of its share, so that the writes of the blocks under way
+    /// take the same memory on any number of threads.
     pub budget: Budget,
     /// Accounts named per finding.
     pub examples: usize,
