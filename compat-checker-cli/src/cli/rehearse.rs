@@ -75,7 +75,9 @@ pub struct Args {
     /// Accounts named per finding.
     #[arg(long, default_value_t = 20)]
     examples: usize,
-    /// Memory for the scratch state's page cache, in MiB: it bounds the rehearsal's memory.
+    /// Memory in MiB for what the rehearsal holds beside the state (the migration's writes, a
+    /// sort's runs; past it they spill to disk), and a quarter more for values built whole (one
+    /// past that is reported, never built): it bounds the rehearsal's memory.
     #[arg(long, default_value_t = 64)]
     cache_mb: usize,
     #[arg(long, value_parser = crate::parse_address_length)]

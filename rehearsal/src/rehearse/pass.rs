@@ -65,6 +65,8 @@ pub struct PassInput<'a> {
     pub tables: &'a BTreeMap<AccountAddress, TableType>,
     /// The tables the migrations rewrite (the others' values of a changed struct are left).
     pub migrated_tables: &'a BTreeSet<AccountAddress>,
+    /// The memory one value may take when it is built ([`super::Options::value_budget`]).
+    pub value_budget: usize,
 }
 
 /// One stream's side of the pass: the source before, or the merged state after.
@@ -312,8 +314,8 @@ pub fn pass_range(
     let new_index = ReleaseIndex::new(input.new.iter().copied(), input.width)
         .map_err(|e| RehearsalError::Options(format!("the new release: {e}")))?;
     let mut tags = Tags {
-        old: Layouts::new(old_index),
-        new: Layouts::new(new_index),
+        old: Layouts::new(old_index, input.value_budget),
+        new: Layouts::new(new_index, input.value_budget),
         width: input.width,
         needs: input.needs,
         last: None,
