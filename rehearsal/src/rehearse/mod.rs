@@ -18,6 +18,7 @@
 
 pub mod accounts;
 pub mod gate;
+pub mod instances;
 pub mod layouts;
 pub mod migrate;
 pub mod options;
