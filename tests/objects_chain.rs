@@ -65,7 +65,15 @@ fn the_tables_a_rehearsal_finds_are_the_ones_the_plan_carries() {
     let state = objects::genesis(20).unwrap();
     let (old, _) = objects::releases().unwrap();
     let old: Vec<&binary_format::Module> = old.iter().collect();
-    let found = rehearsal::rehearse::tables::resolve(&state, &old, objects::WIDTH, &[], 5).unwrap();
+    let found = rehearsal::rehearse::tables::resolve(
+        &state,
+        &old,
+        objects::WIDTH,
+        &[],
+        5,
+        rehearsal::rehearse::options::MIN_VALUE_BUDGET,
+    )
+    .unwrap();
     let proposal = migrations::TypeTag::Struct(Box::new(objects::tag(objects::PROPOSAL).unwrap()));
     let mut handles: Vec<_> = found.types.iter().filter(|(_, t)| t.value == proposal).map(|(h, _)| *h).collect();
     handles.sort();

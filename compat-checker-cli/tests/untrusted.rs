@@ -309,3 +309,45 @@ fn the_rehearsal_s_text_report_escapes_what_the_state_holds() {
     assert!(!raw_control(&out), "{out:?}");
     assert!(!out.lines().any(|l| l.starts_with("::")), "{out}");
 }
+
+/// A JSON Lines state of one line, gzipped: a system resource `0x1::Migrations::Status` of
+/// `failures` empty failures and one byte too many, so that the fast check refuses it (about
+/// 3 bytes of input each, near 200 bytes each once built).
+fn refused_status_jsonl(path: &Path, failures: u64) {
+    use std::io::Write;
+    let file = std::fs::File::create(path).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
+    // releases, completed, in_progress: empty; failed: `failures` of three empty byte vectors.
+    let mut head = vec![0u8, 0, 0];
+    binary_format::write_uleb(&mut head, failures);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    write!(gz, r#"{{"address":"0x5a","type":"0x1::Migrations::Status","bytes":"{}"#, hex(&head)).unwrap();
+    let block = "000000".repeat(1 << 16);
+    let mut left = failures;
+    while left > 0 {
+        let n = left.min(1 << 16);
+        gz.write_all(&block.as_bytes()[..6 * n as usize]).unwrap();
+        left -= n;
+    }
+    writeln!(gz, "07\"}}").unwrap();
+    gz.finish().unwrap().flush().unwrap();
+}
+
+/// A value the fast check refuses was decoded in full to name why: a 270 KB gzip file of one
+/// 33 MB resource of 11,000,000 small structs took more than 2 GiB and aborted ("memory
+/// allocation of … failed", exit 134). It is decoded within the value budget, and said to be
+/// past it, in one line.
+#[test]
+fn a_value_that_does_not_decode_is_judged_within_the_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("status.jsonl.gz");
+    refused_status_jsonl(&path, 11_000_000);
+    assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
+    let (code, json, err) = rehearse_jsonl(&path);
+    assert!(matches!(code, Some(0 | 1)), "{code:?}: {err}\n{json:#}");
+    assert_eq!(json["before"]["undecodable"], 1, "{json:#}");
+    let reason = json["before"]["examples"]["items"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("33000008 bytes that do not read as the layout"), "{reason}");
+    assert!(reason.contains("bytes of memory one value is given (--cache-mb)"), "{reason}");
+    assert!(json["verdict"] == "inconclusive", "{json:#}");
+}

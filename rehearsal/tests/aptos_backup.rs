@@ -399,7 +399,7 @@ fn as_a_state_source_every_record_is_an_entry_and_unreadable_paths_are_counted()
     let mut kinds: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     let mut with_extra = 0;
     let mut problems = Problems::default();
-    let context = Context { width: WIDTH, modules: &[] };
+    let context = Context { width: WIDTH, modules: &[], value_budget: 16 << 20 };
     source
         .entries(
             &context,
@@ -436,7 +436,7 @@ fn a_partial_backup_as_a_state_source_is_never_complete() {
     let open = OpenOptions { aptos: AptosOptions { allow_partial: true, version: None }, ..Default::default() };
     let (_, mut source) = rehearsal::state::open(dir.path(), open).unwrap();
     let mut problems = Problems::default();
-    let context = Context { width: WIDTH, modules: &[] };
+    let context = Context { width: WIDTH, modules: &[], value_budget: 16 << 20 };
     source.entries(&context, &mut |_| Ok(()), &mut problems).unwrap();
     assert_eq!(problems.counts.get(&ProblemKind::Incomplete), Some(&1));
     assert!(problems.examples.iter().any(|p| p.origin.contains("35-.chunk")), "{problems:?}");

@@ -43,7 +43,7 @@ fn backup(top: &Path, n: u64, size: usize) -> rehearsal::state::diem::writer::Wr
 fn read(top: &Path, options: DiemOptions) -> Result<(u64, Problems), StateError> {
     let mut source = DiemSource::open(top, options)?;
     let modules: Vec<&Module> = Vec::new();
-    let context = Context { width: W, modules: &modules };
+    let context = Context { width: W, modules: &modules, value_budget: 16 << 20 };
     let mut problems = Problems::default();
     let mut n = 0u64;
     source.entries(
@@ -196,4 +196,63 @@ fn a_problem_example_quotes_a_bounded_part_of_the_input() {
         assert!(text.len() < 600, "{field}: {} bytes", text.len());
     }
     assert!(example.message.ends_with("(400026 bytes in all)"), "{}", example.message);
+}
+
+/// An account nothing names had each of its resources decoded in full to find the addresses
+/// they mention, whatever their size (a 64 MiB record: gigabytes). A resource is decoded within
+/// the value budget; one past it is counted and named, and its addresses are not looked for.
+#[test]
+fn an_unnamed_account_s_resources_are_decoded_within_the_value_budget() {
+    let releases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../stdlib/releases/v1");
+    let release = releases::load(&releases, Default::default()).unwrap();
+    let modules: Vec<&Module> = release.modules.iter().map(|m| &m.module).collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let top = tmp.path().join("backup");
+    // A vouch of 100,000 buddies, the account's own address last: 1.6 MB of bytes, about 5 MB
+    // of memory decoded.
+    let me = account(1);
+    let mut bytes = Vec::new();
+    binary_format::write_uleb(&mut bytes, 100_001);
+    for n in 0..100_000u64 {
+        bytes.extend_from_slice(account(1_000 + n).as_bytes());
+    }
+    bytes.extend_from_slice(me.as_bytes());
+    bytes.extend_from_slice(&7u64.to_le_bytes());
+    let vouch = StructTag::parse("0x1::Vouch::Vouch", W).unwrap();
+    write_backup(
+        &top,
+        [(me, BackupAccount { resources: vec![(vouch, bytes)], modules: Vec::new() })],
+        BackupOptions::diem(7),
+    )
+    .unwrap();
+    let read_with = |value_budget: usize| {
+        let options = DiemOptions { scan_budget: 0, ..DiemOptions::default() };
+        let mut source = DiemSource::open(&top, options).unwrap();
+        let context = Context { width: W, modules: &modules, value_budget };
+        let mut problems = Problems::default();
+        let mut n = 0u64;
+        source
+            .entries(
+                &context,
+                &mut |_| {
+                    n += 1;
+                    Ok(())
+                },
+                &mut problems,
+            )
+            .unwrap();
+        (n, problems)
+    };
+    // Within a budget that holds it, its buddies name the account.
+    let (found, problems) = read_with(32 << 20);
+    assert_eq!((found, problems.total()), (1, 0), "{problems:#?}");
+    // Past the budget: not decoded, said so, and the account is left unnamed (counted).
+    let (found, problems) = read_with(1 << 20);
+    assert_eq!(found, 0);
+    assert_eq!(problems.counts.get(&ProblemKind::ValueBudget), Some(&1), "{problems:#?}");
+    let note = problems.examples.iter().find(|p| p.kind == ProblemKind::ValueBudget).unwrap();
+    assert!(note.message.starts_with("1 resources would take more than the 1048576 bytes"), "{}", note.message);
+    assert!(note.message.contains("0x1::Vouch::Vouch"), "{}", note.message);
+    assert_eq!(problems.counts.get(&ProblemKind::UnresolvedAccount), Some(&1));
+    assert_eq!(problems.skipped_resources, 1);
 }

@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use devchain::objects::{self, FUNGIBLE_STORE, PROPOSAL, PROPOSALS_PER_ROUND, ROUNDS, WIDTH};
+use devchain::objects::{self, FORUM, FUNGIBLE_STORE, PROPOSAL, PROPOSALS_PER_ROUND, ROUNDS, WIDTH};
 use migrations::store::{InMemoryStore, Store, WriteBatch};
 use migrations::{decode, ReleaseIndex, StateKey, TypeTag};
 use rehearsal::state::{At, Origin, ProblemKind, TableTypes};
@@ -161,4 +161,24 @@ fn a_table_whose_types_nothing_gives_makes_the_rehearsal_incomplete_until_stated
     assert!(report.complete, "{json:#}");
     assert_eq!(json["tables"]["stated"], 1);
     assert_eq!(json["tables"]["values"], ROUNDS + ROUNDS * PROPOSALS_PER_ROUND + 3);
+}
+
+/// Finding a table's types decoded every value that can hold one in full, whatever its size. A
+/// value is decoded within the value budget; one past it is named, and the tables it holds are
+/// not found from it (they stay unresolved, so the rehearsal says it is incomplete).
+#[test]
+fn a_value_too_large_to_build_is_named_and_its_tables_left_unresolved() {
+    let state = objects::genesis(3).unwrap();
+    let (old, _) = objects::releases().unwrap();
+    let old: Vec<&binary_format::Module> = old.iter().collect();
+    let resolve = |budget| rehearsal::rehearse::tables::resolve(&state, &old, WIDTH, &[], 5, budget).unwrap();
+    let whole = resolve(1 << 20);
+    assert_eq!((whole.found, whole.unresolved.total, whole.over_budget.total), (1 + ROUNDS, 0, 0));
+    // The forum (a table and a u64) takes more than 64 bytes built: its table of rounds is not
+    // found, nor the rounds' tables inside it.
+    let tight = resolve(64);
+    assert_eq!(tight.found, 0);
+    assert_eq!(tight.over_budget.total, 1);
+    assert_eq!(tight.over_budget.items()[0], format!("{FORUM} at {}", objects::framework()));
+    assert_eq!(tight.unresolved.total, 1 + ROUNDS);
 }

@@ -75,9 +75,9 @@ pub struct Args {
     /// Accounts named per finding.
     #[arg(long, default_value_t = 20)]
     examples: usize,
-    /// Memory for what the rehearsal holds beside the state (the migration's writes before they
-    /// spill to disk, a source being sorted), in MiB, shared by the threads: with a block of the
-    /// file per thread, it bounds the rehearsal's memory whatever the state's size.
+    /// Memory in MiB for what the rehearsal holds beside the state (the migration's writes, a
+    /// sort's runs; past it they spill to disk), and a quarter more for values built whole (one
+    /// past that is reported, never built): it bounds the rehearsal's memory.
     #[arg(long, default_value_t = 64)]
     cache_mb: usize,
     /// Threads migrating and checking key ranges of the state (default: every core); the report

@@ -21,15 +21,21 @@ pub struct Accounts {
 
 impl Default for Accounts {
     fn default() -> Self {
-        Accounts { exact: Some(BTreeSet::new()), registers: vec![0; 1 << P] }
+        Accounts { exact: Some(BTreeSet::new()), registers: registers() }
     }
 }
 
 /// A 64-bit mix of an address's bytes (splitmix64 over its 8-byte words): addresses of real chains
 /// are hashes already, but a devnet's are counters.
 fn hash(a: &AccountAddress) -> u64 {
+    hash_bytes(a.as_bytes())
+}
+
+/// A 64-bit hash of `bytes` that is the same on every machine, build and run (a splitmix64
+/// round per 8 bytes): what the estimates count.
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
-    for chunk in a.as_bytes().chunks(8) {
+    for chunk in bytes.chunks(8) {
         let mut w = [0u8; 8];
         w.get_mut(..chunk.len()).unwrap_or_default().copy_from_slice(chunk);
         h ^= u64::from_le_bytes(w);
@@ -42,16 +48,40 @@ fn hash(a: &AccountAddress) -> u64 {
     h
 }
 
+/// The registers of an estimate, empty.
+pub(crate) fn registers() -> Vec<u8> {
+    vec![0; 1 << P]
+}
+
+/// Counts the 64-bit hash `h` in the estimate's registers.
+#[inline]
+pub(crate) fn register(registers: &mut [u8], h: u64) {
+    let index = (h >> (64 - P)) as usize;
+    let rank = ((h << P) | (1 << (P - 1))).leading_zeros() as u8 + 1;
+    if let Some(r) = registers.get_mut(index) {
+        *r = (*r).max(rank);
+    }
+}
+
+/// The estimate of distinct hashes counted in `registers` (HyperLogLog, with the small-range
+/// correction).
+pub(crate) fn estimate(registers: &[u8]) -> u64 {
+    let m = f64::from(1u32 << P);
+    let sum: f64 = registers.iter().map(|r| 2f64.powi(-i32::from(*r))).sum();
+    let alpha = 0.7213 / (1.0 + 1.079 / m);
+    let mut estimate = alpha * m * m / sum;
+    let zeros = registers.iter().filter(|r| **r == 0).count();
+    if estimate <= 2.5 * m && zeros > 0 {
+        estimate = m * (m / zeros as f64).ln();
+    }
+    estimate.round() as u64
+}
+
 impl Accounts {
     /// Counts `a`.
     #[inline]
     pub fn add(&mut self, a: &AccountAddress) {
-        let h = hash(a);
-        let index = (h >> (64 - P)) as usize;
-        let rank = ((h << P) | (1 << (P - 1))).leading_zeros() as u8 + 1;
-        if let Some(r) = self.registers.get_mut(index) {
-            *r = (*r).max(rank);
-        }
+        register(&mut self.registers, hash(a));
         if let Some(set) = &mut self.exact {
             set.insert(*a);
             if set.len() > EXACT_UP_TO {
@@ -81,15 +111,7 @@ impl Accounts {
         if let Some(set) = &self.exact {
             return (set.len() as u64, true);
         }
-        let m = f64::from(1u32 << P);
-        let sum: f64 = self.registers.iter().map(|r| 2f64.powi(-i32::from(*r))).sum();
-        let alpha = 0.7213 / (1.0 + 1.079 / m);
-        let mut estimate = alpha * m * m / sum;
-        let zeros = self.registers.iter().filter(|r| **r == 0).count();
-        if estimate <= 2.5 * m && zeros > 0 {
-            estimate = m * (m / zeros as f64).ln();
-        }
-        (estimate.round() as u64, false)
+        (estimate(&self.registers), false)
     }
 }
 

@@ -18,6 +18,7 @@
 
 pub mod accounts;
 pub mod gate;
+pub mod instances;
 pub mod layouts;
 pub mod migrate;
 pub mod options;
@@ -242,7 +243,8 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
 
     // The source, in canonical key order.
     let mut problems = Problems::default();
-    let context = Context { width, modules: &old_modules };
+    let value_budget = options.value_budget();
+    let context = Context { width, modules: &old_modules, value_budget };
     let sorted_copy: Option<Snapshot>;
     let mut origins = None;
     let mut repeated = 0u64;
@@ -297,7 +299,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     phases.start(progress, "tables", None);
     let mut stated = options.table_types.clone();
     stated.extend(source.table_types());
-    let resolution = tables::resolve(base, &old_modules, width, &stated, options.examples)?;
+    let resolution = tables::resolve(base, &old_modules, width, &stated, options.examples, value_budget)?;
     phases.end(progress, "tables", 0, resolution.found);
     for (handle, items) in resolution.unresolved.items() {
         problems.add(
@@ -310,6 +312,20 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
                 ),
             },
             *items,
+        );
+    }
+    if let Some(first) = resolution.over_budget.items().first() {
+        problems.add(
+            Problem {
+                kind: ProblemKind::ValueBudget,
+                origin: info.path.clone(),
+                key: Some(first.clone()),
+                message: format!(
+                    "{} values that can hold tables would take more than the {value_budget} bytes of memory one value is given if decoded: the tables they hold are not found from them (--cache-mb)",
+                    resolution.over_budget.total
+                ),
+            },
+            0,
         );
     }
     for conflict in resolution.conflicts.items() {
@@ -419,6 +435,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         examples: options.examples,
         tables: &resolution.types,
         migrated_tables: &migrated_handles,
+        value_budget,
     };
     let partials = on_threads(ranges.len(), progress, &|i, _done| {
         let (lo, hi) = bounds.get(i).cloned().unwrap_or_default();

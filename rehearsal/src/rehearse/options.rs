@@ -46,7 +46,8 @@ pub struct Options {
     pub handlers: Handlers,
     /// Memory for what the rehearsal holds beside the state (the migration's writes before they
     /// spill to disk, the runs of a source being sorted), in bytes: with a block of the file per
-    /// thread, what bounds the rehearsal's memory whatever the state's size.
+    /// thread, what bounds the rehearsal's memory whatever the state's size. A share of it more
+    /// bounds a value decoded whole ([`Options::value_budget`]).
     pub cache_bytes: usize,
     /// Threads reading and migrating key ranges of the state (at least 1). The result does not
     /// depend on it.
@@ -59,7 +60,24 @@ pub struct Options {
     pub table_types: Vec<crate::state::TableTypes>,
 }
 
+/// The share of [`Options::cache_bytes`] the values decoded at one time may take together (a
+/// quarter: one value per thread).
+pub const VALUE_SHARE: usize = 4;
+/// The least memory one decoded value is given, whatever the cache: a real chain's values are a
+/// few MiB at most, and a budget much below one would misreport ordinary values.
+pub const MIN_VALUE_BUDGET: usize = 1 << 20;
+
 impl Options {
+    /// The memory one value of the state may take when the rehearsal builds it whole (to say why
+    /// bytes do not decode, to find the tables a value holds, to find the addresses an unnamed
+    /// account's resources mention): [`VALUE_SHARE`] of the cache, shared by the threads, at
+    /// least [`MIN_VALUE_BUDGET`]. Each value's length is declared by the state itself (a 64 MiB
+    /// record of `vector<bool>` would take 3 GiB built): a value past the budget is reported as
+    /// such, never allocated.
+    pub fn value_budget(&self) -> usize {
+        (self.cache_bytes / VALUE_SHARE / self.threads.max(1)).max(MIN_VALUE_BUDGET)
+    }
+
     /// The defaults for a state and a new release.
     pub fn new(state: impl Into<PathBuf>, to: impl Into<PathBuf>) -> Options {
         Options {

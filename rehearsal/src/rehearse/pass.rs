@@ -8,6 +8,7 @@
 //! keeps the first ones in key order: the report is the same whatever the number of ranges.
 
 use super::accounts::Accounts;
+use super::instances::{Instances, Outcome};
 use super::layouts::{Known, Layouts};
 use super::overlay::{Overlay, Writes};
 use super::report::{Example, Halt, Removed};
@@ -65,6 +66,8 @@ pub struct PassInput<'a> {
     pub tables: &'a BTreeMap<AccountAddress, TableType>,
     /// The tables the migrations rewrite (the others' values of a changed struct are left).
     pub migrated_tables: &'a BTreeSet<AccountAddress>,
+    /// The memory one value may take when it is built ([`super::Options::value_budget`]).
+    pub value_budget: usize,
 }
 
 /// One stream's side of the pass: the source before, or the merged state after.
@@ -77,18 +80,6 @@ pub struct SideCounts {
     pub undecodable: u64,
     pub examples: Bounded<Example>,
     pub pages: Pages,
-}
-
-/// A migration's accounting for one instantiation (tag) of its struct.
-#[derive(Debug, Clone, Default)]
-pub struct InstanceCount {
-    pub found: u64,
-    pub migrated: u64,
-    pub failed: u64,
-    pub left: u64,
-    /// Values left on the old version: (account, why).
-    pub left_examples: Bounded<(String, String)>,
-    pub failures: Bounded<(String, String)>,
 }
 
 /// What one range found.
@@ -111,8 +102,9 @@ pub struct Partial {
     /// Resource-group members and table values seen (before).
     pub members: u64,
     pub table_values: u64,
-    /// Per instantiation (its rendered tag): the migration that carries it, and its counts.
-    pub instances: BTreeMap<String, (String, InstanceCount)>,
+    /// Per instantiation (its rendered tag), the first ones: the migration that carries it, and
+    /// its counts; the others per migration.
+    pub instances: Instances,
     /// Entries by kind (before).
     pub kinds: BTreeMap<&'static str, u64>,
 }
@@ -164,21 +156,7 @@ impl Partial {
         self.unresolved_items += other.unresolved_items;
         self.members += other.members;
         self.table_values += other.table_values;
-        for (k, (id, c)) in other.instances {
-            match self.instances.get_mut(&k) {
-                None => {
-                    self.instances.insert(k, (id, c));
-                }
-                Some((_, mine)) => {
-                    mine.found += c.found;
-                    mine.migrated += c.migrated;
-                    mine.failed += c.failed;
-                    mine.left += c.left;
-                    mine.left_examples.extend(c.left_examples);
-                    mine.failures.extend(c.failures);
-                }
-            }
-        }
+        self.instances.merge(other.instances);
         for (k, n) in other.kinds {
             *self.kinds.entry(k).or_default() += n;
         }
@@ -319,8 +297,8 @@ pub fn pass_range(
     let new_index = ReleaseIndex::new(input.new.iter().copied(), input.width)
         .map_err(|e| RehearsalError::Options(format!("the new release: {e}")))?;
     let mut tags = Tags {
-        old: Layouts::new(old_index),
-        new: Layouts::new(new_index),
+        old: Layouts::new(old_index, input.value_budget),
+        new: Layouts::new(new_index, input.value_budget),
         width: input.width,
         needs: input.needs,
         last: None,
@@ -331,6 +309,7 @@ pub fn pass_range(
         before: SideCounts { examples: Bounded::new(n), ..SideCounts::default() },
         after: SideCounts { examples: Bounded::new(n), ..SideCounts::default() },
         unknown_examples: Bounded::new(n),
+        instances: Instances::new(n),
         ..Partial::default()
     };
     let mut before_root = Paged::new(first_range);
@@ -570,40 +549,29 @@ fn before_value(
             }
         }
         Some(m) => {
-            if !out.instances.contains_key(info.rendered.as_str()) {
-                let count = InstanceCount {
-                    left_examples: Bounded::new(input.examples),
-                    failures: Bounded::new(input.examples),
-                    ..InstanceCount::default()
-                };
-                out.instances.insert(info.rendered.clone(), (m.id.clone(), count));
-            }
-            let Some((_, count)) = out.instances.get_mut(info.rendered.as_str()) else { return ok };
-            count.found += 1;
+            let (name, entry) = (info.rendered.as_str(), at.0);
             if written(m) {
-                count.migrated += 1;
+                out.instances.count(name, &m.id, entry, Outcome::Migrated);
             } else if let Some((migration, reason)) = input.failures.get(key) {
-                count.failed += 1;
-                count.failures.push((held.label.clone(), format!("{migration}: {reason}")));
+                let reason = format!("{migration}: {reason}");
+                out.instances.count(name, &m.id, entry, Outcome::Failed { held: &held.label, reason: &reason });
             } else {
-                count.left += 1;
                 let why = match &held.account {
                     None if m.system && !m.users => {
                         "outside the migration's scope: a table's items belong to no account, and the scope is system"
-                            .to_owned()
                     }
                     None if !table_of(key, input.width).is_some_and(|h| input.migrated_tables.contains(&h)) => {
-                        "its table is not among the tables the release rewrites".to_owned()
+                        "its table is not among the tables the release rewrites"
                     }
                     Some(account) if input.system_accounts.contains(account) && !m.system => {
-                        "outside the migration's scope: a system account, and the scope is users".to_owned()
+                        "outside the migration's scope: a system account, and the scope is users"
                     }
                     Some(account) if !input.system_accounts.contains(account) && !m.users => {
-                        "outside the migration's scope: a user account, and the scope is system".to_owned()
+                        "outside the migration's scope: a user account, and the scope is system"
                     }
-                    _ => "not reached: the migration was given up".to_owned(),
+                    _ => "not reached: the migration was given up",
                 };
-                count.left_examples.push((held.label.clone(), why));
+                out.instances.count(name, &m.id, entry, Outcome::Left { held: &held.label, why });
             }
         }
     }

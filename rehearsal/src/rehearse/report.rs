@@ -55,6 +55,9 @@ impl Removed {
 /// An account a migration failed on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
+    /// The instantiation, where the list is of several ([`OtherInstantiations`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#struct: Option<String>,
     pub account: String,
     pub reason: String,
 }
@@ -62,6 +65,9 @@ pub struct Failure {
 /// A stored value a migration left on the old version although it did not fail on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LeftBehind {
+    /// The instantiation, where the list is of several ([`OtherInstantiations`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#struct: Option<String>,
     pub account: String,
     /// Why: outside the declaration's scope, or the migration was given up.
     pub reason: String,
@@ -82,6 +88,28 @@ pub struct StructReport {
     pub left_behind: u64,
     pub failures: Vec<Failure>,
     pub left_examples: Vec<LeftBehind>,
+}
+
+/// One declared migration's instantiations past the first [`MAX_INSTANCES`](super::instances::MAX_INSTANCES) (by name), counted
+/// together: a state may hold any number of instantiations of a generic struct.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtherInstantiations {
+    pub migration: String,
+    /// How many instantiations; exact up to [`super::instances::EXACT_INSTANTIATIONS`], an
+    /// estimate (within a few percent) past it.
+    pub instantiations: u64,
+    pub instantiations_exact: bool,
+    /// Stored instances of them, and what became of them.
+    pub instances: u64,
+    pub migrated: u64,
+    pub failed: u64,
+    pub left_behind: u64,
+    /// The first failures and values left behind in key order, each with its instantiation,
+    /// and how many there are.
+    pub failures: Vec<Failure>,
+    pub failures_total: u64,
+    pub left_examples: Vec<LeftBehind>,
+    pub left_total: u64,
 }
 
 /// How the rehearsal ran (the only part of the report that depends on the machine and the
@@ -215,6 +243,8 @@ pub struct Report {
     /// The state's tables (found, stated, rewritten, unresolved) and group members.
     pub tables: TablesReport,
     pub structs: Vec<StructReport>,
+    /// Instantiations past the first [`MAX_INSTANCES`](super::instances::MAX_INSTANCES), per migration.
+    pub other_instantiations: Vec<OtherInstantiations>,
     /// Resources a second pass of the migrations would change (empty when idempotent).
     pub second_pass: Vec<(String, u64)>,
     pub size_before: u64,
@@ -324,6 +354,33 @@ impl Report {
             }
             for l in &st.left_examples {
                 let _ = writeln!(t, "    left {}: {}", l.account, l.reason);
+            }
+        }
+        for o in &self.other_instantiations {
+            let _ = writeln!(
+                t,
+                "  and {}{} more instantiations ({}): {} found, {} migrated, {} failed, {} left on the old version",
+                if o.instantiations_exact { "" } else { "about " },
+                o.instantiations,
+                o.migration,
+                o.instances,
+                o.migrated,
+                o.failed,
+                o.left_behind
+            );
+            for f in &o.failures {
+                let _ =
+                    writeln!(t, "    failed {} at {}: {}", f.r#struct.as_deref().unwrap_or("-"), f.account, f.reason);
+            }
+            if o.failures_total > o.failures.len() as u64 {
+                let _ = writeln!(t, "    and {} more failures", o.failures_total - o.failures.len() as u64);
+            }
+            for l in &o.left_examples {
+                let _ = writeln!(t, "    left {} at {}: {}", l.r#struct.as_deref().unwrap_or("-"), l.account, l.reason);
+            }
+            if o.left_total > o.left_examples.len() as u64 {
+                let _ =
+                    writeln!(t, "    and {} more left on the old version", o.left_total - o.left_examples.len() as u64);
             }
         }
         if !self.second_pass.is_empty() {
@@ -443,13 +500,13 @@ pub fn build(p: Parts<'_>) -> Report {
     let all = p.all;
     let mut structs = Vec::new();
     let (mut migrated, mut failed, mut left) = (0u64, 0u64, 0u64);
-    for (tag, (id, c)) in &all.instances {
+    for (tag, id, c) in all.instances.detailed() {
         migrated += c.migrated;
         failed += c.failed;
         left += c.left;
         structs.push(StructReport {
-            r#struct: tag.clone(),
-            migration: id.clone(),
+            r#struct: tag.to_owned(),
+            migration: id.to_owned(),
             instances: c.found,
             migrated: c.migrated,
             failed: c.failed,
@@ -458,14 +515,50 @@ pub fn build(p: Parts<'_>) -> Report {
                 .failures
                 .items()
                 .iter()
-                .map(|(a, r)| Failure { account: a.clone(), reason: r.clone() })
+                .map(|n| Failure { r#struct: None, account: n.held.clone(), reason: n.reason.clone() })
                 .collect(),
             left_examples: c
                 .left_examples
                 .items()
                 .iter()
-                .map(|(a, r)| LeftBehind { account: a.clone(), reason: r.clone() })
+                .map(|n| LeftBehind { r#struct: None, account: n.held.clone(), reason: n.reason.clone() })
                 .collect(),
+        });
+    }
+    let mut other_instantiations = Vec::new();
+    for (id, o) in all.instances.others() {
+        migrated += o.migrated;
+        failed += o.failed;
+        left += o.left;
+        let (instantiations, instantiations_exact) = o.instantiations();
+        other_instantiations.push(OtherInstantiations {
+            migration: id.to_owned(),
+            instantiations,
+            instantiations_exact,
+            instances: o.found,
+            migrated: o.migrated,
+            failed: o.failed,
+            left_behind: o.left,
+            failures: o
+                .failures
+                .items()
+                .map(|(_, name, held, reason)| Failure {
+                    r#struct: Some(name.clone()),
+                    account: held.clone(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            failures_total: o.failures.total,
+            left_examples: o
+                .left_examples
+                .items()
+                .map(|(_, name, held, reason)| LeftBehind {
+                    r#struct: Some(name.clone()),
+                    account: held.clone(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            left_total: o.left_examples.total,
         });
     }
     let mut reasons = Vec::new();
@@ -569,6 +662,7 @@ pub fn build(p: Parts<'_>) -> Report {
         unknown_to_both: all.unknown,
         tables: p.tables,
         structs,
+        other_instantiations,
         second_pass: p.second_pass,
         size_before: all.before.bytes,
         size_after: all.after.bytes,

@@ -17,7 +17,8 @@ use migrations::group::decode_group;
 use migrations::state_key::{prefix_end, table_prefix};
 use migrations::store::Store;
 use migrations::tables::{tables_in, TableFinder, TableType};
-use migrations::{decode, AccountAddress, KeyKind, Layout, ReleaseIndex, StructTag, TypeTag};
+use migrations::value::{decode_within, DecodeErrorKind};
+use migrations::{AccountAddress, KeyKind, Layout, ReleaseIndex, StructTag, TypeTag};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -34,6 +35,9 @@ pub struct Resolution {
     pub unresolved_items: u64,
     /// Tables given two sets of types (stated and found, or found twice differently).
     pub conflicts: Bounded<String>,
+    /// Values that can hold tables and would take more memory built than one value is given:
+    /// not decoded, so the tables they hold are not found from them (`type at key`).
+    pub over_budget: Bounded<String>,
 }
 
 /// One table of a release's table list, as written to `tables.json` (what a node's
@@ -45,13 +49,14 @@ pub struct ListedTable {
 }
 
 /// Finds the types of the tables of `state`, a state of the release `old` (addresses of
-/// `width`), given the tables `stated`.
+/// `width`), given the tables `stated`; a value is built within `value_budget` bytes of memory.
 pub fn resolve(
     state: &dyn Store,
     old: &[&Module],
     width: AddressLength,
     stated: &[TableTypes],
     examples: usize,
+    value_budget: usize,
 ) -> Result<Resolution, RehearsalError> {
     let index = ReleaseIndex::new(old.iter().copied(), width)
         .map_err(|e| RehearsalError::Options(format!("the old release: {e}")))?;
@@ -63,9 +68,11 @@ pub fn resolve(
         out: Resolution {
             unresolved: Bounded::new(examples),
             conflicts: Bounded::new(examples),
+            over_budget: Bounded::new(examples),
             ..Resolution::default()
         },
         queue: Vec::new(),
+        value_budget,
     };
     for s in stated {
         r.add(s.handle, TableType { key: s.key.clone(), value: s.value.clone() }, &s.origin.to_string(), true);
@@ -82,7 +89,7 @@ pub fn resolve(
         }
         if let Some((_, Some(tag))) = &last {
             let tag = tag.clone();
-            if let Err(e) = r.visit(&TypeTag::Struct(Box::new(tag)), value) {
+            if let Err(e) = r.visit(&TypeTag::Struct(Box::new(tag)), key, value) {
                 failure = Some(e);
                 return false;
             }
@@ -92,10 +99,10 @@ pub fn resolve(
     if let Some(e) = failure {
         return Err(e);
     }
-    state.scan_keys(&[KeyKind::Group as u8], None, &mut |_, value| {
+    state.scan_keys(&[KeyKind::Group as u8], None, &mut |key, value| {
         if let Ok(members) = decode_group(value, width) {
             for m in members {
-                if let Err(e) = r.visit(&TypeTag::Struct(Box::new(m.tag)), m.bytes) {
+                if let Err(e) = r.visit(&TypeTag::Struct(Box::new(m.tag)), key, m.bytes) {
                     failure = Some(e);
                     return false;
                 }
@@ -109,8 +116,8 @@ pub fn resolve(
     // The values of the tables found, as long as they hold more tables.
     while let Some(handle) = r.queue.pop() {
         let Some(types) = r.out.types.get(&handle).cloned() else { continue };
-        state.scan_keys(&table_prefix(&handle), None, &mut |_, value| {
-            if let Err(e) = r.visit(&types.value, value) {
+        state.scan_keys(&table_prefix(&handle), None, &mut |key, value| {
+            if let Err(e) = r.visit(&types.value, key, value) {
                 failure = Some(e);
                 return false;
             }
@@ -156,11 +163,13 @@ struct Resolver<'i, 'a> {
     out: Resolution,
     /// Tables found whose values can hold tables, not read yet.
     queue: Vec<AccountAddress>,
+    /// The memory one value may take built.
+    value_budget: usize,
 }
 
 impl Resolver<'_, '_> {
-    /// Finds the tables a value of type `ty` holds.
-    fn visit(&mut self, ty: &TypeTag, value: &[u8]) -> Result<(), RehearsalError> {
+    /// Finds the tables a value of type `ty` (at state key `key`) holds.
+    fn visit(&mut self, ty: &TypeTag, key: &[u8], value: &[u8]) -> Result<(), RehearsalError> {
         // A type the release cannot resolve holds no table we can find (the pass reports it).
         let Ok(Some(holds)) = self.finder.holds(ty) else { return Ok(()) };
         let layout = match self.layouts.get(ty) {
@@ -172,8 +181,21 @@ impl Resolver<'_, '_> {
             }
         };
         let Some(layout) = layout else { return Ok(()) };
-        // A value that does not decode is the pass's to report.
-        let Ok(decoded) = decode(value, &layout) else { return Ok(()) };
+        // A value that does not decode is the pass's to report; one too large to build is this
+        // resolution's (the tables it holds are not found from it).
+        let decoded = match decode_within(value, &layout, self.value_budget) {
+            Ok(v) => v,
+            Err(e) => {
+                if matches!(e.kind, DecodeErrorKind::OverBudget { .. }) {
+                    let at = migrations::state_key::describe(key, self.width);
+                    // A resource's key names its type; a member's or an item's does not.
+                    let named =
+                        if key.first() == Some(&(KeyKind::Resource as u8)) { at } else { format!("{ty} in {at}") };
+                    self.out.over_budget.push(named);
+                }
+                return Ok(());
+            }
+        };
         let mut found = Vec::new();
         tables_in(&decoded, &holds, &mut found);
         for (handle, types) in found {

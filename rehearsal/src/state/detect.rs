@@ -33,6 +33,29 @@ pub struct OpenOptions {
     pub aptos: AptosOptions,
 }
 
+/// Whether a JSON object has a field, its value skipped (never built: a first line is the
+/// state's, and may be 64 MiB of nested arrays).
+#[derive(Debug, Default)]
+struct Present(bool);
+
+impl<'de> serde::Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Present, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Present(true))
+    }
+}
+
+/// The fields of a first line that tell a backup manifest (Aptos-based with an `epoch`) from a
+/// line of JSON Lines; every other field skipped.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ManifestFields {
+    #[serde(default)]
+    epoch: Present,
+    #[serde(default)]
+    root_hash: Present,
+    #[serde(default)]
+    chunks: Present,
+}
+
 /// The format of `path`, from its content.
 pub fn format_of(path: &Path) -> Result<Format, StateError> {
     let meta = std::fs::metadata(path).map_err(|source| StateError::Io { path: path.to_path_buf(), source })?;
@@ -61,11 +84,11 @@ pub fn format_of(path: &Path) -> Result<Format, StateError> {
     }
     let line = first.strip_prefix(&super::lines::BOM).unwrap_or(&first).trim_ascii();
     if line.starts_with(b"{") {
-        let json = serde_json::from_slice::<serde_json::Value>(line).ok();
-        if json.as_ref().is_some_and(aptos::manifest::Manifest::is_aptos) {
+        let fields = serde_json::from_slice::<ManifestFields>(line).unwrap_or_default();
+        if fields.epoch.0 && fields.root_hash.0 && fields.chunks.0 {
             return Ok(Format::AptosBackup);
         }
-        let manifest = json.is_some_and(|v| v.get("root_hash").is_some() && v.get("chunks").is_some());
+        let manifest = fields.root_hash.0 && fields.chunks.0;
         return Ok(if manifest { Format::DiemBackup } else { Format::Jsonl });
     }
     if aptos::layout::looks_like_aptos(path) {

@@ -30,7 +30,7 @@
 //! [`MAX_TABLE_KEY`]) is skipped and reported with its line number; the rest is read.
 
 pub use super::lines::{decode_hex, encode_hex, GZIP_MAGIC};
-use super::lines::{next_line, open_lines, shown, BOM};
+use super::lines::{next_line, open_lines, shown, shown_bytes, BOM};
 use super::tables::{BadTypes, StatedTables, TypesReader};
 use super::{
     At, Context, Entry, EntrySink, ModuleBytes, ModuleSink, Origin, Problem, ProblemKind, Problems, Resource,
@@ -82,8 +82,94 @@ struct Line<'a> {
     value_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     group: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "bounded_members")]
     members: Option<Vec<Member<'a>>>,
+}
+
+/// A group line's members, refused past [`MAX_GROUP_MEMBERS`] while they are read (a line of
+/// 64 MiB holds three million members, each taking twice its text in memory).
+fn bounded_members<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Member<'a>>>, D::Error> {
+    struct Members<'a>(std::marker::PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> serde::de::Visitor<'de> for Members<'a> {
+        type Value = Vec<Member<'a>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_GROUP_MEMBERS} members")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(m) = seq.next_element::<Member<'a>>()? {
+                if out.len() as u64 >= MAX_GROUP_MEMBERS {
+                    return Err(serde::de::Error::custom(format!("more than {MAX_GROUP_MEMBERS} members")));
+                }
+                out.push(m);
+            }
+            Ok(out)
+        }
+    }
+    struct Optional<'a>(std::marker::PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> serde::de::Visitor<'de> for Optional<'a> {
+        type Value = Option<Vec<Member<'a>>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_GROUP_MEMBERS} members, or null")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(Members(std::marker::PhantomData)).map(Some)
+        }
+    }
+    d.deserialize_option(Optional(std::marker::PhantomData))
+}
+
+/// What a line that is no line of the format is, told without building it: a line's bytes are
+/// the state's, and a 64 MiB array of numbers would take a gigabyte as a JSON value.
+enum Shape {
+    Object,
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct Kind;
+        impl<'de> Visitor<'de> for Kind {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::Other("boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape::Other("number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape::Other("number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape::Other("number"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape::Other("string"))
+            }
+            fn visit_unit<E>(self) -> Result<Shape, E> {
+                Ok(Shape::Other("null"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Shape::Other("array"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Shape::Object)
+            }
+        }
+        d.deserialize_any(Kind)
+    }
 }
 
 /// One member of a group line.
@@ -129,12 +215,12 @@ const NO_KIND: &str = "an object of no kind: a resource {\"address\",\"type\",\"
 fn parse_line(line: &[u8]) -> Result<Parsed<'_>, (ProblemKind, String)> {
     match serde_json::from_slice::<Line<'_>>(line) {
         Ok(fields) => kind_of_line(fields).map_err(|message| (ProblemKind::BadLine, message)),
-        Err(e) => match serde_json::from_slice::<serde_json::Value>(line) {
-            Ok(serde_json::Value::Object(_)) => Err((
+        Err(e) => match serde_json::from_slice::<Shape>(line) {
+            Ok(Shape::Object) => Err((
                 ProblemKind::BadLine,
                 format!("a field is not what a line holds (strings; `members` a list of {{\"type\",\"bytes\"}}): {e}"),
             )),
-            Ok(other) => Err((ProblemKind::NotAnObject, format!("a JSON {} is not an object", kind_of(&other)))),
+            Ok(Shape::Other(kind)) => Err((ProblemKind::NotAnObject, format!("a JSON {kind} is not an object"))),
             Err(e) => Err((ProblemKind::NotAnObject, format!("not JSON: {e}"))),
         },
     }
@@ -200,17 +286,6 @@ fn kind_of_line(l: Line<'_>) -> Result<Parsed<'_>, String> {
     })
 }
 
-fn kind_of(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "boolean",
-        serde_json::Value::Number(_) => "number",
-        serde_json::Value::String(_) => "string",
-        serde_json::Value::Array(_) => "array",
-        serde_json::Value::Object(_) => "object",
-    }
-}
-
 impl JsonlSource {
     /// Opens `path` (checking that it can be read).
     pub fn open(path: &Path) -> Result<JsonlSource, StateError> {
@@ -256,7 +331,7 @@ impl JsonlSource {
                         kind,
                         origin: origin.to_string(),
                         key: None,
-                        message: format!("{message}: {}", shown(&String::from_utf8_lossy(line))),
+                        message: format!("{message}: {}", shown_bytes(line)),
                     },
                     1,
                 ),
@@ -587,7 +662,7 @@ mod tests {
         let mut source = JsonlSource::open(&path).unwrap();
         let mut problems = Problems::default();
         let mut entries = Vec::new();
-        let context = Context { width: W, modules: &[] };
+        let context = Context { width: W, modules: &[], value_budget: 16 << 20 };
         source
             .entries(
                 &context,
@@ -868,6 +943,43 @@ mod tests {
             ("[1]", NotAnObject, "a JSON array is not an object"),
             ("nope", NotAnObject, "not JSON"),
         ]);
+    }
+
+    /// A line that is no object, or an object whose fields are not a line's, was parsed again as
+    /// a JSON value to say what it was: a 64 MiB array of numbers took a gigabyte. Its kind is
+    /// told without building it, and a group's members are refused past their bound as they are
+    /// read.
+    #[test]
+    fn lines_that_are_not_lines_are_told_without_being_built() {
+        let huge_array = format!("[{}0]", "0,".repeat(1 << 20));
+        let many_members = format!(
+            r#"{{"address":"0x5","group":"0x1::object::ObjectGroup","members":[{}{{"type":"0x1::a::B","bytes":""}}]}}"#,
+            r#"{"type":"0x1::a::B","bytes":""},"#.repeat(MAX_GROUP_MEMBERS as usize)
+        );
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        let cases = [
+            (huge_array.as_str(), ProblemKind::NotAnObject, "a JSON array is not an object"),
+            ("\"text\"", ProblemKind::NotAnObject, "a JSON string is not an object"),
+            ("null", ProblemKind::NotAnObject, "a JSON null is not an object"),
+            ("-1.5", ProblemKind::NotAnObject, "a JSON number is not an object"),
+            ("true", ProblemKind::NotAnObject, "a JSON boolean is not an object"),
+            (many_members.as_str(), ProblemKind::BadLine, "more than 65536 members"),
+            (deep.as_str(), ProblemKind::BadLine, "an object of no kind"),
+            (
+                r#"{"address":"0x5","group":"0x1::object::ObjectGroup","members":null}"#,
+                ProblemKind::BadLine,
+                "a resource group line needs `members`",
+            ),
+        ];
+        let text: String = cases.iter().map(|(line, _, _)| format!("{line}\n")).collect();
+        let (entries, problems, _) = read(&text);
+        assert!(entries.is_empty());
+        for (i, (_, kind, needle)) in cases.iter().enumerate() {
+            let p = problems.examples.iter().find(|p| line_of(p) == i as u64 + 1).unwrap();
+            assert_eq!(p.kind, *kind, "line {}: {p:?}", i + 1);
+            assert!(p.message.contains(needle), "line {}: {needle:?} not in {:?}", i + 1, p.message);
+            assert!(p.message.len() < 600, "line {}: {} bytes", i + 1, p.message.len());
+        }
     }
 
     #[test]

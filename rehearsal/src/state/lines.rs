@@ -103,3 +103,14 @@ pub(crate) fn shown(s: &str) -> String {
     }
     out
 }
+
+/// [`shown`] of bytes that may not be UTF-8: only their start is converted (a line may be 64 MiB).
+pub(crate) fn shown_bytes(b: &[u8]) -> String {
+    // 80 characters take at most 320 bytes; one more makes `shown` say there is more.
+    let start = b.get(..b.len().min(321)).unwrap_or(b);
+    let mut out = shown(&String::from_utf8_lossy(start));
+    if start.len() < b.len() && !out.ends_with('…') {
+        out.push('…');
+    }
+    out
+}

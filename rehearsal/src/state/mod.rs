@@ -96,11 +96,16 @@ pub struct ModuleBytes<'a> {
 
 /// What the source needs of the release the state was written with: its address width (keys
 /// of JSON Lines are read with it) and its modules (a Libra-era backup's resource keys are
-/// hashes of struct tags, resolved by hashing the tags these modules can form).
+/// hashes of struct tags, resolved by hashing the tags these modules can form); and how much
+/// memory one value may take when a source builds it whole.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub width: AddressLength,
     pub modules: &'a [&'a Module],
+    /// Bytes of memory one decoded value may take (a Diem backup decodes an unnamed account's
+    /// resources for the addresses they mention): the state declares each value's length, so
+    /// a value past this is counted ([`ProblemKind::ValueBudget`]), never built.
+    pub value_budget: usize,
 }
 
 /// The chain's own state root, where the format has one, and whether it was recomputed equal.

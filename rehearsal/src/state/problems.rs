@@ -70,6 +70,11 @@ pub enum ProblemKind {
     UnresolvedTable,
     /// A table stated or found with two different sets of types.
     TableConflict,
+    /// A value that would take more memory built than one value is given, where a reader
+    /// builds one to learn something of it (the addresses an unnamed account's resources
+    /// mention, the tables a value holds): not built, so what it would have told is not known
+    /// (an account left unnamed, a table left unresolved, each counted as such).
+    ValueBudget,
 }
 
 impl ProblemKind {
@@ -77,7 +82,11 @@ impl ProblemKind {
     pub fn skips(self) -> bool {
         !matches!(
             self,
-            ProblemKind::NonCanonical | ProblemKind::BadModule | ProblemKind::Duplicate | ProblemKind::ScanBudget
+            ProblemKind::NonCanonical
+                | ProblemKind::BadModule
+                | ProblemKind::Duplicate
+                | ProblemKind::ScanBudget
+                | ProblemKind::ValueBudget
         )
     }
 }

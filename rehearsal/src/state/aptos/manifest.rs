@@ -138,14 +138,9 @@ impl Manifest {
         self.chunks.last().map_or(0, |c| c.last_idx.saturating_add(1))
     }
 
-    /// Whether a JSON value is an Aptos-based manifest rather than a Diem-era one (it has an
-    /// `epoch` beside `root_hash` and `chunks`).
-    pub fn is_aptos(json: &serde_json::Value) -> bool {
-        json.get("epoch").is_some() && json.get("root_hash").is_some() && json.get("chunks").is_some()
-    }
-
-    /// [`Manifest::is_aptos`] for a file's bytes, read as [`Manifest::parse`] reads them (the
-    /// contents of fields it does not know are skipped, not checked).
+    /// Whether a file's bytes are an Aptos-based manifest rather than a Diem-era one (it has an
+    /// `epoch` beside `root_hash` and `chunks`), read as [`Manifest::parse`] reads them (the
+    /// contents of fields it does not know are skipped, not checked, nor built).
     pub fn is_aptos_bytes(bytes: &[u8]) -> bool {
         #[derive(Deserialize)]
         struct Probe {

@@ -30,7 +30,8 @@ use blob::{parse_blob, parse_record, Record};
 use chunk::ChunkReader;
 use hash::{hex, Hash, Hashes, Prefix};
 use manifest::Manifest;
-use migrations::{decode, Layout, ReleaseIndex, StructTag};
+use migrations::value::{decode_within, DecodeErrorKind};
+use migrations::{Layout, ReleaseIndex, StructTag};
 use paths::{AccessPath, PathEncoding, WIDTH};
 use resolve::{AddressBook, ScanBudget, TagTable};
 use std::collections::HashMap;
@@ -295,6 +296,18 @@ struct Resolver<'a> {
     book: AddressBook,
     /// The raw address scan's budget for the whole run ([`resolve::SCAN_BUDGET`]).
     scan: ScanBudget,
+    /// The memory one resource may take decoded ([`Context::value_budget`]).
+    value_budget: usize,
+    /// Resources not decoded for being over that budget, in the current pass, and where the
+    /// first was.
+    over_budget: OverBudget,
+}
+
+/// Resources a pass did not decode for their size.
+#[derive(Debug, Default)]
+struct OverBudget {
+    resources: u64,
+    first: Option<String>,
 }
 
 impl Resolver<'_> {
@@ -360,34 +373,61 @@ impl Resolver<'_> {
         }
     }
 
-    /// The decoded value of a resource, if its layout is known and it decodes.
-    fn decode(&mut self, tag: &StructTag, bytes: &[u8]) -> Option<migrations::Value> {
+    /// The decoded value of a resource, if its layout is known and it decodes within the
+    /// budget (a resource over it is counted, at `at`).
+    fn decode(&mut self, tag: &StructTag, bytes: &[u8], at: &Origin) -> Option<migrations::Value> {
         if self.layouts.len() > LAYOUT_CACHE {
             self.layouts.clear();
         }
         let index = &self.index;
         let layout = self.layouts.entry(tag.clone()).or_insert_with(|| index.layout_of_struct_tag(tag).ok());
-        layout.as_ref().and_then(|l| decode(bytes, l).ok())
+        match decode_within(bytes, layout.as_ref()?, self.value_budget) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                if matches!(e.kind, DecodeErrorKind::OverBudget { .. }) {
+                    self.over_budget.resources += 1;
+                    self.over_budget.first.get_or_insert_with(|| format!("{at}: {tag}"));
+                }
+                None
+            }
+        }
     }
 
-    /// Every address the resources mention.
-    fn mentioned(&mut self, resources: &[(StructTag, &[u8])]) -> Vec<[u8; 16]> {
+    /// Every address the resources (of the record at `at`) mention.
+    fn mentioned(&mut self, resources: &[(StructTag, &[u8])], at: &Origin) -> Vec<[u8; 16]> {
         let mut out = Vec::new();
         for (tag, bytes) in resources {
             resolve::addresses_in_tag(tag, &mut out);
-            if let Some(v) = self.decode(tag, bytes) {
+            if let Some(v) = self.decode(tag, bytes, at) {
                 resolve::addresses_in(&v, &mut out);
             }
         }
         out
     }
 
-    /// The record's address: well known, mentioned by its resources, or found in their bytes.
-    fn account(&mut self, record: &Record<'_>, resources: &[(StructTag, &[u8])]) -> Option<[u8; 16]> {
+    /// The problem of the resources a pass did not decode for their size, if any (and the
+    /// count starts again).
+    fn over_budget_problem(&mut self, path: &Path) -> Option<Problem> {
+        let over = std::mem::take(&mut self.over_budget);
+        let first = over.first?;
+        Some(Problem {
+            kind: ProblemKind::ValueBudget,
+            origin: path.display().to_string(),
+            key: None,
+            message: format!(
+                "{} resources would take more than the {} bytes of memory one value is given if decoded (the first: {first}): not decoded, the addresses they mention not looked for (--cache-mb)",
+                over.resources, self.value_budget
+            ),
+        })
+    }
+
+    /// The record's address (at `at`): well known, mentioned by its resources, or found in
+    /// their bytes.
+    fn account(&mut self, record: &Record<'_>, resources: &[(StructTag, &[u8])], at: &Origin) -> Option<[u8; 16]> {
         if let Some(a) = self.book.get(&record.key) {
             return Some(a);
         }
-        let mut candidates = self.mentioned(resources);
+        let mut candidates = self.mentioned(resources, at);
         if let Some(a) = resolve::find(&self.hashes, &record.key, &mut candidates) {
             return Some(a);
         }
@@ -465,6 +505,8 @@ impl StateSource for DiemSource {
             layouts: HashMap::new(),
             book: AddressBook::new(&Hashes::new(prefix)),
             scan: ScanBudget::new(self.options.scan_budget),
+            value_budget: context.value_budget,
+            over_budget: OverBudget::default(),
         };
         // Unresolved accounts: key -> resources held.
         let mut pending: HashMap<Hash, u64> = HashMap::new();
@@ -472,7 +514,7 @@ impl StateSource for DiemSource {
         self.each_record(&mut |path, at, record| {
             let o = origin(path, at);
             let resources = r.resources(&record, &o, Some(problems))?;
-            match r.account(&record, &resources) {
+            match r.account(&record, &resources, &o) {
                 Some(a) => {
                     let account = paths::account(&a);
                     for (tag, bytes) in &resources {
@@ -504,13 +546,19 @@ impl StateSource for DiemSource {
             );
         }
         if pending.is_empty() {
+            if let Some(p) = r.over_budget_problem(&self.manifest.path) {
+                problems.add(p, 0);
+            }
             return Ok(());
         }
+        // The next pass decodes every resource again (those counted so far among them).
+        r.over_budget = OverBudget::default();
         // Every address the whole state mentions, for the accounts still unknown.
         let mut resolved: HashMap<Hash, [u8; 16]> = HashMap::new();
         self.each_record(&mut |path, at, record| {
-            let resources = r.resources(&record, &origin(path, at), None)?;
-            for a in r.mentioned(&resources) {
+            let o = origin(path, at);
+            let resources = r.resources(&record, &o, None)?;
+            for a in r.mentioned(&resources, &o) {
                 let key = r.hashes.account(&a);
                 if pending.contains_key(&key) {
                     resolved.insert(key, a);
@@ -518,6 +566,9 @@ impl StateSource for DiemSource {
             }
             Ok(())
         })?;
+        if let Some(p) = r.over_budget_problem(&self.manifest.path) {
+            problems.add(p, 0);
+        }
         if !resolved.is_empty() {
             self.each_record(&mut |path, at, record| {
                 if let Some(a) = resolved.get(&record.key) {
