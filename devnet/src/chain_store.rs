@@ -60,7 +60,7 @@ impl Default for Cache {
 }
 
 /// The store's node value that holds the journal of a runbook under way (see
-/// [`crate::runbook::Journal`]).
+/// [`crate::journal::Journal`]).
 pub const JOURNAL_KEY: &str = "upgrade";
 
 /// A store that also keeps the chain's height and the node's own values (its manifest, the

@@ -26,6 +26,7 @@ pub mod coin;
 pub mod data_dir;
 pub mod drill;
 pub mod error;
+pub mod journal;
 pub mod limits;
 pub mod manifest;
 pub mod node;

@@ -26,14 +26,14 @@ use binary_format::Module;
 use devchain::release_modules;
 use migrations::StateKey;
 use redb_store::{RedbStore, DB_FILE};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use upgrade_spec::registry::ReleaseName;
 use vm_hooks::state_root;
 
-pub use crate::chain_store::JOURNAL_KEY;
 pub use crate::data_dir::BACKUP_DIR;
+pub use crate::journal::{Journal, Phase, JOURNAL_KEY};
 /// The store's node value that names a backup being taken, until the journal names it.
 pub const BACKUP_PENDING_KEY: &str = "backup-pending";
 /// Blocks the migrate step may take before it gives up.
@@ -75,55 +75,6 @@ pub trait Progress {
     fn migrating(&mut self, _pending: u64) {}
     fn block(&mut self, _outcome: &BlockOutcome) {}
     fn done_migrating(&mut self) {}
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Phase {
-    Migrate,
-    Rollback,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Migrate => "migrate",
-            Phase::Rollback => "rollback",
-        }
-    }
-}
-
-/// Where a runbook is, from its backup on: enough to take it up again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Journal {
-    pub from: u32,
-    pub to: u32,
-    pub phase: Phase,
-    /// The backup, relative to the data directory.
-    pub backup: PathBuf,
-    pub backup_height: u64,
-    pub backup_root: String,
-    pub backup_resources: u64,
-    /// The census of the backed-up state.
-    pub before: Census,
-}
-
-impl Journal {
-    /// The journal of the chain in `store`, if a runbook is under way.
-    pub fn load(store: &dyn ChainStore) -> Result<Option<Journal>, DevnetError> {
-        store.node_value(JOURNAL_KEY)?.map(|bytes| Journal::decode(&bytes)).transpose()
-    }
-
-    /// A journal in its stored form.
-    pub fn decode(bytes: &[u8]) -> Result<Journal, DevnetError> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| DevnetError::bad_input(format!("the upgrade journal in the store is corrupt: {e}")))
-    }
-
-    fn save(&self, store: &mut dyn ChainStore) -> Result<(), DevnetError> {
-        let bytes = serde_json::to_vec(self).map_err(|e| DevnetError::failed(e.to_string()))?;
-        Ok(store.set_node_value(JOURNAL_KEY, Some(&bytes))?)
-    }
 }
 
 /// Removes the backup a runbook was taking when it was killed (named in the store, not yet in

@@ -125,7 +125,7 @@ pub fn published(dir: &Path) -> Result<Option<Published>, DevnetError> {
     // write the data directory can forge.
     stored.manifest.validate(&file)?;
     if let Some(journal) = &stored.journal {
-        crate::runbook::Journal::decode(journal.as_bytes())?;
+        crate::journal::Journal::decode(journal.as_bytes())?;
     }
     let hex = stored.status.as_bytes();
     if !hex.len().is_multiple_of(2) {

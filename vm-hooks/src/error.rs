@@ -15,6 +15,7 @@
 //! these: it is recorded in the status and quarantined, identically on every node, and the
 //! block goes on.
 
+use crate::config::Budget;
 use crate::schedule::ScheduleError;
 use crate::status::StatusError;
 use migrations::store::StoreError;
@@ -89,7 +90,7 @@ pub enum HookError {
     /// A governance write was refused ([`Fault::Chain`]: the transaction that asked aborts, on
     /// every node alike).
     #[error("governance: {0}")]
-    Refused(#[from] crate::governance::GovernanceError),
+    Refused(#[from] GovernanceError),
     /// A key of another address width than the chain's (a caller's bug).
     #[error(transparent)]
     Key(#[from] migrations::KeyError),
@@ -104,4 +105,37 @@ impl HookError {
             HookError::Schedule(_) | HookError::Consensus(_) | HookError::Key(_) => Fault::Node,
         }
     }
+}
+
+/// Why a governance write was refused. The status is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GovernanceError {
+    /// The release is already scheduled (use [`Hook::schedule_at`](crate::Hook::schedule_at) to move it).
+    #[error("release #{0} is already scheduled on chain")]
+    AlreadyScheduled(u64),
+    /// The release is not scheduled on chain.
+    #[error("release #{0} is not scheduled on chain")]
+    NotScheduled(u64),
+    /// The release has activated: its height and place in the schedule are history.
+    #[error("release #{number} activated at block {at}: it can no longer be moved or removed")]
+    Active {
+        /// The release's number.
+        number: u64,
+        /// The block that activated it.
+        at: u64,
+    },
+    /// Removing it would leave a later release scheduled without it.
+    #[error("release #{number} cannot be unscheduled while release #{later} is scheduled after it")]
+    LaterScheduled {
+        /// The release asked for.
+        number: u64,
+        /// The later release still scheduled.
+        later: u64,
+    },
+    /// A budget that lets no work happen (the migration would never finish).
+    #[error("a budget of {0} lets a block do no work")]
+    EmptyBudget(Budget),
+    /// Every migration of the release has finished: a budget for it changes nothing.
+    #[error("release #{0} has finished its migrations")]
+    Finished(u64),
 }

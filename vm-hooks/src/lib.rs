@@ -137,8 +137,8 @@ pub use upgrade_spec;
 
 pub use config::{Budget, ChainConfig, ConfigError};
 pub use consensus::Divergence;
+pub use error::GovernanceError;
 pub use error::{ConsensusError, Fault, HookError};
-pub use governance::GovernanceError;
 pub use hook::{reserved_status_key, BlockReport, Hook, PlannedMigration};
 pub use policy::{AllowAll, Decision, HaltedMigration, Policy};
 pub use read::AccessError;

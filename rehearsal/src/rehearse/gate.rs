@@ -3,7 +3,6 @@
 //! with the migration that carries it (or why none does), and the catalogue of the declared
 //! migrations, built from the same plan.
 
-use super::pass::{Carried, NeedInfo};
 use binary_format::{AddressLength, Module, ModuleId};
 use compat_checker::chain::{ChainChoice, ProfileError, ReleaseView};
 use compat_checker::{check_views, ChainOptions, CheckOptions};
@@ -110,4 +109,26 @@ pub fn run(
         catalogue,
         catalogue_problems,
     })
+}
+
+/// A stored struct (module, name) the upgrade must migrate, as the gate decides it and the pass counts it.
+#[derive(Debug, Clone)]
+pub struct NeedInfo {
+    /// `0x1::Coin::Balance -> 0x3::Coin::Balance`.
+    pub change: String,
+    /// The migration that carries it, when one is declared and usable: its id, whether it is in
+    /// place, and which accounts its scope covers.
+    pub migration: Option<Carried>,
+    /// Why none carries it, when none does.
+    pub why_not: Option<String>,
+}
+
+/// How a declared migration carries a struct.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    pub id: String,
+    pub in_place: bool,
+    /// The scope's accounts: system only, users only, or both.
+    pub system: bool,
+    pub users: bool,
 }

@@ -17,6 +17,7 @@
 //! file per thread, the layouts and bounded lists of examples; the state itself stays on disk.
 
 pub mod accounts;
+pub mod findings;
 pub mod gate;
 pub mod instances;
 pub mod layouts;

@@ -8,10 +8,11 @@
 //! keeps the first ones in key order: the report is the same whatever the number of ranges.
 
 use super::accounts::Accounts;
+use super::findings::{Example, Halt, Removed};
+use super::gate::{Carried, NeedInfo};
 use super::instances::{Instances, Outcome};
 use super::layouts::{Known, Layouts};
 use super::overlay::{Overlay, Writes};
-use super::report::{Example, Halt, Removed};
 use super::Bounded;
 use crate::error::RehearsalError;
 use binary_format::{AddressLength, Module, ModuleId};
@@ -25,28 +26,6 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use vm_hooks::{ends_page, Pages, RootHasher};
-
-/// A stored struct (module, name) the upgrade must migrate, as the pass needs it.
-#[derive(Debug, Clone)]
-pub struct NeedInfo {
-    /// `0x1::Coin::Balance -> 0x3::Coin::Balance`.
-    pub change: String,
-    /// The migration that carries it, when one is declared and usable: its id, whether it is in
-    /// place, and which accounts its scope covers.
-    pub migration: Option<Carried>,
-    /// Why none carries it, when none does.
-    pub why_not: Option<String>,
-}
-
-/// How a declared migration carries a struct.
-#[derive(Debug, Clone)]
-pub struct Carried {
-    pub id: String,
-    pub in_place: bool,
-    /// The scope's accounts: system only, users only, or both.
-    pub system: bool,
-    pub users: bool,
-}
 
 /// What the pass is given.
 #[allow(missing_debug_implementations)]
