@@ -696,3 +696,53 @@ fn a_table_types_file_that_does_not_read_is_bad_input_naming_its_line() {
         assert!(err.contains(needle) && err.contains(&path.display().to_string()), "{err}");
     }
 }
+
+#[test]
+fn a_killed_rehearsals_scratch_directory_is_removed_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let state = dir.path().join("state.snapshot");
+    snapshot_of(&genesis(50_000, 0), &state);
+    let args = |format: &str| -> Vec<String> {
+        let mut a: Vec<String> = ["rehearse", "--state"].map(String::from).to_vec();
+        a.push(state.display().to_string());
+        a.extend(["--to".into(), release(2).display().to_string(), "--from".into(), release(1).display().to_string()]);
+        a.extend(
+            ["--registry", "stdlib/registry.toml", "--migrations", "stdlib/migrations.toml", "--format", format]
+                .map(String::from),
+        );
+        a
+    };
+    let scratch = || -> Vec<PathBuf> { std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().path()).collect() };
+
+    // A run killed (as by the OOM killer or a CI timeout) once its scratch directory exists.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_compat-checker"))
+        .args(args("json"))
+        .env("TMPDIR", &tmp)
+        .current_dir(repo())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while scratch().is_empty() && start.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = scratch();
+    assert_eq!(left.len(), 1, "the killed run's scratch directory is left behind: {left:?}");
+
+    // The next run removes it, says so, and leaves nothing of its own.
+    let out = Command::new(env!("CARGO_BIN_EXE_compat-checker"))
+        .args(args("json"))
+        .env("TMPDIR", &tmp)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["run"]["leftovers_removed"], 1);
+    assert!(scratch().is_empty(), "{:?}", scratch());
+}

@@ -29,6 +29,7 @@ pub mod pass;
 pub mod progress;
 pub mod releases;
 pub mod report;
+pub mod scratch;
 pub mod sorted;
 pub mod tables;
 
@@ -45,6 +46,7 @@ use migrations::{AccountAddress, TypeTag};
 use overlay::Overlay;
 use pass::{Partial, PassInput};
 use report::Phase;
+use scratch::Scratch;
 use serde::Serialize;
 use snapshot::Snapshot;
 use std::collections::{BTreeMap, BTreeSet};
@@ -236,11 +238,13 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     let new_modules: Vec<&Module> = new.modules.iter().map(|m| &m.module).collect();
     let to_name = options.to.display().to_string();
     let label = releases::label(&options.to)?;
-    let scratch = match &options.out {
-        Some(dir) => tempfile::Builder::new().prefix(".rehearsal-").tempdir_in(dir),
-        None => tempfile::Builder::new().prefix("rehearsal-").tempdir(),
-    }
-    .map_err(|source| RehearsalError::Io { path: options.out.clone().unwrap_or_default(), source })?;
+    // In `--out`'s folder (the migrated state is moved into place from there), or the temp dir.
+    let (place, prefix) = match &options.out {
+        Some(dir) => (dir.clone(), ".rehearsal-"),
+        None => (std::env::temp_dir(), "rehearsal-"),
+    };
+    let (scratch, leftovers_removed) =
+        Scratch::new(&place, prefix).map_err(|source| RehearsalError::Io { path: place.clone(), source })?;
 
     // The source, in canonical key order.
     let mut problems = Problems::default();
@@ -511,6 +515,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         out: out_path,
         blocks: results.iter().map(|r| r.blocks).sum(),
         threads: ranges.len(),
+        leftovers_removed,
         phases: phases.list,
         tables: report::TablesReport {
             known: resolution.types.len() as u64,

@@ -77,6 +77,8 @@ pub struct RunReport {
     /// Blocks the hook's loop ran, summed over the threads' key ranges.
     pub blocks: u64,
     pub phases: Vec<Phase>,
+    /// Scratch directories of killed rehearsals found in this run's place and removed.
+    pub leftovers_removed: usize,
 }
 
 /// The state's tables and resource groups, as the rehearsal saw them.
@@ -384,6 +386,9 @@ impl Report {
         }
         let _ = writeln!(t, "phases:");
         let _ = writeln!(t, "  ({} threads)", self.run.threads);
+        if self.run.leftovers_removed > 0 {
+            let _ = writeln!(t, "  (removed {} scratch directories of killed rehearsals)", self.run.leftovers_removed);
+        }
         for p in &self.run.phases {
             let _ = writeln!(
                 t,
@@ -449,6 +454,7 @@ pub struct Parts<'a> {
     pub blocks: u64,
     pub threads: usize,
     pub phases: Vec<Phase>,
+    pub leftovers_removed: usize,
     pub tables: TablesReport,
 }
 
@@ -628,7 +634,12 @@ pub fn build(p: Parts<'_>) -> Report {
         root_after: p.root_after.to_string(),
         chain_root_after: None,
         out: p.out,
-        run: RunReport { threads: p.threads, blocks: p.blocks, phases: p.phases },
+        run: RunReport {
+            threads: p.threads,
+            blocks: p.blocks,
+            phases: p.phases,
+            leftovers_removed: p.leftovers_removed,
+        },
         verdict,
         reasons,
         complete,
