@@ -111,6 +111,7 @@ pub mod store;
 pub mod tables;
 pub mod u256;
 pub mod value;
+pub mod write_log;
 
 pub use key::{AccountAddress, KeyError, StructTag, TypeTag};
 pub use layout::{EnumLayout, FieldLayout, Layout, LayoutError, ReleaseIndex, StructLayout, VariantLayout};

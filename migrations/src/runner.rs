@@ -38,6 +38,7 @@ use crate::key::{AccountAddress, StructTag};
 use crate::signer::{PrivilegedSigner, Scope, SignerError, SystemAccounts, Target};
 use crate::state_key::{self, prefix_end, table_prefix, tag_prefix, KeyKind, StateKey};
 use crate::store::{Store, StoreError, WriteBatch};
+use crate::write_log::WriteLog;
 use binary_format::AddressLength;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -664,6 +665,8 @@ impl Runner {
             return Ok(chunk);
         }
         let mut cache = Instances::default();
+        // Each value's writes, gathered and sorted into `batch` once at the end.
+        let mut log = WriteLog::new();
         for (prefix, place) in self.places() {
             // A place wholly before the cursor is done.
             if let (Some(a), Some(end)) = (after, prefix_end(&prefix)) {
@@ -690,7 +693,7 @@ impl Runner {
                             stopped = true;
                             return false;
                         }
-                        batch.extend(one);
+                        log.add(one);
                         (visit, cost)
                     }
                     Place::Groups => {
@@ -710,7 +713,7 @@ impl Runner {
                             stopped = true;
                             return false;
                         }
-                        batch.extend(one);
+                        log.add(one);
                         (visit, cost)
                     }
                     Place::Table(table) => {
@@ -725,7 +728,7 @@ impl Runner {
                             stopped = true;
                             return false;
                         }
-                        batch.extend(one);
+                        log.add(one);
                         (visit, cost)
                     }
                 };
@@ -759,6 +762,7 @@ impl Runner {
                 break;
             }
         }
+        batch.extend(log.into_batch());
         Ok(chunk)
     }
 

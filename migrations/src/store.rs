@@ -182,11 +182,32 @@ impl WriteBatch {
     }
 
     /// Adds every write of `other` after this batch's (its writes win).
-    pub fn extend(&mut self, other: WriteBatch) {
+    pub fn extend(&mut self, mut other: WriteBatch) {
         if self.mixed.is_none() {
             self.mixed = other.mixed;
         }
-        self.writes.extend(other.writes);
+        if self.writes.is_empty() {
+            self.writes = other.writes;
+        } else if other.writes.len() >= self.writes.len() / 8 {
+            // Merged in one pass over both (later writes win), not key by key from the root.
+            self.writes.append(&mut other.writes);
+        } else {
+            self.writes.extend(other.writes);
+        }
+    }
+
+    /// The writes by key and the first mixed-width write, moved out.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_parts(self) -> (BTreeMap<Vec<u8>, Write>, Option<(AccountAddress, Box<StructTag>)>) {
+        (self.writes, self.mixed)
+    }
+
+    /// A batch of `writes` by key with its first mixed-width write.
+    pub(crate) fn from_parts(
+        writes: BTreeMap<Vec<u8>, Write>,
+        mixed: Option<(AccountAddress, Box<StructTag>)>,
+    ) -> WriteBatch {
+        WriteBatch { writes, mixed }
     }
 
     /// The writes, consumed, in key order.

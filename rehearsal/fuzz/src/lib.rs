@@ -285,6 +285,50 @@ pub fn check_chunk(data: &[u8]) -> Option<usize> {
     Some(n)
 }
 
+/// JSON Lines states: a line is held whole (at most 64 MiB; here the input's length), its JSON
+/// value borrowed from it where it can be, its hex decoded once; gzip unpacks to at most ~1,032
+/// bytes per input byte. A value is never decoded against a layout here (no release is given).
+pub const JSONL_BUDGET: Budget = Budget { factor: 1_100 * 8, slack: 4 << 20 };
+
+/// The `jsonl` target: the entries a JSON Lines state yields (plain or gzipped), every problem
+/// counted, no panic, bounded allocation, one-line errors naming the file; each entry's key is
+/// a canonical state key of the width read with.
+pub fn check_jsonl(data: &[u8]) -> Option<usize> {
+    use binary_format::AddressLength;
+    use rehearsal::state::jsonl::JsonlSource;
+    use rehearsal::state::{Context, Problems, StateSource};
+    let path = scratch().join("state.jsonl");
+    std::fs::write(&path, data).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    let width = if data.len().is_multiple_of(2) { AddressLength::Bytes32 } else { AddressLength::Bytes16 };
+    let ((entries, error), peak) = measured(|| {
+        let mut source = match JsonlSource::open(&path) {
+            Ok(s) => s,
+            Err(e) => return (0, Some(e)),
+        };
+        let context = Context { width, modules: &[], value_budget: 1 << 20 };
+        let mut problems = Problems::default();
+        let mut n = 0usize;
+        let result = source.entries(
+            &context,
+            &mut |e| {
+                let key = migrations::StateKey::decode(e.key, width)
+                    .unwrap_or_else(|err| panic!("an entry's key is not a canonical state key: {err}"));
+                assert_eq!(key.encode(), e.key, "an entry's key does not encode back to itself");
+                n += 1;
+                Ok(())
+            },
+            &mut problems,
+        );
+        let _ = source.table_types();
+        (n, result.err())
+    });
+    check_alloc(data, peak, JSONL_BUDGET, "the JSON Lines reader");
+    if let Some(e) = &error {
+        check_error(e, Some(&path), "the JSON Lines reader");
+    }
+    (entries > 0).then_some(entries)
+}
+
 /// Seed inputs of every target, from backups the fixture writer makes of a state with every
 /// kind of key and value: `(target, name, bytes)`.
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
@@ -363,6 +407,20 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         out.push(("aptos_proof", format!("{name}-proof"), proof));
     }
     let _ = std::fs::remove_dir_all(&dir);
+    // JSON Lines: every kind of line, plain and gzipped.
+    let lines = concat!(
+        "{\"module\":\"0x1::Coin\",\"bytes\":\"a11ceb0b0600000001\"}\n",
+        "{\"address\":\"0x2a\",\"type\":\"0x1::Coin::Balance<0x1::GAS::GAS>\",\"bytes\":\"0x3f1a000000000000\"}\n",
+        "{\"address\":\"0x2b\",\"type\":\"0x1::Wallet::Wallet\",\"bytes\":\"007e00\"}\n",
+        "{\"handle\":\"0x5c\",\"key\":\"0x0500000000000000\",\"bytes\":\"0x0a0b\",\"key_type\":\"u64\",\"value_type\":\"vector<u8>\"}\n",
+        "{\"handle\":\"0x7d\",\"key\":\"0x2a\",\"bytes\":\"0x01\"}\n",
+        "{\"address\":\"0x9f\",\"group\":\"0x1::object::ObjectGroup\",\"members\":[{\"type\":\"0x1::object::ObjectCore\",\"bytes\":\"0x00\"}]}\n",
+        "{\"address\":\"0x9e\",\"group\":\"0x1::object::ObjectGroup\",\"bytes\":\"0x00\"}\n",
+    );
+    out.push(("jsonl", "every-kind".into(), lines.as_bytes().to_vec()));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = std::io::Write::write_all(&mut gz, lines.as_bytes());
+    out.push(("jsonl", "every-kind-gz".into(), gz.finish().unwrap_or_default()));
     out
 }
 

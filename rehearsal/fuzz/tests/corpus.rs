@@ -143,3 +143,17 @@ fn proof_target_over_mutated_proofs_and_huge_counts() {
     let outcomes = run("aptos_proof", 24, 8_000, &huge, |d| rehearsal_fuzz::check_proof(d).is_some());
     both("aptos_proof", &outcomes);
 }
+
+#[test]
+fn jsonl_target_over_mutated_lines_and_huge_claims() {
+    let huge = vec![
+        // A line of hex that claims nothing but is long; a gzip stream cut short; a BOM alone.
+        format!("{{\"address\":\"0x1\",\"type\":\"0x1::a::B\",\"bytes\":\"{}\"}}\n", "00".repeat(1 << 16))
+            .into_bytes(),
+        vec![0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00],
+        vec![0xef, 0xbb, 0xbf],
+        b"{\"address\":\"0x1\",\"group\":\"0x1::a::G\",\"bytes\":\"0xffffffff0f\"}\n".to_vec(),
+    ];
+    let outcomes = run("jsonl", 25, 4_000, &huge, |d| rehearsal_fuzz::check_jsonl(d).is_some());
+    both("jsonl", &outcomes);
+}

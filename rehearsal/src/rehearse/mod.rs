@@ -99,6 +99,14 @@ impl<T> Bounded<T> {
         &mut self.items
     }
 
+    /// Counts an item, building it with `make` only if it is kept.
+    pub fn push_with(&mut self, make: impl FnOnce() -> T) {
+        self.total += 1;
+        if self.items.len() < self.max {
+            self.items.push(make());
+        }
+    }
+
     /// Whether a pushed item would be kept (callers skip building one that would not).
     pub fn wants_more(&self) -> bool {
         self.items.len() < self.max

@@ -212,10 +212,34 @@ impl Tags<'_> {
     }
 }
 
-/// Where a value is held: its account, if it is in one, and how people name the place.
-struct Held {
+/// Where a value is held: its account, if it is in one, and how people name the place (made
+/// only when a finding names it: most values are named by nobody).
+struct Held<'a> {
     account: Option<AccountAddress>,
-    label: String,
+    place: Place<'a>,
+    label: std::cell::OnceCell<String>,
+}
+
+/// What kind of place holds a value.
+enum Place<'a> {
+    Account,
+    Member(&'a StructTag),
+    Item(AccountAddress, &'a [u8]),
+}
+
+impl<'a> Held<'a> {
+    fn new(account: Option<AccountAddress>, place: Place<'a>) -> Held<'a> {
+        Held { account, place, label: std::cell::OnceCell::new() }
+    }
+
+    fn label(&self) -> &str {
+        self.label.get_or_init(|| match (&self.place, &self.account) {
+            (Place::Account, Some(account)) => account.to_string(),
+            (Place::Member(group), Some(account)) => format!("{account} (a member of its {group})"),
+            (Place::Item(handle, key), _) => item_label(handle, key),
+            (_, None) => String::new(),
+        })
+    }
 }
 
 /// How a table item is named: its table and its key's bytes (the first of them).
@@ -426,7 +450,7 @@ fn before(
                 Some(Write::Delete) => !m.in_place,
                 None => false,
             };
-            let held = Held { account: Some(account), label: account.to_string() };
+            let held = Held::new(Some(account), Place::Account);
             Ok(before_value(input, out, &info, &held, key, value, at, &written))
         }
         Some(KeyKind::Group) => {
@@ -452,7 +476,7 @@ fn before(
             // A group is rewritten whole: a put at its key migrated every member of a
             // migrating struct in it.
             let written = |_: &Carried| matches!(write, Some(Write::Put(_)));
-            let held = Held { account: Some(account), label: format!("{account} (a member of its {group})") };
+            let held = Held::new(Some(account), Place::Member(&group));
             let mut all = true;
             for m in &members {
                 out.members += 1;
@@ -472,7 +496,7 @@ fn before(
             out.table_values += 1;
             let info = tags.of_type(&types.value);
             let written = |_: &Carried| matches!(write, Some(Write::Put(_)));
-            let held = Held { account: None, label: item_label(&handle, &item) };
+            let held = Held::new(None, Place::Item(handle, &item));
             Ok(before_value(input, out, &info, &held, key, value, at, &written))
         }
         _ => Ok(true),
@@ -504,7 +528,7 @@ fn before_value(
             out.before.undecodable += 1;
             out.before.examples.push(Example {
                 r#struct: info.rendered.clone(),
-                account: held.label.clone(),
+                account: held.label().to_owned(),
                 origin: None,
                 reason: format!("does not decode with the old layout: {reason}"),
                 entry: Some(at),
@@ -520,11 +544,7 @@ fn before_value(
             }
             if let Some(halt) = out.halts.get_mut(&need.change) {
                 halt.accounts += 1;
-                if halt.examples.wants_more() {
-                    halt.examples.push(held.label.clone());
-                } else {
-                    halt.examples.count_one();
-                }
+                halt.examples.push_with(|| held.label().to_owned());
             }
         }
         Some(m) => {
@@ -533,7 +553,7 @@ fn before_value(
                 out.instances.count(name, &m.id, entry, Outcome::Migrated);
             } else if let Some((migration, reason)) = input.failures.get(key) {
                 let reason = format!("{migration}: {reason}");
-                out.instances.count(name, &m.id, entry, Outcome::Failed { held: &held.label, reason: &reason });
+                out.instances.count(name, &m.id, entry, Outcome::Failed { held: held.label(), reason: &reason });
             } else {
                 let why = match &held.account {
                     None if m.system && !m.users => {
@@ -550,7 +570,7 @@ fn before_value(
                     }
                     _ => "not reached: the migration was given up",
                 };
-                out.instances.count(name, &m.id, entry, Outcome::Left { held: &held.label, why });
+                out.instances.count(name, &m.id, entry, Outcome::Left { held: held.label(), why });
             }
         }
     }
@@ -585,7 +605,7 @@ fn after(
                 return Ok(());
             };
             out.after.resources += 1;
-            let held = Held { account: Some(account), label: account.to_string() };
+            let held = Held::new(Some(account), Place::Account);
             after_value(input, out, &info, &held, value, at, decoded_before);
         }
         Some(KeyKind::Group) => {
@@ -593,7 +613,7 @@ fn after(
                 out.after.undecodable += 1;
                 return Ok(());
             };
-            let held = Held { account: Some(account), label: format!("{account} (a member of its {group})") };
+            let held = Held::new(Some(account), Place::Member(&group));
             match decode_group(value, input.width) {
                 Ok(members) => {
                     for m in &members {
@@ -622,7 +642,7 @@ fn after(
             };
             if let Some(types) = input.tables.get(&handle) {
                 let info = tags.of_type(&types.value);
-                let held = Held { account: None, label: item_label(&handle, &item) };
+                let held = Held::new(None, Place::Item(handle, &item));
                 after_value(input, out, &info, &held, value, at, decoded_before);
             }
         }
@@ -652,12 +672,12 @@ fn after_value(
             info.tag.as_ref().map_or_else(|| info.rendered.clone(), |t| format!("{}::{}", t.module_id(), t.name));
         let r = out.removed.entry(name.clone()).or_insert_with(|| Removed::new(&name, input.examples));
         r.resources += 1;
-        r.examples.push(held.label.clone());
+        r.examples.push_with(|| held.label().to_owned());
         Some("the new release removed its struct".to_owned())
     } else {
         // Neither release declares it (a user module's struct): not the upgrade's to judge.
         out.unknown += 1;
-        out.unknown_examples.push(format!("{} at {}", info.rendered, held.label));
+        out.unknown_examples.push_with(|| format!("{} at {}", info.rendered, held.label()));
         return;
     };
     match reason {
@@ -669,7 +689,7 @@ fn after_value(
                 out.broken_by_upgrade += 1;
                 out.after.examples.push(Example {
                     r#struct: info.rendered.clone(),
-                    account: held.label.clone(),
+                    account: held.label().to_owned(),
                     origin: None,
                     reason,
                     entry: at,

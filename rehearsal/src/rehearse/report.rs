@@ -79,6 +79,17 @@ pub struct RunReport {
     pub phases: Vec<Phase>,
     /// Scratch directories of killed rehearsals found in this run's place and removed.
     pub leftovers_removed: usize,
+    /// The process's peak resident memory when the report was made, in bytes (Linux: `VmHWM`;
+    /// `null` where the system does not say). What `--cache-mb` bounds, with the releases, the
+    /// report and a block of the file per thread beside it.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// The process's peak resident memory so far, where the system says it (Linux).
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?.trim();
+    kib.parse::<u64>().ok()?.checked_mul(1024)
 }
 
 /// The state's tables and resource groups, as the rehearsal saw them.
@@ -247,9 +258,12 @@ impl Report {
                 t,
                 "  chain root {} {} ({})",
                 root.expected,
-                if root.verified { "verified" } else { "NOT verified" },
+                if root.verified { "recomputed from the records, equal" } else { "NOT verified" },
                 root.scheme
             );
+            for n in &root.not_verified {
+                let _ = writeln!(t, "    not verified: {}", n);
+            }
         }
         if s.problems.total() > 0 {
             let _ = writeln!(
@@ -386,6 +400,9 @@ impl Report {
         }
         let _ = writeln!(t, "phases:");
         let _ = writeln!(t, "  ({} threads)", self.run.threads);
+        if let Some(peak) = self.run.peak_memory_bytes {
+            let _ = writeln!(t, "  (peak memory {:.0} MiB)", peak as f64 / f64::from(1u32 << 20));
+        }
         if self.run.leftovers_removed > 0 {
             let _ = writeln!(t, "  (removed {} scratch directories of killed rehearsals)", self.run.leftovers_removed);
         }
@@ -639,6 +656,7 @@ pub fn build(p: Parts<'_>) -> Report {
             blocks: p.blocks,
             phases: p.phases,
             leftovers_removed: p.leftovers_removed,
+            peak_memory_bytes: peak_memory_bytes(),
         },
         verdict,
         reasons,

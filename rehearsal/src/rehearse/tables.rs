@@ -12,11 +12,11 @@
 use super::Bounded;
 use crate::error::RehearsalError;
 use crate::state::TableTypes;
-use binary_format::{AddressLength, Module};
+use binary_format::{AddressLength, Module, ModuleId};
 use migrations::group::decode_group;
 use migrations::state_key::{prefix_end, table_prefix};
 use migrations::store::Store;
-use migrations::tables::{tables_in, TableFinder, TableType};
+use migrations::tables::{is_table, tables_in, TableFinder, TableType, TABLE_STRUCT};
 use migrations::value::{decode_within, DecodeErrorKind};
 use migrations::{AccountAddress, KeyKind, Layout, ReleaseIndex, StructTag, TypeTag};
 use serde::Serialize;
@@ -77,41 +77,23 @@ pub fn resolve(
     for s in stated {
         r.add(s.handle, TableType { key: s.key.clone(), value: s.value.clone() }, &s.origin.to_string(), true);
     }
-    // The resources, then the groups' members.
+    // The resources, then the groups' members: only a release that has the table struct has
+    // values that hold tables (without it this pass reads nothing of the state).
+    let has_tables = old.iter().any(|m| {
+        is_table(&ModuleId::new(m.address, m.name.clone()), TABLE_STRUCT)
+            && m.structs.iter().any(|s| s.name == TABLE_STRUCT)
+    });
     let mut last: Option<(Vec<u8>, Option<StructTag>)> = None;
     let mut failure = None;
-    state.scan_keys(&[KeyKind::Resource as u8], None, &mut |key, value| {
-        let Some(split) = key.len().checked_sub(width.bytes()) else { return true };
-        let head = key.get(..split).unwrap_or_default();
-        if last.as_ref().is_none_or(|(h, _)| h.as_slice() != head) {
-            let tag = StructTag::from_bcs(head.get(1..).unwrap_or_default(), width).ok();
-            last = Some((head.to_vec(), tag));
+    let kinds: &[KeyKind] = if has_tables { &[KeyKind::Resource, KeyKind::Group] } else { &[] };
+    for kind in kinds {
+        state.scan_keys(&[*kind as u8], None, &mut |key, value| match kind {
+            KeyKind::Group => r.visit_group(key, value, &mut failure),
+            _ => r.visit_resource(key, value, &mut last, &mut failure),
+        })?;
+        if let Some(e) = failure.take() {
+            return Err(e);
         }
-        if let Some((_, Some(tag))) = &last {
-            let tag = tag.clone();
-            if let Err(e) = r.visit(&TypeTag::Struct(Box::new(tag)), key, value) {
-                failure = Some(e);
-                return false;
-            }
-        }
-        true
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    state.scan_keys(&[KeyKind::Group as u8], None, &mut |key, value| {
-        if let Ok(members) = decode_group(value, width) {
-            for m in members {
-                if let Err(e) = r.visit(&TypeTag::Struct(Box::new(m.tag)), key, m.bytes) {
-                    failure = Some(e);
-                    return false;
-                }
-            }
-        }
-        true
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
     }
     // The values of the tables found, as long as they hold more tables.
     while let Some(handle) = r.queue.pop() {
@@ -168,6 +150,43 @@ struct Resolver<'i, 'a> {
 }
 
 impl Resolver<'_, '_> {
+    /// Finds the tables a resource holds (its type read from its key, once per run of keys of
+    /// one type); `false` stops the scan with `failure` set.
+    fn visit_resource(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        last: &mut Option<(Vec<u8>, Option<StructTag>)>,
+        failure: &mut Option<RehearsalError>,
+    ) -> bool {
+        let Some(split) = key.len().checked_sub(self.width.bytes()) else { return true };
+        let head = key.get(..split).unwrap_or_default();
+        if last.as_ref().is_none_or(|(h, _)| h.as_slice() != head) {
+            let tag = StructTag::from_bcs(head.get(1..).unwrap_or_default(), self.width).ok();
+            *last = Some((head.to_vec(), tag));
+        }
+        if let Some((_, Some(tag))) = last {
+            if let Err(e) = self.visit(&TypeTag::Struct(Box::new(tag.clone())), key, value) {
+                *failure = Some(e);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Finds the tables a resource group's members hold.
+    fn visit_group(&mut self, key: &[u8], value: &[u8], failure: &mut Option<RehearsalError>) -> bool {
+        if let Ok(members) = decode_group(value, self.width) {
+            for m in members {
+                if let Err(e) = self.visit(&TypeTag::Struct(Box::new(m.tag)), key, m.bytes) {
+                    *failure = Some(e);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// Finds the tables a value of type `ty` (at state key `key`) holds.
     fn visit(&mut self, ty: &TypeTag, key: &[u8], value: &[u8]) -> Result<(), RehearsalError> {
         // A type the release cannot resolve holds no table we can find (the pass reports it).

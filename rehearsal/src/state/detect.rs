@@ -69,13 +69,13 @@ pub fn format_of(path: &Path) -> Result<Format, StateError> {
         return Ok(Format::AptosBackup);
     }
     let (mut lines, _) = super::lines::open_lines(path, JSONL_FILE)?;
-    let head = lines.fill_buf().map_err(|source| StateError::Io { path: path.to_path_buf(), source })?;
+    let head = lines.fill_buf().map_err(|e| super::lines::read_error(path, 1, e))?;
     if head.starts_with(MAGIC) || (!head.is_empty() && MAGIC.starts_with(head)) {
         return Ok(Format::Snapshot);
     }
     let mut first = Vec::new();
     while super::lines::next_line(&mut *lines, &mut first, MAX_LINE)
-        .map_err(|source| StateError::Io { path: path.to_path_buf(), source })?
+        .map_err(|e| super::lines::read_error(path, 1, e))?
         .is_some()
     {
         if !first.strip_prefix(&super::lines::BOM).unwrap_or(&first).trim_ascii().is_empty() {

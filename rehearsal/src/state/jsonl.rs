@@ -30,7 +30,7 @@
 //! [`MAX_TABLE_KEY`]) is skipped and reported with its line number; the rest is read.
 
 pub use super::lines::{decode_hex, encode_hex, GZIP_MAGIC};
-use super::lines::{next_line, open_lines, shown, shown_bytes, BOM};
+use super::lines::{next_line, open_lines, read_error, shown, shown_bytes, BOM};
 use super::tables::{BadTypes, StatedTables, TypesReader};
 use super::{
     At, Context, Entry, EntrySink, ModuleBytes, ModuleSink, Origin, Problem, ProblemKind, Problems, Resource,
@@ -304,8 +304,9 @@ impl JsonlSource {
         let mut origin = Origin { file, at: At::Line(0) };
         let mut buf = Vec::new();
         let mut n = 0u64;
-        let io = |source| StateError::Io { path: self.path.clone(), source };
-        while let Some(fits) = next_line(&mut *lines, &mut buf, MAX_LINE).map_err(io)? {
+        while let Some(fits) =
+            next_line(&mut *lines, &mut buf, MAX_LINE).map_err(|e| read_error(&self.path, n + 1, e))?
+        {
             n += 1;
             origin.at = At::Line(n);
             if !fits {

@@ -14,6 +14,21 @@ const BUFFER: usize = 1 << 20;
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// The UTF-8 byte-order mark some editors and exporters put first.
 pub const BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+/// An error reading line `line` (counted from 1) of `path`: a gzip stream that ends early or is
+/// damaged is the file's fault (bad input, one line naming the file and line); any other error
+/// is the machine's.
+pub(crate) fn read_error(path: &Path, line: u64, source: std::io::Error) -> StateError {
+    use std::io::ErrorKind;
+    match source.kind() {
+        ErrorKind::UnexpectedEof | ErrorKind::InvalidData | ErrorKind::InvalidInput => StateError::BadLine {
+            path: path.to_path_buf(),
+            line,
+            reason: format!("cannot read the line: {source} (a compressed stream cut short or damaged)"),
+        },
+        _ => StateError::Io { path: path.to_path_buf(), source },
+    }
+}
+
 /// The lines of a file, plain or gzipped (the gzip stream ends where the file's bytes reach
 /// `kind`'s limit).
 pub(crate) fn open_lines(path: &Path, kind: input_files::Kind) -> Result<(Box<dyn BufRead>, bool), StateError> {

@@ -117,6 +117,11 @@ pub struct ChainRoot {
     pub verified: bool,
     /// How it was computed: "diem sparse Merkle tree, DIEM:: hashes", ...
     pub scheme: String,
+    /// What a root recomputed equal does not establish, in sentences: the records hash to the
+    /// root the source states, but who stated it (a signed ledger info, a proof) may not have
+    /// been read. A forged backup that is consistent with itself verifies; this says how far
+    /// that goes.
+    pub not_verified: Vec<String>,
 }
 
 /// What a source is, for the report.

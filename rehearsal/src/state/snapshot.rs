@@ -48,6 +48,9 @@ impl StateSource for SnapshotSource {
                 expected: info.state_root.to_string(),
                 verified: self.verified,
                 scheme: "the snapshot's state root (SHA-256 over the sorted state)".to_owned(),
+                not_verified: vec![
+                    "who wrote the snapshot: it carries a checksum and its root, no signature".to_owned()
+                ],
             }),
             snapshot: Some((info.height, info.chain.clone())),
         }

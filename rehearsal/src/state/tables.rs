@@ -9,7 +9,7 @@
 //! ignored), read whole before the rehearsal: any line that does not read is an error naming
 //! the file and the line.
 
-use super::lines::{next_line, open_lines, shown, BOM};
+use super::lines::{next_line, open_lines, read_error, shown, BOM};
 use super::{At, Origin, StateError, TableTypes};
 use binary_format::AddressLength;
 use migrations::{AccountAddress, KeyError, TypeTag};
@@ -152,9 +152,7 @@ pub fn read_table_types(path: &Path, width: AddressLength) -> Result<Vec<TableTy
     let mut types = TypesReader::default();
     let mut buf = Vec::new();
     let mut n = 0u64;
-    while let Some(fits) = next_line(&mut *lines, &mut buf, MAX_TYPES_LINE)
-        .map_err(|source| StateError::Io { path: path.to_path_buf(), source })?
-    {
+    while let Some(fits) = next_line(&mut *lines, &mut buf, MAX_TYPES_LINE).map_err(|e| read_error(path, n + 1, e))? {
         n += 1;
         if !fits {
             return Err(bad(n, format!("longer than {MAX_TYPES_LINE} bytes")));

@@ -124,6 +124,7 @@ impl StateSource for AptosSource {
             }
             ProofStatus::Missing { .. } => "no state.proof: the root is bound to no ledger info".into(),
         };
+        let not_verified = self.backup.checks().not_verified;
         SourceInfo {
             format: "aptos-backup",
             path: info.manifest.display().to_string(),
@@ -136,6 +137,7 @@ impl StateSource for AptosSource {
                 expected: hex(&info.root_hash),
                 verified: summary.is_some_and(|s| s.root == RootCheck::Verified),
                 scheme: format!("Aptos Jellyfish Merkle tree, {} hashes", info.salt),
+                not_verified,
             }),
             snapshot: None,
         }

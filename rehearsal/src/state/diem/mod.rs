@@ -460,6 +460,10 @@ impl StateSource for DiemSource {
                     Some(v) => format!("Diem sparse Merkle tree, {} hashes", v.prefix),
                     None => "Diem sparse Merkle tree".into(),
                 },
+                not_verified: vec![
+                    "the manifest's proof of the root (its transaction info and ledger info): not read, so the root is taken from the manifest on trust".into(),
+                    "the ledger info's signatures: not read (check the root against the chain, e.g. its waypoint)".into(),
+                ],
             }),
             snapshot: None,
         }

@@ -1,0 +1,154 @@
+//! Many small batches made one after another, gathered into one [`WriteBatch`] at the end.
+//!
+//! The migration loop makes one small batch per value (its new version put, its old one
+//! deleted) and the chunk's batch is their union, the later write to a key winning. Inserting
+//! each write into the chunk's map searched it from the root, comparing state keys that share
+//! long prefixes at every node: a sixth of a whole rehearsal's time went there. Here writes are
+//! appended to a few ascending runs instead (a value's writes go to a handful of key ranges,
+//! each visited in key order, so two or three runs hold them all), merged once at the end.
+
+use crate::key::{AccountAddress, StructTag};
+use crate::store::{Write, WriteBatch};
+use std::collections::BTreeMap;
+
+/// Runs kept apart before writes go to the unordered tail (sorted all the same at the end).
+const MAX_RUNS: usize = 8;
+
+/// A write: its key, when it was made (the later wins), and the write.
+type Logged = (Vec<u8>, u64, Write);
+
+/// Writes in the order they were made, for one [`WriteBatch`] at the end.
+#[derive(Debug, Default)]
+pub struct WriteLog {
+    /// Strictly ascending runs of `(key, order made, write)`; the last may be unordered once
+    /// [`MAX_RUNS`] are in use.
+    runs: Vec<Vec<Logged>>,
+    made: u64,
+    mixed: Option<(AccountAddress, Box<StructTag>)>,
+}
+
+impl WriteLog {
+    /// An empty log.
+    pub fn new() -> WriteLog {
+        WriteLog::default()
+    }
+
+    /// Adds `batch`'s writes after every earlier one (they win over earlier writes to a key).
+    pub fn add(&mut self, batch: WriteBatch) {
+        let (writes, mixed) = batch.into_parts();
+        if self.mixed.is_none() {
+            self.mixed = mixed;
+        }
+        for (key, write) in writes {
+            self.push(key, write);
+        }
+    }
+
+    fn push(&mut self, key: Vec<u8>, write: Write) {
+        let made = self.made;
+        self.made += 1;
+        let full = self.runs.len() >= MAX_RUNS;
+        let last = self.runs.len().saturating_sub(1);
+        for (i, run) in self.runs.iter_mut().enumerate() {
+            if run.last().is_none_or(|(k, _, _)| *k < key) || (full && i == last) {
+                run.push((key, made, write));
+                return;
+            }
+        }
+        self.runs.push(vec![(key, made, write)]);
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.made == 0 && self.mixed.is_none()
+    }
+
+    /// The writes as one batch, the last write to each key kept.
+    pub fn into_batch(self) -> WriteBatch {
+        let mut runs = self.runs;
+        // Only the last run may be out of order (once every run was in use).
+        if let Some(last) = runs.last_mut() {
+            if !last.is_sorted_by(|a, b| a.0 < b.0) {
+                last.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            }
+        }
+        let mut heads: Vec<_> = runs.into_iter().map(|r| r.into_iter().peekable()).collect();
+        let mut merged: Vec<(Vec<u8>, Write)> = Vec::with_capacity(usize::try_from(self.made).unwrap_or(0));
+        loop {
+            // The run whose head comes first (by key, then by when it was made).
+            let mut first: Option<(usize, &Vec<u8>, u64)> = None;
+            for (i, run) in heads.iter_mut().enumerate() {
+                if let Some((key, made, _)) = run.peek() {
+                    if first.is_none_or(|(_, k, m)| (key, *made) < (k, m)) {
+                        first = Some((i, key, *made));
+                    }
+                }
+            }
+            let Some((i, _, _)) = first else { break };
+            let Some((key, _, write)) = heads.get_mut(i).and_then(Iterator::next) else { break };
+            match merged.last_mut() {
+                Some((k, w)) if *k == key => *w = write,
+                _ => merged.push((key, write)),
+            }
+        }
+        // Sorted and distinct: the map is built in one pass from them.
+        let writes: BTreeMap<Vec<u8>, Write> = merged.into_iter().collect();
+        WriteBatch::from_parts(writes, self.mixed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same writes, inserted one by one into a batch (the reference) and gathered by the log.
+    fn both(writes: &[(Vec<u8>, Option<u8>)]) -> (WriteBatch, WriteBatch) {
+        let mut reference = WriteBatch::new();
+        let mut log = WriteLog::new();
+        for chunk in writes.chunks(2) {
+            let mut one = WriteBatch::new();
+            for (key, value) in chunk {
+                let write = value.map_or(Write::Delete, |v| Write::Put(vec![v]));
+                one.write_key(key.clone(), write);
+            }
+            reference.extend(one.clone());
+            log.add(one);
+        }
+        (reference, log.into_batch())
+    }
+
+    #[test]
+    fn the_log_gives_the_batch_inserting_each_write_gives() {
+        // Two interleaved ascending sequences (a versioned migration's deletes and puts), keys
+        // written again later, descending runs past the run limit, and duplicates inside one.
+        let mut writes = Vec::new();
+        for i in 0..50u8 {
+            writes.push((vec![1, i], None));
+            writes.push((vec![3, i], Some(i)));
+        }
+        for i in (0..40u8).rev() {
+            writes.push((vec![2, i], Some(i)));
+        }
+        for i in 0..20u8 {
+            writes.push((vec![1, i * 2], Some(200)));
+            writes.push((vec![1, i * 2], Some(201)));
+        }
+        let mut seed = 7u64;
+        for _ in 0..500 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let k = (seed >> 33) as u8 % 16;
+            let v = (seed >> 41) as u8;
+            writes.push((vec![k % 4, k], if v.is_multiple_of(3) { None } else { Some(v) }));
+        }
+        let (reference, gathered) = both(&writes);
+        assert_eq!(gathered, reference);
+        assert!(gathered.len() > 100);
+    }
+
+    #[test]
+    fn an_empty_log_is_an_empty_batch() {
+        let log = WriteLog::new();
+        assert!(log.is_empty());
+        assert!(log.into_batch().is_empty());
+    }
+}
