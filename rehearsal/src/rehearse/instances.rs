@@ -14,6 +14,7 @@
 //!   and a later example of it can never be among the first of all while its earlier ones are
 //!   not.
 
+use super::distinct::Distinct;
 use super::Bounded;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -144,57 +145,6 @@ impl First {
     }
 }
 
-/// Distinct instantiations: their hashes, exactly, up to [`EXACT_INSTANTIATIONS`], then an
-/// estimate (the rehearsal's distinct accounts are counted the same way).
-#[derive(Debug, Clone)]
-struct Distinct {
-    exact: Option<BTreeSet<u64>>,
-    registers: Vec<u8>,
-}
-
-impl Default for Distinct {
-    fn default() -> Self {
-        Distinct { exact: Some(BTreeSet::new()), registers: super::accounts::registers() }
-    }
-}
-
-impl Distinct {
-    fn add(&mut self, name: &str) {
-        // The same hash on every machine and build, so that the estimate is too.
-        let h = super::accounts::hash_bytes(name.as_bytes());
-        super::accounts::register(&mut self.registers, h);
-        if let Some(set) = &mut self.exact {
-            set.insert(h);
-            if set.len() > EXACT_INSTANTIATIONS {
-                self.exact = None;
-            }
-        }
-    }
-
-    fn merge(&mut self, other: Distinct) {
-        for (r, o) in self.registers.iter_mut().zip(other.registers) {
-            *r = (*r).max(o);
-        }
-        match (&mut self.exact, other.exact) {
-            (Some(set), Some(more)) => {
-                set.extend(more);
-                if set.len() > EXACT_INSTANTIATIONS {
-                    self.exact = None;
-                }
-            }
-            _ => self.exact = None,
-        }
-    }
-
-    /// The count, and whether it is exact.
-    fn count(&self) -> (u64, bool) {
-        match &self.exact {
-            Some(set) => (set.len() as u64, true),
-            None => (super::accounts::estimate(&self.registers), false),
-        }
-    }
-}
-
 /// The instantiations of one migration's struct past the first, counted together.
 #[derive(Debug, Clone)]
 pub struct Others {
@@ -210,7 +160,7 @@ pub struct Others {
 impl Others {
     fn new(examples: usize) -> Others {
         Others {
-            distinct: Distinct::default(),
+            distinct: Distinct::new(EXACT_INSTANTIATIONS),
             found: 0,
             migrated: 0,
             failed: 0,
@@ -226,7 +176,7 @@ impl Others {
     }
 
     fn add(&mut self, name: &str, entry: u64, outcome: Outcome<'_>) {
-        self.distinct.add(name);
+        self.distinct.add(name.as_bytes());
         self.found += 1;
         let note = |held: &str, reason: &str| (entry, name.to_owned(), held.to_owned(), reason.to_owned());
         match outcome {
@@ -250,7 +200,7 @@ impl Others {
 
     /// Takes in an instantiation accounted one by one until now.
     fn absorb(&mut self, name: &str, c: InstanceCount) {
-        self.distinct.add(name);
+        self.distinct.add(name.as_bytes());
         self.found += c.found;
         self.migrated += c.migrated;
         self.failed += c.failed;

@@ -16,7 +16,7 @@
 //! any number of threads. Memory holds the migration's writes up to a budget, a block of the
 //! file per thread, the layouts and bounded lists of examples; the state itself stays on disk.
 
-pub mod accounts;
+pub mod distinct;
 pub mod findings;
 pub mod gate;
 pub mod instances;

@@ -7,7 +7,7 @@
 //! Each range's result is combined with the others' in key order, and every list of examples
 //! keeps the first ones in key order: the report is the same whatever the number of ranges.
 
-use super::accounts::Accounts;
+use super::distinct::Distinct;
 use super::findings::{Example, Halt, Removed};
 use super::gate::{Carried, NeedInfo};
 use super::instances::{Instances, Outcome};
@@ -68,7 +68,7 @@ pub struct Partial {
     pub after: SideCounts,
     /// Undecodable after the upgrade but decodable before it (or written by it).
     pub broken_by_upgrade: u64,
-    pub accounts: Accounts,
+    pub accounts: Distinct,
     /// Would halt: change -> instances.
     pub halts: BTreeMap<String, Halt>,
     /// Structs the new release removed, with instances left.
@@ -444,7 +444,7 @@ fn before(
                 return Ok(false);
             };
             out.before.resources += 1;
-            out.accounts.add(&account);
+            out.accounts.add(account.as_bytes());
             let written = |m: &Carried| match write {
                 Some(Write::Put(_)) => m.in_place,
                 Some(Write::Delete) => !m.in_place,
@@ -458,7 +458,7 @@ fn before(
                 out.before.undecodable += 1;
                 return Ok(false);
             };
-            out.accounts.add(&account);
+            out.accounts.add(account.as_bytes());
             let members = match decode_group(value, input.width) {
                 Ok(m) => m,
                 Err(e) => {
