@@ -104,27 +104,16 @@ impl<'f> EntryReader<'f> {
         Ok(b)
     }
 
-    /// A canonical ULEB128 of at most `max`.
-    fn uleb(&mut self, max: usize, what: &str) -> Result<usize, SnapshotError> {
+    /// A canonical ULEB128 of at most `max`, read by the shared BCS reader from the buffer.
+    fn uleb(&mut self, max: usize, what: &'static str) -> Result<usize, SnapshotError> {
         let at = self.offset();
-        let mut value: u64 = 0;
-        for i in 0..10 {
-            let b = self.byte(what)?;
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                if i > 0 && b == 0 {
-                    return Err(corrupt(self.path, at, format!("{what}: a non-canonical length")));
-                }
-                return usize::try_from(value)
-                    .ok()
-                    .filter(|v| *v <= max)
-                    .ok_or_else(|| corrupt(self.path, at, format!("{what} of {value}, more than {max}")));
-            }
-            if i == 9 {
-                break;
-            }
-        }
-        Err(corrupt(self.path, at, format!("{what}: a length too long")))
+        // A ULEB128 of 64 bits takes at most 10 bytes; fewer may be left before the end record.
+        let left = usize::try_from((self.end + 1).saturating_sub(at)).unwrap_or(usize::MAX);
+        self.need(left.min(10), what)?;
+        let mut r = binary_format::bcs::Reader::new(self.buf.get(self.pos..).unwrap_or_default());
+        let value = r.uleb(len_u64(max), what).map_err(|e| corrupt(self.path, at, e.message()))?;
+        self.pos += r.position();
+        usize::try_from(value).map_err(|_| corrupt(self.path, at, format!("{what} of {value}, more than {max}")))
     }
 
     fn bytes_into(&mut self, n: usize, what: &str, out: &mut Vec<u8>) -> Result<(), SnapshotError> {

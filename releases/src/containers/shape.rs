@@ -4,60 +4,40 @@
 //! counted here first, and refused past [`super::MAX_MODULES`].
 
 use super::ContainerKind;
+use binary_format::bcs::Reader;
 
-/// A position in the bytes of a container.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
+/// A walk over the bytes of a container, on the shared BCS reader (no allocation: it hands out
+/// slices of the input).
+struct Cursor<'a>(Reader<'a>);
 
 type Walk<T> = Result<T, String>;
 
+/// BCS lengths are 32-bit.
+const MAX_LEN: u64 = u32::MAX as u64;
+
 impl<'a> Cursor<'a> {
-    fn uleb(&mut self) -> Walk<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self.bytes.get(self.at).ok_or_else(|| format!("ends inside a length at byte {}", self.at))?;
-            self.at += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return u32::try_from(value)
-                    .map(u64::from)
-                    .map_err(|_| format!("a length of {value} at byte {}: more than BCS allows", self.at));
-            }
-        }
-        Err(format!("an overlong length at byte {}", self.at))
+    fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor(Reader::new(bytes))
     }
 
     /// A sequence's length: each element takes at least `min` bytes of what is left, so a walk
     /// is never longer than the file.
-    fn count(&mut self, min: u64) -> Walk<u64> {
-        let at = self.at;
-        let n = self.uleb()?;
-        let left = (self.bytes.len() - self.at) as u64;
-        if n.saturating_mul(min) > left {
-            return Err(format!("{n} entries at byte {at}, more than the {left} bytes left can hold"));
-        }
-        Ok(n)
+    fn count(&mut self, min: usize) -> Walk<u64> {
+        self.0.count(MAX_LEN, min, "entry count").map(|n| n as u64).map_err(|e| e.to_string())
     }
 
-    fn skip(&mut self, n: u64) -> Walk<&'a [u8]> {
-        let start = self.at;
-        let end = usize::try_from(n).ok().and_then(|n| start.checked_add(n)).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or_else(|| format!("{n} bytes at byte {start} run past the end of the file"))?;
-        self.at = end;
-        Ok(self.bytes.get(start..end).unwrap_or_default())
+    fn skip(&mut self, n: usize) -> Walk<&'a [u8]> {
+        self.0.bytes(n, "bytes").map_err(|e| e.to_string())
     }
 
     /// A `Vec<u8>` or a string.
     fn bytes(&mut self) -> Walk<&'a [u8]> {
-        let n = self.uleb()?;
-        self.skip(n)
+        self.0.prefixed(MAX_LEN, "byte string").map_err(|e| e.to_string())
     }
 
     /// One module's bytes, which must start with the Move magic.
     fn module(&mut self) -> Walk<()> {
-        let at = self.at;
+        let at = self.0.position();
         if !self.bytes()?.starts_with(&binary_format::version::MAGIC) {
             return Err(format!("the entry at byte {at} does not start with the Move magic"));
         }
@@ -77,7 +57,7 @@ impl<'a> Cursor<'a> {
         match self.skip(1)? {
             [0] => Ok(()),
             [1] => some(self),
-            _ => Err(format!("an option tag that is neither 0 nor 1 at byte {}", self.at - 1)),
+            _ => Err(format!("an option tag that is neither 0 nor 1 at byte {}", self.0.position() - 1)),
         }
     }
 
@@ -88,7 +68,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn end(&self) -> Walk<()> {
-        match self.bytes.len() - self.at {
+        match self.0.remaining() {
             0 => Ok(()),
             n => Err(format!("{n} bytes after the end")),
         }
@@ -120,14 +100,14 @@ fn sui_package(c: &mut Cursor<'_>) -> Walk<u64> {
     c.skip(32)?;
     let n = c.modules()?;
     let deps = c.count(32)?;
-    c.skip(deps.saturating_mul(32))?;
+    c.skip(usize::try_from(deps.saturating_mul(32)).unwrap_or(usize::MAX))?;
     Ok(n)
 }
 
 /// The modules a container of `kind` holds, if `bytes` are framed as one (every byte used,
 /// every module starting with the Move magic); why not otherwise.
 pub fn entries(kind: ContainerKind, bytes: &[u8]) -> Result<u64, String> {
-    let mut c = Cursor { bytes, at: 0 };
+    let mut c = Cursor::new(bytes);
     let n = match kind {
         ContainerKind::Bundle => c.modules()?,
         ContainerKind::AptosReleaseBundle => {
@@ -146,7 +126,7 @@ pub fn entries(kind: ContainerKind, bytes: &[u8]) -> Result<u64, String> {
             if let Ok(n) = one {
                 return Ok(n);
             }
-            c = Cursor { bytes, at: 0 };
+            c = Cursor::new(bytes);
             let mut n = 0u64;
             for _ in 0..c.count(34)? {
                 n = n.saturating_add(sui_package(&mut c)?);
