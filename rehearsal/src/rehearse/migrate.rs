@@ -58,7 +58,13 @@ pub struct Migrated {
     /// Values written (puts) and removed (deletes).
     pub puts: u64,
     pub deletes: u64,
+    /// Every [`SAMPLE_EVERY`]th key put, in the order written: where the state after lies,
+    /// for the pass's key ranges.
+    pub put_samples: Vec<Vec<u8>>,
 }
+
+/// One put in this many is sampled ([`Migrated::put_samples`]).
+pub const SAMPLE_EVERY: u64 = 64;
 
 /// The chain a rehearsal's hook runs in: the state's width, the status under a reserved key,
 /// the given system accounts, the budget, and no halt.
@@ -105,6 +111,7 @@ pub fn migrate_range<'s>(
     hook.schedule_all(&mut overlay)?;
     let mut out = Migrated::default();
     let (mut puts, mut deletes) = (0u64, 0u64);
+    let mut samples = Vec::new();
     {
         let mut counting = Watched {
             inner: &mut overlay,
@@ -112,7 +119,12 @@ pub fn migrate_range<'s>(
                 for (key, write) in batch.iter() {
                     if key != reserved() {
                         match write {
-                            Write::Put(_) => puts += 1,
+                            Write::Put(_) => {
+                                if puts.is_multiple_of(SAMPLE_EVERY) {
+                                    samples.push(key.to_vec());
+                                }
+                                puts += 1;
+                            }
                             Write::Delete => deletes += 1,
                         }
                     }
@@ -140,6 +152,7 @@ pub fn migrate_range<'s>(
     }
     out.puts = puts;
     out.deletes = deletes;
+    out.put_samples = samples;
     let status = Status::load(&overlay, hook.chain())?;
     for f in status.failures() {
         if f.is_migration_failure() {

@@ -174,6 +174,64 @@ fn on_threads<T: Send>(
     })
 }
 
+/// Each range's first key (empty for the first) and the next range's first key (none for the
+/// last).
+fn bounds_of(base: &Snapshot, ranges: &[snapshot::Range]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    ranges
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let lo =
+                if i == 0 { Vec::new() } else { base.restart_key(r.first).map(<[u8]>::to_vec).unwrap_or_default() };
+            let hi = ranges.get(i + 1).and_then(|next| base.restart_key(next.first)).map(<[u8]>::to_vec);
+            (lo, hi)
+        })
+        .collect()
+}
+
+/// Up to `parts` ranges at restart points of `base`, each with about the same entries of the
+/// source and the state after: a restart's weight is its entries and `every` times the sampled
+/// puts (`samples`, sorted) that fall between its key and the next restart's.
+fn balanced_ranges(base: &Snapshot, parts: usize, samples: &[Vec<u8>], every: u64) -> Vec<snapshot::Range> {
+    let index = &base.info().index;
+    let restarts = index.len();
+    if parts <= 1 || restarts <= 1 {
+        return base.ranges(parts);
+    }
+    let entries = base.info().entries;
+    let mut weights = Vec::with_capacity(restarts);
+    let mut s = 0usize;
+    // Puts before the first restart key count with the first restart.
+    for i in 0..restarts {
+        let next_number = index.get(i + 1).map_or(entries, |r| r.0);
+        let own = next_number.saturating_sub(index.get(i).map_or(0, |r| r.0));
+        let next_key = base.restart_key(i + 1);
+        let mut put = 0u64;
+        while let Some(sample) = samples.get(s) {
+            if next_key.is_some_and(|k| sample.as_slice() >= k) {
+                break;
+            }
+            put += every;
+            s += 1;
+        }
+        weights.push(own + put);
+    }
+    let total: u64 = weights.iter().sum();
+    let parts_u = u64::try_from(parts).unwrap_or(1);
+    let mut out = Vec::with_capacity(parts);
+    let (mut first, mut sum) = (0usize, 0u64);
+    for (i, w) in weights.iter().enumerate() {
+        sum += w;
+        let cut = u64::try_from(out.len() + 1).unwrap_or(u64::MAX).saturating_mul(total) / parts_u;
+        if sum >= cut && out.len() + 1 < parts && i + 1 < restarts {
+            out.push(snapshot::Range { first, end: i + 1 });
+            first = i + 1;
+        }
+    }
+    out.push(snapshot::Range { first, end: restarts });
+    out
+}
+
 /// Checks `--out DIR` before any work: the directory can be made, and the snapshot it would
 /// hold does not exist.
 fn check_out(options: &Options) -> Result<(), RehearsalError> {
@@ -372,16 +430,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
 
     // Key ranges: one per thread, each starting at a restart point of the source.
     let ranges = base.ranges(threads);
-    let bounds: Vec<(Vec<u8>, Option<Vec<u8>>)> = ranges
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let lo =
-                if i == 0 { Vec::new() } else { base.restart_key(r.first).map(<[u8]>::to_vec).unwrap_or_default() };
-            let hi = ranges.get(i + 1).and_then(|next| base.restart_key(next.first)).map(<[u8]>::to_vec);
-            (lo, hi)
-        })
-        .collect();
+    let bounds = bounds_of(base, &ranges);
     // The rehearsal runs one upgrade: its number only orders it after nothing.
     let release = ReleaseId::new(1, label.clone());
     // A block's writes are held until it ends, and the overlays' share one budget: each thread
@@ -435,6 +484,12 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     stopped.sort();
     stopped.dedup();
 
+    // The pass's key ranges balance the source's entries and the values put: a versioned
+    // migration moves values to keys that may all lie in one range of the source.
+    let mut samples: Vec<Vec<u8>> = results.iter().flat_map(|r| r.put_samples.iter().cloned()).collect();
+    samples.sort_unstable();
+    let pass_ranges = balanced_ranges(base, ranges.len(), &samples, migrate::SAMPLE_EVERY);
+    let pass_bounds = bounds_of(base, &pass_ranges);
     phases.start(progress, "pass", Some(base.info().entries));
     let input = PassInput {
         base,
@@ -450,9 +505,9 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         migrated_tables: &migrated_handles,
         value_budget,
     };
-    let partials = on_threads(ranges.len(), progress, &|i, _done| {
-        let (lo, hi) = bounds.get(i).cloned().unwrap_or_default();
-        let first = ranges.get(i).map_or(0, |r| r.first);
+    let partials = on_threads(pass_ranges.len(), progress, &|i, _done| {
+        let (lo, hi) = pass_bounds.get(i).cloned().unwrap_or_default();
+        let first = pass_ranges.get(i).map_or(0, |r| r.first);
         pass::pass_range(&input, first, &lo, hi.as_deref(), i == 0)
     })?;
     let mut all = Partial::default();
