@@ -58,13 +58,49 @@ pub struct Migrated {
     /// Values written (puts) and removed (deletes).
     pub puts: u64,
     pub deletes: u64,
-    /// Every [`SAMPLE_EVERY`]th key put, in the order written: where the state after lies,
-    /// for the pass's key ranges.
-    pub put_samples: Vec<Vec<u8>>,
+    /// Keys put, sampled evenly in the order written, each with the puts it stands for: where
+    /// the state after lies, for the pass's key ranges.
+    pub put_samples: Samples,
 }
 
-/// One put in this many is sampled ([`Migrated::put_samples`]).
-pub const SAMPLE_EVERY: u64 = 64;
+/// Keys sampled evenly from a stream of any length in bounded memory: one in `every`, and when
+/// [`MAX_SAMPLES`] are held, every other one dropped and `every` doubled.
+#[derive(Debug, Clone)]
+pub struct Samples {
+    /// The keys kept, with the puts each stands for.
+    pub keys: Vec<(Vec<u8>, u64)>,
+    every: u64,
+    seen: u64,
+}
+
+/// Samples held at most (per thread).
+pub const MAX_SAMPLES: usize = 4096;
+
+impl Default for Samples {
+    fn default() -> Self {
+        Samples { keys: Vec::new(), every: 1, seen: 0 }
+    }
+}
+
+impl Samples {
+    fn offer(&mut self, key: &[u8]) {
+        if self.seen.is_multiple_of(self.every) {
+            self.keys.push((key.to_vec(), self.every));
+            if self.keys.len() >= MAX_SAMPLES {
+                let mut i = 0;
+                self.keys.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+                self.every *= 2;
+                for (_, weight) in &mut self.keys {
+                    *weight = self.every;
+                }
+            }
+        }
+        self.seen += 1;
+    }
+}
 
 /// The chain a rehearsal's hook runs in: the state's width, the status under a reserved key,
 /// the given system accounts, the budget, and no halt.
@@ -111,7 +147,7 @@ pub fn migrate_range<'s>(
     hook.schedule_all(&mut overlay)?;
     let mut out = Migrated::default();
     let (mut puts, mut deletes) = (0u64, 0u64);
-    let mut samples = Vec::new();
+    let mut samples = Samples::default();
     {
         let mut counting = Watched {
             inner: &mut overlay,
@@ -120,9 +156,7 @@ pub fn migrate_range<'s>(
                     if key != reserved() {
                         match write {
                             Write::Put(_) => {
-                                if puts.is_multiple_of(SAMPLE_EVERY) {
-                                    samples.push(key.to_vec());
-                                }
+                                samples.offer(key);
                                 puts += 1;
                             }
                             Write::Delete => deletes += 1,
@@ -169,4 +203,26 @@ pub fn migrate_range<'s>(
 pub fn reserved() -> &'static [u8] {
     static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     KEY.get_or_init(|| StateKey::Reserved(STATUS_KEY.to_vec()).encode())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_stay_bounded_and_stand_for_every_put() {
+        let mut s = Samples::default();
+        let n = 1_000_000u64;
+        for i in 0..n {
+            s.offer(&i.to_be_bytes());
+        }
+        assert!(s.keys.len() <= MAX_SAMPLES);
+        assert!(s.keys.len() >= MAX_SAMPLES / 4);
+        // Each sample stands for `every` puts: together, about all of them.
+        let stood: u64 = s.keys.iter().map(|(_, w)| *w).sum();
+        assert!(stood.abs_diff(n) <= s.every, "{stood} for {n}");
+        // Evenly: in key order (the keys were offered in order), about as many in each half.
+        let half = s.keys.iter().filter(|(k, _)| k.as_slice() < (n / 2).to_be_bytes().as_slice()).count();
+        assert!(half.abs_diff(s.keys.len() / 2) <= 1, "{half} of {}", s.keys.len());
+    }
 }

@@ -190,9 +190,10 @@ fn bounds_of(base: &Snapshot, ranges: &[snapshot::Range]) -> Vec<(Vec<u8>, Optio
 }
 
 /// Up to `parts` ranges at restart points of `base`, each with about the same entries of the
-/// source and the state after: a restart's weight is its entries and `every` times the sampled
-/// puts (`samples`, sorted) that fall between its key and the next restart's.
-fn balanced_ranges(base: &Snapshot, parts: usize, samples: &[Vec<u8>], every: u64) -> Vec<snapshot::Range> {
+/// source and the state after: a restart's weight is its entries and the puts the samples
+/// (sorted keys, each with the puts it stands for) between its key and the next restart's
+/// stand for.
+fn balanced_ranges(base: &Snapshot, parts: usize, samples: &[(&[u8], u64)]) -> Vec<snapshot::Range> {
     let index = &base.info().index;
     let restarts = index.len();
     if parts <= 1 || restarts <= 1 {
@@ -207,11 +208,11 @@ fn balanced_ranges(base: &Snapshot, parts: usize, samples: &[Vec<u8>], every: u6
         let own = next_number.saturating_sub(index.get(i).map_or(0, |r| r.0));
         let next_key = base.restart_key(i + 1);
         let mut put = 0u64;
-        while let Some(sample) = samples.get(s) {
-            if next_key.is_some_and(|k| sample.as_slice() >= k) {
+        while let Some((sample, weight)) = samples.get(s) {
+            if next_key.is_some_and(|k| *sample >= k) {
                 break;
             }
-            put += every;
+            put += weight;
             s += 1;
         }
         weights.push(own + put);
@@ -486,9 +487,10 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
 
     // The pass's key ranges balance the source's entries and the values put: a versioned
     // migration moves values to keys that may all lie in one range of the source.
-    let mut samples: Vec<Vec<u8>> = results.iter().flat_map(|r| r.put_samples.iter().cloned()).collect();
+    let mut samples: Vec<(&[u8], u64)> =
+        results.iter().flat_map(|r| r.put_samples.keys.iter().map(|(k, w)| (k.as_slice(), *w))).collect();
     samples.sort_unstable();
-    let pass_ranges = balanced_ranges(base, ranges.len(), &samples, migrate::SAMPLE_EVERY);
+    let pass_ranges = balanced_ranges(base, ranges.len(), &samples);
     let pass_bounds = bounds_of(base, &pass_ranges);
     phases.start(progress, "pass", Some(base.info().entries));
     let input = PassInput {
