@@ -751,3 +751,47 @@ fn a_killed_rehearsals_scratch_directory_is_removed_by_the_next_run() {
     assert_eq!(json["run"]["leftovers_removed"], 1);
     assert!(scratch().is_empty(), "{:?}", scratch());
 }
+
+/// A declaration whose scope misses some holders (`users` for a struct the system account holds)
+/// left the system account's value in the old layout while the rehearsal said safe: it is
+/// would-break, the value is named with why, and the counts add up.
+#[test]
+fn a_scope_that_misses_a_holder_is_would_break_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.snap");
+    snapshot_of(&genesis(10, 0), &snap);
+    let declarations = std::fs::read_to_string(repo().join("stdlib/migrations.toml")).unwrap();
+    let edited: Vec<String> = declarations
+        .split("[[migration]]")
+        .map(|b| {
+            if b.contains("\"epoch-v2\"") {
+                b.replace("scope = \"system\"", "scope = \"users\"")
+            } else {
+                b.to_owned()
+            }
+        })
+        .collect();
+    let file = dir.path().join("migrations.toml");
+    std::fs::write(&file, edited.join("[[migration]]")).unwrap();
+    let out = rehearse_with(&snap, Some(1), 2, &file, &["--format", "json"]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{json:#}");
+    assert_eq!(json["verdict"], "would-break");
+    let epoch = structs(&json, "epoch-v2");
+    assert_eq!(epoch["instances"], 1, "{json:#}");
+    assert_eq!(epoch["migrated"], 0);
+    assert_eq!(epoch["left_behind"], 1);
+    assert_eq!(epoch["left_examples"][0]["account"], "0x0");
+    let reason = epoch["left_examples"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("outside the migration's scope: a system account, and the scope is users"), "{reason}");
+    // Every instance is accounted for, per struct and in all.
+    let all = json["structs"].as_array().unwrap();
+    for s in all {
+        let sum = s["migrated"].as_u64().unwrap() + s["failed"].as_u64().unwrap() + s["left_behind"].as_u64().unwrap();
+        assert_eq!(sum, s["instances"].as_u64().unwrap(), "{s:#}");
+    }
+    let total = |field: &str| all.iter().map(|s| s[field].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(json["left_behind"], total("left_behind"));
+    assert_eq!(json["migrated"], total("migrated"));
+    assert!(json["reasons"].to_string().contains("old version"), "{json:#}");
+}
