@@ -517,8 +517,9 @@ impl Catalogue {
                 .push(Entry { checksum: Checksum(Sha256::digest(canonical(decl, need).as_bytes()).into()), ..entry });
         }
         // Declarations of this release that migrate nothing of this upgrade.
+        let used = plan.used(declarations.entries().len());
         for (i, decl) in declarations.entries().iter().enumerate() {
-            if decl.release == *upgrade.release && !plan.uses(i) {
+            if decl.release == *upgrade.release && !used.get(i).copied().unwrap_or(false) {
                 errors.push(CatalogueError::NoSuchChange {
                     id: decl.id.clone(),
                     line: decl.line,
