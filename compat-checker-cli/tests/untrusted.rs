@@ -404,3 +404,58 @@ fn three_hundred_thousand_instantiations_are_counted_in_bounded_memory() {
     assert_eq!(found, u64::from(n));
     assert_within_cache(&json, 0);
 }
+
+/// The rehearsal picked its bookkeeping tag by looking at the first 100,000 tags only: a state
+/// that used that tag later lost the resource from `--out`, and a forged one faked completed
+/// migrations. The hook's status now lives under a reserved key outside every chain's key
+/// space: a state's resources of the tag the hook's configuration names, even ones holding a
+/// status's bytes, are resources like any other, kept, and change nothing of the migration.
+#[test]
+fn the_state_cannot_take_over_the_rehearsal_s_bookkeeping() {
+    let dir = tempfile::tempdir().unwrap();
+    let (resources, mut lines) = genesis_jsonl(20);
+    // The placeholder status tag of the rehearsal's chain, at the zero address and another,
+    // with bytes that could pass for a status that says every migration ran.
+    for address in ["0x0", "0xfeed"] {
+        lines.push_str(&format!(
+            "{{\"address\":\"{address}\",\"type\":\"0x0::rehearsal::Status\",\"bytes\":\"0x0101020304\"}}\n"
+        ));
+    }
+    let path = dir.path().join("state.jsonl");
+    std::fs::write(&path, lines).unwrap();
+    let out = dir.path().join("out");
+    let o = run(&[
+        "rehearse",
+        "--state",
+        path.to_str().unwrap(),
+        "--from",
+        "stdlib/releases/v1",
+        "--to",
+        "stdlib/releases/v2",
+        "--registry",
+        "stdlib/registry.toml",
+        "--migrations",
+        "stdlib/migrations.toml",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(o.status.code(), Some(0), "{}\n{json:#}", text(&o.stderr));
+    assert_eq!(json["state"]["resources"], resources + 2, "{json:#}");
+    assert_eq!(json["unknown_to_both"], 2, "{json:#}");
+    let coins = json["structs"].as_array().unwrap().iter().find(|s| s["migration"] == "coin-balance-v2").unwrap();
+    assert_eq!(coins["migrated"], 20, "{json:#}");
+    // Both forged resources are in the migrated state, with their bytes.
+    let mut kept = 0;
+    snapshot::visit(&out.join("state.snap"), &mut |e| {
+        if e.key.windows(9).any(|w| w == b"rehearsal") {
+            assert_eq!(e.value, [1u8, 1, 2, 3, 4]);
+            kept += 1;
+        }
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(kept, 2);
+}
