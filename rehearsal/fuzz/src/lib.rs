@@ -285,6 +285,38 @@ pub fn check_chunk(data: &[u8]) -> Option<usize> {
     Some(n)
 }
 
+/// Release containers: the framing is walked before anything is built, so what is decoded is
+/// the modules' bytes once more, and a name and a vector per module (a 6-byte entry once cost
+/// about 350 bytes).
+pub const CONTAINER_BUDGET: Budget = Budget { factor: 64, slack: 256 << 10 };
+
+/// The `containers` target: a release container (module bundle, Aptos release bundle, Sui
+/// package snapshot) decoded from arbitrary bytes. No panic, bounded allocation, a one-line
+/// reason when it is none; what decodes holds only modules (each starting with the Move magic),
+/// and a bundle encodes back to the bytes read.
+pub fn check_container(data: &[u8]) -> Option<usize> {
+    use releases::containers::{decode, encode_bundle, ContainerKind};
+    let (result, peak) = measured(|| decode(data));
+    check_alloc(data, peak, CONTAINER_BUDGET, "the container reader");
+    match result {
+        Ok((kind, found)) => {
+            for (name, module) in &found {
+                assert!(module.starts_with(&binary_format::version::MAGIC), "{name}: not a module");
+            }
+            if kind == ContainerKind::Bundle {
+                let modules: Vec<Vec<u8>> = found.iter().map(|(_, m)| m.clone()).collect();
+                assert_eq!(encode_bundle(&modules), data, "a bundle does not encode back to its bytes");
+            }
+            Some(found.len())
+        }
+        Err(e) => {
+            let message = e.to_string();
+            assert!(!message.contains('\n') && !message.contains('\r'), "a multi-line reason: {message:?}");
+            None
+        }
+    }
+}
+
 /// JSON Lines states: a line is held whole (at most 64 MiB; here the input's length), its JSON
 /// value borrowed from it where it can be, its hex decoded once; gzip unpacks to at most ~1,032
 /// bytes per input byte. A value is never decoded against a layout here (no release is given).
@@ -407,6 +439,12 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         out.push(("aptos_proof", format!("{name}-proof"), proof));
     }
     let _ = std::fs::remove_dir_all(&dir);
+    // Release containers: bundles of module-like entries.
+    let module = |tag: u8| [&binary_format::version::MAGIC[..], &[6, 0, 0, 0, tag]].concat();
+    for n in [1u8, 2, 5] {
+        let modules: Vec<Vec<u8>> = (0..n).map(module).collect();
+        out.push(("containers", format!("bundle-{n}"), releases::containers::encode_bundle(&modules)));
+    }
     // JSON Lines: every kind of line, plain and gzipped.
     let lines = concat!(
         "{\"module\":\"0x1::Coin\",\"bytes\":\"a11ceb0b0600000001\"}\n",

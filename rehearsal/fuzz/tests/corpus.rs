@@ -157,3 +157,15 @@ fn jsonl_target_over_mutated_lines_and_huge_claims() {
     let outcomes = run("jsonl", 25, 4_000, &huge, |d| rehearsal_fuzz::check_jsonl(d).is_some());
     both("jsonl", &outcomes);
 }
+
+#[test]
+fn containers_target_over_mutated_bundles_and_huge_counts() {
+    let huge = vec![
+        // Counts of millions of entries in a few bytes; a million one-byte entries.
+        vec![0xff, 0xff, 0xff, 0xff, 0x0f],
+        vec![0x80, 0x80, 0x40, 0x06, 0xa1, 0x1c, 0xeb, 0x0b, 0x06, 0x00],
+        [&[0x80u8, 0x84, 0x3d][..], &vec![0u8; 1_000_000]].concat(),
+    ];
+    let outcomes = run("containers", 26, 6_000, &huge, |d| rehearsal_fuzz::check_container(d).is_some());
+    both("containers", &outcomes);
+}

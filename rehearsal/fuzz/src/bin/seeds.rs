@@ -1,5 +1,6 @@
 //! Writes the seed corpus into `<dir>/<target>/` (default `corpus`): chunks, manifests and
-//! proofs of small backups of both salts, plain and gzipped, and resource-group values. Every
+//! proofs of small backups of both salts, plain and gzipped, resource-group values, JSON Lines
+//! states and module bundles. Every
 //! seed is run through its target's check once. The same files every time.
 //!
 //! Usage: `cargo run --release --bin seeds [-- <dir>]` from `rehearsal/fuzz/`.
@@ -11,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "aptos_chunk" => rehearsal_fuzz::check_chunk(&bytes).is_some(),
             "aptos_manifest" => rehearsal_fuzz::check_manifest(&bytes).is_some(),
             "aptos_group" => rehearsal_fuzz::check_group(&bytes).is_some(),
+            "jsonl" => rehearsal_fuzz::check_jsonl(&bytes).is_some(),
+            "containers" => rehearsal_fuzz::check_container(&bytes).is_some(),
             _ => rehearsal_fuzz::check_proof(&bytes).is_some(),
         };
         if !parsed {
