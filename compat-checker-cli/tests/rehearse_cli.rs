@@ -731,7 +731,10 @@ fn a_killed_rehearsals_scratch_directory_is_removed_by_the_next_run() {
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
-    while scratch().is_empty() && start.elapsed() < std::time::Duration::from_secs(120) {
+    // Killed once its scratch directory holds its lock file (a run killed between making the
+    // directory and its lock file leaves an empty directory the sweep does not claim).
+    let locked = || scratch().iter().any(|d| d.join(rehearsal::rehearse::scratch::LOCK_FILE).exists());
+    while !locked() && start.elapsed() < std::time::Duration::from_secs(120) {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     child.kill().unwrap();

@@ -7,6 +7,8 @@
 //! place for scratch directories of its own kind whose lock it can take: their run is gone,
 //! and they are removed. A directory whose lock is held belongs to a run under way and is left
 //! alone; so is anything that is not a directory of ours (a link, another user's, no lock file).
+//! A run killed in the moment between making its directory and its lock file leaves an empty
+//! directory that no sweep claims: it cannot be told from a run starting at that moment.
 
 use std::fs::{self, File, TryLockError};
 use std::io;
