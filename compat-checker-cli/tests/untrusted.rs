@@ -200,7 +200,12 @@ fn each_of_many_wrong_declarations_is_reported_at_its_line() {
 /// Rehearses the JSON Lines `state` from stdlib v1 to v2 (the committed registry and
 /// declarations) under the memory limit: exit code, JSON report, stderr.
 fn rehearse_jsonl(state: &Path) -> (Option<i32>, serde_json::Value, String) {
-    let o = run(&[
+    rehearse_jsonl_with(state, &[])
+}
+
+/// [`rehearse_jsonl`] with more arguments.
+fn rehearse_jsonl_with(state: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let mut args = vec![
         "rehearse",
         "--state",
         state.to_str().unwrap(),
@@ -214,7 +219,9 @@ fn rehearse_jsonl(state: &Path) -> (Option<i32>, serde_json::Value, String) {
         "stdlib/migrations.toml",
         "--format",
         "json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
     (o.status.code(), serde_json::from_slice(&o.stdout).unwrap_or_default(), text(&o.stderr))
 }
 
@@ -424,25 +431,8 @@ fn the_state_cannot_take_over_the_rehearsal_s_bookkeeping() {
     let path = dir.path().join("state.jsonl");
     std::fs::write(&path, lines).unwrap();
     let out = dir.path().join("out");
-    let o = run(&[
-        "rehearse",
-        "--state",
-        path.to_str().unwrap(),
-        "--from",
-        "stdlib/releases/v1",
-        "--to",
-        "stdlib/releases/v2",
-        "--registry",
-        "stdlib/registry.toml",
-        "--migrations",
-        "stdlib/migrations.toml",
-        "--format",
-        "json",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-    assert_eq!(o.status.code(), Some(0), "{}\n{json:#}", text(&o.stderr));
+    let (code, json, err) = rehearse_jsonl_with(&path, &["--out", out.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}\n{json:#}");
     assert_eq!(json["state"]["resources"], resources + 2, "{json:#}");
     assert_eq!(json["unknown_to_both"], 2, "{json:#}");
     let coins = json["structs"].as_array().unwrap().iter().find(|s| s["migration"] == "coin-balance-v2").unwrap();
