@@ -157,6 +157,33 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The keys a scan of `prefix` strictly after `after` visits, as [`crate::store::Store::scan_keys`]
+/// defines them: from just after the cursor when it is at or past the prefix (the cursor need
+/// not be a held key), else from the prefix, to the end of the prefix's keys. One piece for
+/// every store, so that they all agree on where a chunk starts.
+#[derive(Debug, Clone)]
+pub struct ScanRange<'a> {
+    lower: std::ops::Bound<&'a [u8]>,
+    end: Option<Vec<u8>>,
+}
+
+impl<'a> ScanRange<'a> {
+    /// The range of a scan of `prefix` after `after`.
+    pub fn new(prefix: &'a [u8], after: Option<&'a [u8]>) -> ScanRange<'a> {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
+        };
+        ScanRange { lower, end: prefix_end(prefix) }
+    }
+
+    /// The range as bounds over byte keys (`BTreeMap::<Vec<u8>, _>::range::<[u8], _>`, redb).
+    pub fn bounds(&self) -> (std::ops::Bound<&[u8]>, std::ops::Bound<&[u8]>) {
+        (self.lower, self.end.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded))
+    }
+}
+
 /// The smallest key after every key of `tag` (for a key of `tag_prefix ++ account`): where a
 /// scan of the struct's range goes on after the last account of one instantiation.
 pub fn after_tag(prefix_of_tag: &[u8], width: AddressLength) -> Vec<u8> {

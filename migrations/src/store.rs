@@ -18,7 +18,6 @@ use crate::key::{AccountAddress, StructTag};
 use crate::state_key::{self, resource_key, tag_prefix, KeyKind};
 use binary_format::AddressLength;
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
 /// The default largest value [`InMemoryStore`] accepts: 1 MiB, the per-write limit real chains
 /// apply, so that tests see the refusal a real backend would give.
@@ -146,12 +145,8 @@ impl WriteBatch {
 
     /// The writes whose keys start with `prefix`, in key order, strictly after `after` if given.
     pub fn range<'a>(&'a self, prefix: &'a [u8], after: Option<&[u8]>) -> impl Iterator<Item = (&'a [u8], &'a Write)> {
-        let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
-            _ => Bound::Included(prefix.to_vec()),
-        };
-        let upper = state_key::prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded);
-        self.writes.range((lower, upper)).map(|(k, w)| (k.as_slice(), w))
+        let range = state_key::ScanRange::new(prefix, after);
+        self.writes.range::<[u8], _>(range.bounds()).map(|(k, w)| (k.as_slice(), w))
     }
 
     /// The pending write to one key, if any.
@@ -378,8 +373,7 @@ impl InMemoryStore {
     /// Number of accounts holding resource `tag`.
     pub fn count(&self, tag: &StructTag) -> usize {
         let prefix = tag_prefix(KeyKind::Resource, tag);
-        let upper = state_key::prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
-        self.entries.range((Bound::Included(prefix), upper)).count()
+        self.entries.range::<[u8], _>(state_key::ScanRange::new(&prefix, None).bounds()).count()
     }
 }
 
@@ -394,13 +388,7 @@ impl Store for InMemoryStore {
         after: Option<&[u8]>,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
-        let end = state_key::prefix_end(prefix);
-        let upper = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        for (k, v) in self.entries.range::<[u8], _>((lower, upper)) {
+        for (k, v) in self.entries.range::<[u8], _>(state_key::ScanRange::new(prefix, after).bounds()) {
             if !visit(k, v) {
                 break;
             }

@@ -13,10 +13,9 @@
 //! without a store of its own can embed. Its page cache is a setting ([`RedbOptions`]), so that
 //! a node's memory stays what its operator gave it, whatever the size of the state.
 
-use migrations::state_key::prefix_end;
+use migrations::state_key::ScanRange;
 use migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 const BACKEND: &str = "redb";
@@ -223,15 +222,10 @@ impl Store for RedbStore {
         after: Option<&[u8]>,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
-        let end = prefix_end(prefix);
-        let upper = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let range = ScanRange::new(prefix, after);
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(STATE).map_err(backend)?;
-        for entry in table.range::<&[u8]>((lower, upper)).map_err(backend)? {
+        for entry in table.range::<&[u8]>(range.bounds()).map_err(backend)? {
             let (k, v) = entry.map_err(backend)?;
             if !visit(k.value(), v.value()) {
                 break;

@@ -8,10 +8,10 @@
 //! and CI builds it in a fresh crate of its own.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 use std::path::Path;
 use vm_hooks::binary_format::{read_module, AddressLength, Module};
 use vm_hooks::migrations::catalogue::Catalogue;
+use vm_hooks::migrations::state_key::ScanRange;
 use vm_hooks::migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
 use vm_hooks::migrations::{decode, encode, AccountAddress, ReleaseIndex, StructTag, Value};
 use vm_hooks::upgrade_spec::{Declarations, ReleaseId, ReleaseLabel};
@@ -35,14 +35,10 @@ impl Store for NodeState {
         after: Option<&[u8]>,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        // Strictly after the cursor (which need not be held), else from the prefix: one
-        // range read, whose cost follows what it visits.
-        let start = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
-            _ => Bound::Included(prefix.to_vec()),
-        };
-        for (key, value) in self.entries.range((start, Bound::Unbounded)) {
-            if !key.starts_with(prefix) || !visit(key, value) {
+        // Strictly after the cursor (which need not be held), else from the prefix, to the
+        // prefix's end: one range read, whose cost follows what it visits.
+        for (key, value) in self.entries.range::<[u8], _>(ScanRange::new(prefix, after).bounds()) {
+            if !visit(key, value) {
                 break;
             }
         }

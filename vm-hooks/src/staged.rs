@@ -8,10 +8,9 @@
 //! atomic. Reads see the staged writes, so a later step of the block sees what an earlier one
 //! did, and a step can be staged over a staging store and dropped (a chunk rolled back).
 
-use migrations::state_key::prefix_end;
+use migrations::state_key::ScanRange;
 use migrations::store::{Store, StoreError, Write, WriteBatch};
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
 /// Writes staged over `base`, which is only read.
 pub struct Staged<'s> {
@@ -58,13 +57,7 @@ impl Store for Staged<'_> {
         after: Option<&[u8]>,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
-        let end = prefix_end(prefix);
-        let upper = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let mut staged = self.pending.range::<[u8], _>((lower, upper)).peekable();
+        let mut staged = self.pending.range::<[u8], _>(ScanRange::new(prefix, after).bounds()).peekable();
         let mut going = true;
         self.base.scan_keys(prefix, after, &mut |key, value| {
             // Staged writes before this key first.
