@@ -203,9 +203,10 @@ fn rehearse_jsonl(state: &Path) -> (Option<i32>, serde_json::Value, String) {
     rehearse_jsonl_with(state, &[])
 }
 
-/// [`rehearse_jsonl`] with more arguments.
-fn rehearse_jsonl_with(state: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let mut args = vec![
+/// The arguments of a rehearsal of `state` from stdlib v1 to v2 with the committed registry and
+/// declarations.
+fn rehearsal_args(state: &Path) -> Vec<&str> {
+    vec![
         "rehearse",
         "--state",
         state.to_str().unwrap(),
@@ -217,9 +218,13 @@ fn rehearse_jsonl_with(state: &Path, extra: &[&str]) -> (Option<i32>, serde_json
         "stdlib/registry.toml",
         "--migrations",
         "stdlib/migrations.toml",
-        "--format",
-        "json",
-    ];
+    ]
+}
+
+/// [`rehearse_jsonl`] with more arguments.
+fn rehearse_jsonl_with(state: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let mut args = rehearsal_args(state);
+    args.extend(["--format", "json"]);
     args.extend_from_slice(extra);
     let o = run(&args);
     (o.status.code(), serde_json::from_slice(&o.stdout).unwrap_or_default(), text(&o.stderr))
@@ -297,19 +302,7 @@ fn the_rehearsal_s_text_report_escapes_what_the_state_holds() {
         "\n"
     );
     std::fs::write(&path, format!("{lines}{hostile}")).unwrap();
-    let o = run(&[
-        "rehearse",
-        "--state",
-        path.to_str().unwrap(),
-        "--from",
-        "stdlib/releases/v1",
-        "--to",
-        "stdlib/releases/v2",
-        "--registry",
-        "stdlib/registry.toml",
-        "--migrations",
-        "stdlib/migrations.toml",
-    ]);
+    let o = run(&rehearsal_args(&path));
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(2), "{out}{}", text(&o.stderr));
     assert!(out.contains("input problems: 2"), "{out}");
