@@ -469,14 +469,21 @@ impl Runner {
     ) -> Result<(Vec<u8>, Vec<u8>), String> {
         let mut new = Vec::with_capacity(old.len() + 16);
         prepared.instance.transform(old, &mut new)?;
+        self.fits("value", &new)?;
+        Ok((prepared.new_key(account), new))
+    }
+
+    /// Refuses a migrated `what` (a value, a group) larger than the chain accepts: the chain
+    /// would refuse the write, so the value fails here, the same on every node.
+    fn fits(&self, what: &str, new: &[u8]) -> Result<(), String> {
         if new.len() > self.max_value_size {
             return Err(format!(
-                "the migrated value is {} bytes, more than the chain's limit of {}",
+                "the migrated {what} is {} bytes, more than the chain's limit of {}",
                 new.len(),
                 self.max_value_size
             ));
         }
-        Ok((prepared.new_key(account), new))
+        Ok(())
     }
 
     /// Writes the migrated value of `account` into `batch` through a signer of `prepared`'s
@@ -543,12 +550,7 @@ impl Runner {
             Err(e) => return (Visit::Failed(e.to_string()), old.len() as u64),
         };
         let cost = (old.len() + new.len()) as u64;
-        if new.len() > self.max_value_size {
-            let reason = format!(
-                "the migrated group is {} bytes, more than the chain's limit of {}",
-                new.len(),
-                self.max_value_size
-            );
+        if let Err(reason) = self.fits("group", &new) {
             return (Visit::Failed(reason), old.len() as u64);
         }
         // Every migrated member's signer must allow its write; the group is written once.
@@ -571,12 +573,7 @@ impl Runner {
         if let Err(reason) = table.prepared.instance.transform(old, &mut new) {
             return (Visit::Failed(reason), old.len() as u64);
         }
-        if new.len() > self.max_value_size {
-            let reason = format!(
-                "the migrated value is {} bytes, more than the chain's limit of {}",
-                new.len(),
-                self.max_value_size
-            );
+        if let Err(reason) = self.fits("value", &new) {
             return (Visit::Failed(reason), old.len() as u64);
         }
         let cost = (old.len() + new.len()) as u64;

@@ -92,7 +92,7 @@ impl Samples {
                     i += 1;
                     i % 2 == 1
                 });
-                self.every *= 2;
+                self.every = self.every.saturating_mul(2);
                 for (_, weight) in &mut self.keys {
                     *weight = self.every;
                 }
