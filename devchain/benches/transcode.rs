@@ -21,7 +21,7 @@
 //!
 //! Every path allocates the new resource's bytes, as the runner does. After criterion's report, a
 //! table gives each path's median time and resources per second, and the speed-up of (c) and (d)
-//! over (a). Run: `cargo bench -p migrations --bench transcode`.
+//! over (a). Run: `cargo bench -p devchain --bench transcode`.
 
 use binary_format::{Address, AddressLength, Module};
 use criterion::{BenchmarkId, Criterion, Throughput};
