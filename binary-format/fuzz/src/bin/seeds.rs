@@ -1,7 +1,7 @@
 //! Writes the seed corpus: generated modules of every shape into `<dir>/read_module/` (written by
 //! `write_module`, with minimal bodies, and framework-like ones full of instructions), and small
-//! releases (modules concatenated) into `<dir>/detect/`, and inputs of every shape of the `bcs`
-//! target (reader programs, struct tags, values) into `<dir>/bcs/`. The same files every time.
+//! releases (modules concatenated) into `<dir>/detect/`, and reader programs of the `bcs` target
+//! into `<dir>/bcs/`. The same files every time.
 //!
 //! Usage: `cargo run --release --bin seeds [-- <dir>]` from `binary-format/fuzz/` (default
 //! `corpus`). Every seed is also run through the targets' checks once.
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&bcs_dir)?;
     let bcs_seeds = binary_format_fuzz::bcs::seeds();
     for (i, seed) in bcs_seeds.iter().enumerate() {
-        binary_format_fuzz::bcs::check_bcs(seed);
+        binary_format_fuzz::bcs::check_program(seed);
         std::fs::write(bcs_dir.join(format!("{i:03}.bin")), seed)?;
     }
     let (mut modules, mut releases) = (0usize, 0usize);
@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!(
-        "wrote {modules} modules to {}, {releases} releases to {} and {} reader inputs to {}",
+        "wrote {modules} modules to {}, {releases} releases to {} and {} reader programs to {}",
         read_dir.display(),
         detect_dir.display(),
         bcs_seeds.len(),
