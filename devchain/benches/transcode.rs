@@ -144,13 +144,30 @@ fn cases() -> Vec<Case> {
     let vouch = Value::Struct(vec![Value::Vector((0..12).map(address).collect()), Value::U64(90)]);
     let stake = Value::Struct(vec![Value::Struct(vec![Value::U128(5_000_000)]), Value::U64(20), Value::U64(9)]);
 
-    let activation = |i: u64| Value::Struct(vec![Value::U64(i), Value::U64(1_000 * i)]);
+    // The status as the stdlib lays it out: each release scheduled (number, label, heights, the
+    // budget and limits it runs under, its entries and their checksums, its tables), then the
+    // migrations completed, running and failed (their migration, key and reason).
+    let planned = |i: u64| Value::Struct(vec![bytes_of(16, i as u8), bytes_of(32, 7 * i as u8)]);
+    let scheduled = |i: u64| {
+        Value::Struct(vec![
+            Value::U64(i),
+            bytes_of(5, b'0' + i as u8),
+            Value::U64(1_000 * i),
+            Value::U64(1_000 * i + 3),
+            Value::U64(1_000),
+            Value::U64(1 << 20),
+            Value::U64(16),
+            Value::U64(1 << 16),
+            Value::Vector((2 * i..2 * i + 2).map(planned).collect()),
+            bytes_of(0, 0),
+        ])
+    };
     let completed =
         |i: u64| Value::Struct(vec![bytes_of(16, i as u8), bytes_of(32, 3 * i as u8), Value::U64(1_000 * i + 7)]);
     let in_progress = |i: u64| Value::Struct(vec![bytes_of(16, i as u8), bytes_of(32, 5), Value::U64(i)]);
-    let failure = |i: u64| Value::Struct(vec![address(i), bytes_of(8, 1), bytes_of(100, i as u8)]);
+    let failure = |i: u64| Value::Struct(vec![bytes_of(8, 1), bytes_of(17, i as u8), bytes_of(100, i as u8)]);
     let status = Value::Struct(vec![
-        Value::Vector((1..=20).map(activation).collect()),
+        Value::Vector((1..=2).map(scheduled).collect()),
         Value::Vector((1..=40).map(completed).collect()),
         Value::Vector((1..=2).map(in_progress).collect()),
         Value::Vector((1..=10).map(failure).collect()),
