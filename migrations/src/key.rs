@@ -366,6 +366,16 @@ impl StructTag {
         Ok((tag, r.position()))
     }
 
+    /// How many bytes the BCS tag at the start of `bytes` takes with addresses of `width`,
+    /// without building it (no allocation): where a state key's account starts, for a store that
+    /// keeps a tag's keys together. `None` when the bytes are not a tag's (names are not checked
+    /// to be identifiers: a caller that must know builds the tag).
+    pub fn bcs_len(bytes: &[u8], width: AddressLength) -> Option<usize> {
+        let mut r = Reader::new(bytes);
+        skip_struct_tag(&mut r, width, 0).ok()?;
+        Some(r.position())
+    }
+
     /// Reads one tag's BCS bytes from `r`, for formats that hold a tag among other values (a
     /// state key): bounded and checked as [`StructTag::from_bcs`] is, errors at `r`'s offsets,
     /// the reader left just after the tag.
@@ -572,6 +582,31 @@ fn read_type_tag(r: &mut Reader<'_>, width: AddressLength, depth: usize) -> Resu
         // 10: `variant` refused every index from 11 on.
         _ => TypeTag::U256,
     })
+}
+
+/// Steps over one struct tag's BCS as [`read_struct_tag`] reads it, keeping nothing.
+fn skip_struct_tag(r: &mut Reader<'_>, width: AddressLength, depth: usize) -> Result<(), bcs::Error> {
+    if depth > MAX_TAG_NESTING {
+        return Err(r.fail(bcs::ErrorKind::TooDeep { limit: MAX_TAG_NESTING }, "a struct tag"));
+    }
+    r.skip(width.bytes(), "a struct tag's address")?;
+    r.prefixed(MAX_IDENTIFIER_LEN as u64, "a module name")?;
+    r.prefixed(MAX_IDENTIFIER_LEN as u64, "a struct name")?;
+    for _ in 0..r.count(MAX_TYPE_ARGS as u64, 1, "a type argument count")? {
+        let mut depth = depth + 1;
+        // A vector's element follows its tag: step down until a tag that is not a vector.
+        loop {
+            if depth > MAX_TAG_NESTING {
+                return Err(r.fail(bcs::ErrorKind::TooDeep { limit: MAX_TAG_NESTING }, "a type tag"));
+            }
+            match r.variant(TYPE_TAG_VARIANTS, "a type tag")? {
+                6 => depth += 1,
+                7 => break skip_struct_tag(r, width, depth + 1)?,
+                _ => break,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A reader of tags in Move source syntax.

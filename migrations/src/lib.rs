@@ -103,6 +103,7 @@ pub mod handlers;
 pub mod key;
 pub mod layout;
 pub mod literal;
+mod memory_store;
 pub mod plan;
 pub mod runner;
 pub mod signer;

@@ -232,6 +232,11 @@ pub struct Runner {
     tables: Vec<TablePlace>,
     /// Their handles, sorted: what every instance's signer may write items of.
     tables_scope: Vec<AccountAddress>,
+    /// Instantiations met by single-key migrations ([`Runner::migrate_key`]: a read that
+    /// migrates its value), kept across calls: building one derives its plan (microseconds),
+    /// which every read of a generic struct's value would otherwise pay. A runner made from this
+    /// one with other settings starts its own.
+    accessed: Arc<std::sync::Mutex<Instances>>,
 }
 
 /// A table whose items the runner migrates.
@@ -304,6 +309,7 @@ impl Runner {
             groups,
             tables: Vec::new(),
             tables_scope: Vec::new(),
+            accessed: Arc::default(),
         };
         if !runner.entry().generic {
             let prepared = runner.prepare(&[]).map_err(fail)?;
@@ -316,7 +322,7 @@ impl Runner {
     /// instances of its struct; the others are refused, naming them).
     pub fn with_tables(&self, tables: &[MigratedTable]) -> Result<Runner, RunnerError> {
         let fail = |reason: String| RunnerError { id: self.entry.id.clone(), reason };
-        let mut runner = Runner { tables: Vec::new(), ..self.clone() };
+        let mut runner = Runner { tables: Vec::new(), accessed: Arc::default(), ..self.clone() };
         let mut handles: Vec<AccountAddress> = tables.iter().map(|t| t.handle).collect();
         handles.sort();
         handles.dedup();
@@ -363,7 +369,7 @@ impl Runner {
     /// The same runner refusing to write values over `max_value_size` bytes (the chain's
     /// recorded limit, when it differs from this node's configuration).
     pub fn with_max_value_size(&self, max_value_size: usize) -> Runner {
-        Runner { max_value_size, ..self.clone() }
+        Runner { max_value_size, accessed: Arc::default(), ..self.clone() }
     }
 
     /// The largest value it writes.
@@ -680,7 +686,7 @@ impl Runner {
                             Err(reason) => (Err(reason), AccountAddress::zero(self.width())),
                         };
                         if skip(key, &account) {
-                            chunk.cursor = Some(key.to_vec());
+                            set_cursor(&mut chunk.cursor, key);
                             return true;
                         }
                         let mut one = WriteBatch::new();
@@ -696,7 +702,7 @@ impl Runner {
                     Place::Groups => {
                         let account = self.holder(key);
                         if skip(key, &account) {
-                            chunk.cursor = Some(key.to_vec());
+                            set_cursor(&mut chunk.cursor, key);
                             return true;
                         }
                         let mut one = WriteBatch::new();
@@ -715,7 +721,7 @@ impl Runner {
                     }
                     Place::Table(table) => {
                         if skip(key, &table.handle) {
-                            chunk.cursor = Some(key.to_vec());
+                            set_cursor(&mut chunk.cursor, key);
                             return true;
                         }
                         let mut one = WriteBatch::new();
@@ -729,7 +735,7 @@ impl Runner {
                         (visit, cost)
                     }
                 };
-                chunk.cursor = Some(key.to_vec());
+                set_cursor(&mut chunk.cursor, key);
                 match visit {
                     Visit::Nothing(read) => meter.charge_read(read),
                     Visit::Migrated => {
@@ -844,19 +850,20 @@ impl Runner {
         batch: &mut WriteBatch,
     ) -> Result<Option<Result<(), Failure>>, StoreError> {
         let Some(old) = store.get_key(key)? else { return Ok(None) };
-        let mut cache = Instances::default();
+        // A poisoned lock (a panic elsewhere while it was held) leaves a cache that is still
+        // whole: each entry is inserted complete.
+        let mut held = self.accessed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = &mut *held;
         let mut one = WriteBatch::new();
         let visit = match key.first().copied().and_then(KeyKind::of_byte) {
             Some(KeyKind::Resource) => {
-                let (prepared, account) = match self.resolve(key, &mut cache) {
+                let (prepared, account) = match self.resolve(key, cache) {
                     Ok(found) => found,
                     Err(reason) => return Ok(Some(Err(Failure { key: key.to_vec(), reason }))),
                 };
                 self.visit_resource(key, prepared, account, &old, &mut one).0
             }
-            Some(KeyKind::Group) if self.groups => {
-                self.visit_group(key, self.holder(key), &old, &mut cache, &mut one).0
-            }
+            Some(KeyKind::Group) if self.groups => self.visit_group(key, self.holder(key), &old, cache, &mut one).0,
             Some(KeyKind::TableItem) => match self.tables.iter().find(|t| key.starts_with(&t.prefix)) {
                 Some(table) => self.visit_item(table, key, &old, &mut one).0,
                 None => return Ok(None),
@@ -871,6 +878,17 @@ impl Runner {
             }
             Visit::Failed(reason) => Some(Err(Failure { key: key.to_vec(), reason })),
         })
+    }
+}
+
+/// Moves a chunk's cursor to `key`, in the cursor's own buffer (a chunk moves it at every key).
+fn set_cursor(cursor: &mut Option<Vec<u8>>, key: &[u8]) {
+    match cursor {
+        Some(held) => {
+            held.clear();
+            held.extend_from_slice(key);
+        }
+        None => *cursor = Some(key.to_vec()),
     }
 }
 

@@ -159,28 +159,40 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 
 /// The keys a scan of `prefix` strictly after `after` visits, as [`crate::store::Store::scan_keys`]
 /// defines them: from just after the cursor when it is at or past the prefix (the cursor need
-/// not be a held key), else from the prefix, to the end of the prefix's keys. One piece for
-/// every store, so that they all agree on where a chunk starts.
+/// not be a held key), else from the prefix, to the end of the prefix's keys; nothing when the
+/// cursor is past the prefix's keys. One piece for every store, so that they all agree on where
+/// a chunk starts, and none hands an ordered map a range whose start is past its end (which
+/// `BTreeMap::range` answers with a panic).
 #[derive(Debug, Clone)]
 pub struct ScanRange<'a> {
     lower: std::ops::Bound<&'a [u8]>,
     end: Option<Vec<u8>>,
+    /// The cursor is at or past `end`.
+    past_end: bool,
 }
 
 impl<'a> ScanRange<'a> {
     /// The range of a scan of `prefix` after `after`.
     pub fn new(prefix: &'a [u8], after: Option<&'a [u8]>) -> ScanRange<'a> {
         use std::ops::Bound;
+        let end = prefix_end(prefix);
         let lower = match after {
             Some(a) if a >= prefix => Bound::Excluded(a),
             _ => Bound::Included(prefix),
         };
-        ScanRange { lower, end: prefix_end(prefix) }
+        let past_end = matches!((after, &end), (Some(a), Some(e)) if a >= prefix && a >= e.as_slice());
+        ScanRange { lower, end, past_end }
     }
 
-    /// The range as bounds over byte keys (`BTreeMap::<Vec<u8>, _>::range::<[u8], _>`, redb).
+    /// The range as bounds over byte keys (`BTreeMap::<Vec<u8>, _>::range::<[u8], _>`, redb):
+    /// always a start no later than the end (an empty range `[end, end)` for a cursor past it).
     pub fn bounds(&self) -> (std::ops::Bound<&[u8]>, std::ops::Bound<&[u8]>) {
-        (self.lower, self.end.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded))
+        use std::ops::Bound;
+        match self.end.as_deref() {
+            Some(end) if self.past_end => (Bound::Included(end), Bound::Excluded(end)),
+            Some(end) => (self.lower, Bound::Excluded(end)),
+            None => (self.lower, Bound::Unbounded),
+        }
     }
 }
 
@@ -373,6 +385,29 @@ mod tests {
 
     fn tag(s: &str, w: AddressLength) -> StructTag {
         StructTag::parse(s, w).unwrap()
+    }
+
+    #[test]
+    fn a_cursor_past_the_prefix_scans_nothing_and_never_inverts_the_range() {
+        let map: std::collections::BTreeMap<Vec<u8>, ()> =
+            [vec![1, 2, 0], vec![1, 2, 0xff], vec![1, 3], vec![1, 3, 1], vec![2]]
+                .into_iter()
+                .map(|k| (k, ()))
+                .collect();
+        let scan = |prefix: &[u8], after: Option<&[u8]>| -> Vec<Vec<u8>> {
+            map.range::<[u8], _>(ScanRange::new(prefix, after).bounds()).map(|(k, _)| k.clone()).collect()
+        };
+        assert_eq!(scan(&[1, 2], None), vec![vec![1, 2, 0], vec![1, 2, 0xff]]);
+        assert_eq!(scan(&[1, 2], Some(&[1, 2, 0])), vec![vec![1, 2, 0xff]]);
+        // At the end of the prefix's keys, and past it: nothing (a `BTreeMap` given the start
+        // after the end panics).
+        assert!(scan(&[1, 2], Some(&[1, 3])).is_empty());
+        assert!(scan(&[1, 2], Some(&[1, 3, 1])).is_empty());
+        assert!(scan(&[1, 2], Some(&[9])).is_empty());
+        // A cursor before the prefix starts it at the prefix; no end past `0xff..`.
+        assert_eq!(scan(&[1, 3], Some(&[0])), vec![vec![1, 3], vec![1, 3, 1]]);
+        assert_eq!(scan(&[0xff], Some(&[0xff, 0xff])), Vec::<Vec<u8>>::new());
+        assert_eq!(scan(&[], Some(&[1, 3, 1])), vec![vec![2]]);
     }
 
     #[test]

@@ -16,8 +16,9 @@
 
 use crate::key::{AccountAddress, StructTag};
 use crate::state_key::{self, resource_key, tag_prefix, KeyKind};
-use binary_format::AddressLength;
 use std::collections::BTreeMap;
+
+pub use crate::memory_store::InMemoryStore;
 
 /// The default largest value [`InMemoryStore`] accepts: 1 MiB, the per-write limit real chains
 /// apply, so that tests see the refusal a real backend would give.
@@ -239,6 +240,13 @@ pub trait Store {
     /// Applies every write of `batch`, or, on error, none.
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError>;
 
+    /// Whether the value at `key` is `expected` (`None`: no value). The hook asks it at every
+    /// access (is the status still the one it knows?); a store that can compare a value where
+    /// it holds it, without copying it out, should say so here.
+    fn holds(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool, StoreError> {
+        Ok(self.get_key(key)?.as_deref() == expected)
+    }
+
     /// The resource `tag` held by `account`.
     fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
         self.get_key(&resource_key(account, tag))
@@ -320,96 +328,9 @@ impl<F: FnMut(&WriteBatch) -> Result<(), StoreError>> Store for Watched<'_, F> {
         (self.watch)(&batch)?;
         self.inner.apply(batch)
     }
-}
 
-/// A deterministic in-memory store: one ordered map of canonical keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InMemoryStore {
-    entries: BTreeMap<Vec<u8>, Vec<u8>>,
-    max_value_size: usize,
-}
-
-impl Default for InMemoryStore {
-    fn default() -> Self {
-        InMemoryStore::new()
-    }
-}
-
-impl InMemoryStore {
-    /// An empty store refusing values over [`DEFAULT_MAX_VALUE_SIZE`] bytes.
-    pub fn new() -> Self {
-        InMemoryStore::with_max_value_size(DEFAULT_MAX_VALUE_SIZE)
-    }
-
-    /// An empty store refusing values over `max_value_size` bytes (a batch that puts one is
-    /// refused whole).
-    pub fn with_max_value_size(max_value_size: usize) -> Self {
-        InMemoryStore { entries: BTreeMap::new(), max_value_size }
-    }
-
-    /// Number of values held.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether the store holds nothing.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Every entry, in key order: what a state root hashes.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))
-    }
-
-    /// Every resource, decoded with `width`, in key order (keys of other kinds are skipped).
-    pub fn resources(&self, width: AddressLength) -> impl Iterator<Item = (StructTag, AccountAddress, &[u8])> + '_ {
-        self.entries.iter().filter_map(move |(k, v)| match state_key::StateKey::decode(k, width) {
-            Ok(state_key::StateKey::Resource { account, tag }) => Some((tag, account, v.as_slice())),
-            _ => None,
-        })
-    }
-
-    /// Number of accounts holding resource `tag`.
-    pub fn count(&self, tag: &StructTag) -> usize {
-        let prefix = tag_prefix(KeyKind::Resource, tag);
-        self.entries.range::<[u8], _>(state_key::ScanRange::new(&prefix, None).bounds()).count()
-    }
-}
-
-impl Store for InMemoryStore {
-    fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.entries.get(key).cloned())
-    }
-
-    fn scan_keys(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<(), StoreError> {
-        for (k, v) in self.entries.range::<[u8], _>(state_key::ScanRange::new(prefix, after).bounds()) {
-            if !visit(k, v) {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        // Check everything first: past this line nothing can fail, so the batch is all or nothing.
-        batch.validate(self.max_value_size)?;
-        for (key, write) in batch.into_writes() {
-            match write {
-                Write::Put(bytes) => {
-                    self.entries.insert(key, bytes);
-                }
-                Write::Delete => {
-                    self.entries.remove(&key);
-                }
-            }
-        }
-        Ok(())
+    fn holds(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool, StoreError> {
+        self.inner.holds(key, expected)
     }
 }
 

@@ -163,8 +163,7 @@ impl Hook {
         let mut status = self.status().cloned().unwrap_or_default();
         change(&mut status).map_err(HookError::Refused)?;
         let mut batch = WriteBatch::new();
-        status.write_into(&mut batch, &self.config.chain);
-        let encoded = status.encode();
+        let encoded = status.write_into(&mut batch, &self.config.chain);
         let state = self.derive(status, Some(encoded))?;
         store.apply(batch)?;
         // What the write changed (a height, a release) is worked out again by the next block.

@@ -126,6 +126,8 @@ pub struct Hook {
     /// The last block asked for: a call for it or an earlier one (a block again, after a
     /// discard or a restore) reads the store instead of trusting memory.
     last_block: u64,
+    /// The status's key, encoded once: every access compares the stored status with it.
+    status_key: Vec<u8>,
 }
 
 /// Result of running one unit's user part in a block.
@@ -139,7 +141,8 @@ impl Hook {
     /// The hook for `releases` (in order of release number) under `config`, asking `policy`.
     pub fn new(releases: Vec<ReleasePlan>, config: HookConfig, policy: Box<dyn Policy>) -> Result<Hook, HookError> {
         let schedule = Schedule::new(releases, &config)?;
-        Ok(Hook { schedule, config, policy, state: None, idle_until: 0, last_block: 0 })
+        let status_key = config.chain.status_key.encode();
+        Ok(Hook { schedule, config, policy, state: None, idle_until: 0, last_block: 0, status_key })
     }
 
     /// The chain this hook runs in.
@@ -260,8 +263,7 @@ impl Hook {
         let mut next_unit = 0;
         loop {
             let (t, b) = current.as_ref().map_or((tag, bytes), |(t, b)| (t, b.as_slice()));
-            let id = (t.module_id(), t.name.clone());
-            let step = self.schedule.readers.get(&id).into_iter().flatten().copied().find(|&u| {
+            let step = self.schedule.readers.of_tag(t).into_iter().flatten().copied().find(|&u| {
                 u >= next_unit && self.schedule.units.get(u).is_some_and(|unit| unit.release.number() > after_release)
             });
             let Some(u) = step else { break };
@@ -324,10 +326,13 @@ impl Hook {
     /// Reads the status from the store, and reloads everything derived from it when it is not
     /// the one this hook last read or wrote (or none was read yet).
     pub(crate) fn refresh(&mut self, store: &dyn Store) -> Result<(), HookError> {
-        let stored = store.get_key(&self.config.chain.status_key.encode())?;
-        if self.state.as_ref().is_some_and(|s| s.stored == stored) {
-            return Ok(());
+        // Compared where it is held (no copy): this runs at every access.
+        if let Some(state) = &self.state {
+            if store.holds(&self.status_key, state.stored.as_deref())? {
+                return Ok(());
+            }
         }
+        let stored = store.get_key(&self.status_key)?;
         self.state = None;
         // The idle height was worked out from the status this hook held, not from this one (the
         // state changed under it: a state sync, a restored snapshot, told with `load`): the next
@@ -425,13 +430,14 @@ impl Hook {
         }
         let before = state.status.clone();
         let mut report = BlockReport::default();
+        let mut written = None;
         let batch = {
             let mut staged = Staged::new(&*store);
             self.activate(&mut state, &mut staged, block, &mut report)?;
             self.run_queue(&mut state, &mut staged, block, &mut report)?;
             if state.status != before {
                 let mut status_batch = WriteBatch::new();
-                state.status.write_into(&mut status_batch, &self.config.chain);
+                written = Some(state.status.write_into(&mut status_batch, &self.config.chain));
                 staged.apply(status_batch)?;
             }
             staged.into_batch()
@@ -440,8 +446,8 @@ impl Hook {
         if !batch.is_empty() {
             store.apply(batch)?;
         }
-        if state.status != before {
-            state.stored = Some(state.status.encode());
+        if written.is_some() {
+            state.stored = written;
         }
         self.state = Some(state);
         self.update_idle(block);
@@ -742,9 +748,12 @@ impl Status {
         }
     }
 
-    /// Adds the write of this status where `chain` keeps it to `batch`.
-    pub fn write_into(&self, batch: &mut WriteBatch, chain: &crate::ChainConfig) {
-        batch.put_key(chain.status_key.encode(), self.encode());
+    /// Adds the write of this status where `chain` keeps it to `batch`, and gives the bytes
+    /// written (what a hook compares the stored status with: encoded once).
+    pub fn write_into(&self, batch: &mut WriteBatch, chain: &crate::ChainConfig) -> Vec<u8> {
+        let bytes = self.encode();
+        batch.put_key(chain.status_key.encode(), bytes.clone());
+        bytes
     }
 }
 

@@ -26,7 +26,7 @@
 use crate::error::HookError;
 use crate::hook::{is_table_item, Hook, State};
 use crate::staged::Staged;
-use crate::status::{Cursor, InProgress, Status};
+use crate::status::Status;
 use migrations::state_key::resource_key;
 use migrations::store::{Store, StoreError, WriteBatch};
 use migrations::{AccountAddress, KeyKind, StateKey, StructTag};
@@ -103,11 +103,18 @@ impl From<migrations::KeyError> for AccessError {
 /// One migration step of an access: the unit, and the key it reads.
 type Step = (usize, Vec<u8>);
 
+/// What an access to a resource needs: the migrations that bring it to the active layout, in
+/// order, and the bytes held under the tag asked for, when the account holds that version.
+struct Access {
+    steps: Vec<Step>,
+    bytes: Option<Vec<u8>>,
+}
+
 impl Hook {
     /// The struct tag `tag`'s version replaced, if a configured versioned migration produces
     /// it: the predecessor the new version records.
     pub fn predecessor(&self, tag: &StructTag) -> Option<StructTag> {
-        let &u = self.schedule.producers.get(&(tag.module_id(), tag.name.clone()))?;
+        let &u = self.schedule.producers.of_tag(tag)?;
         let entry = self.schedule.units.get(u)?.runner.entry();
         Some(StructTag {
             address: migrations::AccountAddress::from_address(entry.from.address, tag.address.width()).ok()?,
@@ -168,10 +175,9 @@ impl Hook {
     ) -> Result<(), AccessError> {
         self.refresh(&*store)?;
         if let Some(state) = self.state.as_ref() {
-            let id = (tag.module_id(), tag.name.clone());
             let newer = self
                 .schedule
-                .in_place_readers(&id)
+                .in_place_readers_of(tag)
                 .filter_map(|u| self.schedule.units.get(u))
                 .find(|unit| unit.release.number() > written.number() && state.is_active(unit));
             if let Some(unit) = newer {
@@ -226,11 +232,10 @@ impl Hook {
             if let Some(state) = self.state.as_mut() {
                 for u in pending {
                     if let Some(unit) = self.schedule.units.get(u) {
-                        mark_ahead(&mut state.status, &unit.id, &key);
+                        state.status.progress_mut(&unit.id).cursor.mark_ahead(&key);
                     }
                 }
-                state.status.write_into(&mut batch, &chain);
-                state.stored = Some(state.status.encode());
+                state.stored = Some(state.status.write_into(&mut batch, &chain));
             }
         }
         store.apply(batch)?;
@@ -244,9 +249,8 @@ impl Hook {
             // A system account's values were migrated in the activation block.
             return Vec::new();
         }
-        let id = (tag.module_id(), tag.name.clone());
         self.schedule
-            .in_place_readers(&id)
+            .in_place_readers_of(tag)
             .filter(|&u| {
                 let Some(unit) = self.schedule.units.get(u) else { return false };
                 let finished = state.finished.get(u).copied().unwrap_or(true);
@@ -271,8 +275,8 @@ impl Hook {
         self.refresh(&*store)?;
         let Some(state) = self.state.take() else { return Ok(None) };
         let result = self.access(&state, &*store, account, tag);
-        let (steps, state) = match result {
-            Ok(Some(steps)) => (steps, state),
+        let (Access { steps, bytes }, state) = match result {
+            Ok(Some(access)) => (access, state),
             Ok(None) => {
                 self.state = Some(state);
                 return Ok(None);
@@ -284,7 +288,8 @@ impl Hook {
         };
         if steps.is_empty() {
             self.state = Some(state);
-            return Ok(store.get(&account, tag)?);
+            // Nothing to migrate: the account holds this version, read just now.
+            return Ok(bytes);
         }
         let mut state = state;
         let result = self.migrate_steps(&mut state, store, account, &tag.to_string(), &steps);
@@ -310,7 +315,10 @@ impl Hook {
         self.config.chain.check_key(&account, tag)?;
         let status = Status::load(store, &self.config.chain)?;
         let state = self.derive(status, None)?;
-        let Some(steps) = self.access(&state, store, account, tag)? else { return Ok(None) };
+        let Some(Access { steps, bytes }) = self.access(&state, store, account, tag)? else { return Ok(None) };
+        if steps.is_empty() {
+            return Ok(bytes);
+        }
         let mut staged = Staged::new(store);
         for (u, key) in &steps {
             let Some(unit) = self.schedule.units.get(*u) else { continue };
@@ -340,36 +348,37 @@ impl Hook {
         store: &dyn Store,
         account: AccountAddress,
         tag: &StructTag,
-    ) -> Result<Option<Vec<Step>>, AccessError> {
+    ) -> Result<Option<Access>, AccessError> {
         self.check_active(state, tag)?;
         // Back along versioned migrations to the version the account holds.
         let mut versioned: Vec<(usize, StructTag)> = Vec::new();
-        let mut held = tag.clone();
-        while store.get(&account, &held)?.is_none() {
-            let Some(&u) = self.schedule.producers.get(&(held.module_id(), held.name.clone())) else {
-                return Ok(None);
-            };
+        let bytes = store.get(&account, tag)?;
+        let mut held = std::borrow::Cow::Borrowed(tag);
+        let mut present = bytes.is_some();
+        while !present {
+            let Some(&u) = self.schedule.producers.of_tag(&held) else { return Ok(None) };
             let Some(older) = self.predecessor(&held) else { return Ok(None) };
-            versioned.push((u, older.clone()));
-            if versioned.len() > self.schedule.units.len() {
+            if versioned.len() >= self.schedule.units.len() {
                 return Ok(None);
             }
-            held = older;
+            present = store.get(&account, &older)?.is_some();
+            versioned.push((u, older.clone()));
+            held = std::borrow::Cow::Owned(older);
         }
         // What the held bytes still need in place, then each versioned step oldest first, each
         // followed by every active in-place change of the tag it writes made after it (its bytes
         // are written in its own release's layout, whatever those passes have reached).
-        let held_key = resource_key(&account, &held);
-        let mut steps: Vec<Step> = self
-            .pending_in_place(state, &held, &held_key, &account)
-            .into_iter()
-            .map(|u| (u, held_key.clone()))
-            .collect();
+        let mut steps: Vec<Step> = Vec::new();
+        if self.schedule.in_place_readers_of(&held).next().is_some() {
+            let held_key = resource_key(&account, &held);
+            steps.extend(
+                self.pending_in_place(state, &held, &held_key, &account).into_iter().map(|u| (u, held_key.clone())),
+            );
+        }
         for (u, old) in versioned.iter().rev() {
             steps.push((*u, resource_key(&account, old)));
             let Some(unit) = self.schedule.units.get(*u) else { continue };
             let entry = unit.runner.entry();
-            let written = (entry.to.clone(), entry.struct_name.clone());
             let new_tag = StructTag {
                 address: AccountAddress::from_address(entry.to.address, tag.address.width())?,
                 module: entry.to.name.clone(),
@@ -378,7 +387,7 @@ impl Hook {
             let new_key = resource_key(&account, &new_tag);
             steps.extend(
                 self.schedule
-                    .in_place_readers(&written)
+                    .in_place_readers(&entry.to, &entry.struct_name)
                     .filter(|&later| later > *u && self.schedule.units.get(later).is_some_and(|l| state.is_active(l)))
                     .map(|later| (later, new_key.clone())),
             );
@@ -396,7 +405,7 @@ impl Hook {
                 }
             }
         }
-        Ok(Some(steps))
+        Ok(Some(Access { steps, bytes }))
     }
 
     fn migrate_steps(
@@ -409,7 +418,7 @@ impl Hook {
     ) -> Result<(), AccessError> {
         let chain = self.config.chain.clone();
         let mut quarantined = None;
-        let batch = {
+        let (batch, written) = {
             let mut staged = Staged::new(&*store);
             for (u, key) in steps {
                 let Some(unit) = self.schedule.units.get(*u) else { continue };
@@ -419,14 +428,10 @@ impl Hook {
                     Some(Ok(())) => {
                         staged.apply(one)?;
                         if !state.finished.get(*u).copied().unwrap_or(true) {
-                            let progress = state.status.progress_of(&unit.id).cloned().unwrap_or(InProgress {
-                                id: unit.id.clone(),
-                                cursor: Cursor::default(),
-                                migrated: 0,
-                            });
-                            state.status.set_progress(InProgress { migrated: progress.migrated + 1, ..progress });
+                            let progress = state.status.progress_mut(&unit.id);
+                            progress.migrated += 1;
                             if unit.in_place || !is_resource(key) {
-                                mark_ahead(&mut state.status, &unit.id, key);
+                                progress.cursor.mark_ahead(key);
                             }
                         }
                     }
@@ -442,12 +447,12 @@ impl Hook {
                 }
             }
             let mut status_batch = WriteBatch::new();
-            state.status.write_into(&mut status_batch, &chain);
+            let written = state.status.write_into(&mut status_batch, &chain);
             staged.apply(status_batch)?;
-            staged.into_batch()
+            (staged.into_batch(), written)
         };
         store.apply(batch)?;
-        state.stored = Some(state.status.encode());
+        state.stored = Some(written);
         match quarantined {
             None => Ok(()),
             Some((migration, reason)) => {
@@ -457,7 +462,7 @@ impl Hook {
     }
 
     fn check_active(&self, state: &State, tag: &StructTag) -> Result<(), AccessError> {
-        if let Some(&u) = self.schedule.producers.get(&(tag.module_id(), tag.name.clone())) {
+        if let Some(&u) = self.schedule.producers.of_tag(tag) {
             if let Some(unit) = self.schedule.units.get(u) {
                 if !state.is_active(unit) {
                     return Err(AccessError::NotActive { tag: tag.to_string(), release: unit.release.clone() });
@@ -568,11 +573,10 @@ impl Hook {
                     if let Some(state) = self.state.as_mut() {
                         for (u, _) in &pending {
                             if let Some(unit) = self.schedule.units.get(*u) {
-                                mark_ahead(&mut state.status, &unit.id, &bytes);
+                                state.status.progress_mut(&unit.id).cursor.mark_ahead(&bytes);
                             }
                         }
-                        state.status.write_into(&mut batch, &chain);
-                        state.stored = Some(state.status.encode());
+                        state.stored = Some(state.status.write_into(&mut batch, &chain));
                     }
                 }
                 let result = store.apply(batch);
@@ -630,16 +634,4 @@ impl Hook {
         let done = state.status.progress_of(&unit.id).is_some_and(|p| p.cursor.is_done(key));
         state.is_active(unit) && !finished && unit.has_user_part() && !done
     }
-}
-
-/// Records `key` as migrated ahead of migration `id`'s cursor.
-fn mark_ahead(status: &mut Status, id: &str, key: &[u8]) {
-    let progress = status.progress_of(id).cloned().unwrap_or(InProgress {
-        id: id.to_owned(),
-        cursor: Cursor::default(),
-        migrated: 0,
-    });
-    let mut cursor = progress.cursor;
-    cursor.mark_ahead(key);
-    status.set_progress(InProgress { cursor, ..progress });
 }

@@ -153,8 +153,52 @@ pub enum ScheduleError {
     },
 }
 
-/// A struct across releases: its module and name.
-pub(crate) type StructId = (ModuleId, String);
+/// Values by struct (a module and a name: one struct across releases), found from a struct tag
+/// without building its module's id: every access to a resource looks its struct up here, so the lookup allocates
+/// nothing. A name is shared by few modules, so they are a short list under it.
+#[derive(Debug, Clone)]
+pub(crate) struct StructIndex<V> {
+    by_name: BTreeMap<String, Vec<(ModuleId, V)>>,
+}
+
+impl<V> Default for StructIndex<V> {
+    fn default() -> Self {
+        StructIndex { by_name: BTreeMap::new() }
+    }
+}
+
+impl<V> StructIndex<V> {
+    /// The value of the struct `module::name`.
+    pub fn get(&self, module: &ModuleId, name: &str) -> Option<&V> {
+        self.by_name.get(name)?.iter().find(|(m, _)| m == module).map(|(_, v)| v)
+    }
+
+    /// The value of the struct `tag` is an instance of.
+    pub fn of_tag(&self, tag: &migrations::StructTag) -> Option<&V> {
+        let address = tag.address.address();
+        self.by_name
+            .get(tag.name.as_str())?
+            .iter()
+            .find(|(m, _)| m.address == address && m.name == tag.module)
+            .map(|(_, v)| v)
+    }
+
+    /// The value of `module::name`, made with `make` when it has none.
+    pub fn entry(&mut self, module: &ModuleId, name: &str, make: impl FnOnce() -> V) -> &mut V {
+        let list = self.by_name.entry(name.to_owned()).or_default();
+        let at = match list.iter().position(|(m, _)| m == module) {
+            Some(at) => at,
+            None => {
+                list.push((module.clone(), make()));
+                list.len() - 1
+            }
+        };
+        match list.get_mut(at) {
+            Some((_, v)) => v,
+            None => unreachable!("the position was just found or pushed"),
+        }
+    }
+}
 
 /// One catalogue entry, ready to run.
 #[derive(Debug, Clone)]
@@ -215,9 +259,9 @@ pub(crate) struct Schedule {
     pub units: Vec<Unit>,
     /// The old struct of every migration -> the units that read it, in schedule order: at most
     /// one versioned migration, any number in place (one per release that changes it).
-    pub readers: BTreeMap<StructId, Vec<usize>>,
+    pub readers: StructIndex<Vec<usize>>,
     /// The new struct of every versioned migration -> the unit that produces it.
-    pub producers: BTreeMap<StructId, usize>,
+    pub producers: StructIndex<usize>,
     /// Module versions that close when a release activates -> that release's position.
     pub closes: BTreeMap<ModuleId, usize>,
 }
@@ -229,8 +273,8 @@ impl Schedule {
         let mut schedule = Schedule {
             releases: Vec::new(),
             units: Vec::new(),
-            readers: BTreeMap::new(),
-            producers: BTreeMap::new(),
+            readers: StructIndex::default(),
+            producers: StructIndex::default(),
             closes: BTreeMap::new(),
         };
         let max_value_size = usize::try_from(chain.max_value_size).unwrap_or(usize::MAX);
@@ -295,12 +339,11 @@ impl Schedule {
                     runner = runner.with_tables(&tables)?;
                 }
                 let at = schedule.units.len();
-                let old = (entry.from.clone(), entry.struct_name.clone());
                 if !entry.is_in_place() {
-                    schedule.producers.insert((entry.to.clone(), entry.struct_name.clone()), at);
+                    *schedule.producers.entry(&entry.to, &entry.struct_name, || at) = at;
                     schedule.closes.entry(entry.from.clone()).or_insert(release_index);
                 }
-                schedule.readers.entry(old).or_default().push(at);
+                schedule.readers.entry(&entry.from, &entry.struct_name, Vec::new).push(at);
                 schedule.units.push(Unit {
                     id: entry.id.clone(),
                     release: plan.release.clone(),
@@ -332,13 +375,17 @@ impl Schedule {
         self.releases.iter().enumerate().find(|(_, r)| u64::from(r.id.number()) == number)
     }
 
-    /// The in-place units that read the struct `id`, in schedule order.
-    pub fn in_place_readers<'a>(&'a self, id: &StructId) -> impl Iterator<Item = usize> + 'a {
-        self.readers
-            .get(id)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|&u| self.units.get(u).is_some_and(|unit| unit.in_place))
+    /// The in-place units that read the struct `module::name`, in schedule order.
+    pub fn in_place_readers<'a>(&'a self, module: &ModuleId, name: &str) -> impl Iterator<Item = usize> + 'a {
+        self.in_place(self.readers.get(module, name))
+    }
+
+    /// [`Schedule::in_place_readers`] of the struct `tag` is an instance of.
+    pub fn in_place_readers_of<'a>(&'a self, tag: &migrations::StructTag) -> impl Iterator<Item = usize> + 'a {
+        self.in_place(self.readers.of_tag(tag))
+    }
+
+    fn in_place<'a>(&'a self, readers: Option<&'a Vec<usize>>) -> impl Iterator<Item = usize> + 'a {
+        readers.into_iter().flatten().copied().filter(|&u| self.units.get(u).is_some_and(|unit| unit.in_place))
     }
 }

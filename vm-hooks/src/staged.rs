@@ -50,6 +50,14 @@ impl Store for Staged<'_> {
         }
     }
 
+    fn holds(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool, StoreError> {
+        match self.pending.get(key) {
+            Some(Write::Put(bytes)) => Ok(Some(bytes.as_slice()) == expected),
+            Some(Write::Delete) => Ok(expected.is_none()),
+            None => self.base.holds(key, expected),
+        }
+    }
+
     /// Merges the base's scan with the staged writes under `prefix`, in key order.
     fn scan_keys(
         &self,
@@ -98,7 +106,13 @@ impl Store for Staged<'_> {
             // A block's first batch (a chunk of a migration, most often): taken as it is.
             self.pending = batch.into_map();
         } else {
-            self.pending.extend(batch.into_writes());
+            let mut writes = batch.into_map();
+            if writes.len() >= self.pending.len() / 8 {
+                // Merged in one pass over both (the batch's writes win), not key by key.
+                self.pending.append(&mut writes);
+            } else {
+                self.pending.extend(writes);
+            }
         }
         Ok(())
     }

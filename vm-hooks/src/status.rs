@@ -589,6 +589,23 @@ impl Status {
         }
     }
 
+    /// The progress of migration `id`, begun (at no cursor, nothing migrated) if it has none:
+    /// changed where it is held (an access that migrates a value ahead of the cursor would
+    /// otherwise copy every key marked ahead so far, twice).
+    pub(crate) fn progress_mut(&mut self, id: &str) -> &mut InProgress {
+        let i = match self.in_progress.binary_search_by(|p| p.id.as_str().cmp(id)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.in_progress.insert(i, InProgress { id: id.to_owned(), cursor: Cursor::default(), migrated: 0 });
+                i
+            }
+        };
+        match self.in_progress.get_mut(i) {
+            Some(progress) => progress,
+            None => unreachable!("the position was just found or filled"),
+        }
+    }
+
     pub(crate) fn remove_progress(&mut self, id: &str) {
         if let Ok(i) = self.in_progress.binary_search_by(|p| p.id.as_str().cmp(id)) {
             self.in_progress.remove(i);

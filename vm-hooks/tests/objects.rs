@@ -52,7 +52,7 @@ fn all_new(state: &InMemoryStore) -> (u64, u64) {
     let proposal_handles: Vec<_> = (0..ROUNDS).map(objects::proposals_table).collect();
     let (mut stores, mut proposals) = (0, 0);
     for (key, value) in state.iter() {
-        match StateKey::decode(key, objects::WIDTH).unwrap() {
+        match StateKey::decode(&key, objects::WIDTH).unwrap() {
             StateKey::Group { tag, .. } => {
                 assert_eq!(tag.to_string(), OBJECT_GROUP);
                 for m in decode_group(value, objects::WIDTH).unwrap() {

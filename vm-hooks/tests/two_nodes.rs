@@ -154,7 +154,14 @@ type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
 /// struct transformed once from its genesis bytes, everything else as it was.
 fn expected(genesis: &InMemoryStore) -> Entries {
     let status = status_key();
-    genesis.iter().filter(|(k, _)| *k != status.as_slice()).map(|(k, v)| (k.to_vec(), migrated(k, v))).collect()
+    genesis
+        .iter()
+        .filter(|(k, _)| *k != status.as_slice())
+        .map(|(k, v)| {
+            let m = migrated(&k, v);
+            (k, m)
+        })
+        .collect()
 }
 
 /// What one migration makes of the value `bytes` at `key`: the catalogue entry's transform for
