@@ -300,7 +300,7 @@ fn check_import(path: &Path, info: &SnapshotInfo, salt: usize) {
     }
     let mut tags: BTreeMap<String, u64> = BTreeMap::new();
     for (key, _) in store.iter() {
-        let decoded = StateKey::decode(key, devchain::WIDTH)
+        let decoded = StateKey::decode(&key, devchain::WIDTH)
             .unwrap_or_else(|e| panic!("a snapshot that verifies holds the key {key:?}, which does not decode: {e}"));
         if let (Some(1 | 2), Some(tag)) = (key.first(), decoded.tag()) {
             let again = StructTag::parse(&tag.to_string(), devchain::WIDTH);
