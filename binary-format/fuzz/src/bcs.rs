@@ -7,9 +7,9 @@
 //! position); what reads is canonical (a ULEB128 encodes back to the same bytes); counts are
 //! checked before allocation, and a budget bounds what a list allocates.
 
-use crate::measured;
 use binary_format::bcs::{ErrorKind, Reader};
 use binary_format::{write_uleb, AddressLength};
+use fuzz_support::measured;
 
 /// Heap bytes a budgeted read may allocate beyond its budget: the error, its path and the
 /// strings in it.

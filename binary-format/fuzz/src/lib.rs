@@ -4,98 +4,23 @@
 //! multiple of the input, and every reader error carries a byte offset. A module that parses with
 //! `Detail::Full` also serializes, and the bytes written parse back to an equal `RawModule`.
 //!
-//! Allocation is measured by a counting global allocator: the peak of live heap bytes during one
-//! call, over what was live before it, must stay under `ALLOC_FACTOR * input + ALLOC_SLACK`.
+//! Allocation is measured by the counting global allocator of `fuzz-support`: the peak of live
+//! heap bytes during one call, over what was live before it, must stay within [`ALLOC_BUDGET`].
 
 pub mod bcs;
 
 use binary_format::deserializer::{parse, Detail, ParseOptions};
 use binary_format::raw::RawModule;
 use binary_format::{detect_address_length, read_layouts, read_module, serializer, AddressLength, Error, ErrorKind};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use fuzz_support::{measured, Budget};
 
-/// Live heap bytes allowed per input byte during one call. A parsed module holds a few dozen
-/// bytes per input byte (tokens and instructions are enum values in vectors that grow by
-/// doubling) and the normalized view a few more (owned names); this leaves room for both.
-pub const ALLOC_FACTOR: usize = 256;
-/// Live heap bytes allowed on top, for fixed costs (error messages, small vectors).
-pub const ALLOC_SLACK: usize = 256 * 1024;
+/// The heap one call may take: 256 live bytes per input byte, plus 256 KiB for fixed costs (error
+/// messages, small vectors). A parsed module holds a few dozen bytes per input byte (tokens and
+/// instructions are enum values in vectors that grow by doubling) and the normalized view a few
+/// more (owned names); this leaves room for both.
+pub const ALLOC_BUDGET: Budget = Budget { factor: 256, slack: 256 * 1024 };
 
 pub const DETAILS: [Detail; 3] = [Detail::Layouts, Detail::Signatures, Detail::Full];
-
-/// Counts live heap bytes and their peak.
-#[derive(Debug)]
-pub struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(n: usize) {
-    let now = CURRENT.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-fn shrank(n: usize) {
-    CURRENT.fetch_sub(n, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            if new_size > layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                shrank(layout.size() - new_size);
-            }
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Runs `f` and returns its result with the peak of heap bytes it added to what was live.
-pub fn measured<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let out = f();
-    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
-}
-
-/// Peak heap of one call against `ALLOC_FACTOR * input + ALLOC_SLACK`.
-pub fn check_alloc(input: &[u8], peak: usize, what: &str) {
-    let budget = ALLOC_FACTOR.saturating_mul(input.len()).saturating_add(ALLOC_SLACK);
-    assert!(
-        peak <= budget,
-        "{what} allocated {peak} bytes at its peak for {} input bytes (budget {budget})",
-        input.len()
-    );
-}
 
 /// A reader error must say where it was found, inside the input, and what it is.
 pub fn check_error(input: &[u8], e: &Error, what: &str) {
@@ -124,7 +49,7 @@ pub fn check_read(data: &[u8]) {
         for detail in DETAILS {
             let options = ParseOptions::new(length, detail);
             let (result, peak) = measured(|| parse(data, &options));
-            check_alloc(data, peak, "parse");
+            ALLOC_BUDGET.check(data, peak, "parse");
             match result {
                 Ok(m) => {
                     if detail == Detail::Full {
@@ -152,9 +77,9 @@ pub fn check_read(data: &[u8]) {
         drop(parsed);
 
         let (module, peak) = measured(|| read_module(data, length));
-        check_alloc(data, peak, "read_module");
+        ALLOC_BUDGET.check(data, peak, "read_module");
         let (layouts, peak) = measured(|| read_layouts(data, length));
-        check_alloc(data, peak, "read_layouts");
+        ALLOC_BUDGET.check(data, peak, "read_layouts");
         // The normalized reads parse as `Detail::Signatures` and `Detail::Layouts` do; they may
         // only add a limit of their own.
         for (read, parsed, what) in [(&module, ok[1], "read_module"), (&layouts, ok[0], "read_layouts")] {
@@ -204,7 +129,7 @@ pub fn split_modules(data: &[u8]) -> Vec<&[u8]> {
 pub fn check_detect(data: &[u8]) {
     let modules = split_modules(data);
     let (d, peak) = measured(|| detect_address_length(modules.iter().copied()));
-    check_alloc(data, peak, "detect_address_length");
+    ALLOC_BUDGET.check(data, peak, "detect_address_length");
     assert_eq!(d.scores.len(), AddressLength::ALL.len());
     for (length, ok, _) in &d.scores {
         assert!(*ok <= modules.len(), "{length}: {ok} of {} parse", modules.len());

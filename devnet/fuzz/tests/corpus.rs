@@ -7,40 +7,9 @@
 
 use devnet::manifest::Manifest;
 use devnet::snapshot;
+use fuzz_support::{mutate, Rng};
 use migrations::store::InMemoryStore;
 use vm_hooks::Budget;
-
-/// splitmix64: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// `seed` with a few bytes flipped, set, inserted or cut.
-fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
-    let mut out = seed.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        let at = rng.below(out.len() + 1);
-        match rng.below(4) {
-            0 if at < out.len() => out[at] ^= 1 << rng.below(8),
-            1 if at < out.len() => out[at] = rng.next() as u8,
-            2 => out.insert(at, rng.next() as u8),
-            _ => out.truncate(at.max(1)),
-        }
-    }
-    out
-}
 
 fn executions(target: &str, n: usize) {
     println!("{target}: {n} executions");
@@ -48,7 +17,7 @@ fn executions(target: &str, n: usize) {
 
 #[test]
 fn snapshot_header_target_over_generated_headers() {
-    let mut rng = Rng(15);
+    let mut rng = Rng::new(15);
     let mut outcomes: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     let mut check = |input: &[u8]| {
         let outcome = devnet_fuzz::check_header(input).map_or("no snapshot".to_owned(), |o| format!("{o:?}"));
@@ -75,7 +44,7 @@ fn snapshot_header_target_over_generated_headers() {
 
 #[test]
 fn snapshot_target_over_mutated_snapshots() {
-    let mut rng = Rng(16);
+    let mut rng = Rng::new(16);
     let dir = tempfile::tempdir().unwrap();
     let mut seeds = Vec::new();
     for (i, accounts) in [1u32, 4].into_iter().enumerate() {
@@ -99,7 +68,7 @@ fn snapshot_target_over_mutated_snapshots() {
 
 #[test]
 fn manifest_target_over_mutated_manifests() {
-    let mut rng = Rng(17);
+    let mut rng = Rng::new(17);
     let mut m = Manifest::new(40, 4, 4, Budget { max_resources: 64, max_bytes: 1 << 16 });
     m.schedule(2, 5, 0).unwrap();
     m.schedule(3, 9, 0).unwrap();

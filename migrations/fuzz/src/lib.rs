@@ -13,100 +13,25 @@
 //! back to the same bytes); counts are checked before allocation, and a budget bounds what a
 //! decode allocates.
 //!
-//! Allocation is measured by a counting global allocator: the peak of live heap bytes during one
-//! call, over what was live before it, must stay under `ALLOC_FACTOR * input + ALLOC_SLACK` (the
-//! bound of the bytecode reader's targets), and a budgeted decode's under its budget plus
-//! `BUDGET_SLACK`.
+//! Allocation is measured by the counting global allocator of `fuzz-support`: the peak of live
+//! heap bytes during one call, over what was live before it, must stay within [`ALLOC_BUDGET`]
+//! (the bound of the bytecode reader's targets), and a budgeted decode's under its budget plus
+//! [`BUDGET_SLACK`].
 
 use binary_format::{AddressLength, ModuleId};
+use fuzz_support::{measured, Budget};
 use migrations::plan::{DerivedPlan, Skipper};
 use migrations::value::{decode_within, encode, DecodeErrorKind};
 use migrations::{EnumLayout, FieldLayout, Layout, StructLayout, StructTag, Value, VariantLayout};
-use std::alloc::{GlobalAlloc, System};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Live heap bytes allowed per input byte during one unbudgeted decode.
-pub const ALLOC_FACTOR: usize = 256;
-/// Live heap bytes allowed on top, for fixed costs (error messages, small vectors).
-pub const ALLOC_SLACK: usize = 256 * 1024;
+/// The heap one unbudgeted decode may take: 256 live bytes per input byte (the bound of the
+/// bytecode reader's targets), plus 256 KiB for fixed costs (error messages, small vectors).
+pub const ALLOC_BUDGET: Budget = Budget { factor: 256, slack: 256 * 1024 };
 
 /// Heap bytes a budgeted decode may allocate beyond its budget: the error, its path and the
 /// strings in it.
 pub const BUDGET_SLACK: usize = 64 * 1024;
-
-/// Counts live heap bytes and their peak.
-#[derive(Debug)]
-pub struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(n: usize) {
-    let now = CURRENT.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-fn shrank(n: usize) {
-    CURRENT.fetch_sub(n, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        System.dealloc(ptr, layout);
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            if new_size > layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                shrank(layout.size() - new_size);
-            }
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Runs `f` and returns its result with the peak of heap bytes it added to what was live.
-pub fn measured<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let out = f();
-    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
-}
-
-/// Peak heap of one call against `ALLOC_FACTOR * input + ALLOC_SLACK`.
-pub fn check_alloc(input: &[u8], peak: usize, what: &str) {
-    let budget = ALLOC_FACTOR.saturating_mul(input.len()).saturating_add(ALLOC_SLACK);
-    assert!(
-        peak <= budget,
-        "{what} allocated {peak} bytes at its peak for {} input bytes (budget {budget})",
-        input.len()
-    );
-}
 
 /// Shapes the first byte picks among (modulo): the struct tag, then one per layout.
 pub fn shapes() -> usize {
@@ -227,7 +152,7 @@ pub fn check_tag(data: &[u8]) -> bool {
 /// decodes.
 pub fn check_value(data: &[u8], layout: &Layout) -> bool {
     let (unbounded, peak) = measured(|| decode_within(data, layout, usize::MAX));
-    check_alloc(data, peak, "decode");
+    ALLOC_BUDGET.check(data, peak, "decode");
     let accepted = Skipper::of(layout).accepts(data);
     match &unbounded {
         Ok(value) => {

@@ -4,53 +4,13 @@
 //! lengths, counts and nesting. Run with `cargo test --release -- --nocapture` in
 //! `migrations/fuzz` to see the executions and outcomes.
 //!
-//! The allocation counters are process-wide, so the tests take turns (one lock).
+//! The allocation counters are process-wide, so the tests take turns (`one_at_a_time`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use fuzz_support::{mutate, one_at_a_time, Rng};
 use migrations_fuzz::{check_decoders, layouts, shape_of, shapes};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// splitmix64: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// `seed` with a few bytes flipped, set, inserted, cut, or a run of bytes duplicated. The first
-/// byte (the shape) is mutated like any other.
-fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
-    let mut out = seed.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        let at = rng.below(out.len() + 1);
-        match rng.below(5) {
-            0 if at < out.len() => out[at] ^= 1 << rng.below(8),
-            1 if at < out.len() => out[at] = rng.next() as u8,
-            2 => out.insert(at, rng.next() as u8),
-            3 if at < out.len() => {
-                let end = (at + 1 + rng.below(16)).min(out.len());
-                let run = out[at..end].to_vec();
-                out.splice(at..at, run);
-            }
-            _ => out.truncate(at.max(1)),
-        }
-    }
-    out
-}
 
 /// The writer's seeds of the shapes `wanted` keeps; each must read exactly when it is not a
 /// `...-trailing` one.
@@ -63,10 +23,10 @@ fn seeds(wanted: impl Fn(usize) -> bool) -> Vec<Vec<u8>> {
     seeds.into_iter().map(|(_, b)| b).collect()
 }
 
-/// Runs the target on `extra` and `n` mutants of `seeds`; the outcomes counted by shape and by
-/// whether the input read.
+/// Runs the target on `extra` and `n` mutants of `seeds` (the first byte, the shape, is mutated
+/// like any other); the outcomes counted by shape and by whether the input read.
 fn run(what: &str, seed: u64, n: usize, seeds: &[Vec<u8>], extra: &[Vec<u8>]) -> BTreeMap<(usize, bool), usize> {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = one_at_a_time();
     assert!(!seeds.is_empty(), "{what}: no seeds");
     let mut outcomes = BTreeMap::new();
     let mut count = |input: &[u8]| {
@@ -78,7 +38,7 @@ fn run(what: &str, seed: u64, n: usize, seeds: &[Vec<u8>], extra: &[Vec<u8>]) ->
     for input in extra {
         count(input);
     }
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     for _ in 0..n {
         let pick = rng.below(seeds.len());
         count(&mutate(&mut rng, &seeds[pick]));

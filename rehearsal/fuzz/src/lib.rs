@@ -13,13 +13,16 @@
 //! - a resource group's value encodes back to the same bytes;
 //! - a state proof is checked against any root without panicking.
 //!
-//! Allocation is measured by a counting global allocator: the peak of live heap bytes during one
-//! call, over what was live before it, must stay under `factor × input + slack` for the target.
+//! Allocation is measured by the counting global allocator of `fuzz-support`: the peak of live
+//! heap bytes during one call, over what was live before it, must stay under `factor × input +
+//! slack`, a [`Budget`] per target (the counters are process-wide: the corpus test runs its
+//! targets on one thread at a time).
 //! A gzipped chunk unpacks to at most ~1,032 times its size (deflate's bound), hence its factor.
 //!
 //! The chunk reader takes a path, so each input is written to one scratch file per thread (in
 //! the temporary directory, named with the pid), overwritten on every run.
 
+use fuzz_support::{measured, Budget};
 use rehearsal::state::aptos::hash::{Hashes, Salt};
 use rehearsal::state::aptos::manifest::{safe_relative, Manifest};
 use rehearsal::state::aptos::proof::parse_state_proof;
@@ -28,80 +31,8 @@ use rehearsal::state::aptos::writer::{write_backup, Compression, WriteOptions, W
 use rehearsal::state::aptos::{decode_group, encode_group, AptosBackup, AptosOptions, RootCheck};
 use rehearsal::state::diem::chunk::ChunkReader;
 use rehearsal::state::StateError;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Counts live heap bytes and their peak.
-#[derive(Debug)]
-pub struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(n: usize) {
-    let now = CURRENT.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-fn shrank(n: usize) {
-    CURRENT.fetch_sub(n, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            if new_size > layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                shrank(layout.size() - new_size);
-            }
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Runs `f` and returns its result with the peak of heap bytes it added to what was live. The
-/// counters are process-wide: the corpus test runs its targets on one thread at a time.
-pub fn measured<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let out = f();
-    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
-}
-
-/// A bound on the heap one call may take: `factor` per input byte, plus `slack`.
-#[derive(Debug, Clone, Copy)]
-pub struct Budget {
-    pub factor: usize,
-    pub slack: usize,
-}
 
 /// Manifests: serde's strings and the chunk list hold a few times the text.
 pub const MANIFEST_BUDGET: Budget = Budget { factor: 16, slack: 256 << 10 };
@@ -112,15 +43,6 @@ pub const CHUNK_BUDGET: Budget = Budget { factor: 1_100 * 4, slack: 3 << 20 };
 pub const GROUP_BUDGET: Budget = Budget { factor: 64, slack: 64 << 10 };
 /// Proofs: at most 63 siblings and the transaction info's bytes.
 pub const PROOF_BUDGET: Budget = Budget { factor: 4, slack: 64 << 10 };
-
-fn check_alloc(input: &[u8], peak: usize, budget: Budget, what: &str) {
-    let limit = budget.factor.saturating_mul(input.len()).saturating_add(budget.slack);
-    assert!(
-        peak <= limit,
-        "{what} allocated {peak} bytes at its peak for {} input bytes (budget {limit})",
-        input.len()
-    );
-}
 
 /// An error is one line and, where it is about a file, names it.
 pub fn check_error(e: &StateError, file: Option<&Path>, what: &str) {
@@ -151,7 +73,7 @@ fn scratch() -> PathBuf {
 pub fn check_manifest(data: &[u8]) -> Option<Manifest> {
     let path = Path::new("fuzz/state.manifest");
     let (parsed, peak) = measured(|| Manifest::parse(data, path));
-    check_alloc(data, peak, MANIFEST_BUDGET, "Manifest::parse");
+    MANIFEST_BUDGET.check(data, peak, "Manifest::parse");
     let m = match parsed {
         Ok(m) => m,
         Err(e) => {
@@ -178,7 +100,7 @@ pub fn check_manifest(data: &[u8]) -> Option<Manifest> {
 /// The `aptos_group` target: the members, when the value decodes.
 pub fn check_group(data: &[u8]) -> Option<usize> {
     let (decoded, peak) = measured(|| decode_group(data).map(|m| m.len()));
-    check_alloc(data, peak, GROUP_BUDGET, "decode_group");
+    GROUP_BUDGET.check(data, peak, "decode_group");
     let members = match decoded {
         Ok(_) => decode_group(data).unwrap_or_else(|e| panic!("a group decoded once and not twice: {e}")),
         Err(e) => {
@@ -196,7 +118,7 @@ pub fn check_group(data: &[u8]) -> Option<usize> {
 /// The `aptos_proof` target: the ledger version, when the proof parses.
 pub fn check_proof(data: &[u8]) -> Option<u64> {
     let (parsed, peak) = measured(|| parse_state_proof(data));
-    check_alloc(data, peak, PROOF_BUDGET, "parse_state_proof");
+    PROOF_BUDGET.check(data, peak, "parse_state_proof");
     let p = match parsed {
         Ok(p) => p,
         Err(e) => {
@@ -248,7 +170,7 @@ pub fn check_chunk(data: &[u8]) -> Option<usize> {
     let path = dir.join("0-.chunk");
     std::fs::write(&path, data).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     let ((records, error), peak) = measured(|| read_chunk(&path));
-    check_alloc(data, peak, CHUNK_BUDGET, "the chunk reader");
+    CHUNK_BUDGET.check(data, peak, "the chunk reader");
     if let Some(e) = &error {
         check_error(e, Some(&path), "the chunk reader");
     }
@@ -297,7 +219,7 @@ pub const CONTAINER_BUDGET: Budget = Budget { factor: 64, slack: 256 << 10 };
 pub fn check_container(data: &[u8]) -> Option<usize> {
     use releases::containers::{decode, encode_bundle, ContainerKind};
     let (result, peak) = measured(|| decode(data));
-    check_alloc(data, peak, CONTAINER_BUDGET, "the container reader");
+    CONTAINER_BUDGET.check(data, peak, "the container reader");
     match result {
         Ok((kind, found)) => {
             for (name, module) in &found {
@@ -354,7 +276,7 @@ pub fn check_jsonl(data: &[u8]) -> Option<usize> {
         let _ = source.table_types();
         (n, result.err())
     });
-    check_alloc(data, peak, JSONL_BUDGET, "the JSON Lines reader");
+    JSONL_BUDGET.check(data, peak, "the JSON Lines reader");
     if let Some(e) = &error {
         check_error(e, Some(&path), "the JSON Lines reader");
     }

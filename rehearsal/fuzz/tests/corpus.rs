@@ -4,51 +4,12 @@
 //! lengths and counts. Run with `cargo test --release -- --nocapture` in `rehearsal/fuzz` to
 //! see the executions and outcomes.
 //!
-//! The allocation counters are process-wide, so the tests take turns (one lock).
+//! The allocation counters are process-wide, so the tests take turns (`one_at_a_time`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use fuzz_support::{mutate, one_at_a_time, Rng};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// splitmix64: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// `seed` with a few bytes flipped, set, inserted, cut, or a run of bytes duplicated.
-fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
-    let mut out = seed.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        let at = rng.below(out.len() + 1);
-        match rng.below(5) {
-            0 if at < out.len() => out[at] ^= 1 << rng.below(8),
-            1 if at < out.len() => out[at] = rng.next() as u8,
-            2 => out.insert(at, rng.next() as u8),
-            3 if at < out.len() => {
-                let end = (at + 1 + rng.below(16)).min(out.len());
-                let run = out[at..end].to_vec();
-                out.splice(at..at, run);
-            }
-            _ => out.truncate(at.max(1)),
-        }
-    }
-    out
-}
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     rehearsal_fuzz::seeds().into_iter().filter(|(t, _, _)| *t == target).map(|(_, _, b)| b).collect()
@@ -56,11 +17,11 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 
 /// Runs `check` on the seeds, `n` mutants of them and `extra`; the outcomes counted.
 fn run(target: &str, seed: u64, n: usize, extra: &[Vec<u8>], check: fn(&[u8]) -> bool) -> BTreeMap<bool, usize> {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = one_at_a_time();
     let seeds = seeds(target);
     assert!(!seeds.is_empty(), "{target}: no seeds");
     let mut outcomes = BTreeMap::new();
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     for s in &seeds {
         assert!(check(s), "{target}: a seed does not read");
     }
@@ -148,8 +109,7 @@ fn proof_target_over_mutated_proofs_and_huge_counts() {
 fn jsonl_target_over_mutated_lines_and_huge_claims() {
     let huge = vec![
         // A line of hex that claims nothing but is long; a gzip stream cut short; a BOM alone.
-        format!("{{\"address\":\"0x1\",\"type\":\"0x1::a::B\",\"bytes\":\"{}\"}}\n", "00".repeat(1 << 16))
-            .into_bytes(),
+        format!("{{\"address\":\"0x1\",\"type\":\"0x1::a::B\",\"bytes\":\"{}\"}}\n", "00".repeat(1 << 16)).into_bytes(),
         vec![0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00],
         vec![0xef, 0xbb, 0xbf],
         b"{\"address\":\"0x1\",\"group\":\"0x1::a::G\",\"bytes\":\"0xffffffff0f\"}\n".to_vec(),
