@@ -20,7 +20,8 @@
 //! A gzipped chunk unpacks to at most ~1,032 times its size (deflate's bound), hence its factor.
 //!
 //! The chunk reader takes a path, so each input is written to one scratch file per thread (in
-//! the temporary directory, named with the pid), overwritten on every run.
+//! the temporary directory, named with the pid), overwritten on every run and removed when the
+//! thread ends.
 
 use fuzz_support::{measured, Budget};
 use rehearsal::state::aptos::hash::{Hashes, Salt};
@@ -54,18 +55,28 @@ pub fn check_error(e: &StateError, file: Option<&Path>, what: &str) {
     assert!(e.is_bad_input(), "{what}: bad input reported as a failure of the machine: {message}");
 }
 
+/// A thread's scratch directory, removed with everything in it when the thread ends (a test's
+/// thread ends with the test; a fuzzing process's main thread may leave its one directory).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The scratch directory of this thread.
 fn scratch() -> PathBuf {
     static THREADS: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static DIR: PathBuf = {
+        static DIR: Scratch = {
             let n = THREADS.fetch_add(1, Ordering::Relaxed);
-            std::env::temp_dir().join(format!("rehearsal-fuzz-{}-{n}", std::process::id()))
+            Scratch(std::env::temp_dir().join(format!("rehearsal-fuzz-{}-{n}", std::process::id())))
         };
     }
     DIR.with(|d| {
-        std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("cannot create {}: {e}", d.display()));
-        d.clone()
+        std::fs::create_dir_all(&d.0).unwrap_or_else(|e| panic!("cannot create {}: {e}", d.0.display()));
+        d.0.clone()
     })
 }
 
