@@ -144,14 +144,22 @@ impl Eq for InMemoryStore {}
 
 /// Where `key` splits into head and tail: after the tag of a resource or group key (its account
 /// is the tail), after the kind byte of any other.
+///
+/// For each width, widest first, the bytes before the last `width` (the account) must be
+/// exactly one tag. So whether a width is taken depends only on the bytes before its account,
+/// and a key as long as another and starting with the other's head splits where the other did
+/// (each wider width is refused on bytes inside that head): what lets [`InMemoryStore::apply`]
+/// split a run of one tag's keys without reading each tag again.
 fn head_len(key: &[u8]) -> usize {
     match key.first().and_then(|&b| KeyKind::of_byte(b)) {
         Some(KeyKind::Resource | KeyKind::Group) => {
             let rest = key.get(1..).unwrap_or_default();
-            // The width is the one for which the tag is followed by exactly one account.
-            [AddressLength::Bytes32, AddressLength::Bytes16, AddressLength::Bytes20]
+            [AddressLength::Bytes32, AddressLength::Bytes20, AddressLength::Bytes16]
                 .into_iter()
-                .find_map(|w| StructTag::bcs_len(rest, w).filter(|&used| rest.len() - used == w.bytes()))
+                .find_map(|w| {
+                    let tag = rest.get(..rest.len().checked_sub(w.bytes())?)?;
+                    StructTag::bcs_len(tag, w).filter(|&used| used == tag.len())
+                })
                 .map_or(key.len(), |used| 1 + used)
         }
         _ => key.len().min(1),
@@ -356,8 +364,14 @@ impl Store for InMemoryStore {
         // A batch is in key order, so its writes come a head at a time: the head's map is
         // looked up once for each run of them.
         let mut run: Option<(Vec<u8>, Tails)> = None;
+        let mut last_len = 0;
         for (key, write) in batch.into_writes() {
-            let (head, tail) = self.split(&key);
+            // As long as the last key and starting with its head: split there (see `head_len`).
+            let (head, tail) = match &run {
+                Some((h, _)) if key.len() == last_len && key.starts_with(h) => key.split_at(h.len()),
+                _ => self.split(&key),
+            };
+            last_len = key.len();
             if run.as_ref().is_none_or(|(h, _)| h.as_slice() != head) {
                 if let Some((h, tails)) = run.take() {
                     self.settle(h, tails);
@@ -419,6 +433,13 @@ mod tests {
                 let mut group = tag_prefix(KeyKind::Group, &tag(t));
                 group.extend_from_slice(account(n).as_bytes());
                 keys.push(group);
+            }
+        }
+        // Keys of the narrower widths too: the split finds each key's width alone.
+        for w in [AddressLength::Bytes16, AddressLength::Bytes20] {
+            for n in [3u64, 0x200] {
+                let t = StructTag::parse("0x1::coin::CoinStore<0x1::aptos_coin::AptosCoin>", w).unwrap();
+                keys.push(resource_key(&AccountAddress::from_u64(n, w), &t));
             }
         }
         for n in [1u64, 7] {
@@ -527,8 +548,8 @@ mod tests {
         }
         store.apply(batch).unwrap();
         assert!(!store.whole_keys);
-        // One head per resource or group tag, one per other kind.
-        assert_eq!(store.heads.len(), 5 * 2 + 3);
+        // One head per resource or group tag (of each width), one per other kind.
+        assert_eq!(store.heads.len(), 5 * 2 + 2 + 3);
         assert_scans_agree(&store, &model);
         let copy = store.clone();
         for bad in malformed() {
@@ -546,6 +567,24 @@ mod tests {
         }
         store.apply(undo).unwrap();
         assert_eq!(store, copy);
+    }
+
+    #[test]
+    fn a_key_as_long_as_another_and_starting_with_its_head_splits_there() {
+        for key in keys().into_iter().chain(malformed()) {
+            let at = head_len(&key);
+            for fill in [0u8, 0x11, 0x80, 0xff] {
+                let mut other = key.clone();
+                for b in other.iter_mut().skip(at) {
+                    *b = fill;
+                }
+                assert_eq!(head_len(&other), at, "{key:?} filled with {fill:#x} after {at}");
+            }
+        }
+        // The split takes each key's own width.
+        let narrow = StructTag::parse("0x1::coin::Coin", AddressLength::Bytes16).unwrap();
+        let key = resource_key(&AccountAddress::from_u64(9, AddressLength::Bytes16), &narrow);
+        assert_eq!(head_len(&key), key.len() - 16);
     }
 
     #[test]
