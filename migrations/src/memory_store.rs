@@ -158,6 +158,13 @@ fn head_len(key: &[u8]) -> usize {
                 .into_iter()
                 .find_map(|w| {
                     let tag = rest.get(..rest.len().checked_sub(w.bytes())?)?;
+                    // The module name's length follows the address: a wrong width mostly reads a
+                    // name's letter there, a length past the end. Refused here as the reader
+                    // would refuse it, before it builds an error (reads try every width).
+                    let &first = tag.get(w.bytes())?;
+                    if first < 0x80 && w.bytes() + 1 + usize::from(first) > tag.len() {
+                        return None;
+                    }
                     StructTag::bcs_len(tag, w).filter(|&used| used == tag.len())
                 })
                 .map_or(key.len(), |used| 1 + used)
