@@ -602,9 +602,26 @@ pub fn write_uleb(out: &mut Vec<u8>, mut value: u64) {
     }
 }
 
+/// How many bytes [`write_uleb`] writes for `value`: what lets a writer put a length before
+/// a value it then encodes in place, instead of encoding it apart and copying it.
+#[inline]
+pub fn uleb_len(value: u64) -> usize {
+    let bits = (u64::BITS - value.leading_zeros()).max(1);
+    bits.div_ceil(7) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uleb_len_is_what_write_uleb_writes() {
+        for v in [0u64, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX >> 1, u64::MAX] {
+            let mut out = Vec::new();
+            write_uleb(&mut out, v);
+            assert_eq!(uleb_len(v), out.len(), "{v}");
+        }
+    }
 
     fn uleb(bytes: &[u8], max: u64) -> Result<u64> {
         Reader::new(bytes).uleb(max, "value")

@@ -34,7 +34,7 @@ pub mod version;
 
 pub use ability::{Ability, AbilitySet};
 pub use address::{Address, AddressLength};
-pub use bcs::{write_uleb, Reader};
+pub use bcs::{uleb_len, write_uleb, Reader};
 pub use builder::{DatatypeDecl, DatatypeResolver, NoResolver};
 pub use deserializer::{parse, Detail, ParseOptions};
 pub use detect::{detect_address_length, Detection};

@@ -265,21 +265,36 @@ impl<'a> Reader<'a> {
 impl Cursor {
     /// `height: u64, approved: bool, position: Option<vector<u8>>, ahead: vector<vector<u8>>`.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Vec::with_capacity(16 + self.position.as_ref().map_or(0, Vec::len) + 40 * self.ahead.len());
+        let mut w = Vec::with_capacity(self.encoded_len());
+        self.encode_into(&mut w);
+        w
+    }
+
+    /// The length of [`Cursor::encode`]'s bytes, worked out without encoding.
+    pub fn encoded_len(&self) -> usize {
+        let bytes = |b: &[u8]| binary_format::uleb_len(b.len() as u64) + b.len();
+        8 + 1
+            + self.position.as_deref().map_or(1, |p| 1 + bytes(p))
+            + binary_format::uleb_len(self.ahead.len() as u64)
+            + self.ahead.iter().map(|k| bytes(k)).sum::<usize>()
+    }
+
+    /// Appends [`Cursor::encode`]'s bytes to `w` (a status writes its cursors in place: one
+    /// that holds many keys migrated ahead is most of it).
+    pub fn encode_into(&self, w: &mut Vec<u8>) {
         w.extend_from_slice(&self.height.to_le_bytes());
         w.push(u8::from(self.approved));
         match &self.position {
             None => w.push(0),
             Some(p) => {
                 w.push(1);
-                write_bytes(&mut w, p);
+                write_bytes(w, p);
             }
         }
-        binary_format::write_uleb(&mut w, self.ahead.len() as u64);
+        binary_format::write_uleb(w, self.ahead.len() as u64);
         for key in &self.ahead {
-            write_bytes(&mut w, key);
+            write_bytes(w, key);
         }
-        w
     }
 
     /// Decodes a cursor.
@@ -384,7 +399,9 @@ impl Status {
 
     /// The canonical bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Vec::with_capacity(256);
+        // The cursors are most of a large status: sized for them up front.
+        let cursors: usize = self.in_progress.iter().map(|p| 16 + p.cursor.encoded_len()).sum();
+        let mut w = Vec::with_capacity(256 + cursors);
         binary_format::write_uleb(&mut w, self.releases.len() as u64);
         for r in &self.releases {
             w.extend_from_slice(&r.number.to_le_bytes());
@@ -415,7 +432,9 @@ impl Status {
         binary_format::write_uleb(&mut w, self.in_progress.len() as u64);
         for p in &self.in_progress {
             write_bytes(&mut w, p.id.as_bytes());
-            write_bytes(&mut w, &p.cursor.encode());
+            // Length first, then the cursor encoded in place (not encoded apart and copied).
+            binary_format::write_uleb(&mut w, p.cursor.encoded_len() as u64);
+            p.cursor.encode_into(&mut w);
             w.extend_from_slice(&p.migrated.to_le_bytes());
         }
         binary_format::write_uleb(&mut w, self.failed.len() as u64);
@@ -689,6 +708,22 @@ mod tests {
         let cursor = &back.progress_of("z").unwrap().cursor;
         assert!(cursor.is_done(&[1, 4]) && cursor.is_done(&[1, 5]) && cursor.is_done(&[1, 9]));
         assert!(!cursor.is_done(&[1, 7]));
+    }
+
+    #[test]
+    fn a_cursor_knows_its_length_and_a_status_holds_it_whole() {
+        let mut c = Cursor { height: 7, position: Some(vec![1; 200]), ..Cursor::default() };
+        for n in 0..300u16 {
+            c.mark_ahead(&[vec![2; 40], n.to_be_bytes().to_vec()].concat());
+        }
+        for cursor in [Cursor::default(), c] {
+            let bytes = cursor.encode();
+            assert_eq!(cursor.encoded_len(), bytes.len());
+            assert_eq!(Cursor::decode(&bytes).unwrap(), cursor);
+            let mut s = Status::default();
+            s.set_progress(InProgress { id: "m".into(), cursor: cursor.clone(), migrated: 3 });
+            assert_eq!(Status::decode(&s.encode()).unwrap().progress_of("m").map(|p| &p.cursor), Some(&cursor));
+        }
     }
 
     #[test]
