@@ -335,6 +335,13 @@ impl InMemoryStore {
         self.len += 1;
     }
 
+    /// The value at `key`, where it is held. Looked up as a tail, not as a slice, so that it
+    /// compares a word at a time.
+    fn value(&self, key: &[u8]) -> Option<&Vec<u8>> {
+        let (head, tail) = self.split(key);
+        self.heads.get(head)?.get(&Tail::new(tail))
+    }
+
     /// Puts back a head's map taken out for a run of writes (dropped if the run emptied it).
     fn settle(&mut self, head: Vec<u8>, tails: Tails) {
         if !tails.is_empty() || self.whole_keys {
@@ -345,14 +352,11 @@ impl InMemoryStore {
 
 impl Store for InMemoryStore {
     fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let (head, tail) = self.split(key);
-        // Looked up as a tail, not as a slice, so that it compares a word at a time.
-        Ok(self.heads.get(head).and_then(|tails| tails.get(&Tail::new(tail))).cloned())
+        Ok(self.value(key).cloned())
     }
 
     fn holds(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool, StoreError> {
-        let (head, tail) = self.split(key);
-        Ok(self.heads.get(head).and_then(|tails| tails.get(&Tail::new(tail))).map(Vec::as_slice) == expected)
+        Ok(self.value(key).map(Vec::as_slice) == expected)
     }
 
     fn scan_keys(

@@ -850,20 +850,24 @@ impl Runner {
         batch: &mut WriteBatch,
     ) -> Result<Option<Result<(), Failure>>, StoreError> {
         let Some(old) = store.get_key(key)? else { return Ok(None) };
-        // A poisoned lock (a panic elsewhere while it was held) leaves a cache that is still
-        // whole: each entry is inserted complete.
-        let mut held = self.accessed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let cache = &mut *held;
+        // The cache is held only while an instance is looked up (reads of one hook run on
+        // several threads). A poisoned lock (a panic elsewhere while it was held) leaves a cache
+        // that is still whole: each entry is inserted complete.
+        let cache = || self.accessed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut one = WriteBatch::new();
         let visit = match key.first().copied().and_then(KeyKind::of_byte) {
             Some(KeyKind::Resource) => {
-                let (prepared, account) = match self.resolve(key, cache) {
+                let resolved = self.resolve(key, &mut cache());
+                let (prepared, account) = match resolved {
                     Ok(found) => found,
                     Err(reason) => return Ok(Some(Err(Failure { key: key.to_vec(), reason }))),
                 };
                 self.visit_resource(key, prepared, account, &old, &mut one).0
             }
-            Some(KeyKind::Group) if self.groups => self.visit_group(key, self.holder(key), &old, cache, &mut one).0,
+            // A group's members are looked up as they are met, under the one lock.
+            Some(KeyKind::Group) if self.groups => {
+                self.visit_group(key, self.holder(key), &old, &mut cache(), &mut one).0
+            }
             Some(KeyKind::TableItem) => match self.tables.iter().find(|t| key.starts_with(&t.prefix)) {
                 Some(table) => self.visit_item(table, key, &old, &mut one).0,
                 None => return Ok(None),

@@ -210,16 +210,6 @@ impl WriteBatch {
     pub fn into_writes(self) -> impl Iterator<Item = (Vec<u8>, Write)> {
         self.writes.into_iter()
     }
-
-    /// The writes, consumed, as the map by key they are kept in (moved, not copied).
-    pub fn into_map(self) -> BTreeMap<Vec<u8>, Write> {
-        self.writes
-    }
-
-    /// A batch of `writes` by canonical key (moved, not copied).
-    pub fn from_map(writes: BTreeMap<Vec<u8>, Write>) -> WriteBatch {
-        WriteBatch { writes, mixed: None }
-    }
 }
 
 /// The state: values by canonical key, in key order.

@@ -8,14 +8,14 @@
 //! atomic. Reads see the staged writes, so a later step of the block sees what an earlier one
 //! did, and a step can be staged over a staging store and dropped (a chunk rolled back).
 
-use migrations::state_key::ScanRange;
 use migrations::store::{Store, StoreError, Write, WriteBatch};
-use std::collections::BTreeMap;
 
 /// Writes staged over `base`, which is only read.
 pub struct Staged<'s> {
     base: &'s dyn Store,
-    pending: BTreeMap<Vec<u8>, Write>,
+    /// A batch, not a bare map of writes: it keeps a staged typed write's refusal (mixed
+    /// address widths) for the base store to give when the whole is applied.
+    pending: WriteBatch,
 }
 
 impl std::fmt::Debug for Staged<'_> {
@@ -27,7 +27,7 @@ impl std::fmt::Debug for Staged<'_> {
 impl<'s> Staged<'s> {
     /// Nothing staged yet over `base`.
     pub fn new(base: &'s dyn Store) -> Staged<'s> {
-        Staged { base, pending: BTreeMap::new() }
+        Staged { base, pending: WriteBatch::new() }
     }
 
     /// Whether nothing has been staged.
@@ -35,15 +35,15 @@ impl<'s> Staged<'s> {
         self.pending.is_empty()
     }
 
-    /// The staged writes, as one batch for the base store (the map moved, not rebuilt).
+    /// The staged writes, as one batch for the base store.
     pub fn into_batch(self) -> WriteBatch {
-        WriteBatch::from_map(self.pending)
+        self.pending
     }
 }
 
 impl Store for Staged<'_> {
     fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.pending.get(key) {
+        match self.pending.get_key(key) {
             Some(Write::Put(bytes)) => Ok(Some(bytes.clone())),
             Some(Write::Delete) => Ok(None),
             None => self.base.get_key(key),
@@ -51,7 +51,7 @@ impl Store for Staged<'_> {
     }
 
     fn holds(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool, StoreError> {
-        match self.pending.get(key) {
+        match self.pending.get_key(key) {
             Some(Write::Put(bytes)) => Ok(Some(bytes.as_slice()) == expected),
             Some(Write::Delete) => Ok(expected.is_none()),
             None => self.base.holds(key, expected),
@@ -65,11 +65,11 @@ impl Store for Staged<'_> {
         after: Option<&[u8]>,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        let mut staged = self.pending.range::<[u8], _>(ScanRange::new(prefix, after).bounds()).peekable();
+        let mut staged = self.pending.range(prefix, after).peekable();
         let mut going = true;
         self.base.scan_keys(prefix, after, &mut |key, value| {
             // Staged writes before this key first.
-            while let Some((k, w)) = staged.next_if(|(k, _)| k.as_slice() < key) {
+            while let Some((k, w)) = staged.next_if(|(k, _)| *k < key) {
                 if let Write::Put(bytes) = w {
                     if !visit(k, bytes) {
                         going = false;
@@ -77,7 +77,7 @@ impl Store for Staged<'_> {
                     }
                 }
             }
-            let shown = match staged.next_if(|(k, _)| k.as_slice() == key) {
+            let shown = match staged.next_if(|(k, _)| *k == key) {
                 Some((_, Write::Put(bytes))) => visit(key, bytes),
                 Some((_, Write::Delete)) => true,
                 None => visit(key, value),
@@ -102,18 +102,9 @@ impl Store for Staged<'_> {
     /// Stages the batch; never fails (limits are the base store's to check when the whole is
     /// applied).
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        if self.pending.is_empty() {
-            // A block's first batch (a chunk of a migration, most often): taken as it is.
-            self.pending = batch.into_map();
-        } else {
-            let mut writes = batch.into_map();
-            if writes.len() >= self.pending.len() / 8 {
-                // Merged in one pass over both (the batch's writes win), not key by key.
-                self.pending.append(&mut writes);
-            } else {
-                self.pending.extend(writes);
-            }
-        }
+        // Taken whole when it is the first (a chunk of a migration, most often), else merged
+        // with the later writes winning: `WriteBatch::extend`.
+        self.pending.extend(batch);
         Ok(())
     }
 }
@@ -174,5 +165,22 @@ mod tests {
         let batch = staged.into_batch();
         base.apply(batch).unwrap();
         assert_eq!(base.count(&tag), 6);
+    }
+
+    #[test]
+    fn a_staged_write_of_mixed_widths_is_still_refused_when_the_block_applies() {
+        let mut base = InMemoryStore::new();
+        let mut staged = Staged::new(&base);
+        let mut first = WriteBatch::new();
+        first.put(account(1), parse_struct_tag("0x1::Wallet::Wallet").unwrap(), vec![1]);
+        staged.apply(first).unwrap();
+        // A 16-byte account with a 32-byte tag: no chain stores it.
+        let wide = StructTag::parse("0x1::Wallet::Wallet", AddressLength::Bytes32).unwrap();
+        let mut second = WriteBatch::new();
+        second.put(account(2), wide, vec![2]);
+        staged.apply(second).unwrap();
+        let batch = staged.into_batch();
+        assert!(matches!(base.apply(batch), Err(StoreError::MixedWidths { .. })));
+        assert!(base.is_empty());
     }
 }
