@@ -121,11 +121,13 @@ pub struct Hook {
     pub(crate) config: HookConfig,
     pub(crate) policy: Box<dyn Policy>,
     pub(crate) state: Option<State>,
-    /// Blocks below this have nothing to do.
-    idle_until: u64,
-    /// The last block asked for: a call for it or an earlier one (a block again, after a
-    /// discard or a restore) reads the store instead of trusting memory.
-    last_block: u64,
+    /// The blocks with nothing to do: `idle_from..idle_from + idle_len`. Set by the slow path
+    /// only, from the block after the last one it worked out: a call for that block or an
+    /// earlier one (a block again, after a discard or a restore) reads the store instead of
+    /// trusting memory. Blocks within the window write nothing, so a store rolled back to any
+    /// of them holds the status this hook holds. One unsigned compare tests both ends.
+    idle_from: u64,
+    idle_len: u64,
     /// The status's key, encoded once: every access compares the stored status with it.
     status_key: Vec<u8>,
 }
@@ -142,7 +144,7 @@ impl Hook {
     pub fn new(releases: Vec<ReleasePlan>, config: HookConfig, policy: Box<dyn Policy>) -> Result<Hook, HookError> {
         let schedule = Schedule::new(releases, &config)?;
         let status_key = config.chain.status_key.encode();
-        Ok(Hook { schedule, config, policy, state: None, idle_until: 0, last_block: 0, status_key })
+        Ok(Hook { schedule, config, policy, state: None, idle_from: 0, idle_len: 0, status_key })
     }
 
     /// The chain this hook runs in.
@@ -299,8 +301,7 @@ impl Hook {
     /// Runs the migration work due in `block`. Call at the start of every block.
     #[inline]
     pub fn maybe_migrate(&mut self, store: &mut dyn Store, block: u64) -> Result<BlockReport, HookError> {
-        if block < self.idle_until && block > self.last_block {
-            self.last_block = block;
+        if block.wrapping_sub(self.idle_from) < self.idle_len {
             return Ok(BlockReport::IDLE);
         }
         self.slow_path(store, block)
@@ -309,10 +310,9 @@ impl Hook {
     #[cold]
     fn slow_path(&mut self, store: &mut dyn Store, block: u64) -> Result<BlockReport, HookError> {
         let result = self.work(store, block);
-        match &result {
-            Ok(_) => self.last_block = block,
+        if result.is_err() {
             // What is in memory may be ahead of the store: read it again next time.
-            Err(_) => self.forget(),
+            self.forget();
         }
         result
     }
@@ -320,7 +320,7 @@ impl Hook {
     /// Forgets what was loaded: the next call reads the status again.
     pub(crate) fn forget(&mut self) {
         self.state = None;
-        self.idle_until = 0;
+        self.idle_len = 0;
     }
 
     /// Reads the status from the store, and reloads everything derived from it when it is not
@@ -334,12 +334,12 @@ impl Hook {
         }
         let stored = store.get_key(&self.status_key)?;
         self.state = None;
-        // The idle height was worked out from the status this hook held, not from this one (the
+        // The idle window was worked out from the status this hook held, not from this one (the
         // state changed under it: a state sync, a restored snapshot, told with `load`): the next
         // block takes the slow path and works it out again. Kept, it answered idle until the old
         // height (for ever when nothing was scheduled): a release scheduled meanwhile never
         // activated, a catalogue this call refuses was never refused again.
-        self.idle_until = 0;
+        self.idle_len = 0;
         let status = match &stored {
             Some(bytes) => Status::decode(bytes)?,
             None => Status::default(),
@@ -383,24 +383,28 @@ impl Hook {
         Ok(State { status, stored, finished, divergence })
     }
 
-    /// Sets the hot path's height after the work of `block`.
+    /// Sets the hot path's window after the work of `block`: the blocks after it with nothing
+    /// to do.
     fn update_idle(&mut self, block: u64) {
+        let from = block.saturating_add(1);
+        self.idle_from = from;
         let Some(state) = &self.state else {
-            self.idle_until = 0;
+            self.idle_len = 0;
             return;
         };
         let queued =
             self.schedule.units.iter().zip(&state.finished).any(|(u, finished)| !finished && state.is_active(u));
-        self.idle_until = if queued {
-            block.saturating_add(1)
+        let until = if queued {
+            from
         } else {
             let activated = state.status.activated();
             match state.status.releases().get(activated) {
                 // A due release held back by governance: ask again next block.
-                Some(record) => record.height.max(block.saturating_add(1)),
+                Some(record) => record.height.max(from),
                 None => u64::MAX,
             }
         };
+        self.idle_len = until.saturating_sub(from);
     }
 
     fn work(&mut self, store: &mut dyn Store, block: u64) -> Result<BlockReport, HookError> {
