@@ -124,6 +124,8 @@ fn a_snapshot_rehearses_v1_to_v2_to_v3_through_the_snapshot_it_writes() {
     let phases: Vec<&str> =
         json["run"]["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert!(phases.contains(&"migrate") && phases.contains(&"pass") && phases.contains(&"export"), "{phases:?}");
+    // Nothing was left on the old version: a second pass would have nothing to migrate.
+    assert!(!phases.contains(&"second-pass"), "{phases:?}");
 
     // The migrated state is a snapshot: rehearse v2 -> v3 on it.
     let snap2 = out2.join("state.snap");
@@ -797,4 +799,9 @@ fn a_scope_that_misses_a_holder_is_would_break_and_names_it() {
     assert_eq!(json["left_behind"], total("left_behind"));
     assert_eq!(json["migrated"], total("migrated"));
     assert!(json["reasons"].to_string().contains("old version"), "{json:#}");
+    // Values were left: the second pass ran over the migrated state (it is skipped only when
+    // nothing is left for it to migrate).
+    let phases: Vec<&str> =
+        json["run"]["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(phases.contains(&"second-pass"), "{phases:?}");
 }

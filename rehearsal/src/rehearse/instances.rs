@@ -240,6 +240,11 @@ impl Instances {
         Instances { examples, ..Instances::default() }
     }
 
+    /// Values left on the old version without failing, of every instantiation.
+    pub fn left(&self) -> u64 {
+        self.detailed.values().map(|(_, c)| c.left).sum::<u64>() + self.others.values().map(|o| o.left).sum::<u64>()
+    }
+
     /// Counts one value of instantiation `name` of the struct migration `migration` carries,
     /// read from source entry `entry`.
     pub fn count(&mut self, name: &str, migration: &str, entry: u64, outcome: Outcome<'_>) {

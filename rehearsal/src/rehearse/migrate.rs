@@ -1,8 +1,15 @@
 //! The migration, with the loop the prologue runs: a [`Hook`] over an [`Overlay`] of the source,
-//! called block after block until every migration is done, then its idempotence checked with
-//! [`Hook::second_pass`]. On many threads, each thread's hook migrates one key range of the
-//! source (the overlay shows it nothing else), and the ranges' writes together are the
-//! migration of the whole state: a value's migration depends on that value alone.
+//! called block after block until every migration is done. On many threads, each thread's hook
+//! migrates one key range of the source (the overlay shows it nothing else), and the ranges'
+//! writes together are the migration of the whole state: a value's migration depends on that
+//! value alone.
+//!
+//! Its idempotence is checked with [`Hook::second_pass`] ([`second_pass`]) when the pass that
+//! follows finds values left on the old version, and only then: a second pass migrates what a
+//! versioned migration left under the old key and what an in-place one left past its cursor,
+//! which are values the pass finds left (neither written nor failed), so with none left it has
+//! nothing to migrate. Run every time, it read the migrated key ranges once more (a tenth of a
+//! rehearsal).
 //!
 //! The hook keeps its status under a reserved key, outside every chain's key space (see
 //! [`migrations::state_key`]): nothing the state holds can collide with it or fake it. It never
@@ -51,8 +58,6 @@ pub struct Migrated {
     pub failures: Vec<(String, Vec<u8>, String)>,
     /// Migrations that failed as a whole: (migration, why).
     pub stopped: Vec<(String, String)>,
-    /// What a second pass would migrate again, per migration.
-    pub second_pass: Vec<(String, u64)>,
     /// Bytes read and written by the loop.
     pub bytes: u64,
     /// Values written (puts) and removed (deletes).
@@ -139,11 +144,7 @@ pub fn migrate_range<'s>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Overlay<'s>, Migrated), RehearsalError> {
     let mut overlay = Overlay::new(base, lo, hi, memory, dir, name);
-    let mut hook = Hook::new(
-        vec![ReleasePlan::new(release.clone(), 1, catalogue.clone()).with_tables(tables.to_vec())],
-        HookConfig::new(chain.clone()),
-        Box::new(Rehearsal),
-    )?;
+    let mut hook = hook(catalogue, tables, release, chain)?;
     hook.schedule_all(&mut overlay)?;
     let mut out = Migrated::default();
     let (mut puts, mut deletes) = (0u64, 0u64);
@@ -195,8 +196,34 @@ pub fn migrate_range<'s>(
             out.failures.push((f.migration.clone(), f.key.clone(), f.reason.clone()));
         }
     }
-    out.second_pass = hook.second_pass(&overlay)?;
     Ok((overlay, out))
+}
+
+/// What a second pass of the catalogue's migrations would migrate again over one range's
+/// migrated state, per migration ([`Hook::second_pass`]): a hook of the same plan reads the
+/// status the migration left in `overlay`.
+pub fn second_pass(
+    overlay: &Overlay<'_>,
+    catalogue: &Catalogue,
+    tables: &[MigratedTable],
+    release: &ReleaseId,
+    chain: &ChainConfig,
+) -> Result<Vec<(String, u64)>, RehearsalError> {
+    Ok(hook(catalogue, tables, release, chain)?.second_pass(overlay)?)
+}
+
+/// The rehearsal's hook: the catalogue's migrations as one release, in `chain`.
+fn hook(
+    catalogue: &Catalogue,
+    tables: &[MigratedTable],
+    release: &ReleaseId,
+    chain: &ChainConfig,
+) -> Result<Hook, RehearsalError> {
+    Ok(Hook::new(
+        vec![ReleasePlan::new(release.clone(), 1, catalogue.clone()).with_tables(tables.to_vec())],
+        HookConfig::new(chain.clone()),
+        Box::new(Rehearsal),
+    )?)
 }
 
 /// The reserved key of the status, encoded.

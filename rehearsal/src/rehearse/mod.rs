@@ -5,12 +5,14 @@
 //! memory. Then, on every thread, for its key range of the state:
 //! 1. **migrate**: a [`vm_hooks::Hook`] over an overlay of the source (the source read, never
 //!    written; the hook's writes kept beside it, spilled to disk past a budget), called block
-//!    after block with the loop the prologue runs, until every migration is done, then a
-//!    second pass to check it left nothing;
+//!    after block with the loop the prologue runs, until every migration is done;
 //! 2. **pass**: the source and every range's writes merged in key order, in one read: every
 //!    resource decoded before (old layouts) and after (new layouts), both state roots, every
 //!    stored instance of a changed struct accounted for (migrated, failed, or left behind with
 //!    why), the instances that would halt the chain named.
+//! 3. **second pass**, only when the pass found values left on the old version: the migrations
+//!    run once more over the migrated state, to say which would change it again (the only
+//!    values a second pass can migrate are values left: see [`migrate`]).
 //!
 //! The ranges' results join in key order: the report (and the `--out` snapshot) is the same on
 //! any number of threads. Memory holds the migration's writes up to a budget, a block of the
@@ -472,15 +474,11 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
 
     let mut failures: BTreeMap<Vec<u8>, (String, String)> = BTreeMap::new();
     let mut stopped = Vec::new();
-    let mut second_pass: BTreeMap<String, u64> = BTreeMap::new();
     for r in &results {
         for (id, key, reason) in &r.failures {
             failures.insert(key.clone(), (id.clone(), reason.clone()));
         }
         stopped.extend(r.stopped.iter().cloned());
-        for (id, n) in &r.second_pass {
-            *second_pass.entry(id.clone()).or_default() += n;
-        }
     }
     stopped.sort();
     stopped.dedup();
@@ -527,6 +525,20 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         }
     }
     phases.end(progress, "pass", all.before.bytes + all.after.bytes, all.before.entries);
+    // Only values the pass found left on the old version can be migrated again (see
+    // `migrate`): with none, a second pass has nothing to do and is not run.
+    let mut second_pass: BTreeMap<String, u64> = BTreeMap::new();
+    if all.instances.left() > 0 {
+        phases.start(progress, "second-pass", None);
+        let passes = on_threads(overlays.len(), progress, &|i, _done| match overlays.get(i) {
+            Some(overlay) => migrate::second_pass(overlay, &gate.catalogue, &migrated_tables, &release, &chain),
+            None => Ok(Vec::new()),
+        })?;
+        for (id, n) in passes.into_iter().flatten() {
+            *second_pass.entry(id).or_default() += n;
+        }
+        phases.end(progress, "second-pass", 0, 0);
+    }
     let (all_table_values, all_members) = (all.table_values, all.members);
     let root_before = StateRoot::of_runs([all.before.pages.clone()]);
     let root_after = StateRoot::of_runs([all.after.pages.clone()]);
