@@ -124,31 +124,65 @@ impl RunReader {
         Ok(u32::from_le_bytes(b) as usize)
     }
 
-    fn bytes(&mut self, n: usize) -> Result<Vec<u8>, StoreError> {
+    /// Reads `n` bytes into `buf` (its allocation reused).
+    fn bytes_into(&mut self, n: usize, buf: &mut Vec<u8>) -> Result<(), StoreError> {
         if n as u64 > self.left {
             return Err(failed("a run file ends inside a record"));
         }
-        let mut v = vec![0u8; n];
-        self.reader.read_exact(&mut v).map_err(failed)?;
+        buf.clear();
+        buf.resize(n, 0);
+        self.reader.read_exact(buf).map_err(failed)?;
         self.left -= n as u64;
-        Ok(v)
+        Ok(())
     }
 
-    fn next(&mut self) -> Result<Option<(Vec<u8>, Write)>, StoreError> {
+    /// Reads the next record into `slot` (`None` past the last), reusing its buffers: a run is
+    /// read once per scan of the loop and once by the pass, a record at a time.
+    fn next_into(&mut self, slot: &mut Option<(Vec<u8>, Write)>) -> Result<(), StoreError> {
         if self.left == 0 {
-            return Ok(None);
+            *slot = None;
+            return Ok(());
         }
+        let (mut key, write) = slot.take().unwrap_or((Vec::new(), Write::Delete));
         let n = self.u32()?;
-        let key = self.bytes(n)?;
-        let tag = self.bytes(1)?;
-        let write = if tag.first() == Some(&1) {
+        self.bytes_into(n, &mut key)?;
+        let mut tag = [0u8; 1];
+        if self.left == 0 {
+            return Err(failed("a run file ends inside a record"));
+        }
+        self.reader.read_exact(&mut tag).map_err(failed)?;
+        self.left -= 1;
+        let write = if tag[0] == 1 {
+            let mut value = match write {
+                Write::Put(v) => v,
+                Write::Delete => Vec::new(),
+            };
             let n = self.u32()?;
-            Write::Put(self.bytes(n)?)
+            self.bytes_into(n, &mut value)?;
+            Write::Put(value)
         } else {
             Write::Delete
         };
-        Ok(Some((key, write)))
+        *slot = Some((key, write));
+        Ok(())
     }
+}
+
+/// Puts `key` and `value` (`None`: a delete) in `slot`, reusing its buffers.
+fn fill(slot: &mut Option<(Vec<u8>, Write)>, key: &[u8], value: Option<&[u8]>) {
+    let (mut k, write) = slot.take().unwrap_or((Vec::new(), Write::Delete));
+    k.clear();
+    k.extend_from_slice(key);
+    let write = match (write, value) {
+        (Write::Put(mut v), Some(new)) => {
+            v.clear();
+            v.extend_from_slice(new);
+            Write::Put(v)
+        }
+        (Write::Delete, Some(new)) => Write::Put(new.to_vec()),
+        (_, None) => Write::Delete,
+    };
+    *slot = Some((k, write));
 }
 
 /// Where a write of a [`Segment`] is in its buffer: the key at `at`, the value after it.
@@ -303,24 +337,31 @@ impl Layer<'_> {
         }
     }
 
-    /// Takes the layer's next write (`want`: owned, else dropped) and moves on.
-    fn advance(&mut self, want: bool) -> Result<Option<(Vec<u8>, Write)>, StoreError> {
+    /// Moves past the layer's next write, putting it in `slot` when `want` (else dropping it).
+    /// Whether there was one.
+    fn advance_into(&mut self, want: bool, slot: &mut Option<(Vec<u8>, Write)>) -> Result<bool, StoreError> {
         match self {
             Layer::Memory { segment, at, end } => {
                 if at >= end {
-                    return Ok(None);
+                    return Ok(false);
                 }
-                let taken = segment
-                    .get(*at)
-                    .filter(|_| want)
-                    .map(|(k, v)| (k.to_vec(), v.map_or(Write::Delete, |v| Write::Put(v.to_vec()))));
+                let Some((k, v)) = segment.get(*at) else { return Ok(false) };
+                if want {
+                    fill(slot, k, v);
+                }
                 *at += 1;
-                Ok(taken)
+                Ok(true)
             }
             Layer::Run { reader, head } => {
-                let taken = head.take();
-                *head = reader.next()?;
-                Ok(taken.filter(|_| want))
+                if head.is_none() {
+                    return Ok(false);
+                }
+                if want {
+                    // The head moves to the slot, and the slot's buffers take the next record.
+                    std::mem::swap(head, slot);
+                }
+                reader.next_into(head)?;
+                Ok(true)
             }
         }
     }
@@ -336,26 +377,39 @@ pub(crate) struct Writes<'a> {
     /// Newest first.
     layers: Vec<Layer<'a>>,
     end: Option<Vec<u8>>,
-    /// The layer that gave the last write, and the smallest next key of the others then (`None`:
-    /// they have none).
-    run: Option<(usize, Option<Vec<u8>>)>,
+    /// The layer that gave the last write, while a run goes on.
+    run: Option<usize>,
+    /// The smallest next key of the other layers when the run began (`bounded` false: they
+    /// had none). Kept in one buffer: a write is never copied to be compared.
+    bound: Vec<u8>,
+    bounded: bool,
+    /// A slot for the writes [`Writes::next_write`]'s callers drop.
+    spare: Option<(Vec<u8>, Write)>,
 }
 
 impl<'a> Writes<'a> {
     /// The writes of `layers` (newest first) merged, up to `end` (exclusive).
     pub(crate) fn of(layers: Vec<Layer<'a>>, end: Option<Vec<u8>>) -> Writes<'a> {
-        Writes { layers, end, run: None }
+        Writes { layers, end, run: None, bound: Vec::new(), bounded: false, spare: None }
     }
 
     /// The next write (key, write) in key order, or `None`.
     pub(crate) fn next_write(&mut self) -> Result<Option<(Vec<u8>, Write)>, StoreError> {
+        let mut slot = self.spare.take();
+        self.next_into(&mut slot)?;
+        Ok(slot)
+    }
+
+    /// Puts the next write in key order in `slot` (`None` when there is none), reusing the
+    /// buffers `slot` holds.
+    pub(crate) fn next_into(&mut self, slot: &mut Option<(Vec<u8>, Write)>) -> Result<(), StoreError> {
         // The layer of the run goes on while its next key is below the others' (which have not
         // moved since): it is the smallest, and no other layer holds it.
-        if let Some((i, bound)) = &self.run {
-            let i = *i;
-            let below = |k: &[u8]| bound.as_deref().is_none_or(|b| k < b);
+        if let Some(i) = self.run {
+            let (bound, bounded) = (&self.bound, self.bounded);
+            let below = |k: &[u8]| !bounded || k < bound.as_slice();
             if self.layers.get(i).and_then(Layer::head).is_some_and(below) {
-                return self.take(i, false);
+                return self.take(i, false, slot);
             }
         }
         // The first (newest) layer holding the smallest head key.
@@ -369,43 +423,55 @@ impl<'a> Writes<'a> {
         }
         let Some((winner, _)) = winner else {
             self.run = None;
-            return Ok(None);
+            *slot = None;
+            return Ok(());
         };
-        self.take(winner, true)
+        self.take(winner, true, slot)
     }
 
-    /// Takes the next write of layer `winner` (which holds the smallest key); with `others`,
-    /// skips the older layers' writes at the same key and notes the others' smallest next key.
-    fn take(&mut self, winner: usize, others: bool) -> Result<Option<(Vec<u8>, Write)>, StoreError> {
+    /// Takes the next write of layer `winner` (which holds the smallest key) into `slot`; with
+    /// `others`, skips the older layers' writes at the same key and notes the others' smallest
+    /// next key.
+    fn take(&mut self, winner: usize, others: bool, slot: &mut Option<(Vec<u8>, Write)>) -> Result<(), StoreError> {
         let end = self.end.as_deref();
-        let Some(layer) = self.layers.get_mut(winner) else { return Ok(None) };
+        let Some(layer) = self.layers.get_mut(winner) else {
+            *slot = None;
+            return Ok(());
+        };
         if layer.head().is_none_or(|k| end.is_some_and(|e| k >= e)) {
-            return Ok(None);
+            *slot = None;
+            return Ok(());
         }
-        let out = layer.advance(true)?;
+        if !layer.advance_into(true, slot)? {
+            *slot = None;
+            return Ok(());
+        }
         if !others {
-            return Ok(out);
+            return Ok(());
         }
-        let mut bound: Option<Vec<u8>> = None;
-        if let Some((key, _)) = &out {
-            for (i, layer) in self.layers.iter_mut().enumerate() {
-                if i == winner {
-                    continue;
-                }
-                // Older layers' writes at the same key are overwritten: skipped (a newer layer
-                // cannot hold it: the winner is the first holding the smallest key).
-                if layer.head() == Some(key.as_slice()) {
-                    layer.advance(false)?;
-                }
-                if let Some(k) = layer.head() {
-                    if bound.as_deref().is_none_or(|b| k < b) {
-                        bound = Some(k.to_vec());
-                    }
+        let Some((key, _)) = slot.as_ref() else { return Ok(()) };
+        self.bounded = false;
+        let mut dropped = self.spare.take();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            if i == winner {
+                continue;
+            }
+            // Older layers' writes at the same key are overwritten: skipped (a newer layer
+            // cannot hold it: the winner is the first holding the smallest key).
+            if layer.head() == Some(key.as_slice()) {
+                layer.advance_into(false, &mut dropped)?;
+            }
+            if let Some(k) = layer.head() {
+                if !self.bounded || k < self.bound.as_slice() {
+                    self.bound.clear();
+                    self.bound.extend_from_slice(k);
+                    self.bounded = true;
                 }
             }
         }
-        self.run = Some((winner, bound));
-        Ok(out)
+        self.spare = dropped;
+        self.run = Some(winner);
+        Ok(())
     }
 }
 
@@ -506,17 +572,21 @@ impl<'s> Overlay<'s> {
                 let mut layers = Vec::with_capacity(merging.len());
                 for run in merging.iter().rev() {
                     let mut reader = RunReader::open(run, &[])?;
-                    let head = reader.next()?;
+                    let mut head = None;
+                    reader.next_into(&mut head)?;
                     layers.push(Layer::Run { reader, head });
                 }
                 // Deletes are kept: they hide the source's values.
                 let mut writes = Writes::of(layers, None);
-                while let Some((key, write)) = writes.next_write()? {
-                    let value = match &write {
+                let mut slot = None;
+                writes.next_into(&mut slot)?;
+                while let Some((key, write)) = &slot {
+                    let value = match write {
                         Write::Put(v) => Some(v.as_slice()),
                         Write::Delete => None,
                     };
-                    out.add(&key, value)?;
+                    out.add(key, value)?;
+                    writes.next_into(&mut slot)?;
                 }
             }
             self.runs.push(out.finish(level + 1)?);
@@ -548,9 +618,10 @@ impl<'s> Overlay<'s> {
         }
         for run in self.runs.iter().rev() {
             let mut reader = RunReader::open(run, from)?;
-            let mut head = reader.next()?;
+            let mut head = None;
+            reader.next_into(&mut head)?;
             while head.as_ref().is_some_and(|(k, _)| k.as_slice() < from) {
-                head = reader.next()?;
+                reader.next_into(&mut head)?;
             }
             layers.push(Layer::Run { reader, head });
         }
@@ -607,7 +678,9 @@ impl Store for Overlay<'_> {
         };
         let end = prefix_end(prefix);
         let mut writes = self.writes(&start, end.clone())?;
-        let mut pending = writes.next_write()?;
+        // The next write, its buffers reused from one write to the next.
+        let mut pending = None;
+        writes.next_into(&mut pending)?;
         let mut going = true;
         // The source, clipped to the range.
         let base_after = after.filter(|a| *a >= prefix);
@@ -630,15 +703,12 @@ impl Store for Overlay<'_> {
                                 return false;
                             }
                         }
-                        match writes.next_write() {
-                            Ok(next) => pending = next,
-                            Err(e) => {
-                                error = Some(e);
-                                return false;
-                            }
-                        }
                     }
                     _ => break,
+                }
+                if let Err(e) = writes.next_into(&mut pending) {
+                    error = Some(e);
+                    return false;
                 }
             }
             let shown = match &pending {
@@ -647,12 +717,9 @@ impl Store for Overlay<'_> {
                         Write::Put(v) => visit(key, v),
                         Write::Delete => true,
                     };
-                    match writes.next_write() {
-                        Ok(next) => pending = next,
-                        Err(e) => {
-                            error = Some(e);
-                            return false;
-                        }
+                    if let Err(e) = writes.next_into(&mut pending) {
+                        error = Some(e);
+                        return false;
                     }
                     shown
                 }
@@ -670,17 +737,13 @@ impl Store for Overlay<'_> {
             return Ok(());
         }
         // The writes past the base's last key.
-        loop {
-            match pending.take() {
-                Some((k, Write::Put(v))) => {
-                    if !visit(&k, &v) {
-                        break;
-                    }
+        while let Some((k, w)) = &pending {
+            if let Write::Put(v) = w {
+                if !visit(k, v) {
+                    break;
                 }
-                Some((_, Write::Delete)) => {}
-                None => break,
             }
-            pending = writes.next_write()?;
+            writes.next_into(&mut pending)?;
         }
         Ok(())
     }

@@ -324,9 +324,11 @@ pub fn pass_range(
     }
     let mut writes = Writes::of(layers, None);
     let reserved = super::migrate::reserved();
-    let mut next_write = writes.next_write()?;
+    // The next write, its buffers reused from one write to the next.
+    let mut next_write = None;
+    writes.next_into(&mut next_write)?;
     while next_write.as_ref().is_some_and(|(k, _)| k.as_slice() == reserved) {
-        next_write = writes.next_write()?;
+        writes.next_into(&mut next_write)?;
     }
     // The current source entry, copied out of the reader.
     let (mut bk, mut bv, mut bx) = (Vec::new(), Vec::new(), Vec::new());
@@ -367,7 +369,7 @@ pub fn pass_range(
                 std::cmp::Ordering::Equal => (take_base, take_write) = (true, true),
             },
         }
-        let write = if take_write { next_write.take() } else { None };
+        let write = if take_write { next_write.as_ref() } else { None };
         let key: &[u8] = if take_base { &bk } else { write.as_ref().map_or(&[][..], |(k, _)| k.as_slice()) };
         let past = hi.is_some_and(|h| key >= h);
         if past && before_root.done && after_root.done {
@@ -378,12 +380,11 @@ pub fn pass_range(
         if take_base {
             before_root.add(key, &bv, &bx, past);
             if !past {
-                decoded_before =
-                    Some(before(input, &mut tags, &mut out, key, &bv, at, write.as_ref().map(|(_, w)| w))?);
+                decoded_before = Some(before(input, &mut tags, &mut out, key, &bv, at, write.map(|(_, w)| w))?);
             }
         }
         // After: the write, or the source entry untouched.
-        let after_value: Option<&[u8]> = match &write {
+        let after_value: Option<&[u8]> = match write {
             Some((_, Write::Put(v))) => Some(v),
             Some((_, Write::Delete)) => None,
             None => take_base.then_some(bv.as_slice()),
@@ -399,9 +400,9 @@ pub fn pass_range(
             have_base = false;
         }
         if take_write {
-            next_write = writes.next_write()?;
+            writes.next_into(&mut next_write)?;
             while next_write.as_ref().is_some_and(|(k, _)| k.as_slice() == reserved) {
-                next_write = writes.next_write()?;
+                writes.next_into(&mut next_write)?;
             }
         }
     }
