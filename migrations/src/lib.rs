@@ -95,6 +95,7 @@
 
 #![deny(missing_docs)]
 
+mod batch_writes;
 pub mod catalogue;
 #[cfg(feature = "move-core-types")]
 pub mod core_types;

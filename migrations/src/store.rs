@@ -14,9 +14,9 @@
 //! The trait is object-safe (`&mut dyn Store`), so the prologue hook can pick a backend at run
 //! time; the persistent backend (redb) lives in `vm-hooks`, the in-memory one here.
 
+use crate::batch_writes::Writes;
 use crate::key::{AccountAddress, StructTag};
 use crate::state_key::{self, resource_key, tag_prefix, KeyKind};
-use std::collections::BTreeMap;
 
 pub use crate::memory_store::InMemoryStore;
 
@@ -74,7 +74,7 @@ pub enum Write {
 /// writes are kept in key order, so a batch applies the same way on every node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
-    writes: BTreeMap<Vec<u8>, Write>,
+    writes: Writes,
     /// The first typed write whose account and tag were of different widths (refused by
     /// [`WriteBatch::validate`]).
     mixed: Option<(AccountAddress, Box<StructTag>)>,
@@ -141,13 +141,13 @@ impl WriteBatch {
 
     /// The writes, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Write)> {
-        self.writes.iter().map(|(k, w)| (k.as_slice(), w))
+        self.writes.iter()
     }
 
     /// The writes whose keys start with `prefix`, in key order, strictly after `after` if given.
     pub fn range<'a>(&'a self, prefix: &'a [u8], after: Option<&[u8]>) -> impl Iterator<Item = (&'a [u8], &'a Write)> {
         let range = state_key::ScanRange::new(prefix, after);
-        self.writes.range::<[u8], _>(range.bounds()).map(|(k, w)| (k.as_slice(), w))
+        self.writes.range(range.bounds())
     }
 
     /// The pending write to one key, if any.
@@ -167,10 +167,10 @@ impl WriteBatch {
         if let Some((account, tag)) = &self.mixed {
             return Err(StoreError::MixedWidths { account: *account, tag: tag.clone() });
         }
-        for (key, write) in &self.writes {
+        for (key, write) in self.writes.iter() {
             if let Write::Put(bytes) = write {
                 if bytes.len() > max {
-                    return Err(StoreError::ValueTooLarge { key: key.clone().into(), size: bytes.len(), max });
+                    return Err(StoreError::ValueTooLarge { key: key.into(), size: bytes.len(), max });
                 }
             }
         }
@@ -178,32 +178,27 @@ impl WriteBatch {
     }
 
     /// Adds every write of `other` after this batch's (its writes win).
-    pub fn extend(&mut self, mut other: WriteBatch) {
+    pub fn extend(&mut self, other: WriteBatch) {
         if self.mixed.is_none() {
             self.mixed = other.mixed;
         }
-        if self.writes.is_empty() {
-            self.writes = other.writes;
-        } else if other.writes.len() >= self.writes.len() / 8 {
-            // Merged in one pass over both (later writes win), not key by key from the root.
-            self.writes.append(&mut other.writes);
-        } else {
-            self.writes.extend(other.writes);
-        }
+        self.writes.extend(other.writes);
     }
 
-    /// The writes by key and the first mixed-width write, moved out.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn into_parts(self) -> (BTreeMap<Vec<u8>, Write>, Option<(AccountAddress, Box<StructTag>)>) {
-        (self.writes, self.mixed)
+    /// The writes in key order and the first mixed-width write, moved out.
+    pub(crate) fn into_parts(
+        self,
+    ) -> (impl Iterator<Item = (Vec<u8>, Write)>, Option<(AccountAddress, Box<StructTag>)>) {
+        (self.writes.into_iter(), self.mixed)
     }
 
-    /// A batch of `writes` by key with its first mixed-width write.
-    pub(crate) fn from_parts(
-        writes: BTreeMap<Vec<u8>, Write>,
+    /// A batch of `writes`, in strictly ascending key order, with its first mixed-width write:
+    /// held as the list it is until written to again.
+    pub(crate) fn from_sorted(
+        writes: Vec<(Vec<u8>, Write)>,
         mixed: Option<(AccountAddress, Box<StructTag>)>,
     ) -> WriteBatch {
-        WriteBatch { writes, mixed }
+        WriteBatch { writes: Writes::sorted(writes), mixed }
     }
 
     /// The writes, consumed, in key order.

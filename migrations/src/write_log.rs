@@ -9,7 +9,6 @@
 
 use crate::key::{AccountAddress, StructTag};
 use crate::store::{Write, WriteBatch};
-use std::collections::BTreeMap;
 
 /// Runs kept apart before writes go to the unordered tail (sorted all the same at the end).
 const MAX_RUNS: usize = 8;
@@ -91,9 +90,8 @@ impl WriteLog {
                 _ => merged.push((key, write)),
             }
         }
-        // Sorted and distinct: the map is built in one pass from them.
-        let writes: BTreeMap<Vec<u8>, Write> = merged.into_iter().collect();
-        WriteBatch::from_parts(writes, self.mixed)
+        // Sorted and distinct: the batch holds them as they are.
+        WriteBatch::from_sorted(merged, self.mixed)
     }
 }
 

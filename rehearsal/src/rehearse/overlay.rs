@@ -337,8 +337,8 @@ impl Layer<'_> {
         }
     }
 
-    /// Moves past the layer's next write, putting it in `slot` when `want` (else dropping it).
-    /// Whether there was one.
+    /// Moves past the layer's next write, putting it in `slot` when `want` (else dropping it,
+    /// `slot` untouched). Whether there was one.
     fn advance_into(&mut self, want: bool, slot: &mut Option<(Vec<u8>, Write)>) -> Result<bool, StoreError> {
         match self {
             Layer::Memory { segment, at, end } => {
@@ -383,19 +383,17 @@ pub(crate) struct Writes<'a> {
     /// had none). Kept in one buffer: a write is never copied to be compared.
     bound: Vec<u8>,
     bounded: bool,
-    /// A slot for the writes [`Writes::next_write`]'s callers drop.
-    spare: Option<(Vec<u8>, Write)>,
 }
 
 impl<'a> Writes<'a> {
     /// The writes of `layers` (newest first) merged, up to `end` (exclusive).
     pub(crate) fn of(layers: Vec<Layer<'a>>, end: Option<Vec<u8>>) -> Writes<'a> {
-        Writes { layers, end, run: None, bound: Vec::new(), bounded: false, spare: None }
+        Writes { layers, end, run: None, bound: Vec::new(), bounded: false }
     }
 
     /// The next write (key, write) in key order, or `None`.
     pub(crate) fn next_write(&mut self) -> Result<Option<(Vec<u8>, Write)>, StoreError> {
-        let mut slot = self.spare.take();
+        let mut slot = None;
         self.next_into(&mut slot)?;
         Ok(slot)
     }
@@ -451,7 +449,6 @@ impl<'a> Writes<'a> {
         }
         let Some((key, _)) = slot.as_ref() else { return Ok(()) };
         self.bounded = false;
-        let mut dropped = self.spare.take();
         for (i, layer) in self.layers.iter_mut().enumerate() {
             if i == winner {
                 continue;
@@ -459,7 +456,7 @@ impl<'a> Writes<'a> {
             // Older layers' writes at the same key are overwritten: skipped (a newer layer
             // cannot hold it: the winner is the first holding the smallest key).
             if layer.head() == Some(key.as_slice()) {
-                layer.advance_into(false, &mut dropped)?;
+                layer.advance_into(false, &mut None)?;
             }
             if let Some(k) = layer.head() {
                 if !self.bounded || k < self.bound.as_slice() {
@@ -469,7 +466,6 @@ impl<'a> Writes<'a> {
                 }
             }
         }
-        self.spare = dropped;
         self.run = Some(winner);
         Ok(())
     }
