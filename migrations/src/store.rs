@@ -61,6 +61,9 @@ pub enum StoreError {
     },
 }
 
+/// A typed write whose account and tag have different address widths: where, and which tag.
+pub(crate) type MixedWrite = (AccountAddress, Box<StructTag>);
+
 /// One write of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
@@ -77,7 +80,7 @@ pub struct WriteBatch {
     writes: Writes,
     /// The first typed write whose account and tag were of different widths (refused by
     /// [`WriteBatch::validate`]).
-    mixed: Option<(AccountAddress, Box<StructTag>)>,
+    mixed: Option<MixedWrite>,
 }
 
 impl WriteBatch {
@@ -186,18 +189,13 @@ impl WriteBatch {
     }
 
     /// The writes in key order and the first mixed-width write, moved out.
-    pub(crate) fn into_parts(
-        self,
-    ) -> (impl Iterator<Item = (Vec<u8>, Write)>, Option<(AccountAddress, Box<StructTag>)>) {
+    pub(crate) fn into_parts(self) -> (impl Iterator<Item = (Vec<u8>, Write)>, Option<MixedWrite>) {
         (self.writes.into_iter(), self.mixed)
     }
 
     /// A batch of `writes`, in strictly ascending key order, with its first mixed-width write:
     /// held as the list it is until written to again.
-    pub(crate) fn from_sorted(
-        writes: Vec<(Vec<u8>, Write)>,
-        mixed: Option<(AccountAddress, Box<StructTag>)>,
-    ) -> WriteBatch {
+    pub(crate) fn from_sorted(writes: Vec<(Vec<u8>, Write)>, mixed: Option<MixedWrite>) -> WriteBatch {
         WriteBatch { writes: Writes::sorted(writes), mixed }
     }
 

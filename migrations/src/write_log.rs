@@ -7,8 +7,7 @@
 //! appended to a few ascending runs instead (a value's writes go to a handful of key ranges,
 //! each visited in key order, so two or three runs hold them all), merged once at the end.
 
-use crate::key::{AccountAddress, StructTag};
-use crate::store::{Write, WriteBatch};
+use crate::store::{MixedWrite, Write, WriteBatch};
 
 /// Runs kept apart before writes go to the unordered tail (sorted all the same at the end).
 const MAX_RUNS: usize = 8;
@@ -23,7 +22,7 @@ pub struct WriteLog {
     /// [`MAX_RUNS`] are in use.
     runs: Vec<Vec<Logged>>,
     made: u64,
-    mixed: Option<(AccountAddress, Box<StructTag>)>,
+    mixed: Option<MixedWrite>,
 }
 
 impl WriteLog {
