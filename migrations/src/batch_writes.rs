@@ -140,6 +140,24 @@ impl Writes {
         }
     }
 
+    /// Forgets every write, keeping the list's allocation.
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+        self.sorted.clear();
+        self.inserted = 0;
+    }
+
+    /// The writes in key order, moved out; the list's allocation is kept for the next ones (a
+    /// chunk reuses one batch for each value's writes).
+    pub(crate) fn drain(&mut self) -> Drain<'_> {
+        self.inserted = 0;
+        if self.map.is_empty() {
+            Drain::Sorted(self.sorted.drain(..))
+        } else {
+            Drain::Map(std::mem::take(&mut self.map).into_iter())
+        }
+    }
+
     pub(crate) fn into_iter(self) -> IntoIter {
         if self.sorted.is_empty() {
             IntoIter::Map(self.map.into_iter())
@@ -187,6 +205,23 @@ impl Iterator for IntoIter {
         match self {
             IntoIter::Map(i) => i.next(),
             IntoIter::Sorted(i) => i.next(),
+        }
+    }
+}
+
+/// The writes in key order, drained.
+pub(crate) enum Drain<'a> {
+    Map(std::collections::btree_map::IntoIter<Vec<u8>, Write>),
+    Sorted(std::vec::Drain<'a, (Vec<u8>, Write)>),
+}
+
+impl Iterator for Drain<'_> {
+    type Item = (Vec<u8>, Write);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Drain::Map(i) => i.next(),
+            Drain::Sorted(i) => i.next(),
         }
     }
 }

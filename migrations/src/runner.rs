@@ -669,7 +669,13 @@ impl Runner {
         }
         let mut cache = Instances::default();
         // Each value's writes, gathered and sorted into `batch` once at the end.
-        let mut log = WriteLog::new();
+        // A value writes its new version and deletes its old one (two runs, most often), one
+        // value per resource the meter has room for.
+        let room = usize::try_from(meter.max_resources.saturating_sub(meter.resources)).unwrap_or(usize::MAX);
+        let mut log = WriteLog::with_capacity(room);
+        // One value's writes, moved to the log when the meter admits them: one batch for all
+        // (its allocation reused), not one per value.
+        let mut one = WriteBatch::new();
         for (prefix, place) in self.places() {
             // A place wholly before the cursor is done.
             if let (Some(a), Some(end)) = (after, prefix_end(&prefix)) {
@@ -689,14 +695,14 @@ impl Runner {
                             set_cursor(&mut chunk.cursor, key);
                             return true;
                         }
-                        let mut one = WriteBatch::new();
+                        one.clear();
                         let (visit, cost) = self.visit_resource(key, prepared, account, old, &mut one);
                         if !meter.admits(cost) {
                             chunk.end = ChunkEnd::OutOfBudget;
                             stopped = true;
                             return false;
                         }
-                        log.add(one);
+                        log.add_from(&mut one);
                         (visit, cost)
                     }
                     Place::Groups => {
@@ -705,7 +711,7 @@ impl Runner {
                             set_cursor(&mut chunk.cursor, key);
                             return true;
                         }
-                        let mut one = WriteBatch::new();
+                        one.clear();
                         let (visit, cost) = self.visit_group(key, account, old, &mut cache, &mut one);
                         let fits = match visit {
                             Visit::Nothing(_) => meter.admits_read(cost),
@@ -716,7 +722,7 @@ impl Runner {
                             stopped = true;
                             return false;
                         }
-                        log.add(one);
+                        log.add_from(&mut one);
                         (visit, cost)
                     }
                     Place::Table(table) => {
@@ -724,14 +730,14 @@ impl Runner {
                             set_cursor(&mut chunk.cursor, key);
                             return true;
                         }
-                        let mut one = WriteBatch::new();
+                        one.clear();
                         let (visit, cost) = self.visit_item(table, key, old, &mut one);
                         if !meter.admits(cost) {
                             chunk.end = ChunkEnd::OutOfBudget;
                             stopped = true;
                             return false;
                         }
-                        log.add(one);
+                        log.add_from(&mut one);
                         (visit, cost)
                     }
                 };

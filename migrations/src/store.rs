@@ -188,9 +188,17 @@ impl WriteBatch {
         self.writes.extend(other.writes);
     }
 
-    /// The writes in key order and the first mixed-width write, moved out.
-    pub(crate) fn into_parts(self) -> (impl Iterator<Item = (Vec<u8>, Write)>, Option<MixedWrite>) {
-        (self.writes.into_iter(), self.mixed)
+    /// The writes in key order and the first mixed-width write, moved out; the batch is left
+    /// empty, its allocation kept for the next writes.
+    pub(crate) fn drain(&mut self) -> (impl Iterator<Item = (Vec<u8>, Write)> + '_, Option<MixedWrite>) {
+        let mixed = self.mixed.take();
+        (self.writes.drain(), mixed)
+    }
+
+    /// Forgets every write (and a refused one), keeping the batch's allocation.
+    pub(crate) fn clear(&mut self) {
+        self.writes.clear();
+        self.mixed = None;
     }
 
     /// A batch of `writes`, in strictly ascending key order, with its first mixed-width write:

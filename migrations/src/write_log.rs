@@ -23,7 +23,12 @@ pub struct WriteLog {
     runs: Vec<Vec<Logged>>,
     made: u64,
     mixed: Option<MixedWrite>,
+    /// Writes each new run is sized for.
+    expected: usize,
 }
+
+/// Writes a run is sized for at most when it is made: past it, it grows as it fills.
+const MAX_EXPECTED: usize = 1 << 14;
 
 impl WriteLog {
     /// An empty log.
@@ -31,9 +36,21 @@ impl WriteLog {
         WriteLog::default()
     }
 
+    /// An empty log whose runs are sized for about `writes` writes each (capped), made once
+    /// instead of grown: each time a large buffer grows, the allocator gathers every small block
+    /// freed since, and a chunk frees some per value.
+    pub fn with_capacity(writes: usize) -> WriteLog {
+        WriteLog { expected: writes.min(MAX_EXPECTED), ..WriteLog::default() }
+    }
+
     /// Adds `batch`'s writes after every earlier one (they win over earlier writes to a key).
-    pub fn add(&mut self, batch: WriteBatch) {
-        let (writes, mixed) = batch.into_parts();
+    pub fn add(&mut self, mut batch: WriteBatch) {
+        self.add_from(&mut batch);
+    }
+
+    /// [`WriteLog::add`], leaving `batch` empty for the next writes (its allocation kept).
+    pub fn add_from(&mut self, batch: &mut WriteBatch) {
+        let (writes, mixed) = batch.drain();
         if self.mixed.is_none() {
             self.mixed = mixed;
         }
@@ -53,7 +70,9 @@ impl WriteLog {
                 return;
             }
         }
-        self.runs.push(vec![(key, made, write)]);
+        let mut run = Vec::with_capacity(self.expected.max(1));
+        run.push((key, made, write));
+        self.runs.push(run);
     }
 
     /// Whether nothing was written.
