@@ -1,12 +1,14 @@
-//! A [`WriteBatch`](crate::store::WriteBatch)'s writes by key: a map while it is written key by
-//! key, or, when it was gathered whole in key order ([`crate::write_log`]: a chunk of the
-//! migration loop), the sorted list as it came.
+//! A [`WriteBatch`](crate::store::WriteBatch)'s writes by key: a sorted list while they are few
+//! or were gathered whole in key order ([`crate::write_log`]: a chunk of the migration loop), a
+//! map once many are written one by one.
 //!
 //! A chunk's writes were put into a `BTreeMap` only to be read once in order by the store that
 //! applies them: building the map compared every key with its neighbour twice more (a sorted
-//! check and a dedup), allocated its nodes, and freed them all after. A sorted list serves the
-//! same reads (in order, by range, by key with a binary search); it becomes a map only if the
-//! batch is written to again.
+//! check and a dedup), allocated its nodes, and freed them all after; and each value's own
+//! batch (its new version put, its old one deleted) allocated a map node larger than its keys.
+//! A sorted list serves the same reads (in order, by range, by key with a binary search) and
+//! takes a few writes where they belong (a block's status added to its chunk's writes); past
+//! [`MAX_INSERTS`] writes one by one, it becomes a map.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

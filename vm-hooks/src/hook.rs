@@ -1,8 +1,8 @@
 //! `maybe_migrate`: the block-prologue entry point.
 //!
 //! Called at the start of every block, before transactions, on every node. It must:
-//! - cost next to nothing when nothing is due: two height compares against cached heights, no
-//!   store access, no allocation, no decode;
+//! - cost next to nothing when nothing is due: one compare of the height against a cached idle
+//!   window, no store access, no write, no allocation, no decode;
 //! - activate a release at the height the chain scheduled it for (if governance allows) and
 //!   finish its system-account migrations in that very block, whatever they cost, since system
 //!   operations read those structs before any user can act;

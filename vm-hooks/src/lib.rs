@@ -72,12 +72,14 @@
 //! transaction, executed by every node, may make it.
 //!
 //! **Every block.** Call [`Hook::maybe_migrate`] before the block's transactions with the block's
-//! height. When nothing is due it returns at once (two compares, no store access); at a release's
+//! height. When nothing is due it returns at once (one compare, no store access); at a release's
 //! height it activates the release and migrates the system accounts' values in that block;
 //! afterwards it migrates user values in chunks within the recorded budget, the cursor in the
 //! status so that a restarted node resumes. The hook never trusts its memory over your state: a
-//! call for a block that is not after the last one it saw (a discarded block, a restored backup)
-//! or a status that is not the one it last wrote makes it read the status again. The idle path
+//! call for a block that is not after the last one it worked out (a discarded block, a restored
+//! backup) or a status that is not the one it last wrote makes it read the status again (the
+//! blocks after it that it found idle write nothing, so a store rolled back to one of them holds
+//! the status it holds). The idle path
 //! reads nothing, so when the state changes under a running hook other than through its calls
 //! (a state sync, a snapshot of a later height restored), call [`Hook::load`] before the next
 //! block.
