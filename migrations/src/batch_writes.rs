@@ -231,6 +231,7 @@ impl Iterator for Drain<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn put(v: u8) -> Write {
         Write::Put(vec![v])
@@ -307,5 +308,83 @@ mod tests {
         assert!(!sorted.is_sorted_list());
         assert_eq!(map, sorted);
         assert!(map.iter().eq(sorted.iter()));
+    }
+
+    /// An operation on a batch's writes: write a key, add another batch (gathered in order, or
+    /// written key by key), drain, or clear.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, Option<u8>),
+        ExtendSorted(Vec<(u8, Option<u8>)>),
+        ExtendWritten(Vec<(u8, Option<u8>)>),
+        Drain,
+        Clear,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let write = (any::<u8>(), proptest::option::of(any::<u8>()));
+        prop_oneof![
+            6 => write.clone().prop_map(|(k, v)| Op::Insert(k, v)),
+            2 => proptest::collection::vec(write.clone(), 0..120).prop_map(Op::ExtendSorted),
+            2 => proptest::collection::vec(write, 0..120).prop_map(Op::ExtendWritten),
+            1 => Just(Op::Drain),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    fn write_of(v: Option<u8>) -> Write {
+        v.map_or(Write::Delete, put)
+    }
+
+    proptest! {
+        /// Whatever way the writes are held, and whenever they change from a list to a map, they
+        /// read (in order, by range, by key) and drain as a map of the same writes does.
+        #[test]
+        fn reads_as_a_map_whatever_it_holds(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut writes = Writes::default();
+            let mut model: BTreeMap<Vec<u8>, Write> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        writes.insert(vec![k], write_of(v));
+                        model.insert(vec![k], write_of(v));
+                    }
+                    Op::ExtendSorted(list) => {
+                        let gathered: BTreeMap<Vec<u8>, Write> =
+                            list.into_iter().map(|(k, v)| (vec![k], write_of(v))).collect();
+                        model.extend(gathered.clone());
+                        writes.extend(Writes::sorted(gathered.into_iter().collect()));
+                    }
+                    Op::ExtendWritten(list) => {
+                        let mut other = Writes::default();
+                        for (k, v) in list {
+                            other.insert(vec![k], write_of(v));
+                            model.insert(vec![k], write_of(v));
+                        }
+                        writes.extend(other);
+                    }
+                    Op::Drain => {
+                        let drained: Vec<_> = writes.drain().collect();
+                        let want: Vec<_> = std::mem::take(&mut model).into_iter().collect();
+                        prop_assert_eq!(drained, want);
+                    }
+                    Op::Clear => {
+                        writes.clear();
+                        model.clear();
+                    }
+                }
+                prop_assert_eq!(writes.len(), model.len());
+                prop_assert!(writes.iter().eq(model.iter().map(|(k, w)| (k.as_slice(), w))));
+                for k in [0u8, 1, 77, 128, 254, 255] {
+                    prop_assert_eq!(writes.get(&[k]), model.get(&vec![k]));
+                    let lo = [k];
+                    let bounds = (Bound::Excluded(&lo[..]), Bound::Unbounded);
+                    prop_assert!(writes
+                        .range(bounds)
+                        .eq(model.range::<[u8], _>(bounds).map(|(k, w)| (k.as_slice(), w))));
+                }
+            }
+            prop_assert!(writes.into_iter().eq(model.into_iter()));
+        }
     }
 }
