@@ -52,7 +52,7 @@ use scratch::Scratch;
 use serde::Serialize;
 use snapshot::Snapshot;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use upgrade_spec::declarations::Scope;
 use upgrade_spec::{Declarations, Registry, ReleaseId};
@@ -147,6 +147,20 @@ impl Phases {
     }
 }
 
+/// Counts a worker finished and wakes the thread waiting for them when dropped: when the worker
+/// returns, and when it panics too (the waiting thread would wait for ever).
+struct Finish<'a> {
+    finished: &'a AtomicUsize,
+    waiting: std::thread::Thread,
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        self.finished.fetch_add(1, Ordering::Release);
+        self.waiting.unpark();
+    }
+}
+
 /// Runs `work` on one thread per range, showing the progress they count together, and returns
 /// their results in range order.
 fn on_threads<T: Send>(
@@ -155,18 +169,25 @@ fn on_threads<T: Send>(
     work: &(dyn Fn(usize, &AtomicU64) -> Result<T, RehearsalError> + Sync),
 ) -> Result<Vec<T>, RehearsalError> {
     let done = AtomicU64::new(0);
+    // Workers that returned; the last one wakes this thread at once (a phase ends when its
+    // slowest range does, not at the next tick of the progress display).
+    let finished = AtomicUsize::new(0);
+    let waiting = std::thread::current();
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..ranges)
             .map(|i| {
                 s.spawn({
-                    let done = &done;
-                    move || work(i, done)
+                    let (done, finished, waiting) = (&done, &finished, waiting.clone());
+                    move || {
+                        let _finish = Finish { finished, waiting };
+                        work(i, done)
+                    }
                 })
             })
             .collect();
-        while !handles.iter().all(|h| h.is_finished()) {
+        while finished.load(Ordering::Acquire) < handles.len() {
             progress.advance(done.load(Ordering::Relaxed));
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::park_timeout(Duration::from_millis(50));
         }
         progress.advance(done.load(Ordering::Relaxed));
         handles
@@ -609,7 +630,28 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
 
 #[cfg(test)]
 mod tests {
-    use super::Bounded;
+    use super::{on_threads, Bounded, Silent};
+    use crate::error::RehearsalError;
+
+    /// Results come in range order whichever thread ends first, and a thread that panics is an
+    /// error, not a wait for ever.
+    #[test]
+    fn threads_give_their_results_in_order_and_a_panic_is_an_error() {
+        let out = on_threads(4, &mut Silent, &|i, done| {
+            std::thread::sleep(std::time::Duration::from_millis(((4 - i) * 5) as u64));
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(i * 10)
+        })
+        .unwrap();
+        assert_eq!(out, [0, 10, 20, 30]);
+        let panicked = on_threads(3, &mut Silent, &|i, _| {
+            if i == 1 {
+                panic!("a worker fails");
+            }
+            Ok(i)
+        });
+        assert!(matches!(panicked, Err(RehearsalError::Thread(_))), "{panicked:?}");
+    }
 
     #[test]
     fn examples_merged_in_range_order_keep_the_first_and_count_all() {
