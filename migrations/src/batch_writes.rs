@@ -1,4 +1,5 @@
-//! A [`WriteBatch`](crate::store::WriteBatch)'s writes by key: a sorted list while they are few
+//! One write of a batch ([`Write`], re-exported by [`crate::store`]), and a
+//! [`WriteBatch`](crate::store::WriteBatch)'s writes by key: a sorted list while they are few
 //! or were gathered whole in key order ([`crate::write_log`]: a chunk of the migration loop), a
 //! map once many are written one by one.
 //!
@@ -13,7 +14,14 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use crate::store::Write;
+/// One write of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Store these bytes at the key, replacing what is there.
+    Put(Vec<u8>),
+    /// Remove the key; deleting an absent key is not an error.
+    Delete,
+}
 
 /// Writes by key, each key once: in `map`, or, when gathered whole in key order, in `sorted`
 /// (at most one of the two holds any).

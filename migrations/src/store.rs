@@ -14,6 +14,7 @@
 //! The trait is object-safe (`&mut dyn Store`), so the prologue hook can pick a backend at run
 //! time; the persistent backend (redb) lives in `vm-hooks`, the in-memory one here.
 
+pub use crate::batch_writes::Write;
 use crate::batch_writes::Writes;
 use crate::key::{AccountAddress, StructTag};
 use crate::state_key::{self, resource_key, tag_prefix, KeyKind};
@@ -63,15 +64,6 @@ pub enum StoreError {
 
 /// A typed write whose account and tag have different address widths: where, and which tag.
 pub(crate) type MixedWrite = (AccountAddress, Box<StructTag>);
-
-/// One write of a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Write {
-    /// Store these bytes at the key, replacing what is there.
-    Put(Vec<u8>),
-    /// Remove the key; deleting an absent key is not an error.
-    Delete,
-}
 
 /// Writes applied all together or not at all, by canonical key. The last write to a key wins;
 /// writes are kept in key order, so a batch applies the same way on every node.
