@@ -487,6 +487,8 @@ pub struct Overlay<'s> {
     runs: Vec<Run>,
     /// Run files made so far (they are numbered in order).
     files: usize,
+    /// Runs of one level merged into one ([`FAN_IN`]; fewer in a test that must see merges).
+    fan_in: usize,
     dir: PathBuf,
     name: String,
 }
@@ -510,9 +512,17 @@ impl<'s> Overlay<'s> {
             budget: budget.max(1 << 20),
             runs: Vec::new(),
             files: 0,
+            fan_in: FAN_IN,
             dir: dir.to_path_buf(),
             name: name.to_owned(),
         }
+    }
+
+    /// This overlay, merging `n` runs of a level into one.
+    #[cfg(test)]
+    fn with_fan_in(mut self, n: usize) -> Self {
+        self.fan_in = n.max(2);
+        self
     }
 
     /// Bytes of writes held in memory now.
@@ -557,9 +567,9 @@ impl<'s> Overlay<'s> {
         self.compact()
     }
 
-    /// Merges the newest [`FAN_IN`] runs into one while they are of one level.
+    /// Merges the newest `fan_in` ([`FAN_IN`]) runs into one while they are of one level.
     fn compact(&mut self) -> Result<(), StoreError> {
-        while let Some(first) = self.runs.len().checked_sub(FAN_IN) {
+        while let Some(first) = self.runs.len().checked_sub(self.fan_in) {
             let level = self.runs.get(first).map_or(0, |r| r.level);
             if self.runs.iter().skip(first).any(|r| r.level != level) {
                 break;
@@ -822,7 +832,7 @@ mod tests {
         let path = dir.path().join("base.snap");
         snapshot::export(&model, 0, serde_json::Value::Null, WIDTH, &path).unwrap();
         let snap = Snapshot::open(&path).unwrap();
-        let mut overlay = Overlay::new(&snap, Vec::new(), None, 0, dir.path(), "test");
+        let mut overlay = Overlay::new(&snap, Vec::new(), None, 0, dir.path(), "test").with_fan_in(16);
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         // Batches of 1 to 3,000 writes (puts over the source's keys and between them, deletes),
         // about 200,000 in all, most to keys not written before: some 20 spills of the 1 MiB
