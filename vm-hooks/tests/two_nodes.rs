@@ -929,6 +929,59 @@ fn a_discarded_block_is_done_again_when_its_height_comes_back() {
     }
 }
 
+/// The idle path reads nothing, and the hook reads the store again for any height at or before
+/// the last block it worked out (a discarded block, a restore): before activation and after the
+/// window, a store that fails its next read is not touched by idle blocks, and a height seen
+/// again trips it. A store rolled back to an idle block of the window holds what the hook holds:
+/// the node goes on equal to its peer.
+#[test]
+fn the_idle_path_reads_nothing_and_a_height_seen_again_reads_the_store() {
+    let genesis = genesis(30, 20);
+    let (mut node, mut peer) = (Node::new(&genesis, 20), Node::new(&genesis, 20));
+    // Before activation: the first block works the window out, the next ones are idle.
+    assert!(node.block(1).idle);
+    node.store.arm(Op::Get, 0);
+    assert!(node.block(2).idle && node.block(3).idle);
+    assert!(node.store.disarm(), "an idle block read the store");
+    node.store.arm(Op::Get, 0);
+    let err = node.hook.maybe_migrate(&mut node.store, 1).unwrap_err();
+    assert_eq!(err.fault(), Fault::Local, "{err}");
+    // Both run the window to its end, then idle blocks.
+    let mut height = 0;
+    while !(node.hook.all_done() && peer.hook.all_done()) {
+        height += 1;
+        assert!(height < MAX_HEIGHT);
+        assert_eq!(node.block(height), peer.block(height), "block {height}");
+    }
+    let worked_out = height;
+    for h in worked_out + 1..=worked_out + 5 {
+        assert!(node.block(h).idle && peer.block(h).idle);
+    }
+    let at_idle = node.store.inner.clone();
+    node.store.arm(Op::Get, 0);
+    for h in worked_out + 6..=worked_out + 9 {
+        assert!(node.block(h).idle && peer.block(h).idle);
+    }
+    assert!(node.store.disarm(), "an idle block read the store");
+    // The store rolled back to an idle block of the window: nothing to redo, the same state.
+    node.store.inner = at_idle;
+    for h in worked_out + 3..=worked_out + 12 {
+        assert!(node.block(h).idle);
+        if h > worked_out + 9 {
+            assert!(peer.block(h).idle);
+        }
+        assert_same_root(&node, &peer, h);
+    }
+    // The last block worked out, asked again: the store is read.
+    node.store.arm(Op::Get, 0);
+    let err = node.hook.maybe_migrate(&mut node.store, worked_out).unwrap_err();
+    assert_eq!(err.fault(), Fault::Local, "{err}");
+    // The next block reads the status again (the failed call forgot what it held) and is idle.
+    let next = worked_out + 13;
+    assert!(node.block(next).idle && peer.block(next).idle);
+    assert_finished(&node, &peer, &expected(&genesis));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. An unlisted generic instance.
 
