@@ -4,7 +4,8 @@
 //! activated, blocks produced until its user migrations are done; p50, p99 and max of the
 //! prologue's time per block, and the total.
 //!
-//! Run: `cargo bench -p devchain --bench million` (set `ACCOUNTS` to change the size).
+//! Run: `cargo bench -p devchain --bench million` (set `ACCOUNTS` to change the size, `BUDGET` the
+//! resources a block migrates, 10,000 by default).
 
 use devchain::support::*;
 use std::time::{Duration, Instant};
@@ -15,7 +16,8 @@ const V3_LATER: u64 = 1 << 40;
 
 fn main() {
     let accounts: u32 = std::env::var("ACCOUNTS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
-    let budget = Budget { max_resources: 10_000, max_bytes: 1 << 20 };
+    let max_resources = std::env::var("BUDGET").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let budget = Budget { max_resources, max_bytes: 1 << 20 };
     let started = Instant::now();
     let mut store = genesis(accounts);
     println!("genesis: {accounts} accounts in {:.1} s", started.elapsed().as_secs_f64());
