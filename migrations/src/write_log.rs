@@ -43,12 +43,9 @@ impl WriteLog {
         WriteLog { expected: writes.min(MAX_EXPECTED), ..WriteLog::default() }
     }
 
-    /// Adds `batch`'s writes after every earlier one (they win over earlier writes to a key).
-    pub fn add(&mut self, mut batch: WriteBatch) {
-        self.add_from(&mut batch);
-    }
-
-    /// [`WriteLog::add`], leaving `batch` empty for the next writes (its allocation kept).
+    /// Adds `batch`'s writes after every earlier one (they win over earlier writes to a key),
+    /// leaving `batch` empty for the next writes (its allocation kept: a chunk reuses one batch
+    /// for every value).
     pub fn add_from(&mut self, batch: &mut WriteBatch) {
         let (writes, mixed) = batch.drain();
         if self.mixed.is_none() {
@@ -121,14 +118,15 @@ mod tests {
     fn both(writes: &[(Vec<u8>, Option<u8>)]) -> (WriteBatch, WriteBatch) {
         let mut reference = WriteBatch::new();
         let mut log = WriteLog::new();
+        // One batch for every value, as the runner keeps it: drained by the log each time.
+        let mut one = WriteBatch::new();
         for chunk in writes.chunks(2) {
-            let mut one = WriteBatch::new();
             for (key, value) in chunk {
                 let write = value.map_or(Write::Delete, |v| Write::Put(vec![v]));
                 one.write_key(key.clone(), write);
             }
             reference.extend(one.clone());
-            log.add(one);
+            log.add_from(&mut one);
         }
         (reference, log.into_batch())
     }
