@@ -53,7 +53,7 @@ fn on_redb(dir: &Path, genesis: &InMemoryStore) -> RedbStore {
     let mut redb = RedbStore::open(dir).unwrap();
     let mut batch = WriteBatch::new();
     for (key, value) in genesis.iter() {
-        batch.put_key(key.to_vec(), value.to_vec());
+        batch.put_key(key, value.to_vec());
     }
     redb.apply(batch).unwrap();
     redb

@@ -64,7 +64,7 @@ fn genesis_on_v1_upgrades_to_v3_on_the_persistent_store() {
     let mut redb = RedbStore::open(dir.path()).unwrap();
     let mut batch = WriteBatch::new();
     for (key, value) in genesis.iter() {
-        batch.put_key(key.to_vec(), value.to_vec());
+        batch.put_key(key, value.to_vec());
     }
     redb.apply(batch).unwrap();
 

@@ -9,8 +9,10 @@
 //! batch (its new version put, its old one deleted) allocated a map node larger than its keys.
 //! A sorted list serves the same reads (in order, by range, by key with a binary search) and
 //! takes a few writes where they belong (a block's status added to its chunk's writes); past
-//! [`MAX_INSERTS`] writes one by one, it becomes a map.
+//! [`MAX_INSERTS`] writes one by one, it becomes a map. The list holds its keys in one buffer
+//! ([`crate::key_list`]), not one allocation each.
 
+use crate::key_list::{self, IntoEntries, KeyList};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -23,14 +25,13 @@ pub enum Write {
     Delete,
 }
 
-/// Writes by key, each key once: in `map`, or, when gathered whole in key order, in `sorted`
-/// (at most one of the two holds any).
+/// Writes by key, each key once: in `map`, or in `list` (at most one of the two holds any).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Writes {
-    map: BTreeMap<Vec<u8>, Write>,
+    map: BTreeMap<Box<[u8]>, Write>,
     /// Strictly ascending keys.
-    sorted: Vec<(Vec<u8>, Write)>,
-    /// Writes put into `sorted` one by one since it was gathered.
+    list: KeyList<Write>,
+    /// Writes put into `list` one by one since it was gathered.
     inserted: usize,
 }
 
@@ -48,44 +49,45 @@ impl PartialEq for Writes {
 impl Eq for Writes {}
 
 impl Writes {
-    /// `writes` in strictly ascending key order (the caller's promise, checked in debug builds).
-    pub(crate) fn sorted(writes: Vec<(Vec<u8>, Write)>) -> Writes {
-        debug_assert!(writes.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)));
-        Writes { map: BTreeMap::new(), sorted: writes, inserted: 0 }
+    /// `list`, in strictly ascending key order (the caller's promise, checked in debug builds).
+    pub(crate) fn sorted(list: KeyList<Write>) -> Writes {
+        debug_assert!(list.iter().zip(list.iter().skip(1)).all(|((a, _), (b, _))| a < b));
+        Writes { map: BTreeMap::new(), list, inserted: 0 }
     }
 
     /// The map, made from the sorted list if that is what is held.
-    fn map(&mut self) -> &mut BTreeMap<Vec<u8>, Write> {
-        if !self.sorted.is_empty() {
+    fn map(&mut self) -> &mut BTreeMap<Box<[u8]>, Write> {
+        if !self.list.is_empty() {
             // Sorted and distinct: built in one pass.
-            self.map = std::mem::take(&mut self.sorted).into_iter().collect();
+            let (bytes, entries) = std::mem::take(&mut self.list).into_parts();
+            self.map = entries.into_iter().map(|(span, write)| (Box::<[u8]>::from(span.of(&bytes)), write)).collect();
             self.inserted = 0;
         }
         &mut self.map
     }
 
-    pub(crate) fn insert(&mut self, key: Vec<u8>, write: Write) {
+    pub(crate) fn insert(&mut self, key: &[u8], write: Write) {
         // A small batch (a value's new version and its old one deleted) is a short list: a
         // map's first node is larger than such a batch's keys.
         if self.map.is_empty() && self.inserted < MAX_INSERTS {
-            match self.sorted.binary_search_by(|(k, _)| k.cmp(&key)) {
+            match self.list.search(key) {
                 Ok(i) => {
-                    if let Some(slot) = self.sorted.get_mut(i) {
-                        slot.1 = write;
+                    if let Some(slot) = self.list.value_mut(i) {
+                        *slot = write;
                     }
                 }
                 Err(i) => {
-                    self.sorted.insert(i, (key, write));
+                    self.list.insert(i, key, write);
                     self.inserted += 1;
                 }
             }
             return;
         }
-        self.map().insert(key, write);
+        self.map().insert(key.into(), write);
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.map.len() + self.sorted.len()
+        self.map.len() + self.list.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -93,38 +95,38 @@ impl Writes {
     }
 
     pub(crate) fn iter(&self) -> Iter<'_> {
-        if self.sorted.is_empty() {
+        if self.list.is_empty() {
             Iter::Map(self.map.iter())
         } else {
-            Iter::Sorted(self.sorted.iter())
+            Iter::List(self.list.iter())
         }
     }
 
     /// The writes with keys within `bounds`, in key order.
     pub(crate) fn range<'a>(&'a self, bounds: (Bound<&[u8]>, Bound<&[u8]>)) -> Iter<'a> {
-        if self.sorted.is_empty() {
+        if self.list.is_empty() {
             return Iter::Range(self.map.range::<[u8], _>(bounds));
         }
-        let list = &self.sorted;
+        let list = &self.list;
         let start = match bounds.0 {
-            Bound::Included(k) => list.partition_point(|(key, _)| key.as_slice() < k),
-            Bound::Excluded(k) => list.partition_point(|(key, _)| key.as_slice() <= k),
+            Bound::Included(k) => list.partition_point(|key| key < k),
+            Bound::Excluded(k) => list.partition_point(|key| key <= k),
             Bound::Unbounded => 0,
         };
         let end = match bounds.1 {
-            Bound::Included(k) => list.partition_point(|(key, _)| key.as_slice() <= k),
-            Bound::Excluded(k) => list.partition_point(|(key, _)| key.as_slice() < k),
+            Bound::Included(k) => list.partition_point(|key| key <= k),
+            Bound::Excluded(k) => list.partition_point(|key| key < k),
             Bound::Unbounded => list.len(),
         };
-        Iter::Sorted(list.get(start..end.max(start)).unwrap_or_default().iter())
+        Iter::List(list.iter_range(start..end.max(start)))
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Option<&Write> {
-        if self.sorted.is_empty() {
+        if self.list.is_empty() {
             return self.map.get(key);
         }
-        let i = self.sorted.binary_search_by(|(k, _)| k.as_slice().cmp(key)).ok()?;
-        self.sorted.get(i).map(|(_, w)| w)
+        let i = self.list.search(key).ok()?;
+        self.list.iter_range(i..i + 1).next().map(|(_, w)| w)
     }
 
     /// Adds every write of `other` after these (its writes win).
@@ -134,9 +136,13 @@ impl Writes {
             return;
         }
         if self.map.is_empty() && other.len() <= MAX_INSERTS.saturating_sub(self.inserted) {
-            for (key, write) in other.into_iter() {
-                self.insert(key, write);
-            }
+            other.drain_into(|key, write| self.insert(key, write));
+            return;
+        }
+        if self.map.is_empty() && other.map.is_empty() {
+            // Two lists (a block's chunks, one entry after another): merged in one pass.
+            let merged = merge(std::mem::take(&mut self.list), other.list);
+            *self = Writes::sorted(merged);
             return;
         }
         let len = self.len();
@@ -153,41 +159,77 @@ impl Writes {
     /// Forgets every write, keeping the list's allocation.
     pub(crate) fn clear(&mut self) {
         self.map.clear();
-        self.sorted.clear();
+        self.list.clear();
         self.inserted = 0;
     }
 
-    /// The writes in key order, moved out; the list's allocation is kept for the next ones (a
-    /// chunk reuses one batch for each value's writes).
-    pub(crate) fn drain(&mut self) -> Drain<'_> {
+    /// Moves the writes out to `each` in key order; the list's allocation is kept for the next
+    /// ones (a chunk reuses one batch for each value's writes).
+    pub(crate) fn drain_into(&mut self, mut each: impl FnMut(&[u8], Write)) {
         self.inserted = 0;
-        if self.map.is_empty() {
-            Drain::Sorted(self.sorted.drain(..))
+        if self.list.is_empty() {
+            for (key, write) in std::mem::take(&mut self.map) {
+                each(&key, write);
+            }
         } else {
-            Drain::Map(std::mem::take(&mut self.map).into_iter())
+            self.list.drain_into(each);
         }
     }
 
-    pub(crate) fn into_iter(self) -> IntoIter {
-        if self.sorted.is_empty() {
-            IntoIter::Map(self.map.into_iter())
-        } else {
-            IntoIter::Sorted(self.sorted.into_iter())
+    /// The writes in key order, moved out.
+    pub(crate) fn into_entries(mut self) -> IntoEntries<Write> {
+        if !self.map.is_empty() {
+            let key_bytes = self.map.keys().map(|k| k.len()).sum();
+            let mut list = KeyList::with_capacity(self.map.len(), key_bytes);
+            for (key, write) in std::mem::take(&mut self.map) {
+                list.push(&key, write);
+            }
+            self.list = list;
         }
+        IntoEntries::new(self.list)
     }
 
     /// Which way the writes are held (tests).
     #[cfg(test)]
     fn is_sorted_list(&self) -> bool {
-        !self.sorted.is_empty()
+        !self.list.is_empty()
     }
+}
+
+/// Two sorted lists as one, `later`'s write winning where both write a key.
+fn merge(earlier: KeyList<Write>, later: KeyList<Write>) -> KeyList<Write> {
+    let mut out = KeyList::with_capacity(earlier.len() + later.len(), earlier.key_bytes() + later.key_bytes());
+    let (a_bytes, a) = earlier.into_parts();
+    let (b_bytes, b) = later.into_parts();
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (Some((x, _)), Some((y, _))) => x.of(&a_bytes).cmp(y.of(&b_bytes)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => break,
+        };
+        let (bytes, next) = match order {
+            std::cmp::Ordering::Less => (&a_bytes, a.next()),
+            std::cmp::Ordering::Greater => (&b_bytes, b.next()),
+            std::cmp::Ordering::Equal => {
+                a.next();
+                (&b_bytes, b.next())
+            }
+        };
+        if let Some((span, write)) = next {
+            out.push(span.of(bytes), write);
+        }
+    }
+    out
 }
 
 /// The writes in key order, borrowed.
 pub(crate) enum Iter<'a> {
-    Map(std::collections::btree_map::Iter<'a, Vec<u8>, Write>),
-    Range(std::collections::btree_map::Range<'a, Vec<u8>, Write>),
-    Sorted(std::slice::Iter<'a, (Vec<u8>, Write)>),
+    Map(std::collections::btree_map::Iter<'a, Box<[u8]>, Write>),
+    Range(std::collections::btree_map::Range<'a, Box<[u8]>, Write>),
+    List(key_list::Iter<'a, Write>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -195,43 +237,9 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Map(i) => i.next().map(|(k, w)| (k.as_slice(), w)),
-            Iter::Range(i) => i.next().map(|(k, w)| (k.as_slice(), w)),
-            Iter::Sorted(i) => i.next().map(|(k, w)| (k.as_slice(), w)),
-        }
-    }
-}
-
-/// The writes in key order, moved out.
-pub(crate) enum IntoIter {
-    Map(std::collections::btree_map::IntoIter<Vec<u8>, Write>),
-    Sorted(std::vec::IntoIter<(Vec<u8>, Write)>),
-}
-
-impl Iterator for IntoIter {
-    type Item = (Vec<u8>, Write);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            IntoIter::Map(i) => i.next(),
-            IntoIter::Sorted(i) => i.next(),
-        }
-    }
-}
-
-/// The writes in key order, drained.
-pub(crate) enum Drain<'a> {
-    Map(std::collections::btree_map::IntoIter<Vec<u8>, Write>),
-    Sorted(std::vec::Drain<'a, (Vec<u8>, Write)>),
-}
-
-impl Iterator for Drain<'_> {
-    type Item = (Vec<u8>, Write);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Drain::Map(i) => i.next(),
-            Drain::Sorted(i) => i.next(),
+            Iter::Map(i) => i.next().map(|(k, w)| (&k[..], w)),
+            Iter::Range(i) => i.next().map(|(k, w)| (&k[..], w)),
+            Iter::List(i) => i.next(),
         }
     }
 }
@@ -245,13 +253,37 @@ mod tests {
         Write::Put(vec![v])
     }
 
+    /// `writes` (in strictly ascending key order) as a list.
+    fn listed(writes: &[(Vec<u8>, Write)]) -> Writes {
+        let mut list = KeyList::default();
+        for (key, write) in writes {
+            list.push(key, write.clone());
+        }
+        Writes::sorted(list)
+    }
+
+    /// `writes` as a map.
+    fn mapped(writes: &[(Vec<u8>, Write)]) -> Writes {
+        Writes { map: writes.iter().map(|(k, w)| (k.as_slice().into(), w.clone())).collect(), ..Writes::default() }
+    }
+
+    /// The writes, moved out in order.
+    fn moved(writes: Writes) -> Vec<(Vec<u8>, Write)> {
+        let mut out = Vec::new();
+        let mut entries = writes.into_entries();
+        while let Some((key, write)) = entries.next_entry() {
+            out.push((key.to_vec(), write));
+        }
+        out
+    }
+
     /// The same writes held both ways read the same, by range and key, and equal each other.
     #[test]
     fn a_sorted_list_reads_as_the_map_of_its_writes() {
         let writes: Vec<(Vec<u8>, Write)> =
             (0..40u8).map(|i| (vec![i / 8, i], if i % 3 == 0 { Write::Delete } else { put(i) })).collect();
-        let map = Writes { map: writes.iter().cloned().collect(), ..Writes::default() };
-        let sorted = Writes::sorted(writes.clone());
+        let map = mapped(&writes);
+        let sorted = listed(&writes);
         assert_eq!(map, sorted);
         assert!(map.iter().eq(sorted.iter()));
         let keys: Vec<Vec<u8>> =
@@ -278,21 +310,21 @@ mod tests {
     #[test]
     fn a_sorted_list_written_again_becomes_the_map_written_again() {
         let first: Vec<(Vec<u8>, Write)> = (0..20u8).map(|i| (vec![i], put(i))).collect();
-        let mut map = Writes { map: first.iter().cloned().collect(), ..Writes::default() };
-        let mut sorted = Writes::sorted(first);
+        let mut map = mapped(&first);
+        let mut sorted = listed(&first);
         assert!(sorted.is_sorted_list());
-        map.insert(vec![5], Write::Delete);
-        sorted.insert(vec![5], Write::Delete);
+        map.insert(&[5], Write::Delete);
+        sorted.insert(&[5], Write::Delete);
         assert_eq!(map, sorted);
         let later: Vec<(Vec<u8>, Write)> = (10..30u8).map(|i| (vec![i], put(100 + i))).collect();
-        map.extend(Writes::sorted(later.clone()));
-        sorted.extend(Writes { map: later.into_iter().collect(), ..Writes::default() });
+        map.extend(listed(&later));
+        sorted.extend(mapped(&later));
         assert_eq!(map, sorted);
         assert_eq!(sorted.get(&[12]), Some(&put(112)));
         let mut empty = Writes::default();
-        empty.extend(Writes::sorted(vec![(vec![1], put(1))]));
+        empty.extend(listed(&[(vec![1], put(1))]));
         assert!(empty.is_sorted_list());
-        assert!(map.into_iter().eq(sorted.into_iter()));
+        assert_eq!(moved(map), moved(sorted));
     }
 
     /// A few writes go into the list where they belong; many make it a map. Either way it reads
@@ -300,18 +332,18 @@ mod tests {
     #[test]
     fn writes_one_by_one_go_into_the_list_until_there_are_many() {
         let first: Vec<(Vec<u8>, Write)> = (0..100u8).map(|i| (vec![i, 1], put(i))).collect();
-        let mut map = Writes { map: first.iter().cloned().collect(), ..Writes::default() };
-        let mut sorted = Writes::sorted(first);
+        let mut map = mapped(&first);
+        let mut sorted = listed(&first);
         // A block's status, before, inside and after the chunk's writes, and a key written again.
         for key in [vec![0], vec![50, 0], vec![200], vec![7, 1]] {
-            map.insert(key.clone(), Write::Delete);
-            sorted.insert(key, Write::Delete);
+            map.insert(&key, Write::Delete);
+            sorted.insert(&key, Write::Delete);
         }
         assert!(sorted.is_sorted_list());
         assert_eq!(map, sorted);
         for i in 0..MAX_INSERTS as u8 {
-            map.insert(vec![i, 0], put(i));
-            sorted.insert(vec![i, 0], put(i));
+            map.insert(&[i, 0], put(i));
+            sorted.insert(&[i, 0], put(i));
         }
         assert!(!sorted.is_sorted_list());
         assert_eq!(map, sorted);
@@ -354,25 +386,26 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Insert(k, v) => {
-                        writes.insert(vec![k], write_of(v));
+                        writes.insert(&[k], write_of(v));
                         model.insert(vec![k], write_of(v));
                     }
                     Op::ExtendSorted(list) => {
                         let gathered: BTreeMap<Vec<u8>, Write> =
                             list.into_iter().map(|(k, v)| (vec![k], write_of(v))).collect();
                         model.extend(gathered.clone());
-                        writes.extend(Writes::sorted(gathered.into_iter().collect()));
+                        writes.extend(listed(&gathered.into_iter().collect::<Vec<_>>()));
                     }
                     Op::ExtendWritten(list) => {
                         let mut other = Writes::default();
                         for (k, v) in list {
-                            other.insert(vec![k], write_of(v));
+                            other.insert(&[k], write_of(v));
                             model.insert(vec![k], write_of(v));
                         }
                         writes.extend(other);
                     }
                     Op::Drain => {
-                        let drained: Vec<_> = writes.drain().collect();
+                        let mut drained = Vec::new();
+                        writes.drain_into(|k, w| drained.push((k.to_vec(), w)));
                         let want: Vec<_> = std::mem::take(&mut model).into_iter().collect();
                         prop_assert_eq!(drained, want);
                     }
@@ -392,7 +425,7 @@ mod tests {
                         .eq(model.range::<[u8], _>(bounds).map(|(k, w)| (k.as_slice(), w))));
                 }
             }
-            prop_assert!(writes.into_iter().eq(model.into_iter()));
+            prop_assert_eq!(moved(writes), model.into_iter().collect::<Vec<_>>());
         }
     }
 }

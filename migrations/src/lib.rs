@@ -102,6 +102,7 @@ pub mod core_types;
 pub mod group;
 pub mod handlers;
 pub mod key;
+mod key_list;
 pub mod layout;
 pub mod literal;
 mod memory_store;

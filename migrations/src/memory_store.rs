@@ -376,11 +376,12 @@ impl Store for InMemoryStore {
         // looked up once for each run of them.
         let mut run: Option<(Vec<u8>, Tails)> = None;
         let mut last_len = 0;
-        for (key, write) in batch.into_writes() {
+        let mut writes = batch.into_writes();
+        while let Some((key, write)) = writes.next_entry() {
             // As long as the last key and starting with its head: split there (see `head_len`).
             let (head, tail) = match &run {
                 Some((h, _)) if key.len() == last_len && key.starts_with(h) => key.split_at(h.len()),
-                _ => self.split(&key),
+                _ => self.split(key),
             };
             last_len = key.len();
             if run.as_ref().is_none_or(|(h, _)| h.as_slice() != head) {
@@ -400,7 +401,7 @@ impl Store for InMemoryStore {
                         self.len -= 1;
                     }
                 }
-                (None, Write::Put(bytes)) => self.put(&key, bytes),
+                (None, Write::Put(bytes)) => self.put(key, bytes),
                 (None, Write::Delete) => {}
             }
         }

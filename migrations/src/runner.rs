@@ -185,9 +185,16 @@ impl Prepared {
     /// The key the migrated value of `account` is written at.
     pub fn new_key(&self, account: &AccountAddress) -> Vec<u8> {
         let mut key = Vec::with_capacity(self.new_prefix.len() + account.as_bytes().len());
+        self.new_key_into(account, &mut key);
+        key
+    }
+
+    /// [`Prepared::new_key`] in `key`'s buffer (what it held is replaced): the loop builds one
+    /// per value, and a buffer reused costs no allocation.
+    pub fn new_key_into(&self, account: &AccountAddress, key: &mut Vec<u8>) {
+        key.clear();
         key.extend_from_slice(&self.new_prefix);
         key.extend_from_slice(account.as_bytes());
-        key
     }
 
     /// The key of `account`'s value in the old version.
@@ -465,18 +472,13 @@ impl Runner {
         f(&prepared.signer)
     }
 
-    /// The migrated key and bytes of one old value, written nowhere: what a read-only view
-    /// shows, and what the loop writes.
-    pub fn transform_value(
-        &self,
-        prepared: &Prepared,
-        account: &AccountAddress,
-        old: &[u8],
-    ) -> Result<(Vec<u8>, Vec<u8>), String> {
+    /// The migrated bytes of one old value, written nowhere: what a read-only view shows, and
+    /// what the loop writes (at [`Prepared::new_key`]).
+    pub fn transform_value(&self, prepared: &Prepared, old: &[u8]) -> Result<Vec<u8>, String> {
         let mut new = Vec::with_capacity(old.len() + 16);
         prepared.instance.transform(old, &mut new)?;
         self.fits("value", &new)?;
-        Ok((prepared.new_key(account), new))
+        Ok(new)
     }
 
     /// Refuses a migrated `what` (a value, a group) larger than the chain accepts: the chain
@@ -499,14 +501,14 @@ impl Runner {
         prepared: &Prepared,
         account: AccountAddress,
         old_key: &[u8],
-        new_key: Vec<u8>,
+        new_key: &[u8],
         new: Vec<u8>,
         batch: &mut WriteBatch,
     ) -> Result<(), String> {
         self.with_signer(prepared, |signer| {
             signer.check(&account, &prepared.instance.new_tag).map_err(|e: SignerError| e.to_string())?;
             if let Some(old) = &signer.scope().retires {
-                signer.delete_at(batch, account, old, old_key.to_vec()).map_err(|e| e.to_string())?;
+                signer.delete_at(batch, account, old, old_key).map_err(|e| e.to_string())?;
             }
             signer.put_at(batch, account, &prepared.instance.new_tag, new_key, new).map_err(|e| e.to_string())
         })
@@ -563,7 +565,7 @@ impl Runner {
         let mut one = WriteBatch::new();
         for prepared in &signed {
             let checked = self.with_signer(prepared, |signer| {
-                signer.put_group(&mut one, account, &prepared.instance.new_tag, key.to_vec(), new.clone())
+                signer.put_group(&mut one, account, &prepared.instance.new_tag, key, new.clone())
             });
             if let Err(e) = checked {
                 return (Visit::Failed(e.to_string()), old.len() as u64);
@@ -584,7 +586,7 @@ impl Runner {
         }
         let cost = (old.len() + new.len()) as u64;
         let written = self.with_signer(&table.prepared, |signer| {
-            signer.put_table_item(batch, &table.handle, key.to_vec(), new).map_err(|e| e.to_string())
+            signer.put_table_item(batch, &table.handle, key, new).map_err(|e| e.to_string())
         });
         match written {
             Ok(()) => (Visit::Migrated, cost),
@@ -592,21 +594,27 @@ impl Runner {
         }
     }
 
-    /// The migrated resource at `key`, written into `batch`.
+    /// The migrated resource at `key`, written into `batch`; its new key is built in
+    /// `new_key` (a buffer the caller reuses).
+    #[allow(clippy::too_many_arguments)]
     fn visit_resource(
         &self,
         key: &[u8],
         prepared: Result<Arc<Prepared>, String>,
         account: AccountAddress,
         old: &[u8],
+        new_key: &mut Vec<u8>,
         batch: &mut WriteBatch,
     ) -> (Visit, u64) {
         let outcome = prepared.and_then(|p| {
-            let (new_key, new) = self.transform_value(&p, &account, old)?;
-            Ok((p, new_key, new))
+            let new = self.transform_value(&p, old)?;
+            Ok((p, new))
         });
-        let cost = old.len() as u64 + outcome.as_ref().map_or(0, |(_, _, new)| new.len() as u64);
-        match outcome.and_then(|(p, new_key, new)| self.write(&p, account, key, new_key, new, batch)) {
+        let cost = old.len() as u64 + outcome.as_ref().map_or(0, |(_, new)| new.len() as u64);
+        match outcome.and_then(|(p, new)| {
+            p.new_key_into(&account, new_key);
+            self.write(&p, account, key, new_key, new, batch)
+        }) {
             Ok(()) => (Visit::Migrated, cost),
             Err(reason) => (Visit::Failed(reason), cost),
         }
@@ -676,6 +684,7 @@ impl Runner {
         // One value's writes, moved to the log when the meter admits them: one batch for all
         // (its allocation reused), not one per value.
         let mut one = WriteBatch::new();
+        let mut new_key = Vec::new();
         for (prefix, place) in self.places() {
             // A place wholly before the cursor is done.
             if let (Some(a), Some(end)) = (after, prefix_end(&prefix)) {
@@ -696,7 +705,7 @@ impl Runner {
                             return true;
                         }
                         one.clear();
-                        let (visit, cost) = self.visit_resource(key, prepared, account, old, &mut one);
+                        let (visit, cost) = self.visit_resource(key, prepared, account, old, &mut new_key, &mut one);
                         if !meter.admits(cost) {
                             chunk.end = ChunkEnd::OutOfBudget;
                             stopped = true;
@@ -868,7 +877,7 @@ impl Runner {
                     Ok(found) => found,
                     Err(reason) => return Ok(Some(Err(Failure { key: key.to_vec(), reason }))),
                 };
-                self.visit_resource(key, prepared, account, &old, &mut one).0
+                self.visit_resource(key, prepared, account, &old, &mut Vec::new(), &mut one).0
             }
             // A group's members are looked up as they are met, under the one lock.
             Some(KeyKind::Group) if self.groups => {

@@ -218,11 +218,11 @@ impl PrivilegedSigner {
         batch: &mut WriteBatch,
         account: AccountAddress,
         tag: &StructTag,
-        key: Vec<u8>,
+        key: &[u8],
         bytes: Vec<u8>,
     ) -> Result<(), SignerError> {
         self.check(&account, tag)?;
-        debug_assert_eq!(key, crate::state_key::resource_key(&account, tag));
+        debug_assert_eq!(key, crate::state_key::resource_key(&account, tag).as_slice());
         batch.put_key(key, bytes);
         Ok(())
     }
@@ -233,12 +233,12 @@ impl PrivilegedSigner {
         batch: &mut WriteBatch,
         account: AccountAddress,
         tag: &StructTag,
-        key: Vec<u8>,
+        key: &[u8],
     ) -> Result<(), SignerError> {
         if self.scope.retires.as_ref() != Some(tag) || !self.scope.target.allows(&account, &self.scope.system) {
             self.check(&account, tag)?;
         }
-        debug_assert_eq!(key, crate::state_key::resource_key(&account, tag));
+        debug_assert_eq!(key, crate::state_key::resource_key(&account, tag).as_slice());
         batch.delete_key(key);
         Ok(())
     }
@@ -251,7 +251,7 @@ impl PrivilegedSigner {
         batch: &mut WriteBatch,
         account: AccountAddress,
         tag: &StructTag,
-        key: Vec<u8>,
+        key: &[u8],
         bytes: Vec<u8>,
     ) -> Result<(), SignerError> {
         self.check(&account, tag)?;
@@ -266,7 +266,7 @@ impl PrivilegedSigner {
         &self,
         batch: &mut WriteBatch,
         handle: &AccountAddress,
-        key: Vec<u8>,
+        key: &[u8],
         bytes: Vec<u8>,
     ) -> Result<(), SignerError> {
         if self.scope.tables.binary_search(handle).is_err() {
@@ -384,11 +384,11 @@ mod tests {
         let mut batch = WriteBatch::new();
         let mut key = crate::state_key::table_prefix(&table);
         key.push(9);
-        listed.put_table_item(&mut batch, &table, key, vec![1]).unwrap();
+        listed.put_table_item(&mut batch, &table, &key, vec![1]).unwrap();
         let other = account(0x45);
         let mut key = crate::state_key::table_prefix(&other);
         key.push(9);
-        let err = listed.put_table_item(&mut batch, &other, key, vec![1]).unwrap_err();
+        let err = listed.put_table_item(&mut batch, &other, &key, vec![1]).unwrap_err();
         assert!(err.to_string().contains("item of table 0x45 refused"), "{err}");
         assert_eq!(batch.len(), 1);
     }

@@ -17,9 +17,14 @@
 pub use crate::batch_writes::Write;
 use crate::batch_writes::Writes;
 use crate::key::{AccountAddress, StructTag};
+use crate::key_list::{IntoEntries, KeyList};
 use crate::state_key::{self, resource_key, tag_prefix, KeyKind};
 
 pub use crate::memory_store::InMemoryStore;
+
+/// A batch's writes moved out in key order, for a store's `apply`
+/// ([`WriteBatch::into_writes`]).
+pub type IntoWrites = IntoEntries<Write>;
 
 /// The default largest value [`InMemoryStore`] accepts: 1 MiB, the per-write limit real chains
 /// apply, so that tests see the refusal a real backend would give.
@@ -82,18 +87,18 @@ impl WriteBatch {
     }
 
     /// Puts `bytes` at the canonical key `key`, replacing an earlier write to it in this batch.
-    pub fn put_key(&mut self, key: Vec<u8>, bytes: Vec<u8>) {
-        self.writes.insert(key, Write::Put(bytes));
+    pub fn put_key(&mut self, key: impl AsRef<[u8]>, bytes: Vec<u8>) {
+        self.writes.insert(key.as_ref(), Write::Put(bytes));
     }
 
     /// Deletes the canonical key `key`, replacing an earlier write to it in this batch.
-    pub fn delete_key(&mut self, key: Vec<u8>) {
-        self.writes.insert(key, Write::Delete);
+    pub fn delete_key(&mut self, key: impl AsRef<[u8]>) {
+        self.writes.insert(key.as_ref(), Write::Delete);
     }
 
     /// Writes `write` at `key`.
-    pub fn write_key(&mut self, key: Vec<u8>, write: Write) {
-        self.writes.insert(key, write);
+    pub fn write_key(&mut self, key: impl AsRef<[u8]>, write: Write) {
+        self.writes.insert(key.as_ref(), write);
     }
 
     fn check_widths(&mut self, account: &AccountAddress, tag: &StructTag) {
@@ -180,11 +185,11 @@ impl WriteBatch {
         self.writes.extend(other.writes);
     }
 
-    /// The writes in key order and the first mixed-width write, moved out; the batch is left
-    /// empty, its allocation kept for the next writes.
-    pub(crate) fn drain(&mut self) -> (impl Iterator<Item = (Vec<u8>, Write)> + '_, Option<MixedWrite>) {
-        let mixed = self.mixed.take();
-        (self.writes.drain(), mixed)
+    /// Moves the writes out to `each` in key order and gives the first mixed-width write; the
+    /// batch is left empty, its allocation kept for the next writes.
+    pub(crate) fn drain_into(&mut self, each: impl FnMut(&[u8], Write)) -> Option<MixedWrite> {
+        self.writes.drain_into(each);
+        self.mixed.take()
     }
 
     /// Forgets every write (and a refused one), keeping the batch's allocation.
@@ -195,13 +200,15 @@ impl WriteBatch {
 
     /// A batch of `writes`, in strictly ascending key order, with its first mixed-width write:
     /// held as the list it is until written to again.
-    pub(crate) fn from_sorted(writes: Vec<(Vec<u8>, Write)>, mixed: Option<MixedWrite>) -> WriteBatch {
+    pub(crate) fn from_sorted(writes: KeyList<Write>, mixed: Option<MixedWrite>) -> WriteBatch {
         WriteBatch { writes: Writes::sorted(writes), mixed }
     }
 
-    /// The writes, consumed, in key order.
-    pub fn into_writes(self) -> impl Iterator<Item = (Vec<u8>, Write)> {
-        self.writes.into_iter()
+    /// The writes, consumed, in key order: each key lent (`while let Some((key, write)) =
+    /// writes.next_entry()`), each write moved out. Keys are lent, not given, because a batch
+    /// holds them in one buffer and every store copies a key where it keeps it.
+    pub fn into_writes(self) -> IntoWrites {
+        self.writes.into_entries()
     }
 }
 

@@ -5,19 +5,24 @@
 //! each write into the chunk's map searched it from the root, comparing state keys that share
 //! long prefixes at every node: a sixth of a whole rehearsal's time went there. Here writes are
 //! appended to a few ascending runs instead (a value's writes go to a handful of key ranges,
-//! each visited in key order, so two or three runs hold them all), merged once at the end.
+//! each visited in key order, so two or three runs hold them all), merged once at the end. Every
+//! run's keys go end to end into one buffer, which becomes the batch's: a key is copied once,
+//! from the value's batch, and never allocated on its own.
 
+use crate::key_list::{hold, KeyList, Span};
 use crate::store::{MixedWrite, Write, WriteBatch};
 
 /// Runs kept apart before writes go to the unordered tail (sorted all the same at the end).
 const MAX_RUNS: usize = 8;
 
-/// A write: its key, when it was made (the later wins), and the write.
-type Logged = (Vec<u8>, u64, Write);
+/// A write: where its key is, when it was made (the later wins), and the write.
+type Logged = (Span, u64, Write);
 
 /// Writes in the order they were made, for one [`WriteBatch`] at the end.
 #[derive(Debug, Default)]
 pub struct WriteLog {
+    /// Every write's key, end to end.
+    keys: Vec<u8>,
     /// Strictly ascending runs of `(key, order made, write)`; the last may be unordered once
     /// [`MAX_RUNS`] are in use.
     runs: Vec<Vec<Logged>>,
@@ -29,6 +34,10 @@ pub struct WriteLog {
 
 /// Writes a run is sized for at most when it is made: past it, it grows as it fills.
 const MAX_EXPECTED: usize = 1 << 14;
+
+/// Bytes of key the buffer is first sized for, per expected write: a resource key of a
+/// 32-byte chain is 60 to 100 bytes.
+const KEY_BYTES: usize = 96;
 
 impl WriteLog {
     /// An empty log.
@@ -47,28 +56,30 @@ impl WriteLog {
     /// leaving `batch` empty for the next writes (its allocation kept: a chunk reuses one batch
     /// for every value).
     pub fn add_from(&mut self, batch: &mut WriteBatch) {
-        let (writes, mixed) = batch.drain();
+        let mixed = batch.drain_into(|key, write| self.push(key, write));
         if self.mixed.is_none() {
             self.mixed = mixed;
         }
-        for (key, write) in writes {
-            self.push(key, write);
-        }
     }
 
-    fn push(&mut self, key: Vec<u8>, write: Write) {
+    fn push(&mut self, key: &[u8], write: Write) {
+        if self.keys.capacity() == 0 {
+            // Two writes per value, most often.
+            self.keys.reserve(self.expected.saturating_mul(2 * KEY_BYTES));
+        }
         let made = self.made;
         self.made += 1;
         let full = self.runs.len() >= MAX_RUNS;
         let last = self.runs.len().saturating_sub(1);
+        let keys = &mut self.keys;
         for (i, run) in self.runs.iter_mut().enumerate() {
-            if run.last().is_none_or(|(k, _, _)| *k < key) || (full && i == last) {
-                run.push((key, made, write));
+            if run.last().is_none_or(|(k, _, _)| k.of(keys) < key) || (full && i == last) {
+                run.push((hold(keys, key), made, write));
                 return;
             }
         }
         let mut run = Vec::with_capacity(self.expected.max(1));
-        run.push((key, made, write));
+        run.push((hold(keys, key), made, write));
         self.runs.push(run);
     }
 
@@ -79,34 +90,36 @@ impl WriteLog {
 
     /// The writes as one batch, the last write to each key kept.
     pub fn into_batch(self) -> WriteBatch {
+        let keys = self.keys;
         let mut runs = self.runs;
         // Only the last run may be out of order (once every run was in use).
         if let Some(last) = runs.last_mut() {
-            if !last.is_sorted_by(|a, b| a.0 < b.0) {
-                last.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            if !last.is_sorted_by(|a, b| a.0.of(&keys) < b.0.of(&keys)) {
+                last.sort_by(|a, b| a.0.of(&keys).cmp(b.0.of(&keys)).then(a.1.cmp(&b.1)));
             }
         }
         let mut heads: Vec<_> = runs.into_iter().map(|r| r.into_iter().peekable()).collect();
-        let mut merged: Vec<(Vec<u8>, Write)> = Vec::with_capacity(usize::try_from(self.made).unwrap_or(0));
+        let mut merged: Vec<(Span, Write)> = Vec::with_capacity(usize::try_from(self.made).unwrap_or(0));
         loop {
             // The run whose head comes first (by key, then by when it was made).
-            let mut first: Option<(usize, &Vec<u8>, u64)> = None;
+            let mut first: Option<(usize, &[u8], u64)> = None;
             for (i, run) in heads.iter_mut().enumerate() {
-                if let Some((key, made, _)) = run.peek() {
+                if let Some((span, made, _)) = run.peek() {
+                    let key = span.of(&keys);
                     if first.is_none_or(|(_, k, m)| (key, *made) < (k, m)) {
                         first = Some((i, key, *made));
                     }
                 }
             }
             let Some((i, _, _)) = first else { break };
-            let Some((key, _, write)) = heads.get_mut(i).and_then(Iterator::next) else { break };
+            let Some((span, _, write)) = heads.get_mut(i).and_then(Iterator::next) else { break };
             match merged.last_mut() {
-                Some((k, w)) if *k == key => *w = write,
-                _ => merged.push((key, write)),
+                Some((s, w)) if s.of(&keys) == span.of(&keys) => *w = write,
+                _ => merged.push((span, write)),
             }
         }
-        // Sorted and distinct: the batch holds them as they are.
-        WriteBatch::from_sorted(merged, self.mixed)
+        // Sorted and distinct, over the log's own buffer: the batch holds them as they are.
+        WriteBatch::from_sorted(KeyList::from_parts(keys, merged), self.mixed)
     }
 }
 
@@ -123,7 +136,7 @@ mod tests {
         for chunk in writes.chunks(2) {
             for (key, value) in chunk {
                 let write = value.map_or(Write::Delete, |v| Write::Put(vec![v]));
-                one.write_key(key.clone(), write);
+                one.write_key(key, write);
             }
             reference.extend(one.clone());
             log.add_from(&mut one);

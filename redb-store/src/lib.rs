@@ -313,13 +313,14 @@ impl RedbStore {
         }
         {
             let mut table = txn.open_table(STATE).map_err(backend)?;
-            for (key, write) in batch.into_writes() {
+            let mut writes = batch.into_writes();
+            while let Some((key, write)) = writes.next_entry() {
                 match write {
                     Write::Put(bytes) => {
-                        table.insert(key.as_slice(), bytes.as_slice()).map_err(backend)?;
+                        table.insert(key, bytes.as_slice()).map_err(backend)?;
                     }
                     Write::Delete => {
-                        table.remove(key.as_slice()).map_err(backend)?;
+                        table.remove(key).map_err(backend)?;
                     }
                 }
             }

@@ -239,7 +239,7 @@ fn the_state_root_is_the_same_for_both_stores_and_every_budget() {
         let mut redb = RedbStore::open(&sub).unwrap();
         let mut batch = WriteBatch::new();
         for (k, v) in genesis(N).iter() {
-            batch.put_key(k.to_vec(), v.to_vec());
+            batch.put_key(k, v.to_vec());
         }
         redb.apply(batch).unwrap();
         assert_eq!(state_root(&redb).unwrap(), genesis_root);

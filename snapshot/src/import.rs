@@ -43,7 +43,7 @@ pub fn import(
     snapshot.visit_range(range, false, &mut |e| {
         // The second pass reads what the first verified, or the file changed under it.
         check.entry(path, e)?;
-        batch.put_key(e.key.to_vec(), e.value.to_vec());
+        batch.put_key(e.key, e.value.to_vec());
         pending += 1;
         if pending >= per_batch {
             if let Err(err) = store.apply(std::mem::take(&mut batch)) {

@@ -48,10 +48,11 @@ impl Store for NodeState {
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         // All or nothing: check every write first; past this line nothing can fail.
         batch.validate(DEFAULT_MAX_VALUE_SIZE)?;
-        for (key, write) in batch.into_writes() {
+        let mut writes = batch.into_writes();
+        while let Some((key, write)) = writes.next_entry() {
             match write {
-                Write::Put(value) => self.entries.insert(key, value),
-                Write::Delete => self.entries.remove(&key),
+                Write::Put(value) => self.entries.insert(key.to_vec(), value),
+                Write::Delete => self.entries.remove(key),
             };
         }
         Ok(())

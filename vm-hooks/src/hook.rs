@@ -272,9 +272,9 @@ impl Hook {
             let Some(unit) = self.schedule.units.get(u) else { break };
             let key = migrations::state_key::resource_key(&zero, t);
             let mut cache = migrations::runner::Instances::default();
-            let result = unit.runner.resolve(&key, &mut cache).and_then(|(prepared, account)| {
+            let result = unit.runner.resolve(&key, &mut cache).and_then(|(prepared, _)| {
                 let prepared = prepared?;
-                let (_, new) = unit.runner.transform_value(&prepared, &account, b)?;
+                let new = unit.runner.transform_value(&prepared, b)?;
                 Ok((prepared.instance.new_tag.clone(), new))
             });
             match result {

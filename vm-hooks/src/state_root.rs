@@ -211,7 +211,7 @@ mod tests {
         let mut a = InMemoryStore::new();
         a.apply(forward.clone()).unwrap();
         let mut b = InMemoryStore::new();
-        let writes: Vec<_> = forward.into_writes().collect();
+        let writes: Vec<_> = forward.iter().map(|(k, w)| (k.to_vec(), w.clone())).collect();
         for (key, write) in writes.into_iter().rev() {
             let mut one = WriteBatch::new();
             one.write_key(key, write);

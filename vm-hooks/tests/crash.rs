@@ -87,7 +87,7 @@ fn write_genesis(dir: &Path) {
     let mut store = RedbStore::open(dir).unwrap();
     let mut batch = WriteBatch::new();
     for (k, v) in genesis(ACCOUNTS).iter() {
-        batch.put_key(k.to_vec(), v.to_vec());
+        batch.put_key(k, v.to_vec());
     }
     store.apply(batch).unwrap();
     schedule_at_genesis(&mut new_hook(&plans()), &mut store);

@@ -212,21 +212,20 @@ impl Segment {
         Segment { bytes: Vec::with_capacity(bytes), slots: Vec::with_capacity(writes) }
     }
 
-    /// A batch's writes (in key order, distinct), copied: the batch's allocations are freed as
-    /// they are read, while they are still warm.
-    fn of(batch: WriteBatch) -> Result<Segment, StoreError> {
+    /// A batch's writes (in key order, distinct), copied.
+    fn of(batch: &WriteBatch) -> Result<Segment, StoreError> {
         let (mut bytes, mut writes) = (0, 0);
         for (key, write) in batch.iter() {
             bytes += key.len() + if let Write::Put(v) = write { v.len() } else { 0 };
             writes += 1;
         }
         let mut segment = Segment::with_capacity(bytes, writes);
-        for (key, write) in batch.into_writes() {
-            let value = match &write {
+        for (key, write) in batch.iter() {
+            let value = match write {
                 Write::Put(v) => Some(v.as_slice()),
                 Write::Delete => None,
             };
-            segment.push(&key, value)?;
+            segment.push(key, value)?;
         }
         Ok(segment)
     }
@@ -758,7 +757,7 @@ impl Store for Overlay<'_> {
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         // A batch is in key order with distinct keys: a segment as it is.
-        let segment = Segment::of(batch)?;
+        let segment = Segment::of(&batch)?;
         if segment.is_empty() {
             return Ok(());
         }
