@@ -106,6 +106,34 @@ fn words(bytes: &[u8; INLINE]) -> [u64; INLINE / 8] {
 
 type Tails = BTreeMap<Tail, Vec<u8>>;
 
+/// The heads in byte order, each with its tails: a sorted list, searched by halves. A state
+/// holds a few dozen heads (one per stored tag), so a map's node (eleven keys, searched one by
+/// one, each a call to `memcmp` over tens of shared bytes) cost more than the search of its
+/// tails; and heads are added only when a new tag is first stored.
+#[derive(Clone, Default)]
+struct Heads(Vec<(Box<[u8]>, Tails)>);
+
+impl Heads {
+    /// Where `head` is, or where it would go.
+    fn search(&self, head: &[u8]) -> Result<usize, usize> {
+        self.0.binary_search_by(|(h, _)| h[..].cmp(head))
+    }
+
+    fn get(&self, head: &[u8]) -> Option<&Tails> {
+        self.search(head).ok().and_then(|i| self.0.get(i)).map(|(_, t)| t)
+    }
+
+    /// The first head that can hold a key at or after `key`: the last head at or before it
+    /// when it is a prefix of it, else the first after it.
+    fn first_for(&self, key: &[u8]) -> usize {
+        let after = self.0.partition_point(|(h, _)| h[..] <= *key);
+        match after.checked_sub(1).and_then(|i| self.0.get(i)) {
+            Some((h, _)) if key.starts_with(h) => after - 1,
+            _ => after,
+        }
+    }
+}
+
 /// A range over byte keys, as `BTreeMap::range` takes it.
 type Range<'k> = (Bound<&'k [u8]>, Bound<&'k [u8]>);
 
@@ -113,7 +141,7 @@ type Range<'k> = (Bound<&'k [u8]>, Bound<&'k [u8]>);
 /// they are held).
 #[derive(Clone)]
 pub struct InMemoryStore {
-    heads: BTreeMap<Box<[u8]>, Tails>,
+    heads: Heads,
     len: usize,
     /// Every key is under the empty head (a key would have nested two heads).
     whole_keys: bool,
@@ -226,7 +254,7 @@ impl InMemoryStore {
     /// An empty store refusing values over `max_value_size` bytes (a batch that puts one is
     /// refused whole).
     pub fn with_max_value_size(max_value_size: usize) -> Self {
-        InMemoryStore { heads: BTreeMap::new(), len: 0, whole_keys: false, max_value_size }
+        InMemoryStore { heads: Heads::default(), len: 0, whole_keys: false, max_value_size }
     }
 
     /// Number of values held.
@@ -241,7 +269,7 @@ impl InMemoryStore {
 
     /// Every entry, in key order: what a state root hashes.
     pub fn iter(&self) -> impl Iterator<Item = (Vec<u8>, &[u8])> {
-        self.heads.iter().flat_map(|(head, tails)| {
+        self.heads.0.iter().flat_map(|(head, tails)| {
             tails.iter().map(move |(tail, value)| ([&head[..], tail.as_slice()].concat(), value.as_slice()))
         })
     }
@@ -275,19 +303,13 @@ impl InMemoryStore {
         if is_empty_range(lower, upper) {
             return;
         }
-        // The first head that can hold a key in range: the last head at or before the lower bound
-        // when it is a prefix of it, else the first after it.
+        // The first head that can hold a key in range.
         let from = match lower {
-            Bound::Included(k) | Bound::Excluded(k) => {
-                match self.heads.range::<[u8], _>((Bound::Unbounded, Bound::Included(k))).next_back() {
-                    Some((head, _)) if k.starts_with(head) => Bound::Included(&head[..]),
-                    _ => Bound::Excluded(k),
-                }
-            }
-            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(k) | Bound::Excluded(k) => self.heads.first_for(k),
+            Bound::Unbounded => 0,
         };
         let mut key = Vec::new();
-        for (head, tails) in self.heads.range::<[u8], _>((from, Bound::Unbounded)) {
+        for (head, tails) in self.heads.0.get(from..).unwrap_or_default() {
             let Some((lo, hi)) = tail_bounds(head, lower, upper) else { return };
             if is_empty_range(lo, hi) {
                 continue;
@@ -307,31 +329,37 @@ impl InMemoryStore {
     /// to look at its neighbours: a held head that is a prefix of `head` sorts just before it
     /// (heads between would start with it too, and nest already).
     fn would_nest(&self, head: &[u8]) -> bool {
-        let before = self.heads.range::<[u8], _>((Bound::Unbounded, Bound::Excluded(head))).next_back();
-        let after = self.heads.range::<[u8], _>((Bound::Excluded(head), Bound::Unbounded)).next();
+        let at = self.heads.search(head).unwrap_or_else(|at| at);
+        let before = at.checked_sub(1).and_then(|i| self.heads.0.get(i));
+        let after = self.heads.0.get(at..).unwrap_or_default().iter().find(|(h, _)| h[..] != *head);
         before.is_some_and(|(b, _)| head.starts_with(b)) || after.is_some_and(|(a, _)| a.starts_with(head))
     }
 
     /// Holds every key under the empty head from now on.
     fn hold_whole_keys(&mut self) {
         let all: Tails = self.iter().map(|(k, v)| (Tail::new(&k), v.to_vec())).collect();
-        self.heads = BTreeMap::from([(Box::<[u8]>::default(), all)]);
+        self.heads = Heads(vec![(Box::<[u8]>::default(), all)]);
         self.whole_keys = true;
     }
 
     fn put(&mut self, key: &[u8], value: Vec<u8>) {
         let (head, tail) = self.split(key);
-        if let Some(tails) = self.heads.get_mut(head) {
-            if tails.insert(Tail::new(tail), value).is_none() {
-                self.len += 1;
+        let at = match self.heads.search(head) {
+            Ok(found) => {
+                if let Some((_, tails)) = self.heads.0.get_mut(found) {
+                    if tails.insert(Tail::new(tail), value).is_none() {
+                        self.len += 1;
+                    }
+                }
+                return;
             }
-            return;
-        }
+            Err(at) => at,
+        };
         if self.would_nest(head) {
             self.hold_whole_keys();
             return self.put(key, value);
         }
-        self.heads.insert(head.into(), BTreeMap::from([(Tail::new(tail), value)]));
+        self.heads.0.insert(at, (head.into(), BTreeMap::from([(Tail::new(tail), value)])));
         self.len += 1;
     }
 
@@ -342,10 +370,10 @@ impl InMemoryStore {
         self.heads.get(head)?.get(&Tail::new(tail))
     }
 
-    /// Puts back a head's map taken out for a run of writes (dropped if the run emptied it).
-    fn settle(&mut self, head: Vec<u8>, tails: Tails) {
-        if !tails.is_empty() || self.whole_keys {
-            self.heads.insert(head.into_boxed_slice(), tails);
+    /// Drops the head at `at` if a run of writes emptied it.
+    fn settle(&mut self, at: usize) {
+        if !self.whole_keys && self.heads.0.get(at).is_some_and(|(_, tails)| tails.is_empty()) {
+            self.heads.0.remove(at);
         }
     }
 }
@@ -372,9 +400,10 @@ impl Store for InMemoryStore {
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         // Check everything first: past this line nothing can fail, so the batch is all or nothing.
         batch.validate(self.max_value_size)?;
-        // A batch is in key order, so its writes come a head at a time: the head's map is
-        // looked up once for each run of them.
-        let mut run: Option<(Vec<u8>, Tails)> = None;
+        // A batch is in key order, so its writes come a head at a time: the head is looked up
+        // once for each run of them.
+        // The run's head (its bytes, and where it is held if it is).
+        let mut run: Option<(Vec<u8>, Option<usize>)> = None;
         let mut last_len = 0;
         let mut writes = batch.into_writes();
         while let Some((key, write)) = writes.next_entry() {
@@ -385,12 +414,13 @@ impl Store for InMemoryStore {
             };
             last_len = key.len();
             if run.as_ref().is_none_or(|(h, _)| h.as_slice() != head) {
-                if let Some((h, tails)) = run.take() {
-                    self.settle(h, tails);
+                if let Some((_, Some(at))) = run.take() {
+                    self.settle(at);
                 }
-                run = self.heads.remove_entry(head).map(|(h, tails)| (h.into_vec(), tails));
+                run = Some((head.to_vec(), self.heads.search(head).ok()));
             }
-            match (&mut run, write) {
+            let held = run.as_ref().and_then(|(_, at)| *at).and_then(|at| self.heads.0.get_mut(at));
+            match (held, write) {
                 (Some((_, tails)), Write::Put(bytes)) => {
                     if tails.insert(Tail::new(tail), bytes).is_none() {
                         self.len += 1;
@@ -401,12 +431,16 @@ impl Store for InMemoryStore {
                         self.len -= 1;
                     }
                 }
-                (None, Write::Put(bytes)) => self.put(key, bytes),
+                (None, Write::Put(bytes)) => {
+                    self.put(key, bytes);
+                    // The head is held now (or every key is held whole): look it up again.
+                    run = None;
+                }
                 (None, Write::Delete) => {}
             }
         }
-        if let Some((h, tails)) = run {
-            self.settle(h, tails);
+        if let Some((_, Some(at))) = run {
+            self.settle(at);
         }
         Ok(())
     }
@@ -561,7 +595,7 @@ mod tests {
         store.apply(batch).unwrap();
         assert!(!store.whole_keys);
         // One head per resource or group tag (of each width), one per other kind.
-        assert_eq!(store.heads.len(), 5 * 2 + 2 + 3);
+        assert_eq!(store.heads.0.len(), 5 * 2 + 2 + 3);
         assert_scans_agree(&store, &model);
         let copy = store.clone();
         for bad in malformed() {

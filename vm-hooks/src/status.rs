@@ -400,7 +400,9 @@ impl Status {
     /// The canonical bytes.
     pub fn encode(&self) -> Vec<u8> {
         // The cursors are most of a large status: sized for them up front.
-        let cursors: usize = self.in_progress.iter().map(|p| 16 + p.cursor.encoded_len()).sum();
+        // Each cursor's length worked out once (it walks every key marked ahead).
+        let lens: Vec<usize> = self.in_progress.iter().map(|p| p.cursor.encoded_len()).collect();
+        let cursors: usize = lens.iter().map(|len| 16 + len).sum();
         let mut w = Vec::with_capacity(256 + cursors);
         binary_format::write_uleb(&mut w, self.releases.len() as u64);
         for r in &self.releases {
@@ -430,10 +432,10 @@ impl Status {
             w.extend_from_slice(&c.height.to_le_bytes());
         }
         binary_format::write_uleb(&mut w, self.in_progress.len() as u64);
-        for p in &self.in_progress {
+        for (p, len) in self.in_progress.iter().zip(lens) {
             write_bytes(&mut w, p.id.as_bytes());
             // Length first, then the cursor encoded in place (not encoded apart and copied).
-            binary_format::write_uleb(&mut w, p.cursor.encoded_len() as u64);
+            binary_format::write_uleb(&mut w, len as u64);
             p.cursor.encode_into(&mut w);
             w.extend_from_slice(&p.migrated.to_le_bytes());
         }
