@@ -17,7 +17,7 @@
 
 use crate::key::StructTag;
 use crate::state_key::{self, tag_prefix, KeyKind, StateKey};
-use crate::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
+use crate::store::{Store, StoreError, StoreVersion, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
 use crate::AccountAddress;
 use binary_format::AddressLength;
 use std::borrow::Borrow;
@@ -139,13 +139,27 @@ type Range<'k> = (Bound<&'k [u8]>, Bound<&'k [u8]>);
 
 /// A deterministic in-memory store: the canonical keys in order (see the module docs for how
 /// they are held).
-#[derive(Clone)]
 pub struct InMemoryStore {
     heads: Heads,
     len: usize,
     /// Every key is under the empty head (a key would have nested two heads).
     whole_keys: bool,
     max_value_size: usize,
+    /// What [`Store::version`] gives: this store's own number, and the batches applied.
+    version: StoreVersion,
+}
+
+/// A clone is another store: it gets a version of its own (the two part from here).
+impl Clone for InMemoryStore {
+    fn clone(&self) -> Self {
+        InMemoryStore {
+            heads: self.heads.clone(),
+            len: self.len,
+            whole_keys: self.whole_keys,
+            max_value_size: self.max_value_size,
+            version: StoreVersion { store: StoreVersion::new_store_id(), applied: 0 },
+        }
+    }
 }
 
 impl Default for InMemoryStore {
@@ -182,23 +196,44 @@ fn head_len(key: &[u8]) -> usize {
     match key.first().and_then(|&b| KeyKind::of_byte(b)) {
         Some(KeyKind::Resource | KeyKind::Group) => {
             let rest = key.get(1..).unwrap_or_default();
-            [AddressLength::Bytes32, AddressLength::Bytes20, AddressLength::Bytes16]
+            WIDTHS
                 .into_iter()
                 .find_map(|w| {
                     let tag = rest.get(..rest.len().checked_sub(w.bytes())?)?;
-                    // The module name's length follows the address: a wrong width mostly reads a
-                    // name's letter there, a length past the end. Refused here as the reader
-                    // would refuse it, before it builds an error (reads try every width).
-                    let &first = tag.get(w.bytes())?;
-                    if first < 0x80 && w.bytes() + 1 + usize::from(first) > tag.len() {
-                        return None;
-                    }
-                    StructTag::bcs_len(tag, w).filter(|&used| used == tag.len())
+                    is_tag_of_width(tag, w).then_some(tag.len())
                 })
                 .map_or(key.len(), |used| 1 + used)
         }
         _ => key.len().min(1),
     }
+}
+
+/// The widths [`head_len`] tries, widest first.
+const WIDTHS: [AddressLength; 3] = [AddressLength::Bytes32, AddressLength::Bytes20, AddressLength::Bytes16];
+
+/// Whether `tag` is exactly one tag's BCS with addresses of width `w`.
+fn is_tag_of_width(tag: &[u8], w: AddressLength) -> bool {
+    // The module name's length follows the address: a wrong width mostly reads a name's letter
+    // there, a length past the end. Refused here as the reader would refuse it, before it
+    // builds an error (reads try every width).
+    let Some(&first) = tag.get(w.bytes()) else { return false };
+    if first < 0x80 && w.bytes() + 1 + usize::from(first) > tag.len() {
+        return false;
+    }
+    StructTag::bcs_len(tag, w) == Some(tag.len())
+}
+
+/// Whether [`head_len`] splits every key `head ++ account` (an account of width `w`) right
+/// after `head`, where `head` is `kind ++ BCS(tag)` of a tag of width `w`. Its own width reads
+/// the tag exactly; a wider width is tried first and looks only at bytes of the head (it
+/// leaves more bytes to the account), so the answer does not depend on the account, and the
+/// typed read skips reading the tag again.
+fn splits_after(head: &[u8], w: AddressLength) -> bool {
+    let tag = head.get(1..).unwrap_or_default();
+    WIDTHS.into_iter().filter(|wider| wider.bytes() > w.bytes()).all(|wider| {
+        let cut = tag.len().checked_sub(wider.bytes() - w.bytes());
+        !cut.and_then(|cut| tag.get(..cut)).is_some_and(|region| is_tag_of_width(region, wider))
+    })
 }
 
 /// The part of a range over whole keys that falls under `head`, as a range over its tails;
@@ -254,7 +289,13 @@ impl InMemoryStore {
     /// An empty store refusing values over `max_value_size` bytes (a batch that puts one is
     /// refused whole).
     pub fn with_max_value_size(max_value_size: usize) -> Self {
-        InMemoryStore { heads: Heads::default(), len: 0, whole_keys: false, max_value_size }
+        InMemoryStore {
+            heads: Heads::default(),
+            len: 0,
+            whole_keys: false,
+            max_value_size,
+            version: StoreVersion { store: StoreVersion::new_store_id(), applied: 0 },
+        }
     }
 
     /// Number of values held.
@@ -383,6 +424,17 @@ impl Store for InMemoryStore {
         Ok(self.value(key).cloned())
     }
 
+    /// The resource looked up by its head and account, without splitting a whole key (which
+    /// reads its tag again): a third of a read of one resource.
+    fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
+        let head = tag_prefix(KeyKind::Resource, tag);
+        let width = account.width();
+        if self.whole_keys || !tag.has_width(width) || !splits_after(&head, width) {
+            return self.get_key(&state_key::resource_key(account, tag));
+        }
+        Ok(self.heads.get(&head).and_then(|tails| tails.get(&Tail::new(account.as_bytes()))).cloned())
+    }
+
     fn holds(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool, StoreError> {
         Ok(self.value(key).map(Vec::as_slice) == expected)
     }
@@ -397,9 +449,14 @@ impl Store for InMemoryStore {
         Ok(())
     }
 
+    fn version(&self) -> Option<StoreVersion> {
+        Some(self.version)
+    }
+
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         // Check everything first: past this line nothing can fail, so the batch is all or nothing.
         batch.validate(self.max_value_size)?;
+        self.version.applied += 1;
         // A batch is in key order, so its writes come a head at a time: the head is looked up
         // once for each run of them.
         // The run's head (its bytes, and where it is held if it is).
@@ -552,7 +609,55 @@ mod tests {
         }
         for k in keys().iter().chain(&malformed()) {
             assert_eq!(store.get_key(k).unwrap(), model.get(k).cloned());
+            // The typed read (by head and account) finds what the read of the whole key finds.
+            for w in WIDTHS {
+                if let Ok(StateKey::Resource { account, tag }) = StateKey::decode(k, w) {
+                    assert_eq!(store.get(&account, &tag).unwrap(), model.get(k).cloned(), "{k:?} as {w:?}");
+                }
+            }
         }
+    }
+
+    /// The version moves with every batch applied, and a clone is another store: a reader that
+    /// saw a version again knows nothing was written, and never mistakes one store for another.
+    #[test]
+    fn the_version_moves_with_each_write_and_a_clone_has_its_own() {
+        let mut store = InMemoryStore::new();
+        let first = store.version();
+        assert!(first.is_some());
+        assert_eq!(store.version(), first);
+        let mut batch = WriteBatch::new();
+        batch.put_key(vec![5, 1], vec![1]);
+        store.apply(batch).unwrap();
+        let second = store.version();
+        assert_ne!(second, first);
+        let copy = store.clone();
+        assert_ne!(copy.version(), second);
+        assert_ne!(copy.version(), first);
+        assert_eq!(copy, store);
+        // A batch refused writes nothing, and leaves the version where it was.
+        let mut too_large = WriteBatch::new();
+        too_large.put_key(vec![5, 2], vec![0; DEFAULT_MAX_VALUE_SIZE + 1]);
+        assert!(store.apply(too_large).is_err());
+        assert_eq!(store.version(), second);
+    }
+
+    /// A typed read skips the split only where the split would land after its head anyway, for
+    /// every key that reads as a resource at some width (whichever width it was written at).
+    #[test]
+    fn a_typed_read_splits_where_the_whole_key_splits() {
+        let mut checked = 0;
+        for k in keys().iter().chain(&malformed()) {
+            for w in WIDTHS {
+                if let Ok(StateKey::Resource { account, tag }) = StateKey::decode(k, w) {
+                    let head = tag_prefix(KeyKind::Resource, &tag);
+                    let key = state_key::resource_key(&account, &tag);
+                    assert_eq!(splits_after(&head, w), head_len(&key) == head.len(), "{k:?} as {w:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20);
     }
 
     proptest! {

@@ -67,6 +67,25 @@ pub enum StoreError {
     },
 }
 
+/// A token of a store's state that changes with every batch the store applies, and that two
+/// stores never share ([`Store::version`]). Not state: it differs from node to node and from run
+/// to run, and tells only "nothing was written here since".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreVersion {
+    /// This store among the stores of the process.
+    pub store: u64,
+    /// Batches it has applied.
+    pub applied: u64,
+}
+
+impl StoreVersion {
+    /// A number no store of this process was given before: for a store made or cloned.
+    pub fn new_store_id() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// A typed write whose account and tag have different address widths: where, and which tag.
 pub(crate) type MixedWrite = (AccountAddress, Box<StructTag>);
 
@@ -237,6 +256,15 @@ pub trait Store {
         Ok(self.get_key(key)?.as_deref() == expected)
     }
 
+    /// A token that changes whenever this store applies a batch and that no other store gives,
+    /// or `None` (the default) for a store that cannot tell. Who saw a token and sees it again
+    /// knows that nothing was written since, and need not read again what it holds: the hook
+    /// compares the status at every access only when the token moved. A store that gives one
+    /// must change it on every write, however made, and give a clone a token of its own.
+    fn version(&self) -> Option<StoreVersion> {
+        None
+    }
+
     /// The resource `tag` held by `account`.
     fn get(&self, account: &AccountAddress, tag: &StructTag) -> Result<Option<Vec<u8>>, StoreError> {
         self.get_key(&resource_key(account, tag))
@@ -321,6 +349,11 @@ impl<F: FnMut(&WriteBatch) -> Result<(), StoreError>> Store for Watched<'_, F> {
 
     fn holds(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool, StoreError> {
         self.inner.holds(key, expected)
+    }
+
+    /// The inner store's: every write goes to it, and this adds none of its own.
+    fn version(&self) -> Option<StoreVersion> {
+        self.inner.version()
     }
 }
 

@@ -98,8 +98,12 @@ pub struct PlannedMigration<'a> {
 pub(crate) struct State {
     pub status: Status,
     /// The status's bytes as last read or written (empty when the store had none): a store
-    /// whose status differs has moved under the hook.
-    pub stored: Option<Vec<u8>>,
+    /// whose status differs has moved under the hook. Set with [`State::set_stored`].
+    stored: Option<Vec<u8>>,
+    /// The store's version when its status was last found to be `stored`: while the store
+    /// gives that version nothing was written to it, and an access need not compare the status
+    /// again ([`Store::version`]). `None` until compared, and again whenever `stored` changes.
+    seen: Option<migrations::store::StoreVersion>,
     /// Per unit: completed or skipped.
     pub finished: Vec<bool>,
     /// Where this node's configuration differs from the chain's records.
@@ -107,6 +111,17 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// A state derived from a status whose bytes in the store are `stored`.
+    pub fn new(status: Status, stored: Option<Vec<u8>>, finished: Vec<bool>, divergence: Vec<Divergence>) -> State {
+        State { status, stored, seen: None, finished, divergence }
+    }
+
+    /// Records the status's bytes just written (or about to be): not yet seen in the store.
+    pub fn set_stored(&mut self, stored: Option<Vec<u8>>) {
+        self.stored = stored;
+        self.seen = None;
+    }
+
     /// Whether the release of `unit` is scheduled and active on chain.
     pub fn is_active(&self, unit: &Unit) -> bool {
         self.status.release(u64::from(unit.release.number())).is_some_and(|r| r.is_active())
@@ -327,8 +342,13 @@ impl Hook {
     /// the one this hook last read or wrote (or none was read yet).
     pub(crate) fn refresh(&mut self, store: &dyn Store) -> Result<(), HookError> {
         // Compared where it is held (no copy): this runs at every access.
-        if let Some(state) = &self.state {
+        let version = store.version();
+        if let Some(state) = &mut self.state {
+            if version.is_some() && version == state.seen {
+                return Ok(());
+            }
             if store.holds(&self.status_key, state.stored.as_deref())? {
+                state.seen = version;
                 return Ok(());
             }
         }
@@ -380,7 +400,7 @@ impl Hook {
             return Err(HookError::Consensus(ConsensusError::History(problems)));
         }
         let finished = self.schedule.units.iter().map(|u| status.has_run(&u.id) || status.is_skipped(&u.id)).collect();
-        Ok(State { status, stored, finished, divergence })
+        Ok(State::new(status, stored, finished, divergence))
     }
 
     /// Sets the hot path's window after the work of `block`: the blocks after it with nothing
@@ -451,7 +471,7 @@ impl Hook {
             store.apply(batch)?;
         }
         if written.is_some() {
-            state.stored = written;
+            state.set_stored(written);
         }
         self.state = Some(state);
         self.update_idle(block);

@@ -235,7 +235,7 @@ impl Hook {
                         state.status.progress_mut(&unit.id).cursor.mark_ahead(&key);
                     }
                 }
-                state.stored = Some(state.status.write_into(&mut batch, &chain));
+                state.set_stored(Some(state.status.write_into(&mut batch, &chain)));
             }
         }
         store.apply(batch)?;
@@ -442,7 +442,7 @@ impl Hook {
             (staged.into_batch(), written)
         };
         store.apply(batch)?;
-        state.stored = Some(written);
+        state.set_stored(Some(written));
         match quarantined {
             None => Ok(()),
             Some((migration, reason)) => {
@@ -566,7 +566,7 @@ impl Hook {
                                 state.status.progress_mut(&unit.id).cursor.mark_ahead(&bytes);
                             }
                         }
-                        state.stored = Some(state.status.write_into(&mut batch, &chain));
+                        state.set_stored(Some(state.status.write_into(&mut batch, &chain)));
                     }
                 }
                 let result = store.apply(batch);
