@@ -122,6 +122,14 @@ impl State {
         self.seen = None;
     }
 
+    /// Records the status's bytes just applied to a store, which gives `version` now: the store
+    /// holds them (its apply is all or nothing, and nothing else wrote since), so the next access
+    /// need not compare them.
+    pub fn set_written(&mut self, stored: Vec<u8>, version: Option<migrations::store::StoreVersion>) {
+        self.stored = Some(stored);
+        self.seen = version;
+    }
+
     /// Whether the release of `unit` is scheduled and active on chain.
     pub fn is_active(&self, unit: &Unit) -> bool {
         self.status.release(u64::from(unit.release.number())).is_some_and(|r| r.is_active())
@@ -470,8 +478,8 @@ impl Hook {
         if !batch.is_empty() {
             store.apply(batch)?;
         }
-        if written.is_some() {
-            state.set_stored(written);
+        if let Some(written) = written {
+            state.set_written(written, store.version());
         }
         self.state = Some(state);
         self.update_idle(block);

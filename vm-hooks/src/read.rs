@@ -119,7 +119,8 @@ impl Hook {
         Some(StructTag {
             address: migrations::AccountAddress::from_address(entry.from.address, tag.address.width()).ok()?,
             module: entry.from.name.clone(),
-            ..tag.clone()
+            name: tag.name.clone(),
+            type_args: tag.type_args.clone(),
         })
     }
 
@@ -282,7 +283,7 @@ impl Hook {
             return Ok(bytes);
         }
         let Some(mut state) = self.state.take() else { return Ok(None) };
-        let result = self.migrate_steps(&mut state, store, account, &tag.to_string(), &steps);
+        let result = self.migrate_steps(&mut state, store, account, tag, &steps);
         match &result {
             Err(AccessError::Hook(_) | AccessError::Store(_)) => self.state = None,
             _ => self.state = Some(state),
@@ -343,26 +344,26 @@ impl Hook {
         // Back along versioned migrations to the version the account holds.
         let mut versioned: Vec<(usize, StructTag)> = Vec::new();
         let bytes = store.get(&account, tag)?;
-        let mut held = std::borrow::Cow::Borrowed(tag);
         let mut present = bytes.is_some();
         while !present {
-            let Some(&u) = self.schedule.producers.of_tag(&held) else { return Ok(None) };
-            let Some(older) = self.predecessor(&held) else { return Ok(None) };
+            let held = versioned.last().map_or(tag, |(_, t)| t);
+            let Some(&u) = self.schedule.producers.of_tag(held) else { return Ok(None) };
+            let Some(older) = self.predecessor(held) else { return Ok(None) };
             if versioned.len() >= self.schedule.units.len() {
                 return Ok(None);
             }
             present = store.get(&account, &older)?.is_some();
-            versioned.push((u, older.clone()));
-            held = std::borrow::Cow::Owned(older);
+            versioned.push((u, older));
         }
+        let held = versioned.last().map_or(tag, |(_, t)| t);
         // What the held bytes still need in place, then each versioned step oldest first, each
         // followed by every active in-place change of the tag it writes made after it (its bytes
         // are written in its own release's layout, whatever those passes have reached).
         let mut steps: Vec<Step> = Vec::new();
-        if self.schedule.in_place_readers_of(&held).next().is_some() {
-            let held_key = resource_key(&account, &held);
+        if self.schedule.in_place_readers_of(held).next().is_some() {
+            let held_key = resource_key(&account, held);
             steps.extend(
-                self.pending_in_place(state, &held, &held_key, &account).into_iter().map(|u| (u, held_key.clone())),
+                self.pending_in_place(state, held, &held_key, &account).into_iter().map(|u| (u, held_key.clone())),
             );
         }
         for (u, old) in versioned.iter().rev() {
@@ -372,7 +373,8 @@ impl Hook {
             let new_tag = StructTag {
                 address: AccountAddress::from_address(entry.to.address, tag.address.width())?,
                 module: entry.to.name.clone(),
-                ..old.clone()
+                name: old.name.clone(),
+                type_args: old.type_args.clone(),
             };
             let new_key = resource_key(&account, &new_tag);
             steps.extend(
@@ -403,10 +405,10 @@ impl Hook {
         state: &mut State,
         store: &mut dyn Store,
         account: AccountAddress,
-        tag: &str,
+        what: &dyn std::fmt::Display,
         steps: &[Step],
     ) -> Result<(), AccessError> {
-        let chain = self.config.chain.clone();
+        let chain = &self.config.chain;
         let mut quarantined = None;
         let (batch, written) = {
             let mut staged = Staged::new(&*store);
@@ -437,16 +439,16 @@ impl Hook {
                 }
             }
             let mut status_batch = WriteBatch::new();
-            let written = state.status.write_into(&mut status_batch, &chain);
+            let written = state.status.write_into(&mut status_batch, chain);
             staged.apply(status_batch)?;
             (staged.into_batch(), written)
         };
         store.apply(batch)?;
-        state.set_stored(Some(written));
+        state.set_written(written, store.version());
         match quarantined {
             None => Ok(()),
             Some((migration, reason)) => {
-                Err(AccessError::Quarantined { tag: tag.to_owned(), account: account.to_string(), migration, reason })
+                Err(AccessError::Quarantined { tag: what.to_string(), account: account.to_string(), migration, reason })
             }
         }
     }
@@ -493,7 +495,7 @@ impl Hook {
             return Ok(store.get_key(&bytes)?);
         }
         let holder = key.account().copied().unwrap_or_else(|| AccountAddress::zero(self.config.chain.address_length));
-        let result = self.migrate_steps(&mut state, store, holder, &key.to_string(), &steps);
+        let result = self.migrate_steps(&mut state, store, holder, key, &steps);
         match &result {
             Err(AccessError::Hook(_) | AccessError::Store(_)) => self.state = None,
             _ => self.state = Some(state),
