@@ -121,6 +121,7 @@
 #![doc = concat!("```\n", include_str!("../examples/integrator.rs"), "\n```")]
 #![deny(missing_docs)]
 
+pub mod ahead_keys;
 pub mod config;
 pub mod consensus;
 pub mod error;

@@ -42,6 +42,7 @@
 //!   has no `InProgress` record); any other is one value quarantined (its canonical key). A
 //!   system account's value cannot be quarantined, since system operations read it every block.
 
+pub use crate::ahead_keys::AheadKeys;
 use crate::config::Budget;
 use migrations::catalogue::Checksum;
 use std::collections::BTreeMap;
@@ -128,7 +129,7 @@ pub struct Cursor {
     pub position: Option<Vec<u8>>,
     /// In place: keys migrated ahead of the cursor, on access, sorted. The pass skips them, and
     /// drops them as it goes by.
-    pub ahead: Vec<Vec<u8>>,
+    pub ahead: AheadKeys,
 }
 
 impl Cursor {
@@ -136,20 +137,18 @@ impl Cursor {
     /// behind the cursor in key order, or migrated ahead of it.
     pub fn is_done(&self, key: &[u8]) -> bool {
         self.position.as_deref().is_some_and(|p| key <= p)
-            || self.ahead.binary_search_by(|k| k.as_slice().cmp(key)).is_ok()
+            || self.ahead.contains(key)
     }
 
     /// Records `key` as migrated ahead of the cursor (in place).
     pub fn mark_ahead(&mut self, key: &[u8]) {
-        if let Err(i) = self.ahead.binary_search_by(|k| k.as_slice().cmp(key)) {
-            self.ahead.insert(i, key.to_vec());
-        }
+        self.ahead.insert(key);
     }
 
     /// Drops the records the cursor has passed.
     pub fn prune_ahead(&mut self) {
         if let Some(p) = &self.position {
-            self.ahead.retain(|k| k > p);
+            self.ahead.drop_through(p);
         }
     }
 }
@@ -276,7 +275,7 @@ impl Cursor {
         8 + 1
             + self.position.as_deref().map_or(1, |p| 1 + bytes(p))
             + binary_format::uleb_len(self.ahead.len() as u64)
-            + self.ahead.iter().map(|k| bytes(k)).sum::<usize>()
+            + self.ahead.encoded().len()
     }
 
     /// Appends [`Cursor::encode`]'s bytes to `w` (a status writes its cursors in place: one
@@ -292,9 +291,8 @@ impl Cursor {
             }
         }
         binary_format::write_uleb(w, self.ahead.len() as u64);
-        for key in &self.ahead {
-            write_bytes(w, key);
-        }
+        // Held as its own encoding: one copy.
+        w.extend_from_slice(self.ahead.encoded());
     }
 
     /// Decodes a cursor.
@@ -303,14 +301,15 @@ impl Cursor {
         let height = r.u64()?;
         let approved = r.bool()?;
         let position = if r.bool()? { Some(r.bytes(MAX_KEY_BYTES)?) } else { None };
-        let mut ahead = Vec::new();
+        let mut ahead = AheadKeys::new();
         for _ in 0..r.count(2)? {
-            ahead.push(r.bytes(MAX_KEY_BYTES)?);
+            let key = r.bytes(MAX_KEY_BYTES)?;
+            if ahead.last().is_some_and(|last| last >= key.as_slice()) {
+                return Err(StatusError::Invalid("keys migrated ahead are not sorted, or repeat one".into()));
+            }
+            ahead.push_last(&key);
         }
         r.end("cursor")?;
-        if !ahead.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
-            return Err(StatusError::Invalid("keys migrated ahead are not sorted, or repeat one".into()));
-        }
         Ok(Cursor { height, approved, position, ahead })
     }
 }
@@ -683,7 +682,7 @@ mod tests {
         s.record_activation(2, 21);
         s.record_completed("b", Checksum([1; 32]), 21);
         s.record_completed("a", Checksum([2; 32]), 21);
-        let mut cursor = Cursor { height: 22, approved: true, position: Some(vec![1, 5]), ahead: vec![] };
+        let mut cursor = Cursor { height: 22, approved: true, position: Some(vec![1, 5]), ahead: AheadKeys::new() };
         cursor.mark_ahead(&[1, 9]);
         cursor.mark_ahead(&[1, 6]);
         cursor.mark_ahead(&[1, 9]);
@@ -736,7 +735,7 @@ mod tests {
         }
         c.position = Some(vec![7]);
         c.prune_ahead();
-        assert_eq!(c.ahead, [vec![9], vec![12]]);
+        assert_eq!(c.ahead.iter().collect::<Vec<_>>(), [[9u8].as_slice(), &[12]]);
     }
 
     #[test]

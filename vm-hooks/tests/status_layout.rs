@@ -69,7 +69,7 @@ fn status_written_by_the_hook_decodes_with_the_stdlib_layout() {
 fn bytes_encoded_from_the_stdlib_layout_decode_as_status() {
     let layout = Layouts::of(0).layout(STATUS_TAG);
     let cursor =
-        vm_hooks::Cursor { height: 12, approved: false, position: Some(vec![1, 2, 3]), ahead: vec![vec![1, 9]] }
+        vm_hooks::Cursor { height: 12, approved: false, position: Some(vec![1, 2, 3]), ahead: [vec![1u8, 9]].into_iter().collect() }
             .encode();
     let value = Value::Struct(vec![
         Value::Vector(vec![Value::Struct(vec![
@@ -94,7 +94,7 @@ fn bytes_encoded_from_the_stdlib_layout_decode_as_status() {
     let release = status.release(2).unwrap();
     assert_eq!(release.budget, Budget { max_resources: 5, max_bytes: 6 });
     assert_eq!((release.height, release.activated_at, release.max_quarantined), (10, 10, 16));
-    assert_eq!(status.progress_of("wallet-v2").unwrap().cursor.ahead, [vec![1, 9]]);
+    assert_eq!(status.progress_of("wallet-v2").unwrap().cursor.ahead.iter().collect::<Vec<_>>(), [[1u8, 9].as_slice()]);
     assert_eq!(status.completion("epoch-v2").unwrap().checksum.0, [0xab; 32]);
     assert_eq!(status.progress_of("wallet-v2").unwrap().cursor.position, Some(vec![1, 2, 3]));
     assert_eq!(status.progress_of("wallet-v2").unwrap().migrated, 99);
