@@ -53,7 +53,10 @@ impl AheadKeys {
     /// Adds `key` where it belongs (nothing if held).
     pub fn insert(&mut self, key: &[u8]) {
         let Err(i) = self.search(key) else { return };
-        let at = self.keys.get(i).map_or(self.encoded.len(), |r| r.start.saturating_sub(binary_format::uleb_len(r.len() as u64)));
+        let at = self
+            .keys
+            .get(i)
+            .map_or(self.encoded.len(), |r| r.start.saturating_sub(binary_format::uleb_len(r.len() as u64)));
         let mut entry = Vec::with_capacity(10 + key.len());
         binary_format::write_uleb(&mut entry, key.len() as u64);
         let start = at + entry.len();
@@ -69,9 +72,11 @@ impl AheadKeys {
     /// Drops every key at or before `position` (a prefix of the set: it is sorted).
     pub fn drop_through(&mut self, position: &[u8]) {
         let n = self.keys.partition_point(|r| self.encoded.get(r.clone()).unwrap_or_default() <= position);
-        let Some(cut) = self.keys.get(n).map_or(Some(self.encoded.len()), |r| {
-            r.start.checked_sub(binary_format::uleb_len(r.len() as u64))
-        }) else {
+        let Some(cut) = self
+            .keys
+            .get(n)
+            .map_or(Some(self.encoded.len()), |r| r.start.checked_sub(binary_format::uleb_len(r.len() as u64)))
+        else {
             return;
         };
         self.encoded.drain(..cut);

@@ -33,6 +33,11 @@
 //! [`WriteBatch::validate`](migrations::store::WriteBatch::validate) before changing anything).
 //! The hook applies one batch per call; to commit the prologue with the block's transactions,
 //! pass a [`Staged`] overlay and apply its [`into_batch`](Staged::into_batch) with the block.
+//! Read a batch in `apply` with `into_writes()` and `next_entry()` (each key lent, each value
+//! moved). Two optional calls make reads cheaper: `holds` (compare a value where it is held)
+//! and `version` (a token that changes with every batch applied and that no other store gives:
+//! while it is unchanged the hook does not compare the stored status at each access). A store
+//! that cannot promise both properties of `version` leaves it at `None`.
 //!
 //! **What is consensus.** Two nodes compute the same state only from the same inputs, so every
 //! input that changes the state comes from the chain, never from a node's own settings:

@@ -136,8 +136,7 @@ impl Cursor {
     /// Whether the value at `key` holds the new layout, for an in-place migration in progress:
     /// behind the cursor in key order, or migrated ahead of it.
     pub fn is_done(&self, key: &[u8]) -> bool {
-        self.position.as_deref().is_some_and(|p| key <= p)
-            || self.ahead.contains(key)
+        self.position.as_deref().is_some_and(|p| key <= p) || self.ahead.contains(key)
     }
 
     /// Records `key` as migrated ahead of the cursor (in place).

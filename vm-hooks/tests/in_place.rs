@@ -141,7 +141,10 @@ fn reads_and_writes_during_the_window_are_decided_by_the_cursor() {
     let read = hook.read_resource(&mut store, ahead, &account_tag).unwrap().unwrap();
     assert_eq!(read, wanted(&ahead, &account_tag));
     let cursor = status(&store).progress_of("account-7").unwrap().cursor.clone();
-    assert_eq!(cursor.ahead.iter().collect::<Vec<_>>(), [migrations::state_key::resource_key(&ahead, &account_tag).as_slice()]);
+    assert_eq!(
+        cursor.ahead.iter().collect::<Vec<_>>(),
+        [migrations::state_key::resource_key(&ahead, &account_tag).as_slice()]
+    );
     // A second read changes nothing.
     let before = store.clone();
     assert_eq!(hook.read_resource(&mut store, ahead, &account_tag).unwrap().unwrap(), read);

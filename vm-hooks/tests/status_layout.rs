@@ -68,9 +68,13 @@ fn status_written_by_the_hook_decodes_with_the_stdlib_layout() {
 #[test]
 fn bytes_encoded_from_the_stdlib_layout_decode_as_status() {
     let layout = Layouts::of(0).layout(STATUS_TAG);
-    let cursor =
-        vm_hooks::Cursor { height: 12, approved: false, position: Some(vec![1, 2, 3]), ahead: [vec![1u8, 9]].into_iter().collect() }
-            .encode();
+    let cursor = vm_hooks::Cursor {
+        height: 12,
+        approved: false,
+        position: Some(vec![1, 2, 3]),
+        ahead: [vec![1u8, 9]].into_iter().collect(),
+    }
+    .encode();
     let value = Value::Struct(vec![
         Value::Vector(vec![Value::Struct(vec![
             Value::U64(2),
