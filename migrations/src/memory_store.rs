@@ -109,7 +109,9 @@ type Tails = BTreeMap<Tail, Vec<u8>>;
 /// The heads in byte order, each with its tails: a sorted list, searched by halves. A state
 /// holds a few dozen heads (one per stored tag), so a map's node (eleven keys, searched one by
 /// one, each a call to `memcmp` over tens of shared bytes) cost more than the search of its
-/// tails; and heads are added only when a new tag is first stored.
+/// tails; and heads are added only when a new tag is first stored. A new head moves the heads
+/// after it: a state of very many tags (tens of thousands of instantiations) is best loaded in
+/// key order, as a snapshot import and a genesis write it, where each new head goes last.
 #[derive(Clone, Default)]
 struct Heads(Vec<(Box<[u8]>, Tails)>);
 
