@@ -145,6 +145,27 @@ impl Skipper {
         }
     }
 
+    /// [`Skipper::skip`], with the flat shapes (a fixed run, a vector of fixed-size elements)
+    /// passed over here, without a call: the shapes most copied values have.
+    #[inline]
+    fn skip_flat(&self, r: &mut Reader<'_>, depth: usize) -> Result<(), bcs::Error> {
+        if depth > MAX_LAYOUT_DEPTH {
+            // Refused there, as every value this deep is.
+            return self.skip(r, depth);
+        }
+        match self {
+            Skipper::Fixed(n) => r.skip(*n, "a value"),
+            Skipper::Vector(e) => match **e {
+                Skipper::Fixed(n) => {
+                    let len = r.sequence(n.max(1), "a vector length")?;
+                    r.skip(len.saturating_mul(n), "a vector")
+                }
+                _ => self.skip(r, depth),
+            },
+            _ => self.skip(r, depth),
+        }
+    }
+
     /// Passes over one value. Vector lengths are checked as [`crate::decode`] checks them: at
     /// most BCS's sequence limit, and no more elements than the bytes left can hold.
     fn skip(&self, r: &mut Reader<'_>, depth: usize) -> Result<(), bcs::Error> {
@@ -400,7 +421,7 @@ fn run_value(plan: &ValuePlan, r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usi
     match plan {
         ValuePlan::Copy(s) => {
             let start = r.position();
-            s.skip(r, depth)?;
+            s.skip_flat(r, depth)?;
             out.extend_from_slice(r.since(start));
         }
         ValuePlan::Widen { from, to } => {
@@ -430,7 +451,7 @@ fn run_struct(plan: &StructPlan, r: &mut Reader<'_>, out: &mut Vec<u8>, depth: u
                 match op {
                     Op::Copy(n) => out.extend_from_slice(r.bytes(*n, "a field")?),
                     Op::Skip(n) => r.skip(*n, "a removed field")?,
-                    Op::SkipValue(s) => s.skip(r, depth)?,
+                    Op::SkipValue(s) => s.skip_flat(r, depth)?,
                     Op::Insert(bytes) => out.extend_from_slice(bytes),
                     Op::Value(v) => run_value(v, r, out, depth)?,
                 }
@@ -440,7 +461,7 @@ fn run_struct(plan: &StructPlan, r: &mut Reader<'_>, out: &mut Vec<u8>, depth: u
             let mut spans = Vec::with_capacity(old_fields.len());
             for s in old_fields {
                 spans.push(r.position());
-                s.skip(r, depth)?;
+                s.skip_flat(r, depth)?;
             }
             for e in emit {
                 match e {
