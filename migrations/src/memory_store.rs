@@ -159,7 +159,7 @@ impl Clone for InMemoryStore {
             len: self.len,
             whole_keys: self.whole_keys,
             max_value_size: self.max_value_size,
-            version: StoreVersion { store: StoreVersion::new_store_id(), applied: 0 },
+            version: StoreVersion::new(),
         }
     }
 }
@@ -296,7 +296,7 @@ impl InMemoryStore {
             len: 0,
             whole_keys: false,
             max_value_size,
-            version: StoreVersion { store: StoreVersion::new_store_id(), applied: 0 },
+            version: StoreVersion::new(),
         }
     }
 

@@ -79,10 +79,12 @@ pub struct StoreVersion {
 }
 
 impl StoreVersion {
-    /// A number no store of this process was given before: for a store made or cloned.
-    pub fn new_store_id() -> u64 {
+    /// The version of a store just made, opened or cloned: a number no store of this process
+    /// was given before, and no batch applied.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> StoreVersion {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        StoreVersion { store: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed), applied: 0 }
     }
 }
 

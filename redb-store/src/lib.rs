@@ -14,7 +14,7 @@
 //! a node's memory stays what its operator gave it, whatever the size of the state.
 
 use migrations::state_key::ScanRange;
-use migrations::store::{Store, StoreError, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
+use migrations::store::{Store, StoreError, StoreVersion, Write, WriteBatch, DEFAULT_MAX_VALUE_SIZE};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use std::path::{Path, PathBuf};
 
@@ -116,6 +116,9 @@ pub struct RedbStore {
     path: PathBuf,
     max_value_size: usize,
     durable: bool,
+    /// What [`Store::version`] gives. Every write to the state goes through this value (redb
+    /// holds the file for one `Database` at a time), so counting its batches is enough.
+    version: StoreVersion,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -151,7 +154,7 @@ impl RedbStore {
         txn.open_table(STATE).map_err(backend)?;
         txn.open_table(NODE).map_err(backend)?;
         txn.commit().map_err(backend)?;
-        Ok(RedbStore { db, path, max_value_size, durable })
+        Ok(RedbStore { db, path, max_value_size, durable, version: StoreVersion::new() })
     }
 
     /// Makes every commit so far durable (one commit that syncs): what a store opened without
@@ -192,7 +195,7 @@ impl RedbStore {
             txn.open_table(NODE).map_err(backend)?;
         }
         let RedbOptions { max_value_size, durable, .. } = options;
-        Ok(RedbStore { db, path, max_value_size, durable })
+        Ok(RedbStore { db, path, max_value_size, durable, version: StoreVersion::new() })
     }
 
     /// The database file.
@@ -236,6 +239,10 @@ impl Store for RedbStore {
 
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         self.commit(batch, None)
+    }
+
+    fn version(&self) -> Option<StoreVersion> {
+        Some(self.version)
     }
 }
 
@@ -306,6 +313,9 @@ impl RedbStore {
         if batch.is_empty() && height.is_none() && node.is_none() {
             return Ok(());
         }
+        // Moved before the write is tried: a write that fails halfway (its transaction aborted)
+        // costs a reader one comparison, never a stale answer.
+        self.version.applied += 1;
         // Dropping the transaction without commit (on any error below) aborts it.
         let mut txn = self.db.begin_write().map_err(backend)?;
         if !self.durable {

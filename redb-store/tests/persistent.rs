@@ -260,3 +260,33 @@ fn the_state_root_is_the_same_for_both_stores_and_every_budget() {
     }
     assert!(roots.windows(2).all(|w| w[0] == w[1]), "{roots:?}");
 }
+
+/// The store's version moves with every write of the state (whatever call made it) and no
+/// other store, nor the same file opened again, gives it: a hook that saw it again knows the
+/// state is the one it compared.
+#[test]
+fn the_version_moves_with_every_write_and_each_opening_has_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RedbStore::open(dir.path()).unwrap();
+    let first = store.version();
+    assert!(first.is_some());
+    let mut batch = WriteBatch::new();
+    batch.put_key(vec![5, 1], vec![1]);
+    store.apply(batch).unwrap();
+    let second = store.version();
+    assert_ne!(second, first);
+    store.apply_at_height(WriteBatch::new(), 3).unwrap();
+    let third = store.version();
+    assert_ne!(third, second);
+    store.apply_with_node_value(WriteBatch::new(), "decision", b"x").unwrap();
+    assert_ne!(store.version(), third);
+    // Nothing to write: nothing changed.
+    let before = store.version();
+    store.apply(WriteBatch::new()).unwrap();
+    assert_eq!(store.version(), before);
+    drop(store);
+    let reopened = RedbStore::open_existing(dir.path()).unwrap();
+    assert_ne!(reopened.version(), before);
+    let other_dir = tempfile::tempdir().unwrap();
+    assert_ne!(RedbStore::open(other_dir.path()).unwrap().version(), reopened.version());
+}

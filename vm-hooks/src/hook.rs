@@ -98,7 +98,7 @@ pub struct PlannedMigration<'a> {
 pub(crate) struct State {
     pub status: Status,
     /// The status's bytes as last read or written (empty when the store had none): a store
-    /// whose status differs has moved under the hook. Set with [`State::set_stored`].
+    /// whose status differs has moved under the hook. Set with [`State::set_written`].
     stored: Option<Vec<u8>>,
     /// The store's version when its status was last found to be `stored`: while the store
     /// gives that version nothing was written to it, and an access need not compare the status
@@ -114,12 +114,6 @@ impl State {
     /// A state derived from a status whose bytes in the store are `stored`.
     pub fn new(status: Status, stored: Option<Vec<u8>>, finished: Vec<bool>, divergence: Vec<Divergence>) -> State {
         State { status, stored, seen: None, finished, divergence }
-    }
-
-    /// Records the status's bytes just written (or about to be): not yet seen in the store.
-    pub fn set_stored(&mut self, stored: Option<Vec<u8>>) {
-        self.stored = stored;
-        self.seen = None;
     }
 
     /// Records the status's bytes just applied to a store, which gives `version` now: the store

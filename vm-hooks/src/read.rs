@@ -225,21 +225,38 @@ impl Hook {
             _ => Vec::new(),
         };
         match bytes {
-            Some(bytes) => batch.put_key(key.clone(), bytes),
-            None => batch.delete_key(key.clone()),
+            Some(bytes) => batch.put_key(&key, bytes),
+            None => batch.delete_key(&key),
         }
-        if !pending.is_empty() {
-            let chain = self.config.chain.clone();
-            if let Some(state) = self.state.as_mut() {
-                for u in pending {
-                    if let Some(unit) = self.schedule.units.get(u) {
-                        state.status.progress_mut(&unit.id).cursor.mark_ahead(&key);
-                    }
+        Ok(self.apply_marked(store, batch, &key, &pending)?)
+    }
+
+    /// Applies `batch` (a transaction's write of `key`) and, when `pending` names in-place
+    /// migrations that have not reached the key, the status with the key marked migrated ahead
+    /// in each: one batch. A store error forgets the state (it may be ahead of the store).
+    fn apply_marked(
+        &mut self,
+        store: &mut dyn Store,
+        mut batch: WriteBatch,
+        key: &[u8],
+        pending: &[usize],
+    ) -> Result<(), StoreError> {
+        let mut written = None;
+        if let (false, Some(state)) = (pending.is_empty(), self.state.as_mut()) {
+            for &u in pending {
+                if let Some(unit) = self.schedule.units.get(u) {
+                    state.status.progress_mut(&unit.id).cursor.mark_ahead(key);
                 }
-                state.set_stored(Some(state.status.write_into(&mut batch, &chain)));
             }
+            written = Some(state.status.write_into(&mut batch, &self.config.chain));
         }
-        store.apply(batch)?;
+        if let Err(e) = store.apply(batch) {
+            self.state = None;
+            return Err(e);
+        }
+        if let (Some(bytes), Some(state)) = (written, self.state.as_mut()) {
+            state.set_written(bytes, store.version());
+        }
         Ok(())
     }
 
@@ -557,25 +574,11 @@ impl Hook {
                     _ => Vec::new(),
                 };
                 match value {
-                    Some(v) => batch.put_key(bytes.clone(), v),
-                    None => batch.delete_key(bytes.clone()),
+                    Some(v) => batch.put_key(&bytes, v),
+                    None => batch.delete_key(&bytes),
                 }
-                if !pending.is_empty() {
-                    let chain = self.config.chain.clone();
-                    if let Some(state) = self.state.as_mut() {
-                        for (u, _) in &pending {
-                            if let Some(unit) = self.schedule.units.get(*u) {
-                                state.status.progress_mut(&unit.id).cursor.mark_ahead(&bytes);
-                            }
-                        }
-                        state.set_stored(Some(state.status.write_into(&mut batch, &chain)));
-                    }
-                }
-                let result = store.apply(batch);
-                if result.is_err() {
-                    self.state = None;
-                }
-                Ok(result?)
+                let units: Vec<usize> = pending.iter().map(|(u, _)| *u).collect();
+                Ok(self.apply_marked(store, batch, &bytes, &units)?)
             }
         }
     }
