@@ -141,18 +141,27 @@ mod tests {
         assert!(len == N && peak >= N, "realloc: {peak} for {len}");
     }
 
+    /// The least of three measurements of `f`: the counters are process-wide, and a thread of
+    /// the test harness that read the live bytes before a measurement began (while this test's
+    /// megabyte was live) may raise the peak after it began. Such a late update only ever
+    /// inflates one measurement; a leak inflates all three. (Seen once under load: 1 MiB counted
+    /// after the free.)
+    fn least_of_three(f: impl Fn() -> usize) -> usize {
+        (0..3).map(|_| measured(&f).1).min().unwrap_or(usize::MAX)
+    }
+
     #[test]
     fn a_freed_allocation_does_not_grow_the_next_measurement() {
         let _turn = one_at_a_time();
         let (v, peak) = measured(|| black_box(vec![1u8; N]));
         assert!(peak >= N);
         drop(v);
-        let ((), after) = measured(|| ());
+        let after = least_of_three(|| 0);
         assert!(after < N, "{after} bytes still counted after a free");
         // Memory live before a call is not the call's.
         let kept = black_box(vec![2u8; N]);
-        let (small, peak) = measured(|| black_box(vec![3u8; 16]).len());
-        assert!(peak < N, "{peak} bytes for a {small}-byte vector beside {} kept", kept.len());
+        let peak = least_of_three(|| black_box(vec![3u8; 16]).len());
+        assert!(peak < N, "{peak} bytes for a 16-byte vector beside {} kept", kept.len());
     }
 
     #[test]
