@@ -31,6 +31,7 @@ pub mod pass;
 pub mod progress;
 pub mod releases;
 pub mod report;
+pub mod run_file;
 pub mod scratch;
 pub mod sorted;
 pub mod tables;

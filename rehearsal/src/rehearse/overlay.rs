@@ -15,18 +15,13 @@
 //! An overlay may see only one key range of the source ([`Overlay::new`]'s `lo..hi`): a rehearsal
 //! on many threads gives each thread a range, and each thread's hook migrates what lies in it.
 
+use super::run_file::{failed, Run, RunReader, RunWriter};
 use migrations::state_key::prefix_end;
 use migrations::store::{Store, StoreError, Write, WriteBatch};
 use snapshot::Snapshot;
 use std::cmp::Ordering;
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
-/// A run's index holds the key of its first record and of the first record after each further
-/// this many bytes of the file: a reader seeks there and reads a buffer of this size. The index
-/// is then a few hundred bytes a MiB of run (0.2% of the spilled writes), not a key in 256.
-const RUN_INDEX_BYTES: u64 = 64 << 10;
 /// Runs of one level merged into one run of the next as soon as there are this many: an
 /// overlay holds at most this many runs a level, and a level holds this many times the writes
 /// of the one below, so the runs a scan opens (and their buffers) grow with the logarithm of the
@@ -35,140 +30,6 @@ const RUN_INDEX_BYTES: u64 = 64 << 10;
 /// accounts rewrites few of its writes: at 10,000,000 accounts on one thread, 16 took 47.9 s
 /// and 64 takes 43.0 s, the same peak memory (a scan's buffers are 64 KiB a run).
 const FAN_IN: usize = 64;
-
-fn failed(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend { backend: "rehearsal overlay", source: e.to_string().into() }
-}
-
-/// A spilled layer of writes: a file of records in key order, and an index of it.
-#[derive(Debug)]
-struct Run {
-    path: PathBuf,
-    /// (key, offset of its record), every [`RUN_INDEX_BYTES`] of the file.
-    index: Vec<(Vec<u8>, u64)>,
-    len: u64,
-    /// 0 for a spill; a merge of [`FAN_IN`] runs of level `n` is of level `n + 1`.
-    level: u32,
-}
-
-/// Writes a run file, record by record in key order.
-struct RunWriter {
-    path: PathBuf,
-    out: BufWriter<File>,
-    index: Vec<(Vec<u8>, u64)>,
-    len: u64,
-    /// Where the next record is indexed.
-    next_indexed: u64,
-}
-
-impl RunWriter {
-    fn create(path: PathBuf) -> Result<RunWriter, StoreError> {
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(failed)?;
-        let out = BufWriter::with_capacity(1 << 20, file);
-        Ok(RunWriter { path, out, index: Vec::new(), len: 0, next_indexed: 0 })
-    }
-
-    /// Adds a write: a put of `value`, or (`None`) a delete.
-    fn add(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
-        if self.len >= self.next_indexed {
-            self.index.push((key.to_vec(), self.len));
-            self.next_indexed = self.len + RUN_INDEX_BYTES;
-        }
-        self.len += write_record(&mut self.out, key, value).map_err(failed)?;
-        Ok(())
-    }
-
-    fn finish(mut self, level: u32) -> Result<Run, StoreError> {
-        self.out.flush().map_err(failed)?;
-        Ok(Run { path: self.path, index: self.index, len: self.len, level })
-    }
-}
-
-/// One record of a run: u32 key length, key, a byte (1 put, 0 delete), and for a put u32 value
-/// length and value. Little-endian. Returns the record's length.
-fn write_record(out: &mut impl std::io::Write, key: &[u8], value: Option<&[u8]>) -> std::io::Result<u64> {
-    out.write_all(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_le_bytes())?;
-    out.write_all(key)?;
-    let value = match value {
-        Some(v) => {
-            out.write_all(&[1])?;
-            out.write_all(&u32::try_from(v.len()).unwrap_or(u32::MAX).to_le_bytes())?;
-            out.write_all(v)?;
-            4 + v.len()
-        }
-        None => {
-            out.write_all(&[0])?;
-            0
-        }
-    };
-    Ok((4 + key.len() + 1 + value) as u64)
-}
-
-/// Reads a run's records from an offset, in order.
-pub(crate) struct RunReader {
-    reader: BufReader<File>,
-    left: u64,
-}
-
-impl RunReader {
-    fn open(run: &Run, key: &[u8]) -> Result<RunReader, StoreError> {
-        let at = run.index.partition_point(|(k, _)| k.as_slice() <= key).saturating_sub(1);
-        let offset = run.index.get(at).map_or(0, |(_, o)| *o);
-        let mut file = File::open(&run.path).map_err(failed)?;
-        file.seek(SeekFrom::Start(offset)).map_err(failed)?;
-        Ok(RunReader { reader: BufReader::with_capacity(64 << 10, file), left: run.len.saturating_sub(offset) })
-    }
-
-    fn u32(&mut self) -> Result<usize, StoreError> {
-        let mut b = [0u8; 4];
-        self.reader.read_exact(&mut b).map_err(failed)?;
-        self.left = self.left.saturating_sub(4);
-        Ok(u32::from_le_bytes(b) as usize)
-    }
-
-    /// Reads `n` bytes into `buf` (its allocation reused).
-    fn bytes_into(&mut self, n: usize, buf: &mut Vec<u8>) -> Result<(), StoreError> {
-        if n as u64 > self.left {
-            return Err(failed("a run file ends inside a record"));
-        }
-        buf.clear();
-        buf.resize(n, 0);
-        self.reader.read_exact(buf).map_err(failed)?;
-        self.left -= n as u64;
-        Ok(())
-    }
-
-    /// Reads the next record into `slot` (`None` past the last), reusing its buffers: a run is
-    /// read once per scan of the loop and once by the pass, a record at a time.
-    fn next_into(&mut self, slot: &mut Option<(Vec<u8>, Write)>) -> Result<(), StoreError> {
-        if self.left == 0 {
-            *slot = None;
-            return Ok(());
-        }
-        let (mut key, write) = slot.take().unwrap_or((Vec::new(), Write::Delete));
-        let n = self.u32()?;
-        self.bytes_into(n, &mut key)?;
-        let mut tag = [0u8; 1];
-        if self.left == 0 {
-            return Err(failed("a run file ends inside a record"));
-        }
-        self.reader.read_exact(&mut tag).map_err(failed)?;
-        self.left -= 1;
-        let write = if tag[0] == 1 {
-            let mut value = match write {
-                Write::Put(v) => v,
-                Write::Delete => Vec::new(),
-            };
-            let n = self.u32()?;
-            self.bytes_into(n, &mut value)?;
-            Write::Put(value)
-        } else {
-            Write::Delete
-        };
-        *slot = Some((key, write));
-        Ok(())
-    }
-}
 
 /// Puts `key` and `value` (`None`: a delete) in `slot`, reusing its buffers.
 fn fill(slot: &mut Option<(Vec<u8>, Write)>, key: &[u8], value: Option<&[u8]>) {
@@ -313,6 +174,62 @@ fn merge(older: Segment, newer: Segment) -> Result<Segment, StoreError> {
         }
     }
     Ok(out)
+}
+
+/// The writes of `segments` (oldest first) in key order, the newest segment winning a key, each
+/// given to `emit` as it stands in its segment (never copied).
+///
+/// Segments mostly hold runs of keys no other one holds (a block's writes continue the block
+/// before's): the segment that gave the last write gives the next one while its key is below
+/// every other segment's next key, one comparison a write; the others are compared again only
+/// when it is not.
+fn merge_segments(
+    segments: &[Segment],
+    emit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut at = vec![0usize; segments.len()];
+    let head = |i: usize, at: &[usize]| segments.get(i).zip(at.get(i)).and_then(|(s, &n)| s.get(n));
+    loop {
+        // The newest segment holding the smallest next key, and the smallest next key of the
+        // others (none: the winner gives all it has left).
+        let mut winner: Option<(usize, &[u8])> = None;
+        for i in (0..segments.len()).rev() {
+            if let Some((k, _)) = head(i, &at) {
+                if winner.is_none_or(|(_, best)| k < best) {
+                    winner = Some((i, k));
+                }
+            }
+        }
+        let Some((w, key)) = winner else { return Ok(()) };
+        // Older segments' writes at the same key are overwritten: passed over.
+        let mut bound: Option<&[u8]> = None;
+        for i in 0..segments.len() {
+            if i == w {
+                continue;
+            }
+            if head(i, &at).is_some_and(|(k, _)| k == key) {
+                if let Some(n) = at.get_mut(i) {
+                    *n += 1;
+                }
+            }
+            if let Some((k, _)) = head(i, &at) {
+                if bound.is_none_or(|b| k < b) {
+                    bound = Some(k);
+                }
+            }
+        }
+        let (Some(segment), Some(mut n)) = (segments.get(w), at.get(w).copied()) else { return Ok(()) };
+        while let Some((k, v)) = segment.get(n) {
+            if n > at.get(w).copied().unwrap_or(0) && bound.is_some_and(|b| k >= b) {
+                break;
+            }
+            emit(k, v)?;
+            n += 1;
+        }
+        if let Some(slot) = at.get_mut(w) {
+            *slot = n;
+        }
+    }
 }
 
 /// A layer of writes, read from a key on: a memory segment or a run.
@@ -538,28 +455,8 @@ impl<'s> Overlay<'s> {
 
     fn spill(&mut self) -> Result<(), StoreError> {
         let mut out = self.run_writer()?;
-        // The segments merged as they are written (newest first: the first holding a key wins).
         let segments = std::mem::take(&mut self.memory);
-        let mut at = vec![0usize; segments.len()];
-        loop {
-            let mut next: Option<(&[u8], Option<&[u8]>)> = None;
-            for (i, segment) in segments.iter().enumerate().rev() {
-                if let Some((k, v)) = at.get(i).and_then(|&n| segment.get(n)) {
-                    if next.is_none_or(|(best, _)| k < best) {
-                        next = Some((k, v));
-                    }
-                }
-            }
-            let Some((key, value)) = next else { break };
-            out.add(key, value)?;
-            for (i, segment) in segments.iter().enumerate() {
-                if let Some(n) = at.get_mut(i) {
-                    if segment.get(*n).is_some_and(|(k, _)| k == key) {
-                        *n += 1;
-                    }
-                }
-            }
-        }
+        merge_segments(&segments, &mut |key, value| out.add(key, value))?;
         drop(segments);
         self.runs.push(out.finish(0)?);
         self.memory_bytes = 0;

@@ -1,0 +1,329 @@
+//! A run file: an overlay's writes spilled to the scratch directory, in key order, written once
+//! and read back by the loop's later scans, by merges of runs, and by the pass.
+//!
+//! A record is `uleb(shared) uleb(rest) key[shared..] uleb(value)`, then the value for a put:
+//! `shared` bytes of the key are the previous record's, and `value` is the value's length plus
+//! one, or 0 for a delete. State keys of one kind and tag share most of their bytes (the tag,
+//! 40 to 80 of a resource key's 60 to 100): a run holds about half the bytes a record of whole
+//! keys would. The record at each index point holds its whole key, so that a reader starts
+//! there.
+//!
+//! Both sides work on their own buffer of the file, not a call per field: the writer appends
+//! records to one and writes it out whole; the reader reads the file a block at a time and takes
+//! records from it. A run is private to one rehearsal (made and removed by it), but it is still
+//! read as bytes that may be damaged: a record that does not parse is an error, never a panic.
+
+use migrations::store::{StoreError, Write};
+use std::fs::File;
+use std::io::Write as _;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+
+/// The index holds the key of the first record and of the first record after each further this
+/// many bytes of the file: a reader starts there and reads a block of this size at a time. The
+/// index is then a few hundred bytes a MiB of run.
+const INDEX_BYTES: u64 = 64 << 10;
+/// The writer's buffer, written out when full.
+const WRITE_BUFFER: usize = 1 << 20;
+
+pub(crate) fn failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend { backend: "rehearsal overlay", source: e.to_string().into() }
+}
+
+/// A spilled layer of writes: a file of records in key order, and an index of it.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) path: PathBuf,
+    /// (key, offset of its record), every [`INDEX_BYTES`] of the file.
+    index: Vec<(Vec<u8>, u64)>,
+    len: u64,
+    /// 0 for a spill; a merge of runs of level `n` is of level `n + 1`.
+    pub(crate) level: u32,
+}
+
+/// Writes a run file, record by record in key order.
+pub(crate) struct RunWriter {
+    path: PathBuf,
+    file: File,
+    buf: Vec<u8>,
+    index: Vec<(Vec<u8>, u64)>,
+    /// Bytes written to the file so far.
+    flushed: u64,
+    /// Where the next record is indexed.
+    next_indexed: u64,
+    /// The last key written (the next record shares a prefix of it).
+    last: Vec<u8>,
+}
+
+fn put_uleb(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+impl RunWriter {
+    pub(crate) fn create(path: PathBuf) -> Result<RunWriter, StoreError> {
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(failed)?;
+        Ok(RunWriter {
+            path,
+            file,
+            buf: Vec::with_capacity(WRITE_BUFFER + (64 << 10)),
+            index: Vec::new(),
+            flushed: 0,
+            next_indexed: 0,
+            last: Vec::new(),
+        })
+    }
+
+    /// Adds a write: a put of `value`, or (`None`) a delete. Keys come in ascending order.
+    pub(crate) fn add(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
+        let at = self.flushed + self.buf.len() as u64;
+        let shared = if at >= self.next_indexed {
+            self.index.push((key.to_vec(), at));
+            self.next_indexed = at + INDEX_BYTES;
+            0
+        } else {
+            self.last.iter().zip(key).take_while(|(a, b)| a == b).count()
+        };
+        let rest = key.get(shared..).unwrap_or_default();
+        put_uleb(&mut self.buf, shared as u64);
+        put_uleb(&mut self.buf, rest.len() as u64);
+        self.buf.extend_from_slice(rest);
+        match value {
+            Some(v) => {
+                put_uleb(&mut self.buf, v.len() as u64 + 1);
+                self.buf.extend_from_slice(v);
+            }
+            None => self.buf.push(0),
+        }
+        self.last.truncate(shared);
+        self.last.extend_from_slice(rest);
+        if self.buf.len() >= WRITE_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.file.write_all(&self.buf).map_err(failed)?;
+        self.flushed += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self, level: u32) -> Result<Run, StoreError> {
+        self.flush()?;
+        Ok(Run { path: self.path, index: self.index, len: self.flushed, level })
+    }
+}
+
+/// Reads a run's records from an index point on, in order.
+pub(crate) struct RunReader {
+    file: File,
+    /// The file's next byte to read, and its length.
+    offset: u64,
+    len: u64,
+    /// Bytes read and not yet taken: `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    /// The last record's key (the next one shares a prefix of it).
+    key: Vec<u8>,
+}
+
+/// A record's parts, as offsets in the reader's buffer.
+struct Parsed {
+    shared: usize,
+    rest: (usize, usize),
+    value: Option<(usize, usize)>,
+    end: usize,
+}
+
+/// Reads a uleb at `*at` of `buf`; `None` when `buf` ends first (or it is too long).
+fn get_uleb(buf: &[u8], at: &mut usize) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*at)?;
+        *at += 1;
+        n |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Parses the record at `start` of `buf`: `None` when `buf` ends inside it.
+fn parse(buf: &[u8], start: usize) -> Option<Parsed> {
+    let mut at = start;
+    let shared = usize::try_from(get_uleb(buf, &mut at)?).ok()?;
+    let rest = usize::try_from(get_uleb(buf, &mut at)?).ok()?;
+    let rest_at = at;
+    at = at.checked_add(rest)?;
+    let value = get_uleb(buf, &mut at)?;
+    let value = match value.checked_sub(1) {
+        None => None,
+        Some(n) => {
+            let n = usize::try_from(n).ok()?;
+            let value_at = at;
+            at = at.checked_add(n)?;
+            Some((value_at, at))
+        }
+    };
+    (at <= buf.len()).then_some(Parsed { shared, rest: (rest_at, rest_at + rest), value, end: at })
+}
+
+impl RunReader {
+    /// A reader of `run` from the last index point at or before `key`.
+    pub(crate) fn open(run: &Run, key: &[u8]) -> Result<RunReader, StoreError> {
+        let at = run.index.partition_point(|(k, _)| k.as_slice() <= key).saturating_sub(1);
+        let offset = run.index.get(at).map_or(0, |(_, o)| *o);
+        let file = File::open(&run.path).map_err(failed)?;
+        Ok(RunReader { file, offset, len: run.len, buf: Vec::new(), pos: 0, key: Vec::new() })
+    }
+
+    /// Reads more of the file after the bytes not yet taken, at least a block, and at least
+    /// `need` bytes in all when the file has them. Whether anything was read.
+    fn refill(&mut self, need: usize) -> Result<bool, StoreError> {
+        let left = self.len.saturating_sub(self.offset);
+        if left == 0 {
+            return Ok(false);
+        }
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        let kept = self.buf.len();
+        let want = (INDEX_BYTES as usize).max(need.saturating_sub(kept));
+        let n = usize::try_from(left).map_or(want, |l| l.min(want));
+        self.buf.resize(kept + n, 0);
+        let into = self.buf.get_mut(kept..).unwrap_or_default();
+        self.file.read_exact_at(into, self.offset).map_err(failed)?;
+        self.offset += n as u64;
+        Ok(true)
+    }
+
+    /// Reads the next record into `slot` (`None` past the last), reusing its buffers.
+    pub(crate) fn next_into(&mut self, slot: &mut Option<(Vec<u8>, Write)>) -> Result<(), StoreError> {
+        let parsed = loop {
+            if let Some(p) = parse(&self.buf, self.pos) {
+                break p;
+            }
+            // The record goes on past the buffer (or the buffer is empty): read more, twice
+            // what is held when a record is larger than a block.
+            let held = self.buf.len() - self.pos.min(self.buf.len());
+            if !self.refill(held.saturating_mul(2))? {
+                if held == 0 {
+                    *slot = None;
+                    return Ok(());
+                }
+                return Err(failed("a run file ends inside a record"));
+            }
+        };
+        let rest = self.buf.get(parsed.rest.0..parsed.rest.1).unwrap_or_default();
+        if parsed.shared > self.key.len() {
+            return Err(failed("a run file's record shares more of a key than the key before it has"));
+        }
+        self.key.truncate(parsed.shared);
+        self.key.extend_from_slice(rest);
+        let (mut key, write) = slot.take().unwrap_or((Vec::new(), Write::Delete));
+        key.clear();
+        key.extend_from_slice(&self.key);
+        let write = match parsed.value {
+            Some((from, to)) => {
+                let mut value = match write {
+                    Write::Put(v) => v,
+                    Write::Delete => Vec::new(),
+                };
+                value.clear();
+                value.extend_from_slice(self.buf.get(from..to).unwrap_or_default());
+                Write::Put(value)
+            }
+            None => Write::Delete,
+        };
+        self.pos = parsed.end;
+        *slot = Some((key, write));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(run: &Run, from: &[u8]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let mut reader = RunReader::open(run, from).unwrap();
+        let mut slot = None;
+        let mut out = Vec::new();
+        loop {
+            reader.next_into(&mut slot).unwrap();
+            match &slot {
+                Some((k, w)) => out.push((
+                    k.clone(),
+                    match w {
+                        Write::Put(v) => Some(v.clone()),
+                        Write::Delete => None,
+                    },
+                )),
+                None => return out,
+            }
+        }
+    }
+
+    /// Keys sharing long prefixes, values of every size (some larger than a block), deletes:
+    /// read back whole from the start, and from every index point on.
+    #[test]
+    fn records_read_back_as_written_from_the_start_and_from_any_index_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = RunWriter::create(dir.path().join("r.run")).unwrap();
+        let mut written = Vec::new();
+        for i in 0..20_000u32 {
+            let mut key = b"resource/0x1::coin::CoinStore<0x1::aptos_coin::AptosCoin>/".to_vec();
+            key.extend_from_slice(&i.to_be_bytes());
+            let value = match i % 7 {
+                0 => None,
+                1 if i % 1000 == 1 => Some(vec![(i % 251) as u8; 200_000]),
+                _ => Some(vec![(i % 251) as u8; (i % 300) as usize]),
+            };
+            writer.add(&key, value.as_deref()).unwrap();
+            written.push((key, value));
+        }
+        let run = writer.finish(0).unwrap();
+        assert!(run.index.len() > 10, "{}", run.index.len());
+        assert_eq!(read_all(&run, &[]), written);
+        for (key, _) in &run.index {
+            let from = written.iter().position(|(k, _)| k == key).unwrap();
+            let read = read_all(&run, key);
+            assert_eq!(read, written[from..], "from {key:?}");
+        }
+    }
+
+    #[test]
+    fn a_damaged_run_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = RunWriter::create(dir.path().join("r.run")).unwrap();
+        for i in 0..200u32 {
+            writer.add(format!("key/{i:05}").as_bytes(), Some(&[7; 20])).unwrap();
+        }
+        let run = writer.finish(0).unwrap();
+        let bytes = std::fs::read(&run.path).unwrap();
+        // Cut short, and bytes overwritten: every outcome is records or an error.
+        for cut in [1, 2, 5, bytes.len() / 2, bytes.len() - 1] {
+            std::fs::write(&run.path, &bytes[..cut]).unwrap();
+            let mut reader = RunReader::open(&run, &[]).unwrap();
+            let mut slot = None;
+            assert!((0..300).any(|_| reader.next_into(&mut slot).is_err()), "cut at {cut}");
+        }
+        for at in (0..bytes.len()).step_by(13) {
+            let mut damaged = bytes.clone();
+            damaged[at] = 0xff;
+            std::fs::write(&run.path, &damaged).unwrap();
+            let mut reader = RunReader::open(&run, &[]).unwrap();
+            let mut slot = None;
+            for _ in 0..300 {
+                if reader.next_into(&mut slot).is_err() || slot.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+}
