@@ -157,7 +157,7 @@ impl SnapshotWriter {
         }
         self.kinds.add(key);
         let restart = self.entries.is_multiple_of(RESTART);
-        let shared = if restart { 0 } else { key.iter().zip(&self.last).take_while(|(a, b)| a == b).count() };
+        let shared = if restart { 0 } else { migrations::state_key::common_prefix(key, &self.last) };
         if restart {
             self.index.push((self.entries, self.offset));
         }

@@ -13,6 +13,7 @@
 //! records from it. A run is private to one rehearsal (made and removed by it), but it is still
 //! read as bytes that may be damaged: a record that does not parse is an error, never a panic.
 
+use migrations::state_key::common_prefix;
 use migrations::store::{StoreError, Write};
 use std::fs::File;
 use std::io::Write as _;
@@ -85,7 +86,7 @@ impl RunWriter {
             self.next_indexed = at + INDEX_BYTES;
             0
         } else {
-            self.last.iter().zip(key).take_while(|(a, b)| a == b).count()
+            common_prefix(&self.last, key)
         };
         let rest = key.get(shared..).unwrap_or_default();
         put_uleb(&mut self.buf, shared as u64);
