@@ -185,7 +185,7 @@ fn merge(older: Segment, newer: Segment) -> Result<Segment, StoreError> {
 /// when it is not.
 fn merge_segments(
     segments: &[Segment],
-    emit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>,
+    mut emit: impl FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let mut at = vec![0usize; segments.len()];
     let head = |i: usize, at: &[usize]| segments.get(i).zip(at.get(i)).and_then(|(s, &n)| s.get(n));
@@ -456,7 +456,7 @@ impl<'s> Overlay<'s> {
     fn spill(&mut self) -> Result<(), StoreError> {
         let mut out = self.run_writer()?;
         let segments = std::mem::take(&mut self.memory);
-        merge_segments(&segments, &mut |key, value| out.add(key, value))?;
+        merge_segments(&segments, |key, value| out.add(key, value))?;
         drop(segments);
         self.runs.push(out.finish(0)?);
         self.memory_bytes = 0;
