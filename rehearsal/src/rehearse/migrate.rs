@@ -66,6 +66,9 @@ pub struct Migrated {
     /// Keys put, sampled evenly in the order written, each with the puts it stands for: where
     /// the state after lies, for the pass's key ranges.
     pub put_samples: Samples,
+    /// Keys deleted, sampled alike: where the state after is thin (a pass's range is not cut
+    /// there, see `balanced_ranges`).
+    pub delete_samples: Samples,
 }
 
 /// Keys sampled evenly from a stream of any length in bounded memory: one in `every`, and when
@@ -149,6 +152,7 @@ pub fn migrate_range<'s>(
     let mut out = Migrated::default();
     let (mut puts, mut deletes) = (0u64, 0u64);
     let mut samples = Samples::default();
+    let mut delete_samples = Samples::default();
     {
         let mut counting = Watched {
             inner: &mut overlay,
@@ -160,7 +164,10 @@ pub fn migrate_range<'s>(
                                 samples.offer(key);
                                 puts += 1;
                             }
-                            Write::Delete => deletes += 1,
+                            Write::Delete => {
+                                delete_samples.offer(key);
+                                deletes += 1;
+                            }
                         }
                     }
                 }
@@ -188,6 +195,7 @@ pub fn migrate_range<'s>(
     out.puts = puts;
     out.deletes = deletes;
     out.put_samples = samples;
+    out.delete_samples = delete_samples;
     let status = Status::load(&overlay, hook.chain())?;
     for f in status.failures() {
         if f.is_migration_failure() {

@@ -64,6 +64,8 @@ pub const OUT_FILE: &str = "state.snap";
 /// The tables the release rewrites, written beside it (`--out DIR/tables.json`): what a node's
 /// release plan takes, as a JSON array of `{"handle", "value_type"}`, sorted by handle.
 pub const TABLES_FILE: &str = "tables.json";
+/// The pass's key ranges per thread, when there are several threads.
+const PASS_TASKS_PER_THREAD: usize = 4;
 /// The sorted copy of a source not in key order, in the scratch directory.
 const SORTED_FILE: &str = "sorted.snap";
 
@@ -169,19 +171,51 @@ fn on_threads<T: Send>(
     progress: &mut dyn Progress,
     work: &(dyn Fn(usize, &AtomicU64) -> Result<T, RehearsalError> + Sync),
 ) -> Result<Vec<T>, RehearsalError> {
+    on_pool(ranges, ranges, progress, work)
+}
+
+/// Runs `work` for each of `tasks` on `threads` threads, each taking the next task not taken
+/// when it is done with one, showing the progress they count together, and returns the tasks'
+/// results in task order. More tasks than threads even out tasks of unequal cost (a range's
+/// cost depends on what it holds, which its size only estimates); which thread ran a task never
+/// changes its result.
+fn on_pool<T: Send>(
+    tasks: usize,
+    threads: usize,
+    progress: &mut dyn Progress,
+    work: &(dyn Fn(usize, &AtomicU64) -> Result<T, RehearsalError> + Sync),
+) -> Result<Vec<T>, RehearsalError> {
+    let threads = threads.clamp(1, tasks.max(1));
     let done = AtomicU64::new(0);
+    let next = AtomicUsize::new(0);
+    // Set by a task that fails: no task is taken after it (its error is the first in order).
+    let stop = std::sync::atomic::AtomicBool::new(false);
     // Workers that returned; the last one wakes this thread at once (a phase ends when its
-    // slowest range does, not at the next tick of the progress display).
+    // slowest task does, not at the next tick of the progress display).
     let finished = AtomicUsize::new(0);
     let waiting = std::thread::current();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..ranges)
-            .map(|i| {
+    let results: Vec<std::sync::Mutex<Option<Result<T, RehearsalError>>>> =
+        (0..tasks).map(|_| std::sync::Mutex::new(None)).collect();
+    let panicked = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
                 s.spawn({
-                    let (done, finished, waiting) = (&done, &finished, waiting.clone());
+                    let (done, next, stop, finished, waiting, results) =
+                        (&done, &next, &stop, &finished, waiting.clone(), &results);
                     move || {
                         let _finish = Finish { finished, waiting };
-                        work(i, done)
+                        while !stop.load(Ordering::Relaxed) {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(slot) = results.get(i) else { break };
+                            let result = work(i, done);
+                            let failed = result.is_err();
+                            if let Ok(mut slot) = slot.lock() {
+                                *slot = Some(result);
+                            }
+                            if failed {
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                        }
                     }
                 })
             })
@@ -191,11 +225,26 @@ fn on_threads<T: Send>(
             std::thread::park_timeout(Duration::from_millis(50));
         }
         progress.advance(done.load(Ordering::Relaxed));
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(RehearsalError::Thread("a thread panicked".into()))))
-            .collect()
-    })
+        // Every thread joined (not stopping at the first that panicked).
+        let mut panicked = false;
+        for h in handles {
+            panicked |= h.join().is_err();
+        }
+        panicked
+    });
+    if panicked {
+        return Err(RehearsalError::Thread("a thread panicked".into()));
+    }
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                // A task no thread ran: one before it failed, and that error comes first.
+                .unwrap_or_else(|| Err(RehearsalError::Thread("a task was not run after an error".into())))
+        })
+        .collect()
 }
 
 /// Each range's first key (empty for the first) and the next range's first key (none for the
@@ -213,48 +262,88 @@ fn bounds_of(base: &Snapshot, ranges: &[snapshot::Range]) -> Vec<(Vec<u8>, Optio
         .collect()
 }
 
-/// Up to `parts` ranges at restart points of `base`, each with about the same entries of the
-/// source and the state after: a restart's weight is its entries and the puts the samples
-/// (sorted keys, each with the puts it stands for) between its key and the next restart's
-/// stand for.
-fn balanced_ranges(base: &Snapshot, parts: usize, samples: &[(&[u8], u64)]) -> Vec<snapshot::Range> {
+/// A key range of the pass: its first key (empty for the first), the next range's first key
+/// (none for the last), and the restart point of the source at or before its first key (where
+/// its reading of the source starts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PassRange {
+    lo: Vec<u8>,
+    hi: Option<Vec<u8>>,
+    restart: usize,
+}
+
+/// Up to `parts` key ranges of the state, each with about the same entries of the source and
+/// the state after. The source's restart points weigh the entries up to the next one, and the
+/// put samples (sorted keys, each with the puts it stands for) the puts they stand for; a range
+/// may start at either. A versioned migration puts its new values at keys past every key of the
+/// source of their struct, often past the source's last restart point: cut only at restart
+/// points, one range held every value put.
+///
+/// A range hashes on past its end to the first page end of each root (see `pass`), so a cut is
+/// cheap only where the state after has entries: a range is never cut where the delete samples
+/// say that most of the source's entries were deleted (a cut there, the range before it read
+/// through the next one to find an entry of the state after).
+fn balanced_ranges(base: &Snapshot, parts: usize, puts: &[(&[u8], u64)], deletes: &[(&[u8], u64)]) -> Vec<PassRange> {
     let index = &base.info().index;
     let restarts = index.len();
-    if parts <= 1 || restarts <= 1 {
-        return base.ranges(parts);
+    let whole = || vec![PassRange { lo: Vec::new(), hi: None, restart: 0 }];
+    if parts <= 1 || restarts == 0 {
+        return whole();
     }
     let entries = base.info().entries;
-    let mut weights = Vec::with_capacity(restarts);
-    let mut s = 0usize;
-    // Puts before the first restart key count with the first restart.
+    // Every place a range may start (whether it may, and the weight up to the next place), in
+    // key order.
+    let mut places: Vec<(&[u8], bool, u64)> = Vec::with_capacity(restarts + puts.len());
+    let mut d = 0usize;
     for i in 0..restarts {
         let next_number = index.get(i + 1).map_or(entries, |r| r.0);
         let own = next_number.saturating_sub(index.get(i).map_or(0, |r| r.0));
         let next_key = base.restart_key(i + 1);
-        let mut put = 0u64;
-        while let Some((sample, weight)) = samples.get(s) {
-            if next_key.is_some_and(|k| *sample >= k) {
+        let mut deleted = 0u64;
+        while let Some((key, weight)) = deletes.get(d) {
+            if next_key.is_some_and(|k| *key >= k) {
                 break;
             }
-            put += weight;
-            s += 1;
+            deleted += weight;
+            d += 1;
         }
-        weights.push(own + put);
+        places.push((base.restart_key(i).unwrap_or_default(), deleted * 2 <= own, own));
     }
-    let total: u64 = weights.iter().sum();
+    places.extend(puts.iter().map(|(k, w)| (*k, true, *w)));
+    places.sort_by(|a, b| a.0.cmp(b.0));
+    let total: u64 = places.iter().map(|p| p.2).sum();
     let parts_u = u64::try_from(parts).unwrap_or(1);
-    let mut out = Vec::with_capacity(parts);
-    let (mut first, mut sum) = (0usize, 0u64);
-    for (i, w) in weights.iter().enumerate() {
-        sum += w;
-        let cut = u64::try_from(out.len() + 1).unwrap_or(u64::MAX).saturating_mul(total) / parts_u;
-        if sum >= cut && out.len() + 1 < parts && i + 1 < restarts {
-            out.push(snapshot::Range { first, end: i + 1 });
-            first = i + 1;
+    let mut starts: Vec<&[u8]> = Vec::with_capacity(parts);
+    let mut sum = 0u64;
+    for (key, may, weight) in &places {
+        let cut = u64::try_from(starts.len() + 1).unwrap_or(u64::MAX).saturating_mul(total) / parts_u;
+        if *may && sum >= cut && starts.len() + 1 < parts && !key.is_empty() && starts.last().is_none_or(|l| l < key) {
+            starts.push(key);
+        }
+        sum += weight;
+    }
+    let mut out = Vec::with_capacity(starts.len() + 1);
+    let mut lo: &[u8] = &[];
+    for hi in starts.iter().map(|k| Some(*k)).chain([None]) {
+        out.push(PassRange { lo: lo.to_vec(), hi: hi.map(<[u8]>::to_vec), restart: restart_at_or_before(base, lo) });
+        lo = hi.unwrap_or_default();
+    }
+    out
+}
+
+/// The last restart point of `base` whose key is at or before `key` (the first when none is).
+fn restart_at_or_before(base: &Snapshot, key: &[u8]) -> usize {
+    let (mut lo, mut hi) = (0usize, base.info().index.len());
+    // Restart keys ascend: the first restart whose key is past `key`, found by halves.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if base.restart_key(mid).is_some_and(|k| k <= key) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    out.push(snapshot::Range { first, end: restarts });
-    out
+    lo.saturating_sub(1)
 }
 
 /// Checks `--out DIR` before any work: the directory can be made, and the snapshot it would
@@ -507,11 +596,18 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
 
     // The pass's key ranges balance the source's entries and the values put: a versioned
     // migration moves values to keys that may all lie in one range of the source.
-    let mut samples: Vec<(&[u8], u64)> =
-        results.iter().flat_map(|r| r.put_samples.keys.iter().map(|(k, w)| (k.as_slice(), *w))).collect();
-    samples.sort_unstable();
-    let pass_ranges = balanced_ranges(base, ranges.len(), &samples);
-    let pass_bounds = bounds_of(base, &pass_ranges);
+    let sorted = |of: fn(&migrate::Migrated) -> &migrate::Samples| {
+        let mut all: Vec<(&[u8], u64)> =
+            results.iter().flat_map(|r| of(r).keys.iter().map(|(k, w)| (k.as_slice(), *w))).collect();
+        all.sort_unstable();
+        all
+    };
+    let (puts, deletes) = (sorted(|r| &r.put_samples), sorted(|r| &r.delete_samples));
+    // More ranges than threads, taken in turn: a range's cost depends on what it holds (a
+    // source entry a versioned migration deleted costs the pass more than one it put), which
+    // the balance only estimates.
+    let pass_tasks = if threads > 1 { threads * PASS_TASKS_PER_THREAD } else { 1 };
+    let pass_ranges = balanced_ranges(base, pass_tasks, &puts, &deletes);
     phases.start(progress, "pass", Some(base.info().entries));
     let input = PassInput {
         base,
@@ -527,9 +623,9 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         migrated_tables: &migrated_handles,
         value_budget,
     };
-    let partials = on_threads(pass_ranges.len(), progress, &|i, _done| {
-        let (lo, hi) = pass_bounds.get(i).cloned().unwrap_or_default();
-        let first = pass_ranges.get(i).map_or(0, |r| r.first);
+    let partials = on_pool(pass_ranges.len(), threads, progress, &|i, _done| {
+        let Some(range) = pass_ranges.get(i) else { return Ok(Partial::default()) };
+        let (lo, hi, first) = (range.lo.clone(), range.hi.clone(), range.restart);
         pass::pass_range(&input, first, &lo, hi.as_deref(), i == 0)
     })?;
     let mut all = Partial::default();
@@ -631,8 +727,9 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
 
 #[cfg(test)]
 mod tests {
-    use super::{on_threads, Bounded, Silent};
+    use super::{balanced_ranges, on_pool, on_threads, Bounded, Silent};
     use crate::error::RehearsalError;
+    use migrations::store::{InMemoryStore, Store, WriteBatch};
 
     /// Results come in range order whichever thread ends first, and a thread that panics is an
     /// error, not a wait for ever.
@@ -652,6 +749,71 @@ mod tests {
             Ok(i)
         });
         assert!(matches!(panicked, Err(RehearsalError::Thread(_))), "{panicked:?}");
+    }
+
+    /// More tasks than threads: every task runs once, results in task order; a failing task's
+    /// error is the result, the first in task order.
+    #[test]
+    fn a_pool_runs_every_task_once_and_gives_results_in_task_order() {
+        let ran = std::sync::atomic::AtomicUsize::new(0);
+        let out = on_pool(9, 2, &mut Silent, &|i, _| {
+            std::thread::sleep(std::time::Duration::from_millis(((9 - i) % 4) as u64));
+            ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(i)
+        })
+        .unwrap();
+        assert_eq!(out, (0..9).collect::<Vec<_>>());
+        assert_eq!(ran.load(std::sync::atomic::Ordering::Relaxed), 9);
+        let failed = on_pool(9, 2, &mut Silent, &|i, _| {
+            if i == 4 {
+                return Err(RehearsalError::Options("task 4".into()));
+            }
+            Ok(i)
+        });
+        assert!(matches!(&failed, Err(RehearsalError::Options(m)) if m == "task 4"), "{failed:?}");
+    }
+
+    /// The pass's ranges: contiguous and in order, each reading the source from a restart point
+    /// at or before its start; cut among values put past the source's last key; never cut
+    /// where most of the source was deleted.
+    #[test]
+    fn pass_ranges_cut_among_puts_and_never_where_the_source_was_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        // Items of table 1 (the source) and table 2 (the values put): keys in that order.
+        let key = |table: u64, n: u32| {
+            let handle = migrations::AccountAddress::from_u64(table, binary_format::AddressLength::Bytes16);
+            migrations::StateKey::TableItem { handle, key: n.to_be_bytes().to_vec() }.encode()
+        };
+        let mut store = InMemoryStore::new();
+        let mut batch = WriteBatch::new();
+        for n in 0..20_000 {
+            batch.put_key(key(1, n), vec![0; 8]);
+        }
+        store.apply(batch).unwrap();
+        let path = dir.path().join("s.snap");
+        snapshot::export(&store, 0, serde_json::Value::Null, binary_format::AddressLength::Bytes16, &path).unwrap();
+        let base = snapshot::Snapshot::open(&path).unwrap();
+        // The source's first 16,384 entries deleted, 20,000 values put past all of it.
+        let deleted: Vec<(Vec<u8>, u64)> = (0..16_384).step_by(64).map(|n| (key(1, n), 64)).collect();
+        let put: Vec<(Vec<u8>, u64)> = (0..20_000).step_by(100).map(|n| (key(2, n), 100)).collect();
+        fn view(v: &[(Vec<u8>, u64)]) -> Vec<(&[u8], u64)> {
+            v.iter().map(|(k, w)| (k.as_slice(), *w)).collect()
+        }
+        assert_eq!(base.restart_key(1), Some(key(1, 4_096).as_slice()));
+        let ranges = balanced_ranges(&base, 16, &view(&put), &view(&deleted));
+        assert!(ranges.len() >= 4, "{}", ranges.len());
+        assert!(ranges[0].lo.is_empty() && ranges.last().unwrap().hi.is_none());
+        for pair in ranges.windows(2) {
+            assert_eq!(pair[0].hi.as_deref(), Some(pair[1].lo.as_slice()));
+            assert!(pair[0].lo < pair[1].lo);
+        }
+        for r in &ranges[1..] {
+            // Restart points every 4,096 entries: the first four hold only deleted entries.
+            assert!(r.lo >= key(1, 16_384), "a cut where the source was deleted: {:?}", r.lo);
+            assert!(base.restart_key(r.restart).unwrap() <= r.lo.as_slice());
+            assert!(base.restart_key(r.restart + 1).is_none_or(|k| k > r.lo.as_slice()));
+        }
+        assert!(ranges.iter().filter(|r| r.lo >= key(2, 0)).count() >= 2, "no cut among the puts");
     }
 
     #[test]

@@ -399,6 +399,13 @@ pub fn pass_range(
         if take_base {
             have_base = false;
         }
+        // Past the range with the root after done: only the root before goes on, over the
+        // source alone (a cut among values put, the next source entry is near in the file, and
+        // every write up to it would be read for nothing).
+        if past && after_root.done {
+            next_write = None;
+            continue;
+        }
         if take_write {
             writes.next_into(&mut next_write)?;
             while next_write.as_ref().is_some_and(|(k, _)| k.as_slice() == reserved) {
