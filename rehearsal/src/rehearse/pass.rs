@@ -286,8 +286,9 @@ impl Paged {
     }
 }
 
-/// Runs the pass over the range of restart points `first..end` of the source (key range
-/// `lo..hi`).
+/// Runs the pass over the key range `lo..hi`, reading the source from its restart point
+/// `first_restart` (the last at or before `lo`: a range may start between two, among values
+/// put), and on past `hi` to the first page end of each root.
 pub fn pass_range(
     input: &PassInput<'_>,
     first_restart: usize,
