@@ -505,12 +505,14 @@ impl Runner {
         new: Vec<u8>,
         batch: &mut WriteBatch,
     ) -> Result<(), String> {
+        // The signer's tag is the instance's new tag (`prepare` made its scope from it): each
+        // value checks only its account, before anything is written.
         self.with_signer(prepared, |signer| {
-            signer.check(&account, &prepared.instance.new_tag).map_err(|e: SignerError| e.to_string())?;
-            if let Some(old) = &signer.scope().retires {
-                signer.delete_at(batch, account, old, old_key).map_err(|e| e.to_string())?;
+            signer.check_account(&account).map_err(|e: SignerError| e.to_string())?;
+            if signer.scope().retires.is_some() {
+                signer.delete_retired_at(batch, account, old_key).map_err(|e| e.to_string())?;
             }
-            signer.put_at(batch, account, &prepared.instance.new_tag, new_key, new).map_err(|e| e.to_string())
+            signer.put_own_at(batch, account, new_key, new).map_err(|e| e.to_string())
         })
     }
 
