@@ -92,14 +92,20 @@ impl WriteLog {
     pub fn into_batch(self) -> WriteBatch {
         let keys = self.keys;
         let mut runs = self.runs;
-        // Only the last run may be out of order (once every run was in use).
-        if let Some(last) = runs.last_mut() {
+        // Only the last run may be out of order, and only once every run was in use (before,
+        // a write goes to a run only after a smaller key).
+        let full = runs.len() >= MAX_RUNS;
+        if let Some(last) = runs.last_mut().filter(|_| full) {
             if !last.is_sorted_by(|a, b| a.0.of(&keys) < b.0.of(&keys)) {
                 last.sort_by(|a, b| a.0.of(&keys).cmp(b.0.of(&keys)).then(a.1.cmp(&b.1)));
             }
         }
         let mut heads: Vec<_> = runs.into_iter().map(|r| r.into_iter().peekable()).collect();
         let mut merged: Vec<(Span, Write)> = Vec::with_capacity(usize::try_from(self.made).unwrap_or(0));
+        // A run's writes mostly come in stretches no other run's keys fall between (a value's
+        // new key and its old one go to two runs, each ascending): the run that gave the last
+        // write goes on while its next write comes before every other run's head (`bound`),
+        // one comparison a write; all heads are compared again only when it does not.
         loop {
             // The run whose head comes first (by key, then by when it was made).
             let mut first: Option<(usize, &[u8], u64)> = None;
@@ -112,10 +118,31 @@ impl WriteLog {
                 }
             }
             let Some((i, _, _)) = first else { break };
-            let Some((span, _, write)) = heads.get_mut(i).and_then(Iterator::next) else { break };
-            match merged.last_mut() {
-                Some((s, w)) if s.of(&keys) == span.of(&keys) => *w = write,
-                _ => merged.push((span, write)),
+            // The smallest head of the other runs: (key, made).
+            let mut bound: Option<(&[u8], u64)> = None;
+            for (j, run) in heads.iter_mut().enumerate() {
+                if j == i {
+                    continue;
+                }
+                if let Some((span, made, _)) = run.peek() {
+                    let head = (span.of(&keys), *made);
+                    if bound.is_none_or(|b| head < b) {
+                        bound = Some(head);
+                    }
+                }
+            }
+            let Some(run) = heads.get_mut(i) else { break };
+            let mut taken = false;
+            while let Some((span, made, _)) = run.peek() {
+                if taken && bound.is_some_and(|b| (span.of(&keys), *made) >= b) {
+                    break;
+                }
+                let Some((span, _, write)) = run.next() else { break };
+                taken = true;
+                match merged.last_mut() {
+                    Some((s, w)) if s.of(&keys) == span.of(&keys) => *w = write,
+                    _ => merged.push((span, write)),
+                }
             }
         }
         // Sorted and distinct, over the log's own buffer: the batch holds them as they are.
