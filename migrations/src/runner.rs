@@ -38,7 +38,7 @@ use crate::key::{AccountAddress, StructTag};
 use crate::signer::{PrivilegedSigner, Scope, SignerError, SystemAccounts, Target};
 use crate::state_key::{self, prefix_end, table_prefix, tag_prefix, KeyKind, StateKey};
 use crate::store::{Store, StoreError, WriteBatch};
-use crate::write_log::WriteLog;
+use crate::write_log::{WriteLog, WriteSink};
 use binary_format::AddressLength;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -503,7 +503,7 @@ impl Runner {
         old_key: &[u8],
         new_key: &[u8],
         new: Vec<u8>,
-        batch: &mut WriteBatch,
+        batch: &mut impl WriteSink,
     ) -> Result<(), String> {
         // The signer's tag is the instance's new tag (`prepare` made its scope from it): each
         // value checks only its account, before anything is written.
@@ -606,19 +606,42 @@ impl Runner {
         account: AccountAddress,
         old: &[u8],
         new_key: &mut Vec<u8>,
-        batch: &mut WriteBatch,
+        batch: &mut impl WriteSink,
     ) -> (Visit, u64) {
+        let (outcome, cost) = self.transform_resource(prepared, old);
+        (self.write_resource(outcome, account, key, new_key, batch), cost)
+    }
+
+    /// The migrated bytes of one resource's old value, and what migrating it costs the meter
+    /// (the old bytes read, the new ones written).
+    fn transform_resource(
+        &self,
+        prepared: Result<Arc<Prepared>, String>,
+        old: &[u8],
+    ) -> (Result<(Arc<Prepared>, Vec<u8>), String>, u64) {
         let outcome = prepared.and_then(|p| {
             let new = self.transform_value(&p, old)?;
             Ok((p, new))
         });
         let cost = old.len() as u64 + outcome.as_ref().map_or(0, |(_, new)| new.len() as u64);
+        (outcome, cost)
+    }
+
+    /// Writes a migrated resource of `account` (its old key `key`) to `batch`.
+    fn write_resource(
+        &self,
+        outcome: Result<(Arc<Prepared>, Vec<u8>), String>,
+        account: AccountAddress,
+        key: &[u8],
+        new_key: &mut Vec<u8>,
+        batch: &mut impl WriteSink,
+    ) -> Visit {
         match outcome.and_then(|(p, new)| {
             p.new_key_into(&account, new_key);
             self.write(&p, account, key, new_key, new, batch)
         }) {
-            Ok(()) => (Visit::Migrated, cost),
-            Err(reason) => (Visit::Failed(reason), cost),
+            Ok(()) => Visit::Migrated,
+            Err(reason) => Visit::Failed(reason),
         }
     }
 
@@ -706,15 +729,15 @@ impl Runner {
                             set_cursor(&mut chunk.cursor, key);
                             return true;
                         }
-                        one.clear();
-                        let (visit, cost) = self.visit_resource(key, prepared, account, old, &mut new_key, &mut one);
+                        // Written straight into the log once the meter admits the value: its
+                        // cost is known before anything is written.
+                        let (outcome, cost) = self.transform_resource(prepared, old);
                         if !meter.admits(cost) {
                             chunk.end = ChunkEnd::OutOfBudget;
                             stopped = true;
                             return false;
                         }
-                        log.add_from(&mut one);
-                        (visit, cost)
+                        (self.write_resource(outcome, account, key, &mut new_key, &mut log), cost)
                     }
                     Place::Groups => {
                         let account = self.holder(key);

@@ -229,7 +229,7 @@ impl PrivilegedSigner {
     /// its tag with the scope's for each (module, name, type arguments) was 3% of a rehearsal.
     pub(crate) fn put_own_at(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut impl crate::write_log::WriteSink,
         account: AccountAddress,
         key: &[u8],
         bytes: Vec<u8>,
@@ -244,7 +244,7 @@ impl PrivilegedSigner {
     /// encoded resource key) to `batch`, if `account` is in scope and the signer retires one.
     pub(crate) fn delete_retired_at(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut impl crate::write_log::WriteSink,
         account: AccountAddress,
         key: &[u8],
     ) -> Result<(), SignerError> {
