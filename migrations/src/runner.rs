@@ -217,6 +217,9 @@ pub struct Instances {
 /// Instantiations a cache keeps before it starts again.
 const MAX_CACHED_INSTANCES: usize = 1024;
 
+/// One old value migrated: its instance and new bytes, or why it does not migrate.
+type Transformed = Result<(Arc<Prepared>, Vec<u8>), String>;
+
 /// Runs the migration of one catalogue entry.
 #[derive(Debug, Clone)]
 pub struct Runner {
@@ -614,11 +617,7 @@ impl Runner {
 
     /// The migrated bytes of one resource's old value, and what migrating it costs the meter
     /// (the old bytes read, the new ones written).
-    fn transform_resource(
-        &self,
-        prepared: Result<Arc<Prepared>, String>,
-        old: &[u8],
-    ) -> (Result<(Arc<Prepared>, Vec<u8>), String>, u64) {
+    fn transform_resource(&self, prepared: Result<Arc<Prepared>, String>, old: &[u8]) -> (Transformed, u64) {
         let outcome = prepared.and_then(|p| {
             let new = self.transform_value(&p, old)?;
             Ok((p, new))
@@ -630,7 +629,7 @@ impl Runner {
     /// Writes a migrated resource of `account` (its old key `key`) to `batch`.
     fn write_resource(
         &self,
-        outcome: Result<(Arc<Prepared>, Vec<u8>), String>,
+        outcome: Transformed,
         account: AccountAddress,
         key: &[u8],
         new_key: &mut Vec<u8>,
