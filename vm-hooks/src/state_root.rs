@@ -142,6 +142,42 @@ impl RootHasher {
         self.pages.count
     }
 
+    /// Pages closed so far.
+    pub fn pages_closed(&self) -> usize {
+        self.pages.hashes.len()
+    }
+
+    /// Whether the current page holds an entry (a hasher that just closed a page, or added
+    /// nothing, holds none).
+    pub fn page_is_open(&self) -> bool {
+        self.page_open
+    }
+
+    /// Adds the entry `leader` just added, without hashing it again: for a hasher whose open
+    /// page holds what `leader`'s does (two roots of states that agree on a stretch of keys: a
+    /// page of entries an upgrade left alone is the same page in both roots). `closed` says
+    /// whether that entry ended `leader`'s page; its hash is then this page's too. The page's
+    /// own hashing state is left behind: [`RootHasher::take_page_from`] brings it back before
+    /// anything else is added, and before the hasher is finished.
+    pub fn add_as(&mut self, leader: &RootHasher, closed: bool) {
+        self.pages.count += 1;
+        if closed {
+            if let Some(page) = leader.pages.hashes.last() {
+                self.pages.hashes.push(*page);
+            }
+            self.page_open = false;
+        } else {
+            self.page_open = true;
+        }
+    }
+
+    /// Takes `leader`'s open page as this hasher's (after [`RootHasher::add_as`], when the two
+    /// states part).
+    pub fn take_page_from(&mut self, leader: &RootHasher) {
+        self.page = leader.page.clone();
+        self.page_open = leader.page_open;
+    }
+
     /// The pages of everything added (the last one closed, if open).
     pub fn into_pages(mut self) -> Pages {
         if self.page_open {
