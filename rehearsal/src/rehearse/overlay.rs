@@ -30,10 +30,12 @@ use std::path::{Path, PathBuf};
 /// of the one below, so the runs a scan opens (and their buffers) grow with the logarithm of the
 /// writes, not with them, and each write is rewritten once a level. Wide, so that a state of
 /// tens of millions of accounts rewrites few of its writes: at 10,000,000 accounts on one
-/// thread, 16 took 47.9 s and 64 took 43.0 s, the same peak memory. With a block's writes a run
-/// of their own (240 runs at 10,000,000 accounts), 128 against 64: migrate 14.9 s against
-/// 15.4 s (a scan's buffers are at most 64 KiB a run, 4 KiB for a run it takes little of).
-const FAN_IN: usize = 128;
+/// thread, 16 took 47.9 s and 64 took 43.0 s, the same peak memory. A run holds a file open
+/// (one descriptor, however many read it): an overlay holds fewer than this many a level, a
+/// rehearsal that many times its threads, under the usual limit of 1,024 open files up to 8
+/// threads at 10,000,000 accounts. 128 was faster there with a block's writes a run of their
+/// own (240 runs: 31.9 s against 33.1 s), and twice the files.
+const FAN_IN: usize = 64;
 
 /// A batch of at least this share of the budget (1/n) goes to a run of its own.
 const DIRECT_SHARE: usize = 8;

@@ -19,6 +19,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The index holds the key of the first record and of the first record after each further this
 /// many bytes of the file: a reader starts there and reads a block of this size at a time. The
@@ -35,6 +36,10 @@ pub(crate) fn failed(e: impl std::fmt::Display) -> StoreError {
 #[derive(Debug)]
 pub(crate) struct Run {
     pub(crate) path: PathBuf,
+    /// The file, open for the run's life: readers share it (they read at an offset), so that a
+    /// scan opens no file, and a run takes one descriptor however many read it (a pass's ranges
+    /// read every thread's runs at once).
+    file: Arc<File>,
     /// (key, offset of its record), every [`INDEX_BYTES`] of the file.
     index: Vec<(Vec<u8>, u64)>,
     len: u64,
@@ -66,7 +71,7 @@ fn put_uleb(out: &mut Vec<u8>, mut n: u64) {
 
 impl RunWriter {
     pub(crate) fn create(path: PathBuf) -> Result<RunWriter, StoreError> {
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(failed)?;
+        let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(failed)?;
         Ok(RunWriter {
             path,
             file,
@@ -116,13 +121,13 @@ impl RunWriter {
 
     pub(crate) fn finish(mut self, level: u32) -> Result<Run, StoreError> {
         self.flush()?;
-        Ok(Run { path: self.path, index: self.index, len: self.flushed, level })
+        Ok(Run { path: self.path, file: Arc::new(self.file), index: self.index, len: self.flushed, level })
     }
 }
 
 /// Reads a run's records from an index point on, in order.
 pub(crate) struct RunReader {
-    file: File,
+    file: Arc<File>,
     /// The file's next byte to read, and its length.
     offset: u64,
     len: u64,
@@ -188,7 +193,7 @@ impl RunReader {
     pub(crate) fn open(run: &Run, key: &[u8]) -> Result<RunReader, StoreError> {
         let at = run.index.partition_point(|(k, _)| k.as_slice() <= key).saturating_sub(1);
         let offset = run.index.get(at).map_or(0, |(_, o)| *o);
-        let file = File::open(&run.path).map_err(failed)?;
+        let file = Arc::clone(&run.file);
         Ok(RunReader { file, offset, len: run.len, buf: Vec::new(), pos: 0, key: Vec::new(), block: FIRST_READ })
     }
 
