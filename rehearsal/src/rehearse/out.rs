@@ -4,7 +4,6 @@
 use super::overlay::{Overlay, Writes};
 use crate::error::RehearsalError;
 use binary_format::AddressLength;
-use migrations::store::Write;
 use snapshot::{Snapshot, SnapshotWriter};
 use std::path::Path;
 
@@ -22,47 +21,43 @@ pub fn write(
     for o in overlays {
         layers.extend(o.layers(&[])?);
     }
-    let mut writes = Writes::of(layers, None);
+    let mut writes = Writes::of(layers, None)?;
     let reserved = super::migrate::reserved();
-    let next = |w: &mut Writes<'_>| -> Result<Option<(Vec<u8>, Write)>, RehearsalError> {
-        loop {
-            match w.next_write()? {
-                Some((k, _)) if k.as_slice() == reserved => continue,
-                other => return Ok(other),
-            }
+    // Moves past the status the hook kept under its reserved key: not state.
+    let skip_reserved = |w: &mut Writes<'_>| -> Result<(), RehearsalError> {
+        while w.head_key() == Some(reserved) {
+            w.advance()?;
         }
+        Ok(())
     };
-    let mut pending = next(&mut writes)?;
+    skip_reserved(&mut writes)?;
     let mut entries = base.entries_at(0);
     while let Some(e) = entries.next_entry()? {
-        while let Some((k, w)) = pending.take() {
-            if k.as_slice() >= e.key {
-                pending = Some((k, w));
-                break;
+        // Writes before this entry's key, then the write at it (which replaces it), if any.
+        while let Some((k, v)) = writes.head().filter(|(k, _)| *k < e.key) {
+            if let Some(v) = v {
+                writer.add(k, v, &[])?;
             }
-            if let Write::Put(v) = &w {
-                writer.add(&k, v, &[])?;
-            }
-            pending = next(&mut writes)?;
+            writes.advance()?;
+            skip_reserved(&mut writes)?;
         }
-        match pending.take() {
-            Some((k, w)) if k.as_slice() == e.key => {
-                if let Write::Put(v) = &w {
+        match writes.head() {
+            Some((k, v)) if k == e.key => {
+                if let Some(v) = v {
                     writer.add(e.key, v, e.extra)?;
                 }
-                pending = next(&mut writes)?;
+                writes.advance()?;
+                skip_reserved(&mut writes)?;
             }
-            other => {
-                pending = other;
-                writer.add(e.key, e.value, e.extra)?;
-            }
+            _ => writer.add(e.key, e.value, e.extra)?,
         }
     }
-    while let Some((k, w)) = pending.take() {
-        if let Write::Put(v) = &w {
-            writer.add(&k, v, &[])?;
+    while let Some((k, v)) = writes.head() {
+        if let Some(v) = v {
+            writer.add(k, v, &[])?;
         }
-        pending = next(&mut writes)?;
+        writes.advance()?;
+        skip_reserved(&mut writes)?;
     }
     writer.finish()?;
     Ok(())

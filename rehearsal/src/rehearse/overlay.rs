@@ -40,23 +40,6 @@ const FAN_IN: usize = 64;
 /// A batch of at least this share of the budget (1/n) goes to a run of its own.
 const DIRECT_SHARE: usize = 8;
 
-/// Puts `key` and `value` (`None`: a delete) in `slot`, reusing its buffers.
-fn fill(slot: &mut Option<(Vec<u8>, Write)>, key: &[u8], value: Option<&[u8]>) {
-    let (mut k, write) = slot.take().unwrap_or((Vec::new(), Write::Delete));
-    k.clear();
-    k.extend_from_slice(key);
-    let write = match (write, value) {
-        (Write::Put(mut v), Some(new)) => {
-            v.clear();
-            v.extend_from_slice(new);
-            Write::Put(v)
-        }
-        (Write::Delete, Some(new)) => Write::Put(new.to_vec()),
-        (_, None) => Write::Delete,
-    };
-    *slot = Some((k, write));
-}
-
 /// Where a write of a [`Segment`] is in its buffer: the key at `at`, the value after it.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -249,151 +232,151 @@ pub(crate) enum Layer<'a> {
         at: usize,
         end: usize,
     },
-    Run {
-        reader: RunReader,
-        head: Option<(Vec<u8>, Write)>,
-    },
+    Run(RunReader),
 }
 
 impl Layer<'_> {
-    /// The key of the layer's next write.
-    fn head(&self) -> Option<&[u8]> {
+    /// The layer's next write: its key and value (`None`: a delete).
+    fn head(&self) -> Option<(&[u8], Option<&[u8]>)> {
         match self {
-            Layer::Memory { segment, at, end } => segment.get(*at).filter(|_| at < end).map(|(k, _)| k),
-            Layer::Run { head, .. } => head.as_ref().map(|(k, _)| k.as_slice()),
+            Layer::Memory { segment, at, end } => segment.get(*at).filter(|_| at < end),
+            Layer::Run(reader) => reader.head(),
         }
     }
 
-    /// Moves past the layer's next write, putting it in `slot` when `want` (else dropping it,
-    /// `slot` untouched). Whether there was one.
-    fn advance_into(&mut self, want: bool, slot: &mut Option<(Vec<u8>, Write)>) -> Result<bool, StoreError> {
+    /// The key of the layer's next write.
+    fn head_key(&self) -> Option<&[u8]> {
         match self {
-            Layer::Memory { segment, at, end } => {
-                if at >= end {
-                    return Ok(false);
+            Layer::Memory { segment, at, end } => segment.get(*at).filter(|_| at < end).map(|(k, _)| k),
+            Layer::Run(reader) => reader.head_key(),
+        }
+    }
+
+    /// Moves past the layer's next write.
+    fn advance(&mut self) -> Result<(), StoreError> {
+        match self {
+            Layer::Memory { at, end, .. } => {
+                if at < end {
+                    *at += 1;
                 }
-                let Some((k, v)) = segment.get(*at) else { return Ok(false) };
-                if want {
-                    fill(slot, k, v);
-                }
-                *at += 1;
-                Ok(true)
+                Ok(())
             }
-            Layer::Run { reader, head } => {
-                if head.is_none() {
-                    return Ok(false);
-                }
-                if want {
-                    // The head moves to the slot, and the slot's buffers take the next record.
-                    std::mem::swap(head, slot);
-                }
-                reader.next_into(head)?;
-                Ok(true)
-            }
+            Layer::Run(reader) => reader.advance(),
         }
     }
 }
 
-/// The writes of every layer from a key on, merged: the newest layer wins a key.
+/// The writes of every layer from a key on, merged: the newest layer wins a key. Each write is
+/// lent where its layer holds it ([`Writes::head`]), never copied out.
 ///
 /// Layers mostly hold runs of keys no other layer holds (a block migrates the keys after the
 /// previous block's): the layer that gave the last write keeps giving them, one comparison
-/// each, while its next key is below every other layer's (`run`), and all layers are compared
+/// each, while its next key is below every other layer's (`bound`), and all layers are compared
 /// again only when it is not.
 pub(crate) struct Writes<'a> {
     /// Newest first.
     layers: Vec<Layer<'a>>,
     end: Option<Vec<u8>>,
-    /// The layer that gave the last write, while a run goes on.
-    run: Option<usize>,
-    /// The smallest next key of the other layers when the run began (`bounded` false: they
-    /// had none). Kept in one buffer: a write is never copied to be compared.
+    /// The layer whose next write is the current one (none: no write is left before `end`).
+    current: Option<usize>,
+    /// The smallest next key of the other layers when `current` was chosen (`bounded` false:
+    /// they had none). Kept in one buffer: a write is never copied to be compared.
     bound: Vec<u8>,
     bounded: bool,
 }
 
 impl<'a> Writes<'a> {
-    /// The writes of `layers` (newest first) merged, up to `end` (exclusive).
-    pub(crate) fn of(layers: Vec<Layer<'a>>, end: Option<Vec<u8>>) -> Writes<'a> {
-        Writes { layers, end, run: None, bound: Vec::new(), bounded: false }
+    /// The writes of `layers` (newest first) merged, up to `end` (exclusive), at the first.
+    pub(crate) fn of(layers: Vec<Layer<'a>>, end: Option<Vec<u8>>) -> Result<Writes<'a>, StoreError> {
+        let mut writes = Writes { layers, end, current: None, bound: Vec::new(), bounded: false };
+        writes.choose()?;
+        Ok(writes)
     }
 
-    /// The next write (key, write) in key order, or `None`.
-    pub(crate) fn next_write(&mut self) -> Result<Option<(Vec<u8>, Write)>, StoreError> {
-        let mut slot = None;
-        self.next_into(&mut slot)?;
-        Ok(slot)
+    /// The current write: its key and value (`None`: a delete); `None` when none is left.
+    /// (Compared with `end` when it became the current one, not at each look: a scan looks at
+    /// it once for each source entry.)
+    pub(crate) fn head(&self) -> Option<(&[u8], Option<&[u8]>)> {
+        self.layers.get(self.current?)?.head()
     }
 
-    /// Puts the next write in key order in `slot` (`None` when there is none), reusing the
-    /// buffers `slot` holds.
-    pub(crate) fn next_into(&mut self, slot: &mut Option<(Vec<u8>, Write)>) -> Result<(), StoreError> {
-        // The layer of the run goes on while its next key is below the others' (which have not
-        // moved since): it is the smallest, and no other layer holds it.
-        if let Some(i) = self.run {
-            let (bound, bounded) = (&self.bound, self.bounded);
-            let below = |k: &[u8]| !bounded || k < bound.as_slice();
-            if self.layers.get(i).and_then(Layer::head).is_some_and(below) {
-                return self.take(i, false, slot);
+    /// Drops the current write if it is at or past `end`: none is left then.
+    fn check_end(&mut self) {
+        if let (Some(i), Some(end)) = (self.current, self.end.as_deref()) {
+            if self.layers.get(i).and_then(Layer::head_key).is_none_or(|k| k >= end) {
+                self.current = None;
             }
         }
-        // The first (newest) layer holding the smallest head key.
+    }
+
+    /// The current write's key.
+    pub(crate) fn head_key(&self) -> Option<&[u8]> {
+        self.head().map(|(k, _)| k)
+    }
+
+    /// Moves to the next write.
+    pub(crate) fn advance(&mut self) -> Result<(), StoreError> {
+        let Some(i) = self.current else { return Ok(()) };
+        let Some(layer) = self.layers.get_mut(i) else { return Ok(()) };
+        layer.advance()?;
+        // The layer goes on while its next key is below the others' (which have not moved
+        // since): it is the smallest, and no other layer holds it.
+        let (bound, bounded) = (&self.bound, self.bounded);
+        if layer.head_key().is_some_and(|k| !bounded || k < bound.as_slice()) {
+            self.check_end();
+            return Ok(());
+        }
+        self.choose()
+    }
+
+    /// The current write, copied out, and moves past it.
+    pub(crate) fn next_write(&mut self) -> Result<Option<(Vec<u8>, Write)>, StoreError> {
+        let Some((key, value)) = self.head() else { return Ok(None) };
+        let write = (key.to_vec(), value.map_or(Write::Delete, |v| Write::Put(v.to_vec())));
+        self.advance()?;
+        Ok(Some(write))
+    }
+
+    /// Makes the first (newest) layer holding the smallest next key the current one, skips the
+    /// older layers' writes at that key (overwritten), and notes the others' smallest next key.
+    fn choose(&mut self) -> Result<(), StoreError> {
         let mut winner: Option<(usize, &[u8])> = None;
         for (i, layer) in self.layers.iter().enumerate() {
-            if let Some(k) = layer.head() {
+            if let Some(k) = layer.head_key() {
                 if winner.is_none_or(|(_, best)| k < best) {
                     winner = Some((i, k));
                 }
             }
         }
-        let Some((winner, _)) = winner else {
-            self.run = None;
-            *slot = None;
+        let Some((winner, key)) = winner else {
+            self.current = None;
             return Ok(());
         };
-        self.take(winner, true, slot)
-    }
-
-    /// Takes the next write of layer `winner` (which holds the smallest key) into `slot`; with
-    /// `others`, skips the older layers' writes at the same key and notes the others' smallest
-    /// next key.
-    fn take(&mut self, winner: usize, others: bool, slot: &mut Option<(Vec<u8>, Write)>) -> Result<(), StoreError> {
-        let end = self.end.as_deref();
-        let Some(layer) = self.layers.get_mut(winner) else {
-            *slot = None;
-            return Ok(());
-        };
-        if layer.head().is_none_or(|k| end.is_some_and(|e| k >= e)) {
-            *slot = None;
-            return Ok(());
-        }
-        if !layer.advance_into(true, slot)? {
-            *slot = None;
-            return Ok(());
-        }
-        if !others {
-            return Ok(());
-        }
-        let Some((key, _)) = slot.as_ref() else { return Ok(()) };
+        // The key, held while the other layers move (the winner's does not).
+        let mut at = std::mem::take(&mut self.bound);
+        at.clear();
+        at.extend_from_slice(key);
         self.bounded = false;
+        let mut bound = Vec::new();
         for (i, layer) in self.layers.iter_mut().enumerate() {
             if i == winner {
                 continue;
             }
-            // Older layers' writes at the same key are overwritten: skipped (a newer layer
-            // cannot hold it: the winner is the first holding the smallest key).
-            if layer.head() == Some(key.as_slice()) {
-                layer.advance_into(false, &mut None)?;
+            // A newer layer cannot hold the key: the winner is the first holding it.
+            if layer.head_key() == Some(at.as_slice()) {
+                layer.advance()?;
             }
-            if let Some(k) = layer.head() {
-                if !self.bounded || k < self.bound.as_slice() {
-                    self.bound.clear();
-                    self.bound.extend_from_slice(k);
+            if let Some(k) = layer.head_key() {
+                if !self.bounded || k < bound.as_slice() {
+                    bound.clear();
+                    bound.extend_from_slice(k);
                     self.bounded = true;
                 }
             }
         }
-        self.run = Some(winner);
+        self.bound = if self.bounded { bound } else { at };
+        self.current = Some(winner);
+        self.check_end();
         Ok(())
     }
 }
@@ -484,22 +467,13 @@ impl<'s> Overlay<'s> {
             {
                 let mut layers = Vec::with_capacity(merging.len());
                 for run in merging.iter().rev() {
-                    let mut reader = RunReader::open(run, &[])?;
-                    let mut head = None;
-                    reader.next_into(&mut head)?;
-                    layers.push(Layer::Run { reader, head });
+                    layers.push(Layer::Run(RunReader::open(run, &[])?));
                 }
                 // Deletes are kept: they hide the source's values.
-                let mut writes = Writes::of(layers, None);
-                let mut slot = None;
-                writes.next_into(&mut slot)?;
-                while let Some((key, write)) = &slot {
-                    let value = match write {
-                        Write::Put(v) => Some(v.as_slice()),
-                        Write::Delete => None,
-                    };
+                let mut writes = Writes::of(layers, None)?;
+                while let Some((key, value)) = writes.head() {
                     out.add(key, value)?;
-                    writes.next_into(&mut slot)?;
+                    writes.advance()?;
                 }
             }
             self.runs.push(out.finish(level + 1)?);
@@ -514,7 +488,7 @@ impl<'s> Overlay<'s> {
     /// `end` (exclusive).
     pub(crate) fn writes(&self, from: &[u8], end: Option<Vec<u8>>) -> Result<Writes<'_>, StoreError> {
         let layers = self.layers_to(from, end.clone())?;
-        Ok(Writes::of(layers, end))
+        Writes::of(layers, end)
     }
 
     /// Every layer of writes from `from` on (newest first), to merge with other overlays'.
@@ -531,12 +505,10 @@ impl<'s> Overlay<'s> {
         }
         for run in self.runs.iter().rev() {
             let mut reader = RunReader::open(run, from)?;
-            let mut head = None;
-            reader.next_into(&mut head)?;
-            while head.as_ref().is_some_and(|(k, _)| k.as_slice() < from) {
-                reader.next_into(&mut head)?;
+            while reader.head_key().is_some_and(|k| k < from) {
+                reader.advance()?;
             }
-            layers.push(Layer::Run { reader, head });
+            layers.push(Layer::Run(reader));
         }
         Ok(layers)
     }
@@ -591,9 +563,6 @@ impl Store for Overlay<'_> {
         };
         let end = prefix_end(prefix);
         let mut writes = self.writes(&start, end.clone())?;
-        // The next write, its buffers reused from one write to the next.
-        let mut pending = None;
-        writes.next_into(&mut pending)?;
         let mut going = true;
         // The source, clipped to the range.
         let base_after = after.filter(|a| *a >= prefix);
@@ -607,30 +576,22 @@ impl Store for Overlay<'_> {
                 return false;
             }
             // Writes before this key first.
-            loop {
-                match &pending {
-                    Some((k, w)) if k.as_slice() < key => {
-                        if let Write::Put(v) = w {
-                            if !visit(k, v) {
-                                going = false;
-                                return false;
-                            }
-                        }
+            while let Some((k, v)) = writes.head().filter(|(k, _)| *k < key) {
+                if let Some(v) = v {
+                    if !visit(k, v) {
+                        going = false;
+                        return false;
                     }
-                    _ => break,
                 }
-                if let Err(e) = writes.next_into(&mut pending) {
+                if let Err(e) = writes.advance() {
                     error = Some(e);
                     return false;
                 }
             }
-            let shown = match &pending {
-                Some((k, w)) if k.as_slice() == key => {
-                    let shown = match w {
-                        Write::Put(v) => visit(key, v),
-                        Write::Delete => true,
-                    };
-                    if let Err(e) = writes.next_into(&mut pending) {
+            let shown = match writes.head() {
+                Some((k, v)) if k == key => {
+                    let shown = v.is_none_or(|v| visit(key, v));
+                    if let Err(e) = writes.advance() {
                         error = Some(e);
                         return false;
                     }
@@ -650,13 +611,13 @@ impl Store for Overlay<'_> {
             return Ok(());
         }
         // The writes past the base's last key.
-        while let Some((k, w)) = &pending {
-            if let Write::Put(v) = w {
+        while let Some((k, v)) = writes.head() {
+            if let Some(v) = v {
                 if !visit(k, v) {
                     break;
                 }
             }
-            writes.next_into(&mut pending)?;
+            writes.advance()?;
         }
         Ok(())
     }

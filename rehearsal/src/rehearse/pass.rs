@@ -17,7 +17,6 @@ use super::Bounded;
 use crate::error::RehearsalError;
 use binary_format::{AddressLength, Module, ModuleId};
 use migrations::group::decode_group;
-use migrations::store::Write;
 use migrations::tables::TableType;
 use migrations::{AccountAddress, KeyKind, ReleaseIndex, StructTag};
 use migrations::{StateKey, TypeTag};
@@ -380,14 +379,14 @@ pub fn pass_range(
     for overlay in input.overlays {
         layers.extend(overlay.layers(lo)?);
     }
-    let mut writes = Writes::of(layers, None);
+    let mut writes = Writes::of(layers, None)?;
     let reserved = super::migrate::reserved();
-    // The next write, its buffers reused from one write to the next.
-    let mut next_write = None;
-    writes.next_into(&mut next_write)?;
-    while next_write.as_ref().is_some_and(|(k, _)| k.as_slice() == reserved) {
-        writes.next_into(&mut next_write)?;
+    // The status the hook kept under its reserved key is not state.
+    while writes.head_key() == Some(reserved) {
+        writes.advance()?;
     }
+    // Past the range with the root after done, writes are no longer read.
+    let mut writes_off = false;
     // The current source entry, copied out of the reader.
     let (mut bk, mut bv, mut bx) = (Vec::new(), Vec::new(), Vec::new());
     let mut at = (0u64, 0u64);
@@ -417,26 +416,27 @@ pub fn pass_range(
         // Which comes next: the source entry, a write, or both at one key.
         let take_base;
         let take_write;
-        match (have_base, &next_write) {
+        let next_write = if writes_off { None } else { writes.head() };
+        match (have_base, next_write) {
             (false, None) => break,
             (true, None) => (take_base, take_write) = (true, false),
             (false, Some(_)) => (take_base, take_write) = (false, true),
-            (true, Some((wk, _))) => match bk.as_slice().cmp(wk.as_slice()) {
+            (true, Some((wk, _))) => match bk.as_slice().cmp(wk) {
                 std::cmp::Ordering::Less => (take_base, take_write) = (true, false),
                 std::cmp::Ordering::Greater => (take_base, take_write) = (false, true),
                 std::cmp::Ordering::Equal => (take_base, take_write) = (true, true),
             },
         }
-        let write = if take_write { next_write.as_ref() } else { None };
-        let key: &[u8] = if take_base { &bk } else { write.as_ref().map_or(&[][..], |(k, _)| k.as_slice()) };
+        // The write at this key: its value, or `None` for a delete.
+        let write = if take_write { next_write } else { None };
+        let key: &[u8] = if take_base { &bk } else { write.map_or(&[][..], |(k, _)| k) };
         let past = hi.is_some_and(|h| key >= h);
         if past && roots.before.done && roots.after.done {
             break;
         }
         // After: the write, or the source entry untouched (a write keeps the source's extra).
         let after_value: Option<&[u8]> = match write {
-            Some((_, Write::Put(v))) => Some(v),
-            Some((_, Write::Delete)) => None,
+            Some((_, value)) => value,
             None => take_base.then_some(bv.as_slice()),
         };
         let after_extra: &[u8] = if take_base { &bx } else { &[] };
@@ -450,7 +450,7 @@ pub fn pass_range(
         if !past {
             let mut decoded_before = None;
             if take_base {
-                decoded_before = Some(before(input, &mut tags, &mut out, key, &bv, at, write.map(|(_, w)| w))?);
+                decoded_before = Some(before(input, &mut tags, &mut out, key, &bv, at, write.map(|(_, v)| v))?);
             }
             if let Some(v) = after_value {
                 after(input, &mut tags, &mut out, key, v, take_base.then_some(at), decoded_before)?;
@@ -463,13 +463,13 @@ pub fn pass_range(
         // source alone (a cut among values put, the next source entry is near in the file, and
         // every write up to it would be read for nothing).
         if past && roots.after.done {
-            next_write = None;
+            writes_off = true;
             continue;
         }
         if take_write {
-            writes.next_into(&mut next_write)?;
-            while next_write.as_ref().is_some_and(|(k, _)| k.as_slice() == reserved) {
-                writes.next_into(&mut next_write)?;
+            writes.advance()?;
+            while writes.head_key() == Some(reserved) {
+                writes.advance()?;
             }
         }
     }
@@ -499,7 +499,7 @@ fn before(
     key: &[u8],
     value: &[u8],
     at: (u64, u64),
-    write: Option<&Write>,
+    write: Option<Option<&[u8]>>,
 ) -> Result<bool, RehearsalError> {
     out.before.entries += 1;
     out.before.bytes += value.len() as u64;
@@ -512,9 +512,10 @@ fn before(
             };
             out.before.resources += 1;
             out.accounts.add(account.as_bytes());
+            // The migration's write at the key: a put (`Some(Some(_))`) or a delete.
             let written = |m: &Carried| match write {
-                Some(Write::Put(_)) => m.in_place,
-                Some(Write::Delete) => !m.in_place,
+                Some(Some(_)) => m.in_place,
+                Some(None) => !m.in_place,
                 None => false,
             };
             let held = Held::new(Some(account), Place::Account);
@@ -542,7 +543,7 @@ fn before(
             };
             // A group is rewritten whole: a put at its key migrated every member of a
             // migrating struct in it.
-            let written = |_: &Carried| matches!(write, Some(Write::Put(_)));
+            let written = |_: &Carried| matches!(write, Some(Some(_)));
             let held = Held::new(Some(account), Place::Member(&group));
             let mut all = true;
             for m in &members {
@@ -562,7 +563,7 @@ fn before(
             };
             out.table_values += 1;
             let info = tags.of_type(&types.value);
-            let written = |_: &Carried| matches!(write, Some(Write::Put(_)));
+            let written = |_: &Carried| matches!(write, Some(Some(_)));
             let held = Held::new(None, Place::Item(handle, &item));
             Ok(before_value(input, out, &info, &held, key, value, at, &written))
         }

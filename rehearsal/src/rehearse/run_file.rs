@@ -14,7 +14,7 @@
 //! read as bytes that may be damaged: a record that does not parse is an error, never a panic.
 
 use migrations::state_key::common_prefix;
-use migrations::store::{StoreError, Write};
+use migrations::store::StoreError;
 use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::fs::FileExt;
@@ -125,7 +125,8 @@ impl RunWriter {
     }
 }
 
-/// Reads a run's records from an index point on, in order.
+/// Reads a run's records from an index point on, in order, lending each: [`RunReader::head`]
+/// is the record read last, [`RunReader::advance`] reads the next.
 pub(crate) struct RunReader {
     file: Arc<File>,
     /// The file's next byte to read, and its length.
@@ -136,6 +137,8 @@ pub(crate) struct RunReader {
     pos: usize,
     /// The last record's key (the next one shares a prefix of it).
     key: Vec<u8>,
+    /// The last record: `None` past the end, else its value's place in `buf` (`None`: a delete).
+    head: Option<Option<(usize, usize)>>,
     /// Bytes the next read takes at least: [`FIRST_READ`], doubled by each read up to
     /// [`INDEX_BYTES`].
     block: usize,
@@ -189,12 +192,34 @@ fn parse(buf: &[u8], start: usize) -> Option<Parsed> {
 }
 
 impl RunReader {
-    /// A reader of `run` from the last index point at or before `key`.
+    /// A reader of `run` from the last index point at or before `key`, its first record read.
     pub(crate) fn open(run: &Run, key: &[u8]) -> Result<RunReader, StoreError> {
         let at = run.index.partition_point(|(k, _)| k.as_slice() <= key).saturating_sub(1);
         let offset = run.index.get(at).map_or(0, |(_, o)| *o);
         let file = Arc::clone(&run.file);
-        Ok(RunReader { file, offset, len: run.len, buf: Vec::new(), pos: 0, key: Vec::new(), block: FIRST_READ })
+        let mut reader = RunReader {
+            file,
+            offset,
+            len: run.len,
+            buf: Vec::new(),
+            pos: 0,
+            key: Vec::new(),
+            head: None,
+            block: FIRST_READ,
+        };
+        reader.advance()?;
+        Ok(reader)
+    }
+
+    /// The record read last: its key and value (`None`: a delete); `None` past the last.
+    pub(crate) fn head(&self) -> Option<(&[u8], Option<&[u8]>)> {
+        let value = (*self.head.as_ref()?).map(|(from, to)| self.buf.get(from..to).unwrap_or_default());
+        Some((self.key.as_slice(), value))
+    }
+
+    /// The key of the record read last.
+    pub(crate) fn head_key(&self) -> Option<&[u8]> {
+        self.head.is_some().then_some(self.key.as_slice())
     }
 
     /// Reads more of the file after the bytes not yet taken, at least `block`, and at least
@@ -217,8 +242,8 @@ impl RunReader {
         Ok(true)
     }
 
-    /// Reads the next record into `slot` (`None` past the last), reusing its buffers.
-    pub(crate) fn next_into(&mut self, slot: &mut Option<(Vec<u8>, Write)>) -> Result<(), StoreError> {
+    /// Reads the next record (past the last, none).
+    pub(crate) fn advance(&mut self) -> Result<(), StoreError> {
         let parsed = loop {
             if let Some(p) = parse(&self.buf, self.pos) {
                 break p;
@@ -228,35 +253,22 @@ impl RunReader {
             let held = self.buf.len() - self.pos.min(self.buf.len());
             if !self.refill(held.saturating_mul(2))? {
                 if held == 0 {
-                    *slot = None;
+                    self.head = None;
                     return Ok(());
                 }
+                self.head = None;
                 return Err(failed("a run file ends inside a record"));
             }
         };
         let rest = self.buf.get(parsed.rest.0..parsed.rest.1).unwrap_or_default();
         if parsed.shared > self.key.len() {
+            self.head = None;
             return Err(failed("a run file's record shares more of a key than the key before it has"));
         }
         self.key.truncate(parsed.shared);
         self.key.extend_from_slice(rest);
-        let (mut key, write) = slot.take().unwrap_or((Vec::new(), Write::Delete));
-        key.clear();
-        key.extend_from_slice(&self.key);
-        let write = match parsed.value {
-            Some((from, to)) => {
-                let mut value = match write {
-                    Write::Put(v) => v,
-                    Write::Delete => Vec::new(),
-                };
-                value.clear();
-                value.extend_from_slice(self.buf.get(from..to).unwrap_or_default());
-                Write::Put(value)
-            }
-            None => Write::Delete,
-        };
+        self.head = Some(parsed.value);
         self.pos = parsed.end;
-        *slot = Some((key, write));
         Ok(())
     }
 }
@@ -267,21 +279,12 @@ mod tests {
 
     fn read_all(run: &Run, from: &[u8]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         let mut reader = RunReader::open(run, from).unwrap();
-        let mut slot = None;
         let mut out = Vec::new();
-        loop {
-            reader.next_into(&mut slot).unwrap();
-            match &slot {
-                Some((k, w)) => out.push((
-                    k.clone(),
-                    match w {
-                        Write::Put(v) => Some(v.clone()),
-                        Write::Delete => None,
-                    },
-                )),
-                None => return out,
-            }
+        while let Some((k, v)) = reader.head() {
+            out.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+            reader.advance().unwrap();
         }
+        out
     }
 
     /// Keys sharing long prefixes, values of every size (some larger than a block), deletes:
@@ -324,18 +327,19 @@ mod tests {
         // Cut short, and bytes overwritten: every outcome is records or an error.
         for cut in [1, 2, 5, bytes.len() / 2, bytes.len() - 1] {
             std::fs::write(&run.path, &bytes[..cut]).unwrap();
-            let mut reader = RunReader::open(&run, &[]).unwrap();
-            let mut slot = None;
-            assert!((0..300).any(|_| reader.next_into(&mut slot).is_err()), "cut at {cut}");
+            let mut reader = RunReader::open(&run, &[]);
+            assert!(
+                reader.is_err() || (0..300).any(|_| reader.as_mut().map_or(true, |r| r.advance().is_err())),
+                "cut at {cut}"
+            );
         }
         for at in (0..bytes.len()).step_by(13) {
             let mut damaged = bytes.clone();
             damaged[at] = 0xff;
             std::fs::write(&run.path, &damaged).unwrap();
-            let mut reader = RunReader::open(&run, &[]).unwrap();
-            let mut slot = None;
+            let Ok(mut reader) = RunReader::open(&run, &[]) else { continue };
             for _ in 0..300 {
-                if reader.next_into(&mut slot).is_err() || slot.is_none() {
+                if reader.head().is_none() || reader.advance().is_err() {
                     break;
                 }
             }
