@@ -511,11 +511,11 @@ impl Runner {
         // The signer's tag is the instance's new tag (`prepare` made its scope from it): each
         // value checks only its account, before anything is written.
         self.with_signer(prepared, |signer| {
-            signer.check_account(&account).map_err(|e: SignerError| e.to_string())?;
+            let checked = signer.check_account(&account).map_err(|e: SignerError| e.to_string())?;
             if signer.scope().retires.is_some() {
-                signer.delete_retired_at(batch, account, old_key).map_err(|e| e.to_string())?;
+                signer.delete_retired_at(batch, &checked, old_key).map_err(|e| e.to_string())?;
             }
-            signer.put_own_at(batch, account, new_key, new).map_err(|e| e.to_string())
+            signer.put_own_at(batch, &checked, new_key, new).map_err(|e| e.to_string())
         })
     }
 

@@ -156,6 +156,14 @@ pub enum SignerError {
     },
 }
 
+/// Proof that a signer's target holds an account, made by that signer's `check_account` and
+/// taken only by its own writes.
+#[derive(Debug)]
+pub(crate) struct InScope<'s> {
+    signer: &'s PrivilegedSigner,
+    account: AccountAddress,
+}
+
 /// The capability to write one struct tag in the accounts of its target, bypassing the account
 /// holder. Deliberately neither `Clone` nor `Default`, with no public constructor.
 #[derive(Debug)]
@@ -211,10 +219,11 @@ impl PrivilegedSigner {
 }
 
 impl PrivilegedSigner {
-    /// Refuses `account` unless this signer's target holds it.
-    pub(crate) fn check_account(&self, account: &AccountAddress) -> Result<(), SignerError> {
+    /// Refuses `account` unless this signer's target holds it; else the proof that it does,
+    /// which this signer's writes to the account take (checked once for a value's writes).
+    pub(crate) fn check_account(&self, account: &AccountAddress) -> Result<InScope<'_>, SignerError> {
         if self.scope.target.allows(account, &self.scope.system) {
-            Ok(())
+            Ok(InScope { signer: self, account: *account })
         } else {
             Err(SignerError::OutOfScope {
                 wanted: Box::new(Resource { account: *account, tag: self.scope.tag.clone() }),
@@ -223,39 +232,51 @@ impl PrivilegedSigner {
         }
     }
 
-    /// Adds a put of this signer's own tag in `account` at `key` (their encoded resource key)
-    /// to `batch`, if `account` is in scope. The tag is the scope's, so only the account is
-    /// checked: the migration loop writes millions of values of one instantiation, and comparing
-    /// its tag with the scope's for each (module, name, type arguments) was 3% of a rehearsal.
+    /// Refuses a proof made by another signer.
+    fn own<'a>(&self, checked: &'a InScope<'_>) -> Result<&'a AccountAddress, SignerError> {
+        if std::ptr::eq(checked.signer, self) {
+            Ok(&checked.account)
+        } else {
+            Err(SignerError::OutOfScope {
+                wanted: Box::new(Resource { account: checked.account, tag: self.scope.tag.clone() }),
+                allowed: Box::new(self.scope.clone()),
+            })
+        }
+    }
+
+    /// Adds a put of this signer's own tag in the account `checked` holds, at `key` (their
+    /// encoded resource key), to `batch`. The tag is the scope's and the account was checked:
+    /// the migration loop writes millions of values of one instantiation, and comparing its tag
+    /// with the scope's for each (module, name, type arguments) was 3% of a rehearsal.
     pub(crate) fn put_own_at(
         &self,
         batch: &mut impl crate::write_log::WriteSink,
-        account: AccountAddress,
+        checked: &InScope<'_>,
         key: &[u8],
         bytes: Vec<u8>,
     ) -> Result<(), SignerError> {
-        self.check_account(&account)?;
-        debug_assert_eq!(key, crate::state_key::resource_key(&account, &self.scope.tag).as_slice());
+        let account = self.own(checked)?;
+        debug_assert_eq!(key, crate::state_key::resource_key(account, &self.scope.tag).as_slice());
         batch.put_key(key, bytes);
         Ok(())
     }
 
-    /// Adds a delete of the old version this signer retires in `account` at `key` (their
-    /// encoded resource key) to `batch`, if `account` is in scope and the signer retires one.
+    /// Adds a delete of the old version this signer retires in the account `checked` holds, at
+    /// `key` (their encoded resource key), to `batch`, if the signer retires one.
     pub(crate) fn delete_retired_at(
         &self,
         batch: &mut impl crate::write_log::WriteSink,
-        account: AccountAddress,
+        checked: &InScope<'_>,
         key: &[u8],
     ) -> Result<(), SignerError> {
+        let account = self.own(checked)?;
         let Some(old) = &self.scope.retires else {
             return Err(SignerError::OutOfScope {
-                wanted: Box::new(Resource { account, tag: self.scope.tag.clone() }),
+                wanted: Box::new(Resource { account: *account, tag: self.scope.tag.clone() }),
                 allowed: Box::new(self.scope.clone()),
             });
         };
-        self.check_account(&account)?;
-        debug_assert_eq!(key, crate::state_key::resource_key(&account, old).as_slice());
+        debug_assert_eq!(key, crate::state_key::resource_key(account, old).as_slice());
         batch.delete_key(key);
         Ok(())
     }

@@ -58,6 +58,10 @@ pub struct WriteLog {
     mixed: Option<MixedWrite>,
     /// Writes each new run is sized for.
     expected: usize,
+    /// The runs the last two writes went to, the older first: a value's writes alternate
+    /// between two key ranges (its old key and its new one), so the run the write before the
+    /// last went to is tried first (one comparison a write, not one per run before it).
+    recent: [usize; 2],
 }
 
 /// Writes a run is sized for at most when it is made: past it, it grows as it fills.
@@ -100,14 +104,24 @@ impl WriteLog {
         let full = self.runs.len() >= MAX_RUNS;
         let last = self.runs.len().saturating_sub(1);
         let keys = &mut self.keys;
+        let [older, newer] = self.recent;
+        if let Some(run) = self.runs.get_mut(older) {
+            if run.last().is_some_and(|(k, _, _)| k.of(keys) < key) {
+                run.push((hold(keys, key), made, write));
+                self.recent = [newer, older];
+                return;
+            }
+        }
         for (i, run) in self.runs.iter_mut().enumerate() {
             if run.last().is_none_or(|(k, _, _)| k.of(keys) < key) || (full && i == last) {
                 run.push((hold(keys, key), made, write));
+                self.recent = [newer, i];
                 return;
             }
         }
         let mut run = Vec::with_capacity(self.expected.max(1));
         run.push((hold(keys, key), made, write));
+        self.recent = [newer, self.runs.len()];
         self.runs.push(run);
     }
 
