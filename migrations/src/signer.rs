@@ -342,6 +342,25 @@ mod tests {
         PrivilegedSigner::new(Scope { tag: tag(tag_text), target, retires: None, system: system(), tables: Vec::new() })
     }
 
+    /// The loop's writes: the account is checked once, and the proof serves only the signer
+    /// that made it; an account outside the target gets no proof; a signer that retires
+    /// nothing deletes nothing.
+    #[test]
+    fn a_proof_of_scope_serves_its_own_signer_only() {
+        let users = signer("0x1::Coin::Coin", Target::AnyUser);
+        let system_only = signer("0x1::Coin::Coin", Target::System);
+        let user = account(7);
+        assert!(users.check_account(&ZERO).is_err(), "a system account is not a user's");
+        let proof = users.check_account(&user).unwrap();
+        let key = crate::state_key::resource_key(&user, &tag("0x1::Coin::Coin"));
+        let mut batch = WriteBatch::new();
+        users.put_own_at(&mut batch, &proof, &key, vec![1]).unwrap();
+        assert_eq!(batch.len(), 1);
+        assert!(system_only.put_own_at(&mut batch, &proof, &key, vec![2]).is_err(), "another signer's proof");
+        assert!(users.delete_retired_at(&mut batch, &proof, &key).is_err(), "it retires nothing");
+        assert_eq!(batch.get_key(&key), Some(&Write::Put(vec![1])));
+    }
+
     #[test]
     fn writes_in_scope_reach_the_batch() {
         let s = signer("0x2::Epoch::Epoch", Target::System);
