@@ -22,7 +22,6 @@ use super::run_file::{failed, Run, RunReader, RunWriter};
 use migrations::state_key::prefix_end;
 use migrations::store::{Store, StoreError, Write, WriteBatch};
 use snapshot::Snapshot;
-use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 /// Runs of one level merged into one run of the next as soon as there are this many: an
@@ -37,7 +36,8 @@ use std::path::{Path, PathBuf};
 /// own (240 runs: 31.9 s against 33.1 s), and twice the files.
 const FAN_IN: usize = 64;
 
-/// A batch of at least this share of the budget (1/n) goes to a run of its own.
+/// The largest segment a merge of segments makes, as a share of the budget (1/n); a batch at
+/// least this large goes to a run of its own.
 const DIRECT_SHARE: usize = 8;
 
 /// Where a write of a [`Segment`] is in its buffer: the key at `at`, the value after it.
@@ -65,14 +65,9 @@ impl Segment {
         Segment { bytes: Vec::with_capacity(bytes), slots: Vec::with_capacity(writes) }
     }
 
-    /// A batch's writes (in key order, distinct), copied.
-    fn of(batch: &WriteBatch) -> Result<Segment, StoreError> {
-        let (mut bytes, mut writes) = (0, 0);
-        for (key, write) in batch.iter() {
-            bytes += key.len() + if let Write::Put(v) = write { v.len() } else { 0 };
-            writes += 1;
-        }
-        let mut segment = Segment::with_capacity(bytes, writes);
+    /// A batch's writes (in key order, distinct, `bytes` of keys and values), copied.
+    fn of(batch: &WriteBatch, bytes: usize) -> Result<Segment, StoreError> {
+        let mut segment = Segment::with_capacity(bytes, batch.len());
         for (key, write) in batch.iter() {
             let value = match write {
                 Write::Put(v) => Some(v.as_slice()),
@@ -141,87 +136,8 @@ impl Segment {
 /// `older` and `newer` merged into one segment, `newer` winning a key both hold.
 fn merge(older: Segment, newer: Segment) -> Result<Segment, StoreError> {
     let mut out = Segment::with_capacity(older.bytes.len() + newer.bytes.len(), older.len() + newer.len());
-    let (mut a, mut b) = (0, 0);
-    loop {
-        let (next_a, next_b) = (older.get(a), newer.get(b));
-        let order = match (&next_a, &next_b) {
-            (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => break,
-        };
-        if order == Ordering::Less {
-            if let Some((k, v)) = next_a {
-                out.push(k, v)?;
-            }
-            a += 1;
-        } else {
-            if let Some((k, v)) = next_b {
-                out.push(k, v)?;
-            }
-            b += 1;
-            if order == Ordering::Equal {
-                a += 1;
-            }
-        }
-    }
+    Writes::of(vec![Layer::whole(&newer), Layer::whole(&older)], None)?.drain(|k, v| out.push(k, v))?;
     Ok(out)
-}
-
-/// The writes of `segments` (oldest first) in key order, the newest segment winning a key, each
-/// given to `emit` as it stands in its segment (never copied).
-///
-/// Segments mostly hold runs of keys no other one holds (a block's writes continue the block
-/// before's): the segment that gave the last write gives the next one while its key is below
-/// every other segment's next key, one comparison a write; the others are compared again only
-/// when it is not.
-fn merge_segments(
-    segments: &[Segment],
-    mut emit: impl FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let mut at = vec![0usize; segments.len()];
-    let head = |i: usize, at: &[usize]| segments.get(i).zip(at.get(i)).and_then(|(s, &n)| s.get(n));
-    loop {
-        // The newest segment holding the smallest next key, and the smallest next key of the
-        // others (none: the winner gives all it has left).
-        let mut winner: Option<(usize, &[u8])> = None;
-        for i in (0..segments.len()).rev() {
-            if let Some((k, _)) = head(i, &at) {
-                if winner.is_none_or(|(_, best)| k < best) {
-                    winner = Some((i, k));
-                }
-            }
-        }
-        let Some((w, key)) = winner else { return Ok(()) };
-        // Older segments' writes at the same key are overwritten: passed over.
-        let mut bound: Option<&[u8]> = None;
-        for i in 0..segments.len() {
-            if i == w {
-                continue;
-            }
-            if head(i, &at).is_some_and(|(k, _)| k == key) {
-                if let Some(n) = at.get_mut(i) {
-                    *n += 1;
-                }
-            }
-            if let Some((k, _)) = head(i, &at) {
-                if bound.is_none_or(|b| k < b) {
-                    bound = Some(k);
-                }
-            }
-        }
-        let (Some(segment), Some(mut n)) = (segments.get(w), at.get(w).copied()) else { return Ok(()) };
-        while let Some((k, v)) = segment.get(n) {
-            if n > at.get(w).copied().unwrap_or(0) && bound.is_some_and(|b| k >= b) {
-                break;
-            }
-            emit(k, v)?;
-            n += 1;
-        }
-        if let Some(slot) = at.get_mut(w) {
-            *slot = n;
-        }
-    }
 }
 
 /// A layer of writes, read from a key on: a memory segment or a run.
@@ -235,7 +151,12 @@ pub(crate) enum Layer<'a> {
     Run(RunReader),
 }
 
-impl Layer<'_> {
+impl<'a> Layer<'a> {
+    /// Every write of `segment`.
+    fn whole(segment: &'a Segment) -> Layer<'a> {
+        Layer::Memory { segment, at: 0, end: segment.len() }
+    }
+
     /// The layer's next write: its key and value (`None`: a delete).
     fn head(&self) -> Option<(&[u8], Option<&[u8]>)> {
         match self {
@@ -327,6 +248,18 @@ impl<'a> Writes<'a> {
             return Ok(());
         }
         self.choose()
+    }
+
+    /// Gives every write left to `emit`, in key order, as its layer holds it.
+    pub(crate) fn drain(
+        mut self,
+        mut emit: impl FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        while let Some((key, value)) = self.head() {
+            emit(key, value)?;
+            self.advance()?;
+        }
+        Ok(())
     }
 
     /// The current write, copied out, and moves past it.
@@ -448,7 +381,8 @@ impl<'s> Overlay<'s> {
     fn spill(&mut self) -> Result<(), StoreError> {
         let mut out = self.run_writer()?;
         let segments = std::mem::take(&mut self.memory);
-        merge_segments(&segments, |key, value| out.add(key, value))?;
+        // Newest first: the first layer holding a key wins it.
+        Writes::of(segments.iter().rev().map(Layer::whole).collect(), None)?.drain(|k, v| out.add(k, v))?;
         drop(segments);
         self.runs.push(out.finish(0)?);
         self.memory_bytes = 0;
@@ -470,11 +404,7 @@ impl<'s> Overlay<'s> {
                     layers.push(Layer::Run(RunReader::open(run, &[])?));
                 }
                 // Deletes are kept: they hide the source's values.
-                let mut writes = Writes::of(layers, None)?;
-                while let Some((key, value)) = writes.head() {
-                    out.add(key, value)?;
-                    writes.advance()?;
-                }
+                Writes::of(layers, None)?.drain(|k, v| out.add(k, v))?;
             }
             self.runs.push(out.finish(level + 1)?);
             for run in merging {
@@ -647,7 +577,7 @@ impl Store for Overlay<'_> {
             return self.compact();
         }
         // A batch is in key order with distinct keys: a segment as it is.
-        let segment = Segment::of(&batch)?;
+        let segment = Segment::of(&batch, bytes)?;
         if segment.is_empty() {
             return Ok(());
         }
@@ -655,7 +585,7 @@ impl Store for Overlay<'_> {
         // Merging copies both segments: only small ones, so that a merge never holds more than
         // an eighth of the budget twice (and there are at most a few dozen segments).
         while let [.., older, newer] = self.memory.as_slice() {
-            if older.len() > newer.len() || older.memory() + newer.memory() > self.budget / 8 {
+            if older.len() > newer.len() || older.memory() + newer.memory() > self.budget / DIRECT_SHARE {
                 break;
             }
             let (Some(newer), Some(older)) = (self.memory.pop(), self.memory.pop()) else { break };
