@@ -784,10 +784,13 @@ fn after_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vm_hooks::StateRoot;
 
     /// Two states that agree on long stretches of keys and part elsewhere (values changed,
     /// entries only before, only after): the roots the pass hashes, the root after taking the
-    /// root before's pages where they agree, are the roots of each state hashed on its own.
+    /// root before's pages where they agree, are the roots of each state hashed on its own,
+    /// over the whole state and over ranges joined (each hashing on past its end). Fails when
+    /// the root after does not end where the root before it follows does.
     #[test]
     fn the_root_after_takes_the_pages_it_shares_and_is_the_root_of_the_state_after() {
         let mut seed = 0x2545_f491_4f6c_dd1du64;
@@ -797,41 +800,67 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
+        const N: u32 = 40_000;
         for round in 0..4 {
-            let (mut roots, mut before, mut after) = (Roots::new(true), RootHasher::new(), RootHasher::new());
+            // Each key's entry before and after (`None`: absent), and whether they are one.
             let mut stretch_same = true;
-            for n in 0..40_000u32 {
+            let mut entries = Vec::new();
+            for n in 0..N {
                 if n % 3_000 == 0 {
                     stretch_same = next() % 3 != 0;
                 }
-                let key = [b"k/".as_slice(), &n.to_be_bytes()].concat();
                 let value = vec![(n % 251) as u8; (n % 40) as usize];
                 let other = vec![(n % 7) as u8; 3];
-                let extra: &[u8] = if round % 2 == 0 { &[] } else { b"meta" };
                 let choice = if stretch_same { 0 } else { next() % 4 };
-                let (b, a): (Option<&[u8]>, Option<&[u8]>) = match choice {
-                    0 => (Some(&value), Some(&value)),
-                    1 => (Some(&value), Some(&other)),
-                    2 => (Some(&value), None),
-                    _ => (None, Some(&other)),
+                let (b, a) = match choice {
+                    0 => (Some(value.clone()), Some(value)),
+                    1 => (Some(value), Some(other)),
+                    2 => (Some(value), None),
+                    _ => (None, Some(other)),
                 };
+                entries.push(([b"k/".as_slice(), &n.to_be_bytes()].concat(), b, a, choice == 0));
+            }
+            let extra: &[u8] = if round % 2 == 0 { &[] } else { b"meta" };
+            let after_extra = |b: &Option<Vec<u8>>| if b.is_some() { extra } else { &[][..] };
+            // Each state hashed on its own.
+            let (mut before, mut after) = (RootHasher::new(), RootHasher::new());
+            for (key, b, a, _) in &entries {
                 if let Some(v) = b {
-                    before.add_entry(&key, v, extra);
+                    before.add_entry(key, v, extra);
                 }
                 if let Some(v) = a {
-                    after.add_entry(&key, v, if b.is_some() { extra } else { &[] });
+                    after.add_entry(key, v, after_extra(b));
                 }
-                roots.add(
-                    &key,
-                    b.map(|v| (v, extra)),
-                    a.map(|v| (v, if b.is_some() { extra } else { &[][..] })),
-                    choice == 0,
-                    false,
-                );
             }
-            let (b, a) = roots.into_pages();
-            assert_eq!(b, before.into_pages(), "round {round}: before");
-            assert_eq!(a, after.into_pages(), "round {round}: after");
+            let (before, after) = (before.finish(), after.finish());
+            // The pass's roots, over the whole state and over ranges cut at 1 to 4 keys (each
+            // range from its start, on past its end until both roots are done), joined.
+            for parts in 1..=4u32 {
+                let cuts: Vec<u32> = (0..=parts).map(|i| i * N / parts).collect();
+                let (mut runs_before, mut runs_after) = (Vec::new(), Vec::new());
+                for (i, w) in cuts.windows(2).enumerate() {
+                    let hi = (w[1] < N).then(|| entries[w[1] as usize].0.clone());
+                    let mut roots = Roots::new(i == 0);
+                    for (key, b, a, same) in &entries[w[0] as usize..] {
+                        let past = hi.as_ref().is_some_and(|h| key >= h);
+                        if past && roots.before.done && roots.after.done {
+                            break;
+                        }
+                        roots.add(
+                            key,
+                            b.as_deref().map(|v| (v, extra)),
+                            a.as_deref().map(|v| (v, after_extra(b))),
+                            *same,
+                            past,
+                        );
+                    }
+                    let (b, a) = roots.into_pages();
+                    runs_before.push(b);
+                    runs_after.push(a);
+                }
+                assert_eq!(StateRoot::of_runs(runs_before), before, "round {round}, {parts} ranges: before");
+                assert_eq!(StateRoot::of_runs(runs_after), after, "round {round}, {parts} ranges: after");
+            }
         }
     }
 }
