@@ -6,8 +6,9 @@
 //! 1. **migrate**: a [`vm_hooks::Hook`] over an overlay of the source (the source read, never
 //!    written; the hook's writes kept beside it, spilled to disk past a budget), called block
 //!    after block with the loop the prologue runs, until every migration is done;
-//! 2. **pass**: the source and every range's writes merged in key order, in one read: every
-//!    resource decoded before (old layouts) and after (new layouts), both state roots, every
+//! 2. **pass** (over its own key ranges, four a thread, taken in turn, balanced over the source
+//!    and the values put): the source and every range's writes merged in key order, in one
+//!    read: every resource decoded before (old layouts) and after (new layouts), both roots, every
 //!    stored instance of a changed struct accounted for (migrated, failed, or left behind with
 //!    why), the instances that would halt the chain named.
 //! 3. **second pass**, only when the pass found values left on the old version: the migrations
@@ -625,8 +626,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     };
     let partials = on_pool(pass_ranges.len(), threads, progress, &|i, _done| {
         let Some(range) = pass_ranges.get(i) else { return Ok(Partial::default()) };
-        let (lo, hi, first) = (range.lo.clone(), range.hi.clone(), range.restart);
-        pass::pass_range(&input, first, &lo, hi.as_deref(), i == 0)
+        pass::pass_range(&input, range.restart, &range.lo, range.hi.as_deref(), i == 0)
     })?;
     let mut all = Partial::default();
     for p in partials {
