@@ -624,9 +624,9 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         migrated_tables: &migrated_handles,
         value_budget,
     };
-    let partials = on_pool(pass_ranges.len(), threads, progress, &|i, _done| {
+    let partials = on_pool(pass_ranges.len(), threads, progress, &|i, done| {
         let Some(range) = pass_ranges.get(i) else { return Ok(Partial::default()) };
-        pass::pass_range(&input, range.restart, &range.lo, range.hi.as_deref(), i == 0)
+        pass::pass_range(&input, range.restart, &range.lo, range.hi.as_deref(), i == 0, done)
     })?;
     let mut all = Partial::default();
     for p in partials {

@@ -345,6 +345,9 @@ impl Roots {
     }
 }
 
+/// Source entries a range reads between two updates of the shared progress counter.
+const PROGRESS_EVERY: u64 = 1 << 14;
+
 /// Runs the pass over the key range `lo..hi`, reading the source from its restart point
 /// `first_restart` (the last at or before `lo`: a range may start between two, among values
 /// put), and on past `hi` to the first page end of each root.
@@ -354,6 +357,7 @@ pub fn pass_range(
     lo: &[u8],
     hi: Option<&[u8]>,
     first_range: bool,
+    progress: &std::sync::atomic::AtomicU64,
 ) -> Result<Partial, RehearsalError> {
     let old_index = ReleaseIndex::new(input.old.iter().copied(), input.width)
         .map_err(|e| RehearsalError::Options(format!("the old release: {e}")))?;
@@ -452,6 +456,11 @@ pub fn pass_range(
         if !past {
             let mut decoded_before = None;
             if take_base {
+                // The source entries of the range, counted for the progress display now and
+                // then (not each: every thread adds to one counter).
+                if out.before.entries % PROGRESS_EVERY == PROGRESS_EVERY - 1 {
+                    progress.fetch_add(PROGRESS_EVERY, std::sync::atomic::Ordering::Relaxed);
+                }
                 decoded_before = Some(before(input, &mut tags, &mut out, key, &bv, at, write.map(|(_, v)| v))?);
             }
             if let Some(v) = after_value {
@@ -475,6 +484,7 @@ pub fn pass_range(
             }
         }
     }
+    progress.fetch_add(out.before.entries % PROGRESS_EVERY, std::sync::atomic::Ordering::Relaxed);
     (out.before.pages, out.after.pages) = roots.into_pages();
     for (name, n) in KIND_NAMES.iter().zip(std::mem::take(&mut out.kind_tally)) {
         if n > 0 {
