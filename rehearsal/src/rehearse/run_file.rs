@@ -13,6 +13,7 @@
 //! records from it. A run is private to one rehearsal (made and removed by it), but it is still
 //! read as bytes that may be damaged: a record that does not parse is an error, never a panic.
 
+use binary_format::write_uleb;
 use migrations::state_key::common_prefix;
 use migrations::store::StoreError;
 use std::fs::File;
@@ -61,14 +62,6 @@ pub(crate) struct RunWriter {
     last: Vec<u8>,
 }
 
-fn put_uleb(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 impl RunWriter {
     pub(crate) fn create(path: PathBuf) -> Result<RunWriter, StoreError> {
         let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(failed)?;
@@ -94,12 +87,12 @@ impl RunWriter {
             common_prefix(&self.last, key)
         };
         let rest = key.get(shared..).unwrap_or_default();
-        put_uleb(&mut self.buf, shared as u64);
-        put_uleb(&mut self.buf, rest.len() as u64);
+        write_uleb(&mut self.buf, shared as u64);
+        write_uleb(&mut self.buf, rest.len() as u64);
         self.buf.extend_from_slice(rest);
         match value {
             Some(v) => {
-                put_uleb(&mut self.buf, v.len() as u64 + 1);
+                write_uleb(&mut self.buf, v.len() as u64 + 1);
                 self.buf.extend_from_slice(v);
             }
             None => self.buf.push(0),
