@@ -4,12 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use rehearsal::{rehearse, Options, Progress};
-use std::path::{Path, PathBuf};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use rehearsal::{rehearse, Progress};
 
 /// Every phase started, with its total and the counts it was told, in order.
 #[derive(Default)]
@@ -32,17 +29,11 @@ impl Progress for Recorded {
 #[test]
 fn the_pass_counts_every_source_entry_and_counts_only_rise() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.snap");
-    let store = devchain::Genesis { accounts: 20_000, corrupt: 0 }.in_memory().unwrap();
-    snapshot::export(&store, 0, serde_json::json!({"test": "progress"}), devchain::WIDTH, &state).unwrap();
+    let state = common::genesis_snapshot(dir.path(), 20_000, 0);
     let entries = snapshot::Snapshot::open(&state).unwrap().info().entries;
     assert!(entries > 3 * (1 << 14), "{entries}: past a few of the pass's updates");
     for threads in [1, 2] {
-        let mut options = Options::new(&state, repo().join("stdlib/releases/v2"));
-        options.from = Some(repo().join("stdlib/releases/v1"));
-        options.registry = Some(repo().join("stdlib/registry.toml"));
-        options.migrations = Some(repo().join("stdlib/migrations.toml"));
-        options.handlers = devchain::handlers();
+        let mut options = common::v1_to_v2(&state);
         options.threads = threads;
         let mut recorded = Recorded::default();
         rehearse(&options, &mut recorded).unwrap();

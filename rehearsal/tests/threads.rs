@@ -5,23 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use rehearsal::{rehearse, Options, Silent};
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use vm_hooks::Budget;
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use rehearsal::{rehearse, Silent};
+use serde_json::Value;
+use std::path::Path;
+use vm_hooks::Budget;
 
 /// Rehearses v1 -> v2 on `state` and returns the report without `run` and `out`, and the bytes
 /// of the migrated snapshot.
 fn rehearsed(state: &Path, out: &Path, threads: usize, max_resources: u64, cache_bytes: usize) -> (Value, Vec<u8>) {
-    let mut options = Options::new(state, repo().join("stdlib/releases/v2"));
-    options.from = Some(repo().join("stdlib/releases/v1"));
-    options.registry = Some(repo().join("stdlib/registry.toml"));
-    options.migrations = Some(repo().join("stdlib/migrations.toml"));
-    options.handlers = devchain::handlers();
+    let mut options = common::v1_to_v2(state);
     options.threads = threads;
     options.budget = Budget { max_resources, max_bytes: 64 << 20 };
     options.cache_bytes = cache_bytes;
@@ -38,11 +32,9 @@ fn rehearsed(state: &Path, out: &Path, threads: usize, max_resources: u64, cache
 #[test]
 fn the_report_and_the_migrated_bytes_are_the_same_on_any_split() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.snap");
     // 5,000 accounts, 50 of them stored corrupt: 14,168 entries (4 restart points), and values
     // the migration fails on.
-    let store = devchain::Genesis { accounts: 5_000, corrupt: 50 }.in_memory().unwrap();
-    snapshot::export(&store, 0, serde_json::json!({"test": "threads"}), devchain::WIDTH, &state).unwrap();
+    let state = common::genesis_snapshot(dir.path(), 5_000, 50);
     let (expected, expected_bytes) = rehearsed(&state, &dir.path().join("one"), 1, 100_000, 64 << 20);
     assert_eq!(expected["verdict"], "would-break", "{expected:#}");
     let failed: u64 = expected["structs"].as_array().unwrap().iter().map(|s| s["failed"].as_u64().unwrap()).sum();
