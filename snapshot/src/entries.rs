@@ -30,6 +30,8 @@ pub(crate) struct EntryReader<'f> {
     /// File offset of `buf[0]`.
     base: u64,
     buf: Vec<u8>,
+    /// Bytes of `buf` read from the file (the rest is room).
+    filled: usize,
     /// Consumed up to `buf[pos]`.
     pos: usize,
     /// The end record's offset: reads stop there.
@@ -43,7 +45,13 @@ pub(crate) struct EntryReader<'f> {
     /// The restart offsets, to check restarts are where the index says.
     index: &'f [(u64, u64)],
     done: bool,
+    /// The size of the next read: small at first, doubling up to [`BUFFER`], so that a reader
+    /// that takes one entry (a restart key at open, a point read) reads a few KiB, not a MiB.
+    block: usize,
 }
+
+/// The first read of a reader.
+const FIRST_READ: usize = 4 << 10;
 
 impl<'f> EntryReader<'f> {
     /// Reads from the restart point `restart` (an index entry: entry number and offset) until
@@ -54,6 +62,7 @@ impl<'f> EntryReader<'f> {
             path,
             base: restart.1,
             buf: Vec::new(),
+            filled: 0,
             pos: 0,
             end,
             key: Vec::new(),
@@ -63,6 +72,7 @@ impl<'f> EntryReader<'f> {
             number: restart.0,
             index,
             done: false,
+            block: FIRST_READ,
         }
     }
 
@@ -72,7 +82,7 @@ impl<'f> EntryReader<'f> {
 
     /// Makes `n` bytes available at `pos`, within the records.
     fn need(&mut self, n: usize, what: &str) -> Result<(), SnapshotError> {
-        if self.buf.len() - self.pos >= n {
+        if self.filled - self.pos >= n {
             return Ok(());
         }
         let at = self.offset();
@@ -80,26 +90,28 @@ impl<'f> EntryReader<'f> {
         if len_u64(n) > left {
             return Err(corrupt(self.path, at, format!("the records end inside {what}")));
         }
-        // Keep what is unread, read a large block more (never past the records).
-        self.buf.drain(..self.pos);
+        // Keep what is unread, read a large block more (never past the records). The buffer
+        // keeps its size: only what it grows by is zeroed, once.
+        self.buf.copy_within(self.pos..self.filled, 0);
+        self.filled -= self.pos;
         self.base = at;
         self.pos = 0;
-        let want = usize::try_from(left.min(len_u64(n.max(BUFFER)))).unwrap_or(n);
-        let have = self.buf.len();
-        if want > have {
-            self.buf.resize(want, 0);
-            let read = read_at(self.file, self.path, at + len_u64(have), self.buf.get_mut(have..).unwrap_or_default());
-            if let Err(e) = read {
-                self.buf.truncate(have);
-                return Err(e);
+        let want = usize::try_from(left.min(len_u64(n.max(self.block)))).unwrap_or(n);
+        self.block = (self.block * 2).min(BUFFER);
+        if want > self.filled {
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
             }
+            let have = self.filled;
+            read_at(self.file, self.path, at + len_u64(have), self.buf.get_mut(have..want).unwrap_or_default())?;
+            self.filled = want;
         }
         Ok(())
     }
 
     fn byte(&mut self, what: &str) -> Result<u8, SnapshotError> {
         self.need(1, what)?;
-        let b = self.buf.get(self.pos).copied().unwrap_or(0);
+        let b = self.buf.get(..self.filled).and_then(|b| b.get(self.pos)).copied().unwrap_or(0);
         self.pos += 1;
         Ok(b)
     }
@@ -110,7 +122,7 @@ impl<'f> EntryReader<'f> {
         // A ULEB128 of 64 bits takes at most 10 bytes; fewer may be left before the end record.
         let left = usize::try_from((self.end + 1).saturating_sub(at)).unwrap_or(usize::MAX);
         self.need(left.min(10), what)?;
-        let mut r = binary_format::bcs::Reader::new(self.buf.get(self.pos..).unwrap_or_default());
+        let mut r = binary_format::bcs::Reader::new(self.buf.get(self.pos..self.filled).unwrap_or_default());
         let value = r.uleb(len_u64(max), what).map_err(|e| corrupt(self.path, at, e.message()))?;
         self.pos += r.position();
         usize::try_from(value).map_err(|_| corrupt(self.path, at, format!("{what} of {value}, more than {max}")))
@@ -182,5 +194,49 @@ impl<'f> EntryReader<'f> {
         let number = self.number;
         self.number += 1;
         Ok(Some(Entry { key: &self.key, value: &self.value, extra: &self.extra, number, offset: at }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::layout;
+    use crate::writer::SnapshotWriter;
+    use binary_format::AddressLength;
+
+    /// A reader that takes one entry (a restart key when a snapshot is opened, a point read)
+    /// reads a few KiB, not a whole buffer: opening a snapshot of 10M entries reads one small
+    /// block per restart point (it read 1 MiB each, 7 GB in all). Read on, it reads whole
+    /// buffers and gives every entry back as written.
+    #[test]
+    fn a_reader_reads_little_for_one_entry_and_whole_buffers_for_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.snap");
+        let mut writer = SnapshotWriter::create(&path, 1, serde_json::json!({}), AddressLength::Bytes16).unwrap();
+        let n = 8 * RESTART;
+        for i in 0..n {
+            let mut key = vec![0x05u8];
+            key.extend_from_slice(&i.to_be_bytes());
+            writer.add(&key, &vec![i as u8; (i % 600) as usize], &[]).unwrap();
+        }
+        writer.finish().unwrap();
+        let layout::Layout { file, info } = layout::open(&path).unwrap();
+        for &restart in &info.index {
+            let mut reader = EntryReader::new(&file, &path, restart, info.end, &info.index);
+            let key = reader.next_entry().unwrap().unwrap().key.to_vec();
+            assert_eq!(key[1..], restart.0.to_be_bytes());
+            assert!(reader.filled <= FIRST_READ, "{} bytes read for one entry", reader.filled);
+        }
+        let mut reader = EntryReader::new(&file, &path, info.index[0], info.end, &info.index);
+        let mut seen = 0u64;
+        while let Some(e) = reader.next_entry().unwrap() {
+            assert_eq!(e.number, seen);
+            assert_eq!(e.value, vec![seen as u8; (seen % 600) as usize].as_slice());
+            seen += 1;
+            assert!(reader.buf.len() <= BUFFER);
+        }
+        assert_eq!(seen, n);
+        assert_eq!(reader.buf.len(), BUFFER, "a long read reads whole buffers");
     }
 }
