@@ -288,11 +288,18 @@ impl Store for Snapshot {
         };
         let mut reader = self.reader_at(self.restart_for(start));
         let failed = |e: SnapshotError| StoreError::Backend { backend: "snapshot", source: Box::new(e) };
+        // Once a key is in the scan, the next is too if it shares the prefix with it (keys only
+        // grow): compared only when it shares less.
+        let mut started = false;
         while let Some(entry) = reader.next_entry().map_err(failed)? {
-            if entry.key < prefix || after.is_some_and(|a| entry.key <= a) {
-                continue;
+            if !started {
+                if entry.key < prefix || after.is_some_and(|a| entry.key <= a) {
+                    continue;
+                }
+                started = true;
             }
-            if !entry.key.starts_with(prefix) || !visit(entry.key, entry.value) {
+            let within = entry.shared >= prefix.len() || entry.key.starts_with(prefix);
+            if !within || !visit(entry.key, entry.value) {
                 break;
             }
         }
