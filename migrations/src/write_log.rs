@@ -142,7 +142,12 @@ impl WriteLog {
                 last.sort_by(|a, b| a.0.of(&keys).cmp(b.0.of(&keys)).then(a.1.cmp(&b.1)));
             }
         }
+        // The run that may hold a key twice (the last, once every run was in use).
+        let unordered = if full { runs.len().checked_sub(1) } else { None };
         let mut heads: Vec<_> = runs.into_iter().map(|r| r.into_iter().peekable()).collect();
+        // The run the last write merged came from: the next write from the same strictly
+        // ascending run cannot be at its key (no comparison).
+        let mut previous: Option<usize> = None;
         let mut merged: Vec<(Span, Write)> = Vec::with_capacity(usize::try_from(self.made).unwrap_or(0));
         // A run's writes mostly come in stretches no other run's keys fall between (a value's
         // new key and its old one go to two runs, each ascending): the run that gave the last
@@ -181,8 +186,10 @@ impl WriteLog {
                 }
                 let Some((span, _, write)) = run.next() else { break };
                 taken = true;
+                let distinct = previous == Some(i) && unordered != Some(i);
+                previous = Some(i);
                 match merged.last_mut() {
-                    Some((s, w)) if s.of(&keys) == span.of(&keys) => *w = write,
+                    Some((s, w)) if !distinct && s.of(&keys) == span.of(&keys) => *w = write,
                     _ => merged.push((span, write)),
                 }
             }
