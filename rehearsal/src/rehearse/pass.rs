@@ -398,6 +398,7 @@ pub fn pass_range(
     let mut at = (0u64, 0u64);
     let mut have_base = false;
     let mut base_done = false;
+    let (mut at_lo, mut past) = (false, false);
     loop {
         if !have_base && !base_done {
             match base.next_entry()? {
@@ -413,10 +414,14 @@ pub fn pass_range(
                 }
                 None => base_done = true,
             }
-            // A range other than the first starts at its restart point: nothing before `lo`.
-            if have_base && bk.as_slice() < lo {
-                have_base = false;
-                continue;
+            // A range other than the first starts at its restart point: nothing before `lo`
+            // (compared until a key reaches it: keys only grow).
+            if have_base && !at_lo {
+                if bk.as_slice() < lo {
+                    have_base = false;
+                    continue;
+                }
+                at_lo = true;
             }
         }
         // Which comes next: the source entry, a write, or both at one key.
@@ -436,7 +441,8 @@ pub fn pass_range(
         // The write at this key: its value, or `None` for a delete.
         let write = if take_write { next_write } else { None };
         let key: &[u8] = if take_base { &bk } else { write.map_or(&[][..], |(k, _)| k) };
-        let past = hi.is_some_and(|h| key >= h);
+        // Once past the range's end, every key after is (keys only grow).
+        past = past || hi.is_some_and(|h| key >= h);
         if past && roots.before.done && roots.after.done {
             break;
         }
@@ -485,6 +491,7 @@ pub fn pass_range(
         }
     }
     progress.fetch_add(out.before.entries % PROGRESS_EVERY, std::sync::atomic::Ordering::Relaxed);
+    out.instances.settle();
     (out.before.pages, out.after.pages) = roots.into_pages();
     for (name, n) in KIND_NAMES.iter().zip(std::mem::take(&mut out.kind_tally)) {
         if n > 0 {
