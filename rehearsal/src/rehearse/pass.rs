@@ -270,8 +270,7 @@ impl Paged {
             return;
         }
         if self.started {
-            self.hasher.add_entry(key, value, extra);
-            if past && ends_page(key) {
+            if self.hasher.add_entry(key, value, extra) && past {
                 self.done = true;
             }
         } else if ends_page(key) {
