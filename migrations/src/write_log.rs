@@ -64,6 +64,9 @@ pub struct WriteLog {
     recent: [usize; 2],
 }
 
+/// Writes a batch made by [`WriteLog::into_batch`] has room for past the log's own.
+const ROOM_AFTER: usize = 8;
+
 /// Writes a run is sized for at most when it is made: past it, it grows as it fills.
 const MAX_EXPECTED: usize = 1 << 14;
 
@@ -148,7 +151,10 @@ impl WriteLog {
         // The run the last write merged came from: the next write from the same strictly
         // ascending run cannot be at its key (no comparison).
         let mut previous: Option<usize> = None;
-        let mut merged: Vec<(Span, Write)> = Vec::with_capacity(usize::try_from(self.made).unwrap_or(0));
+        // Room for a few writes more: a block adds its status to the batch of its chunk, and a
+        // list sized exactly moved every write of the chunk to grow by one.
+        let room = usize::try_from(self.made).unwrap_or(0).saturating_add(ROOM_AFTER);
+        let mut merged: Vec<(Span, Write)> = Vec::with_capacity(room);
         // A run's writes mostly come in stretches no other run's keys fall between (a value's
         // new key and its old one go to two runs, each ascending): the run that gave the last
         // write goes on while its next write comes before every other run's head (`bound`),
