@@ -94,8 +94,32 @@ fn write(dir: &Path, salt: Salt, compression: Compression) -> Written {
 /// Records as read: key, data, metadata.
 type Seen = Vec<(AptosStateKey, Vec<u8>, Option<Metadata>)>;
 
-/// Every record as read.
+fn is_module(key: &AptosStateKey) -> bool {
+    matches!(key, AptosStateKey::AccessPath { path: StatePath::Code(_), .. })
+}
+
+/// Every record as read. Every backup read so is also verified on three threads, chunk by chunk
+/// (7 records a chunk: several chunks each): the same summary or the same first error, and the
+/// same modules kept, as one thread's pass.
 fn read_all(path: &Path, o: &AptosOptions) -> Result<(Seen, AptosBackup), StateError> {
+    let mut modules = Vec::new();
+    let one = AptosBackup::open(path, o).and_then(|mut b| {
+        b.visit(&mut |r| {
+            if is_module(r.key) {
+                modules.push((r.key.clone(), r.value.to_vec(), r.origin.to_string()));
+            }
+            Ok(())
+        })
+    });
+    let mut kept = Vec::new();
+    let many = AptosBackup::open(path, &AptosOptions { threads: 3, ..*o }).and_then(|mut b| {
+        b.verify_keeping(3, &is_module, usize::MAX, &mut |r| {
+            kept.push((r.key.clone(), r.value.to_vec(), r.origin.to_string()));
+            Ok(())
+        })
+    });
+    assert_eq!(format!("{many:?}"), format!("{one:?}"), "three threads against one");
+    assert_eq!(kept, modules);
     let mut backup = AptosBackup::open(path, o)?;
     let mut seen = Vec::new();
     let mut hashes = Vec::new();
@@ -433,7 +457,8 @@ fn a_partial_backup_as_a_state_source_is_never_complete() {
     let chunk: PathBuf = w.chunks[5].clone();
     let len = std::fs::metadata(&chunk).unwrap().len();
     cut(&chunk, len / 2).unwrap();
-    let open = OpenOptions { aptos: AptosOptions { allow_partial: true, version: None }, ..Default::default() };
+    let open =
+        OpenOptions { aptos: AptosOptions { allow_partial: true, version: None, threads: 0 }, ..Default::default() };
     let (_, mut source) = rehearsal::state::open(dir.path(), open).unwrap();
     let mut problems = Problems::default();
     let context = Context { width: WIDTH, modules: &[], value_budget: 16 << 20 };

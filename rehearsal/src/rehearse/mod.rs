@@ -368,7 +368,10 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     let mut phases = Phases { list: Vec::new(), started: Instant::now() };
     check_out(options)?;
     let threads = options.threads.max(1);
-    let (_, mut source) = state::open(&options.state, options.open)?;
+    // An Aptos-based backup is verified on the same threads.
+    let mut open = options.open;
+    open.aptos.threads = threads;
+    let (_, mut source) = state::open(&options.state, open)?;
     let new = releases::load(&options.to, options.address_length)?;
     let (old, from_name, from_source) = match &options.from {
         Some(from) => (releases::load(from, options.address_length)?, from.display().to_string(), "given"),

@@ -10,7 +10,9 @@
 //! to a callback, holding one record at a time: it checks the framing, each chunk's first and
 //! last key and record count, that key hashes strictly increase, and recomputes the state root
 //! (a sparse Merkle tree over every record's key hash and value hash, the same fold as the Diem
-//! reader's) to compare it with the manifest's at the end.
+//! reader's) to compare it with the manifest's at the end. The verifying pass runs on
+//! [`AptosOptions::threads`] threads ([`AptosBackup::verify_keeping`]: chunks read and hashed
+//! apart, the tree folded in order), with the same result and the same first error as on one.
 //!
 //! Public archives hold chunks committed while still being written (a gzip stream without its
 //! end, the last record cut, fewer records than the manifest says) and miss files. Such a state
@@ -25,6 +27,7 @@ pub mod key;
 pub mod layout;
 pub mod limits;
 pub mod manifest;
+mod parallel;
 pub mod proof;
 pub mod record;
 pub mod source;
@@ -45,9 +48,9 @@ use super::{At, Origin, StateError};
 use hash::Hashes;
 use layout::Layout;
 use limits::MAX_INCOMPLETE_LISTED;
-use manifest::Manifest;
+use manifest::{Manifest, ManifestChunk};
 use proof::{parse_state_proof, LedgerInfo, StateProof};
-use record::parse_record;
+use record::{parse_record, Record};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -63,6 +66,8 @@ pub struct AptosOptions {
     /// Read what is there of an incomplete backup (truncated or missing chunks, a missing
     /// `state.proof`), marking the result partial, instead of refusing it.
     pub allow_partial: bool,
+    /// Threads the verifying pass reads chunks on (0 or 1: the caller's alone).
+    pub threads: usize,
 }
 
 /// One record, as [`AptosBackup::visit`] hands it over.
@@ -103,6 +108,19 @@ pub struct KindCounts {
     pub unknown_paths: u64,
     /// Values with storage metadata.
     pub with_metadata: u64,
+}
+
+impl KindCounts {
+    /// Adds `other`'s counts.
+    fn add(&mut self, other: &KindCounts) {
+        self.resources += other.resources;
+        self.resource_groups += other.resource_groups;
+        self.modules += other.modules;
+        self.table_items += other.table_items;
+        self.raw += other.raw;
+        self.unknown_paths += other.unknown_paths;
+        self.with_metadata += other.with_metadata;
+    }
 }
 
 /// A chunk that was not read whole.
@@ -295,6 +313,11 @@ impl AptosBackup {
         }
     }
 
+    /// How it was opened.
+    pub fn options(&self) -> &AptosOptions {
+        &self.options
+    }
+
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
@@ -354,7 +377,10 @@ impl AptosBackup {
 
     /// One pass with no callback: checks everything [`AptosBackup::visit`] checks.
     pub fn verify(&mut self) -> Result<AptosSummary, StateError> {
-        self.visit(&mut |_| Ok(()))
+        match self.options.threads {
+            0 | 1 => self.visit(&mut |_| Ok(())),
+            threads => self.verify_keeping(threads, &|_| false, 0, &mut |_| Ok(())),
+        }
     }
 
     /// Streams every record to `f`, in key-hash order, holding one at a time. The root is
@@ -366,124 +392,51 @@ impl AptosBackup {
         let recompute = !matches!(self.last, Some(AptosSummary { root: RootCheck::Verified, .. }));
         let mut root = RootBuilder::new(hashes.clone());
         let mut previous: Option<Hash> = None;
-        let mut s = AptosSummary {
-            records: 0,
-            bytes: 0,
-            kinds: KindCounts::default(),
-            partial: false,
-            incomplete: Vec::new(),
-            incomplete_chunks: 0,
-            root: RootCheck::Verified,
-        };
-        let mut buf = Vec::new();
+        let mut s = AptosSummary::empty();
         let manifest_path = &self.manifest.path;
         for (c, file) in self.manifest.chunks.iter().zip(&self.files) {
-            let expected = c.records();
             let Some(path) = file else {
-                let reason = "the chunk file is missing".to_owned();
-                note(
-                    &mut s,
-                    Incomplete {
-                        file: self.layout.expected(&c.blobs),
-                        records_read: 0,
-                        records_expected: expected,
-                        reason,
-                    },
-                );
+                self.note_missing(&mut s, c);
                 continue;
             };
             let file: Rc<Path> = Rc::from(path.as_path());
-            let mut reader = ChunkReader::open(path)?;
-            let (mut count, mut last) = (0u64, None);
-            let mut cut = None;
-            loop {
-                let at = match reader.next(&mut buf) {
-                    Ok(Some(at)) => at,
-                    Ok(None) => break,
-                    Err(StateError::Truncated { offset, reason, .. }) => {
-                        cut = Some((offset, reason));
-                        break;
+            let expected = c.records();
+            let end = read_chunk(manifest_path, c, path, &hashes, &mut |r| {
+                let index = c.first_idx.saturating_add(r.count);
+                if r.count == 0 {
+                    if let Some(p) = previous.filter(|p| *p >= r.key_hash) {
+                        return Err(out_of_order(path, r.at, index, &r.rec.key, &r.key_hash, &p));
                     }
-                    Err(e) => return Err(e),
-                };
-                let index = c.first_idx.saturating_add(count);
-                let corrupt = |reason: String| StateError::Corrupt { path: path.clone(), offset: at, reason };
-                let rec = parse_record(&buf)
-                    .map_err(|e| corrupt(format!("record {index}: not a state key and value: {e}")))?;
-                let key_hash = rec.encoding.hash(&hashes);
-                if count == 0 && key_hash != c.first_key {
-                    return Err(StateError::Manifest {
-                        path: manifest_path.clone(),
-                        reason: format!(
-                            "chunk `{}`: its first record's key hashes to {}, the manifest's first_key is {}",
-                            c.blobs,
-                            hex(&key_hash),
-                            hex(&c.first_key)
-                        ),
-                    });
                 }
-                if let Some(p) = previous.filter(|p| *p >= key_hash) {
-                    return Err(corrupt(format!(
-                        "keys out of order: record {index} ({}) hashes to {}, not after {}",
-                        rec.key,
-                        hex(&key_hash),
-                        hex(&p)
-                    )));
-                }
-                if count >= expected {
-                    return Err(corrupt(format!(
-                        "the chunk holds more records than the {expected} the manifest says (records {}..={})",
-                        c.first_idx, c.last_idx
-                    )));
+                if r.count >= expected {
+                    return Err(too_many(path, r.at, c));
                 }
                 if recompute {
-                    root.add(&key_hash, &hashes.state_value(rec.value.bcs));
+                    root.add(&r.key_hash, &hashes.state_value(r.rec.value.bcs));
                 }
-                count_kind(&mut s.kinds, &rec.key, rec.value.metadata.is_some());
-                let origin = Origin { file: file.clone(), at: At::Byte(at) };
+                count_kind(&mut s.kinds, &r.rec.key, r.rec.value.metadata.is_some());
+                let origin = Origin { file: file.clone(), at: At::Byte(r.at) };
                 f(AptosRecord {
-                    key: &rec.key,
-                    key_hash,
-                    value: rec.value.data,
-                    metadata: rec.value.metadata.as_ref(),
+                    key: &r.rec.key,
+                    key_hash: r.key_hash,
+                    value: r.rec.value.data,
+                    metadata: r.rec.value.metadata.as_ref(),
                     origin: &origin,
                 })?;
-                previous = Some(key_hash);
-                last = Some(key_hash);
-                count += 1;
                 s.records += 1;
-                s.bytes += 4 + buf.len() as u64;
-            }
-            let short = |why: String| Incomplete {
-                file: path.clone(),
-                records_read: count,
-                records_expected: expected,
-                reason: why,
-            };
-            if let Some((offset, reason)) = cut {
-                let reason = format!("{reason} ({count} of {expected} records read)");
-                if !self.options.allow_partial {
-                    return Err(incomplete_error(path, offset, &reason));
-                }
-                note(&mut s, short(format!("at byte {offset}: {reason}")));
-            } else if count < expected {
-                let reason = format!("the chunk ends after {count} records, the manifest says {expected}");
-                if !self.options.allow_partial {
-                    return Err(incomplete_error(path, reader.offset(), &reason));
-                }
-                note(&mut s, short(reason));
-            } else if last != Some(c.last_key) {
-                return Err(StateError::Manifest {
-                    path: manifest_path.clone(),
-                    reason: format!(
-                        "chunk `{}`: its last record's key hashes to {}, the manifest's last_key is {}",
-                        c.blobs,
-                        last.map_or_else(|| "nothing".to_owned(), |k| hex(&k)),
-                        hex(&c.last_key)
-                    ),
-                });
-            }
+                s.bytes += r.framed;
+                Ok(())
+            })
+            .map_err(ChunkError::into_error)?;
+            previous = end.last.or(previous);
+            self.finish_chunk(&mut s, c, path, &end)?;
         }
+        self.conclude(s, recompute.then_some(root))
+    }
+
+    /// A pass's summary, its root compared with the manifest's (`root`: the tree the pass
+    /// folded, `None` when an earlier complete pass verified it).
+    fn conclude(&mut self, mut s: AptosSummary, root: Option<RootBuilder<Hashes>>) -> Result<AptosSummary, StateError> {
         s.root = if s.incomplete_chunks > 0 {
             RootCheck::NotVerified {
                 reason: format!(
@@ -492,11 +445,11 @@ impl AptosBackup {
                     self.manifest.chunks.len()
                 ),
             }
-        } else if recompute {
+        } else if let Some(root) = root {
             let found = root.finish();
             if found != self.manifest.root_hash {
                 return Err(StateError::RootMismatch {
-                    path: manifest_path.clone(),
+                    path: self.manifest.path.clone(),
                     expected: hex(&self.manifest.root_hash),
                     found: format!("{} ({} hashes, {} records)", hex(&found), self.salt, s.records),
                 });
@@ -507,6 +460,193 @@ impl AptosBackup {
         };
         self.last = Some(s.clone());
         Ok(s)
+    }
+
+    /// Notes a chunk whose file is missing.
+    fn note_missing(&self, s: &mut AptosSummary, c: &ManifestChunk) {
+        let item = Incomplete {
+            file: self.layout.expected(&c.blobs),
+            records_read: 0,
+            records_expected: c.records(),
+            reason: "the chunk file is missing".to_owned(),
+        };
+        note(s, item);
+    }
+
+    /// The checks at a chunk's end: cut short (refused, or noted when partial reads are
+    /// allowed), fewer records than the manifest says, its last key the manifest's.
+    fn finish_chunk(
+        &self,
+        s: &mut AptosSummary,
+        c: &ManifestChunk,
+        path: &Path,
+        end: &ChunkEnd,
+    ) -> Result<(), StateError> {
+        let expected = c.records();
+        let short = |why: String| Incomplete {
+            file: path.to_path_buf(),
+            records_read: end.count,
+            records_expected: expected,
+            reason: why,
+        };
+        if let Some((offset, reason)) = &end.cut {
+            let reason = format!("{reason} ({} of {expected} records read)", end.count);
+            if !self.options.allow_partial {
+                return Err(incomplete_error(path, *offset, &reason));
+            }
+            note(s, short(format!("at byte {offset}: {reason}")));
+        } else if end.count < expected {
+            let reason = format!("the chunk ends after {} records, the manifest says {expected}", end.count);
+            if !self.options.allow_partial {
+                return Err(incomplete_error(path, end.offset, &reason));
+            }
+            note(s, short(reason));
+        } else if end.last != Some(c.last_key) {
+            return Err(StateError::Manifest {
+                path: self.manifest.path.clone(),
+                reason: format!(
+                    "chunk `{}`: its last record's key hashes to {}, the manifest's last_key is {}",
+                    c.blobs,
+                    end.last.map_or_else(|| "nothing".to_owned(), |k| hex(&k)),
+                    hex(&c.last_key)
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl AptosSummary {
+    fn empty() -> AptosSummary {
+        AptosSummary {
+            records: 0,
+            bytes: 0,
+            kinds: KindCounts::default(),
+            partial: false,
+            incomplete: Vec::new(),
+            incomplete_chunks: 0,
+            root: RootCheck::Verified,
+        }
+    }
+}
+
+/// One record of a chunk, as [`read_chunk`] hands it on.
+pub(crate) struct ChunkRecord<'a> {
+    /// Its place in the chunk, from 0.
+    pub count: u64,
+    /// The byte of its frame in the (unpacked) chunk.
+    pub at: u64,
+    pub rec: &'a Record<'a>,
+    pub key_hash: Hash,
+    /// Its bytes with their frame.
+    pub framed: u64,
+}
+
+/// How reading a chunk ended.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkEnd {
+    /// Records read.
+    pub count: u64,
+    /// The last one's key hash.
+    pub last: Option<Hash>,
+    /// Where the file was cut (a record or the gzip stream ending early), and why.
+    pub cut: Option<(u64, String)>,
+    /// The reader's offset at the end.
+    pub offset: u64,
+}
+
+/// Why reading a chunk stopped: its own checks failed at record `record` (for record 0,
+/// before the check against the chunk before: framing, parsing, the manifest's first key), or
+/// the caller's handling of a record did.
+#[derive(Debug)]
+pub(crate) enum ChunkError {
+    Checks { record: u64, error: StateError },
+    Record(StateError),
+}
+
+impl ChunkError {
+    pub(crate) fn into_error(self) -> StateError {
+        match self {
+            ChunkError::Checks { error, .. } | ChunkError::Record(error) => error,
+        }
+    }
+}
+
+/// Reads chunk `c` from `path`, checking every record's framing and parsing, the first key
+/// against the manifest's and the order of keys within the chunk, and hands each to `each`.
+pub(crate) fn read_chunk(
+    manifest_path: &Path,
+    c: &ManifestChunk,
+    path: &Path,
+    hashes: &Hashes,
+    each: &mut dyn FnMut(ChunkRecord<'_>) -> Result<(), StateError>,
+) -> Result<ChunkEnd, ChunkError> {
+    let checks = |record: u64| move |error: StateError| ChunkError::Checks { record, error };
+    let mut reader = ChunkReader::open(path).map_err(checks(0))?;
+    let mut end = ChunkEnd::default();
+    let mut buf = Vec::new();
+    loop {
+        let at = match reader.next(&mut buf) {
+            Ok(Some(at)) => at,
+            Ok(None) => break,
+            Err(StateError::Truncated { offset, reason, .. }) => {
+                end.cut = Some((offset, reason));
+                break;
+            }
+            Err(e) => return Err(checks(end.count)(e)),
+        };
+        let index = c.first_idx.saturating_add(end.count);
+        let corrupt = |reason: String| StateError::Corrupt { path: path.to_path_buf(), offset: at, reason };
+        let rec = parse_record(&buf)
+            .map_err(|e| checks(end.count)(corrupt(format!("record {index}: not a state key and value: {e}"))))?;
+        let key_hash = rec.encoding.hash(hashes);
+        if end.count == 0 && key_hash != c.first_key {
+            return Err(checks(0)(StateError::Manifest {
+                path: manifest_path.to_path_buf(),
+                reason: format!(
+                    "chunk `{}`: its first record's key hashes to {}, the manifest's first_key is {}",
+                    c.blobs,
+                    hex(&key_hash),
+                    hex(&c.first_key)
+                ),
+            }));
+        }
+        if let Some(p) = end.last.filter(|p| *p >= key_hash) {
+            return Err(checks(end.count)(out_of_order(path, at, index, &rec.key, &key_hash, &p)));
+        }
+        let framed = 4 + buf.len() as u64;
+        each(ChunkRecord { count: end.count, at, rec: &rec, key_hash, framed }).map_err(ChunkError::Record)?;
+        end.last = Some(key_hash);
+        end.count += 1;
+    }
+    end.offset = reader.offset();
+    Ok(end)
+}
+
+/// A record whose key hash does not come after the one before.
+fn out_of_order(path: &Path, at: u64, index: u64, key: &AptosStateKey, hash: &Hash, previous: &Hash) -> StateError {
+    StateError::Corrupt {
+        path: path.to_path_buf(),
+        offset: at,
+        reason: format!(
+            "keys out of order: record {index} ({key}) hashes to {}, not after {}",
+            hex(hash),
+            hex(previous)
+        ),
+    }
+}
+
+/// A record past the count the manifest gives its chunk.
+fn too_many(path: &Path, at: u64, c: &ManifestChunk) -> StateError {
+    StateError::Corrupt {
+        path: path.to_path_buf(),
+        offset: at,
+        reason: format!(
+            "the chunk holds more records than the {} the manifest says (records {}..={})",
+            c.records(),
+            c.first_idx,
+            c.last_idx
+        ),
     }
 }
 

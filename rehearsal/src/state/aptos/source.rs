@@ -46,7 +46,9 @@ impl AptosSource {
         }
         let mut modules: Vec<(Origin, Vec<u8>)> = Vec::new();
         let mut total = 0usize;
-        self.backup.visit(&mut |r| {
+        let threads = self.backup.options().threads;
+        let is_code = |k: &AptosStateKey| matches!(k, AptosStateKey::AccessPath { path: StatePath::Code(_), .. });
+        let mut collect = |r: super::AptosRecord<'_>| {
             if let AptosStateKey::AccessPath { path: StatePath::Code(id), .. } = r.key {
                 total += r.value.len();
                 if total > MAX_MODULE_BYTES {
@@ -60,7 +62,12 @@ impl AptosSource {
                 modules.push((r.origin.clone(), r.value.to_vec()));
             }
             Ok(())
-        })?;
+        };
+        if threads > 1 {
+            self.backup.verify_keeping(threads, &is_code, MAX_MODULE_BYTES, &mut collect)?;
+        } else {
+            self.backup.visit(&mut collect)?;
+        }
         self.modules = Some(modules);
         Ok(())
     }

@@ -89,7 +89,17 @@ impl<H: NodeHashes> RootBuilder<H> {
         if self.last.is_some_and(|last| last >= *key) {
             return false;
         }
-        let leaf = Subtree { split: 256, hash: self.hashes.leaf(key, blob_hash), key: *key };
+        let leaf = self.hashes.leaf(key, blob_hash);
+        self.add_leaf(key, &leaf)
+    }
+
+    /// Adds a leaf whose hash was made elsewhere ([`NodeHashes::leaf`] of its key and value
+    /// hash: on the thread that read it, while this one folds the tree).
+    pub fn add_leaf(&mut self, key: &Hash, leaf: &Hash) -> bool {
+        if self.last.is_some_and(|last| last >= *key) {
+            return false;
+        }
+        let leaf = Subtree { split: 256, hash: *leaf, key: *key };
         if let Some(mut current) = self.current.take() {
             // Keys increase, so they differ.
             let split = first_difference(&current.key, key).unwrap_or(255);
