@@ -8,6 +8,10 @@
 //! one writes the devnet genesis state as a snapshot, others each hash it once (one thread,
 //! SHA-256 over every key and value, as a reader that only hashes would) and rehearse v1 -> v2
 //! on it, so that the peak memory is one rehearsal's alone.
+//!
+//! A live chain's kind of state, by hand: `rehearse-* generate-aptos ACCOUNTS DIR` writes the
+//! 32-byte framework's genesis as a gzipped Aptos-based backup, `rehearse-* run-aptos DIR
+//! THREADS` rehearses it (the backup verified, sorted, migrated in place) and prints its phases.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -76,6 +80,60 @@ fn run(path: &Path, threads: usize) {
     println!("RESULT {resources} {bytes} {read:.3} {total:.3} {:.1} {}", peak_rss_mb(), phases.join(" "));
 }
 
+/// A live chain's kind of state: the 32-byte framework's genesis at `accounts` accounts (an
+/// `Account` and a `CoinStore` each) with the old release's modules under their code paths,
+/// written as a gzipped Aptos-based backup in `dir/backup` (chunks of 100,000 records), and the
+/// new release and its migrations beside it.
+fn generate_aptos(accounts: u32, dir: &Path) {
+    use devchain::framework;
+    use rehearsal::state::aptos::writer::{write_backup, Compression, WriteOptions, WriteRecord};
+    use rehearsal::state::aptos::{AptosStateKey, Metadata, Salt};
+    let [old, new] = framework::release_files().unwrap();
+    let folder = dir.join(framework::NEW_NAME);
+    std::fs::create_dir_all(&folder).unwrap();
+    for (file, bytes) in &new {
+        std::fs::write(folder.join(file), bytes).unwrap();
+    }
+    std::fs::write(dir.join("migrations.toml"), framework::DECLARATIONS).unwrap();
+    let store = framework::genesis(accounts).unwrap();
+    let mut records: Vec<WriteRecord> = store
+        .resources(framework::WIDTH)
+        .map(|(tag, account, bytes)| WriteRecord {
+            key: AptosStateKey::resource(account, tag),
+            data: bytes.to_vec(),
+            metadata: Some(Metadata::V0 { deposit: 50_000, creation_time_usecs: 1 }),
+        })
+        .collect();
+    drop(store);
+    for (file, bytes) in old {
+        let name = file.strip_suffix(".mv").unwrap().to_owned();
+        let id = binary_format::ModuleId::new(binary_format::Address::from_u64(1), name);
+        records.push(WriteRecord { key: AptosStateKey::module(id), data: bytes, metadata: None });
+    }
+    let options = WriteOptions {
+        compression: Compression::Gzip,
+        records_per_chunk: 100_000,
+        ..WriteOptions::new(Salt::Aptos, 7)
+    };
+    write_backup(&dir.join("backup"), records, options).unwrap();
+}
+
+/// The rehearsal of [`generate_aptos`]'s backup, the old release taken from the state.
+fn run_aptos(dir: &Path, threads: usize) {
+    let mut options = Options::new(dir.join("backup"), dir.join(devchain::framework::NEW_NAME));
+    options.threads = threads;
+    options.migrations = Some(dir.join("migrations.toml"));
+    options.handlers = devchain::handlers();
+    options.system_accounts = vec![binary_format::Address::from_u64(1)];
+    let start = Instant::now();
+    let report = rehearse(&options, &mut Silent).unwrap();
+    let total = start.elapsed().as_secs_f64();
+    assert_eq!(report.verdict, rehearsal::Verdict::Safe);
+    assert_eq!(report.state.root_verified, Some(true));
+    let phases: Vec<String> = report.run.phases.iter().map(|p| format!("{}={:.3}s", p.name, p.seconds)).collect();
+    println!("RESULT {} {total:.3} {:.1} {}", report.state.entries, peak_rss_mb(), phases.join(" "));
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -86,6 +144,8 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("generate") => return generate(args[2].parse().unwrap(), Path::new(&args[3])),
         Some("run") => return run(Path::new(&args[2]), args[3].parse().unwrap()),
+        Some("generate-aptos") => return generate_aptos(args[2].parse().unwrap(), Path::new(&args[3])),
+        Some("run-aptos") => return run_aptos(Path::new(&args[2]), args[3].parse().unwrap()),
         _ => {}
     }
     let sizes: Vec<u32> = std::env::var("REHEARSE_SIZES")

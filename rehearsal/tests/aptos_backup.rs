@@ -111,15 +111,18 @@ fn read_all(path: &Path, o: &AptosOptions) -> Result<(Seen, AptosBackup), StateE
             Ok(())
         })
     });
-    let mut kept = Vec::new();
-    let many = AptosBackup::open(path, &AptosOptions { threads: 3, ..*o }).and_then(|mut b| {
-        b.verify_keeping(3, &is_module, usize::MAX, &mut |r| {
-            kept.push((r.key.clone(), r.value.to_vec(), r.origin.to_string()));
-            Ok(())
-        })
-    });
-    assert_eq!(format!("{many:?}"), format!("{one:?}"), "three threads against one");
-    assert_eq!(kept, modules);
+    // With the default memory, and with none (each reader waits for its chunk's turn).
+    for memory in [0, 1] {
+        let mut kept = Vec::new();
+        let many = AptosBackup::open(path, &AptosOptions { threads: 3, memory, ..*o }).and_then(|mut b| {
+            b.visit_on_threads(3, &is_module, usize::MAX, &mut |r| {
+                kept.push((r.key.clone(), r.value.to_vec(), r.origin.to_string()));
+                Ok(())
+            })
+        });
+        assert_eq!(format!("{many:?}"), format!("{one:?}"), "three threads against one, memory {memory}");
+        assert_eq!(kept, modules);
+    }
     let mut backup = AptosBackup::open(path, o)?;
     let mut seen = Vec::new();
     let mut hashes = Vec::new();
@@ -450,6 +453,89 @@ fn as_a_state_source_every_record_is_an_entry_and_unreadable_paths_are_counted()
     assert!(info.detail.contains("DIEM:: hashes") && info.detail.contains("8 table items"), "{}", info.detail);
 }
 
+/// What a state source hands on of a backup: every entry (key, value, extra, where it was
+/// read) and the problems, with or without a modules' pass first (which verifies the records,
+/// so the entries' pass does not).
+fn handed(path: &Path, aptos: AptosOptions, modules_first: bool) -> String {
+    let open = OpenOptions { aptos, ..Default::default() };
+    let (_, mut source) = rehearsal::state::open(path, open).unwrap();
+    if modules_first {
+        source.modules(&mut |_| Ok(())).unwrap();
+    }
+    let mut entries = Vec::new();
+    let mut problems = Problems::default();
+    let context = Context { width: WIDTH, modules: &[], value_budget: 16 << 20 };
+    let result = source.entries(
+        &context,
+        &mut |e| {
+            entries.push(format!("{:?} {:?} {:?} {}", e.key, e.value, e.extra, e.origin));
+            Ok(())
+        },
+        &mut problems,
+    );
+    format!("{result:?} {entries:?} {problems:?} {:?}", source.info())
+}
+
+/// The entries' pass verifies the records as it hands them on when nothing verified them
+/// before, on one thread or many, within any memory: the same entries, problems and root,
+/// on a sound backup and on a partial one.
+#[test]
+fn a_state_source_hands_the_same_entries_on_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = write(dir.path(), Salt::Aptos, Compression::Gzip);
+    let partial = tempfile::tempdir().unwrap();
+    let cut_one = write(partial.path(), Salt::Aptos, Compression::Gzip);
+    let chunk: PathBuf = cut_one.chunks[3].clone();
+    cut(&chunk, std::fs::metadata(&chunk).unwrap().len() / 2).unwrap();
+    assert!(w.chunks.len() > 3);
+    for (path, allow_partial) in [(dir.path(), false), (partial.path(), true)] {
+        let base = AptosOptions { allow_partial, ..Default::default() };
+        let one = handed(path, base, false);
+        assert!(one.starts_with("Ok(())"), "{one}");
+        for (threads, memory, modules_first) in [(1, 0, true), (3, 0, false), (3, 1, false), (3, 0, true), (2, 1, true)]
+        {
+            let many = handed(path, AptosOptions { threads, memory, ..base }, modules_first);
+            assert_eq!(many, one, "{threads} threads, memory {memory}, modules first: {modules_first}");
+        }
+    }
+}
+
+/// Chunks larger than a reader's batch (a real backup's hold up to 128 MiB): handed on batch by
+/// batch on many threads, in any memory, every record and the root as on one thread.
+#[test]
+fn chunks_larger_than_a_batch_are_handed_on_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let account = tag("0x1::account::Account");
+    let records = (0..12_000u64).map(|n| WriteRecord {
+        key: AptosStateKey::resource(address(n), account.clone()),
+        data: vec![(n % 251) as u8; 90 + (n % 17) as usize],
+        metadata: n.is_multiple_of(4).then_some(Metadata::V0 { deposit: n, creation_time_usecs: 3 }),
+    });
+    let options =
+        WriteOptions { compression: Compression::Gzip, records_per_chunk: 5_000, ..WriteOptions::new(Salt::Aptos, 9) };
+    write_backup(dir.path(), records, options).unwrap();
+    let all = |r: rehearsal::state::aptos::AptosRecord<'_>, into: &mut Vec<String>| {
+        into.push(format!("{} {:?} {:?} {}", r.key, r.value, r.metadata, r.origin));
+        Ok(())
+    };
+    let mut one = Vec::new();
+    let summary =
+        AptosBackup::open(dir.path(), &AptosOptions::default()).unwrap().visit(&mut |r| all(r, &mut one)).unwrap();
+    assert_eq!(one.len(), 12_000);
+    for memory in [0, 1, 300_000] {
+        let mut many = Vec::new();
+        let o = AptosOptions { threads: 3, memory, ..Default::default() };
+        let mut backup = AptosBackup::open(dir.path(), &o).unwrap();
+        let got = backup.visit_on_threads(3, &|_| true, usize::MAX, &mut |r| all(r, &mut many)).unwrap();
+        assert_eq!(got, summary, "memory {memory}");
+        assert!(many == one, "memory {memory}: the records differ");
+        // Again, the root now verified: the records alone.
+        many.clear();
+        backup.visit_on_threads(2, &|_| true, usize::MAX, &mut |r| all(r, &mut many)).unwrap();
+        assert!(many == one, "memory {memory}, verified: the records differ");
+    }
+}
+
 #[test]
 fn a_partial_backup_as_a_state_source_is_never_complete() {
     let dir = tempfile::tempdir().unwrap();
@@ -457,8 +543,7 @@ fn a_partial_backup_as_a_state_source_is_never_complete() {
     let chunk: PathBuf = w.chunks[5].clone();
     let len = std::fs::metadata(&chunk).unwrap().len();
     cut(&chunk, len / 2).unwrap();
-    let open =
-        OpenOptions { aptos: AptosOptions { allow_partial: true, version: None, threads: 0 }, ..Default::default() };
+    let open = OpenOptions { aptos: AptosOptions { allow_partial: true, ..Default::default() }, ..Default::default() };
     let (_, mut source) = rehearsal::state::open(dir.path(), open).unwrap();
     let mut problems = Problems::default();
     let context = Context { width: WIDTH, modules: &[], value_budget: 16 << 20 };

@@ -163,7 +163,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     options.open.diem = DiemOptions::era(&args.diem_era)
         .with_context(|| format!("--diem-era {}: use libra, diem or auto", args.diem_era))?;
-    options.open.aptos = AptosOptions { version: args.state_version, allow_partial: args.allow_partial, threads: 0 };
+    options.open.aptos =
+        AptosOptions { version: args.state_version, allow_partial: args.allow_partial, ..AptosOptions::default() };
     if let Some(path) = &args.table_types {
         match table_types(path, &args.to, args.address_length) {
             Ok(stated) => options.table_types = stated,

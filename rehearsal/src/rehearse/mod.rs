@@ -368,9 +368,11 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     let mut phases = Phases { list: Vec::new(), started: Instant::now() };
     check_out(options)?;
     let threads = options.threads.max(1);
-    // An Aptos-based backup is verified on the same threads.
+    // An Aptos-based backup is read on the same threads, within a quarter of the memory (the
+    // sort it feeds takes the rest).
     let mut open = options.open;
     open.aptos.threads = threads;
+    open.aptos.memory = options.cache_bytes / 4;
     let (_, mut source) = state::open(&options.state, open)?;
     let new = releases::load(&options.to, options.address_length)?;
     let (old, from_name, from_source) = match &options.from {

@@ -130,6 +130,19 @@ impl Problems {
         }
     }
 
+    /// Adds the problems `later` recorded, as if each had been added here after these.
+    pub fn append(&mut self, later: Problems) {
+        for (kind, n) in later.counts {
+            *self.counts.entry(kind).or_default() += n;
+        }
+        self.skipped_resources += later.skipped_resources;
+        for p in later.examples {
+            if self.examples.iter().filter(|e| e.kind == p.kind).count() < EXAMPLES_PER_KIND {
+                self.examples.push(p);
+            }
+        }
+    }
+
     /// Problems in all.
     pub fn total(&self) -> u64 {
         self.counts.values().sum()

@@ -10,9 +10,9 @@
 //! to a callback, holding one record at a time: it checks the framing, each chunk's first and
 //! last key and record count, that key hashes strictly increase, and recomputes the state root
 //! (a sparse Merkle tree over every record's key hash and value hash, the same fold as the Diem
-//! reader's) to compare it with the manifest's at the end. The verifying pass runs on
-//! [`AptosOptions::threads`] threads ([`AptosBackup::verify_keeping`]: chunks read and hashed
-//! apart, the tree folded in order), with the same result and the same first error as on one.
+//! reader's) to compare it with the manifest's at the end. Passes run on [`AptosOptions::threads`]
+//! threads ([`AptosBackup::visit_on_threads`]: chunks read and hashed apart, the tree folded and
+//! the records handed on in order), with the same result and the same first error as on one.
 //!
 //! Public archives hold chunks committed while still being written (a gzip stream without its
 //! end, the last record cut, fewer records than the manifest says) and miss files. Such a state
@@ -66,8 +66,10 @@ pub struct AptosOptions {
     /// Read what is there of an incomplete backup (truncated or missing chunks, a missing
     /// `state.proof`), marking the result partial, instead of refusing it.
     pub allow_partial: bool,
-    /// Threads the verifying pass reads chunks on (0 or 1: the caller's alone).
+    /// Threads a pass reads chunks on (0 or 1: the caller's alone).
     pub threads: usize,
+    /// Bytes the readers of a pass on many threads may hold for the fold, together (0: 64 MiB).
+    pub memory: usize,
 }
 
 /// One record, as [`AptosBackup::visit`] hands it over.
@@ -379,7 +381,7 @@ impl AptosBackup {
     pub fn verify(&mut self) -> Result<AptosSummary, StateError> {
         match self.options.threads {
             0 | 1 => self.visit(&mut |_| Ok(())),
-            threads => self.verify_keeping(threads, &|_| false, 0, &mut |_| Ok(())),
+            threads => self.visit_on_threads(threads, &|_| false, 0, &mut |_| Ok(())),
         }
     }
 
@@ -537,6 +539,8 @@ pub(crate) struct ChunkRecord<'a> {
     /// The byte of its frame in the (unpacked) chunk.
     pub at: u64,
     pub rec: &'a Record<'a>,
+    /// Its payload (the record's bytes without their frame), as `rec` was parsed from.
+    pub payload: &'a [u8],
     pub key_hash: Hash,
     /// Its bytes with their frame.
     pub framed: u64,
@@ -615,7 +619,8 @@ pub(crate) fn read_chunk(
             return Err(checks(end.count)(out_of_order(path, at, index, &rec.key, &key_hash, &p)));
         }
         let framed = 4 + buf.len() as u64;
-        each(ChunkRecord { count: end.count, at, rec: &rec, key_hash, framed }).map_err(ChunkError::Record)?;
+        each(ChunkRecord { count: end.count, at, rec: &rec, payload: &buf, key_hash, framed })
+            .map_err(ChunkError::Record)?;
         end.last = Some(key_hash);
         end.count += 1;
     }

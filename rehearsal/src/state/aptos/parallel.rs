@@ -1,57 +1,158 @@
-//! The verifying pass on many threads. Recomputing the root costs about four SHA3-256
+//! A pass over a backup on many threads. Recomputing the root costs about four SHA3-256
 //! permutations a record (its key, its value, its leaf, and about one internal node); only the
 //! internal nodes depend on the records before. So each chunk is read, parsed and hashed up to
 //! its leaves on a thread of its own, and the caller's thread takes the chunks in the manifest's
-//! order and folds their leaves into the tree: on 2 cores about twice as fast, on more up to
-//! four times (the fold on one thread then bounds it).
+//! order, folds their leaves into the tree and hands the records kept to its callback: the
+//! verifying pass on 2 cores about twice as fast, on more up to four times (the fold on one
+//! thread then bounds it); a pass handing every record on (the rehearsal's sort) has its
+//! reading, parsing and key hashing taken off the caller's thread.
 //!
 //! What it checks, what it refuses and in which order, and the summary, are those of the pass
 //! on one thread ([`AptosBackup::visit`]): the first error in record order wins, whatever the
-//! threads finish first. Chunks are read at most `threads` ahead of the fold, so memory is a
-//! few chunks' leaves (64 bytes a record), never the state's.
+//! threads finish first.
+//!
+//! Memory is a setting, never the state's size nor a chunk's (a real backup's chunk holds up to
+//! 128 MiB of records). A reader hands its chunk on in batches of about [`STEP`] bytes (of
+//! leaves, 64 bytes a record, and of records kept). The reader of the chunk the fold takes next
+//! waits while two of its batches are not folded yet; the others wait while the batches not
+//! folded hold more than [`AptosOptions::memory`]. The fold therefore always has a batch coming,
+//! and the readers hold the budget, two batches, and one batch each being filled.
 
 use super::hash::Hashes;
 use super::{count_kind, out_of_order, read_chunk, too_many, AptosBackup, AptosRecord, AptosStateKey, AptosSummary};
-use super::{ChunkEnd, ChunkError, KindCounts, Metadata, RecordSink, RootBuilder};
+use super::{ChunkEnd, ChunkError, KindCounts, RecordSink, RootBuilder};
 use crate::state::diem::hash::Hash;
 use crate::state::diem::smt::NodeHashes;
 use crate::state::{At, Origin, StateError};
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-/// A record kept for the caller (see [`AptosBackup::verify_keeping`]).
+/// Bytes the readers may hold for the fold when [`AptosOptions::memory`] says nothing.
+pub const DEFAULT_MEMORY: usize = 64 << 20;
+
+/// Bytes of a batch: a reader hands its batch on past them.
+const STEP: usize = 256 << 10;
+
+/// What a leaf costs held; a kept record costs its payload and this.
+const LEAF: usize = 64;
+const KEPT: usize = 56;
+
+/// Batches of the chunk the fold takes next that may wait for it.
+const AHEAD: usize = 2;
+
+/// Records kept for the caller (see [`AptosBackup::visit_on_threads`]): their payloads end to
+/// end in blocks, parsed again when handed on. A record parsed is a dozen allocations (its
+/// tag's names, its value), and allocations made on a reader's thread and freed on the
+/// caller's doubled the memory a pass held.
+#[derive(Default)]
 struct Kept {
-    at: u64,
-    key: AptosStateKey,
-    key_hash: Hash,
-    value: Vec<u8>,
-    metadata: Option<Metadata>,
+    /// Blocks of [`STEP`] bytes (a larger payload has one of its own), filled one after another.
+    blocks: Vec<Vec<u8>>,
+    /// Each record's block, its payload's place in it, its frame's byte in the chunk, its key
+    /// hash.
+    records: Vec<(usize, Range<usize>, u64, Hash)>,
 }
 
-/// What a thread read of one chunk.
+impl Kept {
+    /// Keeps `payload`; says the bytes it took (a batch is handed on once it holds [`STEP`], so
+    /// the room left in its last block is never more than one block).
+    fn keep(&mut self, payload: &[u8], at: u64, key_hash: Hash) -> usize {
+        let room = self.blocks.last().is_some_and(|b| b.capacity() - b.len() >= payload.len());
+        if !room {
+            self.blocks.push(Vec::with_capacity(STEP.max(payload.len())));
+        }
+        let block = self.blocks.len().saturating_sub(1);
+        if let Some(b) = self.blocks.last_mut() {
+            let start = b.len();
+            b.extend_from_slice(payload);
+            self.records.push((block, start..b.len(), at, key_hash));
+        }
+        KEPT + payload.len()
+    }
+
+    fn payload(&self, block: usize, range: &Range<usize>) -> &[u8] {
+        self.blocks.get(block).and_then(|b| b.get(range.clone())).unwrap_or_default()
+    }
+}
+
+/// Part of a chunk, as its reader hands it to the fold.
 #[derive(Default)]
-struct ChunkRead {
-    /// Each record's key hash and leaf hash, in order.
+struct Batch {
+    /// Each record's key hash and leaf hash, in order (when the root is recomputed).
     leaves: Vec<(Hash, Hash)>,
     kinds: KindCounts,
+    records: u64,
     bytes: u64,
-    /// Record 0's key and key hash: checked against the chunk before by the fold.
+    /// The chunk's first record (in its first batch): its key, key hash and byte, checked
+    /// against the chunk before by the fold.
     first: Option<(AptosStateKey, Hash, u64)>,
-    kept: Vec<Kept>,
-    end: ChunkEnd,
-    /// The first error: from the chunk's own checks at a record (for record 0, before the
-    /// check against the chunk before), or from the count of records (after it).
-    error: Option<ChunkError>,
+    kept: Kept,
+    /// Bytes accounted for (see [`Window`]).
+    held: usize,
+    /// In the chunk's last batch: how reading it ended, or its first error (from its own
+    /// checks at a record, for record 0 before the check against the chunk before; or from the
+    /// count of records, after it).
+    end: Option<Result<ChunkEnd, ChunkError>>,
 }
 
-/// The chunks read so far and not yet folded, and how far the fold is.
+/// The batches handed on and not folded yet, where the fold is, and the bytes held.
 struct Shared {
-    done: BTreeMap<usize, ChunkRead>,
+    done: BTreeMap<(usize, usize), Batch>,
+    /// The chunk the fold takes next.
     folded: usize,
     stop: bool,
+    held: usize,
+}
+
+/// Where the readers and the fold meet.
+struct Window<'a> {
+    shared: &'a Mutex<Shared>,
+    changed: &'a Condvar,
+    /// Bytes the batches not folded may hold together.
+    budget: usize,
+}
+
+impl Window<'_> {
+    /// Hands batch `seq` of chunk `chunk` on, then waits while its reader must (see the
+    /// module's docs). `false`: the fold has stopped.
+    fn hand_on(&self, chunk: usize, seq: usize, batch: Batch) -> bool {
+        let Ok(mut s) = self.shared.lock() else { return false };
+        s.held = s.held.saturating_add(batch.held);
+        s.done.insert((chunk, seq), batch);
+        self.changed.notify_all();
+        loop {
+            let full = if chunk == s.folded {
+                s.done.range((chunk, 0)..(chunk + 1, 0)).count() >= AHEAD
+            } else {
+                s.held > self.budget
+            };
+            if s.stop || !full {
+                return !s.stop;
+            }
+            let Ok(guard) = self.changed.wait(s) else { return false };
+            s = guard;
+        }
+    }
+
+    /// Takes batch `seq` of chunk `chunk` for the fold, waiting for it.
+    fn take(&self, chunk: usize, seq: usize) -> Option<Batch> {
+        let mut s = self.shared.lock().ok()?;
+        loop {
+            if let Some(batch) = s.done.remove(&(chunk, seq)) {
+                s.held = s.held.saturating_sub(batch.held);
+                if batch.end.is_some() {
+                    s.folded = chunk + 1;
+                }
+                self.changed.notify_all();
+                return Some(batch);
+            }
+            s = self.changed.wait(s).ok()?;
+        }
+    }
 }
 
 /// Stops the readers however the fold ends (an error included).
@@ -67,11 +168,12 @@ impl Drop for StopOnDrop<'_> {
 }
 
 impl AptosBackup {
-    /// One verifying pass on `threads` threads: everything [`AptosBackup::verify`] checks, the
-    /// same summary and the same first error. Records whose key `keep` accepts are handed to
-    /// `kept`, in order; a chunk keeps `keep_bytes` of their values at most (past them, a
-    /// caller whose own bound is no larger has refused the state before it needs more).
-    pub fn verify_keeping(
+    /// [`AptosBackup::visit`] on `threads` threads: everything it checks (the root recomputed
+    /// unless a complete pass verified it), the same summary and the same first error. Records
+    /// whose key `keep` accepts are handed to `kept`, in order; a chunk keeps `keep_bytes` of
+    /// their values at most (past them, a caller whose own bound is no larger has refused the
+    /// state before it needs more).
+    pub fn visit_on_threads(
         &mut self,
         threads: usize,
         keep: &(dyn Fn(&AptosStateKey) -> bool + Sync),
@@ -79,12 +181,17 @@ impl AptosBackup {
         kept: RecordSink<'_>,
     ) -> Result<AptosSummary, StateError> {
         let hashes = Hashes::new(self.salt);
-        let chunks = self.manifest.chunks.len();
-        let threads = threads.clamp(1, chunks.max(1));
-        let shared = Mutex::new(Shared { done: BTreeMap::new(), folded: 0, stop: false });
+        let recompute = !matches!(self.last, Some(AptosSummary { root: super::RootCheck::Verified, .. }));
+        let threads = threads.clamp(1, self.manifest.chunks.len().max(1));
+        let shared = Mutex::new(Shared { done: BTreeMap::new(), folded: 0, stop: false, held: 0 });
         let changed = Condvar::new();
+        let budget = match self.options.memory {
+            0 => DEFAULT_MEMORY,
+            m => m,
+        };
+        let window = Window { shared: &shared, changed: &changed, budget };
         let next = AtomicUsize::new(0);
-        let poisoned = || StateError::Unsupported {
+        let failed = || StateError::Unsupported {
             path: self.manifest.path.clone(),
             reason: "a thread reading the backup failed".into(),
         };
@@ -94,141 +201,141 @@ impl AptosBackup {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let (Some(c), Some(file)) = (self.manifest.chunks.get(i), self.files.get(i)) else { return };
-                    // At most `threads` chunks ahead of the fold.
-                    {
-                        let Ok(mut s) = shared.lock() else { return };
-                        while !s.stop && i >= s.folded + threads {
-                            let Ok(guard) = changed.wait(s) else { return };
-                            s = guard;
-                        }
-                        if s.stop {
+                    let Some(path) = file else {
+                        // A missing file: nothing to read, the fold notes it.
+                        let end = Batch { end: Some(Ok(ChunkEnd::default())), ..Batch::default() };
+                        if !window.hand_on(i, 0, end) {
                             return;
                         }
-                    }
-                    let read = match file {
-                        Some(path) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            read_one(&self.manifest.path, c, path, &hashes, keep, keep_bytes)
-                        }))
-                        .unwrap_or_else(|_| ChunkRead {
-                            error: Some(ChunkError::Checks {
-                                record: 0,
-                                error: StateError::Unsupported {
-                                    path: path.clone(),
-                                    reason: "the thread reading this chunk failed".into(),
-                                },
-                            }),
-                            ..ChunkRead::default()
-                        }),
-                        None => ChunkRead::default(),
+                        continue;
                     };
-                    let Ok(mut s) = shared.lock() else { return };
-                    s.done.insert(i, read);
-                    changed.notify_all();
+                    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        read_one(&self.manifest.path, (i, c), path, (&hashes, recompute), (keep, keep_bytes), &window)
+                    }));
+                    let handed = match read {
+                        Ok(handed) => handed,
+                        Err(_) => {
+                            let error = StateError::Unsupported {
+                                path: path.clone(),
+                                reason: "the thread reading this chunk failed".into(),
+                            };
+                            let end = Some(Err(ChunkError::Checks { record: 0, error }));
+                            window.hand_on(i, 0, Batch { end, ..Batch::default() })
+                        }
+                    };
+                    if !handed {
+                        return;
+                    }
                 });
             }
             let mut root = RootBuilder::new(hashes.clone());
             let mut previous: Option<Hash> = None;
             let mut s = AptosSummary::empty();
             for (i, (c, file)) in self.manifest.chunks.iter().zip(&self.files).enumerate() {
-                let read = {
-                    let mut g = shared.lock().map_err(|_| poisoned())?;
-                    loop {
-                        if let Some(read) = g.done.remove(&i) {
-                            g.folded = i + 1;
-                            break read;
-                        }
-                        g = changed.wait(g).map_err(|_| poisoned())?;
-                    }
-                };
-                changed.notify_all();
                 let Some(path) = file else {
+                    window.take(i, 0).ok_or_else(failed)?;
                     self.note_missing(&mut s, c);
                     continue;
                 };
                 let file: Rc<Path> = Rc::from(path.as_path());
-                // The checks in the order one thread makes them: record 0's own, then its order
-                // against the chunk before, then the rest of the chunk's.
-                let mut error = read.error;
-                if let Some(ChunkError::Checks { record: 0, error }) = error {
-                    return Err(error);
-                }
-                if let (Some((key, hash, at)), Some(p)) = (&read.first, previous) {
-                    if p >= *hash {
-                        return Err(out_of_order(path, *at, c.first_idx, key, hash, &p));
+                for seq in 0.. {
+                    let batch = window.take(i, seq).ok_or_else(failed)?;
+                    if seq == 0 {
+                        // The checks in the order one thread makes them: record 0's own, then
+                        // its order against the chunk before, then the rest of the chunk's.
+                        if let Some(Err(ChunkError::Checks { record: 0, error })) = batch.end {
+                            return Err(error);
+                        }
+                        if let (Some((key, hash, at)), Some(p)) = (&batch.first, previous) {
+                            if p >= *hash {
+                                return Err(out_of_order(path, *at, c.first_idx, key, hash, &p));
+                            }
+                        }
+                    }
+                    // The records before the first error (only those were kept) are handed on
+                    // before it, as one thread hands them.
+                    for (block, range, at, key_hash) in &batch.kept.records {
+                        let rec = super::parse_record(batch.kept.payload(*block, range)).map_err(|e| {
+                            StateError::Corrupt {
+                                path: path.clone(),
+                                offset: *at,
+                                reason: format!("a record read again does not parse: {e}"),
+                            }
+                        })?;
+                        let origin = Origin { file: file.clone(), at: At::Byte(*at) };
+                        kept(AptosRecord {
+                            key: &rec.key,
+                            key_hash: *key_hash,
+                            value: rec.value.data,
+                            metadata: rec.value.metadata.as_ref(),
+                            origin: &origin,
+                        })?;
+                    }
+                    for (key, leaf) in &batch.leaves {
+                        root.add_leaf(key, leaf);
+                    }
+                    s.kinds.add(&batch.kinds);
+                    s.records += batch.records;
+                    s.bytes += batch.bytes;
+                    match batch.end {
+                        None => continue,
+                        Some(Err(e)) => return Err(e.into_error()),
+                        Some(Ok(end)) => {
+                            previous = end.last.or(previous);
+                            self.finish_chunk(&mut s, c, path, &end)?;
+                            break;
+                        }
                     }
                 }
-                // The records before the first error (only those were kept) are handed on
-                // before it, as one thread hands them.
-                for k in &read.kept {
-                    let origin = Origin { file: file.clone(), at: At::Byte(k.at) };
-                    kept(AptosRecord {
-                        key: &k.key,
-                        key_hash: k.key_hash,
-                        value: &k.value,
-                        metadata: k.metadata.as_ref(),
-                        origin: &origin,
-                    })?;
-                }
-                if let Some(e) = error.take() {
-                    return Err(e.into_error());
-                }
-                for (key, leaf) in &read.leaves {
-                    root.add_leaf(key, leaf);
-                }
-                s.kinds.add(&read.kinds);
-                s.records += read.end.count;
-                s.bytes += read.bytes;
-                previous = read.end.last.or(previous);
-                self.finish_chunk(&mut s, c, path, &read.end)?;
             }
             Ok((s, root))
         })?;
-        self.conclude(summary, Some(root))
+        self.conclude(summary, recompute.then_some(root))
     }
 }
 
-/// Reads one chunk on a reader thread: every check of the pass on one thread but the order
-/// against the chunk before, each record hashed up to its leaf.
+/// Reads one chunk on a reader thread, handing it on in batches: every check of the pass on one
+/// thread but the order against the chunk before, each record hashed up to its leaf when the
+/// root is recomputed. `false`: the fold has stopped.
 fn read_one(
     manifest: &Path,
-    c: &super::ManifestChunk,
+    (i, c): (usize, &super::ManifestChunk),
     path: &Path,
-    hashes: &Hashes,
-    keep: &(dyn Fn(&AptosStateKey) -> bool + Sync),
-    keep_bytes: usize,
-) -> ChunkRead {
-    let mut read = ChunkRead {
-        leaves: Vec::with_capacity(usize::try_from(c.records()).unwrap_or(0).min(1 << 20)),
-        ..ChunkRead::default()
-    };
+    (hashes, recompute): (&Hashes, bool),
+    (keep, keep_bytes): (&(dyn Fn(&AptosStateKey) -> bool + Sync), usize),
+    window: &Window<'_>,
+) -> bool {
+    let mut batch = Batch::default();
+    let mut seq = 0;
     let mut kept_bytes = 0usize;
     let expected = c.records();
     let result = read_chunk(manifest, c, path, hashes, &mut |r| {
         if r.count == 0 {
-            read.first = Some((r.rec.key.clone(), r.key_hash, r.at));
+            batch.first = Some((r.rec.key.clone(), r.key_hash, r.at));
         }
         if r.count >= expected {
             return Err(too_many(path, r.at, c));
         }
-        let leaf = hashes.leaf(&r.key_hash, &hashes.state_value(r.rec.value.bcs));
-        read.leaves.push((r.key_hash, leaf));
-        count_kind(&mut read.kinds, &r.rec.key, r.rec.value.metadata.is_some());
-        read.bytes += r.framed;
+        if recompute {
+            let leaf = hashes.leaf(&r.key_hash, &hashes.state_value(r.rec.value.bcs));
+            batch.leaves.push((r.key_hash, leaf));
+            batch.held += LEAF;
+        }
+        count_kind(&mut batch.kinds, &r.rec.key, r.rec.value.metadata.is_some());
+        batch.records += 1;
+        batch.bytes += r.framed;
         if kept_bytes <= keep_bytes && keep(&r.rec.key) {
             kept_bytes = kept_bytes.saturating_add(r.rec.value.data.len());
-            read.kept.push(Kept {
-                at: r.at,
-                key: r.rec.key.clone(),
-                key_hash: r.key_hash,
-                value: r.rec.value.data.to_vec(),
-                metadata: r.rec.value.metadata,
-            });
+            batch.held = batch.held.saturating_add(batch.kept.keep(r.payload, r.at, r.key_hash));
+        }
+        if batch.held >= STEP {
+            if !window.hand_on(i, seq, std::mem::take(&mut batch)) {
+                return Err(StateError::Unsupported { path: path.to_path_buf(), reason: "the pass stopped".into() });
+            }
+            seq += 1;
         }
         Ok(())
     });
-    match result {
-        Ok(end) => read.end = end,
-        Err(e) => read.error = Some(e),
-    }
-    read
+    batch.end = Some(result);
+    window.hand_on(i, seq, batch)
 }

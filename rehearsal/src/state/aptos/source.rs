@@ -12,7 +12,7 @@
 
 use super::key::WIDTH;
 use super::value::write_metadata;
-use super::{AptosBackup, AptosOptions, AptosStateKey, AptosSummary, ProofStatus, RootCheck, StatePath};
+use super::{AptosBackup, AptosOptions, AptosStateKey, ProofStatus, RootCheck, StatePath};
 use crate::state::diem::hash::hex;
 use crate::state::diem::MAX_MODULE_BYTES;
 use crate::state::{
@@ -64,19 +64,12 @@ impl AptosSource {
             Ok(())
         };
         if threads > 1 {
-            self.backup.verify_keeping(threads, &is_code, MAX_MODULE_BYTES, &mut collect)?;
+            self.backup.visit_on_threads(threads, &is_code, MAX_MODULE_BYTES, &mut collect)?;
         } else {
             self.backup.visit(&mut collect)?;
         }
         self.modules = Some(modules);
         Ok(())
-    }
-
-    fn summary(&mut self) -> Result<AptosSummary, StateError> {
-        match self.backup.summary() {
-            Some(s) => Ok(s.clone()),
-            None => self.backup.verify(),
-        }
     }
 }
 
@@ -164,7 +157,34 @@ impl StateSource for AptosSource {
         visit: EntrySink<'_>,
         problems: &mut Problems,
     ) -> Result<(), StateError> {
-        let summary = self.summary()?;
+        // One pass: the records verified as they are handed on, unless the modules' pass
+        // verified them already (the rehearsal discards what it was handed if the root then
+        // does not match, as it discards everything on an error).
+        let mut seen = Problems::default();
+        let mut extra = Vec::new();
+        let mut each = |r: super::AptosRecord<'_>| {
+            let Some(key) = canonical(r.key) else {
+                let problem = Problem {
+                    kind: ProblemKind::NotYetRehearsed,
+                    origin: r.origin.to_string(),
+                    key: Some(format!("{} (key hash {})", r.key, hex(&r.key_hash))),
+                    message: "an access path that reads as no module, resource or resource group: not rehearsed".into(),
+                };
+                seen.add(problem, 1);
+                return Ok(());
+            };
+            extra.clear();
+            if let Some(m) = r.metadata {
+                write_metadata(&mut extra, m);
+            }
+            visit(Entry { key: &key.encode(), value: r.value, extra: &extra, origin: r.origin })
+        };
+        let threads = self.backup.options().threads;
+        let summary = if threads > 1 {
+            self.backup.visit_on_threads(threads, &|_| true, usize::MAX, &mut each)?
+        } else {
+            self.backup.visit(&mut each)?
+        };
         let manifest = self.backup.info().manifest.display().to_string();
         for i in &summary.incomplete {
             problems.add(
@@ -196,24 +216,7 @@ impl StateSource for AptosSource {
             };
             problems.add(problem, 0);
         }
-        let mut extra = Vec::new();
-        self.backup.visit(&mut |r| {
-            let Some(key) = canonical(r.key) else {
-                let problem = Problem {
-                    kind: ProblemKind::NotYetRehearsed,
-                    origin: r.origin.to_string(),
-                    key: Some(format!("{} (key hash {})", r.key, hex(&r.key_hash))),
-                    message: "an access path that reads as no module, resource or resource group: not rehearsed".into(),
-                };
-                problems.add(problem, 1);
-                return Ok(());
-            };
-            extra.clear();
-            if let Some(m) = r.metadata {
-                write_metadata(&mut extra, m);
-            }
-            visit(Entry { key: &key.encode(), value: r.value, extra: &extra, origin: r.origin })
-        })?;
+        problems.append(seen);
         Ok(())
     }
 }
