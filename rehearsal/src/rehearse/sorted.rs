@@ -142,7 +142,9 @@ fn write_bytes(out: &mut impl Write, b: &[u8]) -> std::io::Result<()> {
 
 /// Writes a sorted run file.
 fn write_run(path: &Path, entries: &mut Vec<Gathered>) -> Result<(), RehearsalError> {
-    entries.sort_by(|a, b| a.0.cmp(&b.0).then(a.3.cmp(&b.3)));
+    // Positions are distinct: (key, position) orders every entry, and a sort that need not keep
+    // equal entries in place is the faster.
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.3.cmp(&b.3)));
     let file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(io(path))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     for (k, v, x, seq, origin) in entries.drain(..) {
@@ -176,13 +178,12 @@ impl RunReader {
 
     fn next(&mut self) -> Result<Option<Gathered>, RehearsalError> {
         let Some(k) = self.bytes()? else { return Ok(None) };
-        let path = self.path.clone();
-        let short = || RehearsalError::Io {
-            path: path.clone(),
+        let short = |path: &Path| RehearsalError::Io {
+            path: path.to_path_buf(),
             source: std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
         };
-        let v = self.bytes()?.ok_or_else(short)?;
-        let x = self.bytes()?.ok_or_else(short)?;
+        let v = self.bytes()?.ok_or_else(|| short(&self.path))?;
+        let x = self.bytes()?.ok_or_else(|| short(&self.path))?;
         let mut seq = [0u8; 8];
         self.reader.read_exact(&mut seq).map_err(io(&self.path))?;
         let mut origin = [0u8; PACKED];
