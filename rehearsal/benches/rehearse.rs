@@ -15,6 +15,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use rehearsal::{rehearse, Options, Silent};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -83,39 +86,9 @@ fn run(path: &Path, threads: usize) {
 /// A live chain's kind of state: the 32-byte framework's genesis at `accounts` accounts (an
 /// `Account` and a `CoinStore` each) with the old release's modules under their code paths,
 /// written as a gzipped Aptos-based backup in `dir/backup` (chunks of 100,000 records), and the
-/// new release and its migrations beside it.
+/// new release and its migrations beside it (the behaviour tests' own).
 fn generate_aptos(accounts: u32, dir: &Path) {
-    use devchain::framework;
-    use rehearsal::state::aptos::writer::{write_backup, Compression, WriteOptions, WriteRecord};
-    use rehearsal::state::aptos::{AptosStateKey, Metadata, Salt};
-    let [old, new] = framework::release_files().unwrap();
-    let folder = dir.join(framework::NEW_NAME);
-    std::fs::create_dir_all(&folder).unwrap();
-    for (file, bytes) in &new {
-        std::fs::write(folder.join(file), bytes).unwrap();
-    }
-    std::fs::write(dir.join("migrations.toml"), framework::DECLARATIONS).unwrap();
-    let store = framework::genesis(accounts).unwrap();
-    let mut records: Vec<WriteRecord> = store
-        .resources(framework::WIDTH)
-        .map(|(tag, account, bytes)| WriteRecord {
-            key: AptosStateKey::resource(account, tag),
-            data: bytes.to_vec(),
-            metadata: Some(Metadata::V0 { deposit: 50_000, creation_time_usecs: 1 }),
-        })
-        .collect();
-    drop(store);
-    for (file, bytes) in old {
-        let name = file.strip_suffix(".mv").unwrap().to_owned();
-        let id = binary_format::ModuleId::new(binary_format::Address::from_u64(1), name);
-        records.push(WriteRecord { key: AptosStateKey::module(id), data: bytes, metadata: None });
-    }
-    let options = WriteOptions {
-        compression: Compression::Gzip,
-        records_per_chunk: 100_000,
-        ..WriteOptions::new(Salt::Aptos, 7)
-    };
-    write_backup(&dir.join("backup"), records, options).unwrap();
+    common::framework_backup(dir, accounts, 100_000);
 }
 
 /// The rehearsal of [`generate_aptos`]'s backup, the old release taken from the state.

@@ -7,13 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use binary_format::{Address, ModuleId};
-use devchain::framework::{self, WIDTH};
-use migrations::StructTag;
-use rehearsal::state::aptos::writer::{write_backup, Compression, WriteOptions, WriteRecord};
-use rehearsal::state::aptos::{encode_group, AptosStateKey, Metadata, Salt};
+mod common;
+
 use rehearsal::state::ProblemKind;
-use rehearsal::{rehearse, Options, Silent, Verdict};
+use rehearsal::{rehearse, Silent, Verdict};
 use std::path::Path;
 
 const USERS: u32 = 30;
@@ -21,54 +18,7 @@ const USERS: u32 = 30;
 #[test]
 fn a_libra_framework_backup_rehearses_in_place_with_tables_and_groups_named() {
     let dir = tempfile::tempdir().unwrap();
-    let [old, new] = framework::release_files().unwrap();
-    let new_folder = dir.path().join(framework::NEW_NAME);
-    std::fs::create_dir_all(&new_folder).unwrap();
-    for (file, bytes) in &new {
-        std::fs::write(new_folder.join(file), bytes).unwrap();
-    }
-    let migrations = dir.path().join("migrations.toml");
-    std::fs::write(&migrations, framework::DECLARATIONS).unwrap();
-
-    let store = framework::genesis(USERS).unwrap();
-    let mut records: Vec<WriteRecord> = store
-        .resources(WIDTH)
-        .map(|(tag, account, bytes)| WriteRecord {
-            key: AptosStateKey::resource(account, tag),
-            data: bytes.to_vec(),
-            metadata: Some(Metadata::V0 { deposit: 50_000, creation_time_usecs: 1 }),
-        })
-        .collect();
-    for (file, bytes) in old {
-        let name = file.strip_suffix(".mv").unwrap().to_owned();
-        records.push(WriteRecord {
-            key: AptosStateKey::module(ModuleId::new(Address::from_u64(1), name)),
-            data: bytes,
-            metadata: None,
-        });
-    }
-    records.push(WriteRecord {
-        key: AptosStateKey::TableItem { handle: [0x33; 32], key: vec![1] },
-        data: vec![2],
-        metadata: None,
-    });
-    // An object at an address of its own whose group holds an `Account` (a struct the release
-    // changes in place): the member is migrated and the group written back.
-    let member = StructTag::parse(framework::ACCOUNT, WIDTH).unwrap();
-    let account = migrations::Store::get(&store, &framework::user(3), &member).unwrap().unwrap();
-    let group = encode_group([(&member, account.as_slice())]).unwrap();
-    let group_tag = StructTag::parse("0x1::object::ObjectGroup", WIDTH).unwrap();
-    let object = migrations::AccountAddress::new(&[0x0b; 32]).unwrap();
-    records.push(WriteRecord { key: AptosStateKey::group(object, group_tag), data: group, metadata: None });
-    let backup = dir.path().join("backup");
-    let options =
-        WriteOptions { compression: Compression::Gzip, records_per_chunk: 16, ..WriteOptions::new(Salt::Diem, 4242) };
-    write_backup(&backup, records, options).unwrap();
-
-    let mut o = Options::new(&backup, &new_folder);
-    o.migrations = Some(migrations);
-    o.handlers = devchain::handlers();
-    o.system_accounts = vec![Address::from_u64(1)];
+    let o = common::framework_backup(dir.path(), USERS, 16);
     let report = rehearse(&o, &mut Silent).unwrap();
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
 

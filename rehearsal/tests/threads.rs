@@ -1,7 +1,7 @@
 //! The rehearsal's result does not depend on how it is split: the same snapshot rehearsed on 1,
 //! 2, 3 and 8 threads, with blocks of several sizes and with the migration's writes spilled to
 //! disk or not, gives the same report (all of it but `run`, and the `--out` path) and the same
-//! `--out` bytes.
+//! `--out` bytes; and so does an Aptos-based backup, read on several threads and sorted in runs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -48,5 +48,35 @@ fn the_report_and_the_migrated_bytes_are_the_same_on_any_split() {
         let (json, bytes) = rehearsed(&state, &dir.path().join(format!("out-{n}")), threads, max_resources, cache);
         assert_eq!(json, expected, "{threads} threads, {max_resources} resources per block, {cache} bytes");
         assert!(bytes == expected_bytes, "{threads} threads, {max_resources} resources per block: other bytes");
+    }
+}
+
+/// A backup is read on every thread (its chunks apart, its records handed on in order) and
+/// sorted in runs: on 1, 2 and 3 threads, in the least memory (runs of 1 MiB, several per state,
+/// readers that wait for their chunk's turn) or the default, the same report and the same bytes.
+#[test]
+fn a_backup_sorted_in_runs_rehearses_the_same_on_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = common::framework_backup(dir.path(), 6_000, 700);
+    let run = |threads: usize, cache_bytes: usize, n: usize| {
+        let mut o = base.clone();
+        o.threads = threads;
+        o.cache_bytes = cache_bytes;
+        let out = dir.path().join(format!("out-{n}"));
+        o.out = Some(out.clone());
+        let report = rehearse(&o, &mut Silent).unwrap();
+        assert_eq!(report.state.root_verified, Some(true));
+        let mut json = serde_json::to_value(&report).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("run");
+        fields.remove("out");
+        (json, std::fs::read(out.join(rehearsal::rehearse::OUT_FILE)).unwrap())
+    };
+    let (expected, bytes) = run(1, 0, 0);
+    assert_eq!(expected["migrated"], 2 * 6_000 + 2, "{expected:#}");
+    for (n, (threads, cache)) in [(2, 0), (3, 0), (2, 64 << 20)].into_iter().enumerate() {
+        let (json, got) = run(threads, cache, n + 1);
+        assert_eq!(json, expected, "{threads} threads, {cache} bytes");
+        assert!(got == bytes, "{threads} threads, {cache} bytes: other bytes");
     }
 }

@@ -278,7 +278,7 @@ pub fn sort_into(
     };
     if runs.is_empty() {
         // One run, in memory: sorted in place.
-        gathered.sort_by(|a, b| a.0.cmp(&b.0).then(a.3.cmp(&b.3)));
+        gathered.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.3.cmp(&b.3)));
         let mut iter = gathered.into_iter().peekable();
         while let Some(entry) = iter.next() {
             if iter.peek().is_some_and(|next| next.0 == entry.0) {
