@@ -255,14 +255,7 @@ fn diem_backups_of_both_eras_verify_their_root_and_resolve_every_key() {
 fn aptos_backup(dir: &Path, users: u32) -> (PathBuf, PathBuf, PathBuf, Vec<PathBuf>) {
     use rehearsal::state::aptos::writer::{write_backup, Compression, WriteOptions, WriteRecord};
     use rehearsal::state::aptos::{AptosStateKey, Salt};
-    let [old, new] = devchain::framework::release_files().unwrap();
-    let release = dir.join(devchain::framework::NEW_NAME);
-    std::fs::create_dir_all(&release).unwrap();
-    for (file, bytes) in &new {
-        std::fs::write(release.join(file), bytes).unwrap();
-    }
-    let declarations = dir.join("migrations.toml");
-    std::fs::write(&declarations, devchain::framework::DECLARATIONS).unwrap();
+    let (release, declarations, old) = devchain::framework::write_upgrade(dir).unwrap();
     let store = devchain::framework::genesis(users).unwrap();
     let mut records: Vec<WriteRecord> = store
         .resources(devchain::framework::WIDTH)
@@ -542,14 +535,7 @@ fn a_key_given_twice_in_json_lines_is_reported_and_the_last_kept() {
 /// declarations: (state, release, declarations).
 fn jsonl_with_tables_and_groups(dir: &Path, users: u32) -> (PathBuf, PathBuf, PathBuf) {
     use devchain::framework::{self, WIDTH};
-    let [old, new] = framework::release_files().unwrap();
-    let release = dir.join(framework::NEW_NAME);
-    std::fs::create_dir_all(&release).unwrap();
-    for (file, bytes) in &new {
-        std::fs::write(release.join(file), bytes).unwrap();
-    }
-    let declarations = dir.join("migrations.toml");
-    std::fs::write(&declarations, framework::DECLARATIONS).unwrap();
+    let (release, declarations, old) = framework::write_upgrade(dir).unwrap();
     let mut text = String::new();
     for (file, bytes) in old {
         let name = file.trim_end_matches(".mv");

@@ -15,4 +15,6 @@ pub enum DevchainError {
     Value { tag: String, reason: String },
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("{}: {source}", .path.display())]
+    Io { path: std::path::PathBuf, source: std::io::Error },
 }

@@ -157,6 +157,29 @@ pub fn releases() -> Result<(Vec<Module>, Vec<Module>), DevchainError> {
 /// A release as files: module file name (`governance.mv`) and bytes.
 pub type ReleaseFiles = Vec<(String, Vec<u8>)>;
 
+/// What a release engineer hands a rehearsal of this framework's upgrade, written in `dir`: the
+/// new release as a folder of `.mv` files (`dir/7.0.0`) and its declarations
+/// (`dir/migrations.toml`). Gives the folder, the declarations, and the old release's files (for
+/// a state that holds them).
+pub fn write_upgrade(
+    dir: &std::path::Path,
+) -> Result<(std::path::PathBuf, std::path::PathBuf, ReleaseFiles), DevchainError> {
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| DevchainError::Io { path, source }
+    };
+    let [old, new] = release_files()?;
+    let folder = dir.join(NEW_NAME);
+    std::fs::create_dir_all(&folder).map_err(io(&folder))?;
+    for (file, bytes) in &new {
+        let path = folder.join(file);
+        std::fs::write(&path, bytes).map_err(io(&path))?;
+    }
+    let declarations = dir.join("migrations.toml");
+    std::fs::write(&declarations, DECLARATIONS).map_err(io(&declarations))?;
+    Ok((folder, declarations, old))
+}
+
 /// The old and the new release as `.mv` bytes, to write as release folders.
 pub fn release_files() -> Result<[ReleaseFiles; 2], DevchainError> {
     let files = |built: Vec<stdlib::build::BuiltModule>| {

@@ -372,7 +372,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     // sort it feeds takes the rest).
     let mut open = options.open;
     open.aptos.threads = threads;
-    open.aptos.memory = options.cache_bytes / 4;
+    open.aptos.memory = (options.cache_bytes / 4).max(1);
     let (_, mut source) = state::open(&options.state, open)?;
     let new = releases::load(&options.to, options.address_length)?;
     let (old, from_name, from_source) = match &options.from {

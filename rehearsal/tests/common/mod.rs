@@ -41,14 +41,7 @@ pub fn framework_backup(dir: &Path, users: u32, per_chunk: usize) -> Options {
     use migrations::StructTag;
     use rehearsal::state::aptos::writer::{write_backup, Compression, WriteOptions, WriteRecord};
     use rehearsal::state::aptos::{encode_group, AptosStateKey, Metadata, Salt};
-    let [old, new] = framework::release_files().unwrap();
-    let new_folder = dir.join(framework::NEW_NAME);
-    std::fs::create_dir_all(&new_folder).unwrap();
-    for (file, bytes) in &new {
-        std::fs::write(new_folder.join(file), bytes).unwrap();
-    }
-    let migrations = dir.join("migrations.toml");
-    std::fs::write(&migrations, framework::DECLARATIONS).unwrap();
+    let (new_folder, migrations, old) = framework::write_upgrade(dir).unwrap();
     let store = framework::genesis(users).unwrap();
     let mut records: Vec<WriteRecord> = store
         .resources(WIDTH)
