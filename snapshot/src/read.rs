@@ -288,9 +288,10 @@ impl Store for Snapshot {
         };
         let mut reader = self.reader_at(self.restart_for(start));
         let failed = |e: SnapshotError| StoreError::Backend { backend: "snapshot", source: Box::new(e) };
-        // Once a key is in the scan, the next is too if it shares the prefix with it (keys only
-        // grow): compared only when it shares less.
-        let mut started = false;
+        // Once a key of the prefix was visited, the next is of it too if it shares the prefix's
+        // length with that key: compared only when it shares less. (A key skipped before the
+        // scan's start need not hold the prefix: sharing with it proves nothing.)
+        let (mut started, mut visited) = (false, false);
         while let Some(entry) = reader.next_entry().map_err(failed)? {
             if !started {
                 if entry.key < prefix || after.is_some_and(|a| entry.key <= a) {
@@ -298,10 +299,11 @@ impl Store for Snapshot {
                 }
                 started = true;
             }
-            let within = entry.shared >= prefix.len() || entry.key.starts_with(prefix);
+            let within = (visited && entry.shared >= prefix.len()) || entry.key.starts_with(prefix);
             if !within || !visit(entry.key, entry.value) {
                 break;
             }
+            visited = true;
         }
         Ok(())
     }

@@ -121,6 +121,15 @@ fn a_snapshot_is_a_store_whose_scans_match_the_state() {
             }
         }
     }
+    // A scan starting after a key of another prefix (before it, past it, among keys that share
+    // more than the prefix's length with each other): nothing of another prefix is visited.
+    let everything = collect(&store, &[], None, usize::MAX);
+    for prefix in [wallet, vec![0x02], state_key::tag_prefix(KeyKind::Resource, &tag(TAGS[0]))] {
+        for pick in [0usize, 10, 5_000, 20_000, 30_000, everything.len() - 2] {
+            let after = everything.get(pick).map(|(k, _)| k.as_slice());
+            assert_eq!(collect(&snap, &prefix, after, 50), collect(&store, &prefix, after, 50), "after entry {pick}");
+        }
+    }
     let account = AccountAddress::from_u64(1, W);
     assert_eq!(snap.get(&account, &tag(TAGS[0])).unwrap(), store.get(&account, &tag(TAGS[0])).unwrap());
     assert!(snap.get(&AccountAddress::from_u64(3, W), &tag(TAGS[2])).unwrap().is_none());
