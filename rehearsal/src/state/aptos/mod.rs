@@ -532,6 +532,9 @@ impl AptosSummary {
     }
 }
 
+/// The largest record buffer a chunk's reader keeps from one record to the next.
+const KEEP_BUFFER: usize = 16 << 20;
+
 /// One record of a chunk, as [`read_chunk`] hands it on.
 pub(crate) struct ChunkRecord<'a> {
     /// Its place in the chunk, from 0.
@@ -590,6 +593,11 @@ pub(crate) fn read_chunk(
     let mut end = ChunkEnd::default();
     let mut buf = Vec::new();
     loop {
+        // A record may be up to 1 GiB: its buffer is not kept for the records after it (a
+        // reader on a thread of its own may wait, holding it, while the fold catches up).
+        if buf.capacity() > KEEP_BUFFER {
+            buf = Vec::new();
+        }
         let at = match reader.next(&mut buf) {
             Ok(Some(at)) => at,
             Ok(None) => break,
