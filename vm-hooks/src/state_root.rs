@@ -64,16 +64,13 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// A splitter cuts the state after such an entry, so that every range starts a page.
 #[inline]
 pub fn ends_page(key: &[u8]) -> bool {
-    fnv_from(FNV_OFFSET, key).is_multiple_of(PAGE)
+    key.iter().fold(FNV_OFFSET, |h, &b| fnv_step(h, b)).is_multiple_of(PAGE)
 }
 
+/// One byte of FNV-1a.
 #[inline]
-fn fnv_from(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
+fn fnv_step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
 }
 
 /// [`ends_page`] for keys fed one after another: FNV-1a reads a key byte after byte, each step
@@ -98,8 +95,7 @@ impl PageEnds {
             self.states.push(h);
         }
         for &b in key.get(shared..).unwrap_or_default() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(FNV_PRIME);
+            h = fnv_step(h, b);
             self.states.push(h);
         }
         self.key.truncate(shared);
