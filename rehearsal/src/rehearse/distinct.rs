@@ -5,17 +5,22 @@
 //! is a 64-bit hash of each thing's bytes, the same on every machine and build (collisions
 //! among a bound of 200,000 are about one in a billion).
 
-use std::collections::BTreeSet;
-
 /// Distinct accounts counted exactly before the count becomes an estimate.
 pub const ACCOUNTS_EXACT_UP_TO: usize = 200_000;
 /// log2 of the registers of the estimate: 2^14 registers, about 0.8% standard error.
 const P: u32 = 14;
 
 /// Distinct byte strings seen: exact up to a bound, then estimated.
+///
+/// The exact set is a vector of hashes, appended to as things come and sorted (duplicates
+/// dropped) each time it holds twice the bound: a search tree took a search with a cache miss a
+/// level for each thing, half of what counting accounts cost a rehearsal (0.14 s of a
+/// million-account rehearsal's pass).
 #[derive(Debug, Clone)]
 pub struct Distinct {
-    exact: Option<BTreeSet<u64>>,
+    /// The hashes seen, while they may still be at most `exact_up_to` distinct ones: sorted and
+    /// distinct up to the last compaction, as they came after it.
+    exact: Option<Vec<u64>>,
     exact_up_to: usize,
     registers: Vec<u8>,
 }
@@ -28,9 +33,9 @@ impl Default for Distinct {
 }
 
 impl Distinct {
-    /// Exact up to `exact_up_to` distinct things (memory: 8 bytes each, and 16 KiB).
+    /// Exact up to `exact_up_to` distinct things (memory: 16 bytes each, and 16 KiB).
     pub fn new(exact_up_to: usize) -> Distinct {
-        Distinct { exact: Some(BTreeSet::new()), exact_up_to, registers: vec![0; 1 << P] }
+        Distinct { exact: Some(Vec::new()), exact_up_to, registers: vec![0; 1 << P] }
     }
 
     /// Counts the thing whose bytes are `bytes`.
@@ -43,7 +48,19 @@ impl Distinct {
             *r = (*r).max(rank);
         }
         if let Some(set) = &mut self.exact {
-            set.insert(h);
+            set.push(h);
+            if set.len() >= self.exact_up_to.saturating_mul(2).max(1024) {
+                self.compact();
+            }
+        }
+    }
+
+    /// Sorts the exact set and drops its duplicates; past the bound, the count becomes an
+    /// estimate for good (a set only grows).
+    fn compact(&mut self) {
+        if let Some(set) = &mut self.exact {
+            set.sort_unstable();
+            set.dedup();
             if set.len() > self.exact_up_to {
                 self.exact = None;
             }
@@ -59,9 +76,7 @@ impl Distinct {
         match (&mut self.exact, other.exact) {
             (Some(set), Some(more)) => {
                 set.extend(more);
-                if set.len() > self.exact_up_to {
-                    self.exact = None;
-                }
+                self.compact();
             }
             _ => self.exact = None,
         }
@@ -70,7 +85,12 @@ impl Distinct {
     /// The count, and whether it is exact.
     pub fn count(&self) -> (u64, bool) {
         if let Some(set) = &self.exact {
-            return (set.len() as u64, true);
+            let mut set = set.clone();
+            set.sort_unstable();
+            set.dedup();
+            if set.len() <= self.exact_up_to {
+                return (set.len() as u64, true);
+            }
         }
         // HyperLogLog, with the small-range correction.
         let m = f64::from(1u32 << P);
@@ -163,6 +183,32 @@ mod tests {
         assert!(!exact);
         assert_eq!(a.count(), whole.count(), "the same whatever the split");
         assert!((count as f64 - 300_000.0).abs() / 300_000.0 < 0.03, "{count}");
+    }
+
+    /// Exact while there are at most the bound distinct things, however often each repeats
+    /// and however they are split; an estimate from one more on.
+    #[test]
+    fn exact_up_to_the_bound_through_repeats_and_splits() {
+        let bound = 3000;
+        for extra in [0u64, 1] {
+            let n = bound as u64 + extra;
+            let mut whole = Distinct::new(bound);
+            let mut parts = [Distinct::new(bound), Distinct::new(bound), Distinct::new(bound)];
+            for round in 0..5 {
+                for i in 0..n {
+                    whole.add(&i.to_le_bytes());
+                    parts[(i as usize + round) % 3].add(&i.to_le_bytes());
+                }
+            }
+            let [mut a, b, c] = parts;
+            a.merge(b);
+            a.merge(c);
+            assert_eq!(a.count(), whole.count(), "{n}");
+            assert_eq!(whole.count().1, extra == 0, "{n}");
+            if extra == 0 {
+                assert_eq!(whole.count().0, n);
+            }
+        }
     }
 
     /// A devnet's accounts are counters in the last bytes of 16 or 32: estimated as closely as
