@@ -9,7 +9,7 @@
 
 mod common;
 
-use rehearsal::state::ProblemKind;
+use rehearsal::state::{Context, ProblemKind, Problems, StateSource};
 use rehearsal::{rehearse, Silent, Verdict};
 use std::path::Path;
 
@@ -46,4 +46,81 @@ fn a_libra_framework_backup_rehearses_in_place_with_tables_and_groups_named() {
     assert_eq!(report.state.problems.counts.get(&ProblemKind::UnresolvedTable), Some(&1), "{json:#}");
     assert!(!report.complete);
     assert!(Path::new(&report.state.path).ends_with("state.manifest"));
+}
+
+/// The modules a source gives, with where each came from (under `top`).
+fn modules_of(source: &mut dyn StateSource, top: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    let top = top.display().to_string();
+    source
+        .modules(&mut |m| {
+            found.push((m.origin.to_string().replacen(&top, "", 1), m.bytes.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+    found
+}
+
+/// The backup's entries' pass collects its modules on the way: read after it, they are the ones
+/// a pass of their own finds, and reading them reads the backup no more (its chunks are gone).
+/// A rehearsal that takes the old release from the state sorts first and reads the backup once.
+#[test]
+fn the_entries_pass_collects_the_modules_a_pass_of_their_own_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::framework_backup(dir.path(), USERS, 16);
+    for threads in [1, 3] {
+        let mut open = o.open;
+        open.aptos.threads = threads;
+        let (_, mut alone) = rehearsal::state::open(&o.state, open).unwrap();
+        let expected = modules_of(&mut *alone, &o.state);
+        assert!(expected.len() > 3, "{}", expected.len());
+
+        let copy = tempfile::tempdir().unwrap();
+        copy_tree(&o.state, copy.path());
+        let (_, mut source) = rehearsal::state::open(copy.path(), open).unwrap();
+        assert!(source.modules_from_entries());
+        let context = Context { width: binary_format::AddressLength::Bytes32, modules: &[], value_budget: 1 << 20 };
+        let mut entries = 0u64;
+        let mut problems = Problems::default();
+        source
+            .entries(
+                &context,
+                &mut |_| {
+                    entries += 1;
+                    Ok(())
+                },
+                &mut problems,
+            )
+            .unwrap();
+        assert!(entries > u64::from(USERS), "{entries}");
+        assert_eq!(source.info().chain_root.map(|r| r.verified), Some(true), "one pass verified the root");
+        remove_chunks(copy.path());
+        assert_eq!(modules_of(&mut *source, copy.path()), expected, "{threads} threads");
+    }
+}
+
+/// Copies a folder and everything under it.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Removes every chunk of the backup under `dir`.
+fn remove_chunks(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            remove_chunks(&path);
+        } else if path.file_name().unwrap().to_string_lossy().contains(".chunk") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
 }

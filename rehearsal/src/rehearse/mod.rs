@@ -362,6 +362,23 @@ fn check_out(options: &Options) -> Result<(), RehearsalError> {
     Ok(())
 }
 
+/// The old release as the modules the state holds, named for the report.
+fn old_from_state(
+    source: &mut dyn crate::state::StateSource,
+    options: &Options,
+) -> Result<(::releases::Release, String, &'static str), RehearsalError> {
+    match releases::from_state(source, &options.state, options.address_length)? {
+        Some(r) => {
+            let name = format!("the {} modules held by the state", r.modules.len());
+            Ok((r, name, "state"))
+        }
+        None => Err(RehearsalError::Options(format!(
+            "{}: the state holds no modules: name the release it was written with (--from)",
+            options.state.display()
+        ))),
+    }
+}
+
 /// Rehearses the upgrade `options` describes. Errors are for input that cannot be rehearsed at
 /// all (bad input) or a failing machine; everything else is in the report.
 pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report, RehearsalError> {
@@ -375,22 +392,29 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     open.aptos.memory = (options.cache_bytes / 4).max(1);
     let (_, mut source) = state::open(&options.state, open)?;
     let new = releases::load(&options.to, options.address_length)?;
-    let (old, from_name, from_source) = match &options.from {
-        Some(from) => (releases::load(from, options.address_length)?, from.display().to_string(), "given"),
-        None => match releases::from_state(&mut *source, &options.state, options.address_length)? {
-            Some(r) => {
-                let name = format!("the {} modules held by the state", r.modules.len());
-                (r, name, "state")
-            }
-            None => {
-                return Err(RehearsalError::Options(format!(
-                    "{}: the state holds no modules: name the release it was written with (--from)",
-                    options.state.display()
-                )))
-            }
-        },
+    // The old release: given, or the state's modules. A source that collects its modules while
+    // it hands its entries on is sorted first and read once (an Aptos-based backup read twice
+    // spent a third of its rehearsal in the modules' pass); any other is asked for its modules
+    // now, before the long read, as its entries may need them.
+    let sort_first = options.from.is_none()
+        && source.in_place().is_none()
+        && source.modules_from_entries()
+        && source.info().width.is_some();
+    let early = match &options.from {
+        Some(from) => Some((releases::load(from, options.address_length)?, from.display().to_string(), "given")),
+        None if !sort_first => Some(old_from_state(&mut *source, options)?),
+        None => None,
     };
-    let width = old.address_length;
+    let width = match (&early, source.info().width) {
+        (Some((old, ..)), _) => old.address_length,
+        (None, Some(w)) => w,
+        (None, None) => return Err(RehearsalError::Options("the state's address width is not known".into())),
+    };
+    if let Some(asked) = options.address_length.filter(|a| early.is_none() && *a != width) {
+        return Err(RehearsalError::Options(format!(
+            "the state has {width}-byte addresses, --address-length {asked}-byte ones"
+        )));
+    }
     if new.address_length != width {
         return Err(RehearsalError::Options(format!(
             "the old release has {width}-byte addresses, the new one {}-byte ones",
@@ -420,7 +444,6 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         .map(Declarations::load)
         .transpose()
         .map_err(|e| RehearsalError::Config(e.to_string()))?;
-    let old_modules: Vec<&Module> = old.modules.iter().map(|m| &m.module).collect();
     let new_modules: Vec<&Module> = new.modules.iter().map(|m| &m.module).collect();
     let to_name = options.to.display().to_string();
     let label = releases::label(&options.to)?;
@@ -435,7 +458,9 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     // The source, in canonical key order.
     let mut problems = Problems::default();
     let value_budget = options.value_budget();
-    let context = Context { width, modules: &old_modules, value_budget };
+    let early_modules: Vec<&Module> =
+        early.as_ref().map(|(old, ..)| old.modules.iter().map(|m| &m.module).collect()).unwrap_or_default();
+    let context = Context { width, modules: &early_modules, value_budget };
     let sorted_copy: Option<Snapshot>;
     let mut origins = None;
     let mut repeated = 0u64;
@@ -459,6 +484,20 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     } else {
         sorted_copy = None;
     }
+    let (old, from_name, from_source) = match early {
+        Some(given) => given,
+        None => {
+            let (old, name, from) = old_from_state(&mut *source, options)?;
+            if old.address_length != width {
+                return Err(RehearsalError::Options(format!(
+                    "the state has {width}-byte addresses, its modules {}-byte ones",
+                    old.address_length
+                )));
+            }
+            (old, name, from)
+        }
+    };
+    let old_modules: Vec<&Module> = old.modules.iter().map(|m| &m.module).collect();
     let info = source.info();
     let base: &Snapshot = match (&sorted_copy, source.in_place()) {
         (Some(s), _) => s,

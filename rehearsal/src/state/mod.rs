@@ -182,6 +182,14 @@ pub trait StateSource {
         problems: &mut Problems,
     ) -> Result<(), StateError>;
 
+    /// Whether [`StateSource::entries`] collects the modules on its way, so that
+    /// [`StateSource::modules`] after it reads nothing again: a rehearsal that takes the old
+    /// release from the state then sorts first and reads the input once, not twice. A source
+    /// whose entries need the modules (a Diem backup decodes accounts with them) says no.
+    fn modules_from_entries(&self) -> bool {
+        false
+    }
+
     /// The table types the source stated, once [`StateSource::entries`] has run (none for
     /// formats that cannot state them).
     fn table_types(&self) -> Vec<TableTypes> {

@@ -7,8 +7,9 @@
 //! `state.proof`) is [`ProblemKind::Incomplete`], so that the rehearsal never calls such a state
 //! complete.
 //!
-//! The first pass (for the modules, or on its own before the entries) verifies everything, the
-//! second hands the entries on.
+//! The first pass verifies everything: the modules' pass when a rehearsal asks for the modules
+//! first, or else the entries' pass as it hands the entries on (collecting the modules on the
+//! way, so that a rehearsal that sorts first reads the backup once).
 
 use super::key::WIDTH;
 use super::value::write_metadata;
@@ -26,8 +27,31 @@ use std::path::Path;
 #[derive(Debug)]
 pub struct AptosSource {
     backup: AptosBackup,
-    /// The modules the state holds, once collected.
-    modules: Option<Vec<(Origin, Vec<u8>)>>,
+    /// The modules the state holds, once collected (by the modules' pass, or on the way by
+    /// the entries' pass).
+    modules: Option<Collected>,
+}
+
+/// The modules a pass collected, or where they passed the limit.
+#[derive(Debug)]
+enum Collected {
+    Modules(Vec<(Origin, Vec<u8>)>),
+    TooLarge { path: std::path::PathBuf, at: String },
+}
+
+impl Collected {
+    /// Collects the module of record `r`, if it is one, within [`MAX_MODULE_BYTES`] in all
+    /// (`total` so far): past it, only where is kept.
+    fn offer(&mut self, r: &super::AptosRecord<'_>, total: &mut usize) {
+        let AptosStateKey::AccessPath { path: StatePath::Code(id), .. } = r.key else { return };
+        let Collected::Modules(modules) = self else { return };
+        *total = total.saturating_add(r.value.len());
+        if *total > MAX_MODULE_BYTES {
+            *self = Collected::TooLarge { path: r.origin.file.to_path_buf(), at: id.to_string() };
+        } else {
+            modules.push((r.origin.clone(), r.value.to_vec()));
+        }
+    }
 }
 
 impl AptosSource {
@@ -44,32 +68,34 @@ impl AptosSource {
         if self.modules.is_some() {
             return Ok(());
         }
-        let mut modules: Vec<(Origin, Vec<u8>)> = Vec::new();
+        let mut collected = Collected::Modules(Vec::new());
         let mut total = 0usize;
         let threads = self.backup.options().threads;
         let is_code = |k: &AptosStateKey| matches!(k, AptosStateKey::AccessPath { path: StatePath::Code(_), .. });
         let mut collect = |r: super::AptosRecord<'_>| {
-            if let AptosStateKey::AccessPath { path: StatePath::Code(id), .. } = r.key {
-                total += r.value.len();
-                if total > MAX_MODULE_BYTES {
-                    return Err(StateError::Unsupported {
-                        path: r.origin.file.to_path_buf(),
-                        reason: format!(
-                            "the state holds more than {MAX_MODULE_BYTES} bytes of modules (at {id}): name the release it was written with (--from)"
-                        ),
-                    });
-                }
-                modules.push((r.origin.clone(), r.value.to_vec()));
+            collected.offer(&r, &mut total);
+            match &collected {
+                Collected::TooLarge { path, at } => Err(too_large(path, at)),
+                Collected::Modules(_) => Ok(()),
             }
-            Ok(())
         };
         if threads > 1 {
             self.backup.visit_on_threads(threads, &is_code, MAX_MODULE_BYTES, &mut collect)?;
         } else {
             self.backup.visit(&mut collect)?;
         }
-        self.modules = Some(modules);
+        self.modules = Some(collected);
         Ok(())
+    }
+}
+
+/// The error of a state whose modules pass [`MAX_MODULE_BYTES`] (at module `at`, in `path`).
+fn too_large(path: &Path, at: &str) -> StateError {
+    StateError::Unsupported {
+        path: path.to_path_buf(),
+        reason: format!(
+            "the state holds more than {MAX_MODULE_BYTES} bytes of modules (at {at}): name the release it was written with (--from)"
+        ),
     }
 }
 
@@ -145,10 +171,20 @@ impl StateSource for AptosSource {
 
     fn modules(&mut self, visit: ModuleSink<'_>) -> Result<(), StateError> {
         self.collect_modules()?;
-        for (origin, bytes) in self.modules.iter().flatten() {
-            visit(ModuleBytes { bytes, origin })?;
+        match &self.modules {
+            Some(Collected::Modules(modules)) => {
+                for (origin, bytes) in modules {
+                    visit(ModuleBytes { bytes, origin })?;
+                }
+                Ok(())
+            }
+            Some(Collected::TooLarge { path, at }) => Err(too_large(path, at)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    fn modules_from_entries(&self) -> bool {
+        true
     }
 
     fn entries(
@@ -162,7 +198,13 @@ impl StateSource for AptosSource {
         // does not match, as it discards everything on an error).
         let mut seen = Problems::default();
         let mut extra = Vec::new();
+        // The modules, collected on the way unless a modules' pass did.
+        let mut collected = self.modules.is_none().then(|| Collected::Modules(Vec::new()));
+        let mut total = 0usize;
         let mut each = |r: super::AptosRecord<'_>| {
+            if let Some(c) = &mut collected {
+                c.offer(&r, &mut total);
+            }
             let Some(key) = canonical(r.key) else {
                 let problem = Problem {
                     kind: ProblemKind::NotYetRehearsed,
@@ -185,6 +227,9 @@ impl StateSource for AptosSource {
         } else {
             self.backup.visit(&mut each)?
         };
+        if collected.is_some() {
+            self.modules = collected;
+        }
         let manifest = self.backup.info().manifest.display().to_string();
         for i in &summary.incomplete {
             problems.add(
