@@ -171,11 +171,11 @@ struct Tags<'a> {
 const TYPE_CACHE: usize = 4096;
 
 impl Tags<'_> {
-    /// The type of resource key `key` (kind, tag, account), and the account.
-    fn of(&mut self, key: &[u8]) -> Option<(Rc<TypeInfo>, AccountAddress)> {
+    /// The type of resource key `key` (kind, tag, account), and the account's bytes (of the
+    /// chain's width: an address is made of them only where a finding names it).
+    fn of<'k>(&mut self, key: &'k [u8]) -> Option<(Rc<TypeInfo>, &'k [u8])> {
         let split = key.len().checked_sub(self.width.bytes())?;
         let (head, account) = (key.get(..split)?, key.get(split..)?);
-        let account = AccountAddress::new(account).ok()?;
         if self.last.as_ref().is_none_or(|(h, _)| h.as_slice() != head) {
             let tag = StructTag::from_bcs(head.get(1..)?, self.width).ok()?;
             let info = self.of_type(&TypeTag::Struct(Box::new(tag)));
@@ -216,7 +216,8 @@ impl Tags<'_> {
 /// Where a value is held: its account, if it is in one, and how people name the place (made
 /// only when a finding names it: most values are named by nobody).
 struct Held<'a> {
-    account: Option<AccountAddress>,
+    /// The account's bytes, of the chain's width.
+    account: Option<&'a [u8]>,
     place: Place<'a>,
     label: std::cell::OnceCell<String>,
 }
@@ -229,12 +230,17 @@ enum Place<'a> {
 }
 
 impl<'a> Held<'a> {
-    fn new(account: Option<AccountAddress>, place: Place<'a>) -> Held<'a> {
+    fn new(account: Option<&'a [u8]>, place: Place<'a>) -> Held<'a> {
         Held { account, place, label: std::cell::OnceCell::new() }
     }
 
+    /// The account, as an address.
+    fn address(&self) -> Option<AccountAddress> {
+        self.account.and_then(|bytes| AccountAddress::new(bytes).ok())
+    }
+
     fn label(&self) -> &str {
-        self.label.get_or_init(|| match (&self.place, &self.account) {
+        self.label.get_or_init(|| match (&self.place, &self.address()) {
             (Place::Account, Some(account)) => account.to_string(),
             (Place::Member(group), Some(account)) => format!("{account} (a member of its {group})"),
             (Place::Item(handle, key), _) => item_label(handle, key),
@@ -541,7 +547,7 @@ fn before(
                 return Ok(false);
             };
             out.before.resources += 1;
-            out.accounts.add(account.as_bytes());
+            out.accounts.add(account);
             // The migration's write at the key: a put (`Some(Some(_))`) or a delete.
             let written = |m: &Carried| match write {
                 Some(Some(_)) => m.in_place,
@@ -574,7 +580,7 @@ fn before(
             // A group is rewritten whole: a put at its key migrated every member of a
             // migrating struct in it.
             let written = |_: &Carried| matches!(write, Some(Some(_)));
-            let held = Held::new(Some(account), Place::Member(&group));
+            let held = Held::new(Some(account.as_bytes()), Place::Member(&group));
             let mut all = true;
             for m in &members {
                 out.members += 1;
@@ -653,7 +659,7 @@ fn before_value(
                 let reason = format!("{migration}: {reason}");
                 out.instances.count(name, &m.id, entry, Outcome::Failed { held: held.label(), reason: &reason });
             } else {
-                let why = match &held.account {
+                let why = match &held.address() {
                     None if m.system && !m.users => {
                         "outside the migration's scope: a table's items belong to no account, and the scope is system"
                     }
@@ -711,7 +717,7 @@ fn after(
                 out.after.undecodable += 1;
                 return Ok(());
             };
-            let held = Held::new(Some(account), Place::Member(&group));
+            let held = Held::new(Some(account.as_bytes()), Place::Member(&group));
             match decode_group(value, input.width) {
                 Ok(members) => {
                     for m in &members {
