@@ -174,7 +174,9 @@ pub trait StateSource {
     fn modules(&mut self, visit: ModuleSink<'_>) -> Result<(), StateError>;
 
     /// Every entry, once, in any order. A source that checks a root checks it before the first
-    /// entry. What it skips is recorded in `problems`.
+    /// entry, or as it reads them: an error after entries were handed on (a root that does not
+    /// match) means that everything handed on must be discarded. What it skips is recorded in
+    /// `problems`.
     fn entries(
         &mut self,
         context: &Context<'_>,
