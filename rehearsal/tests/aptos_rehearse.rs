@@ -124,3 +124,15 @@ fn remove_chunks(dir: &Path) {
         }
     }
 }
+
+/// A backup whose old release is taken from it after it is sorted is refused, named as the
+/// state, when the new release is of another address width (the stdlib's 16-byte release
+/// against a 32-byte chain's backup).
+#[test]
+fn a_new_release_of_another_width_than_the_backups_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = common::framework_backup(dir.path(), USERS, 16);
+    o.to = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stdlib/releases/v2");
+    let e = rehearse(&o, &mut Silent).unwrap_err().to_string();
+    assert!(e.contains("the state has 32-byte addresses, the new release 16-byte ones"), "{e}");
+}

@@ -416,8 +416,9 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         )));
     }
     if new.address_length != width {
+        let old = if early.is_some() { "the old release" } else { "the state" };
         return Err(RehearsalError::Options(format!(
-            "the old release has {width}-byte addresses, the new one {}-byte ones",
+            "{old} has {width}-byte addresses, the new release {}-byte ones",
             new.address_length
         )));
     }
