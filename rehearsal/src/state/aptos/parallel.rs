@@ -1,19 +1,19 @@
 //! A pass over a backup on many threads. Recomputing the root costs about four SHA3-256
 //! permutations a record (its key, its value, its leaf, and about one internal node); only the
-//! internal nodes depend on the records before. So each chunk is read, parsed and hashed up to
-//! its leaves on a thread of its own, and the caller's thread takes the chunks in the manifest's
-//! order, folds their leaves into the tree and hands the records kept to its callback: the
-//! verifying pass on 2 cores about twice as fast, on more up to four times (the fold on one
-//! thread then bounds it); a pass handing every record on (the rehearsal's sort) has its
-//! reading, parsing and key hashing taken off the caller's thread.
+//! internal nodes joining chunks depend on the records of other chunks. So each chunk is read,
+//! parsed and hashed on a thread of its own, up to the subtrees that lie wholly inside it
+//! ([`Grouper`]), and the caller's thread takes the chunks in the manifest's order, joins their
+//! subtrees into the tree (a few dozen nodes a chunk) and hands the records kept to its callback;
+//! a pass handing every record on (the rehearsal's sort) has its reading, parsing and hashing
+//! taken off the caller's thread.
 //!
 //! What it checks, what it refuses and in which order, and the summary, are those of the pass
 //! on one thread ([`AptosBackup::visit`]): the first error in record order wins, whatever the
 //! threads finish first.
 //!
 //! Memory is a setting, never the state's size nor a chunk's (a real backup's chunk holds up to
-//! 128 MiB of records). A reader hands its chunk on in batches of about [`STEP`] bytes (of
-//! leaves, 64 bytes a record, and of records kept). The reader of the chunk the fold takes next
+//! 128 MiB of records). A reader hands its chunk on in batches of about [`STEP`] bytes (counted
+//! as 64 bytes a record, and the records kept). The reader of the chunk the fold takes next
 //! waits while two of its batches are not folded yet; the others wait while the batches not
 //! folded hold more than [`AptosOptions::memory`]. The fold therefore always has a batch coming,
 //! and the readers hold the budget, two batches, and one batch each being filled.
@@ -22,7 +22,7 @@ use super::hash::Hashes;
 use super::{count_kind, out_of_order, read_chunk, too_many, AptosBackup, AptosRecord, AptosStateKey, AptosSummary};
 use super::{ChunkEnd, ChunkError, KindCounts, RecordSink, RootBuilder};
 use crate::state::diem::hash::Hash;
-use crate::state::diem::smt::NodeHashes;
+use crate::state::diem::smt::{first_difference, NodeHashes, Subtree};
 use crate::state::{At, Origin, StateError};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -82,8 +82,9 @@ impl Kept {
 /// Part of a chunk, as its reader hands it to the fold.
 #[derive(Default)]
 struct Batch {
-    /// Each record's key hash and leaf hash, in order (when the root is recomputed).
-    leaves: Vec<(Hash, Hash)>,
+    /// The chunk's leaves folded into subtrees, in order, each with its first and last key and
+    /// its leaves (when the root is recomputed: see [`Grouper`]).
+    trees: Vec<(Subtree, Hash, Hash, u64)>,
     kinds: KindCounts,
     records: u64,
     bytes: u64,
@@ -210,7 +211,15 @@ impl AptosBackup {
                         continue;
                     };
                     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        read_one(&self.manifest.path, (i, c), path, (&hashes, recompute), (keep, keep_bytes), &window)
+                        let next = self.manifest.chunks.get(i + 1).map(|n| n.first_key);
+                        read_one(
+                            &self.manifest.path,
+                            (i, c, next),
+                            path,
+                            (&hashes, recompute),
+                            (keep, keep_bytes),
+                            &window,
+                        )
                     }));
                     let handed = match read {
                         Ok(handed) => handed,
@@ -271,8 +280,8 @@ impl AptosBackup {
                             origin: &origin,
                         })?;
                     }
-                    for (key, leaf) in &batch.leaves {
-                        root.add_leaf(key, leaf);
+                    for (tree, first, last, leaves) in &batch.trees {
+                        root.add_subtree(*tree, (first, last), *leaves);
                     }
                     s.kinds.add(&batch.kinds);
                     s.records += batch.records;
@@ -299,13 +308,14 @@ impl AptosBackup {
 /// root is recomputed. `false`: the fold has stopped.
 fn read_one(
     manifest: &Path,
-    (i, c): (usize, &super::ManifestChunk),
+    (i, c, next): (usize, &super::ManifestChunk, Option<Hash>),
     path: &Path,
     (hashes, recompute): (&Hashes, bool),
     (keep, keep_bytes): (&(dyn Fn(&AptosStateKey) -> bool + Sync), usize),
     window: &Window<'_>,
 ) -> bool {
     let mut batch = Batch::default();
+    let mut grouper = Grouper::new(hashes.clone(), next);
     let mut seq = 0;
     let mut kept_bytes = 0usize;
     let expected = c.records();
@@ -318,7 +328,7 @@ fn read_one(
         }
         if recompute {
             let leaf = hashes.leaf(&r.key_hash, &hashes.state_value(r.rec.value.bcs));
-            batch.leaves.push((r.key_hash, leaf));
+            grouper.push(&r.key_hash, &leaf, &mut batch.trees);
             batch.held += LEAF;
         }
         count_kind(&mut batch.kinds, &r.rec.key, r.rec.value.metadata.is_some());
@@ -336,6 +346,157 @@ fn read_one(
         }
         Ok(())
     });
+    grouper.finish(&mut batch.trees);
     batch.end = Some(result);
     window.hand_on(i, seq, batch)
+}
+
+/// Folds a chunk's leaves, in key order, into the subtrees that lie wholly inside it, so that the
+/// reading thread hashes the chunk's inner nodes and the fold only joins the chunks (it hashed
+/// every inner node, about one a record, on one thread).
+///
+/// Between the chunk's first key `a` and the next chunk's first key `q` (from the manifest; the
+/// fold checks the next chunk starts there, and a root is only computed when every chunk was read
+/// whole), every subtree hanging to the right of `a`'s path or to the left of `q`'s path holds
+/// keys of this chunk alone: its leaves are all the tree's leaves of its prefix. A chunk hands on
+/// its first leaf alone, then those subtrees in key order (each leaf belongs to one: the first
+/// bit where it parts from `a`, or from `q`, names it), about twice the key's depth in all.
+struct Grouper {
+    hashes: Hashes,
+    next: Option<Hash>,
+    /// The chunk's first key, and where it parts from `next`.
+    first: Option<(Hash, Option<usize>)>,
+    /// The subtree being folded: which one, its builder, its first and last key and leaves.
+    open: Option<(Side, RootBuilder<Hashes>, Hash, Hash, u64)>,
+}
+
+/// Which subtree between `a` and `q` a key belongs to: the one to the right of `a`'s path at
+/// the bit where the key parts from `a`, or to the left of `q`'s path where it parts from `q`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    RightOfFirst(usize),
+    LeftOfNext(usize),
+}
+
+impl Grouper {
+    fn new(hashes: Hashes, next: Option<Hash>) -> Grouper {
+        Grouper { hashes, next, first: None, open: None }
+    }
+
+    /// Adds the chunk's next leaf (keys strictly increase: the reader checks them).
+    fn push(&mut self, key: &Hash, leaf: &Hash, out: &mut Vec<(Subtree, Hash, Hash, u64)>) {
+        let Some((a, a_next)) = self.first else {
+            out.push((Subtree::leaf(key, leaf), *key, *key, 1));
+            let parts = self.next.and_then(|q| first_difference(key, &q));
+            self.first = Some((*key, parts));
+            return;
+        };
+        let from_a = first_difference(&a, key).unwrap_or(256);
+        let side = match (a_next, self.next) {
+            (Some(s), Some(q)) if from_a <= s => Side::LeftOfNext(first_difference(key, &q).unwrap_or(256)),
+            _ => Side::RightOfFirst(from_a),
+        };
+        if self.open.as_ref().is_some_and(|(open, ..)| *open != side) {
+            self.close(out);
+        }
+        let (_, builder, _, last, leaves) =
+            self.open.get_or_insert_with(|| (side, RootBuilder::new(self.hashes.clone()), *key, *key, 0));
+        builder.add_leaf(key, leaf);
+        *last = *key;
+        *leaves += 1;
+    }
+
+    /// Hands on the subtree being folded.
+    fn close(&mut self, out: &mut Vec<(Subtree, Hash, Hash, u64)>) {
+        if let Some((_, builder, first, last, leaves)) = self.open.take() {
+            if let Some(tree) = builder.finish_subtree() {
+                out.push((tree, first, last, leaves));
+            }
+        }
+    }
+
+    /// The chunk has ended (or stopped): the last subtree is handed on.
+    fn finish(&mut self, out: &mut Vec<(Subtree, Hash, Hash, u64)>) {
+        self.close(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::aptos::Salt;
+
+    fn random_keys(seed: &mut u64, n: usize) -> Vec<Hash> {
+        let mut keys: Vec<Hash> = (0..n)
+            .map(|i| {
+                let mut k = [0u8; 32];
+                for b in k.iter_mut() {
+                    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    *b = (*seed >> 56) as u8;
+                }
+                // Long shared prefixes too.
+                if i % 3 == 0 {
+                    k[..20].fill(0x5a);
+                }
+                k
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The chunks' leaves folded into subtrees on their readers give the root the leaves give
+    /// one by one, for every way of cutting the keys into chunks (one leaf a chunk, a chunk of
+    /// all, chunks of one and two leaves, random cuts) and for the last chunk (no next key).
+    #[test]
+    fn subtrees_of_chunks_make_the_root_of_their_leaves() {
+        let hashes = Hashes::new(Salt::Diem);
+        let mut seed = 11u64;
+        for n in [1usize, 2, 3, 7, 40, 300] {
+            let keys = random_keys(&mut seed, n);
+            let leaf = |k: &Hash| hashes.leaf(k, &hashes.state_value(k));
+            let mut one = RootBuilder::new(hashes.clone());
+            for k in &keys {
+                assert!(one.add_leaf(k, &leaf(k)));
+            }
+            let expected = one.finish();
+            let mut cuts_list: Vec<Vec<usize>> =
+                vec![vec![], (1..keys.len()).collect(), (1..keys.len()).step_by(2).collect()];
+            for _ in 0..5 {
+                let mut cuts: Vec<usize> = (1..keys.len())
+                    .filter(|_| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        (seed >> 60) == 0
+                    })
+                    .collect();
+                cuts.dedup();
+                cuts_list.push(cuts);
+            }
+            for cuts in cuts_list {
+                let bounds: Vec<usize> = std::iter::once(0).chain(cuts.iter().copied()).chain([keys.len()]).collect();
+                let mut root = RootBuilder::new(hashes.clone());
+                let mut trees = 0;
+                for w in bounds.windows(2) {
+                    let chunk = &keys[w[0]..w[1]];
+                    let next = keys.get(w[1]).copied();
+                    let mut g = Grouper::new(hashes.clone(), next);
+                    let mut out = Vec::new();
+                    for k in chunk {
+                        g.push(k, &leaf(k), &mut out);
+                    }
+                    g.finish(&mut out);
+                    trees += out.len();
+                    for (tree, first, last, leaves) in out {
+                        assert!(root.add_subtree(tree, (&first, &last), leaves));
+                    }
+                }
+                assert_eq!(root.leaves(), keys.len() as u64);
+                assert_eq!(root.finish(), expected, "{n} keys cut at {cuts:?}");
+                if cuts.is_empty() && n > 40 {
+                    assert!(trees < n / 4, "a chunk hands on few subtrees: {trees} for {n} leaves");
+                }
+            }
+        }
+    }
 }

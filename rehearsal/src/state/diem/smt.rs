@@ -35,7 +35,7 @@ fn bit(key: &Hash, i: usize) -> bool {
 }
 
 /// The first bit where `a` and `b` differ (`None` if equal).
-fn first_difference(a: &Hash, b: &Hash) -> Option<usize> {
+pub fn first_difference(a: &Hash, b: &Hash) -> Option<usize> {
     a.iter().zip(b).position(|(x, y)| x != y).map(|i| {
         let x = a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
         i * 8 + x.leading_zeros() as usize
@@ -43,11 +43,18 @@ fn first_difference(a: &Hash, b: &Hash) -> Option<usize> {
 }
 
 /// A finished subtree: where it splits (256 for a leaf), its hash, and one of its keys.
-#[derive(Debug, Clone, Copy)]
-struct Subtree {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subtree {
     split: usize,
     hash: Hash,
     key: Hash,
+}
+
+impl Subtree {
+    /// A leaf: its key and its hash.
+    pub fn leaf(key: &Hash, leaf: &Hash) -> Subtree {
+        Subtree { split: 256, hash: *leaf, key: *key }
+    }
 }
 
 /// Computes the root from leaves fed in strictly increasing key order.
@@ -96,10 +103,20 @@ impl<H: NodeHashes> RootBuilder<H> {
     /// Adds a leaf whose hash was made elsewhere ([`NodeHashes::leaf`] of its key and value
     /// hash: on the thread that read it, while this one folds the tree).
     pub fn add_leaf(&mut self, key: &Hash, leaf: &Hash) -> bool {
-        if self.last.is_some_and(|last| last >= *key) {
+        self.add_subtree(Subtree::leaf(key, leaf), (key, key), 1)
+    }
+
+    /// Adds a subtree made elsewhere ([`RootBuilder::finish_subtree`] of its leaves): every leaf
+    /// of the tree whose keys share its prefix is in it, its keys (`first` to `last`) come
+    /// after every key added so far, and `leaves` is how many it holds. The tree is the same as
+    /// with its leaves added one by one: the reading threads fold what lies inside their chunk,
+    /// this one only what joins the chunks.
+    pub fn add_subtree(&mut self, tree: Subtree, (first, last): (&Hash, &Hash), leaves: u64) -> bool {
+        if self.last.is_some_and(|l| l >= *first) || first > last {
             return false;
         }
-        let leaf = Subtree { split: 256, hash: *leaf, key: *key };
+        let key = &tree.key;
+        let leaf = tree;
         if let Some(mut current) = self.current.take() {
             // Keys increase, so they differ.
             let split = first_difference(&current.key, key).unwrap_or(255);
@@ -115,13 +132,24 @@ impl<H: NodeHashes> RootBuilder<H> {
             self.open.push((split, left));
         }
         self.current = Some(leaf);
-        self.last = Some(*key);
-        self.leaves += 1;
+        self.last = Some(*last);
+        self.leaves += leaves;
         true
     }
 
     pub fn leaves(&self) -> u64 {
         self.leaves
+    }
+
+    /// The subtree of every leaf added, not lifted to the root (`None`: none was added): for a
+    /// builder given the leaves of one subtree of a larger tree.
+    pub fn finish_subtree(mut self) -> Option<Subtree> {
+        let mut current = self.current.take()?;
+        while let Some((depth, left)) = self.open.pop() {
+            let right = self.lift(&current, depth + 1);
+            current = Subtree { split: depth, hash: self.hashes.internal(&left, &right), key: current.key };
+        }
+        Some(current)
     }
 
     /// The root.
