@@ -61,9 +61,10 @@ fn modules_of(source: &mut dyn StateSource, top: &Path) -> Vec<(String, Vec<u8>)
     found
 }
 
-/// The backup's entries' pass collects its modules on the way: read after it, they are the ones
-/// a pass of their own finds, and reading them reads the backup no more (its chunks are gone).
-/// A rehearsal that takes the old release from the state sorts first and reads the backup once.
+/// Asked to, the backup's entries' pass collects its modules on the way: read after it, they are
+/// the ones a pass of their own finds, and reading them reads the backup no more (its chunks are
+/// gone). A rehearsal that takes the old release from the state sorts first and reads the backup
+/// once; one given the old release holds no modules.
 #[test]
 fn the_entries_pass_collects_the_modules_a_pass_of_their_own_finds() {
     let dir = tempfile::tempdir().unwrap();
@@ -78,7 +79,7 @@ fn the_entries_pass_collects_the_modules_a_pass_of_their_own_finds() {
         let copy = tempfile::tempdir().unwrap();
         copy_tree(&o.state, copy.path());
         let (_, mut source) = rehearsal::state::open(copy.path(), open).unwrap();
-        assert!(source.modules_from_entries());
+        assert!(source.collect_modules_with_entries());
         let context = Context { width: binary_format::AddressLength::Bytes32, modules: &[], value_budget: 1 << 20 };
         let mut entries = 0u64;
         let mut problems = Problems::default();
@@ -96,6 +97,15 @@ fn the_entries_pass_collects_the_modules_a_pass_of_their_own_finds() {
         assert_eq!(source.info().chain_root.map(|r| r.verified), Some(true), "one pass verified the root");
         remove_chunks(copy.path());
         assert_eq!(modules_of(&mut *source, copy.path()), expected, "{threads} threads");
+
+        // Not asked (the old release given), the entries' pass holds no modules: asked for
+        // after it, they are read again (from chunks that are gone here).
+        let copy = tempfile::tempdir().unwrap();
+        copy_tree(&o.state, copy.path());
+        let (_, mut source) = rehearsal::state::open(copy.path(), open).unwrap();
+        source.entries(&context, &mut |_| Ok(()), &mut Problems::default()).unwrap();
+        remove_chunks(copy.path());
+        assert!(source.modules(&mut |_| Ok(())).is_err(), "{threads} threads: the modules were held");
     }
 }
 

@@ -398,8 +398,8 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     // now, before the long read, as its entries may need them.
     let sort_first = options.from.is_none()
         && source.in_place().is_none()
-        && source.modules_from_entries()
-        && source.info().width.is_some();
+        && source.info().width.is_some()
+        && source.collect_modules_with_entries();
     let early = match &options.from {
         Some(from) => Some((releases::load(from, options.address_length)?, from.display().to_string(), "given")),
         None if !sort_first => Some(old_from_state(&mut *source, options)?),

@@ -184,11 +184,12 @@ pub trait StateSource {
         problems: &mut Problems,
     ) -> Result<(), StateError>;
 
-    /// Whether [`StateSource::entries`] collects the modules on its way, so that
-    /// [`StateSource::modules`] after it reads nothing again: a rehearsal that takes the old
-    /// release from the state then sorts first and reads the input once, not twice. A source
-    /// whose entries need the modules (a Diem backup decodes accounts with them) says no.
-    fn modules_from_entries(&self) -> bool {
+    /// Asks the next [`StateSource::entries`] to collect the modules on its way, so that
+    /// [`StateSource::modules`] after it reads nothing again; says whether it will. A rehearsal
+    /// that takes the old release from the state then sorts first and reads the input once, not
+    /// twice. A source whose entries need the modules (a Diem backup decodes accounts with them)
+    /// says no.
+    fn collect_modules_with_entries(&mut self) -> bool {
         false
     }
 

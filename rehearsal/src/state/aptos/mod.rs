@@ -379,9 +379,22 @@ impl AptosBackup {
 
     /// One pass with no callback: checks everything [`AptosBackup::visit`] checks.
     pub fn verify(&mut self) -> Result<AptosSummary, StateError> {
+        self.pass(&|_| false, 0, &mut |_| Ok(()))
+    }
+
+    /// A pass on the threads the backup was opened with ([`AptosOptions::threads`]):
+    /// [`AptosBackup::visit`] on one, [`AptosBackup::visit_on_threads`] on more, `f` given the
+    /// records whose key `keep` accepts (on one thread, every record: `f` passes over the others),
+    /// `keep_bytes` of their values a chunk at most.
+    pub fn pass(
+        &mut self,
+        keep: &(dyn Fn(&AptosStateKey) -> bool + Sync),
+        keep_bytes: usize,
+        f: RecordSink<'_>,
+    ) -> Result<AptosSummary, StateError> {
         match self.options.threads {
-            0 | 1 => self.visit(&mut |_| Ok(())),
-            threads => self.visit_on_threads(threads, &|_| false, 0, &mut |_| Ok(())),
+            0 | 1 => self.visit(f),
+            threads => self.visit_on_threads(threads, keep, keep_bytes, f),
         }
     }
 

@@ -30,6 +30,9 @@ pub struct AptosSource {
     /// The modules the state holds, once collected (by the modules' pass, or on the way by
     /// the entries' pass).
     modules: Option<Collected>,
+    /// The entries' pass collects the modules on its way: asked for by a caller that will want
+    /// them after it (held otherwise, they would be up to [`MAX_MODULE_BYTES`] for nothing).
+    collect_with_entries: bool,
 }
 
 /// The modules a pass collected, or where they passed the limit.
@@ -56,7 +59,7 @@ impl Collected {
 
 impl AptosSource {
     pub fn open(path: &Path, options: &AptosOptions) -> Result<AptosSource, StateError> {
-        Ok(AptosSource { backup: AptosBackup::open(path, options)?, modules: None })
+        Ok(AptosSource { backup: AptosBackup::open(path, options)?, modules: None, collect_with_entries: false })
     }
 
     pub fn backup(&self) -> &AptosBackup {
@@ -70,20 +73,14 @@ impl AptosSource {
         }
         let mut collected = Collected::Modules(Vec::new());
         let mut total = 0usize;
-        let threads = self.backup.options().threads;
         let is_code = |k: &AptosStateKey| matches!(k, AptosStateKey::AccessPath { path: StatePath::Code(_), .. });
-        let mut collect = |r: super::AptosRecord<'_>| {
+        self.backup.pass(&is_code, MAX_MODULE_BYTES, &mut |r| {
             collected.offer(&r, &mut total);
             match &collected {
                 Collected::TooLarge { path, at } => Err(too_large(path, at)),
                 Collected::Modules(_) => Ok(()),
             }
-        };
-        if threads > 1 {
-            self.backup.visit_on_threads(threads, &is_code, MAX_MODULE_BYTES, &mut collect)?;
-        } else {
-            self.backup.visit(&mut collect)?;
-        }
+        })?;
         self.modules = Some(collected);
         Ok(())
     }
@@ -183,7 +180,8 @@ impl StateSource for AptosSource {
         }
     }
 
-    fn modules_from_entries(&self) -> bool {
+    fn collect_modules_with_entries(&mut self) -> bool {
+        self.collect_with_entries = true;
         true
     }
 
@@ -198,8 +196,9 @@ impl StateSource for AptosSource {
         // does not match, as it discards everything on an error).
         let mut seen = Problems::default();
         let mut extra = Vec::new();
-        // The modules, collected on the way unless a modules' pass did.
-        let mut collected = self.modules.is_none().then(|| Collected::Modules(Vec::new()));
+        // The modules, collected on the way when asked for and no modules' pass did.
+        let mut collected =
+            (self.collect_with_entries && self.modules.is_none()).then(|| Collected::Modules(Vec::new()));
         let mut total = 0usize;
         let mut each = |r: super::AptosRecord<'_>| {
             if let Some(c) = &mut collected {
@@ -221,12 +220,7 @@ impl StateSource for AptosSource {
             }
             visit(Entry { key: &key.encode(), value: r.value, extra: &extra, origin: r.origin })
         };
-        let threads = self.backup.options().threads;
-        let summary = if threads > 1 {
-            self.backup.visit_on_threads(threads, &|_| true, usize::MAX, &mut each)?
-        } else {
-            self.backup.visit(&mut each)?
-        };
+        let summary = self.backup.pass(&|_| true, usize::MAX, &mut each)?;
         if collected.is_some() {
             self.modules = collected;
         }
