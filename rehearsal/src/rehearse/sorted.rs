@@ -312,6 +312,28 @@ pub fn sort_into(
     let result = source.entries(
         context,
         &mut |e: Entry<'_>| {
+            // Refused where it is read, with its place: the snapshot would refuse it after the
+            // sort, and a run counts lengths in 32 bits.
+            if e.key.len() > snapshot::MAX_KEY || e.value.len() > snapshot::MAX_VALUE || e.extra.len() > snapshot::MAX_EXTRA
+            {
+                let place = match e.origin.at {
+                    At::Byte(offset) => format!("at byte {offset}"),
+                    At::Line(line) => format!("line {line}"),
+                    At::Record(n) => format!("resource {n}"),
+                };
+                return Err(StateError::Unsupported {
+                    path: e.origin.file.to_path_buf(),
+                    reason: format!(
+                        "{place}: an entry of a {} byte key, a {} byte value and a {} byte extra, past what a state entry may hold ({} / {} / {} bytes)",
+                        e.key.len(),
+                        e.value.len(),
+                        e.extra.len(),
+                        snapshot::MAX_KEY,
+                        snapshot::MAX_VALUE,
+                        snapshot::MAX_EXTRA,
+                    ),
+                });
+            }
             bytes += e.key.len() + e.value.len() + e.extra.len() + ENTRY_OVERHEAD;
             let origin = files.pack(e.origin);
             gathered.push(e.key, e.value, e.extra, sorted.read, origin);
@@ -463,6 +485,41 @@ mod tests {
             }
             Ok(())
         }
+    }
+
+    /// An entry past the snapshot's limits is refused where the source gave it (a run counts
+    /// lengths in 32 bits: it is never gathered).
+    #[test]
+    fn an_entry_past_the_limits_is_refused_with_its_place() {
+        let width = AddressLength::Bytes16;
+        let tag = StructTag::parse("0x1::M::S", width).unwrap();
+        let key = StateKey::Resource { account: AccountAddress::from_u64(1, width), tag }.encode();
+        let mut source = Given(
+            vec![(key.clone(), vec![1]), (key, vec![0; snapshot::MAX_VALUE + 1])],
+            Rc::from(Path::new("big.jsonl")),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let context = Context { width, modules: &[], value_budget: 1 << 20 };
+        let e = sort_into(
+            &mut source,
+            &context,
+            &mut Problems::default(),
+            dir.path(),
+            &dir.path().join("s.snap"),
+            width,
+            1 << 20,
+            4,
+            &mut |_| {},
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("big.jsonl")
+                && e.contains("line 2")
+                && e.contains(&format!("a {} byte value", snapshot::MAX_VALUE + 1)),
+            "{e}"
+        );
     }
 
     /// Sorted in one run held in memory, or in many written to files and merged: the same

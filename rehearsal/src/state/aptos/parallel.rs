@@ -37,7 +37,9 @@ pub const DEFAULT_MEMORY: usize = 64 << 20;
 /// Bytes of a batch: a reader hands its batch on past them.
 const STEP: usize = 256 << 10;
 
-/// What a leaf costs held; a kept record costs its payload and this.
+/// What a record costs a batch when the root is recomputed (its leaf, folded into the chunk's
+/// subtrees on the reader's thread: the batch holds fewer, but is handed on at the same pace);
+/// a kept record costs its payload and this.
 const LEAF: usize = 64;
 const KEPT: usize = 56;
 
@@ -346,7 +348,8 @@ fn read_one(
         }
         Ok(())
     });
-    grouper.finish(&mut batch.trees);
+    // The chunk has ended (or stopped): its last subtree is handed on.
+    grouper.close(&mut batch.trees);
     batch.end = Some(result);
     window.hand_on(i, seq, batch)
 }
@@ -414,11 +417,6 @@ impl Grouper {
             }
         }
     }
-
-    /// The chunk has ended (or stopped): the last subtree is handed on.
-    fn finish(&mut self, out: &mut Vec<(Subtree, Hash, Hash, u64)>) {
-        self.close(out);
-    }
 }
 
 #[cfg(test)]
@@ -485,7 +483,7 @@ mod tests {
                     for k in chunk {
                         g.push(k, &leaf(k), &mut out);
                     }
-                    g.finish(&mut out);
+                    g.close(&mut out);
                     trees += out.len();
                     for (tree, first, last, leaves) in out {
                         assert!(root.add_subtree(tree, (&first, &last), leaves));
