@@ -496,11 +496,18 @@ impl Store for Overlay<'_> {
         let mut going = true;
         // The source, clipped to the range.
         let base_after = after.filter(|a| *a >= prefix);
-        let (lo, hi) = (self.lo.as_slice(), self.hi.as_deref());
+        // Keys only grow: once one is at `lo` every later one is, and a scan that ends at or
+        // before `hi` never reaches it. Each is compared while it may matter, not at every key.
+        let lo = self.lo.as_slice();
+        let mut below_lo = start.as_slice() < lo;
+        let hi = self.hi.as_deref().filter(|h| end.as_deref().is_none_or(|e| e > *h));
         let mut error = None;
         self.base.scan_keys(prefix, base_after, &mut |key, value| {
-            if key < lo {
-                return true;
+            if below_lo {
+                if key < lo {
+                    return true;
+                }
+                below_lo = false;
             }
             if hi.is_some_and(|h| key >= h) {
                 return false;
