@@ -132,6 +132,8 @@ pub(crate) struct RunReader {
     key: Vec<u8>,
     /// The last record: `None` past the end, else its value's place in `buf` (`None`: a delete).
     head: Option<Option<(usize, usize)>>,
+    /// Bytes the last record's key shares with the key before it (0 for the first read).
+    shared: usize,
     /// Bytes the next read takes at least: [`FIRST_READ`], doubled by each read up to
     /// [`INDEX_BYTES`].
     block: usize,
@@ -198,9 +200,11 @@ impl RunReader {
             pos: 0,
             key: Vec::new(),
             head: None,
+            shared: 0,
             block: FIRST_READ,
         };
         reader.advance()?;
+        reader.shared = 0;
         Ok(reader)
     }
 
@@ -208,6 +212,12 @@ impl RunReader {
     pub(crate) fn head(&self) -> Option<(&[u8], Option<&[u8]>)> {
         let value = (*self.head.as_ref()?).map(|(from, to)| self.buf.get(from..to).unwrap_or_default());
         Some((self.key.as_slice(), value))
+    }
+
+    /// Bytes the key of the record read last shares with the key read before it (0 for the
+    /// first: nothing was read before it).
+    pub(crate) fn shared(&self) -> usize {
+        self.shared
     }
 
     /// The key of the record read last.
@@ -260,6 +270,7 @@ impl RunReader {
         }
         self.key.truncate(parsed.shared);
         self.key.extend_from_slice(rest);
+        self.shared = parsed.shared;
         self.head = Some(parsed.value);
         self.pos = parsed.end;
         Ok(())
