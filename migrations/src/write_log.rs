@@ -151,7 +151,7 @@ impl WriteLog {
         }
         // The run that may hold a key twice (the last, once every run was in use).
         let unordered = if full { runs.len().checked_sub(1) } else { None };
-        let mut heads: Vec<_> = runs.into_iter().map(|r| r.into_iter().peekable()).collect();
+        let mut heads: Vec<_> = runs.into_iter().map(Vec::into_iter).collect();
         // The run the last write merged came from: the next write from the same strictly
         // ascending run cannot be at its key (no comparison).
         let mut previous: Option<usize> = None;
@@ -159,15 +159,16 @@ impl WriteLog {
         // list sized exactly moved every write of the chunk to grow by one.
         let room = usize::try_from(self.made).unwrap_or(0).saturating_add(ROOM_AFTER);
         let mut merged: Vec<(Span, Write)> = Vec::with_capacity(room);
-        // A run's writes mostly come in stretches no other run's keys fall between (a value's
-        // new key and its old one go to two runs, each ascending): the run that gave the last
-        // write goes on while its next write comes before every other run's head (`bound`),
-        // one comparison a write; all heads are compared again only when it does not.
+        // A run's writes mostly come in long stretches no other run's keys fall between (a
+        // value's new key and its old one go to two runs, each ascending): the run whose head
+        // comes first gives every write below the other runs' smallest head (`bound`), found by
+        // galloping (a few comparisons a stretch, not one a write: the merge of a block's
+        // 200,000 writes compared each), and all heads are compared again after the stretch.
         loop {
             // The run whose head comes first (by key, then by when it was made).
             let mut first: Option<(usize, &[u8], u64)> = None;
-            for (i, run) in heads.iter_mut().enumerate() {
-                if let Some((span, made, _)) = run.peek() {
+            for (i, run) in heads.iter().enumerate() {
+                if let Some((span, made, _)) = run.as_slice().first() {
                     let key = span.of(&keys);
                     if first.is_none_or(|(_, k, m)| (key, *made) < (k, m)) {
                         first = Some((i, key, *made));
@@ -177,11 +178,11 @@ impl WriteLog {
             let Some((i, _, _)) = first else { break };
             // The smallest head of the other runs: (key, made).
             let mut bound: Option<(&[u8], u64)> = None;
-            for (j, run) in heads.iter_mut().enumerate() {
+            for (j, run) in heads.iter().enumerate() {
                 if j == i {
                     continue;
                 }
-                if let Some((span, made, _)) = run.peek() {
+                if let Some((span, made, _)) = run.as_slice().first() {
                     let head = (span.of(&keys), *made);
                     if bound.is_none_or(|b| head < b) {
                         bound = Some(head);
@@ -189,24 +190,40 @@ impl WriteLog {
                 }
             }
             let Some(run) = heads.get_mut(i) else { break };
-            let mut taken = false;
-            while let Some((span, made, _)) = run.peek() {
-                if taken && bound.is_some_and(|b| (span.of(&keys), *made) >= b) {
-                    break;
-                }
-                let Some((span, _, write)) = run.next() else { break };
-                taken = true;
-                let distinct = previous == Some(i) && unordered != Some(i);
-                previous = Some(i);
+            let stretch = match bound {
+                Some(b) => below(run.as_slice(), |(span, made, _)| (span.of(&keys), *made) < b),
+                None => run.len(),
+            };
+            for (n, (span, _, write)) in run.by_ref().take(stretch.max(1)).enumerate() {
+                // Only the stretch's first write may be at the key merged last (another run's),
+                // or any write of the run that may hold a key twice.
+                let distinct = (n > 0 || previous == Some(i)) && unordered != Some(i);
                 match merged.last_mut() {
                     Some((s, w)) if !distinct && s.of(&keys) == span.of(&keys) => *w = write,
                     _ => merged.push((span, write)),
                 }
             }
+            previous = Some(i);
         }
         // Sorted and distinct, over the log's own buffer: the batch holds them as they are.
         WriteBatch::from_sorted(KeyList::from_parts(keys, merged), self.mixed)
     }
+}
+
+/// How many of `sorted`'s first items are `is_below` (which holds for a prefix of them), found
+/// by galloping: the first, then twice as far each time, then a binary search of the last step.
+fn below<T>(sorted: &[T], is_below: impl Fn(&T) -> bool) -> usize {
+    let mut known = 0;
+    let mut step = 1;
+    while let Some(item) = sorted.get(known + step - 1) {
+        if !is_below(item) {
+            let rest = sorted.get(known..known + step - 1).unwrap_or_default();
+            return known + rest.partition_point(&is_below);
+        }
+        known += step;
+        step *= 2;
+    }
+    known + sorted.get(known..).unwrap_or_default().partition_point(&is_below)
 }
 
 #[cfg(test)]
@@ -256,6 +273,54 @@ mod tests {
         let (reference, gathered) = both(&writes);
         assert_eq!(gathered, reference);
         assert!(gathered.len() > 100);
+    }
+
+    /// Runs that do not overlap are moved whole, in the order of their first keys (whatever
+    /// the order they were made in); runs that touch at one key, or interleave, are merged.
+    #[test]
+    fn runs_apart_or_touching_give_the_batch_inserting_each_write_gives() {
+        let seq = |head: u8, from: u8, to: u8, value: Option<u8>| -> Vec<(Vec<u8>, Option<u8>)> {
+            (from..to).map(|i| (vec![head, 9, 9, 9, i], value)).collect()
+        };
+        // A versioned migration: deletes under the old tag, puts under the new one, alternating.
+        let mut versioned = Vec::new();
+        for i in 0..60u8 {
+            versioned.push((vec![1, 9, 9, 9, i], None));
+            versioned.push((vec![3, 9, 9, 9, i], Some(i)));
+        }
+        // The same, the new tag below the old: made second, first in the batch.
+        let mut below = Vec::new();
+        for i in 0..60u8 {
+            below.push((vec![5, 9, 9, 9, i], None));
+            below.push((vec![2, 9, 9, 9, i], Some(i)));
+        }
+        // Three runs: a high one, then a low one, then one between them.
+        let mut three = seq(7, 0, 30, Some(1));
+        three.extend(seq(1, 0, 30, None));
+        three.extend(seq(4, 0, 30, Some(2)));
+        // Two runs whose ranges meet at one key (written twice: the later wins).
+        let mut touching = seq(1, 0, 30, Some(1));
+        touching.extend(seq(1, 29, 60, Some(2)).into_iter().take(1));
+        touching.extend(seq(0, 0, 10, None));
+        // Two runs that interleave.
+        let mut interleaved: Vec<_> = (0..40u8).map(|i| (vec![1, 9, 9, 9, i * 2], Some(i))).collect();
+        interleaved.extend((0..40u8).map(|i| (vec![1, 9, 9, 9, i * 2 + 1], None)));
+        for writes in [versioned, below, three, touching, interleaved] {
+            let (reference, gathered) = both(&writes);
+            assert_eq!(gathered, reference, "{writes:?}");
+        }
+    }
+
+    /// Galloping finds where a predicate that holds for a prefix stops holding, for every
+    /// length and every place.
+    #[test]
+    fn galloping_finds_the_end_of_the_prefix_below() {
+        for len in 0..70usize {
+            let items: Vec<usize> = (0..len).collect();
+            for end in 0..=len {
+                assert_eq!(below(&items, |x| *x < end), end, "{len} items, {end} below");
+            }
+        }
     }
 
     #[test]
