@@ -436,7 +436,7 @@ impl<'s> Overlay<'s> {
             {
                 let mut layers = Vec::with_capacity(merging.len());
                 for run in merging.iter().rev() {
-                    layers.push(Layer::Run(RunReader::open(run, &[])?));
+                    layers.push(Layer::Run(RunReader::merging(run)?));
                 }
                 // Deletes are kept: they hide the source's values.
                 Writes::of(layers, None)?.drain(|k, v| out.add(k, v))?;
