@@ -126,7 +126,10 @@ impl WriteLog {
                 return;
             }
         }
-        let mut run = Vec::with_capacity(self.expected.max(1));
+        // A few writes of room past the expected: the first value's two writes both go to the
+        // first run (its new key is above its old one), so that run holds one more than the
+        // values, and growing it by one moved all it held.
+        let mut run = Vec::with_capacity(self.expected.saturating_add(ROOM_AFTER));
         run.push((hold(keys, key), made, write));
         self.recent = [newer, self.runs.len()];
         self.runs.push(run);
