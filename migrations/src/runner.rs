@@ -366,6 +366,14 @@ impl Runner {
         self.tables.iter().map(|t| &t.handle)
     }
 
+    /// The key prefixes its loop walks, in key order: its resources' key space, the resource
+    /// groups when its struct may be a member of one, and its tables' items. Nothing it
+    /// migrates lies outside them (a caller splitting the state by the work each part holds
+    /// weighs them).
+    pub fn walks(&self) -> Vec<Vec<u8>> {
+        self.places().into_iter().map(|(prefix, _)| prefix).collect()
+    }
+
     /// The places it walks, in key order.
     fn places(&self) -> Vec<(Vec<u8>, Place<'_>)> {
         let mut places = vec![(self.keyspace.clone(), Place::Resources)];

@@ -303,6 +303,15 @@ impl Hook {
         current.map(Ok)
     }
 
+    /// The key prefixes the migrations of every planned release walk, sorted and distinct
+    /// ([`migrations::Runner::walks`]): where the blocks' work lies in the state.
+    pub fn walked_prefixes(&self) -> Vec<Vec<u8>> {
+        let mut all: Vec<Vec<u8>> = self.schedule.units.iter().flat_map(|u| u.runner.walks()).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// Whether every planned release is active on chain and every migration has completed or
     /// been skipped.
     pub fn all_done(&self) -> bool {

@@ -220,6 +220,17 @@ pub fn second_pass(
     Ok(hook(catalogue, tables, release, chain)?.second_pass(overlay)?)
 }
 
+/// The key prefixes the catalogue's migrations walk ([`Hook::walked_prefixes`]): where the
+/// loop's work lies in the source.
+pub fn walked(
+    catalogue: &Catalogue,
+    tables: &[MigratedTable],
+    release: &ReleaseId,
+    chain: &ChainConfig,
+) -> Result<Vec<Vec<u8>>, RehearsalError> {
+    Ok(hook(catalogue, tables, release, chain)?.walked_prefixes())
+}
+
 /// The rehearsal's hook: the catalogue's migrations as one release, in `chain`.
 fn hook(
     catalogue: &Catalogue,

@@ -30,6 +30,7 @@ pub mod out;
 pub mod overlay;
 pub mod pass;
 pub mod progress;
+pub mod ranges;
 pub mod releases;
 pub mod report;
 pub mod run_file;
@@ -246,105 +247,6 @@ fn on_pool<T: Send>(
                 .unwrap_or_else(|| Err(RehearsalError::Thread("a task was not run after an error".into())))
         })
         .collect()
-}
-
-/// Each range's first key (empty for the first) and the next range's first key (none for the
-/// last).
-fn bounds_of(base: &Snapshot, ranges: &[snapshot::Range]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-    ranges
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let lo =
-                if i == 0 { Vec::new() } else { base.restart_key(r.first).map(<[u8]>::to_vec).unwrap_or_default() };
-            let hi = ranges.get(i + 1).and_then(|next| base.restart_key(next.first)).map(<[u8]>::to_vec);
-            (lo, hi)
-        })
-        .collect()
-}
-
-/// A key range of the pass: its first key (empty for the first), the next range's first key
-/// (none for the last), and the restart point of the source at or before its first key (where
-/// its reading of the source starts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PassRange {
-    lo: Vec<u8>,
-    hi: Option<Vec<u8>>,
-    restart: usize,
-}
-
-/// Up to `parts` key ranges of the state, each with about the same entries of the source and
-/// the state after. The source's restart points weigh the entries up to the next one, and the
-/// put samples (sorted keys, each with the puts it stands for) the puts they stand for; a range
-/// may start at either. A versioned migration puts its new values at keys past every key of the
-/// source of their struct, often past the source's last restart point: cut only at restart
-/// points, one range held every value put.
-///
-/// A range hashes on past its end to the first page end of each root (see `pass`), so a cut is
-/// cheap only where the state after has entries: a range is never cut where the delete samples
-/// say that most of the source's entries were deleted (a cut there, the range before it read
-/// through the next one to find an entry of the state after).
-fn balanced_ranges(base: &Snapshot, parts: usize, puts: &[(&[u8], u64)], deletes: &[(&[u8], u64)]) -> Vec<PassRange> {
-    let index = &base.info().index;
-    let restarts = index.len();
-    let whole = || vec![PassRange { lo: Vec::new(), hi: None, restart: 0 }];
-    if parts <= 1 || restarts == 0 {
-        return whole();
-    }
-    let entries = base.info().entries;
-    // Every place a range may start (whether it may, and the weight up to the next place), in
-    // key order.
-    let mut places: Vec<(&[u8], bool, u64)> = Vec::with_capacity(restarts + puts.len());
-    let mut d = 0usize;
-    for i in 0..restarts {
-        let next_number = index.get(i + 1).map_or(entries, |r| r.0);
-        let own = next_number.saturating_sub(index.get(i).map_or(0, |r| r.0));
-        let next_key = base.restart_key(i + 1);
-        let mut deleted = 0u64;
-        while let Some((key, weight)) = deletes.get(d) {
-            if next_key.is_some_and(|k| *key >= k) {
-                break;
-            }
-            deleted += weight;
-            d += 1;
-        }
-        places.push((base.restart_key(i).unwrap_or_default(), deleted * 2 <= own, own));
-    }
-    places.extend(puts.iter().map(|(k, w)| (*k, true, *w)));
-    places.sort_by(|a, b| a.0.cmp(b.0));
-    let total: u64 = places.iter().map(|p| p.2).sum();
-    let parts_u = u64::try_from(parts).unwrap_or(1);
-    let mut starts: Vec<&[u8]> = Vec::with_capacity(parts);
-    let mut sum = 0u64;
-    for (key, may, weight) in &places {
-        let cut = u64::try_from(starts.len() + 1).unwrap_or(u64::MAX).saturating_mul(total) / parts_u;
-        if *may && sum >= cut && starts.len() + 1 < parts && !key.is_empty() && starts.last().is_none_or(|l| l < key) {
-            starts.push(key);
-        }
-        sum += weight;
-    }
-    let mut out = Vec::with_capacity(starts.len() + 1);
-    let mut lo: &[u8] = &[];
-    for hi in starts.iter().map(|k| Some(*k)).chain([None]) {
-        out.push(PassRange { lo: lo.to_vec(), hi: hi.map(<[u8]>::to_vec), restart: restart_at_or_before(base, lo) });
-        lo = hi.unwrap_or_default();
-    }
-    out
-}
-
-/// The last restart point of `base` whose key is at or before `key` (the first when none is).
-fn restart_at_or_before(base: &Snapshot, key: &[u8]) -> usize {
-    let (mut lo, mut hi) = (0usize, base.info().index.len());
-    // Restart keys ascend: the first restart whose key is past `key`, found by halves.
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if base.restart_key(mid).is_some_and(|k| k <= key) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo.saturating_sub(1)
 }
 
 /// Checks `--out DIR` before any work: the directory can be made, and the snapshot it would
@@ -588,11 +490,16 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
         .collect();
     let migrated_handles: BTreeSet<AccountAddress> = migrated_tables.iter().map(|t| t.handle).collect();
 
-    // Key ranges: one per thread, each starting at a restart point of the source.
-    let ranges = base.ranges(threads);
-    let bounds = bounds_of(base, &ranges);
     // The rehearsal runs one upgrade: its number only orders it after nothing.
     let release = ReleaseId::new(1, label.clone());
+    // Key ranges: one per thread, each starting at a restart point of the source, sharing the
+    // loop's work (what its migrations walk).
+    let walked = {
+        let whole = migrate::chain(&gate.catalogue, &system, options.budget, snapshot::MAX_VALUE)?;
+        migrate::walked(&gate.catalogue, &migrated_tables, &release, &whole)?
+    };
+    let ranges = ranges::loop_ranges(base, threads, &walked);
+    let bounds = ranges::bounds_of(base, &ranges);
     // A block's writes are held until it ends, and the overlays' share one budget: each thread
     // takes its share of both, so that memory does not grow with the threads either.
     let shares = u64::try_from(ranges.len().max(1)).unwrap_or(1);
@@ -653,7 +560,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
     // source entry a versioned migration deleted costs the pass more than one it put), which
     // the balance only estimates.
     let pass_tasks = if threads > 1 { threads * PASS_TASKS_PER_THREAD } else { 1 };
-    let pass_ranges = balanced_ranges(base, pass_tasks, &puts, &deletes);
+    let pass_ranges = ranges::balanced_ranges(base, pass_tasks, &puts, &deletes);
     phases.start(progress, "pass", Some(base.info().entries));
     let input = PassInput {
         base,
@@ -772,9 +679,8 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
 
 #[cfg(test)]
 mod tests {
-    use super::{balanced_ranges, on_pool, on_threads, Bounded, Silent};
+    use super::{on_pool, on_threads, Bounded, Silent};
     use crate::error::RehearsalError;
-    use migrations::store::{InMemoryStore, Store, WriteBatch};
 
     /// Results come in range order whichever thread ends first, and a thread that panics is an
     /// error, not a wait for ever.
@@ -816,49 +722,6 @@ mod tests {
             Ok(i)
         });
         assert!(matches!(&failed, Err(RehearsalError::Options(m)) if m == "task 4"), "{failed:?}");
-    }
-
-    /// The pass's ranges: contiguous and in order, each reading the source from a restart point
-    /// at or before its start; cut among values put past the source's last key; never cut
-    /// where most of the source was deleted.
-    #[test]
-    fn pass_ranges_cut_among_puts_and_never_where_the_source_was_deleted() {
-        let dir = tempfile::tempdir().unwrap();
-        // Items of table 1 (the source) and table 2 (the values put): keys in that order.
-        let key = |table: u64, n: u32| {
-            let handle = migrations::AccountAddress::from_u64(table, binary_format::AddressLength::Bytes16);
-            migrations::StateKey::TableItem { handle, key: n.to_be_bytes().to_vec() }.encode()
-        };
-        let mut store = InMemoryStore::new();
-        let mut batch = WriteBatch::new();
-        for n in 0..20_000 {
-            batch.put_key(key(1, n), vec![0; 8]);
-        }
-        store.apply(batch).unwrap();
-        let path = dir.path().join("s.snap");
-        snapshot::export(&store, 0, serde_json::Value::Null, binary_format::AddressLength::Bytes16, &path).unwrap();
-        let base = snapshot::Snapshot::open(&path).unwrap();
-        // The source's first 16,384 entries deleted, 20,000 values put past all of it.
-        let deleted: Vec<(Vec<u8>, u64)> = (0..16_384).step_by(64).map(|n| (key(1, n), 64)).collect();
-        let put: Vec<(Vec<u8>, u64)> = (0..20_000).step_by(100).map(|n| (key(2, n), 100)).collect();
-        fn view(v: &[(Vec<u8>, u64)]) -> Vec<(&[u8], u64)> {
-            v.iter().map(|(k, w)| (k.as_slice(), *w)).collect()
-        }
-        assert_eq!(base.restart_key(1), Some(key(1, 4_096).as_slice()));
-        let ranges = balanced_ranges(&base, 16, &view(&put), &view(&deleted));
-        assert!(ranges.len() >= 4, "{}", ranges.len());
-        assert!(ranges[0].lo.is_empty() && ranges.last().unwrap().hi.is_none());
-        for pair in ranges.windows(2) {
-            assert_eq!(pair[0].hi.as_deref(), Some(pair[1].lo.as_slice()));
-            assert!(pair[0].lo < pair[1].lo);
-        }
-        for r in &ranges[1..] {
-            // Restart points every 4,096 entries: the first four hold only deleted entries.
-            assert!(r.lo >= key(1, 16_384), "a cut where the source was deleted: {:?}", r.lo);
-            assert!(base.restart_key(r.restart).unwrap() <= r.lo.as_slice());
-            assert!(base.restart_key(r.restart + 1).is_none_or(|k| k > r.lo.as_slice()));
-        }
-        assert!(ranges.iter().filter(|r| r.lo >= key(2, 0)).count() >= 2, "no cut among the puts");
     }
 
     #[test]
