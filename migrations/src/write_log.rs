@@ -278,8 +278,9 @@ mod tests {
         assert!(gathered.len() > 100);
     }
 
-    /// Runs that do not overlap are moved whole, in the order of their first keys (whatever
-    /// the order they were made in); runs that touch at one key, or interleave, are merged.
+    /// Runs apart (made in either order, or three), runs that meet at one key (written twice:
+    /// the later wins) and runs that interleave write for write: galloping takes each run's
+    /// stretches whole and gives the batch inserting each write gives.
     #[test]
     fn runs_apart_or_touching_give_the_batch_inserting_each_write_gives() {
         let seq = |head: u8, from: u8, to: u8, value: Option<u8>| -> Vec<(Vec<u8>, Option<u8>)> {
