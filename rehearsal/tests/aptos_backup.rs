@@ -296,6 +296,41 @@ fn a_chunk_that_ends_between_records_early_or_is_missing_is_incomplete() {
     assert_eq!(backup.summary().unwrap().incomplete_chunks, 2);
 }
 
+/// A record whose length asks for more than its file holds (a plain chunk, whose size is
+/// known), more than the reader's limit (a gzipped one, read as a stream), or 512 MiB of a
+/// stream of a few hundred bytes, is refused naming its chunk and the record's place, on one
+/// thread and on three alike (`read_all` checks the threads' error is the one thread's), and
+/// without reading or holding what it asks for.
+#[test]
+fn a_record_asking_past_its_file_or_the_limit_is_refused_on_any_number_of_threads() {
+    use std::io::Write as _;
+    for (asked, gzipped, needles) in [
+        (u32::MAX, false, &["a record of 4294967295 bytes runs past the end of the file"][..]),
+        (u32::MAX, true, &["a record of 4294967295 bytes, more than the limit"][..]),
+        (1 << 29, true, &["truncated: a record of 536870912 bytes"][..]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let w = write(dir.path(), Salt::Aptos, Compression::Plain);
+        // The third record of the fourth chunk: not where any thread starts.
+        let chunk = w.chunks[3].clone();
+        let mut bytes = std::fs::read(&chunk).unwrap();
+        let mut at = 0usize;
+        for _ in 0..2 {
+            at += 4 + u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        }
+        bytes[at..at + 4].copy_from_slice(&asked.to_be_bytes());
+        if gzipped {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&bytes).unwrap();
+            bytes = gz.finish().unwrap();
+        }
+        std::fs::write(&chunk, &bytes).unwrap();
+        let e = read_all(dir.path(), &AptosOptions::default()).unwrap_err();
+        refused(&e, &chunk, needles);
+        assert!(e.to_string().contains(&format!("at byte {at}:")), "{e}");
+    }
+}
+
 /// The records of a plain chunk file, framed.
 fn frames(bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
