@@ -130,8 +130,9 @@ pub fn chain(
         .with_max_value_size(max_value as u64))
 }
 
-/// Runs the catalogue's migrations over the source keys `lo..hi` of `base`, to the end. The
-/// overlay it returns holds the writes.
+/// Runs the catalogue's migrations over the source keys `lo..hi` of `base`, to the end, in an
+/// overlay named `name`, one of `overlays` (they share the run files a rehearsal may hold open).
+/// The overlay it returns holds the writes.
 #[allow(clippy::too_many_arguments)]
 pub fn migrate_range<'s>(
     base: &'s Snapshot,
@@ -143,10 +144,10 @@ pub fn migrate_range<'s>(
     chain: &ChainConfig,
     memory: usize,
     dir: &Path,
-    name: &str,
+    (name, overlays): (&str, usize),
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Overlay<'s>, Migrated), RehearsalError> {
-    let mut overlay = Overlay::new(base, lo, hi, memory, dir, name);
+    let mut overlay = Overlay::new(base, lo, hi, memory, dir, name).with_fan_in(super::overlay::fan_in(overlays));
     let mut hook = hook(catalogue, tables, release, chain)?;
     hook.schedule_all(&mut overlay)?;
     let mut out = Migrated::default();

@@ -525,7 +525,7 @@ pub fn rehearse(options: &Options, progress: &mut dyn Progress) -> Result<Report
             &chain,
             memory,
             scratch.path(),
-            &format!("writes-{i}"),
+            (&format!("writes-{i}"), ranges.len()),
             &mut |n| {
                 done.fetch_add(n.saturating_sub(last), Ordering::Relaxed);
                 last = n;

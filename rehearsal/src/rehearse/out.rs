@@ -18,8 +18,9 @@ pub fn write(
 ) -> Result<(), RehearsalError> {
     let mut writer = SnapshotWriter::create(path, height, chain, width)?;
     let mut layers = Vec::new();
+    let block = super::overlay::read_block(overlays.iter().map(Overlay::runs).sum());
     for o in overlays {
-        layers.extend(o.layers(&[])?);
+        layers.extend(o.layers(&[], block)?);
     }
     let mut writes = Writes::of(layers, None)?;
     let reserved = super::migrate::reserved();

@@ -24,17 +24,39 @@ use migrations::store::{Store, StoreError, Write, WriteBatch};
 use snapshot::Snapshot;
 use std::path::{Path, PathBuf};
 
-/// Runs of one level merged into one run of the next as soon as there are this many: an
-/// overlay holds at most this many runs a level, and a level holds this many times the writes
-/// of the one below, so the runs a scan opens (and their buffers) grow with the logarithm of the
-/// writes, not with them, and each write is rewritten once a level. Wide, so that a state of
-/// tens of millions of accounts rewrites few of its writes: at 10,000,000 accounts on one
-/// thread, 16 took 47.9 s and 64 took 43.0 s, the same peak memory. A run holds a file open
-/// (one descriptor, however many read it): an overlay holds fewer than this many a level, a
-/// rehearsal that many times its threads, under the usual limit of 1,024 open files up to 8
-/// threads at 10,000,000 accounts. 128 was faster there with a block's writes a run of their
-/// own (240 runs: 31.9 s against 33.1 s), and twice the files.
-const FAN_IN: usize = 64;
+/// Run files all of a rehearsal's overlays hold at most, a level: a run holds its file open (one
+/// descriptor, however many read it), under the usual limit of 1,024 open files. An overlay
+/// merges its runs of one level into one run of the next as soon as it holds its share of them
+/// ([`fan_in`]).
+const FILES: usize = 512;
+
+/// Runs of one level an overlay holds at most, whatever its share: a pass reads every run at
+/// once (in [`PASS_READ`]).
+const MAX_FAN_IN: usize = 256;
+
+/// Runs of one level merged into one run of the next when an overlay is one of `overlays`: the
+/// rehearsal's share of [`FILES`], from 16 to [`MAX_FAN_IN`]. A merge rewrites every write of
+/// the runs it merges (at 10,000,000 accounts on one thread, 64 a level merged three times and
+/// rewrote 38 million records, 1.2 s of the loop's 8.4 s); wide, a state of tens of millions of
+/// accounts merges seldom. What kept it narrow was that every scan of the loop read every run
+/// at its start; a run now remembers where its next key is ([`Run::holds_none_in`]), and a scan
+/// reads only the runs that hold a key where it looks.
+pub(crate) fn fan_in(overlays: usize) -> usize {
+    (FILES / overlays.max(1)).clamp(16, MAX_FAN_IN)
+}
+
+/// What a reader of a run in a scan of the loop reads at most at a time (the index's spacing).
+const INDEX_READ: usize = 64 << 10;
+
+/// What the readers of one pass range hold at most, all runs together: a pass reads every run
+/// at once, and a rehearsal of tens of millions of values holds hundreds.
+const PASS_READ: usize = 4 << 20;
+
+/// What each of a pass's `runs` readers reads at a time: [`PASS_READ`] shared, each between a
+/// merge's block and the index's spacing.
+pub(crate) fn read_block(runs: usize) -> usize {
+    PASS_READ / runs.max(1)
+}
 
 /// The largest segment a merge of segments makes, as a share of the budget (1/n); a batch at
 /// least this large goes to a run of its own.
@@ -363,7 +385,7 @@ pub struct Overlay<'s> {
     runs: Vec<Run>,
     /// Run files made so far (they are numbered in order).
     files: usize,
-    /// Runs of one level merged into one ([`FAN_IN`]; fewer in a test that must see merges).
+    /// Runs of one level merged into one ([`fan_in`]; fewer in a test that must see merges).
     fan_in: usize,
     dir: PathBuf,
     name: String,
@@ -388,15 +410,14 @@ impl<'s> Overlay<'s> {
             budget: budget.max(1 << 20),
             runs: Vec::new(),
             files: 0,
-            fan_in: FAN_IN,
+            fan_in: fan_in(1),
             dir: dir.to_path_buf(),
             name: name.to_owned(),
         }
     }
 
     /// This overlay, merging `n` runs of a level into one.
-    #[cfg(test)]
-    fn with_fan_in(mut self, n: usize) -> Self {
+    pub(crate) fn with_fan_in(mut self, n: usize) -> Self {
         self.fan_in = n.max(2);
         self
     }
@@ -424,7 +445,7 @@ impl<'s> Overlay<'s> {
         self.compact()
     }
 
-    /// Merges the newest `fan_in` ([`FAN_IN`]) runs into one while they are of one level.
+    /// Merges the newest `fan_in` ([`fan_in`]) runs into one while they are of one level.
     fn compact(&mut self) -> Result<(), StoreError> {
         while let Some(first) = self.runs.len().checked_sub(self.fan_in) {
             let level = self.runs.get(first).map_or(0, |r| r.level);
@@ -452,26 +473,37 @@ impl<'s> Overlay<'s> {
     /// The writes (newest first: memory, then runs from the last spilled) from `from` on, up to
     /// `end` (exclusive).
     pub(crate) fn writes(&self, from: &[u8], end: Option<Vec<u8>>) -> Result<Writes<'_>, StoreError> {
-        let layers = self.layers_to(from, end.clone())?;
+        let layers = self.layers_to(from, end.as_deref(), INDEX_READ)?;
         Writes::of(layers, end)
     }
 
-    /// Every layer of writes from `from` on (newest first), to merge with other overlays'.
-    pub(crate) fn layers(&self, from: &[u8]) -> Result<Vec<Layer<'_>>, StoreError> {
-        self.layers_to(from, None)
+    /// Every layer of writes from `from` on (newest first), to merge with other overlays', its
+    /// runs read `block` bytes at a time ([`read_block`]).
+    pub(crate) fn layers(&self, from: &[u8], block: usize) -> Result<Vec<Layer<'_>>, StoreError> {
+        self.layers_to(from, None, block)
     }
 
-    fn layers_to(&self, from: &[u8], end: Option<Vec<u8>>) -> Result<Vec<Layer<'_>>, StoreError> {
+    /// Runs held (each a file open, and a reader in a pass).
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// The layers holding writes in `from..end`: a run known to hold none there (most runs,
+    /// for a scan of the loop: see [`Run::holds_none_in`]) is not read at all.
+    fn layers_to(&self, from: &[u8], end: Option<&[u8]>, block: usize) -> Result<Vec<Layer<'_>>, StoreError> {
         let mut layers = Vec::with_capacity(self.memory.len() + self.runs.len());
         for segment in self.memory.iter().rev() {
             let at = segment.lower_bound(from);
-            let end = end.as_deref().map_or(segment.len(), |e| segment.lower_bound(e));
+            let end = end.map_or(segment.len(), |e| segment.lower_bound(e));
             layers.push(Layer::Memory { segment, at, end });
         }
         for run in self.runs.iter().rev() {
-            let mut reader = RunReader::open(run, from)?;
-            while reader.head_key().is_some_and(|k| k < from) {
-                reader.advance()?;
+            if run.holds_none_in(from, end) {
+                continue;
+            }
+            let reader = RunReader::at(run, from, block)?;
+            if reader.head_key().is_none_or(|k| end.is_some_and(|e| k >= e)) {
+                continue;
             }
             layers.push(Layer::Run(reader));
         }

@@ -387,8 +387,9 @@ pub fn pass_range(
     let mut roots = Roots::new(first_range);
     let mut base = input.base.entries_at(first_restart);
     let mut layers = Vec::new();
+    let block = super::overlay::read_block(input.overlays.iter().map(Overlay::runs).sum());
     for overlay in input.overlays {
-        layers.extend(overlay.layers(lo)?);
+        layers.extend(overlay.layers(lo, block)?);
     }
     let mut writes = Writes::of(layers, None)?;
     let reserved = super::migrate::reserved();

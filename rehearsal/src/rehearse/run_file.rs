@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The index holds the key of the first record and of the first record after each further this
 /// many bytes of the file: a reader starts there and reads a block of this size at a time. The
@@ -46,6 +46,37 @@ pub(crate) struct Run {
     len: u64,
     /// 0 for a spill; a merge of runs of level `n` is of level `n + 1`.
     pub(crate) level: u32,
+    /// The last key a reader was opened at, and the run's first key at or after it (`None`:
+    /// none): the next scan from a key between the two knows the run's first key after it
+    /// without reading the file. The loop's scans move forward block after block over keys no
+    /// run holds (a run holds keys the loop has passed, and keys of other structs).
+    next_after: Mutex<Option<NextAfter>>,
+}
+
+/// A key a reader was opened at, and the run's first key at or after it (`None`: none).
+type NextAfter = (Vec<u8>, Option<Vec<u8>>);
+
+impl Run {
+    /// Whether the run surely holds no key in `from..end` (`end` `None`: to the end), known
+    /// from what an earlier reader found, without reading the file.
+    pub(crate) fn holds_none_in(&self, from: &[u8], end: Option<&[u8]>) -> bool {
+        let known = self.next_after.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*known {
+            // The first key at or after `checked` is `next`: none lies in `checked..next`, so
+            // none lies in `from..end` when `end` is at or before `next` (and if `from` is past
+            // `next`, so is `end`, and the answer is no).
+            Some((checked, next)) if checked.as_slice() <= from => {
+                next.as_deref().is_none_or(|n| end.is_some_and(|e| n >= e))
+            }
+            _ => false,
+        }
+    }
+
+    /// Records that the run's first key at or after `from` is `next` (`None`: none).
+    pub(crate) fn remember_next_after(&self, from: &[u8], next: Option<&[u8]>) {
+        let mut known = self.next_after.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *known = Some((from.to_vec(), next.map(<[u8]>::to_vec)));
+    }
 }
 
 /// Writes a run file, record by record in key order.
@@ -114,7 +145,14 @@ impl RunWriter {
 
     pub(crate) fn finish(mut self, level: u32) -> Result<Run, StoreError> {
         self.flush()?;
-        Ok(Run { path: self.path, file: Arc::new(self.file), index: self.index, len: self.flushed, level })
+        Ok(Run {
+            path: self.path,
+            file: Arc::new(self.file),
+            index: self.index,
+            len: self.flushed,
+            level,
+            next_after: Mutex::new(None),
+        })
     }
 }
 
@@ -195,8 +233,21 @@ fn parse(buf: &[u8], start: usize) -> Option<Parsed> {
 
 impl RunReader {
     /// A reader of `run` from the last index point at or before `key`, its first record read.
+    #[cfg(test)]
     pub(crate) fn open(run: &Run, key: &[u8]) -> Result<RunReader, StoreError> {
         RunReader::open_reading(run, key, INDEX_BYTES as usize)
+    }
+
+    /// A reader of `run` at its first record at or after `key`, reading at most `max_block`
+    /// (from [`MERGE_READ`] to the index's spacing) at a time; what it finds is remembered by
+    /// the run ([`Run::holds_none_in`]).
+    pub(crate) fn at(run: &Run, key: &[u8], max_block: usize) -> Result<RunReader, StoreError> {
+        let mut reader = RunReader::open_reading(run, key, max_block.clamp(MERGE_READ, INDEX_BYTES as usize))?;
+        while reader.head_key().is_some_and(|k| k < key) {
+            reader.advance()?;
+        }
+        run.remember_next_after(key, reader.head_key());
+        Ok(reader)
     }
 
     /// A reader of the whole of `run` for a merge of runs, reading [`MERGE_READ`] at a time.
@@ -334,6 +385,57 @@ mod tests {
             let read = read_all(&run, key);
             assert_eq!(read, written[from..], "from {key:?}");
         }
+    }
+
+    /// What a run remembers of its readers never says a key range is empty when the run holds
+    /// a key there: checked against the keys themselves for scans moving forward (the loop's)
+    /// and jumping back, over ranges inside, across and between the run's keys.
+    #[test]
+    fn a_run_known_empty_in_a_range_holds_no_key_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = RunWriter::create(dir.path().join("r.run")).unwrap();
+        let key = |i: u32| {
+            let mut k = b"resource/0x1::coin::CoinStore/".to_vec();
+            k.extend_from_slice(&i.to_be_bytes());
+            k
+        };
+        // Stretches of keys with gaps between them: 0..1000, 5000..6000, 9000..9500.
+        let keys: Vec<Vec<u8>> = (0..1000).chain(5000..6000).chain(9000..9500).map(key).collect();
+        for k in &keys {
+            writer.add(k, Some(&[1; 30])).unwrap();
+        }
+        let run = writer.finish(0).unwrap();
+        let holds = |from: &[u8], end: Option<&[u8]>| {
+            keys.iter().any(|k| k.as_slice() >= from && end.is_none_or(|e| k.as_slice() < e))
+        };
+        let mut seed = 0x9e37_79b9_u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let (mut skipped, mut from_n) = (0, 0u32);
+        for step in 0..3000 {
+            // Mostly forward by a little, sometimes back or far.
+            from_n = match next(10) {
+                0 => next(10_000) as u32,
+                _ => from_n + next(40) as u32,
+            };
+            let from = key(from_n);
+            let end = match step % 3 {
+                0 => None,
+                1 => Some(key(from_n + 1 + next(3000) as u32)),
+                _ => Some(b"resource/0x1::coin::CoinStore/\xff".to_vec()),
+            };
+            if run.holds_none_in(&from, end.as_deref()) {
+                assert!(!holds(&from, end.as_deref()), "said empty: from {from_n}, end {end:?}");
+                skipped += 1;
+            } else {
+                let reader = RunReader::at(&run, &from, INDEX_BYTES as usize).unwrap();
+                let first = keys.iter().find(|k| k.as_slice() >= from.as_slice());
+                assert_eq!(reader.head_key(), first.map(Vec::as_slice));
+            }
+        }
+        assert!(skipped > 500, "{skipped} ranges known empty");
     }
 
     #[test]
