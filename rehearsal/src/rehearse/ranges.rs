@@ -170,26 +170,35 @@ mod tests {
     use super::*;
     use migrations::store::{InMemoryStore, Store, WriteBatch};
 
+    /// Item `n` of table `table`: keys ordered by table, then by item.
+    fn key(table: u64, n: u32) -> Vec<u8> {
+        let handle = migrations::AccountAddress::from_u64(table, binary_format::AddressLength::Bytes16);
+        migrations::StateKey::TableItem { handle, key: n.to_be_bytes().to_vec() }.encode()
+    }
+
+    /// A snapshot in `dir` of the items `tables` lists (table, how many), 8 bytes each.
+    fn snapshot_of(dir: &std::path::Path, tables: &[(u64, u32)]) -> Snapshot {
+        let mut store = InMemoryStore::new();
+        let mut batch = WriteBatch::new();
+        for (table, items) in tables {
+            for n in 0..*items {
+                batch.put_key(key(*table, n), vec![0; 8]);
+            }
+        }
+        store.apply(batch).unwrap();
+        let path = dir.join("s.snap");
+        snapshot::export(&store, 0, serde_json::Value::Null, binary_format::AddressLength::Bytes16, &path).unwrap();
+        Snapshot::open(&path).unwrap()
+    }
+
     /// The pass's ranges: contiguous and in order, each reading the source from a restart point
     /// at or before its start; cut among values put past the source's last key; never cut
     /// where most of the source was deleted.
     #[test]
     fn pass_ranges_cut_among_puts_and_never_where_the_source_was_deleted() {
         let dir = tempfile::tempdir().unwrap();
-        // Items of table 1 (the source) and table 2 (the values put): keys in that order.
-        let key = |table: u64, n: u32| {
-            let handle = migrations::AccountAddress::from_u64(table, binary_format::AddressLength::Bytes16);
-            migrations::StateKey::TableItem { handle, key: n.to_be_bytes().to_vec() }.encode()
-        };
-        let mut store = InMemoryStore::new();
-        let mut batch = WriteBatch::new();
-        for n in 0..20_000 {
-            batch.put_key(key(1, n), vec![0; 8]);
-        }
-        store.apply(batch).unwrap();
-        let path = dir.path().join("s.snap");
-        snapshot::export(&store, 0, serde_json::Value::Null, binary_format::AddressLength::Bytes16, &path).unwrap();
-        let base = snapshot::Snapshot::open(&path).unwrap();
+        // Items of table 1 (the source); table 2's are the values put (keys after them).
+        let base = snapshot_of(dir.path(), &[(1, 20_000)]);
         // The source's first 16,384 entries deleted, 20,000 values put past all of it.
         let deleted: Vec<(Vec<u8>, u64)> = (0..16_384).step_by(64).map(|n| (key(1, n), 64)).collect();
         let put: Vec<(Vec<u8>, u64)> = (0..20_000).step_by(100).map(|n| (key(2, n), 100)).collect();
@@ -219,22 +228,7 @@ mod tests {
     #[test]
     fn loop_ranges_share_the_walked_intervals_evenly() {
         let dir = tempfile::tempdir().unwrap();
-        let key = |table: u64, n: u32| {
-            let handle = migrations::AccountAddress::from_u64(table, binary_format::AddressLength::Bytes16);
-            migrations::StateKey::TableItem { handle, key: n.to_be_bytes().to_vec() }.encode()
-        };
-        let mut store = InMemoryStore::new();
-        let mut batch = WriteBatch::new();
-        for n in 0..80_000 {
-            batch.put_key(key(1, n), vec![0; 8]);
-        }
-        for n in 0..20_000 {
-            batch.put_key(key(2, n), vec![0; 8]);
-        }
-        store.apply(batch).unwrap();
-        let path = dir.path().join("s.snap");
-        snapshot::export(&store, 0, serde_json::Value::Null, binary_format::AddressLength::Bytes16, &path).unwrap();
-        let base = snapshot::Snapshot::open(&path).unwrap();
+        let base = snapshot_of(dir.path(), &[(1, 80_000), (2, 20_000)]);
         let restarts = base.info().index.len();
         let walked = vec![migrations::state_key::table_prefix(&migrations::AccountAddress::from_u64(
             2,
