@@ -134,8 +134,9 @@ enum Command {
     Rules,
     /// Print the chain profiles and their rules (Markdown): what docs/chains.md holds.
     Chains,
-    /// Rehearse an upgrade on a chain's state: migrate a scratch copy, decode everything, and
-    /// name what would break. Exit 0 safe, 1 would break, 2 bad input.
+    /// Rehearse an upgrade on a chain's state: run its migrations block after block over the
+    /// state read in place (never written; the writes kept beside it), decode everything before
+    /// and after, and name what would break. Exit 0 safe, 1 would break, 2 bad input.
     Rehearse(cli::rehearse::Args),
     /// Check or update the stdlib address registry.
     Registry {
