@@ -17,7 +17,12 @@ pub fn write(
     width: AddressLength,
 ) -> Result<(), RehearsalError> {
     let mut writer = SnapshotWriter::create(path, height, chain, width)?;
-    let mut writes = Writes::of(super::overlay::layers_of(overlays, &[])?, None)?;
+    let mut layers = Vec::new();
+    let block = super::overlay::read_block(overlays.iter().map(Overlay::runs).sum());
+    for o in overlays {
+        layers.extend(o.layers(&[], block)?);
+    }
+    let mut writes = Writes::of(layers, None)?;
     let reserved = super::migrate::reserved();
     // Moves past the status the hook kept under its reserved key: not state.
     let skip_reserved = |w: &mut Writes<'_>| -> Result<(), RehearsalError> {

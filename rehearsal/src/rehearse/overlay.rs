@@ -18,7 +18,7 @@
 //! An overlay may see only one key range of the source ([`Overlay::new`]'s `lo..hi`): a rehearsal
 //! on many threads gives each thread a range, and each thread's hook migrates what lies in it.
 
-use super::run_file::{failed, Run, RunReader, RunWriter, MAX_READ};
+use super::run_file::{failed, Run, RunReader, RunWriter};
 use migrations::state_key::prefix_end;
 use migrations::store::{Store, StoreError, Write, WriteBatch};
 use snapshot::Snapshot;
@@ -45,19 +45,17 @@ pub(crate) fn fan_in(overlays: usize) -> usize {
     (FILES / overlays.max(1)).clamp(16, MAX_FAN_IN)
 }
 
+/// What a reader of a run in a scan of the loop reads at most at a time (the index's spacing).
+const INDEX_READ: usize = 64 << 10;
+
 /// What the readers of one pass range hold at most, all runs together: a pass reads every run
 /// at once, and a rehearsal of tens of millions of values holds hundreds.
 const PASS_READ: usize = 4 << 20;
 
-/// Every layer of `overlays`' writes from `from` on (each overlay's newest first), to merge
-/// into one stream: a pass's, or the state written out. The runs' readers share [`PASS_READ`].
-pub(crate) fn layers_of<'a>(overlays: &'a [Overlay<'_>], from: &[u8]) -> Result<Vec<Layer<'a>>, StoreError> {
-    let block = PASS_READ / overlays.iter().map(|o| o.runs.len()).sum::<usize>().max(1);
-    let mut layers = Vec::new();
-    for overlay in overlays {
-        layers.extend(overlay.layers_to(from, None, block)?);
-    }
-    Ok(layers)
+/// What each of a pass's `runs` readers reads at a time: [`PASS_READ`] shared, each between a
+/// merge's block and the index's spacing.
+pub(crate) fn read_block(runs: usize) -> usize {
+    PASS_READ / runs.max(1)
 }
 
 /// The largest segment a merge of segments makes, as a share of the budget (1/n); a batch at
@@ -475,8 +473,19 @@ impl<'s> Overlay<'s> {
     /// The writes (newest first: memory, then runs from the last spilled) from `from` on, up to
     /// `end` (exclusive).
     pub(crate) fn writes(&self, from: &[u8], end: Option<Vec<u8>>) -> Result<Writes<'_>, StoreError> {
-        let layers = self.layers_to(from, end.as_deref(), MAX_READ)?;
+        let layers = self.layers_to(from, end.as_deref(), INDEX_READ)?;
         Writes::of(layers, end)
+    }
+
+    /// Every layer of writes from `from` on (newest first), to merge with other overlays', its
+    /// runs read `block` bytes at a time ([`read_block`]).
+    pub(crate) fn layers(&self, from: &[u8], block: usize) -> Result<Vec<Layer<'_>>, StoreError> {
+        self.layers_to(from, None, block)
+    }
+
+    /// Runs held (each a file open, and a reader in a pass).
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.len()
     }
 
     /// The layers holding writes in `from..end`: a run known to hold none there (most runs,

@@ -386,7 +386,12 @@ pub fn pass_range(
     };
     let mut roots = Roots::new(first_range);
     let mut base = input.base.entries_at(first_restart);
-    let mut writes = Writes::of(super::overlay::layers_of(input.overlays, lo)?, None)?;
+    let mut layers = Vec::new();
+    let block = super::overlay::read_block(input.overlays.iter().map(Overlay::runs).sum());
+    for overlay in input.overlays {
+        layers.extend(overlay.layers(lo, block)?);
+    }
+    let mut writes = Writes::of(layers, None)?;
     let reserved = super::migrate::reserved();
     // The status the hook kept under its reserved key is not state.
     while writes.head_key() == Some(reserved) {

@@ -183,9 +183,6 @@ pub(crate) struct RunReader {
 /// whole block for each was a tenth of the loop at 10,000,000 accounts.
 const FIRST_READ: usize = 4 << 10;
 
-/// What a reader reads at most at a time, unless told less: the index's spacing.
-pub(crate) const MAX_READ: usize = INDEX_BYTES as usize;
-
 /// What a reader of a merge of runs reads at most at a time: a merge reads [`super::overlay`]'s
 /// fan-in of runs at once, and each reader's block is held at once (64 blocks of 64 KiB raised a
 /// 10,000,000-account rehearsal's peak memory by a fifth; the files are in the page cache, and
@@ -238,14 +235,14 @@ impl RunReader {
     /// A reader of `run` from the last index point at or before `key`, its first record read.
     #[cfg(test)]
     pub(crate) fn open(run: &Run, key: &[u8]) -> Result<RunReader, StoreError> {
-        RunReader::open_reading(run, key, MAX_READ)
+        RunReader::open_reading(run, key, INDEX_BYTES as usize)
     }
 
     /// A reader of `run` at its first record at or after `key`, reading at most `max_block`
-    /// (from [`MERGE_READ`] to [`MAX_READ`]) at a time; what it finds is remembered by
+    /// (from [`MERGE_READ`] to the index's spacing) at a time; what it finds is remembered by
     /// the run ([`Run::holds_none_in`]).
     pub(crate) fn at(run: &Run, key: &[u8], max_block: usize) -> Result<RunReader, StoreError> {
-        let mut reader = RunReader::open_reading(run, key, max_block.clamp(MERGE_READ, MAX_READ))?;
+        let mut reader = RunReader::open_reading(run, key, max_block.clamp(MERGE_READ, INDEX_BYTES as usize))?;
         while reader.head_key().is_some_and(|k| k < key) {
             reader.advance()?;
         }
@@ -433,7 +430,7 @@ mod tests {
                 assert!(!holds(&from, end.as_deref()), "said empty: from {from_n}, end {end:?}");
                 skipped += 1;
             } else {
-                let reader = RunReader::at(&run, &from, MAX_READ).unwrap();
+                let reader = RunReader::at(&run, &from, INDEX_BYTES as usize).unwrap();
                 let first = keys.iter().find(|k| k.as_slice() >= from.as_slice());
                 assert_eq!(reader.head_key(), first.map(Vec::as_slice));
             }
